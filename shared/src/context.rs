@@ -1,0 +1,255 @@
+//! The recovery context: the one JSON object the state machine carries from state to state.
+//! Every function reads it and returns its own part (a [`StepResult`]), which the ASL places
+//! under `results`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::objectives::Measurement;
+use crate::plan::RecoveryPlan;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryContext {
+    /// Identifies this recovery in logs, locks, audit records and notifications.
+    pub recovery_id: String,
+    pub application: String,
+    pub mode: Mode,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// A manual start that overrides cooldowns and locks; recorded as such.
+    #[serde(default)]
+    pub force: bool,
+    pub event: DisasterEvent,
+    pub decision: Decision,
+    pub plan: RecoveryPlan,
+    /// Whether the state machine waits for a human before acting.
+    pub approval_required: bool,
+    /// How long it waits for that answer (seconds).
+    pub approval_timeout_seconds: u64,
+    pub timestamps: Timestamps,
+    #[serde(default)]
+    pub results: Results,
+    /// Set by a `Catch`: the error that ended the recovery (`{"Error", "Cause"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StateError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// The primary is down: move to the recovery region, accepting data loss within the RPO.
+    Failover,
+    /// Planned move with both regions healthy: no data loss allowed.
+    Switchover,
+    /// Return from the recovery region to the primary.
+    Failback,
+    /// Exercise the recovery against a test environment.
+    Drill,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisasterEvent {
+    pub disaster_type: DisasterType,
+    pub severity: Severity,
+    pub source: EventSource,
+    pub affected_region: String,
+    #[serde(default)]
+    pub affected_services: Vec<String>,
+    pub detected_at: DateTime<Utc>,
+    #[serde(default)]
+    pub description: String,
+    /// The triggering event as received, for the audit trail.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DisasterType {
+    RegionOutage,
+    AzOutage,
+    ServiceOutage,
+    DataCorruption,
+    SecurityIncident,
+    NaturalDisaster,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EventSource {
+    CloudwatchAlarm,
+    AwsHealth,
+    Manual,
+    Schedule,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub recovery_required: bool,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timestamps {
+    pub detected_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// After this the failover and restoration loops give up (derived from the RTO target).
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// One result per step, placed by the state machine's `ResultPath`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Results {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<StepResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<StepResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<StepResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<StepResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepResult {
+    pub step: Step,
+    pub status: StepStatus,
+    #[serde(default)]
+    pub dry_run: bool,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Time spent in this step's invocations so far.
+    pub duration_ms: u64,
+    pub actions: Vec<Action>,
+    /// Replication lag or restore distance measured at promotion/restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_seconds: Option<f64>,
+    /// Set by the branch's `Catch` when the step failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StateError>,
+}
+
+impl StepResult {
+    pub fn finished(&self) -> bool {
+        matches!(self.status, StepStatus::Completed | StepStatus::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Step {
+    Detection,
+    DnsFailover,
+    DatabaseFailover,
+    ServiceRestoration,
+    Validation,
+    Notification,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepStatus {
+    /// Changes were started; the state machine polls `status` until this changes.
+    InProgress,
+    Completed,
+    Failed,
+}
+
+/// One change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    /// What was acted on, e.g. `route53:Z0123/api.example.com./CNAME` or an ARN.
+    pub resource: String,
+    /// What was done, e.g. `UPSERT`, `PromoteReadReplica`, `UpdateService`.
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub before: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub after: Value,
+    /// Found already in the target state: nothing was changed.
+    pub already_done: bool,
+    pub status: ActionStatus,
+    pub duration_ms: u64,
+    /// A handle to poll (a Route 53 change id, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionStatus {
+    /// Dry run: this is what would be done.
+    Planned,
+    Pending,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationReport {
+    pub result: StepResult,
+    pub passed: bool,
+    pub checks: Vec<Check>,
+    /// Consecutive rounds in which every check passed.
+    pub consecutive_successes: u32,
+    pub rto: Measurement,
+    pub rpo: Measurement,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// The error a `Catch` records: Step Functions' own shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// What the DNS, database and service functions receive: which half of the step to run, and
+/// the context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StepRequest {
+    pub action: StepAction,
+    pub context: RecoveryContext,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepAction {
+    /// Read, check, and start the changes.
+    Start,
+    /// Poll the changes started by `start` until they reach their end state.
+    Status,
+}

@@ -1,0 +1,15 @@
+//! Rebound's domain, shared by every Lambda function and the `rebound` command line: the
+//! recovery plan, the recovery context and step results, the error names the state machine
+//! matches, RTO/RPO arithmetic, and AWS client setup.
+
+pub mod aws;
+pub mod context;
+pub mod error;
+pub mod objectives;
+pub mod plan;
+pub mod source;
+pub mod telemetry;
+
+pub use context::RecoveryContext;
+pub use error::{AwsError, ErrorKind};
+pub use plan::RecoveryPlan;
