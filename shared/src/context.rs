@@ -253,3 +253,27 @@ pub enum StepAction {
     /// Poll the changes started by `start` until they reach their end state.
     Status,
 }
+
+/// What the notifier receives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationRequest {
+    pub kind: NotificationKind,
+    pub context: RecoveryContext,
+    /// For approval requests: the token to answer with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationKind {
+    /// Recovery validated.
+    Success,
+    /// A step failed; `context.error` says which and why.
+    Failure,
+    /// A human must approve before failover starts.
+    ApprovalRequest,
+    /// The event did not require recovery (sent only for manual starts and drills).
+    NoRecoveryNeeded,
+}

@@ -186,8 +186,6 @@ pub struct DnsRecord {
     /// The primary's health check, inverted to fail failover records over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routing_control_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,8 +213,6 @@ pub enum DnsMode {
     Upsert,
     /// Invert the primary's Route 53 health check so failover records switch (data plane).
     HealthCheckInversion,
-    /// Turn an Application Recovery Controller routing control off for the primary.
-    RoutingControl,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -656,7 +652,6 @@ fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
                 "primary",
                 "recovery",
                 "healthCheckId",
-                "routingControlArn",
             ],
         ) else {
             continue;
@@ -676,13 +671,12 @@ fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
                 c.report(&path, format!("duplicate record {n} {t} in zone {z}"));
             }
         }
-        let mode = c.one_of(&path, r, "mode", false, &["upsert", "healthCheckInversion", "routingControl"]).unwrap_or("upsert");
+        let mode = c.one_of(&path, r, "mode", false, &["upsert", "healthCheckInversion"]).unwrap_or("upsert");
         let ttl = c.integer(&path, r, "ttl", false, 0, ">= 0");
         if ttl.is_some_and(|t| t > 2_147_483_647) {
             c.report(&format!("{path}.ttl"), "must be at most 2147483647");
         }
         let health_check = c.string(&path, r, "healthCheckId", false);
-        let routing_control = c.string(&path, r, "routingControlArn", false);
         let primary = target(c, &path, r, "primary", rtype);
         let recovery = target(c, &path, r, "recovery", rtype);
         match mode {
@@ -702,19 +696,9 @@ fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
                     c.report(&format!("{path}.recovery"), "must differ from primary");
                 }
             }
-            "healthCheckInversion" => {
+            _ => {
                 if health_check.is_none() {
                     c.report(&format!("{path}.healthCheckId"), "required in healthCheckInversion mode");
-                }
-            }
-            _ => {
-                match routing_control {
-                    None => c.report(&format!("{path}.routingControlArn"), "required in routingControl mode"),
-                    Some(arn) if !arn.starts_with("arn:aws:route53-recovery-control::") => c.report(
-                        &format!("{path}.routingControlArn"),
-                        "must be a routing control ARN (arn:aws:route53-recovery-control::ACCOUNT:controlpanel/...)",
-                    ),
-                    Some(_) => {}
                 }
             }
         }

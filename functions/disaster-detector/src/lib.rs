@@ -1,0 +1,326 @@
+//! disaster-detector: the first state. It recognises the event, loads and validates the plan,
+//! decides whether recovery is required (and why), classifies the disaster, and emits the
+//! recovery context every later state works on.
+
+pub mod event;
+
+use chrono::{DateTime, Utc};
+use rebound_shared::context::{Decision, DisasterEvent, DisasterType, EventSource, Mode, Severity, Timestamps};
+use rebound_shared::error::ErrorKind;
+use rebound_shared::objectives::action_deadline;
+use rebound_shared::plan::{InvalidPlan, RecoveryPlan};
+use rebound_shared::source::{load_plan, PlanLocation, PlanSourceError};
+use rebound_shared::RecoveryContext;
+use serde_json::Value;
+
+pub use event::{DetectorRequest, ManualStart, TriggerEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectorError {
+    #[error("malformed event: {0}")]
+    MalformedEvent(String),
+    #[error("unsupported event detail-type '{0}': expected a CloudWatch Alarm State Change, an AWS Health Event, or a manual start")]
+    UnsupportedEvent(String),
+    #[error("no plan: give one inline (plan) or by location (planLocation), or set PLAN_LOCATION")]
+    NoPlan,
+    #[error(transparent)]
+    PlanSource(#[from] PlanSourceError),
+    #[error("inline plan: {0}")]
+    InvalidPlan(#[from] InvalidPlan),
+    #[error("recoveryStrategy.{field}: {message}")]
+    StrategyMismatch { field: &'static str, message: String },
+}
+
+impl DetectorError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DetectorError::PlanSource(e) => e.kind(),
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+rebound_shared::impl_diagnostic!(DetectorError);
+
+/// The detector's AWS clients and configuration, built once per process.
+pub struct Detector {
+    pub ssm: aws_sdk_ssm::Client,
+    pub s3: aws_sdk_s3::Client,
+    /// `PLAN_LOCATION`: where the plan lives when the event does not carry one.
+    pub plan_location: Option<String>,
+}
+
+impl Detector {
+    pub fn new(config: &aws_config::SdkConfig, plan_location: Option<String>) -> Self {
+        Detector {
+            ssm: aws_sdk_ssm::Client::new(config),
+            s3: aws_sdk_s3::Client::new(config),
+            plan_location: plan_location.filter(|l| !l.is_empty()),
+        }
+    }
+
+    /// Handles one request: parse, load the plan, decide. The payload is either a
+    /// [`DetectorRequest`] (from the state machine) or the bare event (`sam local invoke`).
+    pub async fn detect(&self, payload: Value, now: DateTime<Utc>) -> Result<RecoveryContext, DetectorError> {
+        let request = DetectorRequest::from_payload(payload)?;
+        let trigger = TriggerEvent::parse(&request.event)?;
+        let plan = self.plan_for(&trigger).await?;
+        let recovery_id = recovery_id(request.execution_id.as_deref(), &plan.application, now);
+        let context = assess(&trigger, request.event, plan, recovery_id, now)?;
+        tracing::info!(
+            recovery_id = %context.recovery_id,
+            recovery_required = context.decision.recovery_required,
+            disaster_type = ?context.event.disaster_type,
+            reasons = ?context.decision.reasons,
+            "decided"
+        );
+        Ok(context)
+    }
+
+    async fn plan_for(&self, trigger: &TriggerEvent) -> Result<RecoveryPlan, DetectorError> {
+        let location = match trigger {
+            TriggerEvent::Manual(start) => {
+                if let Some(inline) = &start.plan {
+                    return Ok(RecoveryPlan::from_value(inline)?);
+                }
+                start.plan_location.clone().or_else(|| self.plan_location.clone())
+            }
+            _ => self.plan_location.clone(),
+        };
+        let location: PlanLocation = location.ok_or(DetectorError::NoPlan)?.parse()?;
+        Ok(load_plan(&location, &self.ssm, &self.s3).await?)
+    }
+}
+
+/// The execution's name when run by Step Functions, so logs, locks and messages share one id.
+fn recovery_id(execution_id: Option<&str>, application: &str, now: DateTime<Utc>) -> String {
+    match execution_id.and_then(|id| id.rsplit(':').next()).filter(|s| !s.is_empty()) {
+        Some(name) => name.to_string(),
+        None => format!("{application}-{}", now.format("%Y%m%dT%H%M%SZ")),
+    }
+}
+
+/// Decides and classifies: a pure function of the event, the plan and the time.
+pub fn assess(trigger: &TriggerEvent, raw: Value, mut plan: RecoveryPlan, recovery_id: String, now: DateTime<Utc>) -> Result<RecoveryContext, DetectorError> {
+    let primary = plan.primary_region.clone();
+    let mut reasons = Vec::new();
+    let (mut event, required, mode, dry_run, force) = match trigger {
+        TriggerEvent::Alarm(alarm) => {
+            let d = &alarm.detail;
+            let region = alarm.region.clone().unwrap_or_else(|| primary.clone());
+            let in_plan = plan.detection.alarms.is_empty()
+                || plan.detection.alarms.iter().any(|a| a.name == d.alarm_name && plan.signal_region(&a.region) == region);
+            let firing = d.state.value == "ALARM";
+            let required = if !firing {
+                reasons.push(format!("alarm {} is {}, not ALARM", d.alarm_name, d.state.value));
+                false
+            } else if region != primary {
+                reasons.push(format!("alarm {} is in {region}, not the primary region {primary}", d.alarm_name));
+                false
+            } else if !in_plan {
+                reasons.push(format!("alarm {} is not one of the plan's detection alarms", d.alarm_name));
+                false
+            } else {
+                reasons.push(format!("alarm {} in {region} is ALARM: {}", d.alarm_name, d.state.reason));
+                true
+            };
+            let event = DisasterEvent {
+                disaster_type: DisasterType::RegionOutage,
+                severity: Severity::High,
+                source: EventSource::CloudwatchAlarm,
+                affected_region: region,
+                affected_services: Vec::new(),
+                detected_at: alarm.time.unwrap_or(now),
+                description: format!("CloudWatch alarm {}: {}", d.alarm_name, d.state.reason),
+                raw: Value::Null,
+            };
+            (event, required, Mode::Failover, false, false)
+        }
+        TriggerEvent::Health(health) => {
+            let d = &health.detail;
+            let region = d.event_region.clone().or_else(|| health.region.clone()).unwrap_or_else(|| primary.clone());
+            let description = d.event_description.iter().find(|x| x.language.starts_with("en")).or(d.event_description.first()).map(|x| x.latest_description.clone()).unwrap_or_default();
+            let disaster_type = classify_health(&d.service, &d.event_type_code, &description);
+            let open = d.status_code.as_deref().is_none_or(|s| s == "open");
+            let required = if !plan.detection.health_events {
+                reasons.push("the plan does not act on AWS Health events".to_string());
+                false
+            } else if d.event_type_category != "issue" {
+                reasons.push(format!("AWS Health event {} is a {}, not an issue", d.event_type_code, d.event_type_category));
+                false
+            } else if !open {
+                reasons.push(format!("AWS Health event {} is {}", d.event_type_code, d.status_code.as_deref().unwrap_or("closed")));
+                false
+            } else if region != primary {
+                reasons.push(format!("AWS Health event {} is for {region}, not the primary region {primary}", d.event_type_code));
+                false
+            } else {
+                reasons.push(format!("AWS Health reports an open {} issue in {region}: {}", d.service, d.event_type_code));
+                true
+            };
+            let severity = match disaster_type {
+                DisasterType::RegionOutage => Severity::Critical,
+                DisasterType::AzOutage => Severity::High,
+                _ => Severity::Medium,
+            };
+            let event = DisasterEvent {
+                disaster_type,
+                severity,
+                source: EventSource::AwsHealth,
+                affected_region: region,
+                affected_services: vec![d.service.clone()],
+                detected_at: health.time.unwrap_or(now),
+                description,
+                raw: Value::Null,
+            };
+            (event, required, Mode::Failover, false, false)
+        }
+        TriggerEvent::Manual(start) => {
+            apply_strategy(&mut plan, start, &mut reasons)?;
+            let (required, metrics_severity) = judge_monitoring(&plan, start, &mut reasons);
+            let mut services = start.affected_services.clone();
+            if let Some(m) = &start.monitoring_data {
+                for s in &m.affected_services {
+                    if !services.contains(s) {
+                        services.push(s.clone());
+                    }
+                }
+            }
+            let disaster_type = start.disaster_type.unwrap_or(if services.len() == 1 { DisasterType::ServiceOutage } else { DisasterType::RegionOutage });
+            let who = start.reason.clone().unwrap_or_else(|| "manual start".to_string());
+            let event = DisasterEvent {
+                disaster_type,
+                severity: start.severity.or(metrics_severity).unwrap_or(Severity::High),
+                source: EventSource::Manual,
+                affected_region: start.affected_region.clone().unwrap_or_else(|| primary.clone()),
+                affected_services: services,
+                detected_at: start.detected_at.unwrap_or(now),
+                description: who,
+                raw: Value::Null,
+            };
+            (event, required, start.mode.unwrap_or(Mode::Failover), start.dry_run, start.force)
+        }
+    };
+    event.raw = raw;
+    let approval_required = plan.approval.required || event.disaster_type == DisasterType::SecurityIncident;
+    if required && approval_required {
+        reasons.push(if plan.approval.required { "the plan requires approval before acting".to_string() } else { "security incidents always need approval".to_string() });
+    }
+    let detected_at = event.detected_at;
+    Ok(RecoveryContext {
+        recovery_id,
+        application: plan.application.clone(),
+        mode,
+        dry_run,
+        force,
+        decision: Decision { recovery_required: required, reasons },
+        approval_required,
+        approval_timeout_seconds: plan.approval.timeout_seconds,
+        timestamps: Timestamps {
+            detected_at: Some(detected_at),
+            decided_at: Some(now),
+            deadline: Some(action_deadline(detected_at, plan.objectives.rto_seconds, plan.validation.deadline_seconds, now)),
+        },
+        event,
+        plan,
+        results: Default::default(),
+        error: None,
+    })
+}
+
+fn classify_health(service: &str, code: &str, description: &str) -> DisasterType {
+    let code = code.to_ascii_uppercase();
+    let text = description.to_ascii_lowercase();
+    if code.contains("SECURITY") {
+        DisasterType::SecurityIncident
+    } else if code.contains("AZ_") || code.contains("_AZ") || text.contains("availability zone") {
+        DisasterType::AzOutage
+    } else if service == "MULTIPLE_SERVICES" || code.contains("REGION") || text.contains("multiple services") {
+        DisasterType::RegionOutage
+    } else {
+        DisasterType::ServiceOutage
+    }
+}
+
+/// Checks a manual start's recovery strategy against the plan and applies tighter targets.
+fn apply_strategy(plan: &mut RecoveryPlan, start: &ManualStart, reasons: &mut Vec<String>) -> Result<(), DetectorError> {
+    let Some(s) = &start.recovery_strategy else {
+        return Ok(());
+    };
+    if let Some(region) = &s.target_region {
+        if *region != plan.recovery_region {
+            return Err(DetectorError::StrategyMismatch {
+                field: "targetRegion",
+                message: format!("{region} is not the plan's recoveryRegion {}", plan.recovery_region),
+            });
+        }
+    }
+    if let Some(name) = &s.strategy {
+        let normalised: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let planned = format!("{:?}", plan.strategy).to_ascii_lowercase();
+        if normalised != planned {
+            return Err(DetectorError::StrategyMismatch {
+                field: "strategy",
+                message: format!("{name} is not the plan's strategy {:?}", plan.strategy),
+            });
+        }
+    }
+    for (field, minutes, target) in [("rtoMinutes", s.rto_minutes, &mut plan.objectives.rto_seconds), ("rpoMinutes", s.rpo_minutes, &mut plan.objectives.rpo_seconds)] {
+        let Some(minutes) = minutes else { continue };
+        let seconds = minutes.saturating_mul(60);
+        if seconds == 0 || seconds > *target {
+            return Err(DetectorError::StrategyMismatch {
+                field,
+                message: format!("{minutes} min must be > 0 and at most the plan's {} s", *target),
+            });
+        }
+        if seconds < *target {
+            reasons.push(format!("{field} tightened to {minutes} min for this run"));
+            *target = seconds;
+        }
+    }
+    Ok(())
+}
+
+/// A manual start is an operator's decision; monitoring data handed with it is judged against
+/// the plan's thresholds (the defaults: error rate above 50 %, availability below 50 %).
+fn judge_monitoring(plan: &RecoveryPlan, start: &ManualStart, reasons: &mut Vec<String>) -> (bool, Option<Severity>) {
+    let Some(m) = &start.monitoring_data else {
+        reasons.push(format!("{} started by hand: {}", start.mode.map_or("failover".to_string(), |m| format!("{m:?}").to_lowercase()), start.reason.as_deref().unwrap_or("no reason given")));
+        return (true, None);
+    };
+    let t = &plan.detection.thresholds;
+    let mut breaches = 0;
+    let mut critical = false;
+    if let Some(rate) = m.error_rate {
+        if rate > t.error_rate_percent {
+            breaches += 1;
+            critical |= rate >= 75.0;
+            reasons.push(format!("error rate {rate} % is above {} %", t.error_rate_percent));
+        } else {
+            reasons.push(format!("error rate {rate} % is within {} %", t.error_rate_percent));
+        }
+    }
+    if let Some(avail) = m.availability {
+        if avail < t.availability_percent {
+            breaches += 1;
+            critical |= avail <= 25.0;
+            reasons.push(format!("availability {avail} % is below {} %", t.availability_percent));
+        } else {
+            reasons.push(format!("availability {avail} % is at or above {} %", t.availability_percent));
+        }
+    }
+    if let (Some(ms), Some(limit)) = (m.response_time, t.response_time_ms) {
+        if ms > limit {
+            breaches += 1;
+            reasons.push(format!("response time {ms} ms is above {limit} ms"));
+        } else {
+            reasons.push(format!("response time {ms} ms is within {limit} ms"));
+        }
+    }
+    if breaches == 0 {
+        reasons.push("no monitoring threshold is breached".to_string());
+        return (false, Some(Severity::Low));
+    }
+    (true, Some(if critical { Severity::Critical } else { Severity::High }))
+}

@@ -1,1 +1,15 @@
-fn main() {}
+use disaster_detector::Detector;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    rebound_shared::telemetry::init_tracing();
+    let config = rebound_shared::aws::load_config().await;
+    let detector = Detector::new(&config, std::env::var("PLAN_LOCATION").ok());
+    let detector = &detector;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        detector.detect(event.payload, chrono::Utc::now()).await
+    }))
+    .await
+}

@@ -1,0 +1,182 @@
+//! The events that start a recovery: CloudWatch alarm state changes and AWS Health events
+//! delivered by EventBridge, and manual starts from the Step Functions console.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use rebound_shared::context::{DisasterType, Mode, Severity};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::DetectorError;
+
+/// What the state machine hands the detector: the execution's input and its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DetectorRequest {
+    pub event: Value,
+    #[serde(default)]
+    pub execution_id: Option<String>,
+}
+
+impl DetectorRequest {
+    pub fn from_payload(payload: Value) -> Result<DetectorRequest, DetectorError> {
+        match &payload {
+            Value::Object(map) if map.contains_key("event") => {
+                serde_json::from_value(payload).map_err(|e| DetectorError::MalformedEvent(format!("request: {e}")))
+            }
+            Value::Object(_) => Ok(DetectorRequest { event: payload, execution_id: None }),
+            other => Err(DetectorError::MalformedEvent(format!("expected a JSON object, got {other}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerEvent {
+    Alarm(Box<EventBridgeEvent<AlarmStateChange>>),
+    Health(Box<EventBridgeEvent<HealthEvent>>),
+    Manual(Box<ManualStart>),
+}
+
+pub const ALARM_DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
+pub const HEALTH_DETAIL_TYPE: &str = "AWS Health Event";
+
+impl TriggerEvent {
+    /// Recognises the event by its EventBridge `detail-type`; anything without one is a manual start.
+    pub fn parse(value: &Value) -> Result<TriggerEvent, DetectorError> {
+        let malformed = |what: &str, e: serde_json::Error| DetectorError::MalformedEvent(format!("{what}: {e}"));
+        match value.get("detail-type").map(Value::as_str) {
+            Some(Some(ALARM_DETAIL_TYPE)) => serde_json::from_value(value.clone())
+                .map(|e| TriggerEvent::Alarm(Box::new(e)))
+                .map_err(|e| malformed("CloudWatch alarm event", e)),
+            Some(Some(HEALTH_DETAIL_TYPE)) => serde_json::from_value(value.clone())
+                .map(|e| TriggerEvent::Health(Box::new(e)))
+                .map_err(|e| malformed("AWS Health event", e)),
+            Some(other) => Err(DetectorError::UnsupportedEvent(other.map_or_else(|| "(not a string)".into(), str::to_string))),
+            None => serde_json::from_value(value.clone())
+                .map(|e| TriggerEvent::Manual(Box::new(e)))
+                .map_err(|e| malformed("manual start", e)),
+        }
+    }
+}
+
+/// `detail` of a "CloudWatch Alarm State Change" event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmStateChange {
+    pub alarm_name: String,
+    pub state: AlarmState,
+    #[serde(default)]
+    pub previous_state: Option<AlarmState>,
+    #[serde(default)]
+    pub configuration: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmState {
+    /// OK, ALARM or INSUFFICIENT_DATA.
+    pub value: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// `detail` of an "AWS Health Event".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthEvent {
+    #[serde(default)]
+    pub event_arn: String,
+    pub service: String,
+    pub event_type_code: String,
+    pub event_type_category: String,
+    /// open, closed or upcoming.
+    #[serde(default)]
+    pub status_code: Option<String>,
+    #[serde(default)]
+    pub event_region: Option<String>,
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub event_description: Vec<HealthDescription>,
+    #[serde(default)]
+    pub affected_entities: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDescription {
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub latest_description: String,
+}
+
+/// The input of a start from the console or the command line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManualStart {
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Override the cooldown and the lock; recorded in the audit trail.
+    #[serde(default)]
+    pub force: bool,
+    /// Who started it and why, for the audit trail and the notification.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub disaster_type: Option<DisasterType>,
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    #[serde(default)]
+    pub affected_region: Option<String>,
+    #[serde(default)]
+    pub affected_services: Vec<String>,
+    /// When the problem began (defaults to now): the restore point for data corruption is before it.
+    #[serde(default)]
+    pub detected_at: Option<DateTime<Utc>>,
+    /// The plan inline; otherwise `planLocation`, otherwise the function's `PLAN_LOCATION`.
+    #[serde(default)]
+    pub plan: Option<Value>,
+    #[serde(default)]
+    pub plan_location: Option<String>,
+    #[serde(default)]
+    pub monitoring_data: Option<MonitoringData>,
+    #[serde(default)]
+    pub recovery_strategy: Option<RecoveryStrategy>,
+}
+
+/// Monitoring figures handed in by whoever started the recovery.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MonitoringData {
+    /// Percent of requests failing.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    /// Percent of successful health checks.
+    #[serde(default)]
+    pub availability: Option<f64>,
+    /// Milliseconds.
+    #[serde(default)]
+    pub response_time: Option<f64>,
+    #[serde(default)]
+    pub affected_services: Vec<String>,
+}
+
+/// Targets for this run, checked against the plan: the region must be the plan's recovery
+/// region; RTO and RPO may be tightened (a drill against stricter targets) but not loosened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecoveryStrategy {
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub target_region: Option<String>,
+    #[serde(default)]
+    pub rto_minutes: Option<u64>,
+    #[serde(default)]
+    pub rpo_minutes: Option<u64>,
+}

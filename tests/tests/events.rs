@@ -1,0 +1,97 @@
+//! Every sample in events/ parses into the type its function reads, and the detector decides
+//! on the samples as an SRE would expect.
+
+use std::path::PathBuf;
+
+use chrono::{TimeZone, Utc};
+use disaster_detector::{assess, DetectorRequest, TriggerEvent};
+use rebound_shared::context::{DisasterType, EventSource, NotificationKind, NotificationRequest, Severity, StepAction, StepRequest};
+use rebound_shared::RecoveryPlan;
+use serde_json::Value;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"))
+}
+
+fn read(name: &str) -> Value {
+    let text = std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"))
+}
+
+fn example_plan() -> RecoveryPlan {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plan.json")).expect("example plan");
+    RecoveryPlan::from_json(&text).expect("example plan is valid")
+}
+
+#[test]
+fn every_event_file_parses_into_its_type() {
+    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+        .expect("events/ exists")
+        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 15, "{names:?}");
+    for name in names {
+        let value = read(&name);
+        if name.starts_with("recovery-notifier") {
+            let request: NotificationRequest = serde_json::from_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+            if request.kind == NotificationKind::ApprovalRequest {
+                assert!(request.task_token.is_some(), "{name}: an approval request carries its task token");
+            }
+            assert_eq!(request.context.plan, example_plan(), "{name}");
+        } else if ["dns-failover", "database-failover", "service-restoration", "recovery-validator"].iter().any(|f| name.starts_with(f)) {
+            let request: StepRequest = serde_json::from_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let expected = if name.ends_with("-status.json") { StepAction::Status } else { StepAction::Start };
+            assert_eq!(request.action, expected, "{name}");
+            assert_eq!(request.context.plan, example_plan(), "{name}");
+        } else {
+            let request = DetectorRequest::from_payload(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let trigger = TriggerEvent::parse(&request.event).unwrap_or_else(|e| panic!("{name}: {e}"));
+            if let TriggerEvent::Manual(start) = &trigger {
+                if let Some(plan) = &start.plan {
+                    assert_eq!(RecoveryPlan::from_value(plan).expect("inline plan is valid"), example_plan(), "{name}");
+                }
+            }
+        }
+    }
+}
+
+fn decide(name: &str) -> rebound_shared::RecoveryContext {
+    let request = DetectorRequest::from_payload(read(name)).expect("request");
+    let trigger = TriggerEvent::parse(&request.event).expect("event");
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 3, 13, 0).single().expect("time");
+    assess(&trigger, request.event, example_plan(), "test".into(), now).expect("assessed")
+}
+
+#[test]
+fn an_alarm_in_the_primary_region_requires_recovery_and_ok_does_not() {
+    let firing = decide("cloudwatch-alarm.json");
+    assert!(firing.decision.recovery_required, "{:?}", firing.decision);
+    assert_eq!(firing.event.source, EventSource::CloudwatchAlarm);
+    assert_eq!(firing.event.affected_region, "us-east-1");
+    assert!(firing.decision.reasons[0].contains("orders-api-5xx-rate"));
+    let ok = decide("cloudwatch-alarm-ok.json");
+    assert!(!ok.decision.recovery_required);
+    assert_eq!(ok.decision.reasons, vec!["alarm orders-api-5xx-rate is OK, not ALARM"]);
+}
+
+#[test]
+fn an_open_multi_service_health_issue_is_a_critical_region_outage() {
+    let ctx = decide("aws-health.json");
+    assert!(ctx.decision.recovery_required);
+    assert_eq!(ctx.event.disaster_type, DisasterType::RegionOutage);
+    assert_eq!(ctx.event.severity, Severity::Critical);
+}
+
+#[test]
+fn the_seed_monitoring_data_requires_a_critical_regional_recovery() {
+    let ctx = decide("manual-start-monitoring.json");
+    assert!(ctx.decision.recovery_required);
+    assert_eq!(ctx.event.disaster_type, DisasterType::RegionOutage);
+    assert_eq!(ctx.event.severity, Severity::Critical);
+    assert_eq!(ctx.event.affected_services, vec!["web-app", "database", "api-gateway"]);
+    assert!(ctx.decision.reasons.contains(&"error rate 75 % is above 50 %".to_string()), "{:?}", ctx.decision.reasons);
+    assert!(ctx.decision.reasons.contains(&"availability 25 % is below 50 %".to_string()));
+    assert!(ctx.decision.reasons.contains(&"response time 5000 ms is above 3000 ms".to_string()));
+    assert_eq!((ctx.plan.objectives.rto_seconds, ctx.plan.objectives.rpo_seconds), (1800, 900));
+}
