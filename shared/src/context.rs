@@ -134,11 +134,15 @@ pub struct StepResult {
     pub status: StepStatus,
     #[serde(default)]
     pub dry_run: bool,
-    pub started_at: DateTime<Utc>,
+    /// Absent only on a result the state machine wrote for a step that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
     /// Time spent in this step's invocations so far.
+    #[serde(default)]
     pub duration_ms: u64,
+    #[serde(default)]
     pub actions: Vec<Action>,
     /// Replication lag or restore distance measured at promotion/restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -102,9 +102,11 @@ impl AwsError {
         let (code, message, kind) = match err {
             SdkError::TimeoutError(_) => ("Timeout".to_string(), display_chain(err), ErrorKind::Transient),
             SdkError::DispatchFailure(_) => ("DispatchFailure".to_string(), display_chain(err), ErrorKind::Transient),
-            SdkError::ConstructionFailure(_) => {
-                ("ConstructionFailure".to_string(), display_chain(err), ErrorKind::InvalidInput)
-            }
+            SdkError::ConstructionFailure(_) => (
+                "ConstructionFailure".to_string(),
+                display_chain(err),
+                ErrorKind::InvalidInput,
+            ),
             _ => {
                 let code = err.code().unwrap_or("Unknown").to_string();
                 let message = err.message().map(str::to_string).unwrap_or_else(|| display_chain(err));
@@ -112,7 +114,14 @@ impl AwsError {
                 (code, message, kind)
             }
         };
-        AwsError { service, operation, code, message, status, kind }
+        AwsError {
+            service,
+            operation,
+            code,
+            message,
+            status,
+            kind,
+        }
     }
 }
 
@@ -201,7 +210,10 @@ mod tests {
     fn missing_resources_and_wrong_states_are_preconditions() {
         assert_eq!(classify("DBInstanceNotFound", Some(404)), ErrorKind::PreconditionFailed);
         assert_eq!(classify("NoSuchHostedZone", Some(404)), ErrorKind::PreconditionFailed);
-        assert_eq!(classify("InvalidDBInstanceState", Some(400)), ErrorKind::PreconditionFailed);
+        assert_eq!(
+            classify("InvalidDBInstanceState", Some(400)),
+            ErrorKind::PreconditionFailed
+        );
         assert_eq!(classify("ParameterNotFound", Some(400)), ErrorKind::PreconditionFailed);
     }
 

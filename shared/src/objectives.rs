@@ -32,20 +32,33 @@ pub fn recovery_time(detected_at: DateTime<Utc>, validated_at: DateTime<Utc>, ta
 /// Recovery point: the worst data loss among the databases (replication lag at promotion, or
 /// the distance between the restore point and the last good write).
 pub fn recovery_point(losses_seconds: &[f64], target_seconds: u64) -> Measurement {
-    let worst = losses_seconds.iter().copied().fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))));
+    let worst = losses_seconds
+        .iter()
+        .copied()
+        .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))));
     Measurement::new(target_seconds, worst)
 }
 
 /// The time by which failover and restoration must have finished so that validation can still
 /// complete within the RTO target: detection + RTO - the validation deadline, never before now.
-pub fn action_deadline(detected_at: DateTime<Utc>, rto_seconds: u64, validation_seconds: u64, now: DateTime<Utc>) -> DateTime<Utc> {
+pub fn action_deadline(
+    detected_at: DateTime<Utc>,
+    rto_seconds: u64,
+    validation_seconds: u64,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
     let budget = rto_seconds.saturating_sub(validation_seconds).max(rto_seconds / 2);
     let deadline = detected_at + Duration::seconds(i64::try_from(budget).unwrap_or(i64::MAX / 1000));
     deadline.max(now + Duration::seconds(60))
 }
 
 /// Whether a data loss of `lag_seconds` is acceptable for this mode and target.
-pub fn data_loss_acceptable(lag_seconds: f64, rpo_seconds: u64, zero_loss_required: bool, allow_data_loss: bool) -> bool {
+pub fn data_loss_acceptable(
+    lag_seconds: f64,
+    rpo_seconds: u64,
+    zero_loss_required: bool,
+    allow_data_loss: bool,
+) -> bool {
     if zero_loss_required {
         return lag_seconds <= 0.0;
     }
@@ -58,7 +71,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + secs, 0).single().expect("valid timestamp")
+        Utc.timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .expect("valid timestamp")
     }
 
     #[test]

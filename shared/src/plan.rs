@@ -232,7 +232,12 @@ pub struct AliasTarget {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum Database {
     /// An RDS cross-region read replica in the recovery region, promoted to a standalone writer.
     ReadReplica {
@@ -276,7 +281,12 @@ impl Database {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum Service {
     Ecs {
         cluster: String,
@@ -314,7 +324,12 @@ impl Default for Validation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum Probe {
     Http {
         url: String,
@@ -467,7 +482,11 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
     };
 
     if let Some(app) = c.string("", plan, "application", true) {
-        if app.len() > 64 || !app.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+        if app.len() > 64
+            || !app
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
             c.report("application", "must be 1-64 letters, digits, '-' or '_'");
         }
     }
@@ -502,7 +521,10 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
         if let Some(arn) = c.string("notification", n, "topicArn", true) {
             let parts: Vec<&str> = arn.split(':').collect();
             if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
-                c.report("notification.topicArn", "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)");
+                c.report(
+                    "notification.topicArn",
+                    "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                );
             }
         }
     }
@@ -572,7 +594,10 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
             let mut chars = id.chars();
             let starts_lower = chars.next().is_some_and(|ch| ch.is_ascii_lowercase());
             if !starts_lower || !chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                c.report(&format!("{path}.id"), "must start with a lowercase letter and hold only letters, digits and '_'");
+                c.report(
+                    &format!("{path}.id"),
+                    "must start with a lowercase letter and hold only letters, digits and '_'",
+                );
             } else if !ids.insert(id.to_string()) {
                 c.report(&format!("{path}.id"), format!("duplicate metric id '{id}'"));
             }
@@ -590,15 +615,27 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
             let known = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
             let percentile = stat.strip_prefix('p').is_some_and(|p| p.parse::<f64>().is_ok());
             if !known.contains(&stat) && !percentile {
-                c.report(&format!("{path}.statistic"), "must be one of: Average, Sum, Minimum, Maximum, SampleCount, or a percentile like p99");
+                c.report(
+                    &format!("{path}.statistic"),
+                    "must be one of: Average, Sum, Minimum, Maximum, SampleCount, or a percentile like p99",
+                );
             }
         }
         if let Some(p) = c.integer(&path, m, "periodSeconds", false, 1, "> 0") {
             if ![1, 5, 10, 30].contains(&p) && p % 60 != 0 {
-                c.report(&format!("{path}.periodSeconds"), "must be 1, 5, 10, 30 or a multiple of 60");
+                c.report(
+                    &format!("{path}.periodSeconds"),
+                    "must be 1, 5, 10, 30 or a multiple of 60",
+                );
             }
         }
-        c.one_of(&path, m, "comparison", true, &["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]);
+        c.one_of(
+            &path,
+            m,
+            "comparison",
+            true,
+            &["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"],
+        );
         c.number(&path, m, "threshold", true);
         c.region(&path, m, "region", false);
     }
@@ -666,12 +703,19 @@ fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
         let rtype = c.one_of(&path, r, "type", true, &["A", "AAAA", "CNAME"]);
         let set_id = c.string(&path, r, "setIdentifier", false);
         if let (Some(z), Some(n), Some(t)) = (zone, name, rtype) {
-            let key = (z.to_string(), n.trim_end_matches('.').to_ascii_lowercase(), t.to_string(), set_id.map(str::to_string));
+            let key = (
+                z.to_string(),
+                n.trim_end_matches('.').to_ascii_lowercase(),
+                t.to_string(),
+                set_id.map(str::to_string),
+            );
             if !seen.insert(key) {
                 c.report(&path, format!("duplicate record {n} {t} in zone {z}"));
             }
         }
-        let mode = c.one_of(&path, r, "mode", false, &["upsert", "healthCheckInversion"]).unwrap_or("upsert");
+        let mode = c
+            .one_of(&path, r, "mode", false, &["upsert", "healthCheckInversion"])
+            .unwrap_or("upsert");
         let ttl = c.integer(&path, r, "ttl", false, 0, ">= 0");
         if ttl.is_some_and(|t| t > 2_147_483_647) {
             c.report(&format!("{path}.ttl"), "must be at most 2147483647");
@@ -698,7 +742,10 @@ fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
             }
             _ => {
                 if health_check.is_none() {
-                    c.report(&format!("{path}.healthCheckId"), "required in healthCheckInversion mode");
+                    c.report(
+                        &format!("{path}.healthCheckId"),
+                        "required in healthCheckInversion mode",
+                    );
                 }
             }
         }
@@ -779,10 +826,19 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
         let Some(d) = c.object(&path, db, fields) else {
             continue;
         };
-        let kind = c.one_of(&path, d, "kind", true, &["readReplica", "auroraGlobal", "pointInTimeRestore", "snapshotRestore"]);
+        let kind = c.one_of(
+            &path,
+            d,
+            "kind",
+            true,
+            &["readReplica", "auroraGlobal", "pointInTimeRestore", "snapshotRestore"],
+        );
         if let Some(id) = c.string(&path, d, "identifier", true) {
             if kind != Some("auroraGlobal") && !is_rds_identifier(id) {
-                c.report(&format!("{path}.identifier"), "must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter");
+                c.report(
+                    &format!("{path}.identifier"),
+                    "must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter",
+                );
             } else if !seen.insert(id.to_string()) {
                 c.report(&format!("{path}.identifier"), format!("duplicate database '{id}'"));
             }
@@ -795,9 +851,15 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 if let Some(arn) = c.string(&path, d, "targetClusterArn", true) {
                     let parts: Vec<&str> = arn.split(':').collect();
                     if parts.len() != 7 || parts[2] != "rds" || parts[5] != "cluster" {
-                        c.report(&format!("{path}.targetClusterArn"), "must be an Aurora cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME)");
+                        c.report(
+                            &format!("{path}.targetClusterArn"),
+                            "must be an Aurora cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME)",
+                        );
                     } else if recovery_region.is_some_and(|r| r != parts[3]) {
-                        c.report(&format!("{path}.targetClusterArn"), "must be a cluster in recoveryRegion");
+                        c.report(
+                            &format!("{path}.targetClusterArn"),
+                            "must be a cluster in recoveryRegion",
+                        );
                     }
                 }
             }
@@ -817,7 +879,16 @@ fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
         let fields: &[&str] = match kind {
             Some("ecs") => &["kind", "cluster", "service", "desiredCount"],
             Some("autoScalingGroup") => &["kind", "name", "minSize", "desiredCapacity", "maxSize"],
-            _ => &["kind", "cluster", "service", "desiredCount", "name", "minSize", "desiredCapacity", "maxSize"],
+            _ => &[
+                "kind",
+                "cluster",
+                "service",
+                "desiredCount",
+                "name",
+                "minSize",
+                "desiredCapacity",
+                "maxSize",
+            ],
         };
         let Some(s) = c.object(&path, svc, fields) else {
             continue;
@@ -850,7 +921,13 @@ fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
 }
 
 fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>) {
-    let Some(v) = c.child_object("", plan, "validation", false, &["probes", "deadlineSeconds", "consecutiveSuccesses"]) else {
+    let Some(v) = c.child_object(
+        "",
+        plan,
+        "validation",
+        false,
+        &["probes", "deadlineSeconds", "consecutiveSuccesses"],
+    ) else {
         return;
     };
     if let Some(deadline) = c.integer("validation", v, "deadlineSeconds", false, 1, "> 0") {
@@ -864,7 +941,17 @@ fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>
         let fields: &[&str] = match kind {
             Some("http") => &["kind", "url", "expectedStatus", "expectedBody", "timeoutMs"],
             Some("dns") => &["kind", "hostedZoneId", "name", "type", "expected"],
-            _ => &["kind", "url", "expectedStatus", "expectedBody", "timeoutMs", "hostedZoneId", "name", "type", "expected"],
+            _ => &[
+                "kind",
+                "url",
+                "expectedStatus",
+                "expectedBody",
+                "timeoutMs",
+                "hostedZoneId",
+                "name",
+                "type",
+                "expected",
+            ],
         };
         let Some(p) = c.object(&path, probe, fields) else {
             continue;
@@ -914,7 +1001,9 @@ fn is_domain_name(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+                && label
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
         })
 }
 
@@ -932,7 +1021,9 @@ fn is_region(region: &str) -> bool {
     parts.len() >= 3
         && parts[0].len() == 2
         && parts[0].chars().all(|ch| ch.is_ascii_lowercase())
-        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
@@ -969,7 +1060,10 @@ impl Checker {
         if !allowed.is_empty() {
             for key in obj.keys() {
                 if !allowed.contains(&key.as_str()) {
-                    self.report(&join(path, key), format!("unknown field (expected one of: {})", allowed.join(", ")));
+                    self.report(
+                        &join(path, key),
+                        format!("unknown field (expected one of: {})", allowed.join(", ")),
+                    );
                 }
             }
         }
@@ -1016,7 +1110,10 @@ impl Checker {
         if is_region(r) {
             Some(r)
         } else {
-            self.report(&join(path, key), format!("must be an AWS region like us-east-1, got '{r}'"));
+            self.report(
+                &join(path, key),
+                format!("must be an AWS region like us-east-1, got '{r}'"),
+            );
             None
         }
     }
@@ -1040,7 +1137,15 @@ impl Checker {
     }
 
     /// A whole number no smaller than `min`; `expected` words the bound for the message.
-    fn integer(&mut self, path: &str, obj: &Map<String, Value>, key: &str, required: bool, min: u64, expected: &str) -> Option<u64> {
+    fn integer(
+        &mut self,
+        path: &str,
+        obj: &Map<String, Value>,
+        key: &str,
+        required: bool,
+        min: u64,
+        expected: &str,
+    ) -> Option<u64> {
         let v = self.field(path, obj, key, required)?;
         match v.as_u64() {
             Some(n) if n >= min => Some(n),
@@ -1082,13 +1187,23 @@ impl Checker {
     }
 
     /// The elements of an array field, each with its path.
-    fn array<'v>(&mut self, path: &str, obj: &'v Map<String, Value>, key: &str, required: bool) -> Vec<(String, &'v Value)> {
+    fn array<'v>(
+        &mut self,
+        path: &str,
+        obj: &'v Map<String, Value>,
+        key: &str,
+        required: bool,
+    ) -> Vec<(String, &'v Value)> {
         let Some(v) = self.field(path, obj, key, required) else {
             return Vec::new();
         };
         let apath = join(path, key);
         match v.as_array() {
-            Some(items) => items.iter().enumerate().map(|(i, item)| (format!("{apath}[{i}]"), item)).collect(),
+            Some(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (format!("{apath}[{i}]"), item))
+                .collect(),
             None => {
                 self.report(&apath, "must be an array");
                 Vec::new()

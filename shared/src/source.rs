@@ -87,9 +87,14 @@ pub async fn load_plan(
                 Err(e) => {
                     let err = AwsError::from_sdk("ssm", "GetParameter", &e);
                     return Err(if err.code == "ParameterNotFound" {
-                        PlanSourceError::NotFound { location: location.to_string() }
+                        PlanSourceError::NotFound {
+                            location: location.to_string(),
+                        }
                     } else {
-                        PlanSourceError::Aws { location: location.to_string(), source: err }
+                        PlanSourceError::Aws {
+                            location: location.to_string(),
+                            source: err,
+                        }
                     });
                 }
             }
@@ -100,11 +105,18 @@ pub async fn load_plan(
                 Ok(out) => out,
                 Err(e) => {
                     let err = AwsError::from_sdk("s3", "GetObject", &e);
-                    return Err(if matches!(err.code.as_str(), "NoSuchKey" | "NoSuchBucket" | "NotFound") {
-                        PlanSourceError::NotFound { location: location.to_string() }
-                    } else {
-                        PlanSourceError::Aws { location: location.to_string(), source: err }
-                    });
+                    return Err(
+                        if matches!(err.code.as_str(), "NoSuchKey" | "NoSuchBucket" | "NotFound") {
+                            PlanSourceError::NotFound {
+                                location: location.to_string(),
+                            }
+                        } else {
+                            PlanSourceError::Aws {
+                                location: location.to_string(),
+                                source: err,
+                            }
+                        },
+                    );
                 }
             };
             let bytes = out.body.collect().await.map_err(|e| PlanSourceError::Aws {
@@ -118,7 +130,9 @@ pub async fn load_plan(
                     kind: ErrorKind::Transient,
                 },
             })?;
-            String::from_utf8(bytes.into_bytes().to_vec()).map_err(|_| PlanSourceError::NotText { location: location.to_string() })?
+            String::from_utf8(bytes.into_bytes().to_vec()).map_err(|_| PlanSourceError::NotText {
+                location: location.to_string(),
+            })?
         }
     };
     RecoveryPlan::from_json(&text).map_err(|source| PlanSourceError::Invalid {
@@ -135,14 +149,30 @@ mod tests {
     fn locations_parse() {
         assert_eq!(
             "ssm:/rebound/orders/plan".parse::<PlanLocation>().ok(),
-            Some(PlanLocation::SsmParameter { name: "/rebound/orders/plan".into() })
+            Some(PlanLocation::SsmParameter {
+                name: "/rebound/orders/plan".into()
+            })
         );
         assert_eq!(
             "s3://plans/orders.json".parse::<PlanLocation>().ok(),
-            Some(PlanLocation::S3Object { bucket: "plans".into(), key: "orders.json".into() })
+            Some(PlanLocation::S3Object {
+                bucket: "plans".into(),
+                key: "orders.json".into()
+            })
         );
-        for bad in ["", "s3://", "s3://bucket", "s3://bucket/", "ssm:", "https://x/y", "/rebound/plan"] {
-            assert!(matches!(bad.parse::<PlanLocation>(), Err(PlanSourceError::BadLocation(_))), "{bad}");
+        for bad in [
+            "",
+            "s3://",
+            "s3://bucket",
+            "s3://bucket/",
+            "ssm:",
+            "https://x/y",
+            "/rebound/plan",
+        ] {
+            assert!(
+                matches!(bad.parse::<PlanLocation>(), Err(PlanSourceError::BadLocation(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -4,7 +4,8 @@ use rebound_shared::plan::{Database, DnsMode, RecordTarget, RecoveryPlan};
 use serde_json::{json, Value};
 
 fn example() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plan.json")).expect("examples/plan.json is readable");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plan.json"))
+        .expect("examples/plan.json is readable");
     serde_json::from_str(&text).expect("examples/plan.json is JSON")
 }
 
@@ -21,7 +22,10 @@ fn problems(edit: impl FnOnce(&mut Value)) -> Vec<String> {
 /// Sets the value at `pointer`, adding the key when its parent object exists.
 fn set(plan: &mut Value, pointer: &str, value: Value) {
     let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
-    match plan.pointer_mut(parent).unwrap_or_else(|| panic!("{parent} exists in the example")) {
+    match plan
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("{parent} exists in the example"))
+    {
         Value::Object(map) => {
             map.insert(key.to_string(), value);
         }
@@ -32,7 +36,10 @@ fn set(plan: &mut Value, pointer: &str, value: Value) {
 
 fn remove(plan: &mut Value, pointer: &str) {
     let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
-    let parent = plan.pointer_mut(parent).and_then(Value::as_object_mut).expect("parent is an object");
+    let parent = plan
+        .pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .expect("parent is an object");
     assert!(parent.remove(key).is_some(), "{pointer} exists in the example");
 }
 
@@ -50,7 +57,8 @@ fn the_example_plan_is_valid_and_complete() {
     assert_eq!(plan.services.len(), 3);
     assert_eq!(plan.validation.probes.len(), 2);
     // Serializing and parsing again gives the same plan.
-    let again = RecoveryPlan::from_value(&serde_json::to_value(&plan).expect("serializes")).expect("round trip is valid");
+    let again =
+        RecoveryPlan::from_value(&serde_json::to_value(&plan).expect("serializes")).expect("round trip is valid");
     assert_eq!(again, plan);
 }
 
@@ -58,49 +66,226 @@ fn the_example_plan_is_valid_and_complete() {
 fn each_broken_plan_is_rejected_with_its_path_and_reason() {
     type Edit = Box<dyn FnOnce(&mut Value)>;
     let cases: Vec<(&str, Edit, &str)> = vec![
-        ("missing database identifier", Box::new(|p| remove(p, "/databases/0/identifier")), "databases[0].identifier: required"),
-        ("zero RPO", Box::new(|p| set(p, "/objectives/rpoSeconds", json!(0))), "objectives.rpoSeconds: must be > 0"),
-        ("same regions", Box::new(|p| set(p, "/recoveryRegion", json!("us-east-1"))), "recoveryRegion: must differ from primaryRegion"),
-        ("typo in a field name", Box::new(|p| set(p, "/objectives", json!({"rtoSeconds": 1800, "rpoSecs": 900}))), "objectives.rpoSecs: unknown field"),
-        ("region is not a region", Box::new(|p| set(p, "/primaryRegion", json!("virginia"))), "primaryRegion: must be an AWS region"),
-        ("RTO as text", Box::new(|p| set(p, "/objectives/rtoSeconds", json!("30m"))), "objectives.rtoSeconds: must be a number"),
-        ("fractional TTL", Box::new(|p| set(p, "/dns/0/ttl", json!(1.5))), "dns[0].ttl: must be a whole number"),
-        ("A record with a hostname", Box::new(|p| set(p, "/dns/0", json!({"hostedZoneId": "Z1", "name": "a.example.com.", "type": "A", "ttl": 60, "primary": {"values": ["10.0.0.1"]}, "recovery": {"values": ["not-an-ip"]}}))), "dns[0].recovery.values[0]: must be an IPv4 address"),
-        ("CNAME with two values", Box::new(|p| set(p, "/dns/0/recovery/values", json!(["a.example.com", "b.example.com"]))), "dns[0].recovery.values: a CNAME takes exactly one value"),
-        ("recovery equals primary", Box::new(|p| set(p, "/dns/0/recovery", json!({"values": ["orders-api-use1.orders.example.com"]}))), "dns[0].recovery: must differ from primary"),
-        ("values record without TTL", Box::new(|p| remove(p, "/dns/0/ttl")), "dns[0].ttl: required for records with values"),
-        ("alias record with TTL", Box::new(|p| set(p, "/dns/1/ttl", json!(60))), "dns[1].ttl: must be absent for alias records"),
-        ("target with both values and alias", Box::new(|p| set(p, "/dns/0/recovery", json!({"values": ["x.example.com"], "alias": {"hostedZoneId": "Z1", "dnsName": "y.example.com"}}))), "dns[0].recovery: must have exactly one of values or alias"),
-        ("upsert without recovery target", Box::new(|p| remove(p, "/dns/0/recovery")), "dns[0].recovery: required in upsert mode"),
-        ("inversion without health check", Box::new(|p| remove(p, "/dns/2/healthCheckId")), "dns[2].healthCheckId: required in healthCheckInversion mode"),
-        ("unknown database kind", Box::new(|p| set(p, "/databases/0/kind", json!("dynamo"))), "databases[0].kind: must be one of: readReplica, auroraGlobal, pointInTimeRestore, snapshotRestore"),
-        ("replica without source", Box::new(|p| remove(p, "/databases/0/sourceIdentifier")), "databases[0].sourceIdentifier: required"),
-        ("bad RDS identifier", Box::new(|p| set(p, "/databases/0/identifier", json!("1orders_db"))), "databases[0].identifier: must be an RDS identifier"),
-        ("Aurora target outside the recovery region", Box::new(|p| set(p, "/databases/0", json!({"kind": "auroraGlobal", "identifier": "orders-global", "targetClusterArn": "arn:aws:rds:eu-west-1:123456789012:cluster:orders-euw1"}))), "databases[0].targetClusterArn: must be a cluster in recoveryRegion"),
-        ("duplicate databases", Box::new(|p| { let db = p["databases"][0].clone(); p["databases"].as_array_mut().expect("array").push(db); }), "databases[1].identifier: duplicate database 'orders-db-usw2'"),
-        ("ECS service scaled to zero", Box::new(|p| set(p, "/services/0/desiredCount", json!(0))), "services[0].desiredCount: must be >= 1"),
-        ("ASG desired below min", Box::new(|p| set(p, "/services/2/desiredCapacity", json!(1))), "services[2].desiredCapacity: must be >= minSize"),
-        ("ASG max below desired", Box::new(|p| set(p, "/services/2/maxSize", json!(3))), "services[2].maxSize: must be >= desiredCapacity"),
-        ("field of another service kind", Box::new(|p| set(p, "/services/0/minSize", json!(1))), "services[0].minSize: unknown field"),
-        ("probe URL without scheme", Box::new(|p| set(p, "/validation/probes/0/url", json!("orders.example.com/health"))), "validation.probes[0].url: must be an http:// or https:// URL"),
-        ("validation slower than the RTO", Box::new(|p| set(p, "/validation/deadlineSeconds", json!(3600))), "validation.deadlineSeconds: must not exceed objectives.rtoSeconds"),
-        ("quorum larger than the signals", Box::new(|p| set(p, "/detection/minSignals", json!(5))), "detection.minSignals: must be at most the number of signals (4"),
-        ("threshold above 100 %", Box::new(|p| set(p, "/detection/thresholds/availabilityPercent", json!(150))), "detection.thresholds.availabilityPercent: must be between 0 and 100"),
-        ("metric with an odd period", Box::new(|p| set(p, "/detection/metrics/0/periodSeconds", json!(45))), "detection.metrics[0].periodSeconds: must be 1, 5, 10, 30 or a multiple of 60"),
-        ("comparison misspelt", Box::new(|p| set(p, "/detection/metrics/0/comparison", json!("<"))), "detection.metrics[0].comparison: must be one of"),
-        ("topic is not an SNS ARN", Box::new(|p| set(p, "/notification/topicArn", json!("rebound-orders"))), "notification.topicArn: must be an SNS topic ARN"),
-        ("missing notification", Box::new(|p| remove(p, "/notification")), "notification: required"),
-        ("nothing to recover", Box::new(|p| { set(p, "/dns", json!([])); set(p, "/databases", json!([])); set(p, "/services", json!([])); }), "$: must recover something"),
-        ("application name with spaces", Box::new(|p| set(p, "/application", json!("orders app"))), "application: must be 1-64 letters"),
-        ("approval timeout of zero", Box::new(|p| set(p, "/approval/timeoutSeconds", json!(0))), "approval.timeoutSeconds: must be > 0"),
-        ("dns is not a list", Box::new(|p| set(p, "/dns", json!({"name": "api"}))), "dns: must be an array"),
+        (
+            "missing database identifier",
+            Box::new(|p| remove(p, "/databases/0/identifier")),
+            "databases[0].identifier: required",
+        ),
+        (
+            "zero RPO",
+            Box::new(|p| set(p, "/objectives/rpoSeconds", json!(0))),
+            "objectives.rpoSeconds: must be > 0",
+        ),
+        (
+            "same regions",
+            Box::new(|p| set(p, "/recoveryRegion", json!("us-east-1"))),
+            "recoveryRegion: must differ from primaryRegion",
+        ),
+        (
+            "typo in a field name",
+            Box::new(|p| set(p, "/objectives", json!({"rtoSeconds": 1800, "rpoSecs": 900}))),
+            "objectives.rpoSecs: unknown field",
+        ),
+        (
+            "region is not a region",
+            Box::new(|p| set(p, "/primaryRegion", json!("virginia"))),
+            "primaryRegion: must be an AWS region",
+        ),
+        (
+            "RTO as text",
+            Box::new(|p| set(p, "/objectives/rtoSeconds", json!("30m"))),
+            "objectives.rtoSeconds: must be a number",
+        ),
+        (
+            "fractional TTL",
+            Box::new(|p| set(p, "/dns/0/ttl", json!(1.5))),
+            "dns[0].ttl: must be a whole number",
+        ),
+        (
+            "A record with a hostname",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/dns/0",
+                    json!({"hostedZoneId": "Z1", "name": "a.example.com.", "type": "A", "ttl": 60, "primary": {"values": ["10.0.0.1"]}, "recovery": {"values": ["not-an-ip"]}}),
+                )
+            }),
+            "dns[0].recovery.values[0]: must be an IPv4 address",
+        ),
+        (
+            "CNAME with two values",
+            Box::new(|p| set(p, "/dns/0/recovery/values", json!(["a.example.com", "b.example.com"]))),
+            "dns[0].recovery.values: a CNAME takes exactly one value",
+        ),
+        (
+            "recovery equals primary",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/dns/0/recovery",
+                    json!({"values": ["orders-api-use1.orders.example.com"]}),
+                )
+            }),
+            "dns[0].recovery: must differ from primary",
+        ),
+        (
+            "values record without TTL",
+            Box::new(|p| remove(p, "/dns/0/ttl")),
+            "dns[0].ttl: required for records with values",
+        ),
+        (
+            "alias record with TTL",
+            Box::new(|p| set(p, "/dns/1/ttl", json!(60))),
+            "dns[1].ttl: must be absent for alias records",
+        ),
+        (
+            "target with both values and alias",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/dns/0/recovery",
+                    json!({"values": ["x.example.com"], "alias": {"hostedZoneId": "Z1", "dnsName": "y.example.com"}}),
+                )
+            }),
+            "dns[0].recovery: must have exactly one of values or alias",
+        ),
+        (
+            "upsert without recovery target",
+            Box::new(|p| remove(p, "/dns/0/recovery")),
+            "dns[0].recovery: required in upsert mode",
+        ),
+        (
+            "inversion without health check",
+            Box::new(|p| remove(p, "/dns/2/healthCheckId")),
+            "dns[2].healthCheckId: required in healthCheckInversion mode",
+        ),
+        (
+            "unknown database kind",
+            Box::new(|p| set(p, "/databases/0/kind", json!("dynamo"))),
+            "databases[0].kind: must be one of: readReplica, auroraGlobal, pointInTimeRestore, snapshotRestore",
+        ),
+        (
+            "replica without source",
+            Box::new(|p| remove(p, "/databases/0/sourceIdentifier")),
+            "databases[0].sourceIdentifier: required",
+        ),
+        (
+            "bad RDS identifier",
+            Box::new(|p| set(p, "/databases/0/identifier", json!("1orders_db"))),
+            "databases[0].identifier: must be an RDS identifier",
+        ),
+        (
+            "Aurora target outside the recovery region",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/databases/0",
+                    json!({"kind": "auroraGlobal", "identifier": "orders-global", "targetClusterArn": "arn:aws:rds:eu-west-1:123456789012:cluster:orders-euw1"}),
+                )
+            }),
+            "databases[0].targetClusterArn: must be a cluster in recoveryRegion",
+        ),
+        (
+            "duplicate databases",
+            Box::new(|p| {
+                let db = p["databases"][0].clone();
+                p["databases"].as_array_mut().expect("array").push(db);
+            }),
+            "databases[1].identifier: duplicate database 'orders-db-usw2'",
+        ),
+        (
+            "ECS service scaled to zero",
+            Box::new(|p| set(p, "/services/0/desiredCount", json!(0))),
+            "services[0].desiredCount: must be >= 1",
+        ),
+        (
+            "ASG desired below min",
+            Box::new(|p| set(p, "/services/2/desiredCapacity", json!(1))),
+            "services[2].desiredCapacity: must be >= minSize",
+        ),
+        (
+            "ASG max below desired",
+            Box::new(|p| set(p, "/services/2/maxSize", json!(3))),
+            "services[2].maxSize: must be >= desiredCapacity",
+        ),
+        (
+            "field of another service kind",
+            Box::new(|p| set(p, "/services/0/minSize", json!(1))),
+            "services[0].minSize: unknown field",
+        ),
+        (
+            "probe URL without scheme",
+            Box::new(|p| set(p, "/validation/probes/0/url", json!("orders.example.com/health"))),
+            "validation.probes[0].url: must be an http:// or https:// URL",
+        ),
+        (
+            "validation slower than the RTO",
+            Box::new(|p| set(p, "/validation/deadlineSeconds", json!(3600))),
+            "validation.deadlineSeconds: must not exceed objectives.rtoSeconds",
+        ),
+        (
+            "quorum larger than the signals",
+            Box::new(|p| set(p, "/detection/minSignals", json!(5))),
+            "detection.minSignals: must be at most the number of signals (4",
+        ),
+        (
+            "threshold above 100 %",
+            Box::new(|p| set(p, "/detection/thresholds/availabilityPercent", json!(150))),
+            "detection.thresholds.availabilityPercent: must be between 0 and 100",
+        ),
+        (
+            "metric with an odd period",
+            Box::new(|p| set(p, "/detection/metrics/0/periodSeconds", json!(45))),
+            "detection.metrics[0].periodSeconds: must be 1, 5, 10, 30 or a multiple of 60",
+        ),
+        (
+            "comparison misspelt",
+            Box::new(|p| set(p, "/detection/metrics/0/comparison", json!("<"))),
+            "detection.metrics[0].comparison: must be one of",
+        ),
+        (
+            "topic is not an SNS ARN",
+            Box::new(|p| set(p, "/notification/topicArn", json!("rebound-orders"))),
+            "notification.topicArn: must be an SNS topic ARN",
+        ),
+        (
+            "missing notification",
+            Box::new(|p| remove(p, "/notification")),
+            "notification: required",
+        ),
+        (
+            "nothing to recover",
+            Box::new(|p| {
+                set(p, "/dns", json!([]));
+                set(p, "/databases", json!([]));
+                set(p, "/services", json!([]));
+            }),
+            "$: must recover something",
+        ),
+        (
+            "application name with spaces",
+            Box::new(|p| set(p, "/application", json!("orders app"))),
+            "application: must be 1-64 letters",
+        ),
+        (
+            "approval timeout of zero",
+            Box::new(|p| set(p, "/approval/timeoutSeconds", json!(0))),
+            "approval.timeoutSeconds: must be > 0",
+        ),
+        (
+            "dns is not a list",
+            Box::new(|p| set(p, "/dns", json!({"name": "api"}))),
+            "dns: must be an array",
+        ),
     ];
     assert!(cases.len() >= 15);
     let mut failures = Vec::new();
     for (name, edit, expected) in cases {
         let found = problems(edit);
         if !found.iter().any(|p| p.starts_with(expected)) {
-            failures.push(format!("{name}: expected a problem starting with {expected:?}, got {found:?}"));
+            failures.push(format!(
+                "{name}: expected a problem starting with {expected:?}, got {found:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -130,7 +315,11 @@ fn text_that_is_not_json_is_one_problem_at_the_root() {
     let err = RecoveryPlan::from_json("{\"application\": ").expect_err("not JSON");
     assert_eq!(err.problems.len(), 1);
     assert_eq!(err.problems[0].path, "$");
-    assert!(err.problems[0].message.starts_with("not valid JSON"), "{}", err.problems[0].message);
+    assert!(
+        err.problems[0].message.starts_with("not valid JSON"),
+        "{}",
+        err.problems[0].message
+    );
     let err = RecoveryPlan::from_json("[]").expect_err("not an object");
     assert_eq!(err.problems[0].to_string(), "$: must be an object");
 }

@@ -172,7 +172,9 @@ pub fn find_moto_server() -> Result<PathBuf, HarnessError> {
         return Ok(venv);
     }
     looked.push(venv.display().to_string());
-    Err(HarnessError::NotInstalled { looked: looked.join(", ") })
+    Err(HarnessError::NotInstalled {
+        looked: looked.join(", "),
+    })
 }
 
 /// The project's cache folder: `REBOUND_CACHE`, or `~/.cache/rebound`.
@@ -180,7 +182,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("REBOUND_CACHE") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".cache/rebound")
 }
 
@@ -195,7 +199,10 @@ fn http_request(port: u16, method: &str, path: &str) -> std::io::Result<u16> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n")?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"
+    )?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head)?;
     let line = String::from_utf8_lossy(&head[..n]);

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use disaster_detector::{assess, DetectorRequest, TriggerEvent};
-use rebound_shared::context::{DisasterType, EventSource, NotificationKind, NotificationRequest, Severity, StepAction, StepRequest};
+use rebound_shared::context::{
+    DisasterType, EventSource, NotificationKind, NotificationRequest, Severity, StepAction, StepRequest,
+};
 use rebound_shared::RecoveryPlan;
 use serde_json::Value;
 
@@ -19,7 +21,8 @@ fn read(name: &str) -> Value {
 }
 
 fn example_plan() -> RecoveryPlan {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plan.json")).expect("example plan");
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plan.json")).expect("example plan");
     RecoveryPlan::from_json(&text).expect("example plan is valid")
 }
 
@@ -36,12 +39,27 @@ fn every_event_file_parses_into_its_type() {
         if name.starts_with("recovery-notifier") {
             let request: NotificationRequest = serde_json::from_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
             if request.kind == NotificationKind::ApprovalRequest {
-                assert!(request.task_token.is_some(), "{name}: an approval request carries its task token");
+                assert!(
+                    request.task_token.is_some(),
+                    "{name}: an approval request carries its task token"
+                );
             }
             assert_eq!(request.context.plan, example_plan(), "{name}");
-        } else if ["dns-failover", "database-failover", "service-restoration", "recovery-validator"].iter().any(|f| name.starts_with(f)) {
+        } else if [
+            "dns-failover",
+            "database-failover",
+            "service-restoration",
+            "recovery-validator",
+        ]
+        .iter()
+        .any(|f| name.starts_with(f))
+        {
             let request: StepRequest = serde_json::from_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let expected = if name.ends_with("-status.json") { StepAction::Status } else { StepAction::Start };
+            let expected = if name.ends_with("-status.json") {
+                StepAction::Status
+            } else {
+                StepAction::Start
+            };
             assert_eq!(request.action, expected, "{name}");
             assert_eq!(request.context.plan, example_plan(), "{name}");
         } else {
@@ -49,7 +67,11 @@ fn every_event_file_parses_into_its_type() {
             let trigger = TriggerEvent::parse(&request.event).unwrap_or_else(|e| panic!("{name}: {e}"));
             if let TriggerEvent::Manual(start) = &trigger {
                 if let Some(plan) = &start.plan {
-                    assert_eq!(RecoveryPlan::from_value(plan).expect("inline plan is valid"), example_plan(), "{name}");
+                    assert_eq!(
+                        RecoveryPlan::from_value(plan).expect("inline plan is valid"),
+                        example_plan(),
+                        "{name}"
+                    );
                 }
             }
         }
@@ -90,8 +112,23 @@ fn the_seed_monitoring_data_requires_a_critical_regional_recovery() {
     assert_eq!(ctx.event.disaster_type, DisasterType::RegionOutage);
     assert_eq!(ctx.event.severity, Severity::Critical);
     assert_eq!(ctx.event.affected_services, vec!["web-app", "database", "api-gateway"]);
-    assert!(ctx.decision.reasons.contains(&"error rate 75 % is above 50 %".to_string()), "{:?}", ctx.decision.reasons);
-    assert!(ctx.decision.reasons.contains(&"availability 25 % is below 50 %".to_string()));
-    assert!(ctx.decision.reasons.contains(&"response time 5000 ms is above 3000 ms".to_string()));
-    assert_eq!((ctx.plan.objectives.rto_seconds, ctx.plan.objectives.rpo_seconds), (1800, 900));
+    assert!(
+        ctx.decision
+            .reasons
+            .contains(&"error rate 75 % is above 50 %".to_string()),
+        "{:?}",
+        ctx.decision.reasons
+    );
+    assert!(ctx
+        .decision
+        .reasons
+        .contains(&"availability 25 % is below 50 %".to_string()));
+    assert!(ctx
+        .decision
+        .reasons
+        .contains(&"response time 5000 ms is above 3000 ms".to_string()));
+    assert_eq!(
+        (ctx.plan.objectives.rto_seconds, ctx.plan.objectives.rpo_seconds),
+        (1800, 900)
+    );
 }

@@ -30,7 +30,11 @@ async fn servers_do_not_share_state_and_reset_clears_it() {
     let second = moto();
     assert_ne!(first.port(), second.port());
     let sns = aws_sdk_sns::Client::new(&first.config("us-west-2"));
-    sns.create_topic().name("rebound-orders").send().await.expect("CreateTopic");
+    sns.create_topic()
+        .name("rebound-orders")
+        .send()
+        .await
+        .expect("CreateTopic");
     let in_first = sns.list_topics().send().await.expect("ListTopics").topics().len();
     let other = aws_sdk_sns::Client::new(&second.config("us-west-2"));
     let in_second = other.list_topics().send().await.expect("ListTopics").topics().len();
@@ -41,7 +45,9 @@ async fn servers_do_not_share_state_and_reset_clears_it() {
 
 #[test]
 fn a_missing_moto_server_says_how_to_install_it() {
-    let err = MotoServer::start_program(std::path::Path::new("/nonexistent/moto_server")).err().expect("cannot start");
+    let err = MotoServer::start_program(std::path::Path::new("/nonexistent/moto_server"))
+        .err()
+        .expect("cannot start");
     assert!(matches!(err, HarnessError::Spawn { .. }), "{err}");
     assert!(err.to_string().contains("pip install 'moto[server]==5.2.5'"), "{err}");
 }

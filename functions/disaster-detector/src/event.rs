@@ -24,8 +24,13 @@ impl DetectorRequest {
             Value::Object(map) if map.contains_key("event") => {
                 serde_json::from_value(payload).map_err(|e| DetectorError::MalformedEvent(format!("request: {e}")))
             }
-            Value::Object(_) => Ok(DetectorRequest { event: payload, execution_id: None }),
-            other => Err(DetectorError::MalformedEvent(format!("expected a JSON object, got {other}"))),
+            Value::Object(_) => Ok(DetectorRequest {
+                event: payload,
+                execution_id: None,
+            }),
+            other => Err(DetectorError::MalformedEvent(format!(
+                "expected a JSON object, got {other}"
+            ))),
         }
     }
 }
@@ -51,7 +56,9 @@ impl TriggerEvent {
             Some(Some(HEALTH_DETAIL_TYPE)) => serde_json::from_value(value.clone())
                 .map(|e| TriggerEvent::Health(Box::new(e)))
                 .map_err(|e| malformed("AWS Health event", e)),
-            Some(other) => Err(DetectorError::UnsupportedEvent(other.map_or_else(|| "(not a string)".into(), str::to_string))),
+            Some(other) => Err(DetectorError::UnsupportedEvent(
+                other.map_or_else(|| "(not a string)".into(), str::to_string),
+            )),
             None => serde_json::from_value(value.clone())
                 .map(|e| TriggerEvent::Manual(Box::new(e)))
                 .map_err(|e| malformed("manual start", e)),

@@ -94,14 +94,23 @@ impl Detector {
 
 /// The execution's name when run by Step Functions, so logs, locks and messages share one id.
 fn recovery_id(execution_id: Option<&str>, application: &str, now: DateTime<Utc>) -> String {
-    match execution_id.and_then(|id| id.rsplit(':').next()).filter(|s| !s.is_empty()) {
+    match execution_id
+        .and_then(|id| id.rsplit(':').next())
+        .filter(|s| !s.is_empty())
+    {
         Some(name) => name.to_string(),
         None => format!("{application}-{}", now.format("%Y%m%dT%H%M%SZ")),
     }
 }
 
 /// Decides and classifies: a pure function of the event, the plan and the time.
-pub fn assess(trigger: &TriggerEvent, raw: Value, mut plan: RecoveryPlan, recovery_id: String, now: DateTime<Utc>) -> Result<RecoveryContext, DetectorError> {
+pub fn assess(
+    trigger: &TriggerEvent,
+    raw: Value,
+    mut plan: RecoveryPlan,
+    recovery_id: String,
+    now: DateTime<Utc>,
+) -> Result<RecoveryContext, DetectorError> {
     let primary = plan.primary_region.clone();
     let mut reasons = Vec::new();
     let (mut event, required, mode, dry_run, force) = match trigger {
@@ -109,19 +118,32 @@ pub fn assess(trigger: &TriggerEvent, raw: Value, mut plan: RecoveryPlan, recove
             let d = &alarm.detail;
             let region = alarm.region.clone().unwrap_or_else(|| primary.clone());
             let in_plan = plan.detection.alarms.is_empty()
-                || plan.detection.alarms.iter().any(|a| a.name == d.alarm_name && plan.signal_region(&a.region) == region);
+                || plan
+                    .detection
+                    .alarms
+                    .iter()
+                    .any(|a| a.name == d.alarm_name && plan.signal_region(&a.region) == region);
             let firing = d.state.value == "ALARM";
             let required = if !firing {
                 reasons.push(format!("alarm {} is {}, not ALARM", d.alarm_name, d.state.value));
                 false
             } else if region != primary {
-                reasons.push(format!("alarm {} is in {region}, not the primary region {primary}", d.alarm_name));
+                reasons.push(format!(
+                    "alarm {} is in {region}, not the primary region {primary}",
+                    d.alarm_name
+                ));
                 false
             } else if !in_plan {
-                reasons.push(format!("alarm {} is not one of the plan's detection alarms", d.alarm_name));
+                reasons.push(format!(
+                    "alarm {} is not one of the plan's detection alarms",
+                    d.alarm_name
+                ));
                 false
             } else {
-                reasons.push(format!("alarm {} in {region} is ALARM: {}", d.alarm_name, d.state.reason));
+                reasons.push(format!(
+                    "alarm {} in {region} is ALARM: {}",
+                    d.alarm_name, d.state.reason
+                ));
                 true
             };
             let event = DisasterEvent {
@@ -138,24 +160,47 @@ pub fn assess(trigger: &TriggerEvent, raw: Value, mut plan: RecoveryPlan, recove
         }
         TriggerEvent::Health(health) => {
             let d = &health.detail;
-            let region = d.event_region.clone().or_else(|| health.region.clone()).unwrap_or_else(|| primary.clone());
-            let description = d.event_description.iter().find(|x| x.language.starts_with("en")).or(d.event_description.first()).map(|x| x.latest_description.clone()).unwrap_or_default();
+            let region = d
+                .event_region
+                .clone()
+                .or_else(|| health.region.clone())
+                .unwrap_or_else(|| primary.clone());
+            let description = d
+                .event_description
+                .iter()
+                .find(|x| x.language.starts_with("en"))
+                .or(d.event_description.first())
+                .map(|x| x.latest_description.clone())
+                .unwrap_or_default();
             let disaster_type = classify_health(&d.service, &d.event_type_code, &description);
             let open = d.status_code.as_deref().is_none_or(|s| s == "open");
             let required = if !plan.detection.health_events {
                 reasons.push("the plan does not act on AWS Health events".to_string());
                 false
             } else if d.event_type_category != "issue" {
-                reasons.push(format!("AWS Health event {} is a {}, not an issue", d.event_type_code, d.event_type_category));
+                reasons.push(format!(
+                    "AWS Health event {} is a {}, not an issue",
+                    d.event_type_code, d.event_type_category
+                ));
                 false
             } else if !open {
-                reasons.push(format!("AWS Health event {} is {}", d.event_type_code, d.status_code.as_deref().unwrap_or("closed")));
+                reasons.push(format!(
+                    "AWS Health event {} is {}",
+                    d.event_type_code,
+                    d.status_code.as_deref().unwrap_or("closed")
+                ));
                 false
             } else if region != primary {
-                reasons.push(format!("AWS Health event {} is for {region}, not the primary region {primary}", d.event_type_code));
+                reasons.push(format!(
+                    "AWS Health event {} is for {region}, not the primary region {primary}",
+                    d.event_type_code
+                ));
                 false
             } else {
-                reasons.push(format!("AWS Health reports an open {} issue in {region}: {}", d.service, d.event_type_code));
+                reasons.push(format!(
+                    "AWS Health reports an open {} issue in {region}: {}",
+                    d.service, d.event_type_code
+                ));
                 true
             };
             let severity = match disaster_type {
@@ -186,7 +231,11 @@ pub fn assess(trigger: &TriggerEvent, raw: Value, mut plan: RecoveryPlan, recove
                     }
                 }
             }
-            let disaster_type = start.disaster_type.unwrap_or(if services.len() == 1 { DisasterType::ServiceOutage } else { DisasterType::RegionOutage });
+            let disaster_type = start.disaster_type.unwrap_or(if services.len() == 1 {
+                DisasterType::ServiceOutage
+            } else {
+                DisasterType::RegionOutage
+            });
             let who = start.reason.clone().unwrap_or_else(|| "manual start".to_string());
             let event = DisasterEvent {
                 disaster_type,
@@ -198,13 +247,23 @@ pub fn assess(trigger: &TriggerEvent, raw: Value, mut plan: RecoveryPlan, recove
                 description: who,
                 raw: Value::Null,
             };
-            (event, required, start.mode.unwrap_or(Mode::Failover), start.dry_run, start.force)
+            (
+                event,
+                required,
+                start.mode.unwrap_or(Mode::Failover),
+                start.dry_run,
+                start.force,
+            )
         }
     };
     event.raw = raw;
     let approval_required = plan.approval.required || event.disaster_type == DisasterType::SecurityIncident;
     if required && approval_required {
-        reasons.push(if plan.approval.required { "the plan requires approval before acting".to_string() } else { "security incidents always need approval".to_string() });
+        reasons.push(if plan.approval.required {
+            "the plan requires approval before acting".to_string()
+        } else {
+            "security incidents always need approval".to_string()
+        });
     }
     let detected_at = event.detected_at;
     Ok(RecoveryContext {
@@ -213,13 +272,21 @@ pub fn assess(trigger: &TriggerEvent, raw: Value, mut plan: RecoveryPlan, recove
         mode,
         dry_run,
         force,
-        decision: Decision { recovery_required: required, reasons },
+        decision: Decision {
+            recovery_required: required,
+            reasons,
+        },
         approval_required,
         approval_timeout_seconds: plan.approval.timeout_seconds,
         timestamps: Timestamps {
             detected_at: Some(detected_at),
             decided_at: Some(now),
-            deadline: Some(action_deadline(detected_at, plan.objectives.rto_seconds, plan.validation.deadline_seconds, now)),
+            deadline: Some(action_deadline(
+                detected_at,
+                plan.objectives.rto_seconds,
+                plan.validation.deadline_seconds,
+                now,
+            )),
         },
         event,
         plan,
@@ -243,7 +310,11 @@ fn classify_health(service: &str, code: &str, description: &str) -> DisasterType
 }
 
 /// Checks a manual start's recovery strategy against the plan and applies tighter targets.
-fn apply_strategy(plan: &mut RecoveryPlan, start: &ManualStart, reasons: &mut Vec<String>) -> Result<(), DetectorError> {
+fn apply_strategy(
+    plan: &mut RecoveryPlan,
+    start: &ManualStart,
+    reasons: &mut Vec<String>,
+) -> Result<(), DetectorError> {
     let Some(s) = &start.recovery_strategy else {
         return Ok(());
     };
@@ -256,7 +327,11 @@ fn apply_strategy(plan: &mut RecoveryPlan, start: &ManualStart, reasons: &mut Ve
         }
     }
     if let Some(name) = &s.strategy {
-        let normalised: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let normalised: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
         let planned = format!("{:?}", plan.strategy).to_ascii_lowercase();
         if normalised != planned {
             return Err(DetectorError::StrategyMismatch {
@@ -265,7 +340,10 @@ fn apply_strategy(plan: &mut RecoveryPlan, start: &ManualStart, reasons: &mut Ve
             });
         }
     }
-    for (field, minutes, target) in [("rtoMinutes", s.rto_minutes, &mut plan.objectives.rto_seconds), ("rpoMinutes", s.rpo_minutes, &mut plan.objectives.rpo_seconds)] {
+    for (field, minutes, target) in [
+        ("rtoMinutes", s.rto_minutes, &mut plan.objectives.rto_seconds),
+        ("rpoMinutes", s.rpo_minutes, &mut plan.objectives.rpo_seconds),
+    ] {
         let Some(minutes) = minutes else { continue };
         let seconds = minutes.saturating_mul(60);
         if seconds == 0 || seconds > *target {
@@ -286,7 +364,13 @@ fn apply_strategy(plan: &mut RecoveryPlan, start: &ManualStart, reasons: &mut Ve
 /// the plan's thresholds (the defaults: error rate above 50 %, availability below 50 %).
 fn judge_monitoring(plan: &RecoveryPlan, start: &ManualStart, reasons: &mut Vec<String>) -> (bool, Option<Severity>) {
     let Some(m) = &start.monitoring_data else {
-        reasons.push(format!("{} started by hand: {}", start.mode.map_or("failover".to_string(), |m| format!("{m:?}").to_lowercase()), start.reason.as_deref().unwrap_or("no reason given")));
+        reasons.push(format!(
+            "{} started by hand: {}",
+            start
+                .mode
+                .map_or("failover".to_string(), |m| format!("{m:?}").to_lowercase()),
+            start.reason.as_deref().unwrap_or("no reason given")
+        ));
         return (true, None);
     };
     let t = &plan.detection.thresholds;
@@ -307,7 +391,10 @@ fn judge_monitoring(plan: &RecoveryPlan, start: &ManualStart, reasons: &mut Vec<
             critical |= avail <= 25.0;
             reasons.push(format!("availability {avail} % is below {} %", t.availability_percent));
         } else {
-            reasons.push(format!("availability {avail} % is at or above {} %", t.availability_percent));
+            reasons.push(format!(
+                "availability {avail} % is at or above {} %",
+                t.availability_percent
+            ));
         }
     }
     if let (Some(ms), Some(limit)) = (m.response_time, t.response_time_ms) {
