@@ -281,3 +281,13 @@ pub enum NotificationKind {
     /// The event did not require recovery (sent only for manual starts and drills).
     NoRecoveryNeeded,
 }
+
+/// A payload that is not the request a function expects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed request: {0}")]
+pub struct BadRequest(pub String);
+
+/// Parses a function's payload into its request type, naming what is wrong when it does not fit.
+pub fn parse_request<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T, BadRequest> {
+    serde_json::from_value(payload).map_err(|e| BadRequest(e.to_string()))
+}

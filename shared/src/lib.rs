@@ -8,6 +8,7 @@ pub mod error;
 pub mod objectives;
 pub mod plan;
 pub mod source;
+pub mod step;
 pub mod telemetry;
 
 pub use context::RecoveryContext;

@@ -1,1 +1,15 @@
-fn main() {}
+use dns_failover::DnsFailover;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    rebound_shared::telemetry::init_tracing();
+    let config = rebound_shared::aws::load_config().await;
+    let dns = DnsFailover::new(&config);
+    let dns = &dns;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        dns.handle(event.payload, chrono::Utc::now()).await
+    }))
+    .await
+}
