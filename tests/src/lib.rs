@@ -46,13 +46,32 @@ pub struct MotoServer {
 }
 
 impl MotoServer {
-    /// Starts moto found through `MOTO_SERVER`, `PATH`, or the project's venv.
+    /// Starts moto (found through `MOTO_SERVER`, `PATH`, or the project's venv) with the
+    /// launcher's patches for where moto contradicts AWS.
     pub fn start() -> Result<MotoServer, HarnessError> {
+        let program = find_moto_server()?;
+        let python = interpreter_of(&program).ok_or_else(|| HarnessError::NotInstalled {
+            looked: format!("{} has no #! interpreter line", program.display()),
+        })?;
+        let launcher = std::env::temp_dir().join(format!("rebound-moto-launcher-{}.py", std::process::id()));
+        std::fs::write(&launcher, LAUNCHER).map_err(|source| HarnessError::Spawn {
+            program: launcher.display().to_string(),
+            source,
+        })?;
+        MotoServer::spawn(&python, &[launcher.as_os_str()])
+    }
+
+    /// Starts moto exactly as released, without the launcher's patches.
+    pub fn start_unpatched() -> Result<MotoServer, HarnessError> {
         MotoServer::start_program(&find_moto_server()?)
     }
 
     /// Starts the given `moto_server` program on a free port and waits until it answers.
     pub fn start_program(program: &Path) -> Result<MotoServer, HarnessError> {
+        MotoServer::spawn(program, &[])
+    }
+
+    fn spawn(program: &Path, leading: &[&std::ffi::OsStr]) -> Result<MotoServer, HarnessError> {
         let port = free_port()?;
         let log = std::env::temp_dir().join(format!("rebound-moto-{port}-{}.log", std::process::id()));
         let log_file = std::fs::File::create(&log).map_err(|source| HarnessError::Spawn {
@@ -64,6 +83,7 @@ impl MotoServer {
             source,
         })?;
         let child = Command::new(program)
+            .args(leading)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log_file)
@@ -175,6 +195,23 @@ pub fn find_moto_server() -> Result<PathBuf, HarnessError> {
     Err(HarnessError::NotInstalled {
         looked: looked.join(", "),
     })
+}
+
+/// The launcher that patches moto's gaps (tests/moto/launcher.py).
+pub const LAUNCHER: &str = include_str!("../moto/launcher.py");
+
+/// The Python that runs `moto_server` (its `#!` line), so the launcher imports the same moto.
+fn interpreter_of(program: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(program).ok()?;
+    let first = text.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(first).ok()?.strip_prefix("#!")?.trim();
+    let mut parts = line.split_whitespace();
+    let interpreter = parts.next()?;
+    // `#!/usr/bin/env python3` names the interpreter second.
+    if interpreter.ends_with("/env") {
+        return parts.next().map(PathBuf::from);
+    }
+    Some(PathBuf::from(interpreter))
 }
 
 /// The project's cache folder: `REBOUND_CACHE`, or `~/.cache/rebound`.

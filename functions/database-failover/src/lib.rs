@@ -1,1 +1,385 @@
+//! database-failover: makes the recovery region's databases writable.
+//!
+//! `start` inspects every database first (concurrently, with a bound) and refuses before changing
+//! anything when one is missing, in the wrong state, or further behind than the RPO allows; then
+//! it starts every change: `PromoteReadReplica`, `SwitchoverGlobalCluster` /
+//! `FailoverGlobalCluster`, or a restore to a point in time or from a snapshot. `status` polls
+//! until each database is available and a writer.
 
+use std::time::Instant;
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_rds::types::DbInstance;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::context::{
+    parse_request, Action, ActionStatus, BadRequest, Mode, RecoveryContext, Step, StepAction, StepRequest, StepResult,
+    StepStatus,
+};
+use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::objectives::data_loss_acceptable;
+use rebound_shared::plan::Database;
+use rebound_shared::step::{elapsed_ms, past_deadline};
+use serde_json::{json, Value};
+
+/// How many databases are inspected or changed at once.
+const CONCURRENCY: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error(transparent)]
+    BadRequest(#[from] BadRequest),
+    #[error("this function acts in {client} but the plan recovers into {plan}")]
+    WrongRegion { plan: String, client: String },
+    #[error("database {database}: {source}")]
+    Aws { database: String, source: AwsError },
+    #[error("database {database}: {reason}")]
+    Precondition { database: String, reason: String },
+    #[error("database {database}: {reason}")]
+    Unsupported { database: String, reason: String },
+    #[error("status was asked before start: results.database is missing")]
+    NotStarted,
+    #[error("database {database}: {reason}")]
+    Failed { database: String, reason: String },
+    #[error("databases not ready by the deadline {deadline}: {pending}")]
+    DeadlinePassed { deadline: String, pending: String },
+}
+
+impl DatabaseError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DatabaseError::Aws { source, .. } => source.kind,
+            DatabaseError::Precondition { .. } => ErrorKind::PreconditionFailed,
+            DatabaseError::BadRequest(_)
+            | DatabaseError::WrongRegion { .. }
+            | DatabaseError::Unsupported { .. }
+            | DatabaseError::NotStarted => ErrorKind::InvalidInput,
+            DatabaseError::Failed { .. } | DatabaseError::DeadlinePassed { .. } => ErrorKind::StepFailed,
+        }
+    }
+}
+
+rebound_shared::impl_diagnostic!(DatabaseError);
+
+fn aws<E>(database: &str, service: &'static str, operation: &'static str, err: &SdkError<E, HttpResponse>) -> DatabaseError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    DatabaseError::Aws { database: database.to_string(), source: AwsError::from_sdk(service, operation, err) }
+}
+
+fn precondition(database: &str, reason: impl Into<String>) -> DatabaseError {
+    DatabaseError::Precondition { database: database.to_string(), reason: reason.into() }
+}
+
+/// Recovery-region clients.
+pub struct DatabaseFailover {
+    pub rds: aws_sdk_rds::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+/// What `start` decided for one database after inspecting it.
+struct Intent {
+    action: Action,
+    change: Change,
+    rpo_seconds: Option<f64>,
+}
+
+enum Change {
+    None,
+    Promote { identifier: String },
+    Switchover { global: String, target: String },
+    Failover { global: String, target: String },
+    RestoreToPointInTime { source: String, target: String, time: DateTime<Utc>, class: Option<String> },
+    RestoreFromSnapshot { snapshot: String, target: String, class: Option<String> },
+}
+
+impl DatabaseFailover {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        DatabaseFailover { rds: aws_sdk_rds::Client::new(config), cloudwatch: aws_sdk_cloudwatch::Client::new(config) }
+    }
+
+    pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
+        let request: StepRequest = parse_request(payload)?;
+        let client_region = self.rds.config().region().map(|r| r.to_string()).unwrap_or_default();
+        if client_region != request.context.plan.recovery_region {
+            return Err(DatabaseError::WrongRegion { plan: request.context.plan.recovery_region.clone(), client: client_region });
+        }
+        match request.action {
+            StepAction::Start => self.start(&request.context, now).await,
+            StepAction::Status => self.status(&request.context, now).await,
+        }
+    }
+
+    async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
+        let invocation = Instant::now();
+        let mut result = StepResult::begin(Step::DatabaseFailover, ctx, now);
+        let intents: Vec<Intent> = stream::iter(ctx.plan.databases.iter().map(|db| self.inspect(ctx, db, now)))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let dry_run = ctx.dry_run;
+        let actions: Vec<Action> = stream::iter(intents.iter().map(|intent| self.act(intent, dry_run)))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        result.rpo_seconds = intents.iter().filter_map(|i| i.rpo_seconds).reduce(f64::max);
+        result.actions = actions;
+        Ok(result.settle(invocation, now))
+    }
+
+    /// Reads one database and decides what to do, changing nothing.
+    async fn inspect(&self, ctx: &RecoveryContext, db: &Database, now: DateTime<Utc>) -> Result<Intent, DatabaseError> {
+        let id = db.identifier();
+        if ctx.mode == Mode::Failback {
+            return Err(DatabaseError::Unsupported {
+                database: id.to_string(),
+                reason: "failback of databases is not automated: create a replica in the primary region, then run a switchover with the regions swapped".into(),
+            });
+        }
+        match db {
+            Database::ReadReplica { identifier, allow_data_loss, .. } => {
+                let instance = self.instance(identifier).await?.ok_or_else(|| precondition(identifier, "not found in the recovery region"))?;
+                let state = instance_state(&instance);
+                let status = instance.db_instance_status().unwrap_or("unknown");
+                if instance.read_replica_source_db_instance_identifier().is_none() {
+                    // Promoted earlier (by us or by hand): it is a standalone writer.
+                    return Ok(Intent { action: Action::already_done(identifier, "PromoteReadReplica", state), change: Change::None, rpo_seconds: None });
+                }
+                if status != "available" {
+                    return Err(precondition(identifier, format!("replica is '{status}', expected 'available'")));
+                }
+                let lag = self.replica_lag(identifier, now).await?;
+                let zero_loss = ctx.mode == Mode::Switchover;
+                match lag {
+                    Some(lag) if !data_loss_acceptable(lag, ctx.plan.objectives.rpo_seconds, zero_loss, *allow_data_loss) => {
+                        let rule = if zero_loss { "a switchover needs 0".to_string() } else { format!("the RPO target is {} s and the plan does not allow more data loss", ctx.plan.objectives.rpo_seconds) };
+                        return Err(precondition(identifier, format!("replica lag is {lag} s; {rule}")));
+                    }
+                    None if zero_loss || !allow_data_loss => {
+                        return Err(precondition(identifier, "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes), so the data loss cannot be bounded"));
+                    }
+                    _ => {}
+                }
+                let after = json!({ "status": "available", "replicaOf": null, "writer": true });
+                let mut action = Action::change(identifier, "PromoteReadReplica", state, after, ctx.dry_run);
+                action.detail = Some(match lag {
+                    Some(lag) => format!("replica lag at promotion {lag} s"),
+                    None => "replica lag unknown; the plan allows data loss".to_string(),
+                });
+                Ok(Intent { action, change: Change::Promote { identifier: identifier.clone() }, rpo_seconds: lag })
+            }
+            Database::AuroraGlobal { identifier, target_cluster_arn, .. } => {
+                let members = self.global_members(identifier).await?;
+                let writer = members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.clone());
+                if !members.iter().any(|(arn, _)| arn == target_cluster_arn) {
+                    return Err(precondition(identifier, format!("{target_cluster_arn} is not a member of the global cluster")));
+                }
+                let state = json!({ "writer": writer });
+                if writer.as_deref() == Some(target_cluster_arn.as_str()) {
+                    return Ok(Intent { action: Action::already_done(identifier, "SetGlobalClusterWriter", state), change: Change::None, rpo_seconds: None });
+                }
+                let (operation, change) = if ctx.mode == Mode::Switchover {
+                    ("SwitchoverGlobalCluster", Change::Switchover { global: identifier.clone(), target: target_cluster_arn.clone() })
+                } else {
+                    ("FailoverGlobalCluster", Change::Failover { global: identifier.clone(), target: target_cluster_arn.clone() })
+                };
+                let action = Action::change(identifier, operation, state, json!({ "writer": target_cluster_arn }), ctx.dry_run);
+                Ok(Intent { action, change, rpo_seconds: None })
+            }
+            Database::PointInTimeRestore { identifier, source_identifier, instance_class } => {
+                if let Some(existing) = self.instance(identifier).await? {
+                    return Ok(Intent { action: Action::already_done(identifier, "RestoreDBInstanceToPointInTime", instance_state(&existing)), change: Change::None, rpo_seconds: None });
+                }
+                let source = self.instance(source_identifier).await?.ok_or_else(|| precondition(source_identifier, "restore source not found in the recovery region"))?;
+                let latest = source.latest_restorable_time().and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+                // Before the corruption was detected, and no later than AWS can restore to.
+                let detected = ctx.event.detected_at;
+                let time = match latest {
+                    Some(latest) => detected.min(latest),
+                    None => return Err(precondition(source_identifier, "has no restorable time (are automated backups on?)")),
+                };
+                // Writes between the restore point and the detection are lost.
+                let loss = (detected - time).num_milliseconds().max(0) as f64 / 1000.0;
+                let after = json!({ "restoredFrom": source_identifier, "restoreTime": time.to_rfc3339() });
+                let mut action = Action::change(identifier, "RestoreDBInstanceToPointInTime", Value::Null, after, ctx.dry_run);
+                action.detail = Some(format!("restore point {} (detected {})", time.to_rfc3339(), detected.to_rfc3339()));
+                Ok(Intent {
+                    action,
+                    change: Change::RestoreToPointInTime { source: source_identifier.clone(), target: identifier.clone(), time, class: instance_class.clone() },
+                    rpo_seconds: Some(loss),
+                })
+            }
+            Database::SnapshotRestore { identifier, snapshot_identifier, instance_class } => {
+                if let Some(existing) = self.instance(identifier).await? {
+                    return Ok(Intent { action: Action::already_done(identifier, "RestoreDBInstanceFromDBSnapshot", instance_state(&existing)), change: Change::None, rpo_seconds: None });
+                }
+                let out = self.rds.describe_db_snapshots().db_snapshot_identifier(snapshot_identifier).send().await;
+                let snapshot = match out {
+                    Ok(out) => out.db_snapshots().first().cloned(),
+                    Err(e) if e.code() == Some("DBSnapshotNotFound") => None,
+                    Err(e) => return Err(aws(snapshot_identifier, "rds", "DescribeDBSnapshots", &e)),
+                };
+                let snapshot = snapshot.ok_or_else(|| precondition(snapshot_identifier, "snapshot not found in the recovery region"))?;
+                let taken = snapshot.snapshot_create_time().and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), 0));
+                let rpo = taken.map(|t| (ctx.event.detected_at - t).num_seconds().max(0) as f64);
+                let after = json!({ "restoredFrom": snapshot_identifier, "snapshotTime": taken.map(|t| t.to_rfc3339()) });
+                let action = Action::change(identifier, "RestoreDBInstanceFromDBSnapshot", Value::Null, after, ctx.dry_run);
+                Ok(Intent {
+                    action,
+                    change: Change::RestoreFromSnapshot { snapshot: snapshot_identifier.clone(), target: identifier.clone(), class: instance_class.clone() },
+                    rpo_seconds: rpo,
+                })
+            }
+        }
+    }
+
+    /// Starts one change (or, in a dry run, only reports it).
+    async fn act(&self, intent: &Intent, dry_run: bool) -> Result<Action, DatabaseError> {
+        let mut action = intent.action.clone();
+        if dry_run {
+            return Ok(action);
+        }
+        let started = Instant::now();
+        let id = action.resource.clone();
+        match &intent.change {
+            Change::None => return Ok(action),
+            Change::Promote { identifier } => {
+                self.rds.promote_read_replica().db_instance_identifier(identifier).send().await.map_err(|e| aws(&id, "rds", "PromoteReadReplica", &e))?;
+            }
+            Change::Switchover { global, target } => {
+                self.rds.switchover_global_cluster().global_cluster_identifier(global).target_db_cluster_identifier(target).send().await.map_err(|e| aws(&id, "rds", "SwitchoverGlobalCluster", &e))?;
+            }
+            Change::Failover { global, target } => {
+                self.rds
+                    .failover_global_cluster()
+                    .global_cluster_identifier(global)
+                    .target_db_cluster_identifier(target)
+                    .allow_data_loss(true)
+                    .send()
+                    .await
+                    .map_err(|e| aws(&id, "rds", "FailoverGlobalCluster", &e))?;
+            }
+            Change::RestoreToPointInTime { source, target, time, class } => {
+                self.rds
+                    .restore_db_instance_to_point_in_time()
+                    .source_db_instance_identifier(source)
+                    .target_db_instance_identifier(target)
+                    .restore_time(aws_smithy_types::DateTime::from_millis(time.timestamp_millis()))
+                    .set_db_instance_class(class.clone())
+                    .send()
+                    .await
+                    .map_err(|e| aws(&id, "rds", "RestoreDBInstanceToPointInTime", &e))?;
+            }
+            Change::RestoreFromSnapshot { snapshot, target, class } => {
+                self.rds
+                    .restore_db_instance_from_db_snapshot()
+                    .db_snapshot_identifier(snapshot)
+                    .db_instance_identifier(target)
+                    .set_db_instance_class(class.clone())
+                    .send()
+                    .await
+                    .map_err(|e| aws(&id, "rds", "RestoreDBInstanceFromDBSnapshot", &e))?;
+            }
+        }
+        action.status = ActionStatus::Pending;
+        action.tracking_id = Some(id);
+        action.duration_ms = elapsed_ms(started);
+        Ok(action)
+    }
+
+    async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
+        let invocation = Instant::now();
+        let mut result = ctx.results.database.clone().ok_or(DatabaseError::NotStarted)?;
+        for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
+            let id = action.resource.clone();
+            let state = if action.operation.ends_with("GlobalCluster") {
+                let target = action.after["writer"].as_str().unwrap_or_default().to_string();
+                let members = self.global_members(&id).await?;
+                let writer = members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.clone());
+                let done = writer.as_deref() == Some(target.as_str()) && self.global_available(&id).await?;
+                (done, json!({ "writer": writer }))
+            } else {
+                let instance = self.instance(&id).await?.ok_or_else(|| DatabaseError::Failed { database: id.clone(), reason: "disappeared while being promoted or restored".into() })?;
+                let status = instance.db_instance_status().unwrap_or("unknown");
+                if ["failed", "incompatible-restore", "incompatible-parameters", "storage-full"].contains(&status) {
+                    return Err(DatabaseError::Failed { database: id, reason: format!("instance is '{status}'") });
+                }
+                let done = status == "available" && instance.read_replica_source_db_instance_identifier().is_none();
+                (done, instance_state(&instance))
+            };
+            if state.0 {
+                action.status = ActionStatus::Done;
+                action.after = state.1;
+            } else {
+                action.detail = Some(format!("waiting: {}", state.1));
+            }
+        }
+        let result = result.settle(invocation, now);
+        if result.status != StepStatus::Completed && past_deadline(ctx, now) {
+            let pending: Vec<String> = result.pending().map(|a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or(""))).collect();
+            return Err(DatabaseError::DeadlinePassed { deadline: ctx.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(), pending: pending.join(", ") });
+        }
+        Ok(result)
+    }
+
+    async fn instance(&self, identifier: &str) -> Result<Option<DbInstance>, DatabaseError> {
+        match self.rds.describe_db_instances().db_instance_identifier(identifier).send().await {
+            Ok(out) => Ok(out.db_instances().first().cloned()),
+            Err(e) if e.code() == Some("DBInstanceNotFound") || e.code() == Some("DBInstanceNotFoundFault") => Ok(None),
+            Err(e) => Err(aws(identifier, "rds", "DescribeDBInstances", &e)),
+        }
+    }
+
+    /// The global cluster's members as (cluster ARN, is writer).
+    async fn global_members(&self, global: &str) -> Result<Vec<(String, bool)>, DatabaseError> {
+        let out = self.rds.describe_global_clusters().global_cluster_identifier(global).send().await.map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
+        let cluster = out.global_clusters().first().ok_or_else(|| precondition(global, "global cluster not found"))?;
+        Ok(cluster.global_cluster_members().iter().map(|m| (m.db_cluster_arn().unwrap_or_default().to_string(), m.is_writer().unwrap_or(false))).collect())
+    }
+
+    async fn global_available(&self, global: &str) -> Result<bool, DatabaseError> {
+        let out = self.rds.describe_global_clusters().global_cluster_identifier(global).send().await.map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
+        Ok(out.global_clusters().first().and_then(|c| c.status()) == Some("available"))
+    }
+
+    /// The newest `ReplicaLag` (seconds) in the last ten minutes, if CloudWatch has one.
+    async fn replica_lag(&self, identifier: &str, now: DateTime<Utc>) -> Result<Option<f64>, DatabaseError> {
+        let metric = Metric::builder()
+            .namespace("AWS/RDS")
+            .metric_name("ReplicaLag")
+            .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(identifier).build())
+            .build();
+        let query = MetricDataQuery::builder()
+            .id("lag")
+            .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
+            .build();
+        let out = self
+            .cloudwatch
+            .get_metric_data()
+            .metric_data_queries(query)
+            .start_time(aws_smithy_types::DateTime::from_secs((now - Duration::minutes(10)).timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs((now + Duration::minutes(1)).timestamp()))
+            .send()
+            .await
+            .map_err(|e| aws(identifier, "cloudwatch", "GetMetricData", &e))?;
+        let newest = out
+            .metric_data_results()
+            .iter()
+            .flat_map(|r| r.timestamps().iter().zip(r.values().iter()))
+            .max_by_key(|(t, _)| t.secs())
+            .map(|(_, v)| v.max(0.0));
+        Ok(newest)
+    }
+}
+
+fn instance_state(instance: &DbInstance) -> Value {
+    json!({
+        "status": instance.db_instance_status(),
+        "replicaOf": instance.read_replica_source_db_instance_identifier(),
+        "writer": instance.read_replica_source_db_instance_identifier().is_none(),
+    })
+}
