@@ -4,8 +4,16 @@ Each patch restores exactly one documented behaviour and has its own test in
 tests/tests/moto_patches.rs. Everything else is moto as released.
 """
 
+import io
+import json
 import sys
+import traceback
+from datetime import datetime
 
+import moto.server
+from botocore.parsers import RpcV2CBORParser
+from botocore.serialize import RpcV2CBORSerializer
+from botocore.session import get_session
 from moto.rds.models import RDSBackend
 
 _promote_read_replica = RDSBackend.promote_read_replica
@@ -35,7 +43,112 @@ def promote_read_replica(self, db_kwargs):
 
 RDSBackend.promote_read_replica = promote_read_replica
 
-if __name__ == "__main__":
-    from moto.server import main
+# AWS serves CloudWatch over Smithy RPC v2 CBOR (its service model lists smithy-rpc-v2-cbor
+# first, and the AWS SDK for Rust speaks only that); moto serves CloudWatch over the JSON and
+# query protocols only and answers 404 at /service/.../operation/.... This translates a CBOR
+# request into the same operation in the JSON protocol, and moto's JSON answer back to CBOR,
+# using botocore's own CBOR codec and service model.
+CBOR_SERVICES = {"GraniteServiceVersion20100801": "cloudwatch"}
+_models = {}
 
-    sys.exit(main(sys.argv[1:]))
+
+def _service_model(target_prefix):
+    if target_prefix not in _models:
+        _models[target_prefix] = get_session().get_service_model(CBOR_SERVICES[target_prefix])
+    return _models[target_prefix]
+
+
+def _epoch(value):
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def _cbor(data, shape):
+    out = bytearray()
+    RpcV2CBORSerializer()._serialize_data_item(out, data, shape)
+    return bytes(out)
+
+
+class _ErrorShape:
+    """Shape of an RPC v2 error body: a structure of strings."""
+
+    type_name = "structure"
+    serialization = {}
+
+    def __init__(self, data):
+        self.members = {key: _StringShape() for key in data}
+
+
+class _StringShape:
+    type_name = "string"
+    serialization = {}
+
+
+def _translate(app, environ, start_response):
+    parts = environ.get("PATH_INFO", "").strip("/").split("/")
+    if len(parts) != 4 or parts[0] != "service" or parts[2] != "operation" or parts[1] not in CBOR_SERVICES:
+        return app(environ, start_response)
+    target_prefix, operation = parts[1], parts[3]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    params = {}
+    if body:
+        parser = RpcV2CBORParser()
+        params = parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
+    payload = json.dumps(params, default=_epoch).encode()
+    environ = dict(environ)
+    environ.pop("HTTP_SMITHY_PROTOCOL", None)
+    environ.update(
+        {
+            "PATH_INFO": "/",
+            "CONTENT_TYPE": "application/x-amz-json-1.0",
+            "CONTENT_LENGTH": str(len(payload)),
+            "HTTP_X_AMZ_TARGET": f"{target_prefix}.{operation}",
+            "wsgi.input": io.BytesIO(payload),
+        }
+    )
+    captured = {}
+
+    def capture(status, headers, exc_info=None):
+        captured["status"] = status
+        return lambda chunk: None
+
+    chunks = app(environ, capture)
+    answer = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    data = json.loads(answer) if answer.strip() else {}
+    status = captured.get("status", "500 INTERNAL SERVER ERROR")
+    if status.startswith("2"):
+        shape = _service_model(target_prefix).operation_model(operation).output_shape
+        encoded = _cbor(data, shape) if shape is not None else _cbor({}, _ErrorShape({}))
+    else:
+        error = {key: str(value) for key, value in data.items() if key in ("__type", "message", "Message")}
+        encoded = _cbor(error, _ErrorShape(error))
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("Content-Length", str(len(encoded))),
+        ],
+    )
+    return [encoded]
+
+
+class _Dispatcher(moto.server.DomainDispatcherApplication):
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
+            try:
+                return _translate(super().__call__, environ, start_response)
+            except Exception:
+                traceback.print_exc()
+                raise
+        return super().__call__(environ, start_response)
+
+
+moto.server.DomainDispatcherApplication = _Dispatcher
+
+if __name__ == "__main__":
+    sys.exit(moto.server.main(sys.argv[1:]))

@@ -84,6 +84,7 @@ impl MotoServer {
         })?;
         let child = Command::new(program)
             .args(leading)
+            .env("PYTHONUNBUFFERED", "1")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log_file)

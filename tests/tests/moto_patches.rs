@@ -17,7 +17,11 @@ async fn promote_cross_region_replica(moto: &MotoServer) -> (Option<String>, Vec
         .send()
         .await
         .expect("CreateDBInstance");
-    let arn = primary.db_instance().and_then(|d| d.db_instance_arn()).expect("arn").to_string();
+    let arn = primary
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .expect("arn")
+        .to_string();
     west.create_db_instance_read_replica()
         .db_instance_identifier("orders-db-usw2")
         .source_db_instance_identifier(&arn)
@@ -25,22 +29,122 @@ async fn promote_cross_region_replica(moto: &MotoServer) -> (Option<String>, Vec
         .send()
         .await
         .expect("CreateDBInstanceReadReplica");
-    west.promote_read_replica().db_instance_identifier("orders-db-usw2").send().await.expect("PromoteReadReplica");
-    let replica = west.describe_db_instances().db_instance_identifier("orders-db-usw2").send().await.expect("describe");
-    let source = replica.db_instances()[0].read_replica_source_db_instance_identifier().map(str::to_string);
-    let primary = east.describe_db_instances().db_instance_identifier("orders-db").send().await.expect("describe");
-    (source, primary.db_instances()[0].read_replica_db_instance_identifiers().to_vec())
+    west.promote_read_replica()
+        .db_instance_identifier("orders-db-usw2")
+        .send()
+        .await
+        .expect("PromoteReadReplica");
+    let replica = west
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-usw2")
+        .send()
+        .await
+        .expect("describe");
+    let source = replica.db_instances()[0]
+        .read_replica_source_db_instance_identifier()
+        .map(str::to_string);
+    let primary = east
+        .describe_db_instances()
+        .db_instance_identifier("orders-db")
+        .send()
+        .await
+        .expect("describe");
+    (
+        source,
+        primary.db_instances()[0]
+            .read_replica_db_instance_identifiers()
+            .to_vec(),
+    )
 }
 
 #[tokio::test]
 async fn a_promoted_cross_region_replica_is_no_longer_a_replica() {
     let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
     let (source, replicas) = promote_cross_region_replica(&released).await;
-    assert!(source.is_some(), "moto as released keeps the source (the gap the launcher patches)");
+    assert!(
+        source.is_some(),
+        "moto as released keeps the source (the gap the launcher patches)"
+    );
     assert_eq!(replicas.len(), 1);
 
     let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let (source, replicas) = promote_cross_region_replica(&patched).await;
     assert_eq!(source, None);
     assert!(replicas.is_empty(), "{replicas:?}");
+}
+
+async fn put_and_read_a_metric(moto: &MotoServer) -> Result<Vec<f64>, String> {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat};
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-west-2"));
+    let now = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp());
+    let dimension = Dimension::builder()
+        .name("DBInstanceIdentifier")
+        .value("orders-db-usw2")
+        .build();
+    cloudwatch
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(dimension.clone())
+                .value(7.5)
+                .timestamp(now)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let query = MetricDataQuery::builder()
+        .id("lag")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace("AWS/RDS")
+                        .metric_name("ReplicaLag")
+                        .dimensions(dimension)
+                        .build(),
+                )
+                .period(60)
+                .stat("Maximum")
+                .build(),
+        )
+        .build();
+    let out = cloudwatch
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(aws_smithy_types::DateTime::from_secs(now.secs() - 600))
+        .end_time(aws_smithy_types::DateTime::from_secs(now.secs() + 60))
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let result = &out.metric_data_results()[0];
+    assert_eq!(result.timestamps().len(), result.values().len());
+    Ok(result.values().to_vec())
+}
+
+#[tokio::test]
+async fn cloudwatch_answers_the_cbor_protocol_aws_speaks() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    let err = put_and_read_a_metric(&released)
+        .await
+        .expect_err("moto as released has no CBOR endpoint");
+    assert!(err.contains("404"), "{err}");
+
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let values = put_and_read_a_metric(&patched)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", patched.log()));
+    assert_eq!(values, vec![7.5]);
+    // Errors keep their AWS code through the translation.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&patched.config("us-west-2"));
+    let err = cloudwatch
+        .get_dashboard()
+        .dashboard_name("no-such-dashboard")
+        .send()
+        .await
+        .expect_err("no dashboard");
+    let code = aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&err).map(str::to_string);
+    assert_eq!(code.as_deref(), Some("ResourceNotFound"), "{err:?}");
 }

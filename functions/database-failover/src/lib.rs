@@ -64,15 +64,26 @@ impl DatabaseError {
 
 rebound_shared::impl_diagnostic!(DatabaseError);
 
-fn aws<E>(database: &str, service: &'static str, operation: &'static str, err: &SdkError<E, HttpResponse>) -> DatabaseError
+fn aws<E>(
+    database: &str,
+    service: &'static str,
+    operation: &'static str,
+    err: &SdkError<E, HttpResponse>,
+) -> DatabaseError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    DatabaseError::Aws { database: database.to_string(), source: AwsError::from_sdk(service, operation, err) }
+    DatabaseError::Aws {
+        database: database.to_string(),
+        source: AwsError::from_sdk(service, operation, err),
+    }
 }
 
 fn precondition(database: &str, reason: impl Into<String>) -> DatabaseError {
-    DatabaseError::Precondition { database: database.to_string(), reason: reason.into() }
+    DatabaseError::Precondition {
+        database: database.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Recovery-region clients.
@@ -90,23 +101,46 @@ struct Intent {
 
 enum Change {
     None,
-    Promote { identifier: String },
-    Switchover { global: String, target: String },
-    Failover { global: String, target: String },
-    RestoreToPointInTime { source: String, target: String, time: DateTime<Utc>, class: Option<String> },
-    RestoreFromSnapshot { snapshot: String, target: String, class: Option<String> },
+    Promote {
+        identifier: String,
+    },
+    Switchover {
+        global: String,
+        target: String,
+    },
+    Failover {
+        global: String,
+        target: String,
+    },
+    RestoreToPointInTime {
+        source: String,
+        target: String,
+        time: DateTime<Utc>,
+        class: Option<String>,
+    },
+    RestoreFromSnapshot {
+        snapshot: String,
+        target: String,
+        class: Option<String>,
+    },
 }
 
 impl DatabaseFailover {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        DatabaseFailover { rds: aws_sdk_rds::Client::new(config), cloudwatch: aws_sdk_cloudwatch::Client::new(config) }
+        DatabaseFailover {
+            rds: aws_sdk_rds::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+        }
     }
 
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let request: StepRequest = parse_request(payload)?;
         let client_region = self.rds.config().region().map(|r| r.to_string()).unwrap_or_default();
         if client_region != request.context.plan.recovery_region {
-            return Err(DatabaseError::WrongRegion { plan: request.context.plan.recovery_region.clone(), client: client_region });
+            return Err(DatabaseError::WrongRegion {
+                plan: request.context.plan.recovery_region.clone(),
+                client: client_region,
+            });
         }
         match request.action {
             StepAction::Start => self.start(&request.context, now).await,
@@ -141,22 +175,45 @@ impl DatabaseFailover {
             });
         }
         match db {
-            Database::ReadReplica { identifier, allow_data_loss, .. } => {
-                let instance = self.instance(identifier).await?.ok_or_else(|| precondition(identifier, "not found in the recovery region"))?;
+            Database::ReadReplica {
+                identifier,
+                allow_data_loss,
+                ..
+            } => {
+                let instance = self
+                    .instance(identifier)
+                    .await?
+                    .ok_or_else(|| precondition(identifier, "not found in the recovery region"))?;
                 let state = instance_state(&instance);
                 let status = instance.db_instance_status().unwrap_or("unknown");
                 if instance.read_replica_source_db_instance_identifier().is_none() {
                     // Promoted earlier (by us or by hand): it is a standalone writer.
-                    return Ok(Intent { action: Action::already_done(identifier, "PromoteReadReplica", state), change: Change::None, rpo_seconds: None });
+                    return Ok(Intent {
+                        action: Action::already_done(identifier, "PromoteReadReplica", state),
+                        change: Change::None,
+                        rpo_seconds: None,
+                    });
                 }
                 if status != "available" {
-                    return Err(precondition(identifier, format!("replica is '{status}', expected 'available'")));
+                    return Err(precondition(
+                        identifier,
+                        format!("replica is '{status}', expected 'available'"),
+                    ));
                 }
                 let lag = self.replica_lag(identifier, now).await?;
                 let zero_loss = ctx.mode == Mode::Switchover;
                 match lag {
-                    Some(lag) if !data_loss_acceptable(lag, ctx.plan.objectives.rpo_seconds, zero_loss, *allow_data_loss) => {
-                        let rule = if zero_loss { "a switchover needs 0".to_string() } else { format!("the RPO target is {} s and the plan does not allow more data loss", ctx.plan.objectives.rpo_seconds) };
+                    Some(lag)
+                        if !data_loss_acceptable(lag, ctx.plan.objectives.rpo_seconds, zero_loss, *allow_data_loss) =>
+                    {
+                        let rule = if zero_loss {
+                            "a switchover needs 0".to_string()
+                        } else {
+                            format!(
+                                "the RPO target is {} s and the plan does not allow more data loss",
+                                ctx.plan.objectives.rpo_seconds
+                            )
+                        };
                         return Err(precondition(identifier, format!("replica lag is {lag} s; {rule}")));
                     }
                     None if zero_loss || !allow_data_loss => {
@@ -170,67 +227,173 @@ impl DatabaseFailover {
                     Some(lag) => format!("replica lag at promotion {lag} s"),
                     None => "replica lag unknown; the plan allows data loss".to_string(),
                 });
-                Ok(Intent { action, change: Change::Promote { identifier: identifier.clone() }, rpo_seconds: lag })
+                Ok(Intent {
+                    action,
+                    change: Change::Promote {
+                        identifier: identifier.clone(),
+                    },
+                    rpo_seconds: lag,
+                })
             }
-            Database::AuroraGlobal { identifier, target_cluster_arn, .. } => {
+            Database::AuroraGlobal {
+                identifier,
+                target_cluster_arn,
+                ..
+            } => {
                 let members = self.global_members(identifier).await?;
                 let writer = members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.clone());
                 if !members.iter().any(|(arn, _)| arn == target_cluster_arn) {
-                    return Err(precondition(identifier, format!("{target_cluster_arn} is not a member of the global cluster")));
+                    return Err(precondition(
+                        identifier,
+                        format!("{target_cluster_arn} is not a member of the global cluster"),
+                    ));
                 }
                 let state = json!({ "writer": writer });
                 if writer.as_deref() == Some(target_cluster_arn.as_str()) {
-                    return Ok(Intent { action: Action::already_done(identifier, "SetGlobalClusterWriter", state), change: Change::None, rpo_seconds: None });
+                    return Ok(Intent {
+                        action: Action::already_done(identifier, "SetGlobalClusterWriter", state),
+                        change: Change::None,
+                        rpo_seconds: None,
+                    });
                 }
                 let (operation, change) = if ctx.mode == Mode::Switchover {
-                    ("SwitchoverGlobalCluster", Change::Switchover { global: identifier.clone(), target: target_cluster_arn.clone() })
+                    (
+                        "SwitchoverGlobalCluster",
+                        Change::Switchover {
+                            global: identifier.clone(),
+                            target: target_cluster_arn.clone(),
+                        },
+                    )
                 } else {
-                    ("FailoverGlobalCluster", Change::Failover { global: identifier.clone(), target: target_cluster_arn.clone() })
+                    (
+                        "FailoverGlobalCluster",
+                        Change::Failover {
+                            global: identifier.clone(),
+                            target: target_cluster_arn.clone(),
+                        },
+                    )
                 };
-                let action = Action::change(identifier, operation, state, json!({ "writer": target_cluster_arn }), ctx.dry_run);
-                Ok(Intent { action, change, rpo_seconds: None })
+                let action = Action::change(
+                    identifier,
+                    operation,
+                    state,
+                    json!({ "writer": target_cluster_arn }),
+                    ctx.dry_run,
+                );
+                Ok(Intent {
+                    action,
+                    change,
+                    rpo_seconds: None,
+                })
             }
-            Database::PointInTimeRestore { identifier, source_identifier, instance_class } => {
+            Database::PointInTimeRestore {
+                identifier,
+                source_identifier,
+                instance_class,
+            } => {
                 if let Some(existing) = self.instance(identifier).await? {
-                    return Ok(Intent { action: Action::already_done(identifier, "RestoreDBInstanceToPointInTime", instance_state(&existing)), change: Change::None, rpo_seconds: None });
+                    return Ok(Intent {
+                        action: Action::already_done(
+                            identifier,
+                            "RestoreDBInstanceToPointInTime",
+                            instance_state(&existing),
+                        ),
+                        change: Change::None,
+                        rpo_seconds: None,
+                    });
                 }
-                let source = self.instance(source_identifier).await?.ok_or_else(|| precondition(source_identifier, "restore source not found in the recovery region"))?;
-                let latest = source.latest_restorable_time().and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+                let source = self.instance(source_identifier).await?.ok_or_else(|| {
+                    precondition(source_identifier, "restore source not found in the recovery region")
+                })?;
+                let latest = source
+                    .latest_restorable_time()
+                    .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
                 // Before the corruption was detected, and no later than AWS can restore to.
                 let detected = ctx.event.detected_at;
                 let time = match latest {
                     Some(latest) => detected.min(latest),
-                    None => return Err(precondition(source_identifier, "has no restorable time (are automated backups on?)")),
+                    None => {
+                        return Err(precondition(
+                            source_identifier,
+                            "has no restorable time (are automated backups on?)",
+                        ))
+                    }
                 };
                 // Writes between the restore point and the detection are lost.
                 let loss = (detected - time).num_milliseconds().max(0) as f64 / 1000.0;
                 let after = json!({ "restoredFrom": source_identifier, "restoreTime": time.to_rfc3339() });
-                let mut action = Action::change(identifier, "RestoreDBInstanceToPointInTime", Value::Null, after, ctx.dry_run);
-                action.detail = Some(format!("restore point {} (detected {})", time.to_rfc3339(), detected.to_rfc3339()));
+                let mut action = Action::change(
+                    identifier,
+                    "RestoreDBInstanceToPointInTime",
+                    Value::Null,
+                    after,
+                    ctx.dry_run,
+                );
+                action.detail = Some(format!(
+                    "restore point {} (detected {})",
+                    time.to_rfc3339(),
+                    detected.to_rfc3339()
+                ));
                 Ok(Intent {
                     action,
-                    change: Change::RestoreToPointInTime { source: source_identifier.clone(), target: identifier.clone(), time, class: instance_class.clone() },
+                    change: Change::RestoreToPointInTime {
+                        source: source_identifier.clone(),
+                        target: identifier.clone(),
+                        time,
+                        class: instance_class.clone(),
+                    },
                     rpo_seconds: Some(loss),
                 })
             }
-            Database::SnapshotRestore { identifier, snapshot_identifier, instance_class } => {
+            Database::SnapshotRestore {
+                identifier,
+                snapshot_identifier,
+                instance_class,
+            } => {
                 if let Some(existing) = self.instance(identifier).await? {
-                    return Ok(Intent { action: Action::already_done(identifier, "RestoreDBInstanceFromDBSnapshot", instance_state(&existing)), change: Change::None, rpo_seconds: None });
+                    return Ok(Intent {
+                        action: Action::already_done(
+                            identifier,
+                            "RestoreDBInstanceFromDBSnapshot",
+                            instance_state(&existing),
+                        ),
+                        change: Change::None,
+                        rpo_seconds: None,
+                    });
                 }
-                let out = self.rds.describe_db_snapshots().db_snapshot_identifier(snapshot_identifier).send().await;
+                let out = self
+                    .rds
+                    .describe_db_snapshots()
+                    .db_snapshot_identifier(snapshot_identifier)
+                    .send()
+                    .await;
                 let snapshot = match out {
                     Ok(out) => out.db_snapshots().first().cloned(),
                     Err(e) if e.code() == Some("DBSnapshotNotFound") => None,
                     Err(e) => return Err(aws(snapshot_identifier, "rds", "DescribeDBSnapshots", &e)),
                 };
-                let snapshot = snapshot.ok_or_else(|| precondition(snapshot_identifier, "snapshot not found in the recovery region"))?;
-                let taken = snapshot.snapshot_create_time().and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), 0));
+                let snapshot = snapshot
+                    .ok_or_else(|| precondition(snapshot_identifier, "snapshot not found in the recovery region"))?;
+                let taken = snapshot
+                    .snapshot_create_time()
+                    .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), 0));
                 let rpo = taken.map(|t| (ctx.event.detected_at - t).num_seconds().max(0) as f64);
-                let after = json!({ "restoredFrom": snapshot_identifier, "snapshotTime": taken.map(|t| t.to_rfc3339()) });
-                let action = Action::change(identifier, "RestoreDBInstanceFromDBSnapshot", Value::Null, after, ctx.dry_run);
+                let after =
+                    json!({ "restoredFrom": snapshot_identifier, "snapshotTime": taken.map(|t| t.to_rfc3339()) });
+                let action = Action::change(
+                    identifier,
+                    "RestoreDBInstanceFromDBSnapshot",
+                    Value::Null,
+                    after,
+                    ctx.dry_run,
+                );
                 Ok(Intent {
                     action,
-                    change: Change::RestoreFromSnapshot { snapshot: snapshot_identifier.clone(), target: identifier.clone(), class: instance_class.clone() },
+                    change: Change::RestoreFromSnapshot {
+                        snapshot: snapshot_identifier.clone(),
+                        target: identifier.clone(),
+                        class: instance_class.clone(),
+                    },
                     rpo_seconds: rpo,
                 })
             }
@@ -248,10 +411,21 @@ impl DatabaseFailover {
         match &intent.change {
             Change::None => return Ok(action),
             Change::Promote { identifier } => {
-                self.rds.promote_read_replica().db_instance_identifier(identifier).send().await.map_err(|e| aws(&id, "rds", "PromoteReadReplica", &e))?;
+                self.rds
+                    .promote_read_replica()
+                    .db_instance_identifier(identifier)
+                    .send()
+                    .await
+                    .map_err(|e| aws(&id, "rds", "PromoteReadReplica", &e))?;
             }
             Change::Switchover { global, target } => {
-                self.rds.switchover_global_cluster().global_cluster_identifier(global).target_db_cluster_identifier(target).send().await.map_err(|e| aws(&id, "rds", "SwitchoverGlobalCluster", &e))?;
+                self.rds
+                    .switchover_global_cluster()
+                    .global_cluster_identifier(global)
+                    .target_db_cluster_identifier(target)
+                    .send()
+                    .await
+                    .map_err(|e| aws(&id, "rds", "SwitchoverGlobalCluster", &e))?;
             }
             Change::Failover { global, target } => {
                 self.rds
@@ -263,7 +437,12 @@ impl DatabaseFailover {
                     .await
                     .map_err(|e| aws(&id, "rds", "FailoverGlobalCluster", &e))?;
             }
-            Change::RestoreToPointInTime { source, target, time, class } => {
+            Change::RestoreToPointInTime {
+                source,
+                target,
+                time,
+                class,
+            } => {
                 self.rds
                     .restore_db_instance_to_point_in_time()
                     .source_db_instance_identifier(source)
@@ -274,7 +453,11 @@ impl DatabaseFailover {
                     .await
                     .map_err(|e| aws(&id, "rds", "RestoreDBInstanceToPointInTime", &e))?;
             }
-            Change::RestoreFromSnapshot { snapshot, target, class } => {
+            Change::RestoreFromSnapshot {
+                snapshot,
+                target,
+                class,
+            } => {
                 self.rds
                     .restore_db_instance_from_db_snapshot()
                     .db_snapshot_identifier(snapshot)
@@ -303,10 +486,23 @@ impl DatabaseFailover {
                 let done = writer.as_deref() == Some(target.as_str()) && self.global_available(&id).await?;
                 (done, json!({ "writer": writer }))
             } else {
-                let instance = self.instance(&id).await?.ok_or_else(|| DatabaseError::Failed { database: id.clone(), reason: "disappeared while being promoted or restored".into() })?;
+                let instance = self.instance(&id).await?.ok_or_else(|| DatabaseError::Failed {
+                    database: id.clone(),
+                    reason: "disappeared while being promoted or restored".into(),
+                })?;
                 let status = instance.db_instance_status().unwrap_or("unknown");
-                if ["failed", "incompatible-restore", "incompatible-parameters", "storage-full"].contains(&status) {
-                    return Err(DatabaseError::Failed { database: id, reason: format!("instance is '{status}'") });
+                if [
+                    "failed",
+                    "incompatible-restore",
+                    "incompatible-parameters",
+                    "storage-full",
+                ]
+                .contains(&status)
+                {
+                    return Err(DatabaseError::Failed {
+                        database: id,
+                        reason: format!("instance is '{status}'"),
+                    });
                 }
                 let done = status == "available" && instance.read_replica_source_db_instance_identifier().is_none();
                 (done, instance_state(&instance))
@@ -320,14 +516,26 @@ impl DatabaseFailover {
         }
         let result = result.settle(invocation, now);
         if result.status != StepStatus::Completed && past_deadline(ctx, now) {
-            let pending: Vec<String> = result.pending().map(|a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or(""))).collect();
-            return Err(DatabaseError::DeadlinePassed { deadline: ctx.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(), pending: pending.join(", ") });
+            let pending: Vec<String> = result
+                .pending()
+                .map(|a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or("")))
+                .collect();
+            return Err(DatabaseError::DeadlinePassed {
+                deadline: ctx.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(),
+                pending: pending.join(", "),
+            });
         }
         Ok(result)
     }
 
     async fn instance(&self, identifier: &str) -> Result<Option<DbInstance>, DatabaseError> {
-        match self.rds.describe_db_instances().db_instance_identifier(identifier).send().await {
+        match self
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.db_instances().first().cloned()),
             Err(e) if e.code() == Some("DBInstanceNotFound") || e.code() == Some("DBInstanceNotFoundFault") => Ok(None),
             Err(e) => Err(aws(identifier, "rds", "DescribeDBInstances", &e)),
@@ -336,13 +544,37 @@ impl DatabaseFailover {
 
     /// The global cluster's members as (cluster ARN, is writer).
     async fn global_members(&self, global: &str) -> Result<Vec<(String, bool)>, DatabaseError> {
-        let out = self.rds.describe_global_clusters().global_cluster_identifier(global).send().await.map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
-        let cluster = out.global_clusters().first().ok_or_else(|| precondition(global, "global cluster not found"))?;
-        Ok(cluster.global_cluster_members().iter().map(|m| (m.db_cluster_arn().unwrap_or_default().to_string(), m.is_writer().unwrap_or(false))).collect())
+        let out = self
+            .rds
+            .describe_global_clusters()
+            .global_cluster_identifier(global)
+            .send()
+            .await
+            .map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
+        let cluster = out
+            .global_clusters()
+            .first()
+            .ok_or_else(|| precondition(global, "global cluster not found"))?;
+        Ok(cluster
+            .global_cluster_members()
+            .iter()
+            .map(|m| {
+                (
+                    m.db_cluster_arn().unwrap_or_default().to_string(),
+                    m.is_writer().unwrap_or(false),
+                )
+            })
+            .collect())
     }
 
     async fn global_available(&self, global: &str) -> Result<bool, DatabaseError> {
-        let out = self.rds.describe_global_clusters().global_cluster_identifier(global).send().await.map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
+        let out = self
+            .rds
+            .describe_global_clusters()
+            .global_cluster_identifier(global)
+            .send()
+            .await
+            .map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
         Ok(out.global_clusters().first().and_then(|c| c.status()) == Some("available"))
     }
 
@@ -351,7 +583,12 @@ impl DatabaseFailover {
         let metric = Metric::builder()
             .namespace("AWS/RDS")
             .metric_name("ReplicaLag")
-            .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(identifier).build())
+            .dimensions(
+                Dimension::builder()
+                    .name("DBInstanceIdentifier")
+                    .value(identifier)
+                    .build(),
+            )
             .build();
         let query = MetricDataQuery::builder()
             .id("lag")
@@ -361,8 +598,12 @@ impl DatabaseFailover {
             .cloudwatch
             .get_metric_data()
             .metric_data_queries(query)
-            .start_time(aws_smithy_types::DateTime::from_secs((now - Duration::minutes(10)).timestamp()))
-            .end_time(aws_smithy_types::DateTime::from_secs((now + Duration::minutes(1)).timestamp()))
+            .start_time(aws_smithy_types::DateTime::from_secs(
+                (now - Duration::minutes(10)).timestamp(),
+            ))
+            .end_time(aws_smithy_types::DateTime::from_secs(
+                (now + Duration::minutes(1)).timestamp(),
+            ))
             .send()
             .await
             .map_err(|e| aws(identifier, "cloudwatch", "GetMetricData", &e))?;

@@ -1,0 +1,254 @@
+//! database-failover against moto's RDS and CloudWatch: what moto holds afterwards.
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use chrono::Utc;
+use database_failover::{DatabaseError, DatabaseFailover};
+use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
+use rebound_shared::ErrorKind;
+use rebound_tests::{event, MotoServer};
+use serde_json::{json, Value};
+
+struct World {
+    _moto: MotoServer,
+    east: aws_sdk_rds::Client,
+    west: aws_sdk_rds::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    primary_arn: String,
+    request: Value,
+}
+
+async fn world() -> World {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let east = aws_sdk_rds::Client::new(&moto.config("us-east-1"));
+    let west = aws_sdk_rds::Client::new(&moto.config("us-west-2"));
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-west-2"));
+    let primary = east
+        .create_db_instance()
+        .db_instance_identifier("orders-db")
+        .engine("postgres")
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(100)
+        .master_username("orders")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(7)
+        .send()
+        .await
+        .expect("CreateDBInstance");
+    let primary_arn = primary
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .expect("arn")
+        .to_string();
+    west.create_db_instance_read_replica()
+        .db_instance_identifier("orders-db-usw2")
+        .source_db_instance_identifier(&primary_arn)
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .expect("CreateDBInstanceReadReplica");
+    let mut request = event("database-failover.json");
+    request["context"]["plan"]["databases"][0]["sourceIdentifier"] = json!(primary_arn);
+    World {
+        _moto: moto,
+        east,
+        west,
+        cloudwatch,
+        primary_arn,
+        request,
+    }
+}
+
+impl World {
+    fn failover(&self) -> DatabaseFailover {
+        DatabaseFailover {
+            rds: self.west.clone(),
+            cloudwatch: self.cloudwatch.clone(),
+        }
+    }
+
+    async fn run(&self, request: &Value) -> Result<StepResult, DatabaseError> {
+        self.failover().handle(request.clone(), Utc::now()).await
+    }
+
+    async fn lag(&self, seconds: f64) {
+        self.cloudwatch
+            .put_metric_data()
+            .namespace("AWS/RDS")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("ReplicaLag")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("DBInstanceIdentifier")
+                            .value("orders-db-usw2")
+                            .build(),
+                    )
+                    .value(seconds)
+                    .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+
+    /// The replica's source as moto reports it: `None` once promoted.
+    async fn replica_source(&self) -> Option<String> {
+        let out = self
+            .west
+            .describe_db_instances()
+            .db_instance_identifier("orders-db-usw2")
+            .send()
+            .await
+            .expect("describe");
+        out.db_instances()[0]
+            .read_replica_source_db_instance_identifier()
+            .map(str::to_string)
+    }
+}
+
+#[tokio::test]
+async fn failover_promotes_the_replica_and_records_its_lag_as_the_rpo() {
+    let w = world().await;
+    w.lag(4.0).await;
+    let started = w.run(&w.request).await.expect("start");
+    assert_eq!(w.replica_source().await, None, "moto holds a standalone instance");
+    assert_eq!(started.rpo_seconds, Some(4.0));
+    assert_eq!(started.actions[0].operation, "PromoteReadReplica");
+    assert_eq!(started.actions[0].status, ActionStatus::Pending);
+    assert_eq!(started.actions[0].before["replicaOf"], json!(w.primary_arn));
+
+    let mut status = w.request.clone();
+    status["action"] = json!("status");
+    status["context"]["results"]["database"] = serde_json::to_value(&started).expect("result");
+    let polled = w.run(&status).await.expect("status");
+    assert_eq!(polled.status, StepStatus::Completed);
+    assert_eq!(polled.actions[0].after["writer"], json!(true));
+
+    let again = w.run(&w.request).await.expect("second start");
+    assert!(again.actions[0].already_done);
+    assert_eq!(again.status, StepStatus::Completed);
+    // The primary no longer lists the promoted instance as its replica.
+    let primary = w
+        .east
+        .describe_db_instances()
+        .db_instance_identifier("orders-db")
+        .send()
+        .await
+        .expect("describe");
+    assert!(primary.db_instances()[0]
+        .read_replica_db_instance_identifiers()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn dry_run_reads_the_lag_and_promotes_nothing() {
+    let w = world().await;
+    w.lag(4.0).await;
+    let mut request = w.request.clone();
+    request["context"]["dryRun"] = json!(true);
+    let result = w.run(&request).await.expect("dry run");
+    assert_eq!(result.actions[0].status, ActionStatus::Planned);
+    assert_eq!(result.rpo_seconds, Some(4.0));
+    assert_eq!(result.status, StepStatus::Completed);
+    assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
+}
+
+#[tokio::test]
+async fn lag_above_the_rpo_target_refuses_and_changes_nothing() {
+    let w = world().await;
+    w.lag(1260.0).await;
+    let err = w.run(&w.request).await.expect_err("lag above target");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("replica lag is 1260 s"), "{err}");
+    assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
+
+    // The plan may accept the loss.
+    let mut request = w.request.clone();
+    request["context"]["plan"]["databases"][0]["allowDataLoss"] = json!(true);
+    let result = w.run(&request).await.expect("data loss allowed");
+    assert_eq!(result.rpo_seconds, Some(1260.0));
+    assert_eq!(w.replica_source().await, None);
+}
+
+#[tokio::test]
+async fn switchover_needs_zero_lag_and_unknown_lag_is_refused() {
+    let w = world().await;
+    let err = w.run(&w.request).await.expect_err("no lag datapoint");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("unknown"), "{err}");
+    w.lag(2.0).await;
+    let mut request = w.request.clone();
+    request["context"]["mode"] = json!("switchover");
+    let err = w.run(&request).await.expect_err("lag in a switchover");
+    assert!(err.to_string().contains("a switchover needs 0"), "{err}");
+    assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
+}
+
+#[tokio::test]
+async fn a_missing_replica_or_the_wrong_region_is_refused() {
+    let w = world().await;
+    let mut request = w.request.clone();
+    request["context"]["plan"]["databases"][0]["identifier"] = json!("orders-db-nowhere");
+    let err = w.run(&request).await.expect_err("missing");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("orders-db-nowhere: not found"), "{err}");
+
+    let east = DatabaseFailover {
+        rds: w.east.clone(),
+        cloudwatch: w.cloudwatch.clone(),
+    };
+    let err = east
+        .handle(w.request.clone(), Utc::now())
+        .await
+        .expect_err("wrong region");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("acts in us-east-1 but the plan recovers into us-west-2"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn data_corruption_restores_to_a_point_before_detection() {
+    let w = world().await;
+    // A source instance in the recovery region to restore from.
+    w.west
+        .create_db_instance()
+        .db_instance_identifier("orders-db-west")
+        .engine("postgres")
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(100)
+        .master_username("orders")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(7)
+        .send()
+        .await
+        .expect("CreateDBInstance");
+    let detected = Utc::now() - chrono::Duration::minutes(5);
+    let mut request = w.request.clone();
+    request["context"]["event"]["disasterType"] = json!("dataCorruption");
+    request["context"]["event"]["detectedAt"] = json!(detected.to_rfc3339());
+    request["context"]["plan"]["databases"] = json!([{
+        "kind": "pointInTimeRestore", "identifier": "orders-db-restored", "sourceIdentifier": "orders-db-west"
+    }]);
+    let result = w.run(&request).await.expect("restore");
+    let restored = w
+        .west
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-restored")
+        .send()
+        .await
+        .expect("restored instance exists");
+    assert_eq!(restored.db_instances().len(), 1);
+    assert_eq!(result.actions[0].operation, "RestoreDBInstanceToPointInTime");
+    let restore_time = result.actions[0].after["restoreTime"].as_str().expect("restore time");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(restore_time).expect("time") <= detected,
+        "restore point before detection"
+    );
+    assert!(result.rpo_seconds.is_some());
+    let again = w.run(&request).await.expect("again");
+    assert!(again.actions[0].already_done);
+}

@@ -1,0 +1,166 @@
+//! What moto cannot serve: Aurora global failover and switchover (moto answers 500) and
+//! throttling, with the SDK's responses scripted by aws-smithy-mocks.
+
+use aws_sdk_rds::config::Region;
+use aws_sdk_rds::operation::describe_db_instances::{DescribeDBInstancesError, DescribeDbInstancesOutput};
+use aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersOutput;
+use aws_sdk_rds::operation::failover_global_cluster::FailoverGlobalClusterOutput;
+use aws_sdk_rds::operation::switchover_global_cluster::SwitchoverGlobalClusterOutput;
+use aws_sdk_rds::types::{GlobalCluster, GlobalClusterMember};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::error::ErrorMetadata;
+use chrono::{TimeZone, Utc};
+use database_failover::DatabaseFailover;
+use rebound_shared::context::{ActionStatus, StepStatus};
+use rebound_shared::ErrorKind;
+use rebound_tests::event;
+use serde_json::{json, Value};
+
+const EAST: &str = "arn:aws:rds:us-east-1:123456789012:cluster:orders-use1";
+const WEST: &str = "arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2";
+
+fn global(writer: &str) -> DescribeGlobalClustersOutput {
+    let member = |arn: &str| {
+        GlobalClusterMember::builder()
+            .db_cluster_arn(arn)
+            .is_writer(arn == writer)
+            .build()
+    };
+    DescribeGlobalClustersOutput::builder()
+        .global_clusters(
+            GlobalCluster::builder()
+                .global_cluster_identifier("orders-global")
+                .status("available")
+                .global_cluster_members(member(EAST))
+                .global_cluster_members(member(WEST))
+                .build(),
+        )
+        .build()
+}
+
+fn aurora_request(mode: &str) -> Value {
+    let mut request = event("database-failover.json");
+    request["context"]["mode"] = json!(mode);
+    request["context"]["plan"]["databases"] =
+        json!([{ "kind": "auroraGlobal", "identifier": "orders-global", "targetClusterArn": WEST }]);
+    request
+}
+
+fn failover(rules: &[&Rule]) -> DatabaseFailover {
+    let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules, |c| c
+        .region(Region::new("us-west-2")));
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatch::config::Region::new("us-west-2"))
+            .build(),
+    );
+    DatabaseFailover { rds, cloudwatch }
+}
+
+#[tokio::test]
+async fn failover_mode_fails_the_global_cluster_over_allowing_data_loss() {
+    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
+    let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
+        .match_requests(|r| {
+            r.global_cluster_identifier() == Some("orders-global")
+                && r.target_db_cluster_identifier() == Some(WEST)
+                && r.allow_data_loss() == Some(true)
+        })
+        .then_output(|| FailoverGlobalClusterOutput::builder().build());
+    let switch_over = mock!(aws_sdk_rds::Client::switchover_global_cluster)
+        .then_output(|| SwitchoverGlobalClusterOutput::builder().build());
+    let result = failover(&[&describe, &fail_over, &switch_over])
+        .handle(aurora_request("failover"), Utc::now())
+        .await
+        .expect("failover");
+    assert_eq!(fail_over.num_calls(), 1);
+    assert_eq!(switch_over.num_calls(), 0);
+    assert_eq!(result.actions[0].operation, "FailoverGlobalCluster");
+    assert_eq!(result.actions[0].status, ActionStatus::Pending);
+}
+
+#[tokio::test]
+async fn switchover_mode_switches_over_and_status_waits_for_the_new_writer() {
+    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
+    let switch_over = mock!(aws_sdk_rds::Client::switchover_global_cluster)
+        .match_requests(|r| r.target_db_cluster_identifier() == Some(WEST))
+        .then_output(|| SwitchoverGlobalClusterOutput::builder().build());
+    let started = failover(&[&describe, &switch_over])
+        .handle(aurora_request("switchover"), Utc::now())
+        .await
+        .expect("switchover");
+    assert_eq!(switch_over.num_calls(), 1);
+    assert_eq!(started.actions[0].operation, "SwitchoverGlobalCluster");
+
+    let mut status = aurora_request("switchover");
+    status["action"] = json!("status");
+    status["context"]["results"]["database"] = serde_json::to_value(&started).expect("result");
+    // The sample context's deadline is 03:32:41; poll before it.
+    let before_deadline = Utc.with_ymd_and_hms(2026, 11, 24, 3, 20, 0).single().expect("time");
+    let still_east = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
+    let waiting = failover(&[&still_east])
+        .handle(status.clone(), before_deadline)
+        .await
+        .expect("status");
+    assert_eq!(waiting.actions[0].status, ActionStatus::Pending);
+    assert_eq!(waiting.status, StepStatus::InProgress);
+    // Past the deadline the step gives up, naming what it waited for.
+    let err = failover(&[&still_east])
+        .handle(status.clone(), Utc::now())
+        .await
+        .expect_err("deadline passed");
+    assert_eq!(err.kind(), ErrorKind::StepFailed);
+    assert!(err.to_string().contains("orders-global"), "{err}");
+    let now_west = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(WEST));
+    let done = failover(&[&now_west])
+        .handle(status, before_deadline)
+        .await
+        .expect("status");
+    assert_eq!(done.status, StepStatus::Completed);
+    assert_eq!(done.actions[0].status, ActionStatus::Done);
+    assert_eq!(done.actions[0].after["writer"], json!(WEST));
+}
+
+#[tokio::test]
+async fn a_global_cluster_already_writing_in_the_recovery_region_is_already_done() {
+    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(WEST));
+    let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
+        .then_output(|| FailoverGlobalClusterOutput::builder().build());
+    let result = failover(&[&describe, &fail_over])
+        .handle(aurora_request("failover"), Utc::now())
+        .await
+        .expect("idempotent");
+    assert!(result.actions[0].already_done);
+    assert_eq!(fail_over.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn throttling_surfaces_as_transient() {
+    let throttled = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .sequence()
+        .error(|| {
+            DescribeDBInstancesError::generic(
+                ErrorMetadata::builder()
+                    .code("Throttling")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let never =
+        mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| DescribeDbInstancesOutput::builder().build());
+    let err = failover(&[&throttled, &never])
+        .handle(event("database-failover.json"), Utc::now())
+        .await
+        .expect_err("throttled");
+    assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+    let diagnostic: lambda_runtime::Diagnostic = err.into();
+    assert_eq!(diagnostic.error_type, "Rebound.Transient");
+    assert!(
+        diagnostic.error_message.contains("Throttling"),
+        "{}",
+        diagnostic.error_message
+    );
+}
