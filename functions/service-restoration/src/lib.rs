@@ -1,1 +1,351 @@
+//! service-restoration: scales the recovery region's services to their recovery capacity.
+//!
+//! `start` reads every ECS service and Auto Scaling group first (concurrently, with a bound) and
+//! refuses before changing anything when one is missing or inactive; then it sets ECS desired
+//! counts and Auto Scaling min/desired/max. `status` waits until ECS running counts and
+//! InService instances reach the targets.
 
+use std::time::Instant;
+
+use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::context::{
+    parse_request, Action, ActionStatus, BadRequest, RecoveryContext, Step, StepAction, StepRequest, StepResult,
+    StepStatus,
+};
+use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::plan::Service;
+use rebound_shared::step::{elapsed_ms, past_deadline};
+use serde_json::{json, Value};
+
+/// How many services are inspected or scaled at once.
+const CONCURRENCY: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    BadRequest(#[from] BadRequest),
+    #[error("this function acts in {client} but the plan recovers into {plan}")]
+    WrongRegion { plan: String, client: String },
+    #[error("{service}: {source}")]
+    Aws { service: String, source: AwsError },
+    #[error("{service}: {reason}")]
+    Precondition { service: String, reason: String },
+    #[error("status was asked before start: results.services is missing")]
+    NotStarted,
+    #[error("services not at their targets by the deadline {deadline}: {pending}")]
+    DeadlinePassed { deadline: String, pending: String },
+}
+
+impl ServiceError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ServiceError::Aws { source, .. } => source.kind,
+            ServiceError::Precondition { .. } => ErrorKind::PreconditionFailed,
+            ServiceError::BadRequest(_) | ServiceError::WrongRegion { .. } | ServiceError::NotStarted => {
+                ErrorKind::InvalidInput
+            }
+            ServiceError::DeadlinePassed { .. } => ErrorKind::StepFailed,
+        }
+    }
+}
+
+rebound_shared::impl_diagnostic!(ServiceError);
+
+fn aws<E>(service: &str, api: &'static str, operation: &'static str, err: &SdkError<E, HttpResponse>) -> ServiceError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    ServiceError::Aws {
+        service: service.to_string(),
+        source: AwsError::from_sdk(api, operation, err),
+    }
+}
+
+/// A service's name in results: `ecs:CLUSTER/SERVICE` or `autoscaling:GROUP`.
+pub fn resource_name(service: &Service) -> String {
+    match service {
+        Service::Ecs { cluster, service, .. } => format!("ecs:{cluster}/{service}"),
+        Service::AutoScalingGroup { name, .. } => format!("autoscaling:{name}"),
+    }
+}
+
+/// Recovery-region clients.
+pub struct ServiceRestoration {
+    pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+}
+
+/// What one service looks like now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub min: Option<i32>,
+    pub desired: i32,
+    pub max: Option<i32>,
+    /// ECS running tasks, or InService instances.
+    pub running: i32,
+}
+
+impl Capacity {
+    fn to_json(self) -> Value {
+        json!({ "min": self.min, "desired": self.desired, "max": self.max, "running": self.running })
+    }
+}
+
+impl ServiceRestoration {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        ServiceRestoration {
+            ecs: aws_sdk_ecs::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+        }
+    }
+
+    pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
+        let request: StepRequest = parse_request(payload)?;
+        let client_region = self.ecs.config().region().map(|r| r.to_string()).unwrap_or_default();
+        if client_region != request.context.plan.recovery_region {
+            return Err(ServiceError::WrongRegion {
+                plan: request.context.plan.recovery_region.clone(),
+                client: client_region,
+            });
+        }
+        match request.action {
+            StepAction::Start => self.start(&request.context, now).await,
+            StepAction::Status => self.status(&request.context, now).await,
+        }
+    }
+
+    async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
+        let invocation = Instant::now();
+        let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
+        let services = &ctx.plan.services;
+        let current: Vec<Capacity> = stream::iter(services.iter().map(|s| self.capacity(s)))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let dry_run = ctx.dry_run;
+        let actions: Vec<Action> = stream::iter(services.iter().zip(current).map(|(s, c)| self.scale(s, c, dry_run)))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        result.actions = actions;
+        Ok(result.settle(invocation, now))
+    }
+
+    /// Sets one service's capacity, unless it is already there.
+    async fn scale(&self, service: &Service, current: Capacity, dry_run: bool) -> Result<Action, ServiceError> {
+        let resource = resource_name(service);
+        let target = target_capacity(service, current);
+        let operation = match service {
+            Service::Ecs { .. } => "UpdateService",
+            Service::AutoScalingGroup { .. } => "UpdateAutoScalingGroup",
+        };
+        let settings_reached =
+            current.desired == target.desired && current.min == target.min && current.max == target.max;
+        if settings_reached {
+            let mut action = Action::already_done(&resource, operation, current.to_json());
+            if current.running < target.desired {
+                // Already asked for, still starting: wait for it like for our own change.
+                action.status = ActionStatus::Pending;
+            }
+            return Ok(action);
+        }
+        let mut action = Action::change(&resource, operation, current.to_json(), target.to_json(), dry_run);
+        if dry_run {
+            return Ok(action);
+        }
+        let started = Instant::now();
+        match service {
+            Service::Ecs {
+                cluster,
+                service: name,
+                desired_count,
+            } => {
+                self.ecs
+                    .update_service()
+                    .cluster(cluster)
+                    .service(name)
+                    .desired_count(*desired_count)
+                    .send()
+                    .await
+                    .map_err(|e| aws(&resource, "ecs", "UpdateService", &e))?;
+            }
+            Service::AutoScalingGroup { name, .. } => {
+                self.autoscaling
+                    .update_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .set_min_size(target.min)
+                    .desired_capacity(target.desired)
+                    .set_max_size(target.max)
+                    .send()
+                    .await
+                    .map_err(|e| aws(&resource, "autoscaling", "UpdateAutoScalingGroup", &e))?;
+            }
+        }
+        action.duration_ms = elapsed_ms(started);
+        Ok(action)
+    }
+
+    async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
+        let invocation = Instant::now();
+        let mut result = ctx.results.services.clone().ok_or(ServiceError::NotStarted)?;
+        for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
+            let Some(service) = ctx.plan.services.iter().find(|s| resource_name(s) == action.resource) else {
+                return Err(ServiceError::BadRequest(BadRequest(format!(
+                    "results.services names {} which the plan does not",
+                    action.resource
+                ))));
+            };
+            let current = self.capacity(service).await?;
+            let want = target_capacity(service, current).desired;
+            if current.running >= want {
+                action.status = ActionStatus::Done;
+                action.after = current.to_json();
+            } else {
+                action.detail = Some(format!("{} of {want} running", current.running));
+            }
+        }
+        let result = result.settle(invocation, now);
+        if result.status != StepStatus::Completed && past_deadline(ctx, now) {
+            let pending: Vec<String> = result
+                .pending()
+                .map(|a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or("")))
+                .collect();
+            return Err(ServiceError::DeadlinePassed {
+                deadline: ctx.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(),
+                pending: pending.join(", "),
+            });
+        }
+        Ok(result)
+    }
+
+    /// Reads a service's current capacity; a missing or inactive service is a precondition.
+    pub async fn capacity(&self, service: &Service) -> Result<Capacity, ServiceError> {
+        let resource = resource_name(service);
+        let missing = |reason: String| ServiceError::Precondition {
+            service: resource.clone(),
+            reason,
+        };
+        match service {
+            Service::Ecs {
+                cluster, service: name, ..
+            } => {
+                let out = self
+                    .ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .services(name)
+                    .send()
+                    .await
+                    .map_err(|e| aws(&resource, "ecs", "DescribeServices", &e))?;
+                let found = out.services().iter().find(|s| s.service_name() == Some(name.as_str()));
+                let Some(found) = found else {
+                    let reason = out.failures().first().and_then(|f| f.reason()).unwrap_or("not found");
+                    return Err(missing(format!("service not found in the recovery region ({reason})")));
+                };
+                if found.status() != Some("ACTIVE") {
+                    return Err(missing(format!(
+                        "service is {}, expected ACTIVE",
+                        found.status().unwrap_or("unknown")
+                    )));
+                }
+                Ok(Capacity {
+                    min: None,
+                    desired: found.desired_count(),
+                    max: None,
+                    running: found.running_count(),
+                })
+            }
+            Service::AutoScalingGroup { name, .. } => {
+                let out = self
+                    .autoscaling
+                    .describe_auto_scaling_groups()
+                    .auto_scaling_group_names(name)
+                    .send()
+                    .await
+                    .map_err(|e| aws(&resource, "autoscaling", "DescribeAutoScalingGroups", &e))?;
+                let group: &AutoScalingGroup = out
+                    .auto_scaling_groups()
+                    .first()
+                    .ok_or_else(|| missing("Auto Scaling group not found in the recovery region".into()))?;
+                let in_service = group
+                    .instances()
+                    .iter()
+                    .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                    .count();
+                Ok(Capacity {
+                    min: group.min_size(),
+                    desired: group.desired_capacity().unwrap_or(0),
+                    max: group.max_size(),
+                    running: i32::try_from(in_service).unwrap_or(i32::MAX),
+                })
+            }
+        }
+    }
+}
+
+/// The capacity the plan asks for. An Auto Scaling group's maximum is raised to fit, never lowered.
+pub fn target_capacity(service: &Service, current: Capacity) -> Capacity {
+    match service {
+        Service::Ecs { desired_count, .. } => Capacity {
+            min: None,
+            desired: *desired_count,
+            max: None,
+            running: current.running,
+        },
+        Service::AutoScalingGroup {
+            min_size,
+            desired_capacity,
+            max_size,
+            ..
+        } => {
+            let max = max_size.unwrap_or_else(|| current.max.unwrap_or(*desired_capacity).max(*desired_capacity));
+            Capacity {
+                min: Some(*min_size),
+                desired: *desired_capacity,
+                max: Some(max),
+                running: current.running,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_asg_maximum_is_raised_to_fit_and_never_lowered() {
+        let asg = Service::AutoScalingGroup {
+            name: "web".into(),
+            min_size: 2,
+            desired_capacity: 4,
+            max_size: None,
+        };
+        let small = Capacity {
+            min: Some(0),
+            desired: 0,
+            max: Some(1),
+            running: 0,
+        };
+        assert_eq!(target_capacity(&asg, small).max, Some(4));
+        let large = Capacity {
+            min: Some(0),
+            desired: 0,
+            max: Some(20),
+            running: 0,
+        };
+        assert_eq!(target_capacity(&asg, large).max, Some(20));
+        let pinned = Service::AutoScalingGroup {
+            name: "web".into(),
+            min_size: 2,
+            desired_capacity: 4,
+            max_size: Some(12),
+        };
+        assert_eq!(target_capacity(&pinned, large).max, Some(12));
+    }
+}

@@ -1,0 +1,189 @@
+//! service-restoration against moto's ECS and Auto Scaling: the capacities moto holds afterwards.
+
+use chrono::{TimeZone, Utc};
+use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
+use rebound_shared::ErrorKind;
+use rebound_tests::{event, MotoServer};
+use serde_json::{json, Value};
+use service_restoration::{ServiceError, ServiceRestoration};
+
+struct World {
+    _moto: MotoServer,
+    ecs: aws_sdk_ecs::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+    request: Value,
+}
+
+/// Before the sample context's deadline (03:32:41).
+fn before_deadline() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 3, 20, 0).single().expect("time")
+}
+
+async fn world() -> World {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let config = moto.config("us-west-2");
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let autoscaling = aws_sdk_autoscaling::Client::new(&config);
+    ecs.create_cluster()
+        .cluster_name("orders-usw2")
+        .send()
+        .await
+        .expect("CreateCluster");
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("orders:1.42")
+        .memory(512)
+        .build();
+    ecs.register_task_definition()
+        .family("orders")
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("RegisterTaskDefinition");
+    for (name, count) in [("orders-api", 1), ("orders-worker", 0)] {
+        ecs.create_service()
+            .cluster("orders-usw2")
+            .service_name(name)
+            .task_definition("orders")
+            .desired_count(count)
+            .send()
+            .await
+            .expect("CreateService");
+    }
+    autoscaling
+        .create_launch_configuration()
+        .launch_configuration_name("orders-web")
+        .image_id("ami-0123456789abcdef0")
+        .instance_type("t4g.small")
+        .send()
+        .await
+        .expect("CreateLaunchConfiguration");
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("orders-web-usw2")
+        .launch_configuration_name("orders-web")
+        .min_size(0)
+        .max_size(2)
+        .desired_capacity(0)
+        .availability_zones("us-west-2a")
+        .send()
+        .await
+        .expect("CreateAutoScalingGroup");
+    World {
+        _moto: moto,
+        ecs,
+        autoscaling,
+        request: event("service-restoration.json"),
+    }
+}
+
+impl World {
+    async fn run(&self, request: &Value) -> Result<StepResult, ServiceError> {
+        ServiceRestoration {
+            ecs: self.ecs.clone(),
+            autoscaling: self.autoscaling.clone(),
+        }
+        .handle(request.clone(), before_deadline())
+        .await
+    }
+
+    async fn ecs_desired(&self) -> Vec<i32> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster("orders-usw2")
+            .services("orders-api")
+            .services("orders-worker")
+            .send()
+            .await
+            .expect("DescribeServices");
+        out.services().iter().map(|s| s.desired_count()).collect()
+    }
+
+    /// (min, desired, max, InService instances)
+    async fn asg(&self) -> (i32, i32, i32, usize) {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("orders-web-usw2")
+            .send()
+            .await
+            .expect("describe");
+        let g = &out.auto_scaling_groups()[0];
+        let in_service = g
+            .instances()
+            .iter()
+            .filter(|i| i.lifecycle_state() == Some(&aws_sdk_autoscaling::types::LifecycleState::InService))
+            .count();
+        (
+            g.min_size().unwrap_or(-1),
+            g.desired_capacity().unwrap_or(-1),
+            g.max_size().unwrap_or(-1),
+            in_service,
+        )
+    }
+}
+
+#[tokio::test]
+async fn services_scale_to_the_plan_and_a_second_run_finds_them_there() {
+    let w = world().await;
+    let started = w.run(&w.request).await.expect("start");
+    assert_eq!(w.ecs_desired().await, vec![6, 3]);
+    assert_eq!(w.asg().await, (2, 4, 12, 4));
+    assert_eq!(started.actions.len(), 3);
+    assert_eq!(started.actions[0].before["desired"], json!(1));
+    assert_eq!(
+        started.actions[2].after,
+        json!({"min": 2, "desired": 4, "max": 12, "running": 0})
+    );
+
+    let mut status = w.request.clone();
+    status["action"] = json!("status");
+    status["context"]["results"]["services"] = serde_json::to_value(&started).expect("result");
+    let polled = w.run(&status).await.expect("status");
+    assert_eq!(polled.status, StepStatus::Completed, "{:?}", polled.actions);
+    assert_eq!(polled.actions[2].after["running"], json!(4));
+
+    let again = w.run(&w.request).await.expect("again");
+    assert!(again.actions.iter().all(|a| a.already_done), "{:?}", again.actions);
+    assert_eq!(again.status, StepStatus::Completed);
+}
+
+#[tokio::test]
+async fn dry_run_changes_no_capacity() {
+    let w = world().await;
+    let mut request = w.request.clone();
+    request["context"]["dryRun"] = json!(true);
+    let result = w.run(&request).await.expect("dry run");
+    assert!(result.actions.iter().all(|a| a.status == ActionStatus::Planned));
+    assert_eq!(w.ecs_desired().await, vec![1, 0]);
+    assert_eq!(w.asg().await, (0, 0, 2, 0));
+}
+
+#[tokio::test]
+async fn a_missing_service_refuses_before_scaling_anything() {
+    let w = world().await;
+    let mut request = w.request.clone();
+    request["context"]["plan"]["services"][1]["service"] = json!("orders-nowhere");
+    let err = w.run(&request).await.expect_err("missing service");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("ecs:orders-usw2/orders-nowhere"), "{err}");
+    assert_eq!(w.ecs_desired().await, vec![1, 0]);
+    assert_eq!(w.asg().await, (0, 0, 2, 0));
+
+    let east = ServiceRestoration {
+        ecs: aws_sdk_ecs::Client::from_conf(
+            w.ecs
+                .config()
+                .to_builder()
+                .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+                .build(),
+        ),
+        autoscaling: w.autoscaling.clone(),
+    };
+    let err = east
+        .handle(w.request.clone(), before_deadline())
+        .await
+        .expect_err("wrong region");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+}
