@@ -528,7 +528,7 @@ impl DatabaseFailover {
         Ok(result)
     }
 
-    async fn instance(&self, identifier: &str) -> Result<Option<DbInstance>, DatabaseError> {
+    pub async fn instance(&self, identifier: &str) -> Result<Option<DbInstance>, DatabaseError> {
         match self
             .rds
             .describe_db_instances()
@@ -543,7 +543,7 @@ impl DatabaseFailover {
     }
 
     /// The global cluster's members as (cluster ARN, is writer).
-    async fn global_members(&self, global: &str) -> Result<Vec<(String, bool)>, DatabaseError> {
+    pub async fn global_members(&self, global: &str) -> Result<Vec<(String, bool)>, DatabaseError> {
         let out = self
             .rds
             .describe_global_clusters()

@@ -277,7 +277,7 @@ impl DnsFailover {
     }
 
     /// The record set the plan names, if it exists.
-    async fn read_record(&self, record: &DnsRecord, resource: &str) -> Result<Option<ResourceRecordSet>, DnsError> {
+    pub async fn read_record(&self, record: &DnsRecord, resource: &str) -> Result<Option<ResourceRecordSet>, DnsError> {
         let out = self
             .route53
             .list_resource_record_sets()
@@ -299,7 +299,7 @@ impl DnsFailover {
             .cloned())
     }
 
-    async fn health_check_inverted(&self, id: &str) -> Result<bool, DnsError> {
+    pub async fn health_check_inverted(&self, id: &str) -> Result<bool, DnsError> {
         let resource = format!("route53:healthcheck/{id}");
         let out = self
             .route53
@@ -416,4 +416,9 @@ fn summary(rs: Option<&ResourceRecordSet>) -> Value {
             json!({ "values": rs.resource_records().iter().map(|r| r.value()).collect::<Vec<_>>(), "ttl": rs.ttl() })
         }
     }
+}
+
+/// Whether `current` already holds `target` (values or alias; order and case aside).
+pub fn record_holds(record: &DnsRecord, target: &RecordTarget, current: &ResourceRecordSet) -> bool {
+    desired_record(record, target, Some(current)).is_ok_and(|desired| same_target(current, &desired))
 }

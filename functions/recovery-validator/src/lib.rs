@@ -1,1 +1,343 @@
+//! recovery-validator: proves the recovery worked before anyone is told it did.
+//!
+//! Each invocation runs one round of checks concurrently: the plan's HTTP and DNS probes, every
+//! DNS record at its target, every database available and writable, every service at its
+//! count. Validation passes after the plan's number of consecutive all-green rounds; the state
+//! machine calls it again (`status`) until then, and it fails at the validation deadline.
+//! When it passes it measures RTO (detection to now) and gathers the RPO.
 
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use database_failover::DatabaseFailover;
+use dns_failover::{record_holds, DnsFailover};
+use futures_util::future::join_all;
+use rebound_shared::context::{
+    parse_request, BadRequest, Check, RecoveryContext, Step, StepAction, StepRequest, StepResult, StepStatus,
+    ValidationReport,
+};
+use rebound_shared::error::ErrorKind;
+use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
+use rebound_shared::plan::{Database, DnsMode, DnsRecord, Probe, RecordTarget, Service};
+use rebound_shared::step::{elapsed_ms, towards_recovery};
+use serde_json::Value;
+use service_restoration::{resource_name, target_capacity, ServiceRestoration};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    #[error(transparent)]
+    BadRequest(#[from] BadRequest),
+    #[error("this function acts in {client} but the plan recovers into {plan}")]
+    WrongRegion { plan: String, client: String },
+    #[error("status was asked before start: results.validation is missing")]
+    NotStarted,
+    #[error("recovery not validated within {deadline_seconds} s: {failing}")]
+    NotValidated { deadline_seconds: u64, failing: String },
+}
+
+impl ValidationError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ValidationError::NotValidated { .. } => ErrorKind::StepFailed,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+rebound_shared::impl_diagnostic!(ValidationError);
+
+/// The read sides of the other steps, and an HTTP client for probes.
+pub struct RecoveryValidator {
+    pub dns: DnsFailover,
+    pub databases: DatabaseFailover,
+    pub services: ServiceRestoration,
+    pub http: reqwest::Client,
+}
+
+impl RecoveryValidator {
+    pub fn new(global: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
+        RecoveryValidator {
+            dns: DnsFailover::new(global),
+            databases: DatabaseFailover::new(recovery),
+            services: ServiceRestoration::new(recovery),
+            http: reqwest::Client::builder()
+                .user_agent("rebound-validator")
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<ValidationReport, ValidationError> {
+        let request: StepRequest = parse_request(payload)?;
+        let ctx = &request.context;
+        let client_region = self
+            .databases
+            .rds
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        if client_region != ctx.plan.recovery_region {
+            return Err(ValidationError::WrongRegion {
+                plan: ctx.plan.recovery_region.clone(),
+                client: client_region,
+            });
+        }
+        let previous = match request.action {
+            StepAction::Start => None,
+            StepAction::Status => Some(ctx.results.validation.clone().ok_or(ValidationError::NotStarted)?),
+        };
+        let invocation = Instant::now();
+        let checks = self.round(ctx).await;
+        let all_green = checks.iter().all(|c| c.passed);
+        let consecutive = if all_green {
+            previous.as_ref().map_or(0, |p| p.consecutive_successes) + 1
+        } else {
+            0
+        };
+        let passed = consecutive >= ctx.plan.validation.consecutive_successes;
+        let mut result = match previous {
+            Some(p) => p.result,
+            None => StepResult::begin(Step::Validation, ctx, now),
+        };
+        result.duration_ms += elapsed_ms(invocation);
+        let objectives = &ctx.plan.objectives;
+        let rto = match (passed, ctx.timestamps.detected_at) {
+            (true, Some(detected)) => recovery_time(detected, now, objectives.rto_seconds),
+            _ => Measurement::new(objectives.rto_seconds, None),
+        };
+        let losses: Vec<f64> = ctx
+            .results
+            .database
+            .as_ref()
+            .and_then(|d| d.rpo_seconds)
+            .into_iter()
+            .collect();
+        let rpo = recovery_point(&losses, objectives.rpo_seconds);
+        if passed || ctx.dry_run {
+            result.status = StepStatus::Completed;
+            result.finished_at = Some(now);
+        } else {
+            result.status = StepStatus::InProgress;
+            let deadline = ctx.plan.validation.deadline_seconds;
+            let started = result.started_at.unwrap_or(now);
+            if (now - started).num_seconds() >= i64::try_from(deadline).unwrap_or(i64::MAX) {
+                let failing: Vec<String> = checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .collect();
+                let failing = if failing.is_empty() {
+                    format!("only {consecutive} consecutive passing rounds")
+                } else {
+                    failing.join("; ")
+                };
+                return Err(ValidationError::NotValidated {
+                    deadline_seconds: deadline,
+                    failing,
+                });
+            }
+        }
+        tracing::info!(
+            passed,
+            consecutive,
+            failing = checks.iter().filter(|c| !c.passed).count(),
+            "validation round"
+        );
+        Ok(ValidationReport {
+            result,
+            passed,
+            checks,
+            consecutive_successes: consecutive,
+            rto,
+            rpo,
+        })
+    }
+
+    /// One round: every check, concurrently. A check that cannot be read fails with the reason.
+    async fn round(&self, ctx: &RecoveryContext) -> Vec<Check> {
+        let to_recovery = towards_recovery(ctx);
+        let mut checks = Vec::new();
+        let mut probes = Vec::new();
+        for probe in &ctx.plan.validation.probes {
+            probes.push(self.probe(probe));
+        }
+        let mut records = Vec::new();
+        for record in ctx.plan.dns.iter() {
+            records.push(self.record_check(record, to_recovery));
+        }
+        let mut databases = Vec::new();
+        for db in &ctx.plan.databases {
+            databases.push(self.database_check(db));
+        }
+        let mut services = Vec::new();
+        for service in &ctx.plan.services {
+            services.push(self.service_check(service));
+        }
+        let (p, r, d, s) = futures_util::join!(
+            join_all(probes),
+            join_all(records),
+            join_all(databases),
+            join_all(services)
+        );
+        checks.extend(p);
+        checks.extend(r);
+        checks.extend(d);
+        checks.extend(s);
+        checks
+    }
+
+    async fn probe(&self, probe: &Probe) -> Check {
+        match probe {
+            Probe::Http {
+                url,
+                expected_status,
+                expected_body,
+                timeout_ms,
+            } => {
+                let name = format!("http {url}");
+                let started = Instant::now();
+                let answer = self
+                    .http
+                    .get(url)
+                    .timeout(Duration::from_millis(*timeout_ms))
+                    .send()
+                    .await;
+                let response = match answer {
+                    Ok(r) => r,
+                    Err(e) => return check(name, false, format!("no answer: {e}")),
+                };
+                let status = response.status().as_u16();
+                let body = response.text().await.unwrap_or_default();
+                let took = elapsed_ms(started);
+                if status != *expected_status {
+                    return check(
+                        name,
+                        false,
+                        format!("HTTP {status}, expected {expected_status} ({took} ms)"),
+                    );
+                }
+                match expected_body {
+                    Some(text) if !body.contains(text.as_str()) => check(
+                        name,
+                        false,
+                        format!("HTTP {status} but the body lacks {text:?} ({took} ms)"),
+                    ),
+                    _ => check(name, true, format!("HTTP {status} ({took} ms)")),
+                }
+            }
+            Probe::Dns {
+                hosted_zone_id,
+                name,
+                record_type,
+                expected,
+            } => {
+                let record = DnsRecord {
+                    hosted_zone_id: hosted_zone_id.clone(),
+                    name: name.clone(),
+                    record_type: *record_type,
+                    ttl: None,
+                    mode: DnsMode::Upsert,
+                    set_identifier: None,
+                    primary: None,
+                    recovery: None,
+                    health_check_id: None,
+                };
+                let target = RecordTarget::Values {
+                    values: expected.clone(),
+                };
+                let label = format!("dns {name} {}", record_type.as_str());
+                self.holds(label, &record, &target).await
+            }
+        }
+    }
+
+    async fn holds(&self, label: String, record: &DnsRecord, target: &RecordTarget) -> Check {
+        match self.dns.read_record(record, &label).await {
+            Ok(Some(current)) if record_holds(record, target, &current) => {
+                check(label, true, "holds the target".into())
+            }
+            Ok(Some(current)) => {
+                let values: Vec<&str> = current.resource_records().iter().map(|r| r.value()).collect();
+                let alias = current.alias_target().map(|a| a.dns_name());
+                check(
+                    label,
+                    false,
+                    format!(
+                        "holds {values:?}{}",
+                        alias.map(|a| format!(" alias {a}")).unwrap_or_default()
+                    ),
+                )
+            }
+            Ok(None) => check(label, false, "record not found".into()),
+            Err(e) => check(label, false, e.to_string()),
+        }
+    }
+
+    async fn record_check(&self, record: &DnsRecord, to_recovery: bool) -> Check {
+        let label = format!("record {} {}", record.name, record.record_type.as_str());
+        match record.mode {
+            DnsMode::Upsert => {
+                let target = if to_recovery { &record.recovery } else { &record.primary };
+                match target {
+                    Some(target) => self.holds(label, record, target).await,
+                    None => check(label, false, "the plan gives no target".into()),
+                }
+            }
+            DnsMode::HealthCheckInversion => {
+                let id = record.health_check_id.as_deref().unwrap_or_default();
+                let label = format!("health check {id}");
+                match self.dns.health_check_inverted(id).await {
+                    Ok(inverted) if inverted == to_recovery => check(label, true, format!("inverted: {inverted}")),
+                    Ok(inverted) => check(label, false, format!("inverted: {inverted}, expected {to_recovery}")),
+                    Err(e) => check(label, false, e.to_string()),
+                }
+            }
+        }
+    }
+
+    async fn database_check(&self, db: &Database) -> Check {
+        let id = db.identifier();
+        let label = format!("database {id}");
+        if let Database::AuroraGlobal { target_cluster_arn, .. } = db {
+            return match self.databases.global_members(id).await {
+                Ok(members) if members.iter().any(|(arn, w)| arn == target_cluster_arn && *w) => {
+                    check(label, true, "recovery cluster is the writer".into())
+                }
+                Ok(_) => check(label, false, format!("{target_cluster_arn} is not the writer")),
+                Err(e) => check(label, false, e.to_string()),
+            };
+        }
+        match self.databases.instance(id).await {
+            Ok(Some(instance)) => {
+                let status = instance.db_instance_status().unwrap_or("unknown");
+                match instance.read_replica_source_db_instance_identifier() {
+                    Some(source) => check(label, false, format!("{status}, still a replica of {source}")),
+                    None if status == "available" => check(label, true, "available and writable".into()),
+                    None => check(label, false, format!("{status}, expected available")),
+                }
+            }
+            Ok(None) => check(label, false, "not found".into()),
+            Err(e) => check(label, false, e.to_string()),
+        }
+    }
+
+    async fn service_check(&self, service: &Service) -> Check {
+        let label = resource_name(service);
+        match self.services.capacity(service).await {
+            Ok(current) => {
+                let want = target_capacity(service, current).desired;
+                check(
+                    label,
+                    current.running >= want,
+                    format!("{} of {want} running", current.running),
+                )
+            }
+            Err(e) => check(label, false, e.to_string()),
+        }
+    }
+}
+
+fn check(name: String, passed: bool, detail: String) -> Check {
+    Check { name, passed, detail }
+}

@@ -1,0 +1,290 @@
+//! recovery-validator against moto and a local HTTP endpoint: it passes only when the recovered
+//! state holds for enough consecutive rounds, and measures RTO and RPO.
+
+use std::net::SocketAddr;
+
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use chrono::{Duration, TimeZone, Utc};
+use database_failover::DatabaseFailover;
+use dns_failover::DnsFailover;
+use rebound_shared::context::{StepStatus, ValidationReport};
+use rebound_shared::ErrorKind;
+use rebound_tests::{event, MotoServer};
+use recovery_validator::RecoveryValidator;
+use serde_json::{json, Value};
+use service_restoration::ServiceRestoration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A recovery-region health endpoint answering every request with `status` and `body`.
+async fn endpoint(status: u16, body: &'static str) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 2048];
+            let _ = socket.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+struct World {
+    _moto: MotoServer,
+    validator: RecoveryValidator,
+    route53: aws_sdk_route53::Client,
+    rds: aws_sdk_rds::Client,
+    ecs: aws_sdk_ecs::Client,
+    zone: String,
+    request: Value,
+}
+
+async fn upsert(route53: &aws_sdk_route53::Client, zone: &str, value: &str) {
+    let record = ResourceRecordSet::builder()
+        .name("api.orders.example.com.")
+        .r#type(RrType::Cname)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value(value).build().expect("rr"))
+        .build()
+        .expect("rrs");
+    let batch = ChangeBatch::builder()
+        .changes(
+            Change::builder()
+                .action(ChangeAction::Upsert)
+                .resource_record_set(record)
+                .build()
+                .expect("change"),
+        )
+        .build()
+        .expect("batch");
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch)
+        .send()
+        .await
+        .expect("upsert");
+}
+
+async fn world(health: SocketAddr) -> World {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let global = moto.config("us-east-1");
+    let west = moto.config("us-west-2");
+    let route53 = aws_sdk_route53::Client::new(&global);
+    let zone = route53
+        .create_hosted_zone()
+        .name("orders.example.com")
+        .caller_reference("v")
+        .send()
+        .await
+        .expect("zone");
+    let zone = zone
+        .hosted_zone()
+        .expect("zone")
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
+    upsert(&route53, &zone, "orders-api-use1.orders.example.com").await;
+    let east_rds = aws_sdk_rds::Client::new(&global);
+    let rds = aws_sdk_rds::Client::new(&west);
+    let primary = east_rds
+        .create_db_instance()
+        .db_instance_identifier("orders-db")
+        .engine("postgres")
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(100)
+        .master_username("orders")
+        .master_user_password("not-a-secret-1")
+        .send()
+        .await
+        .expect("primary");
+    let arn = primary
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .expect("arn")
+        .to_string();
+    rds.create_db_instance_read_replica()
+        .db_instance_identifier("orders-db-usw2")
+        .source_db_instance_identifier(&arn)
+        .send()
+        .await
+        .expect("replica");
+    let ecs = aws_sdk_ecs::Client::new(&west);
+    ecs.create_cluster()
+        .cluster_name("orders-usw2")
+        .send()
+        .await
+        .expect("cluster");
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("orders:1.42")
+        .memory(512)
+        .build();
+    ecs.register_task_definition()
+        .family("orders")
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("task definition");
+    ecs.create_service()
+        .cluster("orders-usw2")
+        .service_name("orders-api")
+        .task_definition("orders")
+        .desired_count(1)
+        .send()
+        .await
+        .expect("service");
+
+    let mut request = event("recovery-validator.json");
+    let plan = &mut request["context"]["plan"];
+    plan["dns"] = json!([plan["dns"][0].clone()]);
+    plan["dns"][0]["hostedZoneId"] = json!(zone);
+    plan["databases"][0]["sourceIdentifier"] = json!(arn);
+    plan["services"] = json!([plan["services"][0].clone()]);
+    plan["validation"]["probes"] = json!([
+        {"kind": "http", "url": format!("http://{health}/health"), "expectedStatus": 200, "expectedBody": "\"status\":\"ok\""},
+        {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-usw2.orders.example.com"]}
+    ]);
+    request["context"]["results"]["database"] =
+        json!({"step": "databaseFailover", "status": "completed", "rpoSeconds": 4.0});
+    let validator = RecoveryValidator {
+        dns: DnsFailover {
+            route53: route53.clone(),
+        },
+        databases: DatabaseFailover {
+            rds: rds.clone(),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&west),
+        },
+        services: ServiceRestoration {
+            ecs: ecs.clone(),
+            autoscaling: aws_sdk_autoscaling::Client::new(&west),
+        },
+        http: reqwest::Client::new(),
+    };
+    World {
+        _moto: moto,
+        validator,
+        route53,
+        rds,
+        ecs,
+        zone,
+        request,
+    }
+}
+
+impl World {
+    /// Brings the recovery region to the recovered state, as the failover steps would.
+    async fn recover(&self) {
+        upsert(&self.route53, &self.zone, "orders-api-usw2.orders.example.com").await;
+        self.rds
+            .promote_read_replica()
+            .db_instance_identifier("orders-db-usw2")
+            .send()
+            .await
+            .expect("promote");
+        self.ecs
+            .update_service()
+            .cluster("orders-usw2")
+            .service("orders-api")
+            .desired_count(6)
+            .send()
+            .await
+            .expect("scale");
+    }
+
+    async fn round(
+        &self,
+        previous: Option<&ValidationReport>,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<ValidationReport, recovery_validator::ValidationError> {
+        let mut request = self.request.clone();
+        if let Some(previous) = previous {
+            request["action"] = json!("status");
+            request["context"]["results"]["validation"] = serde_json::to_value(previous).expect("report");
+        }
+        self.validator.handle(request, at).await
+    }
+}
+
+fn detected() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 3, 12, 41).single().expect("time")
+}
+
+#[tokio::test]
+async fn nothing_recovered_yet_fails_every_check_with_its_reason() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    let report = w.round(None, detected() + Duration::seconds(60)).await.expect("round");
+    assert!(!report.passed);
+    assert_eq!(report.result.status, StepStatus::InProgress);
+    let failing: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        failing,
+        vec![
+            "dns api.orders.example.com. CNAME",
+            "record api.orders.example.com. CNAME",
+            "database orders-db-usw2",
+            "ecs:orders-usw2/orders-api"
+        ]
+    );
+    let db = report
+        .checks
+        .iter()
+        .find(|c| c.name == "database orders-db-usw2")
+        .expect("db check");
+    assert!(db.detail.contains("still a replica"), "{}", db.detail);
+    assert_eq!(report.rto.actual_seconds, None);
+}
+
+#[tokio::test]
+async fn three_green_rounds_pass_and_measure_rto_and_rpo() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.recover().await;
+    let first = w.round(None, detected() + Duration::seconds(500)).await.expect("first");
+    assert!(first.checks.iter().all(|c| c.passed), "{:?}", first.checks);
+    assert_eq!((first.passed, first.consecutive_successes), (false, 1));
+    let second = w
+        .round(Some(&first), detected() + Duration::seconds(510))
+        .await
+        .expect("second");
+    assert_eq!((second.passed, second.consecutive_successes), (false, 2));
+    let third = w
+        .round(Some(&second), detected() + Duration::seconds(520))
+        .await
+        .expect("third");
+    assert!(third.passed);
+    assert_eq!(third.result.status, StepStatus::Completed);
+    assert_eq!(third.rto.actual_seconds, Some(520.0));
+    assert_eq!(third.rto.met, Some(true));
+    assert_eq!(third.rpo.actual_seconds, Some(4.0));
+    assert_eq!(third.rpo.met, Some(true));
+}
+
+#[tokio::test]
+async fn a_wrong_body_resets_the_streak_and_the_deadline_fails_the_step() {
+    let w = world(endpoint(200, "{\"status\":\"degraded\"}").await).await;
+    w.recover().await;
+    let start = detected() + Duration::seconds(100);
+    let first = w.round(None, start).await.expect("first");
+    let http = first
+        .checks
+        .iter()
+        .find(|c| c.name.starts_with("http "))
+        .expect("http check");
+    assert!(!http.passed);
+    assert!(http.detail.contains("lacks"), "{}", http.detail);
+    let err = w
+        .round(Some(&first), start + Duration::seconds(601))
+        .await
+        .expect_err("past the deadline");
+    assert_eq!(err.kind(), ErrorKind::StepFailed);
+    assert!(err.to_string().contains("not validated within 600 s"), "{err}");
+}
