@@ -1,1 +1,124 @@
+//! recovery-notifier: tells people what happened, and asks them when a human must decide.
+//!
+//! One SNS message per call, with a human-readable text for email and SMS, a JSON body for
+//! machine subscribers (SQS, Lambda, HTTP), and message attributes (application, status,
+//! severity) for subscription filters. Success and failure also print CloudWatch embedded
+//! metric format lines: RTO, RPO and each step's duration.
 
+pub mod message;
+
+use std::time::Instant;
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use chrono::{DateTime, Utc};
+use rebound_shared::context::{
+    parse_request, Action, ActionStatus, BadRequest, NotificationKind, NotificationRequest, Step, StepResult,
+};
+use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::step::elapsed_ms;
+use serde_json::{json, Value};
+
+pub use message::{compose, metrics_line, Notification};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    BadRequest(#[from] BadRequest),
+    #[error("notification.topicArn '{0}' is not an SNS topic ARN")]
+    BadTopic(String),
+    #[error("an approval request needs taskToken")]
+    MissingTaskToken,
+    #[error("publishing to {topic}: {source}")]
+    Aws { topic: String, source: AwsError },
+}
+
+impl NotifyError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            NotifyError::Aws { source, .. } => source.kind,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+rebound_shared::impl_diagnostic!(NotifyError);
+
+/// Publishes with a client for the topic's own region, built from one configuration.
+pub struct RecoveryNotifier {
+    pub config: aws_config::SdkConfig,
+}
+
+impl RecoveryNotifier {
+    pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, NotifyError> {
+        let request: NotificationRequest = parse_request(payload)?;
+        let ctx = &request.context;
+        let topic = ctx.plan.notification.topic_arn.clone();
+        let region = topic_region(&topic).ok_or_else(|| NotifyError::BadTopic(topic.clone()))?;
+        if request.kind == NotificationKind::ApprovalRequest && request.task_token.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(NotifyError::MissingTaskToken);
+        }
+        let invocation = Instant::now();
+        let note = compose(&request, now);
+        if matches!(request.kind, NotificationKind::Success | NotificationKind::Failure) {
+            // Embedded metric format: CloudWatch turns this stdout line into metrics.
+            println!("{}", metrics_line(ctx, request.kind == NotificationKind::Success, now));
+        }
+        let sns = aws_sdk_sns::Client::new(&rebound_shared::aws::in_region(&self.config, region));
+        let structure = json!({
+            "default": note.text,
+            "email": note.text,
+            "sms": note.subject,
+            "sqs": note.body.to_string(),
+            "lambda": note.body.to_string(),
+            "http": note.body.to_string(),
+            "https": note.body.to_string(),
+        });
+        let mut publish = sns
+            .publish()
+            .topic_arn(&topic)
+            .subject(&note.subject)
+            .message_structure("json")
+            .message(structure.to_string());
+        for (name, value) in &note.attributes {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| NotifyError::BadRequest(BadRequest(e.to_string())))?;
+            publish = publish.message_attributes(*name, attribute);
+        }
+        if topic.ends_with(".fifo") {
+            // FIFO topics drop a retried publish of the same notification.
+            publish = publish
+                .message_group_id(&ctx.application)
+                .message_deduplication_id(format!("{}-{:?}", ctx.recovery_id, request.kind));
+        }
+        let started = Instant::now();
+        let out = publish.send().await.map_err(|e| NotifyError::Aws {
+            topic: topic.clone(),
+            source: AwsError::from_sdk("sns", "Publish", &e),
+        })?;
+        let mut result = StepResult::begin(Step::Notification, ctx, now);
+        result.actions.push(Action {
+            resource: topic,
+            operation: "Publish".into(),
+            before: Value::Null,
+            after: json!({ "kind": request.kind, "subject": note.subject }),
+            already_done: false,
+            status: ActionStatus::Done,
+            duration_ms: elapsed_ms(started),
+            tracking_id: out.message_id().map(str::to_string),
+            detail: None,
+        });
+        Ok(result.settle(invocation, now))
+    }
+}
+
+/// `arn:aws:sns:REGION:ACCOUNT:NAME` → REGION.
+fn topic_region(arn: &str) -> Option<&str> {
+    match arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", _, "sns", region, _, name] if !region.is_empty() && !name.is_empty() => Some(region),
+        _ => None,
+    }
+}

@@ -1,0 +1,273 @@
+//! What a notification says: pure functions of the request and the time.
+
+use chrono::{DateTime, Utc};
+use rebound_shared::context::{NotificationKind, NotificationRequest, RecoveryContext, StepResult, StepStatus};
+use rebound_shared::objectives::Measurement;
+use serde_json::{json, Map, Value};
+
+pub struct Notification {
+    /// ASCII, under 100 characters (SNS rejects longer subjects).
+    pub subject: String,
+    pub text: String,
+    pub body: Value,
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+fn status_word(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::Success => "SUCCEEDED",
+        NotificationKind::Failure => "FAILED",
+        NotificationKind::ApprovalRequest => "AWAITING APPROVAL",
+        NotificationKind::NoRecoveryNeeded => "NO RECOVERY NEEDED",
+    }
+}
+
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as i64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+fn measurement(name: &str, m: &Measurement) -> String {
+    match (m.actual_seconds, m.met) {
+        (Some(actual), Some(met)) => format!(
+            "{name}: {} (target {}) {}",
+            duration(actual),
+            duration(m.target_seconds as f64),
+            if met { "met" } else { "MISSED" }
+        ),
+        _ => format!("{name}: not measured (target {})", duration(m.target_seconds as f64)),
+    }
+}
+
+fn subject(request: &NotificationRequest) -> String {
+    let ctx = &request.context;
+    let app = &ctx.application;
+    let to = &ctx.plan.recovery_region;
+    let dry = if ctx.dry_run { "[DRY RUN] " } else { "" };
+    let text = match request.kind {
+        NotificationKind::Success => match ctx
+            .results
+            .validation
+            .as_ref()
+            .and_then(|v| v.rto.actual_seconds.map(|a| (a, v.rto.met)))
+        {
+            Some((rto, met)) => format!(
+                "{app} recovered to {to} in {} (RTO {})",
+                duration(rto),
+                if met == Some(true) { "met" } else { "missed" }
+            ),
+            None => format!("{app} recovered to {to}"),
+        },
+        NotificationKind::Failure => format!(
+            "{app} recovery FAILED: {}",
+            ctx.error.as_ref().map_or("unknown error", |e| e.error.as_str())
+        ),
+        NotificationKind::ApprovalRequest => {
+            format!("{app}: approve {} to {to}?", format!("{:?}", ctx.mode).to_lowercase())
+        }
+        NotificationKind::NoRecoveryNeeded => format!("{app}: no recovery needed"),
+    };
+    let full: String = format!("[Rebound] {dry}{text}")
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .collect();
+    full.chars().take(99).collect()
+}
+
+fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {
+    let step = step?;
+    let status = match step.status {
+        StepStatus::InProgress => "in progress",
+        StepStatus::Completed => "completed",
+        StepStatus::Failed => "FAILED",
+    };
+    let done = step.actions.iter().filter(|a| a.already_done).count();
+    let mut line = format!(
+        "  {name:<20} {status:<12} {:>7} ms  {} actions",
+        step.duration_ms,
+        step.actions.len()
+    );
+    if done > 0 {
+        line.push_str(&format!(" ({done} already done)"));
+    }
+    if let Some(e) = &step.error {
+        line.push_str(&format!("\n      {}: {}", e.error, e.cause));
+    }
+    Some(line)
+}
+
+/// Builds the subject, text, JSON body and attributes of one notification.
+pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notification {
+    let ctx = &request.context;
+    let e = &ctx.event;
+    let r = &ctx.results;
+    let mut text = vec![
+        format!(
+            "Rebound recovery {}: {}{}",
+            ctx.recovery_id,
+            status_word(request.kind),
+            if ctx.dry_run {
+                " (dry run: nothing was changed)"
+            } else {
+                ""
+            }
+        ),
+        format!(
+            "Application: {} ({:?} mode, {:?} strategy)",
+            ctx.application, ctx.mode, ctx.plan.strategy
+        ),
+        format!(
+            "Disaster: {:?} in {}, severity {:?}, detected {} from {:?}",
+            e.disaster_type,
+            e.affected_region,
+            e.severity,
+            e.detected_at.to_rfc3339(),
+            e.source
+        ),
+        format!("Regions: {} -> {}", ctx.plan.primary_region, ctx.plan.recovery_region),
+        format!("Why: {}", ctx.decision.reasons.join("; ")),
+    ];
+    if !e.description.is_empty() {
+        text.push(format!("Event: {}", e.description));
+    }
+    let steps: Vec<String> = [
+        step_line("DNS failover", r.dns.as_ref()),
+        step_line("Database failover", r.database.as_ref()),
+        step_line("Service restoration", r.services.as_ref()),
+        step_line("Validation", r.validation.as_ref().map(|v| &v.result)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !steps.is_empty() {
+        text.push(String::new());
+        text.push("Steps:".into());
+        text.extend(steps);
+    }
+    if let Some(v) = &r.validation {
+        text.push(String::new());
+        text.push(measurement("RTO", &v.rto));
+        text.push(measurement("RPO", &v.rpo));
+        for c in v.checks.iter().filter(|c| !c.passed) {
+            text.push(format!("  check failed: {}: {}", c.name, c.detail));
+        }
+    }
+    if let Some(err) = &ctx.error {
+        text.push(String::new());
+        text.push(format!("Failed with {}: {}", err.error, err.cause));
+    }
+    let token = request.task_token.clone().unwrap_or_default();
+    if request.kind == NotificationKind::ApprovalRequest {
+        let dbs = ctx.plan.databases.len();
+        text.push(String::new());
+        text.push(format!(
+            "Approval needed: Rebound will move DNS ({} records), {dbs} database(s) and {} service(s) to {}.",
+            ctx.plan.dns.len(),
+            ctx.plan.services.len(),
+            ctx.plan.recovery_region
+        ));
+        text.push(format!(
+            "Expected data loss: up to the replication lag at promotion; promotion is refused above the RPO target of {} unless the plan allows data loss.",
+            duration(ctx.plan.objectives.rpo_seconds as f64)
+        ));
+        text.push(format!(
+            "This request expires, and the recovery aborts, after {}.",
+            duration(ctx.approval_timeout_seconds as f64)
+        ));
+        text.push("Approve:".into());
+        text.push(format!("  aws stepfunctions send-task-success --task-token '{token}' --task-output '{{\"approved\":true,\"by\":\"YOUR NAME\"}}'"));
+        text.push("Reject:".into());
+        text.push(format!(
+            "  aws stepfunctions send-task-failure --task-token '{token}' --error {} --cause 'WHY'",
+            rebound_shared::error::APPROVAL_REJECTED
+        ));
+    }
+    let step_json = |s: Option<&StepResult>| {
+        s.map(|s| json!({"step": s.step, "status": s.status, "durationMs": s.duration_ms, "actions": s.actions.len(), "alreadyDone": s.actions.iter().filter(|a| a.already_done).count(), "error": s.error}))
+    };
+    let step_list: Vec<Value> = [
+        step_json(r.dns.as_ref()),
+        step_json(r.database.as_ref()),
+        step_json(r.services.as_ref()),
+        step_json(r.validation.as_ref().map(|v| &v.result)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut body = json!({
+        "kind": request.kind,
+        "status": status_word(request.kind),
+        "recoveryId": ctx.recovery_id,
+        "application": ctx.application,
+        "mode": ctx.mode,
+        "dryRun": ctx.dry_run,
+        "disaster": { "type": e.disaster_type, "severity": e.severity, "region": e.affected_region, "detectedAt": e.detected_at, "source": e.source },
+        "regions": { "primary": ctx.plan.primary_region, "recovery": ctx.plan.recovery_region },
+        "reasons": ctx.decision.reasons,
+        "steps": step_list,
+        "rto": r.validation.as_ref().map(|v| v.rto),
+        "rpo": r.validation.as_ref().map(|v| v.rpo),
+        "error": ctx.error,
+        "sentAt": now,
+    });
+    if request.kind == NotificationKind::ApprovalRequest {
+        body["taskToken"] = json!(token);
+    }
+    let attributes = vec![
+        ("application", ctx.application.clone()),
+        ("status", status_word(request.kind).to_string()),
+        ("severity", format!("{:?}", e.severity).to_lowercase()),
+    ];
+    Notification {
+        subject: subject(request),
+        text: text.join("\n"),
+        body,
+        attributes,
+    }
+}
+
+/// One CloudWatch embedded-metric-format line: RTO, RPO, step durations, and the outcome.
+pub fn metrics_line(ctx: &RecoveryContext, succeeded: bool, now: DateTime<Utc>) -> Value {
+    let mut values = Map::new();
+    let mut metrics = Vec::new();
+    let mut add = |name: &str, unit: &str, value: Option<f64>| {
+        if let Some(v) = value {
+            metrics.push(json!({"Name": name, "Unit": unit}));
+            values.insert(name.to_string(), json!(v));
+        }
+    };
+    let v = ctx.results.validation.as_ref();
+    add("RtoSeconds", "Seconds", v.and_then(|v| v.rto.actual_seconds));
+    add(
+        "RpoSeconds",
+        "Seconds",
+        v.and_then(|v| v.rpo.actual_seconds)
+            .or(ctx.results.database.as_ref().and_then(|d| d.rpo_seconds)),
+    );
+    for (name, step) in [
+        ("DnsFailoverMs", ctx.results.dns.as_ref()),
+        ("DatabaseFailoverMs", ctx.results.database.as_ref()),
+        ("ServiceRestorationMs", ctx.results.services.as_ref()),
+        ("ValidationMs", v.map(|v| &v.result)),
+    ] {
+        add(name, "Milliseconds", step.map(|s| s.duration_ms as f64));
+    }
+    add("RecoverySucceeded", "Count", Some(if succeeded { 1.0 } else { 0.0 }));
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{ "Namespace": "Rebound", "Dimensions": [["Application"], ["Application", "Mode"]], "Metrics": metrics }]
+        },
+        "Application": ctx.application,
+        "Mode": format!("{:?}", ctx.mode).to_lowercase(),
+        "RecoveryId": ctx.recovery_id,
+    });
+    if let Some(map) = line.as_object_mut() {
+        map.extend(values);
+    }
+    line
+}

@@ -1,0 +1,205 @@
+//! recovery-notifier against moto's SNS, read back through an SQS queue subscribed to the topic.
+
+use chrono::Utc;
+use rebound_shared::context::NotificationRequest;
+use rebound_shared::ErrorKind;
+use rebound_tests::{event, MotoServer};
+use recovery_notifier::{metrics_line, RecoveryNotifier};
+use serde_json::{json, Value};
+
+struct World {
+    moto: MotoServer,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+}
+
+async fn world() -> World {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let config = moto.config("us-west-2");
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let topic = sns
+        .create_topic()
+        .name("rebound-orders")
+        .send()
+        .await
+        .expect("CreateTopic");
+    assert_eq!(
+        topic.topic_arn(),
+        Some("arn:aws:sns:us-west-2:123456789012:rebound-orders"),
+        "the samples' topic"
+    );
+    let queue = sqs
+        .create_queue()
+        .queue_name("rebound-orders-audit")
+        .send()
+        .await
+        .expect("CreateQueue");
+    let queue = queue.queue_url().expect("url").to_string();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes");
+    let queue_arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("arn")
+        .clone();
+    sns.subscribe()
+        .topic_arn("arn:aws:sns:us-west-2:123456789012:rebound-orders")
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("Subscribe");
+    World { moto, sqs, queue }
+}
+
+impl World {
+    async fn notify(
+        &self,
+        request: Value,
+    ) -> Result<rebound_shared::context::StepResult, recovery_notifier::NotifyError> {
+        RecoveryNotifier {
+            config: self.moto.config("us-east-1"),
+        }
+        .handle(request, Utc::now())
+        .await
+    }
+
+    /// Every SNS envelope the queue holds.
+    async fn delivered(&self) -> Vec<Value> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        out.messages()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope"))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn success_is_delivered_with_its_measures_and_attributes() {
+    let w = world().await;
+    let result = w
+        .notify(event("recovery-notifier-success.json"))
+        .await
+        .expect("published");
+    assert!(result.actions[0].tracking_id.is_some(), "SNS message id");
+    let delivered = w.delivered().await;
+    assert_eq!(delivered.len(), 1);
+    let envelope = &delivered[0];
+    let subject = envelope["Subject"].as_str().expect("subject");
+    assert_eq!(subject, "[Rebound] orders recovered to us-west-2 in 9m 11s (RTO met)");
+    let body: Value =
+        serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("the JSON body reaches SQS");
+    assert_eq!(body["status"], "SUCCEEDED");
+    assert_eq!(body["rto"]["actualSeconds"], json!(551.0));
+    assert_eq!(body["rpo"]["met"], json!(true));
+    assert_eq!(body["steps"].as_array().map(Vec::len), Some(4));
+    assert_eq!(envelope["MessageAttributes"]["application"]["Value"], "orders");
+    assert_eq!(envelope["MessageAttributes"]["status"]["Value"], "SUCCEEDED");
+    assert_eq!(envelope["MessageAttributes"]["severity"]["Value"], "critical");
+}
+
+#[tokio::test]
+async fn failure_names_the_error_and_its_cause() {
+    let w = world().await;
+    w.notify(event("recovery-notifier-failure.json"))
+        .await
+        .expect("published");
+    let envelope = &w.delivered().await[0];
+    assert_eq!(
+        envelope["Subject"],
+        "[Rebound] orders recovery FAILED: Rebound.PreconditionFailed"
+    );
+    let body: Value = serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("json");
+    assert_eq!(
+        body["error"]["Cause"],
+        "database orders-db-usw2: replica lag 1260 s is above the RPO target 900 s"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_request_carries_the_token_and_how_to_answer() {
+    let w = world().await;
+    let request = event("recovery-notifier-approval.json");
+    let token = request["taskToken"].as_str().expect("token").to_string();
+    let notification = recovery_notifier::compose(
+        &serde_json::from_value::<NotificationRequest>(request.clone()).expect("request"),
+        Utc::now(),
+    );
+    assert!(notification
+        .text
+        .contains(&format!("aws stepfunctions send-task-success --task-token '{token}'")));
+    assert!(notification.text.contains("--error Rebound.ApprovalRejected"));
+    assert!(
+        notification.text.contains("RPO target of 15m 0s"),
+        "{}",
+        notification.text
+    );
+    w.notify(request).await.expect("published");
+    let envelope = &w.delivered().await[0];
+    assert_eq!(envelope["Subject"], "[Rebound] orders: approve failover to us-west-2?");
+    let body: Value = serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("json");
+    assert_eq!(body["taskToken"], json!(token));
+}
+
+#[tokio::test]
+async fn bad_requests_publish_nothing() {
+    let w = world().await;
+    let mut no_token = event("recovery-notifier-approval.json");
+    no_token.as_object_mut().expect("object").remove("taskToken");
+    let err = w.notify(no_token).await.expect_err("no token");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let mut bad_topic = event("recovery-notifier-success.json");
+    bad_topic["context"]["plan"]["notification"]["topicArn"] = json!("rebound-orders");
+    let err = w.notify(bad_topic).await.expect_err("bad topic");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let mut missing_topic = event("recovery-notifier-success.json");
+    missing_topic["context"]["plan"]["notification"]["topicArn"] =
+        json!("arn:aws:sns:us-west-2:123456789012:no-such-topic");
+    let err = w.notify(missing_topic).await.expect_err("missing topic");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
+    assert!(w.delivered().await.is_empty());
+}
+
+#[test]
+fn the_metrics_line_is_embedded_metric_format() {
+    let request: NotificationRequest =
+        serde_json::from_value(event("recovery-notifier-success.json")).expect("request");
+    let line = metrics_line(&request.context, true, Utc::now());
+    let declared: Vec<&str> = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter_map(|m| m["Name"].as_str())
+        .collect();
+    assert_eq!(
+        declared,
+        vec![
+            "RtoSeconds",
+            "RpoSeconds",
+            "DnsFailoverMs",
+            "DatabaseFailoverMs",
+            "ServiceRestorationMs",
+            "ValidationMs",
+            "RecoverySucceeded"
+        ]
+    );
+    for name in declared {
+        assert!(line[name].is_number(), "{name} has a value");
+    }
+    assert_eq!(line["RtoSeconds"], json!(551.0));
+    assert_eq!(line["Application"], "orders");
+}
