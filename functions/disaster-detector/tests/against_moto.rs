@@ -1,0 +1,178 @@
+//! disaster-detector: plans loaded from moto's SSM and S3, and every kind of bad input.
+
+use chrono::Utc;
+use disaster_detector::Detector;
+use rebound_shared::context::{DisasterType, Mode};
+use rebound_shared::ErrorKind;
+use rebound_tests::{event, MotoServer};
+use serde_json::{json, Value};
+
+fn plan_text() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/plan.json")).expect("example plan")
+}
+
+async fn detector_with_plan_in_ssm(moto: &MotoServer, plan: &str) -> Detector {
+    let config = moto.config("us-west-2");
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name("/rebound/orders/plan")
+        .value(plan)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("PutParameter");
+    Detector::new(&config, Some("ssm:/rebound/orders/plan".into()))
+}
+
+#[tokio::test]
+async fn an_alarm_event_loads_the_plan_from_ssm_and_decides() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector_with_plan_in_ssm(&moto, &plan_text()).await;
+    let request = json!({"event": event("cloudwatch-alarm.json"), "executionId": "arn:aws:states:us-west-2:123456789012:execution:rebound-orders:drill-42"});
+    let ctx = detector.detect(request, Utc::now()).await.expect("detected");
+    assert_eq!(ctx.recovery_id, "drill-42");
+    assert!(ctx.decision.recovery_required);
+    assert_eq!(ctx.plan.application, "orders");
+    assert_eq!(ctx.mode, Mode::Failover);
+    assert!(ctx.timestamps.deadline.is_some());
+    // The raw event is kept for the audit trail.
+    assert_eq!(ctx.event.raw["detail"]["alarmName"], "orders-api-5xx-rate");
+}
+
+#[tokio::test]
+async fn a_plan_in_s3_is_read_and_a_manual_location_wins() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let config = moto.config("us-west-2");
+    let s3 = aws_sdk_s3::Client::new(&config);
+    s3.create_bucket()
+        .bucket("rebound-plans")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket");
+    s3.put_object()
+        .bucket("rebound-plans")
+        .key("orders.json")
+        .body(plan_text().into_bytes().into())
+        .send()
+        .await
+        .expect("PutObject");
+    let detector = Detector::new(&config, Some("ssm:/not/used".into()));
+    let start = json!({"reason": "game day", "mode": "drill", "planLocation": "s3://rebound-plans/orders.json"});
+    let ctx = detector.detect(start, Utc::now()).await.expect("detected");
+    assert_eq!(ctx.mode, Mode::Drill);
+    assert_eq!(ctx.plan.recovery_region, "us-west-2");
+}
+
+#[tokio::test]
+async fn a_missing_or_invalid_plan_is_invalid_input_with_its_paths() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let config = moto.config("us-west-2");
+    let missing = Detector::new(&config, Some("ssm:/rebound/nobody/plan".into()));
+    let err = missing
+        .detect(event("cloudwatch-alarm.json"), Utc::now())
+        .await
+        .expect_err("no parameter");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.to_string(), "plan ssm:/rebound/nobody/plan does not exist");
+
+    let mut broken: Value = serde_json::from_str(&plan_text()).expect("json");
+    broken["objectives"]["rpoSeconds"] = json!(0);
+    broken["recoveryRegion"] = json!("us-east-1");
+    let detector = detector_with_plan_in_ssm(&moto, &broken.to_string()).await;
+    let err = detector
+        .detect(event("cloudwatch-alarm.json"), Utc::now())
+        .await
+        .expect_err("invalid plan");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let text = err.to_string();
+    assert!(
+        text.contains("recoveryRegion: must differ from primaryRegion"),
+        "{text}"
+    );
+    assert!(text.contains("objectives.rpoSeconds: must be > 0"), "{text}");
+
+    let nowhere = Detector::new(&config, None);
+    let err = nowhere
+        .detect(event("cloudwatch-alarm.json"), Utc::now())
+        .await
+        .expect_err("no location");
+    assert!(err.to_string().starts_with("no plan"), "{err}");
+}
+
+#[tokio::test]
+async fn malformed_and_foreign_events_are_invalid_input() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector_with_plan_in_ssm(&moto, &plan_text()).await;
+    let cases = [
+        (json!("ALARM"), "expected a JSON object"),
+        (
+            json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}}),
+            "unsupported event detail-type 'EC2 Instance State-change Notification'",
+        ),
+        (
+            json!({"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": {"state": {"value": "ALARM"}}}),
+            "missing field `alarmName`",
+        ),
+        (json!({"mode": "panic"}), "unknown variant `panic`"),
+        (json!({"reason": "x", "colour": "red"}), "unknown field `colour`"),
+    ];
+    for (input, expected) in cases {
+        let err = detector.detect(input.clone(), Utc::now()).await.expect_err("bad input");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{input}");
+        assert!(err.to_string().contains(expected), "{input}: {err}");
+        let diagnostic: lambda_runtime::Diagnostic = err.into();
+        assert_eq!(diagnostic.error_type, "Rebound.InvalidInput");
+    }
+}
+
+#[tokio::test]
+async fn events_elsewhere_and_strategies_that_disagree_with_the_plan() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector_with_plan_in_ssm(&moto, &plan_text()).await;
+    let mut elsewhere = event("aws-health.json");
+    elsewhere["detail"]["eventRegion"] = json!("eu-west-1");
+    let ctx = detector.detect(elsewhere, Utc::now()).await.expect("decided");
+    assert!(!ctx.decision.recovery_required);
+    assert!(
+        ctx.decision.reasons[0].contains("not the primary region us-east-1"),
+        "{:?}",
+        ctx.decision.reasons
+    );
+
+    let mut wrong_region = event("manual-start-monitoring.json");
+    wrong_region["recoveryStrategy"]["targetRegion"] = json!("eu-west-1");
+    let err = detector
+        .detect(wrong_region, Utc::now())
+        .await
+        .expect_err("region mismatch");
+    assert_eq!(
+        err.to_string(),
+        "recoveryStrategy.targetRegion: eu-west-1 is not the plan's recoveryRegion us-west-2"
+    );
+
+    let mut tighter = event("manual-start-monitoring.json");
+    tighter["recoveryStrategy"]["rtoMinutes"] = json!(20);
+    let ctx = detector.detect(tighter, Utc::now()).await.expect("tighter RTO");
+    assert_eq!(ctx.plan.objectives.rto_seconds, 1200);
+
+    let mut healthy = event("manual-start-monitoring.json");
+    healthy["monitoringData"] =
+        json!({"errorRate": 2, "availability": 99.9, "responseTime": 180, "affectedServices": []});
+    let ctx = detector.detect(healthy, Utc::now()).await.expect("decided");
+    assert!(!ctx.decision.recovery_required);
+
+    let mut corrupted = event("manual-start.json");
+    corrupted["disasterType"] = json!("dataCorruption");
+    let ctx = detector.detect(corrupted, Utc::now()).await.expect("decided");
+    assert_eq!(ctx.event.disaster_type, DisasterType::DataCorruption);
+
+    let mut breach = event("manual-start.json");
+    breach["disasterType"] = json!("securityIncident");
+    let ctx = detector.detect(breach, Utc::now()).await.expect("decided");
+    assert!(ctx.approval_required, "security incidents always wait for a human");
+}
