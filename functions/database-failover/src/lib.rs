@@ -151,15 +151,12 @@ impl DatabaseFailover {
     async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::DatabaseFailover, ctx, now);
-        let intents: Vec<Intent> = stream::iter(ctx.plan.databases.iter().map(|db| self.inspect(ctx, db, now)))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        // Futures collected first: a closure inside the stream would make it !Send.
+        let inspections: Vec<_> = ctx.plan.databases.iter().map(|db| self.inspect(ctx, db, now)).collect();
+        let intents: Vec<Intent> = stream::iter(inspections).buffered(CONCURRENCY).try_collect().await?;
         let dry_run = ctx.dry_run;
-        let actions: Vec<Action> = stream::iter(intents.iter().map(|intent| self.act(intent, dry_run)))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        let changes: Vec<_> = intents.iter().map(|intent| self.act(intent, dry_run)).collect();
+        let actions: Vec<Action> = stream::iter(changes).buffered(CONCURRENCY).try_collect().await?;
         result.rpo_seconds = intents.iter().filter_map(|i| i.rpo_seconds).reduce(f64::max);
         result.actions = actions;
         Ok(result.settle(invocation, now))

@@ -61,8 +61,9 @@ impl RecoveryNotifier {
         let invocation = Instant::now();
         let note = compose(&request, now);
         if matches!(request.kind, NotificationKind::Success | NotificationKind::Failure) {
-            // Embedded metric format: CloudWatch turns this stdout line into metrics.
-            println!("{}", metrics_line(ctx, request.kind == NotificationKind::Success, now));
+            // Embedded metric format: CloudWatch Logs turns this line into metrics (Lambda ships
+            // stderr like stdout; stdout stays free for `rebound run`'s output).
+            eprintln!("{}", metrics_line(ctx, request.kind == NotificationKind::Success, now));
         }
         let sns = aws_sdk_sns::Client::new(&rebound_shared::aws::in_region(&self.config, region));
         let structure = json!({

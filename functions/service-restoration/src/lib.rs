@@ -123,15 +123,19 @@ impl ServiceRestoration {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
         let services = &ctx.plan.services;
-        let current: Vec<Capacity> = stream::iter(services.iter().map(|s| self.capacity(s)))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        // Futures collected first: a closure inside the stream would make it !Send.
+        let mut reads = Vec::new();
+        for service in services {
+            reads.push(self.capacity(service));
+        }
+        let current: Vec<Capacity> = stream::iter(reads).buffered(CONCURRENCY).try_collect().await?;
         let dry_run = ctx.dry_run;
-        let actions: Vec<Action> = stream::iter(services.iter().zip(current).map(|(s, c)| self.scale(s, c, dry_run)))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
+        let scalings: Vec<_> = services
+            .iter()
+            .zip(current)
+            .map(|(s, c)| self.scale(s, c, dry_run))
+            .collect();
+        let actions: Vec<Action> = stream::iter(scalings).buffered(CONCURRENCY).try_collect().await?;
         result.actions = actions;
         Ok(result.settle(invocation, now))
     }

@@ -1,0 +1,154 @@
+//! The JSONPath subset the Amazon States Language uses: `$`, `$.a.b`, `$.a[0]`, `$['a b']`,
+//! and the context object `$$.Execution.Id`.
+
+use serde_json::{Map, Value};
+
+use super::StateError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// Splits `$.a.b[0]` into segments; `None` when it is not a path.
+pub fn parse(path: &str) -> Option<Vec<Segment>> {
+    let rest = path.strip_prefix('$')?;
+    let mut segments = Vec::new();
+    let chars: Vec<char> = rest.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '.' => {
+                let start = i + 1;
+                let mut end = start;
+                while end < chars.len() && chars[end] != '.' && chars[end] != '[' {
+                    end += 1;
+                }
+                if end == start {
+                    return None;
+                }
+                segments.push(Segment::Key(chars[start..end].iter().collect()));
+                i = end;
+            }
+            '[' => {
+                let close = chars[i..].iter().position(|c| *c == ']')? + i;
+                let inner: String = chars[i + 1..close].iter().collect();
+                let inner = inner.trim();
+                if let Some(quoted) = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+                    segments.push(Segment::Key(quoted.to_string()));
+                } else {
+                    segments.push(Segment::Index(inner.parse().ok()?));
+                }
+                i = close + 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(segments)
+}
+
+/// Reads `path` from `input` (or from `context` for `$$.` paths).
+pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, StateError> {
+    let (root, path) = match path.strip_prefix("$$") {
+        Some(rest) => (context, format!("${rest}")),
+        None => (input, path.to_string()),
+    };
+    let segments = parse(&path).ok_or_else(|| StateError::runtime(format!("'{path}' is not a valid path")))?;
+    let mut current = root;
+    for segment in &segments {
+        let next = match segment {
+            Segment::Key(k) => current.get(k.as_str()),
+            Segment::Index(i) => current.get(*i),
+        };
+        current = next.ok_or_else(|| {
+            StateError::new(
+                "States.Runtime",
+                format!("The JSONPath '{path}' could not be found in the input '{root}'"),
+            )
+        })?;
+    }
+    Ok(current.clone())
+}
+
+/// Places `value` at `path` inside `input`, creating objects on the way (`ResultPath`).
+pub fn write(input: Value, path: &str, value: Value) -> Result<Value, StateError> {
+    let segments = parse(path).ok_or_else(|| StateError::runtime(format!("'{path}' is not a valid reference path")))?;
+    if segments.is_empty() {
+        return Ok(value);
+    }
+    let mut root = input;
+    if !root.is_object() {
+        return Err(StateError::new(
+            "States.ResultPathMatchFailure",
+            format!("Unable to apply ResultPath '{path}' to input '{root}'"),
+        ));
+    }
+    let mut current = &mut root;
+    for (n, segment) in segments.iter().enumerate() {
+        let last = n == segments.len() - 1;
+        match segment {
+            Segment::Key(k) => {
+                if current.is_null() {
+                    *current = Value::Object(Map::new());
+                }
+                let map = current.as_object_mut().ok_or_else(|| {
+                    StateError::new(
+                        "States.ResultPathMatchFailure",
+                        format!("Unable to apply ResultPath '{path}': '{k}' is not in an object"),
+                    )
+                })?;
+                if last {
+                    map.insert(k.clone(), value);
+                    return Ok(root);
+                }
+                current = map.entry(k.clone()).or_insert(Value::Null);
+            }
+            Segment::Index(i) => {
+                let items = current.as_array_mut().ok_or_else(|| {
+                    StateError::new(
+                        "States.ResultPathMatchFailure",
+                        format!("Unable to apply ResultPath '{path}': [{i}] is not in an array"),
+                    )
+                })?;
+                let slot = items.get_mut(*i).ok_or_else(|| {
+                    StateError::new(
+                        "States.ResultPathMatchFailure",
+                        format!("Unable to apply ResultPath '{path}': index {i} out of range"),
+                    )
+                })?;
+                if last {
+                    *slot = value;
+                    return Ok(root);
+                }
+                current = slot;
+            }
+        }
+    }
+    Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_read_keys_indexes_and_the_context() {
+        let input = json!({"a": {"b": [10, {"c d": 3}]}});
+        let ctx = json!({"Execution": {"Id": "x"}});
+        assert_eq!(read("$", &input, &ctx).ok(), Some(input.clone()));
+        assert_eq!(read("$.a.b[0]", &input, &ctx).ok(), Some(json!(10)));
+        assert_eq!(read("$.a.b[1]['c d']", &input, &ctx).ok(), Some(json!(3)));
+        assert_eq!(read("$$.Execution.Id", &input, &ctx).ok(), Some(json!("x")));
+        assert!(read("$.missing", &input, &ctx).is_err());
+    }
+
+    #[test]
+    fn result_paths_create_objects_on_the_way() {
+        let out = write(json!({"a": 1}), "$.results.dns", json!({"ok": true})).expect("written");
+        assert_eq!(out, json!({"a": 1, "results": {"dns": {"ok": true}}}));
+        assert_eq!(write(json!({"a": 1}), "$", json!(2)).ok(), Some(json!(2)));
+        assert!(write(json!("text"), "$.a", json!(1)).is_err());
+    }
+}

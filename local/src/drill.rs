@@ -1,0 +1,779 @@
+//! `rebound drill`: a whole recovery rehearsed against moto's server. It seeds a two-region
+//! application, injects the disaster, runs the real state machine through the real handlers,
+//! verifies the end state in moto, and reports the timeline, RTO and RPO.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
+    ResourceRecordSet, RrType,
+};
+use chrono::Utc;
+use rebound_tests::MotoServer;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::asl::{Approval, Interpreter, Timeline};
+use crate::functions::{bind, Functions};
+
+const PLAN: &str = include_str!("../../examples/plan.json");
+const DEFINITION: &str = include_str!("../../statemachine/recovery.asl.json");
+const PRIMARY: &str = "us-east-1";
+const RECOVERY: &str = "us-west-2";
+const REPLICA_LAG_SECONDS: f64 = 4.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// The primary region fails: alarms fire, DNS, the database and services move to the recovery region.
+    RegionOutage,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    #[error("{0}")]
+    Moto(#[from] rebound_tests::HarnessError),
+    #[error("seeding {what}: {message}")]
+    Seed { what: &'static str, message: String },
+    #[error("reading {what} back from moto: {message}")]
+    Read { what: &'static str, message: String },
+    #[error("writing the report: {0}")]
+    Report(#[from] std::io::Error),
+}
+
+fn seed(what: &'static str) -> impl Fn(String) -> DrillError {
+    move |message| DrillError::Seed { what, message }
+}
+
+/// A local HTTP endpoint answering every request with `status` and `body`.
+async fn endpoint(status: u16, body: &'static str) -> Result<SocketAddr, DrillError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| seed("a local endpoint")(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| seed("a local endpoint")(e.to_string()))?;
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let reply = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    Ok(addr)
+}
+
+/// What the seeded application is called in moto.
+struct World {
+    zone: String,
+    health_check: String,
+    queue_url: String,
+    plan: Value,
+}
+
+fn record(name: &str, kind: RrType, target: Result<RecordBody, String>) -> Result<ResourceRecordSet, String> {
+    let builder = ResourceRecordSet::builder().name(name).r#type(kind);
+    let builder = match target? {
+        RecordBody::Value(v, ttl) => builder
+            .ttl(ttl)
+            .resource_records(ResourceRecord::builder().value(v).build().map_err(|e| e.to_string())?),
+        RecordBody::Alias(zone, dns) => builder.alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id(zone)
+                .dns_name(dns)
+                .evaluate_target_health(true)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+enum RecordBody {
+    Value(String, i64),
+    Alias(String, String),
+}
+
+async fn seed_world(global: &SdkConfig, recovery: &SdkConfig, health_url: &str) -> Result<World, DrillError> {
+    let mut plan: Value = serde_json::from_str(PLAN).map_err(|e| seed("the plan")(e.to_string()))?;
+    let primary_config = rebound_shared::aws::in_region(global, PRIMARY);
+
+    // DNS: the zone, its records pointing at the primary, and the primary's health check.
+    let route53 = aws_sdk_route53::Client::new(global);
+    let zone = route53
+        .create_hosted_zone()
+        .name("orders.example.com")
+        .caller_reference(format!("drill-{}", Utc::now().timestamp_millis()))
+        .send()
+        .await
+        .map_err(|e| seed("the hosted zone")(format!("{e:?}")))?;
+    let zone = zone
+        .hosted_zone()
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+        .ok_or_else(|| seed("the hosted zone")("no id".into()))?;
+    let check = route53
+        .create_health_check()
+        .caller_reference(format!("drill-pay-{}", Utc::now().timestamp_millis()))
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Https)
+                .fully_qualified_domain_name("pay-use1.orders.example.com")
+                .resource_path("/health")
+                .build()
+                .map_err(|e| seed("the health check")(e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| seed("the health check")(format!("{e:?}")))?;
+    let health_check = check
+        .health_check()
+        .map(|h| h.id().to_string())
+        .ok_or_else(|| seed("the health check")("no id".into()))?;
+    let records = [
+        record(
+            "api.orders.example.com.",
+            RrType::Cname,
+            Ok(RecordBody::Value("orders-api-use1.orders.example.com".into(), 60)),
+        ),
+        record(
+            "www.orders.example.com.",
+            RrType::A,
+            Ok(RecordBody::Alias(
+                "Z35SXDOTRQ7X7K".into(),
+                "orders-web-use1-1234567890.us-east-1.elb.amazonaws.com.".into(),
+            )),
+        ),
+        record(
+            "pay.orders.example.com.",
+            RrType::A,
+            Ok(RecordBody::Value("10.20.0.10".into(), 60)),
+        ),
+    ];
+    let mut batch = ChangeBatch::builder();
+    for r in records {
+        let change = Change::builder()
+            .action(ChangeAction::Create)
+            .resource_record_set(r.map_err(seed("records"))?)
+            .build()
+            .map_err(|e| seed("records")(e.to_string()))?;
+        batch = batch.changes(change);
+    }
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(batch.build().map_err(|e| seed("records")(e.to_string()))?)
+        .send()
+        .await
+        .map_err(|e| seed("records")(format!("{e:?}")))?;
+
+    // The primary database and its cross-region read replica, 4 s behind.
+    let east_rds = aws_sdk_rds::Client::new(&primary_config);
+    let primary = east_rds
+        .create_db_instance()
+        .db_instance_identifier("orders-db")
+        .engine("postgres")
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(100)
+        .master_username("orders")
+        .master_user_password("drill-only-password-1")
+        .backup_retention_period(7)
+        .send()
+        .await
+        .map_err(|e| seed("the primary database")(format!("{e:?}")))?;
+    let primary_arn = primary
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .map(str::to_string)
+        .ok_or_else(|| seed("the primary database")("no ARN".into()))?;
+    aws_sdk_rds::Client::new(recovery)
+        .create_db_instance_read_replica()
+        .db_instance_identifier("orders-db-usw2")
+        .source_db_instance_identifier(&primary_arn)
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .map_err(|e| seed("the read replica")(format!("{e:?}")))?;
+    let now = aws_smithy_types::DateTime::from_secs(Utc::now().timestamp());
+    aws_sdk_cloudwatch::Client::new(recovery)
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("DBInstanceIdentifier")
+                        .value("orders-db-usw2")
+                        .build(),
+                )
+                .value(REPLICA_LAG_SECONDS)
+                .timestamp(now)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| seed("replica lag")(format!("{e:?}")))?;
+
+    // Warm standby: services running at minimum in the recovery region.
+    let ecs = aws_sdk_ecs::Client::new(recovery);
+    ecs.create_cluster()
+        .cluster_name("orders-usw2")
+        .send()
+        .await
+        .map_err(|e| seed("the ECS cluster")(format!("{e:?}")))?;
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("orders:1.42")
+        .memory(512)
+        .build();
+    ecs.register_task_definition()
+        .family("orders")
+        .container_definitions(container)
+        .send()
+        .await
+        .map_err(|e| seed("the task definition")(format!("{e:?}")))?;
+    for service in ["orders-api", "orders-worker"] {
+        ecs.create_service()
+            .cluster("orders-usw2")
+            .service_name(service)
+            .task_definition("orders")
+            .desired_count(1)
+            .send()
+            .await
+            .map_err(|e| seed("ECS services")(format!("{e:?}")))?;
+    }
+    let autoscaling = aws_sdk_autoscaling::Client::new(recovery);
+    autoscaling
+        .create_launch_configuration()
+        .launch_configuration_name("orders-web")
+        .image_id("ami-0123456789abcdef0")
+        .instance_type("t4g.small")
+        .send()
+        .await
+        .map_err(|e| seed("the launch configuration")(format!("{e:?}")))?;
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("orders-web-usw2")
+        .launch_configuration_name("orders-web")
+        .min_size(1)
+        .max_size(2)
+        .desired_capacity(1)
+        .availability_zones("us-west-2a")
+        .send()
+        .await
+        .map_err(|e| seed("the Auto Scaling group")(format!("{e:?}")))?;
+
+    // Notifications, read back through a subscribed queue.
+    let sns = aws_sdk_sns::Client::new(recovery);
+    let topic = sns
+        .create_topic()
+        .name("rebound-orders")
+        .send()
+        .await
+        .map_err(|e| seed("the topic")(format!("{e:?}")))?;
+    let topic_arn = topic
+        .topic_arn()
+        .map(str::to_string)
+        .ok_or_else(|| seed("the topic")("no ARN".into()))?;
+    let sqs = aws_sdk_sqs::Client::new(recovery);
+    let queue = sqs
+        .create_queue()
+        .queue_name("rebound-orders-drill")
+        .send()
+        .await
+        .map_err(|e| seed("the queue")(format!("{e:?}")))?;
+    let queue_url = queue
+        .queue_url()
+        .map(str::to_string)
+        .ok_or_else(|| seed("the queue")("no URL".into()))?;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| seed("the queue")(format!("{e:?}")))?;
+    let queue_arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| seed("the queue")("no ARN".into()))?;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .map_err(|e| seed("the subscription")(format!("{e:?}")))?;
+
+    // The alarms the plan watches, in the primary region.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary_config);
+    for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(alarm)
+            .namespace("AWS/ApplicationELB")
+            .metric_name("HTTPCode_Target_5XX_Count")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+            .period(60)
+            .evaluation_periods(3)
+            .threshold(50.0)
+            .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .map_err(|e| seed("alarms")(format!("{e:?}")))?;
+    }
+
+    // The plan, pointed at what moto named things, stored where the detector reads it.
+    for record in plan["dns"].as_array_mut().into_iter().flatten() {
+        record["hostedZoneId"] = json!(zone);
+        if record.get("healthCheckId").is_some() {
+            record["healthCheckId"] = json!(health_check);
+        }
+    }
+    plan["databases"][0]["sourceIdentifier"] = json!(primary_arn);
+    plan["notification"]["topicArn"] = json!(topic_arn);
+    plan["validation"]["probes"] = json!([
+        {"kind": "http", "url": health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\""},
+        {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-usw2.orders.example.com"]}
+    ]);
+    aws_sdk_ssm::Client::new(recovery)
+        .put_parameter()
+        .name("/rebound/orders/plan")
+        .value(plan.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .map_err(|e| seed("the plan parameter")(format!("{e:?}")))?;
+    Ok(World {
+        zone,
+        health_check,
+        queue_url,
+        plan,
+    })
+}
+
+/// Injects the disaster: the plan's alarms go to ALARM; returns the event EventBridge would deliver.
+async fn inject_region_outage(global: &SdkConfig) -> Result<Value, DrillError> {
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::in_region(global, PRIMARY));
+    let reason = "Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (50.0).";
+    for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name(alarm)
+            .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+            .state_reason(reason)
+            .send()
+            .await
+            .map_err(|e| seed("alarm state")(format!("{e:?}")))?;
+    }
+    let now = Utc::now();
+    Ok(json!({
+        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch", "account": "123456789012", "time": now.to_rfc3339(), "region": PRIMARY,
+        "resources": [format!("arn:aws:cloudwatch:{PRIMARY}:123456789012:alarm:orders-api-5xx-rate")],
+        "detail": {
+            "alarmName": "orders-api-5xx-rate",
+            "state": {"value": "ALARM", "reason": reason, "timestamp": now.to_rfc3339()},
+            "previousState": {"value": "OK", "reason": "Threshold Crossed: 0 out of the last 3 datapoints were greater than the threshold (50.0).", "timestamp": now.to_rfc3339()},
+            "configuration": {"description": "5xx rate of the orders API above 50 %"}
+        }
+    }))
+}
+
+/// One verified fact about the end state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verified {
+    pub what: String,
+    pub expected: String,
+    pub found: String,
+    pub ok: bool,
+}
+
+fn fact(what: &str, expected: impl Into<String>, found: impl Into<String>) -> Verified {
+    let (expected, found) = (expected.into(), found.into());
+    Verified {
+        what: what.into(),
+        ok: expected == found,
+        expected,
+        found,
+    }
+}
+
+async fn verify(
+    global: &SdkConfig,
+    recovery: &SdkConfig,
+    world: &World,
+) -> Result<(Vec<Verified>, Option<Value>), DrillError> {
+    let read = |what: &'static str| move |e: String| DrillError::Read { what, message: e };
+    let route53 = aws_sdk_route53::Client::new(global);
+    let records = route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&world.zone)
+        .send()
+        .await
+        .map_err(|e| read("records")(format!("{e:?}")))?;
+    let find = |name: &str| {
+        records
+            .resource_record_sets()
+            .iter()
+            .find(|r| r.name() == name)
+            .cloned()
+    };
+    let api = find("api.orders.example.com.")
+        .and_then(|r| r.resource_records().first().map(|v| v.value().to_string()))
+        .unwrap_or_default();
+    let www = find("www.orders.example.com.")
+        .and_then(|r| r.alias_target().map(|a| a.dns_name().to_string()))
+        .unwrap_or_default();
+    let check = route53
+        .get_health_check()
+        .health_check_id(&world.health_check)
+        .send()
+        .await
+        .map_err(|e| read("the health check")(format!("{e:?}")))?;
+    let inverted = check
+        .health_check()
+        .and_then(|h| h.health_check_config())
+        .and_then(|c| c.inverted())
+        .unwrap_or(false);
+    let rds = aws_sdk_rds::Client::new(recovery);
+    let db = rds
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-usw2")
+        .send()
+        .await
+        .map_err(|e| read("the database")(format!("{e:?}")))?;
+    let db = db.db_instances().first().cloned();
+    let replica_of = db
+        .as_ref()
+        .and_then(|d| d.read_replica_source_db_instance_identifier().map(str::to_string));
+    let ecs = aws_sdk_ecs::Client::new(recovery);
+    let services = ecs
+        .describe_services()
+        .cluster("orders-usw2")
+        .services("orders-api")
+        .services("orders-worker")
+        .send()
+        .await
+        .map_err(|e| read("services")(format!("{e:?}")))?;
+    let counts: Vec<String> = services
+        .services()
+        .iter()
+        .map(|s| format!("{}/{}", s.running_count(), s.desired_count()))
+        .collect();
+    let asg = aws_sdk_autoscaling::Client::new(recovery)
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("orders-web-usw2")
+        .send()
+        .await
+        .map_err(|e| read("the Auto Scaling group")(format!("{e:?}")))?;
+    let asg = asg
+        .auto_scaling_groups()
+        .first()
+        .map(|g| {
+            format!(
+                "{} in service, desired {}",
+                g.instances().len(),
+                g.desired_capacity().unwrap_or(0)
+            )
+        })
+        .unwrap_or_default();
+    let sqs = aws_sdk_sqs::Client::new(recovery);
+    let messages = sqs
+        .receive_message()
+        .queue_url(&world.queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .map_err(|e| read("notifications")(format!("{e:?}")))?;
+    let envelopes: Vec<Value> = messages
+        .messages()
+        .iter()
+        .filter_map(|m| m.body().and_then(|b| serde_json::from_str(b).ok()))
+        .collect();
+    let success = envelopes
+        .iter()
+        .find(|e| e["MessageAttributes"]["status"]["Value"] == "SUCCEEDED")
+        .cloned();
+    let facts = vec![
+        fact(
+            "api.orders.example.com CNAME",
+            "orders-api-usw2.orders.example.com",
+            api,
+        ),
+        fact(
+            "www.orders.example.com alias",
+            "orders-web-usw2-0987654321.us-west-2.elb.amazonaws.com.",
+            www,
+        ),
+        fact("pay health check inverted", "true", inverted.to_string()),
+        fact(
+            "orders-db-usw2 is a standalone writer",
+            "available, not a replica",
+            match (&db, &replica_of) {
+                (Some(d), None) => format!("{}, not a replica", d.db_instance_status().unwrap_or("?")),
+                (Some(_), Some(src)) => format!("still a replica of {src}"),
+                (None, _) => "missing".into(),
+            },
+        ),
+        fact("ECS running/desired (api, worker)", "6/6, 3/3", counts.join(", ")),
+        fact("orders-web-usw2", "4 in service, desired 4", asg),
+        fact(
+            "success notification delivered",
+            "yes",
+            if success.is_some() { "yes" } else { "no" },
+        ),
+    ];
+    Ok((facts, success))
+}
+
+/// Runs the drill and prints and writes its report.
+pub async fn main(scenario: Scenario, time_scale: f64, report_dir: &Path) -> ExitCode {
+    match drill(scenario, time_scale, report_dir).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("rebound drill: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Result<bool, DrillError> {
+    eprintln!("drill {scenario:?}: starting moto_server");
+    let moto = MotoServer::start()?;
+    let global = moto.config(PRIMARY);
+    let recovery = moto.config(RECOVERY);
+    let recovery_health = endpoint(200, "{\"status\":\"ok\",\"region\":\"us-west-2\"}").await?;
+    let primary_health = endpoint(503, "{\"status\":\"unavailable\",\"region\":\"us-east-1\"}").await?;
+    eprintln!(
+        "drill: seeding a two-region application at {} (primary {PRIMARY}, recovery {RECOVERY})",
+        moto.endpoint()
+    );
+    let world = seed_world(&global, &recovery, &format!("http://{recovery_health}/health")).await?;
+    eprintln!(
+        "drill: injecting the disaster: alarms to ALARM, primary endpoint http://{primary_health}/health answering 503"
+    );
+    let event = inject_region_outage(&global).await?;
+
+    let functions = Arc::new(Functions::new(
+        &global,
+        &recovery,
+        Some("ssm:/rebound/orders/plan".into()),
+    ));
+    let (tasks, substitutions) = bind(functions);
+    let mut interpreter = Interpreter::new(tasks, substitutions);
+    interpreter.time_scale = time_scale;
+    interpreter.verbose = true;
+    interpreter.approval = Approval::Auto;
+    let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
+    let name = format!("drill-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+    eprintln!("drill: running statemachine/recovery.asl.json as execution {name}");
+    let outcome = interpreter.execute(&definition, event, &name).await;
+    let timeline = interpreter.timeline();
+
+    let (facts, notification) = verify(&global, &recovery, &world).await?;
+    let output = outcome.as_ref().ok().cloned().unwrap_or(Value::Null);
+    let verified = outcome.is_ok() && facts.iter().all(|f| f.ok);
+    let report = json!({
+        "scenario": format!("{scenario:?}"),
+        "execution": name,
+        "succeeded": outcome.is_ok(),
+        "verified": verified,
+        "error": outcome.as_ref().err(),
+        "timeline": timeline,
+        "interpreterMs": timeline.interpreter_ms(),
+        "rto": output.pointer("/results/validation/rto"),
+        "rpo": output.pointer("/results/validation/rpo"),
+        "actions": actions(&output),
+        "endState": facts,
+        "notification": notification.as_ref().map(|n| json!({"subject": n["Subject"], "attributes": n["MessageAttributes"]})),
+        "plan": world.plan,
+    });
+    print_summary(&report, &timeline, &facts);
+    std::fs::create_dir_all(report_dir)?;
+    let stem = report_dir.join(&name);
+    std::fs::write(
+        stem.with_extension("json"),
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    )?;
+    std::fs::write(stem.with_extension("html"), html(&report, &timeline))?;
+    eprintln!(
+        "report: {} and {}",
+        stem.with_extension("json").display(),
+        stem.with_extension("html").display()
+    );
+    Ok(verified)
+}
+
+fn actions(output: &Value) -> Vec<Value> {
+    let mut all = Vec::new();
+    for step in ["dns", "database", "services"] {
+        for a in output
+            .pointer(&format!("/results/{step}/actions"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            all.push(json!({"step": step, "resource": a["resource"], "operation": a["operation"], "alreadyDone": a["alreadyDone"], "status": a["status"]}));
+        }
+    }
+    all
+}
+
+fn seconds(v: &Value) -> String {
+    v.as_f64()
+        .map_or_else(|| "not measured".into(), |s| format!("{s:.1} s"))
+}
+
+fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verified]) {
+    println!("\nTimeline");
+    for t in &timeline.transitions {
+        println!(
+            "  {:>8.3}s  {:<26} {:<8} {:>6} ms",
+            t.offset_ms as f64 / 1000.0,
+            t.state,
+            t.state_type,
+            t.duration_ms
+        );
+    }
+    println!("\nActions");
+    for a in report["actions"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<9} {:<32} {:<70} {}",
+            a["step"].as_str().unwrap_or(""),
+            a["operation"].as_str().unwrap_or(""),
+            a["resource"].as_str().unwrap_or(""),
+            if a["alreadyDone"] == true {
+                "already done"
+            } else {
+                a["status"].as_str().unwrap_or("")
+            }
+        );
+    }
+    println!("\nEnd state in moto");
+    for f in facts {
+        println!(
+            "  [{}] {:<40} {}",
+            if f.ok { "ok" } else { "FAIL" },
+            f.what,
+            if f.ok {
+                f.found.clone()
+            } else {
+                format!("expected {}, found {}", f.expected, f.found)
+            }
+        );
+    }
+    let rto = &report["rto"];
+    let rpo = &report["rpo"];
+    println!(
+        "\nRTO {} (target {} s, {})",
+        seconds(&rto["actualSeconds"]),
+        rto["targetSeconds"],
+        if rto["met"] == true { "met" } else { "not met" }
+    );
+    println!(
+        "RPO {} (target {} s, {})",
+        seconds(&rpo["actualSeconds"]),
+        rpo["targetSeconds"],
+        if rpo["met"] == true { "met" } else { "not met" }
+    );
+    if let Some(subject) = report.pointer("/notification/subject").and_then(Value::as_str) {
+        println!("Notification: {subject}");
+    }
+    println!(
+        "Interpreter's own time: {} ms of {} ms (tasks {} ms, waits {} ms)",
+        timeline.interpreter_ms(),
+        timeline.total_ms,
+        timeline.task_ms,
+        timeline.wait_ms
+    );
+    if let Some(e) = report["error"].as_object() {
+        println!(
+            "Execution FAILED: {} {}",
+            e.get("Error").and_then(Value::as_str).unwrap_or(""),
+            e.get("Cause").and_then(Value::as_str).unwrap_or("")
+        );
+    }
+    println!(
+        "{}",
+        if report["verified"] == true {
+            "RECOVERY VERIFIED"
+        } else {
+            "RECOVERY NOT VERIFIED"
+        }
+    );
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A self-contained page: the summary and the timeline as an SVG Gantt chart.
+fn html(report: &Value, timeline: &Timeline) -> String {
+    let total = timeline.total_ms.max(1) as f64;
+    let row = 22.0;
+    let width = 900.0;
+    let label = 220.0;
+    let mut bars = String::new();
+    for (i, t) in timeline.transitions.iter().enumerate() {
+        let y = 10.0 + i as f64 * row;
+        let x = label + (t.offset_ms as f64 / total) * (width - label - 10.0);
+        let w = ((t.duration_ms as f64 / total) * (width - label - 10.0)).max(2.0);
+        let colour = match t.state_type.as_str() {
+            "Task" => "#2563eb",
+            "Wait" => "#9ca3af",
+            "Choice" => "#f59e0b",
+            "Fail" => "#dc2626",
+            _ => "#10b981",
+        };
+        bars.push_str(&format!(
+            "<text x=\"4\" y=\"{:.0}\" font-size=\"12\">{}</text><rect x=\"{x:.1}\" y=\"{:.0}\" width=\"{w:.1}\" height=\"14\" fill=\"{colour}\"><title>{} {} ms at {} ms</title></rect>",
+            y + 11.0,
+            escape(&t.state),
+            y,
+            escape(&t.state),
+            t.duration_ms,
+            t.offset_ms
+        ));
+    }
+    let height = 20.0 + timeline.transitions.len() as f64 * row;
+    let facts: String = report["endState"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if f["ok"] == true { "✔" } else { "✘" },
+                escape(f["what"].as_str().unwrap_or("")),
+                escape(f["found"].as_str().unwrap_or(""))
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Rebound drill {name}</title><style>body{{font-family:system-ui,sans-serif;margin:2em}}td{{padding:2px 8px}}</style></head><body>\
+<h1>Rebound drill: {scenario}</h1><p>Execution {name}: <b>{verdict}</b></p>\
+<p>RTO {rto} (target {rto_t} s) · RPO {rpo} (target {rpo_t} s) · interpreter {interp} ms of {total_ms} ms</p>\
+<h2>Timeline</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height:.0}\">{bars}</svg>\
+<h2>End state</h2><table>{facts}</table></body></html>",
+        name = escape(report["execution"].as_str().unwrap_or("")),
+        scenario = escape(report["scenario"].as_str().unwrap_or("")),
+        verdict = if report["verified"] == true { "recovery verified" } else { "recovery NOT verified" },
+        rto = seconds(&report["rto"]["actualSeconds"]),
+        rto_t = report["rto"]["targetSeconds"],
+        rpo = seconds(&report["rpo"]["actualSeconds"]),
+        rpo_t = report["rpo"]["targetSeconds"],
+        interp = timeline.interpreter_ms(),
+        total_ms = timeline.total_ms,
+    )
+}

@@ -1,0 +1,118 @@
+//! The six Lambda handlers, in-process, as Task resources for the interpreter.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use chrono::Utc;
+use database_failover::DatabaseFailover;
+use disaster_detector::Detector;
+use dns_failover::DnsFailover;
+use recovery_notifier::RecoveryNotifier;
+use recovery_validator::RecoveryValidator;
+use serde_json::Value;
+use service_restoration::ServiceRestoration;
+
+use crate::asl::{StateError, TaskHandler};
+
+/// The functions, built once, with clients for the global and the recovery region.
+pub struct Functions {
+    pub detector: Detector,
+    pub dns: DnsFailover,
+    pub databases: DatabaseFailover,
+    pub services: ServiceRestoration,
+    pub validator: RecoveryValidator,
+    pub notifier: RecoveryNotifier,
+}
+
+impl Functions {
+    pub fn new(global: &SdkConfig, recovery: &SdkConfig, plan_location: Option<String>) -> Self {
+        Functions {
+            detector: Detector::new(recovery, plan_location),
+            dns: DnsFailover::new(global),
+            databases: DatabaseFailover::new(recovery),
+            services: ServiceRestoration::new(recovery),
+            validator: RecoveryValidator::new(global, recovery),
+            notifier: RecoveryNotifier { config: global.clone() },
+        }
+    }
+}
+
+/// The state machine's `${...}FunctionArn` substitutions, pointing at local ARNs.
+pub const FUNCTIONS: [(&str, &str); 6] = [
+    ("DisasterDetectorFunctionArn", "disaster-detector"),
+    ("DnsFailoverFunctionArn", "dns-failover"),
+    ("DatabaseFailoverFunctionArn", "database-failover"),
+    ("ServiceRestorationFunctionArn", "service-restoration"),
+    ("RecoveryValidatorFunctionArn", "recovery-validator"),
+    ("RecoveryNotifierFunctionArn", "recovery-notifier"),
+];
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:lambda:local:000000000000:function:{name}")
+}
+
+/// What a handler's error looks like to Step Functions: its Diagnostic error type and message.
+fn failed(d: lambda_runtime::Diagnostic) -> StateError {
+    StateError::new(d.error_type, d.error_message)
+}
+
+fn to_value<T: serde::Serialize>(v: T) -> Result<Value, StateError> {
+    serde_json::to_value(v).map_err(|e| StateError::new("States.Runtime", e.to_string()))
+}
+
+/// Task handlers by local ARN, and the substitutions naming them.
+pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap<String, String>) {
+    let mut tasks: HashMap<String, TaskHandler> = HashMap::new();
+    let mut substitutions = HashMap::new();
+    for (key, name) in FUNCTIONS {
+        substitutions.insert(key.to_string(), arn(name));
+        let f = functions.clone();
+        let handler: TaskHandler = Arc::new(move |payload: Value| {
+            let f = f.clone();
+            Box::pin(async move {
+                let now = Utc::now();
+                match name {
+                    "disaster-detector" => f
+                        .detector
+                        .detect(payload, now)
+                        .await
+                        .map_err(|e| failed(e.into()))
+                        .and_then(to_value),
+                    "dns-failover" => f
+                        .dns
+                        .handle(payload, now)
+                        .await
+                        .map_err(|e| failed(e.into()))
+                        .and_then(to_value),
+                    "database-failover" => f
+                        .databases
+                        .handle(payload, now)
+                        .await
+                        .map_err(|e| failed(e.into()))
+                        .and_then(to_value),
+                    "service-restoration" => f
+                        .services
+                        .handle(payload, now)
+                        .await
+                        .map_err(|e| failed(e.into()))
+                        .and_then(to_value),
+                    "recovery-validator" => f
+                        .validator
+                        .handle(payload, now)
+                        .await
+                        .map_err(|e| failed(e.into()))
+                        .and_then(to_value),
+                    _ => f
+                        .notifier
+                        .handle(payload, now)
+                        .await
+                        .map_err(|e| failed(e.into()))
+                        .and_then(to_value),
+                }
+            })
+        });
+        tasks.insert(arn(name), handler);
+    }
+    (tasks, substitutions)
+}

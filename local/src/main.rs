@@ -1,0 +1,211 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rebound::asl::{Approval, Interpreter};
+use rebound::drill::{self, Scenario};
+use rebound::functions::{bind, Functions};
+use rebound_shared::RecoveryPlan;
+use serde_json::Value;
+
+/// Rebound, locally: run the recovery state machine, validate plans, rehearse recoveries.
+#[derive(Parser)]
+#[command(name = "rebound", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a state machine definition with the Rebound functions in-process, against the AWS
+    /// endpoint the environment configures (AWS_ENDPOINT_URL, AWS_REGION, credentials).
+    /// Exit 0 when the execution succeeds, 1 when it fails, 2 for unusable arguments.
+    Run {
+        /// The ASL definition, e.g. statemachine/recovery.asl.json.
+        #[arg(long)]
+        definition: PathBuf,
+        /// The execution input: a JSON file, or JSON text.
+        #[arg(long)]
+        input: String,
+        /// Set dryRun in the input: every read and check, no change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Multiply Wait states and retry back-off by this (0: do not sleep).
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Answer approval requests with yes at once.
+        #[arg(long)]
+        auto_approve: bool,
+        /// The region to recover into (default: RECOVERY_REGION, else the configured region).
+        #[arg(long)]
+        recovery_region: Option<String>,
+        /// Where the detector reads the plan when the input has none (default: PLAN_LOCATION).
+        #[arg(long)]
+        plan_location: Option<String>,
+    },
+    /// Validate a recovery plan and print every problem with its path. Exit 0 when valid, 2 when not.
+    Validate {
+        /// The plan, a JSON file.
+        plan: PathBuf,
+    },
+    /// Rehearse a recovery end to end against moto's server: seed a two-region application,
+    /// inject the disaster, run the real state machine through the real handlers, verify the end
+    /// state, and report the timeline, RTO and RPO. Exit 0 only when recovery was verified.
+    Drill {
+        #[arg(long, value_enum, default_value_t = Scenario::RegionOutage)]
+        scenario: Scenario,
+        /// Multiply Wait states and retry back-off by this (0: do not sleep).
+        #[arg(long, default_value_t = 0.0)]
+        time_scale: f64,
+        /// Where the JSON and HTML reports go.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
+    },
+}
+
+fn read_input(text: &str) -> Result<Value, String> {
+    let body = if std::path::Path::new(text).is_file() {
+        std::fs::read_to_string(text).map_err(|e| format!("{text}: {e}"))?
+    } else {
+        text.to_string()
+    };
+    serde_json::from_str(&body).map_err(|e| format!("input is neither a JSON file nor JSON: {e}"))
+}
+
+async fn run(
+    definition: PathBuf,
+    input: String,
+    dry_run: bool,
+    time_scale: f64,
+    auto_approve: bool,
+    recovery_region: Option<String>,
+    plan_location: Option<String>,
+) -> ExitCode {
+    let definition: Value = match std::fs::read_to_string(&definition)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("rebound: {}: {e}", definition.display());
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = rebound::asl::validate(&definition) {
+        eprintln!("rebound: invalid definition: {}", e.cause);
+        return ExitCode::from(2);
+    }
+    let mut input = match read_input(&input) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("rebound: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if dry_run {
+        if let Some(map) = input.as_object_mut() {
+            map.insert("dryRun".into(), Value::Bool(true));
+        }
+    }
+    let global = rebound_shared::aws::load_config().await;
+    let recovery = match recovery_region {
+        Some(r) => rebound_shared::aws::in_region(&global, &r),
+        None => rebound_shared::aws::load_recovery_config().await,
+    };
+    let functions = Arc::new(Functions::new(
+        &global,
+        &recovery,
+        plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
+    ));
+    let (tasks, substitutions) = bind(functions);
+    let mut interpreter = Interpreter::new(tasks, substitutions);
+    interpreter.time_scale = time_scale;
+    interpreter.verbose = true;
+    if auto_approve {
+        interpreter.approval = Approval::Auto;
+    }
+    let name = format!("run-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let outcome = interpreter.execute(&definition, input, &name).await;
+    let timeline = interpreter.timeline();
+    eprintln!(
+        "execution took {} ms; interpreter's own time {} ms (tasks {} ms, waits {} ms)",
+        timeline.total_ms,
+        timeline.interpreter_ms(),
+        timeline.task_ms,
+        timeline.wait_ms
+    );
+    match outcome {
+        Ok(output) => {
+            println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("execution failed\nError: {}\nCause: {}", e.error, e.cause);
+            println!("{}", serde_json::json!({"Error": e.error, "Cause": e.cause}));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn validate(plan: PathBuf) -> ExitCode {
+    let text = match std::fs::read_to_string(&plan) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("rebound: {}: {e}", plan.display());
+            return ExitCode::from(2);
+        }
+    };
+    match RecoveryPlan::from_json(&text) {
+        Ok(p) => {
+            println!(
+                "{}: valid plan for {} ({} -> {})",
+                plan.display(),
+                p.application,
+                p.primary_region,
+                p.recovery_region
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for problem in &e.problems {
+                println!("{}: {problem}", plan.display());
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            definition,
+            input,
+            dry_run,
+            time_scale,
+            auto_approve,
+            recovery_region,
+            plan_location,
+        } => {
+            run(
+                definition,
+                input,
+                dry_run,
+                time_scale,
+                auto_approve,
+                recovery_region,
+                plan_location,
+            )
+            .await
+        }
+        Command::Validate { plan } => validate(plan),
+        Command::Drill {
+            scenario,
+            time_scale,
+            report_dir,
+        } => drill::main(scenario, time_scale, &report_dir).await,
+    }
+}
