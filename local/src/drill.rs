@@ -688,8 +688,8 @@ fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verified]) {
         println!("Notification: {subject}");
     }
     println!(
-        "Interpreter's own time: {} ms of {} ms (tasks {} ms, waits {} ms)",
-        timeline.interpreter_ms(),
+        "Interpreter's own time: {:.3} ms of {} ms (handlers {} ms, waits {} ms, summed over branches)",
+        timeline.interpreter_us as f64 / 1000.0,
         timeline.total_ms,
         timeline.task_ms,
         timeline.wait_ms

@@ -9,6 +9,7 @@ pub mod path;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -80,16 +81,19 @@ pub struct Transition {
 #[serde(rename_all = "camelCase")]
 pub struct Timeline {
     pub transitions: Vec<Transition>,
-    /// Time spent in Task handlers, in Wait states and in retry back-off.
+    /// Time spent in Task handlers, and in Wait states and retry back-off, summed over
+    /// parallel branches.
     pub task_ms: u64,
     pub wait_ms: u64,
     pub total_ms: u64,
+    /// The interpreter's own time in microseconds: every state's time minus what its handler
+    /// and its sleeps took (Parallel and Map count through their children).
+    pub interpreter_us: u64,
 }
 
 impl Timeline {
-    /// The interpreter's own time: everything but handlers and waits.
     pub fn interpreter_ms(&self) -> u64 {
-        self.total_ms.saturating_sub(self.task_ms + self.wait_ms)
+        self.interpreter_us / 1000
     }
 }
 
@@ -112,6 +116,8 @@ struct Frame<'a> {
     name: &'a str,
     state: &'a Value,
     context: Value,
+    /// Microseconds this state spent waiting on handlers and sleeps.
+    external_us: AtomicU64,
 }
 
 impl Interpreter {
@@ -188,9 +194,16 @@ impl Interpreter {
                     name: &name,
                     state,
                     context: ctx,
+                    external_us: AtomicU64::new(0),
                 };
                 let outcome = self.run_state(&frame, input).await;
                 let kind = state.get("Type").and_then(Value::as_str).unwrap_or("?").to_string();
+                if !matches!(kind.as_str(), "Parallel" | "Map") {
+                    let own = us(entered.elapsed()).saturating_sub(frame.external_us.load(Ordering::Relaxed));
+                    if let Ok(mut t) = self.timeline.lock() {
+                        t.interpreter_us += own;
+                    }
+                }
                 let (summary, next) = match &outcome {
                     Ok((output, next)) => (summarise(&kind, output, next.as_deref()), next.clone()),
                     Err(e) => (format!("{}: {}", e.error, truncate(&e.cause, 160)), None),
@@ -330,7 +343,7 @@ impl Interpreter {
                         .ok_or_else(|| StateError::runtime(format!("{stamp} is not a timestamp")))?;
                     ((at.with_timezone(&Utc) - Utc::now()).num_milliseconds().max(0) as f64) / 1000.0
                 };
-                self.sleep(seconds).await;
+                self.sleep(seconds, &f.external_us).await;
                 Ok((output_path(s, effective, &f.context)?, next()?))
             }
             "Task" | "Parallel" | "Map" => match self.with_retries(f, &raw).await {
@@ -450,7 +463,7 @@ impl Interpreter {
                     "", f.name, attempts[index], error.error
                 );
             }
-            self.sleep(delay).await;
+            self.sleep(delay, &f.external_us).await;
         }
     }
 
@@ -506,11 +519,17 @@ impl Interpreter {
                 let outputs: Vec<Value> = stream::iter(runs).buffered(concurrency).try_collect().await?;
                 Ok(Value::Array(outputs))
             }
-            _ => self.task(s, effective, context).await,
+            _ => self.task(s, effective, context, &f.external_us).await,
         }
     }
 
-    async fn task(&self, s: &Value, effective: Value, context: &Value) -> Result<Value, StateError> {
+    async fn task(
+        &self,
+        s: &Value,
+        effective: Value,
+        context: &Value,
+        external_us: &AtomicU64,
+    ) -> Result<Value, StateError> {
         let resource = self.substitute(s.get("Resource").and_then(Value::as_str).unwrap_or_default());
         let wait_for_token = resource.ends_with(".waitForTaskToken");
         let mut context = context.clone();
@@ -561,6 +580,7 @@ impl Interpreter {
                 }),
             None => call.await,
         };
+        external_us.fetch_add(us(started.elapsed()), Ordering::Relaxed);
         if let Ok(mut timeline) = self.timeline.lock() {
             timeline.task_ms += ms(started.elapsed());
         }
@@ -588,13 +608,14 @@ impl Interpreter {
         out
     }
 
-    async fn sleep(&self, seconds: f64) {
+    async fn sleep(&self, seconds: f64, external_us: &AtomicU64) {
         let scaled = seconds * self.time_scale;
         if scaled <= 0.0 || !scaled.is_finite() {
             return;
         }
         let started = Instant::now();
         tokio::time::sleep(Duration::from_secs_f64(scaled)).await;
+        external_us.fetch_add(us(started.elapsed()), Ordering::Relaxed);
         if let Ok(mut timeline) = self.timeline.lock() {
             timeline.wait_ms += ms(started.elapsed());
         }
@@ -683,6 +704,10 @@ pub fn validate(machine: &Value) -> Result<(), StateError> {
         }
     }
     Ok(())
+}
+
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn ms(d: Duration) -> u64 {

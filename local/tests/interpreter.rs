@@ -1,0 +1,338 @@
+//! The interpreter state type by state type, against the outputs Step Functions gives.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rebound::asl::{validate, Approval, Interpreter, StateError, TaskHandler};
+use serde_json::{json, Value};
+
+/// A handler that fails with `error` for the first `failures` calls, then echoes its input
+/// under "echo"; it records every input it saw.
+fn flaky(failures: usize, error: &'static str, seen: Arc<Mutex<Vec<Value>>>) -> TaskHandler {
+    let calls = Arc::new(AtomicUsize::new(0));
+    Arc::new(move |input: Value| {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut s) = seen.lock() {
+            s.push(input.clone());
+        }
+        Box::pin(async move {
+            if n < failures {
+                Err(StateError::new(error, format!("attempt {}", n + 1)))
+            } else {
+                Ok(json!({ "echo": input, "attempt": n + 1 }))
+            }
+        })
+    })
+}
+
+fn slow() -> TaskHandler {
+    Arc::new(|_input: Value| {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            Ok(json!("late"))
+        })
+    })
+}
+
+struct Run {
+    seen: Arc<Mutex<Vec<Value>>>,
+    interpreter: Interpreter,
+}
+
+fn interpreter(handlers: Vec<(&str, TaskHandler)>) -> Interpreter {
+    let tasks: HashMap<String, TaskHandler> = handlers.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let mut substitutions = HashMap::new();
+    substitutions.insert("Fn".to_string(), "arn:aws:lambda:local:0:function:fn".to_string());
+    let mut i = Interpreter::new(tasks, substitutions);
+    i.time_scale = 0.0;
+    i
+}
+
+fn with_task(failures: usize, error: &'static str) -> Run {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let notify_seen = seen.clone();
+    let notify: TaskHandler = Arc::new(move |input: Value| {
+        if let Ok(mut s) = notify_seen.lock() {
+            s.push(json!({ "notified": input }));
+        }
+        Box::pin(async move { Ok(json!({ "sent": true })) })
+    });
+    Run {
+        interpreter: interpreter(vec![
+            (
+                "arn:aws:lambda:local:0:function:fn",
+                flaky(failures, error, seen.clone()),
+            ),
+            ("notify", notify),
+            ("slow", slow()),
+        ]),
+        seen,
+    }
+}
+
+async fn execute(i: &Interpreter, definition: Value, input: Value) -> Result<Value, StateError> {
+    i.execute(&definition, input, "test").await
+}
+
+#[tokio::test]
+async fn pass_applies_input_parameters_result_and_output_paths() {
+    let i = interpreter(vec![]);
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "InputPath": "$.in", "Parameters": {"x.$": "$.v", "fixed": 1, "name.$": "$$.Execution.Name", "msg.$": "States.Format('v={}', $.v)"}, "ResultPath": "$.out", "Next": "B"},
+        "B": {"Type": "Pass", "Result": {"r": [1, 2]}, "ResultPath": "$.out.result", "OutputPath": "$.out", "End": true}
+    }});
+    let out = execute(&i, def, json!({"in": {"v": 7}})).await.expect("succeeds");
+    assert_eq!(
+        out,
+        json!({"x": 7, "fixed": 1, "name": "test", "msg": "v=7", "result": {"r": [1, 2]}})
+    );
+}
+
+#[tokio::test]
+async fn result_path_null_keeps_the_input_and_output_path_selects() {
+    let i = interpreter(vec![]);
+    let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "dropped", "ResultPath": null, "OutputPath": "$.keep", "End": true}}});
+    assert_eq!(execute(&i, def, json!({"keep": [1]})).await.ok(), Some(json!([1])));
+}
+
+#[tokio::test]
+async fn choice_goes_to_the_first_match_or_default_or_fails() {
+    let i = interpreter(vec![]);
+    let def = |default: bool| {
+        let mut choice = json!({"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.n", "NumericGreaterThan": 10}, {"Variable": "$.s", "StringMatches": "prod-*"}], "Next": "Big"},
+            {"Variable": "$.n", "NumericLessThanEquals": 10, "Next": "Small"}
+        ]});
+        if default {
+            choice["Default"] = json!("Other");
+        }
+        json!({"StartAt": "C", "States": {"C": choice,
+            "Big": {"Type": "Pass", "Result": "big", "End": true},
+            "Small": {"Type": "Pass", "Result": "small", "End": true},
+            "Other": {"Type": "Pass", "Result": "other", "End": true}}})
+    };
+    assert_eq!(
+        execute(&i, def(true), json!({"n": 11, "s": "prod-eu"})).await.ok(),
+        Some(json!("big"))
+    );
+    assert_eq!(
+        execute(&i, def(true), json!({"n": 3, "s": "x"})).await.ok(),
+        Some(json!("small"))
+    );
+    assert_eq!(
+        execute(&i, def(true), json!({"n": 11, "s": "dev"})).await.ok(),
+        Some(json!("other"))
+    );
+    let err = execute(&i, def(false), json!({"n": 11, "s": "dev"}))
+        .await
+        .expect_err("no match");
+    assert_eq!(err.error, "States.NoChoiceMatched");
+}
+
+#[tokio::test]
+async fn waits_read_seconds_and_timestamps_and_honour_the_time_scale() {
+    let mut i = interpreter(vec![]);
+    let def = json!({"StartAt": "W1", "States": {
+        "W1": {"Type": "Wait", "Seconds": 3600, "Next": "W2"},
+        "W2": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "W3"},
+        "W3": {"Type": "Wait", "Timestamp": "2000-01-01T00:00:00Z", "Next": "W4"},
+        "W4": {"Type": "Wait", "TimestampPath": "$.at", "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }});
+    let started = std::time::Instant::now();
+    let out = execute(&i, def.clone(), json!({"wait": 7200, "at": "2001-01-01T00:00:00Z"}))
+        .await
+        .expect("no sleeping at scale 0");
+    assert!(started.elapsed().as_secs() < 2);
+    assert_eq!(out["wait"], 7200);
+    i.time_scale = 0.0001; // an hour becomes 0.36 s
+    let started = std::time::Instant::now();
+    execute(&i, def, json!({"wait": 1, "at": "2001-01-01T00:00:00Z"}))
+        .await
+        .expect("scaled");
+    assert!(started.elapsed().as_millis() >= 300, "{:?}", started.elapsed());
+    assert!(i.timeline().wait_ms >= 300);
+}
+
+#[tokio::test]
+async fn fail_reports_its_error_and_cause_or_their_paths() {
+    let i = interpreter(vec![]);
+    let fixed =
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Custom.Broken", "Cause": "because"}}});
+    assert_eq!(
+        execute(&i, fixed, json!({})).await.err(),
+        Some(StateError::new("Custom.Broken", "because"))
+    );
+    let dynamic =
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e.Error", "CausePath": "$.e.Cause"}}});
+    assert_eq!(
+        execute(&i, dynamic, json!({"e": {"Error": "Rebound.StepFailed", "Cause": "x"}}))
+            .await
+            .err(),
+        Some(StateError::new("Rebound.StepFailed", "x"))
+    );
+}
+
+fn retrying_task(catch: bool) -> Value {
+    let mut task = json!({"Type": "Task", "Resource": "${Fn}", "Parameters": {"value.$": "$.value", "retry.$": "$$.State.RetryCount"},
+        "ResultSelector": {"attempt.$": "$.attempt", "echoed.$": "$.echo.value"}, "ResultPath": "$.result",
+        "Retry": [{"ErrorEquals": ["Rebound.Transient"], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 2.0, "MaxDelaySeconds": 30, "JitterStrategy": "FULL"}],
+        "Next": "Done"});
+    if catch {
+        task["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]);
+    }
+    json!({"StartAt": "T", "States": {
+        "T": task,
+        "Done": {"Type": "Succeed"},
+        "NotifyFailure": {"Type": "Task", "Resource": "notify", "Parameters": {"kind": "failure", "context.$": "$"}, "ResultPath": "$.notification", "Next": "Failed"},
+        "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    }})
+}
+
+#[tokio::test]
+async fn a_transient_error_is_retried_until_it_succeeds() {
+    let run = with_task(2, "Rebound.Transient");
+    let out = execute(&run.interpreter, retrying_task(true), json!({"value": 5}))
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!(out["result"], json!({"attempt": 3, "echoed": 5}));
+    let seen = run.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let retries: Vec<&Value> = seen.iter().map(|s| &s["retry"]).collect();
+    assert_eq!(
+        retries,
+        vec![&json!(0), &json!(1), &json!(2)],
+        "$$.State.RetryCount counts attempts"
+    );
+}
+
+#[tokio::test]
+async fn retries_exhausted_go_to_the_catch_and_the_failure_notification() {
+    let run = with_task(10, "Rebound.Transient");
+    let err = execute(&run.interpreter, retrying_task(true), json!({"value": 5}))
+        .await
+        .expect_err("fails");
+    assert_eq!(err, StateError::new("Rebound.Transient", "attempt 3"));
+    let seen = run.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(
+        seen.iter().filter(|s| s.get("notified").is_none()).count(),
+        3,
+        "1 try + 2 retries"
+    );
+    let notified = seen
+        .iter()
+        .find_map(|s| s.get("notified"))
+        .expect("the failure was notified");
+    assert_eq!(notified["kind"], "failure");
+    assert_eq!(
+        notified["context"]["error"],
+        json!({"Error": "Rebound.Transient", "Cause": "attempt 3"})
+    );
+    assert_eq!(notified["context"]["value"], 5, "the Catch kept the state input");
+}
+
+#[tokio::test]
+async fn errors_not_listed_are_not_retried() {
+    let run = with_task(10, "Rebound.InvalidInput");
+    let err = execute(&run.interpreter, retrying_task(false), json!({"value": 5}))
+        .await
+        .expect_err("fails at once");
+    assert_eq!(err.error, "Rebound.InvalidInput");
+    assert_eq!(run.seen.lock().map(|s| s.len()).unwrap_or(0), 1);
+}
+
+#[tokio::test]
+async fn a_task_timeout_is_states_timeout_and_task_failed_does_not_catch_it() {
+    let run = with_task(0, "");
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "slow", "TimeoutSeconds": 1,
+              "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Wrong"}, {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": "Right"}], "End": true},
+        "Wrong": {"Type": "Pass", "Result": "wrong", "End": true},
+        "Right": {"Type": "Pass", "End": true}
+    }});
+    let out = execute(&run.interpreter, def, json!({})).await.expect("caught");
+    assert_eq!(out["timeout"]["Error"], "States.Timeout");
+}
+
+#[tokio::test]
+async fn parallel_runs_branches_and_a_branch_failure_reaches_the_catch() {
+    let run = with_task(0, "");
+    let branch =
+        |result: Value| json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": result, "End": true}}});
+    let def = json!({"StartAt": "Par", "States": {
+        "Par": {"Type": "Parallel", "Branches": [branch(json!("dns")), branch(json!("db"))], "ResultSelector": {"dns.$": "$[0]", "database.$": "$[1]"}, "ResultPath": "$.results", "End": true}
+    }});
+    assert_eq!(
+        execute(&run.interpreter, def, json!({"a": 1})).await.ok(),
+        Some(json!({"a": 1, "results": {"dns": "dns", "database": "db"}}))
+    );
+    let failing = json!({"StartAt": "Par", "States": {
+        "Par": {"Type": "Parallel", "Branches": [branch(json!("ok")), {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Rebound.StepFailed", "Cause": "db"}}}],
+                "Catch": [{"ErrorEquals": ["Rebound.StepFailed"], "ResultPath": "$.error", "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Succeed"}
+    }});
+    let out = execute(&run.interpreter, failing, json!({})).await.expect("caught");
+    assert_eq!(out["error"], json!({"Error": "Rebound.StepFailed", "Cause": "db"}));
+}
+
+#[tokio::test]
+async fn map_runs_its_processor_per_item() {
+    let run = with_task(0, "");
+    let def = json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+              "ItemSelector": {"n.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index", "region.$": "$.region"},
+              "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "${Fn}", "OutputPath": "$.echo", "End": true}}},
+              "ResultPath": "$.out", "End": true}
+    }});
+    let out = execute(
+        &run.interpreter,
+        def,
+        json!({"items": ["a", "b"], "region": "us-west-2"}),
+    )
+    .await
+    .expect("maps");
+    assert_eq!(
+        out["out"],
+        json!([{"n": "a", "i": 0, "region": "us-west-2"}, {"n": "b", "i": 1, "region": "us-west-2"}])
+    );
+}
+
+#[tokio::test]
+async fn lambda_invoke_wraps_the_payload_and_task_tokens_wait_for_an_answer() {
+    let mut run = with_task(0, "");
+    let invoke = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${Fn}", "Payload": {"x": 1}}, "ResultSelector": {"p.$": "$.Payload.echo"}, "End": true}}});
+    assert_eq!(
+        execute(&run.interpreter, invoke, json!({})).await.ok(),
+        Some(json!({"p": {"x": 1}}))
+    );
+    let approval = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "${Fn}", "Payload": {"token.$": "$$.Task.Token"}}, "ResultPath": "$.approval", "End": true}}});
+    let err = execute(&run.interpreter, approval.clone(), json!({}))
+        .await
+        .expect_err("nobody approves");
+    assert_eq!(err.error, "Rebound.ApprovalRejected");
+    run.interpreter.approval = Approval::Auto;
+    let out = execute(&run.interpreter, approval, json!({})).await.expect("approved");
+    assert_eq!(out["approval"]["approved"], true);
+    let seen = run.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(
+        seen.last()
+            .and_then(|s| s["token"].as_str())
+            .is_some_and(|t| t.starts_with("local-token-")),
+        "the handler got the task token"
+    );
+}
+
+#[test]
+fn definitions_with_dangling_transitions_are_refused() {
+    let dangling = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}});
+    assert_eq!(
+        validate(&dangling).map_err(|e| e.error),
+        Err("States.InvalidDefinition".to_string())
+    );
+    let no_end = json!({"StartAt": "A", "States": {"A": {"Type": "Pass"}}});
+    assert!(validate(&no_end).is_err());
+    let ours: Value = serde_json::from_str(include_str!("../../statemachine/recovery.asl.json")).expect("json");
+    assert!(validate(&ours).is_ok());
+}
