@@ -60,11 +60,8 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Sta
     if operator == "IsPresent" {
         return Ok(value.is_ok() == operand.as_bool().unwrap_or(false));
     }
-    let value = match value {
-        Ok(v) => v,
-        // A missing variable fails every comparison except IsPresent, as in Step Functions.
-        Err(e) => return Err(e),
-    };
+    // A missing variable is a runtime error for every test but IsPresent, as in Step Functions.
+    let value = value?;
     let (op, expected) = match operator.strip_suffix("Path") {
         Some(op) if op != "Is" => {
             let p = operand

@@ -133,8 +133,11 @@ impl Interpreter {
         }
     }
 
+    /// What ran so far, in the order states were entered.
     pub fn timeline(&self) -> Timeline {
-        self.timeline.lock().map(|t| t.clone()).unwrap_or_default()
+        let mut timeline = self.timeline.lock().map(|t| t.clone()).unwrap_or_default();
+        timeline.transitions.sort_by_key(|t| t.offset_ms);
+        timeline
     }
 
     /// Runs a whole definition; the error is the execution's failure.
