@@ -141,3 +141,21 @@ fn substitutions_are_exactly_the_templates() {
     assert_eq!(used.len(), 6, "{used:?}");
     assert_eq!(used, provided);
 }
+
+#[test]
+fn no_policy_grants_every_action() {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).expect("template");
+    for (n, line) in template.lines().enumerate() {
+        let action = line
+            .trim()
+            .trim_start_matches("- ")
+            .trim_start_matches("Action:")
+            .trim()
+            .trim_matches('"');
+        let is_action_line = line.contains("Action:")
+            || line.trim_start().starts_with("- ") && line.contains(':') && !line.contains("!");
+        if is_action_line {
+            assert!(action != "*" && !action.ends_with(":*"), "line {}: {line}", n + 1);
+        }
+    }
+}

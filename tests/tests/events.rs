@@ -26,6 +26,13 @@ fn example_plan() -> RecoveryPlan {
     RecoveryPlan::from_json(&text).expect("example plan is valid")
 }
 
+/// Serializing a parsed fixture and parsing it again gives the same value.
+fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, value: &T) {
+    let json = serde_json::to_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let again: T = serde_json::from_value(json).unwrap_or_else(|e| panic!("{name} does not read back: {e}"));
+    assert_eq!(&again, value, "{name}");
+}
+
 #[test]
 fn every_event_file_parses_into_its_type() {
     let mut names: Vec<String> = std::fs::read_dir(events_dir())
@@ -38,6 +45,7 @@ fn every_event_file_parses_into_its_type() {
         let value = read(&name);
         if name.starts_with("recovery-notifier") {
             let request: NotificationRequest = serde_json::from_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+            round_trips(&name, &request);
             if request.kind == NotificationKind::ApprovalRequest {
                 assert!(
                     request.task_token.is_some(),
@@ -55,6 +63,7 @@ fn every_event_file_parses_into_its_type() {
         .any(|f| name.starts_with(f))
         {
             let request: StepRequest = serde_json::from_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+            round_trips(&name, &request);
             let expected = if name.ends_with("-status.json") {
                 StepAction::Status
             } else {
