@@ -24,13 +24,47 @@ const PLAN: &str = include_str!("../../examples/plan.json");
 const DEFINITION: &str = include_str!("../../statemachine/recovery.asl.json");
 const PRIMARY: &str = "us-east-1";
 const RECOVERY: &str = "us-west-2";
-const REPLICA_LAG_SECONDS: f64 = 4.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// The primary region fails: alarms fire, DNS, the database and services move to the recovery region.
     RegionOutage,
+    /// AWS Health reports an Availability Zone failure in the primary region: the same failover.
+    AzOutage,
+    /// Bad writes reached the database: restore to a point before detection, never promote the
+    /// replica that copied them.
+    DataCorruption,
+    /// A planned move with both regions healthy: the replica has caught up, no data is lost.
+    Switchover,
 }
+
+impl Scenario {
+    pub const ALL: [Scenario; 4] = [
+        Scenario::RegionOutage,
+        Scenario::AzOutage,
+        Scenario::DataCorruption,
+        Scenario::Switchover,
+    ];
+
+    /// The replica's lag when the disaster strikes.
+    fn replica_lag(self) -> f64 {
+        match self {
+            Scenario::Switchover => 0.0,
+            _ => 4.0,
+        }
+    }
+
+    fn expected_type(self) -> &'static str {
+        match self {
+            Scenario::RegionOutage | Scenario::Switchover => "regionOutage",
+            Scenario::AzOutage => "azOutage",
+            Scenario::DataCorruption => "dataCorruption",
+        }
+    }
+}
+
+/// How long before the drill the corruption was detected.
+const CORRUPTION_MINUTES: i64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DrillError {
@@ -98,7 +132,12 @@ enum RecordBody {
     Alias(String, String),
 }
 
-async fn seed_world(global: &SdkConfig, recovery: &SdkConfig, health_url: &str) -> Result<World, DrillError> {
+async fn seed_world(
+    scenario: Scenario,
+    global: &SdkConfig,
+    recovery: &SdkConfig,
+    health_url: &str,
+) -> Result<World, DrillError> {
     let mut plan: Value = serde_json::from_str(PLAN).map_err(|e| seed("the plan")(e.to_string()))?;
     let primary_config = rebound_shared::aws::in_region(global, PRIMARY);
 
@@ -175,7 +214,7 @@ async fn seed_world(global: &SdkConfig, recovery: &SdkConfig, health_url: &str) 
     let primary = east_rds
         .create_db_instance()
         .db_instance_identifier("orders-db")
-        .engine("postgres")
+        .engine("mysql")
         .db_instance_class("db.r6g.large")
         .allocated_storage(100)
         .master_username("orders")
@@ -210,7 +249,7 @@ async fn seed_world(global: &SdkConfig, recovery: &SdkConfig, health_url: &str) 
                         .value("orders-db-usw2")
                         .build(),
                 )
-                .value(REPLICA_LAG_SECONDS)
+                .value(scenario.replica_lag())
                 .timestamp(now)
                 .build(),
         )
@@ -336,6 +375,10 @@ async fn seed_world(global: &SdkConfig, recovery: &SdkConfig, health_url: &str) 
         }
     }
     plan["databases"][0]["sourceIdentifier"] = json!(primary_arn);
+    if scenario == Scenario::DataCorruption {
+        // The replica copied the bad writes: restore it to before they began, as a new instance.
+        plan["databases"] = json!([{"kind": "pointInTimeRestore", "identifier": "orders-db-restored", "sourceIdentifier": "orders-db-usw2"}]);
+    }
     plan["notification"]["topicArn"] = json!(topic_arn);
     plan["validation"]["probes"] = json!([
         {"kind": "http", "url": health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\""},
@@ -357,7 +400,39 @@ async fn seed_world(global: &SdkConfig, recovery: &SdkConfig, health_url: &str) 
     })
 }
 
-/// Injects the disaster: the plan's alarms go to ALARM; returns the event EventBridge would deliver.
+/// Injects the disaster and returns the execution input that starts the recovery: the event
+/// EventBridge would deliver, or an operator's manual start.
+async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillError> {
+    let now = Utc::now();
+    match scenario {
+        Scenario::RegionOutage => inject_region_outage(global).await,
+        Scenario::AzOutage => {
+            inject_region_outage(global).await?;
+            Ok(json!({
+                "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "AWS Health Event", "source": "aws.health",
+                "account": "123456789012", "time": now.to_rfc3339(), "region": PRIMARY, "resources": [],
+                "detail": {
+                    "eventArn": format!("arn:aws:health:{PRIMARY}::event/EC2/AWS_EC2_AZ_OPERATIONAL_ISSUE/drill-{}", now.timestamp()),
+                    "service": "EC2", "eventTypeCode": "AWS_EC2_AZ_OPERATIONAL_ISSUE", "eventTypeCategory": "issue",
+                    "statusCode": "open", "eventRegion": PRIMARY, "startTime": now.to_rfc2822(),
+                    "eventDescription": [{"language": "en_US", "latestDescription": "We are investigating connectivity issues affecting instances in a single Availability Zone (use1-az2) in the US-EAST-1 Region."}],
+                    "affectedEntities": []
+                }
+            }))
+        }
+        Scenario::DataCorruption => Ok(json!({
+            "reason": "Orders table overwritten by a faulty migration (incident INC-2211)",
+            "disasterType": "dataCorruption",
+            "severity": "critical",
+            "detectedAt": (now - chrono::Duration::minutes(CORRUPTION_MINUTES)).to_rfc3339(),
+        })),
+        Scenario::Switchover => Ok(json!({
+            "mode": "switchover",
+            "reason": "Planned move to us-west-2 ahead of us-east-1 maintenance (change CHG-1042)",
+        })),
+    }
+}
+
 async fn inject_region_outage(global: &SdkConfig) -> Result<Value, DrillError> {
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::in_region(global, PRIMARY));
     let reason = "Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (50.0).";
@@ -405,6 +480,8 @@ fn fact(what: &str, expected: impl Into<String>, found: impl Into<String>) -> Ve
 }
 
 async fn verify(
+    scenario: Scenario,
+    output: &Value,
     global: &SdkConfig,
     recovery: &SdkConfig,
     world: &World,
@@ -514,14 +591,34 @@ async fn verify(
         ),
         fact("pay health check inverted", "true", inverted.to_string()),
         fact(
-            "orders-db-usw2 is a standalone writer",
-            "available, not a replica",
-            match (&db, &replica_of) {
-                (Some(d), None) => format!("{}, not a replica", d.db_instance_status().unwrap_or("?")),
-                (Some(_), Some(src)) => format!("still a replica of {src}"),
-                (None, _) => "missing".into(),
-            },
+            "disaster classified",
+            scenario.expected_type(),
+            output
+                .pointer("/event/disasterType")
+                .and_then(Value::as_str)
+                .unwrap_or("none"),
         ),
+        if scenario == Scenario::DataCorruption {
+            fact(
+                "orders-db-usw2 was not promoted",
+                "still a replica",
+                if replica_of.is_some() {
+                    "still a replica"
+                } else {
+                    "promoted"
+                },
+            )
+        } else {
+            fact(
+                "orders-db-usw2 is a standalone writer",
+                "available, not a replica",
+                match (&db, &replica_of) {
+                    (Some(d), None) => format!("{}, not a replica", d.db_instance_status().unwrap_or("?")),
+                    (Some(_), Some(src)) => format!("still a replica of {src}"),
+                    (None, _) => "missing".into(),
+                },
+            )
+        },
         fact("ECS running/desired (api, worker)", "6/6, 3/3", counts.join(", ")),
         fact("orders-web-usw2", "4 in service, desired 4", asg),
         fact(
@@ -530,6 +627,36 @@ async fn verify(
             if success.is_some() { "yes" } else { "no" },
         ),
     ];
+    let mut facts = facts;
+    if scenario == Scenario::DataCorruption {
+        let restored = rds
+            .describe_db_instances()
+            .db_instance_identifier("orders-db-restored")
+            .send()
+            .await;
+        let state = match restored {
+            Ok(out) => out
+                .db_instances()
+                .first()
+                .map(|d| {
+                    format!(
+                        "{}, writer: {}",
+                        d.db_instance_status().unwrap_or("?"),
+                        d.read_replica_source_db_instance_identifier().is_none()
+                    )
+                })
+                .unwrap_or_else(|| "missing".into()),
+            Err(e) => format!(
+                "missing ({})",
+                aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e).unwrap_or("error")
+            ),
+        };
+        facts.push(fact(
+            "orders-db-restored to before the corruption",
+            "available, writer: true",
+            state,
+        ));
+    }
     Ok((facts, success))
 }
 
@@ -556,11 +683,17 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
         "drill: seeding a two-region application at {} (primary {PRIMARY}, recovery {RECOVERY})",
         moto.endpoint()
     );
-    let world = seed_world(&global, &recovery, &format!("http://{recovery_health}/health")).await?;
+    let world = seed_world(
+        scenario,
+        &global,
+        &recovery,
+        &format!("http://{recovery_health}/health"),
+    )
+    .await?;
     eprintln!(
-        "drill: injecting the disaster: alarms to ALARM, primary endpoint http://{primary_health}/health answering 503"
+        "drill: injecting the disaster ({scenario:?}); the primary endpoint http://{primary_health}/health answers 503"
     );
-    let event = inject_region_outage(&global).await?;
+    let event = inject(scenario, &global).await?;
 
     let functions = Arc::new(Functions::new(
         &global,
@@ -578,8 +711,8 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
     let outcome = interpreter.execute(&definition, event, &name).await;
     let timeline = interpreter.timeline();
 
-    let (facts, notification) = verify(&global, &recovery, &world).await?;
     let output = outcome.as_ref().ok().cloned().unwrap_or(Value::Null);
+    let (facts, notification) = verify(scenario, &output, &global, &recovery, &world).await?;
     let verified = outcome.is_ok() && facts.iter().all(|f| f.ok);
     let report = json!({
         "scenario": format!("{scenario:?}"),

@@ -1,14 +1,11 @@
-//! The drill, end to end against moto: the README's first command.
+//! Every drill scenario, end to end against moto: the README's first command.
 
 use rebound::drill::{drill, Scenario};
+use serde_json::Value;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_region_outage_drill_recovers_and_verifies_in_moto() {
+async fn verified_report(scenario: Scenario) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
-    let verified = drill(Scenario::RegionOutage, 0.0, dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(verified, "the drill verified its end state in moto");
+    let verified = drill(scenario, 0.0, dir.path()).await.unwrap_or_else(|e| panic!("{e}"));
     let reports: Vec<_> = std::fs::read_dir(dir.path())
         .expect("reports")
         .map(|e| e.expect("entry").path())
@@ -17,11 +14,13 @@ async fn the_region_outage_drill_recovers_and_verifies_in_moto() {
         .iter()
         .find(|p| p.extension().is_some_and(|e| e == "json"))
         .expect("a JSON report");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json).expect("read")).expect("report is JSON");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(json).expect("read")).expect("report is JSON");
+    assert!(
+        verified,
+        "{scenario:?} verified its end state in moto: {}",
+        report["endState"]
+    );
     assert_eq!(report["verified"], true);
-    assert_eq!(report["rpo"]["actualSeconds"], 4.0);
-    assert!(report["rto"]["actualSeconds"].as_f64().is_some_and(|s| s > 0.0));
     assert!(report["timeline"]["transitions"]
         .as_array()
         .is_some_and(|t| t.len() > 20));
@@ -30,4 +29,41 @@ async fn the_region_outage_drill_recovers_and_verifies_in_moto() {
         .find(|p| p.extension().is_some_and(|e| e == "html"))
         .expect("an HTML report");
     assert!(std::fs::read_to_string(html).expect("read").contains("<svg"));
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_outage_promotes_the_replica_with_its_lag_as_the_rpo() {
+    let report = verified_report(Scenario::RegionOutage).await;
+    assert_eq!(report["rpo"]["actualSeconds"], 4.0);
+    assert!(report["rto"]["actualSeconds"].as_f64().is_some_and(|s| s > 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn az_outage_from_aws_health_fails_over_the_same_way() {
+    let report = verified_report(Scenario::AzOutage).await;
+    assert!(report["endState"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["found"] == "azOutage")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_corruption_restores_instead_of_promoting() {
+    let report = verified_report(Scenario::DataCorruption).await;
+    let rto = report["rto"]["actualSeconds"].as_f64().expect("rto");
+    assert!(rto >= 600.0, "RTO counts from the detection ten minutes ago: {rto}");
+    let rpo = report["rpo"]["actualSeconds"].as_f64().expect("rpo");
+    assert!(rpo >= 600.0, "writes since the restore point are lost: {rpo}");
+    assert!(report["actions"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|a| a["operation"] == "RestoreDBInstanceToPointInTime")));
+    assert!(report["actions"]
+        .as_array()
+        .is_some_and(|a| a.iter().all(|a| a["operation"] != "PromoteReadReplica")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switchover_loses_no_data() {
+    let report = verified_report(Scenario::Switchover).await;
+    assert_eq!(report["rpo"]["actualSeconds"], 0.0);
 }

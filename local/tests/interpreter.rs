@@ -336,3 +336,16 @@ fn definitions_with_dangling_transitions_are_refused() {
     let ours: Value = serde_json::from_str(include_str!("../../statemachine/recovery.asl.json")).expect("json");
     assert!(validate(&ours).is_ok());
 }
+
+#[tokio::test]
+async fn a_loop_that_never_ends_stops_at_the_history_limit() {
+    let i = interpreter(vec![]);
+    let def = json!({"StartAt": "Poll", "States": {
+        "Poll": {"Type": "Wait", "Seconds": 30, "Next": "Done?"},
+        "Done?": {"Type": "Choice", "Choices": [{"Variable": "$.done", "BooleanEquals": true, "Next": "End"}], "Default": "Poll"},
+        "End": {"Type": "Succeed"}
+    }});
+    let err = execute(&i, def, json!({"done": false})).await.expect_err("never done");
+    assert_eq!(err.error, "States.Runtime");
+    assert!(err.cause.contains("25000 state transitions"), "{}", err.cause);
+}

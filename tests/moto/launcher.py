@@ -43,6 +43,25 @@ def promote_read_replica(self, db_kwargs):
 
 RDSBackend.promote_read_replica = promote_read_replica
 
+_restore_to_point_in_time = RDSBackend.restore_db_instance_to_point_in_time
+
+
+def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_identifier, overrides):
+    # AWS RDS API Reference, RestoreDBInstanceToPointInTime: "Restores a DB instance to an
+    # arbitrary point in time ... The target database is created" as a new, standalone instance.
+    # moto copies every attribute of the source, so a restore of a read replica (allowed for
+    # MySQL and MariaDB replicas with backups) comes back as a replica of the replica's source.
+    restored = _restore_to_point_in_time(self, source_db_identifier, target_db_identifier, overrides)
+    source_id = getattr(restored, "source_db_instance_identifier", None)
+    if restored.is_replica or source_id:
+        restored.is_replica = False
+        restored.source_db_instance_identifier = None
+        restored.replicas = []
+    return restored
+
+
+RDSBackend.restore_db_instance_to_point_in_time = restore_db_instance_to_point_in_time
+
 # AWS serves CloudWatch over Smithy RPC v2 CBOR (its service model lists smithy-rpc-v2-cbor
 # first, and the AWS SDK for Rust speaks only that); moto serves CloudWatch over the JSON and
 # query protocols only and answers 404 at /service/.../operation/.... This translates a CBOR

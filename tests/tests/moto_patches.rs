@@ -73,6 +73,58 @@ async fn a_promoted_cross_region_replica_is_no_longer_a_replica() {
     assert!(replicas.is_empty(), "{replicas:?}");
 }
 
+/// Restores a cross-region MySQL replica to a point in time; returns the new instance's source.
+async fn restore_a_replica(moto: &MotoServer) -> Option<String> {
+    let east = Client::new(&moto.config("us-east-1"));
+    let west = Client::new(&moto.config("us-west-2"));
+    let primary = east
+        .create_db_instance()
+        .db_instance_identifier("orders-db")
+        .engine("mysql")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("orders")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(7)
+        .send()
+        .await
+        .expect("CreateDBInstance");
+    let arn = primary
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .expect("arn")
+        .to_string();
+    west.create_db_instance_read_replica()
+        .db_instance_identifier("orders-db-usw2")
+        .source_db_instance_identifier(&arn)
+        .send()
+        .await
+        .expect("CreateDBInstanceReadReplica");
+    let restored = west
+        .restore_db_instance_to_point_in_time()
+        .source_db_instance_identifier("orders-db-usw2")
+        .target_db_instance_identifier("orders-db-restored")
+        .use_latest_restorable_time(true)
+        .send()
+        .await
+        .expect("RestoreDBInstanceToPointInTime");
+    restored
+        .db_instance()
+        .and_then(|d| d.read_replica_source_db_instance_identifier())
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn an_instance_restored_from_a_replica_is_standalone() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        restore_a_replica(&released).await.is_some(),
+        "moto as released restores a replica of the source (the gap)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(restore_a_replica(&patched).await, None);
+}
+
 async fn put_and_read_a_metric(moto: &MotoServer) -> Result<Vec<f64>, String> {
     use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat};
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-west-2"));

@@ -305,10 +305,11 @@ impl DatabaseFailover {
                 let latest = source
                     .latest_restorable_time()
                     .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
-                // Before the corruption was detected, and no later than AWS can restore to.
+                // A second before the corruption was detected (restores are to the second), and no
+                // later than AWS can restore to.
                 let detected = ctx.event.detected_at;
                 let time = match latest {
-                    Some(latest) => detected.min(latest),
+                    Some(latest) => (detected - Duration::seconds(1)).min(latest),
                     None => {
                         return Err(precondition(
                             source_identifier,
@@ -316,8 +317,8 @@ impl DatabaseFailover {
                         ))
                     }
                 };
-                // Writes between the restore point and the detection are lost.
-                let loss = (detected - time).num_milliseconds().max(0) as f64 / 1000.0;
+                // Every write after the restore point is missing from the restored database.
+                let loss = (now - time).num_milliseconds().max(0) as f64 / 1000.0;
                 let after = json!({ "restoredFrom": source_identifier, "restoreTime": time.to_rfc3339() });
                 let mut action = Action::change(
                     identifier,
@@ -374,7 +375,8 @@ impl DatabaseFailover {
                 let taken = snapshot
                     .snapshot_create_time()
                     .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), 0));
-                let rpo = taken.map(|t| (ctx.event.detected_at - t).num_seconds().max(0) as f64);
+                // Every write after the snapshot is missing from the restored database.
+                let rpo = taken.map(|t| (now - t).num_seconds().max(0) as f64);
                 let after =
                     json!({ "restoredFrom": snapshot_identifier, "snapshotTime": taken.map(|t| t.to_rfc3339()) });
                 let action = Action::change(

@@ -248,7 +248,11 @@ async fn data_corruption_restores_to_a_point_before_detection() {
         chrono::DateTime::parse_from_rfc3339(restore_time).expect("time") <= detected,
         "restore point before detection"
     );
-    assert!(result.rpo_seconds.is_some());
+    let rpo = result.rpo_seconds.expect("RPO measured");
+    assert!(
+        (300.0..400.0).contains(&rpo),
+        "writes since the restore point (5 min ago) are lost: {rpo}"
+    );
     let again = w.run(&request).await.expect("again");
     assert!(again.actions[0].already_done);
 }

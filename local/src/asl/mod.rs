@@ -109,7 +109,12 @@ pub struct Interpreter {
     pub verbose: bool,
     timeline: Mutex<Timeline>,
     started: Mutex<Option<(Instant, DateTime<Utc>)>>,
+    transitions: AtomicU64,
 }
+
+/// Step Functions ends a Standard execution at 25,000 history events; each state entered
+/// costs at least one, so no execution here runs more states than that.
+pub const MAX_TRANSITIONS: u64 = 25_000;
 
 /// The input, context and name an executing state works with.
 struct Frame<'a> {
@@ -130,6 +135,7 @@ impl Interpreter {
             verbose: false,
             timeline: Mutex::new(Timeline::default()),
             started: Mutex::new(None),
+            transitions: AtomicU64::new(0),
         }
     }
 
@@ -148,6 +154,10 @@ impl Interpreter {
         if let Ok(mut s) = self.started.lock() {
             *s = Some((start, now));
         }
+        if let Ok(mut t) = self.timeline.lock() {
+            *t = Timeline::default();
+        }
+        self.transitions.store(0, Ordering::Relaxed);
         let execution_id = format!("arn:aws:states:local:000000000000:execution:rebound-local:{execution_name}");
         let context = json!({
             "Execution": { "Id": execution_id, "Name": execution_name, "Input": input, "StartTime": now.to_rfc3339() },
@@ -186,6 +196,11 @@ impl Interpreter {
                 .to_string();
             let mut input = input;
             loop {
+                if self.transitions.fetch_add(1, Ordering::Relaxed) >= MAX_TRANSITIONS {
+                    return Err(StateError::runtime(format!(
+                        "the execution exceeded {MAX_TRANSITIONS} state transitions (Step Functions' history limit); a polling loop never ended"
+                    )));
+                }
                 let state = states
                     .get(&name)
                     .ok_or_else(|| StateError::runtime(format!("no state named {name}")))?;
