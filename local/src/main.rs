@@ -35,7 +35,7 @@ enum Command {
         /// Multiply Wait states and retry back-off by this (0: do not sleep).
         #[arg(long, default_value_t = 1.0)]
         time_scale: f64,
-        /// Answer approval requests with yes at once.
+        /// Answer approval requests with yes at once (otherwise wait for `rebound approve`).
         #[arg(long)]
         auto_approve: bool,
         /// The region to recover into (default: RECOVERY_REGION, else the configured region).
@@ -44,6 +44,25 @@ enum Command {
         /// Where the detector reads the plan when the input has none (default: PLAN_LOCATION).
         #[arg(long)]
         plan_location: Option<String>,
+    },
+    /// Approve a waiting approval request of a local run (the token is in the request).
+    Approve {
+        #[arg(long)]
+        token: String,
+        /// Who approves, for the audit trail.
+        #[arg(long, default_value = "rebound approve")]
+        by: String,
+        #[arg(long)]
+        approvals_dir: Option<PathBuf>,
+    },
+    /// Reject a waiting approval request of a local run: the recovery aborts and notifies.
+    Reject {
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        cause: String,
+        #[arg(long)]
+        approvals_dir: Option<PathBuf>,
     },
     /// Validate a recovery plan and print every problem with its path. Exit 0 when valid, 2 when not.
     Validate {
@@ -123,9 +142,11 @@ async fn run(
     let mut interpreter = Interpreter::new(tasks, substitutions);
     interpreter.time_scale = time_scale;
     interpreter.verbose = true;
-    if auto_approve {
-        interpreter.approval = Approval::Auto;
-    }
+    interpreter.approval = if auto_approve {
+        Approval::Auto
+    } else {
+        Approval::Await(rebound::approvals::default_dir())
+    };
     let name = format!("run-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     let outcome = interpreter.execute(&definition, input, &name).await;
     let timeline = interpreter.timeline();
@@ -145,6 +166,20 @@ async fn run(
             eprintln!("execution failed\nError: {}\nCause: {}", e.error, e.cause);
             println!("{}", serde_json::json!({"Error": e.error, "Cause": e.cause}));
             ExitCode::from(1)
+        }
+    }
+}
+
+fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>) -> ExitCode {
+    let dir = dir.unwrap_or_else(rebound::approvals::default_dir);
+    match rebound::approvals::answer(&dir, token, decision) {
+        Ok(path) => {
+            eprintln!("answered {token} ({})", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rebound: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -201,6 +236,16 @@ async fn main() -> ExitCode {
             )
             .await
         }
+        Command::Approve {
+            token,
+            by,
+            approvals_dir,
+        } => answer(&token, Ok(&by), approvals_dir),
+        Command::Reject {
+            token,
+            cause,
+            approvals_dir,
+        } => answer(&token, Err(&cause), approvals_dir),
         Command::Validate { plan } => validate(plan),
         Command::Drill {
             scenario,

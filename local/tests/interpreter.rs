@@ -349,3 +349,68 @@ async fn a_loop_that_never_ends_stops_at_the_history_limit() {
     assert_eq!(err.error, "States.Runtime");
     assert!(err.cause.contains("25000 state transitions"), "{}", err.cause);
 }
+
+fn approval_definition() -> Value {
+    json!({"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "TimeoutSeconds": 20,
+                "Parameters": {"FunctionName": "${Fn}", "Payload": {"token.$": "$$.Task.Token"}}, "ResultPath": "$.approval",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Aborted"}], "End": true},
+        "Aborted": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    }})
+}
+
+/// Runs the approval definition, answering with `decision` once the request was sent.
+async fn answered(decision: Result<&'static str, &'static str>) -> Result<Value, StateError> {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut run = with_task(0, "");
+    run.interpreter.approval = Approval::Await(dir.path().to_path_buf());
+    let seen = run.seen.clone();
+    let path = dir.path().to_path_buf();
+    let answerer = tokio::spawn(async move {
+        loop {
+            let token = seen
+                .lock()
+                .ok()
+                .and_then(|s| s.last().and_then(|v| v["token"].as_str().map(str::to_string)));
+            if let Some(token) = token {
+                rebound::approvals::answer(&path, &token, decision).expect("answered");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    let out = execute(&run.interpreter, approval_definition(), json!({})).await;
+    answerer.await.expect("answerer");
+    out
+}
+
+#[tokio::test]
+async fn an_approval_request_waits_for_rebound_approve() {
+    let out = answered(Ok("j.doe")).await.expect("approved");
+    assert_eq!(out["approval"], json!({"approved": true, "by": "j.doe"}));
+}
+
+#[tokio::test]
+async fn a_rejection_aborts_through_the_catch() {
+    let err = answered(Err("not during the sale")).await.expect_err("rejected");
+    assert_eq!(err, StateError::new("Rebound.ApprovalRejected", "not during the sale"));
+}
+
+#[test]
+fn answers_need_a_local_token() {
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(rebound::approvals::answer(dir.path(), "../etc/passwd", Ok("x")).is_err());
+}
+
+#[tokio::test]
+async fn an_unanswered_approval_times_out_and_aborts() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut run = with_task(0, "");
+    run.interpreter.approval = Approval::Await(dir.path().to_path_buf());
+    let mut def = approval_definition();
+    def["States"]["Ask"]["TimeoutSeconds"] = json!(1);
+    let err = execute(&run.interpreter, def, json!({}))
+        .await
+        .expect_err("nobody answered");
+    assert_eq!(err.error, "States.Timeout");
+}

@@ -61,6 +61,8 @@ pub enum Approval {
     Auto,
     /// Answer with task failure (`Rebound.ApprovalRejected`) and this cause.
     Refuse(String),
+    /// Wait for `rebound approve` or `rebound reject` to answer in this folder.
+    Await(std::path::PathBuf),
 }
 
 /// One state's run, for the timeline.
@@ -551,8 +553,9 @@ impl Interpreter {
         let resource = self.substitute(s.get("Resource").and_then(Value::as_str).unwrap_or_default());
         let wait_for_token = resource.ends_with(".waitForTaskToken");
         let mut context = context.clone();
+        let token = format!("local-token-{}", uuid::Uuid::new_v4());
         if wait_for_token {
-            context["Task"] = json!({ "Token": format!("local-token-{}", uuid::Uuid::new_v4()) });
+            context["Task"] = json!({ "Token": token });
         }
         let input = match s.get("Parameters") {
             Some(p) => self.parameters(p, &effective, &context)?,
@@ -586,7 +589,19 @@ impl Interpreter {
             _ => None,
         };
         let started = Instant::now();
-        let call = handler(payload);
+        let approval = self.approval.clone();
+        // For a task token, the timeout covers the handler and the wait for the answer.
+        let call = async move {
+            let result = handler(payload).await?;
+            if !wait_for_token {
+                return Ok(result);
+            }
+            match approval {
+                Approval::Auto => Ok(json!({ "approved": true, "by": "rebound --auto-approve" })),
+                Approval::Refuse(cause) => Err(StateError::new(rebound_shared::error::APPROVAL_REJECTED, cause)),
+                Approval::Await(dir) => crate::approvals::wait(&dir, &token).await,
+            }
+        };
         let result = match timeout {
             Some(t) => tokio::time::timeout(Duration::from_secs(t), call)
                 .await
@@ -603,14 +618,6 @@ impl Interpreter {
             timeline.task_ms += ms(started.elapsed());
         }
         let result = result?;
-        if wait_for_token {
-            return match &self.approval {
-                Approval::Auto => Ok(json!({ "approved": true, "by": "rebound --auto-approve" })),
-                Approval::Refuse(cause) => {
-                    Err(StateError::new(rebound_shared::error::APPROVAL_REJECTED, cause.clone()))
-                }
-            };
-        }
         Ok(if wrap {
             json!({ "ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": 200 })
         } else {

@@ -1,0 +1,57 @@
+//! Answers to `.waitForTaskToken` tasks in local runs: `rebound approve` and `rebound reject`
+//! write an answer file named after the task token; the waiting execution picks it up.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::asl::StateError;
+
+/// Where answers go by default: `~/.cache/rebound/approvals` (or under `REBOUND_CACHE`).
+pub fn default_dir() -> PathBuf {
+    rebound_tests::cache_dir().join("approvals")
+}
+
+fn answer_path(dir: &Path, token: &str) -> Result<PathBuf, String> {
+    if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(format!(
+            "'{token}' is not a local task token (letters, digits, '-' and '_')"
+        ));
+    }
+    Ok(dir.join(format!("{token}.json")))
+}
+
+/// Records an approval (`Ok(by)`) or a rejection (`Err(cause)`) for the task token.
+pub fn answer(dir: &Path, token: &str, decision: Result<&str, &str>) -> Result<PathBuf, String> {
+    let path = answer_path(dir, token)?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let body = match decision {
+        Ok(by) => json!({ "approved": true, "by": by }),
+        Err(cause) => json!({ "approved": false, "error": rebound_shared::error::APPROVAL_REJECTED, "cause": cause }),
+    };
+    std::fs::write(&path, body.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Waits until the token is answered: its output on approval, `Rebound.ApprovalRejected` on
+/// rejection. The Task's timeout bounds the wait.
+pub async fn wait(dir: &Path, token: &str) -> Result<Value, StateError> {
+    let path = answer_path(dir, token).map_err(StateError::runtime)?;
+    eprintln!(
+        "waiting for approval: rebound approve --token {token}   (or: rebound reject --token {token} --cause WHY)"
+    );
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let _ = std::fs::remove_file(&path);
+            let answer: Value =
+                serde_json::from_str(&text).map_err(|e| StateError::runtime(format!("{}: {e}", path.display())))?;
+            if answer["approved"] == true {
+                return Ok(answer);
+            }
+            let cause = answer["cause"].as_str().unwrap_or("rejected").to_string();
+            return Err(StateError::new(rebound_shared::error::APPROVAL_REJECTED, cause));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
