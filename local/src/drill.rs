@@ -209,33 +209,11 @@ async fn seed_world(
         .await
         .map_err(|e| seed("records")(format!("{e:?}")))?;
 
-    // The primary database and its cross-region read replica, 4 s behind.
-    let east_rds = aws_sdk_rds::Client::new(&primary_config);
-    let primary = east_rds
-        .create_db_instance()
-        .db_instance_identifier("orders-db")
-        .engine("mysql")
-        .db_instance_class("db.r6g.large")
-        .allocated_storage(100)
-        .master_username("orders")
-        .master_user_password("drill-only-password-1")
-        .backup_retention_period(7)
-        .send()
+    // The primary database and its cross-region read replica (MySQL: its replicas keep backups,
+    // so a corrupted replica can be restored to a point in time).
+    let primary_arn = rebound_tests::seed::database_with_replica(&primary_config, recovery, "mysql")
         .await
-        .map_err(|e| seed("the primary database")(format!("{e:?}")))?;
-    let primary_arn = primary
-        .db_instance()
-        .and_then(|d| d.db_instance_arn())
-        .map(str::to_string)
-        .ok_or_else(|| seed("the primary database")("no ARN".into()))?;
-    aws_sdk_rds::Client::new(recovery)
-        .create_db_instance_read_replica()
-        .db_instance_identifier("orders-db-usw2")
-        .source_db_instance_identifier(&primary_arn)
-        .db_instance_class("db.r6g.large")
-        .send()
-        .await
-        .map_err(|e| seed("the read replica")(format!("{e:?}")))?;
+        .map_err(seed("the databases"))?;
     let now = aws_smithy_types::DateTime::from_secs(Utc::now().timestamp());
     aws_sdk_cloudwatch::Client::new(recovery)
         .put_metric_data()
@@ -258,33 +236,9 @@ async fn seed_world(
         .map_err(|e| seed("replica lag")(format!("{e:?}")))?;
 
     // Warm standby: services running at minimum in the recovery region.
-    let ecs = aws_sdk_ecs::Client::new(recovery);
-    ecs.create_cluster()
-        .cluster_name("orders-usw2")
-        .send()
+    rebound_tests::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
         .await
-        .map_err(|e| seed("the ECS cluster")(format!("{e:?}")))?;
-    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
-        .name("app")
-        .image("orders:1.42")
-        .memory(512)
-        .build();
-    ecs.register_task_definition()
-        .family("orders")
-        .container_definitions(container)
-        .send()
-        .await
-        .map_err(|e| seed("the task definition")(format!("{e:?}")))?;
-    for service in ["orders-api", "orders-worker"] {
-        ecs.create_service()
-            .cluster("orders-usw2")
-            .service_name(service)
-            .task_definition("orders")
-            .desired_count(1)
-            .send()
-            .await
-            .map_err(|e| seed("ECS services")(format!("{e:?}")))?;
-    }
+        .map_err(seed("ECS services"))?;
     let autoscaling = aws_sdk_autoscaling::Client::new(recovery);
     autoscaling
         .create_launch_configuration()

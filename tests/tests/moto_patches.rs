@@ -1,34 +1,14 @@
 //! Each patch in tests/moto/launcher.py, shown against moto as released and as patched.
 
 use aws_sdk_rds::Client;
-use rebound_tests::MotoServer;
+use rebound_tests::{seed, MotoServer};
 
 async fn promote_cross_region_replica(moto: &MotoServer) -> (Option<String>, Vec<String>) {
     let east = Client::new(&moto.config("us-east-1"));
     let west = Client::new(&moto.config("us-west-2"));
-    let primary = east
-        .create_db_instance()
-        .db_instance_identifier("orders-db")
-        .engine("postgres")
-        .db_instance_class("db.t3.micro")
-        .allocated_storage(20)
-        .master_username("orders")
-        .master_user_password("not-a-secret-1")
-        .send()
+    seed::database_with_replica(&moto.config("us-east-1"), &moto.config("us-west-2"), "postgres")
         .await
-        .expect("CreateDBInstance");
-    let arn = primary
-        .db_instance()
-        .and_then(|d| d.db_instance_arn())
-        .expect("arn")
-        .to_string();
-    west.create_db_instance_read_replica()
-        .db_instance_identifier("orders-db-usw2")
-        .source_db_instance_identifier(&arn)
-        .db_instance_class("db.t3.micro")
-        .send()
-        .await
-        .expect("CreateDBInstanceReadReplica");
+        .expect("seeded");
     west.promote_read_replica()
         .db_instance_identifier("orders-db-usw2")
         .send()
@@ -75,31 +55,10 @@ async fn a_promoted_cross_region_replica_is_no_longer_a_replica() {
 
 /// Restores a cross-region MySQL replica to a point in time; returns the new instance's source.
 async fn restore_a_replica(moto: &MotoServer) -> Option<String> {
-    let east = Client::new(&moto.config("us-east-1"));
     let west = Client::new(&moto.config("us-west-2"));
-    let primary = east
-        .create_db_instance()
-        .db_instance_identifier("orders-db")
-        .engine("mysql")
-        .db_instance_class("db.t3.micro")
-        .allocated_storage(20)
-        .master_username("orders")
-        .master_user_password("not-a-secret-1")
-        .backup_retention_period(7)
-        .send()
+    seed::database_with_replica(&moto.config("us-east-1"), &moto.config("us-west-2"), "mysql")
         .await
-        .expect("CreateDBInstance");
-    let arn = primary
-        .db_instance()
-        .and_then(|d| d.db_instance_arn())
-        .expect("arn")
-        .to_string();
-    west.create_db_instance_read_replica()
-        .db_instance_identifier("orders-db-usw2")
-        .source_db_instance_identifier(&arn)
-        .send()
-        .await
-        .expect("CreateDBInstanceReadReplica");
+        .expect("seeded");
     let restored = west
         .restore_db_instance_to_point_in_time()
         .source_db_instance_identifier("orders-db-usw2")

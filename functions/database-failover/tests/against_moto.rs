@@ -22,30 +22,10 @@ async fn world() -> World {
     let east = aws_sdk_rds::Client::new(&moto.config("us-east-1"));
     let west = aws_sdk_rds::Client::new(&moto.config("us-west-2"));
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-west-2"));
-    let primary = east
-        .create_db_instance()
-        .db_instance_identifier("orders-db")
-        .engine("postgres")
-        .db_instance_class("db.r6g.large")
-        .allocated_storage(100)
-        .master_username("orders")
-        .master_user_password("not-a-secret-1")
-        .backup_retention_period(7)
-        .send()
-        .await
-        .expect("CreateDBInstance");
-    let primary_arn = primary
-        .db_instance()
-        .and_then(|d| d.db_instance_arn())
-        .expect("arn")
-        .to_string();
-    west.create_db_instance_read_replica()
-        .db_instance_identifier("orders-db-usw2")
-        .source_db_instance_identifier(&primary_arn)
-        .db_instance_class("db.r6g.large")
-        .send()
-        .await
-        .expect("CreateDBInstanceReadReplica");
+    let primary_arn =
+        rebound_tests::seed::database_with_replica(&moto.config("us-east-1"), &moto.config("us-west-2"), "postgres")
+            .await
+            .expect("seeded");
     let mut request = event("database-failover.json");
     request["context"]["plan"]["databases"][0]["sourceIdentifier"] = json!(primary_arn);
     World {

@@ -89,55 +89,14 @@ async fn world(health: SocketAddr) -> World {
         .trim_start_matches("/hostedzone/")
         .to_string();
     upsert(&route53, &zone, "orders-api-use1.orders.example.com").await;
-    let east_rds = aws_sdk_rds::Client::new(&global);
     let rds = aws_sdk_rds::Client::new(&west);
-    let primary = east_rds
-        .create_db_instance()
-        .db_instance_identifier("orders-db")
-        .engine("postgres")
-        .db_instance_class("db.r6g.large")
-        .allocated_storage(100)
-        .master_username("orders")
-        .master_user_password("not-a-secret-1")
-        .send()
+    let arn = rebound_tests::seed::database_with_replica(&global, &west, "postgres")
         .await
-        .expect("primary");
-    let arn = primary
-        .db_instance()
-        .and_then(|d| d.db_instance_arn())
-        .expect("arn")
-        .to_string();
-    rds.create_db_instance_read_replica()
-        .db_instance_identifier("orders-db-usw2")
-        .source_db_instance_identifier(&arn)
-        .send()
-        .await
-        .expect("replica");
+        .expect("database");
     let ecs = aws_sdk_ecs::Client::new(&west);
-    ecs.create_cluster()
-        .cluster_name("orders-usw2")
-        .send()
+    rebound_tests::seed::ecs_services(&west, &[("orders-api", 1)])
         .await
-        .expect("cluster");
-    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
-        .name("app")
-        .image("orders:1.42")
-        .memory(512)
-        .build();
-    ecs.register_task_definition()
-        .family("orders")
-        .container_definitions(container)
-        .send()
-        .await
-        .expect("task definition");
-    ecs.create_service()
-        .cluster("orders-usw2")
-        .service_name("orders-api")
-        .task_definition("orders")
-        .desired_count(1)
-        .send()
-        .await
-        .expect("service");
+        .expect("services");
 
     let mut request = event("recovery-validator.json");
     let plan = &mut request["context"]["plan"];

@@ -24,32 +24,9 @@ async fn world() -> World {
     let config = moto.config("us-west-2");
     let ecs = aws_sdk_ecs::Client::new(&config);
     let autoscaling = aws_sdk_autoscaling::Client::new(&config);
-    ecs.create_cluster()
-        .cluster_name("orders-usw2")
-        .send()
+    rebound_tests::seed::ecs_services(&config, &[("orders-api", 1), ("orders-worker", 0)])
         .await
-        .expect("CreateCluster");
-    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
-        .name("app")
-        .image("orders:1.42")
-        .memory(512)
-        .build();
-    ecs.register_task_definition()
-        .family("orders")
-        .container_definitions(container)
-        .send()
-        .await
-        .expect("RegisterTaskDefinition");
-    for (name, count) in [("orders-api", 1), ("orders-worker", 0)] {
-        ecs.create_service()
-            .cluster("orders-usw2")
-            .service_name(name)
-            .task_definition("orders")
-            .desired_count(count)
-            .send()
-            .await
-            .expect("CreateService");
-    }
+        .expect("services");
     autoscaling
         .create_launch_configuration()
         .launch_configuration_name("orders-web")

@@ -1,0 +1,72 @@
+//! The application the tests and the drill seed in moto: an RDS primary in one region with a
+//! cross-region read replica in the other, and the recovery region's ECS services.
+
+use aws_config::SdkConfig;
+
+pub const PRIMARY_DB: &str = "orders-db";
+pub const REPLICA_DB: &str = "orders-db-usw2";
+pub const ECS_CLUSTER: &str = "orders-usw2";
+
+/// Creates `orders-db` (with automated backups) where `primary` points and its read replica
+/// `orders-db-usw2` where `recovery` points; returns the primary's ARN.
+pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, engine: &str) -> Result<String, String> {
+    let created = aws_sdk_rds::Client::new(primary)
+        .create_db_instance()
+        .db_instance_identifier(PRIMARY_DB)
+        .engine(engine)
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(100)
+        .master_username("orders")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(7)
+        .send()
+        .await
+        .map_err(|e| format!("CreateDBInstance: {e:?}"))?;
+    let arn = created
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .ok_or("CreateDBInstance returned no ARN")?
+        .to_string();
+    aws_sdk_rds::Client::new(recovery)
+        .create_db_instance_read_replica()
+        .db_instance_identifier(REPLICA_DB)
+        .source_db_instance_identifier(&arn)
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .map_err(|e| format!("CreateDBInstanceReadReplica: {e:?}"))?;
+    Ok(arn)
+}
+
+/// Creates the `orders-usw2` cluster, an `orders` task definition, and each service at its
+/// desired count.
+pub async fn ecs_services(recovery: &SdkConfig, services: &[(&str, i32)]) -> Result<(), String> {
+    let ecs = aws_sdk_ecs::Client::new(recovery);
+    ecs.create_cluster()
+        .cluster_name(ECS_CLUSTER)
+        .send()
+        .await
+        .map_err(|e| format!("CreateCluster: {e:?}"))?;
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("orders:1.42")
+        .memory(512)
+        .build();
+    ecs.register_task_definition()
+        .family("orders")
+        .container_definitions(container)
+        .send()
+        .await
+        .map_err(|e| format!("RegisterTaskDefinition: {e:?}"))?;
+    for (name, count) in services {
+        ecs.create_service()
+            .cluster(ECS_CLUSTER)
+            .service_name(*name)
+            .task_definition("orders")
+            .desired_count(*count)
+            .send()
+            .await
+            .map_err(|e| format!("CreateService {name}: {e:?}"))?;
+    }
+    Ok(())
+}
