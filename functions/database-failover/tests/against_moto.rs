@@ -236,3 +236,38 @@ async fn data_corruption_restores_to_a_point_before_detection() {
     let again = w.run(&request).await.expect("again");
     assert!(again.actions[0].already_done);
 }
+
+#[tokio::test]
+async fn a_snapshot_restore_creates_the_instance_and_measures_the_snapshot_age() {
+    let w = world().await;
+    w.west
+        .create_db_snapshot()
+        .db_instance_identifier("orders-db-usw2")
+        .db_snapshot_identifier("orders-db-usw2-nightly")
+        .send()
+        .await
+        .expect("CreateDBSnapshot");
+    let mut request = w.request.clone();
+    request["context"]["plan"]["databases"] = json!([{
+        "kind": "snapshotRestore", "identifier": "orders-db-from-snapshot", "snapshotIdentifier": "orders-db-usw2-nightly"
+    }]);
+    let result = w.run(&request).await.expect("restore");
+    assert_eq!(result.actions[0].operation, "RestoreDBInstanceFromDBSnapshot");
+    let restored = w
+        .west
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-from-snapshot")
+        .send()
+        .await
+        .expect("restored instance exists");
+    assert_eq!(restored.db_instances().len(), 1);
+    let rpo = result.rpo_seconds.expect("the snapshot's age is the RPO");
+    assert!((0.0..120.0).contains(&rpo), "{rpo}");
+    let again = w.run(&request).await.expect("again");
+    assert!(again.actions[0].already_done);
+
+    request["context"]["plan"]["databases"][0]["snapshotIdentifier"] = json!("no-such-snapshot");
+    request["context"]["plan"]["databases"][0]["identifier"] = json!("orders-db-other");
+    let err = w.run(&request).await.expect_err("missing snapshot");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
+}
