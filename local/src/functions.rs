@@ -30,7 +30,7 @@ impl Functions {
         Functions {
             detector: Detector::new(recovery, plan_location),
             dns: DnsFailover::new(global),
-            databases: DatabaseFailover::new(recovery),
+            databases: DatabaseFailover::new(recovery, global),
             services: ServiceRestoration::new(recovery),
             validator: RecoveryValidator::new(global, recovery),
             notifier: RecoveryNotifier { config: global.clone() },

@@ -28,3 +28,13 @@ pub async fn load_recovery_config() -> SdkConfig {
 pub fn region_of(config: &SdkConfig) -> String {
     config.region().map(|r| r.to_string()).unwrap_or_default()
 }
+
+/// The configuration for acting in the primary region: `PRIMARY_REGION` when set (the SAM
+/// template sets it), otherwise the Lambda's own region.
+pub async fn load_primary_config() -> SdkConfig {
+    let config = load_config().await;
+    match std::env::var("PRIMARY_REGION") {
+        Ok(region) if !region.is_empty() => in_region(&config, &region),
+        _ => config,
+    }
+}

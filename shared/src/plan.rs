@@ -245,6 +245,10 @@ pub enum Database {
         source_identifier: String,
         #[serde(default)]
         allow_data_loss: bool,
+        /// After a failover: the replica of `identifier` in the primary region that a failback
+        /// promotes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failback_identifier: Option<String>,
     },
     /// An Aurora global database: switchover (no data loss) or failover to the recovery cluster.
     AuroraGlobal {
@@ -339,6 +343,8 @@ pub enum Probe {
         expected_body: Option<String>,
         #[serde(default = "default_probe_timeout")]
         timeout_ms: u64,
+        #[serde(default)]
+        when: ProbeWhen,
     },
     Dns {
         hosted_zone_id: String,
@@ -346,7 +352,38 @@ pub enum Probe {
         #[serde(rename = "type")]
         record_type: RecordType,
         expected: Vec<String>,
+        #[serde(default)]
+        when: ProbeWhen,
     },
+}
+
+/// Which direction a probe proves: traffic in the recovery region (failover, switchover, drill),
+/// back in the primary region (failback), or either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProbeWhen {
+    #[default]
+    Failover,
+    Failback,
+    Always,
+}
+
+impl ProbeWhen {
+    pub fn applies(self, failback: bool) -> bool {
+        match self {
+            ProbeWhen::Failover => !failback,
+            ProbeWhen::Failback => failback,
+            ProbeWhen::Always => true,
+        }
+    }
+}
+
+impl Probe {
+    pub fn when(&self) -> ProbeWhen {
+        match self {
+            Probe::Http { when, .. } | Probe::Dns { when, .. } => *when,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -809,7 +846,13 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
     for (path, db) in c.array("", plan, "databases", false) {
         let kind = db.get("kind").and_then(Value::as_str);
         let fields: &[&str] = match kind {
-            Some("readReplica") => &["kind", "identifier", "sourceIdentifier", "allowDataLoss"],
+            Some("readReplica") => &[
+                "kind",
+                "identifier",
+                "sourceIdentifier",
+                "allowDataLoss",
+                "failbackIdentifier",
+            ],
             Some("auroraGlobal") => &["kind", "identifier", "targetClusterArn", "allowDataLoss"],
             Some("pointInTimeRestore") => &["kind", "identifier", "sourceIdentifier", "instanceClass"],
             Some("snapshotRestore") => &["kind", "identifier", "snapshotIdentifier", "instanceClass"],
@@ -821,6 +864,7 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 "snapshotIdentifier",
                 "instanceClass",
                 "allowDataLoss",
+                "failbackIdentifier",
             ],
         };
         let Some(d) = c.object(&path, db, fields) else {
@@ -870,6 +914,14 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
         }
         c.boolean(&path, d, "allowDataLoss", false);
         c.string(&path, d, "instanceClass", false);
+        if let Some(fb) = c.string(&path, d, "failbackIdentifier", false) {
+            if !is_rds_identifier(fb) {
+                c.report(
+                    &format!("{path}.failbackIdentifier"),
+                    "must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter",
+                );
+            }
+        }
     }
 }
 
@@ -939,8 +991,8 @@ fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>
     for (path, probe) in c.array("validation", v, "probes", false) {
         let kind = probe.get("kind").and_then(Value::as_str);
         let fields: &[&str] = match kind {
-            Some("http") => &["kind", "url", "expectedStatus", "expectedBody", "timeoutMs"],
-            Some("dns") => &["kind", "hostedZoneId", "name", "type", "expected"],
+            Some("http") => &["kind", "url", "expectedStatus", "expectedBody", "timeoutMs", "when"],
+            Some("dns") => &["kind", "hostedZoneId", "name", "type", "expected", "when"],
             _ => &[
                 "kind",
                 "url",
@@ -951,11 +1003,13 @@ fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>
                 "name",
                 "type",
                 "expected",
+                "when",
             ],
         };
         let Some(p) = c.object(&path, probe, fields) else {
             continue;
         };
+        c.one_of(&path, p, "when", false, &["failover", "failback", "always"]);
         match c.one_of(&path, p, "kind", true, &["http", "dns"]) {
             Some("http") => {
                 if let Some(url) = c.string(&path, p, "url", true) {

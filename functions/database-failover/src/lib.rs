@@ -21,7 +21,7 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::data_loss_acceptable;
-use rebound_shared::plan::Database;
+use rebound_shared::plan::{Database, RecoveryPlan};
 use rebound_shared::step::{elapsed_ms, past_deadline};
 use serde_json::{json, Value};
 
@@ -90,6 +90,9 @@ fn precondition(database: &str, reason: impl Into<String>) -> DatabaseError {
 pub struct DatabaseFailover {
     pub rds: aws_sdk_rds::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Primary-region clients: a failback promotes replicas there.
+    pub primary_rds: aws_sdk_rds::Client,
+    pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 /// What `start` decided for one database after inspecting it.
@@ -126,25 +129,47 @@ enum Change {
 }
 
 impl DatabaseFailover {
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
+    pub fn new(recovery: &aws_config::SdkConfig, primary: &aws_config::SdkConfig) -> Self {
         DatabaseFailover {
-            rds: aws_sdk_rds::Client::new(config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            rds: aws_sdk_rds::Client::new(recovery),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(recovery),
+            primary_rds: aws_sdk_rds::Client::new(primary),
+            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(primary),
+        }
+    }
+
+    /// The same functions acting in the primary region, where a failback promotes.
+    pub fn in_primary(&self) -> DatabaseFailover {
+        DatabaseFailover {
+            rds: self.primary_rds.clone(),
+            cloudwatch: self.primary_cloudwatch.clone(),
+            primary_rds: self.primary_rds.clone(),
+            primary_cloudwatch: self.primary_cloudwatch.clone(),
         }
     }
 
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let request: StepRequest = parse_request(payload)?;
-        let client_region = self.rds.config().region().map(|r| r.to_string()).unwrap_or_default();
-        if client_region != request.context.plan.recovery_region {
+        let mut ctx = request.context;
+        // A failback is a zero-loss promotion of the failback replicas in the primary region.
+        let primary;
+        let (acting, region) = if ctx.mode == Mode::Failback {
+            ctx.plan.databases = failback_databases(&ctx.plan)?;
+            primary = self.in_primary();
+            (&primary, ctx.plan.primary_region.clone())
+        } else {
+            (self, ctx.plan.recovery_region.clone())
+        };
+        let client_region = acting.rds.config().region().map(|r| r.to_string()).unwrap_or_default();
+        if client_region != region {
             return Err(DatabaseError::WrongRegion {
-                plan: request.context.plan.recovery_region.clone(),
+                plan: region,
                 client: client_region,
             });
         }
         match request.action {
-            StepAction::Start => self.start(&request.context, now).await,
-            StepAction::Status => self.status(&request.context, now).await,
+            StepAction::Start => acting.start(&ctx, now).await,
+            StepAction::Status => acting.status(&ctx, now).await,
         }
     }
 
@@ -164,13 +189,6 @@ impl DatabaseFailover {
 
     /// Reads one database and decides what to do, changing nothing.
     async fn inspect(&self, ctx: &RecoveryContext, db: &Database, now: DateTime<Utc>) -> Result<Intent, DatabaseError> {
-        let id = db.identifier();
-        if ctx.mode == Mode::Failback {
-            return Err(DatabaseError::Unsupported {
-                database: id.to_string(),
-                reason: "failback of databases is not automated: create a replica in the primary region, then run a switchover with the regions swapped".into(),
-            });
-        }
         match db {
             Database::ReadReplica {
                 identifier,
@@ -198,13 +216,13 @@ impl DatabaseFailover {
                     ));
                 }
                 let lag = self.replica_lag(identifier, now).await?;
-                let zero_loss = ctx.mode == Mode::Switchover;
+                let zero_loss = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
                 match lag {
                     Some(lag)
                         if !data_loss_acceptable(lag, ctx.plan.objectives.rpo_seconds, zero_loss, *allow_data_loss) =>
                     {
                         let rule = if zero_loss {
-                            "a switchover needs 0".to_string()
+                            format!("a {} needs 0", format!("{:?}", ctx.mode).to_lowercase())
                         } else {
                             format!(
                                 "the RPO target is {} s and the plan does not allow more data loss",
@@ -614,6 +632,38 @@ impl DatabaseFailover {
             .map(|(_, v)| v.max(0.0));
         Ok(newest)
     }
+}
+
+/// The databases a failback acts on: each read replica's `failbackIdentifier`, a replica (in the
+/// primary region) of the writer the failover made. Other kinds fail back by hand.
+pub fn failback_databases(plan: &RecoveryPlan) -> Result<Vec<Database>, DatabaseError> {
+    plan.databases
+        .iter()
+        .map(|db| match db {
+            Database::ReadReplica {
+                identifier,
+                allow_data_loss,
+                failback_identifier: Some(back),
+                ..
+            } => Ok(Database::ReadReplica {
+                identifier: back.clone(),
+                source_identifier: identifier.clone(),
+                allow_data_loss: *allow_data_loss,
+                failback_identifier: None,
+            }),
+            Database::ReadReplica { identifier, .. } => Err(DatabaseError::Unsupported {
+                database: identifier.clone(),
+                reason: format!(
+                    "failback needs failbackIdentifier: a replica of {identifier} in {}",
+                    plan.primary_region
+                ),
+            }),
+            other => Err(DatabaseError::Unsupported {
+                database: other.identifier().to_string(),
+                reason: "only read replicas fail back automatically".into(),
+            }),
+        })
+        .collect()
 }
 
 fn instance_state(instance: &DbInstance) -> Value {

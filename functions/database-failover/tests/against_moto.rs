@@ -13,6 +13,7 @@ struct World {
     east: aws_sdk_rds::Client,
     west: aws_sdk_rds::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    east_cloudwatch: aws_sdk_cloudwatch::Client,
     primary_arn: String,
     request: Value,
 }
@@ -22,6 +23,7 @@ async fn world() -> World {
     let east = aws_sdk_rds::Client::new(&moto.config("us-east-1"));
     let west = aws_sdk_rds::Client::new(&moto.config("us-west-2"));
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-west-2"));
+    let east_cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-east-1"));
     let primary_arn =
         rebound_tests::seed::database_with_replica(&moto.config("us-east-1"), &moto.config("us-west-2"), "postgres")
             .await
@@ -33,6 +35,7 @@ async fn world() -> World {
         east,
         west,
         cloudwatch,
+        east_cloudwatch,
         primary_arn,
         request,
     }
@@ -43,6 +46,8 @@ impl World {
         DatabaseFailover {
             rds: self.west.clone(),
             cloudwatch: self.cloudwatch.clone(),
+            primary_rds: self.east.clone(),
+            primary_cloudwatch: self.east_cloudwatch.clone(),
         }
     }
 
@@ -177,6 +182,8 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
     let east = DatabaseFailover {
         rds: w.east.clone(),
         cloudwatch: w.cloudwatch.clone(),
+        primary_rds: w.east.clone(),
+        primary_cloudwatch: w.east_cloudwatch.clone(),
     };
     let err = east
         .handle(w.request.clone(), Utc::now())
@@ -270,4 +277,75 @@ async fn a_snapshot_restore_creates_the_instance_and_measures_the_snapshot_age()
     request["context"]["plan"]["databases"][0]["identifier"] = json!("orders-db-other");
     let err = w.run(&request).await.expect_err("missing snapshot");
     assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
+}
+
+#[tokio::test]
+async fn failback_promotes_the_failback_replica_in_the_primary_region_without_data_loss() {
+    let w = world().await;
+    w.lag(4.0).await;
+    w.run(&w.request).await.expect("failover");
+    // After the failover, the team builds a replica of the new writer back in us-east-1.
+    let writer = w
+        .west
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-usw2")
+        .send()
+        .await
+        .expect("describe");
+    let writer_arn = writer.db_instances()[0].db_instance_arn().expect("arn").to_string();
+    w.east
+        .create_db_instance_read_replica()
+        .db_instance_identifier("orders-db-use1")
+        .source_db_instance_identifier(&writer_arn)
+        .send()
+        .await
+        .expect("failback replica");
+    let put_lag = |seconds: f64| {
+        w.east_cloudwatch
+            .put_metric_data()
+            .namespace("AWS/RDS")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("ReplicaLag")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("DBInstanceIdentifier")
+                            .value("orders-db-use1")
+                            .build(),
+                    )
+                    .value(seconds)
+                    .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
+                    .build(),
+            )
+            .send()
+    };
+    let mut request = w.request.clone();
+    request["context"]["mode"] = json!("failback");
+    let err = w.run(&request).await.expect_err("no failbackIdentifier");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("failback needs failbackIdentifier"), "{err}");
+
+    request["context"]["plan"]["databases"][0]["failbackIdentifier"] = json!("orders-db-use1");
+    put_lag(2.0).await.expect("lag");
+    let err = w.run(&request).await.expect_err("a failback loses no data");
+    assert!(err.to_string().contains("a failback needs 0"), "{err}");
+
+    put_lag(0.0).await.expect("lag");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a newer datapoint
+    put_lag(0.0).await.expect("lag");
+    let result = w.run(&request).await.expect("failback");
+    assert_eq!(result.actions[0].resource, "orders-db-use1");
+    assert_eq!(result.rpo_seconds, Some(0.0));
+    let back = w
+        .east
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-use1")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        back.db_instances()[0].read_replica_source_db_instance_identifier(),
+        None,
+        "the primary region writes again"
+    );
 }

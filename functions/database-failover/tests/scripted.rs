@@ -55,7 +55,13 @@ fn failover(rules: &[&Rule]) -> DatabaseFailover {
             .region(aws_sdk_cloudwatch::config::Region::new("us-west-2"))
             .build(),
     );
-    DatabaseFailover { rds, cloudwatch }
+    // Aurora global databases do not fail back automatically: the primary clients stay unused.
+    DatabaseFailover {
+        primary_rds: rds.clone(),
+        primary_cloudwatch: cloudwatch.clone(),
+        rds,
+        cloudwatch,
+    }
 }
 
 #[tokio::test]

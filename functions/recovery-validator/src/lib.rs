@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use database_failover::DatabaseFailover;
+use database_failover::{failback_databases, DatabaseFailover};
 use dns_failover::{record_holds, DnsFailover};
 use futures_util::future::join_all;
 use rebound_shared::context::{
@@ -55,10 +55,11 @@ pub struct RecoveryValidator {
 }
 
 impl RecoveryValidator {
-    pub fn new(global: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
+    /// `primary` serves Route 53 (global) and the primary-region databases a failback checks.
+    pub fn new(primary: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
         RecoveryValidator {
-            dns: DnsFailover::new(global),
-            databases: DatabaseFailover::new(recovery),
+            dns: DnsFailover::new(primary),
+            databases: DatabaseFailover::new(recovery, primary),
             services: ServiceRestoration::new(recovery),
             http: reqwest::Client::builder()
                 .user_agent("rebound-validator")
@@ -159,16 +160,35 @@ impl RecoveryValidator {
         let to_recovery = towards_recovery(ctx);
         let mut checks = Vec::new();
         let mut probes = Vec::new();
-        for probe in &ctx.plan.validation.probes {
+        for probe in ctx
+            .plan
+            .validation
+            .probes
+            .iter()
+            .filter(|p| p.when().applies(!to_recovery))
+        {
             probes.push(self.probe(probe));
         }
         let mut records = Vec::new();
         for record in ctx.plan.dns.iter() {
             records.push(self.record_check(record, to_recovery));
         }
+        // After a failback the writers are the failback replicas, in the primary region.
+        let primary = self.databases.in_primary();
+        let (acting, dbs) = if to_recovery {
+            (&self.databases, ctx.plan.databases.clone())
+        } else {
+            match failback_databases(&ctx.plan) {
+                Ok(dbs) => (&primary, dbs),
+                Err(e) => {
+                    checks.push(check("databases".into(), false, e.to_string()));
+                    (&primary, Vec::new())
+                }
+            }
+        };
         let mut databases = Vec::new();
-        for db in &ctx.plan.databases {
-            databases.push(self.database_check(db));
+        for db in &dbs {
+            databases.push(Self::database_check(acting, db));
         }
         let mut services = Vec::new();
         for service in &ctx.plan.services {
@@ -194,6 +214,7 @@ impl RecoveryValidator {
                 expected_status,
                 expected_body,
                 timeout_ms,
+                ..
             } => {
                 let name = format!("http {url}");
                 let started = Instant::now();
@@ -231,6 +252,7 @@ impl RecoveryValidator {
                 name,
                 record_type,
                 expected,
+                ..
             } => {
                 let record = DnsRecord {
                     hosted_zone_id: hosted_zone_id.clone(),
@@ -296,11 +318,11 @@ impl RecoveryValidator {
         }
     }
 
-    async fn database_check(&self, db: &Database) -> Check {
+    async fn database_check(databases: &DatabaseFailover, db: &Database) -> Check {
         let id = db.identifier();
         let label = format!("database {id}");
         if let Database::AuroraGlobal { target_cluster_arn, .. } = db {
-            return match self.databases.global_members(id).await {
+            return match databases.global_members(id).await {
                 Ok(members) if members.iter().any(|(arn, w)| arn == target_cluster_arn && *w) => {
                     check(label, true, "recovery cluster is the writer".into())
                 }
@@ -308,7 +330,7 @@ impl RecoveryValidator {
                 Err(e) => check(label, false, e.to_string()),
             };
         }
-        match self.databases.instance(id).await {
+        match databases.instance(id).await {
             Ok(Some(instance)) => {
                 let status = instance.db_instance_status().unwrap_or("unknown");
                 match instance.read_replica_source_db_instance_identifier() {

@@ -5,7 +5,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
-    let global = rebound_shared::aws::load_config().await;
+    let global = rebound_shared::aws::load_primary_config().await;
     let recovery = rebound_shared::aws::load_recovery_config().await;
     let validator = RecoveryValidator::new(&global, &recovery);
     let validator = &validator;

@@ -114,10 +114,7 @@ async fn world(health: SocketAddr) -> World {
         dns: DnsFailover {
             route53: route53.clone(),
         },
-        databases: DatabaseFailover {
-            rds: rds.clone(),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&west),
-        },
+        databases: DatabaseFailover::new(&west, &global),
         services: ServiceRestoration {
             ecs: ecs.clone(),
             autoscaling: aws_sdk_autoscaling::Client::new(&west),
