@@ -36,14 +36,18 @@ pub enum Scenario {
     DataCorruption,
     /// A planned move with both regions healthy: the replica has caught up, no data is lost.
     Switchover,
+    /// After a region-outage failover, the primary region is back: DNS returns to it and a
+    /// replica built there from the recovery-region writer is promoted, with no data lost.
+    Failback,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
         Scenario::Switchover,
+        Scenario::Failback,
     ];
 
     /// The replica's lag when the disaster strikes.
@@ -56,12 +60,15 @@ impl Scenario {
 
     fn expected_type(self) -> &'static str {
         match self {
-            Scenario::RegionOutage | Scenario::Switchover => "regionOutage",
+            Scenario::RegionOutage | Scenario::Switchover | Scenario::Failback => "regionOutage",
             Scenario::AzOutage => "azOutage",
             Scenario::DataCorruption => "dataCorruption",
         }
     }
 }
+
+/// The replica a failback promotes in the primary region.
+const FAILBACK_DB: &str = "orders-db-use1";
 
 /// How long before the drill the corruption was detected.
 const CORRUPTION_MINUTES: i64 = 10;
@@ -137,6 +144,7 @@ async fn seed_world(
     global: &SdkConfig,
     recovery: &SdkConfig,
     health_url: &str,
+    primary_health_url: &str,
 ) -> Result<World, DrillError> {
     let mut plan: Value = serde_json::from_str(PLAN).map_err(|e| seed("the plan")(e.to_string()))?;
     let primary_config = rebound_shared::aws::in_region(global, PRIMARY);
@@ -334,9 +342,14 @@ async fn seed_world(
         plan["databases"] = json!([{"kind": "pointInTimeRestore", "identifier": "orders-db-restored", "sourceIdentifier": "orders-db-usw2"}]);
     }
     plan["notification"]["topicArn"] = json!(topic_arn);
+    if plan["databases"][0]["kind"] == "readReplica" {
+        plan["databases"][0]["failbackIdentifier"] = json!(FAILBACK_DB);
+    }
     plan["validation"]["probes"] = json!([
         {"kind": "http", "url": health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\""},
-        {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-usw2.orders.example.com"]}
+        {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-usw2.orders.example.com"]},
+        {"kind": "http", "url": primary_health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\"", "when": "failback"},
+        {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-use1.orders.example.com"], "when": "failback"}
     ]);
     aws_sdk_ssm::Client::new(recovery)
         .put_parameter()
@@ -383,6 +396,10 @@ async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillEr
         Scenario::Switchover => Ok(json!({
             "mode": "switchover",
             "reason": "Planned move to us-west-2 ahead of us-east-1 maintenance (change CHG-1042)",
+        })),
+        Scenario::Failback => Ok(json!({
+            "mode": "failback",
+            "reason": "us-east-1 healthy for 24 h; returning (change CHG-1043)",
         })),
     }
 }
@@ -473,9 +490,15 @@ async fn verify(
         .and_then(|c| c.inverted())
         .unwrap_or(false);
     let rds = aws_sdk_rds::Client::new(recovery);
-    let db = rds
+    let back = scenario == Scenario::Failback;
+    let (writer_client, writer_id) = if back {
+        (aws_sdk_rds::Client::new(global), FAILBACK_DB)
+    } else {
+        (rds.clone(), "orders-db-usw2")
+    };
+    let db = writer_client
         .describe_db_instances()
-        .db_instance_identifier("orders-db-usw2")
+        .db_instance_identifier(writer_id)
         .send()
         .await
         .map_err(|e| read("the database")(format!("{e:?}")))?;
@@ -528,22 +551,33 @@ async fn verify(
         .iter()
         .filter_map(|m| m.body().and_then(|b| serde_json::from_str(b).ok()))
         .collect();
+    // The success notification of this execution (a failback follows a failover's).
+    let mode = output.get("mode").cloned().unwrap_or(Value::Null);
     let success = envelopes
         .iter()
-        .find(|e| e["MessageAttributes"]["status"]["Value"] == "SUCCEEDED")
+        .find(|e| {
+            let body: Value = e["Message"]
+                .as_str()
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or(Value::Null);
+            e["MessageAttributes"]["status"]["Value"] == "SUCCEEDED" && body["mode"] == mode
+        })
         .cloned();
-    let facts = vec![
-        fact(
-            "api.orders.example.com CNAME",
+    let (api_want, www_want) = if back {
+        (
+            "orders-api-use1.orders.example.com",
+            "orders-web-use1-1234567890.us-east-1.elb.amazonaws.com.",
+        )
+    } else {
+        (
             "orders-api-usw2.orders.example.com",
-            api,
-        ),
-        fact(
-            "www.orders.example.com alias",
             "orders-web-usw2-0987654321.us-west-2.elb.amazonaws.com.",
-            www,
-        ),
-        fact("pay health check inverted", "true", inverted.to_string()),
+        )
+    };
+    let facts = vec![
+        fact("api.orders.example.com CNAME", api_want, api),
+        fact("www.orders.example.com alias", www_want, www),
+        fact("pay health check inverted", (!back).to_string(), inverted.to_string()),
         fact(
             "disaster classified",
             scenario.expected_type(),
@@ -564,7 +598,7 @@ async fn verify(
             )
         } else {
             fact(
-                "orders-db-usw2 is a standalone writer",
+                &format!("{writer_id} is a standalone writer"),
                 "available, not a replica",
                 match (&db, &replica_of) {
                     (Some(d), None) => format!("{}, not a replica", d.db_instance_status().unwrap_or("?")),
@@ -637,33 +671,39 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
         "drill: seeding a two-region application at {} (primary {PRIMARY}, recovery {RECOVERY})",
         moto.endpoint()
     );
+    // The primary's health endpoint once the region is repaired, probed by a failback.
+    let primary_repaired = endpoint(200, "{\"status\":\"ok\",\"region\":\"us-east-1\"}").await?;
     let world = seed_world(
         scenario,
         &global,
         &recovery,
         &format!("http://{recovery_health}/health"),
+        &format!("http://{primary_repaired}/health"),
     )
     .await?;
-    eprintln!(
-        "drill: injecting the disaster ({scenario:?}); the primary endpoint http://{primary_health}/health answers 503"
-    );
-    let event = inject(scenario, &global).await?;
-
     let functions = Arc::new(Functions::new(
         &global,
         &recovery,
         Some("ssm:/rebound/orders/plan".into()),
     ));
-    let (tasks, substitutions) = bind(functions);
-    let mut interpreter = Interpreter::new(tasks, substitutions);
-    interpreter.time_scale = time_scale;
-    interpreter.verbose = true;
-    interpreter.approval = Approval::Auto;
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
+    if scenario == Scenario::Failback {
+        eprintln!("drill: first a region-outage failover");
+        let event = inject(Scenario::RegionOutage, &global).await?;
+        let name = format!("drill-failover-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+        if let (Err(e), _) = execute(functions.clone(), time_scale, &definition, event, &name).await {
+            eprintln!("drill: the failover before the failback failed: {e}");
+            return Ok(false);
+        }
+        eprintln!("drill: us-east-1 is back: a replica of the recovery-region writer is built there and catches up");
+        prepare_failback(&global, &recovery).await?;
+    } else {
+        eprintln!("drill: the primary endpoint http://{primary_health}/health answers 503");
+    }
+    eprintln!("drill: injecting {scenario:?}");
+    let event = inject(scenario, &global).await?;
     let name = format!("drill-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
-    eprintln!("drill: running statemachine/recovery.asl.json as execution {name}");
-    let outcome = interpreter.execute(&definition, event, &name).await;
-    let timeline = interpreter.timeline();
+    let (outcome, timeline) = execute(functions, time_scale, &definition, event, &name).await;
 
     let output = outcome.as_ref().ok().cloned().unwrap_or(Value::Null);
     let (facts, notification) = verify(scenario, &output, &global, &recovery, &world).await?;
@@ -697,6 +737,81 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
         stem.with_extension("html").display()
     );
     Ok(verified)
+}
+
+/// Runs the state machine once through the in-process handlers.
+async fn execute(
+    functions: Arc<Functions>,
+    time_scale: f64,
+    definition: &Value,
+    input: Value,
+    name: &str,
+) -> (Result<Value, crate::asl::StateError>, Timeline) {
+    let (tasks, substitutions) = bind(functions);
+    let mut interpreter = Interpreter::new(tasks, substitutions);
+    interpreter.time_scale = time_scale;
+    interpreter.verbose = true;
+    interpreter.approval = Approval::Auto;
+    eprintln!("drill: running statemachine/recovery.asl.json as execution {name}");
+    let outcome = interpreter.execute(definition, input, name).await;
+    (outcome, interpreter.timeline())
+}
+
+/// After a failover: the primary region is back, a replica of the recovery-region writer is
+/// built there and has caught up, and the primary's alarms are OK again.
+async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -> Result<(), DrillError> {
+    let primary = rebound_shared::aws::in_region(global, PRIMARY);
+    let writer = aws_sdk_rds::Client::new(recovery)
+        .describe_db_instances()
+        .db_instance_identifier(rebound_tests::seed::REPLICA_DB)
+        .send()
+        .await
+        .map_err(|e| seed("the failback replica")(format!("{e:?}")))?;
+    let writer_arn = writer
+        .db_instances()
+        .first()
+        .and_then(|d| d.db_instance_arn())
+        .map(str::to_string)
+        .ok_or_else(|| seed("the failback replica")("no writer in the recovery region".into()))?;
+    aws_sdk_rds::Client::new(&primary)
+        .create_db_instance_read_replica()
+        .db_instance_identifier(FAILBACK_DB)
+        .source_db_instance_identifier(&writer_arn)
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .map_err(|e| seed("the failback replica")(format!("{e:?}")))?;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary);
+    cloudwatch
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("DBInstanceIdentifier")
+                        .value(FAILBACK_DB)
+                        .build(),
+                )
+                .value(0.0)
+                .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| seed("the failback replica's lag")(format!("{e:?}")))?;
+    for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name(alarm)
+            .state_value(aws_sdk_cloudwatch::types::StateValue::Ok)
+            .state_reason("us-east-1 recovered")
+            .send()
+            .await
+            .map_err(|e| seed("alarm state")(format!("{e:?}")))?;
+    }
+    Ok(())
 }
 
 fn actions(output: &Value) -> Vec<Value> {

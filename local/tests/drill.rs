@@ -67,3 +67,19 @@ async fn switchover_loses_no_data() {
     let report = verified_report(Scenario::Switchover).await;
     assert_eq!(report["rpo"]["actualSeconds"], 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_returns_to_the_primary_region_without_data_loss() {
+    let report = verified_report(Scenario::Failback).await;
+    assert_eq!(report["rpo"]["actualSeconds"], 0.0);
+    assert!(report["endState"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["found"] == "orders-api-use1.orders.example.com")));
+    assert!(
+        report["notification"]["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("recovered to us-east-1")),
+        "{}",
+        report["notification"]
+    );
+}

@@ -43,10 +43,19 @@ fn measurement(name: &str, m: &Measurement) -> String {
     }
 }
 
+/// Where traffic moves from and to: back to the primary region in a failback.
+fn direction(ctx: &RecoveryContext) -> (&str, &str) {
+    if ctx.mode == rebound_shared::context::Mode::Failback {
+        (&ctx.plan.recovery_region, &ctx.plan.primary_region)
+    } else {
+        (&ctx.plan.primary_region, &ctx.plan.recovery_region)
+    }
+}
+
 fn subject(request: &NotificationRequest) -> String {
     let ctx = &request.context;
     let app = &ctx.application;
-    let to = &ctx.plan.recovery_region;
+    let (_, to) = direction(ctx);
     let dry = if ctx.dry_run { "[DRY RUN] " } else { "" };
     let text = match request.kind {
         NotificationKind::Success => match ctx
@@ -128,7 +137,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             e.detected_at.to_rfc3339(),
             e.source
         ),
-        format!("Regions: {} -> {}", ctx.plan.primary_region, ctx.plan.recovery_region),
+        format!("Regions: {} -> {}", direction(ctx).0, direction(ctx).1),
         format!("Why: {}", ctx.decision.reasons.join("; ")),
     ];
     if !e.description.is_empty() {
@@ -168,7 +177,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             "Approval needed: Rebound will move DNS ({} records), {dbs} database(s) and {} service(s) to {}.",
             ctx.plan.dns.len(),
             ctx.plan.services.len(),
-            ctx.plan.recovery_region
+            direction(ctx).1
         ));
         text.push(format!(
             "Expected data loss: up to the replication lag at promotion; promotion is refused above the RPO target of {} unless the plan allows data loss.",

@@ -112,6 +112,20 @@ async fn success_is_delivered_with_its_measures_and_attributes() {
     assert_eq!(envelope["MessageAttributes"]["severity"]["Value"], "critical");
 }
 
+#[test]
+fn a_failback_is_reported_as_a_return_to_the_primary_region() {
+    let mut request = event("recovery-notifier-success.json");
+    request["context"]["mode"] = json!("failback");
+    let request: NotificationRequest = serde_json::from_value(request).expect("request");
+    let note = recovery_notifier::compose(&request, Utc::now());
+    assert!(
+        note.subject.starts_with("[Rebound] orders recovered to us-east-1"),
+        "{}",
+        note.subject
+    );
+    assert!(note.text.contains("Regions: us-west-2 -> us-east-1"), "{}", note.text);
+}
+
 #[tokio::test]
 async fn failure_names_the_error_and_its_cause() {
     let w = world().await;
