@@ -222,26 +222,9 @@ async fn seed_world(
     let primary_arn = rebound_tests::seed::database_with_replica(&primary_config, recovery, "mysql")
         .await
         .map_err(seed("the databases"))?;
-    let now = aws_smithy_types::DateTime::from_secs(Utc::now().timestamp());
-    aws_sdk_cloudwatch::Client::new(recovery)
-        .put_metric_data()
-        .namespace("AWS/RDS")
-        .metric_data(
-            aws_sdk_cloudwatch::types::MetricDatum::builder()
-                .metric_name("ReplicaLag")
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("DBInstanceIdentifier")
-                        .value("orders-db-usw2")
-                        .build(),
-                )
-                .value(scenario.replica_lag())
-                .timestamp(now)
-                .build(),
-        )
-        .send()
+    rebound_tests::seed::replica_lag(recovery, rebound_tests::seed::REPLICA_DB, scenario.replica_lag())
         .await
-        .map_err(|e| seed("replica lag")(format!("{e:?}")))?;
+        .map_err(seed("replica lag"))?;
 
     // Warm standby: services running at minimum in the recovery region.
     rebound_tests::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
@@ -781,26 +764,10 @@ async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -> Result<()
         .send()
         .await
         .map_err(|e| seed("the failback replica")(format!("{e:?}")))?;
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary);
-    cloudwatch
-        .put_metric_data()
-        .namespace("AWS/RDS")
-        .metric_data(
-            aws_sdk_cloudwatch::types::MetricDatum::builder()
-                .metric_name("ReplicaLag")
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("DBInstanceIdentifier")
-                        .value(FAILBACK_DB)
-                        .build(),
-                )
-                .value(0.0)
-                .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
-                .build(),
-        )
-        .send()
+    rebound_tests::seed::replica_lag(&primary, FAILBACK_DB, 0.0)
         .await
-        .map_err(|e| seed("the failback replica's lag")(format!("{e:?}")))?;
+        .map_err(seed("the failback replica's lag"))?;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary);
     for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
         cloudwatch
             .set_alarm_state()

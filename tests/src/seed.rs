@@ -70,3 +70,32 @@ pub async fn ecs_services(recovery: &SdkConfig, services: &[(&str, i32)]) -> Res
     }
     Ok(())
 }
+
+/// Publishes a `ReplicaLag` datapoint (seconds) for `instance`, stamped now, where `config` points.
+pub async fn replica_lag(config: &SdkConfig, instance: &str, seconds: f64) -> Result<(), String> {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?;
+    let datum = MetricDatum::builder()
+        .metric_name("ReplicaLag")
+        .dimensions(
+            Dimension::builder()
+                .name("DBInstanceIdentifier")
+                .value(instance)
+                .build(),
+        )
+        .value(seconds)
+        .timestamp(aws_smithy_types::DateTime::from_secs(
+            i64::try_from(now.as_secs()).map_err(|e| e.to_string())?,
+        ))
+        .build();
+    aws_sdk_cloudwatch::Client::new(config)
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(datum)
+        .send()
+        .await
+        .map_err(|e| format!("PutMetricData: {e:?}"))?;
+    Ok(())
+}

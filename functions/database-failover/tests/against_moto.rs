@@ -1,6 +1,5 @@
 //! database-failover against moto's RDS and CloudWatch: what moto holds afterwards.
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use chrono::Utc;
 use database_failover::{DatabaseError, DatabaseFailover};
 use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
@@ -14,6 +13,8 @@ struct World {
     west: aws_sdk_rds::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     east_cloudwatch: aws_sdk_cloudwatch::Client,
+    east_config: aws_config::SdkConfig,
+    west_config: aws_config::SdkConfig,
     primary_arn: String,
     request: Value,
 }
@@ -30,12 +31,16 @@ async fn world() -> World {
             .expect("seeded");
     let mut request = event("database-failover.json");
     request["context"]["plan"]["databases"][0]["sourceIdentifier"] = json!(primary_arn);
+    let east_config = moto.config("us-east-1");
+    let west_config = moto.config("us-west-2");
     World {
         _moto: moto,
         east,
         west,
         cloudwatch,
         east_cloudwatch,
+        east_config,
+        west_config,
         primary_arn,
         request,
     }
@@ -56,25 +61,9 @@ impl World {
     }
 
     async fn lag(&self, seconds: f64) {
-        self.cloudwatch
-            .put_metric_data()
-            .namespace("AWS/RDS")
-            .metric_data(
-                MetricDatum::builder()
-                    .metric_name("ReplicaLag")
-                    .dimensions(
-                        Dimension::builder()
-                            .name("DBInstanceIdentifier")
-                            .value("orders-db-usw2")
-                            .build(),
-                    )
-                    .value(seconds)
-                    .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
-                    .build(),
-            )
-            .send()
+        rebound_tests::seed::replica_lag(&self.west_config, "orders-db-usw2", seconds)
             .await
-            .expect("PutMetricData");
+            .expect("lag");
     }
 
     /// The replica's source as moto reports it: `None` once promoted.
@@ -300,24 +289,10 @@ async fn failback_promotes_the_failback_replica_in_the_primary_region_without_da
         .send()
         .await
         .expect("failback replica");
+    let east_config = w.east_config.clone();
     let put_lag = |seconds: f64| {
-        w.east_cloudwatch
-            .put_metric_data()
-            .namespace("AWS/RDS")
-            .metric_data(
-                MetricDatum::builder()
-                    .metric_name("ReplicaLag")
-                    .dimensions(
-                        Dimension::builder()
-                            .name("DBInstanceIdentifier")
-                            .value("orders-db-use1")
-                            .build(),
-                    )
-                    .value(seconds)
-                    .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
-                    .build(),
-            )
-            .send()
+        let config = east_config.clone();
+        async move { rebound_tests::seed::replica_lag(&config, "orders-db-use1", seconds).await }
     };
     let mut request = w.request.clone();
     request["context"]["mode"] = json!("failback");
