@@ -67,6 +67,9 @@ impl Scenario {
     }
 }
 
+/// The recovery table: lease, cooldown and audit records.
+const TABLE: &str = "rebound-orders-recovery";
+
 /// The replica a failback promotes in the primary region.
 const FAILBACK_DB: &str = "orders-db-use1";
 
@@ -312,6 +315,10 @@ async fn seed_world(
             .map_err(|e| seed("alarms")(format!("{e:?}")))?;
     }
 
+    rebound_tests::seed::recovery_table(recovery, TABLE)
+        .await
+        .map_err(seed("the recovery table"))?;
+
     // The plan, pointed at what moto named things, stored where the detector reads it.
     for record in plan["dns"].as_array_mut().into_iter().flatten() {
         record["hostedZoneId"] = json!(zone);
@@ -383,6 +390,8 @@ async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillEr
         Scenario::Failback => Ok(json!({
             "mode": "failback",
             "reason": "us-east-1 healthy for 24 h; returning (change CHG-1043)",
+            // The drill fails back seconds after the failover, inside the plan's cooldown.
+            "force": true,
         })),
     }
 }
@@ -668,6 +677,7 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
         &global,
         &recovery,
         Some("ssm:/rebound/orders/plan".into()),
+        Some(TABLE.into()),
     ));
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
     if scenario == Scenario::Failback {

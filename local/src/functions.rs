@@ -26,14 +26,20 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn new(global: &SdkConfig, recovery: &SdkConfig, plan_location: Option<String>) -> Self {
+    /// `table` is the recovery table (lease, cooldown, audit), in the recovery region.
+    pub fn new(global: &SdkConfig, recovery: &SdkConfig, plan_location: Option<String>, table: Option<String>) -> Self {
         Functions {
-            detector: Detector::new(recovery, plan_location),
+            detector: Detector::new(recovery, plan_location, table.clone()),
             dns: DnsFailover::new(global),
             databases: DatabaseFailover::new(recovery, global),
             services: ServiceRestoration::new(recovery),
             validator: RecoveryValidator::new(global, recovery),
-            notifier: RecoveryNotifier { config: global.clone() },
+            notifier: RecoveryNotifier {
+                config: global.clone(),
+                table: table
+                    .filter(|t| !t.is_empty())
+                    .map(|name| rebound_shared::table::RecoveryTable::new(recovery, name)),
+            },
         }
     }
 }

@@ -17,34 +17,40 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The ASL definition, e.g. statemachine/recovery.asl.json.
+    #[arg(long)]
+    definition: PathBuf,
+    /// The execution input: a JSON file, or JSON text.
+    #[arg(long)]
+    input: String,
+    /// Set dryRun in the input: every read and check, no change.
+    #[arg(long)]
+    dry_run: bool,
+    /// Multiply Wait states and retry back-off by this (0: do not sleep).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Answer approval requests with yes at once (otherwise wait for `rebound approve`).
+    #[arg(long)]
+    auto_approve: bool,
+    /// The region to recover into (default: RECOVERY_REGION, else the configured region).
+    #[arg(long)]
+    recovery_region: Option<String>,
+    /// Where the detector reads the plan when the input has none (default: PLAN_LOCATION).
+    #[arg(long)]
+    plan_location: Option<String>,
+    /// The DynamoDB recovery table for the lease, cooldown and audit (default: RECOVERY_TABLE).
+    #[arg(long)]
+    table: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a state machine definition with the Rebound functions in-process, against the AWS
     /// endpoint the environment configures (AWS_ENDPOINT_URL, AWS_REGION, credentials).
     /// Exit 0 when the execution succeeds, 1 when it fails, 2 for unusable arguments.
-    Run {
-        /// The ASL definition, e.g. statemachine/recovery.asl.json.
-        #[arg(long)]
-        definition: PathBuf,
-        /// The execution input: a JSON file, or JSON text.
-        #[arg(long)]
-        input: String,
-        /// Set dryRun in the input: every read and check, no change.
-        #[arg(long)]
-        dry_run: bool,
-        /// Multiply Wait states and retry back-off by this (0: do not sleep).
-        #[arg(long, default_value_t = 1.0)]
-        time_scale: f64,
-        /// Answer approval requests with yes at once (otherwise wait for `rebound approve`).
-        #[arg(long)]
-        auto_approve: bool,
-        /// The region to recover into (default: RECOVERY_REGION, else the configured region).
-        #[arg(long)]
-        recovery_region: Option<String>,
-        /// Where the detector reads the plan when the input has none (default: PLAN_LOCATION).
-        #[arg(long)]
-        plan_location: Option<String>,
-    },
+    Run(RunArgs),
     /// Approve a waiting approval request of a local run (the token is in the request).
     Approve {
         #[arg(long)]
@@ -93,15 +99,17 @@ fn read_input(text: &str) -> Result<Value, String> {
     serde_json::from_str(&body).map_err(|e| format!("input is neither a JSON file nor JSON: {e}"))
 }
 
-async fn run(
-    definition: PathBuf,
-    input: String,
-    dry_run: bool,
-    time_scale: f64,
-    auto_approve: bool,
-    recovery_region: Option<String>,
-    plan_location: Option<String>,
-) -> ExitCode {
+async fn run(args: RunArgs) -> ExitCode {
+    let RunArgs {
+        definition,
+        input,
+        dry_run,
+        time_scale,
+        auto_approve,
+        recovery_region,
+        plan_location,
+        table,
+    } = args;
     let definition: Value = match std::fs::read_to_string(&definition)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
@@ -137,6 +145,7 @@ async fn run(
         &global,
         &recovery,
         plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
+        table.or_else(|| std::env::var("RECOVERY_TABLE").ok()),
     ));
     let (tasks, substitutions) = bind(functions);
     let mut interpreter = Interpreter::new(tasks, substitutions);
@@ -216,26 +225,7 @@ fn validate(plan: PathBuf) -> ExitCode {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            definition,
-            input,
-            dry_run,
-            time_scale,
-            auto_approve,
-            recovery_region,
-            plan_location,
-        } => {
-            run(
-                definition,
-                input,
-                dry_run,
-                time_scale,
-                auto_approve,
-                recovery_region,
-                plan_location,
-            )
-            .await
-        }
+        Command::Run(args) => run(args).await,
         Command::Approve {
             token,
             by,

@@ -9,6 +9,7 @@ pub mod objectives;
 pub mod plan;
 pub mod source;
 pub mod step;
+pub mod table;
 pub mod telemetry;
 
 pub use context::RecoveryContext;

@@ -99,3 +99,34 @@ pub async fn replica_lag(config: &SdkConfig, instance: &str, seconds: f64) -> Re
         .map_err(|e| format!("PutMetricData: {e:?}"))?;
     Ok(())
 }
+
+/// Creates the recovery table as the SAM template does (pk, sk; on-demand).
+pub async fn recovery_table(config: &SdkConfig, name: &str) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let key = |attribute: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(kind)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let attribute = |attribute: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attribute)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute("sk")?)
+        .send()
+        .await
+        .map_err(|e| format!("CreateTable: {e:?}"))?;
+    Ok(())
+}

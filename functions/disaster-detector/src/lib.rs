@@ -4,14 +4,15 @@
 
 pub mod event;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rebound_shared::context::{Decision, DisasterEvent, DisasterType, EventSource, Mode, Severity, Timestamps};
-use rebound_shared::error::ErrorKind;
+use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::action_deadline;
 use rebound_shared::plan::{InvalidPlan, RecoveryPlan};
 use rebound_shared::source::{load_plan, PlanLocation, PlanSourceError};
+use rebound_shared::table::{Lease, RecoveryTable};
 use rebound_shared::RecoveryContext;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub use event::{DetectorRequest, ManualStart, TriggerEvent};
 
@@ -29,12 +30,15 @@ pub enum DetectorError {
     InvalidPlan(#[from] InvalidPlan),
     #[error("recoveryStrategy.{field}: {message}")]
     StrategyMismatch { field: &'static str, message: String },
+    #[error("recovery table: {0}")]
+    Table(AwsError),
 }
 
 impl DetectorError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             DetectorError::PlanSource(e) => e.kind(),
+            DetectorError::Table(e) => e.kind,
             _ => ErrorKind::InvalidInput,
         }
     }
@@ -48,14 +52,20 @@ pub struct Detector {
     pub s3: aws_sdk_s3::Client,
     /// `PLAN_LOCATION`: where the plan lives when the event does not carry one.
     pub plan_location: Option<String>,
+    /// `RECOVERY_TABLE`: the lease, cooldown and audit records. Without it (a bare local run)
+    /// nothing stops a second recovery.
+    pub table: Option<RecoveryTable>,
 }
 
 impl Detector {
-    pub fn new(config: &aws_config::SdkConfig, plan_location: Option<String>) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, plan_location: Option<String>, table: Option<String>) -> Self {
         Detector {
             ssm: aws_sdk_ssm::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),
             plan_location: plan_location.filter(|l| !l.is_empty()),
+            table: table
+                .filter(|t| !t.is_empty())
+                .map(|name| RecoveryTable::new(config, name)),
         }
     }
 
@@ -66,7 +76,10 @@ impl Detector {
         let trigger = TriggerEvent::parse(&request.event)?;
         let plan = self.plan_for(&trigger).await?;
         let recovery_id = recovery_id(request.execution_id.as_deref(), &plan.application, now);
-        let context = assess(&trigger, request.event, plan, recovery_id, now)?;
+        let mut context = assess(&trigger, request.event, plan, recovery_id, now)?;
+        if let Some(table) = &self.table {
+            guard(table, &mut context, now).await.map_err(DetectorError::Table)?;
+        }
         tracing::info!(
             recovery_id = %context.recovery_id,
             recovery_required = context.decision.recovery_required,
@@ -90,6 +103,77 @@ impl Detector {
         let location: PlanLocation = location.ok_or(DetectorError::NoPlan)?.parse()?;
         Ok(load_plan(&location, &self.ssm, &self.s3).await?)
     }
+}
+
+/// One recovery per application, and none during the cooldown after the last one: a required
+/// recovery takes the application's lease or yields to the one holding it. Every decision is
+/// audited.
+async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<Utc>) -> Result<(), AwsError> {
+    let app = ctx.application.clone();
+    if ctx.decision.recovery_required {
+        if let Some(last) = table.last_recovery(&app).await? {
+            let until = last.finished_at
+                + Duration::seconds(i64::try_from(ctx.plan.detection.cooldown_seconds).unwrap_or(i64::MAX / 1000));
+            if now < until {
+                let what = format!(
+                    "recovery {} ended {} at {}",
+                    last.recovery_id,
+                    last.outcome,
+                    last.finished_at.to_rfc3339()
+                );
+                if ctx.force {
+                    ctx.decision.reasons.push(format!(
+                        "force: the cooldown after {what} is overridden by this manual start"
+                    ));
+                } else {
+                    ctx.decision.recovery_required = false;
+                    ctx.decision.reasons.push(format!(
+                        "cooldown: {what}; no new recovery before {} (a manual start with force: true overrides)",
+                        until.to_rfc3339()
+                    ));
+                }
+            }
+        }
+    }
+    if ctx.decision.recovery_required {
+        // Long enough for the approval, the whole RTO and its validation; expired leases are taken over.
+        let approval = if ctx.approval_required {
+            ctx.approval_timeout_seconds
+        } else {
+            0
+        };
+        let seconds = approval.saturating_add(ctx.plan.objectives.rto_seconds.saturating_mul(2));
+        let until = now + Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000));
+        let lease = if ctx.dry_run {
+            table.holder(&app, now).await?.unwrap_or(Lease::Acquired)
+        } else {
+            table.acquire(&app, &ctx.recovery_id, now, until).await?
+        };
+        match lease {
+            Lease::HeldBy { owner, expires_at } if owner != ctx.recovery_id => {
+                ctx.decision.recovery_required = false;
+                ctx.decision.reasons.push(format!(
+                    "recovery already in progress: {owner} holds the lease until {}",
+                    expires_at.to_rfc3339()
+                ));
+            }
+            _ if ctx.dry_run => ctx.decision.reasons.push("dry run: no lease taken".into()),
+            _ => ctx
+                .decision
+                .reasons
+                .push(format!("lease taken until {}", until.to_rfc3339())),
+        }
+    }
+    let detail = json!({
+        "recoveryRequired": ctx.decision.recovery_required,
+        "reasons": ctx.decision.reasons,
+        "mode": ctx.mode,
+        "dryRun": ctx.dry_run,
+        "force": ctx.force,
+        "source": ctx.event.source,
+        "disasterType": ctx.event.disaster_type,
+    });
+    table.audit(&app, &ctx.recovery_id, "decision", now, &detail).await
 }
 
 /// The execution's name when run by Step Functions, so logs, locks and messages share one id.

@@ -6,7 +6,11 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
     let config = rebound_shared::aws::load_config().await;
-    let detector = Detector::new(&config, std::env::var("PLAN_LOCATION").ok());
+    let detector = Detector::new(
+        &config,
+        std::env::var("PLAN_LOCATION").ok(),
+        std::env::var("RECOVERY_TABLE").ok(),
+    );
     let detector = &detector;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         detector.detect(event.payload, chrono::Utc::now()).await

@@ -16,6 +16,8 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::step::elapsed_ms;
+use rebound_shared::table::RecoveryTable;
+use rebound_shared::RecoveryContext;
 use serde_json::{json, Value};
 
 pub use message::{compose, metrics_line, Notification};
@@ -46,6 +48,9 @@ rebound_shared::impl_diagnostic!(NotifyError);
 /// Publishes with a client for the topic's own region, built from one configuration.
 pub struct RecoveryNotifier {
     pub config: aws_config::SdkConfig,
+    /// `RECOVERY_TABLE`: where the end of a recovery releases its lease, starts the cooldown and
+    /// is audited.
+    pub table: Option<RecoveryTable>,
 }
 
 impl RecoveryNotifier {
@@ -112,7 +117,55 @@ impl RecoveryNotifier {
             tracking_id: out.message_id().map(str::to_string),
             detail: None,
         });
+        let outcome = match request.kind {
+            NotificationKind::Success => Some("succeeded"),
+            NotificationKind::Failure => Some("failed"),
+            _ => None,
+        };
+        if let (Some(table), Some(outcome), false) = (&self.table, outcome, ctx.dry_run) {
+            result.actions.push(close(table, ctx, outcome, now).await);
+        }
         Ok(result.settle(invocation, now))
+    }
+}
+
+/// Ends a recovery in the table: the cooldown starts, the lease is released, the outcome is
+/// audited. People have been told already, so a failure here is reported, not raised: the lease
+/// still expires on its own.
+async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now: DateTime<Utc>) -> Action {
+    let started = Instant::now();
+    let app = &ctx.application;
+    let detail = json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode });
+    let done = async {
+        table.finish(app, &ctx.recovery_id, outcome, now).await?;
+        let released = table.release(app, &ctx.recovery_id).await?;
+        table.audit(app, &ctx.recovery_id, "outcome", now, &detail).await?;
+        Ok::<bool, AwsError>(released)
+    }
+    .await;
+    let (status, detail) = match done {
+        Ok(released) => (
+            ActionStatus::Done,
+            format!(
+                "{outcome}; lease {}",
+                if released { "released" } else { "was not held" }
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "could not close the recovery in the table");
+            (ActionStatus::Failed, e.to_string())
+        }
+    };
+    Action {
+        resource: format!("dynamodb:{}/app#{app}", table.name),
+        operation: "EndRecovery".into(),
+        before: Value::Null,
+        after: json!({ "outcome": outcome }),
+        already_done: false,
+        status,
+        duration_ms: elapsed_ms(started),
+        tracking_id: None,
+        detail: Some(detail),
     }
 }
 

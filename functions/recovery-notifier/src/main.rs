@@ -1,12 +1,16 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use rebound_shared::table::RecoveryTable;
 use recovery_notifier::RecoveryNotifier;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
+    let config = rebound_shared::aws::load_config().await;
+    let table = std::env::var("RECOVERY_TABLE").ok().filter(|t| !t.is_empty());
     let notifier = RecoveryNotifier {
-        config: rebound_shared::aws::load_config().await,
+        table: table.map(|name| RecoveryTable::new(&config, name)),
+        config,
     };
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

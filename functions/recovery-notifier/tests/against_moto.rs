@@ -65,6 +65,7 @@ impl World {
     ) -> Result<rebound_shared::context::StepResult, recovery_notifier::NotifyError> {
         RecoveryNotifier {
             config: self.moto.config("us-east-1"),
+            table: None,
         }
         .handle(request, Utc::now())
         .await
@@ -216,4 +217,56 @@ fn the_metrics_line_is_embedded_metric_format() {
     }
     assert_eq!(line["RtoSeconds"], json!(551.0));
     assert_eq!(line["Application"], "orders");
+}
+
+#[tokio::test]
+async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
+    use rebound_shared::table::{Lease, RecoveryTable};
+    let w = world().await;
+    let config = w.moto.config("us-west-2");
+    rebound_tests::seed::recovery_table(&config, "rebound-orders-recovery")
+        .await
+        .expect("table");
+    let table = RecoveryTable::new(&config, "rebound-orders-recovery");
+    let id = "orders-20261124T031241Z";
+    let now = Utc::now();
+    assert_eq!(
+        table
+            .acquire("orders", id, now, now + chrono::Duration::hours(1))
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    let notifier = RecoveryNotifier {
+        config: w.moto.config("us-east-1"),
+        table: Some(RecoveryTable::new(&config, "rebound-orders-recovery")),
+    };
+
+    let mut rehearsal = event("recovery-notifier-success.json");
+    rehearsal["context"]["dryRun"] = json!(true);
+    notifier.handle(rehearsal, Utc::now()).await.expect("dry run notified");
+    assert!(
+        table.last_recovery("orders").await.expect("read").is_none(),
+        "a dry run ends nothing"
+    );
+
+    let result = notifier
+        .handle(event("recovery-notifier-failure.json"), Utc::now())
+        .await
+        .expect("notified");
+    let end = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "EndRecovery")
+        .expect("the recovery was closed");
+    assert_eq!(end.detail.as_deref(), Some("failed; lease released"));
+    assert_eq!(table.holder("orders", Utc::now()).await.expect("lease"), None);
+    let last = table.last_recovery("orders").await.expect("read").expect("recorded");
+    assert_eq!((last.recovery_id.as_str(), last.outcome.as_str()), (id, "failed"));
+    let audit = table.audit_records("orders").await.expect("audit");
+    assert_eq!(audit.len(), 1);
+    assert!(audit[0]
+        .get("detail")
+        .and_then(|d| d.as_s().ok())
+        .is_some_and(|d| d.contains("Rebound.PreconditionFailed")));
 }

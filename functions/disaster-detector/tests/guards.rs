@@ -1,0 +1,153 @@
+//! One recovery per application, a cooldown after each, and an audit of every decision,
+//! against moto's DynamoDB.
+
+use chrono::{Duration, Utc};
+use disaster_detector::Detector;
+use rebound_shared::table::{Lease, RecoveryTable};
+use rebound_tests::{event, seed, MotoServer};
+use serde_json::json;
+
+const TABLE: &str = "rebound-orders-recovery";
+
+async fn detector(moto: &MotoServer) -> Detector {
+    let config = moto.config("us-west-2");
+    seed::recovery_table(&config, TABLE).await.expect("table");
+    let plan = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/plan.json")).expect("plan");
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name("/rebound/orders/plan")
+        .value(plan)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("PutParameter");
+    Detector::new(&config, Some("ssm:/rebound/orders/plan".into()), Some(TABLE.into()))
+}
+
+fn alarm(execution: &str) -> serde_json::Value {
+    json!({"event": event("cloudwatch-alarm.json"), "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:{execution}")})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_duplicate_alarms_start_exactly_one_recovery() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = std::sync::Arc::new(detector(&moto).await);
+    let mut runs = Vec::new();
+    for n in 0..10 {
+        let detector = detector.clone();
+        runs.push(tokio::spawn(async move {
+            detector.detect(alarm(&format!("dup-{n}")), Utc::now()).await
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut yielded = 0;
+    for run in runs {
+        let ctx = run.await.expect("joined").expect("decided");
+        if ctx.decision.recovery_required {
+            winners.push(ctx.recovery_id.clone());
+        } else {
+            assert!(
+                ctx.decision
+                    .reasons
+                    .iter()
+                    .any(|r| r.starts_with("recovery already in progress")),
+                "{:?}",
+                ctx.decision.reasons
+            );
+            yielded += 1;
+        }
+    }
+    assert_eq!((winners.len(), yielded), (1, 9), "{winners:?}");
+    let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
+    match table.holder("orders", Utc::now()).await.expect("lease") {
+        Some(Lease::HeldBy { owner, .. }) => assert_eq!(owner, winners[0]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        table.audit_records("orders").await.expect("audit").len(),
+        10,
+        "every decision is audited"
+    );
+}
+
+#[tokio::test]
+async fn the_cooldown_holds_automatic_and_manual_starts_until_forced() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector(&moto).await;
+    let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
+    // A recovery ended ten minutes ago (the plan's cooldown is an hour), its lease released.
+    table
+        .finish("orders", "earlier", "succeeded", Utc::now() - Duration::minutes(10))
+        .await
+        .expect("finish");
+
+    let ctx = detector.detect(alarm("after"), Utc::now()).await.expect("decided");
+    assert!(!ctx.decision.recovery_required);
+    assert!(
+        ctx.decision
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("cooldown: recovery earlier ended succeeded")),
+        "{:?}",
+        ctx.decision.reasons
+    );
+
+    let manual = detector
+        .detect(event("manual-start.json"), Utc::now())
+        .await
+        .expect("decided");
+    assert!(
+        !manual.decision.recovery_required,
+        "a manual start without force waits too"
+    );
+
+    let mut forced = event("manual-start.json");
+    forced["force"] = json!(true);
+    let ctx = detector.detect(forced, Utc::now()).await.expect("decided");
+    assert!(ctx.decision.recovery_required);
+    assert!(
+        ctx.decision
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("force: the cooldown after recovery earlier")),
+        "{:?}",
+        ctx.decision.reasons
+    );
+    let audit = table.audit_records("orders").await.expect("audit");
+    let last = audit
+        .last()
+        .and_then(|r| r.get("detail"))
+        .and_then(|d| d.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    assert!(last.contains("\"force\":true"), "the override is recorded: {last}");
+}
+
+#[tokio::test]
+async fn a_dry_run_takes_no_lease_and_an_expired_lease_is_taken_over() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector(&moto).await;
+    let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
+    let mut rehearsal = event("manual-start.json");
+    rehearsal["dryRun"] = json!(true);
+    let ctx = detector.detect(rehearsal, Utc::now()).await.expect("decided");
+    assert!(ctx.decision.recovery_required);
+    assert_eq!(table.holder("orders", Utc::now()).await.expect("lease"), None);
+
+    // A lease left by a recovery that died an hour ago has expired.
+    let past = Utc::now() - Duration::hours(2);
+    assert_eq!(
+        table
+            .acquire("orders", "crashed", past, past + Duration::hours(1))
+            .await
+            .expect("lease"),
+        Lease::Acquired
+    );
+    let ctx = detector.detect(alarm("fresh"), Utc::now()).await.expect("decided");
+    assert!(ctx.decision.recovery_required, "{:?}", ctx.decision.reasons);
+    assert!(table.release("orders", "fresh").await.expect("release"));
+    assert!(
+        !table.release("orders", "fresh").await.expect("release"),
+        "only a held lease is released"
+    );
+}

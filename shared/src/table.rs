@@ -1,0 +1,238 @@
+//! The recovery table (DynamoDB): one lease per application so only one recovery runs at a time,
+//! the last recovery's end for the cooldown, and an audit record of every decision and outcome.
+//!
+//! Items, all under `pk = "app#<application>"`: `sk = "lease"` (owner, expiresAt),
+//! `sk = "last-recovery"` (recoveryId, outcome, finishedAt), and
+//! `sk = "audit#<time>#<recoveryId>#<kind>"` (detail). `expiresAt` is the table's TTL attribute.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::error::AwsError;
+
+/// How long audit records are kept (the TTL).
+const AUDIT_DAYS: i64 = 400;
+
+pub struct RecoveryTable {
+    pub client: aws_sdk_dynamodb::Client,
+    pub name: String,
+}
+
+/// Who holds an application's lease, if anyone else does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    Acquired,
+    HeldBy { owner: String, expires_at: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRecovery {
+    pub recovery_id: String,
+    pub outcome: String,
+    pub finished_at: DateTime<Utc>,
+}
+
+fn pk(application: &str) -> AttributeValue {
+    AttributeValue::S(format!("app#{application}"))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
+    item.get(key).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+fn time(item: &HashMap<String, AttributeValue>, key: &str) -> Option<DateTime<Utc>> {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok())
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+}
+
+impl RecoveryTable {
+    pub fn new(config: &aws_config::SdkConfig, name: impl Into<String>) -> Self {
+        RecoveryTable {
+            client: aws_sdk_dynamodb::Client::new(config),
+            name: name.into(),
+        }
+    }
+
+    /// Takes the application's lease for `owner` until `until`, unless someone else holds an
+    /// unexpired one. Taking it again as the same owner succeeds (a retried invocation).
+    pub async fn acquire(
+        &self,
+        application: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, AwsError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", pk(application))
+            .item("sk", s("lease"))
+            .item("owner", s(owner))
+            .item("acquiredAt", n(now.timestamp()))
+            .item("expiresAt", n(until.timestamp()))
+            .condition_expression("attribute_not_exists(pk) OR expiresAt < :now OR #owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Lease::Acquired),
+            Err(e) => {
+                let err = AwsError::from_sdk("dynamodb", "PutItem", &e);
+                if err.code != "ConditionalCheckFailedException" {
+                    return Err(err);
+                }
+                let held = self.get(application, "lease").await?.unwrap_or_default();
+                Ok(Lease::HeldBy {
+                    owner: text(&held, "owner"),
+                    expires_at: time(&held, "expiresAt").unwrap_or(now),
+                })
+            }
+        }
+    }
+
+    /// Gives the lease back if `owner` holds it; true when it did.
+    pub async fn release(&self, application: &str, owner: &str) -> Result<bool, AwsError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .key("pk", pk(application))
+            .key("sk", s("lease"))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let err = AwsError::from_sdk("dynamodb", "DeleteItem", &e);
+                if err.code == "ConditionalCheckFailedException" {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// The current lease holder, without taking anything (dry runs).
+    pub async fn holder(&self, application: &str, now: DateTime<Utc>) -> Result<Option<Lease>, AwsError> {
+        let Some(item) = self.get(application, "lease").await? else {
+            return Ok(None);
+        };
+        let expires_at = time(&item, "expiresAt").unwrap_or(now);
+        Ok((expires_at > now).then(|| Lease::HeldBy {
+            owner: text(&item, "owner"),
+            expires_at,
+        }))
+    }
+
+    pub async fn last_recovery(&self, application: &str) -> Result<Option<LastRecovery>, AwsError> {
+        let Some(item) = self.get(application, "last-recovery").await? else {
+            return Ok(None);
+        };
+        Ok(time(&item, "finishedAt").map(|finished_at| LastRecovery {
+            recovery_id: text(&item, "recoveryId"),
+            outcome: text(&item, "outcome"),
+            finished_at,
+        }))
+    }
+
+    /// Records how a recovery ended; the cooldown counts from here.
+    pub async fn finish(
+        &self,
+        application: &str,
+        recovery_id: &str,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", pk(application))
+            .item("sk", s("last-recovery"))
+            .item("recoveryId", s(recovery_id))
+            .item("outcome", s(outcome))
+            .item("finishedAt", n(now.timestamp()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb", "PutItem", &e))?;
+        Ok(())
+    }
+
+    /// Appends an audit record.
+    pub async fn audit(
+        &self,
+        application: &str,
+        recovery_id: &str,
+        kind: &str,
+        now: DateTime<Utc>,
+        detail: &Value,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", pk(application))
+            .item(
+                "sk",
+                s(format!(
+                    "audit#{}#{recovery_id}#{kind}",
+                    now.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                )),
+            )
+            .item("recoveryId", s(recovery_id))
+            .item("kind", s(kind))
+            .item("detail", s(detail.to_string()))
+            .item("expiresAt", n((now + Duration::days(AUDIT_DAYS)).timestamp()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb", "PutItem", &e))?;
+        Ok(())
+    }
+
+    /// Every audit record of an application, oldest first.
+    pub async fn audit_records(&self, application: &str) -> Result<Vec<HashMap<String, AttributeValue>>, AwsError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :audit)")
+            .expression_attribute_values(":pk", pk(application))
+            .expression_attribute_values(":audit", s("audit#"))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb", "Query", &e))?;
+        Ok(out.items().to_vec())
+    }
+
+    async fn get(&self, application: &str, sk: &str) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", pk(application))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb", "GetItem", &e))?;
+        Ok(out.item().cloned())
+    }
+}
