@@ -21,7 +21,7 @@ async fn detector_with_plan_in_ssm(moto: &MotoServer, plan: &str) -> Detector {
         .send()
         .await
         .expect("PutParameter");
-    Detector::new(&config, Some("ssm:/rebound/orders/plan".into()))
+    Detector::new(&config, Some("ssm:/rebound/orders/plan".into()), None)
 }
 
 #[tokio::test]
@@ -61,7 +61,7 @@ async fn a_plan_in_s3_is_read_and_a_manual_location_wins() {
         .send()
         .await
         .expect("PutObject");
-    let detector = Detector::new(&config, Some("ssm:/not/used".into()));
+    let detector = Detector::new(&config, Some("ssm:/not/used".into()), None);
     let start = json!({"reason": "game day", "mode": "drill", "planLocation": "s3://rebound-plans/orders.json"});
     let ctx = detector.detect(start, Utc::now()).await.expect("detected");
     assert_eq!(ctx.mode, Mode::Drill);
@@ -72,7 +72,7 @@ async fn a_plan_in_s3_is_read_and_a_manual_location_wins() {
 async fn a_missing_or_invalid_plan_is_invalid_input_with_its_paths() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let config = moto.config("us-west-2");
-    let missing = Detector::new(&config, Some("ssm:/rebound/nobody/plan".into()));
+    let missing = Detector::new(&config, Some("ssm:/rebound/nobody/plan".into()), None);
     let err = missing
         .detect(event("cloudwatch-alarm.json"), Utc::now())
         .await
@@ -96,7 +96,7 @@ async fn a_missing_or_invalid_plan_is_invalid_input_with_its_paths() {
     );
     assert!(text.contains("objectives.rpoSeconds: must be > 0"), "{text}");
 
-    let nowhere = Detector::new(&config, None);
+    let nowhere = Detector::new(&config, None, None);
     let err = nowhere
         .detect(event("cloudwatch-alarm.json"), Utc::now())
         .await
