@@ -16,8 +16,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, Mode, RecoveryContext, Step, StepAction, StepRequest, StepResult,
-    StepStatus,
+    parse_request, Action, ActionStatus, BadRequest, DisasterType, Mode, RecoveryContext, Step, StepAction,
+    StepRequest, StepResult, StepStatus,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::data_loss_acceptable;
@@ -189,6 +189,15 @@ impl DatabaseFailover {
 
     /// Reads one database and decides what to do, changing nothing.
     async fn inspect(&self, ctx: &RecoveryContext, db: &Database, now: DateTime<Utc>) -> Result<Intent, DatabaseError> {
+        if ctx.event.disaster_type == DisasterType::DataCorruption
+            && matches!(db, Database::ReadReplica { .. } | Database::AuroraGlobal { .. })
+        {
+            // Replication copied the bad writes: promoting would recover the corruption.
+            return Err(precondition(
+                db.identifier(),
+                "data corruption: promoting a replica would keep the corrupted data; recover with a pointInTimeRestore or snapshotRestore entry",
+            ));
+        }
         match db {
             Database::ReadReplica {
                 identifier,

@@ -324,3 +324,15 @@ async fn failback_promotes_the_failback_replica_in_the_primary_region_without_da
         "the primary region writes again"
     );
 }
+
+#[tokio::test]
+async fn data_corruption_never_promotes_a_replica() {
+    let w = world().await;
+    w.lag(0.0).await;
+    let mut request = w.request.clone();
+    request["context"]["event"]["disasterType"] = json!("dataCorruption");
+    let err = w.run(&request).await.expect_err("promotion refused");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("would keep the corrupted data"), "{err}");
+    assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()), "still a replica");
+}
