@@ -341,14 +341,9 @@ async fn seed_world(
         {"kind": "http", "url": primary_health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\"", "when": "failback"},
         {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-use1.orders.example.com"], "when": "failback"}
     ]);
-    aws_sdk_ssm::Client::new(recovery)
-        .put_parameter()
-        .name("/rebound/orders/plan")
-        .value(plan.to_string())
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
+    rebound_tests::seed::plan_parameter(recovery, "/rebound/orders/plan", &plan.to_string())
         .await
-        .map_err(|e| seed("the plan parameter")(format!("{e:?}")))?;
+        .map_err(seed("the plan parameter"))?;
     Ok(World {
         zone,
         health_check,

@@ -130,3 +130,17 @@ pub async fn recovery_table(config: &SdkConfig, name: &str) -> Result<(), String
         .map_err(|e| format!("CreateTable: {e:?}"))?;
     Ok(())
 }
+
+/// Stores a plan in SSM, where the detector reads it (`ssm:<name>`).
+pub async fn plan_parameter(config: &SdkConfig, name: &str, plan: &str) -> Result<(), String> {
+    aws_sdk_ssm::Client::new(config)
+        .put_parameter()
+        .name(name)
+        .value(plan)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| format!("PutParameter: {e:?}"))?;
+    Ok(())
+}

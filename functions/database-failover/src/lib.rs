@@ -102,6 +102,17 @@ struct Intent {
     rpo_seconds: Option<f64>,
 }
 
+impl Intent {
+    /// Found in the target state: nothing to change.
+    fn done(resource: &str, operation: &str, state: Value) -> Intent {
+        Intent {
+            action: Action::already_done(resource, operation, state),
+            change: Change::None,
+            rpo_seconds: None,
+        }
+    }
+}
+
 enum Change {
     None,
     Promote {
@@ -212,11 +223,7 @@ impl DatabaseFailover {
                 let status = instance.db_instance_status().unwrap_or("unknown");
                 if instance.read_replica_source_db_instance_identifier().is_none() {
                     // Promoted earlier (by us or by hand): it is a standalone writer.
-                    return Ok(Intent {
-                        action: Action::already_done(identifier, "PromoteReadReplica", state),
-                        change: Change::None,
-                        rpo_seconds: None,
-                    });
+                    return Ok(Intent::done(identifier, "PromoteReadReplica", state));
                 }
                 if status != "available" {
                     return Err(precondition(
@@ -274,11 +281,7 @@ impl DatabaseFailover {
                 }
                 let state = json!({ "writer": writer });
                 if writer.as_deref() == Some(target_cluster_arn.as_str()) {
-                    return Ok(Intent {
-                        action: Action::already_done(identifier, "SetGlobalClusterWriter", state),
-                        change: Change::None,
-                        rpo_seconds: None,
-                    });
+                    return Ok(Intent::done(identifier, "SetGlobalClusterWriter", state));
                 }
                 let (operation, change) = if ctx.mode == Mode::Switchover {
                     (
@@ -316,15 +319,11 @@ impl DatabaseFailover {
                 instance_class,
             } => {
                 if let Some(existing) = self.instance(identifier).await? {
-                    return Ok(Intent {
-                        action: Action::already_done(
-                            identifier,
-                            "RestoreDBInstanceToPointInTime",
-                            instance_state(&existing),
-                        ),
-                        change: Change::None,
-                        rpo_seconds: None,
-                    });
+                    return Ok(Intent::done(
+                        identifier,
+                        "RestoreDBInstanceToPointInTime",
+                        instance_state(&existing),
+                    ));
                 }
                 let source = self.instance(source_identifier).await?.ok_or_else(|| {
                     precondition(source_identifier, "restore source not found in the recovery region")
@@ -376,15 +375,11 @@ impl DatabaseFailover {
                 instance_class,
             } => {
                 if let Some(existing) = self.instance(identifier).await? {
-                    return Ok(Intent {
-                        action: Action::already_done(
-                            identifier,
-                            "RestoreDBInstanceFromDBSnapshot",
-                            instance_state(&existing),
-                        ),
-                        change: Change::None,
-                        rpo_seconds: None,
-                    });
+                    return Ok(Intent::done(
+                        identifier,
+                        "RestoreDBInstanceFromDBSnapshot",
+                        instance_state(&existing),
+                    ));
                 }
                 let out = self
                     .rds

@@ -13,14 +13,9 @@ fn plan_text() -> String {
 
 async fn detector_with_plan_in_ssm(moto: &MotoServer, plan: &str) -> Detector {
     let config = moto.config("us-west-2");
-    aws_sdk_ssm::Client::new(&config)
-        .put_parameter()
-        .name("/rebound/orders/plan")
-        .value(plan)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
+    rebound_tests::seed::plan_parameter(&config, "/rebound/orders/plan", plan)
         .await
-        .expect("PutParameter");
+        .expect("plan");
     Detector::new(&config, Some("ssm:/rebound/orders/plan".into()), None)
 }
 

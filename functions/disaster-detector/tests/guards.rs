@@ -13,14 +13,9 @@ async fn detector(moto: &MotoServer) -> Detector {
     let config = moto.config("us-west-2");
     seed::recovery_table(&config, TABLE).await.expect("table");
     let plan = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/plan.json")).expect("plan");
-    aws_sdk_ssm::Client::new(&config)
-        .put_parameter()
-        .name("/rebound/orders/plan")
-        .value(plan)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
+    seed::plan_parameter(&config, "/rebound/orders/plan", &plan)
         .await
-        .expect("PutParameter");
+        .expect("plan");
     Detector::new(&config, Some("ssm:/rebound/orders/plan".into()), Some(TABLE.into()))
 }
 
