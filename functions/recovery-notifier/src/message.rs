@@ -194,6 +194,9 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             "  aws stepfunctions send-task-failure --task-token '{token}' --error {} --cause 'WHY'",
             rebound_shared::error::APPROVAL_REJECTED
         ));
+        text.push(format!(
+            "A local run (rebound run) is answered with: rebound approve --token '{token}' --by 'YOUR NAME'  or  rebound reject --token '{token}' --cause 'WHY'"
+        ));
     }
     let step_json = |s: Option<&StepResult>| {
         s.map(|s| json!({"step": s.step, "status": s.status, "durationMs": s.duration_ms, "actions": s.actions.len(), "alreadyDone": s.actions.iter().filter(|a| a.already_done).count(), "error": s.error}))

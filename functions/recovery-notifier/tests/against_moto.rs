@@ -159,6 +159,13 @@ async fn an_approval_request_carries_the_token_and_how_to_answer() {
         .contains(&format!("aws stepfunctions send-task-success --task-token '{token}'")));
     assert!(notification.text.contains("--error Rebound.ApprovalRejected"));
     assert!(
+        notification
+            .text
+            .contains(&format!("rebound approve --token '{token}'")),
+        "{}",
+        notification.text
+    );
+    assert!(
         notification.text.contains("RPO target of 15m 0s"),
         "{}",
         notification.text
