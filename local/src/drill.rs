@@ -297,23 +297,22 @@ async fn seed_world(
         .await
         .map_err(|e| seed("the subscription")(format!("{e:?}")))?;
 
-    // The alarms the plan watches, in the primary region.
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary_config);
+    // The alarms the plan watches, in the primary region, quiet before the disaster; and its
+    // canary's availability, healthy.
     for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
-        cloudwatch
-            .put_metric_alarm()
-            .alarm_name(alarm)
-            .namespace("AWS/ApplicationELB")
-            .metric_name("HTTPCode_Target_5XX_Count")
-            .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
-            .period(60)
-            .evaluation_periods(3)
-            .threshold(50.0)
-            .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
-            .send()
+        rebound_tests::seed::alarm(&primary_config, alarm, "OK")
             .await
-            .map_err(|e| seed("alarms")(format!("{e:?}")))?;
+            .map_err(seed("alarms"))?;
     }
+    rebound_tests::seed::metric(
+        &primary_config,
+        "Orders/Synthetics",
+        "SuccessPercent",
+        &[("Canary", "orders-checkout")],
+        99.8,
+    )
+    .await
+    .map_err(seed("the canary metric"))?;
 
     rebound_tests::seed::recovery_table(recovery, TABLE)
         .await

@@ -73,31 +73,14 @@ pub async fn ecs_services(recovery: &SdkConfig, services: &[(&str, i32)]) -> Res
 
 /// Publishes a `ReplicaLag` datapoint (seconds) for `instance`, stamped now, where `config` points.
 pub async fn replica_lag(config: &SdkConfig, instance: &str, seconds: f64) -> Result<(), String> {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?;
-    let datum = MetricDatum::builder()
-        .metric_name("ReplicaLag")
-        .dimensions(
-            Dimension::builder()
-                .name("DBInstanceIdentifier")
-                .value(instance)
-                .build(),
-        )
-        .value(seconds)
-        .timestamp(aws_smithy_types::DateTime::from_secs(
-            i64::try_from(now.as_secs()).map_err(|e| e.to_string())?,
-        ))
-        .build();
-    aws_sdk_cloudwatch::Client::new(config)
-        .put_metric_data()
-        .namespace("AWS/RDS")
-        .metric_data(datum)
-        .send()
-        .await
-        .map_err(|e| format!("PutMetricData: {e:?}"))?;
-    Ok(())
+    metric(
+        config,
+        "AWS/RDS",
+        "ReplicaLag",
+        &[("DBInstanceIdentifier", instance)],
+        seconds,
+    )
+    .await
 }
 
 /// Creates the recovery table as the SAM template does (pk, sk; on-demand).
@@ -142,5 +125,68 @@ pub async fn plan_parameter(config: &SdkConfig, name: &str, plan: &str) -> Resul
         .send()
         .await
         .map_err(|e| format!("PutParameter: {e:?}"))?;
+    Ok(())
+}
+
+/// Creates a CloudWatch alarm where `config` points and sets its state (`ALARM`, `OK`, ...).
+pub async fn alarm(config: &SdkConfig, name: &str, state: &str) -> Result<(), String> {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(config);
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(Statistic::Average)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(50.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .map_err(|e| format!("PutMetricAlarm: {e:?}"))?;
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(StateValue::from(state))
+        .state_reason("set by the test")
+        .send()
+        .await
+        .map_err(|e| format!("SetAlarmState: {e:?}"))?;
+    Ok(())
+}
+
+/// Publishes one datapoint, stamped now.
+pub async fn metric(
+    config: &SdkConfig,
+    namespace: &str,
+    name: &str,
+    dimensions: &[(&str, &str)],
+    value: f64,
+) -> Result<(), String> {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?;
+    let datum = MetricDatum::builder()
+        .metric_name(name)
+        .set_dimensions(Some(
+            dimensions
+                .iter()
+                .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                .collect(),
+        ))
+        .value(value)
+        .timestamp(aws_smithy_types::DateTime::from_secs(
+            i64::try_from(now.as_secs()).map_err(|e| e.to_string())?,
+        ))
+        .build();
+    aws_sdk_cloudwatch::Client::new(config)
+        .put_metric_data()
+        .namespace(namespace)
+        .metric_data(datum)
+        .send()
+        .await
+        .map_err(|e| format!("PutMetricData: {e:?}"))?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! recovery context every later state works on.
 
 pub mod event;
+pub mod signals;
 
 use chrono::{DateTime, Duration, Utc};
 use rebound_shared::context::{Decision, DisasterEvent, DisasterType, EventSource, Mode, Severity, Timestamps};
@@ -55,6 +56,8 @@ pub struct Detector {
     /// `RECOVERY_TABLE`: the lease, cooldown and audit records. Without it (a bare local run)
     /// nothing stops a second recovery.
     pub table: Option<RecoveryTable>,
+    /// For reading signals in the regions the plan names.
+    pub config: aws_config::SdkConfig,
 }
 
 impl Detector {
@@ -66,6 +69,7 @@ impl Detector {
             table: table
                 .filter(|t| !t.is_empty())
                 .map(|name| RecoveryTable::new(config, name)),
+            config: config.clone(),
         }
     }
 
@@ -77,6 +81,7 @@ impl Detector {
         let plan = self.plan_for(&trigger).await?;
         let recovery_id = recovery_id(request.execution_id.as_deref(), &plan.application, now);
         let mut context = assess(&trigger, request.event, plan, recovery_id, now)?;
+        self.quorum(&trigger, &mut context, now).await;
         if let Some(table) = &self.table {
             guard(table, &mut context, now).await.map_err(DetectorError::Table)?;
         }
@@ -88,6 +93,39 @@ impl Detector {
             "decided"
         );
         Ok(context)
+    }
+
+    /// An automatic trigger is one signal; the plan's `minSignals` must agree before acting.
+    /// Manual starts are an operator's decision and are not put to the vote.
+    async fn quorum(&self, trigger: &TriggerEvent, ctx: &mut RecoveryContext, now: DateTime<Utc>) {
+        let detection = &ctx.plan.detection;
+        let automatic = matches!(trigger, TriggerEvent::Alarm(_) | TriggerEvent::Health(_));
+        if !automatic
+            || !ctx.decision.recovery_required
+            || (detection.alarms.is_empty() && detection.metrics.is_empty())
+        {
+            return;
+        }
+        let health = match trigger {
+            TriggerEvent::Health(h) => Some(format!("open {} issue {}", h.detail.service, h.detail.event_type_code)),
+            _ => None,
+        };
+        let read = signals::read(&self.config, &ctx.plan, health, now).await;
+        let failing = signals::failing_votes(&read, detection.unknown_signals);
+        let needed = detection.min_signals as usize;
+        ctx.decision.reasons.extend(read.iter().map(signals::Signal::reason));
+        if failing < needed {
+            ctx.decision.recovery_required = false;
+            ctx.decision.reasons.push(format!(
+                "{failing} of {} signals failing; {needed} must agree",
+                read.len()
+            ));
+        } else {
+            ctx.decision.reasons.push(format!(
+                "{failing} of {} signals failing; quorum of {needed} reached",
+                read.len()
+            ));
+        }
     }
 
     async fn plan_for(&self, trigger: &TriggerEvent) -> Result<RecoveryPlan, DetectorError> {

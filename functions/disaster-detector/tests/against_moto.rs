@@ -23,6 +23,11 @@ async fn detector_with_plan_in_ssm(moto: &MotoServer, plan: &str) -> Detector {
 async fn an_alarm_event_loads_the_plan_from_ssm_and_decides() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let detector = detector_with_plan_in_ssm(&moto, &plan_text()).await;
+    for name in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        rebound_tests::seed::alarm(&moto.config("us-east-1"), name, "ALARM")
+            .await
+            .expect("alarm");
+    }
     let request = json!({"event": event("cloudwatch-alarm.json"), "executionId": "arn:aws:states:us-west-2:123456789012:execution:rebound-orders:drill-42"});
     let ctx = detector.detect(request, Utc::now()).await.expect("detected");
     assert_eq!(ctx.recovery_id, "drill-42");

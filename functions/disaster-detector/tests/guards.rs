@@ -16,6 +16,12 @@ async fn detector(moto: &MotoServer) -> Detector {
     seed::plan_parameter(&config, "/rebound/orders/plan", &plan)
         .await
         .expect("plan");
+    // Two of the plan's signals agree, so alarms may start a recovery.
+    for name in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        seed::alarm(&moto.config("us-east-1"), name, "ALARM")
+            .await
+            .expect("alarm");
+    }
     Detector::new(&config, Some("ssm:/rebound/orders/plan".into()), Some(TABLE.into()))
 }
 
