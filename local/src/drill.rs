@@ -233,26 +233,9 @@ async fn seed_world(
     rebound_tests::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
         .await
         .map_err(seed("ECS services"))?;
-    let autoscaling = aws_sdk_autoscaling::Client::new(recovery);
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name("orders-web")
-        .image_id("ami-0123456789abcdef0")
-        .instance_type("t4g.small")
-        .send()
+    rebound_tests::seed::auto_scaling_group(recovery, 1, 1, 2)
         .await
-        .map_err(|e| seed("the launch configuration")(format!("{e:?}")))?;
-    autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name("orders-web-usw2")
-        .launch_configuration_name("orders-web")
-        .min_size(1)
-        .max_size(2)
-        .desired_capacity(1)
-        .availability_zones("us-west-2a")
-        .send()
-        .await
-        .map_err(|e| seed("the Auto Scaling group")(format!("{e:?}")))?;
+        .map_err(seed("the Auto Scaling group"))?;
 
     // Notifications, read back through a subscribed queue.
     let sns = aws_sdk_sns::Client::new(recovery);

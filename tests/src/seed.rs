@@ -7,12 +7,11 @@ pub const PRIMARY_DB: &str = "orders-db";
 pub const REPLICA_DB: &str = "orders-db-usw2";
 pub const ECS_CLUSTER: &str = "orders-usw2";
 
-/// Creates `orders-db` (with automated backups) where `primary` points and its read replica
-/// `orders-db-usw2` where `recovery` points; returns the primary's ARN.
-pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, engine: &str) -> Result<String, String> {
-    let created = aws_sdk_rds::Client::new(primary)
+/// Creates a standalone instance with automated backups where `config` points; returns its ARN.
+pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Result<String, String> {
+    let created = aws_sdk_rds::Client::new(config)
         .create_db_instance()
-        .db_instance_identifier(PRIMARY_DB)
+        .db_instance_identifier(identifier)
         .engine(engine)
         .db_instance_class("db.r6g.large")
         .allocated_storage(100)
@@ -22,11 +21,17 @@ pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, en
         .send()
         .await
         .map_err(|e| format!("CreateDBInstance: {e:?}"))?;
-    let arn = created
+    Ok(created
         .db_instance()
         .and_then(|d| d.db_instance_arn())
         .ok_or("CreateDBInstance returned no ARN")?
-        .to_string();
+        .to_string())
+}
+
+/// Creates `orders-db` where `primary` points and its read replica `orders-db-usw2` where
+/// `recovery` points; returns the primary's ARN.
+pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, engine: &str) -> Result<String, String> {
+    let arn = database(primary, PRIMARY_DB, engine).await?;
     aws_sdk_rds::Client::new(recovery)
         .create_db_instance_read_replica()
         .db_instance_identifier(REPLICA_DB)
@@ -188,5 +193,34 @@ pub async fn metric(
         .send()
         .await
         .map_err(|e| format!("PutMetricData: {e:?}"))?;
+    Ok(())
+}
+
+/// Creates the `orders-web-usw2` Auto Scaling group (launch configuration `orders-web`, one
+/// Availability Zone) at the given capacity.
+pub async fn auto_scaling_group(config: &SdkConfig, min: i32, desired: i32, max: i32) -> Result<(), String> {
+    let autoscaling = aws_sdk_autoscaling::Client::new(config);
+    autoscaling
+        .create_launch_configuration()
+        .launch_configuration_name("orders-web")
+        .image_id("ami-0123456789abcdef0")
+        .instance_type("t4g.small")
+        .send()
+        .await
+        .map_err(|e| format!("CreateLaunchConfiguration: {e:?}"))?;
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("orders-web-usw2")
+        .launch_configuration_name("orders-web")
+        .min_size(min)
+        .max_size(max)
+        .desired_capacity(desired)
+        .availability_zones(format!(
+            "{}a",
+            config.region().map(|r| r.as_ref()).unwrap_or("us-west-2")
+        ))
+        .send()
+        .await
+        .map_err(|e| format!("CreateAutoScalingGroup: {e:?}"))?;
     Ok(())
 }

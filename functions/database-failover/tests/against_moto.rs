@@ -190,18 +190,9 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
 async fn data_corruption_restores_to_a_point_before_detection() {
     let w = world().await;
     // A source instance in the recovery region to restore from.
-    w.west
-        .create_db_instance()
-        .db_instance_identifier("orders-db-west")
-        .engine("postgres")
-        .db_instance_class("db.r6g.large")
-        .allocated_storage(100)
-        .master_username("orders")
-        .master_user_password("not-a-secret-1")
-        .backup_retention_period(7)
-        .send()
+    rebound_tests::seed::database(&w.west_config, "orders-db-west", "postgres")
         .await
-        .expect("CreateDBInstance");
+        .expect("source");
     let detected = Utc::now() - chrono::Duration::minutes(5);
     let mut request = w.request.clone();
     request["context"]["event"]["disasterType"] = json!("dataCorruption");

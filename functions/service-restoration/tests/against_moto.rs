@@ -27,25 +27,9 @@ async fn world() -> World {
     rebound_tests::seed::ecs_services(&config, &[("orders-api", 1), ("orders-worker", 0)])
         .await
         .expect("services");
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name("orders-web")
-        .image_id("ami-0123456789abcdef0")
-        .instance_type("t4g.small")
-        .send()
+    rebound_tests::seed::auto_scaling_group(&config, 0, 0, 2)
         .await
-        .expect("CreateLaunchConfiguration");
-    autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name("orders-web-usw2")
-        .launch_configuration_name("orders-web")
-        .min_size(0)
-        .max_size(2)
-        .desired_capacity(0)
-        .availability_zones("us-west-2a")
-        .send()
-        .await
-        .expect("CreateAutoScalingGroup");
+        .expect("Auto Scaling group");
     World {
         _moto: moto,
         ecs,
