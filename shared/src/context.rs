@@ -29,6 +29,17 @@ pub struct RecoveryContext {
     /// How long it waits for that answer (seconds).
     pub approval_timeout_seconds: u64,
     pub timestamps: Timestamps,
+    /// Which states act: a regional failover, one service's restoration, or a read-only
+    /// readiness check. Set by the detector from the classification.
+    #[serde(default)]
+    pub path: RecoveryPath,
+    /// Set by the readiness check before anything changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<ReadinessReport>,
+    /// Set by the approval gate: the approver's answer. Its presence is the approval that lets
+    /// a failover lose more data than the RPO target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
     #[serde(default)]
     pub results: Results,
     /// Set by a `Catch`: the error that ended the recovery (`{"Error", "Cause"}`).
@@ -47,6 +58,19 @@ pub enum Mode {
     Failback,
     /// Exercise the recovery against a test environment.
     Drill,
+}
+
+/// What a recovery does, decided by the classification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RecoveryPath {
+    /// DNS and databases fail over, services are restored, everything is validated.
+    #[default]
+    Failover,
+    /// One service's outage: only the affected services are restored; no DNS or database change.
+    ServiceRestore,
+    /// Scheduled or asked for: every check a failover would make, and no change.
+    ReadinessCheck,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,6 +255,24 @@ pub struct Check {
     pub detail: String,
 }
 
+/// Whether the recovery side is ready for what the path would do, checked before acting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessReport {
+    pub ready: bool,
+    pub checked_at: DateTime<Utc>,
+    pub checks: Vec<Check>,
+    /// The failover would lose more data than the RPO target (or an unknown amount): it goes
+    /// ahead only after a human approves.
+    #[serde(default)]
+    pub data_loss_approval: bool,
+    /// The largest replication lag found, i.e. the data a failover now would lose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_data_loss_seconds: Option<f64>,
+    /// One line naming every failing check (or "ready").
+    pub summary: String,
+}
+
 /// The error a `Catch` records: Step Functions' own shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateError {
@@ -256,6 +298,8 @@ pub enum StepAction {
     Start,
     /// Poll the changes started by `start` until they reach their end state.
     Status,
+    /// The validator's read-only readiness check of everything the path would act on.
+    Readiness,
 }
 
 /// What the notifier receives.
@@ -280,6 +324,8 @@ pub enum NotificationKind {
     ApprovalRequest,
     /// The event did not require recovery (sent only for manual starts and drills).
     NoRecoveryNeeded,
+    /// A scheduled readiness check found the recovery side not ready.
+    NotReady,
 }
 
 /// A payload that is not the request a function expects.

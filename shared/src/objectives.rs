@@ -52,17 +52,13 @@ pub fn action_deadline(
     deadline.max(now + Duration::seconds(60))
 }
 
-/// Whether a data loss of `lag_seconds` is acceptable for this mode and target.
-pub fn data_loss_acceptable(
-    lag_seconds: f64,
-    rpo_seconds: u64,
-    zero_loss_required: bool,
-    allow_data_loss: bool,
-) -> bool {
+/// Whether a data loss of `lag_seconds` is acceptable for this mode and target: within the RPO
+/// target, or beyond it once a human approved; never any loss where none is allowed.
+pub fn data_loss_acceptable(lag_seconds: f64, rpo_seconds: u64, zero_loss_required: bool, approved: bool) -> bool {
     if zero_loss_required {
         return lag_seconds <= 0.0;
     }
-    allow_data_loss || lag_seconds <= rpo_seconds as f64
+    approved || lag_seconds <= rpo_seconds as f64
 }
 
 #[cfg(test)]

@@ -306,6 +306,33 @@ pub enum Service {
     },
 }
 
+impl Service {
+    /// The service's name in results: `ecs:CLUSTER/SERVICE` or `autoscaling:GROUP`.
+    pub fn resource_name(&self) -> String {
+        match self {
+            Service::Ecs { cluster, service, .. } => format!("ecs:{cluster}/{service}"),
+            Service::AutoScalingGroup { name, .. } => format!("autoscaling:{name}"),
+        }
+    }
+
+    /// Whether an outage report naming `affected` concerns this service: its own name, its
+    /// `cluster/service`, or the AWS service that runs it (`ECS`; `EC2` or `AUTOSCALING` for a
+    /// group), compared without regard to case.
+    pub fn matches(&self, affected: &str) -> bool {
+        let a = affected.trim().to_ascii_lowercase();
+        match self {
+            Service::Ecs { cluster, service, .. } => {
+                a == service.to_ascii_lowercase()
+                    || a == format!("{cluster}/{service}").to_ascii_lowercase()
+                    || a == "ecs"
+            }
+            Service::AutoScalingGroup { name, .. } => {
+                a == name.to_ascii_lowercase() || a == "ec2" || a == "autoscaling"
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Validation {

@@ -6,7 +6,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::context::{Action, ActionStatus, Mode, RecoveryContext, Step, StepResult, StepStatus};
+use crate::context::{Action, ActionStatus, Mode, RecoveryContext, RecoveryPath, Step, StepResult, StepStatus};
+use crate::plan::Service;
 
 impl StepResult {
     /// A fresh result for a step starting now.
@@ -89,4 +90,21 @@ pub fn past_deadline(context: &RecoveryContext, now: DateTime<Utc>) -> bool {
 /// Failback moves back to the primary's values; every other mode moves to the recovery's.
 pub fn towards_recovery(context: &RecoveryContext) -> bool {
     context.mode != Mode::Failback
+}
+
+/// The services this recovery restores: all of the plan's, or on a service restore only those
+/// the outage names.
+pub fn services_in_scope(context: &RecoveryContext) -> Vec<&Service> {
+    let all = context.plan.services.iter();
+    match context.path {
+        RecoveryPath::ServiceRestore => all
+            .filter(|s| context.event.affected_services.iter().any(|a| s.matches(a)))
+            .collect(),
+        _ => all.collect(),
+    }
+}
+
+/// Whether DNS and databases fail over on this path.
+pub fn moves_region(context: &RecoveryContext) -> bool {
+    context.path != RecoveryPath::ServiceRestore
 }

@@ -6,12 +6,39 @@ use aws_config::SdkConfig;
 pub const PRIMARY_DB: &str = "orders-db";
 pub const REPLICA_DB: &str = "orders-db-usw2";
 pub const ECS_CLUSTER: &str = "orders-usw2";
+/// The databases' own parameter group, one per region: a default group cannot be changed, so
+/// the split-brain fence could not make a writer read-only.
+pub const PARAMETER_GROUP: &str = "orders-db-params";
+
+/// Creates the application's parameter group where `config` points, unless it exists.
+pub async fn parameter_group(config: &SdkConfig, engine: &str) -> Result<(), String> {
+    let rds = aws_sdk_rds::Client::new(config);
+    let existing = rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(PARAMETER_GROUP)
+        .send()
+        .await;
+    if existing.is_ok_and(|out| !out.db_parameter_groups().is_empty()) {
+        return Ok(());
+    }
+    let family = if engine.contains("postgres") { "postgres16" } else { "mysql8.0" };
+    rds.create_db_parameter_group()
+        .db_parameter_group_name(PARAMETER_GROUP)
+        .db_parameter_group_family(family)
+        .description("orders databases")
+        .send()
+        .await
+        .map_err(|e| format!("CreateDBParameterGroup: {e:?}"))?;
+    Ok(())
+}
 
 /// Creates a standalone instance with automated backups where `config` points; returns its ARN.
 pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Result<String, String> {
+    parameter_group(config, engine).await?;
     let created = aws_sdk_rds::Client::new(config)
         .create_db_instance()
         .db_instance_identifier(identifier)
+        .db_parameter_group_name(PARAMETER_GROUP)
         .engine(engine)
         .db_instance_class("db.r6g.large")
         .allocated_storage(100)
@@ -32,9 +59,11 @@ pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Res
 /// `recovery` points; returns the primary's ARN.
 pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, engine: &str) -> Result<String, String> {
     let arn = database(primary, PRIMARY_DB, engine).await?;
+    parameter_group(recovery, engine).await?;
     aws_sdk_rds::Client::new(recovery)
         .create_db_instance_read_replica()
         .db_instance_identifier(REPLICA_DB)
+        .db_parameter_group_name(PARAMETER_GROUP)
         .source_db_instance_identifier(&arn)
         .db_instance_class("db.r6g.large")
         .send()

@@ -6,6 +6,8 @@
 //! `FailoverGlobalCluster`, or a restore to a point in time or from a snapshot. `status` polls
 //! until each database is available and a writer.
 
+pub mod fence;
+
 use std::time::Instant;
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
@@ -38,6 +40,14 @@ pub enum DatabaseError {
     Aws { database: String, source: AwsError },
     #[error("database {database}: {reason}")]
     Precondition { database: String, reason: String },
+    #[error("database {database}: {}", data_loss_text(*lag_seconds, *rpo_seconds, *allowed))]
+    DataLoss {
+        database: String,
+        lag_seconds: Option<f64>,
+        rpo_seconds: u64,
+        /// The plan's `allowDataLoss`: the loss may be put to an approver.
+        allowed: bool,
+    },
     #[error("database {database}: {reason}")]
     Unsupported { database: String, reason: String },
     #[error("status was asked before start: results.database is missing")]
@@ -52,7 +62,7 @@ impl DatabaseError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             DatabaseError::Aws { source, .. } => source.kind,
-            DatabaseError::Precondition { .. } => ErrorKind::PreconditionFailed,
+            DatabaseError::Precondition { .. } | DatabaseError::DataLoss { .. } => ErrorKind::PreconditionFailed,
             DatabaseError::BadRequest(_)
             | DatabaseError::WrongRegion { .. }
             | DatabaseError::Unsupported { .. }
@@ -79,6 +89,18 @@ where
     }
 }
 
+fn data_loss_text(lag: Option<f64>, rpo: u64, allowed: bool) -> String {
+    let lag = match lag {
+        Some(lag) => format!("replica lag is {lag} s, beyond the RPO target of {rpo} s"),
+        None => "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes), so the data loss cannot be bounded".to_string(),
+    };
+    if allowed {
+        format!("{lag}; the plan allows that loss only with a human's approval, and none was given")
+    } else {
+        format!("{lag}, and the plan does not allow more data loss")
+    }
+}
+
 fn precondition(database: &str, reason: impl Into<String>) -> DatabaseError {
     DatabaseError::Precondition {
         database: database.to_string(),
@@ -100,6 +122,8 @@ struct Intent {
     action: Action,
     change: Change,
     rpo_seconds: Option<f64>,
+    /// A promoted replica's source: the writer to fence.
+    old_writer: Option<String>,
 }
 
 impl Intent {
@@ -109,6 +133,7 @@ impl Intent {
             action: Action::already_done(resource, operation, state),
             change: Change::None,
             rpo_seconds: None,
+            old_writer: None,
         }
     }
 }
@@ -181,6 +206,10 @@ impl DatabaseFailover {
         match request.action {
             StepAction::Start => acting.start(&ctx, now).await,
             StepAction::Status => acting.status(&ctx, now).await,
+            StepAction::Readiness => {
+                ctx.dry_run = true;
+                acting.start(&ctx, now).await
+            }
         }
     }
 
@@ -191,8 +220,19 @@ impl DatabaseFailover {
         let inspections: Vec<_> = ctx.plan.databases.iter().map(|db| self.inspect(ctx, db, now)).collect();
         let intents: Vec<Intent> = stream::iter(inspections).buffered(CONCURRENCY).try_collect().await?;
         let dry_run = ctx.dry_run;
+        // Split-brain guard: the old writers are fenced before anything is promoted.
+        let mut fences = Vec::new();
+        for intent in &intents {
+            if let Some(source) = &intent.old_writer {
+                let rds = self.rds_in(&fence::writer_region(ctx, source));
+                let identifier = &intent.action.resource;
+                fences.push(async move { fence::fence_old_writer(&rds, identifier, source, dry_run).await });
+            }
+        }
+        let mut actions: Vec<Action> = stream::iter(fences).buffered(CONCURRENCY).collect().await;
         let changes: Vec<_> = intents.iter().map(|intent| self.act(intent, dry_run)).collect();
-        let actions: Vec<Action> = stream::iter(changes).buffered(CONCURRENCY).try_collect().await?;
+        let changed: Vec<Action> = stream::iter(changes).buffered(CONCURRENCY).try_collect().await?;
+        actions.extend(changed);
         result.rpo_seconds = intents.iter().filter_map(|i| i.rpo_seconds).reduce(f64::max);
         result.actions = actions;
         Ok(result.settle(invocation, now))
@@ -212,6 +252,7 @@ impl DatabaseFailover {
         match db {
             Database::ReadReplica {
                 identifier,
+                source_identifier,
                 allow_data_loss,
                 ..
             } => {
@@ -222,8 +263,11 @@ impl DatabaseFailover {
                 let state = instance_state(&instance);
                 let status = instance.db_instance_status().unwrap_or("unknown");
                 if instance.read_replica_source_db_instance_identifier().is_none() {
-                    // Promoted earlier (by us or by hand): it is a standalone writer.
-                    return Ok(Intent::done(identifier, "PromoteReadReplica", state));
+                    // Promoted earlier (by us or by hand): it is a standalone writer. Its old
+                    // writer is still checked, in case the fence did not hold.
+                    let mut intent = Intent::done(identifier, "PromoteReadReplica", state);
+                    intent.old_writer = Some(source_identifier.clone());
+                    return Ok(intent);
                 }
                 if status != "available" {
                     return Err(precondition(
@@ -233,30 +277,41 @@ impl DatabaseFailover {
                 }
                 let lag = self.replica_lag(identifier, now).await?;
                 let zero_loss = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
+                let rpo = ctx.plan.objectives.rpo_seconds;
+                let approved = ctx.approval.is_some();
                 match lag {
-                    Some(lag)
-                        if !data_loss_acceptable(lag, ctx.plan.objectives.rpo_seconds, zero_loss, *allow_data_loss) =>
-                    {
-                        let rule = if zero_loss {
-                            format!("a {} needs 0", format!("{:?}", ctx.mode).to_lowercase())
-                        } else {
+                    Some(lag) if zero_loss && !data_loss_acceptable(lag, rpo, true, false) => {
+                        return Err(precondition(
+                            identifier,
                             format!(
-                                "the RPO target is {} s and the plan does not allow more data loss",
-                                ctx.plan.objectives.rpo_seconds
-                            )
-                        };
-                        return Err(precondition(identifier, format!("replica lag is {lag} s; {rule}")));
+                                "replica lag is {lag} s; a {} needs 0",
+                                format!("{:?}", ctx.mode).to_lowercase()
+                            ),
+                        ));
                     }
-                    None if zero_loss || !allow_data_loss => {
-                        return Err(precondition(identifier, "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes), so the data loss cannot be bounded"));
+                    None if zero_loss => {
+                        return Err(precondition(
+                            identifier,
+                            "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes); a zero-loss move needs it to be 0",
+                        ));
                     }
-                    _ => {}
+                    Some(l) if data_loss_acceptable(l, rpo, false, approved) => {}
+                    _ if approved => {}
+                    _ => {
+                        return Err(DatabaseError::DataLoss {
+                            database: identifier.clone(),
+                            lag_seconds: lag,
+                            rpo_seconds: rpo,
+                            allowed: *allow_data_loss,
+                        })
+                    }
                 }
                 let after = json!({ "status": "available", "replicaOf": null, "writer": true });
                 let mut action = Action::change(identifier, "PromoteReadReplica", state, after, ctx.dry_run);
                 action.detail = Some(match lag {
-                    Some(lag) => format!("replica lag at promotion {lag} s"),
-                    None => "replica lag unknown; the plan allows data loss".to_string(),
+                    Some(l) if l > rpo as f64 => format!("replica lag at promotion {l} s, beyond the RPO target: approved"),
+                    Some(l) => format!("replica lag at promotion {l} s"),
+                    None => "replica lag unknown: approved".to_string(),
                 });
                 Ok(Intent {
                     action,
@@ -264,6 +319,7 @@ impl DatabaseFailover {
                         identifier: identifier.clone(),
                     },
                     rpo_seconds: lag,
+                    old_writer: Some(source_identifier.clone()),
                 })
             }
             Database::AuroraGlobal {
@@ -311,6 +367,7 @@ impl DatabaseFailover {
                     action,
                     change,
                     rpo_seconds: None,
+                    old_writer: None,
                 })
             }
             Database::PointInTimeRestore {
@@ -367,6 +424,7 @@ impl DatabaseFailover {
                         class: instance_class.clone(),
                     },
                     rpo_seconds: Some(loss),
+                    old_writer: None,
                 })
             }
             Database::SnapshotRestore {
@@ -416,6 +474,7 @@ impl DatabaseFailover {
                         class: instance_class.clone(),
                     },
                     rpo_seconds: rpo,
+                    old_writer: None,
                 })
             }
         }
@@ -547,6 +606,17 @@ impl DatabaseFailover {
             });
         }
         Ok(result)
+    }
+
+    /// An RDS client like this one, for another region (where an old writer lives).
+    pub fn rds_in(&self, region: &str) -> aws_sdk_rds::Client {
+        let config = self
+            .rds
+            .config()
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        aws_sdk_rds::Client::from_conf(config)
     }
 
     pub async fn instance(&self, identifier: &str) -> Result<Option<DbInstance>, DatabaseError> {

@@ -2,7 +2,8 @@
 
 use chrono::Utc;
 use database_failover::{DatabaseError, DatabaseFailover};
-use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
+use database_failover::fence::OldWriter;
+use rebound_shared::context::{Action, ActionStatus, StepResult, StepStatus};
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
 use serde_json::{json, Value};
@@ -66,6 +67,21 @@ impl World {
             .expect("lag");
     }
 
+    /// The primary's read-only setting in its parameter group, as moto holds it.
+    async fn read_only(&self) -> Option<String> {
+        let out = self
+            .east
+            .describe_db_parameters()
+            .db_parameter_group_name(rebound_tests::seed::PARAMETER_GROUP)
+            .send()
+            .await
+            .expect("parameters");
+        out.parameters()
+            .iter()
+            .find(|p| p.parameter_name() == Some("default_transaction_read_only"))
+            .and_then(|p| p.parameter_value().map(str::to_string))
+    }
+
     /// The replica's source as moto reports it: `None` once promoted.
     async fn replica_source(&self) -> Option<String> {
         let out = self
@@ -81,6 +97,14 @@ impl World {
     }
 }
 
+fn action<'a>(result: &'a StepResult, operation: &str) -> &'a Action {
+    result
+        .actions
+        .iter()
+        .find(|a| a.operation == operation)
+        .unwrap_or_else(|| panic!("no {operation} in {:?}", result.actions))
+}
+
 #[tokio::test]
 async fn failover_promotes_the_replica_and_records_its_lag_as_the_rpo() {
     let w = world().await;
@@ -88,19 +112,19 @@ async fn failover_promotes_the_replica_and_records_its_lag_as_the_rpo() {
     let started = w.run(&w.request).await.expect("start");
     assert_eq!(w.replica_source().await, None, "moto holds a standalone instance");
     assert_eq!(started.rpo_seconds, Some(4.0));
-    assert_eq!(started.actions[0].operation, "PromoteReadReplica");
-    assert_eq!(started.actions[0].status, ActionStatus::Pending);
-    assert_eq!(started.actions[0].before["replicaOf"], json!(w.primary_arn));
+    let promote = action(&started, "PromoteReadReplica");
+    assert_eq!(promote.status, ActionStatus::Pending);
+    assert_eq!(promote.before["replicaOf"], json!(w.primary_arn));
 
     let mut status = w.request.clone();
     status["action"] = json!("status");
     status["context"]["results"]["database"] = serde_json::to_value(&started).expect("result");
     let polled = w.run(&status).await.expect("status");
     assert_eq!(polled.status, StepStatus::Completed);
-    assert_eq!(polled.actions[0].after["writer"], json!(true));
+    assert_eq!(action(&polled, "PromoteReadReplica").after["writer"], json!(true));
 
     let again = w.run(&w.request).await.expect("second start");
-    assert!(again.actions[0].already_done);
+    assert!(again.actions.iter().all(|a| a.already_done), "{:?}", again.actions);
     assert_eq!(again.status, StepStatus::Completed);
     // The primary no longer lists the promoted instance as its replica.
     let primary = w
@@ -122,7 +146,9 @@ async fn dry_run_reads_the_lag_and_promotes_nothing() {
     let mut request = w.request.clone();
     request["context"]["dryRun"] = json!(true);
     let result = w.run(&request).await.expect("dry run");
-    assert_eq!(result.actions[0].status, ActionStatus::Planned);
+    assert_eq!(action(&result, "PromoteReadReplica").status, ActionStatus::Planned);
+    assert_eq!(action(&result, "FenceOldWriter").status, ActionStatus::Planned);
+    assert_eq!(w.read_only().await, None, "the old writer is not fenced in a dry run");
     assert_eq!(result.rpo_seconds, Some(4.0));
     assert_eq!(result.status, StepStatus::Completed);
     assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
@@ -137,12 +163,78 @@ async fn lag_above_the_rpo_target_refuses_and_changes_nothing() {
     assert!(err.to_string().contains("replica lag is 1260 s"), "{err}");
     assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
 
-    // The plan may accept the loss.
+    assert_eq!(w.read_only().await, None, "nothing fenced either");
+
+    // A plan that allows the loss still needs a human to approve it.
     let mut request = w.request.clone();
     request["context"]["plan"]["databases"][0]["allowDataLoss"] = json!(true);
-    let result = w.run(&request).await.expect("data loss allowed");
+    let err = w.run(&request).await.expect_err("no approval yet");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("only with a human's approval"), "{err}");
+    assert!(
+        matches!(err, DatabaseError::DataLoss { lag_seconds: Some(l), allowed: true, .. } if l == 1260.0),
+        "{err:?}"
+    );
+    assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
+
+    request["context"]["approval"] = json!({"approved": true, "by": "jane"});
+    let result = w.run(&request).await.expect("approved data loss");
     assert_eq!(result.rpo_seconds, Some(1260.0));
+    assert!(action(&result, "PromoteReadReplica")
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("beyond the RPO target: approved")));
     assert_eq!(w.replica_source().await, None);
+}
+
+#[tokio::test]
+async fn failover_fences_the_old_writer_before_promoting() {
+    let w = world().await;
+    w.lag(4.0).await;
+    let started = w.run(&w.request).await.expect("start");
+    let fence = action(&started, "FenceOldWriter");
+    assert_eq!(fence.status, ActionStatus::Done, "{fence:?}");
+    assert_eq!(fence.before["acceptsWrites"], json!(true));
+    assert_eq!(started.actions[0].operation, "FenceOldWriter", "fenced first");
+    // moto holds the PostgreSQL writer's own parameter group read-only.
+    assert_eq!(w.read_only().await.as_deref(), Some("on"));
+    let again = w.run(&w.request).await.expect("second start");
+    assert!(action(&again, "FenceOldWriter").already_done);
+}
+
+#[tokio::test]
+async fn an_old_writer_that_cannot_be_fenced_is_reported_and_the_failover_goes_on() {
+    let w = world().await;
+    // A writer on a default parameter group, which cannot be changed.
+    w.east
+        .create_db_instance()
+        .db_instance_identifier("orders-db-legacy")
+        .engine("mysql")
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(20)
+        .master_username("orders")
+        .master_user_password("not-a-secret-1")
+        .send()
+        .await
+        .expect("legacy writer");
+    let action = database_failover::fence::fence_old_writer(&w.east, "orders-db-usw2", "orders-db-legacy", false).await;
+    assert_eq!(action.status, ActionStatus::Failed);
+    let detail = action.detail.unwrap_or_default();
+    assert!(detail.contains("default parameter group"), "{detail}");
+
+    // A region that does not answer.
+    let down = aws_sdk_rds::Client::from_conf(
+        w.east
+            .config()
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    let state = database_failover::fence::old_writer(&down, &w.primary_arn).await;
+    assert!(matches!(state, OldWriter::Unreachable { .. }), "{state:?}");
+    let action = database_failover::fence::fence_old_writer(&down, "orders-db-usw2", &w.primary_arn, false).await;
+    assert_eq!(action.status, ActionStatus::Failed);
+    assert!(action.detail.unwrap_or_default().contains("did not answer"));
 }
 
 #[tokio::test]
@@ -300,7 +392,11 @@ async fn failback_promotes_the_failback_replica_in_the_primary_region_without_da
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a newer datapoint
     put_lag(0.0).await.expect("lag");
     let result = w.run(&request).await.expect("failback");
-    assert_eq!(result.actions[0].resource, "orders-db-use1");
+    assert_eq!(action(&result, "PromoteReadReplica").resource, "orders-db-use1");
+    // The writer being left, in the recovery region, is fenced first.
+    let fence = action(&result, "FenceOldWriter");
+    assert_eq!(fence.resource, "orders-db-usw2 (old writer of orders-db-use1)");
+    assert_eq!(fence.status, ActionStatus::Done, "{fence:?}");
     assert_eq!(result.rpo_seconds, Some(0.0));
     let back = w
         .east

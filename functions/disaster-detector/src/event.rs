@@ -40,10 +40,13 @@ pub enum TriggerEvent {
     Alarm(Box<EventBridgeEvent<AlarmStateChange>>),
     Health(Box<EventBridgeEvent<HealthEvent>>),
     Manual(Box<ManualStart>),
+    /// An EventBridge schedule: the read-only readiness check.
+    Schedule(Box<EventBridgeEvent<Value>>),
 }
 
 pub const ALARM_DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
 pub const HEALTH_DETAIL_TYPE: &str = "AWS Health Event";
+pub const SCHEDULE_DETAIL_TYPE: &str = "Scheduled Event";
 
 impl TriggerEvent {
     /// Recognises the event by its EventBridge `detail-type`; anything without one is a manual start.
@@ -56,6 +59,9 @@ impl TriggerEvent {
             Some(Some(HEALTH_DETAIL_TYPE)) => serde_json::from_value(value.clone())
                 .map(|e| TriggerEvent::Health(Box::new(e)))
                 .map_err(|e| malformed("AWS Health event", e)),
+            Some(Some(SCHEDULE_DETAIL_TYPE)) => serde_json::from_value(value.clone())
+                .map(|e| TriggerEvent::Schedule(Box::new(e)))
+                .map_err(|e| malformed("scheduled event", e)),
             Some(other) => Err(DetectorError::UnsupportedEvent(
                 other.map_or_else(|| "(not a string)".into(), str::to_string),
             )),
@@ -131,6 +137,9 @@ pub struct ManualStart {
     /// Override the cooldown and the lock; recorded in the audit trail.
     #[serde(default)]
     pub force: bool,
+    /// Only check that the recovery side is ready for this mode; change nothing.
+    #[serde(default)]
+    pub readiness_check: bool,
     /// Who started it and why, for the audit trail and the notification.
     #[serde(default)]
     pub reason: Option<String>,

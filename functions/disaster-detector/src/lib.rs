@@ -6,7 +6,9 @@ pub mod event;
 pub mod signals;
 
 use chrono::{DateTime, Duration, Utc};
-use rebound_shared::context::{Decision, DisasterEvent, DisasterType, EventSource, Mode, Severity, Timestamps};
+use rebound_shared::context::{
+    Decision, DisasterEvent, DisasterType, EventSource, Mode, RecoveryPath, Severity, Timestamps,
+};
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::action_deadline;
 use rebound_shared::plan::{InvalidPlan, RecoveryPlan};
@@ -21,7 +23,7 @@ pub use event::{DetectorRequest, ManualStart, TriggerEvent};
 pub enum DetectorError {
     #[error("malformed event: {0}")]
     MalformedEvent(String),
-    #[error("unsupported event detail-type '{0}': expected a CloudWatch Alarm State Change, an AWS Health Event, or a manual start")]
+    #[error("unsupported event detail-type '{0}': expected a CloudWatch Alarm State Change, an AWS Health Event, a Scheduled Event, or a manual start")]
     UnsupportedEvent(String),
     #[error("no plan: give one inline (plan) or by location (planLocation), or set PLAN_LOCATION")]
     NoPlan,
@@ -82,7 +84,8 @@ impl Detector {
         let recovery_id = recovery_id(request.execution_id.as_deref(), &plan.application, now);
         let mut context = assess(&trigger, request.event, plan, recovery_id, now)?;
         self.quorum(&trigger, &mut context, now).await;
-        if let Some(table) = &self.table {
+        // A readiness check changes nothing, so it neither takes the lease nor is audited as a decision.
+        if let (Some(table), false) = (&self.table, context.path == RecoveryPath::ReadinessCheck) {
             guard(table, &mut context, now).await.map_err(DetectorError::Table)?;
         }
         tracing::info!(
@@ -342,6 +345,43 @@ pub fn assess(
             };
             (event, required, Mode::Failover, false, false)
         }
+        TriggerEvent::Schedule(schedule) => {
+            reasons.push("scheduled readiness check: every check a failover would make, and no change".to_string());
+            let event = DisasterEvent {
+                disaster_type: DisasterType::RegionOutage,
+                severity: Severity::Low,
+                source: EventSource::Schedule,
+                affected_region: primary.clone(),
+                affected_services: Vec::new(),
+                detected_at: schedule.time.unwrap_or(now),
+                description: format!(
+                    "readiness check by {}",
+                    schedule.resources.iter().flatten().next().map_or("a schedule", String::as_str)
+                ),
+                raw: Value::Null,
+            };
+            (event, false, Mode::Failover, true, false)
+        }
+        TriggerEvent::Manual(start) if start.readiness_check => {
+            apply_strategy(&mut plan, start, &mut reasons)?;
+            let mode = start.mode.unwrap_or(Mode::Failover);
+            reasons.push(format!(
+                "readiness check for a {} asked by hand: {}",
+                format!("{mode:?}").to_lowercase(),
+                start.reason.as_deref().unwrap_or("no reason given")
+            ));
+            let event = DisasterEvent {
+                disaster_type: start.disaster_type.unwrap_or(DisasterType::RegionOutage),
+                severity: Severity::Low,
+                source: EventSource::Manual,
+                affected_region: start.affected_region.clone().unwrap_or_else(|| primary.clone()),
+                affected_services: start.affected_services.clone(),
+                detected_at: start.detected_at.unwrap_or(now),
+                description: start.reason.clone().unwrap_or_else(|| "readiness check".to_string()),
+                raw: Value::Null,
+            };
+            (event, false, mode, true, false)
+        }
         TriggerEvent::Manual(start) => {
             apply_strategy(&mut plan, start, &mut reasons)?;
             let (required, metrics_severity) = judge_monitoring(&plan, start, &mut reasons);
@@ -379,6 +419,14 @@ pub fn assess(
         }
     };
     event.raw = raw;
+    let readiness = matches!(trigger, TriggerEvent::Schedule(_))
+        || matches!(trigger, TriggerEvent::Manual(start) if start.readiness_check);
+    let mut required = required;
+    let path = if readiness {
+        RecoveryPath::ReadinessCheck
+    } else {
+        choose_path(&plan, &event, mode, &mut required, &mut reasons)
+    };
     let approval_required = plan.approval.required || event.disaster_type == DisasterType::SecurityIncident;
     if required && approval_required {
         reasons.push(if plan.approval.required {
@@ -412,9 +460,50 @@ pub fn assess(
         },
         event,
         plan,
+        path,
+        readiness: None,
+        approval: None,
         results: Default::default(),
         error: None,
     })
+}
+
+/// Classification drives the path: one service's outage restores that service and never fails
+/// the region over; everything else is a failover (data corruption restores rather than
+/// promotes, which database-failover enforces).
+fn choose_path(
+    plan: &RecoveryPlan,
+    event: &DisasterEvent,
+    mode: Mode,
+    required: &mut bool,
+    reasons: &mut Vec<String>,
+) -> RecoveryPath {
+    if !*required || event.disaster_type != DisasterType::ServiceOutage || mode != Mode::Failover {
+        return RecoveryPath::Failover;
+    }
+    let named = if event.affected_services.is_empty() {
+        "an unnamed service".to_string()
+    } else {
+        event.affected_services.join(", ")
+    };
+    let matched: Vec<String> = plan
+        .services
+        .iter()
+        .filter(|s| event.affected_services.iter().any(|a| s.matches(a)))
+        .map(|s| s.resource_name())
+        .collect();
+    if matched.is_empty() {
+        *required = false;
+        reasons.push(format!(
+            "service outage of {named}: none of the plan's services match, and one service's outage never starts a regional failover"
+        ));
+    } else {
+        reasons.push(format!(
+            "service outage of {named}: restoring {} only; no DNS or database failover",
+            matched.join(", ")
+        ));
+    }
+    RecoveryPath::ServiceRestore
 }
 
 fn classify_health(service: &str, code: &str, description: &str) -> DisasterType {

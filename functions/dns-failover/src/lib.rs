@@ -85,6 +85,11 @@ impl DnsFailover {
         match request.action {
             StepAction::Start => self.start(&request, now).await,
             StepAction::Status => self.status(&request, now).await,
+            StepAction::Readiness => {
+                let mut request = request;
+                request.context.dry_run = true;
+                self.start(&request, now).await
+            }
         }
     }
 

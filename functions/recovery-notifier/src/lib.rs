@@ -12,7 +12,8 @@ use std::time::Instant;
 use aws_sdk_sns::types::MessageAttributeValue;
 use chrono::{DateTime, Utc};
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, NotificationKind, NotificationRequest, Step, StepResult,
+    parse_request, Action, ActionStatus, BadRequest, NotificationKind, NotificationRequest, RecoveryPath, Step,
+    StepResult,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::step::elapsed_ms;
@@ -122,7 +123,9 @@ impl RecoveryNotifier {
             NotificationKind::Failure => Some("failed"),
             _ => None,
         };
-        if let (Some(table), Some(outcome), false) = (&self.table, outcome, ctx.dry_run) {
+        // A readiness check took no lease; a dry run changed nothing.
+        let recovery = ctx.path != RecoveryPath::ReadinessCheck && !ctx.dry_run;
+        if let (Some(table), Some(outcome), true) = (&self.table, outcome, recovery) {
             result.actions.push(close(table, ctx, outcome, now).await);
         }
         Ok(result.settle(invocation, now))
@@ -135,9 +138,14 @@ impl RecoveryNotifier {
 async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now: DateTime<Utc>) -> Action {
     let started = Instant::now();
     let app = &ctx.application;
-    let detail = json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode });
+    // The cooldown follows a recovery that changed something; a refusal that changed nothing
+    // (not ready, rejected) leaves the next attempt free.
+    let changed = changed_anything(ctx);
+    let detail = json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed });
     let done = async {
-        table.finish(app, &ctx.recovery_id, outcome, now).await?;
+        if changed {
+            table.finish(app, &ctx.recovery_id, outcome, now).await?;
+        }
         let released = table.release(app, &ctx.recovery_id).await?;
         table.audit(app, &ctx.recovery_id, "outcome", now, &detail).await?;
         Ok::<bool, AwsError>(released)
@@ -147,8 +155,13 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
         Ok(released) => (
             ActionStatus::Done,
             format!(
-                "{outcome}; lease {}",
-                if released { "released" } else { "was not held" }
+                "{outcome}; lease {}; {}",
+                if released { "released" } else { "was not held" },
+                if changed {
+                    "cooldown started"
+                } else {
+                    "nothing was changed, so no cooldown"
+                }
             ),
         ),
         Err(e) => {
@@ -167,6 +180,19 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
         tracking_id: None,
         detail: Some(detail),
     }
+}
+
+/// Whether any step changed a resource (rather than only reading, or finding it in place). A
+/// step that failed may have changed something before it did, so it counts as a change.
+fn changed_anything(ctx: &RecoveryContext) -> bool {
+    let r = &ctx.results;
+    let steps = [r.dns.as_ref(), r.database.as_ref(), r.services.as_ref()];
+    steps.into_iter().flatten().any(|s| {
+        s.status == rebound_shared::context::StepStatus::Failed
+            || s.actions
+                .iter()
+                .any(|a| !a.already_done && matches!(a.status, ActionStatus::Done | ActionStatus::Pending))
+    })
 }
 
 /// `arn:aws:sns:REGION:ACCOUNT:NAME` → REGION.

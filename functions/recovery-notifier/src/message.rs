@@ -19,6 +19,7 @@ fn status_word(kind: NotificationKind) -> &'static str {
         NotificationKind::Failure => "FAILED",
         NotificationKind::ApprovalRequest => "AWAITING APPROVAL",
         NotificationKind::NoRecoveryNeeded => "NO RECOVERY NEEDED",
+        NotificationKind::NotReady => "NOT READY",
     }
 }
 
@@ -79,6 +80,7 @@ fn subject(request: &NotificationRequest) -> String {
             format!("{app}: approve {} to {to}?", format!("{:?}", ctx.mode).to_lowercase())
         }
         NotificationKind::NoRecoveryNeeded => format!("{app}: no recovery needed"),
+        NotificationKind::NotReady => format!("{app}: {to} NOT READY for a {}", format!("{:?}", ctx.mode).to_lowercase()),
     };
     let full: String = format!("[Rebound] {dry}{text}")
         .chars()
@@ -165,6 +167,39 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             text.push(format!("  check failed: {}: {}", c.name, c.detail));
         }
     }
+    if let Some(readiness) = &ctx.readiness {
+        text.push(String::new());
+        text.push(format!(
+            "Readiness at {}: {}",
+            readiness.checked_at.to_rfc3339(),
+            if readiness.ready { "ready" } else { "NOT READY" }
+        ));
+        for c in &readiness.checks {
+            text.push(format!(
+                "  {} {}: {}",
+                if c.passed { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            ));
+        }
+    }
+    // A writer that could not be fenced is a split-brain risk someone must act on now.
+    let unfenced: Vec<&rebound_shared::context::Action> = r
+        .database
+        .iter()
+        .flat_map(|d| d.actions.iter())
+        .filter(|a| a.operation == "FenceOldWriter" && a.status == rebound_shared::context::ActionStatus::Failed)
+        .collect();
+    if !unfenced.is_empty() {
+        text.push(String::new());
+        for a in &unfenced {
+            text.push(format!(
+                "WARNING: old writer NOT FENCED: {}: {}",
+                a.resource,
+                a.detail.as_deref().unwrap_or("")
+            ));
+        }
+    }
     if let Some(err) = &ctx.error {
         text.push(String::new());
         text.push(format!("Failed with {}: {}", err.error, err.cause));
@@ -179,10 +214,22 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             ctx.plan.services.len(),
             direction(ctx).1
         ));
-        text.push(format!(
-            "Expected data loss: up to the replication lag at promotion; promotion is refused above the RPO target of {} unless the plan allows data loss.",
-            duration(ctx.plan.objectives.rpo_seconds as f64)
-        ));
+        let rpo = duration(ctx.plan.objectives.rpo_seconds as f64);
+        text.push(match ctx.readiness.as_ref() {
+            Some(ready) if ready.data_loss_approval => format!(
+                "Expected data loss: {} of writes, BEYOND the RPO target of {rpo}; approving accepts that loss.",
+                ready
+                    .expected_data_loss_seconds
+                    .map_or("an unknown amount (no replica lag reading)".to_string(), duration)
+            ),
+            Some(ready) => format!(
+                "Expected data loss: {} (replica lag now), within the RPO target of {rpo}.",
+                ready.expected_data_loss_seconds.map_or("none".to_string(), duration)
+            ),
+            None => format!(
+                "Expected data loss: up to the replication lag at promotion; promotion is refused above the RPO target of {rpo}."
+            ),
+        });
         text.push(format!(
             "This request expires, and the recovery aborts, after {}.",
             duration(ctx.approval_timeout_seconds as f64)
@@ -224,6 +271,8 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         "rto": r.validation.as_ref().map(|v| v.rto),
         "rpo": r.validation.as_ref().map(|v| v.rpo),
         "error": ctx.error,
+        "readiness": ctx.readiness,
+        "unfencedWriters": unfenced.iter().map(|a| &a.resource).collect::<Vec<_>>(),
         "sentAt": now,
     });
     if request.kind == NotificationKind::ApprovalRequest {

@@ -9,19 +9,20 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use database_failover::{failback_databases, DatabaseFailover};
+use database_failover::fence::{self, OldWriter};
+use database_failover::{failback_databases, DatabaseError, DatabaseFailover};
 use dns_failover::{record_holds, DnsFailover};
 use futures_util::future::join_all;
 use rebound_shared::context::{
-    parse_request, BadRequest, Check, RecoveryContext, Step, StepAction, StepRequest, StepResult, StepStatus,
-    ValidationReport,
+    parse_request, Action, ActionStatus, BadRequest, Check, Mode, ReadinessReport, RecoveryContext, RecoveryPath, Step,
+    StepAction, StepRequest, StepResult, StepStatus, ValidationReport,
 };
 use rebound_shared::error::ErrorKind;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
-use rebound_shared::plan::{Database, DnsMode, DnsRecord, Probe, RecordTarget, Service};
-use rebound_shared::step::{elapsed_ms, towards_recovery};
-use serde_json::Value;
-use service_restoration::{resource_name, target_capacity, ServiceRestoration};
+use rebound_shared::plan::{Database, DnsMode, DnsRecord, Probe, RecordTarget, Service, Strategy};
+use rebound_shared::step::{elapsed_ms, moves_region, services_in_scope, towards_recovery};
+use serde_json::{json, Value};
+use service_restoration::{target_capacity, ServiceRestoration};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidationError {
@@ -33,12 +34,15 @@ pub enum ValidationError {
     NotStarted,
     #[error("recovery not validated within {deadline_seconds} s: {failing}")]
     NotValidated { deadline_seconds: u64, failing: String },
+    #[error("not ready to recover, nothing was changed: {0}")]
+    NotReady(String),
 }
 
 impl ValidationError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ValidationError::NotValidated { .. } => ErrorKind::StepFailed,
+            ValidationError::NotReady(_) => ErrorKind::PreconditionFailed,
             _ => ErrorKind::InvalidInput,
         }
     }
@@ -68,9 +72,18 @@ impl RecoveryValidator {
         }
     }
 
-    pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<ValidationReport, ValidationError> {
+    /// `start`/`status` validate a recovery; `readiness` checks, before anything changes, that
+    /// the recovery side is ready for it.
+    pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<ValidatorOutput, ValidationError> {
         let request: StepRequest = parse_request(payload)?;
-        let ctx = &request.context;
+        if request.action == StepAction::Readiness {
+            self.check_region(&request.context)?;
+            return self.readiness(&request.context, now).await.map(ValidatorOutput::Readiness);
+        }
+        self.validate(request, now).await.map(ValidatorOutput::Validation)
+    }
+
+    fn check_region(&self, ctx: &RecoveryContext) -> Result<(), ValidationError> {
         let client_region = self
             .databases
             .rds
@@ -84,9 +97,15 @@ impl RecoveryValidator {
                 client: client_region,
             });
         }
+        Ok(())
+    }
+
+    pub async fn validate(&self, request: StepRequest, now: DateTime<Utc>) -> Result<ValidationReport, ValidationError> {
+        let ctx = &request.context;
+        self.check_region(ctx)?;
         let previous = match request.action {
-            StepAction::Start => None,
             StepAction::Status => Some(ctx.results.validation.clone().ok_or(ValidationError::NotStarted)?),
+            _ => None,
         };
         let invocation = Instant::now();
         let checks = self.round(ctx).await;
@@ -158,6 +177,9 @@ impl RecoveryValidator {
     /// One round: every check, concurrently. A check that cannot be read fails with the reason.
     async fn round(&self, ctx: &RecoveryContext) -> Vec<Check> {
         let to_recovery = towards_recovery(ctx);
+        // A service restore changed only its services: DNS, databases and the endpoint probes
+        // prove a regional move and are not checked.
+        let moved = moves_region(ctx);
         let mut checks = Vec::new();
         let mut probes = Vec::new();
         for probe in ctx
@@ -165,12 +187,12 @@ impl RecoveryValidator {
             .validation
             .probes
             .iter()
-            .filter(|p| p.when().applies(!to_recovery))
+            .filter(|p| moved && p.when().applies(!to_recovery))
         {
             probes.push(self.probe(probe));
         }
         let mut records = Vec::new();
-        for record in ctx.plan.dns.iter() {
+        for record in ctx.plan.dns.iter().filter(|_| moved) {
             records.push(self.record_check(record, to_recovery));
         }
         // After a failback the writers are the failback replicas, in the primary region.
@@ -186,23 +208,35 @@ impl RecoveryValidator {
                 }
             }
         };
+        let dbs = if moved { dbs } else { Vec::new() };
         let mut databases = Vec::new();
+        let mut writers = Vec::new();
         for db in &dbs {
             databases.push(Self::database_check(acting, db));
+            if let Database::ReadReplica {
+                identifier,
+                source_identifier,
+                ..
+            } = db
+            {
+                writers.push(self.one_writer(ctx, identifier, source_identifier));
+            }
         }
         let mut services = Vec::new();
-        for service in &ctx.plan.services {
+        for service in services_in_scope(ctx) {
             services.push(self.service_check(service));
         }
-        let (p, r, d, s) = futures_util::join!(
+        let (p, r, d, w, s) = futures_util::join!(
             join_all(probes),
             join_all(records),
             join_all(databases),
+            join_all(writers),
             join_all(services)
         );
         checks.extend(p);
         checks.extend(r);
         checks.extend(d);
+        checks.extend(w);
         checks.extend(s);
         checks
     }
@@ -345,7 +379,7 @@ impl RecoveryValidator {
     }
 
     async fn service_check(&self, service: &Service) -> Check {
-        let label = resource_name(service);
+        let label = service.resource_name();
         match self.services.capacity(service).await {
             Ok(current) => {
                 let want = target_capacity(service, current).desired;
@@ -357,6 +391,188 @@ impl RecoveryValidator {
             }
             Err(e) => check(label, false, e.to_string()),
         }
+    }
+}
+
+/// What the validator answers: a validation round, or a readiness report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ValidatorOutput {
+    Validation(ValidationReport),
+    Readiness(ReadinessReport),
+}
+
+impl RecoveryValidator {
+    /// Split-brain check: the promoted database is the only writer. The old one counts unless
+    /// it is gone, stopped, or fenced read-only; a region that does not answer is reported, not
+    /// counted, since that is what a regional outage looks like.
+    async fn one_writer(&self, ctx: &RecoveryContext, identifier: &str, source: &str) -> Check {
+        let label = format!("one writer: {identifier}");
+        let region = fence::writer_region(ctx, source);
+        let old = fence::old_writer(&self.databases.rds_in(&region), source).await;
+        let name = fence::instance_name(source);
+        let acting = if towards_recovery(ctx) {
+            &self.databases
+        } else {
+            &self.databases.in_primary()
+        };
+        let promoted = match acting.instance(identifier).await {
+            Ok(Some(instance)) => instance.read_replica_source_db_instance_identifier().is_none(),
+            Ok(None) => false,
+            Err(e) => return check(label, false, e.to_string()),
+        };
+        match old {
+            // Until the promotion the old writer is the only one; the database check says why.
+            OldWriter::Writable { .. } if !promoted => {
+                check(label, true, format!("{name} in {region} is still the writer"))
+            }
+            OldWriter::Writable { .. } => check(
+                label,
+                false,
+                format!("SPLIT BRAIN: {name} in {region} still accepts writes besides {identifier}; fence it now"),
+            ),
+            OldWriter::Unreachable { reason } => check(
+                label,
+                true,
+                format!("WARNING: {name} in {region} could not be read ({reason}); fence it before its region returns"),
+            ),
+            other => check(label, true, format!("{name} in {region} is {}", other.describe())),
+        }
+    }
+
+    /// Everything the path would act on, read and checked, nothing changed: each step's own
+    /// checks in a dry run, the old writers' fences, and the recovery endpoint.
+    pub async fn readiness(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<ReadinessReport, ValidationError> {
+        let scheduled = ctx.path == RecoveryPath::ReadinessCheck;
+        let mut checks = Vec::new();
+        let mut data_loss_approval = false;
+        let mut expected_data_loss_seconds = None;
+        let request = |ctx: &RecoveryContext| json!({ "action": "readiness", "context": ctx });
+        if moves_region(ctx) {
+            checks.push(match self.dns.handle(request(ctx), now).await {
+                Ok(result) => check("dns records".into(), true, step_summary(&result)),
+                Err(e) => check("dns records".into(), false, e.to_string()),
+            });
+            let databases = match self.databases.handle(request(ctx), now).await {
+                Err(DatabaseError::DataLoss { allowed, .. })
+                    if !scheduled && ctx.mode == Mode::Failover && (allowed || ctx.approval_required) =>
+                {
+                    // Put the loss to the approver, and check the rest as if they had agreed.
+                    data_loss_approval = true;
+                    let mut assumed = ctx.clone();
+                    assumed.approval = Some(json!("assumed by the readiness check"));
+                    self.databases.handle(request(&assumed), now).await
+                }
+                other => other,
+            };
+            match databases {
+                Ok(result) => {
+                    expected_data_loss_seconds = result.rpo_seconds;
+                    let mut detail = step_summary(&result);
+                    if data_loss_approval {
+                        detail.push_str(&format!(
+                            "; expected data loss {} beyond the RPO target of {} s: needs approval",
+                            expected_data_loss_seconds.map_or("unknown".to_string(), |s| format!("{s} s")),
+                            ctx.plan.objectives.rpo_seconds
+                        ));
+                    }
+                    checks.push(check("databases".into(), true, detail));
+                    for fence in result.actions.iter().filter(|a| a.operation == "FenceOldWriter") {
+                        checks.push(fence_check(fence, scheduled));
+                    }
+                }
+                Err(e) => checks.push(check("databases".into(), false, e.to_string())),
+            }
+        }
+        checks.push(match self.services.handle(request(ctx), now).await {
+            Ok(result) if result.actions.is_empty() => check(
+                "services".into(),
+                false,
+                "none of the plan's services is in this recovery's scope".into(),
+            ),
+            Ok(result) => check("services".into(), true, step_summary(&result)),
+            Err(e) => check("services".into(), false, e.to_string()),
+        });
+        if moves_region(ctx) {
+            checks.extend(self.endpoint_checks(ctx).await);
+        }
+        let failing: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        let report = ReadinessReport {
+            ready: failing.is_empty(),
+            checked_at: now,
+            summary: if failing.is_empty() {
+                "ready".into()
+            } else {
+                failing.join("; ")
+            },
+            checks,
+            data_loss_approval,
+            expected_data_loss_seconds,
+        };
+        tracing::info!(ready = report.ready, summary = %report.summary, "readiness");
+        if !report.ready && !scheduled {
+            return Err(ValidationError::NotReady(report.summary));
+        }
+        Ok(report)
+    }
+
+    /// The recovery endpoint answers before traffic moves, where the strategy keeps one
+    /// running; a pilot light or a backup restore has none until its services are restored.
+    async fn endpoint_checks(&self, ctx: &RecoveryContext) -> Vec<Check> {
+        let to_recovery = towards_recovery(ctx);
+        let http: Vec<&Probe> = ctx
+            .plan
+            .validation
+            .probes
+            .iter()
+            .filter(|p| matches!(p, Probe::Http { .. }) && p.when().applies(!to_recovery))
+            .collect();
+        if to_recovery && matches!(ctx.plan.strategy, Strategy::PilotLight | Strategy::BackupRestore) {
+            return vec![check(
+                "recovery endpoint".into(),
+                true,
+                format!("not probed: a {:?} strategy serves nothing before restoration", ctx.plan.strategy),
+            )];
+        }
+        join_all(http.into_iter().map(|p| self.probe(p))).await
+    }
+}
+
+/// What a step would do, in a few words.
+fn step_summary(result: &StepResult) -> String {
+    let ready = result.actions.iter().filter(|a| a.already_done).count();
+    let to_change: Vec<String> = result
+        .actions
+        .iter()
+        .filter(|a| !a.already_done && a.operation != "FenceOldWriter")
+        .map(|a| format!("{} {}", a.operation, a.resource))
+        .collect();
+    if to_change.is_empty() {
+        format!("{ready} already in place")
+    } else {
+        format!("would {} ({ready} already in place)", to_change.join(", "))
+    }
+}
+
+/// A fence that cannot be applied: a scheduled check says so as not ready; before a failover it
+/// is a loud warning, as the old region may simply be down.
+fn fence_check(action: &Action, scheduled: bool) -> Check {
+    let name = format!("fence {}", action.resource);
+    let detail = action.detail.clone().unwrap_or_default();
+    if action.status == ActionStatus::Failed {
+        if scheduled {
+            check(name, false, detail)
+        } else {
+            check(name, true, format!("WARNING: {detail}"))
+        }
+    } else if action.already_done {
+        check(name, true, format!("already fenced: {}", action.after["state"]))
+    } else {
+        check(name, true, format!("can be fenced: {detail}"))
     }
 }
 

@@ -10,7 +10,7 @@ use dns_failover::DnsFailover;
 use rebound_shared::context::{StepStatus, ValidationReport};
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
-use recovery_validator::RecoveryValidator;
+use recovery_validator::{RecoveryValidator, ValidatorOutput};
 use serde_json::{json, Value};
 use service_restoration::ServiceRestoration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,6 +38,7 @@ struct World {
     validator: RecoveryValidator,
     route53: aws_sdk_route53::Client,
     rds: aws_sdk_rds::Client,
+    primary_rds: aws_sdk_rds::Client,
     ecs: aws_sdk_ecs::Client,
     zone: String,
     request: Value,
@@ -126,6 +127,7 @@ async fn world(health: SocketAddr) -> World {
         validator,
         route53,
         rds,
+        primary_rds: aws_sdk_rds::Client::new(&global),
         ecs,
         zone,
         request,
@@ -135,6 +137,28 @@ async fn world(health: SocketAddr) -> World {
 impl World {
     /// Brings the recovery region to the recovered state, as the failover steps would.
     async fn recover(&self) {
+        self.fence_old_writer().await;
+        self.promote_and_scale().await;
+    }
+
+    /// The split-brain fence database-failover applies to the old writer (PostgreSQL here).
+    async fn fence_old_writer(&self) {
+        self.primary_rds
+            .modify_db_parameter_group()
+            .db_parameter_group_name(rebound_tests::seed::PARAMETER_GROUP)
+            .parameters(
+                aws_sdk_rds::types::Parameter::builder()
+                    .parameter_name("default_transaction_read_only")
+                    .parameter_value("on")
+                    .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("fence");
+    }
+
+    async fn promote_and_scale(&self) {
         upsert(&self.route53, &self.zone, "orders-api-usw2.orders.example.com").await;
         self.rds
             .promote_read_replica()
@@ -162,7 +186,10 @@ impl World {
             request["action"] = json!("status");
             request["context"]["results"]["validation"] = serde_json::to_value(previous).expect("report");
         }
-        self.validator.handle(request, at).await
+        match self.validator.handle(request, at).await? {
+            ValidatorOutput::Validation(report) => Ok(report),
+            other => panic!("expected a validation report, got {other:?}"),
+        }
     }
 }
 

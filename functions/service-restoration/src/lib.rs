@@ -19,7 +19,7 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::plan::Service;
-use rebound_shared::step::{elapsed_ms, past_deadline};
+use rebound_shared::step::{elapsed_ms, past_deadline, services_in_scope};
 use serde_json::{json, Value};
 
 /// How many services are inspected or scaled at once.
@@ -66,14 +66,6 @@ where
     }
 }
 
-/// A service's name in results: `ecs:CLUSTER/SERVICE` or `autoscaling:GROUP`.
-pub fn resource_name(service: &Service) -> String {
-    match service {
-        Service::Ecs { cluster, service, .. } => format!("ecs:{cluster}/{service}"),
-        Service::AutoScalingGroup { name, .. } => format!("autoscaling:{name}"),
-    }
-}
-
 /// Recovery-region clients.
 pub struct ServiceRestoration {
     pub ecs: aws_sdk_ecs::Client,
@@ -113,19 +105,24 @@ impl ServiceRestoration {
                 client: client_region,
             });
         }
+        let mut ctx = request.context;
         match request.action {
-            StepAction::Start => self.start(&request.context, now).await,
-            StepAction::Status => self.status(&request.context, now).await,
+            StepAction::Start => self.start(&ctx, now).await,
+            StepAction::Status => self.status(&ctx, now).await,
+            StepAction::Readiness => {
+                ctx.dry_run = true;
+                self.start(&ctx, now).await
+            }
         }
     }
 
     async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
-        let services = &ctx.plan.services;
+        let services = services_in_scope(ctx);
         // Futures collected first: a closure inside the stream would make it !Send.
         let mut reads = Vec::new();
-        for service in services {
+        for service in services.iter().copied() {
             reads.push(self.capacity(service));
         }
         let current: Vec<Capacity> = stream::iter(reads).buffered(CONCURRENCY).try_collect().await?;
@@ -142,7 +139,7 @@ impl ServiceRestoration {
 
     /// Sets one service's capacity, unless it is already there.
     async fn scale(&self, service: &Service, current: Capacity, dry_run: bool) -> Result<Action, ServiceError> {
-        let resource = resource_name(service);
+        let resource = service.resource_name();
         let target = target_capacity(service, current);
         let operation = match service {
             Service::Ecs { .. } => "UpdateService",
@@ -198,7 +195,7 @@ impl ServiceRestoration {
         let invocation = Instant::now();
         let mut result = ctx.results.services.clone().ok_or(ServiceError::NotStarted)?;
         for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
-            let Some(service) = ctx.plan.services.iter().find(|s| resource_name(s) == action.resource) else {
+            let Some(service) = ctx.plan.services.iter().find(|s| s.resource_name() == action.resource) else {
                 return Err(ServiceError::BadRequest(BadRequest(format!(
                     "results.services names {} which the plan does not",
                     action.resource
@@ -229,7 +226,7 @@ impl ServiceRestoration {
 
     /// Reads a service's current capacity; a missing or inactive service is a precondition.
     pub async fn capacity(&self, service: &Service) -> Result<Capacity, ServiceError> {
-        let resource = resource_name(service);
+        let resource = service.resource_name();
         let missing = |reason: String| ServiceError::Precondition {
             service: resource.clone(),
             reason,

@@ -1,0 +1,228 @@
+//! Split-brain guard: before a replica is promoted in a failover, the old writer is made
+//! read-only where its region still answers, and afterwards exactly one writer may remain.
+//!
+//! RDS cannot stop an instance that has a read replica, so the fence is the engine's read-only
+//! parameter in the writer's own parameter group, applied immediately (MySQL and MariaDB
+//! `read_only`, PostgreSQL `default_transaction_read_only`).
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_rds::types::{ApplyMethod, Parameter};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use rebound_shared::context::{Action, ActionStatus, Mode, RecoveryContext};
+use rebound_shared::error::AwsError;
+use rebound_shared::step::elapsed_ms;
+use serde_json::{json, Value};
+
+/// How long the old writer's region gets to answer: it may be the region that is down.
+const REACH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the old writer is now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OldWriter {
+    /// Not there any more: nothing to fence.
+    Missing,
+    /// Stopped, stopping or being deleted: accepts no writes.
+    Stopped { status: String },
+    /// Its parameter group holds the engine's read-only setting.
+    ReadOnly { group: String, parameter: String },
+    /// Accepts writes. `fence` says how it can be made read-only, or why it cannot.
+    Writable { fence: Result<Fence, String> },
+    /// Its region did not answer.
+    Unreachable { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fence {
+    pub group: String,
+    pub parameter: &'static str,
+    pub value: &'static str,
+}
+
+impl OldWriter {
+    pub fn accepts_writes(&self) -> bool {
+        matches!(self, OldWriter::Writable { .. })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            OldWriter::Missing => "not found".into(),
+            OldWriter::Stopped { status } => format!("'{status}'"),
+            OldWriter::ReadOnly { group, parameter } => format!("read-only ({parameter} in {group})"),
+            OldWriter::Writable { .. } => "writable".into(),
+            OldWriter::Unreachable { reason } => format!("unreachable ({reason})"),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({ "state": self.describe(), "acceptsWrites": self.accepts_writes() })
+    }
+}
+
+/// `arn:aws:rds:REGION:ACCOUNT:db:NAME` or a bare identifier → NAME.
+pub fn instance_name(source: &str) -> &str {
+    match source.split(':').collect::<Vec<_>>()[..] {
+        ["arn", _, "rds", _, _, "db", name] => name,
+        _ => source,
+    }
+}
+
+/// The region of a promoted replica's source: the ARN's, or else the side being left (the
+/// primary in a failover, the recovery region in a failback).
+pub fn writer_region(ctx: &RecoveryContext, source: &str) -> String {
+    match source.split(':').collect::<Vec<_>>()[..] {
+        ["arn", _, "rds", region, ..] if !region.is_empty() => region.to_string(),
+        _ if ctx.mode == Mode::Failback => ctx.plan.recovery_region.clone(),
+        _ => ctx.plan.primary_region.clone(),
+    }
+}
+
+fn read_only_parameter(engine: &str) -> Option<(&'static str, &'static str)> {
+    let engine = engine.to_ascii_lowercase();
+    if engine.contains("mysql") || engine.contains("mariadb") {
+        Some(("read_only", "1"))
+    } else if engine.contains("postgres") {
+        Some(("default_transaction_read_only", "on"))
+    } else {
+        None
+    }
+}
+
+/// Reads the old writer through `rds` (a client of its region), within the reach timeout.
+pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str) -> OldWriter {
+    match tokio::time::timeout(REACH_TIMEOUT, read(rds, instance_name(source))).await {
+        Ok(Ok(state)) => state,
+        Ok(Err(e)) => OldWriter::Unreachable { reason: e.to_string() },
+        Err(_) => OldWriter::Unreachable {
+            reason: format!("no answer in {} s", REACH_TIMEOUT.as_secs()),
+        },
+    }
+}
+
+async fn read(rds: &aws_sdk_rds::Client, name: &str) -> Result<OldWriter, AwsError> {
+    let out = match rds.describe_db_instances().db_instance_identifier(name).send().await {
+        Ok(out) => out,
+        Err(e) if matches!(e.code(), Some("DBInstanceNotFound" | "DBInstanceNotFoundFault")) => {
+            return Ok(OldWriter::Missing)
+        }
+        Err(e) => return Err(AwsError::from_sdk("rds", "DescribeDBInstances", &e)),
+    };
+    let Some(instance) = out.db_instances().first() else {
+        return Ok(OldWriter::Missing);
+    };
+    let status = instance.db_instance_status().unwrap_or("unknown");
+    if ["stopped", "stopping", "deleting"].contains(&status) {
+        return Ok(OldWriter::Stopped { status: status.into() });
+    }
+    let engine = instance.engine().unwrap_or_default();
+    let Some((parameter, value)) = read_only_parameter(engine) else {
+        return Ok(OldWriter::Writable {
+            fence: Err(format!("engine '{engine}' has no read-only parameter to fence with")),
+        });
+    };
+    let group = instance
+        .db_parameter_groups()
+        .first()
+        .and_then(|g| g.db_parameter_group_name())
+        .unwrap_or_default()
+        .to_string();
+    if group.is_empty() || group.starts_with("default.") {
+        return Ok(OldWriter::Writable {
+            fence: Err(format!(
+                "it uses the default parameter group '{group}', which cannot be changed; give it its own parameter group"
+            )),
+        });
+    }
+    let mut pages = rds
+        .describe_db_parameters()
+        .db_parameter_group_name(&group)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("rds", "DescribeDBParameters", &e))?;
+        let set = page.parameters().iter().any(|p| {
+            p.parameter_name() == Some(parameter)
+                && p.parameter_value()
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value) || (value == "1" && v.eq_ignore_ascii_case("on")))
+        });
+        if set {
+            return Ok(OldWriter::ReadOnly {
+                group,
+                parameter: parameter.into(),
+            });
+        }
+    }
+    Ok(OldWriter::Writable {
+        fence: Ok(Fence { group, parameter, value }),
+    })
+}
+
+/// Fences the old writer of `database` (or, in a dry run, says how it would). Never fails the
+/// step: a writer that cannot be fenced is reported as a failed action for people to act on.
+pub async fn fence_old_writer(rds: &aws_sdk_rds::Client, database: &str, source: &str, dry_run: bool) -> Action {
+    let started = Instant::now();
+    let state = old_writer(rds, source).await;
+    let resource = format!("{source} (old writer of {database})");
+    let mut action = match &state {
+        OldWriter::Writable { fence: Ok(fence) } => {
+            let after = json!({ "state": format!("read-only ({} in {})", fence.parameter, fence.group), "acceptsWrites": false });
+            let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), after, dry_run);
+            action.detail = Some(format!(
+                "ModifyDBParameterGroup {} {}={} (immediate)",
+                fence.group, fence.parameter, fence.value
+            ));
+            if !dry_run {
+                action.status = match set_read_only(rds, fence).await {
+                    Ok(()) => ActionStatus::Done,
+                    Err(e) => {
+                        action.detail = Some(format!("could not fence: {e}; the old writer may still accept writes"));
+                        ActionStatus::Failed
+                    }
+                };
+            }
+            action
+        }
+        OldWriter::Writable { fence: Err(why) } => {
+            let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), Value::Null, dry_run);
+            action.status = ActionStatus::Failed;
+            action.detail = Some(format!(
+                "could not fence: {why}; the old writer still accepts writes: stop its clients or fence it by hand"
+            ));
+            action
+        }
+        OldWriter::Unreachable { reason } => {
+            let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), Value::Null, dry_run);
+            action.status = ActionStatus::Failed;
+            action.detail = Some(format!(
+                "could not fence: its region did not answer ({reason}); fence it before its region comes back"
+            ));
+            action
+        }
+        OldWriter::Missing | OldWriter::Stopped { .. } | OldWriter::ReadOnly { .. } => {
+            Action::already_done(&resource, "FenceOldWriter", state.to_json())
+        }
+    };
+    if state.accepts_writes() || matches!(state, OldWriter::Unreachable { .. }) {
+        tracing::warn!(database, source, state = %state.describe(), status = ?action.status, "old writer fence");
+    }
+    action.duration_ms = elapsed_ms(started);
+    action
+}
+
+async fn set_read_only(rds: &aws_sdk_rds::Client, fence: &Fence) -> Result<(), String> {
+    let parameter = Parameter::builder()
+        .parameter_name(fence.parameter)
+        .parameter_value(fence.value)
+        .apply_method(ApplyMethod::Immediate)
+        .build();
+    let call = rds
+        .modify_db_parameter_group()
+        .db_parameter_group_name(&fence.group)
+        .parameters(parameter)
+        .send();
+    match tokio::time::timeout(REACH_TIMEOUT, call).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(AwsError::from_sdk("rds", "ModifyDBParameterGroup", &e).to_string()),
+        Err(_) => Err(format!("ModifyDBParameterGroup: no answer in {} s", REACH_TIMEOUT.as_secs())),
+    }
+}
