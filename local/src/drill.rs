@@ -39,16 +39,38 @@ pub enum Scenario {
     /// After a region-outage failover, the primary region is back: DNS returns to it and a
     /// replica built there from the recovery-region writer is promoted, with no data lost.
     Failback,
+    /// One service in the primary region fails: only that service is restored in the recovery
+    /// region; DNS and the database stay where they are.
+    ServiceOutage,
+    /// The scheduled read-only check: everything a failover would touch is checked, nothing
+    /// changes, and nobody is notified while all is ready.
+    ReadinessCheck,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
         Scenario::Switchover,
         Scenario::Failback,
+        Scenario::ServiceOutage,
+        Scenario::ReadinessCheck,
     ];
+
+    /// Whether traffic and the database move between regions.
+    fn moves_region(self) -> bool {
+        !matches!(self, Scenario::ServiceOutage | Scenario::ReadinessCheck)
+    }
+
+    /// The path the detector should choose.
+    fn expected_path(self) -> &'static str {
+        match self {
+            Scenario::ServiceOutage => "serviceRestore",
+            Scenario::ReadinessCheck => "readinessCheck",
+            _ => "failover",
+        }
+    }
 
     /// The replica's lag when the disaster strikes.
     fn replica_lag(self) -> f64 {
@@ -63,6 +85,8 @@ impl Scenario {
             Scenario::RegionOutage | Scenario::Switchover | Scenario::Failback => "regionOutage",
             Scenario::AzOutage => "azOutage",
             Scenario::DataCorruption => "dataCorruption",
+            Scenario::ServiceOutage => "serviceOutage",
+            Scenario::ReadinessCheck => "regionOutage",
         }
     }
 }
@@ -72,6 +96,8 @@ const TABLE: &str = "rebound-orders-recovery";
 
 /// The replica a failback promotes in the primary region.
 const FAILBACK_DB: &str = "orders-db-use1";
+/// Its own parameter group: the old primary's was made read-only by the failover's fence.
+const FAILBACK_PARAMETER_GROUP: &str = "orders-db-use1-params";
 
 /// How long before the drill the corruption was detected.
 const CORRUPTION_MINUTES: i64 = 10;
@@ -364,6 +390,17 @@ async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillEr
             "mode": "switchover",
             "reason": "Planned move to us-west-2 ahead of us-east-1 maintenance (change CHG-1042)",
         })),
+        Scenario::ServiceOutage => Ok(json!({
+            "reason": "orders-worker tasks crash-looping in us-east-1 (incident INC-2230)",
+            "disasterType": "serviceOutage",
+            "affectedServices": ["orders-worker"],
+        })),
+        Scenario::ReadinessCheck => Ok(json!({
+            "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012", "time": now.to_rfc3339(), "region": RECOVERY,
+            "resources": [format!("arn:aws:events:{RECOVERY}:123456789012:rule/rebound-orders-ReadinessCheck")],
+            "detail": {}
+        })),
         Scenario::Failback => Ok(json!({
             "mode": "failback",
             "reason": "us-east-1 healthy for 24 h; returning (change CHG-1043)",
@@ -487,7 +524,15 @@ async fn verify(
     let counts: Vec<String> = services
         .services()
         .iter()
-        .map(|s| format!("{}/{}", s.running_count(), s.desired_count()))
+        .map(|s| {
+            // moto starts no tasks for a service it was never asked to scale: for those, only
+            // the desired count says that nothing touched them.
+            if s.running_count() == 0 && !scenario.moves_region() {
+                format!("desired {}", s.desired_count())
+            } else {
+                format!("{}/{}", s.running_count(), s.desired_count())
+            }
+        })
         .collect();
     let asg = aws_sdk_autoscaling::Client::new(recovery)
         .describe_auto_scaling_groups()
@@ -532,7 +577,8 @@ async fn verify(
             e["MessageAttributes"]["status"]["Value"] == "SUCCEEDED" && body["mode"] == mode
         })
         .cloned();
-    let (api_want, www_want) = if back {
+    let moved = scenario.moves_region();
+    let (api_want, www_want) = if back || !moved {
         (
             "orders-api-use1.orders.example.com",
             "orders-web-use1-1234567890.us-east-1.elb.amazonaws.com.",
@@ -543,10 +589,65 @@ async fn verify(
             "orders-web-usw2-0987654321.us-west-2.elb.amazonaws.com.",
         )
     };
+    let promoted = moved && scenario != Scenario::DataCorruption;
+    let db_fact = if promoted {
+        fact(
+            &format!("{writer_id} is a standalone writer"),
+            "available, not a replica",
+            match (&db, &replica_of) {
+                (Some(d), None) => format!("{}, not a replica", d.db_instance_status().unwrap_or("?")),
+                (Some(_), Some(src)) => format!("still a replica of {src}"),
+                (None, _) => "missing".into(),
+            },
+        )
+    } else {
+        fact(
+            "orders-db-usw2 was not promoted",
+            "still a replica",
+            if replica_of.is_some() {
+                "still a replica"
+            } else {
+                "promoted"
+            },
+        )
+    };
+    // The split-brain fence: the writer being left is read-only once the other is promoted.
+    let (fenced_client, fenced_name) = if back {
+        (aws_sdk_rds::Client::new(recovery), "orders-db-usw2 fenced read-only")
+    } else {
+        (
+            aws_sdk_rds::Client::new(&rebound_shared::aws::in_region(global, PRIMARY)),
+            "orders-db fenced read-only",
+        )
+    };
+    let read_only = fenced_client
+        .describe_db_parameters()
+        .db_parameter_group_name(rebound_tests::seed::PARAMETER_GROUP)
+        .send()
+        .await
+        .map_err(|e| read("the parameter group")(format!("{e:?}")))?
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_name() == Some("read_only"))
+        .and_then(|p| p.parameter_value().map(str::to_string))
+        .unwrap_or_else(|| "unset".into());
+    let (ecs_want, asg_want) = match scenario {
+        Scenario::ServiceOutage => ("desired 1, 3/3", "1 in service, desired 1"),
+        Scenario::ReadinessCheck => ("desired 1, desired 1", "1 in service, desired 1"),
+        _ => ("6/6, 3/3", "4 in service, desired 4"),
+    };
+    let told: Vec<String> = envelopes
+        .iter()
+        .filter_map(|e| e["MessageAttributes"]["status"]["Value"].as_str().map(str::to_string))
+        .collect();
     let facts = vec![
         fact("api.orders.example.com CNAME", api_want, api),
         fact("www.orders.example.com alias", www_want, www),
-        fact("pay health check inverted", (!back).to_string(), inverted.to_string()),
+        fact(
+            "pay health check inverted",
+            (moved && !back).to_string(),
+            inverted.to_string(),
+        ),
         fact(
             "disaster classified",
             scenario.expected_type(),
@@ -555,34 +656,28 @@ async fn verify(
                 .and_then(Value::as_str)
                 .unwrap_or("none"),
         ),
-        if scenario == Scenario::DataCorruption {
+        fact(
+            "recovery path",
+            scenario.expected_path(),
+            output.get("path").and_then(Value::as_str).unwrap_or("none"),
+        ),
+        db_fact,
+        fact(fenced_name, if promoted { "1" } else { "unset" }, read_only),
+        fact("ECS running/desired (api, worker)", ecs_want, counts.join(", ")),
+        fact("orders-web-usw2", asg_want, asg),
+        if scenario == Scenario::ReadinessCheck {
             fact(
-                "orders-db-usw2 was not promoted",
-                "still a replica",
-                if replica_of.is_some() {
-                    "still a replica"
-                } else {
-                    "promoted"
-                },
+                "notifications (none while ready)",
+                "none",
+                if told.is_empty() { "none".into() } else { told.join(", ") },
             )
         } else {
             fact(
-                &format!("{writer_id} is a standalone writer"),
-                "available, not a replica",
-                match (&db, &replica_of) {
-                    (Some(d), None) => format!("{}, not a replica", d.db_instance_status().unwrap_or("?")),
-                    (Some(_), Some(src)) => format!("still a replica of {src}"),
-                    (None, _) => "missing".into(),
-                },
+                "success notification delivered",
+                "yes",
+                if success.is_some() { "yes" } else { "no" },
             )
         },
-        fact("ECS running/desired (api, worker)", "6/6, 3/3", counts.join(", ")),
-        fact("orders-web-usw2", "4 in service, desired 4", asg),
-        fact(
-            "success notification delivered",
-            "yes",
-            if success.is_some() { "yes" } else { "no" },
-        ),
     ];
     let mut facts = facts;
     if scenario == Scenario::DataCorruption {
@@ -743,10 +838,13 @@ async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -> Result<()
         .and_then(|d| d.db_instance_arn())
         .map(str::to_string)
         .ok_or_else(|| seed("the failback replica")("no writer in the recovery region".into()))?;
+    rebound_tests::seed::parameter_group(&primary, FAILBACK_PARAMETER_GROUP, "mysql")
+        .await
+        .map_err(seed("the failback replica's parameter group"))?;
     aws_sdk_rds::Client::new(&primary)
         .create_db_instance_read_replica()
         .db_instance_identifier(FAILBACK_DB)
-        .db_parameter_group_name(rebound_tests::seed::PARAMETER_GROUP)
+        .db_parameter_group_name(FAILBACK_PARAMETER_GROUP)
         .source_db_instance_identifier(&writer_arn)
         .db_instance_class("db.r6g.large")
         .send()

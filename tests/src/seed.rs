@@ -10,12 +10,12 @@ pub const ECS_CLUSTER: &str = "orders-usw2";
 /// the split-brain fence could not make a writer read-only.
 pub const PARAMETER_GROUP: &str = "orders-db-params";
 
-/// Creates the application's parameter group where `config` points, unless it exists.
-pub async fn parameter_group(config: &SdkConfig, engine: &str) -> Result<(), String> {
+/// Creates a parameter group where `config` points, unless it exists.
+pub async fn parameter_group(config: &SdkConfig, name: &str, engine: &str) -> Result<(), String> {
     let rds = aws_sdk_rds::Client::new(config);
     let existing = rds
         .describe_db_parameter_groups()
-        .db_parameter_group_name(PARAMETER_GROUP)
+        .db_parameter_group_name(name)
         .send()
         .await;
     if existing.is_ok_and(|out| !out.db_parameter_groups().is_empty()) {
@@ -23,7 +23,7 @@ pub async fn parameter_group(config: &SdkConfig, engine: &str) -> Result<(), Str
     }
     let family = if engine.contains("postgres") { "postgres16" } else { "mysql8.0" };
     rds.create_db_parameter_group()
-        .db_parameter_group_name(PARAMETER_GROUP)
+        .db_parameter_group_name(name)
         .db_parameter_group_family(family)
         .description("orders databases")
         .send()
@@ -34,7 +34,7 @@ pub async fn parameter_group(config: &SdkConfig, engine: &str) -> Result<(), Str
 
 /// Creates a standalone instance with automated backups where `config` points; returns its ARN.
 pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Result<String, String> {
-    parameter_group(config, engine).await?;
+    parameter_group(config, PARAMETER_GROUP, engine).await?;
     let created = aws_sdk_rds::Client::new(config)
         .create_db_instance()
         .db_instance_identifier(identifier)
@@ -59,7 +59,7 @@ pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Res
 /// `recovery` points; returns the primary's ARN.
 pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, engine: &str) -> Result<String, String> {
     let arn = database(primary, PRIMARY_DB, engine).await?;
-    parameter_group(recovery, engine).await?;
+    parameter_group(recovery, PARAMETER_GROUP, engine).await?;
     aws_sdk_rds::Client::new(recovery)
         .create_db_instance_read_replica()
         .db_instance_identifier(REPLICA_DB)

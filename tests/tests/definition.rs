@@ -100,7 +100,8 @@ fn every_failure_path_notifies_before_failing() {
                         "NotifyFailure",
                         "DetectionFailed",
                         "RecoveryFailed",
-                        "NotificationFailed"
+                        "NotificationFailed",
+                        "NotReady"
                     ]
                     .contains(&next),
                     "{name} catches to {next}"
@@ -111,6 +112,8 @@ fn every_failure_path_notifies_before_failing() {
         }
     }
     assert_eq!(top["NotifyFailure"]["Parameters"]["kind"], "failure");
+    assert_eq!(top["NotifyNotReady"]["Next"], "NotReady");
+    assert_eq!(top["NotReady"]["Error"], "Rebound.PreconditionFailed");
     assert_eq!(top["NotifyFailure"]["Next"], "RecoveryFailed");
     assert_eq!(top["RecoveryFailed"]["Type"], "Fail");
 }

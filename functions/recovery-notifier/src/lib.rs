@@ -138,9 +138,9 @@ impl RecoveryNotifier {
 async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now: DateTime<Utc>) -> Action {
     let started = Instant::now();
     let app = &ctx.application;
-    // The cooldown follows a recovery that changed something; a refusal that changed nothing
-    // (not ready, rejected) leaves the next attempt free.
-    let changed = changed_anything(ctx);
+    // The cooldown follows a recovery that succeeded or changed something; a refusal that
+    // changed nothing (not ready, rejected) leaves the next attempt free.
+    let changed = outcome == "succeeded" || changed_anything(ctx);
     let detail = json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed });
     let done = async {
         if changed {

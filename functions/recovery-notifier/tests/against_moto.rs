@@ -266,14 +266,39 @@ async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
         .iter()
         .find(|a| a.operation == "EndRecovery")
         .expect("the recovery was closed");
-    assert_eq!(end.detail.as_deref(), Some("failed; lease released"));
+    // Refused before anything changed: the lease goes, and no cooldown holds off the next try.
+    assert_eq!(
+        end.detail.as_deref(),
+        Some("failed; lease released; nothing was changed, so no cooldown")
+    );
     assert_eq!(table.holder("orders", Utc::now()).await.expect("lease"), None);
-    let last = table.last_recovery("orders").await.expect("read").expect("recorded");
-    assert_eq!((last.recovery_id.as_str(), last.outcome.as_str()), (id, "failed"));
+    assert!(table.last_recovery("orders").await.expect("read").is_none());
     let audit = table.audit_records("orders").await.expect("audit");
     assert_eq!(audit.len(), 1);
     assert!(audit[0]
         .get("detail")
         .and_then(|d| d.as_s().ok())
         .is_some_and(|d| d.contains("Rebound.PreconditionFailed")));
+
+    // A recovery that changed things starts the cooldown.
+    let now = Utc::now();
+    table
+        .acquire("orders", id, now, now + chrono::Duration::hours(1))
+        .await
+        .expect("lease again");
+    let result = notifier
+        .handle(event("recovery-notifier-success.json"), Utc::now())
+        .await
+        .expect("notified");
+    let end = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "EndRecovery")
+        .expect("the recovery was closed");
+    assert_eq!(
+        end.detail.as_deref(),
+        Some("succeeded; lease released; cooldown started")
+    );
+    let last = table.last_recovery("orders").await.expect("read").expect("recorded");
+    assert_eq!((last.recovery_id.as_str(), last.outcome.as_str()), (id, "succeeded"));
 }

@@ -369,7 +369,16 @@ impl RecoveryValidator {
                 let status = instance.db_instance_status().unwrap_or("unknown");
                 match instance.read_replica_source_db_instance_identifier() {
                     Some(source) => check(label, false, format!("{status}, still a replica of {source}")),
-                    None if status == "available" => check(label, true, "available and writable".into()),
+                    // A parameter group left read-only (by a fence of an earlier writer that
+                    // shared it) would make the promoted writer refuse every write.
+                    None if status == "available" => match fence::old_writer(&databases.rds, id).await {
+                        OldWriter::ReadOnly { group, parameter } => check(
+                            label,
+                            false,
+                            format!("available but read-only: {parameter} is set in its parameter group {group}"),
+                        ),
+                        _ => check(label, true, "available and writable".into()),
+                    },
                     None => check(label, false, format!("{status}, expected available")),
                 }
             }
