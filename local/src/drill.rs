@@ -45,10 +45,16 @@ pub enum Scenario {
     /// The scheduled read-only check: everything a failover would touch is checked, nothing
     /// changes, and nobody is notified while all is ready.
     ReadinessCheck,
+    /// A security incident in the primary region: the failover waits for a human's approval
+    /// (given at once in a drill), then runs.
+    SecurityIncident,
+    /// A region outage while the replica is 21 minutes behind (RPO target 15): the readiness
+    /// check refuses, people are told why, and nothing changes.
+    LaggingReplica,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
@@ -56,11 +62,21 @@ impl Scenario {
         Scenario::Failback,
         Scenario::ServiceOutage,
         Scenario::ReadinessCheck,
+        Scenario::SecurityIncident,
+        Scenario::LaggingReplica,
     ];
+
+    /// Whether the recovery is meant to be refused (and nothing changed).
+    fn refused(self) -> bool {
+        self == Scenario::LaggingReplica
+    }
 
     /// Whether traffic and the database move between regions.
     fn moves_region(self) -> bool {
-        !matches!(self, Scenario::ServiceOutage | Scenario::ReadinessCheck)
+        !matches!(
+            self,
+            Scenario::ServiceOutage | Scenario::ReadinessCheck | Scenario::LaggingReplica
+        )
     }
 
     /// The path the detector should choose.
@@ -76,6 +92,7 @@ impl Scenario {
     fn replica_lag(self) -> f64 {
         match self {
             Scenario::Switchover => 0.0,
+            Scenario::LaggingReplica => 1260.0,
             _ => 4.0,
         }
     }
@@ -86,7 +103,8 @@ impl Scenario {
             Scenario::AzOutage => "azOutage",
             Scenario::DataCorruption => "dataCorruption",
             Scenario::ServiceOutage => "serviceOutage",
-            Scenario::ReadinessCheck => "regionOutage",
+            Scenario::ReadinessCheck | Scenario::LaggingReplica => "regionOutage",
+            Scenario::SecurityIncident => "securityIncident",
         }
     }
 }
@@ -365,7 +383,12 @@ async fn seed_world(
 async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillError> {
     let now = Utc::now();
     match scenario {
-        Scenario::RegionOutage => inject_region_outage(global).await,
+        Scenario::RegionOutage | Scenario::LaggingReplica => inject_region_outage(global).await,
+        Scenario::SecurityIncident => Ok(json!({
+            "reason": "Credentials for the orders account leaked; us-east-1 workloads isolated (incident SEC-118)",
+            "disasterType": "securityIncident",
+            "severity": "critical",
+        })),
         Scenario::AzOutage => {
             inject_region_outage(global).await?;
             Ok(json!({
@@ -633,13 +656,14 @@ async fn verify(
         .unwrap_or_else(|| "unset".into());
     let (ecs_want, asg_want) = match scenario {
         Scenario::ServiceOutage => ("desired 1, 3/3", "1 in service, desired 1"),
-        Scenario::ReadinessCheck => ("desired 1, desired 1", "1 in service, desired 1"),
+        Scenario::ReadinessCheck | Scenario::LaggingReplica => ("desired 1, desired 1", "1 in service, desired 1"),
         _ => ("6/6, 3/3", "4 in service, desired 4"),
     };
-    let told: Vec<String> = envelopes
+    let mut told: Vec<String> = envelopes
         .iter()
         .filter_map(|e| e["MessageAttributes"]["status"]["Value"].as_str().map(str::to_string))
         .collect();
+    told.sort();
     let facts = vec![
         fact("api.orders.example.com CNAME", api_want, api),
         fact("www.orders.example.com alias", www_want, www),
@@ -648,19 +672,36 @@ async fn verify(
             (moved && !back).to_string(),
             inverted.to_string(),
         ),
-        fact(
-            "disaster classified",
-            scenario.expected_type(),
-            output
-                .pointer("/event/disasterType")
-                .and_then(Value::as_str)
-                .unwrap_or("none"),
-        ),
-        fact(
-            "recovery path",
-            scenario.expected_path(),
-            output.get("path").and_then(Value::as_str).unwrap_or("none"),
-        ),
+        if scenario.refused() {
+            fact(
+                "recovery refused with",
+                "Rebound.PreconditionFailed",
+                output.pointer("/error/Error").and_then(Value::as_str).unwrap_or("no error"),
+            )
+        } else {
+            fact(
+                "disaster classified",
+                scenario.expected_type(),
+                output
+                    .pointer("/event/disasterType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("none"),
+            )
+        },
+        if scenario.refused() {
+            let cause = output.pointer("/error/Cause").and_then(Value::as_str).unwrap_or("");
+            fact(
+                "the refusal names the lag",
+                "yes",
+                if cause.contains("replica lag is 1260 s") { "yes" } else { cause },
+            )
+        } else {
+            fact(
+                "recovery path",
+                scenario.expected_path(),
+                output.get("path").and_then(Value::as_str).unwrap_or("none"),
+            )
+        },
         db_fact,
         fact(fenced_name, if promoted { "1" } else { "unset" }, read_only),
         fact("ECS running/desired (api, worker)", ecs_want, counts.join(", ")),
@@ -671,6 +712,10 @@ async fn verify(
                 "none",
                 if told.is_empty() { "none".into() } else { told.join(", ") },
             )
+        } else if scenario.refused() {
+            fact("notifications", "FAILED", told.join(", "))
+        } else if scenario == Scenario::SecurityIncident {
+            fact("notifications", "AWAITING APPROVAL, SUCCEEDED", told.join(", "))
         } else {
             fact(
                 "success notification delivered",
@@ -770,9 +815,12 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
     let name = format!("drill-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
     let (outcome, timeline) = execute(functions, time_scale, &definition, event, &name).await;
 
-    let output = outcome.as_ref().ok().cloned().unwrap_or(Value::Null);
+    let output = match &outcome {
+        Ok(output) => output.clone(),
+        Err(e) => json!({ "error": e }),
+    };
     let (facts, notification) = verify(scenario, &output, &global, &recovery, &world).await?;
-    let verified = outcome.is_ok() && facts.iter().all(|f| f.ok);
+    let verified = outcome.is_ok() != scenario.refused() && facts.iter().all(|f| f.ok);
     let report = json!({
         "scenario": format!("{scenario:?}"),
         "execution": name,
@@ -925,20 +973,19 @@ fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verified]) {
             }
         );
     }
-    let rto = &report["rto"];
-    let rpo = &report["rpo"];
-    println!(
-        "\nRTO {} (target {} s, {})",
-        seconds(&rto["actualSeconds"]),
-        rto["targetSeconds"],
-        if rto["met"] == true { "met" } else { "not met" }
-    );
-    println!(
-        "RPO {} (target {} s, {})",
-        seconds(&rpo["actualSeconds"]),
-        rpo["targetSeconds"],
-        if rpo["met"] == true { "met" } else { "not met" }
-    );
+    println!();
+    for (name, m) in [("RTO", &report["rto"]), ("RPO", &report["rpo"])] {
+        if m.is_null() {
+            println!("{name} not measured: nothing was recovered");
+        } else {
+            println!(
+                "{name} {} (target {} s, {})",
+                seconds(&m["actualSeconds"]),
+                m["targetSeconds"],
+                if m["met"] == true { "met" } else { "not met" }
+            );
+        }
+    }
     if let Some(subject) = report.pointer("/notification/subject").and_then(Value::as_str) {
         println!("Notification: {subject}");
     }
@@ -958,10 +1005,10 @@ fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verified]) {
     }
     println!(
         "{}",
-        if report["verified"] == true {
-            "RECOVERY VERIFIED"
-        } else {
-            "RECOVERY NOT VERIFIED"
+        match (report["verified"] == true, report["succeeded"] == true) {
+            (true, true) => "RECOVERY VERIFIED",
+            (true, false) => "REFUSAL VERIFIED: nothing was changed",
+            (false, _) => "RECOVERY NOT VERIFIED",
         }
     );
 }

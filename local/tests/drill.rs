@@ -143,3 +143,22 @@ async fn the_scheduled_readiness_check_changes_nothing_and_tells_nobody() {
     );
     assert_eq!(report["actions"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_incident_waits_for_approval_then_fails_over() {
+    let report = verified_report(Scenario::SecurityIncident).await;
+    let states = states(&report);
+    let position = |name: &str| states.iter().position(|s| s == name);
+    assert!(position("RequestApproval").is_some(), "{states:?}");
+    assert!(position("RequestApproval") < position("InitiateFailover"), "{states:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_replica_is_refused_before_anything_changes() {
+    let report = verified_report(Scenario::LaggingReplica).await;
+    assert_eq!(report["succeeded"], false);
+    let states = states(&report);
+    assert!(states.contains(&"NotifyFailure".to_string()), "{states:?}");
+    assert!(!states.contains(&"InitiateFailover".to_string()), "{states:?}");
+    assert_eq!(report["error"]["Error"], "Rebound.PreconditionFailed");
+}
