@@ -7,7 +7,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use chrono::{Duration, TimeZone, Utc};
 use database_failover::DatabaseFailover;
 use dns_failover::DnsFailover;
-use rebound_shared::context::{StepStatus, ValidationReport};
+use rebound_shared::context::{ReadinessReport, StepStatus, ValidationReport};
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
 use recovery_validator::{RecoveryValidator, ValidatorOutput};
@@ -39,6 +39,7 @@ struct World {
     route53: aws_sdk_route53::Client,
     rds: aws_sdk_rds::Client,
     primary_rds: aws_sdk_rds::Client,
+    west_config: aws_config::SdkConfig,
     ecs: aws_sdk_ecs::Client,
     zone: String,
     request: Value,
@@ -128,6 +129,7 @@ async fn world(health: SocketAddr) -> World {
         route53,
         rds,
         primary_rds: aws_sdk_rds::Client::new(&global),
+        west_config: west.clone(),
         ecs,
         zone,
         request,
@@ -270,4 +272,182 @@ async fn a_wrong_body_resets_the_streak_and_the_deadline_fails_the_step() {
         .expect_err("past the deadline");
     assert_eq!(err.kind(), ErrorKind::StepFailed);
     assert!(err.to_string().contains("not validated within 600 s"), "{err}");
+}
+
+impl World {
+    async fn readiness(&self, request: &Value) -> Result<ReadinessReport, recovery_validator::ValidationError> {
+        let mut request = request.clone();
+        request["action"] = json!("readiness");
+        match self.validator.handle(request, Utc::now()).await? {
+            ValidatorOutput::Readiness(report) => Ok(report),
+            other => panic!("expected a readiness report, got {other:?}"),
+        }
+    }
+
+    async fn lag(&self, seconds: f64) {
+        rebound_tests::seed::replica_lag(&self.west_config, "orders-db-usw2", seconds)
+            .await
+            .expect("lag");
+    }
+
+    /// What a failover would change, as moto holds it: the CNAME, the replica's source, the old
+    /// writer's read-only setting and the service's desired count.
+    async fn untouched(&self) -> (String, bool, bool, i32) {
+        let records = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(&self.zone)
+            .send()
+            .await
+            .expect("records");
+        let cname = records
+            .resource_record_sets()
+            .iter()
+            .find(|r| r.name() == "api.orders.example.com.")
+            .and_then(|r| r.resource_records().first())
+            .map(|r| r.value().to_string())
+            .unwrap_or_default();
+        let replica = self
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier("orders-db-usw2")
+            .send()
+            .await
+            .expect("replica");
+        let still_replica = replica.db_instances()[0]
+            .read_replica_source_db_instance_identifier()
+            .is_some();
+        let parameters = self
+            .primary_rds
+            .describe_db_parameters()
+            .db_parameter_group_name(rebound_tests::seed::PARAMETER_GROUP)
+            .send()
+            .await
+            .expect("parameters");
+        let fenced = parameters
+            .parameters()
+            .iter()
+            .any(|p| p.parameter_name() == Some("default_transaction_read_only"));
+        let services = self
+            .ecs
+            .describe_services()
+            .cluster("orders-usw2")
+            .services("orders-api")
+            .send()
+            .await
+            .expect("services");
+        (cname, still_replica, fenced, services.services()[0].desired_count())
+    }
+}
+
+fn untouched_state() -> (String, bool, bool, i32) {
+    ("orders-api-use1.orders.example.com".to_string(), true, false, 1)
+}
+
+#[tokio::test]
+async fn readiness_checks_everything_a_failover_touches_and_changes_nothing() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    let report = w.readiness(&w.request).await.expect("ready");
+    assert!(report.ready, "{}", report.summary);
+    assert_eq!(report.summary, "ready");
+    let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names[..3], ["dns records", "databases", names[2]]);
+    assert!(names[2].starts_with("fence arn:aws:rds:us-east-1"), "{names:?}");
+    assert!(names.contains(&"services"), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("http ")), "{names:?}");
+    assert!(!report.data_loss_approval);
+    assert_eq!(report.expected_data_loss_seconds, Some(4.0));
+    let dns = &report.checks[0];
+    assert!(dns.detail.contains("would UPSERT"), "{}", dns.detail);
+    assert_eq!(w.untouched().await, untouched_state());
+}
+
+#[tokio::test]
+async fn lag_beyond_the_rpo_target_is_not_ready_unless_an_approver_may_accept_it() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(1260.0).await;
+    let err = w.readiness(&w.request).await.expect_err("not ready");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    let text = err.to_string();
+    assert!(text.starts_with("not ready to recover, nothing was changed: databases:"), "{text}");
+    assert!(text.contains("replica lag is 1260 s, beyond the RPO target of 900 s"), "{text}");
+    assert_eq!(w.untouched().await, untouched_state());
+
+    // The plan allows the loss: ready, but only through the approval gate.
+    let mut allowed = w.request.clone();
+    allowed["context"]["plan"]["databases"][0]["allowDataLoss"] = json!(true);
+    let report = w.readiness(&allowed).await.expect("ready with approval");
+    assert!(report.ready && report.data_loss_approval, "{report:?}");
+    assert_eq!(report.expected_data_loss_seconds, Some(1260.0));
+    let databases = report.checks.iter().find(|c| c.name == "databases").expect("databases");
+    assert!(databases.detail.contains("needs approval"), "{}", databases.detail);
+
+    // So does a plan that asks for approval anyway.
+    let mut approval = w.request.clone();
+    approval["context"]["approvalRequired"] = json!(true);
+    let report = w.readiness(&approval).await.expect("ready with approval");
+    assert!(report.data_loss_approval);
+
+    // A switchover never loses data, approval or not.
+    let mut switchover = allowed.clone();
+    switchover["context"]["mode"] = json!("switchover");
+    let err = w.readiness(&switchover).await.expect_err("switchover");
+    assert!(err.to_string().contains("a switchover needs 0"), "{err}");
+    assert_eq!(w.untouched().await, untouched_state());
+}
+
+#[tokio::test]
+async fn every_missing_part_is_named() {
+    let w = world(endpoint(503, "{\"status\":\"unavailable\"}").await).await;
+    w.lag(4.0).await;
+    let mut request = w.request.clone();
+    request["context"]["plan"]["services"][0]["service"] = json!("orders-missing");
+    request["context"]["plan"]["dns"][0]["hostedZoneId"] = json!("ZNOSUCHZONE");
+    let err = w.readiness(&request).await.expect_err("not ready");
+    let text = err.to_string();
+    for part in ["dns records:", "services: ", "orders-missing", "http http://", "HTTP 503"] {
+        assert!(text.contains(part), "{part} missing from: {text}");
+    }
+    assert_eq!(w.untouched().await, untouched_state());
+}
+
+#[tokio::test]
+async fn the_scheduled_check_reports_rather_than_fails() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(1260.0).await;
+    let mut request = w.request.clone();
+    request["context"]["path"] = json!("readinessCheck");
+    request["context"]["dryRun"] = json!(true);
+    request["context"]["plan"]["databases"][0]["allowDataLoss"] = json!(true);
+    let report = w.readiness(&request).await.expect("a report");
+    assert!(!report.ready);
+    assert!(!report.data_loss_approval, "nobody approves a scheduled check");
+    assert!(report.summary.contains("replica lag is 1260 s"), "{}", report.summary);
+    assert_eq!(w.untouched().await, untouched_state());
+}
+
+#[tokio::test]
+async fn a_second_writer_is_caught_and_a_fenced_one_is_not_counted() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    // Promoted without fencing the old writer: two databases accept writes.
+    w.promote_and_scale().await;
+    let report = w.round(None, detected() + Duration::seconds(60)).await.expect("round");
+    let writer = report
+        .checks
+        .iter()
+        .find(|c| c.name == "one writer: orders-db-usw2")
+        .expect("one-writer check");
+    assert!(!writer.passed);
+    assert!(writer.detail.starts_with("SPLIT BRAIN: orders-db in us-east-1"), "{}", writer.detail);
+
+    w.fence_old_writer().await;
+    let report = w.round(None, detected() + Duration::seconds(70)).await.expect("round");
+    let writer = report
+        .checks
+        .iter()
+        .find(|c| c.name == "one writer: orders-db-usw2")
+        .expect("one-writer check");
+    assert!(writer.passed, "{}", writer.detail);
+    assert!(writer.detail.contains("read-only (default_transaction_read_only in orders-db-params)"));
 }
