@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use disaster_detector::{assess, DetectorRequest, TriggerEvent};
-use rebound_shared::context::{
-    DisasterType, EventSource, NotificationKind, NotificationRequest, Severity, StepAction, StepRequest,
-};
+use rebound_shared::context::{DisasterType, EventSource, Mode, NotificationKind, NotificationRequest, RecoveryPath, Severity, StepAction, StepRequest};
 use rebound_shared::RecoveryPlan;
 use serde_json::Value;
 
@@ -140,4 +138,63 @@ fn the_seed_monitoring_data_requires_a_critical_regional_recovery() {
         (ctx.plan.objectives.rto_seconds, ctx.plan.objectives.rpo_seconds),
         (1800, 900)
     );
+}
+
+fn decide_value(event: Value) -> rebound_shared::RecoveryContext {
+    let trigger = TriggerEvent::parse(&event).expect("event");
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 3, 13, 0).single().expect("time");
+    assess(&trigger, event, example_plan(), "test".into(), now).expect("assessed")
+}
+
+#[test]
+fn a_scheduled_event_is_a_read_only_readiness_check() {
+    let ctx = decide("scheduled-readiness.json");
+    assert_eq!(ctx.path, RecoveryPath::ReadinessCheck);
+    assert!(ctx.dry_run, "a readiness check changes nothing");
+    assert!(!ctx.decision.recovery_required);
+    assert_eq!(ctx.event.source, EventSource::Schedule);
+    assert!(ctx.event.description.contains("rule/rebound-orders-ReadinessCheck"));
+
+    let by_hand = decide_value(serde_json::json!({"readinessCheck": true, "mode": "switchover", "reason": "before CHG-1042"}));
+    assert_eq!((by_hand.path, by_hand.mode, by_hand.dry_run), (RecoveryPath::ReadinessCheck, Mode::Switchover, true));
+}
+
+#[test]
+fn a_single_service_outage_restores_that_service_and_never_fails_the_region_over() {
+    let worker = decide_value(serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["orders-worker"]}));
+    assert!(worker.decision.recovery_required);
+    assert_eq!(worker.path, RecoveryPath::ServiceRestore);
+    let scope: Vec<String> = rebound_shared::step::services_in_scope(&worker)
+        .iter()
+        .map(|s| s.resource_name())
+        .collect();
+    assert_eq!(scope, vec!["ecs:orders-usw2/orders-worker"]);
+    assert!(!rebound_shared::step::moves_region(&worker));
+    assert!(worker.decision.reasons.iter().any(|r| r.contains("no DNS or database failover")));
+
+    // Nothing in the plan runs it: no recovery at all rather than a regional one.
+    let unknown = decide_value(serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["billing"]}));
+    assert!(!unknown.decision.recovery_required);
+    assert!(unknown.decision.reasons.iter().any(|r| r.contains("never starts a regional failover")));
+
+    // An AWS Health issue of one AWS service restores the plan's services that run on it.
+    let mut health = read("aws-health.json");
+    health["detail"]["service"] = serde_json::json!("ECS");
+    health["detail"]["eventTypeCode"] = serde_json::json!("AWS_ECS_OPERATIONAL_ISSUE");
+    health["detail"]["eventDescription"][0]["latestDescription"] = serde_json::json!("Increased task launch failures.");
+    let ecs = decide_value(health);
+    assert_eq!(ecs.event.disaster_type, DisasterType::ServiceOutage);
+    assert_eq!(ecs.path, RecoveryPath::ServiceRestore);
+    assert_eq!(rebound_shared::step::services_in_scope(&ecs).len(), 2);
+}
+
+#[test]
+fn regional_disasters_and_data_corruption_take_the_failover_path() {
+    for kind in ["regionOutage", "azOutage", "dataCorruption", "securityIncident", "naturalDisaster"] {
+        let ctx = decide_value(serde_json::json!({"disasterType": kind, "affectedServices": ["orders-worker"]}));
+        assert_eq!(ctx.path, RecoveryPath::Failover, "{kind}");
+        assert_eq!(rebound_shared::step::services_in_scope(&ctx).len(), 3, "{kind}");
+    }
+    let security = decide_value(serde_json::json!({"disasterType": "securityIncident"}));
+    assert!(security.approval_required, "security incidents always need approval");
 }

@@ -152,3 +152,27 @@ async fn a_dry_run_takes_no_lease_and_an_expired_lease_is_taken_over() {
         "only a held lease is released"
     );
 }
+
+#[tokio::test]
+async fn a_scheduled_readiness_check_takes_no_lease_and_is_not_a_decision() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector(&moto).await;
+    let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
+    // Even while a recovery holds the lease, the check runs: it changes nothing.
+    let now = Utc::now();
+    table
+        .acquire("orders", "running", now, now + Duration::hours(1))
+        .await
+        .expect("lease");
+    let ctx = detector
+        .detect(event("scheduled-readiness.json"), Utc::now())
+        .await
+        .expect("decided");
+    assert_eq!(ctx.path, rebound_shared::context::RecoveryPath::ReadinessCheck);
+    assert!(ctx.dry_run);
+    match table.holder("orders", Utc::now()).await.expect("lease") {
+        Some(Lease::HeldBy { owner, .. }) => assert_eq!(owner, "running"),
+        other => panic!("the running recovery keeps its lease: {other:?}"),
+    }
+    assert!(table.audit_records("orders").await.expect("audit").is_empty());
+}

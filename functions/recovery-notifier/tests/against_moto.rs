@@ -302,3 +302,58 @@ async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
     let last = table.last_recovery("orders").await.expect("read").expect("recorded");
     assert_eq!((last.recovery_id.as_str(), last.outcome.as_str()), (id, "succeeded"));
 }
+
+#[tokio::test]
+async fn an_approval_for_data_loss_beyond_the_rpo_states_the_expected_loss() {
+    let w = world().await;
+    let mut request = event("recovery-notifier-approval.json");
+    request["context"]["readiness"] = json!({
+        "ready": true, "checkedAt": "2026-11-24T03:13:05Z", "dataLossApproval": true,
+        "expectedDataLossSeconds": 1260.0, "summary": "ready",
+        "checks": [{"name": "databases", "passed": true, "detail": "would PromoteReadReplica orders-db-usw2 (0 already in place); expected data loss 1260 s beyond the RPO target of 900 s: needs approval"}]
+    });
+    let parsed: NotificationRequest = serde_json::from_value(request.clone()).expect("request");
+    let text = recovery_notifier::compose(&parsed, Utc::now()).text;
+    assert!(
+        text.contains("Expected data loss: 21m 0s of writes, BEYOND the RPO target of 15m 0s"),
+        "{text}"
+    );
+    assert!(text.contains("ok   databases: would PromoteReadReplica"), "{text}");
+    w.notify(request).await.expect("published");
+    let body: Value = serde_json::from_str(w.delivered().await[0]["Message"].as_str().expect("message")).expect("json");
+    assert_eq!(body["readiness"]["expectedDataLossSeconds"], json!(1260.0));
+}
+
+#[tokio::test]
+async fn a_failed_readiness_check_is_told_as_not_ready_and_an_unfenced_writer_loudly() {
+    let w = world().await;
+    let mut request = event("recovery-notifier-failure.json");
+    request["kind"] = json!("notReady");
+    request["context"]["path"] = json!("readinessCheck");
+    request["context"]["readiness"] = json!({
+        "ready": false, "checkedAt": "2026-11-24T06:00:00Z", "dataLossApproval": false,
+        "summary": "services: ecs:orders-usw2/orders-api: not found",
+        "checks": [{"name": "services", "passed": false, "detail": "ecs:orders-usw2/orders-api: not found"}]
+    });
+    request["context"]["results"]["database"] = json!({
+        "step": "databaseFailover", "status": "completed", "actions": [{
+            "resource": "orders-db (old writer of orders-db-usw2)", "operation": "FenceOldWriter",
+            "alreadyDone": false, "status": "failed", "durationMs": 15000,
+            "detail": "could not fence: its region did not answer (no answer in 15 s); fence it before its region comes back"
+        }]
+    });
+    let parsed: NotificationRequest = serde_json::from_value(request.clone()).expect("request");
+    let text = recovery_notifier::compose(&parsed, Utc::now()).text;
+    assert!(
+        text.contains("WARNING: old writer NOT FENCED: orders-db (old writer of orders-db-usw2): could not fence"),
+        "{text}"
+    );
+    assert!(text.contains("FAIL services: ecs:orders-usw2/orders-api: not found"), "{text}");
+    w.notify(request).await.expect("published");
+    let envelope = &w.delivered().await[0];
+    assert_eq!(envelope["Subject"], "[Rebound] orders: us-west-2 NOT READY for a failover");
+    assert_eq!(envelope["MessageAttributes"]["status"]["Value"], "NOT READY");
+    let body: Value = serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("json");
+    assert_eq!(body["readiness"]["ready"], json!(false));
+    assert_eq!(body["unfencedWriters"], json!(["orders-db (old writer of orders-db-usw2)"]));
+}

@@ -148,3 +148,25 @@ async fn a_missing_service_refuses_before_scaling_anything() {
         .expect_err("wrong region");
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }
+
+#[tokio::test]
+async fn a_service_restore_scales_only_the_services_the_outage_names() {
+    let w = world().await;
+    let mut request = w.request.clone();
+    request["context"]["path"] = json!("serviceRestore");
+    request["context"]["event"]["disasterType"] = json!("serviceOutage");
+    request["context"]["event"]["affectedServices"] = json!(["orders-worker"]);
+    let result = w.run(&request).await.expect("start");
+    let resources: Vec<&str> = result.actions.iter().map(|a| a.resource.as_str()).collect();
+    assert_eq!(resources, vec!["ecs:orders-usw2/orders-worker"]);
+    assert_eq!(w.ecs_desired().await, vec![1, 3], "only the worker scaled");
+    assert_eq!(w.asg().await, (0, 0, 2, 0), "the group untouched");
+
+    // A readiness check of the same restore reads and changes nothing more.
+    request["action"] = json!("readiness");
+    request["context"]["event"]["affectedServices"] = json!(["orders-web-usw2"]);
+    let planned = w.run(&request).await.expect("readiness");
+    assert_eq!(planned.actions[0].resource, "autoscaling:orders-web-usw2");
+    assert_eq!(planned.actions[0].status, ActionStatus::Planned);
+    assert_eq!(w.asg().await, (0, 0, 2, 0));
+}
