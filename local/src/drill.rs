@@ -676,7 +676,10 @@ async fn verify(
             fact(
                 "recovery refused with",
                 "Rebound.PreconditionFailed",
-                output.pointer("/error/Error").and_then(Value::as_str).unwrap_or("no error"),
+                output
+                    .pointer("/error/Error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no error"),
             )
         } else {
             fact(
@@ -693,7 +696,11 @@ async fn verify(
             fact(
                 "the refusal names the lag",
                 "yes",
-                if cause.contains("replica lag is 1260 s") { "yes" } else { cause },
+                if cause.contains("replica lag is 1260 s") {
+                    "yes"
+                } else {
+                    cause
+                },
             )
         } else {
             fact(
@@ -710,7 +717,11 @@ async fn verify(
             fact(
                 "notifications (none while ready)",
                 "none",
-                if told.is_empty() { "none".into() } else { told.join(", ") },
+                if told.is_empty() {
+                    "none".into()
+                } else {
+                    told.join(", ")
+                },
             )
         } else if scenario.refused() {
             fact("notifications", "FAILED", told.join(", "))

@@ -21,7 +21,11 @@ pub async fn parameter_group(config: &SdkConfig, name: &str, engine: &str) -> Re
     if existing.is_ok_and(|out| !out.db_parameter_groups().is_empty()) {
         return Ok(());
     }
-    let family = if engine.contains("postgres") { "postgres16" } else { "mysql8.0" };
+    let family = if engine.contains("postgres") {
+        "postgres16"
+    } else {
+        "mysql8.0"
+    };
     rds.create_db_parameter_group()
         .db_parameter_group_name(name)
         .db_parameter_group_family(family)

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use disaster_detector::{assess, DetectorRequest, TriggerEvent};
-use rebound_shared::context::{DisasterType, EventSource, Mode, NotificationKind, NotificationRequest, RecoveryPath, Severity, StepAction, StepRequest};
+use rebound_shared::context::{
+    DisasterType, EventSource, Mode, NotificationKind, NotificationRequest, RecoveryPath, Severity, StepAction,
+    StepRequest,
+};
 use rebound_shared::RecoveryPlan;
 use serde_json::Value;
 
@@ -155,13 +158,18 @@ fn a_scheduled_event_is_a_read_only_readiness_check() {
     assert_eq!(ctx.event.source, EventSource::Schedule);
     assert!(ctx.event.description.contains("rule/rebound-orders-ReadinessCheck"));
 
-    let by_hand = decide_value(serde_json::json!({"readinessCheck": true, "mode": "switchover", "reason": "before CHG-1042"}));
-    assert_eq!((by_hand.path, by_hand.mode, by_hand.dry_run), (RecoveryPath::ReadinessCheck, Mode::Switchover, true));
+    let by_hand =
+        decide_value(serde_json::json!({"readinessCheck": true, "mode": "switchover", "reason": "before CHG-1042"}));
+    assert_eq!(
+        (by_hand.path, by_hand.mode, by_hand.dry_run),
+        (RecoveryPath::ReadinessCheck, Mode::Switchover, true)
+    );
 }
 
 #[test]
 fn a_single_service_outage_restores_that_service_and_never_fails_the_region_over() {
-    let worker = decide_value(serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["orders-worker"]}));
+    let worker =
+        decide_value(serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["orders-worker"]}));
     assert!(worker.decision.recovery_required);
     assert_eq!(worker.path, RecoveryPath::ServiceRestore);
     let scope: Vec<String> = rebound_shared::step::services_in_scope(&worker)
@@ -170,12 +178,20 @@ fn a_single_service_outage_restores_that_service_and_never_fails_the_region_over
         .collect();
     assert_eq!(scope, vec!["ecs:orders-usw2/orders-worker"]);
     assert!(!rebound_shared::step::moves_region(&worker));
-    assert!(worker.decision.reasons.iter().any(|r| r.contains("no DNS or database failover")));
+    assert!(worker
+        .decision
+        .reasons
+        .iter()
+        .any(|r| r.contains("no DNS or database failover")));
 
     // Nothing in the plan runs it: no recovery at all rather than a regional one.
     let unknown = decide_value(serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["billing"]}));
     assert!(!unknown.decision.recovery_required);
-    assert!(unknown.decision.reasons.iter().any(|r| r.contains("never starts a regional failover")));
+    assert!(unknown
+        .decision
+        .reasons
+        .iter()
+        .any(|r| r.contains("never starts a regional failover")));
 
     // An AWS Health issue of one AWS service restores the plan's services that run on it.
     let mut health = read("aws-health.json");
@@ -190,7 +206,13 @@ fn a_single_service_outage_restores_that_service_and_never_fails_the_region_over
 
 #[test]
 fn regional_disasters_and_data_corruption_take_the_failover_path() {
-    for kind in ["regionOutage", "azOutage", "dataCorruption", "securityIncident", "naturalDisaster"] {
+    for kind in [
+        "regionOutage",
+        "azOutage",
+        "dataCorruption",
+        "securityIncident",
+        "naturalDisaster",
+    ] {
         let ctx = decide_value(serde_json::json!({"disasterType": kind, "affectedServices": ["orders-worker"]}));
         assert_eq!(ctx.path, RecoveryPath::Failover, "{kind}");
         assert_eq!(rebound_shared::step::services_in_scope(&ctx).len(), 3, "{kind}");

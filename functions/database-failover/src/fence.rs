@@ -153,7 +153,11 @@ async fn read(rds: &aws_sdk_rds::Client, name: &str) -> Result<OldWriter, AwsErr
         }
     }
     Ok(OldWriter::Writable {
-        fence: Ok(Fence { group, parameter, value }),
+        fence: Ok(Fence {
+            group,
+            parameter,
+            value,
+        }),
     })
 }
 
@@ -223,6 +227,9 @@ async fn set_read_only(rds: &aws_sdk_rds::Client, fence: &Fence) -> Result<(), S
     match tokio::time::timeout(REACH_TIMEOUT, call).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(AwsError::from_sdk("rds", "ModifyDBParameterGroup", &e).to_string()),
-        Err(_) => Err(format!("ModifyDBParameterGroup: no answer in {} s", REACH_TIMEOUT.as_secs())),
+        Err(_) => Err(format!(
+            "ModifyDBParameterGroup: no answer in {} s",
+            REACH_TIMEOUT.as_secs()
+        )),
     }
 }

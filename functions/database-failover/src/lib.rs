@@ -309,7 +309,9 @@ impl DatabaseFailover {
                 let after = json!({ "status": "available", "replicaOf": null, "writer": true });
                 let mut action = Action::change(identifier, "PromoteReadReplica", state, after, ctx.dry_run);
                 action.detail = Some(match lag {
-                    Some(l) if l > rpo as f64 => format!("replica lag at promotion {l} s, beyond the RPO target: approved"),
+                    Some(l) if l > rpo as f64 => {
+                        format!("replica lag at promotion {l} s, beyond the RPO target: approved")
+                    }
                     Some(l) => format!("replica lag at promotion {l} s"),
                     None => "replica lag unknown: approved".to_string(),
                 });

@@ -356,7 +356,12 @@ pub fn assess(
                 detected_at: schedule.time.unwrap_or(now),
                 description: format!(
                     "readiness check by {}",
-                    schedule.resources.iter().flatten().next().map_or("a schedule", String::as_str)
+                    schedule
+                        .resources
+                        .iter()
+                        .flatten()
+                        .next()
+                        .map_or("a schedule", String::as_str)
                 ),
                 raw: Value::Null,
             };

@@ -80,7 +80,10 @@ fn subject(request: &NotificationRequest) -> String {
             format!("{app}: approve {} to {to}?", format!("{:?}", ctx.mode).to_lowercase())
         }
         NotificationKind::NoRecoveryNeeded => format!("{app}: no recovery needed"),
-        NotificationKind::NotReady => format!("{app}: {to} NOT READY for a {}", format!("{:?}", ctx.mode).to_lowercase()),
+        NotificationKind::NotReady => format!(
+            "{app}: {to} NOT READY for a {}",
+            format!("{:?}", ctx.mode).to_lowercase()
+        ),
     };
     let full: String = format!("[Rebound] {dry}{text}")
         .chars()

@@ -348,12 +348,21 @@ async fn a_failed_readiness_check_is_told_as_not_ready_and_an_unfenced_writer_lo
         text.contains("WARNING: old writer NOT FENCED: orders-db (old writer of orders-db-usw2): could not fence"),
         "{text}"
     );
-    assert!(text.contains("FAIL services: ecs:orders-usw2/orders-api: not found"), "{text}");
+    assert!(
+        text.contains("FAIL services: ecs:orders-usw2/orders-api: not found"),
+        "{text}"
+    );
     w.notify(request).await.expect("published");
     let envelope = &w.delivered().await[0];
-    assert_eq!(envelope["Subject"], "[Rebound] orders: us-west-2 NOT READY for a failover");
+    assert_eq!(
+        envelope["Subject"],
+        "[Rebound] orders: us-west-2 NOT READY for a failover"
+    );
     assert_eq!(envelope["MessageAttributes"]["status"]["Value"], "NOT READY");
     let body: Value = serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("json");
     assert_eq!(body["readiness"]["ready"], json!(false));
-    assert_eq!(body["unfencedWriters"], json!(["orders-db (old writer of orders-db-usw2)"]));
+    assert_eq!(
+        body["unfencedWriters"],
+        json!(["orders-db (old writer of orders-db-usw2)"])
+    );
 }

@@ -78,7 +78,10 @@ impl RecoveryValidator {
         let request: StepRequest = parse_request(payload)?;
         if request.action == StepAction::Readiness {
             self.check_region(&request.context)?;
-            return self.readiness(&request.context, now).await.map(ValidatorOutput::Readiness);
+            return self
+                .readiness(&request.context, now)
+                .await
+                .map(ValidatorOutput::Readiness);
         }
         self.validate(request, now).await.map(ValidatorOutput::Validation)
     }
@@ -100,7 +103,11 @@ impl RecoveryValidator {
         Ok(())
     }
 
-    pub async fn validate(&self, request: StepRequest, now: DateTime<Utc>) -> Result<ValidationReport, ValidationError> {
+    pub async fn validate(
+        &self,
+        request: StepRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ValidationReport, ValidationError> {
         let ctx = &request.context;
         self.check_region(ctx)?;
         let previous = match request.action {
@@ -451,7 +458,11 @@ impl RecoveryValidator {
 
     /// Everything the path would act on, read and checked, nothing changed: each step's own
     /// checks in a dry run, the old writers' fences, and the recovery endpoint.
-    pub async fn readiness(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<ReadinessReport, ValidationError> {
+    pub async fn readiness(
+        &self,
+        ctx: &RecoveryContext,
+        now: DateTime<Utc>,
+    ) -> Result<ReadinessReport, ValidationError> {
         let scheduled = ctx.path == RecoveryPath::ReadinessCheck;
         let mut checks = Vec::new();
         let mut data_loss_approval = false;
@@ -544,7 +555,10 @@ impl RecoveryValidator {
             return vec![check(
                 "recovery endpoint".into(),
                 true,
-                format!("not probed: a {:?} strategy serves nothing before restoration", ctx.plan.strategy),
+                format!(
+                    "not probed: a {:?} strategy serves nothing before restoration",
+                    ctx.plan.strategy
+                ),
             )];
         }
         join_all(http.into_iter().map(|p| self.probe(p))).await

@@ -370,8 +370,14 @@ async fn lag_beyond_the_rpo_target_is_not_ready_unless_an_approver_may_accept_it
     let err = w.readiness(&w.request).await.expect_err("not ready");
     assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
     let text = err.to_string();
-    assert!(text.starts_with("not ready to recover, nothing was changed: databases:"), "{text}");
-    assert!(text.contains("replica lag is 1260 s, beyond the RPO target of 900 s"), "{text}");
+    assert!(
+        text.starts_with("not ready to recover, nothing was changed: databases:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replica lag is 1260 s, beyond the RPO target of 900 s"),
+        "{text}"
+    );
     assert_eq!(w.untouched().await, untouched_state());
 
     // The plan allows the loss: ready, but only through the approval gate.
@@ -406,7 +412,13 @@ async fn every_missing_part_is_named() {
     request["context"]["plan"]["dns"][0]["hostedZoneId"] = json!("ZNOSUCHZONE");
     let err = w.readiness(&request).await.expect_err("not ready");
     let text = err.to_string();
-    for part in ["dns records:", "services: ", "orders-missing", "http http://", "HTTP 503"] {
+    for part in [
+        "dns records:",
+        "services: ",
+        "orders-missing",
+        "http http://",
+        "HTTP 503",
+    ] {
         assert!(text.contains(part), "{part} missing from: {text}");
     }
     assert_eq!(w.untouched().await, untouched_state());
@@ -439,7 +451,11 @@ async fn a_second_writer_is_caught_and_a_fenced_one_is_not_counted() {
         .find(|c| c.name == "one writer: orders-db-usw2")
         .expect("one-writer check");
     assert!(!writer.passed);
-    assert!(writer.detail.starts_with("SPLIT BRAIN: orders-db in us-east-1"), "{}", writer.detail);
+    assert!(
+        writer.detail.starts_with("SPLIT BRAIN: orders-db in us-east-1"),
+        "{}",
+        writer.detail
+    );
 
     w.fence_old_writer().await;
     let report = w.round(None, detected() + Duration::seconds(70)).await.expect("round");
@@ -449,5 +465,7 @@ async fn a_second_writer_is_caught_and_a_fenced_one_is_not_counted() {
         .find(|c| c.name == "one writer: orders-db-usw2")
         .expect("one-writer check");
     assert!(writer.passed, "{}", writer.detail);
-    assert!(writer.detail.contains("read-only (default_transaction_read_only in orders-db-params)"));
+    assert!(writer
+        .detail
+        .contains("read-only (default_transaction_read_only in orders-db-params)"));
 }
