@@ -488,6 +488,12 @@ impl RecoveryValidator {
             match databases {
                 Ok(result) => {
                     expected_data_loss_seconds = result.rpo_seconds;
+                    // A restore loses every write since its restore point or snapshot: beyond the
+                    // RPO target that is for a human to accept too.
+                    let rpo = ctx.plan.objectives.rpo_seconds as f64;
+                    if !scheduled && ctx.mode == Mode::Failover && result.rpo_seconds.is_some_and(|s| s > rpo) {
+                        data_loss_approval = true;
+                    }
                     let mut detail = step_summary(&result);
                     if data_loss_approval {
                         detail.push_str(&format!(

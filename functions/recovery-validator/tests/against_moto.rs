@@ -469,3 +469,32 @@ async fn a_second_writer_is_caught_and_a_fenced_one_is_not_counted() {
         .detail
         .contains("read-only (default_transaction_read_only in orders-db-params)"));
 }
+
+#[tokio::test]
+async fn a_restore_losing_more_than_the_rpo_target_needs_approval() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    rebound_tests::seed::database(&w.west_config, "orders-db-west", "postgres")
+        .await
+        .expect("source");
+    let mut request = w.request.clone();
+    request["context"]["event"]["disasterType"] = json!("dataCorruption");
+    request["context"]["plan"]["databases"] = json!([{
+        "kind": "pointInTimeRestore", "identifier": "orders-db-restored", "sourceIdentifier": "orders-db-west"
+    }]);
+    // Found five minutes after it began: within the 900 s target.
+    request["context"]["event"]["detectedAt"] = json!((Utc::now() - Duration::minutes(5)).to_rfc3339());
+    let report = w.readiness(&request).await.expect("ready");
+    assert!(!report.data_loss_approval, "{report:?}");
+    // Found half an hour after: every write since is lost, so a human decides.
+    request["context"]["event"]["detectedAt"] = json!((Utc::now() - Duration::minutes(30)).to_rfc3339());
+    let report = w.readiness(&request).await.expect("ready with approval");
+    assert!(report.data_loss_approval, "{report:?}");
+    assert!(report.expected_data_loss_seconds.is_some_and(|s| s >= 1800.0));
+    let restored = w
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-restored")
+        .send()
+        .await;
+    assert!(restored.is_err(), "nothing restored by a readiness check");
+}
