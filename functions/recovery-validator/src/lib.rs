@@ -6,6 +6,8 @@
 //! machine calls it again (`status`) until then, and it fails at the validation deadline.
 //! When it passes it measures RTO (detection to now) and gathers the RPO.
 
+pub mod permissions;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +15,7 @@ use database_failover::fence::{self, OldWriter};
 use database_failover::{failback_databases, DatabaseError, DatabaseFailover};
 use dns_failover::{record_holds, DnsFailover};
 use futures_util::future::join_all;
+use permissions::Permissions;
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, BadRequest, Check, Mode, ReadinessReport, RecoveryContext, RecoveryPath, Step,
     StepAction, StepRequest, StepResult, StepStatus, ValidationReport,
@@ -56,6 +59,9 @@ pub struct RecoveryValidator {
     pub databases: DatabaseFailover,
     pub services: ServiceRestoration,
     pub http: reqwest::Client,
+    /// The acting functions' roles to check before acting (`ACTING_ROLES`); none in local runs,
+    /// which act with the caller's own credentials.
+    pub permissions: Option<Permissions>,
 }
 
 impl RecoveryValidator {
@@ -69,6 +75,7 @@ impl RecoveryValidator {
                 .user_agent("rebound-validator")
                 .build()
                 .unwrap_or_default(),
+            permissions: None,
         }
     }
 
@@ -519,6 +526,14 @@ impl RecoveryValidator {
             Ok(result) => check("services".into(), true, step_summary(&result)),
             Err(e) => check("services".into(), false, e.to_string()),
         });
+        match &self.permissions {
+            Some(permissions) => checks.extend(permissions.checks(ctx, scheduled).await),
+            None => checks.push(check(
+                "permissions".into(),
+                true,
+                "not checked: ACTING_ROLES names no roles (a local run acts with the caller's own credentials)".into(),
+            )),
+        }
         if moves_region(ctx) {
             checks.extend(self.endpoint_checks(ctx).await);
         }

@@ -1,4 +1,5 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use recovery_validator::permissions::{parse_roles, Permissions};
 use recovery_validator::RecoveryValidator;
 use serde_json::Value;
 
@@ -7,7 +8,14 @@ async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
     let global = rebound_shared::aws::load_primary_config().await;
     let recovery = rebound_shared::aws::load_recovery_config().await;
-    let validator = RecoveryValidator::new(&global, &recovery);
+    let mut validator = RecoveryValidator::new(&global, &recovery);
+    // The acting functions' roles, whose permissions readiness checks.
+    if let Some(roles) = std::env::var("ACTING_ROLES").ok().filter(|r| !r.trim().is_empty()) {
+        validator.permissions = Some(Permissions {
+            iam: aws_sdk_iam::Client::new(&global),
+            roles: parse_roles(&roles)?,
+        });
+    }
     let validator = &validator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         validator.handle(event.payload, chrono::Utc::now()).await

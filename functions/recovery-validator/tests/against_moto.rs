@@ -122,6 +122,7 @@ async fn world(health: SocketAddr) -> World {
             autoscaling: aws_sdk_autoscaling::Client::new(&west),
         },
         http: reqwest::Client::new(),
+        permissions: None,
     };
     World {
         _moto: moto,

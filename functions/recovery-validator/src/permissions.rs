@@ -1,0 +1,215 @@
+//! Permissions to act: readiness asks IAM (`SimulatePrincipalPolicy`) whether each acting
+//! function's role may make the changes this plan needs, so a missing permission shows up on a
+//! quiet afternoon rather than halfway through a failover.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::PolicyEvaluationDecisionType;
+use database_failover::failback_databases;
+use rebound_shared::context::{Check, Mode, RecoveryContext};
+use rebound_shared::error::AwsError;
+use rebound_shared::plan::{Database, DnsMode, Service};
+use rebound_shared::step::{moves_region, services_in_scope, towards_recovery};
+
+/// The acting functions' roles, from `ACTING_ROLES` (`dns-failover=ROLE_ARN,...`).
+pub struct Permissions {
+    pub iam: aws_sdk_iam::Client,
+    /// (function, role ARN)
+    pub roles: Vec<(String, String)>,
+}
+
+pub const FUNCTIONS: [&str; 3] = ["dns-failover", "database-failover", "service-restoration"];
+
+/// Parses `dns-failover=arn:...,database-failover=arn:...`, naming what is wrong.
+pub fn parse_roles(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (function, role) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("ACTING_ROLES: '{pair}' is not FUNCTION=ROLE_ARN"))?;
+            if !FUNCTIONS.contains(&function) {
+                return Err(format!(
+                    "ACTING_ROLES: unknown function '{function}' (expected one of {})",
+                    FUNCTIONS.join(", ")
+                ));
+            }
+            if role_account(role).is_none() {
+                return Err(format!("ACTING_ROLES: '{role}' is not an IAM role ARN"));
+            }
+            Ok((function.to_string(), role.to_string()))
+        })
+        .collect()
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/NAME` → (PARTITION, ACCOUNT).
+fn role_account(arn: &str) -> Option<(&str, &str)> {
+    match arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", partition, "iam", "", account, role] if role.starts_with("role/") && !account.is_empty() => {
+            Some((partition, account))
+        }
+        _ => None,
+    }
+}
+
+/// What `function` must be allowed for this recovery: (action, resource ARN) pairs.
+pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &str) -> Vec<(&'static str, String)> {
+    let plan = &ctx.plan;
+    let mut needs = Vec::new();
+    match function {
+        "dns-failover" if moves_region(ctx) => {
+            for record in &plan.dns {
+                let zone = format!("arn:{partition}:route53:::hostedzone/{}", record.hosted_zone_id);
+                needs.push(("route53:ChangeResourceRecordSets", zone));
+                if let (DnsMode::HealthCheckInversion, Some(id)) = (record.mode, &record.health_check_id) {
+                    needs.push((
+                        "route53:UpdateHealthCheck",
+                        format!("arn:{partition}:route53:::healthcheck/{id}"),
+                    ));
+                }
+            }
+        }
+        "database-failover" if moves_region(ctx) => {
+            let (region, databases) = if towards_recovery(ctx) {
+                (&plan.recovery_region, plan.databases.clone())
+            } else {
+                (&plan.primary_region, failback_databases(plan).unwrap_or_default())
+            };
+            let db = |id: &str| format!("arn:{partition}:rds:{region}:{account}:db:{id}");
+            for database in &databases {
+                match database {
+                    Database::ReadReplica { identifier, .. } => needs.push(("rds:PromoteReadReplica", db(identifier))),
+                    Database::AuroraGlobal { identifier, .. } => needs.push((
+                        if ctx.mode == Mode::Switchover {
+                            "rds:SwitchoverGlobalCluster"
+                        } else {
+                            "rds:FailoverGlobalCluster"
+                        },
+                        format!("arn:{partition}:rds::{account}:global-cluster:{identifier}"),
+                    )),
+                    Database::PointInTimeRestore { identifier, .. } => {
+                        needs.push(("rds:RestoreDBInstanceToPointInTime", db(identifier)))
+                    }
+                    Database::SnapshotRestore { identifier, .. } => {
+                        needs.push(("rds:RestoreDBInstanceFromDBSnapshot", db(identifier)))
+                    }
+                }
+            }
+        }
+        "service-restoration" => {
+            let region = &plan.recovery_region;
+            for service in services_in_scope(ctx) {
+                needs.push(match service {
+                    Service::Ecs { cluster, service, .. } => (
+                        "ecs:UpdateService",
+                        format!("arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}"),
+                    ),
+                    Service::AutoScalingGroup { name, .. } => (
+                        "autoscaling:UpdateAutoScalingGroup",
+                        format!("arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/{name}"),
+                    ),
+                });
+            }
+        }
+        _ => {}
+    }
+    needs.sort();
+    needs.dedup();
+    needs
+}
+
+impl Permissions {
+    /// One check per acting function. `strict` (the scheduled check) fails when IAM cannot be
+    /// asked; before a failover that is only a warning, as IAM's control plane may be the thing
+    /// that is down.
+    pub async fn checks(&self, ctx: &RecoveryContext, strict: bool) -> Vec<Check> {
+        let mut checks = Vec::new();
+        for (function, role) in &self.roles {
+            let name = format!("permissions: {function}");
+            let Some((partition, account)) = role_account(role) else {
+                checks.push(Check {
+                    name,
+                    passed: false,
+                    detail: format!("'{role}' is not an IAM role ARN"),
+                });
+                continue;
+            };
+            let needs = needed(function, ctx, partition, account);
+            if needs.is_empty() {
+                continue;
+            }
+            let check = match self.denied(role, &needs).await {
+                Ok(denied) if denied.is_empty() => Check {
+                    name,
+                    passed: true,
+                    detail: format!(
+                        "allowed: {} action(s) on {} resource(s)",
+                        count_actions(&needs),
+                        needs.len()
+                    ),
+                },
+                Ok(denied) => Check {
+                    name,
+                    passed: false,
+                    detail: format!("{role} is denied {}", denied.join(", ")),
+                },
+                Err(e) => Check {
+                    name,
+                    passed: !strict,
+                    detail: format!("{}could not ask IAM: {e}", if strict { "" } else { "WARNING: " }),
+                },
+            };
+            checks.push(check);
+        }
+        checks
+    }
+
+    /// The (action on resource) pairs IAM does not allow the role.
+    async fn denied(&self, role: &str, needs: &[(&'static str, String)]) -> Result<Vec<String>, AwsError> {
+        let mut by_action: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (action, resource) in needs {
+            by_action.entry(action).or_default().push(resource.clone());
+        }
+        let mut denied = Vec::new();
+        for (action, resources) in by_action {
+            let mut marker = None;
+            loop {
+                let out = self
+                    .iam
+                    .simulate_principal_policy()
+                    .policy_source_arn(role)
+                    .action_names(action)
+                    .set_resource_arns(Some(resources.clone()))
+                    .set_marker(marker.take())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("iam", "SimulatePrincipalPolicy", &e))?;
+                for result in out.evaluation_results() {
+                    if result.eval_decision() != &PolicyEvaluationDecisionType::Allowed {
+                        denied.push(format!(
+                            "{} on {} ({})",
+                            result.eval_action_name(),
+                            result.eval_resource_name().unwrap_or("*"),
+                            result.eval_decision().as_str()
+                        ));
+                    }
+                }
+                if !out.is_truncated() {
+                    break;
+                }
+                marker = out.marker().map(str::to_string);
+                if marker.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(denied)
+    }
+}
+
+fn count_actions(needs: &[(&'static str, String)]) -> usize {
+    let mut actions: Vec<&str> = needs.iter().map(|(a, _)| *a).collect();
+    actions.dedup();
+    actions.len()
+}
