@@ -92,7 +92,8 @@ where
 fn data_loss_text(lag: Option<f64>, rpo: u64, allowed: bool) -> String {
     let lag = match lag {
         Some(lag) => format!("replica lag is {lag} s, beyond the RPO target of {rpo} s"),
-        None => "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes), so the data loss cannot be bounded".to_string(),
+        None => "replica lag is unknown (no lag datapoint in the last 10 minutes), so the data loss cannot be bounded"
+            .to_string(),
     };
     if allowed {
         format!("{lag}; the plan allows that loss only with a human's approval, and none was given")
@@ -327,7 +328,7 @@ impl DatabaseFailover {
             Database::AuroraGlobal {
                 identifier,
                 target_cluster_arn,
-                ..
+                allow_data_loss,
             } => {
                 let members = self.global_members(identifier).await?;
                 let writer = members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.clone());
@@ -340,6 +341,33 @@ impl DatabaseFailover {
                 let state = json!({ "writer": writer });
                 if writer.as_deref() == Some(target_cluster_arn.as_str()) {
                     return Ok(Intent::done(identifier, "SetGlobalClusterWriter", state));
+                }
+                // A switchover waits for the secondary to catch up and loses nothing; a failover
+                // loses what replication had not shipped, which must be within the RPO target or
+                // approved.
+                let mut lag = None;
+                if ctx.mode != Mode::Switchover {
+                    let cluster = target_cluster_arn.rsplit(':').next().unwrap_or(target_cluster_arn);
+                    let millis = self
+                        .newest_metric(
+                            identifier,
+                            "AuroraGlobalDBReplicationLag",
+                            "DBClusterIdentifier",
+                            cluster,
+                            now,
+                        )
+                        .await?;
+                    lag = millis.map(|ms| ms / 1000.0);
+                    let rpo = ctx.plan.objectives.rpo_seconds;
+                    let acceptable = lag.is_some_and(|l| data_loss_acceptable(l, rpo, false, false));
+                    if !acceptable && ctx.approval.is_none() {
+                        return Err(DatabaseError::DataLoss {
+                            database: identifier.clone(),
+                            lag_seconds: lag,
+                            rpo_seconds: rpo,
+                            allowed: *allow_data_loss,
+                        });
+                    }
                 }
                 let (operation, change) = if ctx.mode == Mode::Switchover {
                     (
@@ -368,7 +396,7 @@ impl DatabaseFailover {
                 Ok(Intent {
                     action,
                     change,
-                    rpo_seconds: None,
+                    rpo_seconds: lag,
                     old_writer: None,
                 })
             }
@@ -673,15 +701,23 @@ impl DatabaseFailover {
 
     /// The newest `ReplicaLag` (seconds) in the last ten minutes, if CloudWatch has one.
     async fn replica_lag(&self, identifier: &str, now: DateTime<Utc>) -> Result<Option<f64>, DatabaseError> {
+        self.newest_metric(identifier, "ReplicaLag", "DBInstanceIdentifier", identifier, now)
+            .await
+    }
+
+    /// The newest `AWS/RDS` datapoint (Maximum per minute) of `metric` in the last ten minutes.
+    async fn newest_metric(
+        &self,
+        database: &str,
+        metric: &str,
+        dimension: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<f64>, DatabaseError> {
         let metric = Metric::builder()
             .namespace("AWS/RDS")
-            .metric_name("ReplicaLag")
-            .dimensions(
-                Dimension::builder()
-                    .name("DBInstanceIdentifier")
-                    .value(identifier)
-                    .build(),
-            )
+            .metric_name(metric)
+            .dimensions(Dimension::builder().name(dimension).value(value).build())
             .build();
         let query = MetricDataQuery::builder()
             .id("lag")
@@ -699,7 +735,7 @@ impl DatabaseFailover {
             ))
             .send()
             .await
-            .map_err(|e| aws(identifier, "cloudwatch", "GetMetricData", &e))?;
+            .map_err(|e| aws(database, "cloudwatch", "GetMetricData", &e))?;
         let newest = out
             .metric_data_results()
             .iter()

@@ -1,6 +1,8 @@
 //! What moto cannot serve: Aurora global failover and switchover (moto answers 500) and
 //! throttling, with the SDK's responses scripted by aws-smithy-mocks.
 
+use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+use aws_sdk_cloudwatch::types::MetricDataResult;
 use aws_sdk_rds::config::Region;
 use aws_sdk_rds::operation::describe_db_instances::{DescribeDBInstancesError, DescribeDbInstancesOutput};
 use aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersOutput;
@@ -46,15 +48,40 @@ fn aurora_request(mode: &str) -> Value {
     request
 }
 
+/// CloudWatch's answer: the recovery cluster's replication lag, in milliseconds.
+fn lag_ms(millis: f64) -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(|r| {
+            r.metric_data_queries().iter().any(|q| {
+                q.metric_stat().and_then(|s| s.metric()).is_some_and(|m| {
+                    m.metric_name() == Some("AuroraGlobalDBReplicationLag")
+                        && m.dimensions().iter().any(|d| d.value() == Some("orders-usw2"))
+                })
+            })
+        })
+        .then_output(move || {
+            GetMetricDataOutput::builder()
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("lag")
+                        .timestamps(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp() - 60))
+                        .values(millis)
+                        .build(),
+                )
+                .build()
+        })
+}
+
 fn failover(rules: &[&Rule]) -> DatabaseFailover {
+    failover_with_lag(rules, 800.0)
+}
+
+fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
     let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules, |c| c
         .region(Region::new("us-west-2")));
-    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::Config::builder()
-            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
-            .region(aws_sdk_cloudwatch::config::Region::new("us-west-2"))
-            .build(),
-    );
+    let lag = lag_ms(millis);
+    let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&lag], |c| c
+        .region(aws_sdk_cloudwatch::config::Region::new("us-west-2")));
     // Aurora global databases do not fail back automatically: the primary clients stay unused.
     DatabaseFailover {
         primary_rds: rds.clone(),
@@ -84,6 +111,35 @@ async fn failover_mode_fails_the_global_cluster_over_allowing_data_loss() {
     assert_eq!(switch_over.num_calls(), 0);
     assert_eq!(result.actions[0].operation, "FailoverGlobalCluster");
     assert_eq!(result.actions[0].status, ActionStatus::Pending);
+    assert_eq!(result.rpo_seconds, Some(0.8), "the replication lag is the RPO");
+}
+
+#[tokio::test]
+async fn a_global_failover_beyond_the_rpo_target_waits_for_approval() {
+    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
+    let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
+        .then_output(|| FailoverGlobalClusterOutput::builder().build());
+    let rules = [&describe, &fail_over];
+    let err = failover_with_lag(&rules, 1_260_000.0)
+        .handle(aurora_request("failover"), Utc::now())
+        .await
+        .expect_err("21 minutes behind");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(
+        err.to_string()
+            .contains("replica lag is 1260 s, beyond the RPO target of 900 s"),
+        "{err}"
+    );
+    assert_eq!(fail_over.num_calls(), 0, "nothing failed over");
+
+    let mut approved = aurora_request("failover");
+    approved["context"]["approval"] = json!({"approved": true, "by": "jane"});
+    let result = failover_with_lag(&rules, 1_260_000.0)
+        .handle(approved, Utc::now())
+        .await
+        .expect("approved");
+    assert_eq!(fail_over.num_calls(), 1);
+    assert_eq!(result.rpo_seconds, Some(1260.0));
 }
 
 #[tokio::test]
