@@ -84,6 +84,16 @@ async fn failback_returns_to_the_primary_region_without_data_loss() {
     );
 }
 
+/// One field of every action in the report, in order.
+fn action_field<'a>(report: &'a Value, field: &str) -> Vec<&'a str> {
+    report["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a[field].as_str())
+        .collect()
+}
+
 fn states(report: &Value) -> Vec<String> {
     report["timeline"]["transitions"]
         .as_array()
@@ -99,12 +109,7 @@ async fn every_failover_checks_readiness_and_fences_the_old_writer_first() {
     let states = states(&report);
     let position = |name: &str| states.iter().position(|s| s == name);
     assert!(position("CheckReadiness") < position("InitiateFailover"), "{states:?}");
-    let operations: Vec<&str> = report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a["operation"].as_str())
-        .collect();
+    let operations = action_field(&report, "operation");
     let fence = operations.iter().position(|o| *o == "FenceOldWriter");
     let promote = operations.iter().position(|o| *o == "PromoteReadReplica");
     assert!(fence.is_some() && fence < promote, "{operations:?}");
@@ -118,12 +123,7 @@ async fn a_service_outage_restores_that_service_only() {
     for never in ["InitiateFailover", "StartDnsFailover", "StartDatabaseFailover"] {
         assert!(!states.contains(&never.to_string()), "{never} ran: {states:?}");
     }
-    let resources: Vec<&str> = report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a["resource"].as_str())
-        .collect();
+    let resources = action_field(&report, "resource");
     assert_eq!(resources, vec!["ecs:orders-usw2/orders-worker"]);
 }
 

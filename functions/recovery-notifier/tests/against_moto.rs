@@ -226,6 +226,15 @@ fn the_metrics_line_is_embedded_metric_format() {
     assert_eq!(line["Application"], "orders");
 }
 
+/// The action that closed the recovery in the table.
+fn end_recovery(result: &rebound_shared::context::StepResult) -> &rebound_shared::context::Action {
+    result
+        .actions
+        .iter()
+        .find(|a| a.operation == "EndRecovery")
+        .expect("the recovery was closed")
+}
+
 #[tokio::test]
 async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
     use rebound_shared::table::{Lease, RecoveryTable};
@@ -261,11 +270,7 @@ async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
         .handle(event("recovery-notifier-failure.json"), Utc::now())
         .await
         .expect("notified");
-    let end = result
-        .actions
-        .iter()
-        .find(|a| a.operation == "EndRecovery")
-        .expect("the recovery was closed");
+    let end = end_recovery(&result);
     // Refused before anything changed: the lease goes, and no cooldown holds off the next try.
     assert_eq!(
         end.detail.as_deref(),
@@ -290,11 +295,7 @@ async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
         .handle(event("recovery-notifier-success.json"), Utc::now())
         .await
         .expect("notified");
-    let end = result
-        .actions
-        .iter()
-        .find(|a| a.operation == "EndRecovery")
-        .expect("the recovery was closed");
+    let end = end_recovery(&result);
     assert_eq!(
         end.detail.as_deref(),
         Some("succeeded; lease released; cooldown started")

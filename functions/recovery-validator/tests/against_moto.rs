@@ -440,17 +440,21 @@ async fn the_scheduled_check_reports_rather_than_fails() {
     assert_eq!(w.untouched().await, untouched_state());
 }
 
+fn one_writer(report: &ValidationReport) -> &rebound_shared::context::Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == "one writer: orders-db-usw2")
+        .expect("one-writer check")
+}
+
 #[tokio::test]
 async fn a_second_writer_is_caught_and_a_fenced_one_is_not_counted() {
     let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
     // Promoted without fencing the old writer: two databases accept writes.
     w.promote_and_scale().await;
     let report = w.round(None, detected() + Duration::seconds(60)).await.expect("round");
-    let writer = report
-        .checks
-        .iter()
-        .find(|c| c.name == "one writer: orders-db-usw2")
-        .expect("one-writer check");
+    let writer = one_writer(&report);
     assert!(!writer.passed);
     assert!(
         writer.detail.starts_with("SPLIT BRAIN: orders-db in us-east-1"),
@@ -460,11 +464,7 @@ async fn a_second_writer_is_caught_and_a_fenced_one_is_not_counted() {
 
     w.fence_old_writer().await;
     let report = w.round(None, detected() + Duration::seconds(70)).await.expect("round");
-    let writer = report
-        .checks
-        .iter()
-        .find(|c| c.name == "one writer: orders-db-usw2")
-        .expect("one-writer check");
+    let writer = one_writer(&report);
     assert!(writer.passed, "{}", writer.detail);
     assert!(writer
         .detail
