@@ -102,6 +102,27 @@ fn data_loss_text(lag: Option<f64>, rpo: u64, allowed: bool) -> String {
     }
 }
 
+/// A failover may lose up to the RPO target; more, or an unknown amount, only once approved.
+fn within_rpo_or_approved(
+    ctx: &RecoveryContext,
+    database: &str,
+    lag: Option<f64>,
+    allow_data_loss: bool,
+) -> Result<(), DatabaseError> {
+    let rpo = ctx.plan.objectives.rpo_seconds;
+    let approved = ctx.approval.is_some();
+    match lag {
+        Some(l) if data_loss_acceptable(l, rpo, false, approved) => Ok(()),
+        _ if approved => Ok(()),
+        _ => Err(DatabaseError::DataLoss {
+            database: database.to_string(),
+            lag_seconds: lag,
+            rpo_seconds: rpo,
+            allowed: allow_data_loss,
+        }),
+    }
+}
+
 fn precondition(database: &str, reason: impl Into<String>) -> DatabaseError {
     DatabaseError::Precondition {
         database: database.to_string(),
@@ -279,7 +300,6 @@ impl DatabaseFailover {
                 let lag = self.replica_lag(identifier, now).await?;
                 let zero_loss = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
                 let rpo = ctx.plan.objectives.rpo_seconds;
-                let approved = ctx.approval.is_some();
                 match lag {
                     Some(lag) if zero_loss && !data_loss_acceptable(lag, rpo, true, false) => {
                         return Err(precondition(
@@ -296,16 +316,7 @@ impl DatabaseFailover {
                             "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes); a zero-loss move needs it to be 0",
                         ));
                     }
-                    Some(l) if data_loss_acceptable(l, rpo, false, approved) => {}
-                    _ if approved => {}
-                    _ => {
-                        return Err(DatabaseError::DataLoss {
-                            database: identifier.clone(),
-                            lag_seconds: lag,
-                            rpo_seconds: rpo,
-                            allowed: *allow_data_loss,
-                        })
-                    }
+                    _ => within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?,
                 }
                 let after = json!({ "status": "available", "replicaOf": null, "writer": true });
                 let mut action = Action::change(identifier, "PromoteReadReplica", state, after, ctx.dry_run);
@@ -358,16 +369,7 @@ impl DatabaseFailover {
                         )
                         .await?;
                     lag = millis.map(|ms| ms / 1000.0);
-                    let rpo = ctx.plan.objectives.rpo_seconds;
-                    let acceptable = lag.is_some_and(|l| data_loss_acceptable(l, rpo, false, false));
-                    if !acceptable && ctx.approval.is_none() {
-                        return Err(DatabaseError::DataLoss {
-                            database: identifier.clone(),
-                            lag_seconds: lag,
-                            rpo_seconds: rpo,
-                            allowed: *allow_data_loss,
-                        });
-                    }
+                    within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;
                 }
                 let (operation, change) = if ctx.mode == Mode::Switchover {
                     (
