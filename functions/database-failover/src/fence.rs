@@ -186,22 +186,16 @@ pub async fn fence_old_writer(rds: &aws_sdk_rds::Client, database: &str, source:
             }
             action
         }
-        OldWriter::Writable { fence: Err(why) } => {
-            let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), Value::Null, dry_run);
-            action.status = ActionStatus::Failed;
-            action.detail = Some(format!(
-                "could not fence: {why}; the old writer still accepts writes: stop its clients or fence it by hand"
-            ));
-            action
-        }
-        OldWriter::Unreachable { reason } => {
-            let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), Value::Null, dry_run);
-            action.status = ActionStatus::Failed;
-            action.detail = Some(format!(
-                "could not fence: its region did not answer ({reason}); fence it before its region comes back"
-            ));
-            action
-        }
+        OldWriter::Writable { fence: Err(why) } => cannot_fence(
+            &resource,
+            &state,
+            format!("{why}; the old writer still accepts writes: stop its clients or fence it by hand"),
+        ),
+        OldWriter::Unreachable { reason } => cannot_fence(
+            &resource,
+            &state,
+            format!("its region did not answer ({reason}); fence it before its region comes back"),
+        ),
         OldWriter::Missing | OldWriter::Stopped { .. } | OldWriter::ReadOnly { .. } => {
             Action::already_done(&resource, "FenceOldWriter", state.to_json())
         }
@@ -210,6 +204,14 @@ pub async fn fence_old_writer(rds: &aws_sdk_rds::Client, database: &str, source:
         tracing::warn!(database, source, state = %state.describe(), status = ?action.status, "old writer fence");
     }
     action.duration_ms = elapsed_ms(started);
+    action
+}
+
+/// A fence that could not be set, in a dry run too: people must hear of it.
+fn cannot_fence(resource: &str, state: &OldWriter, why: String) -> Action {
+    let mut action = Action::change(resource, "FenceOldWriter", state.to_json(), Value::Null, false);
+    action.status = ActionStatus::Failed;
+    action.detail = Some(format!("could not fence: {why}"));
     action
 }
 
