@@ -593,9 +593,9 @@ impl DatabaseFailover {
             let id = action.resource.clone();
             let state = if action.operation.ends_with("GlobalCluster") {
                 let target = action.after["writer"].as_str().unwrap_or_default().to_string();
-                let members = self.global_members(&id).await?;
+                let (members, available) = self.global_cluster(&id).await?;
                 let writer = members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.clone());
-                let done = writer.as_deref() == Some(target.as_str()) && self.global_available(&id).await?;
+                let done = writer.as_deref() == Some(target.as_str()) && available;
                 (done, json!({ "writer": writer }))
             } else {
                 let instance = self.instance(&id).await?.ok_or_else(|| DatabaseError::Failed {
@@ -667,6 +667,12 @@ impl DatabaseFailover {
 
     /// The global cluster's members as (cluster ARN, is writer).
     pub async fn global_members(&self, global: &str) -> Result<Vec<(String, bool)>, DatabaseError> {
+        Ok(self.global_cluster(global).await?.0)
+    }
+
+    /// The global cluster's members as (cluster ARN, is writer), and whether it is available:
+    /// one `DescribeGlobalClusters`.
+    async fn global_cluster(&self, global: &str) -> Result<(Vec<(String, bool)>, bool), DatabaseError> {
         let out = self
             .rds
             .describe_global_clusters()
@@ -678,7 +684,7 @@ impl DatabaseFailover {
             .global_clusters()
             .first()
             .ok_or_else(|| precondition(global, "global cluster not found"))?;
-        Ok(cluster
+        let members = cluster
             .global_cluster_members()
             .iter()
             .map(|m| {
@@ -687,18 +693,8 @@ impl DatabaseFailover {
                     m.is_writer().unwrap_or(false),
                 )
             })
-            .collect())
-    }
-
-    async fn global_available(&self, global: &str) -> Result<bool, DatabaseError> {
-        let out = self
-            .rds
-            .describe_global_clusters()
-            .global_cluster_identifier(global)
-            .send()
-            .await
-            .map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
-        Ok(out.global_clusters().first().and_then(|c| c.status()) == Some("available"))
+            .collect();
+        Ok((members, cluster.status() == Some("available")))
     }
 
     /// The newest `ReplicaLag` (seconds) in the last ten minutes, if CloudWatch has one.
