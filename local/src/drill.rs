@@ -811,7 +811,7 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
     if scenario == Scenario::Failback {
         eprintln!("drill: first a region-outage failover");
         let event = inject(Scenario::RegionOutage, &global).await?;
-        let name = format!("drill-failover-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+        let name = crate::asl::unique_execution_name("drill-failover");
         if let (Err(e), _) = execute(functions.clone(), time_scale, &definition, event, &name).await {
             eprintln!("drill: the failover before the failback failed: {e}");
             return Ok(false);
@@ -823,7 +823,7 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
     }
     eprintln!("drill: injecting {scenario:?}");
     let event = inject(scenario, &global).await?;
-    let name = format!("drill-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let name = crate::asl::unique_execution_name("drill");
     let (outcome, timeline) = execute(functions, time_scale, &definition, event, &name).await;
 
     let output = match &outcome {

@@ -15,6 +15,21 @@ use serde_json::Value;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More on stderr: -v adds the handlers' progress (info), -vv debug. Warnings and errors
+    /// are always shown. RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// How the handlers' log lines are written to stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines, coloured on a terminal.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -41,8 +56,13 @@ struct RunArgs {
     #[arg(long)]
     plan_location: Option<String>,
     /// The DynamoDB recovery table for the lease, cooldown and audit (default: RECOVERY_TABLE).
+    /// Without one, the run takes no lease and no cooldown applies.
     #[arg(long)]
     table: Option<String>,
+    /// The execution's name (1-80 characters, as Step Functions allows), which is also the
+    /// recovery's id and the lease's owner. Default: a new unique name per run.
+    #[arg(long)]
+    execution_name: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -109,7 +129,18 @@ async fn run(args: RunArgs) -> ExitCode {
         recovery_region,
         plan_location,
         table,
+        execution_name,
     } = args;
+    let name = match execution_name {
+        Some(name) => match rebound::asl::check_execution_name(&name) {
+            Ok(()) => name,
+            Err(e) => {
+                eprintln!("rebound: --execution-name: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => rebound::asl::unique_execution_name("run"),
+    };
     let definition: Value = match std::fs::read_to_string(&definition)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
@@ -141,11 +172,19 @@ async fn run(args: RunArgs) -> ExitCode {
         Some(r) => rebound_shared::aws::in_region(&global, &r),
         None => rebound_shared::aws::load_recovery_config().await,
     };
+    let table = table
+        .or_else(|| std::env::var("RECOVERY_TABLE").ok())
+        .filter(|t| !t.is_empty());
+    if table.is_none() {
+        eprintln!(
+            "rebound: no recovery table (--table or RECOVERY_TABLE): this run takes no lease and no cooldown applies"
+        );
+    }
     let functions = Arc::new(Functions::new(
         &global,
         &recovery,
         plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
-        table.or_else(|| std::env::var("RECOVERY_TABLE").ok()),
+        table,
     ));
     let (tasks, substitutions) = bind(functions);
     let mut interpreter = Interpreter::new(tasks, substitutions);
@@ -156,7 +195,7 @@ async fn run(args: RunArgs) -> ExitCode {
     } else {
         Approval::Await(rebound::approvals::default_dir())
     };
-    let name = format!("run-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    eprintln!("rebound: execution {name}");
     let outcome = interpreter.execute(&definition, input, &name).await;
     let timeline = interpreter.timeline();
     eprintln!(
@@ -224,6 +263,12 @@ fn validate(plan: PathBuf) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    rebound_shared::telemetry::init_stderr(level, cli.log_format == LogFormat::Json);
     match cli.command {
         Command::Run(args) => run(args).await,
         Command::Approve {

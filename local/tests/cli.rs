@@ -80,3 +80,36 @@ fn run_prints_the_output_on_stdout_and_exits_by_outcome() {
     );
     assert_eq!(rebound(&["run", "--definition", &ok, "--input", "{not json"]).0, 2);
 }
+
+/// The README's first command on a machine whose PATH starts with a shell `moto_server` (what
+/// pyenv or asdf put there): the drill finds the project's own Python and is verified.
+#[test]
+fn the_drill_ignores_a_shell_moto_server_first_on_path() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("dir");
+    let shim = bin.join("moto_server");
+    std::fs::write(
+        &shim,
+        "#!/usr/bin/env bash\necho 'this shim must never run' >&2\nexit 3\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .args(["drill", "--report-dir"])
+        .arg(dir.path().join("reports"))
+        .env("PATH", path)
+        .env_remove("MOTO_SERVER")
+        .env_remove("REBOUND_PYTHON")
+        .output()
+        .expect("rebound runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{err}\n{said}");
+    assert!(said.contains("RECOVERY VERIFIED"), "{said}");
+    assert!(!err.contains("this shim must never run"), "{err}");
+}

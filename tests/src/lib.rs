@@ -10,27 +10,31 @@
 
 pub mod seed;
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 
-/// The moto release the tests are written against (installed by `scripts/setup` and `.ci/run`).
+/// The moto release the tests are written against (installed by `scripts/setup`).
+pub const MOTO_VERSION: &str = "5.2.5";
 pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
 
-const HOW_TO_INSTALL: &str = "install it with `bash scripts/setup` (a venv under ~/.cache/rebound), \
-or `pip install 'moto[server]==5.2.5'`, or set MOTO_SERVER to its path";
+/// The one command that makes a Python with the pinned moto.
+const FIX: &str = "run `bash scripts/setup` (it makes ~/.cache/rebound/venv with moto 5.2.5), \
+or set REBOUND_PYTHON to a Python that has `moto[server]==5.2.5`";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
-    #[error("moto_server was not found ({looked}); {HOW_TO_INSTALL}")]
-    NotInstalled { looked: String },
-    #[error("could not start {program}: {source}; {HOW_TO_INSTALL}")]
+    #[error("moto's Python {tried} was rejected: {why}; {FIX}")]
+    NoPython { tried: String, why: String },
+    #[error("could not start {program}: {source}; {FIX}")]
     Spawn { program: String, source: std::io::Error },
     #[error("moto_server exited before answering on port {port}: {log}")]
     Exited { port: u16, log: String },
@@ -47,14 +51,14 @@ pub struct MotoServer {
     log: PathBuf,
 }
 
+/// Runs moto's server as released, from `python -c`, with the server's own arguments after it.
+const UNPATCHED: &str = "import sys, moto.server; sys.exit(moto.server.main(sys.argv[1:]))";
+
 impl MotoServer {
-    /// Starts moto (found through `MOTO_SERVER`, `PATH`, or the project's venv) with the
-    /// launcher's patches for where moto contradicts AWS.
+    /// Starts moto, in the Python that [`moto_python`] chooses, with the launcher's patches for
+    /// where moto contradicts AWS.
     pub fn start() -> Result<MotoServer, HarnessError> {
-        let program = find_moto_server()?;
-        let python = interpreter_of(&program).ok_or_else(|| HarnessError::NotInstalled {
-            looked: format!("{} has no #! interpreter line", program.display()),
-        })?;
+        let python = moto_python()?;
         let launcher = std::env::temp_dir().join(format!("rebound-moto-launcher-{}.py", std::process::id()));
         std::fs::write(&launcher, LAUNCHER).map_err(|source| HarnessError::Spawn {
             program: launcher.display().to_string(),
@@ -65,12 +69,7 @@ impl MotoServer {
 
     /// Starts moto exactly as released, without the launcher's patches.
     pub fn start_unpatched() -> Result<MotoServer, HarnessError> {
-        MotoServer::start_program(&find_moto_server()?)
-    }
-
-    /// Starts the given `moto_server` program on a free port and waits until it answers.
-    pub fn start_program(program: &Path) -> Result<MotoServer, HarnessError> {
-        MotoServer::spawn(program, &[])
+        MotoServer::spawn(&moto_python()?, &["-c".as_ref(), UNPATCHED.as_ref()])
     }
 
     fn spawn(program: &Path, leading: &[&std::ffi::OsStr]) -> Result<MotoServer, HarnessError> {
@@ -171,51 +170,106 @@ impl Drop for MotoServer {
     }
 }
 
-/// Where `moto_server` is: `MOTO_SERVER`, then `PATH`, then the venv `scripts/setup` makes.
-pub fn find_moto_server() -> Result<PathBuf, HarnessError> {
-    let mut looked = Vec::new();
-    if let Some(explicit) = std::env::var_os("MOTO_SERVER") {
-        let path = PathBuf::from(explicit);
-        if path.is_file() {
-            return Ok(path);
-        }
-        looked.push(format!("MOTO_SERVER={}", path.display()));
+/// The Python that runs moto, chosen once per process and checked before use:
+/// `REBOUND_PYTHON`; else the Python named on the `#!` line of `MOTO_SERVER`; else the venv that
+/// `scripts/setup` makes. Never whatever `moto_server` comes first on `PATH`: version managers
+/// (pyenv, asdf) put shell shims there, and a system moto is rarely the pinned one.
+pub fn moto_python() -> Result<PathBuf, HarnessError> {
+    static CHOSEN: OnceLock<Result<PathBuf, (String, String)>> = OnceLock::new();
+    CHOSEN
+        .get_or_init(|| {
+            choose_python(
+                std::env::var_os("REBOUND_PYTHON"),
+                std::env::var_os("MOTO_SERVER"),
+                &cache_dir(),
+            )
+            .map_err(|e| match e {
+                HarnessError::NoPython { tried, why } => (tried, why),
+                other => (String::new(), other.to_string()),
+            })
+        })
+        .clone()
+        .map_err(|(tried, why)| HarnessError::NoPython { tried, why })
+}
+
+/// [`moto_python`] for explicit settings: the chosen file, checked to be a Python that imports
+/// moto at [`MOTO_VERSION`].
+pub fn choose_python(
+    rebound_python: Option<OsString>,
+    moto_server: Option<OsString>,
+    cache: &Path,
+) -> Result<PathBuf, HarnessError> {
+    let python = match (rebound_python, moto_server) {
+        (Some(python), _) => PathBuf::from(python),
+        (None, Some(server)) => python_of_script(Path::new(&server))?,
+        (None, None) => cache.join("venv/bin/python"),
+    };
+    check_python(&python)?;
+    Ok(python)
+}
+
+/// The Python on a `moto_server` script's `#!` line; anything else (a shell shim) is rejected,
+/// since a shell must never run the launcher.
+fn python_of_script(script: &Path) -> Result<PathBuf, HarnessError> {
+    let rejected = |why: String| HarnessError::NoPython {
+        tried: format!("MOTO_SERVER={}", script.display()),
+        why,
+    };
+    let text = std::fs::read(script).map_err(|e| rejected(format!("cannot read it: {e}")))?;
+    let first = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = std::str::from_utf8(first)
+        .ok()
+        .and_then(|l| l.strip_prefix("#!"))
+        .map(str::trim)
+        .ok_or_else(|| rejected("it has no #! line naming a Python".into()))?;
+    let mut parts = line.split_whitespace();
+    let mut interpreter = parts.next().unwrap_or_default();
+    // `#!/usr/bin/env python3` names the interpreter second.
+    if interpreter.ends_with("/env") {
+        interpreter = parts.next().unwrap_or_default();
     }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let candidate = dir.join("moto_server");
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-        looked.push("PATH".to_string());
+    let name = Path::new(interpreter)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if !name.starts_with("python") {
+        return Err(rejected(format!(
+            "it is not a Python script (its #! line runs `{line}`)"
+        )));
     }
-    let venv = cache_dir().join("venv/bin/moto_server");
-    if venv.is_file() {
-        return Ok(venv);
+    Ok(PathBuf::from(interpreter))
+}
+
+/// Runs `python -c 'import moto'` and compares the version with the pin.
+fn check_python(python: &Path) -> Result<(), HarnessError> {
+    let rejected = |why: String| HarnessError::NoPython {
+        tried: python.display().to_string(),
+        why,
+    };
+    if python.is_absolute() && !python.is_file() {
+        return Err(rejected("no such file".into()));
     }
-    looked.push(venv.display().to_string());
-    Err(HarnessError::NotInstalled {
-        looked: looked.join(", "),
-    })
+    let out = Command::new(python)
+        .args(["-c", "import moto; print(moto.__version__)"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| rejected(format!("cannot run it: {e}")))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        return Err(rejected(format!("it cannot import moto ({})", last.trim())));
+    }
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if version != MOTO_VERSION {
+        return Err(rejected(format!(
+            "it has moto {version}, and Rebound's patches are written for {MOTO_VERSION}"
+        )));
+    }
+    Ok(())
 }
 
 /// The launcher that patches moto's gaps (tests/moto/launcher.py).
 pub const LAUNCHER: &str = include_str!("../moto/launcher.py");
-
-/// The Python that runs `moto_server` (its `#!` line), so the launcher imports the same moto.
-fn interpreter_of(program: &Path) -> Option<PathBuf> {
-    let text = std::fs::read(program).ok()?;
-    let first = text.split(|b| *b == b'\n').next()?;
-    let line = std::str::from_utf8(first).ok()?.strip_prefix("#!")?.trim();
-    let mut parts = line.split_whitespace();
-    let interpreter = parts.next()?;
-    // `#!/usr/bin/env python3` names the interpreter second.
-    if interpreter.ends_with("/env") {
-        return parts.next().map(PathBuf::from);
-    }
-    Some(PathBuf::from(interpreter))
-}
 
 /// The project's cache folder: `REBOUND_CACHE`, or `~/.cache/rebound`.
 pub fn cache_dir() -> PathBuf {

@@ -1,6 +1,8 @@
 //! The harness itself: moto starts on a free port, the Rust SDK talks to it, state is private.
 
-use rebound_tests::{HarnessError, MotoServer};
+use std::path::{Path, PathBuf};
+
+use rebound_tests::{choose_python, moto_python, HarnessError, MotoServer, MOTO_VERSION};
 
 fn moto() -> MotoServer {
     MotoServer::start().unwrap_or_else(|e| panic!("{e}"))
@@ -43,11 +45,77 @@ async fn servers_do_not_share_state_and_reset_clears_it() {
     assert_eq!(sns.list_topics().send().await.expect("ListTopics").topics().len(), 0);
 }
 
+/// A file with `text`, executable.
+fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    path
+}
+
+fn rejected(err: HarnessError) -> (String, String) {
+    match err {
+        HarnessError::NoPython { tried, why } => (tried, why),
+        other => panic!("expected a rejected Python, got: {other}"),
+    }
+}
+
 #[test]
-fn a_missing_moto_server_says_how_to_install_it() {
-    let err = MotoServer::start_program(std::path::Path::new("/nonexistent/moto_server"))
-        .err()
-        .expect("cannot start");
-    assert!(matches!(err, HarnessError::Spawn { .. }), "{err}");
-    assert!(err.to_string().contains("pip install 'moto[server]==5.2.5'"), "{err}");
+fn a_shell_shim_named_by_moto_server_is_rejected_not_run() {
+    let dir = tempfile::tempdir().expect("dir");
+    // What pyenv puts first on PATH.
+    let shim = script(
+        dir.path(),
+        "moto_server",
+        "#!/usr/bin/env bash\nexec pyenv exec moto_server \"$@\"\n",
+    );
+    let err = choose_python(None, Some(shim.clone().into()), dir.path()).expect_err("a shell script is no Python");
+    let text = err.to_string();
+    let (tried, why) = rejected(err);
+    assert_eq!(tried, format!("MOTO_SERVER={}", shim.display()));
+    assert!(why.contains("not a Python script"), "{why}");
+    assert!(text.contains("bash scripts/setup"), "says the fix: {text}");
+}
+
+#[test]
+fn a_python_without_moto_or_with_another_version_is_rejected() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("venv/bin/python");
+    let (tried, why) = rejected(choose_python(None, None, dir.path()).expect_err("no venv yet"));
+    assert_eq!(tried, missing.display().to_string());
+    assert_eq!(why, "no such file");
+
+    // A Python whose `import moto` finds another release.
+    let fake = dir.path().join("fake");
+    std::fs::create_dir_all(fake.join("moto")).expect("dir");
+    std::fs::write(fake.join("moto/__init__.py"), "__version__ = '5.2.1'\n").expect("write");
+    let python = moto_python().expect("the project's Python");
+    let old = script(
+        dir.path(),
+        "python-old-moto",
+        &format!(
+            "#!/bin/sh\nPYTHONPATH={} exec {} \"$@\"\n",
+            fake.display(),
+            python.display()
+        ),
+    );
+    let (_, why) = rejected(choose_python(Some(old.into()), None, dir.path()).expect_err("old moto"));
+    assert!(why.contains("moto 5.2.1") && why.contains(MOTO_VERSION), "{why}");
+
+    let bare = script(
+        dir.path(),
+        "python-no-moto",
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'moto'\" >&2; exit 1\n",
+    );
+    let (_, why) = rejected(choose_python(Some(bare.into()), None, dir.path()).expect_err("no moto"));
+    assert!(
+        why.contains("cannot import moto") && why.contains("No module named 'moto'"),
+        "{why}"
+    );
+}
+
+#[test]
+fn the_setup_venv_is_the_default_and_passes_the_check() {
+    let chosen = choose_python(None, None, &rebound_tests::cache_dir()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(chosen, rebound_tests::cache_dir().join("venv/bin/python"));
 }

@@ -176,12 +176,24 @@ impl RecoveryValidator {
                 });
             }
         }
-        tracing::info!(
-            passed,
-            consecutive,
-            failing = checks.iter().filter(|c| !c.passed).count(),
-            "validation round"
-        );
+        if all_green {
+            tracing::info!(passed, consecutive, "validation round: every check passed");
+        } else {
+            // One line per failing round, as it happens: an operator should not wait for the
+            // deadline to learn what keeps the recovery from being verified.
+            let failing: Vec<String> = checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            tracing::warn!(
+                application = %ctx.plan.application,
+                "validation round failed ({} of {} checks): {}",
+                failing.len(),
+                checks.len(),
+                failing.join("; ")
+            );
+        }
         Ok(ValidationReport {
             result,
             passed,

@@ -4,7 +4,10 @@
 
 pub mod choice;
 pub mod intrinsics;
+mod names;
 pub mod path;
+
+pub use names::{check_execution_name, unique_execution_name};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -151,6 +154,7 @@ impl Interpreter {
     /// Runs a whole definition; the error is the execution's failure.
     pub async fn execute(&self, definition: &Value, input: Value, execution_name: &str) -> Result<Value, StateError> {
         validate(definition)?;
+        check_execution_name(execution_name)?;
         let start = Instant::now();
         let now = Utc::now();
         if let Ok(mut s) = self.started.lock() {
