@@ -110,7 +110,7 @@ impl Scenario {
 }
 
 /// The recovery table: lease, cooldown and audit records.
-const TABLE: &str = "rebound-orders-recovery";
+pub const TABLE: &str = "rebound-orders-recovery";
 
 /// The replica a failback promotes in the primary region.
 const FAILBACK_DB: &str = "orders-db-use1";
@@ -780,31 +780,70 @@ pub async fn main(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Exi
     }
 }
 
+/// A seeded application in a private moto, ready for the disaster to be injected.
+pub struct Stage {
+    pub moto: MotoServer,
+    /// The primary region's configuration (and the global services').
+    pub global: SdkConfig,
+    pub recovery: SdkConfig,
+    world: World,
+    primary_health: SocketAddr,
+}
+
+/// Where the drill keeps the plan, for `PLAN_LOCATION`.
+pub const PLAN_LOCATION: &str = "ssm:/rebound/orders/plan";
+
+impl Stage {
+    /// Starts moto and the local endpoints, and seeds the application for `scenario`.
+    pub async fn new(scenario: Scenario) -> Result<Stage, DrillError> {
+        let moto = MotoServer::start()?;
+        let global = moto.config(PRIMARY);
+        let recovery = moto.config(RECOVERY);
+        let recovery_health = endpoint(200, "{\"status\":\"ok\",\"region\":\"us-west-2\"}").await?;
+        let primary_health = endpoint(503, "{\"status\":\"unavailable\",\"region\":\"us-east-1\"}").await?;
+        eprintln!(
+            "drill: seeding a two-region application at {} (primary {PRIMARY}, recovery {RECOVERY})",
+            moto.endpoint()
+        );
+        // The primary's health endpoint once the region is repaired, probed by a failback.
+        let primary_repaired = endpoint(200, "{\"status\":\"ok\",\"region\":\"us-east-1\"}").await?;
+        let world = seed_world(
+            scenario,
+            &global,
+            &recovery,
+            &format!("http://{recovery_health}/health"),
+            &format!("http://{primary_repaired}/health"),
+        )
+        .await?;
+        Ok(Stage {
+            moto,
+            global,
+            recovery,
+            world,
+            primary_health,
+        })
+    }
+
+    /// Injects the disaster; returns the execution input that starts the recovery.
+    pub async fn inject(&self, scenario: Scenario) -> Result<Value, DrillError> {
+        inject(scenario, &self.global).await
+    }
+}
+
 pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Result<bool, DrillError> {
     eprintln!("drill {scenario:?}: starting moto_server");
-    let moto = MotoServer::start()?;
-    let global = moto.config(PRIMARY);
-    let recovery = moto.config(RECOVERY);
-    let recovery_health = endpoint(200, "{\"status\":\"ok\",\"region\":\"us-west-2\"}").await?;
-    let primary_health = endpoint(503, "{\"status\":\"unavailable\",\"region\":\"us-east-1\"}").await?;
-    eprintln!(
-        "drill: seeding a two-region application at {} (primary {PRIMARY}, recovery {RECOVERY})",
-        moto.endpoint()
-    );
-    // The primary's health endpoint once the region is repaired, probed by a failback.
-    let primary_repaired = endpoint(200, "{\"status\":\"ok\",\"region\":\"us-east-1\"}").await?;
-    let world = seed_world(
-        scenario,
-        &global,
-        &recovery,
-        &format!("http://{recovery_health}/health"),
-        &format!("http://{primary_repaired}/health"),
-    )
-    .await?;
+    let stage = Stage::new(scenario).await?;
+    let Stage {
+        moto: _moto,
+        global,
+        recovery,
+        world,
+        primary_health,
+    } = stage;
     let functions = Arc::new(Functions::new(
         &global,
         &recovery,
-        Some("ssm:/rebound/orders/plan".into()),
+        Some(PLAN_LOCATION.into()),
         Some(TABLE.into()),
     ));
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;

@@ -69,7 +69,8 @@ struct RunArgs {
 enum Command {
     /// Run a state machine definition with the Rebound functions in-process, against the AWS
     /// endpoint the environment configures (AWS_ENDPOINT_URL, AWS_REGION, credentials).
-    /// Exit 0 when the execution succeeds, 1 when it fails, 2 for unusable arguments.
+    /// Exit 0 when the execution succeeds, 1 when it fails, 2 for unusable arguments, 3 when a
+    /// needed recovery was declined because another one holds the lease or the cooldown runs.
     Run(RunArgs),
     /// Approve a waiting approval request of a local run (the token is in the request).
     Approve {
@@ -208,7 +209,13 @@ async fn run(args: RunArgs) -> ExitCode {
     match outcome {
         Ok(output) => {
             println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
-            ExitCode::SUCCESS
+            match declined(&output) {
+                Some(why) => {
+                    eprintln!("rebound: recovery declined: {why}");
+                    ExitCode::from(3)
+                }
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("execution failed\nError: {}\nCause: {}", e.error, e.cause);
@@ -216,6 +223,22 @@ async fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Why a recovery that was needed was declined (another one holds the lease, or the cooldown
+/// runs), from the execution's output; None when it ran or was not needed.
+fn declined(output: &Value) -> Option<String> {
+    let decision = output.get("decision")?;
+    let kind = decision.get("declined")?.as_str()?;
+    let reasons: Vec<&str> = decision
+        .get("reasons")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|r| r.starts_with("recovery already in progress") || r.starts_with("cooldown"))
+        .collect();
+    Some(format!("{kind}: {}", reasons.join("; ")))
 }
 
 fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>) -> ExitCode {

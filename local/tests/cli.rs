@@ -113,3 +113,76 @@ fn the_drill_ignores_a_shell_moto_server_first_on_path() {
     assert!(said.contains("RECOVERY VERIFIED"), "{said}");
     assert!(!err.contains("this shim must never run"), "{err}");
 }
+
+/// Two validation rounds against an application that is not there: each failing round is one
+/// line on stderr, as it happens, naming what failed; JSON lines with `--log-format json`.
+#[test]
+fn run_prints_each_failing_validation_round_on_stderr() {
+    let moto = rebound_tests::MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("dir");
+    let task = |action: &str, next: Value| {
+        let mut state = json!({"Type": "Task", "Resource": "${RecoveryValidatorFunctionArn}",
+            "Parameters": {"action": action, "context.$": "$"}, "ResultPath": "$.results.validation"});
+        state
+            .as_object_mut()
+            .expect("object")
+            .extend(next.as_object().cloned().unwrap_or_default());
+        state
+    };
+    let definition = write(
+        dir.path(),
+        "validate.json",
+        &json!({"StartAt": "Validate", "States": {
+            "Validate": task("start", json!({"Next": "ProbeAgain"})),
+            "ProbeAgain": task("status", json!({"End": true})),
+        }}),
+    );
+    let mut context = rebound_tests::event("recovery-validator.json")["context"].clone();
+    context["plan"]["validation"]["probes"][0]["url"] = json!("http://127.0.0.1:1/health");
+    let input = write(dir.path(), "context.json", &context);
+    for format in ["text", "json"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rebound"))
+            .args([
+                "--log-format",
+                format,
+                "run",
+                "--definition",
+                &definition,
+                "--input",
+                &input,
+            ])
+            .args(["--recovery-region", "us-west-2", "--time-scale", "0"])
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("RECOVERY_TABLE")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("rebound runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let rounds: Vec<&str> = err.lines().filter(|l| l.contains("validation round failed")).collect();
+        assert_eq!(rounds.len(), 2, "one line per failing round: {err}");
+        for line in &rounds {
+            assert!(
+                line.contains("http://127.0.0.1:1/health"),
+                "names the failing probe: {line}"
+            );
+            assert!(
+                line.contains("api.orders.example.com"),
+                "names the failing record: {line}"
+            );
+            if format == "json" {
+                let parsed: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                assert_eq!(parsed["level"], "WARN", "{line}");
+            } else {
+                assert!(line.contains("WARN"), "{line}");
+            }
+        }
+        assert!(
+            err.contains("no recovery table") && err.contains("no lease"),
+            "a run without a table says so: {err}"
+        );
+    }
+}

@@ -124,6 +124,19 @@ pub enum EventSource {
 pub struct Decision {
     pub recovery_required: bool,
     pub reasons: Vec<String>,
+    /// Set when a recovery was needed but another one holds the lease or the cooldown runs:
+    /// the execution ends cleanly, and callers can tell a refusal from "nothing to do".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined: Option<Declined>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Declined {
+    /// Another recovery of the application holds the lease.
+    Lease,
+    /// The application recovered recently; a manual start with `force: true` overrides.
+    Cooldown,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ pub mod signals;
 
 use chrono::{DateTime, Duration, Utc};
 use rebound_shared::context::{
-    Decision, DisasterEvent, DisasterType, EventSource, Mode, RecoveryPath, Severity, Timestamps,
+    Decision, Declined, DisasterEvent, DisasterType, EventSource, Mode, RecoveryPath, Severity, Timestamps,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::action_deadline;
@@ -168,6 +168,7 @@ async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<U
                     ));
                 } else {
                     ctx.decision.recovery_required = false;
+                    ctx.decision.declined = Some(Declined::Cooldown);
                     ctx.decision.reasons.push(format!(
                         "cooldown: {what}; no new recovery before {} (a manual start with force: true overrides)",
                         until.to_rfc3339()
@@ -193,6 +194,7 @@ async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<U
         match lease {
             Lease::HeldBy { owner, expires_at } if owner != ctx.recovery_id => {
                 ctx.decision.recovery_required = false;
+                ctx.decision.declined = Some(Declined::Lease);
                 ctx.decision.reasons.push(format!(
                     "recovery already in progress: {owner} holds the lease until {}",
                     expires_at.to_rfc3339()
@@ -450,6 +452,7 @@ pub fn assess(
         decision: Decision {
             recovery_required: required,
             reasons,
+            declined: None,
         },
         approval_required,
         approval_timeout_seconds: plan.approval.timeout_seconds,
