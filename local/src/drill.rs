@@ -824,6 +824,11 @@ impl Stage {
         })
     }
 
+    /// The SQS queue subscribed to the application's topic: every notification lands there.
+    pub fn queue_url(&self) -> &str {
+        &self.world.queue_url
+    }
+
     /// Injects the disaster; returns the execution input that starts the recovery.
     pub async fn inject(&self, scenario: Scenario) -> Result<Value, DrillError> {
         inject(scenario, &self.global).await

@@ -1,31 +1,13 @@
 //! Ten `rebound run` processes started at once for one alarm, against one recovery table in
 //! moto: the lease lets exactly one act; the others are declined and say so.
 
-use std::process::{Command, Output};
+mod common;
 
-use rebound::drill::{Scenario, Stage, PLAN_LOCATION, TABLE};
+use std::process::Output;
+
+use rebound::drill::{Scenario, Stage, TABLE};
 use rebound_shared::table::RecoveryTable;
 use serde_json::Value;
-
-fn run(stage: &Stage, input: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .args(["run", "--definition"])
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../statemachine/recovery.asl.json"
-        ))
-        .args(["--input", input, "--time-scale", "0", "--table", TABLE])
-        .args(["--plan-location", PLAN_LOCATION, "--recovery-region", "us-west-2"])
-        .env("AWS_ENDPOINT_URL", stage.moto.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("rebound starts")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_concurrent_runs_of_one_alarm_recover_exactly_once() {
@@ -37,7 +19,7 @@ async fn ten_concurrent_runs_of_one_alarm_recover_exactly_once() {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .to_string();
-    let children: Vec<_> = (0..10).map(|_| run(&stage, &input)).collect();
+    let children: Vec<_> = (0..10).map(|_| common::run(&stage, &input, &[])).collect();
     let outputs: Vec<Output> = tokio::task::spawn_blocking(move || {
         children
             .into_iter()

@@ -168,8 +168,9 @@ fn a_scheduled_event_is_a_read_only_readiness_check() {
 
 #[test]
 fn a_single_service_outage_restores_that_service_and_never_fails_the_region_over() {
-    let worker =
-        decide_value(serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["orders-worker"]}));
+    let worker = decide_value(
+        serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["orders-worker"], "reason": "orders-worker crash-looping"}),
+    );
     assert!(worker.decision.recovery_required);
     assert_eq!(worker.path, RecoveryPath::ServiceRestore);
     let scope: Vec<String> = rebound_shared::step::services_in_scope(&worker)
@@ -185,7 +186,9 @@ fn a_single_service_outage_restores_that_service_and_never_fails_the_region_over
         .any(|r| r.contains("no DNS or database failover")));
 
     // Nothing in the plan runs it: no recovery at all rather than a regional one.
-    let unknown = decide_value(serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["billing"]}));
+    let unknown = decide_value(
+        serde_json::json!({"disasterType": "serviceOutage", "affectedServices": ["billing"], "reason": "billing down"}),
+    );
     assert!(!unknown.decision.recovery_required);
     assert!(unknown
         .decision
@@ -213,10 +216,12 @@ fn regional_disasters_and_data_corruption_take_the_failover_path() {
         "securityIncident",
         "naturalDisaster",
     ] {
-        let ctx = decide_value(serde_json::json!({"disasterType": kind, "affectedServices": ["orders-worker"]}));
+        let ctx = decide_value(
+            serde_json::json!({"disasterType": kind, "affectedServices": ["orders-worker"], "reason": "test"}),
+        );
         assert_eq!(ctx.path, RecoveryPath::Failover, "{kind}");
         assert_eq!(rebound_shared::step::services_in_scope(&ctx).len(), 3, "{kind}");
     }
-    let security = decide_value(serde_json::json!({"disasterType": "securityIncident"}));
+    let security = decide_value(serde_json::json!({"disasterType": "securityIncident", "reason": "leaked keys"}));
     assert!(security.approval_required, "security incidents always need approval");
 }

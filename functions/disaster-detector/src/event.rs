@@ -52,6 +52,13 @@ impl TriggerEvent {
     /// Recognises the event by its EventBridge `detail-type`; anything without one is a manual start.
     pub fn parse(value: &Value) -> Result<TriggerEvent, DetectorError> {
         let malformed = |what: &str, e: serde_json::Error| DetectorError::MalformedEvent(format!("{what}: {e}"));
+        if !value.is_object() {
+            // serde reads a struct from an array too, and `[]` would be a start with every default.
+            return Err(DetectorError::MalformedEvent(format!(
+                "the execution input must be a JSON object (an EventBridge event or a manual start), not {}",
+                json_kind(value)
+            )));
+        }
         match value.get("detail-type").map(Value::as_str) {
             Some(Some(ALARM_DETAIL_TYPE)) => serde_json::from_value(value.clone())
                 .map(|e| TriggerEvent::Alarm(Box::new(e)))
@@ -65,9 +72,12 @@ impl TriggerEvent {
             Some(other) => Err(DetectorError::UnsupportedEvent(
                 other.map_or_else(|| "(not a string)".into(), str::to_string),
             )),
-            None => serde_json::from_value(value.clone())
-                .map(|e| TriggerEvent::Manual(Box::new(e)))
-                .map_err(|e| malformed("manual start", e)),
+            None => {
+                let start: ManualStart =
+                    serde_json::from_value(value.clone()).map_err(|e| malformed("manual start", e))?;
+                start.check()?;
+                Ok(TriggerEvent::Manual(Box::new(start)))
+            }
         }
     }
 }
@@ -163,6 +173,42 @@ pub struct ManualStart {
     pub monitoring_data: Option<MonitoringData>,
     #[serde(default)]
     pub recovery_strategy: Option<RecoveryStrategy>,
+}
+
+impl ManualStart {
+    /// A start must say what it wants: a recovery changes a whole application, so an empty or
+    /// accidental input (`{}`, a bare `dryRun`) never starts one.
+    pub fn check(&self) -> Result<(), DetectorError> {
+        let named = self.mode.is_some()
+            || self.disaster_type.is_some()
+            || self.readiness_check
+            || self.monitoring_data.is_some();
+        if !named {
+            return Err(DetectorError::MalformedEvent(
+                "manual start: name what to do: mode (failover, switchover, failback, drill), disasterType, \
+                 monitoringData, or readinessCheck: true"
+                    .into(),
+            ));
+        }
+        if !self.readiness_check && self.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(DetectorError::MalformedEvent(
+                "manual start: reason: required: who starts this recovery and why (kept in the audit and the notification)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Monitoring figures handed in by whoever started the recovery.

@@ -71,6 +71,20 @@ impl RecoveryNotifier {
             // stderr like stdout; stdout stays free for `rebound run`'s output).
             eprintln!("{}", metrics_line(ctx, request.kind == NotificationKind::Success, now));
         }
+        if ctx.dry_run {
+            // A dry run's outcome is its output: nobody is told of a recovery that did not happen.
+            let mut result = StepResult::begin(Step::Notification, ctx, now);
+            let mut action = Action::change(
+                &topic,
+                "Publish",
+                Value::Null,
+                json!({ "kind": request.kind, "subject": note.subject, "text": note.text }),
+                true,
+            );
+            action.detail = Some("dry run: not published".into());
+            result.actions.push(action);
+            return Ok(result.settle(invocation, now));
+        }
         let sns = aws_sdk_sns::Client::new(&rebound_shared::aws::in_region(&self.config, region));
         let structure = json!({
             "default": note.text,

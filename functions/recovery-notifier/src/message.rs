@@ -59,6 +59,7 @@ fn subject(request: &NotificationRequest) -> String {
     let (_, to) = direction(ctx);
     let dry = if ctx.dry_run { "[DRY RUN] " } else { "" };
     let text = match request.kind {
+        NotificationKind::Success if ctx.dry_run => format!("{app} would recover to {to}"),
         NotificationKind::Success => match ctx
             .results
             .validation
@@ -114,6 +115,27 @@ fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {
     Some(line)
 }
 
+/// What people must act on: an old writer that could not be fenced (a split-brain risk), and a
+/// promotion whose data loss could not be measured.
+fn warnings(ctx: &RecoveryContext) -> Vec<String> {
+    let actions = ctx.results.database.iter().flat_map(|d| d.actions.iter());
+    actions
+        .filter_map(|a| {
+            let detail = a.detail.as_deref().unwrap_or("");
+            if a.operation == "FenceOldWriter" && a.status == rebound_shared::context::ActionStatus::Failed {
+                Some(format!("WARNING: old writer NOT FENCED: {}: {detail}", a.resource))
+            } else if a.operation == "PromoteReadReplica" && detail.starts_with("replica lag unknown") {
+                Some(format!(
+                    "WARNING: data loss UNKNOWN: {} (no replica lag reading at promotion)",
+                    a.resource
+                ))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 /// Builds the subject, text, JSON body and attributes of one notification.
 pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notification {
     let ctx = &request.context;
@@ -145,6 +167,14 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         format!("Regions: {} -> {}", direction(ctx).0, direction(ctx).1),
         format!("Why: {}", ctx.decision.reasons.join("; ")),
     ];
+    // Warnings come first: they are what someone must act on now.
+    let warnings = warnings(ctx);
+    if !warnings.is_empty() {
+        text.insert(1, String::new());
+        for (i, w) in warnings.into_iter().enumerate() {
+            text.insert(2 + i, w);
+        }
+    }
     if !e.description.is_empty() {
         text.push(format!("Event: {}", e.description));
     }
@@ -186,23 +216,12 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             ));
         }
     }
-    // A writer that could not be fenced is a split-brain risk someone must act on now.
     let unfenced: Vec<&rebound_shared::context::Action> = r
         .database
         .iter()
         .flat_map(|d| d.actions.iter())
         .filter(|a| a.operation == "FenceOldWriter" && a.status == rebound_shared::context::ActionStatus::Failed)
         .collect();
-    if !unfenced.is_empty() {
-        text.push(String::new());
-        for a in &unfenced {
-            text.push(format!(
-                "WARNING: old writer NOT FENCED: {}: {}",
-                a.resource,
-                a.detail.as_deref().unwrap_or("")
-            ));
-        }
-    }
     if let Some(err) = &ctx.error {
         text.push(String::new());
         text.push(format!("Failed with {}: {}", err.error, err.cause));

@@ -367,3 +367,40 @@ async fn a_failed_readiness_check_is_told_as_not_ready_and_an_unfenced_writer_lo
         json!(["orders-db (old writer of orders-db-usw2)"])
     );
 }
+
+#[tokio::test]
+async fn a_dry_run_publishes_nothing_and_says_would_recover_with_warnings_first() {
+    let w = world().await;
+    let mut request = event("recovery-notifier-success.json");
+    request["context"]["dryRun"] = json!(true);
+    request["context"]["results"]["database"] = json!({
+        "step": "databaseFailover", "status": "completed", "actions": [
+            {"resource": "orders-db (old writer of orders-db-usw2)", "operation": "FenceOldWriter",
+             "alreadyDone": false, "status": "failed", "durationMs": 5,
+             "detail": "could not fence: default.postgres16 cannot be changed; the old writer still accepts writes"},
+            {"resource": "orders-db-usw2", "operation": "PromoteReadReplica", "alreadyDone": false,
+             "status": "planned", "durationMs": 0, "detail": "replica lag unknown: approved"}
+        ]
+    });
+    let result = w.notify(request).await.expect("a dry run ends cleanly");
+    assert!(w.delivered().await.is_empty(), "nothing was published to the topic");
+    let publish = &result.actions[0];
+    assert_eq!(publish.operation, "Publish");
+    assert_eq!(publish.status, rebound_shared::context::ActionStatus::Planned);
+    assert_eq!(publish.detail.as_deref(), Some("dry run: not published"));
+    let subject = publish.after["subject"].as_str().expect("subject");
+    assert!(
+        subject.contains("[DRY RUN] orders would recover to us-west-2"),
+        "{subject}"
+    );
+    let text = publish.after["text"].as_str().expect("text");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert!(
+        lines[1].starts_with("WARNING: old writer NOT FENCED: orders-db"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("WARNING: data loss UNKNOWN: orders-db-usw2"),
+        "{text}"
+    );
+}
