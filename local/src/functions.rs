@@ -13,6 +13,8 @@ use recovery_validator::RecoveryValidator;
 use serde_json::Value;
 use service_restoration::ServiceRestoration;
 
+use rebound_shared::entry::guarded;
+
 use crate::asl::{StateError, TaskHandler};
 
 /// The functions, built once, with clients for the global and the recovery region.
@@ -63,8 +65,11 @@ fn failed(d: lambda_runtime::Diagnostic) -> StateError {
     StateError::new(d.error_type, d.error_message)
 }
 
-fn to_value<T: serde::Serialize>(v: T) -> Result<Value, StateError> {
-    serde_json::to_value(v).map_err(|e| StateError::new("States.Runtime", e.to_string()))
+fn to_value<T: serde::Serialize>(v: T) -> Result<Value, lambda_runtime::Diagnostic> {
+    serde_json::to_value(v).map_err(|e| lambda_runtime::Diagnostic {
+        error_type: "Rebound.StepFailed".into(),
+        error_message: format!("the result is not JSON: {e}"),
+    })
 }
 
 /// Task handlers by local ARN, and the substitutions naming them.
@@ -78,44 +83,15 @@ pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap
             let f = f.clone();
             Box::pin(async move {
                 let now = Utc::now();
-                match name {
-                    "disaster-detector" => f
-                        .detector
-                        .detect(payload, now)
-                        .await
-                        .map_err(|e| failed(e.into()))
-                        .and_then(to_value),
-                    "dns-failover" => f
-                        .dns
-                        .handle(payload, now)
-                        .await
-                        .map_err(|e| failed(e.into()))
-                        .and_then(to_value),
-                    "database-failover" => f
-                        .databases
-                        .handle(payload, now)
-                        .await
-                        .map_err(|e| failed(e.into()))
-                        .and_then(to_value),
-                    "service-restoration" => f
-                        .services
-                        .handle(payload, now)
-                        .await
-                        .map_err(|e| failed(e.into()))
-                        .and_then(to_value),
-                    "recovery-validator" => f
-                        .validator
-                        .handle(payload, now)
-                        .await
-                        .map_err(|e| failed(e.into()))
-                        .and_then(to_value),
-                    _ => f
-                        .notifier
-                        .handle(payload, now)
-                        .await
-                        .map_err(|e| failed(e.into()))
-                        .and_then(to_value),
-                }
+                let done = match name {
+                    "disaster-detector" => guarded(f.detector.detect(payload, now)).await.and_then(to_value),
+                    "dns-failover" => guarded(f.dns.handle(payload, now)).await.and_then(to_value),
+                    "database-failover" => guarded(f.databases.handle(payload, now)).await.and_then(to_value),
+                    "service-restoration" => guarded(f.services.handle(payload, now)).await.and_then(to_value),
+                    "recovery-validator" => guarded(f.validator.handle(payload, now)).await.and_then(to_value),
+                    _ => guarded(f.notifier.handle(payload, now)).await.and_then(to_value),
+                };
+                done.map_err(failed)
             })
         });
         tasks.insert(arn(name), handler);

@@ -347,6 +347,15 @@ pub enum NotificationKind {
 pub struct BadRequest(pub String);
 
 /// Parses a function's payload into its request type, naming what is wrong when it does not fit.
+/// The context's plan is checked as the detector checked it, so that a step never runs on a plan
+/// the checker would refuse (serde alone accepts, say, an RTO of 2^63 seconds).
 pub fn parse_request<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T, BadRequest> {
+    if let Some(plan) = payload.pointer("/context/plan") {
+        let problems = crate::plan::check_plan(plan);
+        if !problems.is_empty() {
+            let listed: Vec<String> = problems.iter().map(|p| format!("context.plan: {p}")).collect();
+            return Err(BadRequest(listed.join("; ")));
+        }
+    }
     serde_json::from_value(payload).map_err(|e| BadRequest(e.to_string()))
 }

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod context;
+pub mod entry;
 pub mod error;
 pub mod objectives;
 pub mod plan;

@@ -39,6 +39,16 @@ pub fn recovery_point(losses_seconds: &[f64], target_seconds: u64) -> Measuremen
     Measurement::new(target_seconds, worst)
 }
 
+/// `t` plus `seconds`, saturating at the last time chrono can represent instead of panicking
+/// (a plan's seconds are bounded by its checker; an event's times are not).
+pub fn later(t: DateTime<Utc>, seconds: u64) -> DateTime<Utc> {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// The time by which failover and restoration must have finished so that validation can still
 /// complete within the RTO target: detection + RTO - the validation deadline, never before now.
 pub fn action_deadline(
@@ -48,8 +58,7 @@ pub fn action_deadline(
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
     let budget = rto_seconds.saturating_sub(validation_seconds).max(rto_seconds / 2);
-    let deadline = detected_at + Duration::seconds(i64::try_from(budget).unwrap_or(i64::MAX / 1000));
-    deadline.max(now + Duration::seconds(60))
+    later(detected_at, budget).max(later(now, 60))
 }
 
 /// Whether a data loss of `lag_seconds` is acceptable for this mode and target: within the RPO

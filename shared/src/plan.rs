@@ -9,6 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The longest duration a plan may give, in seconds: one year, Step Functions' limit for a
+/// standard execution.
+pub const MAX_SECONDS: u64 = 365 * 24 * 3600;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecoveryPlan {
@@ -571,8 +575,8 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
 
     let mut rto = None;
     if let Some(o) = c.child_object("", plan, "objectives", true, &["rtoSeconds", "rpoSeconds"]) {
-        rto = c.integer("objectives", o, "rtoSeconds", true, 1, "> 0");
-        c.integer("objectives", o, "rpoSeconds", true, 1, "> 0");
+        rto = c.seconds("objectives", o, "rtoSeconds", true, 1, "> 0");
+        c.seconds("objectives", o, "rpoSeconds", true, 1, "> 0");
     }
 
     check_detection(&mut c, plan);
@@ -734,7 +738,7 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
         }
     }
     c.one_of("detection", d, "unknownSignals", false, &["abstain", "failing"]);
-    c.integer("detection", d, "cooldownSeconds", false, 0, ">= 0");
+    c.seconds("detection", d, "cooldownSeconds", false, 0, ">= 0");
 }
 
 fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
@@ -790,7 +794,8 @@ fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
         match mode {
             "upsert" => {
                 for (key, t) in [("primary", &primary), ("recovery", &recovery)] {
-                    if !r.contains_key(key) {
+                    // `null` is absent, as serde reads it.
+                    if r.get(key).is_none_or(Value::is_null) {
                         c.report(&format!("{path}.{key}"), "required in upsert mode");
                     }
                     if matches!(t, Some(Target::Values)) && ttl.is_none() {
@@ -1009,7 +1014,7 @@ fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>
     ) else {
         return;
     };
-    if let Some(deadline) = c.integer("validation", v, "deadlineSeconds", false, 1, "> 0") {
+    if let Some(deadline) = c.seconds("validation", v, "deadlineSeconds", false, 1, "> 0") {
         if rto.is_some_and(|rto| deadline > rto) {
             c.report("validation.deadlineSeconds", "must not exceed objectives.rtoSeconds");
         }
@@ -1247,6 +1252,28 @@ impl Checker {
                 None
             }
         }
+    }
+
+    /// A duration in seconds: a whole number from `min` to one year, the longest a Step
+    /// Functions standard execution runs (beyond it no recovery can wait, and times overflow).
+    fn seconds(
+        &mut self,
+        path: &str,
+        obj: &Map<String, Value>,
+        key: &str,
+        required: bool,
+        min: u64,
+        expected: &str,
+    ) -> Option<u64> {
+        let n = self.integer(path, obj, key, required, min, expected)?;
+        if n > MAX_SECONDS {
+            self.report(
+                &join(path, key),
+                format!("must be at most {MAX_SECONDS} (one year, the longest a Step Functions execution runs)"),
+            );
+            return None;
+        }
+        Some(n)
     }
 
     fn number(&mut self, path: &str, obj: &Map<String, Value>, key: &str, required: bool) -> Option<f64> {

@@ -1,6 +1,6 @@
 use database_failover::DatabaseFailover;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -9,8 +9,8 @@ async fn main() -> Result<(), Error> {
     let primary = rebound_shared::aws::load_primary_config().await;
     let databases = DatabaseFailover::new(&recovery, &primary);
     let databases = &databases;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        databases.handle(event.payload, chrono::Utc::now()).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        rebound_shared::entry::invoke(&event.payload, |payload| databases.handle(payload, chrono::Utc::now())).await
     }))
     .await
 }

@@ -5,12 +5,12 @@
 pub mod event;
 pub mod signals;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rebound_shared::context::{
     Decision, Declined, DisasterEvent, DisasterType, EventSource, Mode, RecoveryPath, Severity, Timestamps,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
-use rebound_shared::objectives::action_deadline;
+use rebound_shared::objectives::{action_deadline, later};
 use rebound_shared::plan::{InvalidPlan, RecoveryPlan};
 use rebound_shared::source::{load_plan, PlanLocation, PlanSourceError};
 use rebound_shared::table::{Lease, RecoveryTable};
@@ -153,8 +153,7 @@ async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<U
     let app = ctx.application.clone();
     if ctx.decision.recovery_required {
         if let Some(last) = table.last_recovery(&app).await? {
-            let until = last.finished_at
-                + Duration::seconds(i64::try_from(ctx.plan.detection.cooldown_seconds).unwrap_or(i64::MAX / 1000));
+            let until = later(last.finished_at, ctx.plan.detection.cooldown_seconds);
             if now < until {
                 let what = format!(
                     "recovery {} ended {} at {}",
@@ -185,7 +184,7 @@ async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<U
             0
         };
         let seconds = approval.saturating_add(ctx.plan.objectives.rto_seconds.saturating_mul(2));
-        let until = now + Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000));
+        let until = later(now, seconds);
         let lease = if ctx.dry_run {
             table.holder(&app, now).await?.unwrap_or(Lease::Acquired)
         } else {

@@ -1,6 +1,6 @@
 use disaster_detector::Detector;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,8 +12,8 @@ async fn main() -> Result<(), Error> {
         std::env::var("RECOVERY_TABLE").ok(),
     );
     let detector = &detector;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        detector.detect(event.payload, chrono::Utc::now()).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        rebound_shared::entry::invoke(&event.payload, |payload| detector.detect(payload, chrono::Utc::now())).await
     }))
     .await
 }

@@ -1,6 +1,6 @@
 use dns_failover::DnsFailover;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -8,8 +8,8 @@ async fn main() -> Result<(), Error> {
     let config = rebound_shared::aws::load_config().await;
     let dns = DnsFailover::new(&config);
     let dns = &dns;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        dns.handle(event.payload, chrono::Utc::now()).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        rebound_shared::entry::invoke(&event.payload, |payload| dns.handle(payload, chrono::Utc::now())).await
     }))
     .await
 }

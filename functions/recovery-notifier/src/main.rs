@@ -1,7 +1,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use rebound_shared::table::RecoveryTable;
 use recovery_notifier::RecoveryNotifier;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,8 +13,8 @@ async fn main() -> Result<(), Error> {
         config,
     };
     let notifier = &notifier;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        notifier.handle(event.payload, chrono::Utc::now()).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        rebound_shared::entry::invoke(&event.payload, |payload| notifier.handle(payload, chrono::Utc::now())).await
     }))
     .await
 }

@@ -1,7 +1,10 @@
+// The handler's future, wrapped to catch panics, nests deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use recovery_validator::permissions::{parse_roles, Permissions};
 use recovery_validator::RecoveryValidator;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -17,8 +20,8 @@ async fn main() -> Result<(), Error> {
         });
     }
     let validator = &validator;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        validator.handle(event.payload, chrono::Utc::now()).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        rebound_shared::entry::invoke(&event.payload, |payload| validator.handle(payload, chrono::Utc::now())).await
     }))
     .await
 }
