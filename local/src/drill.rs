@@ -2,6 +2,7 @@
 //! application, injects the disaster, runs the real state machine through the real handlers,
 //! verifies the end state in moto, and reports the timeline, RTO and RPO.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use aws_sdk_route53::types::{
     ResourceRecordSet, RrType,
 };
 use chrono::Utc;
+use rebound_tests::faults::{Call, Fault, FaultProxy};
 use rebound_tests::MotoServer;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -599,7 +601,17 @@ async fn verify(
                 .unwrap_or(Value::Null);
             e["MessageAttributes"]["status"]["Value"] == "SUCCEEDED" && body["mode"] == mode
         })
-        .cloned();
+        .cloned()
+        .map(|mut success| {
+            // Copies of one notification (a publish retried after a lost answer) share its id.
+            let id = &success["MessageAttributes"]["notificationId"]["Value"];
+            let copies = envelopes
+                .iter()
+                .filter(|e| &e["MessageAttributes"]["notificationId"]["Value"] == id)
+                .count();
+            success["copies"] = json!(copies);
+            success
+        });
     let moved = scenario.moves_region();
     let (api_want, www_want) = if back || !moved {
         (
@@ -836,18 +848,41 @@ impl Stage {
 }
 
 pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Result<bool, DrillError> {
+    drill_with(scenario, time_scale, report_dir, &[])
+        .await
+        .map(|(verified, _)| verified)
+}
+
+/// A drill whose AWS calls go through a fault proxy with `faults` (set once the disaster is
+/// injected); seeding and the end-state checks read moto directly. Returns whether it was
+/// verified, and the report.
+pub async fn drill_with(
+    scenario: Scenario,
+    time_scale: f64,
+    report_dir: &Path,
+    faults: &[Fault],
+) -> Result<(bool, Value), DrillError> {
     eprintln!("drill {scenario:?}: starting moto_server");
     let stage = Stage::new(scenario).await?;
     let Stage {
-        moto: _moto,
+        moto,
         global,
         recovery,
         world,
         primary_health,
     } = stage;
+    let proxy = if faults.is_empty() {
+        None
+    } else {
+        Some(FaultProxy::start(&moto)?)
+    };
+    let (acting_global, acting_recovery) = match &proxy {
+        Some(p) => (p.config(PRIMARY), p.config(RECOVERY)),
+        None => (global.clone(), recovery.clone()),
+    };
     let functions = Arc::new(Functions::new(
-        &global,
-        &recovery,
+        &acting_global,
+        &acting_recovery,
         Some(PLAN_LOCATION.into()),
         Some(TABLE.into()),
     ));
@@ -858,7 +893,7 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
         let name = crate::asl::unique_execution_name("drill-failover");
         if let (Err(e), _) = execute(functions.clone(), time_scale, &definition, event, &name).await {
             eprintln!("drill: the failover before the failback failed: {e}");
-            return Ok(false);
+            return Ok((false, json!({ "error": e })));
         }
         eprintln!("drill: us-east-1 is back: a replica of the recovery-region writer is built there and catches up");
         prepare_failback(&global, &recovery).await?;
@@ -867,8 +902,16 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
     }
     eprintln!("drill: injecting {scenario:?}");
     let event = inject(scenario, &global).await?;
+    if let Some(p) = &proxy {
+        eprintln!(
+            "drill: faults from now on: {}",
+            serde_json::to_string(faults).unwrap_or_default()
+        );
+        p.set(faults)?;
+    }
     let name = crate::asl::unique_execution_name("drill");
     let (outcome, timeline) = execute(functions, time_scale, &definition, event, &name).await;
+    let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
     let output = match &outcome {
         Ok(output) => output.clone(),
@@ -888,8 +931,11 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
         "rpo": output.pointer("/results/validation/rpo"),
         "actions": actions(&output),
         "endState": facts,
-        "notification": notification.as_ref().map(|n| json!({"subject": n["Subject"], "attributes": n["MessageAttributes"]})),
+        "notification": notification.as_ref().map(|n| json!({"subject": n["Subject"], "attributes": n["MessageAttributes"], "copies": n["copies"]})),
         "plan": world.plan,
+        "faults": faults,
+        "faultedCalls": calls.iter().filter(|c| c.fault.is_some()).collect::<Vec<_>>(),
+        "apiCalls": call_counts(&calls),
     });
     print_summary(&report, &timeline, &facts);
     std::fs::create_dir_all(report_dir)?;
@@ -904,7 +950,21 @@ pub async fn drill(scenario: Scenario, time_scale: f64, report_dir: &Path) -> Re
         stem.with_extension("json").display(),
         stem.with_extension("html").display()
     );
-    Ok(verified)
+    Ok((verified, report))
+}
+
+/// How many calls of each operation passed the fault proxy, as `service:Operation`.
+fn call_counts(calls: &[Call]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for c in calls {
+        let key = format!(
+            "{}:{}",
+            c.service.as_deref().unwrap_or("?"),
+            c.operation.as_deref().unwrap_or("?")
+        );
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// Runs the state machine once through the in-process handlers.
@@ -979,7 +1039,7 @@ fn actions(output: &Value) -> Vec<Value> {
             .into_iter()
             .flatten()
         {
-            all.push(json!({"step": step, "resource": a["resource"], "operation": a["operation"], "alreadyDone": a["alreadyDone"], "status": a["status"]}));
+            all.push(json!({"step": step, "resource": a["resource"], "operation": a["operation"], "alreadyDone": a["alreadyDone"], "status": a["status"], "detail": a["detail"]}));
         }
     }
     all

@@ -14,12 +14,20 @@ import moto.server
 from botocore.parsers import RpcV2CBORParser
 from botocore.serialize import RpcV2CBORSerializer
 from botocore.session import get_session
+from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
 
 _promote_read_replica = RDSBackend.promote_read_replica
 
 
 def promote_read_replica(self, db_kwargs):
+    # AWS RDS API Reference, PromoteReadReplica, Errors: InvalidDBInstanceState, "The DB instance
+    # isn't in a valid state"; RDS answers a standalone instance "DB Instance is not a read
+    # replica." moto promotes it again and answers success, so a retry after a lost answer could
+    # never meet the error it meets in AWS.
+    existing = self.databases.get(db_kwargs["db_instance_identifier"])
+    if existing is not None and not existing.is_replica:
+        raise RDSClientError("InvalidDBInstanceState", "DB Instance is not a read replica.")
     # AWS RDS User Guide, "Promoting a read replica to be a standalone DB instance": once
     # promoted, the instance is no longer a replica, so DescribeDBInstances omits
     # ReadReplicaSourceDBInstanceIdentifier and the source no longer lists it among

@@ -8,6 +8,7 @@
 //! # }
 //! ```
 
+pub mod faults;
 pub mod seed;
 
 use std::ffi::OsString;
@@ -40,6 +41,8 @@ pub enum HarnessError {
     Exited { port: u16, log: String },
     #[error("moto_server did not answer on port {port} within {seconds} s: {log}")]
     NoAnswer { port: u16, seconds: u64, log: String },
+    #[error("the fault proxy {tried} is missing; run `bash scripts/setup` (it installs mitmproxy 11.0.2 under ~/.cache/rebound/mitmproxy)")]
+    NoProxy { tried: String },
     #[error("no free loopback port: {0}")]
     NoPort(std::io::Error),
 }
@@ -111,16 +114,7 @@ impl MotoServer {
 
     /// An AWS configuration for `region` pointed at this server, with dummy credentials.
     pub fn config(&self, region: &str) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .endpoint_url(self.endpoint())
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "testing", "testing", None, None, "moto",
-            )))
-            .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep is available"))
-            .time_source(aws_smithy_async::time::SystemTimeSource::new())
-            .build()
+        local_config(&self.endpoint(), region)
     }
 
     /// Clears every resource in every region (`POST /moto-api/reset`).
@@ -280,6 +274,20 @@ pub fn cache_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     home.join(".cache/rebound")
+}
+
+/// An AWS configuration for `region` pointed at a local endpoint, with dummy credentials.
+pub(crate) fn local_config(endpoint: &str, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "moto",
+        )))
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep is available"))
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .build()
 }
 
 fn free_port() -> Result<u16, HarnessError> {

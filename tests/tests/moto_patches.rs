@@ -53,6 +53,34 @@ async fn a_promoted_cross_region_replica_is_no_longer_a_replica() {
     assert!(replicas.is_empty(), "{replicas:?}");
 }
 
+/// Promotes the seeded replica twice; returns the second call's error code, if any.
+async fn promote_twice(moto: &MotoServer) -> Option<String> {
+    use aws_sdk_rds::error::ProvideErrorMetadata;
+    let west = Client::new(&moto.config("us-west-2"));
+    seed::database_with_replica(&moto.config("us-east-1"), &moto.config("us-west-2"), "mysql")
+        .await
+        .expect("seeded");
+    let promote = || {
+        west.promote_read_replica()
+            .db_instance_identifier("orders-db-usw2")
+            .send()
+    };
+    promote().await.expect("the first promotion");
+    promote().await.err().and_then(|e| e.code().map(str::to_string))
+}
+
+#[tokio::test]
+async fn a_second_promotion_is_refused_as_rds_refuses_it() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        promote_twice(&released).await,
+        None,
+        "moto as released promotes again (the gap)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(promote_twice(&patched).await.as_deref(), Some("InvalidDBInstanceState"));
+}
+
 /// Restores a cross-region MySQL replica to a point in time; returns the new instance's source.
 async fn restore_a_replica(moto: &MotoServer) -> Option<String> {
     let west = Client::new(&moto.config("us-west-2"));

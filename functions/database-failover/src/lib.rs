@@ -74,6 +74,16 @@ impl DatabaseError {
 
 rebound_shared::impl_diagnostic!(DatabaseError);
 
+/// The tag every instance Rebound creates carries: which recovery made it.
+const RECOVERY_TAG: &str = "rebound:recovery-id";
+
+fn recovery_tag(recovery_id: &str) -> aws_sdk_rds::types::Tag {
+    aws_sdk_rds::types::Tag::builder()
+        .key(RECOVERY_TAG)
+        .value(recovery_id)
+        .build()
+}
+
 fn aws<E>(
     database: &str,
     service: &'static str,
@@ -252,7 +262,11 @@ impl DatabaseFailover {
             }
         }
         let mut actions: Vec<Action> = stream::iter(fences).buffered(CONCURRENCY).collect().await;
-        let changes: Vec<_> = intents.iter().map(|intent| self.act(intent, dry_run)).collect();
+        let recovery_id = ctx.recovery_id.as_str();
+        let changes: Vec<_> = intents
+            .iter()
+            .map(|intent| self.act(intent, dry_run, recovery_id))
+            .collect();
         let changed: Vec<Action> = stream::iter(changes).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(changed);
         result.rpo_seconds = intents.iter().filter_map(|i| i.rpo_seconds).reduce(f64::max);
@@ -513,7 +527,38 @@ impl DatabaseFailover {
     }
 
     /// Starts one change (or, in a dry run, only reports it).
-    async fn act(&self, intent: &Intent, dry_run: bool) -> Result<Action, DatabaseError> {
+    /// A restore whose target already exists is this recovery's own when the target carries its
+    /// tag: the SDK retried a restore whose answer was lost. Anything else is an error.
+    async fn restored_by<E>(
+        &self,
+        target: &str,
+        recovery_id: &str,
+        err: &SdkError<E, HttpResponse>,
+        operation: &'static str,
+        action: &mut Action,
+    ) -> Result<(), DatabaseError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let ours = matches!(
+            err.code(),
+            Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault")
+        ) && self.instance(target).await?.is_some_and(|i| {
+            i.tag_list()
+                .iter()
+                .any(|t| t.key() == Some(RECOVERY_TAG) && t.value() == Some(recovery_id))
+        });
+        if !ours {
+            return Err(aws(target, "rds", operation, err));
+        }
+        action.detail = Some(format!(
+            "{}; found already restored by this recovery on retry (an earlier answer was lost)",
+            action.detail.as_deref().unwrap_or_default()
+        ));
+        Ok(())
+    }
+
+    async fn act(&self, intent: &Intent, dry_run: bool, recovery_id: &str) -> Result<Action, DatabaseError> {
         let mut action = intent.action.clone();
         if dry_run {
             return Ok(action);
@@ -523,12 +568,29 @@ impl DatabaseFailover {
         match &intent.change {
             Change::None => return Ok(action),
             Change::Promote { identifier } => {
-                self.rds
+                let promoted = self
+                    .rds
                     .promote_read_replica()
                     .db_instance_identifier(identifier)
                     .send()
-                    .await
-                    .map_err(|e| aws(&id, "rds", "PromoteReadReplica", &e))?;
+                    .await;
+                if let Err(e) = promoted {
+                    // RDS answers a second PromoteReadReplica with InvalidDBInstanceState ("not a
+                    // read replica"). After a lost answer that second call is the SDK's own retry
+                    // of ours: the change Rebound asked for is made once, and done.
+                    let standalone = e.code() == Some("InvalidDBInstanceState")
+                        && self
+                            .instance(identifier)
+                            .await?
+                            .is_some_and(|i| i.read_replica_source_db_instance_identifier().is_none());
+                    if !standalone {
+                        return Err(aws(&id, "rds", "PromoteReadReplica", &e));
+                    }
+                    action.detail = Some(format!(
+                        "{}; found already promoted on retry (an earlier answer was lost)",
+                        action.detail.as_deref().unwrap_or_default()
+                    ));
+                }
             }
             Change::Switchover { global, target } => {
                 self.rds
@@ -555,29 +617,39 @@ impl DatabaseFailover {
                 time,
                 class,
             } => {
-                self.rds
+                let restored = self
+                    .rds
                     .restore_db_instance_to_point_in_time()
                     .source_db_instance_identifier(source)
                     .target_db_instance_identifier(target)
                     .restore_time(aws_smithy_types::DateTime::from_millis(time.timestamp_millis()))
                     .set_db_instance_class(class.clone())
+                    .tags(recovery_tag(recovery_id))
                     .send()
-                    .await
-                    .map_err(|e| aws(&id, "rds", "RestoreDBInstanceToPointInTime", &e))?;
+                    .await;
+                if let Err(e) = restored {
+                    self.restored_by(target, recovery_id, &e, "RestoreDBInstanceToPointInTime", &mut action)
+                        .await?;
+                }
             }
             Change::RestoreFromSnapshot {
                 snapshot,
                 target,
                 class,
             } => {
-                self.rds
+                let restored = self
+                    .rds
                     .restore_db_instance_from_db_snapshot()
                     .db_snapshot_identifier(snapshot)
                     .db_instance_identifier(target)
                     .set_db_instance_class(class.clone())
+                    .tags(recovery_tag(recovery_id))
                     .send()
-                    .await
-                    .map_err(|e| aws(&id, "rds", "RestoreDBInstanceFromDBSnapshot", &e))?;
+                    .await;
+                if let Err(e) = restored {
+                    self.restored_by(target, recovery_id, &e, "RestoreDBInstanceFromDBSnapshot", &mut action)
+                        .await?;
+                }
             }
         }
         action.status = ActionStatus::Pending;

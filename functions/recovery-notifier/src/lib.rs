@@ -113,7 +113,7 @@ impl RecoveryNotifier {
             // FIFO topics drop a retried publish of the same notification.
             publish = publish
                 .message_group_id(&ctx.application)
-                .message_deduplication_id(format!("{}-{:?}", ctx.recovery_id, request.kind));
+                .message_deduplication_id(message::notification_id(&request).replace('/', "-"));
         }
         let started = Instant::now();
         let out = publish.send().await.map_err(|e| NotifyError::Aws {

@@ -136,6 +136,15 @@ fn warnings(ctx: &RecoveryContext) -> Vec<String> {
         .collect()
 }
 
+/// One id per notification of a recovery: its recovery id and its kind.
+pub fn notification_id(request: &NotificationRequest) -> String {
+    let kind = serde_json::to_value(request.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!("{}/{kind}", request.context.recovery_id)
+}
+
 /// Builds the subject, text, JSON body and attributes of one notification.
 pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notification {
     let ctx = &request.context;
@@ -304,6 +313,9 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         ("application", ctx.application.clone()),
         ("status", status_word(request.kind).to_string()),
         ("severity", format!("{:?}", e.severity).to_lowercase()),
+        // The same for every copy: SNS standard topics deliver at least once, and a publish
+        // whose answer was lost is retried, so subscribers drop a notificationId seen before.
+        ("notificationId", notification_id(request)),
     ];
     Notification {
         subject: subject(request),

@@ -1,0 +1,93 @@
+//! Every acting call, applied by moto and its answer lost on the way back (a fault proxy between
+//! the SDK and moto). The SDK retries; Rebound must recognise its own completed change, so the
+//! recovery still completes and verifies in moto, and each change is made once.
+
+use rebound::drill::{drill_with, Scenario};
+use rebound_tests::faults::Fault;
+use serde_json::Value;
+
+/// Runs `scenario` with one lost answer for `operation`; returns the verified report.
+async fn lose_one_answer(scenario: Scenario, service: &str, operation: &str) -> Value {
+    let dir = tempfile::tempdir().expect("dir");
+    let fault = Fault::drop_answer(service, operation).times(1);
+    let (verified, report) = drill_with(scenario, 0.0, dir.path(), &[fault])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        verified,
+        "{service} {operation}: {}\n{}",
+        report["error"], report["endState"]
+    );
+    let lost: Vec<&Value> = report["faultedCalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["operation"] == operation && c["fault"] == "dropAnswer")
+        .collect();
+    assert_eq!(lost.len(), 1, "the answer was lost once: {}", report["faultedCalls"]);
+    assert_eq!(lost[0]["status"], 200, "moto applied the call whose answer was lost");
+    let key = format!("{service}:{operation}");
+    assert!(
+        report["apiCalls"][&key].as_u64().is_some_and(|n| n >= 2),
+        "{key} was retried: {}",
+        report["apiCalls"]
+    );
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_promotion_answer_is_recognised_on_retry() {
+    let report = lose_one_answer(Scenario::RegionOutage, "rds", "PromoteReadReplica").await;
+    let promote = report["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["operation"] == "PromoteReadReplica")
+        .expect("a promotion");
+    assert!(
+        promote["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("found already promoted on retry")),
+        "{promote}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_restore_answer_is_recognised_by_its_tag() {
+    let report = lose_one_answer(Scenario::DataCorruption, "rds", "RestoreDBInstanceToPointInTime").await;
+    let restore = report["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["operation"] == "RestoreDBInstanceToPointInTime")
+        .expect("a restore");
+    assert!(
+        restore["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("found already restored by this recovery")),
+        "{restore}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_of_idempotent_changes_are_harmless() {
+    for (service, operation) in [
+        ("route53", "ChangeResourceRecordSets"),
+        ("route53", "UpdateHealthCheck"),
+        ("rds", "ModifyDBParameterGroup"),
+        ("ecs", "UpdateService"),
+        ("autoscaling", "UpdateAutoScalingGroup"),
+        ("dynamodb", "PutItem"),
+        ("dynamodb", "DeleteItem"),
+    ] {
+        lose_one_answer(Scenario::RegionOutage, service, operation).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_publish_answer_delivers_copies_of_one_notification() {
+    let report = lose_one_answer(Scenario::RegionOutage, "sns", "Publish").await;
+    // SNS standard topics deliver at least once: the retried publish is a second copy with the
+    // same notificationId, which subscribers drop.
+    assert_eq!(report["notification"]["copies"], 2, "{}", report["notification"]);
+}
