@@ -91,3 +91,32 @@ async fn a_lost_publish_answer_delivers_copies_of_one_notification() {
     // same notificationId, which subscribers drop.
     assert_eq!(report["notification"]["copies"], 2, "{}", report["notification"]);
 }
+
+/// Throttling and dropped connections during the readiness check are `Rebound.Transient`: the
+/// state machine retries the check, and the recovery completes, where they once ended it as
+/// "not ready". Three in a row outlast the SDK's own three attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_resets_in_the_readiness_check_are_retried_not_refused() {
+    for fault in [
+        Fault::throttle().service("ecs").operation("DescribeServices").times(3),
+        Fault::reset()
+            .service("route53")
+            .operation("ListResourceRecordSets")
+            .times(3),
+    ] {
+        let dir = tempfile::tempdir().expect("dir");
+        let (verified, report) = drill_with(Scenario::RegionOutage, 0.0, dir.path(), &[fault.clone()])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(verified, "{fault:?}: {}", report["error"]);
+        let faulted = report["faultedCalls"].as_array().map_or(0, Vec::len);
+        assert_eq!(faulted, 3, "{fault:?}: {}", report["faultedCalls"]);
+        let readiness_runs = report["timeline"]["transitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["state"] == "CheckReadiness")
+            .count();
+        assert!(readiness_runs >= 1, "{fault:?}");
+    }
+}

@@ -43,6 +43,9 @@ pub enum ValidationError {
     NotValidated { deadline_seconds: u64, failing: String },
     #[error("not ready to recover, nothing was changed: {0}")]
     NotReady(String),
+    /// A read the check needs was throttled or did not get through: try again, not "not ready".
+    #[error("readiness could not be read, nothing was changed: {0}")]
+    Unreadable(String),
 }
 
 impl ValidationError {
@@ -50,6 +53,7 @@ impl ValidationError {
         match self {
             ValidationError::NotValidated { .. } => ErrorKind::StepFailed,
             ValidationError::NotReady(_) => ErrorKind::PreconditionFailed,
+            ValidationError::Unreadable(_) => ErrorKind::Transient,
             _ => ErrorKind::InvalidInput,
         }
     }

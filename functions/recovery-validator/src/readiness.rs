@@ -8,6 +8,7 @@ use futures_util::future::join_all;
 use rebound_shared::context::{
     Action, ActionStatus, Check, Mode, ReadinessReport, RecoveryContext, RecoveryPath, StepResult,
 };
+use rebound_shared::error::ErrorKind;
 use rebound_shared::plan::{Probe, Strategy};
 use rebound_shared::step::{moves_region, towards_recovery};
 use serde_json::json;
@@ -30,7 +31,7 @@ impl RecoveryValidator {
         if moves_region(ctx) {
             checks.push(match self.dns.handle(request(ctx), now).await {
                 Ok(result) => check("dns records".into(), true, step_summary(&result)),
-                Err(e) => check("dns records".into(), false, e.to_string()),
+                Err(e) => transient("dns records", e.kind(), e.to_string())?,
             });
             let databases = match self.databases.handle(request(ctx), now).await {
                 Err(DatabaseError::DataLoss { allowed, .. })
@@ -66,7 +67,7 @@ impl RecoveryValidator {
                         checks.push(fence_check(fence, scheduled));
                     }
                 }
-                Err(e) => checks.push(check("databases".into(), false, e.to_string())),
+                Err(e) => checks.push(transient("databases", e.kind(), e.to_string())?),
             }
         }
         checks.push(match self.services.handle(request(ctx), now).await {
@@ -76,7 +77,7 @@ impl RecoveryValidator {
                 "none of the plan's services is in this recovery's scope".into(),
             ),
             Ok(result) => check("services".into(), true, step_summary(&result)),
-            Err(e) => check("services".into(), false, e.to_string()),
+            Err(e) => transient("services", e.kind(), e.to_string())?,
         });
         match &self.permissions {
             Some(permissions) => checks.extend(permissions.checks(ctx, scheduled).await),
@@ -170,4 +171,13 @@ fn fence_check(action: &Action, scheduled: bool) -> Check {
     } else {
         check(name, true, format!("can be fenced: {detail}"))
     }
+}
+
+/// A step's readiness error: a failed check, unless it was throttling or a network error, which
+/// says nothing about readiness and is retried by the state machine (`Rebound.Transient`).
+fn transient(name: &str, kind: ErrorKind, detail: String) -> Result<Check, ValidationError> {
+    if kind == ErrorKind::Transient {
+        return Err(ValidationError::Unreadable(format!("{name}: {detail}")));
+    }
+    Ok(check(name.into(), false, detail))
 }
