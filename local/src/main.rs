@@ -91,6 +91,11 @@ enum Command {
         #[arg(long)]
         approvals_dir: Option<PathBuf>,
     },
+    /// See or release an application's recovery lease (one recovery per application at a time).
+    Lease {
+        #[command(subcommand)]
+        action: LeaseAction,
+    },
     /// Validate a recovery plan and print every problem with its path. Exit 0 when valid, 2 when not.
     Validate {
         /// The plan, a JSON file.
@@ -109,6 +114,88 @@ enum Command {
         #[arg(long, default_value = "reports")]
         report_dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum LeaseAction {
+    /// Who holds the lease and until when. Exit 0 whether held or not.
+    Show(LeaseArgs),
+    /// Release the lease whoever holds it (a run that died), recording who and why in the
+    /// audit. A live run loses its guard: check `show` and the run first.
+    Release {
+        #[command(flatten)]
+        lease: LeaseArgs,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        reason: String,
+        /// Who releases it, for the audit trail.
+        #[arg(long, default_value = "rebound lease release")]
+        by: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct LeaseArgs {
+    /// The application the plan names.
+    #[arg(long)]
+    application: String,
+    /// The recovery table (default: RECOVERY_TABLE).
+    #[arg(long)]
+    table: Option<String>,
+    /// The region of the recovery table (default: RECOVERY_REGION, else the configured region).
+    #[arg(long)]
+    recovery_region: Option<String>,
+}
+
+async fn lease(action: LeaseAction) -> ExitCode {
+    let (args, release) = match action {
+        LeaseAction::Show(args) => (args, None),
+        LeaseAction::Release { lease, reason, by } => (lease, Some((reason, by))),
+    };
+    let Some(name) = args
+        .table
+        .or_else(|| std::env::var("RECOVERY_TABLE").ok())
+        .filter(|t| !t.is_empty())
+    else {
+        eprintln!("rebound lease: no recovery table: give --table or set RECOVERY_TABLE");
+        return ExitCode::from(2);
+    };
+    let config = match args.recovery_region {
+        Some(r) => rebound_shared::aws::in_region(&rebound_shared::aws::load_config().await, &r),
+        None => rebound_shared::aws::load_recovery_config().await,
+    };
+    let table = rebound_shared::table::RecoveryTable::new(&config, name);
+    let now = chrono::Utc::now();
+    let app = &args.application;
+    let done = match release {
+        None => table.holder(app, now).await.map(|lease| match lease {
+            Some(rebound_shared::table::Lease::HeldBy { owner, expires_at }) => format!(
+                "{app}: lease held by {owner} until {} ({} s left)",
+                expires_at.to_rfc3339(),
+                (expires_at - now).num_seconds()
+            ),
+            _ => format!("{app}: no lease held"),
+        }),
+        Some((reason, by)) => table
+            .break_lease(app, &by, &reason, now)
+            .await
+            .map(|lease| match lease {
+                Some(rebound_shared::table::Lease::HeldBy { owner, .. }) => {
+                    format!("{app}: released the lease of {owner} (audited: {by}: {reason})")
+                }
+                _ => format!("{app}: no lease held; nothing released"),
+            }),
+    };
+    match done {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rebound lease: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn read_input(text: &str) -> Result<Value, String> {
@@ -305,6 +392,7 @@ async fn main() -> ExitCode {
             approvals_dir,
         } => answer(&token, Err(&cause), approvals_dir),
         Command::Validate { plan } => validate(plan),
+        Command::Lease { action } => lease(action).await,
         Command::Drill {
             scenario,
             time_scale,

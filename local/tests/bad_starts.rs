@@ -29,12 +29,7 @@ async fn inputs_that_name_no_recovery_are_refused_and_change_nothing() {
         ("{\"mode\": \"failover\", \"reason\": \"  \"}", "reason: required"),
     ];
     for (input, why) in cases {
-        let out = tokio::task::spawn_blocking({
-            let child = common::run(&stage, input, &[]);
-            move || child.wait_with_output().expect("rebound ends")
-        })
-        .await
-        .expect("joined");
+        let out = common::finish(common::run(&stage, input, &[])).await;
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{input}: {err}");
         let output: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{input}: {e}: {err}"));

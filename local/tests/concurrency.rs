@@ -20,14 +20,10 @@ async fn ten_concurrent_runs_of_one_alarm_recover_exactly_once() {
         .unwrap_or_else(|e| panic!("{e}"))
         .to_string();
     let children: Vec<_> = (0..10).map(|_| common::run(&stage, &input, &[])).collect();
-    let outputs: Vec<Output> = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().expect("rebound ends"))
-            .collect()
-    })
-    .await
-    .expect("joined");
+    let mut outputs: Vec<Output> = Vec::new();
+    for child in children {
+        outputs.push(common::finish(child).await);
+    }
 
     let mut winners = Vec::new();
     let mut declined = 0;

@@ -132,6 +132,31 @@ impl RecoveryTable {
         }
     }
 
+    /// Releases whoever's lease the application has, for an operator clearing a dead run's
+    /// lease; audited with who and why. Returns the lease that was released, if any. Only the
+    /// lease that was read is deleted, so a recovery that took it meanwhile keeps it.
+    pub async fn break_lease(
+        &self,
+        application: &str,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Lease>, AwsError> {
+        let Some(item) = self.get(application, "lease").await? else {
+            return Ok(None);
+        };
+        let owner = text(&item, "owner");
+        let expires_at = time(&item, "expiresAt").unwrap_or(now);
+        if !self.release(application, &owner).await? {
+            return Ok(None);
+        }
+        let detail = serde_json::json!({
+            "owner": owner, "expiresAt": expires_at.to_rfc3339(), "by": by, "reason": reason,
+        });
+        self.audit(application, &owner, "lease-released", now, &detail).await?;
+        Ok(Some(Lease::HeldBy { owner, expires_at }))
+    }
+
     /// The current lease holder, without taking anything (dry runs).
     pub async fn holder(&self, application: &str, now: DateTime<Utc>) -> Result<Option<Lease>, AwsError> {
         let Some(item) = self.get(application, "lease").await? else {

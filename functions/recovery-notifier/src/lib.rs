@@ -85,6 +85,31 @@ impl RecoveryNotifier {
             result.actions.push(action);
             return Ok(result.settle(invocation, now));
         }
+        // The recovery is closed before anyone is told: a publish that fails must not leave the
+        // lease held or the recovery unrecorded.
+        let outcome = match request.kind {
+            NotificationKind::Success => Some("succeeded"),
+            NotificationKind::Failure => Some("failed"),
+            _ => None,
+        };
+        // A readiness check took no lease.
+        let recovery = ctx.path != RecoveryPath::ReadinessCheck;
+        let closed = match (&self.table, outcome, recovery) {
+            (Some(table), Some(outcome), true) => Some(close(table, ctx, outcome, now).await),
+            _ => None,
+        };
+        let mut note = note;
+        if let Some(end) = closed.as_ref().filter(|a| a.status == ActionStatus::Failed) {
+            let warning = format!(
+                "WARNING: the lease was NOT released ({}); another recovery of {app} is refused until it expires, \
+                 or run: rebound lease release --application {app} --table {table} --reason \"...\"",
+                end.detail.as_deref().unwrap_or_default(),
+                app = ctx.application,
+                table = self.table.as_ref().map(|t| t.name.as_str()).unwrap_or_default(),
+            );
+            note.text = format!("{warning}\n\n{}", note.text);
+            note.body["leaseNotReleased"] = json!(warning);
+        }
         let sns = aws_sdk_sns::Client::new(&rebound_shared::aws::in_region(&self.config, region));
         let structure = json!({
             "default": note.text,
@@ -132,19 +157,13 @@ impl RecoveryNotifier {
             tracking_id: out.message_id().map(str::to_string),
             detail: None,
         });
-        let outcome = match request.kind {
-            NotificationKind::Success => Some("succeeded"),
-            NotificationKind::Failure => Some("failed"),
-            _ => None,
-        };
-        // A readiness check took no lease; a dry run changed nothing.
-        let recovery = ctx.path != RecoveryPath::ReadinessCheck && !ctx.dry_run;
-        if let (Some(table), Some(outcome), true) = (&self.table, outcome, recovery) {
-            result.actions.push(close(table, ctx, outcome, now).await);
-        }
+        result.actions.extend(closed);
         Ok(result.settle(invocation, now))
     }
 }
+
+/// Pauses between attempts to close a recovery in the table.
+const CLOSE_RETRY_PAUSES_MS: [u64; 3] = [200, 800, 3200];
 
 /// Ends a recovery in the table: the cooldown starts, the lease is released, the outcome is
 /// audited. People have been told already, so a failure here is reported, not raised: the lease
@@ -156,15 +175,26 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
     // changed nothing (not ready, rejected) leaves the next attempt free.
     let changed = outcome == "succeeded" || changed_anything(ctx);
     let detail = json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed });
-    let done = async {
+    let attempt = || async {
         if changed {
             table.finish(app, &ctx.recovery_id, outcome, now).await?;
         }
         let released = table.release(app, &ctx.recovery_id).await?;
         table.audit(app, &ctx.recovery_id, "outcome", now, &detail).await?;
         Ok::<bool, AwsError>(released)
+    };
+    // Each write is idempotent, so the whole close is retried on throttling or a lost
+    // connection, beyond the SDK's own attempts.
+    let mut done = attempt().await;
+    for pause_ms in CLOSE_RETRY_PAUSES_MS {
+        match &done {
+            Err(e) if e.kind == ErrorKind::Transient => {
+                tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+                done = attempt().await;
+            }
+            _ => break,
+        }
     }
-    .await;
     let (status, detail) = match done {
         Ok(released) => (
             ActionStatus::Done,

@@ -1,28 +1,82 @@
-//! `rebound run` as a process against a staged application in moto.
+//! `rebound` as a process against a staged application in moto.
 
-use std::process::{Child, Command, Stdio};
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
 
 use rebound::drill::{Stage, PLAN_LOCATION, TABLE};
 
-/// Starts `rebound run` of the recovery state machine with `input`, against the stage's moto,
-/// with the drill's plan and recovery table; `extra` arguments follow.
-pub fn run(stage: &Stage, input: &str, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .args(["run", "--definition"])
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../statemachine/recovery.asl.json"
-        ))
-        .args(["--input", input, "--time-scale", "0", "--table", TABLE])
-        .args(["--plan-location", PLAN_LOCATION, "--recovery-region", "us-west-2"])
-        .args(extra)
+/// `rebound ARGS` with the stage's moto as the AWS endpoint.
+pub fn rebound(stage: &Stage, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rebound"));
+    command
+        .args(args)
         .env("AWS_ENDPOINT_URL", stage.moto.endpoint())
         .env("AWS_REGION", "us-east-1")
+        .env("RECOVERY_REGION", "us-west-2")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
+        .env_remove("RECOVERY_TABLE")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rebound starts")
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts `rebound run` of the recovery state machine with `input`, with the drill's plan and
+/// recovery table, without sleeping in Wait states; `extra` arguments follow.
+pub fn run(stage: &Stage, input: &str, extra: &[&str]) -> Child {
+    run_scaled(stage, input, "0", extra)
+}
+
+pub fn run_scaled(stage: &Stage, input: &str, time_scale: &str, extra: &[&str]) -> Child {
+    let definition = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/recovery.asl.json");
+    let mut args = vec![
+        "run",
+        "--definition",
+        definition,
+        "--input",
+        input,
+        "--time-scale",
+        time_scale,
+    ];
+    args.extend([
+        "--table",
+        TABLE,
+        "--plan-location",
+        PLAN_LOCATION,
+        "--recovery-region",
+        "us-west-2",
+    ]);
+    args.extend(extra);
+    rebound(stage, &args).spawn().expect("rebound starts")
+}
+
+/// Waits for a child on a blocking thread.
+pub async fn finish(child: Child) -> Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().expect("rebound ends"))
+        .await
+        .expect("joined")
+}
+
+/// Kills `child` once a line of its stderr contains `marker`; returns what it printed.
+pub async fn kill_after(mut child: Child, marker: &'static str) -> String {
+    tokio::task::spawn_blocking(move || {
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap_or_default();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(marker) {
+                let _ = child.kill();
+                break;
+            }
+        }
+        let _ = child.wait();
+        seen
+    })
+    .await
+    .expect("joined")
 }
