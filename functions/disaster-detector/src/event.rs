@@ -144,7 +144,7 @@ pub struct ManualStart {
     pub mode: Option<Mode>,
     #[serde(default)]
     pub dry_run: bool,
-    /// Override the cooldown and the lock; recorded in the audit trail.
+    /// Override the cooldown (never another recovery's lease); recorded in the audit trail.
     #[serde(default)]
     pub force: bool,
     /// Only check that the recovery side is ready for this mode; change nothing.

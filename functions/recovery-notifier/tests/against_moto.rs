@@ -404,3 +404,120 @@ async fn a_dry_run_publishes_nothing_and_says_would_recover_with_warnings_first(
         "{text}"
     );
 }
+
+/// The recovery table reached through a fault proxy, with a lease held by the sample's recovery.
+async fn table_behind(w: &World, faults: &[rebound_tests::faults::Fault]) -> rebound_tests::faults::FaultProxy {
+    use rebound_shared::table::RecoveryTable;
+    let config = w.moto.config("us-west-2");
+    rebound_tests::seed::recovery_table(&config, "rebound-orders-recovery")
+        .await
+        .expect("table");
+    let now = Utc::now();
+    RecoveryTable::new(&config, "rebound-orders-recovery")
+        .acquire(
+            "orders",
+            "orders-20261124T031241Z",
+            now,
+            now + chrono::Duration::hours(1),
+        )
+        .await
+        .expect("lease");
+    let proxy = rebound_tests::faults::FaultProxy::start(&w.moto).unwrap_or_else(|e| panic!("{e}"));
+    proxy.set(faults).expect("faults");
+    proxy
+}
+
+#[tokio::test]
+async fn a_lease_release_is_retried_past_the_sdks_attempts_and_a_lasting_failure_is_told() {
+    use rebound_shared::table::RecoveryTable;
+    use rebound_tests::faults::Fault;
+    let w = world().await;
+    // Four throttled DeleteItems: the SDK gives up after three, the notifier tries again.
+    let proxy = table_behind(
+        &w,
+        &[Fault::throttle().service("dynamodb").operation("DeleteItem").times(4)],
+    )
+    .await;
+    let table = RecoveryTable::new(&w.moto.config("us-west-2"), "rebound-orders-recovery");
+    let notifier = RecoveryNotifier {
+        config: w.moto.config("us-east-1"),
+        table: Some(RecoveryTable::new(
+            &proxy.config("us-west-2"),
+            "rebound-orders-recovery",
+        )),
+    };
+    let result = notifier
+        .handle(event("recovery-notifier-success.json"), Utc::now())
+        .await
+        .expect("notified");
+    assert_eq!(
+        end_recovery(&result).status,
+        rebound_shared::context::ActionStatus::Done
+    );
+    assert_eq!(table.holder("orders", Utc::now()).await.expect("read"), None);
+
+    // A table that keeps failing: people are still told, with how to release the lease.
+    let now = Utc::now();
+    table
+        .acquire(
+            "orders",
+            "orders-20261124T031241Z",
+            now,
+            now + chrono::Duration::hours(1),
+        )
+        .await
+        .expect("lease");
+    proxy
+        .set(&[Fault::status(500).service("dynamodb").operation("DeleteItem")])
+        .expect("faults");
+    let result = notifier
+        .handle(event("recovery-notifier-success.json"), Utc::now())
+        .await
+        .expect("notified all the same");
+    assert_eq!(
+        end_recovery(&result).status,
+        rebound_shared::context::ActionStatus::Failed
+    );
+    let delivered = w.delivered().await;
+    let text = delivered
+        .iter()
+        .filter_map(|m| m["Message"].as_str())
+        .find(|m| m.contains("lease was NOT released"))
+        .unwrap_or_else(|| panic!("{delivered:?}"));
+    assert!(
+        text.contains("rebound lease release --application orders --table rebound-orders-recovery"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_publish_leaves_the_recovery_closed() {
+    use rebound_shared::table::RecoveryTable;
+    use rebound_tests::faults::Fault;
+    let w = world().await;
+    let proxy = table_behind(&w, &[Fault::status(500).service("sns").operation("Publish")]).await;
+    let notifier = RecoveryNotifier {
+        config: proxy.config("us-east-1"),
+        table: Some(RecoveryTable::new(
+            &proxy.config("us-west-2"),
+            "rebound-orders-recovery",
+        )),
+    };
+    let err = notifier
+        .handle(event("recovery-notifier-success.json"), Utc::now())
+        .await
+        .expect_err("SNS is failing");
+    assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+    let table = RecoveryTable::new(&w.moto.config("us-west-2"), "rebound-orders-recovery");
+    assert_eq!(
+        table.holder("orders", Utc::now()).await.expect("read"),
+        None,
+        "lease released"
+    );
+    let last = table
+        .last_recovery("orders")
+        .await
+        .expect("read")
+        .expect("the recovery is recorded");
+    assert_eq!(last.outcome, "succeeded");
+}
