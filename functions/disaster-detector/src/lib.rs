@@ -215,6 +215,10 @@ async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<U
         "source": ctx.event.source,
         "disasterType": ctx.event.disaster_type,
     });
+    // A dry run leaves no record that could be read as a recovery: its output is its report.
+    if ctx.dry_run {
+        return Ok(());
+    }
     table.audit(&app, &ctx.recovery_id, "decision", now, &detail).await
 }
 

@@ -125,7 +125,7 @@ async fn the_cooldown_holds_automatic_and_manual_starts_until_forced() {
 }
 
 #[tokio::test]
-async fn a_dry_run_takes_no_lease_and_an_expired_lease_is_taken_over() {
+async fn a_dry_run_takes_no_lease_nor_audit_and_an_expired_lease_is_taken_over() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let detector = detector(&moto).await;
     let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
@@ -134,6 +134,10 @@ async fn a_dry_run_takes_no_lease_and_an_expired_lease_is_taken_over() {
     let ctx = detector.detect(rehearsal, Utc::now()).await.expect("decided");
     assert!(ctx.decision.recovery_required);
     assert_eq!(table.holder("orders", Utc::now()).await.expect("lease"), None);
+    assert!(
+        table.audit_records("orders").await.expect("audit").is_empty(),
+        "a dry run leaves no audit record"
+    );
 
     // A lease left by a recovery that died an hour ago has expired.
     let past = Utc::now() - Duration::hours(2);
