@@ -105,7 +105,7 @@ async fn throttling_and_resets_in_the_readiness_check_are_retried_not_refused() 
             .times(3),
     ] {
         let dir = tempfile::tempdir().expect("dir");
-        let (verified, report) = drill_with(Scenario::RegionOutage, 0.0, dir.path(), &[fault.clone()])
+        let (verified, report) = drill_with(Scenario::RegionOutage, 0.0, dir.path(), std::slice::from_ref(&fault))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(verified, "{fault:?}: {}", report["error"]);

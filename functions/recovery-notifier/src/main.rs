@@ -1,3 +1,6 @@
+// The handler's future, wrapped to catch panics, nests deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use rebound_shared::table::RecoveryTable;
 use recovery_notifier::RecoveryNotifier;
