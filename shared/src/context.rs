@@ -279,6 +279,10 @@ pub struct ReadinessReport {
     /// ahead only after a human approves.
     #[serde(default)]
     pub data_loss_approval: bool,
+    /// An old writer answers and cannot be fenced: promoting would make two writers, so the
+    /// failover goes ahead only after a human approves, knowing it.
+    #[serde(default)]
+    pub split_brain_approval: bool,
     /// The largest replication lag found, i.e. the data a failover now would lose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_data_loss_seconds: Option<f64>,

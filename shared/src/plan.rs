@@ -253,6 +253,11 @@ pub enum Database {
         /// promotes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failback_identifier: Option<String>,
+        /// A security group in the old writer's VPC that admits nothing: the fence for a writer
+        /// whose parameter group cannot be made read-only (a `default.*` group, an engine
+        /// without a read-only parameter).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        isolation_security_group_id: Option<String>,
     },
     /// An Aurora global database: switchover (no data loss) or failover to the recovery cluster.
     AuroraGlobal {
@@ -884,6 +889,7 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 "sourceIdentifier",
                 "allowDataLoss",
                 "failbackIdentifier",
+                "isolationSecurityGroupId",
             ],
             Some("auroraGlobal") => &["kind", "identifier", "targetClusterArn", "allowDataLoss"],
             Some("pointInTimeRestore") => &["kind", "identifier", "sourceIdentifier", "instanceClass"],
@@ -897,6 +903,7 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 "instanceClass",
                 "allowDataLoss",
                 "failbackIdentifier",
+                "isolationSecurityGroupId",
             ],
         };
         let Some(d) = c.object(&path, db, fields) else {
@@ -946,6 +953,15 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
         }
         c.boolean(&path, d, "allowDataLoss", false);
         c.string(&path, d, "instanceClass", false);
+        if let Some(sg) = c.string(&path, d, "isolationSecurityGroupId", false) {
+            let hex = sg.strip_prefix("sg-").unwrap_or_default();
+            if !(8..=17).contains(&hex.len()) || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                c.report(
+                    &format!("{path}.isolationSecurityGroupId"),
+                    "must be a security group id (sg- and 8 to 17 hex digits)",
+                );
+            }
+        }
         if let Some(fb) = c.string(&path, d, "failbackIdentifier", false) {
             if !is_rds_identifier(fb) {
                 c.report(

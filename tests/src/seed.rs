@@ -76,6 +76,43 @@ pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, en
     Ok(arn)
 }
 
+/// Like [`database_with_replica`], with the primary on its engine's `default.*` parameter group
+/// (which cannot be changed, so the read-only fence cannot be set); returns the primary's ARN.
+pub async fn database_on_default_group_with_replica(
+    primary: &SdkConfig,
+    recovery: &SdkConfig,
+    engine: &str,
+) -> Result<String, String> {
+    let created = aws_sdk_rds::Client::new(primary)
+        .create_db_instance()
+        .db_instance_identifier(PRIMARY_DB)
+        .engine(engine)
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(100)
+        .master_username("orders")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(7)
+        .send()
+        .await
+        .map_err(|e| format!("CreateDBInstance: {e:?}"))?;
+    let arn = created
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .ok_or("CreateDBInstance returned no ARN")?
+        .to_string();
+    parameter_group(recovery, PARAMETER_GROUP, engine).await?;
+    aws_sdk_rds::Client::new(recovery)
+        .create_db_instance_read_replica()
+        .db_instance_identifier(REPLICA_DB)
+        .db_parameter_group_name(PARAMETER_GROUP)
+        .source_db_instance_identifier(&arn)
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .map_err(|e| format!("CreateDBInstanceReadReplica: {e:?}"))?;
+    Ok(arn)
+}
+
 /// Creates the `orders-usw2` cluster, an `orders` task definition, and each service at its
 /// desired count.
 pub async fn ecs_services(recovery: &SdkConfig, services: &[(&str, i32)]) -> Result<(), String> {

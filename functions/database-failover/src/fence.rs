@@ -3,7 +3,11 @@
 //!
 //! RDS cannot stop an instance that has a read replica, so the fence is the engine's read-only
 //! parameter in the writer's own parameter group, applied immediately (MySQL and MariaDB
-//! `read_only`, PostgreSQL `default_transaction_read_only`).
+//! `read_only`, PostgreSQL `default_transaction_read_only`). Where that cannot be set (a
+//! `default.*` group, another engine) and the plan names an isolation security group, the writer
+//! is moved onto that group, which admits nothing, and stopped once the promotion has broken
+//! the replication link. A writer that answers and cannot be fenced is never promoted over
+//! without a human's approval.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +30,8 @@ pub enum OldWriter {
     Stopped { status: String },
     /// Its parameter group holds the engine's read-only setting.
     ReadOnly { group: String, parameter: String },
+    /// On the plan's isolation security group only: no client reaches it.
+    Isolated { security_group: String },
     /// Accepts writes. `fence` says how it can be made read-only, or why it cannot.
     Writable { fence: Result<Fence, String> },
     /// Its region did not answer.
@@ -49,6 +55,7 @@ impl OldWriter {
             OldWriter::Missing => "not found".into(),
             OldWriter::Stopped { status } => format!("'{status}'"),
             OldWriter::ReadOnly { group, parameter } => format!("read-only ({parameter} in {group})"),
+            OldWriter::Isolated { security_group } => format!("isolated (only in {security_group})"),
             OldWriter::Writable { .. } => "writable".into(),
             OldWriter::Unreachable { reason } => format!("unreachable ({reason})"),
         }
@@ -89,8 +96,9 @@ fn read_only_parameter(engine: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// Reads the old writer through `rds` (a client of its region), within the reach timeout.
-pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str) -> OldWriter {
-    match tokio::time::timeout(REACH_TIMEOUT, read(rds, instance_name(source))).await {
+/// `isolation` is the plan's isolation security group, if it names one.
+pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str, isolation: Option<&str>) -> OldWriter {
+    match tokio::time::timeout(REACH_TIMEOUT, read(rds, instance_name(source), isolation)).await {
         Ok(Ok(state)) => state,
         Ok(Err(e)) => OldWriter::Unreachable { reason: e.to_string() },
         Err(_) => OldWriter::Unreachable {
@@ -99,7 +107,7 @@ pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str) -> OldWriter {
     }
 }
 
-async fn read(rds: &aws_sdk_rds::Client, name: &str) -> Result<OldWriter, AwsError> {
+async fn read(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) -> Result<OldWriter, AwsError> {
     let out = match rds.describe_db_instances().db_instance_identifier(name).send().await {
         Ok(out) => out,
         Err(e) if matches!(e.code(), Some("DBInstanceNotFound" | "DBInstanceNotFoundFault")) => {
@@ -113,6 +121,18 @@ async fn read(rds: &aws_sdk_rds::Client, name: &str) -> Result<OldWriter, AwsErr
     let status = instance.db_instance_status().unwrap_or("unknown");
     if ["stopped", "stopping", "deleting"].contains(&status) {
         return Ok(OldWriter::Stopped { status: status.into() });
+    }
+    if let Some(sg) = isolation {
+        let groups: Vec<&str> = instance
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id())
+            .collect();
+        if groups == [sg] {
+            return Ok(OldWriter::Isolated {
+                security_group: sg.into(),
+            });
+        }
     }
     let engine = instance.engine().unwrap_or_default();
     let Some((parameter, value)) = read_only_parameter(engine) else {
@@ -162,13 +182,21 @@ async fn read(rds: &aws_sdk_rds::Client, name: &str) -> Result<OldWriter, AwsErr
 }
 
 /// Fences the old writer of `database` (or, in a dry run, says how it would). Never fails the
-/// step: a writer that cannot be fenced is reported as a failed action for people to act on.
-pub async fn fence_old_writer(rds: &aws_sdk_rds::Client, database: &str, source: &str, dry_run: bool) -> Action {
+/// step: a writer that cannot be fenced is reported as a failed action whose `before` says
+/// whether it still accepts writes, for the caller to decide whether to promote.
+pub async fn fence_old_writer(
+    rds: &aws_sdk_rds::Client,
+    database: &str,
+    source: &str,
+    isolation: Option<&str>,
+    dry_run: bool,
+) -> Action {
     let started = Instant::now();
-    let state = old_writer(rds, source).await;
+    let state = old_writer(rds, source, isolation).await;
     let resource = format!("{source} (old writer of {database})");
-    let mut action = match &state {
-        OldWriter::Writable { fence: Ok(fence) } => {
+    let name = instance_name(source);
+    let mut action = match (&state, isolation) {
+        (OldWriter::Writable { fence: Ok(fence) }, _) => {
             let after = json!({ "state": format!("read-only ({} in {})", fence.parameter, fence.group), "acceptsWrites": false });
             let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), after, dry_run);
             action.detail = Some(format!(
@@ -176,27 +204,41 @@ pub async fn fence_old_writer(rds: &aws_sdk_rds::Client, database: &str, source:
                 fence.group, fence.parameter, fence.value
             ));
             if !dry_run {
-                action.status = match set_read_only(rds, fence).await {
-                    Ok(()) => ActionStatus::Done,
-                    Err(e) => {
-                        action.detail = Some(format!("could not fence: {e}; the old writer may still accept writes"));
-                        ActionStatus::Failed
-                    }
-                };
+                if let Err(e) = set_read_only(rds, fence).await {
+                    action = match isolation {
+                        Some(sg) => isolate(rds, &resource, name, sg, &state, format!("the parameter group could not be set: {e}")).await,
+                        None => cannot_fence(
+                            &resource,
+                            &state,
+                            format!("{e}; the old writer may still accept writes"),
+                        ),
+                    };
+                } else {
+                    action.status = ActionStatus::Done;
+                }
             }
             action
         }
-        OldWriter::Writable { fence: Err(why) } => cannot_fence(
+        (OldWriter::Writable { fence: Err(why) }, Some(sg)) if dry_run => {
+            let after = json!({ "state": format!("isolated (only in {sg})"), "acceptsWrites": false });
+            let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), after, true);
+            action.detail = Some(isolation_detail(sg, why));
+            action
+        }
+        (OldWriter::Writable { fence: Err(why) }, Some(sg)) => isolate(rds, &resource, name, sg, &state, why.clone()).await,
+        (OldWriter::Writable { fence: Err(why) }, None) => cannot_fence(
             &resource,
             &state,
-            format!("{why}; the old writer still accepts writes: stop its clients or fence it by hand"),
+            format!(
+                "{why}; the old writer still accepts writes: give the plan an isolationSecurityGroupId, stop its clients or fence it by hand"
+            ),
         ),
-        OldWriter::Unreachable { reason } => cannot_fence(
+        (OldWriter::Unreachable { reason }, _) => cannot_fence(
             &resource,
             &state,
             format!("its region did not answer ({reason}); fence it before its region comes back"),
         ),
-        OldWriter::Missing | OldWriter::Stopped { .. } | OldWriter::ReadOnly { .. } => {
+        (OldWriter::Missing | OldWriter::Stopped { .. } | OldWriter::ReadOnly { .. } | OldWriter::Isolated { .. }, _) => {
             Action::already_done(&resource, "FenceOldWriter", state.to_json())
         }
     };
@@ -205,6 +247,103 @@ pub async fn fence_old_writer(rds: &aws_sdk_rds::Client, database: &str, source:
     }
     action.duration_ms = elapsed_ms(started);
     action
+}
+
+fn isolation_detail(sg: &str, why: &str) -> String {
+    format!("ModifyDBInstance VpcSecurityGroupIds=[{sg}] (immediate), then StopDBInstance once promoted: {why}")
+}
+
+/// The network fence: the writer's only security group becomes `sg`, which admits nothing.
+async fn isolate(
+    rds: &aws_sdk_rds::Client,
+    resource: &str,
+    name: &str,
+    sg: &str,
+    state: &OldWriter,
+    why: String,
+) -> Action {
+    let after = json!({ "state": format!("isolated (only in {sg})"), "acceptsWrites": false });
+    let mut action = Action::change(resource, "FenceOldWriter", state.to_json(), after, false);
+    action.detail = Some(isolation_detail(sg, &why));
+    let call = rds
+        .modify_db_instance()
+        .db_instance_identifier(name)
+        .vpc_security_group_ids(sg)
+        .apply_immediately(true)
+        .send();
+    action.status = match tokio::time::timeout(REACH_TIMEOUT, call).await {
+        Ok(Ok(_)) => ActionStatus::Done,
+        Ok(Err(e)) => {
+            action.detail = Some(format!(
+                "could not fence: {}; the old writer still accepts writes",
+                AwsError::from_sdk("rds", "ModifyDBInstance", &e)
+            ));
+            ActionStatus::Failed
+        }
+        Err(_) => {
+            action.detail = Some(format!(
+                "could not fence: ModifyDBInstance: no answer in {} s",
+                REACH_TIMEOUT.as_secs()
+            ));
+            ActionStatus::Failed
+        }
+    };
+    action
+}
+
+/// After the promotion broke the replication link: stops an isolated old writer, so it takes no
+/// writes even if its security group is changed back. Best effort, like every call into the
+/// region being left.
+pub async fn stop_old_writer(rds: &aws_sdk_rds::Client, database: &str, source: &str) -> Action {
+    let started = Instant::now();
+    let name = instance_name(source);
+    let resource = format!("{source} (old writer of {database})");
+    let state = old_writer(rds, source, None).await;
+    let mut action = match &state {
+        OldWriter::Missing | OldWriter::Stopped { .. } => {
+            Action::already_done(&resource, "StopOldWriter", state.to_json())
+        }
+        OldWriter::Unreachable { reason } => {
+            let mut a = Action::change(&resource, "StopOldWriter", state.to_json(), Value::Null, false);
+            a.status = ActionStatus::Failed;
+            a.detail = Some(format!(
+                "its region did not answer ({reason}); stop it before its region comes back"
+            ));
+            a
+        }
+        _ => {
+            let mut a = Action::change(
+                &resource,
+                "StopOldWriter",
+                state.to_json(),
+                json!({ "status": "stopped" }),
+                false,
+            );
+            let call = rds.stop_db_instance().db_instance_identifier(name).send();
+            a.status = match tokio::time::timeout(REACH_TIMEOUT, call).await {
+                Ok(Ok(_)) => ActionStatus::Done,
+                Ok(Err(e)) => {
+                    a.detail = Some(AwsError::from_sdk("rds", "StopDBInstance", &e).to_string());
+                    ActionStatus::Failed
+                }
+                Err(_) => {
+                    a.detail = Some(format!("StopDBInstance: no answer in {} s", REACH_TIMEOUT.as_secs()));
+                    ActionStatus::Failed
+                }
+            };
+            a
+        }
+    };
+    action.duration_ms = elapsed_ms(started);
+    action
+}
+
+/// Whether a fence action left a writer that answers and takes writes: the split-brain risk a
+/// promotion must not run into without approval.
+pub fn leaves_a_writer(action: &Action) -> bool {
+    action.operation == "FenceOldWriter"
+        && action.status == ActionStatus::Failed
+        && action.before["acceptsWrites"] == true
 }
 
 /// A fence that could not be set, in a dry run too: people must hear of it.

@@ -27,6 +27,8 @@ use rebound_shared::plan::{Database, RecoveryPlan};
 use rebound_shared::step::{elapsed_ms, past_deadline};
 use serde_json::{json, Value};
 
+use crate::fence::OldWriter;
+
 /// How many databases are inspected or changed at once.
 const CONCURRENCY: usize = 4;
 
@@ -54,6 +56,8 @@ pub enum DatabaseError {
     NotStarted,
     #[error("database {database}: {reason}")]
     Failed { database: String, reason: String },
+    #[error("not promoting: the old writer {database} still accepts writes and cannot be fenced ({reason}); a promotion now would make two writers (split brain): fence or stop it, or approve the failover knowing the risk")]
+    SplitBrainRisk { database: String, reason: String },
     #[error("databases not ready by the deadline {deadline}: {pending}")]
     DeadlinePassed { deadline: String, pending: String },
 }
@@ -62,7 +66,9 @@ impl DatabaseError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             DatabaseError::Aws { source, .. } => source.kind,
-            DatabaseError::Precondition { .. } | DatabaseError::DataLoss { .. } => ErrorKind::PreconditionFailed,
+            DatabaseError::Precondition { .. }
+            | DatabaseError::DataLoss { .. }
+            | DatabaseError::SplitBrainRisk { .. } => ErrorKind::PreconditionFailed,
             DatabaseError::BadRequest(_)
             | DatabaseError::WrongRegion { .. }
             | DatabaseError::Unsupported { .. }
@@ -156,6 +162,8 @@ struct Intent {
     rpo_seconds: Option<f64>,
     /// A promoted replica's source: the writer to fence.
     old_writer: Option<String>,
+    /// The plan's isolation security group for that writer, if any.
+    isolation: Option<String>,
 }
 
 impl Intent {
@@ -166,6 +174,7 @@ impl Intent {
             change: Change::None,
             rpo_seconds: None,
             old_writer: None,
+            isolation: None,
         }
     }
 }
@@ -252,16 +261,23 @@ impl DatabaseFailover {
         let inspections: Vec<_> = ctx.plan.databases.iter().map(|db| self.inspect(ctx, db, now)).collect();
         let intents: Vec<Intent> = stream::iter(inspections).buffered(CONCURRENCY).try_collect().await?;
         let dry_run = ctx.dry_run;
-        // Split-brain guard: the old writers are fenced before anything is promoted.
-        let mut fences = Vec::new();
-        for intent in &intents {
-            if let Some(source) = &intent.old_writer {
-                let rds = self.rds_in(&fence::writer_region(ctx, source));
-                let identifier = &intent.action.resource;
-                fences.push(async move { fence::fence_old_writer(&rds, identifier, source, dry_run).await });
+        // Split-brain guard: the old writers are fenced before anything is promoted; one that
+        // answers and cannot be fenced stops the failover, before any change, unless approved.
+        let promoting: Vec<&Intent> = intents
+            .iter()
+            .filter(|i| matches!(i.change, Change::Promote { .. }))
+            .collect();
+        if !dry_run && ctx.approval.is_none() {
+            let planned = self.fences(ctx, &promoting, true).await;
+            if let Some(risk) = planned.iter().find(|a| fence::leaves_a_writer(a)) {
+                return Err(DatabaseError::SplitBrainRisk {
+                    database: risk.resource.clone(),
+                    reason: risk.detail.clone().unwrap_or_default(),
+                });
             }
         }
-        let mut actions: Vec<Action> = stream::iter(fences).buffered(CONCURRENCY).collect().await;
+        let all: Vec<&Intent> = intents.iter().collect();
+        let mut actions = self.fences(ctx, &all, dry_run).await;
         let recovery_id = ctx.recovery_id.as_str();
         let changes: Vec<_> = intents
             .iter()
@@ -272,6 +288,20 @@ impl DatabaseFailover {
         result.rpo_seconds = intents.iter().filter_map(|i| i.rpo_seconds).reduce(f64::max);
         result.actions = actions;
         Ok(result.settle(invocation, now))
+    }
+
+    /// The fence of every promotion's old writer, set (or, `dry_run`, only read and planned).
+    async fn fences(&self, ctx: &RecoveryContext, intents: &[&Intent], dry_run: bool) -> Vec<Action> {
+        let mut fences = Vec::new();
+        for intent in intents {
+            if let Some(source) = &intent.old_writer {
+                let rds = self.rds_in(&fence::writer_region(ctx, source));
+                let identifier = &intent.action.resource;
+                let isolation = intent.isolation.as_deref();
+                fences.push(async move { fence::fence_old_writer(&rds, identifier, source, isolation, dry_run).await });
+            }
+        }
+        stream::iter(fences).buffered(CONCURRENCY).collect().await
     }
 
     /// Reads one database and decides what to do, changing nothing.
@@ -290,6 +320,7 @@ impl DatabaseFailover {
                 identifier,
                 source_identifier,
                 allow_data_loss,
+                isolation_security_group_id,
                 ..
             } => {
                 let instance = self
@@ -303,6 +334,7 @@ impl DatabaseFailover {
                     // writer is still checked, in case the fence did not hold.
                     let mut intent = Intent::done(identifier, "PromoteReadReplica", state);
                     intent.old_writer = Some(source_identifier.clone());
+                    intent.isolation = isolation_security_group_id.clone();
                     return Ok(intent);
                 }
                 if status != "available" {
@@ -332,7 +364,8 @@ impl DatabaseFailover {
                     }
                     _ => within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?,
                 }
-                let after = json!({ "status": "available", "replicaOf": null, "writer": true });
+                let after =
+                    json!({ "status": "available", "replicaOf": null, "writer": true, "oldWriter": source_identifier });
                 let mut action = Action::change(identifier, "PromoteReadReplica", state, after, ctx.dry_run);
                 action.detail = Some(match lag {
                     Some(l) if l > rpo as f64 => {
@@ -348,6 +381,7 @@ impl DatabaseFailover {
                     },
                     rpo_seconds: lag,
                     old_writer: Some(source_identifier.clone()),
+                    isolation: isolation_security_group_id.clone(),
                 })
             }
             Database::AuroraGlobal {
@@ -414,6 +448,7 @@ impl DatabaseFailover {
                     change,
                     rpo_seconds: lag,
                     old_writer: None,
+                    isolation: None,
                 })
             }
             Database::PointInTimeRestore {
@@ -471,6 +506,7 @@ impl DatabaseFailover {
                     },
                     rpo_seconds: Some(loss),
                     old_writer: None,
+                    isolation: None,
                 })
             }
             Database::SnapshotRestore {
@@ -521,6 +557,7 @@ impl DatabaseFailover {
                     },
                     rpo_seconds: rpo,
                     old_writer: None,
+                    isolation: None,
                 })
             }
         }
@@ -661,6 +698,7 @@ impl DatabaseFailover {
     async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let invocation = Instant::now();
         let mut result = ctx.results.database.clone().ok_or(DatabaseError::NotStarted)?;
+        let mut promoted = Vec::new();
         for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
             let id = action.resource.clone();
             let state = if action.operation.ends_with("GlobalCluster") {
@@ -692,11 +730,18 @@ impl DatabaseFailover {
                 (done, instance_state(&instance))
             };
             if state.0 {
+                if let Some(source) = action.after["oldWriter"].as_str() {
+                    promoted.push((id.clone(), source.to_string()));
+                }
                 action.status = ActionStatus::Done;
                 action.after = state.1;
             } else {
                 action.detail = Some(format!("waiting: {}", state.1));
             }
+        }
+        for (database, source) in promoted {
+            let after = self.after_promotion(ctx, &database, &source).await?;
+            result.actions.extend(after);
         }
         let result = result.settle(invocation, now);
         if result.status != StepStatus::Completed && past_deadline(ctx, now) {
@@ -710,6 +755,41 @@ impl DatabaseFailover {
             });
         }
         Ok(result)
+    }
+
+    /// The moment a promotion completes: an isolated old writer is stopped (the replication
+    /// link is broken now), and the old writer must not take writes any more. A writer still
+    /// writable then fails the step at once, unless a human approved promoting past it.
+    async fn after_promotion(
+        &self,
+        ctx: &RecoveryContext,
+        database: &str,
+        source: &str,
+    ) -> Result<Vec<Action>, DatabaseError> {
+        let isolation = ctx.plan.databases.iter().find_map(|db| match db {
+            Database::ReadReplica {
+                identifier,
+                isolation_security_group_id,
+                ..
+            } if identifier == database => isolation_security_group_id.clone(),
+            _ => None,
+        });
+        let rds = self.rds_in(&fence::writer_region(ctx, source));
+        let mut actions = Vec::new();
+        let mut state = fence::old_writer(&rds, source, isolation.as_deref()).await;
+        if matches!(state, OldWriter::Isolated { .. }) {
+            actions.push(fence::stop_old_writer(&rds, database, source).await);
+            state = fence::old_writer(&rds, source, isolation.as_deref()).await;
+        }
+        if state.accepts_writes() && ctx.approval.is_none() {
+            return Err(DatabaseError::Failed {
+                database: database.to_string(),
+                reason: format!(
+                    "SPLIT BRAIN at promotion: the old writer {source} still accepts writes; fence or stop it now"
+                ),
+            });
+        }
+        Ok(actions)
     }
 
     /// An RDS client like this one, for another region (where an old writer lives).
@@ -832,6 +912,7 @@ pub fn failback_databases(plan: &RecoveryPlan) -> Result<Vec<Database>, Database
                 source_identifier: identifier.clone(),
                 allow_data_loss: *allow_data_loss,
                 failback_identifier: None,
+                isolation_security_group_id: None,
             }),
             Database::ReadReplica { identifier, .. } => Err(DatabaseError::Unsupported {
                 database: identifier.clone(),

@@ -203,7 +203,7 @@ async fn failover_fences_the_old_writer_before_promoting() {
 }
 
 #[tokio::test]
-async fn an_old_writer_that_cannot_be_fenced_is_reported_and_the_failover_goes_on() {
+async fn an_old_writer_that_cannot_be_fenced_is_reported() {
     let w = world().await;
     // A writer on a default parameter group, which cannot be changed.
     w.east
@@ -217,16 +217,17 @@ async fn an_old_writer_that_cannot_be_fenced_is_reported_and_the_failover_goes_o
         .send()
         .await
         .expect("legacy writer");
-    let action = database_failover::fence::fence_old_writer(&w.east, "orders-db-usw2", "orders-db-legacy", false).await;
+    let action =
+        database_failover::fence::fence_old_writer(&w.east, "orders-db-usw2", "orders-db-legacy", None, false).await;
     assert_eq!(action.status, ActionStatus::Failed);
     let detail = action.detail.unwrap_or_default();
     assert!(detail.contains("default parameter group"), "{detail}");
 
     // A region that does not answer.
     let down = aws_sdk_rds::Client::from_conf(w.east.config().to_builder().endpoint_url("http://127.0.0.1:9").build());
-    let state = database_failover::fence::old_writer(&down, &w.primary_arn).await;
+    let state = database_failover::fence::old_writer(&down, &w.primary_arn, None).await;
     assert!(matches!(state, OldWriter::Unreachable { .. }), "{state:?}");
-    let action = database_failover::fence::fence_old_writer(&down, "orders-db-usw2", &w.primary_arn, false).await;
+    let action = database_failover::fence::fence_old_writer(&down, "orders-db-usw2", &w.primary_arn, None, false).await;
     assert_eq!(action.status, ActionStatus::Failed);
     assert!(action.detail.unwrap_or_default().contains("did not answer"));
 }
@@ -416,4 +417,120 @@ async fn data_corruption_never_promotes_a_replica() {
     assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
     assert!(err.to_string().contains("would keep the corrupted data"), "{err}");
     assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()), "still a replica");
+}
+
+/// A PostgreSQL writer on `default.postgres16` with a cross-region replica, and the failover
+/// request for it; `isolation` is the plan's isolation security group.
+async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFailover, Value) {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    let arn = rebound_tests::seed::database_on_default_group_with_replica(&east, &west, "postgres")
+        .await
+        .expect("seeded");
+    rebound_tests::seed::replica_lag(&west, "orders-db-usw2", 4.0)
+        .await
+        .expect("lag");
+    let mut request = event("database-failover.json");
+    request["context"]["plan"]["databases"][0]["sourceIdentifier"] = json!(arn);
+    if let Some(sg) = isolation {
+        request["context"]["plan"]["databases"][0]["isolationSecurityGroupId"] = json!(sg);
+    }
+    let failover = DatabaseFailover {
+        rds: aws_sdk_rds::Client::new(&west),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&west),
+        primary_rds: aws_sdk_rds::Client::new(&east),
+        primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&east),
+    };
+    (moto, failover, request)
+}
+
+async fn instance(moto: &MotoServer, region: &str, id: &str) -> aws_sdk_rds::types::DbInstance {
+    aws_sdk_rds::Client::new(&moto.config(region))
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .expect("describe")
+        .db_instances()[0]
+        .clone()
+}
+
+/// Whether moto holds `id` as a writer that takes writes: available, not a replica, and not
+/// isolated on `isolation`.
+async fn takes_writes(moto: &MotoServer, region: &str, id: &str, isolation: &str) -> bool {
+    let i = instance(moto, region, id).await;
+    let groups: Vec<&str> = i
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    i.db_instance_status() == Some("available")
+        && i.read_replica_source_db_instance_identifier().is_none()
+        && groups != [isolation]
+}
+
+#[tokio::test]
+async fn a_writer_on_a_default_group_is_isolated_before_the_promotion_then_stopped() {
+    const SG: &str = "sg-0a1b2c3d4e5f60718";
+    let (moto, failover, request) = default_group_world(Some(SG)).await;
+    let started = failover.handle(request.clone(), Utc::now()).await.expect("start");
+    let fence = action(&started, "FenceOldWriter");
+    assert_eq!(fence.status, ActionStatus::Done, "{fence:?}");
+    assert!(
+        fence
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("default parameter group")),
+        "{fence:?}"
+    );
+    // At the moment the promotion completes exactly one database takes writes.
+    assert!(
+        !takes_writes(&moto, "us-east-1", "orders-db", SG).await,
+        "the old writer is isolated"
+    );
+    assert!(
+        takes_writes(&moto, "us-west-2", "orders-db-usw2", SG).await,
+        "the promoted replica writes"
+    );
+
+    let mut status = request.clone();
+    status["action"] = json!("status");
+    status["context"]["results"]["database"] = serde_json::to_value(&started).expect("json");
+    let done = failover.handle(status, Utc::now()).await.expect("status");
+    assert_eq!(done.status, StepStatus::Completed, "{done:?}");
+    let stop = action(&done, "StopOldWriter");
+    assert_eq!(stop.status, ActionStatus::Done, "{stop:?}");
+    let old = instance(&moto, "us-east-1", "orders-db").await;
+    assert_eq!(old.db_instance_status(), Some("stopped"));
+    let groups: Vec<&str> = old
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    assert_eq!(groups, [SG], "isolated, then stopped");
+}
+
+#[tokio::test]
+async fn an_unfenceable_writer_that_answers_is_not_promoted_without_approval() {
+    let (moto, failover, request) = default_group_world(None).await;
+    let err = failover
+        .handle(request.clone(), Utc::now())
+        .await
+        .expect_err("split-brain risk");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
+    assert!(err.to_string().contains("split brain"), "{err}");
+    assert!(
+        instance(&moto, "us-west-2", "orders-db-usw2")
+            .await
+            .read_replica_source_db_instance_identifier()
+            .is_some(),
+        "nothing was promoted"
+    );
+
+    // Approved, knowing the risk: the promotion goes ahead, the fence still reported as failed.
+    let mut approved = request;
+    approved["context"]["approval"] = json!({"approved": true, "by": "j.doe"});
+    let started = failover.handle(approved, Utc::now()).await.expect("approved start");
+    assert_eq!(action(&started, "FenceOldWriter").status, ActionStatus::Failed);
+    assert_eq!(action(&started, "PromoteReadReplica").status, ActionStatus::Pending);
 }

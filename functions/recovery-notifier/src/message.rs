@@ -261,6 +261,14 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
                 "Expected data loss: up to the replication lag at promotion; promotion is refused above the RPO target of {rpo}."
             ),
         });
+        if ctx.readiness.as_ref().is_some_and(|r| r.split_brain_approval) {
+            text.push(
+                "SPLIT-BRAIN RISK: an old writer still answers and accepts writes, and cannot be fenced (see the \
+                 fence checks above). Approving promotes a second writer while it runs: stop its clients or the \
+                 instance first."
+                    .into(),
+            );
+        }
         text.push(format!(
             "This request expires, and the recovery aborts, after {}.",
             duration(ctx.approval_timeout_seconds as f64)

@@ -521,3 +521,20 @@ async fn a_failed_publish_leaves_the_recovery_closed() {
         .expect("the recovery is recorded");
     assert_eq!(last.outcome, "succeeded");
 }
+
+#[test]
+fn an_approval_past_an_unfenceable_writer_names_the_split_brain_risk() {
+    let mut request = event("recovery-notifier-approval.json");
+    request["context"]["readiness"] = json!({
+        "ready": true, "checkedAt": "2026-11-24T03:13:05Z", "dataLossApproval": false, "splitBrainApproval": true,
+        "summary": "ready",
+        "checks": [{"name": "fence orders-db (old writer of orders-db-usw2)", "passed": true,
+                    "detail": "SPLIT-BRAIN RISK, needs approval: could not fence: it uses the default parameter group"}]
+    });
+    let parsed: NotificationRequest = serde_json::from_value(request).expect("request");
+    let text = recovery_notifier::compose(&parsed, Utc::now()).text;
+    assert!(
+        text.contains("SPLIT-BRAIN RISK: an old writer still answers and accepts writes"),
+        "{text}"
+    );
+}

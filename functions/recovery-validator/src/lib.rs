@@ -250,10 +250,16 @@ impl RecoveryValidator {
             if let Database::ReadReplica {
                 identifier,
                 source_identifier,
+                isolation_security_group_id,
                 ..
             } = db
             {
-                writers.push(self.one_writer(ctx, identifier, source_identifier));
+                writers.push(self.one_writer(
+                    ctx,
+                    identifier,
+                    source_identifier,
+                    isolation_security_group_id.as_deref(),
+                ));
             }
         }
         let mut services = Vec::new();
@@ -405,7 +411,7 @@ impl RecoveryValidator {
                     Some(source) => check(label, false, format!("{status}, still a replica of {source}")),
                     // A parameter group left read-only (by a fence of an earlier writer that
                     // shared it) would make the promoted writer refuse every write.
-                    None if status == "available" => match fence::old_writer(&databases.rds, id).await {
+                    None if status == "available" => match fence::old_writer(&databases.rds, id, None).await {
                         OldWriter::ReadOnly { group, parameter } => check(
                             label,
                             false,
@@ -449,10 +455,16 @@ impl RecoveryValidator {
     /// Split-brain check: the promoted database is the only writer. The old one counts unless
     /// it is gone, stopped, or fenced read-only; a region that does not answer is reported, not
     /// counted, since that is what a regional outage looks like.
-    async fn one_writer(&self, ctx: &RecoveryContext, identifier: &str, source: &str) -> Check {
+    async fn one_writer(
+        &self,
+        ctx: &RecoveryContext,
+        identifier: &str,
+        source: &str,
+        isolation: Option<&str>,
+    ) -> Check {
         let label = format!("one writer: {identifier}");
         let region = fence::writer_region(ctx, source);
-        let old = fence::old_writer(&self.databases.rds_in(&region), source).await;
+        let old = fence::old_writer(&self.databases.rds_in(&region), source, isolation).await;
         let name = fence::instance_name(source);
         let acting = if towards_recovery(ctx) {
             &self.databases

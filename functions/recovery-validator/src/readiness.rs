@@ -26,6 +26,7 @@ impl RecoveryValidator {
         let scheduled = ctx.path == RecoveryPath::ReadinessCheck;
         let mut checks = Vec::new();
         let mut data_loss_approval = false;
+        let mut split_brain_approval = false;
         let mut expected_data_loss_seconds = None;
         let request = |ctx: &RecoveryContext| json!({ "action": "readiness", "context": ctx });
         if moves_region(ctx) {
@@ -64,6 +65,9 @@ impl RecoveryValidator {
                     }
                     checks.push(check("databases".into(), true, detail));
                     for fence in result.actions.iter().filter(|a| a.operation == "FenceOldWriter") {
+                        if !scheduled && database_failover::fence::leaves_a_writer(fence) {
+                            split_brain_approval = true;
+                        }
                         checks.push(fence_check(fence, scheduled));
                     }
                 }
@@ -105,6 +109,7 @@ impl RecoveryValidator {
             },
             checks,
             data_loss_approval,
+            split_brain_approval,
             expected_data_loss_seconds,
         };
         tracing::info!(ready = report.ready, summary = %report.summary, "readiness");
@@ -163,6 +168,8 @@ fn fence_check(action: &Action, scheduled: bool) -> Check {
     if action.status == ActionStatus::Failed {
         if scheduled {
             check(name, false, detail)
+        } else if database_failover::fence::leaves_a_writer(action) {
+            check(name, true, format!("SPLIT-BRAIN RISK, needs approval: {detail}"))
         } else {
             check(name, true, format!("WARNING: {detail}"))
         }

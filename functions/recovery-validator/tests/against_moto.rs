@@ -73,6 +73,11 @@ async fn upsert(route53: &aws_sdk_route53::Client, zone: &str, value: &str) {
 }
 
 async fn world(health: SocketAddr) -> World {
+    world_with(health, false).await
+}
+
+/// `default_group`: the primary on its engine's `default.*` parameter group, unfenceable.
+async fn world_with(health: SocketAddr, default_group: bool) -> World {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let global = moto.config("us-east-1");
     let west = moto.config("us-west-2");
@@ -92,9 +97,12 @@ async fn world(health: SocketAddr) -> World {
         .to_string();
     upsert(&route53, &zone, "orders-api-use1.orders.example.com").await;
     let rds = aws_sdk_rds::Client::new(&west);
-    let arn = rebound_tests::seed::database_with_replica(&global, &west, "postgres")
-        .await
-        .expect("database");
+    let arn = if default_group {
+        rebound_tests::seed::database_on_default_group_with_replica(&global, &west, "postgres").await
+    } else {
+        rebound_tests::seed::database_with_replica(&global, &west, "postgres").await
+    }
+    .expect("database");
     let ecs = aws_sdk_ecs::Client::new(&west);
     rebound_tests::seed::ecs_services(&west, &[("orders-api", 1)])
         .await
@@ -498,4 +506,34 @@ async fn a_restore_losing_more_than_the_rpo_target_needs_approval() {
         .send()
         .await;
     assert!(restored.is_err(), "nothing restored by a readiness check");
+}
+
+#[tokio::test]
+async fn an_unfenceable_writer_that_answers_needs_approval_naming_the_split_brain_risk() {
+    // The old writer is on its engine's default group, which cannot be made read-only.
+    let w = world_with(endpoint(200, "{\"status\":\"ok\"}").await, true).await;
+    w.lag(4.0).await;
+    let report = w.readiness(&w.request).await.expect("ready, with approval");
+    assert!(report.split_brain_approval, "{}", report.summary);
+    let fence = report
+        .checks
+        .iter()
+        .find(|c| c.name.starts_with("fence "))
+        .expect("a fence check");
+    assert!(
+        fence.detail.starts_with("SPLIT-BRAIN RISK, needs approval"),
+        "{}",
+        fence.detail
+    );
+
+    // The scheduled check calls it not ready, with the fix.
+    let mut scheduled = w.request.clone();
+    scheduled["context"]["path"] = json!("readinessCheck");
+    let report = w.readiness(&scheduled).await.expect("a report");
+    assert!(!report.ready);
+    assert!(
+        report.summary.contains("isolationSecurityGroupId"),
+        "{}",
+        report.summary
+    );
 }
