@@ -100,6 +100,10 @@ enum Command {
     Validate {
         /// The plan, a JSON file.
         plan: PathBuf,
+        /// Also print every AWS operation the failover path calls, the region whose control or
+        /// data plane answers it, and a flag on each that depends on the primary region.
+        #[arg(long)]
+        audit: bool,
     },
     /// Rehearse a recovery end to end against moto's server: seed a two-region application,
     /// inject the disaster, run the real state machine through the real handlers, verify the end
@@ -342,7 +346,39 @@ fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>) -> Ex
     }
 }
 
-fn validate(plan: PathBuf) -> ExitCode {
+/// The static-stability table of a valid plan.
+fn print_audit(plan: &RecoveryPlan) {
+    use rebound_shared::audit::{failover_dependencies, Plane};
+    let deps = failover_dependencies(plan);
+    println!(
+        "{:<22} {:<38} {:<14} {:<8} {:<7} FLAG",
+        "STEP", "OPERATION", "REGION", "PLANE", "BLOCKS"
+    );
+    for d in &deps {
+        let flag = match (d.flagged, d.acknowledged) {
+            (false, _) => "",
+            (true, true) => "primary region (acknowledged)",
+            (true, false) => "PRIMARY REGION",
+        };
+        println!(
+            "{:<22} {:<38} {:<14} {:<8} {:<7} {flag}",
+            d.step,
+            d.operation,
+            d.region,
+            if d.plane == Plane::Control { "control" } else { "data" },
+            if d.blocking { "yes" } else { "no" },
+        );
+    }
+    let flagged = deps.iter().filter(|d| d.flagged).count();
+    let open = deps.iter().filter(|d| d.open_flag()).count();
+    println!(
+        "{} operations; {flagged} depend on the primary region {} ({open} not acknowledged)",
+        deps.len(),
+        plan.primary_region
+    );
+}
+
+fn validate(plan: PathBuf, audit: bool) -> ExitCode {
     let text = match std::fs::read_to_string(&plan) {
         Ok(t) => t,
         Err(e) => {
@@ -359,6 +395,9 @@ fn validate(plan: PathBuf) -> ExitCode {
                 p.primary_region,
                 p.recovery_region
             );
+            if audit {
+                print_audit(&p);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -391,7 +430,7 @@ async fn main() -> ExitCode {
             cause,
             approvals_dir,
         } => answer(&token, Err(&cause), approvals_dir),
-        Command::Validate { plan } => validate(plan),
+        Command::Validate { plan, audit } => validate(plan, audit),
         Command::Lease { action } => lease(action).await,
         Command::Drill {
             scenario,

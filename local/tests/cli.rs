@@ -186,3 +186,32 @@ fn run_prints_each_failing_validation_round_on_stderr() {
         );
     }
 }
+
+#[test]
+fn validate_audit_lists_what_the_failover_path_depends_on() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/plan.json");
+    let (code, out, err) = rebound(&["validate", "--audit", example]);
+    assert_eq!(code, 0, "{err}");
+    let line = |op: &str| {
+        out.lines()
+            .find(|l| l.contains(op))
+            .unwrap_or_else(|| panic!("{op}: {out}"))
+            .to_string()
+    };
+    let change = line("route53:ChangeResourceRecordSets");
+    assert!(
+        change.contains("us-east-1") && change.contains("control") && change.contains("primary region (acknowledged)"),
+        "{change}"
+    );
+    let promote = line("rds:PromoteReadReplica");
+    assert!(
+        promote.contains("us-west-2") && !promote.contains("primary"),
+        "{promote}"
+    );
+    let fence = line("rds:ModifyDBParameterGroup");
+    assert!(fence.contains(" no "), "the fence is best effort: {fence}");
+    assert!(
+        out.contains("depend on the primary region us-east-1 (0 not acknowledged)"),
+        "{out}"
+    );
+}

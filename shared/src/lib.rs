@@ -2,6 +2,7 @@
 //! recovery plan, the recovery context and step results, the error names the state machine
 //! matches, RTO/RPO arithmetic, and AWS client setup.
 
+pub mod audit;
 pub mod aws;
 pub mod context;
 pub mod entry;

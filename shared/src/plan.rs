@@ -35,6 +35,10 @@ pub struct RecoveryPlan {
     pub notification: Notification,
     #[serde(default)]
     pub approval: Approval,
+    /// `service:Operation`s of the failover path that depend on the primary region, accepted
+    /// knowingly (see `rebound validate --audit`): the scheduled readiness check passes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledged_dependencies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,7 +219,8 @@ pub enum DnsMode {
     /// UPSERT the record to the recovery values (control plane).
     #[default]
     Upsert,
-    /// Invert the primary's Route 53 health check so failover records switch (data plane).
+    /// Invert the primary's Route 53 health check so failover records switch (`UpdateHealthCheck`
+    /// is a control-plane call; the switch itself happens in Route 53's data plane).
     HealthCheckInversion,
 }
 
@@ -549,6 +554,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
             "validation",
             "notification",
             "approval",
+            "acknowledgedDependencies",
         ],
     ) else {
         return c.problems;
@@ -610,6 +616,20 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
         }
     }
 
+    for (path, item) in c.array("", plan, "acknowledgedDependencies", false) {
+        let named = item
+            .as_str()
+            .and_then(|t| t.split_once(':'))
+            .is_some_and(|(service, op)| {
+                !service.is_empty() && op.chars().next().is_some_and(|ch| ch.is_ascii_uppercase())
+            });
+        if !named {
+            c.report(
+                &path,
+                "must name an operation as service:Operation (see rebound validate --audit)",
+            );
+        }
+    }
     let empty = |key: &str| plan.get(key).and_then(Value::as_array).is_none_or(|a| a.is_empty());
     if empty("dns") && empty("databases") && empty("services") {
         c.report("", "must recover something: at least one of dns, databases or services");

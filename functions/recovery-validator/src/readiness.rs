@@ -93,6 +93,7 @@ impl RecoveryValidator {
         }
         if moves_region(ctx) {
             checks.extend(self.endpoint_checks(ctx).await);
+            checks.push(static_stability(ctx, scheduled));
         }
         let failing: Vec<String> = checks
             .iter()
@@ -187,4 +188,28 @@ fn transient(name: &str, kind: ErrorKind, detail: String) -> Result<Check, Valid
         return Err(ValidationError::Unreadable(format!("{name}: {detail}")));
     }
     Ok(check(name.into(), false, detail))
+}
+
+/// What the failover path needs from the primary region (`rebound validate --audit`): a
+/// scheduled check is not ready while the plan has not acknowledged it; before a failover it is
+/// a warning, since the failover is under way either way.
+fn static_stability(ctx: &RecoveryContext, scheduled: bool) -> Check {
+    let flags = rebound_shared::audit::open_flags(&ctx.plan);
+    let name = "static stability".to_string();
+    if flags.is_empty() {
+        return check(
+            name,
+            true,
+            format!("nothing unacknowledged depends on {}", ctx.plan.primary_region),
+        );
+    }
+    let detail = format!(
+        "{}; acknowledge each in the plan's acknowledgedDependencies, or use a mode that does not need it",
+        flags.join("; ")
+    );
+    if scheduled {
+        check(name, false, detail)
+    } else {
+        check(name, true, format!("WARNING: {detail}"))
+    }
 }

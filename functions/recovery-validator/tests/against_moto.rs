@@ -537,3 +537,37 @@ async fn an_unfenceable_writer_that_answers_needs_approval_naming_the_split_brai
         report.summary
     );
 }
+
+#[tokio::test]
+async fn a_scheduled_check_is_not_ready_while_the_failover_depends_on_the_primary_unacknowledged() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    let mut request = w.request.clone();
+    request["context"]["path"] = json!("readinessCheck");
+    let report = w.readiness(&request).await.expect("a report");
+    let stability = report
+        .checks
+        .iter()
+        .find(|c| c.name == "static stability")
+        .expect("checked");
+    assert!(
+        stability.passed,
+        "the example acknowledges its dependencies: {}",
+        stability.detail
+    );
+
+    request["context"]["plan"]["acknowledgedDependencies"] = json!([]);
+    let report = w.readiness(&request).await.expect("a report");
+    assert!(!report.ready);
+    let stability = report
+        .checks
+        .iter()
+        .find(|c| c.name == "static stability")
+        .expect("checked");
+    assert!(!stability.passed);
+    assert!(
+        stability.detail.contains("route53:ChangeResourceRecordSets (StartDnsFailover, us-east-1 control plane) depends on a global control plane homed in the primary region"),
+        "{}",
+        stability.detail
+    );
+}
