@@ -68,6 +68,21 @@ impl Scenario {
         Scenario::LaggingReplica,
     ];
 
+    /// Whether every primary-region API is cut once the alarms have fired (the fault proxy
+    /// refuses its connections), but for the global control planes signed for it.
+    fn cuts_the_primary(self) -> bool {
+        self == Scenario::RegionOutage
+    }
+
+    /// The faults the scenario itself brings, from the moment the disaster is injected.
+    pub fn faults(self) -> Vec<Fault> {
+        if self.cuts_the_primary() {
+            vec![Fault::reset().region(PRIMARY).except(&["route53", "iam", "sts"])]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Whether the recovery is meant to be refused (and nothing changed).
     fn refused(self) -> bool {
         self == Scenario::LaggingReplica
@@ -360,6 +375,11 @@ async fn seed_world(
         plan["databases"] = json!([{"kind": "pointInTimeRestore", "identifier": "orders-db-restored", "sourceIdentifier": "orders-db-usw2"}]);
     }
     plan["notification"]["topicArn"] = json!(topic_arn);
+    if scenario.cuts_the_primary() {
+        // Once the region is gone its alarms cannot be re-read: for this plan an unreadable
+        // primary signal is evidence of the outage.
+        plan["detection"]["unknownSignals"] = json!("failing");
+    }
     if plan["databases"][0]["kind"] == "readReplica" {
         plan["databases"][0]["failbackIdentifier"] = json!(FAILBACK_DB);
     }
@@ -722,7 +742,25 @@ async fn verify(
             )
         },
         db_fact,
-        fact(fenced_name, if promoted { "1" } else { "unset" }, read_only),
+        if scenario.cuts_the_primary() {
+            // Its region is gone: nothing could be fenced, and people must be told so.
+            let reported = success
+                .as_ref()
+                .and_then(|e| e["Message"].as_str())
+                .and_then(|m| serde_json::from_str::<Value>(m).ok())
+                .is_some_and(|body| {
+                    body["unfencedWriters"]
+                        .as_array()
+                        .is_some_and(|w| w.iter().any(|r| r.as_str().is_some_and(|r| r.contains("orders-db"))))
+                });
+            fact(
+                "orders-db unreachable: unchanged, told NOT FENCED",
+                "unset, told",
+                format!("{read_only}, {}", if reported { "told" } else { "not told" }),
+            )
+        } else {
+            fact(fenced_name, if promoted { "1" } else { "unset" }, read_only)
+        },
         fact("ECS running/desired (api, worker)", ecs_want, counts.join(", ")),
         fact("orders-web-usw2", asg_want, asg),
         if scenario == Scenario::ReadinessCheck {
@@ -871,6 +909,8 @@ pub async fn drill_with(
         world,
         primary_health,
     } = stage;
+    let mut faults = faults.to_vec();
+    faults.extend(scenario.faults());
     let proxy = if faults.is_empty() {
         None
     } else {
@@ -905,9 +945,9 @@ pub async fn drill_with(
     if let Some(p) = &proxy {
         eprintln!(
             "drill: faults from now on: {}",
-            serde_json::to_string(faults).unwrap_or_default()
+            serde_json::to_string(&faults).unwrap_or_default()
         );
-        p.set(faults)?;
+        p.set(&faults)?;
     }
     let name = crate::asl::unique_execution_name("drill");
     let (outcome, timeline) = execute(functions, time_scale, &definition, event, &name).await;
@@ -1060,6 +1100,25 @@ fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verified]) {
             t.state_type,
             t.duration_ms
         );
+    }
+    let faulted = report["faultedCalls"].as_array().map_or(0, Vec::len);
+    if faulted > 0 {
+        // Which calls the injected faults hit, and so what the recovery did without.
+        let mut hit: BTreeMap<String, usize> = BTreeMap::new();
+        for c in report["faultedCalls"].as_array().into_iter().flatten() {
+            let key = format!(
+                "{} {}:{} ({})",
+                c["region"].as_str().unwrap_or("?"),
+                c["service"].as_str().unwrap_or("?"),
+                c["operation"].as_str().unwrap_or("?"),
+                c["fault"].as_str().unwrap_or("?")
+            );
+            *hit.entry(key).or_insert(0) += 1;
+        }
+        println!("\nInjected faults: {faulted} calls failed");
+        for (call, n) in hit {
+            println!("  {n:>4}x  {call}");
+        }
     }
     println!("\nActions");
     for a in report["actions"].as_array().into_iter().flatten() {

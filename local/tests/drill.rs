@@ -36,6 +36,28 @@ async fn verified_report(scenario: Scenario) -> Value {
 async fn region_outage_promotes_the_replica_with_its_lag_as_the_rpo() {
     let report = verified_report(Scenario::RegionOutage).await;
     assert_eq!(report["rpo"]["actualSeconds"], 4.0);
+    // The primary region was gone once the alarms fired: its calls were refused, and the
+    // recovery held without them.
+    let refused: Vec<&Value> = report["faultedCalls"].as_array().into_iter().flatten().collect();
+    assert!(
+        !refused.is_empty() && refused.iter().all(|c| c["region"] == "us-east-1"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.iter().all(|c| c["service"] != "route53"),
+        "Route 53 was not cut: {refused:?}"
+    );
+    let fence = report["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["operation"] == "FenceOldWriter")
+        .expect("a fence");
+    assert_eq!(fence["status"], "failed", "{fence}");
+    assert!(
+        fence["detail"].as_str().is_some_and(|d| d.contains("did not answer")),
+        "{fence}"
+    );
     assert!(report["rto"]["actualSeconds"].as_f64().is_some_and(|s| s > 0.0));
 }
 
@@ -105,7 +127,8 @@ fn states(report: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failover_checks_readiness_and_fences_the_old_writer_first() {
-    let report = verified_report(Scenario::RegionOutage).await;
+    // An AZ outage leaves the primary region answering, so the fence is set.
+    let report = verified_report(Scenario::AzOutage).await;
     let states = states(&report);
     let position = |name: &str| states.iter().position(|s| s == name);
     assert!(position("CheckReadiness") < position("InitiateFailover"), "{states:?}");

@@ -1,5 +1,5 @@
 //! Every acting call, applied by moto and its answer lost on the way back (a fault proxy between
-//! the SDK and moto). The SDK retries; Rebound must recognise its own completed change, so the
+//! the SDK and moto), in the AZ-outage failover (the region-outage drill also cuts the primary). The SDK retries; Rebound must recognise its own completed change, so the
 //! recovery still completes and verifies in moto, and each change is made once.
 
 use rebound::drill::{drill_with, Scenario};
@@ -37,7 +37,7 @@ async fn lose_one_answer(scenario: Scenario, service: &str, operation: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_promotion_answer_is_recognised_on_retry() {
-    let report = lose_one_answer(Scenario::RegionOutage, "rds", "PromoteReadReplica").await;
+    let report = lose_one_answer(Scenario::AzOutage, "rds", "PromoteReadReplica").await;
     let promote = report["actions"]
         .as_array()
         .into_iter()
@@ -80,13 +80,13 @@ async fn lost_answers_of_idempotent_changes_are_harmless() {
         ("dynamodb", "PutItem"),
         ("dynamodb", "DeleteItem"),
     ] {
-        lose_one_answer(Scenario::RegionOutage, service, operation).await;
+        lose_one_answer(Scenario::AzOutage, service, operation).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_publish_answer_delivers_copies_of_one_notification() {
-    let report = lose_one_answer(Scenario::RegionOutage, "sns", "Publish").await;
+    let report = lose_one_answer(Scenario::AzOutage, "sns", "Publish").await;
     // SNS standard topics deliver at least once: the retried publish is a second copy with the
     // same notificationId, which subscribers drop.
     assert_eq!(report["notification"]["copies"], 2, "{}", report["notification"]);
@@ -105,7 +105,7 @@ async fn throttling_and_resets_in_the_readiness_check_are_retried_not_refused() 
             .times(3),
     ] {
         let dir = tempfile::tempdir().expect("dir");
-        let (verified, report) = drill_with(Scenario::RegionOutage, 0.0, dir.path(), std::slice::from_ref(&fault))
+        let (verified, report) = drill_with(Scenario::AzOutage, 0.0, dir.path(), std::slice::from_ref(&fault))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(verified, "{fault:?}: {}", report["error"]);

@@ -12,7 +12,8 @@ runs. It holds a list of rules; the first that matches a request applies:
 
 service and region come from the request's SigV4 credential scope, operation from the protocol
 (X-Amz-Target, the query's Action, the CBOR path, or Route 53's REST path); a rule without one of
-them matches any. Faults:
+them matches any, and `exceptServices` lists services it spares (a region cut but for the global
+control planes signed for it, say). Faults:
 
     dropAnswer   moto applies the call, the answer is lost (the connection closes)
     reset        the connection closes before the call reaches moto
@@ -108,6 +109,8 @@ class Faults:
                 continue
             if any(rule.get(key) not in (None, value) for key, value in
                    (("service", service), ("region", region), ("operation", operation))):
+                continue
+            if service in rule.get("exceptServices", []):
                 continue
             if "times" in rule:
                 rule["times"] -= 1

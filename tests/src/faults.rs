@@ -35,6 +35,9 @@ pub struct Fault {
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
+    /// Services the rule spares.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except_services: Vec<String>,
     pub fault: FaultKind,
     /// How many matching calls it applies to; unset: all.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,6 +73,7 @@ impl Fault {
             service: None,
             region: None,
             operation: None,
+            except_services: Vec::new(),
             fault,
             times: None,
             status: None,
@@ -125,6 +129,13 @@ impl Fault {
 
     pub fn operation(mut self, operation: &str) -> Fault {
         self.operation = Some(operation.into());
+        self
+    }
+
+    /// Spares `services`: a cut region whose global control planes (signed for us-east-1) still
+    /// answer, say.
+    pub fn except(mut self, services: &[&str]) -> Fault {
+        self.except_services = services.iter().map(|s| s.to_string()).collect();
         self
     }
 
