@@ -53,10 +53,13 @@ pub enum Scenario {
     /// A region outage while the replica is 21 minutes behind (RPO target 15): the readiness
     /// check refuses, people are told why, and nothing changes.
     LaggingReplica,
+    /// The primary region still answers, slowly (1.5 s a call), and RDS there throttles: the
+    /// failover, the fence included, goes through it.
+    DegradedPrimary,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
@@ -66,6 +69,7 @@ impl Scenario {
         Scenario::ReadinessCheck,
         Scenario::SecurityIncident,
         Scenario::LaggingReplica,
+        Scenario::DegradedPrimary,
     ];
 
     /// Whether every primary-region API is cut once the alarms have fired (the fault proxy
@@ -76,10 +80,14 @@ impl Scenario {
 
     /// The faults the scenario itself brings, from the moment the disaster is injected.
     pub fn faults(self) -> Vec<Fault> {
-        if self.cuts_the_primary() {
-            vec![Fault::reset().region(PRIMARY).except(&["route53", "iam", "sts"])]
-        } else {
-            Vec::new()
+        let spared = ["route53", "iam", "sts"];
+        match self {
+            _ if self.cuts_the_primary() => vec![Fault::reset().region(PRIMARY).except(&spared)],
+            Scenario::DegradedPrimary => vec![
+                Fault::throttle().service("rds").region(PRIMARY).times(2),
+                Fault::latency(1500).region(PRIMARY).except(&spared),
+            ],
+            _ => Vec::new(),
         }
     }
 
@@ -120,7 +128,7 @@ impl Scenario {
             Scenario::AzOutage => "azOutage",
             Scenario::DataCorruption => "dataCorruption",
             Scenario::ServiceOutage => "serviceOutage",
-            Scenario::ReadinessCheck | Scenario::LaggingReplica => "regionOutage",
+            Scenario::ReadinessCheck | Scenario::LaggingReplica | Scenario::DegradedPrimary => "regionOutage",
             Scenario::SecurityIncident => "securityIncident",
         }
     }
@@ -405,7 +413,9 @@ async fn seed_world(
 async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillError> {
     let now = Utc::now();
     match scenario {
-        Scenario::RegionOutage | Scenario::LaggingReplica => inject_region_outage(global).await,
+        Scenario::RegionOutage | Scenario::LaggingReplica | Scenario::DegradedPrimary => {
+            inject_region_outage(global).await
+        }
         Scenario::SecurityIncident => Ok(json!({
             "reason": "Credentials for the orders account leaked; us-east-1 workloads isolated (incident SEC-118)",
             "disasterType": "securityIncident",

@@ -185,3 +185,18 @@ async fn a_lagging_replica_is_refused_before_anything_changes() {
     assert!(!states.contains(&"InitiateFailover".to_string()), "{states:?}");
     assert_eq!(report["error"]["Error"], "Rebound.PreconditionFailed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_and_throttling_primary_is_fenced_all_the_same() {
+    let report = verified_report(Scenario::DegradedPrimary).await;
+    let faulted: Vec<&Value> = report["faultedCalls"].as_array().into_iter().flatten().collect();
+    assert!(faulted.iter().any(|c| c["fault"] == "throttle"), "{faulted:?}");
+    assert!(faulted.iter().any(|c| c["fault"] == "latency"), "{faulted:?}");
+    let fence = report["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["operation"] == "FenceOldWriter")
+        .expect("a fence");
+    assert_eq!(fence["status"], "done", "{fence}");
+}
