@@ -4,20 +4,14 @@
 
 mod common;
 
-use rebound::drill::{Scenario, Stage, TABLE};
+use rebound::drill::TABLE;
 use rebound_shared::table::RecoveryTable;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inputs_that_name_no_recovery_are_refused_and_change_nothing() {
-    let stage = Stage::new(Scenario::RegionOutage)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     // The disaster is real: a well-formed alarm event would fail the region over.
-    stage
-        .inject(Scenario::RegionOutage)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (stage, _alarm) = common::region_outage().await;
     let cases = [
         ("[]", "not an array"),
         ("{}", "name what to do"),
@@ -39,16 +33,8 @@ async fn inputs_that_name_no_recovery_are_refused_and_change_nothing() {
         assert!(!cause.contains("ResultPath"), "{input}: {cause}");
     }
 
-    let replica = aws_sdk_rds::Client::new(&stage.recovery)
-        .describe_db_instances()
-        .db_instance_identifier(rebound_tests::seed::REPLICA_DB)
-        .send()
-        .await
-        .expect("describe");
     assert!(
-        replica.db_instances()[0]
-            .read_replica_source_db_instance_identifier()
-            .is_some(),
+        common::replica_still_a_replica(&stage).await,
         "the replica was not promoted"
     );
     let table = RecoveryTable::new(&stage.recovery, TABLE);

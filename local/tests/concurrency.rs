@@ -5,20 +5,13 @@ mod common;
 
 use std::process::Output;
 
-use rebound::drill::{Scenario, Stage, TABLE};
+use rebound::drill::TABLE;
 use rebound_shared::table::RecoveryTable;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_concurrent_runs_of_one_alarm_recover_exactly_once() {
-    let stage = Stage::new(Scenario::RegionOutage)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let input = stage
-        .inject(Scenario::RegionOutage)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_string();
+    let (stage, input) = common::region_outage().await;
     let children: Vec<_> = (0..10).map(|_| common::run(&stage, &input, &[])).collect();
     let mut outputs: Vec<Output> = Vec::new();
     for child in children {
@@ -77,15 +70,8 @@ async fn ten_concurrent_runs_of_one_alarm_recover_exactly_once() {
         })
         .collect();
     assert_eq!(acted.len(), 1, "{audit:?}");
-    let replica = aws_sdk_rds::Client::new(&stage.recovery)
-        .describe_db_instances()
-        .db_instance_identifier(rebound_tests::seed::REPLICA_DB)
-        .send()
-        .await
-        .expect("describe");
-    assert_eq!(
-        replica.db_instances()[0].read_replica_source_db_instance_identifier(),
-        None,
+    assert!(
+        !common::replica_still_a_replica(&stage).await,
         "the replica was promoted"
     );
 }

@@ -4,21 +4,14 @@
 
 mod common;
 
-use rebound::drill::{Scenario, Stage, TABLE};
+use rebound::drill::{Stage, TABLE};
 use rebound_shared::table::{Lease, RecoveryTable};
 use serde_json::Value;
 
 /// A staged region outage and a run of it killed while the database promotion is awaited
 /// (DNS already moved, the replica promoted, services not yet restored).
 async fn crashed_run(name: &str) -> (Stage, String) {
-    let stage = Stage::new(Scenario::RegionOutage)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let input = stage
-        .inject(Scenario::RegionOutage)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .to_string();
+    let (stage, input) = common::region_outage().await;
     let child = common::run_scaled(&stage, &input, "1", &["--execution-name", name]);
     let printed = common::kill_after(child, "StartDatabaseFailover").await;
     assert!(printed.contains(&format!("execution {name}")), "{printed}");

@@ -63,17 +63,23 @@ pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Res
 /// `recovery` points; returns the primary's ARN.
 pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, engine: &str) -> Result<String, String> {
     let arn = database(primary, PRIMARY_DB, engine).await?;
+    replica_of(recovery, &arn, engine).await?;
+    Ok(arn)
+}
+
+/// Creates `orders-db-usw2`, on its own parameter group, as a read replica of `source`.
+async fn replica_of(recovery: &SdkConfig, source: &str, engine: &str) -> Result<(), String> {
     parameter_group(recovery, PARAMETER_GROUP, engine).await?;
     aws_sdk_rds::Client::new(recovery)
         .create_db_instance_read_replica()
         .db_instance_identifier(REPLICA_DB)
         .db_parameter_group_name(PARAMETER_GROUP)
-        .source_db_instance_identifier(&arn)
+        .source_db_instance_identifier(source)
         .db_instance_class("db.r6g.large")
         .send()
         .await
         .map_err(|e| format!("CreateDBInstanceReadReplica: {e:?}"))?;
-    Ok(arn)
+    Ok(())
 }
 
 /// Like [`database_with_replica`], with the primary on its engine's `default.*` parameter group
@@ -100,16 +106,7 @@ pub async fn database_on_default_group_with_replica(
         .and_then(|d| d.db_instance_arn())
         .ok_or("CreateDBInstance returned no ARN")?
         .to_string();
-    parameter_group(recovery, PARAMETER_GROUP, engine).await?;
-    aws_sdk_rds::Client::new(recovery)
-        .create_db_instance_read_replica()
-        .db_instance_identifier(REPLICA_DB)
-        .db_parameter_group_name(PARAMETER_GROUP)
-        .source_db_instance_identifier(&arn)
-        .db_instance_class("db.r6g.large")
-        .send()
-        .await
-        .map_err(|e| format!("CreateDBInstanceReadReplica: {e:?}"))?;
+    replica_of(recovery, &arn, engine).await?;
     Ok(arn)
 }
 

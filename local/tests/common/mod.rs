@@ -5,7 +5,33 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-use rebound::drill::{Stage, PLAN_LOCATION, TABLE};
+use rebound::drill::{Scenario, Stage, PLAN_LOCATION, TABLE};
+
+/// A staged region outage, its alarms fired; returns the stage and the alarm event as input.
+pub async fn region_outage() -> (Stage, String) {
+    let stage = Stage::new(Scenario::RegionOutage)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let input = stage
+        .inject(Scenario::RegionOutage)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_string();
+    (stage, input)
+}
+
+/// Whether moto still holds the recovery region's replica as a replica (not promoted).
+pub async fn replica_still_a_replica(stage: &Stage) -> bool {
+    let replica = aws_sdk_rds::Client::new(&stage.recovery)
+        .describe_db_instances()
+        .db_instance_identifier(rebound_tests::seed::REPLICA_DB)
+        .send()
+        .await
+        .expect("describe");
+    replica.db_instances()[0]
+        .read_replica_source_db_instance_identifier()
+        .is_some()
+}
 
 /// `rebound ARGS` with the stage's moto as the AWS endpoint.
 pub fn rebound(stage: &Stage, args: &[&str]) -> Command {
