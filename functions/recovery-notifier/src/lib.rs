@@ -166,8 +166,8 @@ impl RecoveryNotifier {
 const CLOSE_RETRY_PAUSES_MS: [u64; 3] = [200, 800, 3200];
 
 /// Ends a recovery in the table: the cooldown starts, the lease is released, the outcome is
-/// audited. People have been told already, so a failure here is reported, not raised: the lease
-/// still expires on its own.
+/// audited. A failure here is reported, first thing in the message people get next, not
+/// raised: telling them matters more, and the lease still expires on its own.
 async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now: DateTime<Utc>) -> Action {
     let started = Instant::now();
     let app = &ctx.application;
