@@ -193,6 +193,30 @@ pub async fn fence_old_writer(
 ) -> Action {
     let started = Instant::now();
     let state = old_writer(rds, source, isolation).await;
+    let mut action = set_fence(rds, database, source, isolation, state, dry_run).await;
+    action.duration_ms = elapsed_ms(started);
+    action
+}
+
+/// Why a writer read as `state` cannot be fenced while it takes writes (the split-brain risk a
+/// promotion must not run into without approval); None when it can be, or takes no writes.
+pub fn unfenceable<'a>(state: &'a OldWriter, isolation: Option<&str>) -> Option<&'a str> {
+    match (state, isolation) {
+        (OldWriter::Writable { fence: Err(why) }, None) => Some(why),
+        _ => None,
+    }
+}
+
+/// [`fence_old_writer`] for a writer already read as `state`.
+pub async fn set_fence(
+    rds: &aws_sdk_rds::Client,
+    database: &str,
+    source: &str,
+    isolation: Option<&str>,
+    state: OldWriter,
+    dry_run: bool,
+) -> Action {
+    let started = Instant::now();
     let resource = format!("{source} (old writer of {database})");
     let name = instance_name(source);
     let mut action = match (&state, isolation) {

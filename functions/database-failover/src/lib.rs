@@ -261,23 +261,31 @@ impl DatabaseFailover {
         let inspections: Vec<_> = ctx.plan.databases.iter().map(|db| self.inspect(ctx, db, now)).collect();
         let intents: Vec<Intent> = stream::iter(inspections).buffered(CONCURRENCY).try_collect().await?;
         let dry_run = ctx.dry_run;
-        // Split-brain guard: the old writers are fenced before anything is promoted; one that
-        // answers and cannot be fenced stops the failover, before any change, unless approved.
-        let promoting: Vec<&Intent> = intents
-            .iter()
-            .filter(|i| matches!(i.change, Change::Promote { .. }))
-            .collect();
+        // Split-brain guard: the old writers are read once, then fenced before anything is
+        // promoted; one that takes writes and cannot be fenced stops the failover before any
+        // change, unless a human approved it.
+        let old_writers = self.old_writers(ctx, &intents).await;
         if !dry_run && ctx.approval.is_none() {
-            let planned = self.fences(ctx, &promoting, true).await;
-            if let Some(risk) = planned.iter().find(|a| fence::leaves_a_writer(a)) {
-                return Err(DatabaseError::SplitBrainRisk {
-                    database: risk.resource.clone(),
-                    reason: risk.detail.clone().unwrap_or_default(),
-                });
+            for (intent, state) in &old_writers {
+                let why = fence::unfenceable(state, intent.isolation.as_deref());
+                if let (Some(why), Change::Promote { .. }) = (why, &intent.change) {
+                    return Err(DatabaseError::SplitBrainRisk {
+                        database: intent.old_writer.clone().unwrap_or_default(),
+                        reason: why.to_string(),
+                    });
+                }
             }
         }
-        let all: Vec<&Intent> = intents.iter().collect();
-        let mut actions = self.fences(ctx, &all, dry_run).await;
+        let fences: Vec<_> = old_writers
+            .into_iter()
+            .filter_map(|(intent, state)| {
+                let source = intent.old_writer.as_deref()?;
+                let rds = self.rds_in(&fence::writer_region(ctx, source));
+                let (database, isolation) = (&intent.action.resource, intent.isolation.as_deref());
+                Some(async move { fence::set_fence(&rds, database, source, isolation, state, dry_run).await })
+            })
+            .collect();
+        let mut actions: Vec<Action> = stream::iter(fences).buffered(CONCURRENCY).collect().await;
         let recovery_id = ctx.recovery_id.as_str();
         let changes: Vec<_> = intents
             .iter()
@@ -290,18 +298,18 @@ impl DatabaseFailover {
         Ok(result.settle(invocation, now))
     }
 
-    /// The fence of every promotion's old writer, set (or, `dry_run`, only read and planned).
-    async fn fences(&self, ctx: &RecoveryContext, intents: &[&Intent], dry_run: bool) -> Vec<Action> {
-        let mut fences = Vec::new();
-        for intent in intents {
-            if let Some(source) = &intent.old_writer {
+    /// Each promotion's old writer as it is now, read once (within the fence's reach timeout).
+    async fn old_writers<'i>(&self, ctx: &RecoveryContext, intents: &'i [Intent]) -> Vec<(&'i Intent, OldWriter)> {
+        let reads: Vec<_> = intents
+            .iter()
+            .filter_map(|intent| {
+                let source = intent.old_writer.as_deref()?;
                 let rds = self.rds_in(&fence::writer_region(ctx, source));
-                let identifier = &intent.action.resource;
                 let isolation = intent.isolation.as_deref();
-                fences.push(async move { fence::fence_old_writer(&rds, identifier, source, isolation, dry_run).await });
-            }
-        }
-        stream::iter(fences).buffered(CONCURRENCY).collect().await
+                Some(async move { (intent, fence::old_writer(&rds, source, isolation).await) })
+            })
+            .collect();
+        stream::iter(reads).buffered(CONCURRENCY).collect().await
     }
 
     /// Reads one database and decides what to do, changing nothing.
