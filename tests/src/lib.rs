@@ -62,11 +62,7 @@ impl MotoServer {
     /// where moto contradicts AWS.
     pub fn start() -> Result<MotoServer, HarnessError> {
         let python = moto_python()?;
-        let launcher = std::env::temp_dir().join(format!("rebound-moto-launcher-{}.py", std::process::id()));
-        std::fs::write(&launcher, LAUNCHER).map_err(|source| HarnessError::Spawn {
-            program: launcher.display().to_string(),
-            source,
-        })?;
+        let launcher = launcher_file()?;
         MotoServer::spawn(&python, &[launcher.as_os_str()])
     }
 
@@ -260,6 +256,26 @@ fn check_python(python: &Path) -> Result<(), HarnessError> {
         )));
     }
     Ok(())
+}
+
+/// The launcher, written once per process: servers started at the same time must never read
+/// it half-written (a Python given an empty file exits at once, saying nothing).
+fn launcher_file() -> Result<PathBuf, HarnessError> {
+    static WRITTEN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    WRITTEN
+        .get_or_init(|| {
+            let path = std::env::temp_dir().join(format!("rebound-moto-launcher-{}.py", std::process::id()));
+            let next = path.with_extension("py.next");
+            std::fs::write(&next, LAUNCHER)
+                .and_then(|()| std::fs::rename(&next, &path))
+                .map(|()| path.clone())
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .clone()
+        .map_err(|message| HarnessError::Spawn {
+            program: "the moto launcher".into(),
+            source: std::io::Error::other(message),
+        })
 }
 
 /// The launcher that patches moto's gaps (tests/moto/launcher.py).
