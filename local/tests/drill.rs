@@ -1,5 +1,7 @@
 //! Every drill scenario, end to end against moto: the README's first command.
 
+mod common;
+
 use rebound::drill::{drill, Scenario};
 use serde_json::Value;
 
@@ -47,12 +49,7 @@ async fn region_outage_promotes_the_replica_with_its_lag_as_the_rpo() {
         refused.iter().all(|c| c["service"] != "route53"),
         "Route 53 was not cut: {refused:?}"
     );
-    let fence = report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["operation"] == "FenceOldWriter")
-        .expect("a fence");
+    let fence = common::action(&report, "FenceOldWriter");
     assert_eq!(fence["status"], "failed", "{fence}");
     assert!(
         fence["detail"].as_str().is_some_and(|d| d.contains("did not answer")),
@@ -192,11 +189,6 @@ async fn a_slow_and_throttling_primary_is_fenced_all_the_same() {
     let faulted: Vec<&Value> = report["faultedCalls"].as_array().into_iter().flatten().collect();
     assert!(faulted.iter().any(|c| c["fault"] == "throttle"), "{faulted:?}");
     assert!(faulted.iter().any(|c| c["fault"] == "latency"), "{faulted:?}");
-    let fence = report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["operation"] == "FenceOldWriter")
-        .expect("a fence");
+    let fence = common::action(&report, "FenceOldWriter");
     assert_eq!(fence["status"], "done", "{fence}");
 }

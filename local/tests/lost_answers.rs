@@ -2,6 +2,8 @@
 //! the SDK and moto), in the AZ-outage failover (the region-outage drill also cuts the primary). The SDK retries; Rebound must recognise its own completed change, so the
 //! recovery still completes and verifies in moto, and each change is made once.
 
+mod common;
+
 use rebound::drill::{drill_with, Scenario};
 use rebound_tests::faults::Fault;
 use serde_json::Value;
@@ -38,12 +40,7 @@ async fn lose_one_answer(scenario: Scenario, service: &str, operation: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_promotion_answer_is_recognised_on_retry() {
     let report = lose_one_answer(Scenario::AzOutage, "rds", "PromoteReadReplica").await;
-    let promote = report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["operation"] == "PromoteReadReplica")
-        .expect("a promotion");
+    let promote = common::action(&report, "PromoteReadReplica");
     assert!(
         promote["detail"]
             .as_str()
@@ -55,12 +52,7 @@ async fn a_lost_promotion_answer_is_recognised_on_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_restore_answer_is_recognised_by_its_tag() {
     let report = lose_one_answer(Scenario::DataCorruption, "rds", "RestoreDBInstanceToPointInTime").await;
-    let restore = report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["operation"] == "RestoreDBInstanceToPointInTime")
-        .expect("a restore");
+    let restore = common::action(&report, "RestoreDBInstanceToPointInTime");
     assert!(
         restore["detail"]
             .as_str()

@@ -36,13 +36,19 @@ pub async fn parameter_group(config: &SdkConfig, name: &str, engine: &str) -> Re
     Ok(())
 }
 
-/// Creates a standalone instance with automated backups where `config` points; returns its ARN.
+/// Creates a standalone instance with automated backups where `config` points, on its own
+/// parameter group; returns its ARN.
 pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Result<String, String> {
     parameter_group(config, PARAMETER_GROUP, engine).await?;
+    instance(config, identifier, engine, Some(PARAMETER_GROUP)).await
+}
+
+/// Creates an instance on `group`, or on its engine's `default.*` group; returns its ARN.
+async fn instance(config: &SdkConfig, identifier: &str, engine: &str, group: Option<&str>) -> Result<String, String> {
     let created = aws_sdk_rds::Client::new(config)
         .create_db_instance()
         .db_instance_identifier(identifier)
-        .db_parameter_group_name(PARAMETER_GROUP)
+        .set_db_parameter_group_name(group.map(str::to_string))
         .engine(engine)
         .db_instance_class("db.r6g.large")
         .allocated_storage(100)
@@ -89,23 +95,7 @@ pub async fn database_on_default_group_with_replica(
     recovery: &SdkConfig,
     engine: &str,
 ) -> Result<String, String> {
-    let created = aws_sdk_rds::Client::new(primary)
-        .create_db_instance()
-        .db_instance_identifier(PRIMARY_DB)
-        .engine(engine)
-        .db_instance_class("db.r6g.large")
-        .allocated_storage(100)
-        .master_username("orders")
-        .master_user_password("not-a-secret-1")
-        .backup_retention_period(7)
-        .send()
-        .await
-        .map_err(|e| format!("CreateDBInstance: {e:?}"))?;
-    let arn = created
-        .db_instance()
-        .and_then(|d| d.db_instance_arn())
-        .ok_or("CreateDBInstance returned no ARN")?
-        .to_string();
+    let arn = instance(primary, PRIMARY_DB, engine, None).await?;
     replica_of(recovery, &arn, engine).await?;
     Ok(arn)
 }

@@ -79,6 +79,16 @@ pub fn run_scaled(stage: &Stage, input: &str, time_scale: &str, extra: &[&str]) 
     rebound(stage, &args).spawn().expect("rebound starts")
 }
 
+/// The first action of a drill report with `operation`.
+pub fn action<'a>(report: &'a serde_json::Value, operation: &str) -> &'a serde_json::Value {
+    report["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["operation"] == operation)
+        .unwrap_or_else(|| panic!("no {operation} in {}", report["actions"]))
+}
+
 /// Waits for a child on a blocking thread.
 pub async fn finish(child: Child) -> Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().expect("rebound ends"))
