@@ -32,7 +32,7 @@ impl Functions {
     pub fn new(global: &SdkConfig, recovery: &SdkConfig, plan_location: Option<String>, table: Option<String>) -> Self {
         Functions {
             detector: Detector::new(recovery, plan_location, table.clone()),
-            dns: DnsFailover::new(global),
+            dns: DnsFailover::new(global, recovery),
             databases: DatabaseFailover::new(recovery, global),
             services: ServiceRestoration::new(recovery),
             validator: RecoveryValidator::new(global, recovery),

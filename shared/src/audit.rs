@@ -5,10 +5,13 @@
 
 use serde::Serialize;
 
-use crate::plan::{Database, DnsMode, RecoveryPlan, Service};
+use crate::plan::{Database, DnsMode, Probe, RecoveryPlan, Service};
 
 /// Where global control planes (Route 53's change API, IAM) are homed.
 pub const GLOBAL_CONTROL_PLANE_REGION: &str = "us-east-1";
+
+/// Joins the regions of a dependency any one of which serves it (an ARC cluster's endpoints).
+const ANY_OF: &str = " or ";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,7 +66,9 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
             region: region.to_string(),
             plane,
             blocking,
-            flagged: region == primary,
+            // A list of regions (an ARC cluster's endpoints) depends on the primary only when
+            // every one of them is in it.
+            flagged: region.split(ANY_OF).all(|r| r == primary),
             acknowledged: plan.acknowledged_dependencies.iter().any(|a| a == operation),
         });
     };
@@ -91,12 +96,49 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
     }
 
     // CheckReadiness: every step's reads, the fences' reads, the acting roles' permissions.
-    if !plan.dns.is_empty() {
+    let modes: Vec<DnsMode> = plan.dns.iter().map(|r| r.mode).collect();
+    let has = |mode: DnsMode| modes.contains(&mode);
+    let cluster = plan
+        .routing_control_cluster
+        .iter()
+        .flat_map(|c| c.endpoints.iter().map(|e| e.region.as_str()))
+        .collect::<Vec<_>>()
+        .join(ANY_OF);
+    if has(DnsMode::Upsert) {
         add(
             "CheckReadiness",
             "route53:ListResourceRecordSets",
             global,
             Plane::Control,
+            true,
+        );
+    }
+    if has(DnsMode::HealthCheckInversion) {
+        add("CheckReadiness", "route53:GetHealthCheck", global, Plane::Control, true);
+    }
+    if has(DnsMode::AlarmHealthCheck) {
+        add(
+            "CheckReadiness",
+            "cloudwatch:DescribeAlarms",
+            recovery,
+            Plane::Data,
+            true,
+        );
+        // Whether the health check follows the alarm: checked when Route 53 answers.
+        add(
+            "CheckReadiness",
+            "route53:GetHealthCheck",
+            global,
+            Plane::Control,
+            false,
+        );
+    }
+    if has(DnsMode::RoutingControl) {
+        add(
+            "CheckReadiness",
+            "route53-recovery-cluster:GetRoutingControlState",
+            &cluster,
+            Plane::Data,
             true,
         );
     }
@@ -130,6 +172,13 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
             DnsMode::Upsert => {
                 add(
                     "StartDnsFailover",
+                    "route53:ListResourceRecordSets",
+                    global,
+                    Plane::Control,
+                    true,
+                );
+                add(
+                    "StartDnsFailover",
                     "route53:ChangeResourceRecordSets",
                     global,
                     Plane::Control,
@@ -140,9 +189,55 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
             DnsMode::HealthCheckInversion => {
                 add(
                     "StartDnsFailover",
+                    "route53:GetHealthCheck",
+                    global,
+                    Plane::Control,
+                    true,
+                );
+                add(
+                    "StartDnsFailover",
                     "route53:UpdateHealthCheck",
                     global,
                     Plane::Control,
+                    true,
+                );
+            }
+            DnsMode::RoutingControl => {
+                add(
+                    "StartDnsFailover",
+                    "route53-recovery-cluster:GetRoutingControlState",
+                    &cluster,
+                    Plane::Data,
+                    true,
+                );
+                add(
+                    "StartDnsFailover",
+                    "route53-recovery-cluster:UpdateRoutingControlStates",
+                    &cluster,
+                    Plane::Data,
+                    true,
+                );
+            }
+            DnsMode::AlarmHealthCheck => {
+                add(
+                    "StartDnsFailover",
+                    "cloudwatch:DescribeAlarms",
+                    recovery,
+                    Plane::Data,
+                    true,
+                );
+                add(
+                    "StartDnsFailover",
+                    "cloudwatch:PutMetricData",
+                    recovery,
+                    Plane::Data,
+                    true,
+                );
+                add(
+                    "StartDnsFailover",
+                    "cloudwatch:SetAlarmState",
+                    recovery,
+                    Plane::Data,
                     true,
                 );
             }
@@ -266,13 +361,41 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         }
     }
 
-    // ValidateRecovery: the records as Route 53 holds them, the databases, the services.
-    if !plan.dns.is_empty() {
+    // ValidateRecovery: each record where its mode switched it, the databases, the services.
+    let dns_probes = plan.validation.probes.iter().any(|p| matches!(p, Probe::Dns { .. }));
+    if has(DnsMode::Upsert) || dns_probes {
         add(
             "ValidateRecovery",
             "route53:ListResourceRecordSets",
             global,
             Plane::Control,
+            true,
+        );
+    }
+    if has(DnsMode::HealthCheckInversion) {
+        add(
+            "ValidateRecovery",
+            "route53:GetHealthCheck",
+            global,
+            Plane::Control,
+            true,
+        );
+    }
+    if has(DnsMode::RoutingControl) {
+        add(
+            "ValidateRecovery",
+            "route53-recovery-cluster:GetRoutingControlState",
+            &cluster,
+            Plane::Data,
+            true,
+        );
+    }
+    if has(DnsMode::AlarmHealthCheck) {
+        add(
+            "ValidateRecovery",
+            "cloudwatch:DescribeAlarms",
+            recovery,
+            Plane::Data,
             true,
         );
     }

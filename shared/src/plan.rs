@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod dns;
+use dns::check_dns;
+
 /// The longest duration a plan may give, in seconds: one year, Step Functions' limit for a
 /// standard execution.
 pub const MAX_SECONDS: u64 = 365 * 24 * 3600;
@@ -26,6 +29,9 @@ pub struct RecoveryPlan {
     pub detection: Detection,
     #[serde(default)]
     pub dns: Vec<DnsRecord>,
+    /// Required when a record is in `routingControl` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_control_cluster: Option<RoutingControlCluster>,
     #[serde(default)]
     pub databases: Vec<Database>,
     #[serde(default)]
@@ -191,9 +197,21 @@ pub struct DnsRecord {
     pub primary: Option<RecordTarget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecordTarget>,
-    /// The primary's health check, inverted to fail failover records over.
+    /// The primary's health check: inverted to fail failover records over
+    /// (`healthCheckInversion`), or following `alarmName` (`alarmHealthCheck`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_id: Option<String>,
+    /// `routingControl`: the ARC routing control that lets traffic into the primary's cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_routing_control_arn: Option<String>,
+    /// `routingControl`: the one for the recovery region's cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_routing_control_arn: Option<String>,
+    /// `alarmHealthCheck`: the CloudWatch alarm, in the recovery region, that the primary
+    /// record's health check follows; in ALARM the primary is unhealthy and Route 53 answers
+    /// with the failover record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,12 +234,49 @@ impl RecordType {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DnsMode {
-    /// UPSERT the record to the recovery values (control plane).
+    /// UPSERT the record to the recovery values (Route 53's control plane).
     #[default]
     Upsert,
     /// Invert the primary's Route 53 health check so failover records switch (`UpdateHealthCheck`
     /// is a control-plane call; the switch itself happens in Route 53's data plane).
     HealthCheckInversion,
+    /// Turn the recovery cell's ARC routing control on and the primary's off, in one
+    /// `UpdateRoutingControlStates` on the first cluster endpoint that answers (data plane).
+    RoutingControl,
+    /// Drive the recovery-region alarm that the primary record's health check follows into
+    /// ALARM (`PutMetricData`, `SetAlarmState`): no Route 53 call at failover time.
+    AlarmHealthCheck,
+}
+
+impl DnsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsMode::Upsert => "upsert",
+            DnsMode::HealthCheckInversion => "healthCheckInversion",
+            DnsMode::RoutingControl => "routingControl",
+            DnsMode::AlarmHealthCheck => "alarmHealthCheck",
+        }
+    }
+
+    /// Whether the failover calls Route 53's control plane (homed in us-east-1).
+    pub fn needs_route53_control_plane(self) -> bool {
+        matches!(self, DnsMode::Upsert | DnsMode::HealthCheckInversion)
+    }
+}
+
+/// The ARC cluster whose data-plane endpoints read and set routing controls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoutingControlCluster {
+    /// Tried in order until one answers, as ARC asks; each is signed for its own region.
+    pub endpoints: Vec<ClusterEndpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterEndpoint {
+    pub region: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -549,6 +604,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
             "objectives",
             "detection",
             "dns",
+            "routingControlCluster",
             "databases",
             "services",
             "validation",
@@ -764,138 +820,6 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
     }
     c.one_of("detection", d, "unknownSignals", false, &["abstain", "failing"]);
     c.seconds("detection", d, "cooldownSeconds", false, 0, ">= 0");
-}
-
-fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
-    let mut seen = BTreeSet::new();
-    for (path, record) in c.array("", plan, "dns", false) {
-        let Some(r) = c.object(
-            &path,
-            record,
-            &[
-                "hostedZoneId",
-                "name",
-                "type",
-                "ttl",
-                "mode",
-                "setIdentifier",
-                "primary",
-                "recovery",
-                "healthCheckId",
-            ],
-        ) else {
-            continue;
-        };
-        let zone = c.string(&path, r, "hostedZoneId", true);
-        let name = c.string(&path, r, "name", true);
-        if let Some(n) = name {
-            if !is_domain_name(n) {
-                c.report(&format!("{path}.name"), "must be a DNS name like api.example.com.");
-            }
-        }
-        let rtype = c.one_of(&path, r, "type", true, &["A", "AAAA", "CNAME"]);
-        let set_id = c.string(&path, r, "setIdentifier", false);
-        if let (Some(z), Some(n), Some(t)) = (zone, name, rtype) {
-            let key = (
-                z.to_string(),
-                n.trim_end_matches('.').to_ascii_lowercase(),
-                t.to_string(),
-                set_id.map(str::to_string),
-            );
-            if !seen.insert(key) {
-                c.report(&path, format!("duplicate record {n} {t} in zone {z}"));
-            }
-        }
-        let mode = c
-            .one_of(&path, r, "mode", false, &["upsert", "healthCheckInversion"])
-            .unwrap_or("upsert");
-        let ttl = c.integer(&path, r, "ttl", false, 0, ">= 0");
-        if ttl.is_some_and(|t| t > 2_147_483_647) {
-            c.report(&format!("{path}.ttl"), "must be at most 2147483647");
-        }
-        let health_check = c.string(&path, r, "healthCheckId", false);
-        let primary = target(c, &path, r, "primary", rtype);
-        let recovery = target(c, &path, r, "recovery", rtype);
-        match mode {
-            "upsert" => {
-                for (key, t) in [("primary", &primary), ("recovery", &recovery)] {
-                    // `null` is absent, as serde reads it.
-                    if r.get(key).is_none_or(Value::is_null) {
-                        c.report(&format!("{path}.{key}"), "required in upsert mode");
-                    }
-                    if matches!(t, Some(Target::Values)) && ttl.is_none() {
-                        c.report(&format!("{path}.ttl"), "required for records with values");
-                    }
-                }
-                if matches!(primary, Some(Target::Alias)) && matches!(recovery, Some(Target::Alias)) && ttl.is_some() {
-                    c.report(&format!("{path}.ttl"), "must be absent for alias records");
-                }
-                if r.contains_key("primary") && r.get("primary") == r.get("recovery") {
-                    c.report(&format!("{path}.recovery"), "must differ from primary");
-                }
-            }
-            _ => {
-                if health_check.is_none() {
-                    c.report(
-                        &format!("{path}.healthCheckId"),
-                        "required in healthCheckInversion mode",
-                    );
-                }
-            }
-        }
-    }
-}
-
-enum Target {
-    Values,
-    Alias,
-}
-
-fn target(c: &mut Checker, path: &str, record: &Map<String, Value>, key: &str, rtype: Option<&str>) -> Option<Target> {
-    let tpath = format!("{path}.{key}");
-    let t = c.child_object(path, record, key, false, &["values", "alias"])?;
-    match (t.get("values"), t.get("alias")) {
-        (Some(_), Some(_)) | (None, None) => {
-            c.report(&tpath, "must have exactly one of values or alias");
-            None
-        }
-        (Some(values), None) => {
-            let Some(values) = values.as_array().filter(|v| !v.is_empty()) else {
-                c.report(&format!("{tpath}.values"), "must be a non-empty array of strings");
-                return None;
-            };
-            if rtype == Some("CNAME") && values.len() != 1 {
-                c.report(&format!("{tpath}.values"), "a CNAME takes exactly one value");
-            }
-            for (i, v) in values.iter().enumerate() {
-                let vpath = format!("{tpath}.values[{i}]");
-                match (v.as_str(), rtype) {
-                    (None, _) => c.report(&vpath, "must be a string"),
-                    (Some(s), Some("A")) if s.parse::<std::net::Ipv4Addr>().is_err() => {
-                        c.report(&vpath, format!("must be an IPv4 address, got '{s}'"))
-                    }
-                    (Some(s), Some("AAAA")) if s.parse::<std::net::Ipv6Addr>().is_err() => {
-                        c.report(&vpath, format!("must be an IPv6 address, got '{s}'"))
-                    }
-                    (Some(s), Some("CNAME")) if !is_domain_name(s) => c.report(&vpath, "must be a DNS name"),
-                    _ => {}
-                }
-            }
-            Some(Target::Values)
-        }
-        (None, Some(alias)) => {
-            let apath = format!("{tpath}.alias");
-            if let Some(a) = c.object(&apath, alias, &["hostedZoneId", "dnsName", "evaluateTargetHealth"]) {
-                c.string(&apath, a, "hostedZoneId", true);
-                c.string(&apath, a, "dnsName", true);
-                c.boolean(&apath, a, "evaluateTargetHealth", false);
-            }
-            if rtype == Some("CNAME") {
-                c.report(&apath, "an alias record must be of type A or AAAA");
-            }
-            Some(Target::Alias)
-        }
-    }
 }
 
 fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: Option<&str>) {

@@ -1,22 +1,30 @@
 //! dns-failover: moves the plan's DNS records to the recovery region (or back, in failback).
 //!
-//! `start` reads every record first, then sends one `ChangeResourceRecordSets` batch per hosted
-//! zone with all of that zone's changes, and inverts the health checks of data-plane records.
-//! `status` polls `GetChange` until every batch is INSYNC.
+//! `start` reads every record, routing control and alarm first and decides every change, then
+//! acts: the data-plane modes first (ARC routing controls in one batch, `routing.rs`; the
+//! health-check alarms, `alarm.rs`), then one `ChangeResourceRecordSets` batch per hosted zone
+//! and the health-check inversions, which need Route 53's control plane. `status` polls
+//! `GetChange` until every batch is INSYNC.
 
-use std::collections::BTreeMap;
+pub mod alarm;
+mod records;
+pub mod routing;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
-};
+use aws_sdk_cloudwatch::types::StateValue;
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet};
 use chrono::{DateTime, Utc};
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, Step, StepAction, StepRequest, StepResult, StepStatus,
+    parse_request, Action, ActionStatus, BadRequest, RecoveryContext, RecoveryPath, Step, StepAction, StepRequest,
+    StepResult, StepStatus,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
-use rebound_shared::plan::{DnsMode, DnsRecord, RecordTarget, RecordType};
+use rebound_shared::plan::{DnsMode, DnsRecord};
 use rebound_shared::step::{elapsed_ms, past_deadline, towards_recovery};
+use records::{desired_record, same_target, summary};
+pub use records::{record_holds, rr_type, same_name};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,14 +41,31 @@ pub enum DnsError {
     BadRecord { resource: String, reason: String },
     #[error("DNS changes not INSYNC by the deadline {deadline}: {pending}")]
     DeadlinePassed { deadline: String, pending: String },
+    #[error(
+        "{resource}: Route 53's control plane (homed in us-east-1) did not answer: {source}; the \
+         routingControl and alarmHealthCheck modes fail over without it"
+    )]
+    ControlPlaneUnreachable { resource: String, source: AwsError },
+    #[error("{resource}: no ARC cluster endpoint answered {operation}: {tried}")]
+    ClusterUnreachable {
+        resource: String,
+        operation: &'static str,
+        tried: String,
+    },
+    #[error("this function's CloudWatch client acts in {client} but the plan's alarms are in {plan}")]
+    WrongRegion { plan: String, client: String },
 }
 
 impl DnsError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             DnsError::Aws { source, .. } => source.kind,
+            DnsError::ControlPlaneUnreachable { .. } | DnsError::ClusterUnreachable { .. } => ErrorKind::Transient,
             DnsError::Precondition { .. } => ErrorKind::PreconditionFailed,
-            DnsError::BadRequest(_) | DnsError::NotStarted | DnsError::BadRecord { .. } => ErrorKind::InvalidInput,
+            DnsError::BadRequest(_)
+            | DnsError::NotStarted
+            | DnsError::BadRecord { .. }
+            | DnsError::WrongRegion { .. } => ErrorKind::InvalidInput,
             DnsError::DeadlinePassed { .. } => ErrorKind::StepFailed,
         }
     }
@@ -50,6 +75,9 @@ rebound_shared::impl_diagnostic!(DnsError);
 
 pub struct DnsFailover {
     pub route53: aws_sdk_route53::Client,
+    /// In the recovery region, where the health checks' alarms live.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub cluster: routing::Cluster,
 }
 
 fn aws<E>(
@@ -60,9 +88,14 @@ fn aws<E>(
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    DnsError::Aws {
-        resource: resource.to_string(),
-        source: AwsError::from_sdk("route53", operation, err),
+    let source = AwsError::from_sdk("route53", operation, err);
+    let unanswered =
+        matches!(source.code.as_str(), "Timeout" | "DispatchFailure") || source.status.is_some_and(|s| s >= 500);
+    let resource = resource.to_string();
+    if unanswered {
+        DnsError::ControlPlaneUnreachable { resource, source }
+    } else {
+        DnsError::Aws { resource, source }
     }
 }
 
@@ -74,9 +107,12 @@ struct RecordChange {
 }
 
 impl DnsFailover {
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
+    /// `config` serves Route 53 (global); `recovery` the alarms and the ARC cluster's credentials.
+    pub fn new(config: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
         DnsFailover {
             route53: aws_sdk_route53::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(recovery),
+            cluster: routing::Cluster::FromPlan(recovery.clone()),
         }
     }
 
@@ -88,7 +124,9 @@ impl DnsFailover {
             StepAction::Readiness => {
                 let mut request = request;
                 request.context.dry_run = true;
-                self.start(&request, now).await
+                let mut result = self.start(&request, now).await?;
+                self.check_wiring(&request.context, &mut result).await?;
+                Ok(result)
             }
         }
     }
@@ -102,6 +140,8 @@ impl DnsFailover {
         // Read everything before changing anything, so a missing record changes nothing.
         let mut zones: BTreeMap<&str, Vec<RecordChange>> = BTreeMap::new();
         let mut inversions = Vec::new();
+        let mut cells: Vec<(String, routing::Cells)> = Vec::new();
+        let mut gates: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for record in &ctx.plan.dns {
             let resource = format!(
                 "route53:{}/{}/{}",
@@ -136,7 +176,60 @@ impl DnsFailover {
                     let inverted = self.health_check_inverted(id).await?;
                     inversions.push((id.to_string(), inverted, to_recovery));
                 }
+                DnsMode::RoutingControl => cells.push((
+                    resource,
+                    routing::Cells {
+                        primary: record.primary_routing_control_arn.as_deref().unwrap_or_default(),
+                        recovery: record.recovery_routing_control_arn.as_deref().unwrap_or_default(),
+                    },
+                )),
+                DnsMode::AlarmHealthCheck => gates
+                    .entry(record.alarm_name.as_deref().unwrap_or_default())
+                    .or_default()
+                    .push(resource),
             }
+        }
+        let routing = self.plan_routing(ctx, &cells, to_recovery).await?;
+        let gates = self.plan_gates(ctx, &gates, to_recovery).await?;
+
+        // Every read and decision is made: act, data plane first.
+        if let Some((endpoints, entries, actions)) = routing {
+            let started = Instant::now();
+            let mut actions = actions;
+            if !ctx.dry_run && !entries.is_empty() {
+                let what = actions
+                    .iter()
+                    .map(|a| a.resource.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                routing::update(&endpoints, &what, &entries).await?;
+                for a in actions.iter_mut().filter(|a| !a.already_done) {
+                    a.status = ActionStatus::Done;
+                    a.duration_ms = elapsed_ms(started);
+                }
+            }
+            result.actions.extend(actions);
+        }
+        for (gate, mut action) in gates {
+            if !ctx.dry_run && !action.already_done {
+                let started = Instant::now();
+                let state = if to_recovery { StateValue::Alarm } else { StateValue::Ok };
+                let reason = format!(
+                    "Rebound {} {:?} of {}: primary {}",
+                    ctx.recovery_id,
+                    ctx.mode,
+                    ctx.plan.application,
+                    if to_recovery {
+                        "out of service"
+                    } else {
+                        "back in service"
+                    }
+                );
+                alarm::drive(&self.cloudwatch, &gate.alarm, gate.value, state, &reason).await?;
+                action.status = ActionStatus::Done;
+                action.duration_ms = elapsed_ms(started);
+            }
+            result.actions.push(action);
         }
 
         for (zone, records) in zones {
@@ -324,106 +417,161 @@ impl DnsFailover {
     }
 }
 
-pub fn rr_type(t: RecordType) -> RrType {
-    match t {
-        RecordType::A => RrType::A,
-        RecordType::AAAA => RrType::Aaaa,
-        RecordType::CNAME => RrType::Cname,
-    }
+/// An alarm to drive, and the value that puts its metric where the gate should be.
+struct Gate {
+    alarm: aws_sdk_cloudwatch::types::MetricAlarm,
+    value: f64,
 }
 
-/// Route 53 answers names with a trailing dot and in lower case.
-pub fn same_name(a: &str, b: &str) -> bool {
-    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
-}
+type RoutingPlan = (Vec<routing::Endpoint>, Vec<(String, bool)>, Vec<Action>);
 
-/// The record as it should be: the target's values or alias, everything else (routing policy,
-/// health check) kept from the current record.
-fn desired_record(
-    record: &DnsRecord,
-    target: &RecordTarget,
-    current: Option<&ResourceRecordSet>,
-) -> Result<ResourceRecordSet, String> {
-    let mut builder = match current {
-        Some(c) => ResourceRecordSet::builder()
-            .name(c.name())
-            .r#type(c.r#type().clone())
-            .set_set_identifier(c.set_identifier().map(str::to_string))
-            .set_weight(c.weight())
-            .set_region(c.region().cloned())
-            .set_failover(c.failover().cloned())
-            .set_multi_value_answer(c.multi_value_answer())
-            .set_health_check_id(c.health_check_id().map(str::to_string))
-            .set_geo_location(c.geo_location().cloned())
-            .set_cidr_routing_config(c.cidr_routing_config().cloned())
-            .set_geo_proximity_location(c.geo_proximity_location().cloned()),
-        None => ResourceRecordSet::builder()
-            .name(&record.name)
-            .r#type(rr_type(record.record_type))
-            .set_set_identifier(record.set_identifier.clone()),
-    };
-    match target {
-        RecordTarget::Values { values } => {
-            let records = values
-                .iter()
-                .map(|v| ResourceRecord::builder().value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
-            builder = builder
-                .set_alias_target(None)
-                .set_resource_records(Some(records))
-                .set_ttl(record.ttl.or(current.and_then(|c| c.ttl())));
+impl DnsFailover {
+    /// Reads the routing controls and decides the one batch that switches them.
+    async fn plan_routing(
+        &self,
+        ctx: &RecoveryContext,
+        cells: &[(String, routing::Cells<'_>)],
+        to_recovery: bool,
+    ) -> Result<Option<RoutingPlan>, DnsError> {
+        if cells.is_empty() {
+            return Ok(None);
         }
-        RecordTarget::Alias { alias } => {
-            let target = AliasTarget::builder()
-                .hosted_zone_id(&alias.hosted_zone_id)
-                .dns_name(&alias.dns_name)
-                .evaluate_target_health(alias.evaluate_target_health)
-                .build()
-                .map_err(|e| e.to_string())?;
-            builder = builder.set_resource_records(None).set_ttl(None).alias_target(target);
-        }
+        let endpoints = self.cluster.endpoints(&ctx.plan);
+        let arns: BTreeSet<&str> = cells.iter().flat_map(|(_, c)| [c.primary, c.recovery]).collect();
+        let arns: Vec<&str> = arns.into_iter().collect();
+        let current = routing::states(&endpoints, &arns).await?;
+        let pairs: Vec<routing::Cells> = cells.iter().map(|(_, c)| *c).collect();
+        let entries = routing::updates(&pairs, &current, to_recovery).map_err(|reason| DnsError::Precondition {
+            resource: "routing controls".into(),
+            reason,
+        })?;
+        let state = |arn: &str| {
+            if current.get(arn).copied().unwrap_or(false) {
+                "On"
+            } else {
+                "Off"
+            }
+        };
+        let actions = cells
+            .iter()
+            .map(|(resource, c)| {
+                let before = json!({ "primary": state(c.primary), "recovery": state(c.recovery) });
+                let after = json!({
+                    "primary": if to_recovery { "Off" } else { "On" },
+                    "recovery": if to_recovery { "On" } else { "Off" },
+                });
+                if before == after {
+                    Action::already_done(resource, "UpdateRoutingControlStates", after)
+                } else {
+                    Action::change(resource, "UpdateRoutingControlStates", before, after, ctx.dry_run)
+                }
+            })
+            .collect();
+        Ok(Some((endpoints, entries, actions)))
     }
-    builder.build().map_err(|e| e.to_string())
-}
 
-fn normalise(value: &str) -> String {
-    value.trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// Whether the current record already holds the desired values (order and case aside).
-fn same_target(current: &ResourceRecordSet, desired: &ResourceRecordSet) -> bool {
-    let values = |rs: &ResourceRecordSet| {
-        let mut v: Vec<String> = rs.resource_records().iter().map(|r| normalise(r.value())).collect();
-        v.sort();
-        v
-    };
-    let alias = |rs: &ResourceRecordSet| {
-        rs.alias_target().map(|a| {
-            (
-                normalise(a.dns_name()),
-                a.hosted_zone_id().to_string(),
-                a.evaluate_target_health(),
-            )
-        })
-    };
-    values(current) == values(desired)
-        && alias(current) == alias(desired)
-        && (desired.ttl().is_none() || current.ttl() == desired.ttl())
-}
-
-/// A record's state for the step result.
-fn summary(rs: Option<&ResourceRecordSet>) -> Value {
-    let Some(rs) = rs else { return json!(null) };
-    match rs.alias_target() {
-        Some(a) => json!({ "alias": a.dns_name(), "hostedZoneId": a.hosted_zone_id() }),
-        None => {
-            json!({ "values": rs.resource_records().iter().map(|r| r.value()).collect::<Vec<_>>(), "ttl": rs.ttl() })
+    /// Reads the health checks' alarms and decides what each must become.
+    async fn plan_gates(
+        &self,
+        ctx: &RecoveryContext,
+        gates: &BTreeMap<&str, Vec<String>>,
+        to_recovery: bool,
+    ) -> Result<Vec<(Gate, Action)>, DnsError> {
+        if gates.is_empty() {
+            return Ok(Vec::new());
         }
+        let client = self
+            .cloudwatch
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        if client != ctx.plan.recovery_region {
+            return Err(DnsError::WrongRegion {
+                plan: ctx.plan.recovery_region.clone(),
+                client,
+            });
+        }
+        let names: Vec<&str> = gates.keys().copied().collect();
+        let alarms = alarm::read(&self.cloudwatch, &names).await?;
+        let want = if to_recovery { StateValue::Alarm } else { StateValue::Ok };
+        let mut out = Vec::new();
+        for (name, records) in gates {
+            let resource = alarm::alarm_resource(name);
+            let found = alarms.get(*name).ok_or_else(|| DnsError::Precondition {
+                resource: resource.clone(),
+                reason: format!("no such metric alarm in {}", ctx.plan.recovery_region),
+            })?;
+            let value = alarm::gate_value(found, to_recovery).map_err(|reason| DnsError::Precondition {
+                resource: resource.clone(),
+                reason,
+            })?;
+            let state = found.state_value().map(|s| s.as_str()).unwrap_or("unknown");
+            let after = json!({ "state": want.as_str(), "metricValue": value });
+            let mut action = if found.state_value() == Some(&want) {
+                Action::already_done(&resource, "SetAlarmState", after)
+            } else {
+                Action::change(
+                    &resource,
+                    "SetAlarmState",
+                    json!({ "state": state }),
+                    after,
+                    ctx.dry_run,
+                )
+            };
+            action.detail = Some(format!("the health check of {} follows it", records.join(", ")));
+            out.push((
+                Gate {
+                    alarm: found.clone(),
+                    value,
+                },
+                action,
+            ));
+        }
+        Ok(out)
     }
-}
 
-/// Whether `current` already holds `target` (values or alias; order and case aside).
-pub fn record_holds(record: &DnsRecord, target: &RecordTarget, current: &ResourceRecordSet) -> bool {
-    desired_record(record, target, Some(current)).is_ok_and(|desired| same_target(current, &desired))
+    /// Readiness only: each gate's health check follows its alarm. Route 53's control plane
+    /// answers this; when it does not, a scheduled check retries later, and a failover goes on
+    /// with a warning, since the failover itself does not need it.
+    async fn check_wiring(&self, ctx: &RecoveryContext, result: &mut StepResult) -> Result<(), DnsError> {
+        for record in ctx.plan.dns.iter().filter(|r| r.mode == DnsMode::AlarmHealthCheck) {
+            let (Some(id), Some(name)) = (record.health_check_id.as_deref(), record.alarm_name.as_deref()) else {
+                continue;
+            };
+            let resource = format!("route53:healthcheck/{id}");
+            let read = self
+                .route53
+                .get_health_check()
+                .health_check_id(id)
+                .send()
+                .await
+                .map_err(|e| aws(&resource, "GetHealthCheck", &e));
+            let problem = match read {
+                Ok(out) => match out.health_check() {
+                    Some(check) => alarm::wiring_problem(check, &ctx.plan.recovery_region, name),
+                    None => Some("not found".into()),
+                },
+                Err(e) if e.kind() == ErrorKind::Transient && ctx.path != RecoveryPath::ReadinessCheck => {
+                    let note = format!("WARNING: health check {id} not verified: {e}");
+                    if let Some(a) = result
+                        .actions
+                        .iter_mut()
+                        .find(|a| a.resource == alarm::alarm_resource(name))
+                    {
+                        a.detail = Some(format!("{}; {note}", a.detail.as_deref().unwrap_or_default()));
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(problem) = problem {
+                return Err(DnsError::Precondition {
+                    resource,
+                    reason: format!("the health check of {} {problem}", record.name),
+                });
+            }
+        }
+        Ok(())
+    }
 }

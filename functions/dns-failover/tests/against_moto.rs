@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 struct World {
     _moto: MotoServer,
+    dns: DnsFailover,
     route53: Client,
     zone: String,
     health_check: String,
@@ -109,6 +110,7 @@ async fn world() -> World {
         }
     }
     World {
+        dns: DnsFailover::new(&moto.config("us-east-1"), &moto.config("us-west-2")),
         _moto: moto,
         route53,
         zone,
@@ -167,11 +169,7 @@ impl World {
     }
 
     async fn run(&self, request: &Value) -> Result<StepResult, DnsError> {
-        DnsFailover {
-            route53: self.route53.clone(),
-        }
-        .handle(request.clone(), Utc::now())
-        .await
+        self.dns.handle(request.clone(), Utc::now()).await
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use database_failover::fence::{self, OldWriter};
 use database_failover::{failback_databases, DatabaseFailover};
-use dns_failover::{record_holds, DnsFailover};
+use dns_failover::{alarm, record_holds, routing, DnsFailover};
 use futures_util::future::join_all;
 use permissions::Permissions;
 use rebound_shared::context::{
@@ -26,7 +26,7 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::ErrorKind;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
-use rebound_shared::plan::{Database, DnsMode, DnsRecord, Probe, RecordTarget, Service};
+use rebound_shared::plan::{Database, DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan, Service};
 use rebound_shared::step::{elapsed_ms, moves_region, services_in_scope, towards_recovery};
 use serde_json::Value;
 use service_restoration::{target_capacity, ServiceRestoration};
@@ -76,7 +76,7 @@ impl RecoveryValidator {
     /// `primary` serves Route 53 (global) and the primary-region databases a failback checks.
     pub fn new(primary: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
         RecoveryValidator {
-            dns: DnsFailover::new(primary),
+            dns: DnsFailover::new(primary, recovery),
             databases: DatabaseFailover::new(recovery, primary),
             services: ServiceRestoration::new(recovery),
             http: reqwest::Client::builder()
@@ -227,7 +227,7 @@ impl RecoveryValidator {
         }
         let mut records = Vec::new();
         for record in ctx.plan.dns.iter().filter(|_| moved) {
-            records.push(self.record_check(record, to_recovery));
+            records.push(self.record_check(&ctx.plan, record, to_recovery));
         }
         // After a failback the writers are the failback replicas, in the primary region.
         let primary = self.databases.in_primary();
@@ -338,6 +338,9 @@ impl RecoveryValidator {
                     primary: None,
                     recovery: None,
                     health_check_id: None,
+                    primary_routing_control_arn: None,
+                    recovery_routing_control_arn: None,
+                    alarm_name: None,
                 };
                 let target = RecordTarget::Values {
                     values: expected.clone(),
@@ -370,7 +373,7 @@ impl RecoveryValidator {
         }
     }
 
-    async fn record_check(&self, record: &DnsRecord, to_recovery: bool) -> Check {
+    async fn record_check(&self, plan: &RecoveryPlan, record: &DnsRecord, to_recovery: bool) -> Check {
         let label = format!("record {} {}", record.name, record.record_type.as_str());
         match record.mode {
             DnsMode::Upsert => {
@@ -386,6 +389,41 @@ impl RecoveryValidator {
                 match self.dns.health_check_inverted(id).await {
                     Ok(inverted) if inverted == to_recovery => check(label, true, format!("inverted: {inverted}")),
                     Ok(inverted) => check(label, false, format!("inverted: {inverted}, expected {to_recovery}")),
+                    Err(e) => check(label, false, e.to_string()),
+                }
+            }
+            DnsMode::RoutingControl => {
+                let (Some(primary), Some(recovery)) = (
+                    record.primary_routing_control_arn.as_deref(),
+                    record.recovery_routing_control_arn.as_deref(),
+                ) else {
+                    return check(label, false, "the plan gives no routing controls".into());
+                };
+                let label = format!("routing controls of {}", record.name);
+                let endpoints = self.dns.cluster.endpoints(plan);
+                match routing::states(&endpoints, &[primary, recovery]).await {
+                    Ok(states) => {
+                        let on = |arn: &str| states.get(arn).copied().unwrap_or(false);
+                        let (p, r) = (on(primary), on(recovery));
+                        let detail = format!("primary {}, recovery {}", on_off(p), on_off(r));
+                        check(label, r == to_recovery && p != to_recovery, detail)
+                    }
+                    Err(e) => check(label, false, e.to_string()),
+                }
+            }
+            DnsMode::AlarmHealthCheck => {
+                let name = record.alarm_name.as_deref().unwrap_or_default();
+                let label = format!("health check alarm {name}");
+                let want = if to_recovery { "ALARM" } else { "OK" };
+                match alarm::read(&self.dns.cloudwatch, &[name]).await {
+                    Ok(alarms) => match alarms.get(name).and_then(|a| a.state_value()) {
+                        Some(state) => check(
+                            label,
+                            state.as_str() == want,
+                            format!("{}, expected {want}", state.as_str()),
+                        ),
+                        None => check(label, false, format!("not found in {}", plan.recovery_region)),
+                    },
                     Err(e) => check(label, false, e.to_string()),
                 }
             }
@@ -493,6 +531,14 @@ impl RecoveryValidator {
             ),
             other => check(label, true, format!("{name} in {region} is {}", other.describe())),
         }
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "On"
+    } else {
+        "Off"
     }
 }
 

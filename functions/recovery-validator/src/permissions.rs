@@ -60,13 +60,41 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
     match function {
         "dns-failover" if moves_region(ctx) => {
             for record in &plan.dns {
-                let zone = format!("arn:{partition}:route53:::hostedzone/{}", record.hosted_zone_id);
-                needs.push(("route53:ChangeResourceRecordSets", zone));
-                if let (DnsMode::HealthCheckInversion, Some(id)) = (record.mode, &record.health_check_id) {
-                    needs.push((
+                match record.mode {
+                    DnsMode::Upsert => needs.push((
+                        "route53:ChangeResourceRecordSets",
+                        format!("arn:{partition}:route53:::hostedzone/{}", record.hosted_zone_id),
+                    )),
+                    DnsMode::HealthCheckInversion => needs.push((
                         "route53:UpdateHealthCheck",
-                        format!("arn:{partition}:route53:::healthcheck/{id}"),
-                    ));
+                        format!(
+                            "arn:{partition}:route53:::healthcheck/{}",
+                            record.health_check_id.as_deref().unwrap_or_default()
+                        ),
+                    )),
+                    DnsMode::RoutingControl => {
+                        for arn in [
+                            &record.primary_routing_control_arn,
+                            &record.recovery_routing_control_arn,
+                        ]
+                        .into_iter()
+                        .flatten()
+                        {
+                            needs.push(("route53-recovery-cluster:UpdateRoutingControlStates", arn.clone()));
+                        }
+                    }
+                    DnsMode::AlarmHealthCheck => {
+                        needs.push((
+                            "cloudwatch:SetAlarmState",
+                            format!(
+                                "arn:{partition}:cloudwatch:{}:{account}:alarm:{}",
+                                plan.recovery_region,
+                                record.alarm_name.as_deref().unwrap_or_default()
+                            ),
+                        ));
+                        // PutMetricData has no resource-level permissions.
+                        needs.push(("cloudwatch:PutMetricData", "*".into()));
+                    }
                 }
             }
         }

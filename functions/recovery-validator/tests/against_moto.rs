@@ -121,9 +121,7 @@ async fn world_with(health: SocketAddr, default_group: bool) -> World {
     request["context"]["results"]["database"] =
         json!({"step": "databaseFailover", "status": "completed", "rpoSeconds": 4.0});
     let validator = RecoveryValidator {
-        dns: DnsFailover {
-            route53: route53.clone(),
-        },
+        dns: DnsFailover::new(&global, &west),
         databases: DatabaseFailover::new(&west, &global),
         services: ServiceRestoration {
             ecs: ecs.clone(),

@@ -1,0 +1,156 @@
+//! `alarmHealthCheck` mode: the primary's failover record has a Route 53 health check that
+//! follows a CloudWatch alarm in the recovery region. Driving that alarm into ALARM (its metric
+//! past the threshold, and its state set at once) makes Route 53's data plane answer with the
+//! secondary record; nothing in Route 53's control plane is called.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, MetricAlarm, MetricDatum, StateValue, Statistic};
+use aws_sdk_route53::types::HealthCheckType;
+use rebound_shared::error::AwsError;
+
+use crate::DnsError;
+
+/// DescribeAlarms takes at most 100 names.
+const NAMES_PER_CALL: usize = 100;
+
+/// SetAlarmState's reason is at most 1,023 characters.
+const MAX_REASON: usize = 1023;
+
+fn cloudwatch_error<E>(
+    resource: &str,
+    operation: &'static str,
+    err: &aws_sdk_cloudwatch::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> DnsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    DnsError::Aws {
+        resource: resource.to_string(),
+        source: AwsError::from_sdk("cloudwatch", operation, err),
+    }
+}
+
+/// The alarms by name; a name missing from the map does not exist.
+pub async fn read(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    names: &[&str],
+) -> Result<BTreeMap<String, MetricAlarm>, DnsError> {
+    let mut found = BTreeMap::new();
+    for chunk in names.chunks(NAMES_PER_CALL) {
+        let out = cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .send()
+            .await
+            .map_err(|e| cloudwatch_error(&chunk.join(", "), "DescribeAlarms", &e))?;
+        if let Some(composite) = out.composite_alarms().first() {
+            return Err(DnsError::Precondition {
+                resource: alarm_resource(composite.alarm_name().unwrap_or_default()),
+                reason: "a composite alarm: the gate must be a metric alarm Rebound can drive through its metric"
+                    .into(),
+            });
+        }
+        for alarm in out.metric_alarms() {
+            if let Some(name) = alarm.alarm_name() {
+                found.insert(name.to_string(), alarm.clone());
+            }
+        }
+    }
+    Ok(found)
+}
+
+pub fn alarm_resource(name: &str) -> String {
+    format!("cloudwatch:alarm/{name}")
+}
+
+/// What to publish to the alarm's metric so that it breaches (`breach`) or clears its
+/// threshold, or why the alarm cannot serve as a gate.
+pub fn gate_value(alarm: &MetricAlarm, breach: bool) -> Result<f64, String> {
+    if alarm.metric_name().is_none() || alarm.namespace().is_none() || !alarm.metrics().is_empty() {
+        return Err("watches metric math, not one metric: Rebound cannot drive it".into());
+    }
+    if !matches!(
+        alarm.statistic(),
+        Some(Statistic::Average | Statistic::Maximum | Statistic::Minimum | Statistic::Sum)
+    ) {
+        return Err(format!(
+            "uses statistic {:?}: the gate needs Average, Maximum, Minimum or Sum",
+            alarm.statistic().map(|s| s.as_str()).unwrap_or("none")
+        ));
+    }
+    let threshold = alarm.threshold().ok_or_else(|| "has no static threshold".to_string())?;
+    let (breaching, clear) = match alarm.comparison_operator() {
+        Some(ComparisonOperator::GreaterThanOrEqualToThreshold) => (threshold, threshold - 1.0),
+        Some(ComparisonOperator::GreaterThanThreshold) => (threshold + 1.0, threshold),
+        Some(ComparisonOperator::LessThanThreshold) => (threshold - 1.0, threshold),
+        Some(ComparisonOperator::LessThanOrEqualToThreshold) => (threshold, threshold + 1.0),
+        other => {
+            return Err(format!(
+                "compares with {}: the gate needs a static threshold comparison",
+                other.map(|o| o.as_str()).unwrap_or("nothing")
+            ))
+        }
+    };
+    Ok(if breach { breaching } else { clear })
+}
+
+/// Publishes `value` to the alarm's metric, then sets its state, so Route 53 sees the new
+/// state at once and the next evaluation keeps it.
+pub async fn drive(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    alarm: &MetricAlarm,
+    value: f64,
+    state: StateValue,
+    reason: &str,
+) -> Result<(), DnsError> {
+    let name = alarm.alarm_name().unwrap_or_default();
+    let resource = alarm_resource(name);
+    let datum = MetricDatum::builder()
+        .metric_name(alarm.metric_name().unwrap_or_default())
+        .set_dimensions(Some(alarm.dimensions().to_vec()))
+        .value(value)
+        .timestamp(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+        .build();
+    cloudwatch
+        .put_metric_data()
+        .namespace(alarm.namespace().unwrap_or_default())
+        .metric_data(datum)
+        .send()
+        .await
+        .map_err(|e| cloudwatch_error(&resource, "PutMetricData", &e))?;
+    let reason: String = reason.chars().take(MAX_REASON).collect();
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(state)
+        .state_reason(reason)
+        .send()
+        .await
+        .map_err(|e| cloudwatch_error(&resource, "SetAlarmState", &e))?;
+    Ok(())
+}
+
+/// Why the health check does not follow the alarm in the recovery region, if it does not.
+pub fn wiring_problem(check: &aws_sdk_route53::types::HealthCheck, region: &str, alarm: &str) -> Option<String> {
+    let Some(config) = check.health_check_config() else {
+        return Some("has no configuration".into());
+    };
+    if *config.r#type() != HealthCheckType::CloudwatchMetric {
+        return Some(format!(
+            "is of type {}, not CLOUDWATCH_METRIC: it cannot follow {alarm}",
+            config.r#type().as_str()
+        ));
+    }
+    match config.alarm_identifier() {
+        Some(id) if id.name() == alarm && id.region().as_str() == region => None,
+        Some(id) => Some(format!(
+            "follows {} in {}, not {alarm} in {region}",
+            id.name(),
+            id.region().as_str()
+        )),
+        None => Some(format!("follows no alarm; it should follow {alarm} in {region}")),
+    }
+}

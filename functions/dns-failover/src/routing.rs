@@ -1,0 +1,308 @@
+//! `routingControl` mode: ARC routing controls, read and set through the cluster's data-plane
+//! endpoints, never its control plane. ARC asks callers to try each regional endpoint in turn:
+//! one that times out, resets, throttles or says it is unavailable is skipped for the next.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingControlStateEntry};
+use aws_sdk_route53recoverycluster::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::plan::RecoveryPlan;
+
+use crate::DnsError;
+
+const SERVICE: &str = "route53-recovery-cluster";
+
+/// Where the cluster clients come from.
+pub enum Cluster {
+    /// One client per endpoint the plan lists, built per request from this configuration's
+    /// credentials: the endpoints are the plan's, not the function's.
+    FromPlan(aws_config::SdkConfig),
+    /// Fixed clients, one per endpoint in the plan's order (scripted responses in tests).
+    Clients(Vec<Client>),
+}
+
+/// An endpoint to try: where it is, and its client.
+pub struct Endpoint {
+    pub label: String,
+    pub client: Client,
+}
+
+impl Cluster {
+    pub fn endpoints(&self, plan: &RecoveryPlan) -> Vec<Endpoint> {
+        let listed = plan.routing_control_cluster.iter().flat_map(|c| c.endpoints.iter());
+        match self {
+            Cluster::FromPlan(config) => listed
+                .map(|e| {
+                    let conf = aws_sdk_route53recoverycluster::config::Builder::from(config)
+                        .endpoint_url(&e.url)
+                        .region(aws_config::Region::new(e.region.clone()))
+                        .build();
+                    Endpoint {
+                        label: format!("{} ({})", e.url, e.region),
+                        client: Client::from_conf(conf),
+                    }
+                })
+                .collect(),
+            Cluster::Clients(clients) => listed
+                .zip(clients)
+                .map(|(e, client)| Endpoint {
+                    label: format!("{} ({})", e.url, e.region),
+                    client: client.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Whether a failure is the endpoint's own (try the next one) rather than the request's.
+pub fn next_endpoint(err: &AwsError) -> bool {
+    err.kind == ErrorKind::Transient
+        || matches!(
+            err.code.as_str(),
+            "EndpointTemporarilyUnavailableException" | "ConflictException"
+        )
+}
+
+/// The first answer from the endpoints, in order.
+async fn first_answer<T, E, F, Fut>(
+    endpoints: &[Endpoint],
+    resource: &str,
+    operation: &'static str,
+    call: F,
+) -> Result<T, DnsError>
+where
+    F: Fn(Client) -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut tried = Vec::new();
+    for endpoint in endpoints {
+        match call(endpoint.client.clone()).await {
+            Ok(out) => {
+                if !tried.is_empty() {
+                    tracing::warn!(
+                        resource,
+                        operation,
+                        "answered by {} after: {}",
+                        endpoint.label,
+                        tried.join("; ")
+                    );
+                }
+                return Ok(out);
+            }
+            Err(e) => {
+                let err = AwsError::from_sdk(SERVICE, operation, &e);
+                if !next_endpoint(&err) {
+                    return Err(DnsError::Aws {
+                        resource: resource.to_string(),
+                        source: err,
+                    });
+                }
+                tried.push(format!("{}: {} ({})", endpoint.label, err.code, err.message));
+            }
+        }
+    }
+    Err(DnsError::ClusterUnreachable {
+        resource: resource.to_string(),
+        operation,
+        tried: if tried.is_empty() {
+            "the plan lists no cluster endpoint".into()
+        } else {
+            tried.join("; ")
+        },
+    })
+}
+
+/// Each routing control's state, `true` for On.
+pub async fn states(endpoints: &[Endpoint], arns: &[&str]) -> Result<BTreeMap<String, bool>, DnsError> {
+    let mut out = BTreeMap::new();
+    for arn in arns {
+        let answer = first_answer(endpoints, arn, "GetRoutingControlState", |client| {
+            let arn = arn.to_string();
+            async move { client.get_routing_control_state().routing_control_arn(arn).send().await }
+        })
+        .await?;
+        out.insert(
+            arn.to_string(),
+            *answer.routing_control_state() == RoutingControlState::On,
+        );
+    }
+    Ok(out)
+}
+
+/// Sets every state in one call: ARC applies the entries together, so turning the target cell
+/// on and the other off never passes through a moment with both off.
+pub async fn update(endpoints: &[Endpoint], resource: &str, entries: &[(String, bool)]) -> Result<(), DnsError> {
+    let entries = entries
+        .iter()
+        .map(|(arn, on)| {
+            UpdateRoutingControlStateEntry::builder()
+                .routing_control_arn(arn)
+                .routing_control_state(if *on {
+                    RoutingControlState::On
+                } else {
+                    RoutingControlState::Off
+                })
+                .build()
+                .map_err(|e| DnsError::BadRecord {
+                    resource: arn.clone(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    first_answer(endpoints, resource, "UpdateRoutingControlStates", |client| {
+        let entries = entries.clone();
+        async move {
+            client
+                .update_routing_control_states()
+                .set_update_routing_control_state_entries(Some(entries))
+                .send()
+                .await
+        }
+    })
+    .await
+    .map(|_| ())
+}
+
+/// One record's pair of cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cells<'a> {
+    pub primary: &'a str,
+    pub recovery: &'a str,
+}
+
+/// The states to set so that every record's target cell is on and its other cell off, in one
+/// batch (on before off), or why that cannot be done. The safety rule, at least one cell of
+/// each record on, holds once the batch is applied, as the target is always among its entries
+/// or already on. `current` holds every control's state as read.
+pub fn updates(
+    cells: &[Cells],
+    current: &BTreeMap<String, bool>,
+    to_recovery: bool,
+) -> Result<Vec<(String, bool)>, String> {
+    let mut desired: BTreeMap<&str, bool> = BTreeMap::new();
+    for c in cells {
+        let (on, off) = if to_recovery {
+            (c.recovery, c.primary)
+        } else {
+            (c.primary, c.recovery)
+        };
+        for (arn, state) in [(on, true), (off, false)] {
+            if desired.insert(arn, state).is_some_and(|before| before != state) {
+                return Err(format!("{arn} would be turned both on and off"));
+            }
+        }
+    }
+    let mut out: Vec<(String, bool)> = desired
+        .into_iter()
+        .filter(|(arn, state)| current.get(*arn) != Some(state))
+        .map(|(arn, state)| (arn.to_string(), state))
+        .collect();
+    out.sort_by_key(|(_, on)| !on);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/use1";
+    const R: &str = "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/usw2";
+
+    fn states(p: bool, r: bool) -> BTreeMap<String, bool> {
+        BTreeMap::from([(P.to_string(), p), (R.to_string(), r)])
+    }
+
+    #[test]
+    fn a_failover_turns_the_recovery_cell_on_before_the_primary_off() {
+        let cells = [Cells {
+            primary: P,
+            recovery: R,
+        }];
+        assert_eq!(
+            updates(&cells, &states(true, false), true),
+            Ok(vec![(R.to_string(), true), (P.to_string(), false)])
+        );
+        // A failback is the mirror image.
+        assert_eq!(
+            updates(&cells, &states(false, true), false),
+            Ok(vec![(P.to_string(), true), (R.to_string(), false)])
+        );
+    }
+
+    #[test]
+    fn cells_already_switched_need_nothing_and_a_half_switch_is_finished() {
+        let cells = [Cells {
+            primary: P,
+            recovery: R,
+        }];
+        assert_eq!(updates(&cells, &states(false, true), true), Ok(vec![]));
+        // Both on (an earlier attempt set only the first entry, or a human did): turn the primary off.
+        assert_eq!(
+            updates(&cells, &states(true, true), true),
+            Ok(vec![(P.to_string(), false)])
+        );
+    }
+
+    #[test]
+    fn from_any_state_the_batch_leaves_exactly_the_target_cell_on() {
+        let cells = [Cells {
+            primary: P,
+            recovery: R,
+        }];
+        for (p, r) in [(false, false), (false, true), (true, false), (true, true)] {
+            for to_recovery in [true, false] {
+                let mut after = states(p, r);
+                for (arn, on) in updates(&cells, &after.clone(), to_recovery).expect("updates") {
+                    after.insert(arn, on);
+                }
+                assert_eq!(after, states(!to_recovery, to_recovery), "from {p}/{r}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_control_asked_to_be_on_and_off_is_refused() {
+        let shared = [
+            Cells {
+                primary: P,
+                recovery: R,
+            },
+            Cells {
+                primary: R,
+                recovery: P,
+            },
+        ];
+        let err = updates(&shared, &states(true, false), true).expect_err("conflict");
+        assert!(err.contains("both on and off"), "{err}");
+    }
+
+    #[test]
+    fn endpoint_failures_move_on_and_request_failures_stop() {
+        let err = |code: &str, kind| AwsError {
+            service: SERVICE,
+            operation: "UpdateRoutingControlStates",
+            code: code.into(),
+            message: String::new(),
+            status: None,
+            kind,
+        };
+        assert!(next_endpoint(&err("DispatchFailure", ErrorKind::Transient)));
+        assert!(next_endpoint(&err(
+            "EndpointTemporarilyUnavailableException",
+            ErrorKind::StepFailed
+        )));
+        assert!(next_endpoint(&err("ThrottlingException", ErrorKind::Transient)));
+        assert!(!next_endpoint(&err("AccessDeniedException", ErrorKind::StepFailed)));
+        assert!(!next_endpoint(&err("ValidationException", ErrorKind::InvalidInput)));
+        assert!(!next_endpoint(&err(
+            "ResourceNotFoundException",
+            ErrorKind::PreconditionFailed
+        )));
+    }
+}
