@@ -500,4 +500,69 @@ mod tests {
         p.acknowledged_dependencies = vec!["route53:UpdateHealthCheck".into()];
         assert!(failover_dependencies(&p).iter().any(|d| d.acknowledged));
     }
+
+    fn data_plane_plan(cluster_regions: &[&str]) -> RecoveryPlan {
+        let mut plan: serde_json::Value =
+            serde_json::from_str(include_str!("../../examples/plan.json")).expect("example plan");
+        plan["acknowledgedDependencies"] = serde_json::json!([]);
+        plan["validation"]["probes"] = serde_json::json!([]);
+        let endpoints: Vec<serde_json::Value> = cluster_regions
+            .iter()
+            .map(|r| serde_json::json!({"region": r, "url": format!("https://host.{r}.example.com/v1")}))
+            .collect();
+        plan["routingControlCluster"] = serde_json::json!({ "endpoints": endpoints });
+        plan["dns"] = serde_json::json!([
+            {"hostedZoneId": "Z1", "name": "api.orders.example.com.", "type": "CNAME", "mode": "routingControl",
+             "primaryRoutingControlArn": "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/a",
+             "recoveryRoutingControlArn": "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/b"},
+            {"hostedZoneId": "Z1", "name": "pay.orders.example.com.", "type": "A", "mode": "alarmHealthCheck",
+             "alarmName": "orders-primary-gate", "healthCheckId": "hc-1"}
+        ]);
+        RecoveryPlan::from_value(&plan).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn data_plane_dns_modes_fail_over_without_route53s_control_plane() {
+        let deps = failover_dependencies(&data_plane_plan(&["us-west-2", "eu-west-1", "us-east-1"]));
+        let dns: Vec<(&str, &str, bool)> = deps
+            .iter()
+            .filter(|d| d.step == "StartDnsFailover")
+            .map(|d| (d.operation, d.region.as_str(), d.flagged))
+            .collect();
+        assert_eq!(
+            dns,
+            vec![
+                (
+                    "route53-recovery-cluster:GetRoutingControlState",
+                    "us-west-2 or eu-west-1 or us-east-1",
+                    false
+                ),
+                (
+                    "route53-recovery-cluster:UpdateRoutingControlStates",
+                    "us-west-2 or eu-west-1 or us-east-1",
+                    false
+                ),
+                ("cloudwatch:DescribeAlarms", "us-west-2", false),
+                ("cloudwatch:PutMetricData", "us-west-2", false),
+                ("cloudwatch:SetAlarmState", "us-west-2", false),
+            ]
+        );
+        // Route 53 is read only to check the alarm's wiring beforehand, best effort.
+        let route53: Vec<&Dependency> = deps.iter().filter(|d| d.operation.starts_with("route53:")).collect();
+        assert_eq!(route53.len(), 1, "{route53:?}");
+        assert_eq!(
+            (route53[0].operation, route53[0].blocking),
+            ("route53:GetHealthCheck", false)
+        );
+    }
+
+    #[test]
+    fn a_cluster_whose_every_endpoint_is_in_the_primary_is_flagged() {
+        let deps = failover_dependencies(&data_plane_plan(&["us-east-1"]));
+        let update = deps
+            .iter()
+            .find(|d| d.operation == "route53-recovery-cluster:UpdateRoutingControlStates")
+            .expect("update");
+        assert!(update.flagged && update.blocking, "{update:?}");
+    }
 }

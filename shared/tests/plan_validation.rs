@@ -273,6 +273,70 @@ fn each_broken_plan_is_rejected_with_its_path_and_reason() {
             "approval.timeoutSeconds: must be > 0",
         ),
         (
+            "routing control record without a cluster",
+            Box::new(|p| set(p, "/dns/0", routing_record(P_ARN, R_ARN))),
+            "routingControlCluster: required: dns[0] is in routingControl mode",
+        ),
+        (
+            "routing control ARN of another service",
+            Box::new(|p| {
+                set(p, "/routingControlCluster", cluster());
+                set(p, "/dns/0", routing_record("arn:aws:route53:::healthcheck/abc", R_ARN));
+            }),
+            "dns[0].primaryRoutingControlArn: must be a routing control ARN",
+        ),
+        (
+            "one routing control for both cells",
+            Box::new(|p| {
+                set(p, "/routingControlCluster", cluster());
+                set(p, "/dns/0", routing_record(R_ARN, R_ARN));
+            }),
+            "dns[0].recoveryRoutingControlArn: must differ from primaryRoutingControlArn",
+        ),
+        (
+            "a primary control that is another record's recovery control",
+            Box::new(|p| {
+                set(p, "/routingControlCluster", cluster());
+                set(p, "/dns/0", routing_record(P_ARN, R_ARN));
+                let mut other = routing_record(R_ARN, "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/euw1");
+                other["name"] = json!("www.orders.example.com.");
+                set(p, "/dns/1", other);
+            }),
+            "dns[1].primaryRoutingControlArn: arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/usw2 is the recovery routing control at dns[0]",
+        ),
+        (
+            "cluster endpoint that is not a URL",
+            Box::new(|p| {
+                set(p, "/routingControlCluster", json!({"endpoints": [{"region": "us-west-2", "url": "host-a.example.com"}]}));
+            }),
+            "routingControlCluster.endpoints[0].url: must be an endpoint URL",
+        ),
+        (
+            "more cluster endpoints than a cluster has",
+            Box::new(|p| {
+                let endpoints: Vec<Value> = (0..6)
+                    .map(|i| json!({"region": "us-west-2", "url": format!("https://host-{i}.example.com/v1")}))
+                    .collect();
+                set(p, "/routingControlCluster", json!({ "endpoints": endpoints }));
+            }),
+            "routingControlCluster.endpoints: at most 5",
+        ),
+        (
+            "alarm health check without its alarm",
+            Box::new(|p| set(p, "/dns/2", json!({"hostedZoneId": "Z1", "name": "pay.orders.example.com.", "type": "A", "mode": "alarmHealthCheck", "healthCheckId": "hc-1"}))),
+            "dns[2].alarmName: required in alarmHealthCheck mode",
+        ),
+        (
+            "alarm health check without its health check",
+            Box::new(|p| set(p, "/dns/2", json!({"hostedZoneId": "Z1", "name": "pay.orders.example.com.", "type": "A", "mode": "alarmHealthCheck", "alarmName": "gate"}))),
+            "dns[2].healthCheckId: required in alarmHealthCheck mode",
+        ),
+        (
+            "a target in a data-plane mode",
+            Box::new(|p| set(p, "/dns/0/mode", json!("alarmHealthCheck"))),
+            "dns[0].ttl: not used in alarmHealthCheck mode",
+        ),
+        (
             "dns is not a list",
             Box::new(|p| set(p, "/dns", json!({"name": "api"}))),
             "dns: must be an array",
@@ -289,6 +353,39 @@ fn each_broken_plan_is_rejected_with_its_path_and_reason() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const P_ARN: &str = "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/use1";
+const R_ARN: &str = "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/usw2";
+
+fn routing_record(primary: &str, recovery: &str) -> Value {
+    json!({"hostedZoneId": "Z1", "name": "api.orders.example.com.", "type": "CNAME", "mode": "routingControl",
+           "primaryRoutingControlArn": primary, "recoveryRoutingControlArn": recovery})
+}
+
+fn cluster() -> Value {
+    json!({"endpoints": [
+        {"region": "us-west-2", "url": "https://host-aaaaaa.us-west-2.example.com/v1"},
+        {"region": "eu-west-1", "url": "https://host-bbbbbb.eu-west-1.example.com/v1"}
+    ]})
+}
+
+#[test]
+fn data_plane_records_are_valid_with_what_their_mode_needs() {
+    let mut plan = example();
+    set(&mut plan, "/routingControlCluster", cluster());
+    set(&mut plan, "/dns/0", routing_record(P_ARN, R_ARN));
+    set(
+        &mut plan,
+        "/dns/2",
+        json!({"hostedZoneId": "Z1", "name": "pay.orders.example.com.", "type": "A", "mode": "alarmHealthCheck",
+               "alarmName": "orders-primary-gate", "healthCheckId": "hc-1"}),
+    );
+    let plan = RecoveryPlan::from_value(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.dns[0].mode, DnsMode::RoutingControl);
+    assert_eq!(plan.dns[0].recovery_routing_control_arn.as_deref(), Some(R_ARN));
+    assert_eq!(plan.dns[2].alarm_name.as_deref(), Some("orders-primary-gate"));
+    assert_eq!(plan.routing_control_cluster.map(|c| c.endpoints.len()), Some(2));
 }
 
 #[test]

@@ -154,3 +154,48 @@ pub fn wiring_problem(check: &aws_sdk_route53::types::HealthCheck, region: &str,
         None => Some(format!("follows no alarm; it should follow {alarm} in {region}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alarm(comparison: ComparisonOperator, threshold: f64) -> MetricAlarm {
+        counted(comparison, threshold, Statistic::Maximum)
+    }
+
+    fn counted(comparison: ComparisonOperator, threshold: f64, statistic: Statistic) -> MetricAlarm {
+        MetricAlarm::builder()
+            .alarm_name("gate")
+            .namespace("Rebound")
+            .metric_name("PrimaryOut")
+            .statistic(statistic)
+            .comparison_operator(comparison)
+            .threshold(threshold)
+            .build()
+    }
+
+    #[test]
+    fn the_gate_value_breaches_or_clears_each_comparison() {
+        use ComparisonOperator::*;
+        for (op, breach, clear) in [
+            (GreaterThanOrEqualToThreshold, 1.0, 0.0),
+            (GreaterThanThreshold, 2.0, 1.0),
+            (LessThanThreshold, 0.0, 1.0),
+            (LessThanOrEqualToThreshold, 1.0, 2.0),
+        ] {
+            let a = alarm(op.clone(), 1.0);
+            assert_eq!(gate_value(&a, true), Ok(breach), "{op:?}");
+            assert_eq!(gate_value(&a, false), Ok(clear), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn alarms_rebound_cannot_drive_are_refused_with_the_reason() {
+        let anomaly = alarm(ComparisonOperator::LessThanLowerOrGreaterThanUpperThreshold, 1.0);
+        assert!(gate_value(&anomaly, true).is_err_and(|e| e.contains("static threshold")));
+        let count = counted(ComparisonOperator::GreaterThanThreshold, 1.0, Statistic::SampleCount);
+        assert!(gate_value(&count, true).is_err_and(|e| e.contains("SampleCount")));
+        let math = MetricAlarm::builder().alarm_name("gate").threshold(1.0).build();
+        assert!(gate_value(&math, true).is_err_and(|e| e.contains("metric math")));
+    }
+}

@@ -72,7 +72,7 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
         match mode {
             "upsert" => check_upsert(c, &path, r, rtype),
             "healthCheckInversion" => {
-                c.string(&path, r, "healthCheckId", true);
+                required_in(c, &path, r, "healthCheckId", mode);
             }
             "routingControl" => {
                 needs_cluster.get_or_insert(path.clone());
@@ -101,7 +101,7 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
                 }
             }
             _ => {
-                if let Some(alarm) = c.string(&path, r, "alarmName", true) {
+                if let Some(alarm) = required_in(c, &path, r, "alarmName", mode) {
                     if alarm.chars().count() > 255 || alarm.chars().any(char::is_control) {
                         c.report(
                             &format!("{path}.alarmName"),
@@ -109,11 +109,20 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
                         );
                     }
                 }
-                c.string(&path, r, "healthCheckId", true);
+                required_in(c, &path, r, "healthCheckId", mode);
             }
         }
     }
     check_cluster(c, plan, needs_cluster);
+}
+
+/// A string field the record's mode needs.
+fn required_in<'v>(c: &mut Checker, path: &str, r: &'v Map<String, Value>, key: &str, mode: &str) -> Option<&'v str> {
+    if r.get(key).is_none_or(Value::is_null) {
+        c.report(&format!("{path}.{key}"), format!("required in {mode} mode"));
+        return None;
+    }
+    c.string(path, r, key, false)
 }
 
 fn check_upsert(c: &mut Checker, path: &str, r: &Map<String, Value>, rtype: Option<&str>) {
@@ -142,7 +151,7 @@ fn check_upsert(c: &mut Checker, path: &str, r: &Map<String, Value>, rtype: Opti
 
 /// `arn:aws:route53-recovery-control::ACCOUNT:controlpanel/ID/routingcontrol/ID`.
 fn routing_control_arn<'v>(c: &mut Checker, path: &str, r: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
-    let arn = c.string(path, r, key, true)?;
+    let arn = required_in(c, path, r, key, "routingControl")?;
     let parts: Vec<&str> = arn.split(':').collect();
     let resource: Vec<&str> = parts.get(5).map(|p| p.split('/').collect()).unwrap_or_default();
     let valid = parts.len() == 6
