@@ -16,6 +16,8 @@ from botocore.serialize import RpcV2CBORSerializer
 from botocore.session import get_session
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
+from moto.route53.models import HealthCheck as Route53HealthCheck
+from moto.route53.responses import Route53 as Route53Response
 
 _promote_read_replica = RDSBackend.promote_read_replica
 
@@ -69,6 +71,37 @@ def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_i
 
 
 RDSBackend.restore_db_instance_to_point_in_time = restore_db_instance_to_point_in_time
+
+_create_health_check = Route53Response.create_health_check
+_health_check_config = Route53HealthCheck.health_check_config.fget
+
+
+def create_health_check(self):
+    # AWS Route 53 API Reference, HealthCheckConfig: AlarmIdentifier "identifies the CloudWatch
+    # alarm that you want Amazon Route 53 health checkers to use to determine whether the
+    # specified health check is healthy", and InsufficientDataHealthStatus says what to do when
+    # the alarm has too little data; GetHealthCheck returns both. moto drops them, so a
+    # CLOUDWATCH_METRIC health check comes back following no alarm.
+    result = _create_health_check(self)
+    config = self._get_param("HealthCheckConfig") or {}
+    check = result.result.get("HealthCheck") if isinstance(result.result, dict) else None
+    if check is not None:
+        check.alarm_identifier = config.get("AlarmIdentifier")
+        check.insufficient_data_health_status = config.get("InsufficientDataHealthStatus")
+    return result
+
+
+def health_check_config(self):
+    config = _health_check_config(self)
+    if getattr(self, "alarm_identifier", None):
+        config["AlarmIdentifier"] = self.alarm_identifier
+    if getattr(self, "insufficient_data_health_status", None):
+        config["InsufficientDataHealthStatus"] = self.insufficient_data_health_status
+    return config
+
+
+Route53Response.create_health_check = create_health_check
+Route53HealthCheck.health_check_config = property(health_check_config)
 
 # AWS serves CloudWatch over Smithy RPC v2 CBOR (its service model lists smithy-rpc-v2-cbor
 # first, and the AWS SDK for Rust speaks only that); moto serves CloudWatch over the JSON and

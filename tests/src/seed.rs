@@ -218,6 +218,62 @@ pub async fn alarm(config: &SdkConfig, name: &str, state: &str) -> Result<(), St
     Ok(())
 }
 
+/// The gate of a data-plane DNS failover: a metric alarm in `recovery` (Rebound/PrimaryOut
+/// >= 1, missing data keeping its state) and, in Route 53, a CLOUDWATCH_METRIC health check
+/// following it. Returns the health check's id.
+pub async fn health_check_gate(global: &SdkConfig, recovery: &SdkConfig, alarm: &str) -> Result<String, String> {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
+    use aws_sdk_route53::types::{AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType};
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(recovery);
+    let region = recovery.region().map(|r| r.to_string()).unwrap_or_default();
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(alarm)
+        .namespace("Rebound")
+        .metric_name("PrimaryOut")
+        .dimensions(Dimension::builder().name("Application").value("orders").build())
+        .statistic(Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .treat_missing_data("ignore")
+        .send()
+        .await
+        .map_err(|e| format!("PutMetricAlarm: {e:?}"))?;
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name(alarm)
+        .state_value(StateValue::Ok)
+        .state_reason("the primary serves")
+        .send()
+        .await
+        .map_err(|e| format!("SetAlarmState: {e:?}"))?;
+    let check = aws_sdk_route53::Client::new(global)
+        .create_health_check()
+        .caller_reference(format!("gate-{alarm}-{}", std::process::id()))
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::CloudwatchMetric)
+                .alarm_identifier(
+                    AlarmIdentifier::builder()
+                        .region(CloudWatchRegion::from(region.as_str()))
+                        .name(alarm)
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                )
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .send()
+        .await
+        .map_err(|e| format!("CreateHealthCheck: {e:?}"))?;
+    check
+        .health_check()
+        .map(|h| h.id().to_string())
+        .ok_or_else(|| "CreateHealthCheck: no id".into())
+}
+
 /// Publishes one datapoint, stamped now.
 pub async fn metric(
     config: &SdkConfig,

@@ -187,3 +187,55 @@ async fn cloudwatch_answers_the_cbor_protocol_aws_speaks() {
     let code = aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&err).map(str::to_string);
     assert_eq!(code.as_deref(), Some("ResourceNotFound"), "{err:?}");
 }
+
+/// Creates a health check that follows a CloudWatch alarm; returns the alarm GetHealthCheck
+/// names, as (region, name).
+async fn health_check_on_an_alarm(moto: &MotoServer) -> Option<(String, String)> {
+    use aws_sdk_route53::types::{AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType};
+    let route53 = aws_sdk_route53::Client::new(&moto.config("us-east-1"));
+    let created = route53
+        .create_health_check()
+        .caller_reference("gate")
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::CloudwatchMetric)
+                .alarm_identifier(
+                    AlarmIdentifier::builder()
+                        .region(CloudWatchRegion::UsWest2)
+                        .name("orders-primary-gate")
+                        .build()
+                        .expect("alarm identifier"),
+                )
+                .build()
+                .expect("config"),
+        )
+        .send()
+        .await
+        .expect("CreateHealthCheck");
+    let id = created.health_check().expect("health check").id().to_string();
+    let read = route53
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .expect("GetHealthCheck");
+    read.health_check()
+        .and_then(|h| h.health_check_config())
+        .and_then(|c| c.alarm_identifier())
+        .map(|a| (a.region().as_str().to_string(), a.name().to_string()))
+}
+
+#[tokio::test]
+async fn a_health_check_keeps_the_alarm_it_follows() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        health_check_on_an_alarm(&released).await,
+        None,
+        "moto as released drops AlarmIdentifier (the gap)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        health_check_on_an_alarm(&patched).await,
+        Some(("us-west-2".to_string(), "orders-primary-gate".to_string()))
+    );
+}
