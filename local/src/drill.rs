@@ -56,10 +56,15 @@ pub enum Scenario {
     /// The primary region still answers, slowly (1.5 s a call), and RDS there throttles: the
     /// failover, the fence included, goes through it.
     DegradedPrimary,
+    /// us-east-1, the primary, is gone with the Route 53 and IAM control planes homed there:
+    /// every call signed for it is cut. DNS fails over in Route 53's data plane, through the
+    /// alarm in us-west-2 that the primary records' health check follows.
+    #[value(name = "us-east-1-outage")]
+    UsEast1Outage,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
@@ -70,18 +75,26 @@ impl Scenario {
         Scenario::SecurityIncident,
         Scenario::LaggingReplica,
         Scenario::DegradedPrimary,
+        Scenario::UsEast1Outage,
     ];
 
     /// Whether every primary-region API is cut once the alarms have fired (the fault proxy
-    /// refuses its connections), but for the global control planes signed for it.
+    /// refuses its connections).
     fn cuts_the_primary(self) -> bool {
-        self == Scenario::RegionOutage
+        matches!(self, Scenario::RegionOutage | Scenario::UsEast1Outage)
+    }
+
+    /// Whether DNS fails over without Route 53's control plane (`alarmHealthCheck` records).
+    fn data_plane_dns(self) -> bool {
+        self == Scenario::UsEast1Outage
     }
 
     /// The faults the scenario itself brings, from the moment the disaster is injected.
     pub fn faults(self) -> Vec<Fault> {
+        // A region outage elsewhere than us-east-1 leaves the global control planes answering.
         let spared = ["route53", "iam", "sts"];
         match self {
+            Scenario::UsEast1Outage => vec![Fault::reset().region(PRIMARY)],
             _ if self.cuts_the_primary() => vec![Fault::reset().region(PRIMARY).except(&spared)],
             Scenario::DegradedPrimary => vec![
                 Fault::throttle().service("rds").region(PRIMARY).times(2),
@@ -128,7 +141,10 @@ impl Scenario {
             Scenario::AzOutage => "azOutage",
             Scenario::DataCorruption => "dataCorruption",
             Scenario::ServiceOutage => "serviceOutage",
-            Scenario::ReadinessCheck | Scenario::LaggingReplica | Scenario::DegradedPrimary => "regionOutage",
+            Scenario::ReadinessCheck
+            | Scenario::LaggingReplica
+            | Scenario::DegradedPrimary
+            | Scenario::UsEast1Outage => "regionOutage",
             Scenario::SecurityIncident => "securityIncident",
         }
     }
@@ -141,6 +157,10 @@ pub const TABLE: &str = "rebound-orders-recovery";
 const FAILBACK_DB: &str = "orders-db-use1";
 /// Its own parameter group: the old primary's was made read-only by the failover's fence.
 const FAILBACK_PARAMETER_GROUP: &str = "orders-db-use1-params";
+
+/// The alarm, in the recovery region, that the primary records' health check follows when DNS
+/// fails over in Route 53's data plane.
+const GATE: &str = "orders-primary-gate";
 
 /// How long before the drill the corruption was detected.
 const CORRUPTION_MINUTES: i64 = 10;
@@ -184,6 +204,8 @@ async fn endpoint(status: u16, body: &'static str) -> Result<SocketAddr, DrillEr
 struct World {
     zone: String,
     health_check: String,
+    /// The alarm the primary records' health check follows, for data-plane DNS.
+    gate: Option<String>,
     queue_url: String,
     plan: Value,
 }
@@ -397,12 +419,37 @@ async fn seed_world(
         {"kind": "http", "url": primary_health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\"", "when": "failback"},
         {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-use1.orders.example.com"], "when": "failback"}
     ]);
+    let gate = if scenario.data_plane_dns() {
+        // Pre-provisioned failover records whose primary health check follows an alarm in the
+        // recovery region: the failover drives that alarm and calls nothing in Route 53, and
+        // validation reads the alarm rather than the records (DNS probes read Route 53's control
+        // plane).
+        let health_check = rebound_tests::seed::health_check_gate(global, recovery, GATE)
+            .await
+            .map_err(seed("the health check's alarm"))?;
+        for record in plan["dns"].as_array_mut().into_iter().flatten() {
+            let (zone, name, rtype) = (
+                record["hostedZoneId"].clone(),
+                record["name"].clone(),
+                record["type"].clone(),
+            );
+            *record = json!({"hostedZoneId": zone, "name": name, "type": rtype, "mode": "alarmHealthCheck",
+                             "alarmName": GATE, "healthCheckId": health_check});
+        }
+        if let Some(probes) = plan["validation"]["probes"].as_array_mut() {
+            probes.retain(|p| p["kind"] != "dns");
+        }
+        Some(GATE.to_string())
+    } else {
+        None
+    };
     rebound_tests::seed::plan_parameter(recovery, "/rebound/orders/plan", &plan.to_string())
         .await
         .map_err(seed("the plan parameter"))?;
     Ok(World {
         zone,
         health_check,
+        gate,
         queue_url,
         plan,
     })
@@ -413,7 +460,7 @@ async fn seed_world(
 async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillError> {
     let now = Utc::now();
     match scenario {
-        Scenario::RegionOutage | Scenario::LaggingReplica | Scenario::DegradedPrimary => {
+        Scenario::RegionOutage | Scenario::LaggingReplica | Scenario::DegradedPrimary | Scenario::UsEast1Outage => {
             inject_region_outage(global).await
         }
         Scenario::SecurityIncident => Ok(json!({
@@ -643,7 +690,9 @@ async fn verify(
             success
         });
     let moved = scenario.moves_region();
-    let (api_want, www_want) = if back || !moved {
+    // Data-plane DNS leaves the records as they are: Route 53 answers with the failover record
+    // once the primary's health check follows its alarm into ALARM.
+    let (api_want, www_want) = if back || !moved || world.gate.is_some() {
         (
             "orders-api-use1.orders.example.com",
             "orders-web-use1-1234567890.us-east-1.elb.amazonaws.com.",
@@ -709,11 +758,18 @@ async fn verify(
     let facts = vec![
         fact("api.orders.example.com CNAME", api_want, api),
         fact("www.orders.example.com alias", www_want, www),
-        fact(
-            "pay health check inverted",
-            (moved && !back).to_string(),
-            inverted.to_string(),
-        ),
+        match &world.gate {
+            Some(gate) => fact(
+                &format!("{gate} (the health check's alarm)"),
+                if moved && !back { "ALARM" } else { "OK" },
+                gate_state(recovery, gate).await?,
+            ),
+            None => fact(
+                "pay health check inverted",
+                (moved && !back).to_string(),
+                inverted.to_string(),
+            ),
+        },
         if scenario.refused() {
             fact(
                 "recovery refused with",
@@ -826,6 +882,24 @@ async fn verify(
         ));
     }
     Ok((facts, success))
+}
+
+/// An alarm's state, as CloudWatch in the recovery region holds it.
+async fn gate_state(recovery: &SdkConfig, gate: &str) -> Result<String, DrillError> {
+    let out = aws_sdk_cloudwatch::Client::new(recovery)
+        .describe_alarms()
+        .alarm_names(gate)
+        .send()
+        .await
+        .map_err(|e| DrillError::Read {
+            what: "the health check's alarm",
+            message: format!("{e:?}"),
+        })?;
+    Ok(out
+        .metric_alarms()
+        .first()
+        .and_then(|a| a.state_value())
+        .map_or_else(|| "missing".into(), |s| s.as_str().to_string()))
 }
 
 /// Runs the drill and prints and writes its report.

@@ -2,8 +2,9 @@
 
 mod common;
 
-use rebound::drill::{drill, Scenario};
-use serde_json::Value;
+use rebound::drill::{drill, drill_with, Scenario};
+use rebound_tests::faults::Fault;
+use serde_json::{json, Value};
 
 async fn verified_report(scenario: Scenario) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -191,4 +192,81 @@ async fn a_slow_and_throttling_primary_is_fenced_all_the_same() {
     assert!(faulted.iter().any(|c| c["fault"] == "latency"), "{faulted:?}");
     let fence = common::action(&report, "FenceOldWriter");
     assert_eq!(fence["status"], "done", "{fence}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_us_east_1_outage_fails_dns_over_in_route53s_data_plane() {
+    let report = verified_report(Scenario::UsEast1Outage).await;
+    let faulted: Vec<&Value> = report["faultedCalls"].as_array().into_iter().flatten().collect();
+    assert!(faulted.iter().all(|c| c["region"] == "us-east-1"), "{faulted:?}");
+    // Route 53's control plane was cut with the region; only the readiness check's wiring read
+    // tried it, and the failover needed nothing from it.
+    assert!(faulted.iter().any(|c| c["service"] == "route53"), "{faulted:?}");
+    let calls = report["apiCalls"].as_object().expect("api calls");
+    let route53: Vec<&String> = calls.keys().filter(|k| k.starts_with("route53:")).collect();
+    assert_eq!(route53, ["route53:GetHealthCheck"], "{calls:?}");
+    let gate = common::action(&report, "SetAlarmState");
+    assert_eq!(gate["status"], "done", "{gate}");
+    assert_eq!(calls.get("monitoring:PutMetricData"), Some(&json!(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_us_east_1_outage_with_control_plane_dns_fails_naming_route53s_control_plane() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The region-outage plan updates records with ChangeResourceRecordSets; now Route 53 and
+    // IAM are cut with the rest of us-east-1.
+    let (verified, report) = drill_with(
+        Scenario::RegionOutage,
+        0.0,
+        dir.path(),
+        &[Fault::reset().region("us-east-1")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!verified);
+    assert_eq!(report["succeeded"], false);
+    let cause = report["error"]["Cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("Route 53's control plane (homed in us-east-1) did not answer"),
+        "{cause}"
+    );
+    assert!(cause.contains("ListResourceRecordSets"), "{cause}");
+    // Refused before anything changed: the replica is still a replica.
+    let db = report["endState"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["what"] == "orders-db-usw2 is a standalone writer")
+        .expect("database fact");
+    assert_eq!(
+        db["found"], "still a replica of arn:aws:rds:us-east-1:123456789012:db:orders-db",
+        "{db}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_whose_apis_never_answer_is_given_up_on_in_seconds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // No answer at all (the proxy holds each call for a minute) instead of refused connections.
+    let (verified, report) = drill_with(
+        Scenario::UsEast1Outage,
+        0.0,
+        dir.path(),
+        &[Fault::timeout(60).region("us-east-1")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(verified, "{}", report["endState"]);
+    let faulted: Vec<&Value> = report["faultedCalls"].as_array().into_iter().flatten().collect();
+    assert!(
+        !faulted.is_empty() && faulted.iter().all(|c| c["fault"] == "timeout"),
+        "{faulted:?}"
+    );
+    let fence = common::action(&report, "FenceOldWriter");
+    assert_eq!(fence["status"], "failed", "{fence}");
+    println!(
+        "primary never answering: RTO {} s, {} calls held",
+        report["rto"]["actualSeconds"],
+        faulted.len()
+    );
 }

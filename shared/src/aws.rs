@@ -1,5 +1,9 @@
 //! AWS client setup, shared by every function and the command line.
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// Loads the AWS configuration once per process (credentials, region, and `AWS_ENDPOINT_URL`
@@ -37,4 +41,44 @@ pub async fn load_primary_config() -> SdkConfig {
         Ok(region) if !region.is_empty() => in_region(&config, &region),
         _ => config,
     }
+}
+
+/// Calls into a region that may be the failed one (re-reading its alarms, fencing its old
+/// writer) are best effort: a short attempt and one retry, so a region whose APIs never answer
+/// costs seconds, not the function's whole timeout. The SDK's defaults have no read timeout.
+pub fn best_effort_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build()
+}
+
+pub fn best_effort_retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(2)
+}
+
+/// `config` with the best-effort timeouts and retries.
+pub fn best_effort(config: &SdkConfig) -> SdkConfig {
+    config
+        .to_builder()
+        .timeout_config(best_effort_timeouts())
+        .retry_config(best_effort_retries())
+        .build()
+}
+
+/// `config` aimed at `region`, with the best-effort timeouts and retries.
+pub fn best_effort_in(config: &SdkConfig, region: &str) -> SdkConfig {
+    best_effort(&in_region(config, region))
+}
+
+/// Blocking calls to a control plane that may be impaired (Route 53's, homed in us-east-1): an
+/// answer that never comes ends in a clear `Rebound.Transient` naming the call within the
+/// function's timeout, rather than in the function timing out.
+pub fn blocking_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build()
 }

@@ -218,9 +218,9 @@ pub async fn alarm(config: &SdkConfig, name: &str, state: &str) -> Result<(), St
     Ok(())
 }
 
-/// The gate of a data-plane DNS failover: a metric alarm in `recovery` (Rebound/PrimaryOut
-/// >= 1, missing data keeping its state) and, in Route 53, a CLOUDWATCH_METRIC health check
-/// following it. Returns the health check's id.
+/// The gate of a data-plane DNS failover: a metric alarm in `recovery` (`Rebound/PrimaryOut`
+/// at or above 1, missing data keeping its state) and, in Route 53, a CLOUDWATCH_METRIC health
+/// check following it. Returns the health check's id.
 pub async fn health_check_gate(global: &SdkConfig, recovery: &SdkConfig, alarm: &str) -> Result<String, String> {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
     use aws_sdk_route53::types::{AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType};

@@ -800,13 +800,16 @@ impl DatabaseFailover {
         Ok(actions)
     }
 
-    /// An RDS client like this one, for another region (where an old writer lives).
+    /// An RDS client like this one, for the region where an old writer lives: that region may
+    /// be the failed one, so its calls are best effort (`aws::best_effort_timeouts`).
     pub fn rds_in(&self, region: &str) -> aws_sdk_rds::Client {
         let config = self
             .rds
             .config()
             .to_builder()
             .region(aws_config::Region::new(region.to_string()))
+            .timeout_config(rebound_shared::aws::best_effort_timeouts())
+            .retry_config(rebound_shared::aws::best_effort_retries())
             .build();
         aws_sdk_rds::Client::from_conf(config)
     }

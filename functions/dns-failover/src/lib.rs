@@ -109,10 +109,13 @@ struct RecordChange {
 impl DnsFailover {
     /// `config` serves Route 53 (global); `recovery` the alarms and the ARC cluster's credentials.
     pub fn new(config: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
+        let route53 = aws_sdk_route53::config::Builder::from(config)
+            .timeout_config(rebound_shared::aws::blocking_timeouts())
+            .build();
         DnsFailover {
-            route53: aws_sdk_route53::Client::new(config),
+            route53: aws_sdk_route53::Client::from_conf(route53),
             cloudwatch: aws_sdk_cloudwatch::Client::new(recovery),
-            cluster: routing::Cluster::FromPlan(recovery.clone()),
+            cluster: routing::Cluster::FromPlan(Box::new(recovery.clone())),
         }
     }
 
@@ -535,15 +538,25 @@ impl DnsFailover {
     /// answers this; when it does not, a scheduled check retries later, and a failover goes on
     /// with a warning, since the failover itself does not need it.
     async fn check_wiring(&self, ctx: &RecoveryContext, result: &mut StepResult) -> Result<(), DnsError> {
+        // Records that share a health check (one gate for the whole primary) are read once.
+        let mut wired: BTreeMap<(&str, &str), &DnsRecord> = BTreeMap::new();
         for record in ctx.plan.dns.iter().filter(|r| r.mode == DnsMode::AlarmHealthCheck) {
-            let (Some(id), Some(name)) = (record.health_check_id.as_deref(), record.alarm_name.as_deref()) else {
-                continue;
-            };
+            if let (Some(id), Some(name)) = (record.health_check_id.as_deref(), record.alarm_name.as_deref()) {
+                wired.entry((id, name)).or_insert(record);
+            }
+        }
+        for ((id, name), record) in wired {
             let resource = format!("route53:healthcheck/{id}");
             let read = self
                 .route53
                 .get_health_check()
                 .health_check_id(id)
+                .customize()
+                .config_override(
+                    aws_sdk_route53::config::Builder::default()
+                        .timeout_config(rebound_shared::aws::best_effort_timeouts())
+                        .retry_config(rebound_shared::aws::best_effort_retries()),
+                )
                 .send()
                 .await
                 .map_err(|e| aws(&resource, "GetHealthCheck", &e));

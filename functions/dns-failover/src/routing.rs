@@ -21,7 +21,7 @@ const SERVICE: &str = "route53-recovery-cluster";
 pub enum Cluster {
     /// One client per endpoint the plan lists, built per request from this configuration's
     /// credentials: the endpoints are the plan's, not the function's.
-    FromPlan(aws_config::SdkConfig),
+    FromPlan(Box<aws_config::SdkConfig>),
     /// Fixed clients, one per endpoint in the plan's order (scripted responses in tests).
     Clients(Vec<Client>),
 }
@@ -38,9 +38,12 @@ impl Cluster {
         match self {
             Cluster::FromPlan(config) => listed
                 .map(|e| {
-                    let conf = aws_sdk_route53recoverycluster::config::Builder::from(config)
+                    let conf = aws_sdk_route53recoverycluster::config::Builder::from(config.as_ref())
                         .endpoint_url(&e.url)
                         .region(aws_config::Region::new(e.region.clone()))
+                        // An endpoint in a failed region must give way to the next in seconds.
+                        .timeout_config(rebound_shared::aws::best_effort_timeouts())
+                        .retry_config(rebound_shared::aws::best_effort_retries())
                         .build();
                     Endpoint {
                         label: format!("{} ({})", e.url, e.region),

@@ -15,7 +15,8 @@ async fn main() -> Result<(), Error> {
     // The acting functions' roles, whose permissions readiness checks.
     if let Some(roles) = std::env::var("ACTING_ROLES").ok().filter(|r| !r.trim().is_empty()) {
         validator.permissions = Some(Permissions {
-            iam: aws_sdk_iam::Client::new(&global),
+            // IAM's control plane is homed in us-east-1: checking permissions is best effort.
+            iam: aws_sdk_iam::Client::new(&rebound_shared::aws::best_effort(&global)),
             roles: parse_roles(&roles)?,
         });
     }
