@@ -291,7 +291,27 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
                     true,
                 );
             }
-            Database::AuroraGlobal { .. } => {
+            Database::AuroraGlobal {
+                isolation_security_group_id,
+                ..
+            } => {
+                // The old writer cluster, read and fenced where it lives: best effort.
+                add(
+                    "StartDatabaseFailover",
+                    "rds:DescribeDBClusters",
+                    primary,
+                    Plane::Control,
+                    false,
+                );
+                if isolation_security_group_id.is_some() {
+                    add(
+                        "StartDatabaseFailover",
+                        "rds:ModifyDBCluster",
+                        primary,
+                        Plane::Control,
+                        false,
+                    );
+                }
                 add(
                     "StartDatabaseFailover",
                     "rds:FailoverGlobalCluster",

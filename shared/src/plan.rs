@@ -325,6 +325,11 @@ pub enum Database {
         target_cluster_arn: String,
         #[serde(default)]
         allow_data_loss: bool,
+        /// A security group in the old writer cluster's VPC that admits nothing: in a
+        /// failover, a writer cluster that still answers is moved onto it before the target
+        /// takes over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        isolation_security_group_id: Option<String>,
     },
     /// A new instance restored from `sourceIdentifier` to a point before the corruption.
     PointInTimeRestore {
@@ -835,7 +840,13 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 "failbackIdentifier",
                 "isolationSecurityGroupId",
             ],
-            Some("auroraGlobal") => &["kind", "identifier", "targetClusterArn", "allowDataLoss"],
+            Some("auroraGlobal") => &[
+                "kind",
+                "identifier",
+                "targetClusterArn",
+                "allowDataLoss",
+                "isolationSecurityGroupId",
+            ],
             Some("pointInTimeRestore") => &["kind", "identifier", "sourceIdentifier", "instanceClass"],
             Some("snapshotRestore") => &["kind", "identifier", "snapshotIdentifier", "instanceClass"],
             _ => &[

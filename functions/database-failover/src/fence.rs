@@ -6,8 +6,10 @@
 //! `read_only`, PostgreSQL `default_transaction_read_only`). Where that cannot be set (a
 //! `default.*` group, another engine) and the plan names an isolation security group, the writer
 //! is moved onto that group, which admits nothing, and stopped once the promotion has broken
-//! the replication link. A writer that answers and cannot be fenced is never promoted over
-//! without a human's approval.
+//! the replication link. An Aurora writer (a cluster ARN) has no parameter-group fence: it is
+//! fenced on the network the same way, and not stopped, as a member of a global database
+//! cannot be. A writer that answers and cannot be fenced is never promoted over without a
+//! human's approval.
 
 use std::time::{Duration, Instant};
 
@@ -66,12 +68,20 @@ impl OldWriter {
     }
 }
 
-/// `arn:aws:rds:REGION:ACCOUNT:db:NAME` or a bare identifier → NAME.
+/// `arn:aws:rds:REGION:ACCOUNT:db:NAME` (or `...:cluster:NAME`) or a bare identifier → NAME.
 pub fn instance_name(source: &str) -> &str {
     match source.split(':').collect::<Vec<_>>()[..] {
-        ["arn", _, "rds", _, _, "db", name] => name,
+        ["arn", _, "rds", _, _, "db" | "cluster", name] => name,
         _ => source,
     }
+}
+
+/// Whether the old writer is an Aurora cluster (`arn:aws:rds:REGION:ACCOUNT:cluster:NAME`).
+pub fn is_cluster(source: &str) -> bool {
+    matches!(
+        source.split(':').collect::<Vec<_>>()[..],
+        ["arn", _, "rds", _, _, "cluster", _]
+    )
 }
 
 /// The region of a promoted replica's source: the ARN's, or else the side being left (the
@@ -98,13 +108,58 @@ fn read_only_parameter(engine: &str) -> Option<(&'static str, &'static str)> {
 /// Reads the old writer through `rds` (a client of its region), within the reach timeout.
 /// `isolation` is the plan's isolation security group, if it names one.
 pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str, isolation: Option<&str>) -> OldWriter {
-    match tokio::time::timeout(REACH_TIMEOUT, read(rds, instance_name(source), isolation)).await {
+    let name = instance_name(source);
+    let read = async {
+        if is_cluster(source) {
+            read_cluster(rds, name, isolation).await
+        } else {
+            read(rds, name, isolation).await
+        }
+    };
+    match tokio::time::timeout(REACH_TIMEOUT, read).await {
         Ok(Ok(state)) => state,
         Ok(Err(e)) => OldWriter::Unreachable { reason: e.to_string() },
         Err(_) => OldWriter::Unreachable {
             reason: format!("no answer in {} s", REACH_TIMEOUT.as_secs()),
         },
     }
+}
+
+/// Whether the writer's only security group is the isolation group.
+fn isolated(groups: Vec<&str>, isolation: Option<&str>) -> Option<OldWriter> {
+    let sg = isolation?;
+    (groups == [sg]).then(|| OldWriter::Isolated {
+        security_group: sg.into(),
+    })
+}
+
+/// An Aurora cluster: writable unless stopped or isolated; its fence is the network one.
+async fn read_cluster(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) -> Result<OldWriter, AwsError> {
+    let out = match rds.describe_db_clusters().db_cluster_identifier(name).send().await {
+        Ok(out) => out,
+        Err(e) if matches!(e.code(), Some("DBClusterNotFoundFault" | "DBClusterNotFound")) => {
+            return Ok(OldWriter::Missing)
+        }
+        Err(e) => return Err(AwsError::from_sdk("rds", "DescribeDBClusters", &e)),
+    };
+    let Some(cluster) = out.db_clusters().first() else {
+        return Ok(OldWriter::Missing);
+    };
+    let status = cluster.status().unwrap_or("unknown");
+    if ["stopped", "stopping", "deleting"].contains(&status) {
+        return Ok(OldWriter::Stopped { status: status.into() });
+    }
+    let groups = cluster
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    if let Some(state) = isolated(groups, isolation) {
+        return Ok(state);
+    }
+    Ok(OldWriter::Writable {
+        fence: Err("an Aurora writer cannot be made read-only through its parameter group".into()),
+    })
 }
 
 async fn read(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) -> Result<OldWriter, AwsError> {
@@ -122,17 +177,13 @@ async fn read(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) ->
     if ["stopped", "stopping", "deleting"].contains(&status) {
         return Ok(OldWriter::Stopped { status: status.into() });
     }
-    if let Some(sg) = isolation {
-        let groups: Vec<&str> = instance
-            .vpc_security_groups()
-            .iter()
-            .filter_map(|g| g.vpc_security_group_id())
-            .collect();
-        if groups == [sg] {
-            return Ok(OldWriter::Isolated {
-                security_group: sg.into(),
-            });
-        }
+    let groups = instance
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    if let Some(state) = isolated(groups, isolation) {
+        return Ok(state);
     }
     let engine = instance.engine().unwrap_or_default();
     let Some((parameter, value)) = read_only_parameter(engine) else {
@@ -218,7 +269,6 @@ pub async fn set_fence(
 ) -> Action {
     let started = Instant::now();
     let resource = format!("{source} (old writer of {database})");
-    let name = instance_name(source);
     let mut action = match (&state, isolation) {
         (OldWriter::Writable { fence: Ok(fence) }, _) => {
             let after = json!({ "state": format!("read-only ({} in {})", fence.parameter, fence.group), "acceptsWrites": false });
@@ -230,7 +280,7 @@ pub async fn set_fence(
             if !dry_run {
                 if let Err(e) = set_read_only(rds, fence).await {
                     action = match isolation {
-                        Some(sg) => isolate(rds, &resource, name, sg, &state, format!("the parameter group could not be set: {e}")).await,
+                        Some(sg) => isolate(rds, &resource, source, sg, &state, format!("the parameter group could not be set: {e}")).await,
                         None => cannot_fence(
                             &resource,
                             &state,
@@ -246,10 +296,10 @@ pub async fn set_fence(
         (OldWriter::Writable { fence: Err(why) }, Some(sg)) if dry_run => {
             let after = json!({ "state": format!("isolated (only in {sg})"), "acceptsWrites": false });
             let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), after, true);
-            action.detail = Some(isolation_detail(sg, why));
+            action.detail = Some(isolation_detail(source, sg, why));
             action
         }
-        (OldWriter::Writable { fence: Err(why) }, Some(sg)) => isolate(rds, &resource, name, sg, &state, why.clone()).await,
+        (OldWriter::Writable { fence: Err(why) }, Some(sg)) => isolate(rds, &resource, source, sg, &state, why.clone()).await,
         (OldWriter::Writable { fence: Err(why) }, None) => cannot_fence(
             &resource,
             &state,
@@ -273,40 +323,60 @@ pub async fn set_fence(
     action
 }
 
-fn isolation_detail(sg: &str, why: &str) -> String {
-    format!("ModifyDBInstance VpcSecurityGroupIds=[{sg}] (immediate), then StopDBInstance once promoted: {why}")
+fn isolation_detail(source: &str, sg: &str, why: &str) -> String {
+    if is_cluster(source) {
+        format!("ModifyDBCluster VpcSecurityGroupIds=[{sg}] (immediate): {why}")
+    } else {
+        format!("ModifyDBInstance VpcSecurityGroupIds=[{sg}] (immediate), then StopDBInstance once promoted: {why}")
+    }
 }
 
 /// The network fence: the writer's only security group becomes `sg`, which admits nothing.
 async fn isolate(
     rds: &aws_sdk_rds::Client,
     resource: &str,
-    name: &str,
+    source: &str,
     sg: &str,
     state: &OldWriter,
     why: String,
 ) -> Action {
     let after = json!({ "state": format!("isolated (only in {sg})"), "acceptsWrites": false });
     let mut action = Action::change(resource, "FenceOldWriter", state.to_json(), after, false);
-    action.detail = Some(isolation_detail(sg, &why));
-    let call = rds
-        .modify_db_instance()
-        .db_instance_identifier(name)
-        .vpc_security_group_ids(sg)
-        .apply_immediately(true)
-        .send();
+    action.detail = Some(isolation_detail(source, sg, &why));
+    let name = instance_name(source);
+    let cluster = is_cluster(source);
+    let operation = if cluster { "ModifyDBCluster" } else { "ModifyDBInstance" };
+    let call = async {
+        let sent = if cluster {
+            rds.modify_db_cluster()
+                .db_cluster_identifier(name)
+                .vpc_security_group_ids(sg)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("rds", operation, &e))
+        } else {
+            rds.modify_db_instance()
+                .db_instance_identifier(name)
+                .vpc_security_group_ids(sg)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("rds", operation, &e))
+        };
+        sent
+    };
     action.status = match tokio::time::timeout(REACH_TIMEOUT, call).await {
-        Ok(Ok(_)) => ActionStatus::Done,
+        Ok(Ok(())) => ActionStatus::Done,
         Ok(Err(e)) => {
-            action.detail = Some(format!(
-                "could not fence: {}; the old writer still accepts writes",
-                AwsError::from_sdk("rds", "ModifyDBInstance", &e)
-            ));
+            action.detail = Some(format!("could not fence: {e}; the old writer still accepts writes"));
             ActionStatus::Failed
         }
         Err(_) => {
             action.detail = Some(format!(
-                "could not fence: ModifyDBInstance: no answer in {} s",
+                "could not fence: {operation}: no answer in {} s",
                 REACH_TIMEOUT.as_secs()
             ));
             ActionStatus::Failed

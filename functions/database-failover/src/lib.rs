@@ -268,7 +268,7 @@ impl DatabaseFailover {
         if !dry_run && ctx.approval.is_none() {
             for (intent, state) in &old_writers {
                 let why = fence::unfenceable(state, intent.isolation.as_deref());
-                if let (Some(why), Change::Promote { .. }) = (why, &intent.change) {
+                if let (Some(why), Change::Promote { .. } | Change::Failover { .. }) = (why, &intent.change) {
                     return Err(DatabaseError::SplitBrainRisk {
                         database: intent.old_writer.clone().unwrap_or_default(),
                         reason: why.to_string(),
@@ -396,6 +396,7 @@ impl DatabaseFailover {
                 identifier,
                 target_cluster_arn,
                 allow_data_loss,
+                isolation_security_group_id,
             } => {
                 let members = self.global_members(identifier).await?;
                 let writer = members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.clone());
@@ -451,12 +452,15 @@ impl DatabaseFailover {
                     json!({ "writer": target_cluster_arn }),
                     ctx.dry_run,
                 );
+                // A failover leaves the old writer cluster behind (a switchover demotes it
+                // itself): it is fenced like a replica's old writer.
+                let old_writer = writer.filter(|_| ctx.mode != Mode::Switchover);
                 Ok(Intent {
                     action,
                     change,
                     rpo_seconds: lag,
-                    old_writer: None,
-                    isolation: None,
+                    old_writer,
+                    isolation: isolation_security_group_id.clone(),
                 })
             }
             Database::PointInTimeRestore {
