@@ -2,6 +2,8 @@
 //! application, injects the disaster, runs the real state machine through the real handlers,
 //! verifies the end state in moto, and reports the timeline, RTO and RPO.
 
+mod held;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -1059,6 +1061,9 @@ pub async fn drill_with(
         "plan": world.plan,
         "faults": faults,
         "faultedCalls": calls.iter().filter(|c| c.fault.is_some()).collect::<Vec<_>>(),
+        "faultedOperations": serde_json::from_value::<rebound_shared::plan::RecoveryPlan>(world.plan.clone())
+            .map(|plan| held::explain(&plan, &calls))
+            .unwrap_or_default(),
         "apiCalls": call_counts(&calls),
     });
     print_summary(&report, &timeline, &facts);
@@ -1187,21 +1192,17 @@ fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verified]) {
     }
     let faulted = report["faultedCalls"].as_array().map_or(0, Vec::len);
     if faulted > 0 {
-        // Which calls the injected faults hit, and so what the recovery did without.
-        let mut hit: BTreeMap<String, usize> = BTreeMap::new();
-        for c in report["faultedCalls"].as_array().into_iter().flatten() {
-            let key = format!(
-                "{} {}:{} ({})",
-                c["region"].as_str().unwrap_or("?"),
-                c["service"].as_str().unwrap_or("?"),
-                c["operation"].as_str().unwrap_or("?"),
-                c["fault"].as_str().unwrap_or("?")
-            );
-            *hit.entry(key).or_insert(0) += 1;
-        }
+        // Which calls the injected faults hit, and why the recovery held without them.
         println!("\nInjected faults: {faulted} calls failed");
-        for (call, n) in hit {
-            println!("  {n:>4}x  {call}");
+        for f in report["faultedOperations"].as_array().into_iter().flatten() {
+            println!(
+                "  {:>4}x  {:<10} {:<42} {:<9} {}",
+                f["calls"].as_u64().unwrap_or(0),
+                f["region"].as_str().unwrap_or("?"),
+                f["operation"].as_str().unwrap_or("?"),
+                f["fault"].as_str().unwrap_or("?"),
+                f["held"].as_str().unwrap_or("")
+            );
         }
     }
     println!("\nActions");

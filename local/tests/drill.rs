@@ -264,6 +264,12 @@ async fn a_primary_whose_apis_never_answer_is_given_up_on_in_seconds() {
     );
     let fence = common::action(&report, "FenceOldWriter");
     assert_eq!(fence["status"], "failed", "{fence}");
+    // Each operation that never answered is one the failover does not wait for.
+    let held: Vec<&Value> = report["faultedOperations"].as_array().into_iter().flatten().collect();
+    assert!(!held.is_empty(), "{}", report["faultedOperations"]);
+    for f in &held {
+        assert_eq!(f["held"], "best effort: the failover does not wait for it", "{f}");
+    }
     println!(
         "primary never answering: RTO {} s, {} calls held",
         report["rto"]["actualSeconds"],

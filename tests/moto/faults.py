@@ -139,8 +139,9 @@ class Faults:
             self.record(flow, None)
             flow.kill()
         elif fault == "timeout":
-            await asyncio.sleep(rule.get("seconds", 30))
+            # Recorded as it arrives: the caller gives up long before the connection closes.
             self.record(flow, None)
+            await asyncio.sleep(rule.get("seconds", 30))
             flow.kill()
         elif fault == "status":
             status = rule.get("status", 503)

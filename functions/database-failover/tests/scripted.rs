@@ -40,6 +40,16 @@ fn global(writer: &str) -> DescribeGlobalClustersOutput {
         .build()
 }
 
+/// The old writer cluster's region answers nothing (503): the failover goes on, reporting it
+/// unfenced.
+fn old_writer_region_down() -> Rule {
+    mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .sequence()
+        .http_status(503, None)
+        .repeatedly()
+        .build()
+}
+
 fn aurora_request(mode: &str) -> Value {
     let mut request = event("database-failover.json");
     request["context"]["mode"] = json!(mode);
@@ -103,14 +113,25 @@ async fn failover_mode_fails_the_global_cluster_over_allowing_data_loss() {
         .then_output(|| FailoverGlobalClusterOutput::builder().build());
     let switch_over = mock!(aws_sdk_rds::Client::switchover_global_cluster)
         .then_output(|| SwitchoverGlobalClusterOutput::builder().build());
-    let result = failover(&[&describe, &fail_over, &switch_over])
+    let down = old_writer_region_down();
+    let result = failover(&[&describe, &fail_over, &switch_over, &down])
         .handle(aurora_request("failover"), Utc::now())
         .await
         .expect("failover");
     assert_eq!(fail_over.num_calls(), 1);
     assert_eq!(switch_over.num_calls(), 0);
-    assert_eq!(result.actions[0].operation, "FailoverGlobalCluster");
-    assert_eq!(result.actions[0].status, ActionStatus::Pending);
+    let failed_over = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "FailoverGlobalCluster")
+        .expect("failover action");
+    assert_eq!(failed_over.status, ActionStatus::Pending);
+    let fence = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "FenceOldWriter")
+        .expect("fence action");
+    assert_eq!(fence.status, ActionStatus::Failed, "reported unfenced: {fence:?}");
     assert_eq!(result.rpo_seconds, Some(0.8), "the replication lag is the RPO");
 }
 
@@ -119,7 +140,8 @@ async fn a_global_failover_beyond_the_rpo_target_waits_for_approval() {
     let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
     let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
         .then_output(|| FailoverGlobalClusterOutput::builder().build());
-    let rules = [&describe, &fail_over];
+    let down = old_writer_region_down();
+    let rules = [&describe, &fail_over, &down];
     let err = failover_with_lag(&rules, 1_260_000.0)
         .handle(aurora_request("failover"), Utc::now())
         .await
@@ -225,4 +247,67 @@ async fn throttling_surfaces_as_transient() {
         "{}",
         diagnostic.error_message
     );
+}
+
+#[tokio::test]
+async fn the_old_writer_cluster_is_isolated_before_the_global_failover() {
+    use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
+    use aws_sdk_rds::operation::modify_db_cluster::ModifyDbClusterOutput;
+    use aws_sdk_rds::types::{DbCluster, VpcSecurityGroupMembership};
+    use std::sync::{Arc, Mutex};
+    const ISOLATION: &str = "sg-0bbbbbbbbbbbbbbbb";
+    let calls: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
+    let old_writer = mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .match_requests(|r| r.db_cluster_identifier() == Some("orders-use1"))
+        .then_output(|| {
+            DescribeDbClustersOutput::builder()
+                .db_clusters(
+                    DbCluster::builder()
+                        .db_cluster_identifier("orders-use1")
+                        .status("available")
+                        .vpc_security_groups(
+                            VpcSecurityGroupMembership::builder()
+                                .vpc_security_group_id("sg-0aaaaaaaaaaaaaaaa")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let log = calls.clone();
+    let isolate = mock!(aws_sdk_rds::Client::modify_db_cluster)
+        .match_requests(|r| {
+            r.db_cluster_identifier() == Some("orders-use1")
+                && r.vpc_security_group_ids() == [ISOLATION]
+                && r.apply_immediately() == Some(true)
+        })
+        .then_compute_output(move |_| {
+            log.lock().expect("log").push("ModifyDBCluster");
+            ModifyDbClusterOutput::builder().build()
+        });
+    let log = calls.clone();
+    let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
+        .match_requests(|_| true)
+        .then_compute_output(move |_| {
+            log.lock().expect("log").push("FailoverGlobalCluster");
+            FailoverGlobalClusterOutput::builder().build()
+        });
+    let mut request = aurora_request("failover");
+    request["context"]["plan"]["databases"][0]["isolationSecurityGroupId"] = json!(ISOLATION);
+    let result = failover(&[&describe, &old_writer, &isolate, &fail_over])
+        .handle(request, Utc::now())
+        .await
+        .expect("failover");
+    assert_eq!(
+        *calls.lock().expect("log"),
+        ["ModifyDBCluster", "FailoverGlobalCluster"]
+    );
+    let fence = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "FenceOldWriter")
+        .expect("fence");
+    assert_eq!(fence.status, ActionStatus::Done, "{fence:?}");
+    assert_eq!(fence.after["acceptsWrites"], false);
 }
