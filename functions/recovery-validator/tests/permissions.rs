@@ -84,6 +84,40 @@ fn each_function_needs_the_changes_this_plan_makes() {
 }
 
 #[test]
+fn data_plane_dns_modes_need_their_own_actions() {
+    let mut ctx = context();
+    let plan: serde_json::Value = serde_json::json!({
+        "dns": [
+            {"hostedZoneId": "Z1", "name": "api.orders.example.com.", "type": "CNAME", "mode": "routingControl",
+             "primaryRoutingControlArn": "arn:aws:route53-recovery-control::123456789012:controlpanel/cp/routingcontrol/use1",
+             "recoveryRoutingControlArn": "arn:aws:route53-recovery-control::123456789012:controlpanel/cp/routingcontrol/usw2"},
+            {"hostedZoneId": "Z1", "name": "pay.orders.example.com.", "type": "A", "mode": "alarmHealthCheck",
+             "alarmName": "orders-primary-gate", "healthCheckId": "hc-1"}
+        ]
+    });
+    ctx.plan.dns = serde_json::from_value(plan["dns"].clone()).expect("records");
+    let dns = needed("dns-failover", &ctx, "aws", "123456789012");
+    assert_eq!(
+        dns,
+        vec![
+            ("cloudwatch:PutMetricData", "*".to_string()),
+            (
+                "cloudwatch:SetAlarmState",
+                "arn:aws:cloudwatch:us-west-2:123456789012:alarm:orders-primary-gate".to_string()
+            ),
+            (
+                "route53-recovery-cluster:UpdateRoutingControlStates",
+                "arn:aws:route53-recovery-control::123456789012:controlpanel/cp/routingcontrol/use1".to_string()
+            ),
+            (
+                "route53-recovery-cluster:UpdateRoutingControlStates",
+                "arn:aws:route53-recovery-control::123456789012:controlpanel/cp/routingcontrol/usw2".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn acting_roles_are_read_strictly() {
     assert!(parse_roles("dns-failover=arn:aws:iam::123456789012:role/x").is_ok());
     let err = parse_roles("dns=arn:aws:iam::123456789012:role/x").expect_err("unknown function");
