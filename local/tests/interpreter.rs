@@ -347,7 +347,62 @@ async fn a_loop_that_never_ends_stops_at_the_history_limit() {
     }});
     let err = execute(&i, def, json!({"done": false})).await.expect_err("never done");
     assert_eq!(err.error, "States.Runtime");
-    assert!(err.cause.contains("25000 state transitions"), "{}", err.cause);
+    assert!(err.cause.contains("25000 history events"), "{}", err.cause);
+    // ExecutionStarted, then two events per state (entered, exited): 12,499 states fit.
+    assert_eq!(i.timeline().transitions.len(), 12_499);
+}
+
+#[tokio::test]
+async fn task_attempts_count_three_history_events_each() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let i = interpreter(vec![("fn", flaky(usize::MAX, "Rebound.Transient", seen.clone()))]);
+    // Every attempt fails and is retried without end: 2 events for the state, 3 per attempt.
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "fn",
+        "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 99999999, "IntervalSeconds": 1}], "End": true}}});
+    let err = execute(&i, def, json!({})).await.expect_err("history full");
+    assert!(err.cause.contains("25000 history events"), "{}", err.cause);
+    let attempts = seen.lock().expect("seen").len();
+    assert_eq!(attempts, (25_000 - 1 - 2) / 3, "{attempts} attempts");
+}
+
+#[tokio::test]
+async fn a_state_output_above_256_kib_fails_with_data_limit_exceeded_and_states_all_does_not_catch_it() {
+    let big = "x".repeat(300 * 1024);
+    let i = interpreter(vec![]);
+    let def = json!({"StartAt": "Build", "States": {
+        "Build": {"Type": "Pass", "Result": {"blob": big}, "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }});
+    let err = execute(&i, def, json!({})).await.expect_err("300 KiB");
+    assert_eq!(err.error, "States.DataLimitExceeded");
+    assert!(err.cause.contains("Build's output is 307211 bytes"), "{}", err.cause);
+
+    // A task's result over the limit, under a Catch of States.ALL: not caught.
+    let blob = big.clone();
+    let huge: TaskHandler = Arc::new(move |_input: Value| {
+        let blob = blob.clone();
+        Box::pin(async move { Ok(json!({ "blob": blob })) })
+    });
+    let i = interpreter(vec![("fn", huge)]);
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "fn", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Succeed"}
+    }});
+    let err = execute(&i, def, json!({})).await.expect_err("uncaught");
+    assert_eq!(err.error, "States.DataLimitExceeded");
+    assert!(err.cause.contains("the task's result"), "{}", err.cause);
+
+    // Exactly at the limit passes; the limit counts UTF-8 bytes, not characters.
+    let at_limit = "x".repeat(262_144 - 2);
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    assert!(execute(&interpreter(vec![]), def.clone(), json!(at_limit))
+        .await
+        .is_ok());
+    let wide = "é".repeat(131_072);
+    let err = execute(&interpreter(vec![]), def, json!(wide))
+        .await
+        .expect_err("2 bytes each");
+    assert_eq!(err.error, "States.DataLimitExceeded");
 }
 
 fn approval_definition() -> Value {

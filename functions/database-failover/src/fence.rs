@@ -347,7 +347,7 @@ async fn isolate(
     let cluster = is_cluster(source);
     let operation = if cluster { "ModifyDBCluster" } else { "ModifyDBInstance" };
     let call = async {
-        let sent = if cluster {
+        if cluster {
             rds.modify_db_cluster()
                 .db_cluster_identifier(name)
                 .vpc_security_group_ids(sg)
@@ -365,8 +365,7 @@ async fn isolate(
                 .await
                 .map(|_| ())
                 .map_err(|e| AwsError::from_sdk("rds", operation, &e))
-        };
-        sent
+        }
     };
     action.status = match tokio::time::timeout(REACH_TIMEOUT, call).await {
         Ok(Ok(())) => ActionStatus::Done,

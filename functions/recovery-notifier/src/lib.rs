@@ -111,21 +111,14 @@ impl RecoveryNotifier {
             note.body["leaseNotReleased"] = json!(warning);
         }
         let sns = aws_sdk_sns::Client::new(&rebound_shared::aws::in_region(&self.config, region));
-        let structure = json!({
-            "default": note.text,
-            "email": note.text,
-            "sms": note.subject,
-            "sqs": note.body.to_string(),
-            "lambda": note.body.to_string(),
-            "http": note.body.to_string(),
-            "https": note.body.to_string(),
-        });
+        // The warning above made it longer: fit it again.
+        let note = note.fit();
         let mut publish = sns
             .publish()
             .topic_arn(&topic)
             .subject(&note.subject)
             .message_structure("json")
-            .message(structure.to_string());
+            .message(note.message_structure());
         for (name, value) in &note.attributes {
             let attribute = MessageAttributeValue::builder()
                 .data_type("String")

@@ -13,6 +13,73 @@ pub struct Notification {
     pub attributes: Vec<(&'static str, String)>,
 }
 
+/// SNS takes a message of at most 256 KB: 262,144 bytes of the whole message structure.
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+
+/// The most entries of one list (checks, warnings, writers) a message spells out; the rest are
+/// counted. A plan of thousands of records must not make a message nobody can read or send.
+pub const MAX_LISTED: usize = 40;
+
+/// The longest line of text: a check's detail can name every record of a plan.
+const MAX_LINE: usize = 1_000;
+
+impl Notification {
+    /// The SNS message structure: the text for email and SMS (the subject), the JSON body for
+    /// machine subscribers.
+    pub fn message_structure(&self) -> String {
+        let body = self.body.to_string();
+        json!({
+            "default": self.text,
+            "email": self.text,
+            "sms": self.subject,
+            "sqs": body,
+            "lambda": body,
+            "http": body,
+            "https": body,
+        })
+        .to_string()
+    }
+
+    /// Cuts the text and body until the message structure fits SNS's limit, saying so and
+    /// where the whole story is. Lists are already capped; this is the last guard.
+    pub fn fit(mut self) -> Notification {
+        let mut budget = self.text.len();
+        while self.message_structure().len() > MAX_MESSAGE_BYTES && budget > 0 {
+            budget /= 2;
+            let cut: String = self.text.chars().take(budget).collect();
+            self.text = format!(
+                "{cut}\n... (cut to fit SNS's 256 KB message limit: the execution's history and the recovery \
+                 table's audit records hold the rest)"
+            );
+            if let Some(map) = self.body.as_object_mut() {
+                map.remove("readiness");
+                map.remove("reasons");
+                map.insert("truncated".into(), json!(true));
+            }
+        }
+        self
+    }
+}
+
+/// A line no longer than `MAX_LINE` characters.
+fn clip(line: String) -> String {
+    if line.chars().count() <= MAX_LINE {
+        return line;
+    }
+    let head: String = line.chars().take(MAX_LINE).collect();
+    format!("{head}... ({} characters)", line.chars().count())
+}
+
+/// At most `MAX_LISTED` lines, then how many more there were.
+fn listed(lines: Vec<String>, what: &str) -> Vec<String> {
+    let more = lines.len().saturating_sub(MAX_LISTED);
+    let mut out: Vec<String> = lines.into_iter().take(MAX_LISTED).map(clip).collect();
+    if more > 0 {
+        out.push(format!("  ... and {more} more {what}"));
+    }
+    out
+}
+
 fn status_word(kind: NotificationKind) -> &'static str {
     match kind {
         NotificationKind::Success => "SUCCEEDED",
@@ -177,7 +244,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         format!("Why: {}", ctx.decision.reasons.join("; ")),
     ];
     // Warnings come first: they are what someone must act on now.
-    let warnings = warnings(ctx);
+    let warnings = listed(warnings(ctx), "warnings");
     if !warnings.is_empty() {
         text.insert(1, String::new());
         for (i, w) in warnings.into_iter().enumerate() {
@@ -205,9 +272,13 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         text.push(String::new());
         text.push(measurement("RTO", &v.rto));
         text.push(measurement("RPO", &v.rpo));
-        for c in v.checks.iter().filter(|c| !c.passed) {
-            text.push(format!("  check failed: {}: {}", c.name, c.detail));
-        }
+        let failed = v
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("  check failed: {}: {}", c.name, c.detail))
+            .collect();
+        text.extend(listed(failed, "failed checks"));
     }
     if let Some(readiness) = &ctx.readiness {
         text.push(String::new());
@@ -216,14 +287,14 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             readiness.checked_at.to_rfc3339(),
             if readiness.ready { "ready" } else { "NOT READY" }
         ));
-        for c in &readiness.checks {
-            text.push(format!(
-                "  {} {}: {}",
-                if c.passed { "ok  " } else { "FAIL" },
-                c.name,
-                c.detail
-            ));
-        }
+        // Failing checks first: with thousands of resources they are what matters.
+        let mut checks: Vec<&rebound_shared::context::Check> = readiness.checks.iter().collect();
+        checks.sort_by_key(|c| c.passed);
+        let lines = checks
+            .into_iter()
+            .map(|c| format!("  {} {}: {}", if c.passed { "ok  " } else { "FAIL" }, c.name, c.detail))
+            .collect();
+        text.extend(listed(lines, "checks"));
     }
     let unfenced: Vec<&rebound_shared::context::Action> = r
         .database
@@ -310,8 +381,18 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         "rto": r.validation.as_ref().map(|v| v.rto),
         "rpo": r.validation.as_ref().map(|v| v.rpo),
         "error": ctx.error,
-        "readiness": ctx.readiness,
-        "unfencedWriters": unfenced.iter().map(|a| &a.resource).collect::<Vec<_>>(),
+        "readiness": ctx.readiness.as_ref().map(|r| json!({
+            "ready": r.ready,
+            "checkedAt": r.checked_at,
+            "summary": clip(r.summary.clone()),
+            "failing": r.checks.iter().filter(|c| !c.passed).take(MAX_LISTED).collect::<Vec<_>>(),
+            "checks": r.checks.len(),
+            "dataLossApproval": r.data_loss_approval,
+            "splitBrainApproval": r.split_brain_approval,
+            "expectedDataLossSeconds": r.expected_data_loss_seconds,
+        })),
+        "unfencedWriters": unfenced.iter().take(MAX_LISTED).map(|a| &a.resource).collect::<Vec<_>>(),
+        "unfencedWriterCount": unfenced.len(),
         "sentAt": now,
     });
     if request.kind == NotificationKind::ApprovalRequest {
@@ -327,10 +408,11 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
     ];
     Notification {
         subject: subject(request),
-        text: text.join("\n"),
+        text: text.into_iter().map(clip).collect::<Vec<_>>().join("\n"),
         body,
         attributes,
     }
+    .fit()
 }
 
 /// One CloudWatch embedded-metric-format line: RTO, RPO, step durations, and the outcome.
@@ -373,4 +455,37 @@ pub fn metrics_line(ctx: &RecoveryContext, succeeded: bool, now: DateTime<Utc>) 
         map.extend(values);
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_over_snss_limit_is_cut_and_says_so() {
+        let note = Notification {
+            subject: "[Rebound] orders recovery FAILED".into(),
+            text: "line of a very long report\n".repeat(40_000),
+            body: json!({"readiness": {"checks": vec!["x".repeat(100); 3000]}, "reasons": ["r"], "status": "FAILED"}),
+            attributes: Vec::new(),
+        }
+        .fit();
+        let size = note.message_structure().len();
+        assert!(size <= MAX_MESSAGE_BYTES, "{size}");
+        assert!(note
+            .text
+            .ends_with("the execution's history and the recovery table's audit records hold the rest)"));
+        assert_eq!(note.body["truncated"], json!(true));
+        assert_eq!(note.body["status"], json!("FAILED"), "what matters stays");
+        // A message that fits is left alone.
+        let small = Notification {
+            subject: "s".into(),
+            text: "short".into(),
+            body: json!({"status": "SUCCEEDED"}),
+            attributes: Vec::new(),
+        }
+        .fit();
+        assert_eq!(small.text, "short");
+        assert!(small.body.get("truncated").is_none());
+    }
 }

@@ -538,3 +538,48 @@ fn an_approval_past_an_unfenceable_writer_names_the_split_brain_risk() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_recovery_of_thousands_of_resources_is_told_within_snss_limit() {
+    let w = world().await;
+    let mut request = event("recovery-notifier-failure.json");
+    let checks: Vec<Value> = (0..3000)
+        .map(|i| {
+            json!({"name": format!("record api-{i:04}.orders.example.com. CNAME"), "passed": i % 3 != 0,
+                   "detail": format!("would UPSERT route53:Z0123456789ABCDEFGHIJ/api-{i:04}.orders.example.com./CNAME {}", "x".repeat(200))})
+        })
+        .collect();
+    request["context"]["readiness"] = json!({
+        "ready": false, "checkedAt": "2026-11-24T03:13:02Z", "checks": checks,
+        "summary": "y".repeat(300_000), "dataLossApproval": false, "splitBrainApproval": false
+    });
+    let fences: Vec<Value> = (0..500)
+        .map(|i| json!({"resource": format!("arn:aws:rds:us-east-1:123456789012:db:orders-{i:03}"), "operation": "FenceOldWriter",
+                        "alreadyDone": false, "status": "failed", "durationMs": 1, "detail": "its region did not answer"}))
+        .collect();
+    request["context"]["results"]["database"] =
+        json!({"step": "databaseFailover", "status": "completed", "durationMs": 10, "actions": fences});
+    let request_bytes = request.to_string().len();
+    assert!(
+        request_bytes > 3 * recovery_notifier::message::MAX_MESSAGE_BYTES,
+        "{request_bytes}"
+    );
+
+    let note = recovery_notifier::compose(&serde_json::from_value(request.clone()).expect("request"), Utc::now());
+    let size = note.message_structure().len();
+    assert!(size <= recovery_notifier::message::MAX_MESSAGE_BYTES, "{size} bytes");
+    assert!(
+        note.text.contains("... and 2960 more checks"),
+        "failing checks first, the rest counted"
+    );
+    assert!(note.text.contains("... and 460 more warnings"));
+    println!("a 3,000-check, 500-writer failure: request {request_bytes} B, message {size} B");
+
+    w.notify(request).await.expect("published within the limit");
+    let delivered = w.delivered().await;
+    assert_eq!(delivered.len(), 1);
+    let body: Value = serde_json::from_str(delivered[0]["Message"].as_str().expect("message")).expect("body");
+    assert_eq!(body["unfencedWriterCount"], json!(500));
+    assert_eq!(body["unfencedWriters"].as_array().map(Vec::len), Some(40));
+    assert_eq!(body["readiness"]["checks"], json!(3000));
+}

@@ -1,7 +1,12 @@
-//! Intrinsic functions in `.$` fields: States.Format, States.StringToJson, States.JsonToString,
-//! States.Array, States.ArrayLength, States.UUID, States.MathAdd.
+//! Intrinsic functions in `.$` fields, all eighteen of the Amazon States Language, with the
+//! limits AWS documents (10 nested calls, 1,000 items from ArrayRange, 10,000 characters into
+//! Base64 and Hash) and `States.IntrinsicFailure` for bad arguments.
 
-use serde_json::Value;
+use md5::Md5;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Map, Value};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::{path, StateError};
 
@@ -15,6 +20,7 @@ pub fn evaluate(expression: &str, input: &Value, context: &Value) -> Result<Valu
     let mut parser = Parser {
         chars,
         pos: 0,
+        depth: 0,
         input,
         context,
     };
@@ -30,9 +36,20 @@ pub fn is_intrinsic(expression: &str) -> bool {
     expression.trim_start().starts_with("States.")
 }
 
+/// Step Functions allows 10 intrinsic functions nested in one field.
+const MAX_NESTING: usize = 10;
+
+/// The most characters Base64Encode, Base64Decode and Hash take.
+const MAX_CHARACTERS: usize = 10_000;
+
+/// The most items ArrayRange returns.
+const MAX_RANGE: i64 = 1000;
+
 struct Parser<'a> {
     chars: Vec<char>,
     pos: usize,
+    /// Calls open around the current position.
+    depth: usize,
     input: &'a Value,
     context: &'a Value,
 }
@@ -55,6 +72,12 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let name: String = self.chars[start..self.pos].iter().collect();
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(failure(format!(
+                "more than {MAX_NESTING} intrinsic functions nested in one field"
+            )));
+        }
         self.skip_spaces();
         if self.peek() != Some('(') {
             return Err(failure(format!("expected '(' after {name}")));
@@ -78,6 +101,7 @@ impl Parser<'_> {
                 _ => return Err(failure(format!("expected ',' or ')' in the arguments of {name}"))),
             }
         }
+        self.depth -= 1;
         apply(&name, args)
     }
 
@@ -136,39 +160,10 @@ fn apply(name: &str, args: Vec<Value>) -> Result<Value, StateError> {
         }
     };
     match name {
-        "States.Format" => {
-            let template = args
-                .first()
-                .and_then(Value::as_str)
-                .ok_or_else(|| failure("States.Format needs a template string"))?;
-            let mut out = String::new();
-            let mut values = args[1..].iter();
-            let mut rest = template;
-            while let Some(at) = rest.find("{}") {
-                out.push_str(&rest[..at]);
-                let value = values
-                    .next()
-                    .ok_or_else(|| failure("States.Format has more {} than arguments"))?;
-                match value {
-                    Value::String(s) => out.push_str(s),
-                    Value::Object(_) | Value::Array(_) => {
-                        return Err(failure("States.Format takes only strings, numbers, booleans and null"))
-                    }
-                    other => out.push_str(&other.to_string()),
-                }
-                rest = &rest[at + 2..];
-            }
-            out.push_str(rest);
-            if values.next().is_some() {
-                return Err(failure("States.Format has more arguments than {}"));
-            }
-            Ok(Value::String(out))
-        }
+        "States.Format" => format(&args),
         "States.StringToJson" => {
             count(1)?;
-            let text = args[0]
-                .as_str()
-                .ok_or_else(|| failure("States.StringToJson takes a string"))?;
+            let text = string(name, &args[0])?;
             serde_json::from_str(text).map_err(|e| failure(format!("States.StringToJson: {e}")))
         }
         "States.JsonToString" => {
@@ -178,24 +173,230 @@ fn apply(name: &str, args: Vec<Value>) -> Result<Value, StateError> {
         "States.Array" => Ok(Value::Array(args)),
         "States.ArrayLength" => {
             count(1)?;
-            let items = args[0]
-                .as_array()
-                .ok_or_else(|| failure("States.ArrayLength takes an array"))?;
-            Ok(Value::from(items.len()))
+            Ok(Value::from(array(name, &args[0])?.len()))
+        }
+        "States.ArrayPartition" => {
+            count(2)?;
+            let items = array(name, &args[0])?;
+            let size = integer(&args[1])
+                .filter(|n| *n > 0)
+                .ok_or_else(|| failure("States.ArrayPartition takes a chunk size that is a positive integer"))?;
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            Ok(Value::Array(
+                items.chunks(size).map(|c| Value::Array(c.to_vec())).collect(),
+            ))
+        }
+        "States.ArrayContains" => {
+            count(2)?;
+            Ok(Value::Bool(array(name, &args[0])?.contains(&args[1])))
+        }
+        "States.ArrayRange" => {
+            count(3)?;
+            let bad = || failure("States.ArrayRange takes three integers, the step not 0");
+            let (start, end) = (integer(&args[0]).ok_or_else(bad)?, integer(&args[1]).ok_or_else(bad)?);
+            let step = integer(&args[2]).filter(|s| *s != 0).ok_or_else(bad)?;
+            let slots = (i128::from(end) - i128::from(start)) / i128::from(step);
+            if slots < 0 {
+                return Ok(Value::Array(Vec::new()));
+            }
+            if slots + 1 > i128::from(MAX_RANGE) {
+                return Err(failure(format!(
+                    "States.ArrayRange cannot return more than {MAX_RANGE} items"
+                )));
+            }
+            let items = (0..=slots as i64).map(|i| Value::from(start + step * i)).collect();
+            Ok(Value::Array(items))
+        }
+        "States.ArrayGetItem" => {
+            count(2)?;
+            let items = array(name, &args[0])?;
+            let index = integer(&args[1])
+                .filter(|i| *i >= 0)
+                .ok_or_else(|| failure("States.ArrayGetItem takes an index that is a non-negative integer"))?;
+            usize::try_from(index)
+                .ok()
+                .and_then(|i| items.get(i))
+                .cloned()
+                .ok_or_else(|| {
+                    failure(format!(
+                        "States.ArrayGetItem: index {index} is out of bounds for an array of {}",
+                        items.len()
+                    ))
+                })
+        }
+        "States.ArrayUnique" => {
+            count(1)?;
+            let mut unique: Vec<Value> = Vec::new();
+            for item in array(name, &args[0])? {
+                if !unique.contains(item) {
+                    unique.push(item.clone());
+                }
+            }
+            Ok(Value::Array(unique))
+        }
+        "States.Base64Encode" => {
+            count(1)?;
+            let text = limited(name, &args[0])?;
+            Ok(Value::String(aws_smithy_types::base64::encode(text)))
+        }
+        "States.Base64Decode" => {
+            count(1)?;
+            let text = limited(name, &args[0])?;
+            let bytes = aws_smithy_types::base64::decode(text)
+                .map_err(|e| failure(format!("States.Base64Decode: not Base64: {e}")))?;
+            String::from_utf8(bytes)
+                .map(Value::String)
+                .map_err(|_| failure("States.Base64Decode: the decoded bytes are not UTF-8 text"))
+        }
+        "States.Hash" => {
+            count(2)?;
+            let data = limited(name, &args[0])?;
+            let digest = match string(name, &args[1])? {
+                "MD5" => hex(Md5::digest(data.as_bytes()).as_slice()),
+                "SHA-1" => hex(Sha1::digest(data.as_bytes()).as_slice()),
+                "SHA-256" => hex(Sha256::digest(data.as_bytes()).as_slice()),
+                "SHA-384" => hex(Sha384::digest(data.as_bytes()).as_slice()),
+                "SHA-512" => hex(Sha512::digest(data.as_bytes()).as_slice()),
+                other => {
+                    return Err(failure(format!(
+                        "States.Hash: unsupported algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
+                    )))
+                }
+            };
+            Ok(Value::String(digest))
+        }
+        "States.JsonMerge" => {
+            count(3)?;
+            let (Value::Object(first), Value::Object(second)) = (&args[0], &args[1]) else {
+                return Err(failure("States.JsonMerge takes two JSON objects and false"));
+            };
+            match args[2] {
+                Value::Bool(false) => {}
+                Value::Bool(true) => {
+                    return Err(failure(
+                        "States.JsonMerge does not deep merge: its third argument must be false",
+                    ))
+                }
+                _ => return Err(failure("States.JsonMerge takes two JSON objects and false")),
+            }
+            // A shallow merge: the second object's keys win.
+            let mut merged: Map<String, Value> = first.clone();
+            merged.extend(second.clone());
+            Ok(Value::Object(merged))
+        }
+        "States.MathRandom" => {
+            if !(2..=3).contains(&args.len()) {
+                return Err(failure(format!(
+                    "States.MathRandom takes 2 or 3 arguments, got {}",
+                    args.len()
+                )));
+            }
+            let bad = || failure("States.MathRandom takes integers: a start, an end above it, and an optional seed");
+            let (start, end) = (integer(&args[0]).ok_or_else(bad)?, integer(&args[1]).ok_or_else(bad)?);
+            if end <= start {
+                return Err(bad());
+            }
+            let value = match args.get(2) {
+                Some(seed) => {
+                    let seed = integer(seed).ok_or_else(bad)?;
+                    rand::rngs::StdRng::seed_from_u64(seed as u64).random_range(start..end)
+                }
+                None => rand::random_range(start..end),
+            };
+            Ok(Value::from(value))
+        }
+        "States.MathAdd" => {
+            count(2)?;
+            match (integer(&args[0]), integer(&args[1])) {
+                (Some(a), Some(b)) => a
+                    .checked_add(b)
+                    .map(Value::from)
+                    .ok_or_else(|| failure("States.MathAdd: the sum overflows")),
+                _ => Err(failure("States.MathAdd takes two integers")),
+            }
+        }
+        "States.StringSplit" => {
+            count(2)?;
+            let text = string(name, &args[0])?;
+            let delimiters: Vec<char> = string(name, &args[1])?.chars().collect();
+            // Each character of the second argument delimits, as in AWS's own example.
+            let parts = text
+                .split(|c| delimiters.contains(&c))
+                .filter(|p| !p.is_empty())
+                .map(|p| Value::String(p.to_string()))
+                .collect();
+            Ok(Value::Array(parts))
         }
         "States.UUID" => {
             count(0)?;
             Ok(Value::String(uuid::Uuid::new_v4().to_string()))
         }
-        "States.MathAdd" => {
-            count(2)?;
-            match (args[0].as_i64(), args[1].as_i64()) {
-                (Some(a), Some(b)) => Ok(Value::from(a + b)),
-                _ => Err(failure("States.MathAdd takes two integers")),
-            }
-        }
         other => Err(failure(format!("unknown intrinsic function {other}"))),
     }
+}
+
+fn format(args: &[Value]) -> Result<Value, StateError> {
+    let template = args
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(|| failure("States.Format needs a template string"))?;
+    let mut out = String::new();
+    let mut values = args[1..].iter();
+    let mut rest = template;
+    while let Some(at) = rest.find("{}") {
+        out.push_str(&rest[..at]);
+        let value = values
+            .next()
+            .ok_or_else(|| failure("States.Format has more {} than arguments"))?;
+        match value {
+            Value::String(s) => out.push_str(s),
+            Value::Object(_) | Value::Array(_) => {
+                return Err(failure("States.Format takes only strings, numbers, booleans and null"))
+            }
+            other => out.push_str(&other.to_string()),
+        }
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    if values.next().is_some() {
+        return Err(failure("States.Format has more arguments than {}"));
+    }
+    Ok(Value::String(out))
+}
+
+fn string<'v>(name: &str, value: &'v Value) -> Result<&'v str, StateError> {
+    value
+        .as_str()
+        .ok_or_else(|| failure(format!("{name} takes a string, got {value}")))
+}
+
+/// A string within the 10,000 characters Base64 and Hash take.
+fn limited<'v>(name: &str, value: &'v Value) -> Result<&'v str, StateError> {
+    let text = string(name, value)?;
+    if text.chars().count() > MAX_CHARACTERS {
+        return Err(failure(format!("{name} takes at most {MAX_CHARACTERS} characters")));
+    }
+    Ok(text)
+}
+
+fn array<'v>(name: &str, value: &'v Value) -> Result<&'v Vec<Value>, StateError> {
+    value
+        .as_array()
+        .ok_or_else(|| failure(format!("{name} takes an array, got {value}")))
+}
+
+/// A whole number (1.0 counts as 1, as JSON has one number type).
+fn integer(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -231,15 +432,113 @@ mod tests {
     }
 
     #[test]
-    fn misuse_is_an_intrinsic_failure() {
-        for bad in [
-            "States.Format('{} {}', $.a)",
-            "States.MathAdd('a', 1)",
-            "States.Nope()",
-            "States.StringToJson($.a)",
-        ] {
-            let err = eval(bad).expect_err(bad);
-            assert_eq!(err.error, "States.IntrinsicFailure", "{bad}");
+    fn the_array_functions() {
+        let ok = |e: &str| eval(e).unwrap_or_else(|err| panic!("{e}: {err}"));
+        assert_eq!(
+            ok("States.ArrayPartition(States.Array(1, 2, 3, 4, 5), 2)"),
+            json!([[1, 2], [3, 4], [5]])
+        );
+        assert_eq!(ok("States.ArrayPartition(States.Array(), 2)"), json!([]));
+        assert_eq!(
+            ok("States.ArrayContains(States.Array(1, 'a', $.obj), $.obj)"),
+            json!(true)
+        );
+        assert_eq!(ok("States.ArrayContains(States.Array(1, 'a'), 2)"), json!(false));
+        assert_eq!(ok("States.ArrayRange(1, 9, 2)"), json!([1, 3, 5, 7, 9]));
+        assert_eq!(ok("States.ArrayRange(5, 0, -2)"), json!([5, 3, 1]));
+        assert_eq!(ok("States.ArrayRange(5, 1, 2)"), json!([]));
+        assert_eq!(ok("States.ArrayRange(1, 1000, 1)").as_array().map(Vec::len), Some(1000));
+        assert_eq!(ok("States.ArrayGetItem(States.Array('a', 'b'), 1)"), json!("b"));
+        assert_eq!(
+            ok("States.ArrayUnique(States.Array(1, 2, 1, 'x', 'x', 2))"),
+            json!([1, 2, "x"])
+        );
+    }
+
+    #[test]
+    fn the_encoding_hashing_json_math_and_string_functions() {
+        let ok = |e: &str| eval(e).unwrap_or_else(|err| panic!("{e}: {err}"));
+        assert_eq!(
+            ok("States.Base64Encode('Data to encode')"),
+            json!("RGF0YSB0byBlbmNvZGU=")
+        );
+        assert_eq!(
+            ok("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')"),
+            json!("Data to encode")
+        );
+        assert_eq!(
+            ok("States.Hash('input data', 'SHA-1')"),
+            json!("aaff4a450a104cd177d28d18d74485e8cae074b7")
+        );
+        assert_eq!(ok("States.Hash('', 'MD5')"), json!("d41d8cd98f00b204e9800998ecf8427e"));
+        assert_eq!(
+            ok("States.Hash('', 'SHA-256')"),
+            json!("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+        assert_eq!(ok("States.Hash('x', 'SHA-384')").as_str().map(str::len), Some(96));
+        assert_eq!(ok("States.Hash('x', 'SHA-512')").as_str().map(str::len), Some(128));
+        assert_eq!(
+            ok("States.JsonMerge(States.StringToJson('{\"a\":1,\"b\":{\"c\":1}}'), States.StringToJson('{\"b\":{\"d\":2}}'), false)"),
+            json!({"a": 1, "b": {"d": 2}})
+        );
+        let seeded = ok("States.MathRandom(1, 1000, 42)");
+        assert_eq!(
+            ok("States.MathRandom(1, 1000, 42)"),
+            seeded,
+            "a seed repeats the number"
+        );
+        for _ in 0..50 {
+            let n = ok("States.MathRandom(3, 5)").as_i64().unwrap_or(-1);
+            assert!((3..5).contains(&n), "{n}");
         }
+        assert_eq!(ok("States.MathAdd(111, -1)"), json!(110));
+        assert_eq!(
+            ok("States.StringSplit('This.is+a,test=string', '.+,=')"),
+            json!(["This", "is", "a", "test", "string"])
+        );
+        assert_eq!(ok("States.StringSplit('1,2,3', ',')"), json!(["1", "2", "3"]));
+    }
+
+    #[test]
+    fn misuse_is_an_intrinsic_failure() {
+        let long = "x".repeat(10_001);
+        let input = json!({"a": "x", "obj": {"k": [1]}, "s": "{\"k\": 1}", "n": 2, "long": long});
+        for (bad, says) in [
+            ("States.Format('{} {}', $.a)", "more {} than arguments"),
+            ("States.MathAdd('a', 1)", "two integers"),
+            ("States.MathAdd(9223372036854775807, 1)", "overflows"),
+            ("States.Nope()", "unknown intrinsic function"),
+            ("States.StringToJson($.a)", "StringToJson"),
+            ("States.ArrayPartition(States.Array(1), 0)", "positive integer"),
+            ("States.ArrayPartition($.a, 1)", "takes an array"),
+            ("States.ArrayContains(States.Array(1))", "takes 2 argument(s)"),
+            ("States.ArrayRange(1, 2, 0)", "the step not 0"),
+            ("States.ArrayRange(1, 1001, 1)", "more than 1000 items"),
+            ("States.ArrayRange(1.5, 3, 1)", "three integers"),
+            ("States.ArrayGetItem(States.Array(1), 1)", "out of bounds"),
+            ("States.ArrayGetItem(States.Array(1), -1)", "non-negative integer"),
+            ("States.ArrayUnique('x')", "takes an array"),
+            ("States.Base64Encode($.long)", "at most 10000 characters"),
+            ("States.Base64Encode($.n)", "takes a string"),
+            ("States.Base64Decode('%%%')", "not Base64"),
+            ("States.Hash('x', 'SHA-3')", "unsupported algorithm 'SHA-3'"),
+            ("States.Hash($.long, 'MD5')", "at most 10000 characters"),
+            ("States.JsonMerge($.obj, $.obj, true)", "does not deep merge"),
+            ("States.JsonMerge($.obj, $.a, false)", "two JSON objects"),
+            ("States.MathRandom(5, 5)", "an end above it"),
+            ("States.MathRandom(1)", "2 or 3 arguments"),
+            ("States.StringSplit($.n, ',')", "takes a string"),
+            ("States.UUID(1)", "takes 0 argument(s)"),
+            (
+                "States.ArrayLength(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(1)))))))))))",
+                "more than 10 intrinsic functions nested",
+            ),
+        ] {
+            let err = evaluate(bad, &input, &json!({})).expect_err(bad);
+            assert_eq!(err.error, "States.IntrinsicFailure", "{bad}");
+            assert!(err.cause.contains(says), "{bad}: {}", err.cause);
+        }
+        // Ten nested calls are allowed.
+        assert!(eval("States.ArrayLength(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(1))))))))))").is_ok());
     }
 }

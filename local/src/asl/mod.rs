@@ -114,12 +114,31 @@ pub struct Interpreter {
     pub verbose: bool,
     timeline: Mutex<Timeline>,
     started: Mutex<Option<(Instant, DateTime<Utc>)>>,
-    transitions: AtomicU64,
+    /// History events written so far (see `MAX_HISTORY_EVENTS`).
+    events: AtomicU64,
 }
 
-/// Step Functions ends a Standard execution at 25,000 history events; each state entered
-/// costs at least one, so no execution here runs more states than that.
-pub const MAX_TRANSITIONS: u64 = 25_000;
+/// Step Functions ends a Standard execution at 25,000 history events. The interpreter counts
+/// the events AWS would write: two per state (entered, exited), three per task attempt
+/// (scheduled, started, and succeeded or failed), two for a Parallel or Map state's own start
+/// and end, and the execution's start.
+pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+
+/// Step Functions' quota on a state's input and output, a task's result and an execution's
+/// input: 256 KiB, measured as UTF-8 bytes of the JSON text.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// Fails with `States.DataLimitExceeded` when `value` is above the payload quota.
+fn within_payload_limit(what: &str, value: &Value) -> Result<(), StateError> {
+    let bytes = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    if bytes > MAX_PAYLOAD_BYTES {
+        return Err(StateError::new(
+            "States.DataLimitExceeded",
+            format!("{what} is {bytes} bytes, above Step Functions' limit of {MAX_PAYLOAD_BYTES} bytes (256 KiB)"),
+        ));
+    }
+    Ok(())
+}
 
 /// The input, context and name an executing state works with.
 struct Frame<'a> {
@@ -140,7 +159,7 @@ impl Interpreter {
             verbose: false,
             timeline: Mutex::new(Timeline::default()),
             started: Mutex::new(None),
-            transitions: AtomicU64::new(0),
+            events: AtomicU64::new(0),
         }
     }
 
@@ -163,7 +182,8 @@ impl Interpreter {
         if let Ok(mut t) = self.timeline.lock() {
             *t = Timeline::default();
         }
-        self.transitions.store(0, Ordering::Relaxed);
+        within_payload_limit("the execution input", &input)?;
+        self.events.store(1, Ordering::Relaxed);
         let execution_id = format!("arn:aws:states:local:000000000000:execution:rebound-local:{execution_name}");
         let context = json!({
             "Execution": { "Id": execution_id, "Name": execution_name, "Input": input, "StartTime": now.to_rfc3339() },
@@ -202,14 +222,11 @@ impl Interpreter {
                 .to_string();
             let mut input = input;
             loop {
-                if self.transitions.fetch_add(1, Ordering::Relaxed) >= MAX_TRANSITIONS {
-                    return Err(StateError::runtime(format!(
-                        "the execution exceeded {MAX_TRANSITIONS} state transitions (Step Functions' history limit); a polling loop never ended"
-                    )));
-                }
+                self.history(2)?;
                 let state = states
                     .get(&name)
                     .ok_or_else(|| StateError::runtime(format!("no state named {name}")))?;
+                within_payload_limit(&format!("{name}'s input"), &input)?;
                 let mut ctx = context.clone();
                 ctx["State"] = json!({ "Name": name, "EnteredTime": Utc::now().to_rfc3339(), "RetryCount": 0 });
                 let entered = Instant::now();
@@ -234,6 +251,7 @@ impl Interpreter {
                 };
                 self.record(&name, &kind, entered_at, entered, summary);
                 let (output, _) = outcome?;
+                within_payload_limit(&format!("{name}'s output"), &output)?;
                 match next {
                     Some(n) => {
                         name = n;
@@ -243,6 +261,16 @@ impl Interpreter {
                 }
             }
         })
+    }
+
+    /// Counts `n` more history events; past the quota the execution fails, as in AWS.
+    fn history(&self, n: u64) -> Result<(), StateError> {
+        if self.events.fetch_add(n, Ordering::Relaxed) + n > MAX_HISTORY_EVENTS {
+            return Err(StateError::runtime(format!(
+                "the execution exceeded {MAX_HISTORY_EVENTS} history events (Step Functions' quota); a polling loop never ended"
+            )));
+        }
+        Ok(())
     }
 
     fn record(&self, name: &str, kind: &str, started_at: DateTime<Utc>, entered: Instant, summary: String) {
@@ -497,6 +525,7 @@ impl Interpreter {
         let effective = self.input_path(s, raw, context)?;
         match s.get("Type").and_then(Value::as_str) {
             Some("Parallel") => {
+                self.history(2)?;
                 let input = match s.get("Parameters") {
                     Some(p) => self.parameters(p, &effective, context)?,
                     None => effective,
@@ -511,6 +540,7 @@ impl Interpreter {
                 results.into_iter().collect::<Result<Vec<_>, _>>().map(Value::Array)
             }
             Some("Map") => {
+                self.history(2)?;
                 let items_path = s.get("ItemsPath").and_then(Value::as_str).unwrap_or("$");
                 let items = path::read(items_path, &effective, context)?;
                 let items = items
@@ -561,10 +591,12 @@ impl Interpreter {
         if wait_for_token {
             context["Task"] = json!({ "Token": token });
         }
+        self.history(3)?;
         let input = match s.get("Parameters") {
             Some(p) => self.parameters(p, &effective, &context)?,
             None => effective.clone(),
         };
+        within_payload_limit("the task's input", &input)?;
         let (handler_name, payload, wrap) = if resource.starts_with("arn:aws:states:::lambda:invoke") {
             let function = input
                 .get("FunctionName")
@@ -622,6 +654,7 @@ impl Interpreter {
             timeline.task_ms += ms(started.elapsed());
         }
         let result = result?;
+        within_payload_limit("the task's result", &result)?;
         Ok(if wrap {
             json!({ "ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": 200 })
         } else {
@@ -679,9 +712,11 @@ fn error_matches(entry: &Value, error: &StateError) -> bool {
         .flatten()
         .filter_map(Value::as_str)
         .any(|name| {
+            // States.Runtime and States.DataLimitExceeded are terminal: no wildcard covers them.
+            let terminal = matches!(error.error.as_str(), "States.Runtime" | "States.DataLimitExceeded");
             name == error.error
-                || name == "States.ALL"
-                || (name == "States.TaskFailed" && error.error != "States.Timeout")
+                || (!terminal && name == "States.ALL")
+                || (!terminal && name == "States.TaskFailed" && error.error != "States.Timeout")
         })
 }
 
