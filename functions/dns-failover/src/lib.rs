@@ -23,8 +23,8 @@ use rebound_shared::context::{
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::plan::{DnsMode, DnsRecord};
 use rebound_shared::step::{elapsed_ms, past_deadline, towards_recovery};
-use records::{desired_record, same_target, summary};
-pub use records::{record_holds, rr_type, same_name};
+use records::{batches, desired_record, same_target, summary};
+pub use records::{find, record_holds, rr_type, same_name};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -109,8 +109,11 @@ struct RecordChange {
 impl DnsFailover {
     /// `config` serves Route 53 (global); `recovery` the alarms and the ARC cluster's credentials.
     pub fn new(config: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
+        // Route 53 allows five requests a second per account: adaptive retry slows down when
+        // it throttles instead of spending the attempts at once.
         let route53 = aws_sdk_route53::config::Builder::from(config)
             .timeout_config(rebound_shared::aws::blocking_timeouts())
+            .retry_config(aws_config::retry::RetryConfig::adaptive())
             .build();
         DnsFailover {
             route53: aws_sdk_route53::Client::from_conf(route53),
@@ -145,6 +148,14 @@ impl DnsFailover {
         let mut inversions = Vec::new();
         let mut cells: Vec<(String, routing::Cells)> = Vec::new();
         let mut gates: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        // Each zone's records are read with one paginated listing, however many the plan names.
+        let mut listed: BTreeMap<&str, Vec<ResourceRecordSet>> = BTreeMap::new();
+        for record in ctx.plan.dns.iter().filter(|r| r.mode == DnsMode::Upsert) {
+            let zone = record.hosted_zone_id.as_str();
+            if !listed.contains_key(zone) {
+                listed.insert(zone, self.zone_records(zone).await?);
+            }
+        }
         for record in &ctx.plan.dns {
             let resource = format!(
                 "route53:{}/{}/{}",
@@ -154,7 +165,10 @@ impl DnsFailover {
             );
             match record.mode {
                 DnsMode::Upsert => {
-                    let current = self.read_record(record, &resource).await?;
+                    let current = listed
+                        .get(record.hosted_zone_id.as_str())
+                        .and_then(|sets| find(sets, record))
+                        .cloned();
                     let target = if to_recovery { &record.recovery } else { &record.primary };
                     let target = target.as_ref().ok_or_else(|| DnsError::BadRecord {
                         resource: resource.clone(),
@@ -261,43 +275,47 @@ impl DnsFailover {
                 })
                 .collect();
             if !ctx.dry_run {
-                let changes = todo
-                    .into_iter()
-                    .map(|r| {
-                        Change::builder()
-                            .action(ChangeAction::Upsert)
-                            .resource_record_set(r.desired)
-                            .build()
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| DnsError::BadRecord {
-                        resource: zone.to_string(),
-                        reason: e.to_string(),
-                    })?;
-                let batch = ChangeBatch::builder()
-                    .comment(format!("Rebound {} {:?}", ctx.recovery_id, ctx.mode))
-                    .set_changes(Some(changes))
-                    .build()
-                    .map_err(|e| DnsError::BadRecord {
-                        resource: zone.to_string(),
-                        reason: e.to_string(),
-                    })?;
-                let out = self
-                    .route53
-                    .change_resource_record_sets()
-                    .hosted_zone_id(zone)
-                    .change_batch(batch)
-                    .send()
-                    .await
-                    .map_err(|e| aws(zone, "ChangeResourceRecordSets", &e))?;
-                let info = out.change_info();
-                let change_id = info.map(|i| i.id().to_string());
-                let insync = info.is_some_and(|i| *i.status() == ChangeStatus::Insync);
-                for a in &mut actions {
-                    a.tracking_id = change_id.clone();
-                    a.duration_ms = elapsed_ms(started);
-                    if insync {
-                        a.status = ActionStatus::Done;
+                let desired: Vec<ResourceRecordSet> = todo.into_iter().map(|r| r.desired).collect();
+                // Within Route 53's per-request limits; each batch is applied on its own.
+                for range in batches(&desired) {
+                    let changes = desired[range.clone()]
+                        .iter()
+                        .map(|rs| {
+                            Change::builder()
+                                .action(ChangeAction::Upsert)
+                                .resource_record_set(rs.clone())
+                                .build()
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| DnsError::BadRecord {
+                            resource: zone.to_string(),
+                            reason: e.to_string(),
+                        })?;
+                    let batch = ChangeBatch::builder()
+                        .comment(format!("Rebound {} {:?}", ctx.recovery_id, ctx.mode))
+                        .set_changes(Some(changes))
+                        .build()
+                        .map_err(|e| DnsError::BadRecord {
+                            resource: zone.to_string(),
+                            reason: e.to_string(),
+                        })?;
+                    let out = self
+                        .route53
+                        .change_resource_record_sets()
+                        .hosted_zone_id(zone)
+                        .change_batch(batch)
+                        .send()
+                        .await
+                        .map_err(|e| aws(zone, "ChangeResourceRecordSets", &e))?;
+                    let info = out.change_info();
+                    let change_id = info.map(|i| i.id().to_string());
+                    let insync = info.is_some_and(|i| *i.status() == ChangeStatus::Insync);
+                    for a in &mut actions[range] {
+                        a.tracking_id = change_id.clone();
+                        a.duration_ms = elapsed_ms(started);
+                        if insync {
+                            a.status = ActionStatus::Done;
+                        }
                     }
                 }
             }
@@ -377,27 +395,39 @@ impl DnsFailover {
         Ok(result)
     }
 
-    /// The record set the plan names, if it exists.
-    pub async fn read_record(&self, record: &DnsRecord, resource: &str) -> Result<Option<ResourceRecordSet>, DnsError> {
-        let out = self
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(&record.hosted_zone_id)
-            .start_record_name(&record.name)
-            .start_record_type(rr_type(record.record_type))
-            .max_items(100)
-            .send()
-            .await
-            .map_err(|e| aws(resource, "ListResourceRecordSets", &e))?;
-        Ok(out
-            .resource_record_sets()
-            .iter()
-            .find(|rs| {
-                same_name(rs.name(), &record.name)
-                    && rs.r#type().as_str() == record.record_type.as_str()
-                    && rs.set_identifier() == record.set_identifier.as_deref()
-            })
-            .cloned())
+    /// Every record set of a hosted zone: one listing, 300 sets a page.
+    pub async fn zone_records(&self, zone: &str) -> Result<Vec<ResourceRecordSet>, DnsError> {
+        let resource = format!("route53:{zone}");
+        let mut sets = Vec::new();
+        let mut next: Option<(String, aws_sdk_route53::types::RrType, Option<String>)> = None;
+        loop {
+            let mut request = self
+                .route53
+                .list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .max_items(300);
+            if let Some((name, rtype, identifier)) = next.take() {
+                request = request
+                    .start_record_name(name)
+                    .start_record_type(rtype)
+                    .set_start_record_identifier(identifier);
+            }
+            let page = request
+                .send()
+                .await
+                .map_err(|e| aws(&resource, "ListResourceRecordSets", &e))?;
+            sets.extend(page.resource_record_sets().iter().cloned());
+            match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
+                (true, Some(name), Some(rtype)) => {
+                    next = Some((
+                        name.to_string(),
+                        rtype.clone(),
+                        page.next_record_identifier().map(str::to_string),
+                    ))
+                }
+                _ => return Ok(sets),
+            }
+        }
     }
 
     pub async fn health_check_inverted(&self, id: &str) -> Result<bool, DnsError> {

@@ -1,5 +1,7 @@
 //! `upsert` mode's record sets: what a record should become, and whether it already is that.
 
+use std::ops::Range;
+
 use aws_sdk_route53::types::{AliasTarget, ResourceRecord, ResourceRecordSet, RrType};
 use rebound_shared::plan::{DnsRecord, RecordTarget, RecordType};
 use serde_json::{json, Value};
@@ -106,4 +108,89 @@ pub(crate) fn summary(rs: Option<&ResourceRecordSet>) -> Value {
 /// Whether `current` already holds `target` (values or alias; order and case aside).
 pub fn record_holds(record: &DnsRecord, target: &RecordTarget, current: &ResourceRecordSet) -> bool {
     desired_record(record, target, Some(current)).is_ok_and(|desired| same_target(current, &desired))
+}
+
+/// The record set the plan names in a zone's listing, if it exists.
+pub fn find<'a>(sets: &'a [ResourceRecordSet], record: &DnsRecord) -> Option<&'a ResourceRecordSet> {
+    sets.iter().find(|rs| {
+        same_name(rs.name(), &record.name)
+            && rs.r#type().as_str() == record.record_type.as_str()
+            && rs.set_identifier() == record.set_identifier.as_deref()
+    })
+}
+
+/// Route 53's limits on one ChangeResourceRecordSets request: 1,000 `ResourceRecord` elements
+/// and 32,000 characters of `Value`s, each UPSERT counting twice.
+pub const MAX_BATCH_RECORDS: usize = 1_000;
+pub const MAX_BATCH_VALUE_CHARS: usize = 32_000;
+
+/// Consecutive ranges of `sets`, each within Route 53's per-request limits for UPSERTs. A set
+/// too large on its own gets a batch to itself (and Route 53's refusal).
+pub fn batches(sets: &[ResourceRecordSet]) -> Vec<Range<usize>> {
+    let weight = |rs: &ResourceRecordSet| {
+        // An alias has no ResourceRecord elements; it is counted as one to stay on the safe side.
+        let records = rs.resource_records().len().max(1);
+        let chars: usize = rs.resource_records().iter().map(|r| r.value().chars().count()).sum();
+        (2 * records, 2 * chars)
+    };
+    let mut out = Vec::new();
+    let (mut start, mut records, mut chars) = (0, 0, 0);
+    for (i, rs) in sets.iter().enumerate() {
+        let (r, c) = weight(rs);
+        if i > start && (records + r > MAX_BATCH_RECORDS || chars + c > MAX_BATCH_VALUE_CHARS) {
+            out.push(start..i);
+            (start, records, chars) = (i, 0, 0);
+        }
+        records += r;
+        chars += c;
+    }
+    if start < sets.len() {
+        out.push(start..sets.len());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cname(i: usize, value_len: usize) -> ResourceRecordSet {
+        ResourceRecordSet::builder()
+            .name(format!("r{i}.example.com."))
+            .r#type(RrType::Cname)
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value("v".repeat(value_len))
+                    .build()
+                    .expect("rr"),
+            )
+            .build()
+            .expect("rrs")
+    }
+
+    #[test]
+    fn batches_split_at_route53s_element_and_character_limits() {
+        // 600 UPSERTs of one short value: 1,200 elements, so two batches of at most 500.
+        let sets: Vec<_> = (0..600).map(|i| cname(i, 10)).collect();
+        assert_eq!(batches(&sets), vec![0..500, 500..600]);
+        // 100 values of 200 characters: 40,000 characters counted twice, so 80 a batch.
+        let sets: Vec<_> = (0..100).map(|i| cname(i, 200)).collect();
+        assert_eq!(batches(&sets), vec![0..80, 80..100]);
+        assert!(batches(&[]).is_empty());
+        // Every batch is within both limits.
+        let sets: Vec<_> = (0..2_000).map(|i| cname(i, i % 97)).collect();
+        let ranges = batches(&sets);
+        assert_eq!(ranges.iter().map(ExactSizeIterator::len).sum::<usize>(), 2_000);
+        for r in ranges {
+            let chars: usize = sets[r.clone()]
+                .iter()
+                .map(|s| 2 * s.resource_records()[0].value().len())
+                .sum();
+            assert!(
+                2 * r.len() <= MAX_BATCH_RECORDS && chars <= MAX_BATCH_VALUE_CHARS,
+                "{r:?}"
+            );
+        }
+    }
 }

@@ -12,13 +12,15 @@
 pub mod permissions;
 mod readiness;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_route53::types::ResourceRecordSet;
 use chrono::{DateTime, Utc};
 use database_failover::fence::{self, OldWriter};
 use database_failover::{failback_databases, DatabaseFailover};
-use dns_failover::{alarm, record_holds, routing, DnsFailover};
-use futures_util::future::join_all;
+use dns_failover::{alarm, find, record_holds, routing, DnsFailover};
+use futures_util::{stream, StreamExt};
 use permissions::Permissions;
 use rebound_shared::context::{
     parse_request, BadRequest, Check, ReadinessReport, RecoveryContext, Step, StepAction, StepRequest, StepResult,
@@ -215,19 +217,36 @@ impl RecoveryValidator {
         // prove a regional move and are not checked.
         let moved = moves_region(ctx);
         let mut checks = Vec::new();
-        let mut probes = Vec::new();
-        for probe in ctx
+        let applicable: Vec<&Probe> = ctx
             .plan
             .validation
             .probes
             .iter()
             .filter(|p| moved && p.when().applies(!to_recovery))
-        {
-            probes.push(self.probe(probe));
+            .collect();
+        // Each zone is listed once a round, for every record and DNS probe in it.
+        let mut zone_ids: BTreeSet<String> = applicable
+            .iter()
+            .filter_map(|p| match p {
+                Probe::Dns { hosted_zone_id, .. } => Some(hosted_zone_id.clone()),
+                Probe::Http { .. } => None,
+            })
+            .collect();
+        zone_ids.extend(
+            ctx.plan
+                .dns
+                .iter()
+                .filter(|r| moved && r.mode == DnsMode::Upsert)
+                .map(|r| r.hosted_zone_id.clone()),
+        );
+        let zones = self.list_zones(zone_ids).await;
+        let mut probes = Vec::new();
+        for probe in applicable {
+            probes.push(self.probe(probe, &zones));
         }
         let mut records = Vec::new();
         for record in ctx.plan.dns.iter().filter(|_| moved) {
-            records.push(self.record_check(&ctx.plan, record, to_recovery));
+            records.push(self.record_check(&ctx.plan, record, to_recovery, &zones));
         }
         // After a failback the writers are the failback replicas, in the primary region.
         let primary = self.databases.in_primary();
@@ -262,16 +281,15 @@ impl RecoveryValidator {
                 ));
             }
         }
-        let mut services = Vec::new();
-        for service in services_in_scope(ctx) {
-            services.push(self.service_check(service));
-        }
+        let scope = services_in_scope(ctx);
+        // Each kind of read has at most READ_CONCURRENCY in flight; the services are read in
+        // batches (10 ECS services a call).
         let (p, r, d, w, s) = futures_util::join!(
-            join_all(probes),
-            join_all(records),
-            join_all(databases),
-            join_all(writers),
-            join_all(services)
+            stream::iter(probes).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
+            stream::iter(records).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
+            stream::iter(databases).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
+            stream::iter(writers).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
+            self.service_checks(&scope)
         );
         checks.extend(p);
         checks.extend(r);
@@ -281,7 +299,7 @@ impl RecoveryValidator {
         checks
     }
 
-    async fn probe(&self, probe: &Probe) -> Check {
+    async fn probe(&self, probe: &Probe, zones: &Zones) -> Check {
         match probe {
             Probe::Http {
                 url,
@@ -346,40 +364,31 @@ impl RecoveryValidator {
                     values: expected.clone(),
                 };
                 let label = format!("dns {name} {}", record_type.as_str());
-                self.holds(label, &record, &target).await
+                holds(label, &record, &target, zones)
             }
         }
     }
 
-    async fn holds(&self, label: String, record: &DnsRecord, target: &RecordTarget) -> Check {
-        match self.dns.read_record(record, &label).await {
-            Ok(Some(current)) if record_holds(record, target, &current) => {
-                check(label, true, "holds the target".into())
-            }
-            Ok(Some(current)) => {
-                let values: Vec<&str> = current.resource_records().iter().map(|r| r.value()).collect();
-                let alias = current.alias_target().map(|a| a.dns_name());
-                check(
-                    label,
-                    false,
-                    format!(
-                        "holds {values:?}{}",
-                        alias.map(|a| format!(" alias {a}")).unwrap_or_default()
-                    ),
-                )
-            }
-            Ok(None) => check(label, false, "record not found".into()),
-            Err(e) => check(label, false, e.to_string()),
-        }
+    /// Every zone's record sets, listed at most `READ_CONCURRENCY` at a time.
+    async fn list_zones(&self, zones: BTreeSet<String>) -> Zones {
+        // Futures collected first: a closure inside the stream would make it !Send.
+        let reads: Vec<_> = zones
+            .into_iter()
+            .map(|zone| async move {
+                let sets = self.dns.zone_records(&zone).await.map_err(|e| e.to_string());
+                (zone, sets)
+            })
+            .collect();
+        stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
     }
 
-    async fn record_check(&self, plan: &RecoveryPlan, record: &DnsRecord, to_recovery: bool) -> Check {
+    async fn record_check(&self, plan: &RecoveryPlan, record: &DnsRecord, to_recovery: bool, zones: &Zones) -> Check {
         let label = format!("record {} {}", record.name, record.record_type.as_str());
         match record.mode {
             DnsMode::Upsert => {
                 let target = if to_recovery { &record.recovery } else { &record.primary };
                 match target {
-                    Some(target) => self.holds(label, record, target).await,
+                    Some(target) => holds(label, record, target, zones),
                     None => check(label, false, "the plan gives no target".into()),
                 }
             }
@@ -465,19 +474,26 @@ impl RecoveryValidator {
         }
     }
 
-    async fn service_check(&self, service: &Service) -> Check {
-        let label = service.resource_name();
-        match self.services.capacity(service).await {
-            Ok(current) => {
-                let want = target_capacity(service, current).desired;
-                check(
-                    label,
-                    current.running >= want,
-                    format!("{} of {want} running", current.running),
-                )
-            }
-            Err(e) => check(label, false, e.to_string()),
-        }
+    async fn service_checks(&self, services: &[&Service]) -> Vec<Check> {
+        let read = self.services.capacities(services).await;
+        services
+            .iter()
+            .zip(read)
+            .map(|(service, current)| {
+                let label = service.resource_name();
+                match current {
+                    Ok(current) => {
+                        let want = target_capacity(service, current).desired;
+                        check(
+                            label,
+                            current.running >= want,
+                            format!("{} of {want} running", current.running),
+                        )
+                    }
+                    Err(e) => check(label, false, e.to_string()),
+                }
+            })
+            .collect()
     }
 }
 
@@ -531,6 +547,38 @@ impl RecoveryValidator {
             ),
             other => check(label, true, format!("{name} in {region} is {}", other.describe())),
         }
+    }
+}
+
+/// Each listed zone's record sets, or why it could not be listed.
+type Zones = BTreeMap<String, Result<Vec<ResourceRecordSet>, String>>;
+
+/// How many reads of one kind a validation round has in flight: a plan of thousands of
+/// resources must not flood the endpoints it reads.
+const READ_CONCURRENCY: usize = 8;
+
+/// Whether `record` holds `target` in its zone's listing.
+fn holds(label: String, record: &DnsRecord, target: &RecordTarget, zones: &Zones) -> Check {
+    let current = match zones.get(&record.hosted_zone_id) {
+        Some(Ok(sets)) => find(sets, record),
+        Some(Err(e)) => return check(label, false, e.clone()),
+        None => return check(label, false, "its zone was not read".into()),
+    };
+    match current {
+        Some(current) if record_holds(record, target, current) => check(label, true, "holds the target".into()),
+        Some(current) => {
+            let values: Vec<&str> = current.resource_records().iter().map(|r| r.value()).collect();
+            let alias = current.alias_target().map(|a| a.dns_name());
+            check(
+                label,
+                false,
+                format!(
+                    "holds {values:?}{}",
+                    alias.map(|a| format!(" alias {a}")).unwrap_or_default()
+                ),
+            )
+        }
+        None => check(label, false, "record not found".into()),
     }
 }
 

@@ -141,7 +141,8 @@ impl RecoveryValidator {
                 ),
             )];
         }
-        join_all(http.into_iter().map(|p| self.probe(p))).await
+        let no_zones = Default::default();
+        join_all(http.into_iter().map(|p| self.probe(p, &no_zones))).await
     }
 }
 

@@ -7,7 +7,6 @@
 
 use std::time::Instant;
 
-use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -20,6 +19,8 @@ use rebound_shared::context::{
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::plan::Service;
 use rebound_shared::step::{elapsed_ms, past_deadline, services_in_scope};
+
+mod reads;
 use serde_json::{json, Value};
 
 /// How many services are inspected or scaled at once.
@@ -120,12 +121,7 @@ impl ServiceRestoration {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
         let services = services_in_scope(ctx);
-        // Futures collected first: a closure inside the stream would make it !Send.
-        let mut reads = Vec::new();
-        for service in services.iter().copied() {
-            reads.push(self.capacity(service));
-        }
-        let current: Vec<Capacity> = stream::iter(reads).buffered(CONCURRENCY).try_collect().await?;
+        let current: Vec<Capacity> = self.capacities(&services).await.into_iter().collect::<Result<_, _>>()?;
         let dry_run = ctx.dry_run;
         let scalings: Vec<_> = services
             .iter()
@@ -194,14 +190,30 @@ impl ServiceRestoration {
     async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
         let invocation = Instant::now();
         let mut result = ctx.results.services.clone().ok_or(ServiceError::NotStarted)?;
-        for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
+        let mut pending = Vec::new();
+        for action in result.actions.iter().filter(|a| a.status == ActionStatus::Pending) {
             let Some(service) = ctx.plan.services.iter().find(|s| s.resource_name() == action.resource) else {
                 return Err(ServiceError::BadRequest(BadRequest(format!(
                     "results.services names {} which the plan does not",
                     action.resource
                 ))));
             };
-            let current = self.capacity(service).await?;
+            pending.push(service);
+        }
+        // One batched read of every pending service.
+        let mut read = self.capacities(&pending).await.into_iter();
+        for (action, service) in result
+            .actions
+            .iter_mut()
+            .filter(|a| a.status == ActionStatus::Pending)
+            .zip(pending.iter())
+        {
+            let current = read.next().unwrap_or_else(|| {
+                Err(ServiceError::Precondition {
+                    service: service.resource_name(),
+                    reason: "not read".into(),
+                })
+            })?;
             let want = target_capacity(service, current).desired;
             if current.running >= want {
                 action.status = ActionStatus::Done;
@@ -226,66 +238,12 @@ impl ServiceRestoration {
 
     /// Reads a service's current capacity; a missing or inactive service is a precondition.
     pub async fn capacity(&self, service: &Service) -> Result<Capacity, ServiceError> {
-        let resource = service.resource_name();
-        let missing = |reason: String| ServiceError::Precondition {
-            service: resource.clone(),
-            reason,
-        };
-        match service {
-            Service::Ecs {
-                cluster, service: name, ..
-            } => {
-                let out = self
-                    .ecs
-                    .describe_services()
-                    .cluster(cluster)
-                    .services(name)
-                    .send()
-                    .await
-                    .map_err(|e| aws(&resource, "ecs", "DescribeServices", &e))?;
-                let found = out.services().iter().find(|s| s.service_name() == Some(name.as_str()));
-                let Some(found) = found else {
-                    let reason = out.failures().first().and_then(|f| f.reason()).unwrap_or("not found");
-                    return Err(missing(format!("service not found in the recovery region ({reason})")));
-                };
-                if found.status() != Some("ACTIVE") {
-                    return Err(missing(format!(
-                        "service is {}, expected ACTIVE",
-                        found.status().unwrap_or("unknown")
-                    )));
-                }
-                Ok(Capacity {
-                    min: None,
-                    desired: found.desired_count(),
-                    max: None,
-                    running: found.running_count(),
-                })
-            }
-            Service::AutoScalingGroup { name, .. } => {
-                let out = self
-                    .autoscaling
-                    .describe_auto_scaling_groups()
-                    .auto_scaling_group_names(name)
-                    .send()
-                    .await
-                    .map_err(|e| aws(&resource, "autoscaling", "DescribeAutoScalingGroups", &e))?;
-                let group: &AutoScalingGroup = out
-                    .auto_scaling_groups()
-                    .first()
-                    .ok_or_else(|| missing("Auto Scaling group not found in the recovery region".into()))?;
-                let in_service = group
-                    .instances()
-                    .iter()
-                    .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
-                    .count();
-                Ok(Capacity {
-                    min: group.min_size(),
-                    desired: group.desired_capacity().unwrap_or(0),
-                    max: group.max_size(),
-                    running: i32::try_from(in_service).unwrap_or(i32::MAX),
-                })
-            }
-        }
+        self.capacities(&[service]).await.pop().unwrap_or_else(|| {
+            Err(ServiceError::Precondition {
+                service: service.resource_name(),
+                reason: "not read".into(),
+            })
+        })
     }
 }
 

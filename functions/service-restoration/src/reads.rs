@@ -1,0 +1,171 @@
+//! Capacity reads in batches: `DescribeServices` takes 10 services of one cluster a call,
+//! `DescribeAutoScalingGroups` 50 groups; the batches go out a few at a time.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
+use aws_sdk_ecs::types::Service as EcsService;
+use futures_util::stream::{self, StreamExt};
+use rebound_shared::plan::Service;
+
+use crate::{aws, Capacity, ServiceError, ServiceRestoration, CONCURRENCY};
+
+/// DescribeServices takes at most 10 services a call.
+pub const ECS_BATCH: usize = 10;
+/// DescribeAutoScalingGroups returns at most 50 groups a page by default (100 at most).
+pub const ASG_BATCH: usize = 50;
+
+/// What one batched read found, by name; a name missing is a service not found.
+enum Found {
+    Ecs(BTreeMap<String, EcsService>, BTreeMap<String, String>),
+    Asg(BTreeMap<String, AutoScalingGroup>),
+}
+
+impl ServiceRestoration {
+    /// Each service's current capacity, in the order given: a missing or inactive service is a
+    /// precondition; a failed read fails every service of its batch.
+    pub async fn capacities(&self, services: &[&Service]) -> Vec<Result<Capacity, ServiceError>> {
+        let mut ecs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut groups: Vec<&str> = Vec::new();
+        for service in services {
+            match service {
+                Service::Ecs { cluster, service, .. } => {
+                    ecs.entry(cluster.as_str()).or_default().push(service.as_str())
+                }
+                Service::AutoScalingGroup { name, .. } => groups.push(name.as_str()),
+            }
+        }
+        let mut batches: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
+        for (cluster, names) in &ecs {
+            batches.extend(names.chunks(ECS_BATCH).map(|c| (Some(*cluster), c.to_vec())));
+        }
+        batches.extend(groups.chunks(ASG_BATCH).map(|c| (None, c.to_vec())));
+        // Futures collected first: a closure inside the stream would make it !Send.
+        let reads: Vec<_> = batches
+            .into_iter()
+            .map(|(cluster, names)| async move {
+                let found = match cluster {
+                    Some(cluster) => self.describe_services(cluster, &names).await,
+                    None => self.describe_groups(&names).await,
+                };
+                (cluster, names, found)
+            })
+            .collect();
+        let done: Vec<_> = stream::iter(reads).buffered(CONCURRENCY).collect().await;
+        services
+            .iter()
+            .map(|service| {
+                let resource = service.resource_name();
+                let (cluster, name) = match service {
+                    Service::Ecs { cluster, service, .. } => (Some(cluster.as_str()), service.as_str()),
+                    Service::AutoScalingGroup { name, .. } => (None, name.as_str()),
+                };
+                let batch = done
+                    .iter()
+                    .find(|(c, names, _)| *c == cluster && names.contains(&name))
+                    .map(|(_, _, found)| found);
+                let missing = |reason: String| ServiceError::Precondition {
+                    service: resource.clone(),
+                    reason,
+                };
+                match batch {
+                    None => Err(missing("not read".into())),
+                    Some(Err(e)) => Err(e.clone_for(&resource)),
+                    Some(Ok(Found::Ecs(found, failures))) => match found.get(name) {
+                        Some(s) if s.status() == Some("ACTIVE") => Ok(Capacity {
+                            min: None,
+                            desired: s.desired_count(),
+                            max: None,
+                            running: s.running_count(),
+                        }),
+                        Some(s) => Err(missing(format!(
+                            "service is {}, expected ACTIVE",
+                            s.status().unwrap_or("unknown")
+                        ))),
+                        None => Err(missing(format!(
+                            "service not found in the recovery region ({})",
+                            failures.get(name).map_or("not found", String::as_str)
+                        ))),
+                    },
+                    Some(Ok(Found::Asg(found))) => match found.get(name) {
+                        Some(group) => {
+                            let in_service = group
+                                .instances()
+                                .iter()
+                                .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                                .count();
+                            Ok(Capacity {
+                                min: group.min_size(),
+                                desired: group.desired_capacity().unwrap_or(0),
+                                max: group.max_size(),
+                                running: i32::try_from(in_service).unwrap_or(i32::MAX),
+                            })
+                        }
+                        None => Err(missing("Auto Scaling group not found in the recovery region".into())),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Found, ServiceError> {
+        let resource = format!("ecs:{cluster}/{}", names.join(","));
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(names.iter().map(|n| n.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| aws(&resource, "ecs", "DescribeServices", &e))?;
+        let found = out
+            .services()
+            .iter()
+            .filter_map(|s| s.service_name().map(|n| (n.to_string(), s.clone())))
+            .collect();
+        // A failure names the service by ARN (`.../service/CLUSTER/NAME`).
+        let failures = out
+            .failures()
+            .iter()
+            .filter_map(|f| {
+                let name = f.arn()?.rsplit('/').next()?.to_string();
+                Some((name, f.reason().unwrap_or("not found").to_string()))
+            })
+            .collect();
+        Ok(Found::Ecs(found, failures))
+    }
+
+    async fn describe_groups(&self, names: &[&str]) -> Result<Found, ServiceError> {
+        let resource = format!("autoscaling:{}", names.join(","));
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .set_auto_scaling_group_names(Some(names.iter().map(|n| n.to_string()).collect()))
+            .max_records(i32::try_from(ASG_BATCH).unwrap_or(50))
+            .send()
+            .await
+            .map_err(|e| aws(&resource, "autoscaling", "DescribeAutoScalingGroups", &e))?;
+        Ok(Found::Asg(
+            out.auto_scaling_groups()
+                .iter()
+                .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g.clone())))
+                .collect(),
+        ))
+    }
+}
+
+impl ServiceError {
+    /// A batch's failed read, told for one of its services.
+    fn clone_for(&self, service: &str) -> ServiceError {
+        match self {
+            ServiceError::Aws { source, .. } => ServiceError::Aws {
+                service: service.to_string(),
+                source: source.clone(),
+            },
+            other => ServiceError::Precondition {
+                service: service.to_string(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
