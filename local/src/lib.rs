@@ -3,5 +3,6 @@
 
 pub mod approvals;
 pub mod asl;
+pub mod bench;
 pub mod drill;
 pub mod functions;

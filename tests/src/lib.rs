@@ -103,6 +103,11 @@ impl MotoServer {
         self.port
     }
 
+    /// The server's process id, to measure its CPU time apart.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

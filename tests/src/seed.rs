@@ -73,12 +73,31 @@ pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, en
     Ok(arn)
 }
 
+/// One of many databases: `name` where `primary` points and its replica `replica` where
+/// `recovery` points, both on the parameter group [`PARAMETER_GROUP`] of their region, which
+/// must exist; returns the primary's ARN.
+pub async fn database_pair(
+    primary: &SdkConfig,
+    recovery: &SdkConfig,
+    engine: &str,
+    name: &str,
+    replica: &str,
+) -> Result<String, String> {
+    let arn = instance(primary, name, engine, Some(PARAMETER_GROUP)).await?;
+    read_replica(recovery, &arn, replica).await?;
+    Ok(arn)
+}
+
 /// Creates `orders-db-usw2`, on its own parameter group, as a read replica of `source`.
 async fn replica_of(recovery: &SdkConfig, source: &str, engine: &str) -> Result<(), String> {
     parameter_group(recovery, PARAMETER_GROUP, engine).await?;
+    read_replica(recovery, source, REPLICA_DB).await
+}
+
+async fn read_replica(recovery: &SdkConfig, source: &str, replica: &str) -> Result<(), String> {
     aws_sdk_rds::Client::new(recovery)
         .create_db_instance_read_replica()
-        .db_instance_identifier(REPLICA_DB)
+        .db_instance_identifier(replica)
         .db_parameter_group_name(PARAMETER_GROUP)
         .source_db_instance_identifier(source)
         .db_instance_class("db.r6g.large")

@@ -94,6 +94,10 @@ pub struct Timeline {
     /// The interpreter's own time in microseconds: every state's time minus what its handler
     /// and its sleeps took (Parallel and Map count through their children).
     pub interpreter_us: u64,
+    /// The largest payload (a state's input or output, a task's input or result) in bytes,
+    /// and what it was.
+    pub largest_payload_bytes: usize,
+    pub largest_payload: String,
 }
 
 impl Timeline {
@@ -129,7 +133,7 @@ pub const MAX_HISTORY_EVENTS: u64 = 25_000;
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 
 /// Fails with `States.DataLimitExceeded` when `value` is above the payload quota.
-fn within_payload_limit(what: &str, value: &Value) -> Result<(), StateError> {
+fn payload_bytes(what: &str, value: &Value) -> Result<usize, StateError> {
     let bytes = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
     if bytes > MAX_PAYLOAD_BYTES {
         return Err(StateError::new(
@@ -137,7 +141,7 @@ fn within_payload_limit(what: &str, value: &Value) -> Result<(), StateError> {
             format!("{what} is {bytes} bytes, above Step Functions' limit of {MAX_PAYLOAD_BYTES} bytes (256 KiB)"),
         ));
     }
-    Ok(())
+    Ok(bytes)
 }
 
 /// The input, context and name an executing state works with.
@@ -182,7 +186,7 @@ impl Interpreter {
         if let Ok(mut t) = self.timeline.lock() {
             *t = Timeline::default();
         }
-        within_payload_limit("the execution input", &input)?;
+        self.within_payload_limit("the execution input", &input)?;
         self.events.store(1, Ordering::Relaxed);
         let execution_id = format!("arn:aws:states:local:000000000000:execution:rebound-local:{execution_name}");
         let context = json!({
@@ -226,7 +230,7 @@ impl Interpreter {
                 let state = states
                     .get(&name)
                     .ok_or_else(|| StateError::runtime(format!("no state named {name}")))?;
-                within_payload_limit(&format!("{name}'s input"), &input)?;
+                self.within_payload_limit(&format!("{name}'s input"), &input)?;
                 let mut ctx = context.clone();
                 ctx["State"] = json!({ "Name": name, "EnteredTime": Utc::now().to_rfc3339(), "RetryCount": 0 });
                 let entered = Instant::now();
@@ -251,7 +255,7 @@ impl Interpreter {
                 };
                 self.record(&name, &kind, entered_at, entered, summary);
                 let (output, _) = outcome?;
-                within_payload_limit(&format!("{name}'s output"), &output)?;
+                self.within_payload_limit(&format!("{name}'s output"), &output)?;
                 match next {
                     Some(n) => {
                         name = n;
@@ -261,6 +265,18 @@ impl Interpreter {
                 }
             }
         })
+    }
+
+    /// Checks a payload against the quota, and keeps the largest seen for the timeline.
+    fn within_payload_limit(&self, what: &str, value: &Value) -> Result<(), StateError> {
+        let bytes = payload_bytes(what, value)?;
+        if let Ok(mut t) = self.timeline.lock() {
+            if bytes > t.largest_payload_bytes {
+                t.largest_payload_bytes = bytes;
+                t.largest_payload = what.to_string();
+            }
+        }
+        Ok(())
     }
 
     /// Counts `n` more history events; past the quota the execution fails, as in AWS.
@@ -596,7 +612,7 @@ impl Interpreter {
             Some(p) => self.parameters(p, &effective, &context)?,
             None => effective.clone(),
         };
-        within_payload_limit("the task's input", &input)?;
+        self.within_payload_limit("the task's input", &input)?;
         let (handler_name, payload, wrap) = if resource.starts_with("arn:aws:states:::lambda:invoke") {
             let function = input
                 .get("FunctionName")
@@ -654,7 +670,7 @@ impl Interpreter {
             timeline.task_ms += ms(started.elapsed());
         }
         let result = result?;
-        within_payload_limit("the task's result", &result)?;
+        self.within_payload_limit("the task's result", &result)?;
         Ok(if wrap {
             json!({ "ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": 200 })
         } else {

@@ -1,0 +1,365 @@
+//! `rebound bench`: how a recovery scales with its plan. It seeds moto with an application of
+//! many zones, records, databases and services, and with a one-resource one, runs the
+//! region-outage recovery of each through the real state machine and handlers, and prints the
+//! figures: wall time (and moto's own CPU time apart), time per state, AWS calls per operation,
+//! the largest state payload, and peak memory. Figures, not assertions: nothing here fails a
+//! test for being slow.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use rebound_tests::faults::FaultProxy;
+use rebound_tests::{seed, MotoServer};
+use serde_json::{json, Value};
+
+use crate::asl::{Approval, Interpreter};
+use crate::functions::{bind, Functions};
+
+const PRIMARY: &str = "us-east-1";
+const RECOVERY: &str = "us-west-2";
+const TABLE: &str = "rebound-bench-recovery";
+const BUCKET: &str = "rebound-bench-plans";
+const DEFINITION: &str = include_str!("../../statemachine/recovery.asl.json");
+
+/// How big the application is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub zones: usize,
+    pub records: usize,
+    pub databases: usize,
+    pub services: usize,
+}
+
+impl Shape {
+    pub const ONE: Shape = Shape {
+        zones: 1,
+        records: 1,
+        databases: 1,
+        services: 1,
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Harness(#[from] rebound_tests::HarnessError),
+    #[error("seeding {what}: {message}")]
+    Seed { what: &'static str, message: String },
+}
+
+fn seed_err(what: &'static str) -> impl Fn(String) -> BenchError {
+    move |message| BenchError::Seed { what, message }
+}
+
+/// What one recovery measured.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    pub shape: String,
+    pub succeeded: bool,
+    pub error: Option<String>,
+    pub wall_ms: u64,
+    /// moto's CPU time during the run (user + system), part of the wall time that is the local
+    /// endpoint's, not Rebound's.
+    pub moto_cpu_ms: u64,
+    pub per_state_ms: BTreeMap<String, u64>,
+    pub calls: BTreeMap<String, usize>,
+    pub total_calls: usize,
+    pub largest_payload_bytes: usize,
+    pub largest_payload: String,
+    pub plan_bytes: usize,
+    /// This process's peak resident memory so far (VmHWM), in KiB.
+    pub peak_memory_kib: u64,
+}
+
+/// Runs the small and the large recovery and prints their figures side by side.
+pub async fn main(large: Shape) -> ExitCode {
+    let mut all = Vec::new();
+    for shape in [Shape::ONE, large] {
+        eprintln!("bench: seeding and recovering {}", describe(shape));
+        match recover(shape).await {
+            Ok(f) => all.push(f),
+            Err(e) => {
+                eprintln!("rebound bench: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    print(&all);
+    ExitCode::SUCCESS
+}
+
+fn describe(s: Shape) -> String {
+    format!(
+        "{} zone(s) / {} record(s), {} database(s), {} service(s)",
+        s.zones, s.records, s.databases, s.services
+    )
+}
+
+/// Seeds the application, then times its region-outage recovery through a call-counting proxy.
+pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
+    let moto = MotoServer::start()?;
+    let (global, recovery) = (moto.config(PRIMARY), moto.config(RECOVERY));
+    let plan = seed_application(shape, &global, &recovery).await?;
+    let plan_bytes = plan.to_string().len();
+    let proxy = FaultProxy::start(&moto)?;
+    let functions = Arc::new(Functions::new(
+        &proxy.config(PRIMARY),
+        &proxy.config(RECOVERY),
+        Some(format!("s3://{BUCKET}/plan.json")),
+        Some(TABLE.into()),
+    ));
+    let (tasks, substitutions) = bind(functions);
+    let mut interpreter = Interpreter::new(tasks, substitutions);
+    interpreter.time_scale = 0.0;
+    interpreter.approval = Approval::Auto;
+    let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed_err("the definition")(e.to_string()))?;
+    let input = alarm_event();
+    let cpu_before = cpu_ms(moto.pid());
+    let started = Instant::now();
+    let name = crate::asl::unique_execution_name("bench");
+    let outcome = interpreter.execute(&definition, input, &name).await;
+    let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let moto_cpu_ms = cpu_ms(moto.pid()).saturating_sub(cpu_before);
+    let timeline = interpreter.timeline();
+    let mut per_state_ms: BTreeMap<String, u64> = BTreeMap::new();
+    for t in &timeline.transitions {
+        *per_state_ms.entry(t.state.clone()).or_default() += t.duration_ms;
+    }
+    let mut calls: BTreeMap<String, usize> = BTreeMap::new();
+    for c in proxy.calls() {
+        let key = format!(
+            "{}:{}",
+            c.service.as_deref().unwrap_or("?"),
+            c.operation.as_deref().unwrap_or("?")
+        );
+        *calls.entry(key).or_default() += 1;
+    }
+    Ok(Figures {
+        shape: describe(shape),
+        succeeded: outcome.is_ok(),
+        error: outcome.err().map(|e| format!("{}: {}", e.error, e.cause)),
+        wall_ms,
+        moto_cpu_ms,
+        per_state_ms,
+        total_calls: calls.values().sum(),
+        calls,
+        largest_payload_bytes: timeline.largest_payload_bytes,
+        largest_payload: timeline.largest_payload,
+        plan_bytes,
+        peak_memory_kib: peak_memory_kib(),
+    })
+}
+
+/// The CloudWatch alarm event that starts a region-outage recovery.
+fn alarm_event() -> Value {
+    let now = chrono::Utc::now().to_rfc3339();
+    json!({
+        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch", "account": "123456789012", "time": now, "region": PRIMARY,
+        "resources": [format!("arn:aws:cloudwatch:{PRIMARY}:123456789012:alarm:bench-5xx")],
+        "detail": {"alarmName": "bench-5xx", "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": now},
+                   "previousState": {"value": "OK", "reason": "", "timestamp": now}, "configuration": {}}
+    })
+}
+
+/// Creates the application in moto and returns its plan, stored in S3 where the detector reads
+/// it (an SSM parameter holds at most 8 KB).
+async fn seed_application(shape: Shape, global: &SdkConfig, recovery: &SdkConfig) -> Result<Value, BenchError> {
+    let route53 = aws_sdk_route53::Client::new(global);
+    let mut dns = Vec::new();
+    for z in 0..shape.zones {
+        let domain = format!("app{z}.bench.example.com");
+        let zone = route53
+            .create_hosted_zone()
+            .name(&domain)
+            .caller_reference(format!("bench-{z}"))
+            .send()
+            .await
+            .map_err(|e| seed_err("zones")(format!("{e:?}")))?;
+        let zone = zone
+            .hosted_zone()
+            .map(|h| h.id().trim_start_matches("/hostedzone/").to_string())
+            .ok_or_else(|| seed_err("zones")("no id".into()))?;
+        let in_zone: Vec<usize> = (0..shape.records).filter(|r| r % shape.zones.max(1) == z).collect();
+        for chunk in in_zone.chunks(400) {
+            let mut batch = ChangeBatch::builder();
+            for r in chunk {
+                let set = ResourceRecordSet::builder()
+                    .name(format!("svc{r}.{domain}."))
+                    .r#type(RrType::Cname)
+                    .ttl(60)
+                    .resource_records(
+                        ResourceRecord::builder()
+                            .value(format!("svc{r}-use1.{domain}"))
+                            .build()
+                            .map_err(|e| seed_err("records")(e.to_string()))?,
+                    )
+                    .build()
+                    .map_err(|e| seed_err("records")(e.to_string()))?;
+                batch = batch.changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(set)
+                        .build()
+                        .map_err(|e| seed_err("records")(e.to_string()))?,
+                );
+                dns.push(
+                    json!({"hostedZoneId": zone, "name": format!("svc{r}.{domain}."), "type": "CNAME", "ttl": 60,
+                                "primary": {"values": [format!("svc{r}-use1.{domain}")]},
+                                "recovery": {"values": [format!("svc{r}-usw2.{domain}")]}}),
+                );
+            }
+            route53
+                .change_resource_record_sets()
+                .hosted_zone_id(&zone)
+                .change_batch(batch.build().map_err(|e| seed_err("records")(e.to_string()))?)
+                .send()
+                .await
+                .map_err(|e| seed_err("records")(format!("{e:?}")))?;
+        }
+    }
+
+    let mut databases = Vec::new();
+    seed::parameter_group(global, seed::PARAMETER_GROUP, "mysql")
+        .await
+        .map_err(seed_err("parameter groups"))?;
+    seed::parameter_group(recovery, seed::PARAMETER_GROUP, "mysql")
+        .await
+        .map_err(seed_err("parameter groups"))?;
+    for d in 0..shape.databases {
+        let (name, replica) = (format!("bench-db-{d}"), format!("bench-db-{d}-usw2"));
+        let arn = seed::database_pair(global, recovery, "mysql", &name, &replica)
+            .await
+            .map_err(seed_err("databases"))?;
+        seed::replica_lag(recovery, &replica, 4.0)
+            .await
+            .map_err(seed_err("replica lag"))?;
+        databases.push(json!({"kind": "readReplica", "identifier": replica, "sourceIdentifier": arn}));
+    }
+
+    let names: Vec<String> = (0..shape.services).map(|s| format!("bench-svc-{s}")).collect();
+    let seeded: Vec<(&str, i32)> = names.iter().map(|n| (n.as_str(), 1)).collect();
+    seed::ecs_services(recovery, &seeded)
+        .await
+        .map_err(seed_err("services"))?;
+    let services: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"kind": "ecs", "cluster": seed::ECS_CLUSTER, "service": n, "desiredCount": 2}))
+        .collect();
+
+    let primary = rebound_shared::aws::in_region(global, PRIMARY);
+    for alarm in ["bench-5xx", "bench-unhealthy-hosts"] {
+        seed::alarm(&primary, alarm, "ALARM")
+            .await
+            .map_err(seed_err("alarms"))?;
+    }
+    seed::recovery_table(recovery, TABLE)
+        .await
+        .map_err(seed_err("the table"))?;
+    let topic = aws_sdk_sns::Client::new(recovery)
+        .create_topic()
+        .name("rebound-bench")
+        .send()
+        .await
+        .map_err(|e| seed_err("the topic")(format!("{e:?}")))?;
+    let plan = json!({
+        "application": "bench",
+        "primaryRegion": PRIMARY,
+        "recoveryRegion": RECOVERY,
+        "objectives": {"rtoSeconds": 3600, "rpoSeconds": 900},
+        "detection": {"alarms": [{"name": "bench-5xx"}, {"name": "bench-unhealthy-hosts"}], "minSignals": 2, "healthEvents": false},
+        "dns": dns,
+        "databases": databases,
+        "services": services,
+        "validation": {"deadlineSeconds": 600, "consecutiveSuccesses": 2},
+        "notification": {"topicArn": topic.topic_arn().unwrap_or_default()},
+    });
+    let s3 = aws_sdk_s3::Client::new(recovery);
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| seed_err("the plan bucket")(format!("{e:?}")))?;
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("plan.json")
+        .body(plan.to_string().into_bytes().into())
+        .send()
+        .await
+        .map_err(|e| seed_err("the plan")(format!("{e:?}")))?;
+    Ok(plan)
+}
+
+/// A process's user and system CPU time in milliseconds (Linux; 0 elsewhere).
+fn cpu_ms(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name, which may hold spaces, end with ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) * 10
+}
+
+fn peak_memory_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn print(all: &[Figures]) {
+    for f in all {
+        println!("\n{}", f.shape);
+        println!(
+            "  {}  wall {} ms (moto's own CPU {} ms), {} AWS calls, largest payload {} B ({}), plan {} B, peak memory {} KiB",
+            if f.succeeded { "recovered" } else { "FAILED" },
+            f.wall_ms,
+            f.moto_cpu_ms,
+            f.total_calls,
+            f.largest_payload_bytes,
+            f.largest_payload,
+            f.plan_bytes,
+            f.peak_memory_kib
+        );
+        if let Some(e) = &f.error {
+            println!("  error: {}", e.chars().take(300).collect::<String>());
+        }
+        println!("  time per state (ms):");
+        for (state, ms) in &f.per_state_ms {
+            println!("    {state:<28} {ms:>8}");
+        }
+        println!("  calls per operation:");
+        for (op, n) in &f.calls {
+            println!("    {op:<44} {n:>6}");
+        }
+    }
+    if let [small, large] = all {
+        let own = |f: &Figures| f.wall_ms.saturating_sub(f.moto_cpu_ms).max(1) as f64;
+        println!(
+            "\nlarge/small wall time: {:.1}x; without moto's CPU time: {:.1}x",
+            large.wall_ms as f64 / small.wall_ms.max(1) as f64,
+            own(large) / own(small)
+        );
+    }
+    println!("{}", serde_json::to_string(&all).unwrap_or_default());
+}
