@@ -14,6 +14,7 @@ use serde_json::Value;
 use service_restoration::ServiceRestoration;
 
 use rebound_shared::entry::guarded;
+use rebound_shared::source::PlanSource;
 
 use crate::asl::{StateError, TaskHandler};
 
@@ -25,6 +26,8 @@ pub struct Functions {
     pub services: ServiceRestoration,
     pub validator: RecoveryValidator,
     pub notifier: RecoveryNotifier,
+    /// Reads the plan a context carries by reference.
+    pub plans: PlanSource,
 }
 
 impl Functions {
@@ -36,6 +39,7 @@ impl Functions {
             databases: DatabaseFailover::new(recovery, global),
             services: ServiceRestoration::new(recovery),
             validator: RecoveryValidator::new(global, recovery),
+            plans: PlanSource::new(recovery),
             notifier: RecoveryNotifier {
                 config: global.clone(),
                 table: table
@@ -83,8 +87,15 @@ pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap
             let f = f.clone();
             Box::pin(async move {
                 let now = Utc::now();
+                let mut payload = payload;
+                if name != "disaster-detector" {
+                    f.plans
+                        .resolve(&mut payload)
+                        .await
+                        .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))?;
+                }
                 let done = match name {
-                    "disaster-detector" => guarded(f.detector.detect(payload, now)).await.and_then(to_value),
+                    "disaster-detector" => guarded(f.detector.detect_state(payload, now)).await,
                     "dns-failover" => guarded(f.dns.handle(payload, now)).await.and_then(to_value),
                     "database-failover" => guarded(f.databases.handle(payload, now)).await.and_then(to_value),
                     "service-restoration" => guarded(f.services.handle(payload, now)).await.and_then(to_value),

@@ -23,7 +23,12 @@ pub struct RecoveryContext {
     pub force: bool,
     pub event: DisasterEvent,
     pub decision: Decision,
+    /// The plan. In the state machine's state it is absent and `planRef` names it instead;
+    /// each function reads it again before anything uses the context (`source::PlanSource`).
     pub plan: RecoveryPlan,
+    /// Where the plan was read, which version, and its digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_ref: Option<crate::source::PlanRef>,
     /// Whether the state machine waits for a human before acting.
     pub approval_required: bool,
     /// How long it waits for that answer (seconds).
@@ -45,6 +50,18 @@ pub struct RecoveryContext {
     /// Set by a `Catch`: the error that ended the recovery (`{"Error", "Cause"}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<StateError>,
+}
+
+impl RecoveryContext {
+    /// The context as the state machine carries it: a plan read from a location travels by
+    /// reference (`planRef`), not as a copy.
+    pub fn to_state(&self) -> Result<Value, serde_json::Error> {
+        let mut state = serde_json::to_value(self)?;
+        if let (Some(_), Some(map)) = (&self.plan_ref, state.as_object_mut()) {
+            map.remove("plan");
+        }
+        Ok(state)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

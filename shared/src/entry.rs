@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::ErrorKind;
+use crate::source::PlanSource;
 
 /// Parses the raw payload and runs `handler` on it. Unusable JSON (serde_json refuses nesting
 /// deeper than 128 levels) is `Rebound.InvalidInput`; a panic is `Rebound.StepFailed` naming it.
@@ -24,6 +25,21 @@ where
         error_message: format!("the input is not usable JSON: {e}"),
     })?;
     guarded(handler(payload)).await
+}
+
+/// [`invoke`] for a function that receives a recovery context: a plan the context carries by
+/// reference (`planRef`) is read again first.
+pub async fn invoke_with_plan<F, Fut, T, E>(raw: &RawValue, plans: &PlanSource, handler: F) -> Result<T, Diagnostic>
+where
+    F: FnOnce(Value) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Into<Diagnostic>,
+{
+    invoke(raw, |mut payload| async move {
+        plans.resolve(&mut payload).await.map_err(Diagnostic::from)?;
+        handler(payload).await.map_err(Into::into)
+    })
+    .await
 }
 
 /// Runs a handler's future; a panic becomes `Rebound.StepFailed`, never the runtime's own error.

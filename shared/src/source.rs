@@ -1,7 +1,36 @@
-//! Where a plan comes from: inline JSON, an SSM parameter, or an S3 object.
+//! Where a plan comes from: inline JSON, an SSM parameter, or an S3 object; and the plan by
+//! reference. A plan read from a location travels through the state machine as a
+//! [`PlanRef`] (its location, version and digest), not as a copy: each function reads that very
+//! version again, so a plan of thousands of resources never fills Step Functions' 256 KiB
+//! state, and a plan edited during a recovery is noticed rather than half-applied.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::error::{AwsError, ErrorKind};
 use crate::plan::{InvalidPlan, RecoveryPlan};
+
+/// The plan a recovery runs, as the detector read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanRef {
+    /// `ssm:NAME` or `s3://BUCKET/KEY`.
+    pub location: String,
+    /// The SSM parameter's version or the S3 object's version id, when it has one: that version
+    /// is read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// SHA-256 of the plan's text, hex.
+    pub sha256: String,
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// A plan location as written in configuration (`PLAN_LOCATION`) or a manual start:
 /// `ssm:/rebound/orders/plan`, `arn:aws:ssm:REGION:ACCOUNT:parameter/rebound/orders/plan`,
@@ -61,6 +90,17 @@ pub enum PlanSourceError {
     NotText { location: String },
     #[error("plan {location}: {source}")]
     Invalid { location: String, source: InvalidPlan },
+    #[error(
+        "plan {location} changed during the recovery (sha256 {expected} when it started, {found} now): \
+         start a new recovery with the new plan"
+    )]
+    Changed {
+        location: String,
+        expected: String,
+        found: String,
+    },
+    #[error("context.planRef: {0}")]
+    BadReference(String),
 }
 
 impl PlanSourceError {
@@ -68,45 +108,110 @@ impl PlanSourceError {
         match self {
             PlanSourceError::Aws { source, .. } if source.kind == ErrorKind::Transient => ErrorKind::Transient,
             PlanSourceError::Aws { .. } => ErrorKind::StepFailed,
+            PlanSourceError::Changed { .. } | PlanSourceError::NotFound { .. } => ErrorKind::PreconditionFailed,
             _ => ErrorKind::InvalidInput,
         }
     }
 }
 
-/// Reads and validates a plan from SSM or S3.
+crate::impl_diagnostic!(PlanSourceError);
+
+/// Reads and validates a plan from SSM or S3, and says which version was read.
 pub async fn load_plan(
     location: &PlanLocation,
     ssm: &aws_sdk_ssm::Client,
     s3: &aws_sdk_s3::Client,
+) -> Result<(RecoveryPlan, PlanRef), PlanSourceError> {
+    let (text, version) = read_text(location, None, ssm, s3).await?;
+    let reference = PlanRef {
+        location: location.to_string(),
+        version,
+        sha256: sha256_hex(&text),
+    };
+    Ok((parse(location, &text)?, reference))
+}
+
+/// Reads again the very plan `reference` names; a plan whose text changed is refused.
+pub async fn load_pinned(
+    reference: &PlanRef,
+    ssm: &aws_sdk_ssm::Client,
+    s3: &aws_sdk_s3::Client,
 ) -> Result<RecoveryPlan, PlanSourceError> {
-    let text = match location {
+    let location: PlanLocation = reference.location.parse()?;
+    let (text, _) = read_text(&location, reference.version.as_deref(), ssm, s3).await?;
+    let found = sha256_hex(&text);
+    if found != reference.sha256 {
+        return Err(PlanSourceError::Changed {
+            location: reference.location.clone(),
+            expected: reference.sha256.clone(),
+            found,
+        });
+    }
+    parse(&location, &text)
+}
+
+fn parse(location: &PlanLocation, text: &str) -> Result<RecoveryPlan, PlanSourceError> {
+    RecoveryPlan::from_json(text).map_err(|source| PlanSourceError::Invalid {
+        location: location.to_string(),
+        source,
+    })
+}
+
+/// The text at `location` (at `version` when given) and the version read.
+async fn read_text(
+    location: &PlanLocation,
+    version: Option<&str>,
+    ssm: &aws_sdk_ssm::Client,
+    s3: &aws_sdk_s3::Client,
+) -> Result<(String, Option<String>), PlanSourceError> {
+    match location {
         PlanLocation::SsmParameter { name } => {
-            let out = ssm.get_parameter().name(name).with_decryption(true).send().await;
+            // `NAME:VERSION` selects a version of a parameter.
+            let selector = match version {
+                Some(v) => format!("{name}:{v}"),
+                None => name.clone(),
+            };
+            let out = ssm.get_parameter().name(selector).with_decryption(true).send().await;
             match out {
-                Ok(out) => out.parameter.and_then(|p| p.value).unwrap_or_default(),
+                Ok(out) => {
+                    let parameter = out.parameter;
+                    let version = parameter.as_ref().map(|p| p.version.to_string());
+                    Ok((parameter.and_then(|p| p.value).unwrap_or_default(), version))
+                }
                 Err(e) => {
                     let err = AwsError::from_sdk("ssm", "GetParameter", &e);
-                    return Err(if err.code == "ParameterNotFound" {
-                        PlanSourceError::NotFound {
-                            location: location.to_string(),
-                        }
-                    } else {
-                        PlanSourceError::Aws {
-                            location: location.to_string(),
-                            source: err,
-                        }
-                    });
+                    Err(
+                        if matches!(err.code.as_str(), "ParameterNotFound" | "ParameterVersionNotFound") {
+                            PlanSourceError::NotFound {
+                                location: location.to_string(),
+                            }
+                        } else {
+                            PlanSourceError::Aws {
+                                location: location.to_string(),
+                                source: err,
+                            }
+                        },
+                    )
                 }
             }
         }
         PlanLocation::S3Object { bucket, key } => {
-            let out = s3.get_object().bucket(bucket).key(key).send().await;
+            let out = s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .set_version_id(version.map(str::to_string))
+                .send()
+                .await;
             let out = match out {
                 Ok(out) => out,
                 Err(e) => {
                     let err = AwsError::from_sdk("s3", "GetObject", &e);
                     return Err(
-                        if matches!(err.code.as_str(), "NoSuchKey" | "NoSuchBucket" | "NotFound") {
+                        if matches!(
+                            err.code.as_str(),
+                            "NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchVersion"
+                        ) {
                             PlanSourceError::NotFound {
                                 location: location.to_string(),
                             }
@@ -119,6 +224,8 @@ pub async fn load_plan(
                     );
                 }
             };
+            // An unversioned bucket answers "null": the digest alone pins the plan.
+            let version = out.version_id().filter(|v| *v != "null").map(str::to_string);
             let bytes = out.body.collect().await.map_err(|e| PlanSourceError::Aws {
                 location: location.to_string(),
                 source: AwsError {
@@ -130,15 +237,48 @@ pub async fn load_plan(
                     kind: ErrorKind::Transient,
                 },
             })?;
-            String::from_utf8(bytes.into_bytes().to_vec()).map_err(|_| PlanSourceError::NotText {
+            let text = String::from_utf8(bytes.into_bytes().to_vec()).map_err(|_| PlanSourceError::NotText {
                 location: location.to_string(),
-            })?
+            })?;
+            Ok((text, version))
         }
-    };
-    RecoveryPlan::from_json(&text).map_err(|source| PlanSourceError::Invalid {
-        location: location.to_string(),
-        source,
-    })
+    }
+}
+
+/// Reads plans for the functions that receive a context by reference.
+pub struct PlanSource {
+    pub ssm: aws_sdk_ssm::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl PlanSource {
+    /// Clients where the plans live (the recovery region's).
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        PlanSource {
+            ssm: aws_sdk_ssm::Client::new(config),
+            s3: aws_sdk_s3::Client::new(config),
+        }
+    }
+
+    /// Puts the plan into a request whose context carries it by reference
+    /// (`context.planRef`, no `context.plan`); any other payload is left as it is.
+    pub async fn resolve(&self, payload: &mut Value) -> Result<(), PlanSourceError> {
+        let Some(context) = payload.get_mut("context").and_then(Value::as_object_mut) else {
+            return Ok(());
+        };
+        if context.get("plan").is_some_and(|p| !p.is_null()) {
+            return Ok(());
+        }
+        let Some(reference) = context.get("planRef") else {
+            return Ok(());
+        };
+        let reference: PlanRef =
+            serde_json::from_value(reference.clone()).map_err(|e| PlanSourceError::BadReference(e.to_string()))?;
+        let plan = load_pinned(&reference, &self.ssm, &self.s3).await?;
+        let plan = serde_json::to_value(plan).map_err(|e| PlanSourceError::BadReference(e.to_string()))?;
+        context.insert("plan".into(), plan);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

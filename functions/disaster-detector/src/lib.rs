@@ -12,7 +12,7 @@ use rebound_shared::context::{
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::{action_deadline, later};
 use rebound_shared::plan::{InvalidPlan, RecoveryPlan};
-use rebound_shared::source::{load_plan, PlanLocation, PlanSourceError};
+use rebound_shared::source::{load_plan, PlanLocation, PlanRef, PlanSourceError};
 use rebound_shared::table::{Lease, RecoveryTable};
 use rebound_shared::RecoveryContext;
 use serde_json::{json, Value};
@@ -35,6 +35,8 @@ pub enum DetectorError {
     StrategyMismatch { field: &'static str, message: String },
     #[error("recovery table: {0}")]
     Table(AwsError),
+    #[error("the context could not be written as JSON: {0}")]
+    Output(String),
 }
 
 impl DetectorError {
@@ -42,6 +44,7 @@ impl DetectorError {
         match self {
             DetectorError::PlanSource(e) => e.kind(),
             DetectorError::Table(e) => e.kind,
+            DetectorError::Output(_) => ErrorKind::StepFailed,
             _ => ErrorKind::InvalidInput,
         }
     }
@@ -77,12 +80,20 @@ impl Detector {
 
     /// Handles one request: parse, load the plan, decide. The payload is either a
     /// [`DetectorRequest`] (from the state machine) or the bare event (`sam local invoke`).
+    /// [`Detector::detect`], as the state machine's state: the plan by reference when it was
+    /// read from a location.
+    pub async fn detect_state(&self, payload: Value, now: DateTime<Utc>) -> Result<Value, DetectorError> {
+        let context = self.detect(payload, now).await?;
+        context.to_state().map_err(|e| DetectorError::Output(e.to_string()))
+    }
+
     pub async fn detect(&self, payload: Value, now: DateTime<Utc>) -> Result<RecoveryContext, DetectorError> {
         let request = DetectorRequest::from_payload(payload)?;
         let trigger = TriggerEvent::parse(&request.event)?;
-        let plan = self.plan_for(&trigger).await?;
+        let (plan, plan_ref) = self.plan_for(&trigger).await?;
         let recovery_id = recovery_id(request.execution_id.as_deref(), &plan.application, now);
         let mut context = assess(&trigger, request.event, plan, recovery_id, now)?;
+        context.plan_ref = plan_ref;
         self.quorum(&trigger, &mut context, now).await;
         // A readiness check changes nothing, so it neither takes the lease nor is audited as a decision.
         if let (Some(table), false) = (&self.table, context.path == RecoveryPath::ReadinessCheck) {
@@ -131,18 +142,20 @@ impl Detector {
         }
     }
 
-    async fn plan_for(&self, trigger: &TriggerEvent) -> Result<RecoveryPlan, DetectorError> {
+    /// The plan, and where it was read (none for a plan given inline).
+    async fn plan_for(&self, trigger: &TriggerEvent) -> Result<(RecoveryPlan, Option<PlanRef>), DetectorError> {
         let location = match trigger {
             TriggerEvent::Manual(start) => {
                 if let Some(inline) = &start.plan {
-                    return Ok(RecoveryPlan::from_value(inline)?);
+                    return Ok((RecoveryPlan::from_value(inline)?, None));
                 }
                 start.plan_location.clone().or_else(|| self.plan_location.clone())
             }
             _ => self.plan_location.clone(),
         };
         let location: PlanLocation = location.ok_or(DetectorError::NoPlan)?.parse()?;
-        Ok(load_plan(&location, &self.ssm, &self.s3).await?)
+        let (plan, reference) = load_plan(&location, &self.ssm, &self.s3).await?;
+        Ok((plan, Some(reference)))
     }
 }
 
@@ -471,6 +484,7 @@ pub fn assess(
         },
         event,
         plan,
+        plan_ref: None,
         path,
         readiness: None,
         approval: None,

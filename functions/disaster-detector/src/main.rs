@@ -1,3 +1,6 @@
+// The handler's future, wrapped to catch panics, nests deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 use disaster_detector::Detector;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -13,7 +16,10 @@ async fn main() -> Result<(), Error> {
     );
     let detector = &detector;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke(&event.payload, |payload| detector.detect(payload, chrono::Utc::now())).await
+        rebound_shared::entry::invoke(&event.payload, |payload| {
+            detector.detect_state(payload, chrono::Utc::now())
+        })
+        .await
     }))
     .await
 }

@@ -1,3 +1,6 @@
+// The handler's future, wrapped to catch panics, nests deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 use dns_failover::DnsFailover;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -9,8 +12,13 @@ async fn main() -> Result<(), Error> {
     let recovery = rebound_shared::aws::load_recovery_config().await;
     let dns = DnsFailover::new(&config, &recovery);
     let dns = &dns;
+    let plans = rebound_shared::source::PlanSource::new(&recovery);
+    let plans = &plans;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke(&event.payload, |payload| dns.handle(payload, chrono::Utc::now())).await
+        rebound_shared::entry::invoke_with_plan(&event.payload, plans, |payload| {
+            dns.handle(payload, chrono::Utc::now())
+        })
+        .await
     }))
     .await
 }

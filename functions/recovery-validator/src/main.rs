@@ -21,8 +21,13 @@ async fn main() -> Result<(), Error> {
         });
     }
     let validator = &validator;
+    let plans = rebound_shared::source::PlanSource::new(&recovery);
+    let plans = &plans;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke(&event.payload, |payload| validator.handle(payload, chrono::Utc::now())).await
+        rebound_shared::entry::invoke_with_plan(&event.payload, plans, |payload| {
+            validator.handle(payload, chrono::Utc::now())
+        })
+        .await
     }))
     .await
 }

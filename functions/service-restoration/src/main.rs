@@ -1,3 +1,6 @@
+// The handler's future, wrapped to catch panics, nests deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 use service_restoration::ServiceRestoration;
@@ -8,8 +11,13 @@ async fn main() -> Result<(), Error> {
     let config = rebound_shared::aws::load_recovery_config().await;
     let services = ServiceRestoration::new(&config);
     let services = &services;
+    let plans = rebound_shared::source::PlanSource::new(&config);
+    let plans = &plans;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke(&event.payload, |payload| services.handle(payload, chrono::Utc::now())).await
+        rebound_shared::entry::invoke_with_plan(&event.payload, plans, |payload| {
+            services.handle(payload, chrono::Utc::now())
+        })
+        .await
     }))
     .await
 }
