@@ -13,7 +13,8 @@ use recovery_validator::RecoveryValidator;
 use serde_json::Value;
 use service_restoration::ServiceRestoration;
 
-use rebound_shared::entry::guarded;
+use rebound_shared::entry::{guarded, request_identity, StepIo};
+use rebound_shared::results::ResultStore;
 use rebound_shared::source::PlanSource;
 
 use crate::asl::{StateError, TaskHandler};
@@ -26,8 +27,8 @@ pub struct Functions {
     pub services: ServiceRestoration,
     pub validator: RecoveryValidator,
     pub notifier: RecoveryNotifier,
-    /// Reads the plan a context carries by reference.
-    pub plans: PlanSource,
+    /// Reads the plan a context names, and keeps results too large for the state.
+    pub io: StepIo,
 }
 
 impl Functions {
@@ -39,7 +40,15 @@ impl Functions {
             databases: DatabaseFailover::new(recovery, global),
             services: ServiceRestoration::new(recovery),
             validator: RecoveryValidator::new(global, recovery),
-            plans: PlanSource::new(recovery),
+            io: StepIo {
+                plans: PlanSource::new(recovery),
+                results: ResultStore {
+                    table: table
+                        .clone()
+                        .filter(|t| !t.is_empty())
+                        .map(|name| rebound_shared::table::RecoveryTable::new(recovery, name)),
+                },
+            },
             notifier: RecoveryNotifier {
                 config: global.clone(),
                 table: table
@@ -88,12 +97,18 @@ pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap
             Box::pin(async move {
                 let now = Utc::now();
                 let mut payload = payload;
-                if name != "disaster-detector" {
-                    f.plans
+                let step = name != "disaster-detector";
+                if step {
+                    f.io.plans
                         .resolve(&mut payload)
                         .await
                         .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))?;
+                    f.io.results
+                        .expand(&mut payload)
+                        .await
+                        .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))?;
                 }
+                let request = request_identity(&payload);
                 let done = match name {
                     "disaster-detector" => guarded(f.detector.detect_state(payload, now)).await,
                     "dns-failover" => guarded(f.dns.handle(payload, now)).await.and_then(to_value),
@@ -102,7 +117,14 @@ pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap
                     "recovery-validator" => guarded(f.validator.handle(payload, now)).await.and_then(to_value),
                     _ => guarded(f.notifier.handle(payload, now)).await.and_then(to_value),
                 };
-                done.map_err(failed)
+                let output = done.map_err(failed)?;
+                if !step {
+                    return Ok(output);
+                }
+                f.io.results
+                    .compact(&request, output)
+                    .await
+                    .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))
             })
         });
         tasks.insert(arn(name), handler);

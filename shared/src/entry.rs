@@ -9,7 +9,10 @@ use lambda_runtime::Diagnostic;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use serde::Serialize;
+
 use crate::error::ErrorKind;
+use crate::results::ResultStore;
 use crate::source::PlanSource;
 
 /// Parses the raw payload and runs `handler` on it. Unusable JSON (serde_json refuses nesting
@@ -27,19 +30,56 @@ where
     guarded(handler(payload)).await
 }
 
-/// [`invoke`] for a function that receives a recovery context: a plan the context carries by
-/// reference (`planRef`) is read again first.
-pub async fn invoke_with_plan<F, Fut, T, E>(raw: &RawValue, plans: &PlanSource, handler: F) -> Result<T, Diagnostic>
+/// [`invoke`] for a function that receives a recovery context: the context gets back the plan
+/// it carries by reference and the results it carries as summaries, and a result too large for
+/// the state is kept in the recovery table, the state getting its summary.
+pub async fn invoke_step<F, Fut, T, E>(raw: &RawValue, io: &StepIo, handler: F) -> Result<Value, Diagnostic>
 where
     F: FnOnce(Value) -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    T: Serialize,
     E: Into<Diagnostic>,
 {
     invoke(raw, |mut payload| async move {
-        plans.resolve(&mut payload).await.map_err(Diagnostic::from)?;
-        handler(payload).await.map_err(Into::into)
+        io.plans.resolve(&mut payload).await.map_err(Diagnostic::from)?;
+        io.results.expand(&mut payload).await.map_err(Diagnostic::from)?;
+        let request = request_identity(&payload);
+        let output = handler(payload).await.map_err(Into::into)?;
+        let output = serde_json::to_value(output).map_err(|e| Diagnostic {
+            error_type: ErrorKind::StepFailed.error_name().into(),
+            error_message: format!("the result is not JSON: {e}"),
+        })?;
+        io.results.compact(&request, output).await.map_err(Diagnostic::from)
     })
     .await
+}
+
+/// Where a step function reads the plan a context names, and keeps results too large for the
+/// state.
+pub struct StepIo {
+    pub plans: PlanSource,
+    pub results: ResultStore,
+}
+
+impl StepIo {
+    /// Clients where the plans and the recovery table (`RECOVERY_TABLE`) live.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Self {
+        StepIo {
+            plans: PlanSource::new(config),
+            results: ResultStore {
+                table: std::env::var("RECOVERY_TABLE")
+                    .ok()
+                    .filter(|t| !t.is_empty())
+                    .map(|name| crate::table::RecoveryTable::new(config, name)),
+            },
+        }
+    }
+}
+
+/// What [`ResultStore::compact`] needs of a request: its application and recovery id.
+pub fn request_identity(payload: &Value) -> Value {
+    let context = &payload["context"];
+    serde_json::json!({ "context": { "application": context["application"], "recoveryId": context["recoveryId"] } })
 }
 
 /// Runs a handler's future; a panic becomes `Rebound.StepFailed`, never the runtime's own error.

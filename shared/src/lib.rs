@@ -9,6 +9,7 @@ pub mod entry;
 pub mod error;
 pub mod objectives;
 pub mod plan;
+pub mod results;
 pub mod source;
 pub mod step;
 pub mod table;

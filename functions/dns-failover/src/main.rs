@@ -12,13 +12,10 @@ async fn main() -> Result<(), Error> {
     let recovery = rebound_shared::aws::load_recovery_config().await;
     let dns = DnsFailover::new(&config, &recovery);
     let dns = &dns;
-    let plans = rebound_shared::source::PlanSource::new(&recovery);
-    let plans = &plans;
+    let io = rebound_shared::entry::StepIo::from_env(&recovery);
+    let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_with_plan(&event.payload, plans, |payload| {
-            dns.handle(payload, chrono::Utc::now())
-        })
-        .await
+        rebound_shared::entry::invoke_step(&event.payload, io, |payload| dns.handle(payload, chrono::Utc::now())).await
     }))
     .await
 }

@@ -10,16 +10,16 @@ use serde_json::value::RawValue;
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
     let config = rebound_shared::aws::load_config().await;
+    let io = rebound_shared::entry::StepIo::from_env(&config);
+    let io = &io;
     let table = std::env::var("RECOVERY_TABLE").ok().filter(|t| !t.is_empty());
-    let plans = rebound_shared::source::PlanSource::new(&config);
     let notifier = RecoveryNotifier {
         table: table.map(|name| RecoveryTable::new(&config, name)),
         config,
     };
     let notifier = &notifier;
-    let plans = &plans;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_with_plan(&event.payload, plans, |payload| {
+        rebound_shared::entry::invoke_step(&event.payload, io, |payload| {
             notifier.handle(payload, chrono::Utc::now())
         })
         .await

@@ -21,10 +21,10 @@ async fn main() -> Result<(), Error> {
         });
     }
     let validator = &validator;
-    let plans = rebound_shared::source::PlanSource::new(&recovery);
-    let plans = &plans;
+    let io = rebound_shared::entry::StepIo::from_env(&recovery);
+    let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_with_plan(&event.payload, plans, |payload| {
+        rebound_shared::entry::invoke_step(&event.payload, io, |payload| {
             validator.handle(payload, chrono::Utc::now())
         })
         .await

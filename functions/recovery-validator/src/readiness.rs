@@ -155,10 +155,16 @@ fn step_summary(result: &StepResult) -> String {
         .filter(|a| !a.already_done && a.operation != "FenceOldWriter")
         .map(|a| format!("{} {}", a.operation, a.resource))
         .collect();
-    if to_change.is_empty() {
-        format!("{ready} already in place")
-    } else {
-        format!("would {} ({ready} already in place)", to_change.join(", "))
+    // A plan of thousands of records is named by its first few changes and a count.
+    const NAMED: usize = 5;
+    match to_change.len() {
+        0 => format!("{ready} already in place"),
+        n if n <= NAMED => format!("would {} ({ready} already in place)", to_change.join(", ")),
+        n => format!(
+            "would {}, and {} more ({ready} already in place)",
+            to_change[..NAMED].join(", "),
+            n - NAMED
+        ),
     }
 }
 

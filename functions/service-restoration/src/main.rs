@@ -11,10 +11,10 @@ async fn main() -> Result<(), Error> {
     let config = rebound_shared::aws::load_recovery_config().await;
     let services = ServiceRestoration::new(&config);
     let services = &services;
-    let plans = rebound_shared::source::PlanSource::new(&config);
-    let plans = &plans;
+    let io = rebound_shared::entry::StepIo::from_env(&config);
+    let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_with_plan(&event.payload, plans, |payload| {
+        rebound_shared::entry::invoke_step(&event.payload, io, |payload| {
             services.handle(payload, chrono::Utc::now())
         })
         .await
