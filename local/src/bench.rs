@@ -74,6 +74,22 @@ pub struct Figures {
     pub plan_bytes: usize,
     /// This process's peak resident memory so far (VmHWM), in KiB.
     pub peak_memory_kib: u64,
+    /// What moto holds afterwards.
+    pub moved: Moved,
+}
+
+/// How much of the application moto holds in the recovery region after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Moved {
+    /// Records answering with their recovery value.
+    pub records: usize,
+    /// Replicas promoted to standalone writers.
+    pub databases: usize,
+    /// ECS services at the plan's count.
+    pub services: usize,
+    /// Whether the lease was released.
+    pub lease_released: bool,
 }
 
 /// Runs the small and the large recovery and prints their figures side by side.
@@ -139,7 +155,9 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
         );
         *calls.entry(key).or_default() += 1;
     }
+    let moved = moved(&global, &recovery, &plan).await?;
     Ok(Figures {
+        moved,
         shape: describe(shape),
         succeeded: outcome.is_ok(),
         error: outcome.err().map(|e| format!("{}: {}", e.error, e.cause)),
@@ -300,6 +318,75 @@ async fn seed_application(shape: Shape, global: &SdkConfig, recovery: &SdkConfig
     Ok(plan)
 }
 
+/// Reads moto directly (not through the proxy): what moved.
+async fn moved(global: &SdkConfig, recovery: &SdkConfig, plan: &Value) -> Result<Moved, BenchError> {
+    let read = |what: &'static str| move |e: String| BenchError::Seed { what, message: e };
+    let mut zones: Vec<&str> = plan["dns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["hostedZoneId"].as_str())
+        .collect();
+    zones.dedup();
+    let mut records = 0;
+    for zone in zones {
+        let sets = dns_failover::DnsFailover::new(global, recovery)
+            .zone_records(zone)
+            .await
+            .map_err(|e| read("records")(e.to_string()))?;
+        records += sets
+            .iter()
+            .filter(|r| r.resource_records().iter().any(|v| v.value().contains("-usw2.")))
+            .count();
+    }
+    let rds = aws_sdk_rds::Client::new(recovery);
+    let mut databases = 0;
+    for db in plan["databases"].as_array().into_iter().flatten() {
+        let id = db["identifier"].as_str().unwrap_or_default();
+        let out = rds
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|e| read("databases")(format!("{e:?}")))?;
+        if out
+            .db_instances()
+            .first()
+            .is_some_and(|d| d.read_replica_source_db_instance_identifier().is_none())
+        {
+            databases += 1;
+        }
+    }
+    let ecs = aws_sdk_ecs::Client::new(recovery);
+    let names: Vec<String> = plan["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["service"].as_str().map(str::to_string))
+        .collect();
+    let mut services = 0;
+    for chunk in names.chunks(10) {
+        let out = ecs
+            .describe_services()
+            .cluster(seed::ECS_CLUSTER)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| read("services")(format!("{e:?}")))?;
+        services += out.services().iter().filter(|s| s.desired_count() == 2).count();
+    }
+    let lease = rebound_shared::table::RecoveryTable::new(recovery, TABLE)
+        .holder("bench", chrono::Utc::now())
+        .await
+        .map_err(|e| read("the lease")(e.to_string()))?;
+    Ok(Moved {
+        records,
+        databases,
+        services,
+        lease_released: lease.is_none(),
+    })
+}
+
 /// A process's user and system CPU time in milliseconds (Linux; 0 elsewhere).
 fn cpu_ms(pid: u32) -> u64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -340,6 +427,13 @@ fn print(all: &[Figures]) {
             f.largest_payload,
             f.plan_bytes,
             f.peak_memory_kib
+        );
+        println!(
+            "  moto afterwards: {} records moved, {} databases promoted, {} services scaled, lease {}",
+            f.moved.records,
+            f.moved.databases,
+            f.moved.services,
+            if f.moved.lease_released { "released" } else { "HELD" }
         );
         if let Some(e) = &f.error {
             println!("  error: {}", e.chars().take(300).collect::<String>());

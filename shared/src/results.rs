@@ -11,7 +11,7 @@ use crate::error::{AwsError, ErrorKind};
 use crate::table::RecoveryTable;
 
 /// The largest result the state carries whole.
-pub const INLINE_BYTES: usize = 8 * 1024;
+pub const INLINE_BYTES: usize = 4 * 1024;
 
 /// How many failed actions or failing checks a summary names.
 pub const SUMMARY_ITEMS: usize = 10;

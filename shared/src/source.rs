@@ -108,7 +108,7 @@ impl PlanSourceError {
         match self {
             PlanSourceError::Aws { source, .. } if source.kind == ErrorKind::Transient => ErrorKind::Transient,
             PlanSourceError::Aws { .. } => ErrorKind::StepFailed,
-            PlanSourceError::Changed { .. } | PlanSourceError::NotFound { .. } => ErrorKind::PreconditionFailed,
+            PlanSourceError::Changed { .. } => ErrorKind::PreconditionFailed,
             _ => ErrorKind::InvalidInput,
         }
     }
