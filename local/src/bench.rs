@@ -297,24 +297,9 @@ async fn seed_application(shape: Shape, global: &SdkConfig, recovery: &SdkConfig
         "validation": {"deadlineSeconds": 600, "consecutiveSuccesses": 2},
         "notification": {"topicArn": topic.topic_arn().unwrap_or_default()},
     });
-    let s3 = aws_sdk_s3::Client::new(recovery);
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
+    seed::object(recovery, BUCKET, "plan.json", &plan.to_string())
         .await
-        .map_err(|e| seed_err("the plan bucket")(format!("{e:?}")))?;
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("plan.json")
-        .body(plan.to_string().into_bytes().into())
-        .send()
-        .await
-        .map_err(|e| seed_err("the plan")(format!("{e:?}")))?;
+        .map_err(seed_err("the plan"))?;
     Ok(plan)
 }
 

@@ -178,21 +178,11 @@ async fn read_text(
                     let version = parameter.as_ref().map(|p| p.version.to_string());
                     Ok((parameter.and_then(|p| p.value).unwrap_or_default(), version))
                 }
-                Err(e) => {
-                    let err = AwsError::from_sdk("ssm", "GetParameter", &e);
-                    Err(
-                        if matches!(err.code.as_str(), "ParameterNotFound" | "ParameterVersionNotFound") {
-                            PlanSourceError::NotFound {
-                                location: location.to_string(),
-                            }
-                        } else {
-                            PlanSourceError::Aws {
-                                location: location.to_string(),
-                                source: err,
-                            }
-                        },
-                    )
-                }
+                Err(e) => Err(read_error(
+                    location,
+                    AwsError::from_sdk("ssm", "GetParameter", &e),
+                    &["ParameterNotFound", "ParameterVersionNotFound"],
+                )),
             }
         }
         PlanLocation::S3Object { bucket, key } => {
@@ -206,22 +196,11 @@ async fn read_text(
             let out = match out {
                 Ok(out) => out,
                 Err(e) => {
-                    let err = AwsError::from_sdk("s3", "GetObject", &e);
-                    return Err(
-                        if matches!(
-                            err.code.as_str(),
-                            "NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchVersion"
-                        ) {
-                            PlanSourceError::NotFound {
-                                location: location.to_string(),
-                            }
-                        } else {
-                            PlanSourceError::Aws {
-                                location: location.to_string(),
-                                source: err,
-                            }
-                        },
-                    );
+                    return Err(read_error(
+                        location,
+                        AwsError::from_sdk("s3", "GetObject", &e),
+                        &["NoSuchKey", "NoSuchBucket", "NotFound", "NoSuchVersion"],
+                    ))
                 }
             };
             // An unversioned bucket answers "null": the digest alone pins the plan.
@@ -241,6 +220,20 @@ async fn read_text(
                 location: location.to_string(),
             })?;
             Ok((text, version))
+        }
+    }
+}
+
+/// A failed read: one of the `missing` codes means there is no such plan (or version).
+fn read_error(location: &PlanLocation, err: AwsError, missing: &[&str]) -> PlanSourceError {
+    if missing.contains(&err.code.as_str()) {
+        PlanSourceError::NotFound {
+            location: location.to_string(),
+        }
+    } else {
+        PlanSourceError::Aws {
+            location: location.to_string(),
+            source: err,
         }
     }
 }

@@ -195,6 +195,34 @@ pub async fn recovery_table(config: &SdkConfig, name: &str) -> Result<(), String
     Ok(())
 }
 
+/// Stores `text` as the S3 object `bucket/key` where `config` points, creating the bucket when
+/// it is not there yet (a plan kept in S3: `s3://bucket/key`).
+pub async fn object(config: &SdkConfig, bucket: &str, key: &str, text: &str) -> Result<(), String> {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let s3 = aws_sdk_s3::Client::new(config);
+    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+    if s3.head_bucket().bucket(bucket).send().await.is_err() {
+        s3.create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| format!("CreateBucket: {e:?}"))?;
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(text.as_bytes().to_vec().into())
+        .send()
+        .await
+        .map_err(|e| format!("PutObject: {e:?}"))?;
+    Ok(())
+}
+
 /// Stores a plan in SSM, where the detector reads it (`ssm:<name>`).
 pub async fn plan_parameter(config: &SdkConfig, name: &str, plan: &str) -> Result<(), String> {
     aws_sdk_ssm::Client::new(config)

@@ -68,25 +68,9 @@ async fn the_detector_passes_the_plan_by_reference_and_each_step_reads_that_vers
 async fn a_plan_in_s3_is_read_again_by_digest() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let config = moto.config("us-west-2");
-    let s3 = aws_sdk_s3::Client::new(&config);
-    s3.create_bucket()
-        .bucket("plans")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
+    seed::object(&config, "plans", "orders.json", &plan_text())
         .await
-        .expect("bucket");
-    let put = |text: String| {
-        s3.put_object()
-            .bucket("plans")
-            .key("orders.json")
-            .body(text.into_bytes().into())
-            .send()
-    };
-    put(plan_text()).await.expect("plan");
+        .expect("plan");
     let detector = Detector::new(&config, Some("s3://plans/orders.json".into()), None);
     let state = detector
         .detect_state(event("manual-start.json"), Utc::now())
@@ -102,7 +86,8 @@ async fn a_plan_in_s3_is_read_again_by_digest() {
     plans.resolve(&mut request).await.expect("resolved");
     assert_eq!(request["context"]["plan"]["primaryRegion"], "us-east-1");
 
-    put(plan_text().replace("\"rtoSeconds\": 1800", "\"rtoSeconds\": 900"))
+    let edited = plan_text().replace("\"rtoSeconds\": 1800", "\"rtoSeconds\": 900");
+    seed::object(&config, "plans", "orders.json", &edited)
         .await
         .expect("edit");
     let mut request = json!({"context": state});

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_rds::types::{ApplyMethod, Parameter};
+use aws_sdk_rds::types::{ApplyMethod, Parameter, VpcSecurityGroupMembership};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_shared::context::{Action, ActionStatus, Mode, RecoveryContext};
 use rebound_shared::error::AwsError;
@@ -125,9 +125,14 @@ pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str, isolation: Opti
     }
 }
 
-/// Whether the writer's only security group is the isolation group.
-fn isolated(groups: Vec<&str>, isolation: Option<&str>) -> Option<OldWriter> {
+/// A writer that takes no writes whatever its engine: stopped (or going), or on the isolation
+/// security group alone.
+fn out_of_reach(status: &str, groups: &[VpcSecurityGroupMembership], isolation: Option<&str>) -> Option<OldWriter> {
+    if ["stopped", "stopping", "deleting"].contains(&status) {
+        return Some(OldWriter::Stopped { status: status.into() });
+    }
     let sg = isolation?;
+    let groups: Vec<&str> = groups.iter().filter_map(|g| g.vpc_security_group_id()).collect();
     (groups == [sg]).then(|| OldWriter::Isolated {
         security_group: sg.into(),
     })
@@ -146,15 +151,7 @@ async fn read_cluster(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&
         return Ok(OldWriter::Missing);
     };
     let status = cluster.status().unwrap_or("unknown");
-    if ["stopped", "stopping", "deleting"].contains(&status) {
-        return Ok(OldWriter::Stopped { status: status.into() });
-    }
-    let groups = cluster
-        .vpc_security_groups()
-        .iter()
-        .filter_map(|g| g.vpc_security_group_id())
-        .collect();
-    if let Some(state) = isolated(groups, isolation) {
+    if let Some(state) = out_of_reach(status, cluster.vpc_security_groups(), isolation) {
         return Ok(state);
     }
     Ok(OldWriter::Writable {
@@ -174,15 +171,7 @@ async fn read(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) ->
         return Ok(OldWriter::Missing);
     };
     let status = instance.db_instance_status().unwrap_or("unknown");
-    if ["stopped", "stopping", "deleting"].contains(&status) {
-        return Ok(OldWriter::Stopped { status: status.into() });
-    }
-    let groups = instance
-        .vpc_security_groups()
-        .iter()
-        .filter_map(|g| g.vpc_security_group_id())
-        .collect();
-    if let Some(state) = isolated(groups, isolation) {
+    if let Some(state) = out_of_reach(status, instance.vpc_security_groups(), isolation) {
         return Ok(state);
     }
     let engine = instance.engine().unwrap_or_default();

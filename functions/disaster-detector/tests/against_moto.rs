@@ -43,24 +43,9 @@ async fn an_alarm_event_loads_the_plan_from_ssm_and_decides() {
 async fn a_plan_in_s3_is_read_and_a_manual_location_wins() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let config = moto.config("us-west-2");
-    let s3 = aws_sdk_s3::Client::new(&config);
-    s3.create_bucket()
-        .bucket("rebound-plans")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
+    rebound_tests::seed::object(&config, "rebound-plans", "orders.json", &plan_text())
         .await
-        .expect("CreateBucket");
-    s3.put_object()
-        .bucket("rebound-plans")
-        .key("orders.json")
-        .body(plan_text().into_bytes().into())
-        .send()
-        .await
-        .expect("PutObject");
+        .expect("the plan in S3");
     let detector = Detector::new(&config, Some("ssm:/not/used".into()), None);
     let start = json!({"reason": "game day", "mode": "drill", "planLocation": "s3://rebound-plans/orders.json"});
     let ctx = detector.detect(start, Utc::now()).await.expect("detected");
