@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, MetricAlarm, MetricDatum, StateValue, Statistic};
 use aws_sdk_route53::types::HealthCheckType;
-use rebound_shared::error::AwsError;
+use rebound_shared::context::{Action, RecoveryContext, RecoveryPath, StepResult};
+use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::plan::{DnsMode, DnsRecord};
+use serde_json::json;
 
-use crate::DnsError;
+use crate::{aws, DnsError, DnsFailover};
 
 /// DescribeAlarms takes at most 100 names.
 const NAMES_PER_CALL: usize = 100;
@@ -152,6 +155,129 @@ pub fn wiring_problem(check: &aws_sdk_route53::types::HealthCheck, region: &str,
             id.region().as_str()
         )),
         None => Some(format!("follows no alarm; it should follow {alarm} in {region}")),
+    }
+}
+
+/// An alarm to drive, and the value that puts its metric where the gate should be.
+pub(crate) struct Gate {
+    pub(crate) alarm: aws_sdk_cloudwatch::types::MetricAlarm,
+    pub(crate) value: f64,
+}
+
+impl DnsFailover {
+    /// Reads the health checks' alarms and decides what each must become.
+    pub(crate) async fn plan_gates(
+        &self,
+        ctx: &RecoveryContext,
+        gates: &BTreeMap<&str, Vec<String>>,
+        to_recovery: bool,
+    ) -> Result<Vec<(Gate, Action)>, DnsError> {
+        if gates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self
+            .cloudwatch
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        if client != ctx.plan.recovery_region {
+            return Err(DnsError::WrongRegion {
+                plan: ctx.plan.recovery_region.clone(),
+                client,
+            });
+        }
+        let names: Vec<&str> = gates.keys().copied().collect();
+        let alarms = alarm::read(&self.cloudwatch, &names).await?;
+        let want = if to_recovery { StateValue::Alarm } else { StateValue::Ok };
+        let mut out = Vec::new();
+        for (name, records) in gates {
+            let resource = alarm::alarm_resource(name);
+            let found = alarms.get(*name).ok_or_else(|| DnsError::Precondition {
+                resource: resource.clone(),
+                reason: format!("no such metric alarm in {}", ctx.plan.recovery_region),
+            })?;
+            let value = alarm::gate_value(found, to_recovery).map_err(|reason| DnsError::Precondition {
+                resource: resource.clone(),
+                reason,
+            })?;
+            let state = found.state_value().map(|s| s.as_str()).unwrap_or("unknown");
+            let after = json!({ "state": want.as_str(), "metricValue": value });
+            let mut action = if found.state_value() == Some(&want) {
+                Action::already_done(&resource, "SetAlarmState", after)
+            } else {
+                Action::change(
+                    &resource,
+                    "SetAlarmState",
+                    json!({ "state": state }),
+                    after,
+                    ctx.dry_run,
+                )
+            };
+            action.detail = Some(format!("the health check of {} follows it", records.join(", ")));
+            out.push((
+                Gate {
+                    alarm: found.clone(),
+                    value,
+                },
+                action,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Readiness only: each gate's health check follows its alarm. Route 53's control plane
+    /// answers this; when it does not, a scheduled check retries later, and a failover goes on
+    /// with a warning, since the failover itself does not need it.
+    pub(crate) async fn check_wiring(&self, ctx: &RecoveryContext, result: &mut StepResult) -> Result<(), DnsError> {
+        // Records that share a health check (one gate for the whole primary) are read once.
+        let mut wired: BTreeMap<(&str, &str), &DnsRecord> = BTreeMap::new();
+        for record in ctx.plan.dns.iter().filter(|r| r.mode == DnsMode::AlarmHealthCheck) {
+            if let (Some(id), Some(name)) = (record.health_check_id.as_deref(), record.alarm_name.as_deref()) {
+                wired.entry((id, name)).or_insert(record);
+            }
+        }
+        for ((id, name), record) in wired {
+            let resource = format!("route53:healthcheck/{id}");
+            let read = self
+                .route53
+                .get_health_check()
+                .health_check_id(id)
+                .customize()
+                .config_override(
+                    aws_sdk_route53::config::Builder::default()
+                        .timeout_config(rebound_shared::aws::best_effort_timeouts())
+                        .retry_config(rebound_shared::aws::best_effort_retries()),
+                )
+                .send()
+                .await
+                .map_err(|e| aws(&resource, "GetHealthCheck", &e));
+            let problem = match read {
+                Ok(out) => match out.health_check() {
+                    Some(check) => alarm::wiring_problem(check, &ctx.plan.recovery_region, name),
+                    None => Some("not found".into()),
+                },
+                Err(e) if e.kind() == ErrorKind::Transient && ctx.path != RecoveryPath::ReadinessCheck => {
+                    let note = format!("WARNING: health check {id} not verified: {e}");
+                    if let Some(a) = result
+                        .actions
+                        .iter_mut()
+                        .find(|a| a.resource == alarm::alarm_resource(name))
+                    {
+                        a.detail = Some(format!("{}; {note}", a.detail.as_deref().unwrap_or_default()));
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(problem) = problem {
+                return Err(DnsError::Precondition {
+                    resource,
+                    reason: format!("the health check of {} {problem}", record.name),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! endpoints, never its control plane. ARC asks callers to try each regional endpoint in turn:
 //! one that times out, resets, throttles or says it is unavailable is skipped for the next.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingControlStateEntry};
@@ -13,7 +13,10 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::plan::RecoveryPlan;
 
-use crate::DnsError;
+use rebound_shared::context::{Action, RecoveryContext};
+use serde_json::json;
+
+use crate::{DnsError, DnsFailover};
 
 const SERVICE: &str = "route53-recovery-cluster";
 
@@ -208,6 +211,55 @@ pub fn updates(
         .collect();
     out.sort_by_key(|(_, on)| !on);
     Ok(out)
+}
+
+/// The endpoints to act through, the batch to send, and each record's action.
+pub(crate) type RoutingPlan = (Vec<routing::Endpoint>, Vec<(String, bool)>, Vec<Action>);
+
+impl DnsFailover {
+    /// Reads the routing controls and decides the one batch that switches them.
+    pub(crate) async fn plan_routing(
+        &self,
+        ctx: &RecoveryContext,
+        cells: &[(String, routing::Cells<'_>)],
+        to_recovery: bool,
+    ) -> Result<Option<RoutingPlan>, DnsError> {
+        if cells.is_empty() {
+            return Ok(None);
+        }
+        let endpoints = self.cluster.endpoints(&ctx.plan);
+        let arns: BTreeSet<&str> = cells.iter().flat_map(|(_, c)| [c.primary, c.recovery]).collect();
+        let arns: Vec<&str> = arns.into_iter().collect();
+        let current = routing::states(&endpoints, &arns).await?;
+        let pairs: Vec<routing::Cells> = cells.iter().map(|(_, c)| *c).collect();
+        let entries = routing::updates(&pairs, &current, to_recovery).map_err(|reason| DnsError::Precondition {
+            resource: "routing controls".into(),
+            reason,
+        })?;
+        let state = |arn: &str| {
+            if current.get(arn).copied().unwrap_or(false) {
+                "On"
+            } else {
+                "Off"
+            }
+        };
+        let actions = cells
+            .iter()
+            .map(|(resource, c)| {
+                let before = json!({ "primary": state(c.primary), "recovery": state(c.recovery) });
+                let after = json!({
+                    "primary": if to_recovery { "Off" } else { "On" },
+                    "recovery": if to_recovery { "On" } else { "Off" },
+                });
+                if before == after {
+                    Action::already_done(resource, "UpdateRoutingControlStates", after)
+                } else {
+                    Action::change(resource, "UpdateRoutingControlStates", before, after, ctx.dry_run)
+                }
+            })
+            .collect();
+        Ok(Some((endpoints, entries, actions)))
+    }
 }
 
 #[cfg(test)]
