@@ -2,9 +2,10 @@
 //!
 //! `start` reads every record, routing control and alarm first and decides every change, then
 //! acts: the data-plane modes first (ARC routing controls in one batch, `routing.rs`; the
-//! health-check alarms, `alarm.rs`), then one `ChangeResourceRecordSets` batch per hosted zone
-//! and the health-check inversions, which need Route 53's control plane. `status` polls
-//! `GetChange` until every batch is INSYNC.
+//! health-check alarms, `alarm.rs`), then each hosted zone's `ChangeResourceRecordSets`
+//! batches (split at Route 53's per-request limits, `records.rs`) and the health-check
+//! inversions, which need Route 53's control plane. `status` polls `GetChange` until every
+//! batch is INSYNC.
 
 pub mod alarm;
 mod records;
