@@ -188,16 +188,16 @@ impl DnsFailover {
             });
         }
         let names: Vec<&str> = gates.keys().copied().collect();
-        let alarms = alarm::read(&self.cloudwatch, &names).await?;
+        let alarms = read(&self.cloudwatch, &names).await?;
         let want = if to_recovery { StateValue::Alarm } else { StateValue::Ok };
         let mut out = Vec::new();
         for (name, records) in gates {
-            let resource = alarm::alarm_resource(name);
+            let resource = alarm_resource(name);
             let found = alarms.get(*name).ok_or_else(|| DnsError::Precondition {
                 resource: resource.clone(),
                 reason: format!("no such metric alarm in {}", ctx.plan.recovery_region),
             })?;
-            let value = alarm::gate_value(found, to_recovery).map_err(|reason| DnsError::Precondition {
+            let value = gate_value(found, to_recovery).map_err(|reason| DnsError::Precondition {
                 resource: resource.clone(),
                 reason,
             })?;
@@ -254,16 +254,12 @@ impl DnsFailover {
                 .map_err(|e| aws(&resource, "GetHealthCheck", &e));
             let problem = match read {
                 Ok(out) => match out.health_check() {
-                    Some(check) => alarm::wiring_problem(check, &ctx.plan.recovery_region, name),
+                    Some(check) => wiring_problem(check, &ctx.plan.recovery_region, name),
                     None => Some("not found".into()),
                 },
                 Err(e) if e.kind() == ErrorKind::Transient && ctx.path != RecoveryPath::ReadinessCheck => {
                     let note = format!("WARNING: health check {id} not verified: {e}");
-                    if let Some(a) = result
-                        .actions
-                        .iter_mut()
-                        .find(|a| a.resource == alarm::alarm_resource(name))
-                    {
+                    if let Some(a) = result.actions.iter_mut().find(|a| a.resource == alarm_resource(name)) {
                         a.detail = Some(format!("{}; {note}", a.detail.as_deref().unwrap_or_default()));
                     }
                     None

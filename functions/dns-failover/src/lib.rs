@@ -11,18 +11,17 @@ pub mod alarm;
 mod records;
 pub mod routing;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet};
 use chrono::{DateTime, Utc};
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, RecoveryContext, RecoveryPath, Step, StepAction, StepRequest,
-    StepResult, StepStatus,
+    parse_request, Action, ActionStatus, BadRequest, Step, StepAction, StepRequest, StepResult, StepStatus,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
-use rebound_shared::plan::{DnsMode, DnsRecord};
+use rebound_shared::plan::DnsMode;
 use rebound_shared::step::{elapsed_ms, past_deadline, towards_recovery};
 use records::{batches, desired_record, same_target, summary};
 pub use records::{find, record_holds, rr_type, same_name};

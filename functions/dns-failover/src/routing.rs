@@ -214,14 +214,14 @@ pub fn updates(
 }
 
 /// The endpoints to act through, the batch to send, and each record's action.
-pub(crate) type RoutingPlan = (Vec<routing::Endpoint>, Vec<(String, bool)>, Vec<Action>);
+pub(crate) type RoutingPlan = (Vec<Endpoint>, Vec<(String, bool)>, Vec<Action>);
 
 impl DnsFailover {
     /// Reads the routing controls and decides the one batch that switches them.
     pub(crate) async fn plan_routing(
         &self,
         ctx: &RecoveryContext,
-        cells: &[(String, routing::Cells<'_>)],
+        cells: &[(String, Cells<'_>)],
         to_recovery: bool,
     ) -> Result<Option<RoutingPlan>, DnsError> {
         if cells.is_empty() {
@@ -230,9 +230,9 @@ impl DnsFailover {
         let endpoints = self.cluster.endpoints(&ctx.plan);
         let arns: BTreeSet<&str> = cells.iter().flat_map(|(_, c)| [c.primary, c.recovery]).collect();
         let arns: Vec<&str> = arns.into_iter().collect();
-        let current = routing::states(&endpoints, &arns).await?;
-        let pairs: Vec<routing::Cells> = cells.iter().map(|(_, c)| *c).collect();
-        let entries = routing::updates(&pairs, &current, to_recovery).map_err(|reason| DnsError::Precondition {
+        let current = states(&endpoints, &arns).await?;
+        let pairs: Vec<Cells> = cells.iter().map(|(_, c)| *c).collect();
+        let entries = updates(&pairs, &current, to_recovery).map_err(|reason| DnsError::Precondition {
             resource: "routing controls".into(),
             reason,
         })?;
