@@ -313,9 +313,10 @@ async fn moved(global: &SdkConfig, recovery: &SdkConfig, plan: &Value) -> Result
         .filter_map(|r| r["hostedZoneId"].as_str())
         .collect();
     zones.dedup();
+    let dns = dns_failover::DnsFailover::new(global, recovery);
     let mut records = 0;
     for zone in zones {
-        let sets = dns_failover::DnsFailover::new(global, recovery)
+        let sets = dns
             .zone_records(zone)
             .await
             .map_err(|e| read("records")(e.to_string()))?;

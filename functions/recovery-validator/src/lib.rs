@@ -15,6 +15,7 @@ mod readiness;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_cloudwatch::types::MetricAlarm;
 use aws_sdk_route53::types::ResourceRecordSet;
 use chrono::{DateTime, Utc};
 use database_failover::fence::{self, OldWriter};
@@ -239,14 +240,34 @@ impl RecoveryValidator {
                 .filter(|r| moved && r.mode == DnsMode::Upsert)
                 .map(|r| r.hosted_zone_id.clone()),
         );
-        let zones = self.list_zones(zone_ids).await;
+        // Likewise every health-check alarm and routing control, however many records share one.
+        let dns: Vec<&DnsRecord> = ctx.plan.dns.iter().filter(|_| moved).collect();
+        let mut gates: BTreeSet<&str> = BTreeSet::new();
+        let mut controls: BTreeSet<&str> = BTreeSet::new();
+        for record in &dns {
+            gates.extend(
+                record
+                    .alarm_name
+                    .as_deref()
+                    .filter(|_| record.mode == DnsMode::AlarmHealthCheck),
+            );
+            if record.mode == DnsMode::RoutingControl {
+                controls.extend(record.primary_routing_control_arn.as_deref());
+                controls.extend(record.recovery_routing_control_arn.as_deref());
+            }
+        }
+        let (zones, gates, controls) = futures_util::join!(
+            self.list_zones(zone_ids),
+            self.read_gates(gates),
+            self.read_controls(&ctx.plan, controls)
+        );
         let mut probes = Vec::new();
         for probe in applicable {
             probes.push(self.probe(probe, &zones));
         }
         let mut records = Vec::new();
-        for record in ctx.plan.dns.iter().filter(|_| moved) {
-            records.push(self.record_check(&ctx.plan, record, to_recovery, &zones));
+        for record in dns {
+            records.push(self.record_check(&ctx.plan, record, to_recovery, &zones, &gates, &controls));
         }
         // After a failback the writers are the failback replicas, in the primary region.
         let primary = self.databases.in_primary();
@@ -382,7 +403,37 @@ impl RecoveryValidator {
         stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
     }
 
-    async fn record_check(&self, plan: &RecoveryPlan, record: &DnsRecord, to_recovery: bool, zones: &Zones) -> Check {
+    /// The health-check alarms by name, read together.
+    async fn read_gates(&self, names: BTreeSet<&str>) -> Result<BTreeMap<String, MetricAlarm>, String> {
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let names: Vec<&str> = names.into_iter().collect();
+        alarm::read(&self.dns.cloudwatch, &names)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The routing controls' states (on: true), read through the cluster's endpoints.
+    async fn read_controls(&self, plan: &RecoveryPlan, arns: BTreeSet<&str>) -> Result<BTreeMap<String, bool>, String> {
+        if arns.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let arns: Vec<&str> = arns.into_iter().collect();
+        routing::states(&self.dns.cluster.endpoints(plan), &arns)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn record_check(
+        &self,
+        plan: &RecoveryPlan,
+        record: &DnsRecord,
+        to_recovery: bool,
+        zones: &Zones,
+        gates: &Result<BTreeMap<String, MetricAlarm>, String>,
+        controls: &Result<BTreeMap<String, bool>, String>,
+    ) -> Check {
         let label = format!("record {} {}", record.name, record.record_type.as_str());
         match record.mode {
             DnsMode::Upsert => {
@@ -409,22 +460,21 @@ impl RecoveryValidator {
                     return check(label, false, "the plan gives no routing controls".into());
                 };
                 let label = format!("routing controls of {}", record.name);
-                let endpoints = self.dns.cluster.endpoints(plan);
-                match routing::states(&endpoints, &[primary, recovery]).await {
+                match controls {
                     Ok(states) => {
                         let on = |arn: &str| states.get(arn).copied().unwrap_or(false);
                         let (p, r) = (on(primary), on(recovery));
                         let detail = format!("primary {}, recovery {}", on_off(p), on_off(r));
                         check(label, r == to_recovery && p != to_recovery, detail)
                     }
-                    Err(e) => check(label, false, e.to_string()),
+                    Err(e) => check(label, false, e.clone()),
                 }
             }
             DnsMode::AlarmHealthCheck => {
                 let name = record.alarm_name.as_deref().unwrap_or_default();
                 let label = format!("health check alarm {name}");
                 let want = if to_recovery { "ALARM" } else { "OK" };
-                match alarm::read(&self.dns.cloudwatch, &[name]).await {
+                match gates {
                     Ok(alarms) => match alarms.get(name).and_then(|a| a.state_value()) {
                         Some(state) => check(
                             label,
@@ -433,7 +483,7 @@ impl RecoveryValidator {
                         ),
                         None => check(label, false, format!("not found in {}", plan.recovery_region)),
                     },
-                    Err(e) => check(label, false, e.to_string()),
+                    Err(e) => check(label, false, e.clone()),
                 }
             }
         }
