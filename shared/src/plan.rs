@@ -976,6 +976,16 @@ fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
 }
 
 fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>) {
+    // The default deadline counts like a written one: a plan the checker accepts must pass
+    // again once written out with its defaults.
+    let default_too_long = || {
+        rto.is_some_and(|rto| default_deadline() > rto).then(|| {
+            format!(
+                "required when objectives.rtoSeconds is under {} s, the default: validation must end within the RTO",
+                default_deadline()
+            )
+        })
+    };
     let Some(v) = c.child_object(
         "",
         plan,
@@ -983,8 +993,16 @@ fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>
         false,
         &["probes", "deadlineSeconds", "consecutiveSuccesses"],
     ) else {
+        if let Some(why) = default_too_long() {
+            c.report("validation.deadlineSeconds", why);
+        }
         return;
     };
+    if v.get("deadlineSeconds").is_none_or(Value::is_null) {
+        if let Some(why) = default_too_long() {
+            c.report("validation.deadlineSeconds", why);
+        }
+    }
     if let Some(deadline) = c.seconds("validation", v, "deadlineSeconds", false, 1, "> 0") {
         if rto.is_some_and(|rto| deadline > rto) {
             c.report("validation.deadlineSeconds", "must not exceed objectives.rtoSeconds");

@@ -224,6 +224,14 @@ fn each_broken_plan_is_rejected_with_its_path_and_reason() {
             "validation.deadlineSeconds: must not exceed objectives.rtoSeconds",
         ),
         (
+            "an RTO under the default validation deadline, no deadline given",
+            Box::new(|p| {
+                set(p, "/objectives/rtoSeconds", json!(60));
+                remove(p, "/validation/deadlineSeconds");
+            }),
+            "validation.deadlineSeconds: required when objectives.rtoSeconds is under 600 s",
+        ),
+        (
             "quorum larger than the signals",
             Box::new(|p| set(p, "/detection/minSignals", json!(5))),
             "detection.minSignals: must be at most the number of signals (4",
