@@ -1055,6 +1055,12 @@ pub async fn drill_with(
         "interpreterMs": timeline.interpreter_ms(),
         "rto": output.pointer("/results/validation/rto"),
         "rpo": output.pointer("/results/validation/rpo"),
+        // Checks that could not be read (the failed region's side): not counted as passed.
+        "unknownChecks": output
+            .pointer("/results/validation/checks")
+            .and_then(Value::as_array)
+            .map(|checks| checks.iter().filter(|c| c["unknown"] == true).cloned().collect::<Vec<_>>())
+            .unwrap_or_default(),
         "actions": actions(&output),
         "endState": facts,
         "notification": notification.as_ref().map(|n| json!({"subject": n["Subject"], "attributes": n["MessageAttributes"], "copies": n["copies"]})),
@@ -1262,12 +1268,21 @@ fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verified]) {
             e.get("Cause").and_then(Value::as_str).unwrap_or("")
         );
     }
+    let unknown = report["unknownChecks"].as_array().map_or(0, Vec::len);
+    for c in report["unknownChecks"].as_array().into_iter().flatten() {
+        println!(
+            "Unknown: {}: {}",
+            c["name"].as_str().unwrap_or(""),
+            c["detail"].as_str().unwrap_or("")
+        );
+    }
     println!(
         "{}",
         match (report["verified"] == true, report["succeeded"] == true) {
-            (true, true) => "RECOVERY VERIFIED",
-            (true, false) => "REFUSAL VERIFIED: nothing was changed",
-            (false, _) => "RECOVERY NOT VERIFIED",
+            (true, true) if unknown > 0 => format!("RECOVERY VERIFIED, {unknown} check(s) UNKNOWN"),
+            (true, true) => "RECOVERY VERIFIED".into(),
+            (true, false) => "REFUSAL VERIFIED: nothing was changed".into(),
+            (false, _) => "RECOVERY NOT VERIFIED".into(),
         }
     );
 }

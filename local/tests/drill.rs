@@ -57,6 +57,14 @@ async fn region_outage_promotes_the_replica_with_its_lag_as_the_rpo() {
         "{fence}"
     );
     assert!(report["rto"]["actualSeconds"].as_f64().is_some_and(|s| s > 0.0));
+    // The old writer's region never answered: its one-writer check is unknown, not a pass.
+    let unknown = report["unknownChecks"].as_array().expect("unknownChecks");
+    assert!(
+        unknown.iter().any(|c| c["name"] == "one writer: orders-db-usw2"
+            && c["passed"] == false
+            && c["detail"].as_str().is_some_and(|d| d.contains("could not be read"))),
+        "{unknown:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -283,6 +283,31 @@ pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// Could not be read (a region that did not answer, a read that timed out): neither passed
+    /// nor failed, and never counted as a pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
+}
+
+impl Check {
+    pub fn new(name: String, passed: bool, detail: String) -> Check {
+        Check {
+            name,
+            passed,
+            detail,
+            unknown: false,
+        }
+    }
+
+    /// A check whose read got no answer.
+    pub fn unknown(name: String, detail: String) -> Check {
+        Check {
+            name,
+            passed: false,
+            detail,
+            unknown: true,
+        }
+    }
 }
 
 /// Whether the recovery side is ready for what the path would do, checked before acting.

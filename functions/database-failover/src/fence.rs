@@ -13,12 +13,14 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_rds::types::{ApplyMethod, Parameter, VpcSecurityGroupMembership};
+use aws_sdk_rds::types::{ApplyMethod, DbInstance, Parameter, VpcSecurityGroupMembership};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_shared::context::{Action, ActionStatus, Mode, RecoveryContext};
 use rebound_shared::error::AwsError;
 use rebound_shared::step::elapsed_ms;
 use serde_json::{json, Value};
+
+use crate::reads;
 
 /// How long the old writer's region gets to answer: it may be the region that is down.
 const REACH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -108,21 +110,68 @@ fn read_only_parameter(engine: &str) -> Option<(&'static str, &'static str)> {
 /// Reads the old writer through `rds` (a client of its region), within the reach timeout.
 /// `isolation` is the plan's isolation security group, if it names one.
 pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str, isolation: Option<&str>) -> OldWriter {
-    let name = instance_name(source);
+    old_writers(rds, &[(source, isolation)])
+        .await
+        .pop()
+        .unwrap_or(OldWriter::Unreachable {
+            reason: "not read".into(),
+        })
+}
+
+/// Reads old writers of one region at once, within the reach timeout: their instances in
+/// batches, each parameter group once. One answer per `(source, isolation)`, in order; if the
+/// region does not answer, each is `Unreachable`.
+pub async fn old_writers(rds: &aws_sdk_rds::Client, sources: &[(&str, Option<&str>)]) -> Vec<OldWriter> {
     let read = async {
-        if is_cluster(source) {
-            read_cluster(rds, name, isolation).await
+        let names: Vec<&str> = sources
+            .iter()
+            .filter(|(s, _)| !is_cluster(s))
+            .map(|(s, _)| instance_name(s))
+            .collect();
+        let instances = if names.is_empty() {
+            Default::default()
         } else {
-            read(rds, name, isolation).await
+            reads::instances(rds, &names).await?
+        };
+        let mut assessed = Vec::with_capacity(sources.len());
+        for (source, isolation) in sources {
+            assessed.push(if is_cluster(source) {
+                Assessed::Known(read_cluster(rds, instance_name(source), *isolation).await?)
+            } else {
+                assess(instances.get(source), *isolation)
+            });
         }
+        let groups = assessed
+            .iter()
+            .filter_map(|a| match a {
+                Assessed::Group(f) => Some((f.group.clone(), f.parameter, f.value)),
+                Assessed::Known(_) => None,
+            })
+            .collect();
+        let read_only = reads::read_only_groups(rds, groups).await?;
+        Ok::<_, AwsError>(
+            assessed
+                .into_iter()
+                .map(|a| match a {
+                    Assessed::Known(state) => state,
+                    Assessed::Group(fence) if read_only.get(&fence.group) == Some(&true) => OldWriter::ReadOnly {
+                        group: fence.group,
+                        parameter: fence.parameter.into(),
+                    },
+                    Assessed::Group(fence) => OldWriter::Writable { fence: Ok(fence) },
+                })
+                .collect(),
+        )
     };
-    match tokio::time::timeout(REACH_TIMEOUT, read).await {
-        Ok(Ok(state)) => state,
-        Ok(Err(e)) => OldWriter::Unreachable { reason: e.to_string() },
-        Err(_) => OldWriter::Unreachable {
-            reason: format!("no answer in {} s", REACH_TIMEOUT.as_secs()),
-        },
-    }
+    let reason = match tokio::time::timeout(REACH_TIMEOUT, read).await {
+        Ok(Ok(states)) => return states,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer in {} s", REACH_TIMEOUT.as_secs()),
+    };
+    sources
+        .iter()
+        .map(|_| OldWriter::Unreachable { reason: reason.clone() })
+        .collect()
 }
 
 /// A writer that takes no writes whatever its engine: stopped (or going), or on the isolation
@@ -159,24 +208,26 @@ async fn read_cluster(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&
     })
 }
 
-async fn read(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) -> Result<OldWriter, AwsError> {
-    let out = match rds.describe_db_instances().db_instance_identifier(name).send().await {
-        Ok(out) => out,
-        Err(e) if matches!(e.code(), Some("DBInstanceNotFound" | "DBInstanceNotFoundFault")) => {
-            return Ok(OldWriter::Missing)
-        }
-        Err(e) => return Err(AwsError::from_sdk("rds", "DescribeDBInstances", &e)),
-    };
-    let Some(instance) = out.db_instances().first() else {
-        return Ok(OldWriter::Missing);
+/// What an instance's description says of it as a writer: known, or the parameter group whose
+/// read-only setting decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assessed {
+    Known(OldWriter),
+    Group(Fence),
+}
+
+/// Decides from the instance as read (None: it does not exist); no call.
+pub fn assess(instance: Option<&DbInstance>, isolation: Option<&str>) -> Assessed {
+    let Some(instance) = instance else {
+        return Assessed::Known(OldWriter::Missing);
     };
     let status = instance.db_instance_status().unwrap_or("unknown");
     if let Some(state) = out_of_reach(status, instance.vpc_security_groups(), isolation) {
-        return Ok(state);
+        return Assessed::Known(state);
     }
     let engine = instance.engine().unwrap_or_default();
     let Some((parameter, value)) = read_only_parameter(engine) else {
-        return Ok(OldWriter::Writable {
+        return Assessed::Known(OldWriter::Writable {
             fence: Err(format!("engine '{engine}' has no read-only parameter to fence with")),
         });
     };
@@ -187,37 +238,16 @@ async fn read(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) ->
         .unwrap_or_default()
         .to_string();
     if group.is_empty() || group.starts_with("default.") {
-        return Ok(OldWriter::Writable {
+        return Assessed::Known(OldWriter::Writable {
             fence: Err(format!(
                 "it uses the default parameter group '{group}', which cannot be changed; give it its own parameter group"
             )),
         });
     }
-    let mut pages = rds
-        .describe_db_parameters()
-        .db_parameter_group_name(&group)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("rds", "DescribeDBParameters", &e))?;
-        let set = page.parameters().iter().any(|p| {
-            p.parameter_name() == Some(parameter)
-                && p.parameter_value()
-                    .is_some_and(|v| v.eq_ignore_ascii_case(value) || (value == "1" && v.eq_ignore_ascii_case("on")))
-        });
-        if set {
-            return Ok(OldWriter::ReadOnly {
-                group,
-                parameter: parameter.into(),
-            });
-        }
-    }
-    Ok(OldWriter::Writable {
-        fence: Ok(Fence {
-            group,
-            parameter,
-            value,
-        }),
+    Assessed::Group(Fence {
+        group,
+        parameter,
+        value,
     })
 }
 

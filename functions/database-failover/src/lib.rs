@@ -7,15 +7,17 @@
 //! until each database is available and a writer.
 
 pub mod fence;
+pub mod reads;
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_rds::types::DbInstance;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Duration, Utc};
+use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, BadRequest, DisasterType, Mode, RecoveryContext, Step, StepAction,
@@ -257,8 +259,14 @@ impl DatabaseFailover {
     async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::DatabaseFailover, ctx, now);
+        let observed = self.observe(ctx, now).await?;
         // Futures collected first: a closure inside the stream would make it !Send.
-        let inspections: Vec<_> = ctx.plan.databases.iter().map(|db| self.inspect(ctx, db, now)).collect();
+        let inspections: Vec<_> = ctx
+            .plan
+            .databases
+            .iter()
+            .map(|db| self.inspect(ctx, db, &observed, now))
+            .collect();
         let intents: Vec<Intent> = stream::iter(inspections).buffered(CONCURRENCY).try_collect().await?;
         let dry_run = ctx.dry_run;
         // Split-brain guard: the old writers are read once, then fenced before anything is
@@ -300,20 +308,77 @@ impl DatabaseFailover {
 
     /// Each promotion's old writer as it is now, read once (within the fence's reach timeout).
     async fn old_writers<'i>(&self, ctx: &RecoveryContext, intents: &'i [Intent]) -> Vec<(&'i Intent, OldWriter)> {
-        let reads: Vec<_> = intents
+        let promoting: Vec<&Intent> = intents.iter().filter(|i| i.old_writer.is_some()).collect();
+        let sources: Vec<(&str, Option<&str>)> = promoting
             .iter()
-            .filter_map(|intent| {
-                let source = intent.old_writer.as_deref()?;
-                let rds = self.rds_in(&fence::writer_region(ctx, source));
-                let isolation = intent.isolation.as_deref();
-                Some(async move { (intent, fence::old_writer(&rds, source, isolation).await) })
-            })
+            .filter_map(|i| Some((i.old_writer.as_deref()?, i.isolation.as_deref())))
             .collect();
-        stream::iter(reads).buffered(CONCURRENCY).collect().await
+        let states = self.writers(ctx, &sources).await;
+        promoting.into_iter().zip(states).collect()
+    }
+
+    /// Old writers as they are now, each region's read at once (`fence::old_writers`); one
+    /// answer per `(source, isolation)`, in order.
+    pub async fn writers(&self, ctx: &RecoveryContext, sources: &[(&str, Option<&str>)]) -> Vec<OldWriter> {
+        let mut by_region: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, (source, _)) in sources.iter().enumerate() {
+            by_region.entry(fence::writer_region(ctx, source)).or_default().push(i);
+        }
+        let reads = by_region.into_iter().map(|(region, indices)| async move {
+            let batch: Vec<(&str, Option<&str>)> = indices.iter().map(|&i| sources[i]).collect();
+            let states = fence::old_writers(&self.rds_in(&region), &batch).await;
+            indices.into_iter().zip(states).collect::<Vec<_>>()
+        });
+        let mut states: Vec<(usize, OldWriter)> = join_all(reads).await.into_iter().flatten().collect();
+        states.sort_by_key(|(i, _)| *i);
+        states.into_iter().map(|(_, state)| state).collect()
+    }
+
+    /// What `inspect` needs read for every database at once: the recovery side's instances
+    /// (batched) and each replica's lag (one `GetMetricData`).
+    async fn observe(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<Observed, DatabaseError> {
+        let mut ids = Vec::new();
+        let mut replicas = Vec::new();
+        for db in &ctx.plan.databases {
+            match db {
+                Database::ReadReplica { identifier, .. } => {
+                    ids.push(identifier.as_str());
+                    replicas.push(identifier.as_str());
+                }
+                Database::PointInTimeRestore {
+                    identifier,
+                    source_identifier,
+                    ..
+                } => ids.extend([identifier.as_str(), source_identifier.as_str()]),
+                Database::SnapshotRestore { identifier, .. } => ids.push(identifier.as_str()),
+                Database::AuroraGlobal { .. } => {}
+            }
+        }
+        let instances = if ids.is_empty() {
+            reads::Instances::default()
+        } else {
+            reads::instances(&self.rds, &ids)
+                .await
+                .map_err(|e| batch_error(&ids, e))?
+        };
+        let lags = if replicas.is_empty() {
+            HashMap::new()
+        } else {
+            reads::newest_metrics(&self.cloudwatch, "ReplicaLag", "DBInstanceIdentifier", &replicas, now)
+                .await
+                .map_err(|e| batch_error(&replicas, e))?
+        };
+        Ok(Observed { instances, lags })
     }
 
     /// Reads one database and decides what to do, changing nothing.
-    async fn inspect(&self, ctx: &RecoveryContext, db: &Database, now: DateTime<Utc>) -> Result<Intent, DatabaseError> {
+    async fn inspect(
+        &self,
+        ctx: &RecoveryContext,
+        db: &Database,
+        observed: &Observed,
+        now: DateTime<Utc>,
+    ) -> Result<Intent, DatabaseError> {
         if ctx.event.disaster_type == DisasterType::DataCorruption
             && matches!(db, Database::ReadReplica { .. } | Database::AuroraGlobal { .. })
         {
@@ -331,11 +396,11 @@ impl DatabaseFailover {
                 isolation_security_group_id,
                 ..
             } => {
-                let instance = self
-                    .instance(identifier)
-                    .await?
+                let instance = observed
+                    .instances
+                    .get(identifier)
                     .ok_or_else(|| precondition(identifier, "not found in the recovery region"))?;
-                let state = instance_state(&instance);
+                let state = instance_state(instance);
                 let status = instance.db_instance_status().unwrap_or("unknown");
                 if instance.read_replica_source_db_instance_identifier().is_none() {
                     // Promoted earlier (by us or by hand): it is a standalone writer. Its old
@@ -351,7 +416,7 @@ impl DatabaseFailover {
                         format!("replica is '{status}', expected 'available'"),
                     ));
                 }
-                let lag = self.replica_lag(identifier, now).await?;
+                let lag = observed.lags.get(identifier.as_str()).copied();
                 let zero_loss = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
                 let rpo = ctx.plan.objectives.rpo_seconds;
                 match lag {
@@ -468,14 +533,14 @@ impl DatabaseFailover {
                 source_identifier,
                 instance_class,
             } => {
-                if let Some(existing) = self.instance(identifier).await? {
+                if let Some(existing) = observed.instances.get(identifier) {
                     return Ok(Intent::done(
                         identifier,
                         "RestoreDBInstanceToPointInTime",
-                        instance_state(&existing),
+                        instance_state(existing),
                     ));
                 }
-                let source = self.instance(source_identifier).await?.ok_or_else(|| {
+                let source = observed.instances.get(source_identifier).ok_or_else(|| {
                     precondition(source_identifier, "restore source not found in the recovery region")
                 })?;
                 let latest = source
@@ -526,11 +591,11 @@ impl DatabaseFailover {
                 snapshot_identifier,
                 instance_class,
             } => {
-                if let Some(existing) = self.instance(identifier).await? {
+                if let Some(existing) = observed.instances.get(identifier) {
                     return Ok(Intent::done(
                         identifier,
                         "RestoreDBInstanceFromDBSnapshot",
-                        instance_state(&existing),
+                        instance_state(existing),
                     ));
                 }
                 let out = self
@@ -710,6 +775,19 @@ impl DatabaseFailover {
     async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let invocation = Instant::now();
         let mut result = ctx.results.database.clone().ok_or(DatabaseError::NotStarted)?;
+        let waiting: Vec<&str> = result
+            .actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::Pending && !a.operation.ends_with("GlobalCluster"))
+            .map(|a| a.resource.as_str())
+            .collect();
+        let instances = if waiting.is_empty() {
+            reads::Instances::default()
+        } else {
+            reads::instances(&self.rds, &waiting)
+                .await
+                .map_err(|e| batch_error(&waiting, e))?
+        };
         let mut promoted = Vec::new();
         for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
             let id = action.resource.clone();
@@ -720,7 +798,7 @@ impl DatabaseFailover {
                 let done = writer.as_deref() == Some(target.as_str()) && available;
                 (done, json!({ "writer": writer }))
             } else {
-                let instance = self.instance(&id).await?.ok_or_else(|| DatabaseError::Failed {
+                let instance = instances.get(&id).ok_or_else(|| DatabaseError::Failed {
                     database: id.clone(),
                     reason: "disappeared while being promoted or restored".into(),
                 })?;
@@ -739,7 +817,7 @@ impl DatabaseFailover {
                     });
                 }
                 let done = status == "available" && instance.read_replica_source_db_instance_identifier().is_none();
-                (done, instance_state(&instance))
+                (done, instance_state(instance))
             };
             if state.0 {
                 if let Some(source) = action.after["oldWriter"].as_str() {
@@ -751,10 +829,8 @@ impl DatabaseFailover {
                 action.detail = Some(format!("waiting: {}", state.1));
             }
         }
-        for (database, source) in promoted {
-            let after = self.after_promotion(ctx, &database, &source).await?;
-            result.actions.extend(after);
-        }
+        let after = self.after_promotion(ctx, &promoted).await?;
+        result.actions.extend(after);
         let result = result.settle(invocation, now);
         if result.status != StepStatus::Completed && past_deadline(ctx, now) {
             let pending: Vec<String> = result
@@ -769,37 +845,57 @@ impl DatabaseFailover {
         Ok(result)
     }
 
-    /// The moment a promotion completes: an isolated old writer is stopped (the replication
-    /// link is broken now), and the old writer must not take writes any more. A writer still
-    /// writable then fails the step at once, unless a human approved promoting past it.
+    /// The moment promotions complete: an isolated old writer is stopped (the replication link
+    /// is broken now), and no old writer may take writes any more. A writer still writable then
+    /// fails the step at once, unless a human approved promoting past it. `promoted` holds
+    /// (database, its old writer).
     async fn after_promotion(
         &self,
         ctx: &RecoveryContext,
-        database: &str,
-        source: &str,
+        promoted: &[(String, String)],
     ) -> Result<Vec<Action>, DatabaseError> {
-        let isolation = ctx.plan.databases.iter().find_map(|db| match db {
-            Database::ReadReplica {
-                identifier,
-                isolation_security_group_id,
-                ..
-            } if identifier == database => isolation_security_group_id.clone(),
-            _ => None,
-        });
-        let rds = self.rds_in(&fence::writer_region(ctx, source));
-        let mut actions = Vec::new();
-        let mut state = fence::old_writer(&rds, source, isolation.as_deref()).await;
-        if matches!(state, OldWriter::Isolated { .. }) {
-            actions.push(fence::stop_old_writer(&rds, database, source).await);
-            state = fence::old_writer(&rds, source, isolation.as_deref()).await;
+        if promoted.is_empty() {
+            return Ok(Vec::new());
         }
-        if state.accepts_writes() && ctx.approval.is_none() {
-            return Err(DatabaseError::Failed {
-                database: database.to_string(),
-                reason: format!(
-                    "SPLIT BRAIN at promotion: the old writer {source} still accepts writes; fence or stop it now"
-                ),
-            });
+        let isolation = |database: &str| {
+            ctx.plan.databases.iter().find_map(|db| match db {
+                Database::ReadReplica {
+                    identifier,
+                    isolation_security_group_id,
+                    ..
+                } if identifier == database => isolation_security_group_id.as_deref(),
+                _ => None,
+            })
+        };
+        let sources: Vec<(&str, Option<&str>)> = promoted
+            .iter()
+            .map(|(database, source)| (source.as_str(), isolation(database)))
+            .collect();
+        let mut states = self.writers(ctx, &sources).await;
+        let mut actions = Vec::new();
+        let isolated: Vec<usize> = (0..states.len())
+            .filter(|&i| matches!(states[i], OldWriter::Isolated { .. }))
+            .collect();
+        if !isolated.is_empty() {
+            for &i in &isolated {
+                let (database, source) = &promoted[i];
+                let rds = self.rds_in(&fence::writer_region(ctx, source));
+                actions.push(fence::stop_old_writer(&rds, database, source).await);
+            }
+            let again: Vec<(&str, Option<&str>)> = isolated.iter().map(|&i| sources[i]).collect();
+            for (i, state) in isolated.iter().zip(self.writers(ctx, &again).await) {
+                states[*i] = state;
+            }
+        }
+        if ctx.approval.is_none() {
+            if let Some(((database, source), _)) = promoted.iter().zip(&states).find(|(_, s)| s.accepts_writes()) {
+                return Err(DatabaseError::Failed {
+                    database: database.clone(),
+                    reason: format!(
+                        "SPLIT BRAIN at promotion: the old writer {source} still accepts writes; fence or stop it now"
+                    ),
+                });
+            }
         }
         Ok(actions)
     }
@@ -864,12 +960,6 @@ impl DatabaseFailover {
         Ok((members, cluster.status() == Some("available")))
     }
 
-    /// The newest `ReplicaLag` (seconds) in the last ten minutes, if CloudWatch has one.
-    async fn replica_lag(&self, identifier: &str, now: DateTime<Utc>) -> Result<Option<f64>, DatabaseError> {
-        self.newest_metric(identifier, "ReplicaLag", "DBInstanceIdentifier", identifier, now)
-            .await
-    }
-
     /// The newest `AWS/RDS` datapoint (Maximum per minute) of `metric` in the last ten minutes.
     async fn newest_metric(
         &self,
@@ -879,36 +969,31 @@ impl DatabaseFailover {
         value: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<f64>, DatabaseError> {
-        let metric = Metric::builder()
-            .namespace("AWS/RDS")
-            .metric_name(metric)
-            .dimensions(Dimension::builder().name(dimension).value(value).build())
-            .build();
-        let query = MetricDataQuery::builder()
-            .id("lag")
-            .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
-            .build();
-        let out = self
-            .cloudwatch
-            .get_metric_data()
-            .metric_data_queries(query)
-            .start_time(aws_smithy_types::DateTime::from_secs(
-                (now - Duration::minutes(10)).timestamp(),
-            ))
-            .end_time(aws_smithy_types::DateTime::from_secs(
-                (now + Duration::minutes(1)).timestamp(),
-            ))
-            .send()
+        let newest = reads::newest_metrics(&self.cloudwatch, metric, dimension, &[value], now)
             .await
-            .map_err(|e| aws(database, "cloudwatch", "GetMetricData", &e))?;
-        let newest = out
-            .metric_data_results()
-            .iter()
-            .flat_map(|r| r.timestamps().iter().zip(r.values().iter()))
-            .max_by_key(|(t, _)| t.secs())
-            .map(|(_, v)| v.max(0.0));
-        Ok(newest)
+            .map_err(|source| DatabaseError::Aws {
+                database: database.to_string(),
+                source,
+            })?;
+        Ok(newest.get(value).copied())
     }
+}
+
+/// A failed read of many databases at once names them (the first few).
+fn batch_error(ids: &[&str], source: AwsError) -> DatabaseError {
+    let database = match ids {
+        [one] => one.to_string(),
+        [first, second, third] => format!("{first}, {second}, {third}"),
+        [first, second, rest @ ..] => format!("{first}, {second} and {} more", rest.len()),
+        _ => ids.join(", "),
+    };
+    DatabaseError::Aws { database, source }
+}
+
+/// The reads `inspect` decides from, made once for every database.
+struct Observed {
+    instances: reads::Instances,
+    lags: HashMap<String, f64>,
 }
 
 /// The databases a failback acts on: each read replica's `failbackIdentifier`, a replica (in the

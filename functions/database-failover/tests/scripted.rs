@@ -69,11 +69,18 @@ fn lag_ms(millis: f64) -> Rule {
                 })
             })
         })
-        .then_output(move || {
+        // CloudWatch answers each query under the id it was asked with.
+        .then_compute_output(move |r| {
+            let id = r
+                .metric_data_queries()
+                .first()
+                .and_then(|q| q.id())
+                .unwrap_or_default()
+                .to_string();
             GetMetricDataOutput::builder()
                 .metric_data_results(
                     MetricDataResult::builder()
-                        .id("lag")
+                        .id(id)
                         .timestamps(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp() - 60))
                         .values(millis)
                         .build(),

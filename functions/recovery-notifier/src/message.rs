@@ -182,10 +182,17 @@ fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {
     Some(line)
 }
 
-/// What people must act on: an old writer that could not be fenced (a split-brain risk), and a
-/// promotion whose data loss could not be measured.
+/// What people must act on: an old writer that could not be fenced (a split-brain risk), a
+/// promotion whose data loss could not be measured, and a check that could not be read.
 fn warnings(ctx: &RecoveryContext) -> Vec<String> {
     let actions = ctx.results.database.iter().flat_map(|d| d.actions.iter());
+    let unknown = ctx
+        .results
+        .validation
+        .iter()
+        .flat_map(|v| v.checks.iter())
+        .filter(|c| c.unknown);
+    let unknown = unknown.map(|c| format!("WARNING: check UNKNOWN: {}: {}", c.name, c.detail));
     actions
         .filter_map(|a| {
             let detail = a.detail.as_deref().unwrap_or("");
@@ -200,7 +207,16 @@ fn warnings(ctx: &RecoveryContext) -> Vec<String> {
                 None
             }
         })
+        .chain(unknown)
         .collect()
+}
+
+fn verdict(check: &rebound_shared::context::Check) -> &'static str {
+    match (check.passed, check.unknown) {
+        (true, _) => "ok  ",
+        (false, true) => "UNKN",
+        (false, false) => "FAIL",
+    }
 }
 
 /// One id per notification of a recovery: its recovery id and its kind.
@@ -275,7 +291,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         let failed = v
             .checks
             .iter()
-            .filter(|c| !c.passed)
+            .filter(|c| !c.passed && !c.unknown)
             .map(|c| format!("  check failed: {}: {}", c.name, c.detail))
             .collect();
         text.extend(listed(failed, "failed checks"));
@@ -289,10 +305,10 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         ));
         // Failing checks first: with thousands of resources they are what matters.
         let mut checks: Vec<&rebound_shared::context::Check> = readiness.checks.iter().collect();
-        checks.sort_by_key(|c| c.passed);
+        checks.sort_by_key(|c| (c.passed, c.unknown));
         let lines = checks
             .into_iter()
-            .map(|c| format!("  {} {}: {}", if c.passed { "ok  " } else { "FAIL" }, c.name, c.detail))
+            .map(|c| format!("  {} {}: {}", verdict(c), c.name, c.detail))
             .collect();
         text.extend(listed(lines, "checks"));
     }
@@ -385,7 +401,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             "ready": r.ready,
             "checkedAt": r.checked_at,
             "summary": clip(r.summary.clone()),
-            "failing": r.checks.iter().filter(|c| !c.passed).take(MAX_LISTED).collect::<Vec<_>>(),
+            "failing": r.checks.iter().filter(|c| !c.passed && !c.unknown).take(MAX_LISTED).collect::<Vec<_>>(),
             "checks": r.checks.len(),
             "dataLossApproval": r.data_loss_approval,
             "splitBrainApproval": r.split_brain_approval,
@@ -393,6 +409,8 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         })),
         "unfencedWriters": unfenced.iter().take(MAX_LISTED).map(|a| &a.resource).collect::<Vec<_>>(),
         "unfencedWriterCount": unfenced.len(),
+        // Checks that could not be read: neither passed nor failed, for someone to look at.
+        "unknownChecks": r.validation.iter().flat_map(|v| v.checks.iter()).filter(|c| c.unknown).take(MAX_LISTED).collect::<Vec<_>>(),
         "sentAt": now,
     });
     if request.kind == NotificationKind::ApprovalRequest {

@@ -405,6 +405,31 @@ async fn a_dry_run_publishes_nothing_and_says_would_recover_with_warnings_first(
     );
 }
 
+#[tokio::test]
+async fn a_check_that_could_not_be_read_is_told_as_unknown_not_as_passed_or_failed() {
+    let w = world().await;
+    let mut request = event("recovery-notifier-success.json");
+    request["context"]["results"]["validation"]["checks"]
+        .as_array_mut()
+        .expect("checks")
+        .push(json!({
+            "name": "one writer: orders-db-usw2", "passed": false, "unknown": true,
+            "detail": "UNKNOWN: orders-db in us-east-1 could not be read (no answer in 15 s); fence it before its region returns"
+        }));
+    let parsed: NotificationRequest = serde_json::from_value(request.clone()).expect("request");
+    let text = recovery_notifier::compose(&parsed, Utc::now()).text;
+    assert!(
+        text.contains("WARNING: check UNKNOWN: one writer: orders-db-usw2: UNKNOWN: orders-db in us-east-1"),
+        "{text}"
+    );
+    assert!(!text.contains("check failed: one writer"), "{text}");
+    w.notify(request).await.expect("published");
+    let delivered = w.delivered().await;
+    let body: Value = serde_json::from_str(delivered[0]["Message"].as_str().expect("message")).expect("json");
+    assert_eq!(body["unknownChecks"][0]["name"], "one writer: orders-db-usw2", "{body}");
+    assert_eq!(body["unknownChecks"][0]["unknown"], true, "{body}");
+}
+
 /// The recovery table reached through a fault proxy, with a lease held by the sample's recovery.
 async fn table_behind(w: &World, faults: &[rebound_tests::faults::Fault]) -> rebound_tests::faults::FaultProxy {
     use rebound_shared::table::RecoveryTable;

@@ -156,11 +156,7 @@ impl Permissions {
         for (function, role) in &self.roles {
             let name = format!("permissions: {function}");
             let Some((partition, account)) = role_account(role) else {
-                checks.push(Check {
-                    name,
-                    passed: false,
-                    detail: format!("'{role}' is not an IAM role ARN"),
-                });
+                checks.push(Check::new(name, false, format!("'{role}' is not an IAM role ARN")));
                 continue;
             };
             let needs = needed(function, ctx, partition, account);
@@ -168,25 +164,18 @@ impl Permissions {
                 continue;
             }
             let check = match self.denied(role, &needs).await {
-                Ok(denied) if denied.is_empty() => Check {
+                Ok(denied) if denied.is_empty() => Check::new(
                     name,
-                    passed: true,
-                    detail: format!(
+                    true,
+                    format!(
                         "allowed: {} action(s) on {} resource(s)",
                         count_actions(&needs),
                         needs.len()
                     ),
-                },
-                Ok(denied) => Check {
-                    name,
-                    passed: false,
-                    detail: format!("{role} is denied {}", denied.join(", ")),
-                },
-                Err(e) => Check {
-                    name,
-                    passed: !strict,
-                    detail: format!("{}could not ask IAM: {e}", if strict { "" } else { "WARNING: " }),
-                },
+                ),
+                Ok(denied) => Check::new(name, false, format!("{role} is denied {}", denied.join(", "))),
+                Err(e) if strict => Check::new(name, false, format!("could not ask IAM: {e}")),
+                Err(e) => Check::unknown(name, format!("WARNING: could not ask IAM: {e}")),
             };
             checks.push(check);
         }

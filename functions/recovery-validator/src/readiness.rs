@@ -97,7 +97,7 @@ impl RecoveryValidator {
         }
         let failing: Vec<String> = checks
             .iter()
-            .filter(|c| !c.passed)
+            .filter(|c| !c.passed && !c.unknown)
             .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
         let report = ReadinessReport {

@@ -34,7 +34,7 @@ async fn endpoint(status: u16, body: &'static str) -> SocketAddr {
 }
 
 struct World {
-    _moto: MotoServer,
+    moto: MotoServer,
     validator: RecoveryValidator,
     route53: aws_sdk_route53::Client,
     rds: aws_sdk_rds::Client,
@@ -131,7 +131,7 @@ async fn world_with(health: SocketAddr, default_group: bool) -> World {
         permissions: None,
     };
     World {
-        _moto: moto,
+        moto,
         validator,
         route53,
         rds,
@@ -452,6 +452,52 @@ fn one_writer(report: &ValidationReport) -> &rebound_shared::context::Check {
         .iter()
         .find(|c| c.name == "one writer: orders-db-usw2")
         .expect("one-writer check")
+}
+
+#[tokio::test]
+async fn an_old_writer_whose_region_times_out_is_unknown_never_a_pass() {
+    use rebound_tests::faults::{Fault, FaultProxy};
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    // Promoted without a fence: in moto the old writer still takes writes.
+    w.promote_and_scale().await;
+    let proxy = FaultProxy::start(&w.moto).unwrap_or_else(|e| panic!("{e}"));
+    proxy
+        .set(&[Fault::timeout(30).service("rds").region("us-east-1")])
+        .expect("faults");
+    let validator = RecoveryValidator {
+        databases: DatabaseFailover::new(&proxy.config("us-west-2"), &proxy.config("us-east-1")),
+        ..RecoveryValidator::new(&w.moto.config("us-east-1"), &w.west_config)
+    };
+    let mut request = w.request.clone();
+    request["context"]["plan"]["validation"]["probes"] = json!([]);
+    let report = match validator
+        .handle(request.clone(), detected() + Duration::seconds(60))
+        .await
+    {
+        Ok(ValidatorOutput::Validation(report)) => report,
+        other => panic!("expected a validation report, got {other:?}"),
+    };
+    let writer = one_writer(&report);
+    assert!(!writer.passed, "a read that timed out is not a pass: {writer:?}");
+    assert!(writer.unknown, "{writer:?}");
+    assert!(writer.detail.contains("could not be read"), "{}", writer.detail);
+    // Unknown does not hold the recovery back: the round counts, and the check is reported.
+    assert_eq!(report.consecutive_successes, 1, "{:?}", report.checks);
+    let timed_out: Vec<_> = proxy.calls().into_iter().filter(|c| c.fault.is_some()).collect();
+    assert!(
+        timed_out.iter().all(|c| c.region.as_deref() == Some("us-east-1")) && !timed_out.is_empty(),
+        "{timed_out:?}"
+    );
+
+    // Once the region answers, the same writer is what it is: a second writer.
+    proxy.set(&[]).expect("faults");
+    let report = match validator.handle(request, detected() + Duration::seconds(70)).await {
+        Ok(ValidatorOutput::Validation(report)) => report,
+        other => panic!("expected a validation report, got {other:?}"),
+    };
+    let writer = one_writer(&report);
+    assert!(!writer.passed && !writer.unknown, "{writer:?}");
+    assert!(writer.detail.starts_with("SPLIT BRAIN"), "{}", writer.detail);
 }
 
 #[tokio::test]

@@ -171,7 +171,7 @@ async fn iam_out_of_reach_fails_a_scheduled_check_and_only_warns_before_a_failov
         )
     });
     let scheduled = permissions(&[&down]).checks(&context(), true).await;
-    assert!(scheduled.iter().all(|c| !c.passed), "{scheduled:?}");
+    assert!(scheduled.iter().all(|c| !c.passed && !c.unknown), "{scheduled:?}");
     assert!(
         scheduled[0].detail.contains("could not ask IAM"),
         "{}",
@@ -179,7 +179,10 @@ async fn iam_out_of_reach_fails_a_scheduled_check_and_only_warns_before_a_failov
     );
     let failover = permissions(&[&down]).checks(&context(), false).await;
     assert!(
-        failover.iter().all(|c| c.passed && c.detail.starts_with("WARNING: ")),
+        // Unknown, not passed: IAM's control plane may be what is down, so it does not block.
+        failover
+            .iter()
+            .all(|c| !c.passed && c.unknown && c.detail.starts_with("WARNING: ")),
         "{failover:?}"
     );
 }

@@ -1,0 +1,199 @@
+//! Reads that serve many databases at once, so that a plan's calls grow with its databases
+//! divided by the API's batch size, not one call per database per pass: instances through a
+//! `db-instance-id` filter, each parameter group once whatever the number of writers on it, and
+//! every replica's lag in one `GetMetricData`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_rds::types::{DbInstance, Filter};
+use chrono::{DateTime, Duration, Utc};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::error::AwsError;
+
+/// Identifiers per `DescribeDBInstances` filter, and records per page (its `MaxRecords` cap).
+pub const INSTANCES_PER_CALL: usize = 100;
+/// `GetMetricData` takes at most 500 queries in one call.
+pub const QUERIES_PER_CALL: usize = 500;
+/// Reads of one kind in flight at once.
+const READ_CONCURRENCY: usize = 8;
+
+/// Instances by lower-cased identifier (RDS identifiers are case-insensitive).
+#[derive(Debug, Default, Clone)]
+pub struct Instances(HashMap<String, DbInstance>);
+
+impl Instances {
+    /// The instance named by `id`: an identifier or an instance ARN.
+    pub fn get(&self, id: &str) -> Option<&DbInstance> {
+        self.0.get(&key(id))
+    }
+}
+
+fn key(id: &str) -> String {
+    crate::fence::instance_name(id).to_ascii_lowercase()
+}
+
+/// Every named instance that exists, `INSTANCES_PER_CALL` identifiers a call, paged; a missing
+/// one is simply absent.
+pub async fn instances(rds: &aws_sdk_rds::Client, ids: &[&str]) -> Result<Instances, AwsError> {
+    let names: BTreeSet<String> = ids.iter().map(|id| key(id)).collect();
+    let names: Vec<String> = names.into_iter().collect();
+    let calls: Vec<_> = names
+        .chunks(INSTANCES_PER_CALL)
+        .map(|chunk| async move {
+            let filter = Filter::builder()
+                .name("db-instance-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
+            let mut pages = rds
+                .describe_db_instances()
+                .filters(filter)
+                .max_records(INSTANCES_PER_CALL as i32)
+                .into_paginator()
+                .send();
+            let mut found = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", &e))?;
+                found.extend(page.db_instances().iter().cloned());
+            }
+            Ok::<_, AwsError>(found)
+        })
+        .collect();
+    let pages: Vec<Vec<DbInstance>> = stream::iter(calls).buffered(READ_CONCURRENCY).try_collect().await?;
+    let map = pages
+        .into_iter()
+        .flatten()
+        .filter_map(|i| Some((i.db_instance_identifier()?.to_ascii_lowercase(), i)))
+        .collect();
+    Ok(Instances(map))
+}
+
+/// A parameter group and the engine's read-only parameter (name, value) to look for in it.
+pub type GroupSetting = (String, &'static str, &'static str);
+
+/// Whether each group holds its read-only setting: one paged `DescribeDBParameters` per group,
+/// of the parameters a user set (a fence is one; the engine's default never is read-only on a
+/// writer).
+pub async fn read_only_groups(
+    rds: &aws_sdk_rds::Client,
+    groups: BTreeSet<GroupSetting>,
+) -> Result<HashMap<String, bool>, AwsError> {
+    let reads: Vec<_> = groups
+        .into_iter()
+        .map(|(group, parameter, value)| async move {
+            let mut pages = rds
+                .describe_db_parameters()
+                .db_parameter_group_name(&group)
+                .source("user")
+                .into_paginator()
+                .send();
+            let mut set = false;
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("rds", "DescribeDBParameters", &e))?;
+                set |= page.parameters().iter().any(|p| {
+                    p.parameter_name() == Some(parameter) && p.parameter_value().is_some_and(|v| is_set(v, value))
+                });
+            }
+            Ok::<_, AwsError>((group, set))
+        })
+        .collect();
+    stream::iter(reads).buffered(READ_CONCURRENCY).try_collect().await
+}
+
+/// `read_only` takes 1 or ON; PostgreSQL's booleans take on, true, 1.
+fn is_set(current: &str, wanted: &str) -> bool {
+    current.eq_ignore_ascii_case(wanted)
+        || (wanted == "1" && current.eq_ignore_ascii_case("on"))
+        || (wanted == "on" && (current == "1" || current.eq_ignore_ascii_case("true")))
+}
+
+/// The newest `AWS/RDS` datapoint (Maximum per minute, last ten minutes) of `metric` for each
+/// dimension value that has one: `QUERIES_PER_CALL` values a call, paged.
+pub async fn newest_metrics(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    metric: &str,
+    dimension: &str,
+    values: &[&str],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, f64>, AwsError> {
+    let values: Vec<&str> = values.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let calls: Vec<_> = values
+        .chunks(QUERIES_PER_CALL)
+        .map(|chunk| async move {
+            let queries = chunk.iter().enumerate().map(|(i, value)| {
+                let metric = Metric::builder()
+                    .namespace("AWS/RDS")
+                    .metric_name(metric)
+                    .dimensions(Dimension::builder().name(dimension).value(*value).build())
+                    .build();
+                MetricDataQuery::builder()
+                    .id(format!("m{i}"))
+                    .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
+                    .build()
+            });
+            let mut pages = cloudwatch
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.collect()))
+                .start_time(aws_smithy_types::DateTime::from_secs(
+                    (now - Duration::minutes(10)).timestamp(),
+                ))
+                .end_time(aws_smithy_types::DateTime::from_secs(
+                    (now + Duration::minutes(1)).timestamp(),
+                ))
+                .into_paginator()
+                .send();
+            let mut newest: HashMap<String, (i64, f64)> = HashMap::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| AwsError::from_sdk("cloudwatch", "GetMetricData", &e))?;
+                for result in page.metric_data_results() {
+                    let Some(value) = result
+                        .id()
+                        .and_then(|id| id.strip_prefix('m')?.parse::<usize>().ok())
+                        .and_then(|i| chunk.get(i))
+                    else {
+                        continue;
+                    };
+                    for (t, v) in result.timestamps().iter().zip(result.values()) {
+                        let entry = newest.entry(value.to_string()).or_insert((i64::MIN, 0.0));
+                        if t.secs() > entry.0 {
+                            *entry = (t.secs(), v.max(0.0));
+                        }
+                    }
+                }
+            }
+            Ok::<_, AwsError>(newest)
+        })
+        .collect();
+    let found: Vec<HashMap<String, (i64, f64)>> = stream::iter(calls).buffered(READ_CONCURRENCY).try_collect().await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|(value, (_, newest))| (value, newest))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_values_match_as_the_engines_read_them() {
+        assert!(is_set("1", "1"));
+        assert!(is_set("ON", "1"));
+        assert!(is_set("on", "on"));
+        assert!(is_set("1", "on"));
+        assert!(is_set("true", "on"));
+        assert!(!is_set("0", "1"));
+        assert!(!is_set("off", "on"));
+        assert!(!is_set("{TrueIfReplica}", "1"));
+    }
+
+    #[test]
+    fn instances_are_found_by_identifier_or_arn_whatever_the_case() {
+        let instance = DbInstance::builder().db_instance_identifier("orders-db").build();
+        let found = Instances([("orders-db".to_string(), instance)].into_iter().collect());
+        assert!(found.get("Orders-DB").is_some());
+        assert!(found.get("arn:aws:rds:us-east-1:123456789012:db:orders-db").is_some());
+        assert!(found.get("other").is_none());
+    }
+}

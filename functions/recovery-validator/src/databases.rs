@@ -1,0 +1,198 @@
+//! A validation round's database checks: every database available and writable, and exactly one
+//! writer per promoted replica. Each side is read once a round (instances in batches, each
+//! parameter group once), however many databases the plan has.
+
+use database_failover::fence::{self, Assessed, OldWriter};
+use database_failover::{reads, DatabaseFailover};
+use futures_util::{stream, StreamExt};
+use rebound_shared::context::{Check, RecoveryContext};
+use rebound_shared::plan::Database;
+
+use crate::{check, RecoveryValidator, READ_CONCURRENCY};
+
+impl RecoveryValidator {
+    /// `acting` is the side the databases were made writable in (the recovery region, or the
+    /// primary after a failback); `dbs` are the databases as they act there.
+    pub(crate) async fn database_checks(
+        &self,
+        ctx: &RecoveryContext,
+        acting: &DatabaseFailover,
+        dbs: &[Database],
+    ) -> Vec<Check> {
+        // Futures collected first: a closure inside the stream would make it !Send.
+        let globals: Vec<_> = dbs
+            .iter()
+            .filter_map(|db| match db {
+                Database::AuroraGlobal {
+                    identifier,
+                    target_cluster_arn,
+                    ..
+                } => Some(global_check(acting, identifier, target_cluster_arn)),
+                _ => None,
+            })
+            .collect();
+        let ids: Vec<&str> = dbs
+            .iter()
+            .filter(|db| !matches!(db, Database::AuroraGlobal { .. }))
+            .map(Database::identifier)
+            .collect();
+        let replicas: Vec<(&str, &str, Option<&str>)> = dbs
+            .iter()
+            .filter_map(|db| match db {
+                Database::ReadReplica {
+                    identifier,
+                    source_identifier,
+                    isolation_security_group_id,
+                    ..
+                } => Some((
+                    identifier.as_str(),
+                    source_identifier.as_str(),
+                    isolation_security_group_id.as_deref(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let sources: Vec<(&str, Option<&str>)> = replicas.iter().map(|(_, s, i)| (*s, *i)).collect();
+        let (globals, writable, old) = futures_util::join!(
+            stream::iter(globals).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
+            Self::writable(acting, &ids),
+            self.databases.writers(ctx, &sources)
+        );
+        let mut checks = globals;
+        match &writable {
+            Ok(states) => checks.extend(ids.iter().zip(states).map(|(id, state)| database_check(id, state))),
+            Err(e) => checks.extend(ids.iter().map(|id| check(format!("database {id}"), false, e.clone()))),
+        }
+        for ((identifier, source, _), old) in replicas.iter().zip(old) {
+            let promoted = match &writable {
+                Ok(states) => ids
+                    .iter()
+                    .position(|id| id == identifier)
+                    .and_then(|i| states.get(i))
+                    .is_some_and(|s| s.promoted),
+                Err(e) => {
+                    checks.push(check(format!("one writer: {identifier}"), false, e.clone()));
+                    continue;
+                }
+            };
+            checks.push(one_writer(ctx, identifier, source, promoted, old));
+        }
+        checks
+    }
+
+    /// Each instance as the acting side holds it: one batched read, then the parameter groups of
+    /// the writers among them (a group left read-only by a fence of an earlier writer that shared
+    /// it would make the promoted writer refuse every write).
+    async fn writable(acting: &DatabaseFailover, ids: &[&str]) -> Result<Vec<Writable>, String> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let instances = reads::instances(&acting.rds, ids).await.map_err(|e| e.to_string())?;
+        let assessed: Vec<Option<Assessed>> = ids
+            .iter()
+            .map(|id| {
+                let instance = instances.get(id)?;
+                let writer = instance.read_replica_source_db_instance_identifier().is_none()
+                    && instance.db_instance_status() == Some("available");
+                writer.then(|| fence::assess(Some(instance), None))
+            })
+            .collect();
+        let groups = assessed
+            .iter()
+            .filter_map(|a| match a {
+                Some(Assessed::Group(f)) => Some((f.group.clone(), f.parameter, f.value)),
+                _ => None,
+            })
+            .collect();
+        let read_only = reads::read_only_groups(&acting.rds, groups)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ids
+            .iter()
+            .zip(assessed)
+            .map(|(id, assessed)| {
+                let instance = instances.get(id);
+                Writable {
+                    found: instance.is_some(),
+                    status: instance
+                        .and_then(|i| i.db_instance_status())
+                        .unwrap_or("unknown")
+                        .to_string(),
+                    replica_of: instance
+                        .and_then(|i| i.read_replica_source_db_instance_identifier())
+                        .map(str::to_string),
+                    promoted: instance.is_some_and(|i| i.read_replica_source_db_instance_identifier().is_none()),
+                    read_only: match assessed {
+                        Some(Assessed::Group(f)) if read_only.get(&f.group) == Some(&true) => {
+                            Some((f.group, f.parameter))
+                        }
+                        _ => None,
+                    },
+                }
+            })
+            .collect())
+    }
+}
+
+/// One instance on the acting side, as a round read it.
+struct Writable {
+    found: bool,
+    status: String,
+    replica_of: Option<String>,
+    /// No longer a replica: a writer.
+    promoted: bool,
+    /// Its parameter group holds the engine's read-only setting: (group, parameter).
+    read_only: Option<(String, &'static str)>,
+}
+
+fn database_check(id: &str, db: &Writable) -> Check {
+    let label = format!("database {id}");
+    let status = &db.status;
+    match (&db.replica_of, &db.read_only) {
+        _ if !db.found => check(label, false, "not found".into()),
+        (Some(source), _) => check(label, false, format!("{status}, still a replica of {source}")),
+        (None, _) if status != "available" => check(label, false, format!("{status}, expected available")),
+        (None, Some((group, parameter))) => check(
+            label,
+            false,
+            format!("available but read-only: {parameter} is set in its parameter group {group}"),
+        ),
+        (None, None) => check(label, true, "available and writable".into()),
+    }
+}
+
+async fn global_check(acting: &DatabaseFailover, id: &str, target: &str) -> Check {
+    let label = format!("database {id}");
+    match acting.global_members(id).await {
+        Ok(members) if members.iter().any(|(arn, w)| arn == target && *w) => {
+            check(label, true, "recovery cluster is the writer".into())
+        }
+        Ok(_) => check(label, false, format!("{target} is not the writer")),
+        Err(e) => check(label, false, e.to_string()),
+    }
+}
+
+/// Split-brain check: the promoted database is the only writer. The old one counts unless it is
+/// gone, stopped, or fenced; one whose region did not answer is unknown (a regional outage looks
+/// like that), never a pass.
+fn one_writer(ctx: &RecoveryContext, identifier: &str, source: &str, promoted: bool, old: OldWriter) -> Check {
+    let label = format!("one writer: {identifier}");
+    let region = fence::writer_region(ctx, source);
+    let name = fence::instance_name(source);
+    match old {
+        // Until the promotion the old writer is the only one; the database check says why.
+        OldWriter::Writable { .. } if !promoted => {
+            check(label, true, format!("{name} in {region} is still the writer"))
+        }
+        OldWriter::Writable { .. } => check(
+            label,
+            false,
+            format!("SPLIT BRAIN: {name} in {region} still accepts writes besides {identifier}; fence it now"),
+        ),
+        OldWriter::Unreachable { reason } => Check::unknown(
+            label,
+            format!("UNKNOWN: {name} in {region} could not be read ({reason}); fence it before its region returns"),
+        ),
+        other => check(label, true, format!("{name} in {region} is {}", other.describe())),
+    }
+}
