@@ -23,7 +23,8 @@ control planes signed for it, say). Faults:
     latency      `ms` milliseconds more, then the call goes through
 
 `times` limits how often a rule applies. Every request is appended to RULES.json.log as a JSON
-line: service, region, operation, the fault applied (or null), and moto's status.
+line: service, region, operation, the fault applied (or null), moto's status, and when the
+request arrived (`at`, seconds since the epoch).
 """
 
 import asyncio
@@ -121,7 +122,8 @@ class Faults:
         service, region, operation = flow.metadata["aws"]
         rule = flow.metadata.get("fault")
         line = {"service": service, "region": region, "operation": operation,
-                "fault": rule.get("fault") if rule else None, "status": status}
+                "fault": rule.get("fault") if rule else None, "status": status,
+                "at": flow.request.timestamp_start}
         with open(ctx.options.faults + ".log", "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
 

@@ -146,7 +146,7 @@ impl Fault {
 }
 
 /// One request that passed the proxy, as its log records it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Call {
     pub service: Option<String>,
     pub region: Option<String>,
@@ -155,6 +155,9 @@ pub struct Call {
     pub fault: Option<String>,
     /// moto's (or the injected) HTTP status; None when no answer was given.
     pub status: Option<u16>,
+    /// When the request reached the proxy, in seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<f64>,
 }
 
 /// A running fault proxy in front of one moto server, stopped when dropped.

@@ -239,6 +239,7 @@ impl DnsFailover {
         }
         for ((id, name), record) in wired {
             let resource = format!("route53:healthcheck/{id}");
+            crate::pace::route53().turn().await;
             let read = self
                 .route53
                 .get_health_check()

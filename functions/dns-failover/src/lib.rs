@@ -8,6 +8,7 @@
 //! batch is INSYNC.
 
 pub mod alarm;
+pub mod pace;
 mod records;
 pub mod routing;
 
@@ -299,6 +300,7 @@ impl DnsFailover {
                             resource: zone.to_string(),
                             reason: e.to_string(),
                         })?;
+                    pace::route53().turn().await;
                     let out = self
                         .route53
                         .change_resource_record_sets()
@@ -341,6 +343,7 @@ impl DnsFailover {
                 ctx.dry_run,
             );
             if !ctx.dry_run {
+                pace::route53().turn().await;
                 self.route53
                     .update_health_check()
                     .health_check_id(&id)
@@ -363,6 +366,7 @@ impl DnsFailover {
         let mut result = ctx.results.dns.clone().ok_or(DnsError::NotStarted)?;
         let ids: std::collections::BTreeSet<String> = result.pending().filter_map(|a| a.tracking_id.clone()).collect();
         for id in ids {
+            pace::route53().turn().await;
             let out = self
                 .route53
                 .get_change()
@@ -412,6 +416,7 @@ impl DnsFailover {
                     .start_record_type(rtype)
                     .set_start_record_identifier(identifier);
             }
+            pace::route53().turn().await;
             let page = request
                 .send()
                 .await
@@ -432,6 +437,7 @@ impl DnsFailover {
 
     pub async fn health_check_inverted(&self, id: &str) -> Result<bool, DnsError> {
         let resource = format!("route53:healthcheck/{id}");
+        pace::route53().turn().await;
         let out = self
             .route53
             .get_health_check()

@@ -91,6 +91,16 @@ async fn hundreds_of_records_take_one_listing_a_page_and_batches_within_route53s
         started.actions.iter().all(|a| a.tracking_id.is_some()),
         "each record has its batch's change"
     );
+    // Within Route 53's five requests a second: the five calls reached moto at least 200 ms
+    // apart (less a margin for the proxy's own timing).
+    let mut at: Vec<f64> = proxy.calls().iter().filter_map(|c| c.at).collect();
+    at.sort_by(f64::total_cmp);
+    assert_eq!(at.len(), 5, "{at:?}");
+    assert!(
+        at[4] - at[0] >= 0.7,
+        "five Route 53 calls in {:.3} s: {at:?}",
+        at[4] - at[0]
+    );
     println!(
         "{IN_PLAN} records of a {RECORDS}-record zone: {} listing calls, {} change batches",
         count("ListResourceRecordSets"),

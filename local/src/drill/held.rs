@@ -97,6 +97,7 @@ mod tests {
             operation: Some(operation.into()),
             fault: fault.map(str::to_string),
             status,
+            at: None,
         }
     }
 
