@@ -104,7 +104,7 @@ pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap
                         .await
                         .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))?;
                     f.io.results
-                        .expand(&mut payload)
+                        .expand(&mut payload, rebound_shared::results::needed_by(name))
                         .await
                         .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))?;
                 }

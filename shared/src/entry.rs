@@ -30,10 +30,16 @@ where
     guarded(handler(payload)).await
 }
 
-/// [`invoke`] for a function that receives a recovery context: the context gets back the plan
-/// it carries by reference and the results it carries as summaries, and a result too large for
-/// the state is kept in the recovery table, the state getting its summary.
-pub async fn invoke_step<F, Fut, T, E>(raw: &RawValue, io: &StepIo, handler: F) -> Result<Value, Diagnostic>
+/// [`invoke`] for a function (named as in the template) that receives a recovery context: the
+/// context gets back the plan it carries by reference and the results the function reads that it
+/// carries as summaries, and a result too large for the state is kept in the recovery table, the
+/// state getting its summary.
+pub async fn invoke_step<F, Fut, T, E>(
+    raw: &RawValue,
+    io: &StepIo,
+    function: &str,
+    handler: F,
+) -> Result<Value, Diagnostic>
 where
     F: FnOnce(Value) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -42,7 +48,10 @@ where
 {
     invoke(raw, |mut payload| async move {
         io.plans.resolve(&mut payload).await.map_err(Diagnostic::from)?;
-        io.results.expand(&mut payload).await.map_err(Diagnostic::from)?;
+        io.results
+            .expand(&mut payload, crate::results::needed_by(function))
+            .await
+            .map_err(Diagnostic::from)?;
         let request = request_identity(&payload);
         let output = handler(payload).await.map_err(Into::into)?;
         let output = serde_json::to_value(output).map_err(|e| Diagnostic {

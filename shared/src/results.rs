@@ -2,7 +2,8 @@
 //! of records, databases or services) is kept whole in the recovery table, and the state
 //! carries its summary: every scalar field (status, passed, RPO, the approval flags the state
 //! machine's choices read), the counts, and the first failures. A function reading a context
-//! gets the whole results back first ([`ResultStore::expand`]), so no step works from a summary.
+//! gets back first the whole of each result it reads ([`ResultStore::expand`], [`needed_by`]),
+//! so no step works from a summary; the others pass through as they are.
 
 use chrono::Utc;
 use serde_json::{json, Map, Value};
@@ -54,15 +55,28 @@ pub struct ResultStore {
     pub table: Option<RecoveryTable>,
 }
 
+/// The results a function reads, by their key: a step polls its own, the validator also takes
+/// the databases' measured RPO, the notifier reports them all.
+pub fn needed_by(function: &str) -> &'static [&'static str] {
+    match function {
+        "dns-failover" => &["dns"],
+        "database-failover" => &["database"],
+        "service-restoration" => &["services"],
+        "recovery-validator" => &["validation", "database"],
+        "recovery-notifier" => &["dns", "database", "services", "validation", "notification", "readiness"],
+        _ => &[],
+    }
+}
+
 impl ResultStore {
-    /// Puts back every result the request's context carries as a summary.
-    pub async fn expand(&self, payload: &mut Value) -> Result<(), ResultStoreError> {
+    /// Puts back each of `keys` that the request's context carries as a summary.
+    pub async fn expand(&self, payload: &mut Value, keys: &[&str]) -> Result<(), ResultStoreError> {
         let Some(context) = payload.get_mut("context") else {
             return Ok(());
         };
         let application = context["application"].as_str().unwrap_or_default().to_string();
         let recovery_id = context["recoveryId"].as_str().unwrap_or_default().to_string();
-        for (key, path) in RESULT_PATHS {
+        for (key, path) in RESULT_PATHS.into_iter().filter(|(key, _)| keys.contains(key)) {
             let Some(slot) = context.pointer_mut(path) else {
                 continue;
             };
@@ -156,17 +170,20 @@ pub fn summarise(result: Value) -> Value {
                 out.insert("actions".into(), Value::Array(failed));
             }
             ("checks", Value::Array(checks)) => {
+                // Failed and unknown checks both need someone's eyes; they are counted apart.
                 let failing: Vec<Value> = checks
                     .iter()
                     .filter(|c| c["passed"] == false)
                     .take(SUMMARY_ITEMS)
                     .cloned()
                     .collect();
+                let unknown = checks.iter().filter(|c| c["unknown"] == true).count();
                 out.insert(
                     "checkCounts".into(),
                     json!({
                         "total": checks.len(),
-                        "failing": checks.iter().filter(|c| c["passed"] == false).count(),
+                        "failing": checks.iter().filter(|c| c["passed"] == false).count() - unknown,
+                        "unknown": unknown,
                     }),
                 );
                 out.insert("checks".into(), Value::Array(failing));
@@ -209,14 +226,15 @@ mod tests {
         assert!(summary.to_string().len() < 2 * 1024);
 
         let checks: Vec<Value> = (0..2000)
-            .map(|i| json!({"name": format!("c{i}"), "passed": i % 2 == 0, "detail": "x"}))
+            .map(|i| json!({"name": format!("c{i}"), "passed": i % 2 == 0, "unknown": i % 4 == 1, "detail": "x"}))
             .collect();
         let report = json!({"result": {"step": "validation", "status": "inProgress", "actions": []},
                             "passed": false, "consecutiveSuccesses": 0, "checks": checks});
         assert_eq!(key_of(&report), Some("validation"));
         let summary = summarise(report);
         assert_eq!(summary["passed"], false, "what the choice reads stays");
-        assert_eq!(summary["checkCounts"]["failing"], 1000);
+        assert_eq!(summary["checkCounts"]["failing"], 500);
+        assert_eq!(summary["checkCounts"]["unknown"], 500);
         assert_eq!(summary["checks"].as_array().map(Vec::len), Some(SUMMARY_ITEMS));
         assert_eq!(summary["result"]["actionCounts"]["total"], 0);
 

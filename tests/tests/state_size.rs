@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use disaster_detector::Detector;
-use rebound_shared::results::{ResultStore, INLINE_BYTES};
+use rebound_shared::results::{needed_by, ResultStore, INLINE_BYTES};
 use rebound_shared::source::PlanSource;
 use rebound_shared::table::RecoveryTable;
 use rebound_shared::ErrorKind;
@@ -153,17 +153,26 @@ async fn a_large_result_is_kept_in_the_table_and_comes_back_whole() {
         "{bytes} bytes in parts of at most 300 KiB"
     );
 
-    // The next function gets the whole result back.
+    // A function that does not read the DNS result leaves the summary as it is (no read); the
+    // one that does gets the whole result back.
     let mut next = json!({"action": "status", "context": {"application": "orders", "recoveryId": "r-1",
-                                                        "results": {"dns": summary}}});
-    store.expand(&mut next).await.expect("expanded");
+                                                        "results": {"dns": summary.clone()}}});
+    store
+        .expand(&mut next, needed_by("service-restoration"))
+        .await
+        .expect("left");
+    assert_eq!(next["context"]["results"]["dns"], summary);
+    store
+        .expand(&mut next, needed_by("dns-failover"))
+        .await
+        .expect("expanded");
     assert_eq!(next["context"]["results"]["dns"], large);
 
     // Without the table, a kept result cannot be read: a clear error, not a summary taken as whole.
     let mut orphan = next.clone();
     orphan["context"]["results"]["dns"] = store.compact(&request, large).await.expect("kept");
     let err = ResultStore { table: None }
-        .expand(&mut orphan)
+        .expand(&mut orphan, needed_by("recovery-notifier"))
         .await
         .expect_err("no table");
     assert!(err.to_string().contains("RECOVERY_TABLE"), "{err}");

@@ -15,7 +15,10 @@ async fn main() -> Result<(), Error> {
     let io = rebound_shared::entry::StepIo::from_env(&recovery);
     let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_step(&event.payload, io, |payload| dns.handle(payload, chrono::Utc::now())).await
+        rebound_shared::entry::invoke_step(&event.payload, io, "dns-failover", |payload| {
+            dns.handle(payload, chrono::Utc::now())
+        })
+        .await
     }))
     .await
 }

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     };
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_step(&event.payload, io, |payload| {
+        rebound_shared::entry::invoke_step(&event.payload, io, "recovery-notifier", |payload| {
             notifier.handle(payload, chrono::Utc::now())
         })
         .await

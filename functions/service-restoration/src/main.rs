@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let io = rebound_shared::entry::StepIo::from_env(&config);
     let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_step(&event.payload, io, |payload| {
+        rebound_shared::entry::invoke_step(&event.payload, io, "service-restoration", |payload| {
             services.handle(payload, chrono::Utc::now())
         })
         .await
