@@ -130,6 +130,9 @@ enum Command {
         databases: usize,
         #[arg(long, default_value_t = 200)]
         services: usize,
+        /// Run this many small/large pairs, interleaved, and compare their medians.
+        #[arg(long, default_value_t = 1)]
+        pairs: usize,
     },
 }
 
@@ -455,6 +458,7 @@ async fn main() -> ExitCode {
             records,
             databases,
             services,
+            pairs,
         } => {
             let shape = rebound::bench::Shape {
                 zones: zones.max(1),
@@ -462,7 +466,7 @@ async fn main() -> ExitCode {
                 databases,
                 services,
             };
-            rebound::bench::main(shape).await
+            rebound::bench::main(shape, pairs.max(1)).await
         }
     }
 }
