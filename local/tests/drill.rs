@@ -136,12 +136,21 @@ async fn every_failover_checks_readiness_and_fences_the_old_writer_first() {
     // An AZ outage leaves the primary region answering, so the fence is set.
     let report = verified_report(Scenario::AzOutage).await;
     let states = states(&report);
-    let position = |name: &str| states.iter().position(|s| s == name);
+    // Both must have run: `None < Some(_)` would hold for a readiness check that never ran.
+    let position = |name: &str| {
+        states
+            .iter()
+            .position(|s| s == name)
+            .unwrap_or_else(|| panic!("{name} did not run: {states:?}"))
+    };
     assert!(position("CheckReadiness") < position("InitiateFailover"), "{states:?}");
     let operations = action_field(&report, "operation");
     let fence = operations.iter().position(|o| *o == "FenceOldWriter");
     let promote = operations.iter().position(|o| *o == "PromoteReadReplica");
-    assert!(fence.is_some() && fence < promote, "{operations:?}");
+    assert!(
+        fence.is_some() && promote.is_some() && fence < promote,
+        "{operations:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,8 +186,12 @@ async fn the_scheduled_readiness_check_changes_nothing_and_tells_nobody() {
 async fn a_security_incident_waits_for_approval_then_fails_over() {
     let report = verified_report(Scenario::SecurityIncident).await;
     let states = states(&report);
-    let position = |name: &str| states.iter().position(|s| s == name);
-    assert!(position("RequestApproval").is_some(), "{states:?}");
+    let position = |name: &str| {
+        states
+            .iter()
+            .position(|s| s == name)
+            .unwrap_or_else(|| panic!("{name} did not run: {states:?}"))
+    };
     assert!(position("RequestApproval") < position("InitiateFailover"), "{states:?}");
 }
 

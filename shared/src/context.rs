@@ -287,6 +287,9 @@ pub struct Check {
     /// nor failed, and never counted as a pass.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unknown: bool,
+    /// Not run, on purpose (nothing to check in this setup): neither passed nor failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 impl Check {
@@ -296,16 +299,38 @@ impl Check {
             passed,
             detail,
             unknown: false,
+            skipped: false,
         }
     }
 
     /// A check whose read got no answer.
     pub fn unknown(name: String, detail: String) -> Check {
         Check {
-            name,
-            passed: false,
-            detail,
             unknown: true,
+            ..Check::new(name, false, detail)
+        }
+    }
+
+    /// A check that does not apply here, and says why.
+    pub fn skipped(name: String, detail: String) -> Check {
+        Check {
+            skipped: true,
+            ..Check::new(name, false, detail)
+        }
+    }
+
+    /// Ran, and found something wrong: neither passed, unknown nor skipped.
+    pub fn failed(&self) -> bool {
+        !self.passed && !self.unknown && !self.skipped
+    }
+
+    /// How the check came out, in one word.
+    pub fn verdict(&self) -> &'static str {
+        match (self.passed, self.unknown, self.skipped) {
+            (true, _, _) => "passed",
+            (false, true, _) => "unknown",
+            (false, false, true) => "skipped",
+            (false, false, false) => "failed",
         }
     }
 }

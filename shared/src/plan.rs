@@ -1,8 +1,9 @@
 //! The recovery plan: one JSON document per application saying what to recover and how.
 //!
-//! [`RecoveryPlan::from_json`] is the only way in: it checks the whole document first and reports
-//! *every* problem with its JSON path (`databases[1].identifier: required`), then deserializes the
-//! typed plan. Unknown fields are problems, so a typo never silently disables a step.
+//! The checker is the only way in, for a plan document ([`RecoveryPlan::from_json`]) and for the
+//! plan inside a step's context ([`crate::context::parse_request`]): it checks the whole document
+//! first and reports *every* problem with its JSON path (`databases[1].identifier: required`),
+//! then deserializes the typed plan. Unknown fields are problems, so a typo never silently disables a step.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -173,17 +173,19 @@ pub fn summarise(result: Value) -> Value {
                 // Failed and unknown checks both need someone's eyes; they are counted apart.
                 let failing: Vec<Value> = checks
                     .iter()
-                    .filter(|c| c["passed"] == false)
+                    .filter(|c| c["passed"] == false && c["skipped"] != true)
                     .take(SUMMARY_ITEMS)
                     .cloned()
                     .collect();
                 let unknown = checks.iter().filter(|c| c["unknown"] == true).count();
+                let skipped = checks.iter().filter(|c| c["skipped"] == true).count();
                 out.insert(
                     "checkCounts".into(),
                     json!({
                         "total": checks.len(),
-                        "failing": checks.iter().filter(|c| c["passed"] == false).count() - unknown,
+                        "failing": checks.iter().filter(|c| c["passed"] == false).count() - unknown - skipped,
                         "unknown": unknown,
+                        "skipped": skipped,
                     }),
                 );
                 out.insert("checks".into(), Value::Array(failing));

@@ -428,3 +428,21 @@ fn text_that_is_not_json_is_one_problem_at_the_root() {
     let err = RecoveryPlan::from_json("[]").expect_err("not an object");
     assert_eq!(err.problems[0].to_string(), "$: must be an object");
 }
+
+#[test]
+fn a_plan_inside_a_step_request_is_checked_like_one_loaded_on_its_own() {
+    use rebound_shared::context::{parse_request, StepRequest};
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/dns-failover.json"))
+        .expect("events/dns-failover.json is readable");
+    let request: Value = serde_json::from_str(&text).expect("JSON");
+    parse_request::<StepRequest>(request.clone()).expect("the sample request is valid");
+
+    // A field the typed plan would silently ignore or take is refused, with its path.
+    let mut bad = request.clone();
+    bad["context"]["plan"]["dns"][0]["ttl"] = json!(-5);
+    bad["context"]["plan"]["colour"] = json!("blue");
+    let err = parse_request::<StepRequest>(bad).expect_err("a bad plan in the context");
+    let text = err.to_string();
+    assert!(text.contains("context.plan: dns[0].ttl"), "{text}");
+    assert!(text.contains("context.plan: colour: unknown field"), "{text}");
+}

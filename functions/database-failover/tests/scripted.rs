@@ -196,9 +196,10 @@ async fn switchover_mode_switches_over_and_status_waits_for_the_new_writer() {
         .expect("status");
     assert_eq!(waiting.actions[0].status, ActionStatus::Pending);
     assert_eq!(waiting.status, StepStatus::InProgress);
-    // Past the deadline the step gives up, naming what it waited for.
+    // Past the deadline (a second after it) the step gives up, naming what it waited for.
+    let past_deadline = Utc.with_ymd_and_hms(2026, 11, 24, 3, 32, 42).single().expect("time");
     let err = failover(&[&still_east])
-        .handle(status.clone(), Utc::now())
+        .handle(status.clone(), past_deadline)
         .await
         .expect_err("deadline passed");
     assert_eq!(err.kind(), ErrorKind::StepFailed);

@@ -357,7 +357,7 @@ impl DnsFailover {
             }
             result.actions.push(action);
         }
-        Ok(result.settle(invocation, Utc::now().max(now)))
+        Ok(result.settle(invocation, now))
     }
 
     async fn status(&self, request: &StepRequest, now: DateTime<Utc>) -> Result<StepResult, DnsError> {

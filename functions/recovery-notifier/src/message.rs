@@ -212,10 +212,11 @@ fn warnings(ctx: &RecoveryContext) -> Vec<String> {
 }
 
 fn verdict(check: &rebound_shared::context::Check) -> &'static str {
-    match (check.passed, check.unknown) {
-        (true, _) => "ok  ",
-        (false, true) => "UNKN",
-        (false, false) => "FAIL",
+    match check.verdict() {
+        "passed" => "ok  ",
+        "unknown" => "UNKN",
+        "skipped" => "skip",
+        _ => "FAIL",
     }
 }
 
@@ -291,7 +292,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         let failed = v
             .checks
             .iter()
-            .filter(|c| !c.passed && !c.unknown)
+            .filter(|c| c.failed())
             .map(|c| format!("  check failed: {}: {}", c.name, c.detail))
             .collect();
         text.extend(listed(failed, "failed checks"));
@@ -305,7 +306,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         ));
         // Failing checks first: with thousands of resources they are what matters.
         let mut checks: Vec<&rebound_shared::context::Check> = readiness.checks.iter().collect();
-        checks.sort_by_key(|c| (c.passed, c.unknown));
+        checks.sort_by_key(|c| (!c.failed(), c.passed));
         let lines = checks
             .into_iter()
             .map(|c| format!("  {} {}: {}", verdict(c), c.name, c.detail))
@@ -401,7 +402,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             "ready": r.ready,
             "checkedAt": r.checked_at,
             "summary": clip(r.summary.clone()),
-            "failing": r.checks.iter().filter(|c| !c.passed && !c.unknown).take(MAX_LISTED).collect::<Vec<_>>(),
+            "failing": r.checks.iter().filter(|c| c.failed()).take(MAX_LISTED).collect::<Vec<_>>(),
             "checks": r.checks.len(),
             "dataLossApproval": r.data_loss_approval,
             "splitBrainApproval": r.split_brain_approval,

@@ -136,7 +136,7 @@ impl RecoveryValidator {
         let checks = self.round(ctx).await;
         // A check that could not be read (the old side of a regional outage) neither passes nor
         // holds the recovery back: it is reported as unknown, to the end.
-        let all_green = checks.iter().all(|c| c.passed || c.unknown);
+        let all_green = !checks.iter().any(Check::failed);
         let consecutive = if all_green {
             previous.as_ref().map_or(0, |p| p.consecutive_successes) + 1
         } else {
@@ -171,7 +171,7 @@ impl RecoveryValidator {
             if (now - started).num_seconds() >= i64::try_from(deadline).unwrap_or(i64::MAX) {
                 let failing: Vec<String> = checks
                     .iter()
-                    .filter(|c| !c.passed && !c.unknown)
+                    .filter(|c| c.failed())
                     .map(|c| format!("{}: {}", c.name, c.detail))
                     .collect();
                 let failing = if failing.is_empty() {
@@ -195,7 +195,7 @@ impl RecoveryValidator {
             // deadline to learn what keeps the recovery from being verified.
             let failing: Vec<String> = checks
                 .iter()
-                .filter(|c| !c.passed && !c.unknown)
+                .filter(|c| c.failed())
                 .map(|c| format!("{}: {}", c.name, c.detail))
                 .collect();
             tracing::warn!(

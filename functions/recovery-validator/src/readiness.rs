@@ -85,9 +85,8 @@ impl RecoveryValidator {
         });
         match &self.permissions {
             Some(permissions) => checks.extend(permissions.checks(ctx, scheduled).await),
-            None => checks.push(check(
+            None => checks.push(Check::skipped(
                 "permissions".into(),
-                true,
                 "not checked: ACTING_ROLES names no roles (a local run acts with the caller's own credentials)".into(),
             )),
         }
@@ -97,7 +96,7 @@ impl RecoveryValidator {
         }
         let failing: Vec<String> = checks
             .iter()
-            .filter(|c| !c.passed && !c.unknown)
+            .filter(|c| c.failed())
             .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
         let report = ReadinessReport {
@@ -132,9 +131,8 @@ impl RecoveryValidator {
             .filter(|p| matches!(p, Probe::Http { .. }) && p.when().applies(!to_recovery))
             .collect();
         if to_recovery && matches!(ctx.plan.strategy, Strategy::PilotLight | Strategy::BackupRestore) {
-            return vec![check(
+            return vec![Check::skipped(
                 "recovery endpoint".into(),
-                true,
                 format!(
                     "not probed: a {:?} strategy serves nothing before restoration",
                     ctx.plan.strategy

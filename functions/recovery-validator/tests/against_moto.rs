@@ -367,7 +367,29 @@ async fn readiness_checks_everything_a_failover_touches_and_changes_nothing() {
     assert_eq!(report.expected_data_loss_seconds, Some(4.0));
     let dns = &report.checks[0];
     assert!(dns.detail.contains("would UPSERT"), "{}", dns.detail);
+    // No acting roles to check here: skipped and shown so, not passed.
+    let permissions = report
+        .checks
+        .iter()
+        .find(|c| c.name == "permissions")
+        .expect("permissions");
+    assert!(
+        permissions.skipped && !permissions.passed && permissions.detail.starts_with("not checked"),
+        "{permissions:?}"
+    );
     assert_eq!(w.untouched().await, untouched_state());
+
+    // A pilot light serves nothing before its services are restored: the endpoint is not probed.
+    let mut pilot = w.request.clone();
+    pilot["context"]["plan"]["strategy"] = json!("pilotLight");
+    let report = w.readiness(&pilot).await.expect("ready");
+    let endpoint = report
+        .checks
+        .iter()
+        .find(|c| c.name == "recovery endpoint")
+        .expect("endpoint check");
+    assert!(endpoint.skipped && !endpoint.passed, "{endpoint:?}");
+    assert!(report.ready, "a skipped check is not a failure: {}", report.summary);
 }
 
 #[tokio::test]
