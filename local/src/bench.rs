@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use aws_config::SdkConfig;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use rebound_shared::aws::Regions;
 use rebound_tests::faults::FaultProxy;
 use rebound_tests::{seed, MotoServer};
 use serde_json::{json, Value};
@@ -151,8 +152,10 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
     let plan_bytes = plan.to_string().len();
     let proxy = FaultProxy::start(&moto)?;
     let functions = Arc::new(Functions::new(
-        &proxy.config(PRIMARY),
-        &proxy.config(RECOVERY),
+        &Regions {
+            primary: proxy.config(PRIMARY),
+            recovery: proxy.config(RECOVERY),
+        },
         Some(format!("s3://{BUCKET}/plan.json")),
         Some(TABLE.into()),
     ));
@@ -341,7 +344,10 @@ async fn moved(global: &SdkConfig, recovery: &SdkConfig, plan: &Value) -> Result
         .filter_map(|r| r["hostedZoneId"].as_str())
         .collect();
     zones.dedup();
-    let dns = dns_failover::DnsFailover::new(global, recovery);
+    let dns = dns_failover::DnsFailover::new(&Regions {
+        primary: global.clone(),
+        recovery: recovery.clone(),
+    });
     let mut records = 0;
     for zone in zones {
         let sets = dns

@@ -16,6 +16,7 @@ use aws_sdk_route53::types::{
     ResourceRecordSet, RrType,
 };
 use chrono::Utc;
+use rebound_shared::aws::Regions;
 use rebound_tests::faults::{Call, Fault, FaultProxy};
 use rebound_tests::MotoServer;
 use serde_json::{json, Value};
@@ -1002,16 +1003,17 @@ pub async fn drill_with(
     } else {
         Some(FaultProxy::start(&moto)?)
     };
-    let (acting_global, acting_recovery) = match &proxy {
-        Some(p) => (p.config(PRIMARY), p.config(RECOVERY)),
-        None => (global.clone(), recovery.clone()),
+    let acting = match &proxy {
+        Some(p) => Regions {
+            primary: p.config(PRIMARY),
+            recovery: p.config(RECOVERY),
+        },
+        None => Regions {
+            primary: global.clone(),
+            recovery: recovery.clone(),
+        },
     };
-    let functions = Arc::new(Functions::new(
-        &acting_global,
-        &acting_recovery,
-        Some(PLAN_LOCATION.into()),
-        Some(TABLE.into()),
-    ));
+    let functions = Arc::new(Functions::new(&acting, Some(PLAN_LOCATION.into()), Some(TABLE.into())));
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
     if scenario == Scenario::Failback {
         eprintln!("drill: first a region-outage failover");

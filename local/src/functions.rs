@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
 use chrono::Utc;
 use database_failover::DatabaseFailover;
 use disaster_detector::Detector;
@@ -13,6 +12,7 @@ use recovery_validator::RecoveryValidator;
 use serde_json::Value;
 use service_restoration::ServiceRestoration;
 
+use rebound_shared::aws::Regions;
 use rebound_shared::entry::{guarded, request_identity, StepIo};
 use rebound_shared::results::ResultStore;
 use rebound_shared::source::PlanSource;
@@ -33,13 +33,14 @@ pub struct Functions {
 
 impl Functions {
     /// `table` is the recovery table (lease, cooldown, audit), in the recovery region.
-    pub fn new(global: &SdkConfig, recovery: &SdkConfig, plan_location: Option<String>, table: Option<String>) -> Self {
+    pub fn new(regions: &Regions, plan_location: Option<String>, table: Option<String>) -> Self {
+        let (global, recovery) = (&regions.primary, &regions.recovery);
         Functions {
             detector: Detector::new(recovery, plan_location, table.clone()),
-            dns: DnsFailover::new(global, recovery),
-            databases: DatabaseFailover::new(recovery, global),
+            dns: DnsFailover::new(regions),
+            databases: DatabaseFailover::new(regions),
             services: ServiceRestoration::new(recovery),
-            validator: RecoveryValidator::new(global, recovery),
+            validator: RecoveryValidator::new(regions),
             io: StepIo {
                 plans: PlanSource::new(recovery),
                 results: ResultStore {

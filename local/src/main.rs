@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use rebound::asl::{Approval, Interpreter};
 use rebound::drill::{self, Scenario};
 use rebound::functions::{bind, Functions};
+use rebound_shared::aws::Regions;
 use rebound_shared::RecoveryPlan;
 use serde_json::Value;
 
@@ -289,8 +290,10 @@ async fn run(args: RunArgs) -> ExitCode {
         );
     }
     let functions = Arc::new(Functions::new(
-        &global,
-        &recovery,
+        &Regions {
+            primary: global,
+            recovery,
+        },
         plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
         table,
     ));

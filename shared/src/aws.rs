@@ -28,6 +28,24 @@ pub async fn load_recovery_config() -> SdkConfig {
     }
 }
 
+/// The two regions a recovery spans, as SDK configurations: one value, so that no constructor
+/// takes two look-alike configurations in an order to remember.
+#[derive(Debug, Clone)]
+pub struct Regions {
+    /// Where the application normally runs; also serves the global APIs (Route 53, IAM).
+    pub primary: SdkConfig,
+    /// Where it recovers to.
+    pub recovery: SdkConfig,
+}
+
+/// Both regions, from `PRIMARY_REGION` and `RECOVERY_REGION` (the SAM template sets them).
+pub async fn load_regions() -> Regions {
+    Regions {
+        primary: load_primary_config().await,
+        recovery: load_recovery_config().await,
+    }
+}
+
 /// The region a client acts in, for checking it against the plan.
 pub fn region_of(config: &SdkConfig) -> String {
     config.region().map(|r| r.to_string()).unwrap_or_default()

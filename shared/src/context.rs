@@ -77,6 +77,8 @@ pub enum Mode {
     Drill,
 }
 
+display_as_serde!(Mode, DisasterType, Severity, NotificationKind);
+
 /// What a recovery does, decided by the classification.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -429,4 +431,26 @@ pub fn parse_request<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T
         }
     }
     serde_json::from_value(payload).map_err(|e| BadRequest(e.to_string()))
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+    use crate::plan::{Comparison, Strategy};
+
+    #[test]
+    fn enums_display_as_their_serde_names() {
+        assert_eq!(Mode::Switchover.to_string(), "switchover");
+        assert_eq!(DisasterType::RegionOutage.to_string(), "regionOutage");
+        assert_eq!(Severity::Critical.to_string(), "critical");
+        assert_eq!(NotificationKind::ApprovalRequest.to_string(), "approvalRequest");
+        assert_eq!(NotificationKind::NoRecoveryNeeded.to_string(), "noRecoveryNeeded");
+        assert_eq!(Strategy::PilotLight.to_string(), "pilotLight");
+        assert_eq!(Comparison::GreaterThanOrEqual.to_string(), "greaterThanOrEqual");
+        for kind in [NotificationKind::Success, NotificationKind::NotReady] {
+            let parsed: NotificationKind =
+                serde_json::from_value(serde_json::json!(kind.to_string())).expect("round trip");
+            assert_eq!(parsed, kind);
+        }
+    }
 }

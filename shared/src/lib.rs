@@ -2,6 +2,21 @@
 //! recovery plan, the recovery context and step results, the error names the state machine
 //! matches, RTO/RPO arithmetic, and AWS client setup.
 
+/// `Display` for unit enums as their serde names (`pilotLight`, `approvalRequest`): the one
+/// spelling the plan, the context, operators and stored ids share. Never `Debug`.
+macro_rules! display_as_serde {
+    ($($t:ty),+) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match serde_json::to_value(self) {
+                    Ok(serde_json::Value::String(name)) => f.write_str(&name),
+                    _ => Err(std::fmt::Error),
+                }
+            }
+        }
+    )+};
+}
+
 pub mod audit;
 pub mod aws;
 pub mod context;

@@ -137,6 +137,8 @@ pub enum Comparison {
     LessThanOrEqual,
 }
 
+display_as_serde!(Strategy, Comparison);
+
 impl Comparison {
     pub fn breached(self, value: f64, threshold: f64) -> bool {
         match self {

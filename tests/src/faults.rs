@@ -255,6 +255,11 @@ impl FaultProxy {
         crate::local_config(&self.endpoint(), region)
     }
 
+    /// The tests' regions through the proxy: primary us-east-1, recovery us-west-2.
+    pub fn regions(&self) -> rebound_shared::aws::Regions {
+        crate::regions(&self.endpoint())
+    }
+
     /// Replaces the rules; the proxy applies them from its next request on.
     pub fn set(&self, faults: &[Fault]) -> std::io::Result<()> {
         let text = serde_json::to_string(faults).map_err(std::io::Error::other)?;

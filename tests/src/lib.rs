@@ -23,6 +23,14 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 
+/// The tests' regions at `endpoint`: primary us-east-1, recovery us-west-2.
+pub fn regions(endpoint: &str) -> rebound_shared::aws::Regions {
+    rebound_shared::aws::Regions {
+        primary: local_config(endpoint, "us-east-1"),
+        recovery: local_config(endpoint, "us-west-2"),
+    }
+}
+
 /// The moto release the tests are written against (installed by `scripts/setup`).
 pub const MOTO_VERSION: &str = "5.2.5";
 pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
@@ -116,6 +124,11 @@ impl MotoServer {
     /// An AWS configuration for `region` pointed at this server, with dummy credentials.
     pub fn config(&self, region: &str) -> SdkConfig {
         local_config(&self.endpoint(), region)
+    }
+
+    /// The tests' regions: primary us-east-1, recovery us-west-2.
+    pub fn regions(&self) -> rebound_shared::aws::Regions {
+        regions(&self.endpoint())
     }
 
     /// Clears every resource in every region (`POST /moto-api/reset`).

@@ -19,6 +19,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::aws::Regions;
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, BadRequest, DisasterType, Mode, RecoveryContext, Step, StepAction,
     StepRequest, StepResult, StepStatus,
@@ -208,12 +209,12 @@ enum Change {
 }
 
 impl DatabaseFailover {
-    pub fn new(recovery: &aws_config::SdkConfig, primary: &aws_config::SdkConfig) -> Self {
+    pub fn new(regions: &Regions) -> Self {
         DatabaseFailover {
-            rds: aws_sdk_rds::Client::new(recovery),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(recovery),
-            primary_rds: aws_sdk_rds::Client::new(primary),
-            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(primary),
+            rds: aws_sdk_rds::Client::new(&regions.recovery),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
+            primary_rds: aws_sdk_rds::Client::new(&regions.primary),
+            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.primary),
         }
     }
 
@@ -423,10 +424,7 @@ impl DatabaseFailover {
                     Some(lag) if zero_loss && !data_loss_acceptable(lag, rpo, true, false) => {
                         return Err(precondition(
                             identifier,
-                            format!(
-                                "replica lag is {lag} s; a {} needs 0",
-                                format!("{:?}", ctx.mode).to_lowercase()
-                            ),
+                            format!("replica lag is {lag} s; a {} needs 0", ctx.mode),
                         ));
                     }
                     None if zero_loss => {

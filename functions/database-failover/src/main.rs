@@ -8,11 +8,10 @@ use serde_json::value::RawValue;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
-    let recovery = rebound_shared::aws::load_recovery_config().await;
-    let primary = rebound_shared::aws::load_primary_config().await;
-    let databases = DatabaseFailover::new(&recovery, &primary);
+    let regions = rebound_shared::aws::load_regions().await;
+    let databases = DatabaseFailover::new(&regions);
     let databases = &databases;
-    let io = rebound_shared::entry::StepIo::from_env(&recovery);
+    let io = rebound_shared::entry::StepIo::from_env(&regions.recovery);
     let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         rebound_shared::entry::invoke_step(&event.payload, io, "database-failover", |payload| {

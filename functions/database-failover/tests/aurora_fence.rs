@@ -73,7 +73,7 @@ async fn world() -> World {
 
 impl World {
     fn failover(&self) -> DatabaseFailover {
-        DatabaseFailover::new(&self.moto.config("us-west-2"), &self.moto.config("us-east-1"))
+        DatabaseFailover::new(&self.moto.regions())
     }
 
     fn request(&self, isolation: Option<&str>) -> Value {

@@ -34,7 +34,7 @@ async fn a_hundred_and_five_databases_are_read_in_batches_and_all_promoted_and_f
     request["context"]["plan"]["databases"] = Value::Array(databases);
 
     let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
-    let step = DatabaseFailover::new(&proxy.config("us-west-2"), &proxy.config("us-east-1"));
+    let step = DatabaseFailover::new(&proxy.regions());
     let count = |op: &str, region: &str| {
         proxy
             .calls()

@@ -390,7 +390,7 @@ pub fn assess(
             let mode = start.mode.unwrap_or(Mode::Failover);
             reasons.push(format!(
                 "readiness check for a {} asked by hand: {}",
-                format!("{mode:?}").to_lowercase(),
+                mode,
                 start.reason.as_deref().unwrap_or("no reason given")
             ));
             let event = DisasterEvent {
@@ -568,11 +568,11 @@ fn apply_strategy(
             .filter(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_ascii_lowercase();
-        let planned = format!("{:?}", plan.strategy).to_ascii_lowercase();
+        let planned = plan.strategy.to_string().to_ascii_lowercase();
         if normalised != planned {
             return Err(DetectorError::StrategyMismatch {
                 field: "strategy",
-                message: format!("{name} is not the plan's strategy {:?}", plan.strategy),
+                message: format!("{name} is not the plan's strategy {}", plan.strategy),
             });
         }
     }
@@ -602,9 +602,7 @@ fn judge_monitoring(plan: &RecoveryPlan, start: &ManualStart, reasons: &mut Vec<
     let Some(m) = &start.monitoring_data else {
         reasons.push(format!(
             "{} started by hand: {}",
-            start
-                .mode
-                .map_or("failover".to_string(), |m| format!("{m:?}").to_lowercase()),
+            start.mode.map_or("failover".to_string(), |m| m.to_string()),
             start.reason.as_deref().unwrap_or("no reason given")
         ));
         return (true, None);

@@ -150,12 +150,12 @@ async fn read_metric(config: &SdkConfig, plan: &RecoveryPlan, metric: &MetricSig
             match newest {
                 Some(v) if metric.comparison.breached(v, metric.threshold) => Signal {
                     name,
-                    detail: format!("{v} breaches {:?} {}", metric.comparison, metric.threshold),
+                    detail: format!("{v} breaches {} {}", metric.comparison, metric.threshold),
                     vote: Vote::Failing,
                 },
                 Some(v) => Signal {
                     name,
-                    detail: format!("{v} within {:?} {}", metric.comparison, metric.threshold),
+                    detail: format!("{v} within {} {}", metric.comparison, metric.threshold),
                     vote: Vote::Healthy,
                 },
                 None => Signal {

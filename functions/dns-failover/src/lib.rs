@@ -18,6 +18,7 @@ use std::time::Instant;
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet};
 use chrono::{DateTime, Utc};
+use rebound_shared::aws::Regions;
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, BadRequest, Step, StepAction, StepRequest, StepResult, StepStatus,
 };
@@ -109,10 +110,12 @@ struct RecordChange {
 
 impl DnsFailover {
     /// `config` serves Route 53 (global); `recovery` the alarms and the ARC cluster's credentials.
-    pub fn new(config: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
+    /// Route 53 is global: its client comes from the primary's configuration.
+    pub fn new(regions: &Regions) -> Self {
+        let recovery = &regions.recovery;
         // Route 53 allows five requests a second per account: adaptive retry slows down when
         // it throttles instead of spending the attempts at once.
-        let route53 = aws_sdk_route53::config::Builder::from(config)
+        let route53 = aws_sdk_route53::config::Builder::from(&regions.primary)
             .timeout_config(rebound_shared::aws::blocking_timeouts())
             .retry_config(aws_config::retry::RetryConfig::adaptive())
             .build();
@@ -233,7 +236,7 @@ impl DnsFailover {
                 let started = Instant::now();
                 let state = if to_recovery { StateValue::Alarm } else { StateValue::Ok };
                 let reason = format!(
-                    "Rebound {} {:?} of {}: primary {}",
+                    "Rebound {} {} of {}: primary {}",
                     ctx.recovery_id,
                     ctx.mode,
                     ctx.plan.application,
@@ -293,7 +296,7 @@ impl DnsFailover {
                             reason: e.to_string(),
                         })?;
                     let batch = ChangeBatch::builder()
-                        .comment(format!("Rebound {} {:?}", ctx.recovery_id, ctx.mode))
+                        .comment(format!("Rebound {} {}", ctx.recovery_id, ctx.mode))
                         .set_changes(Some(changes))
                         .build()
                         .map_err(|e| DnsError::BadRecord {

@@ -8,11 +8,10 @@ use serde_json::value::RawValue;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
-    let config = rebound_shared::aws::load_config().await;
-    let recovery = rebound_shared::aws::load_recovery_config().await;
-    let dns = DnsFailover::new(&config, &recovery);
+    let regions = rebound_shared::aws::load_regions().await;
+    let dns = DnsFailover::new(&regions);
     let dns = &dns;
-    let io = rebound_shared::entry::StepIo::from_env(&recovery);
+    let io = rebound_shared::entry::StepIo::from_env(&regions.recovery);
     let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         rebound_shared::entry::invoke_step(&event.payload, io, "dns-failover", |payload| {

@@ -110,7 +110,7 @@ async fn world() -> World {
         }
     }
     World {
-        dns: DnsFailover::new(&moto.config("us-east-1"), &moto.config("us-west-2")),
+        dns: DnsFailover::new(&moto.regions()),
         _moto: moto,
         route53,
         zone,

@@ -38,7 +38,7 @@ async fn world() -> World {
 
 impl World {
     fn dns(&self) -> DnsFailover {
-        DnsFailover::new(&self.moto.config("us-east-1"), &self.moto.config("us-west-2"))
+        DnsFailover::new(&self.moto.regions())
     }
 
     async fn run(&self, dns: &DnsFailover, request: &Value) -> Result<StepResult, DnsError> {
@@ -156,7 +156,7 @@ async fn with_route53_cut_the_gate_still_fails_over_and_upsert_names_the_control
     let w = world().await;
     let proxy = FaultProxy::start(&w.moto).unwrap_or_else(|e| panic!("{e}"));
     proxy.set(&[Fault::reset().service("route53")]).expect("faults");
-    let dns = DnsFailover::new(&proxy.config("us-east-1"), &proxy.config("us-west-2"));
+    let dns = DnsFailover::new(&proxy.regions());
 
     // The readiness check before a failover cannot verify the wiring and says so.
     let mut readiness = w.request.clone();

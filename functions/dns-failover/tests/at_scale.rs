@@ -74,7 +74,7 @@ async fn hundreds_of_records_take_one_listing_a_page_and_batches_within_route53s
     request["context"]["plan"]["dns"] = json!(dns);
 
     let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
-    let dns = DnsFailover::new(&proxy.config("us-east-1"), &proxy.config("us-west-2"));
+    let dns = DnsFailover::new(&proxy.regions());
     let started = dns.handle(request.clone(), Utc::now()).await.expect("start");
     let count = |op: &str| {
         proxy
@@ -114,7 +114,7 @@ async fn hundreds_of_records_take_one_listing_a_page_and_batches_within_route53s
     assert_eq!(done.status, StepStatus::Completed);
 
     // What moto holds: every planned record moved, the others untouched.
-    let listed = DnsFailover::new(&moto.config("us-east-1"), &moto.config("us-west-2"))
+    let listed = DnsFailover::new(&moto.regions())
         .zone_records(&zone)
         .await
         .expect("listing");

@@ -145,13 +145,10 @@ fn subject(request: &NotificationRequest) -> String {
             ctx.error.as_ref().map_or("unknown error", |e| e.error.as_str())
         ),
         NotificationKind::ApprovalRequest => {
-            format!("{app}: approve {} to {to}?", format!("{:?}", ctx.mode).to_lowercase())
+            format!("{app}: approve {} to {to}?", ctx.mode)
         }
         NotificationKind::NoRecoveryNeeded => format!("{app}: no recovery needed"),
-        NotificationKind::NotReady => format!(
-            "{app}: {to} NOT READY for a {}",
-            format!("{:?}", ctx.mode).to_lowercase()
-        ),
+        NotificationKind::NotReady => format!("{app}: {to} NOT READY for a {}", ctx.mode),
     };
     let full: String = format!("[Rebound] {dry}{text}")
         .chars()
@@ -222,11 +219,7 @@ fn verdict(check: &rebound_shared::context::Check) -> &'static str {
 
 /// One id per notification of a recovery: its recovery id and its kind.
 pub fn notification_id(request: &NotificationRequest) -> String {
-    let kind = serde_json::to_value(request.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    format!("{}/{kind}", request.context.recovery_id)
+    format!("{}/{}", request.context.recovery_id, request.kind)
 }
 
 /// Builds the subject, text, JSON body and attributes of one notification.
@@ -246,11 +239,11 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             }
         ),
         format!(
-            "Application: {} ({:?} mode, {:?} strategy)",
+            "Application: {} ({} mode, {} strategy)",
             ctx.application, ctx.mode, ctx.plan.strategy
         ),
         format!(
-            "Disaster: {:?} in {}, severity {:?}, detected {} from {:?}",
+            "Disaster: {} in {}, severity {}, detected {} from {:?}",
             e.disaster_type,
             e.affected_region,
             e.severity,
@@ -420,7 +413,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
     let attributes = vec![
         ("application", ctx.application.clone()),
         ("status", status_word(request.kind).to_string()),
-        ("severity", format!("{:?}", e.severity).to_lowercase()),
+        ("severity", e.severity.to_string()),
         // The same for every copy: SNS standard topics deliver at least once, and a publish
         // whose answer was lost is retried, so subscribers drop a notificationId seen before.
         ("notificationId", notification_id(request)),
@@ -467,7 +460,7 @@ pub fn metrics_line(ctx: &RecoveryContext, succeeded: bool, now: DateTime<Utc>) 
             "CloudWatchMetrics": [{ "Namespace": "Rebound", "Dimensions": [["Application"], ["Application", "Mode"]], "Metrics": metrics }]
         },
         "Application": ctx.application,
-        "Mode": format!("{:?}", ctx.mode).to_lowercase(),
+        "Mode": ctx.mode.to_string(),
         "RecoveryId": ctx.recovery_id,
     });
     if let Some(map) = line.as_object_mut() {

@@ -23,6 +23,7 @@ use database_failover::{failback_databases, DatabaseFailover};
 use dns_failover::{alarm, find, record_holds, routing, DnsFailover};
 use futures_util::{stream, StreamExt};
 use permissions::Permissions;
+use rebound_shared::aws::Regions;
 use rebound_shared::context::{
     parse_request, BadRequest, Check, ReadinessReport, RecoveryContext, Step, StepAction, StepRequest, StepResult,
     StepStatus, ValidationReport,
@@ -76,12 +77,12 @@ pub struct RecoveryValidator {
 }
 
 impl RecoveryValidator {
-    /// `primary` serves Route 53 (global) and the primary-region databases a failback checks.
-    pub fn new(primary: &aws_config::SdkConfig, recovery: &aws_config::SdkConfig) -> Self {
+    /// The primary serves Route 53 (global) and the databases a failback checks.
+    pub fn new(regions: &Regions) -> Self {
         RecoveryValidator {
-            dns: DnsFailover::new(primary, recovery),
-            databases: DatabaseFailover::new(recovery, primary),
-            services: ServiceRestoration::new(recovery),
+            dns: DnsFailover::new(regions),
+            databases: DatabaseFailover::new(regions),
+            services: ServiceRestoration::new(&regions.recovery),
             http: reqwest::Client::builder()
                 .user_agent("rebound-validator")
                 .build()

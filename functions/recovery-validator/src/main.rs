@@ -9,19 +9,18 @@ use serde_json::value::RawValue;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
-    let global = rebound_shared::aws::load_primary_config().await;
-    let recovery = rebound_shared::aws::load_recovery_config().await;
-    let mut validator = RecoveryValidator::new(&global, &recovery);
+    let regions = rebound_shared::aws::load_regions().await;
+    let mut validator = RecoveryValidator::new(&regions);
     // The acting functions' roles, whose permissions readiness checks.
     if let Some(roles) = std::env::var("ACTING_ROLES").ok().filter(|r| !r.trim().is_empty()) {
         validator.permissions = Some(Permissions {
             // IAM's control plane is homed in us-east-1: checking permissions is best effort.
-            iam: aws_sdk_iam::Client::new(&rebound_shared::aws::best_effort(&global)),
+            iam: aws_sdk_iam::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
             roles: parse_roles(&roles)?,
         });
     }
     let validator = &validator;
-    let io = rebound_shared::entry::StepIo::from_env(&recovery);
+    let io = rebound_shared::entry::StepIo::from_env(&regions.recovery);
     let io = &io;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         rebound_shared::entry::invoke_step(&event.payload, io, "recovery-validator", |payload| {

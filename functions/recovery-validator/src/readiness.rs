@@ -134,7 +134,7 @@ impl RecoveryValidator {
             return vec![Check::skipped(
                 "recovery endpoint".into(),
                 format!(
-                    "not probed: a {:?} strategy serves nothing before restoration",
+                    "not probed: a {} strategy serves nothing before restoration",
                     ctx.plan.strategy
                 ),
             )];

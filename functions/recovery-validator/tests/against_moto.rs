@@ -121,8 +121,8 @@ async fn world_with(health: SocketAddr, default_group: bool) -> World {
     request["context"]["results"]["database"] =
         json!({"step": "databaseFailover", "status": "completed", "rpoSeconds": 4.0});
     let validator = RecoveryValidator {
-        dns: DnsFailover::new(&global, &west),
-        databases: DatabaseFailover::new(&west, &global),
+        dns: DnsFailover::new(&moto.regions()),
+        databases: DatabaseFailover::new(&moto.regions()),
         services: ServiceRestoration {
             ecs: ecs.clone(),
             autoscaling: aws_sdk_autoscaling::Client::new(&west),
@@ -487,8 +487,8 @@ async fn an_old_writer_whose_region_times_out_is_unknown_never_a_pass() {
         .set(&[Fault::timeout(30).service("rds").region("us-east-1")])
         .expect("faults");
     let validator = RecoveryValidator {
-        databases: DatabaseFailover::new(&proxy.config("us-west-2"), &proxy.config("us-east-1")),
-        ..RecoveryValidator::new(&w.moto.config("us-east-1"), &w.west_config)
+        databases: DatabaseFailover::new(&proxy.regions()),
+        ..RecoveryValidator::new(&w.moto.regions())
     };
     let mut request = w.request.clone();
     request["context"]["plan"]["validation"]["probes"] = json!([]);
