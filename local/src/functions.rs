@@ -13,7 +13,7 @@ use serde_json::Value;
 use service_restoration::ServiceRestoration;
 
 use rebound_shared::aws::Regions;
-use rebound_shared::entry::{guarded, request_identity, StepIo};
+use rebound_shared::entry::{guarded, run_step, StepIo};
 use rebound_shared::results::ResultStore;
 use rebound_shared::source::PlanSource;
 
@@ -79,13 +79,6 @@ fn failed(d: lambda_runtime::Diagnostic) -> StateError {
     StateError::new(d.error_type, d.error_message)
 }
 
-fn to_value<T: serde::Serialize>(v: T) -> Result<Value, lambda_runtime::Diagnostic> {
-    serde_json::to_value(v).map_err(|e| lambda_runtime::Diagnostic {
-        error_type: "Rebound.StepFailed".into(),
-        error_message: format!("the result is not JSON: {e}"),
-    })
-}
-
 /// Task handlers by local ARN, and the substitutions naming them.
 pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap<String, String>) {
     let mut tasks: HashMap<String, TaskHandler> = HashMap::new();
@@ -97,35 +90,16 @@ pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap
             let f = f.clone();
             Box::pin(async move {
                 let now = Utc::now();
-                let mut payload = payload;
-                let step = name != "disaster-detector";
-                if step {
-                    f.io.plans
-                        .resolve(&mut payload)
-                        .await
-                        .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))?;
-                    f.io.results
-                        .expand(&mut payload, rebound_shared::results::needed_by(name))
-                        .await
-                        .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))?;
-                }
-                let request = request_identity(&payload);
+                let io = &f.io;
                 let done = match name {
                     "disaster-detector" => guarded(f.detector.detect_state(payload, now)).await,
-                    "dns-failover" => guarded(f.dns.handle(payload, now)).await.and_then(to_value),
-                    "database-failover" => guarded(f.databases.handle(payload, now)).await.and_then(to_value),
-                    "service-restoration" => guarded(f.services.handle(payload, now)).await.and_then(to_value),
-                    "recovery-validator" => guarded(f.validator.handle(payload, now)).await.and_then(to_value),
-                    _ => guarded(f.notifier.handle(payload, now)).await.and_then(to_value),
+                    "dns-failover" => run_step(payload, io, name, |p| f.dns.handle(p, now)).await,
+                    "database-failover" => run_step(payload, io, name, |p| f.databases.handle(p, now)).await,
+                    "service-restoration" => run_step(payload, io, name, |p| f.services.handle(p, now)).await,
+                    "recovery-validator" => run_step(payload, io, name, |p| f.validator.handle(p, now)).await,
+                    _ => run_step(payload, io, name, |p| f.notifier.handle(p, now)).await,
                 };
-                let output = done.map_err(failed)?;
-                if !step {
-                    return Ok(output);
-                }
-                f.io.results
-                    .compact(&request, output)
-                    .await
-                    .map_err(|e| failed(lambda_runtime::Diagnostic::from(e)))
+                done.map_err(failed)
             })
         });
         tasks.insert(arn(name), handler);

@@ -13,7 +13,8 @@ use serde_json::Value;
 async fn crashed_run(name: &str) -> (Stage, String) {
     let (stage, input) = common::region_outage().await;
     let child = common::run_scaled(&stage, &input, "1", &["--execution-name", name]);
-    let printed = common::kill_after(child, "StartDatabaseFailover").await;
+    // The branches run side by side: killed once DNS has moved and the promotion has started.
+    let printed = common::kill_after(child, &["DnsFailoverCompleted", "StartDatabaseFailover"]).await;
     assert!(printed.contains(&format!("execution {name}")), "{printed}");
     let table = RecoveryTable::new(&stage.recovery, TABLE);
     match table.holder("orders", chrono::Utc::now()).await.expect("read") {

@@ -46,11 +46,6 @@ pub async fn load_regions() -> Regions {
     }
 }
 
-/// The region a client acts in, for checking it against the plan.
-pub fn region_of(config: &SdkConfig) -> String {
-    config.region().map(|r| r.to_string()).unwrap_or_default()
-}
-
 /// The configuration for acting in the primary region: `PRIMARY_REGION` when set (the SAM
 /// template sets it), otherwise the Lambda's own region.
 pub async fn load_primary_config() -> SdkConfig {

@@ -30,10 +30,8 @@ where
     guarded(handler(payload)).await
 }
 
-/// [`invoke`] for a function (named as in the template) that receives a recovery context: the
-/// context gets back the plan it carries by reference and the results the function reads that it
-/// carries as summaries, and a result too large for the state is kept in the recovery table, the
-/// state getting its summary.
+/// [`invoke`] for a function (named as in the template) that receives a recovery context: see
+/// [`run_step`].
 pub async fn invoke_step<F, Fut, T, E>(
     raw: &RawValue,
     io: &StepIo,
@@ -46,21 +44,37 @@ where
     T: Serialize,
     E: Into<Diagnostic>,
 {
-    invoke(raw, |mut payload| async move {
-        io.plans.resolve(&mut payload).await.map_err(Diagnostic::from)?;
-        io.results
-            .expand(&mut payload, crate::results::needed_by(function))
-            .await
-            .map_err(Diagnostic::from)?;
-        let request = request_identity(&payload);
-        let output = handler(payload).await.map_err(Into::into)?;
-        let output = serde_json::to_value(output).map_err(|e| Diagnostic {
-            error_type: ErrorKind::StepFailed.error_name().into(),
-            error_message: format!("the result is not JSON: {e}"),
-        })?;
-        io.results.compact(&request, output).await.map_err(Diagnostic::from)
-    })
-    .await
+    invoke(raw, |payload| run_step(payload, io, function, handler)).await
+}
+
+/// Runs a step function on a parsed payload, in Lambda and in `rebound run` alike: the context
+/// gets back the plan it carries by reference and the results the function reads that it carries
+/// as summaries; a panic is `Rebound.StepFailed`; a result too large for the state is kept in the
+/// recovery table, the state getting its summary.
+pub async fn run_step<F, Fut, T, E>(
+    mut payload: Value,
+    io: &StepIo,
+    function: &str,
+    handler: F,
+) -> Result<Value, Diagnostic>
+where
+    F: FnOnce(Value) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: Serialize,
+    E: Into<Diagnostic>,
+{
+    io.plans.resolve(&mut payload).await.map_err(Diagnostic::from)?;
+    io.results
+        .expand(&mut payload, crate::results::needed_by(function))
+        .await
+        .map_err(Diagnostic::from)?;
+    let request = request_identity(&payload);
+    let output = guarded(handler(payload)).await?;
+    let output = serde_json::to_value(output).map_err(|e| Diagnostic {
+        error_type: ErrorKind::StepFailed.error_name().into(),
+        error_message: format!("the result is not JSON: {e}"),
+    })?;
+    io.results.compact(&request, output).await.map_err(Diagnostic::from)
 }
 
 /// Where a step function reads the plan a context names, and keeps results too large for the
@@ -86,7 +100,7 @@ impl StepIo {
 }
 
 /// What [`ResultStore::compact`] needs of a request: its application and recovery id.
-pub fn request_identity(payload: &Value) -> Value {
+fn request_identity(payload: &Value) -> Value {
     let context = &payload["context"];
     serde_json::json!({ "context": { "application": context["application"], "recoveryId": context["recoveryId"] } })
 }

@@ -1,13 +1,112 @@
-//! Bookkeeping every step shares: starting a result, timing actions, carrying a result from
-//! `start` to `status`, and the deadline after which polling gives up.
+//! What every acting step shares: its request taken apart ([`StepRequest::phase`]), the causes
+//! of failure common to all ([`StepFault`]), the region check, starting a result, timing
+//! actions, carrying a result from `start` to `status`, and the deadline after which polling
+//! gives up.
 
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::context::{Action, ActionStatus, Mode, RecoveryContext, RecoveryPath, Step, StepResult, StepStatus};
+use crate::context::{
+    Action, ActionStatus, BadRequest, Mode, RecoveryContext, RecoveryPath, Step, StepAction, StepRequest, StepResult,
+    StepStatus,
+};
+use crate::error::ErrorKind;
 use crate::plan::Service;
+
+/// What a step is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Start,
+    Status,
+    /// A start in a dry run: every read and decision, no change (a step may check more).
+    Readiness,
+}
+
+impl StepRequest {
+    /// The phase and the context to run it on (a readiness check's is a dry run).
+    pub fn phase(self) -> (Phase, RecoveryContext) {
+        let mut context = self.context;
+        match self.action {
+            StepAction::Start => (Phase::Start, context),
+            StepAction::Status => (Phase::Status, context),
+            StepAction::Readiness => {
+                context.dry_run = true;
+                (Phase::Readiness, context)
+            }
+        }
+    }
+}
+
+/// The causes of failure every acting step shares; each step's error carries them
+/// (`Step(#[from] StepFault)`) beside its own.
+#[derive(Debug, thiserror::Error)]
+pub enum StepFault {
+    #[error(transparent)]
+    BadRequest(#[from] BadRequest),
+    #[error("this function acts in {client} but the plan {wants} {plan}")]
+    WrongRegion {
+        /// What the plan wants there: "recovers into", "fails back into".
+        wants: &'static str,
+        plan: String,
+        client: String,
+    },
+    #[error("status was asked before start: results.{0} is missing")]
+    NotStarted(&'static str),
+    #[error("{what} by the deadline {deadline}: {pending}")]
+    DeadlinePassed {
+        /// What did not happen in time: "DNS changes not INSYNC".
+        what: &'static str,
+        deadline: String,
+        pending: String,
+    },
+}
+
+impl StepFault {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StepFault::BadRequest(_) | StepFault::WrongRegion { .. } | StepFault::NotStarted(_) => {
+                ErrorKind::InvalidInput
+            }
+            StepFault::DeadlinePassed { .. } => ErrorKind::StepFailed,
+        }
+    }
+}
+
+/// A client acting in `client` (its configuration's region) may act for the plan only in
+/// `plan`: a function deployed or configured for another region refuses before any call.
+pub fn ensure_region(client: Option<&aws_config::Region>, plan: &str, wants: &'static str) -> Result<(), StepFault> {
+    let client = client.map(|r| r.to_string()).unwrap_or_default();
+    if client == plan {
+        return Ok(());
+    }
+    Err(StepFault::WrongRegion {
+        wants,
+        plan: plan.to_string(),
+        client,
+    })
+}
+
+/// A poll that leaves work pending past the context's deadline gives up, naming each pending
+/// action as `describe` puts it; otherwise the result as it is.
+pub fn within_deadline(
+    result: StepResult,
+    context: &RecoveryContext,
+    now: DateTime<Utc>,
+    what: &'static str,
+    describe: impl Fn(&Action) -> String,
+) -> Result<StepResult, StepFault> {
+    if result.status == StepStatus::Completed || !past_deadline(context, now) {
+        return Ok(result);
+    }
+    let pending: Vec<String> = result.pending().map(describe).collect();
+    Err(StepFault::DeadlinePassed {
+        what,
+        deadline: context.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(),
+        pending: pending.join(", "),
+    })
+}
 
 impl StepResult {
     /// A fresh result for a step starting now.

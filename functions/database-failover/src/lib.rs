@@ -21,13 +21,12 @@ use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, DisasterType, Mode, RecoveryContext, Step, StepAction,
-    StepRequest, StepResult, StepStatus,
+    parse_request, Action, ActionStatus, DisasterType, Mode, RecoveryContext, Step, StepRequest, StepResult,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::data_loss_acceptable;
 use rebound_shared::plan::{Database, RecoveryPlan};
-use rebound_shared::step::{elapsed_ms, past_deadline};
+use rebound_shared::step::{elapsed_ms, ensure_region, within_deadline, Phase, StepFault};
 use serde_json::{json, Value};
 
 use crate::fence::OldWriter;
@@ -38,9 +37,7 @@ const CONCURRENCY: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
     #[error(transparent)]
-    BadRequest(#[from] BadRequest),
-    #[error("this function acts in {client} but the plan recovers into {plan}")]
-    WrongRegion { plan: String, client: String },
+    Step(#[from] StepFault),
     #[error("database {database}: {source}")]
     Aws { database: String, source: AwsError },
     #[error("database {database}: {reason}")]
@@ -55,14 +52,10 @@ pub enum DatabaseError {
     },
     #[error("database {database}: {reason}")]
     Unsupported { database: String, reason: String },
-    #[error("status was asked before start: results.database is missing")]
-    NotStarted,
     #[error("database {database}: {reason}")]
     Failed { database: String, reason: String },
     #[error("not promoting: the old writer {database} still accepts writes and cannot be fenced ({reason}); a promotion now would make two writers (split brain): fence or stop it, or approve the failover knowing the risk")]
     SplitBrainRisk { database: String, reason: String },
-    #[error("databases not ready by the deadline {deadline}: {pending}")]
-    DeadlinePassed { deadline: String, pending: String },
 }
 
 impl DatabaseError {
@@ -72,11 +65,9 @@ impl DatabaseError {
             DatabaseError::Precondition { .. }
             | DatabaseError::DataLoss { .. }
             | DatabaseError::SplitBrainRisk { .. } => ErrorKind::PreconditionFailed,
-            DatabaseError::BadRequest(_)
-            | DatabaseError::WrongRegion { .. }
-            | DatabaseError::Unsupported { .. }
-            | DatabaseError::NotStarted => ErrorKind::InvalidInput,
-            DatabaseError::Failed { .. } | DatabaseError::DeadlinePassed { .. } => ErrorKind::StepFailed,
+            DatabaseError::Step(fault) => fault.kind(),
+            DatabaseError::Unsupported { .. } => ErrorKind::InvalidInput,
+            DatabaseError::Failed { .. } => ErrorKind::StepFailed,
         }
     }
 }
@@ -229,31 +220,26 @@ impl DatabaseFailover {
     }
 
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
-        let request: StepRequest = parse_request(payload)?;
-        let mut ctx = request.context;
+        let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
+        let (phase, mut ctx) = request.phase();
         // A failback is a zero-loss promotion of the failback replicas in the primary region.
         let primary;
-        let (acting, region) = if ctx.mode == Mode::Failback {
+        let acting = if ctx.mode == Mode::Failback {
             ctx.plan.databases = failback_databases(&ctx.plan)?;
             primary = self.in_primary();
-            (&primary, ctx.plan.primary_region.clone())
+            ensure_region(
+                primary.rds.config().region(),
+                &ctx.plan.primary_region,
+                "fails back into",
+            )?;
+            &primary
         } else {
-            (self, ctx.plan.recovery_region.clone())
+            ensure_region(self.rds.config().region(), &ctx.plan.recovery_region, "recovers into")?;
+            self
         };
-        let client_region = acting.rds.config().region().map(|r| r.to_string()).unwrap_or_default();
-        if client_region != region {
-            return Err(DatabaseError::WrongRegion {
-                plan: region,
-                client: client_region,
-            });
-        }
-        match request.action {
-            StepAction::Start => acting.start(&ctx, now).await,
-            StepAction::Status => acting.status(&ctx, now).await,
-            StepAction::Readiness => {
-                ctx.dry_run = true;
-                acting.start(&ctx, now).await
-            }
+        match phase {
+            Phase::Start | Phase::Readiness => acting.start(&ctx, now).await,
+            Phase::Status => acting.status(&ctx, now).await,
         }
     }
 
@@ -772,7 +758,7 @@ impl DatabaseFailover {
 
     async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let invocation = Instant::now();
-        let mut result = ctx.results.database.clone().ok_or(DatabaseError::NotStarted)?;
+        let mut result = ctx.results.database.clone().ok_or(StepFault::NotStarted("database"))?;
         let waiting: Vec<&str> = result
             .actions
             .iter()
@@ -830,17 +816,9 @@ impl DatabaseFailover {
         let after = self.after_promotion(ctx, &promoted).await?;
         result.actions.extend(after);
         let result = result.settle(invocation, now);
-        if result.status != StepStatus::Completed && past_deadline(ctx, now) {
-            let pending: Vec<String> = result
-                .pending()
-                .map(|a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or("")))
-                .collect();
-            return Err(DatabaseError::DeadlinePassed {
-                deadline: ctx.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(),
-                pending: pending.join(", "),
-            });
-        }
-        Ok(result)
+        Ok(within_deadline(result, ctx, now, "databases not ready", |a| {
+            format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or(""))
+        })?)
     }
 
     /// The moment promotions complete: an isolated old writer is stopped (the replication link

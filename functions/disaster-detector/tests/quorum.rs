@@ -59,7 +59,7 @@ async fn one_failing_signal_of_three_is_not_enough() {
     );
     assert!(
         reasons.contains(
-            "metric availability Orders/Synthetics/SuccessPercent (us-east-1): 99.5 within LessThan 50 -> healthy"
+            "metric availability Orders/Synthetics/SuccessPercent (us-east-1): 99.5 within lessThan 50 -> healthy"
         ),
         "{reasons}"
     );

@@ -175,18 +175,12 @@ impl DnsFailover {
         if gates.is_empty() {
             return Ok(Vec::new());
         }
-        let client = self
-            .cloudwatch
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        if client != ctx.plan.recovery_region {
-            return Err(DnsError::WrongRegion {
-                plan: ctx.plan.recovery_region.clone(),
-                client,
-            });
-        }
+        // The gates' alarms live in the recovery region, where this CloudWatch client acts.
+        rebound_shared::step::ensure_region(
+            self.cloudwatch.config().region(),
+            &ctx.plan.recovery_region,
+            "keeps its health-check alarms in",
+        )?;
         let names: Vec<&str> = gates.keys().copied().collect();
         let alarms = read(&self.cloudwatch, &names).await?;
         let want = if to_recovery { StateValue::Alarm } else { StateValue::Ok };

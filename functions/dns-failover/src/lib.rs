@@ -19,12 +19,10 @@ use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet};
 use chrono::{DateTime, Utc};
 use rebound_shared::aws::Regions;
-use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, Step, StepAction, StepRequest, StepResult, StepStatus,
-};
+use rebound_shared::context::{parse_request, Action, ActionStatus, RecoveryContext, Step, StepRequest, StepResult};
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::plan::DnsMode;
-use rebound_shared::step::{elapsed_ms, past_deadline, towards_recovery};
+use rebound_shared::step::{elapsed_ms, towards_recovery, within_deadline, Phase, StepFault};
 use records::{batches, desired_record, same_target, summary};
 pub use records::{find, record_holds, rr_type, same_name};
 use serde_json::{json, Value};
@@ -36,13 +34,9 @@ pub enum DnsError {
     #[error("{resource}: {reason}")]
     Precondition { resource: String, reason: String },
     #[error(transparent)]
-    BadRequest(#[from] BadRequest),
-    #[error("status was asked before start: results.dns is missing")]
-    NotStarted,
+    Step(#[from] StepFault),
     #[error("{resource}: cannot build the change: {reason}")]
     BadRecord { resource: String, reason: String },
-    #[error("DNS changes not INSYNC by the deadline {deadline}: {pending}")]
-    DeadlinePassed { deadline: String, pending: String },
     #[error(
         "{resource}: Route 53's control plane (homed in us-east-1) did not answer: {source}; the \
          routingControl and alarmHealthCheck modes fail over without it"
@@ -54,8 +48,6 @@ pub enum DnsError {
         operation: &'static str,
         tried: String,
     },
-    #[error("this function's CloudWatch client acts in {client} but the plan's alarms are in {plan}")]
-    WrongRegion { plan: String, client: String },
 }
 
 impl DnsError {
@@ -64,11 +56,8 @@ impl DnsError {
             DnsError::Aws { source, .. } => source.kind,
             DnsError::ControlPlaneUnreachable { .. } | DnsError::ClusterUnreachable { .. } => ErrorKind::Transient,
             DnsError::Precondition { .. } => ErrorKind::PreconditionFailed,
-            DnsError::BadRequest(_)
-            | DnsError::NotStarted
-            | DnsError::BadRecord { .. }
-            | DnsError::WrongRegion { .. } => ErrorKind::InvalidInput,
-            DnsError::DeadlinePassed { .. } => ErrorKind::StepFailed,
+            DnsError::Step(fault) => fault.kind(),
+            DnsError::BadRecord { .. } => ErrorKind::InvalidInput,
         }
     }
 }
@@ -127,23 +116,21 @@ impl DnsFailover {
     }
 
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DnsError> {
-        let request: StepRequest = parse_request(payload)?;
-        match request.action {
-            StepAction::Start => self.start(&request, now).await,
-            StepAction::Status => self.status(&request, now).await,
-            StepAction::Readiness => {
-                let mut request = request;
-                request.context.dry_run = true;
-                let mut result = self.start(&request, now).await?;
-                self.check_wiring(&request.context, &mut result).await?;
+        let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
+        let (phase, ctx) = request.phase();
+        match phase {
+            Phase::Start => self.start(&ctx, now).await,
+            Phase::Status => self.status(&ctx, now).await,
+            Phase::Readiness => {
+                let mut result = self.start(&ctx, now).await?;
+                self.check_wiring(&ctx, &mut result).await?;
                 Ok(result)
             }
         }
     }
 
-    async fn start(&self, request: &StepRequest, now: DateTime<Utc>) -> Result<StepResult, DnsError> {
+    async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DnsError> {
         let invocation = Instant::now();
-        let ctx = &request.context;
         let to_recovery = towards_recovery(ctx);
         let mut result = StepResult::begin(Step::DnsFailover, ctx, now);
 
@@ -363,10 +350,9 @@ impl DnsFailover {
         Ok(result.settle(invocation, now))
     }
 
-    async fn status(&self, request: &StepRequest, now: DateTime<Utc>) -> Result<StepResult, DnsError> {
+    async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DnsError> {
         let invocation = Instant::now();
-        let ctx = &request.context;
-        let mut result = ctx.results.dns.clone().ok_or(DnsError::NotStarted)?;
+        let mut result = ctx.results.dns.clone().ok_or(StepFault::NotStarted("dns"))?;
         let ids: std::collections::BTreeSet<String> = result.pending().filter_map(|a| a.tracking_id.clone()).collect();
         for id in ids {
             pace::route53().turn().await;
@@ -389,17 +375,9 @@ impl DnsFailover {
             }
         }
         let result = result.settle(invocation, now);
-        if result.status != StepStatus::Completed && past_deadline(ctx, now) {
-            let pending: Vec<String> = result
-                .pending()
-                .map(|a| format!("{} ({})", a.resource, a.tracking_id.as_deref().unwrap_or("?")))
-                .collect();
-            return Err(DnsError::DeadlinePassed {
-                deadline: ctx.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(),
-                pending: pending.join(", "),
-            });
-        }
-        Ok(result)
+        Ok(within_deadline(result, ctx, now, "DNS changes not INSYNC", |a| {
+            format!("{} ({})", a.resource, a.tracking_id.as_deref().unwrap_or("?"))
+        })?)
     }
 
     /// Every record set of a hosted zone: one listing, 300 sets a page.

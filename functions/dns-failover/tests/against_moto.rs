@@ -213,6 +213,32 @@ async fn failover_moves_every_record_in_one_batch_then_finds_them_done() {
 }
 
 #[tokio::test]
+async fn a_result_is_timed_by_the_clock_it_is_given() {
+    let w = world().await;
+    // Within the sample context's deadline (03:32:41), long before the wall clock.
+    let started_at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 24, 3, 13, 0)
+        .single()
+        .expect("time");
+    // A dry run completes at once: it finishes when it started, by that clock.
+    let mut dry = w.request.clone();
+    dry["context"]["dryRun"] = json!(true);
+    let planned = w.dns.handle(dry, started_at).await.expect("dry run");
+    assert_eq!(planned.status, StepStatus::Completed);
+    assert_eq!(planned.finished_at, Some(started_at), "not the wall clock");
+
+    let result = w.dns.handle(w.request.clone(), started_at).await.expect("start");
+    assert_eq!(result.started_at, Some(started_at));
+    let mut status = w.request.clone();
+    status["action"] = json!("status");
+    status["context"]["results"]["dns"] = serde_json::to_value(&result).expect("result");
+    let polled_at = started_at + chrono::Duration::seconds(40);
+    let polled = w.dns.handle(status, polled_at).await.expect("status");
+    assert_eq!(polled.status, StepStatus::Completed);
+    assert_eq!(polled.started_at, Some(started_at));
+    assert_eq!(polled.finished_at, Some(polled_at), "not the wall clock");
+}
+
+#[tokio::test]
 async fn dry_run_reports_the_changes_and_makes_none() {
     let w = world().await;
     let mut request = w.request.clone();

@@ -25,24 +25,21 @@ use futures_util::{stream, StreamExt};
 use permissions::Permissions;
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{
-    parse_request, BadRequest, Check, ReadinessReport, RecoveryContext, Step, StepAction, StepRequest, StepResult,
-    StepStatus, ValidationReport,
+    parse_request, Check, ReadinessReport, RecoveryContext, Step, StepRequest, StepResult, StepStatus, ValidationReport,
 };
 use rebound_shared::error::ErrorKind;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
 use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan, Service};
-use rebound_shared::step::{elapsed_ms, moves_region, services_in_scope, towards_recovery};
+use rebound_shared::step::{
+    elapsed_ms, ensure_region, moves_region, services_in_scope, towards_recovery, Phase, StepFault,
+};
 use serde_json::Value;
 use service_restoration::{target_capacity, ServiceRestoration};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidationError {
     #[error(transparent)]
-    BadRequest(#[from] BadRequest),
-    #[error("this function acts in {client} but the plan recovers into {plan}")]
-    WrongRegion { plan: String, client: String },
-    #[error("status was asked before start: results.validation is missing")]
-    NotStarted,
+    Step(#[from] StepFault),
     #[error("recovery not validated within {deadline_seconds} s: {failing}")]
     NotValidated { deadline_seconds: u64, failing: String },
     #[error("not ready to recover, nothing was changed: {0}")]
@@ -58,7 +55,7 @@ impl ValidationError {
             ValidationError::NotValidated { .. } => ErrorKind::StepFailed,
             ValidationError::NotReady(_) => ErrorKind::PreconditionFailed,
             ValidationError::Unreadable(_) => ErrorKind::Transient,
-            _ => ErrorKind::InvalidInput,
+            ValidationError::Step(fault) => fault.kind(),
         }
     }
 }
@@ -94,43 +91,32 @@ impl RecoveryValidator {
     /// `start`/`status` validate a recovery; `readiness` checks, before anything changes, that
     /// the recovery side is ready for it.
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<ValidatorOutput, ValidationError> {
-        let request: StepRequest = parse_request(payload)?;
-        if request.action == StepAction::Readiness {
-            self.check_region(&request.context)?;
-            return self
-                .readiness(&request.context, now)
-                .await
-                .map(ValidatorOutput::Readiness);
+        let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
+        let (phase, ctx) = request.phase();
+        ensure_region(
+            self.databases.rds.config().region(),
+            &ctx.plan.recovery_region,
+            "recovers into",
+        )?;
+        match phase {
+            Phase::Readiness => self.readiness(&ctx, now).await.map(ValidatorOutput::Readiness),
+            Phase::Start | Phase::Status => self.validate(&ctx, phase, now).await.map(ValidatorOutput::Validation),
         }
-        self.validate(request, now).await.map(ValidatorOutput::Validation)
     }
 
-    fn check_region(&self, ctx: &RecoveryContext) -> Result<(), ValidationError> {
-        let client_region = self
-            .databases
-            .rds
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        if client_region != ctx.plan.recovery_region {
-            return Err(ValidationError::WrongRegion {
-                plan: ctx.plan.recovery_region.clone(),
-                client: client_region,
-            });
-        }
-        Ok(())
-    }
-
-    pub async fn validate(
+    async fn validate(
         &self,
-        request: StepRequest,
+        ctx: &RecoveryContext,
+        phase: Phase,
         now: DateTime<Utc>,
     ) -> Result<ValidationReport, ValidationError> {
-        let ctx = &request.context;
-        self.check_region(ctx)?;
-        let previous = match request.action {
-            StepAction::Status => Some(ctx.results.validation.clone().ok_or(ValidationError::NotStarted)?),
+        let previous = match phase {
+            Phase::Status => Some(
+                ctx.results
+                    .validation
+                    .clone()
+                    .ok_or(StepFault::NotStarted("validation"))?,
+            ),
             _ => None,
         };
         let invocation = Instant::now();

@@ -13,12 +13,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, RecoveryContext, Step, StepAction, StepRequest, StepResult,
-    StepStatus,
+    parse_request, Action, ActionStatus, BadRequest, RecoveryContext, Step, StepRequest, StepResult,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::plan::Service;
-use rebound_shared::step::{elapsed_ms, past_deadline, services_in_scope};
+use rebound_shared::step::{elapsed_ms, ensure_region, services_in_scope, within_deadline, Phase, StepFault};
 
 mod reads;
 use serde_json::{json, Value};
@@ -29,17 +28,11 @@ const CONCURRENCY: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
-    BadRequest(#[from] BadRequest),
-    #[error("this function acts in {client} but the plan recovers into {plan}")]
-    WrongRegion { plan: String, client: String },
+    Step(#[from] StepFault),
     #[error("{service}: {source}")]
     Aws { service: String, source: AwsError },
     #[error("{service}: {reason}")]
     Precondition { service: String, reason: String },
-    #[error("status was asked before start: results.services is missing")]
-    NotStarted,
-    #[error("services not at their targets by the deadline {deadline}: {pending}")]
-    DeadlinePassed { deadline: String, pending: String },
 }
 
 impl ServiceError {
@@ -47,10 +40,7 @@ impl ServiceError {
         match self {
             ServiceError::Aws { source, .. } => source.kind,
             ServiceError::Precondition { .. } => ErrorKind::PreconditionFailed,
-            ServiceError::BadRequest(_) | ServiceError::WrongRegion { .. } | ServiceError::NotStarted => {
-                ErrorKind::InvalidInput
-            }
-            ServiceError::DeadlinePassed { .. } => ErrorKind::StepFailed,
+            ServiceError::Step(fault) => fault.kind(),
         }
     }
 }
@@ -98,22 +88,12 @@ impl ServiceRestoration {
     }
 
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
-        let request: StepRequest = parse_request(payload)?;
-        let client_region = self.ecs.config().region().map(|r| r.to_string()).unwrap_or_default();
-        if client_region != request.context.plan.recovery_region {
-            return Err(ServiceError::WrongRegion {
-                plan: request.context.plan.recovery_region.clone(),
-                client: client_region,
-            });
-        }
-        let mut ctx = request.context;
-        match request.action {
-            StepAction::Start => self.start(&ctx, now).await,
-            StepAction::Status => self.status(&ctx, now).await,
-            StepAction::Readiness => {
-                ctx.dry_run = true;
-                self.start(&ctx, now).await
-            }
+        let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
+        let (phase, ctx) = request.phase();
+        ensure_region(self.ecs.config().region(), &ctx.plan.recovery_region, "recovers into")?;
+        match phase {
+            Phase::Start | Phase::Readiness => self.start(&ctx, now).await,
+            Phase::Status => self.status(&ctx, now).await,
         }
     }
 
@@ -189,14 +169,15 @@ impl ServiceRestoration {
 
     async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
         let invocation = Instant::now();
-        let mut result = ctx.results.services.clone().ok_or(ServiceError::NotStarted)?;
+        let mut result = ctx.results.services.clone().ok_or(StepFault::NotStarted("services"))?;
         let mut pending = Vec::new();
         for action in result.actions.iter().filter(|a| a.status == ActionStatus::Pending) {
             let Some(service) = ctx.plan.services.iter().find(|s| s.resource_name() == action.resource) else {
-                return Err(ServiceError::BadRequest(BadRequest(format!(
+                return Err(StepFault::BadRequest(BadRequest(format!(
                     "results.services names {} which the plan does not",
                     action.resource
-                ))));
+                )))
+                .into());
             };
             pending.push(service);
         }
@@ -223,17 +204,13 @@ impl ServiceRestoration {
             }
         }
         let result = result.settle(invocation, now);
-        if result.status != StepStatus::Completed && past_deadline(ctx, now) {
-            let pending: Vec<String> = result
-                .pending()
-                .map(|a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or("")))
-                .collect();
-            return Err(ServiceError::DeadlinePassed {
-                deadline: ctx.timestamps.deadline.map(|d| d.to_rfc3339()).unwrap_or_default(),
-                pending: pending.join(", "),
-            });
-        }
-        Ok(result)
+        Ok(within_deadline(
+            result,
+            ctx,
+            now,
+            "services not at their targets",
+            |a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or("")),
+        )?)
     }
 
     /// Reads a service's current capacity; a missing or inactive service is a precondition.

@@ -96,16 +96,19 @@ pub async fn finish(child: Child) -> Output {
         .expect("joined")
 }
 
-/// Kills `child` once a line of its stderr contains `marker`; returns what it printed.
-pub async fn kill_after(mut child: Child, marker: &'static str) -> String {
+/// Kills `child` once its stderr has had a line containing each of `markers`; returns what it
+/// printed.
+pub async fn kill_after(mut child: Child, markers: &'static [&'static str]) -> String {
     tokio::task::spawn_blocking(move || {
         let stderr = child.stderr.take().expect("stderr is piped");
         let mut seen = String::new();
+        let mut waiting: Vec<&str> = markers.to_vec();
         for line in BufReader::new(stderr).lines() {
             let line = line.unwrap_or_default();
             seen.push_str(&line);
             seen.push('\n');
-            if line.contains(marker) {
+            waiting.retain(|m| !line.contains(m));
+            if waiting.is_empty() {
                 let _ = child.kill();
                 break;
             }
