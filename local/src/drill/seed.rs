@@ -1,0 +1,326 @@
+//! The two-region application a drill seeds in moto, and the state a failback starts from.
+
+use super::*;
+
+/// A local HTTP endpoint answering every request with `status` and `body`.
+pub(super) async fn endpoint(status: u16, body: &'static str) -> Result<SocketAddr, DrillError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| seed("a local endpoint")(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| seed("a local endpoint")(e.to_string()))?;
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let reply = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    Ok(addr)
+}
+
+/// What the seeded application is called in moto.
+pub(super) struct World {
+    pub(super) zone: String,
+    pub(super) health_check: String,
+    /// The alarm the primary records' health check follows, for data-plane DNS.
+    pub(super) gate: Option<String>,
+    pub(super) queue_url: String,
+    pub(super) plan: Value,
+}
+
+pub(super) fn record(
+    name: &str,
+    kind: RrType,
+    target: Result<RecordBody, String>,
+) -> Result<ResourceRecordSet, String> {
+    let builder = ResourceRecordSet::builder().name(name).r#type(kind);
+    let builder = match target? {
+        RecordBody::Value(v, ttl) => builder
+            .ttl(ttl)
+            .resource_records(ResourceRecord::builder().value(v).build().map_err(|e| e.to_string())?),
+        RecordBody::Alias(zone, dns) => builder.alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id(zone)
+                .dns_name(dns)
+                .evaluate_target_health(true)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+pub(super) enum RecordBody {
+    Value(String, i64),
+    Alias(String, String),
+}
+
+pub(super) async fn seed_world(
+    scenario: Scenario,
+    global: &SdkConfig,
+    recovery: &SdkConfig,
+    health_url: &str,
+    primary_health_url: &str,
+) -> Result<World, DrillError> {
+    let mut plan: Value = serde_json::from_str(PLAN).map_err(|e| seed("the plan")(e.to_string()))?;
+    let primary_config = rebound_shared::aws::in_region(global, PRIMARY);
+
+    // DNS: the zone, its records pointing at the primary, and the primary's health check.
+    let route53 = aws_sdk_route53::Client::new(global);
+    let zone = route53
+        .create_hosted_zone()
+        .name("orders.example.com")
+        .caller_reference(format!("drill-{}", Utc::now().timestamp_millis()))
+        .send()
+        .await
+        .map_err(|e| seed("the hosted zone")(format!("{e:?}")))?;
+    let zone = zone
+        .hosted_zone()
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+        .ok_or_else(|| seed("the hosted zone")("no id".into()))?;
+    let check = route53
+        .create_health_check()
+        .caller_reference(format!("drill-pay-{}", Utc::now().timestamp_millis()))
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Https)
+                .fully_qualified_domain_name("pay-use1.orders.example.com")
+                .resource_path("/health")
+                .build()
+                .map_err(|e| seed("the health check")(e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| seed("the health check")(format!("{e:?}")))?;
+    let health_check = check
+        .health_check()
+        .map(|h| h.id().to_string())
+        .ok_or_else(|| seed("the health check")("no id".into()))?;
+    let records = [
+        record(
+            "api.orders.example.com.",
+            RrType::Cname,
+            Ok(RecordBody::Value("orders-api-use1.orders.example.com".into(), 60)),
+        ),
+        record(
+            "www.orders.example.com.",
+            RrType::A,
+            Ok(RecordBody::Alias(
+                "Z35SXDOTRQ7X7K".into(),
+                "orders-web-use1-1234567890.us-east-1.elb.amazonaws.com.".into(),
+            )),
+        ),
+        record(
+            "pay.orders.example.com.",
+            RrType::A,
+            Ok(RecordBody::Value("10.20.0.10".into(), 60)),
+        ),
+    ];
+    let mut batch = ChangeBatch::builder();
+    for r in records {
+        let change = Change::builder()
+            .action(ChangeAction::Create)
+            .resource_record_set(r.map_err(seed("records"))?)
+            .build()
+            .map_err(|e| seed("records")(e.to_string()))?;
+        batch = batch.changes(change);
+    }
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(batch.build().map_err(|e| seed("records")(e.to_string()))?)
+        .send()
+        .await
+        .map_err(|e| seed("records")(format!("{e:?}")))?;
+
+    // The primary database and its cross-region read replica (MySQL: its replicas keep backups,
+    // so a corrupted replica can be restored to a point in time).
+    let primary_arn = rebound_tests::seed::database_with_replica(&primary_config, recovery, "mysql")
+        .await
+        .map_err(seed("the databases"))?;
+    rebound_tests::seed::replica_lag(recovery, rebound_tests::seed::REPLICA_DB, scenario.replica_lag())
+        .await
+        .map_err(seed("replica lag"))?;
+
+    // Warm standby: services running at minimum in the recovery region.
+    rebound_tests::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
+        .await
+        .map_err(seed("ECS services"))?;
+    rebound_tests::seed::auto_scaling_group(recovery, 1, 1, 2)
+        .await
+        .map_err(seed("the Auto Scaling group"))?;
+
+    // Notifications, read back through a subscribed queue.
+    let sns = aws_sdk_sns::Client::new(recovery);
+    let topic = sns
+        .create_topic()
+        .name("rebound-orders")
+        .send()
+        .await
+        .map_err(|e| seed("the topic")(format!("{e:?}")))?;
+    let topic_arn = topic
+        .topic_arn()
+        .map(str::to_string)
+        .ok_or_else(|| seed("the topic")("no ARN".into()))?;
+    let sqs = aws_sdk_sqs::Client::new(recovery);
+    let queue = sqs
+        .create_queue()
+        .queue_name("rebound-orders-drill")
+        .send()
+        .await
+        .map_err(|e| seed("the queue")(format!("{e:?}")))?;
+    let queue_url = queue
+        .queue_url()
+        .map(str::to_string)
+        .ok_or_else(|| seed("the queue")("no URL".into()))?;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| seed("the queue")(format!("{e:?}")))?;
+    let queue_arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| seed("the queue")("no ARN".into()))?;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .map_err(|e| seed("the subscription")(format!("{e:?}")))?;
+
+    // The alarms the plan watches, in the primary region, quiet before the disaster; and its
+    // canary's availability, healthy.
+    for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        rebound_tests::seed::alarm(&primary_config, alarm, "OK")
+            .await
+            .map_err(seed("alarms"))?;
+    }
+    rebound_tests::seed::metric(
+        &primary_config,
+        "Orders/Synthetics",
+        "SuccessPercent",
+        &[("Canary", "orders-checkout")],
+        99.8,
+    )
+    .await
+    .map_err(seed("the canary metric"))?;
+
+    rebound_tests::seed::recovery_table(recovery, TABLE)
+        .await
+        .map_err(seed("the recovery table"))?;
+
+    // The plan, pointed at what moto named things, stored where the detector reads it.
+    for record in plan["dns"].as_array_mut().into_iter().flatten() {
+        record["hostedZoneId"] = json!(zone);
+        if record.get("healthCheckId").is_some() {
+            record["healthCheckId"] = json!(health_check);
+        }
+    }
+    plan["databases"][0]["sourceIdentifier"] = json!(primary_arn);
+    if scenario == Scenario::DataCorruption {
+        // The replica copied the bad writes: restore it to before they began, as a new instance.
+        plan["databases"] = json!([{"kind": "pointInTimeRestore", "identifier": "orders-db-restored", "sourceIdentifier": "orders-db-usw2"}]);
+    }
+    plan["notification"]["topicArn"] = json!(topic_arn);
+    if scenario.cuts_the_primary() {
+        // Once the region is gone its alarms cannot be re-read: for this plan an unreadable
+        // primary signal is evidence of the outage.
+        plan["detection"]["unknownSignals"] = json!("failing");
+    }
+    if plan["databases"][0]["kind"] == "readReplica" {
+        plan["databases"][0]["failbackIdentifier"] = json!(FAILBACK_DB);
+    }
+    plan["validation"]["probes"] = json!([
+        {"kind": "http", "url": health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\""},
+        {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-usw2.orders.example.com"]},
+        {"kind": "http", "url": primary_health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\"", "when": "failback"},
+        {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-use1.orders.example.com"], "when": "failback"}
+    ]);
+    let gate = if scenario.data_plane_dns() {
+        // Pre-provisioned failover records whose primary health check follows an alarm in the
+        // recovery region: the failover drives that alarm and calls nothing in Route 53, and
+        // validation reads the alarm rather than the records (DNS probes read Route 53's control
+        // plane).
+        let health_check = rebound_tests::seed::health_check_gate(global, recovery, GATE)
+            .await
+            .map_err(seed("the health check's alarm"))?;
+        for record in plan["dns"].as_array_mut().into_iter().flatten() {
+            let (zone, name, rtype) = (
+                record["hostedZoneId"].clone(),
+                record["name"].clone(),
+                record["type"].clone(),
+            );
+            *record = json!({"hostedZoneId": zone, "name": name, "type": rtype, "mode": "alarmHealthCheck",
+                             "alarmName": GATE, "healthCheckId": health_check});
+        }
+        if let Some(probes) = plan["validation"]["probes"].as_array_mut() {
+            probes.retain(|p| p["kind"] != "dns");
+        }
+        Some(GATE.to_string())
+    } else {
+        None
+    };
+    rebound_tests::seed::plan_parameter(recovery, "/rebound/orders/plan", &plan.to_string())
+        .await
+        .map_err(seed("the plan parameter"))?;
+    Ok(World {
+        zone,
+        health_check,
+        gate,
+        queue_url,
+        plan,
+    })
+}
+
+/// After a failover: the primary region is back, a replica of the recovery-region writer is
+/// built there and has caught up, and the primary's alarms are OK again.
+pub(super) async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -> Result<(), DrillError> {
+    let primary = rebound_shared::aws::in_region(global, PRIMARY);
+    let writer = aws_sdk_rds::Client::new(recovery)
+        .describe_db_instances()
+        .db_instance_identifier(rebound_tests::seed::REPLICA_DB)
+        .send()
+        .await
+        .map_err(|e| seed("the failback replica")(format!("{e:?}")))?;
+    let writer_arn = writer
+        .db_instances()
+        .first()
+        .and_then(|d| d.db_instance_arn())
+        .map(str::to_string)
+        .ok_or_else(|| seed("the failback replica")("no writer in the recovery region".into()))?;
+    rebound_tests::seed::parameter_group(&primary, FAILBACK_PARAMETER_GROUP, "mysql")
+        .await
+        .map_err(seed("the failback replica's parameter group"))?;
+    aws_sdk_rds::Client::new(&primary)
+        .create_db_instance_read_replica()
+        .db_instance_identifier(FAILBACK_DB)
+        .db_parameter_group_name(FAILBACK_PARAMETER_GROUP)
+        .source_db_instance_identifier(&writer_arn)
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .map_err(|e| seed("the failback replica")(format!("{e:?}")))?;
+    rebound_tests::seed::replica_lag(&primary, FAILBACK_DB, 0.0)
+        .await
+        .map_err(seed("the failback replica's lag"))?;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary);
+    for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name(alarm)
+            .state_value(aws_sdk_cloudwatch::types::StateValue::Ok)
+            .state_reason("us-east-1 recovered")
+            .send()
+            .await
+            .map_err(|e| seed("alarm state")(format!("{e:?}")))?;
+    }
+    Ok(())
+}
