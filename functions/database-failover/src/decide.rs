@@ -1,0 +1,437 @@
+//! What to do with each database, decided from what was read ([`Observed`]) and the context: no
+//! call is made here. And whether a change in progress is done ([`progress`]).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rebound_shared::context::{Action, DisasterType, Mode, RecoveryContext};
+use rebound_shared::objectives::data_loss_acceptable;
+use rebound_shared::plan::Database;
+use serde_json::{json, Value};
+
+use crate::DatabaseError;
+
+/// An RDS instance, as a decision needs it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Instance {
+    pub status: String,
+    /// The source it replicates from; None for a writer.
+    pub replica_of: Option<String>,
+    /// The latest time it can be restored to (automated backups on).
+    pub latest_restorable: Option<DateTime<Utc>>,
+}
+
+impl Instance {
+    pub fn state(&self) -> Value {
+        json!({
+            "status": self.status,
+            "replicaOf": self.replica_of,
+            "writer": self.replica_of.is_none(),
+        })
+    }
+}
+
+/// An Aurora global database: its members as (cluster ARN, is writer), and whether it is available.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Global {
+    pub members: Vec<(String, bool)>,
+    pub available: bool,
+}
+
+impl Global {
+    pub fn writer(&self) -> Option<&str> {
+        self.members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.as_str())
+    }
+}
+
+/// Everything the decisions need, read once for every database. Keys are identifiers as the
+/// plan names them (instances: lower-cased).
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub instances: HashMap<String, Instance>,
+    /// Each replica's newest `ReplicaLag`, seconds.
+    pub lags: HashMap<String, f64>,
+    /// Each global database that exists.
+    pub globals: HashMap<String, Global>,
+    /// Each global database's target cluster lag (`AuroraGlobalDBReplicationLag`), seconds.
+    pub global_lags: HashMap<String, f64>,
+    /// Each snapshot found, with when it was taken.
+    pub snapshots: HashMap<String, Option<DateTime<Utc>>>,
+}
+
+impl Observed {
+    pub fn instance(&self, id: &str) -> Option<&Instance> {
+        self.instances
+            .get(&crate::fence::instance_name(id).to_ascii_lowercase())
+    }
+}
+
+/// What `start` decided for one database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intent {
+    pub action: Action,
+    pub change: Change,
+    pub rpo_seconds: Option<f64>,
+    /// A promoted replica's source: the writer to fence.
+    pub old_writer: Option<String>,
+    /// The plan's isolation security group for that writer, if any.
+    pub isolation: Option<String>,
+}
+
+impl Intent {
+    /// Found in the target state: nothing to change.
+    fn done(resource: &str, operation: &str, state: Value) -> Intent {
+        Intent {
+            action: Action::already_done(resource, operation, state),
+            change: Change::None,
+            rpo_seconds: None,
+            old_writer: None,
+            isolation: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    None,
+    Promote {
+        identifier: String,
+    },
+    Switchover {
+        global: String,
+        target: String,
+    },
+    Failover {
+        global: String,
+        target: String,
+    },
+    RestoreToPointInTime {
+        source: String,
+        target: String,
+        time: DateTime<Utc>,
+        class: Option<String>,
+    },
+    RestoreFromSnapshot {
+        snapshot: String,
+        target: String,
+        class: Option<String>,
+    },
+}
+
+pub(crate) fn precondition(database: &str, reason: impl Into<String>) -> DatabaseError {
+    DatabaseError::Precondition {
+        database: database.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// A failover may lose up to the RPO target; more, or an unknown amount, only once approved.
+fn within_rpo_or_approved(
+    ctx: &RecoveryContext,
+    database: &str,
+    lag: Option<f64>,
+    allow_data_loss: bool,
+) -> Result<(), DatabaseError> {
+    let rpo = ctx.plan.objectives.rpo_seconds;
+    let approved = ctx.approval.is_some();
+    match lag {
+        Some(l) if data_loss_acceptable(l, rpo, false, approved) => Ok(()),
+        _ if approved => Ok(()),
+        _ => Err(DatabaseError::DataLoss {
+            database: database.to_string(),
+            lag_seconds: lag,
+            rpo_seconds: rpo,
+            allowed: allow_data_loss,
+        }),
+    }
+}
+
+/// Decides what to do with `db`, or why not, from what was read.
+pub fn decide(
+    ctx: &RecoveryContext,
+    db: &Database,
+    observed: &Observed,
+    now: DateTime<Utc>,
+) -> Result<Intent, DatabaseError> {
+    if ctx.event.disaster_type == DisasterType::DataCorruption
+        && matches!(db, Database::ReadReplica { .. } | Database::AuroraGlobal { .. })
+    {
+        // Replication copied the bad writes: promoting would recover the corruption.
+        return Err(precondition(
+            db.identifier(),
+            "data corruption: promoting a replica would keep the corrupted data; recover with a pointInTimeRestore or snapshotRestore entry",
+        ));
+    }
+    match db {
+        Database::ReadReplica {
+            identifier,
+            source_identifier,
+            allow_data_loss,
+            isolation_security_group_id,
+            ..
+        } => {
+            let instance = observed
+                .instance(identifier)
+                .ok_or_else(|| precondition(identifier, "not found in the recovery region"))?;
+            let state = instance.state();
+            let status = instance.status.as_str();
+            if instance.replica_of.is_none() {
+                // Promoted earlier (by us or by hand): it is a standalone writer. Its old
+                // writer is still checked, in case the fence did not hold.
+                let mut intent = Intent::done(identifier, "PromoteReadReplica", state);
+                intent.old_writer = Some(source_identifier.clone());
+                intent.isolation = isolation_security_group_id.clone();
+                return Ok(intent);
+            }
+            if status != "available" {
+                return Err(precondition(
+                    identifier,
+                    format!("replica is '{status}', expected 'available'"),
+                ));
+            }
+            let lag = observed.lags.get(identifier.as_str()).copied();
+            let zero_loss = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
+            let rpo = ctx.plan.objectives.rpo_seconds;
+            match lag {
+                Some(lag) if zero_loss && !data_loss_acceptable(lag, rpo, true, false) => {
+                    return Err(precondition(
+                        identifier,
+                        format!("replica lag is {lag} s; a {} needs 0", ctx.mode),
+                    ));
+                }
+                None if zero_loss => {
+                    return Err(precondition(
+                        identifier,
+                        "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes); a zero-loss move needs it to be 0",
+                    ));
+                }
+                _ => within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?,
+            }
+            let after =
+                json!({ "status": "available", "replicaOf": null, "writer": true, "oldWriter": source_identifier });
+            let mut action = Action::change(identifier, "PromoteReadReplica", state, after, ctx.dry_run);
+            action.detail = Some(match lag {
+                Some(l) if l > rpo as f64 => {
+                    format!("replica lag at promotion {l} s, beyond the RPO target: approved")
+                }
+                Some(l) => format!("replica lag at promotion {l} s"),
+                None => "replica lag unknown: approved".to_string(),
+            });
+            Ok(Intent {
+                action,
+                change: Change::Promote {
+                    identifier: identifier.clone(),
+                },
+                rpo_seconds: lag,
+                old_writer: Some(source_identifier.clone()),
+                isolation: isolation_security_group_id.clone(),
+            })
+        }
+        Database::AuroraGlobal {
+            identifier,
+            target_cluster_arn,
+            allow_data_loss,
+            isolation_security_group_id,
+        } => {
+            let global = observed
+                .globals
+                .get(identifier)
+                .ok_or_else(|| precondition(identifier, "global cluster not found"))?;
+            let writer = global.writer().map(str::to_string);
+            if !global.members.iter().any(|(arn, _)| arn == target_cluster_arn) {
+                return Err(precondition(
+                    identifier,
+                    format!("{target_cluster_arn} is not a member of the global cluster"),
+                ));
+            }
+            let state = json!({ "writer": writer });
+            if writer.as_deref() == Some(target_cluster_arn.as_str()) {
+                return Ok(Intent::done(identifier, "SetGlobalClusterWriter", state));
+            }
+            // A switchover waits for the secondary to catch up and loses nothing; a failover
+            // loses what replication had not shipped, which must be within the RPO target or
+            // approved.
+            let mut lag = None;
+            if ctx.mode != Mode::Switchover {
+                lag = observed.global_lags.get(identifier).copied();
+                within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;
+            }
+            let (operation, change) = if ctx.mode == Mode::Switchover {
+                (
+                    "SwitchoverGlobalCluster",
+                    Change::Switchover {
+                        global: identifier.clone(),
+                        target: target_cluster_arn.clone(),
+                    },
+                )
+            } else {
+                (
+                    "FailoverGlobalCluster",
+                    Change::Failover {
+                        global: identifier.clone(),
+                        target: target_cluster_arn.clone(),
+                    },
+                )
+            };
+            let action = Action::change(
+                identifier,
+                operation,
+                state,
+                json!({ "writer": target_cluster_arn }),
+                ctx.dry_run,
+            );
+            // A failover leaves the old writer cluster behind (a switchover demotes it
+            // itself): it is fenced like a replica's old writer.
+            let old_writer = writer.filter(|_| ctx.mode != Mode::Switchover);
+            Ok(Intent {
+                action,
+                change,
+                rpo_seconds: lag,
+                old_writer,
+                isolation: isolation_security_group_id.clone(),
+            })
+        }
+        Database::PointInTimeRestore {
+            identifier,
+            source_identifier,
+            instance_class,
+        } => {
+            if let Some(existing) = observed.instance(identifier) {
+                return Ok(Intent::done(
+                    identifier,
+                    "RestoreDBInstanceToPointInTime",
+                    existing.state(),
+                ));
+            }
+            let source = observed
+                .instance(source_identifier)
+                .ok_or_else(|| precondition(source_identifier, "restore source not found in the recovery region"))?;
+            let latest = source.latest_restorable;
+            // A second before the corruption was detected (restores are to the second), and no
+            // later than AWS can restore to.
+            let detected = ctx.event.detected_at;
+            let time = match latest {
+                Some(latest) => (detected - Duration::seconds(1)).min(latest),
+                None => {
+                    return Err(precondition(
+                        source_identifier,
+                        "has no restorable time (are automated backups on?)",
+                    ))
+                }
+            };
+            // Every write after the restore point is missing from the restored database.
+            let loss = (now - time).num_milliseconds().max(0) as f64 / 1000.0;
+            let after = json!({ "restoredFrom": source_identifier, "restoreTime": time.to_rfc3339() });
+            let mut action = Action::change(
+                identifier,
+                "RestoreDBInstanceToPointInTime",
+                Value::Null,
+                after,
+                ctx.dry_run,
+            );
+            action.detail = Some(format!(
+                "restore point {} (detected {})",
+                time.to_rfc3339(),
+                detected.to_rfc3339()
+            ));
+            Ok(Intent {
+                action,
+                change: Change::RestoreToPointInTime {
+                    source: source_identifier.clone(),
+                    target: identifier.clone(),
+                    time,
+                    class: instance_class.clone(),
+                },
+                rpo_seconds: Some(loss),
+                old_writer: None,
+                isolation: None,
+            })
+        }
+        Database::SnapshotRestore {
+            identifier,
+            snapshot_identifier,
+            instance_class,
+        } => {
+            if let Some(existing) = observed.instance(identifier) {
+                return Ok(Intent::done(
+                    identifier,
+                    "RestoreDBInstanceFromDBSnapshot",
+                    existing.state(),
+                ));
+            }
+            let taken = *observed
+                .snapshots
+                .get(snapshot_identifier)
+                .ok_or_else(|| precondition(snapshot_identifier, "snapshot not found in the recovery region"))?;
+            // Every write after the snapshot is missing from the restored database.
+            let rpo = taken.map(|t| (now - t).num_seconds().max(0) as f64);
+            let after = json!({ "restoredFrom": snapshot_identifier, "snapshotTime": taken.map(|t| t.to_rfc3339()) });
+            let action = Action::change(
+                identifier,
+                "RestoreDBInstanceFromDBSnapshot",
+                Value::Null,
+                after,
+                ctx.dry_run,
+            );
+            Ok(Intent {
+                action,
+                change: Change::RestoreFromSnapshot {
+                    snapshot: snapshot_identifier.clone(),
+                    target: identifier.clone(),
+                    class: instance_class.clone(),
+                },
+                rpo_seconds: rpo,
+                old_writer: None,
+                isolation: None,
+            })
+        }
+    }
+}
+
+/// Where a promotion, restore or global failover in progress stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// In the target state, as it now is.
+    Done(Value),
+    /// Not yet, as it now is.
+    Waiting(Value),
+    /// It cannot get there.
+    Failed(String),
+}
+
+/// An instance being promoted or restored: done once available and a writer.
+pub fn instance_progress(instance: Option<&Instance>) -> Progress {
+    let Some(instance) = instance else {
+        return Progress::Failed("disappeared while being promoted or restored".into());
+    };
+    let status = instance.status.as_str();
+    if [
+        "failed",
+        "incompatible-restore",
+        "incompatible-parameters",
+        "storage-full",
+    ]
+    .contains(&status)
+    {
+        return Progress::Failed(format!("instance is '{status}'"));
+    }
+    if status == "available" && instance.replica_of.is_none() {
+        Progress::Done(instance.state())
+    } else {
+        Progress::Waiting(instance.state())
+    }
+}
+
+/// A global database failing or switching over: done once `target` is the writer and the
+/// global database is available again.
+pub fn global_progress(global: &Global, target: &str) -> Progress {
+    let state = json!({ "writer": global.writer() });
+    if global.writer() == Some(target) && global.available {
+        Progress::Done(state)
+    } else {
+        Progress::Waiting(state)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,317 @@
+//! Every branch of the decisions, no AWS needed.
+
+use super::*;
+use chrono::TimeZone;
+
+const SOURCE: &str = "arn:aws:rds:us-east-1:123456789012:db:orders-db";
+const WEST: &str = "arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2";
+const EAST: &str = "arn:aws:rds:us-east-1:123456789012:cluster:orders-use1";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 3, 13, 0).single().expect("time")
+}
+
+fn context(mode: &str) -> RecoveryContext {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/database-failover.json"
+    ))
+    .expect("sample");
+    let mut request: Value = serde_json::from_str(&text).expect("json");
+    request["context"]["mode"] = json!(mode);
+    serde_json::from_value(request["context"].clone()).expect("context")
+}
+
+fn replica(allow_data_loss: bool) -> Database {
+    Database::ReadReplica {
+        identifier: "orders-db-usw2".into(),
+        source_identifier: SOURCE.into(),
+        allow_data_loss,
+        failback_identifier: None,
+        isolation_security_group_id: None,
+    }
+}
+
+fn observed_replica(status: &str, replica_of: Option<&str>, lag: Option<f64>) -> Observed {
+    let mut o = Observed::default();
+    o.instances.insert(
+        "orders-db-usw2".into(),
+        Instance {
+            status: status.into(),
+            replica_of: replica_of.map(str::to_string),
+            latest_restorable: None,
+        },
+    );
+    if let Some(lag) = lag {
+        o.lags.insert("orders-db-usw2".into(), lag);
+    }
+    o
+}
+
+fn kind(r: Result<Intent, DatabaseError>) -> String {
+    match r {
+        Ok(i) => format!("{:?}", i.change)
+            .split([' ', '{'])
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        Err(DatabaseError::Precondition { reason, .. }) => format!("precondition: {reason}"),
+        Err(DatabaseError::DataLoss { lag_seconds, .. }) => format!("data loss: {lag_seconds:?}"),
+        Err(e) => format!("other: {e}"),
+    }
+}
+
+#[test]
+fn a_replica_is_promoted_within_the_rpo_and_refused_beyond_it_unless_approved() {
+    let ctx = context("failover");
+    let ok = decide(
+        &ctx,
+        &replica(false),
+        &observed_replica("available", Some(SOURCE), Some(4.0)),
+        now(),
+    );
+    let intent = ok.expect("promote");
+    assert_eq!(
+        intent.change,
+        Change::Promote {
+            identifier: "orders-db-usw2".into()
+        }
+    );
+    assert_eq!(intent.rpo_seconds, Some(4.0));
+    assert_eq!(intent.old_writer.as_deref(), Some(SOURCE));
+    assert_eq!(intent.action.detail.as_deref(), Some("replica lag at promotion 4 s"));
+
+    let far = observed_replica("available", Some(SOURCE), Some(1260.0));
+    assert_eq!(
+        kind(decide(&ctx, &replica(true), &far, now())),
+        "data loss: Some(1260.0)"
+    );
+    let unknown = observed_replica("available", Some(SOURCE), None);
+    assert_eq!(kind(decide(&ctx, &replica(false), &unknown, now())), "data loss: None");
+
+    let mut approved = ctx.clone();
+    approved.approval = Some(json!({"approvedBy": "oncall"}));
+    let intent = decide(&approved, &replica(true), &far, now()).expect("approved");
+    assert_eq!(
+        intent.action.detail.as_deref(),
+        Some("replica lag at promotion 1260 s, beyond the RPO target: approved")
+    );
+    let intent = decide(&approved, &replica(false), &unknown, now()).expect("approved");
+    assert_eq!(intent.action.detail.as_deref(), Some("replica lag unknown: approved"));
+}
+
+#[test]
+fn a_zero_loss_move_needs_no_lag_at_all() {
+    for mode in ["switchover", "failback"] {
+        let ctx = context(mode);
+        let lagging = observed_replica("available", Some(SOURCE), Some(2.0));
+        assert_eq!(
+            kind(decide(&ctx, &replica(true), &lagging, now())),
+            format!("precondition: replica lag is 2 s; a {mode} needs 0")
+        );
+        let unknown = observed_replica("available", Some(SOURCE), None);
+        assert!(kind(decide(&ctx, &replica(true), &unknown, now())).starts_with("precondition: replica lag is unknown"));
+        let caught_up = observed_replica("available", Some(SOURCE), Some(0.0));
+        assert_eq!(kind(decide(&ctx, &replica(false), &caught_up, now())), "Promote");
+    }
+}
+
+#[test]
+fn a_replica_missing_not_available_or_already_promoted_is_told_apart() {
+    let ctx = context("failover");
+    assert_eq!(
+        kind(decide(&ctx, &replica(false), &Observed::default(), now())),
+        "precondition: not found in the recovery region"
+    );
+    assert_eq!(
+        kind(decide(
+            &ctx,
+            &replica(false),
+            &observed_replica("modifying", Some(SOURCE), Some(1.0)),
+            now()
+        )),
+        "precondition: replica is 'modifying', expected 'available'"
+    );
+    let promoted = decide(&ctx, &replica(false), &observed_replica("available", None, None), now()).expect("done");
+    assert!(promoted.action.already_done);
+    assert_eq!(promoted.change, Change::None);
+    assert_eq!(
+        promoted.old_writer.as_deref(),
+        Some(SOURCE),
+        "its old writer is still checked"
+    );
+}
+
+#[test]
+fn data_corruption_never_promotes_a_replica_of_the_corrupted_writer() {
+    let mut ctx = context("failover");
+    ctx.event.disaster_type = DisasterType::DataCorruption;
+    let observed = observed_replica("available", Some(SOURCE), Some(0.0));
+    assert!(kind(decide(&ctx, &replica(false), &observed, now())).starts_with("precondition: data corruption"));
+}
+
+fn aurora() -> Database {
+    Database::AuroraGlobal {
+        identifier: "orders-global".into(),
+        target_cluster_arn: WEST.into(),
+        allow_data_loss: true,
+        isolation_security_group_id: None,
+    }
+}
+
+fn global(writer: &str, lag: Option<f64>) -> Observed {
+    let mut o = Observed::default();
+    o.globals.insert(
+        "orders-global".into(),
+        Global {
+            members: vec![(EAST.into(), writer == EAST), (WEST.into(), writer == WEST)],
+            available: true,
+        },
+    );
+    if let Some(lag) = lag {
+        o.global_lags.insert("orders-global".into(), lag);
+    }
+    o
+}
+
+#[test]
+fn a_global_database_fails_over_switches_over_or_is_already_there() {
+    let failover = decide(&context("failover"), &aurora(), &global(EAST, Some(0.8)), now()).expect("failover");
+    assert_eq!(
+        failover.change,
+        Change::Failover {
+            global: "orders-global".into(),
+            target: WEST.into()
+        }
+    );
+    assert_eq!(
+        failover.old_writer.as_deref(),
+        Some(EAST),
+        "the old writer cluster is fenced"
+    );
+    assert_eq!(failover.rpo_seconds, Some(0.8));
+    let switchover = decide(&context("switchover"), &aurora(), &global(EAST, None), now()).expect("switchover");
+    assert!(matches!(switchover.change, Change::Switchover { .. }));
+    assert_eq!(switchover.old_writer, None, "Aurora demotes it itself");
+    let there = decide(&context("failover"), &aurora(), &global(WEST, None), now()).expect("done");
+    assert!(there.action.already_done);
+    assert_eq!(
+        kind(decide(
+            &context("failover"),
+            &aurora(),
+            &global(EAST, Some(1260.0)),
+            now()
+        )),
+        "data loss: Some(1260.0)"
+    );
+    assert_eq!(
+        kind(decide(&context("failover"), &aurora(), &Observed::default(), now())),
+        "precondition: global cluster not found"
+    );
+    let mut stranger = global(EAST, Some(0.5));
+    if let Some(g) = stranger.globals.get_mut("orders-global") {
+        g.members.retain(|(arn, _)| arn != WEST);
+    }
+    assert!(kind(decide(&context("failover"), &aurora(), &stranger, now()))
+        .ends_with("is not a member of the global cluster"));
+}
+
+#[test]
+fn a_restore_goes_to_a_second_before_detection_or_the_latest_restorable_time() {
+    let ctx = context("failover");
+    let restore = Database::PointInTimeRestore {
+        identifier: "orders-db-restored".into(),
+        source_identifier: "orders-db-usw2".into(),
+        instance_class: None,
+    };
+    let mut o = Observed::default();
+    let detected = ctx.event.detected_at;
+    let latest = detected + Duration::minutes(5);
+    o.instances.insert(
+        "orders-db-usw2".into(),
+        Instance {
+            status: "available".into(),
+            replica_of: None,
+            latest_restorable: Some(latest),
+        },
+    );
+    let intent = decide(&ctx, &restore, &o, now()).expect("restore");
+    let Change::RestoreToPointInTime { time, .. } = intent.change else {
+        panic!("{:?}", intent.change)
+    };
+    assert_eq!(time, detected - Duration::seconds(1));
+    assert_eq!(
+        intent.rpo_seconds,
+        Some((now() - time).num_milliseconds() as f64 / 1000.0)
+    );
+
+    o.instances.get_mut("orders-db-usw2").expect("source").latest_restorable = Some(detected - Duration::minutes(3));
+    let intent = decide(&ctx, &restore, &o, now()).expect("restore");
+    assert!(
+        matches!(intent.change, Change::RestoreToPointInTime { time, .. } if time == detected - Duration::minutes(3))
+    );
+
+    o.instances.get_mut("orders-db-usw2").expect("source").latest_restorable = None;
+    assert!(kind(decide(&ctx, &restore, &o, now())).ends_with("has no restorable time (are automated backups on?)"));
+    assert!(kind(decide(&ctx, &restore, &Observed::default(), now())).contains("restore source not found"));
+    o.instances.insert("orders-db-restored".into(), Instance::default());
+    assert!(decide(&ctx, &restore, &o, now()).expect("exists").action.already_done);
+}
+
+#[test]
+fn a_snapshot_restore_loses_what_came_after_the_snapshot() {
+    let ctx = context("failover");
+    let restore = Database::SnapshotRestore {
+        identifier: "orders-db-restored".into(),
+        snapshot_identifier: "orders-nightly".into(),
+        instance_class: None,
+    };
+    let mut o = Observed::default();
+    assert!(kind(decide(&ctx, &restore, &o, now())).ends_with("snapshot not found in the recovery region"));
+    o.snapshots
+        .insert("orders-nightly".into(), Some(now() - Duration::hours(6)));
+    let intent = decide(&ctx, &restore, &o, now()).expect("restore");
+    assert_eq!(intent.rpo_seconds, Some(6.0 * 3600.0));
+    o.instances.insert("orders-db-restored".into(), Instance::default());
+    assert!(decide(&ctx, &restore, &o, now()).expect("exists").action.already_done);
+}
+
+#[test]
+fn progress_is_done_only_when_available_and_a_writer() {
+    let at = |status: &str, replica_of: Option<&str>| Instance {
+        status: status.into(),
+        replica_of: replica_of.map(str::to_string),
+        latest_restorable: None,
+    };
+    assert!(matches!(
+        instance_progress(Some(&at("available", None))),
+        Progress::Done(_)
+    ));
+    assert!(matches!(
+        instance_progress(Some(&at("available", Some(SOURCE)))),
+        Progress::Waiting(_)
+    ));
+    assert!(matches!(
+        instance_progress(Some(&at("modifying", None))),
+        Progress::Waiting(_)
+    ));
+    for bad in [
+        "failed",
+        "incompatible-restore",
+        "incompatible-parameters",
+        "storage-full",
+    ] {
+        assert_eq!(
+            instance_progress(Some(&at(bad, None))),
+            Progress::Failed(format!("instance is '{bad}'"))
+        );
+    }
+    assert!(matches!(instance_progress(None), Progress::Failed(r) if r.starts_with("disappeared")));
+    let g = |writer: &str, available: bool| Global {
+        members: vec![(EAST.into(), writer == EAST), (WEST.into(), writer == WEST)],
+        available,
+    };
+    assert!(matches!(global_progress(&g(WEST, true), WEST), Progress::Done(_)));
+    assert!(matches!(global_progress(&g(WEST, false), WEST), Progress::Waiting(_)));
+    assert!(matches!(global_progress(&g(EAST, true), WEST), Progress::Waiting(_)));
+}

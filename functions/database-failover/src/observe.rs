@@ -1,0 +1,197 @@
+//! What `start` and `status` read before deciding: every database's state at once (instances in
+//! batches, replica lags in one call), as the plain types [`crate::decide`] decides from.
+
+use aws_sdk_rds::types::DbInstance;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::{DateTime, Utc};
+use rebound_shared::context::{Mode, RecoveryContext};
+use rebound_shared::error::AwsError;
+use rebound_shared::plan::Database;
+
+use crate::decide::{precondition, Global, Instance, Observed};
+use crate::{aws, reads, DatabaseError, DatabaseFailover};
+
+impl From<&DbInstance> for Instance {
+    fn from(i: &DbInstance) -> Instance {
+        Instance {
+            status: i.db_instance_status().unwrap_or("unknown").to_string(),
+            replica_of: i.read_replica_source_db_instance_identifier().map(str::to_string),
+            latest_restorable: i
+                .latest_restorable_time()
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+        }
+    }
+}
+
+impl DatabaseFailover {
+    /// Everything [`crate::decide::decide`] needs for every database of the plan, read at once:
+    /// the recovery side's instances (batched), each replica's lag (one `GetMetricData`), each
+    /// global database and, for a failover, its target's lag, and each snapshot to restore.
+    pub(crate) async fn observe(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<Observed, DatabaseError> {
+        let mut ids = Vec::new();
+        let mut replicas = Vec::new();
+        for db in &ctx.plan.databases {
+            match db {
+                Database::ReadReplica { identifier, .. } => {
+                    ids.push(identifier.as_str());
+                    replicas.push(identifier.as_str());
+                }
+                Database::PointInTimeRestore {
+                    identifier,
+                    source_identifier,
+                    ..
+                } => ids.extend([identifier.as_str(), source_identifier.as_str()]),
+                Database::SnapshotRestore { identifier, .. } => ids.push(identifier.as_str()),
+                Database::AuroraGlobal { .. } => {}
+            }
+        }
+        let mut observed = Observed::default();
+        if !ids.is_empty() {
+            observed.instances = self.instances(&ids).await?;
+        }
+        if !replicas.is_empty() {
+            observed.lags =
+                reads::newest_metrics(&self.cloudwatch, "ReplicaLag", "DBInstanceIdentifier", &replicas, now)
+                    .await
+                    .map_err(|e| batch_error(&replicas, e))?;
+        }
+        for db in &ctx.plan.databases {
+            match db {
+                Database::AuroraGlobal {
+                    identifier,
+                    target_cluster_arn,
+                    ..
+                } => {
+                    let global = match self.global_cluster(identifier).await {
+                        Ok(global) => global,
+                        // Not there: the decision says so.
+                        Err(DatabaseError::Precondition { .. }) => continue,
+                        Err(e) => return Err(e),
+                    };
+                    // A failover loses what replication had not shipped: its lag is the RPO.
+                    if ctx.mode != Mode::Switchover && global.writer() != Some(target_cluster_arn.as_str()) {
+                        let cluster = target_cluster_arn.rsplit(':').next().unwrap_or(target_cluster_arn);
+                        let lag = reads::newest_metrics(
+                            &self.cloudwatch,
+                            "AuroraGlobalDBReplicationLag",
+                            "DBClusterIdentifier",
+                            &[cluster],
+                            now,
+                        )
+                        .await
+                        .map_err(|source| DatabaseError::Aws {
+                            database: identifier.clone(),
+                            source,
+                        })?;
+                        if let Some(ms) = lag.get(cluster) {
+                            observed.global_lags.insert(identifier.clone(), ms / 1000.0);
+                        }
+                    }
+                    observed.globals.insert(identifier.clone(), global);
+                }
+                Database::SnapshotRestore {
+                    identifier,
+                    snapshot_identifier,
+                    ..
+                } if observed.instance(identifier).is_none() => {
+                    if let Some(taken) = self.snapshot(snapshot_identifier).await? {
+                        observed.snapshots.insert(snapshot_identifier.clone(), taken);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(observed)
+    }
+
+    /// The named instances that exist, batched, as decisions read them.
+    pub(crate) async fn instances(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Instance>, DatabaseError> {
+        let found = reads::instances(&self.rds, ids)
+            .await
+            .map_err(|e| batch_error(ids, e))?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let key = crate::fence::instance_name(id).to_ascii_lowercase();
+                Some((key, Instance::from(found.get(id)?)))
+            })
+            .collect())
+    }
+
+    /// A snapshot, if it exists: `Some(when it was taken)`.
+    async fn snapshot(&self, id: &str) -> Result<Option<Option<DateTime<Utc>>>, DatabaseError> {
+        let out = self.rds.describe_db_snapshots().db_snapshot_identifier(id).send().await;
+        let snapshot = match out {
+            Ok(out) => out.db_snapshots().first().cloned(),
+            Err(e) if e.code() == Some("DBSnapshotNotFound") => None,
+            Err(e) => return Err(aws(id, "rds", "DescribeDBSnapshots", &e)),
+        };
+        Ok(snapshot.map(|s| {
+            s.snapshot_create_time()
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), 0))
+        }))
+    }
+
+    /// One instance by identifier, if it exists.
+    pub async fn instance(&self, identifier: &str) -> Result<Option<DbInstance>, DatabaseError> {
+        match self
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.db_instances().first().cloned()),
+            Err(e) if e.code() == Some("DBInstanceNotFound") || e.code() == Some("DBInstanceNotFoundFault") => Ok(None),
+            Err(e) => Err(aws(identifier, "rds", "DescribeDBInstances", &e)),
+        }
+    }
+
+    /// The global cluster's members as (cluster ARN, is writer).
+    pub async fn global_members(&self, global: &str) -> Result<Vec<(String, bool)>, DatabaseError> {
+        Ok(self.global_cluster(global).await?.members)
+    }
+
+    /// The global cluster's members and whether it is available: one `DescribeGlobalClusters`.
+    pub(crate) async fn global_cluster(&self, global: &str) -> Result<Global, DatabaseError> {
+        let out = self
+            .rds
+            .describe_global_clusters()
+            .global_cluster_identifier(global)
+            .send()
+            .await
+            .map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
+        let cluster = out
+            .global_clusters()
+            .first()
+            .ok_or_else(|| precondition(global, "global cluster not found"))?;
+        let members = cluster
+            .global_cluster_members()
+            .iter()
+            .map(|m| {
+                (
+                    m.db_cluster_arn().unwrap_or_default().to_string(),
+                    m.is_writer().unwrap_or(false),
+                )
+            })
+            .collect();
+        Ok(Global {
+            members,
+            available: cluster.status() == Some("available"),
+        })
+    }
+}
+
+/// A failed read of many databases at once names them (the first few).
+pub(crate) fn batch_error(ids: &[&str], source: AwsError) -> DatabaseError {
+    let database = match ids {
+        [one] => one.to_string(),
+        [first, second, third] => format!("{first}, {second}, {third}"),
+        [first, second, rest @ ..] => format!("{first}, {second} and {} more", rest.len()),
+        _ => ids.join(", "),
+    };
+    DatabaseError::Aws { database, source }
+}
