@@ -7,46 +7,9 @@
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// What the caller (the state machine) can do about a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ErrorKind {
-    /// The event, the input or the plan is wrong. Retrying cannot help.
-    InvalidInput,
-    /// The world is not in a state where the step may act (replica lag above the RPO target,
-    /// a resource missing or in the wrong state). Retrying immediately cannot help.
-    PreconditionFailed,
-    /// Throttling, a 5xx, a timeout: retry with backoff.
-    Transient,
-    /// The step ran and did not reach its goal.
-    StepFailed,
-}
-
-impl ErrorKind {
-    /// The error name the ASL matches in `ErrorEquals`.
-    pub const fn error_name(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidInput => "Rebound.InvalidInput",
-            ErrorKind::PreconditionFailed => "Rebound.PreconditionFailed",
-            ErrorKind::Transient => "Rebound.Transient",
-            ErrorKind::StepFailed => "Rebound.StepFailed",
-        }
-    }
-
-    /// All kinds, for documentation and for checking the state machine handles every one.
-    pub const ALL: [ErrorKind; 4] = [
-        ErrorKind::InvalidInput,
-        ErrorKind::PreconditionFailed,
-        ErrorKind::Transient,
-        ErrorKind::StepFailed,
-    ];
-}
-
-/// The error an operator sends (`rebound reject`, `aws stepfunctions send-task-failure`) to refuse
-/// an approval request.
-pub const APPROVAL_REJECTED: &str = "Rebound.ApprovalRejected";
+pub use rebound_core::error::{ErrorKind, APPROVAL_REJECTED};
 
 /// Builds the Lambda runtime's error report: the stable name and the whole cause chain.
 pub fn diagnostic(kind: ErrorKind, err: &(dyn std::error::Error + 'static)) -> lambda_runtime::Diagnostic {

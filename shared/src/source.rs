@@ -4,26 +4,13 @@
 //! version again, so a plan of thousands of resources never fills Step Functions' 256 KiB
 //! state, and a plan edited during a recovery is noticed rather than half-applied.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AwsError, ErrorKind};
 use crate::plan::{InvalidPlan, RecoveryPlan};
 
-/// The plan a recovery runs, as the detector read it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PlanRef {
-    /// `ssm:NAME` or `s3://BUCKET/KEY`.
-    pub location: String,
-    /// The SSM parameter's version or the S3 object's version id, when it has one: that version
-    /// is read again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// SHA-256 of the plan's text, hex.
-    pub sha256: String,
-}
+pub use rebound_core::plan_ref::PlanRef;
 
 fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())

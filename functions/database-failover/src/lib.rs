@@ -143,13 +143,17 @@ impl DatabaseFailover {
             ctx.plan.databases = failback_databases(&ctx.plan)?;
             primary = self.in_primary();
             ensure_region(
-                primary.rds.config().region(),
+                primary.rds.config().region().map(|r| r.as_ref()),
                 &ctx.plan.primary_region,
                 "fails back into",
             )?;
             &primary
         } else {
-            ensure_region(self.rds.config().region(), &ctx.plan.recovery_region, "recovers into")?;
+            ensure_region(
+                self.rds.config().region().map(|r| r.as_ref()),
+                &ctx.plan.recovery_region,
+                "recovers into",
+            )?;
             self
         };
         match phase {

@@ -177,7 +177,7 @@ impl DnsFailover {
         }
         // The gates' alarms live in the recovery region, where this CloudWatch client acts.
         rebound_shared::step::ensure_region(
-            self.cloudwatch.config().region(),
+            self.cloudwatch.config().region().map(|r| r.as_ref()),
             &ctx.plan.recovery_region,
             "keeps its health-check alarms in",
         )?;

@@ -97,7 +97,7 @@ impl RecoveryValidator {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
         let (phase, ctx) = request.phase();
         ensure_region(
-            self.databases.rds.config().region(),
+            self.databases.rds.config().region().map(|r| r.as_ref()),
             &ctx.plan.recovery_region,
             "recovers into",
         )?;

@@ -90,7 +90,11 @@ impl ServiceRestoration {
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
         let (phase, ctx) = request.phase();
-        ensure_region(self.ecs.config().region(), &ctx.plan.recovery_region, "recovers into")?;
+        ensure_region(
+            self.ecs.config().region().map(|r| r.as_ref()),
+            &ctx.plan.recovery_region,
+            "recovers into",
+        )?;
         match phase {
             Phase::Start | Phase::Readiness => self.start(&ctx, now).await,
             Phase::Status => self.status(&ctx, now).await,

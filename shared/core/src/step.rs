@@ -76,8 +76,8 @@ impl StepFault {
 
 /// A client acting in `client` (its configuration's region) may act for the plan only in
 /// `plan`: a function deployed or configured for another region refuses before any call.
-pub fn ensure_region(client: Option<&aws_config::Region>, plan: &str, wants: &'static str) -> Result<(), StepFault> {
-    let client = client.map(|r| r.to_string()).unwrap_or_default();
+pub fn ensure_region(client: Option<&str>, plan: &str, wants: &'static str) -> Result<(), StepFault> {
+    let client = client.unwrap_or_default().to_string();
     if client == plan {
         return Ok(());
     }

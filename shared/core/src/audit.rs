@@ -466,7 +466,7 @@ mod tests {
 
     fn plan(primary: &str, mode: &str) -> RecoveryPlan {
         let mut plan: serde_json::Value =
-            serde_json::from_str(include_str!("../../examples/plan.json")).expect("example plan");
+            serde_json::from_str(include_str!("../../../examples/plan.json")).expect("example plan");
         plan["primaryRegion"] = serde_json::json!(primary);
         plan["acknowledgedDependencies"] = serde_json::json!([]);
         for record in plan["dns"].as_array_mut().into_iter().flatten() {
@@ -523,7 +523,7 @@ mod tests {
 
     fn data_plane_plan(cluster_regions: &[&str]) -> RecoveryPlan {
         let mut plan: serde_json::Value =
-            serde_json::from_str(include_str!("../../examples/plan.json")).expect("example plan");
+            serde_json::from_str(include_str!("../../../examples/plan.json")).expect("example plan");
         plan["acknowledgedDependencies"] = serde_json::json!([]);
         plan["validation"]["probes"] = serde_json::json!([]);
         let endpoints: Vec<serde_json::Value> = cluster_regions

@@ -28,7 +28,7 @@ pub struct RecoveryContext {
     pub plan: RecoveryPlan,
     /// Where the plan was read, which version, and its digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_ref: Option<crate::source::PlanRef>,
+    pub plan_ref: Option<crate::plan_ref::PlanRef>,
     /// Whether the state machine waits for a human before acting.
     pub approval_required: bool,
     /// How long it waits for that answer (seconds).

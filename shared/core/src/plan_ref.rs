@@ -1,0 +1,18 @@
+//! Where the plan of a recovery lives and which version of it the recovery runs: what the context
+//! carries instead of the plan itself.
+
+use serde::{Deserialize, Serialize};
+
+/// The plan a recovery runs, as the detector read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanRef {
+    /// `ssm:NAME` or `s3://BUCKET/KEY`.
+    pub location: String,
+    /// The SSM parameter's version or the S3 object's version id, when it has one: that version
+    /// is read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// SHA-256 of the plan's text, hex.
+    pub sha256: String,
+}
