@@ -10,7 +10,7 @@ use crate::asl::StateError;
 
 /// Where answers go by default: `~/.cache/rebound/approvals` (or under `REBOUND_CACHE`).
 pub fn default_dir() -> PathBuf {
-    rebound_tests::cache_dir().join("approvals")
+    rebound_moto::cache_dir().join("approvals")
 }
 
 fn answer_path(dir: &Path, token: &str) -> Result<PathBuf, String> {

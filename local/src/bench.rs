@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use aws_config::SdkConfig;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use rebound_moto::faults::FaultProxy;
+use rebound_moto::{seed, MotoServer};
 use rebound_shared::aws::Regions;
-use rebound_tests::faults::FaultProxy;
-use rebound_tests::{seed, MotoServer};
 use serde_json::{json, Value};
 
 use crate::asl::{Approval, Interpreter};
@@ -47,7 +47,7 @@ impl Shape {
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("{0}")]
-    Harness(#[from] rebound_tests::HarnessError),
+    Harness(#[from] rebound_moto::HarnessError),
     #[error("seeding {what}: {message}")]
     Seed { what: &'static str, message: String },
 }

@@ -28,9 +28,9 @@ use aws_sdk_route53::types::{
     ResourceRecordSet, RrType,
 };
 use chrono::Utc;
+use rebound_moto::faults::{Call, Fault, FaultProxy};
+use rebound_moto::MotoServer;
 use rebound_shared::aws::Regions;
-use rebound_tests::faults::{Call, Fault, FaultProxy};
-use rebound_tests::MotoServer;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -60,7 +60,7 @@ const CORRUPTION_MINUTES: i64 = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum DrillError {
     #[error("{0}")]
-    Moto(#[from] rebound_tests::HarnessError),
+    Moto(#[from] rebound_moto::HarnessError),
     #[error("seeding {what}: {message}")]
     Seed { what: &'static str, message: String },
     #[error("reading {what} back from moto: {message}")]

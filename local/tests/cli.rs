@@ -118,7 +118,7 @@ fn the_drill_ignores_a_shell_moto_server_first_on_path() {
 /// line on stderr, as it happens, naming what failed; JSON lines with `--log-format json`.
 #[test]
 fn run_prints_each_failing_validation_round_on_stderr() {
-    let moto = rebound_tests::MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let moto = rebound_moto::MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().expect("dir");
     let task = |action: &str, next: Value| {
         let mut state = json!({"Type": "Task", "Resource": "${RecoveryValidatorFunctionArn}",
@@ -137,7 +137,7 @@ fn run_prints_each_failing_validation_round_on_stderr() {
             "ProbeAgain": task("status", json!({"End": true})),
         }}),
     );
-    let mut context = rebound_tests::event("recovery-validator.json")["context"].clone();
+    let mut context = rebound_moto::event("recovery-validator.json")["context"].clone();
     context["plan"]["validation"]["probes"][0]["url"] = json!("http://127.0.0.1:1/health");
     let input = write(dir.path(), "context.json", &context);
     for format in ["text", "json"] {

@@ -196,7 +196,7 @@ async fn ours(definition: &Value, input: &Value) -> Result<Value, StateError> {
 
 /// The same case through aws-local-stepfunctions.
 fn theirs(definition: &Value, input: &Value) -> Value {
-    let dir = rebound_tests::cache_dir().join("sfn");
+    let dir = rebound_moto::cache_dir().join("sfn");
     let node = dir.join("node_modules/.bin/node");
     assert!(
         node.is_file() && dir.join("node_modules/aws-local-stepfunctions").is_dir(),

@@ -3,7 +3,7 @@
 mod common;
 
 use rebound::drill::{drill, drill_with, Scenario};
-use rebound_tests::faults::Fault;
+use rebound_moto::faults::Fault;
 use serde_json::{json, Value};
 
 async fn verified_report(scenario: Scenario) -> Value {

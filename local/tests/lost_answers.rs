@@ -5,7 +5,7 @@
 mod common;
 
 use rebound::drill::{drill_with, Scenario};
-use rebound_tests::faults::Fault;
+use rebound_moto::faults::Fault;
 use serde_json::Value;
 
 /// Runs `scenario` with one lost answer for `operation`; returns the verified report.

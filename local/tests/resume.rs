@@ -64,7 +64,7 @@ async fn a_crashed_run_resumes_under_its_own_name_and_finds_its_changes_done() {
     );
     let services = aws_sdk_ecs::Client::new(&stage.recovery)
         .describe_services()
-        .cluster(rebound_tests::seed::ECS_CLUSTER)
+        .cluster(rebound_moto::seed::ECS_CLUSTER)
         .services("orders-api")
         .send()
         .await

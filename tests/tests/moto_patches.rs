@@ -1,4 +1,4 @@
-//! Each patch in tests/moto/launcher.py, shown against moto as released and as patched.
+//! Each patch in tests/harness/moto/launcher.py, shown against moto as released and as patched.
 
 use aws_sdk_rds::Client;
 use rebound_tests::{seed, MotoServer};

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use rebound_moto::faults::Call;
 use rebound_shared::audit::failover_dependencies;
 use rebound_shared::plan::RecoveryPlan;
-use rebound_tests::faults::Call;
 use serde::Serialize;
 
 /// One operation the injected faults hit.

@@ -138,18 +138,18 @@ pub(super) async fn seed_world(
 
     // The primary database and its cross-region read replica (MySQL: its replicas keep backups,
     // so a corrupted replica can be restored to a point in time).
-    let primary_arn = rebound_tests::seed::database_with_replica(&primary_config, recovery, "mysql")
+    let primary_arn = rebound_moto::seed::database_with_replica(&primary_config, recovery, "mysql")
         .await
         .map_err(seed("the databases"))?;
-    rebound_tests::seed::replica_lag(recovery, rebound_tests::seed::REPLICA_DB, scenario.replica_lag())
+    rebound_moto::seed::replica_lag(recovery, rebound_moto::seed::REPLICA_DB, scenario.replica_lag())
         .await
         .map_err(seed("replica lag"))?;
 
     // Warm standby: services running at minimum in the recovery region.
-    rebound_tests::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
+    rebound_moto::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
         .await
         .map_err(seed("ECS services"))?;
-    rebound_tests::seed::auto_scaling_group(recovery, 1, 1, 2)
+    rebound_moto::seed::auto_scaling_group(recovery, 1, 1, 2)
         .await
         .map_err(seed("the Auto Scaling group"))?;
 
@@ -199,11 +199,11 @@ pub(super) async fn seed_world(
     // The alarms the plan watches, in the primary region, quiet before the disaster; and its
     // canary's availability, healthy.
     for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
-        rebound_tests::seed::alarm(&primary_config, alarm, "OK")
+        rebound_moto::seed::alarm(&primary_config, alarm, "OK")
             .await
             .map_err(seed("alarms"))?;
     }
-    rebound_tests::seed::metric(
+    rebound_moto::seed::metric(
         &primary_config,
         "Orders/Synthetics",
         "SuccessPercent",
@@ -213,7 +213,7 @@ pub(super) async fn seed_world(
     .await
     .map_err(seed("the canary metric"))?;
 
-    rebound_tests::seed::recovery_table(recovery, TABLE)
+    rebound_moto::seed::recovery_table(recovery, TABLE)
         .await
         .map_err(seed("the recovery table"))?;
 
@@ -249,7 +249,7 @@ pub(super) async fn seed_world(
         // recovery region: the failover drives that alarm and calls nothing in Route 53, and
         // validation reads the alarm rather than the records (DNS probes read Route 53's control
         // plane).
-        let health_check = rebound_tests::seed::health_check_gate(global, recovery, GATE)
+        let health_check = rebound_moto::seed::health_check_gate(global, recovery, GATE)
             .await
             .map_err(seed("the health check's alarm"))?;
         for record in plan["dns"].as_array_mut().into_iter().flatten() {
@@ -268,7 +268,7 @@ pub(super) async fn seed_world(
     } else {
         None
     };
-    rebound_tests::seed::plan_parameter(recovery, "/rebound/orders/plan", &plan.to_string())
+    rebound_moto::seed::plan_parameter(recovery, "/rebound/orders/plan", &plan.to_string())
         .await
         .map_err(seed("the plan parameter"))?;
     Ok(World {
@@ -286,7 +286,7 @@ pub(super) async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -
     let primary = rebound_shared::aws::in_region(global, PRIMARY);
     let writer = aws_sdk_rds::Client::new(recovery)
         .describe_db_instances()
-        .db_instance_identifier(rebound_tests::seed::REPLICA_DB)
+        .db_instance_identifier(rebound_moto::seed::REPLICA_DB)
         .send()
         .await
         .map_err(|e| seed("the failback replica")(format!("{e:?}")))?;
@@ -296,7 +296,7 @@ pub(super) async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -
         .and_then(|d| d.db_instance_arn())
         .map(str::to_string)
         .ok_or_else(|| seed("the failback replica")("no writer in the recovery region".into()))?;
-    rebound_tests::seed::parameter_group(&primary, FAILBACK_PARAMETER_GROUP, "mysql")
+    rebound_moto::seed::parameter_group(&primary, FAILBACK_PARAMETER_GROUP, "mysql")
         .await
         .map_err(seed("the failback replica's parameter group"))?;
     aws_sdk_rds::Client::new(&primary)
@@ -308,7 +308,7 @@ pub(super) async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -
         .send()
         .await
         .map_err(|e| seed("the failback replica")(format!("{e:?}")))?;
-    rebound_tests::seed::replica_lag(&primary, FAILBACK_DB, 0.0)
+    rebound_moto::seed::replica_lag(&primary, FAILBACK_DB, 0.0)
         .await
         .map_err(seed("the failback replica's lag"))?;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary);

@@ -199,7 +199,7 @@ pub(super) async fn verify(
     };
     let read_only = fenced_client
         .describe_db_parameters()
-        .db_parameter_group_name(rebound_tests::seed::PARAMETER_GROUP)
+        .db_parameter_group_name(rebound_moto::seed::PARAMETER_GROUP)
         .send()
         .await
         .map_err(|e| read("the parameter group")(format!("{e:?}")))?

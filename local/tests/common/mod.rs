@@ -24,7 +24,7 @@ pub async fn region_outage() -> (Stage, String) {
 pub async fn replica_still_a_replica(stage: &Stage) -> bool {
     let replica = aws_sdk_rds::Client::new(&stage.recovery)
         .describe_db_instances()
-        .db_instance_identifier(rebound_tests::seed::REPLICA_DB)
+        .db_instance_identifier(rebound_moto::seed::REPLICA_DB)
         .send()
         .await
         .expect("describe");

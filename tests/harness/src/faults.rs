@@ -1,10 +1,10 @@
 //! A fault proxy between the AWS SDK and moto: mitmproxy in reverse mode with the addon in
-//! tests/moto/faults.py. Tests and drills point the SDK at the proxy and change its rules while a
+//! tests/harness/moto/faults.py. Tests and drills point the SDK at the proxy and change its rules while a
 //! recovery runs; moto stays the source of truth for what was changed.
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use rebound_tests::{faults::{Fault, FaultProxy}, MotoServer};
+//! use rebound_moto::{faults::{Fault, FaultProxy}, MotoServer};
 //! let moto = MotoServer::start().expect("moto starts");
 //! let proxy = FaultProxy::start(&moto).expect("the proxy starts");
 //! proxy.set(&[Fault::drop_answer("rds", "PromoteReadReplica").times(1)]).expect("rules");
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{cache_dir, free_port, tail, HarnessError, MotoServer};
 
-/// The addon (tests/moto/faults.py).
+/// The addon (tests/harness/moto/faults.py).
 pub const ADDON: &str = include_str!("../moto/faults.py");
 
 /// One rule: which calls it matches (unset: any) and what happens to them.

@@ -1,0 +1,361 @@
+//! The local AWS for drills, benchmarks and tests: a private `moto_server` per run on a free loopback port, and an
+//! `SdkConfig` pointed at it. Dropping the server stops it, so tests never share AWS state.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let moto = rebound_moto::MotoServer::start().expect("moto_server starts");
+//! let route53 = aws_sdk_route53::Client::new(&moto.config("us-east-1"));
+//! # }
+//! ```
+
+pub mod faults;
+pub mod seed;
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+
+/// The tests' regions at `endpoint`: primary us-east-1, recovery us-west-2.
+pub fn regions(endpoint: &str) -> rebound_shared::aws::Regions {
+    rebound_shared::aws::Regions {
+        primary: local_config(endpoint, "us-east-1"),
+        recovery: local_config(endpoint, "us-west-2"),
+    }
+}
+
+/// The moto release the tests are written against (installed by `scripts/setup`).
+pub const MOTO_VERSION: &str = "5.2.5";
+pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
+
+/// The one command that makes a Python with the pinned moto.
+const FIX: &str = "run `bash scripts/setup` (it makes ~/.cache/rebound/venv with moto 5.2.5), \
+or set REBOUND_PYTHON to a Python that has `moto[server]==5.2.5`";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("moto's Python {tried} was rejected: {why}; {FIX}")]
+    NoPython { tried: String, why: String },
+    #[error("could not start {program}: {source}; {FIX}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("moto_server exited before answering on port {port}: {log}")]
+    Exited { port: u16, log: String },
+    #[error("moto_server did not answer on port {port} within {seconds} s: {log}")]
+    NoAnswer { port: u16, seconds: u64, log: String },
+    #[error("the fault proxy {tried} is missing; run `bash scripts/setup` (it installs mitmproxy 11.0.2 under ~/.cache/rebound/mitmproxy)")]
+    NoProxy { tried: String },
+    #[error("no free loopback port: {0}")]
+    NoPort(std::io::Error),
+}
+
+/// A running `moto_server`, stopped when dropped.
+pub struct MotoServer {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+/// Runs moto's server as released, from `python -c`, with the server's own arguments after it.
+const UNPATCHED: &str = "import sys, moto.server; sys.exit(moto.server.main(sys.argv[1:]))";
+
+impl MotoServer {
+    /// Starts moto, in the Python that [`moto_python`] chooses, with the launcher's patches for
+    /// where moto contradicts AWS.
+    pub fn start() -> Result<MotoServer, HarnessError> {
+        let python = moto_python()?;
+        let launcher = launcher_file()?;
+        MotoServer::spawn(&python, &[launcher.as_os_str()])
+    }
+
+    /// Starts moto exactly as released, without the launcher's patches.
+    pub fn start_unpatched() -> Result<MotoServer, HarnessError> {
+        MotoServer::spawn(&moto_python()?, &["-c".as_ref(), UNPATCHED.as_ref()])
+    }
+
+    fn spawn(program: &Path, leading: &[&std::ffi::OsStr]) -> Result<MotoServer, HarnessError> {
+        let port = free_port()?;
+        let log = std::env::temp_dir().join(format!("rebound-moto-{port}-{}.log", std::process::id()));
+        let log_file = std::fs::File::create(&log).map_err(|source| HarnessError::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
+        let log_err = log_file.try_clone().map_err(|source| HarnessError::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
+        let child = Command::new(program)
+            .args(leading)
+            .env("PYTHONUNBUFFERED", "1")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|source| HarnessError::Spawn {
+                program: program.display().to_string(),
+                source,
+            })?;
+        let mut server = MotoServer { child, port, log };
+        server.wait_until_ready(Duration::from_secs(60))?;
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's process id, to measure its CPU time apart.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An AWS configuration for `region` pointed at this server, with dummy credentials.
+    pub fn config(&self, region: &str) -> SdkConfig {
+        local_config(&self.endpoint(), region)
+    }
+
+    /// The tests' regions: primary us-east-1, recovery us-west-2.
+    pub fn regions(&self) -> rebound_shared::aws::Regions {
+        regions(&self.endpoint())
+    }
+
+    /// Clears every resource in every region (`POST /moto-api/reset`).
+    pub fn reset(&self) -> std::io::Result<()> {
+        let status = http_request(self.port, "POST", "/moto-api/reset")?;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!("reset answered HTTP {status}")))
+        }
+    }
+
+    /// What moto printed so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_until_ready(&mut self, limit: Duration) -> Result<(), HarnessError> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Err(HarnessError::Exited {
+                    port: self.port,
+                    log: tail(&self.log()),
+                });
+            }
+            if http_request(self.port, "GET", "/moto-api/").is_ok() {
+                return Ok(());
+            }
+            if start.elapsed() > limit {
+                return Err(HarnessError::NoAnswer {
+                    port: self.port,
+                    seconds: limit.as_secs(),
+                    log: tail(&self.log()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The Python that runs moto, chosen once per process and checked before use:
+/// `REBOUND_PYTHON`; else the Python named on the `#!` line of `MOTO_SERVER`; else the venv that
+/// `scripts/setup` makes. Never whatever `moto_server` comes first on `PATH`: version managers
+/// (pyenv, asdf) put shell shims there, and a system moto is rarely the pinned one.
+pub fn moto_python() -> Result<PathBuf, HarnessError> {
+    static CHOSEN: OnceLock<Result<PathBuf, (String, String)>> = OnceLock::new();
+    CHOSEN
+        .get_or_init(|| {
+            choose_python(
+                std::env::var_os("REBOUND_PYTHON"),
+                std::env::var_os("MOTO_SERVER"),
+                &cache_dir(),
+            )
+            .map_err(|e| match e {
+                HarnessError::NoPython { tried, why } => (tried, why),
+                other => (String::new(), other.to_string()),
+            })
+        })
+        .clone()
+        .map_err(|(tried, why)| HarnessError::NoPython { tried, why })
+}
+
+/// [`moto_python`] for explicit settings: the chosen file, checked to be a Python that imports
+/// moto at [`MOTO_VERSION`].
+pub fn choose_python(
+    rebound_python: Option<OsString>,
+    moto_server: Option<OsString>,
+    cache: &Path,
+) -> Result<PathBuf, HarnessError> {
+    let python = match (rebound_python, moto_server) {
+        (Some(python), _) => PathBuf::from(python),
+        (None, Some(server)) => python_of_script(Path::new(&server))?,
+        (None, None) => cache.join("venv/bin/python"),
+    };
+    check_python(&python)?;
+    Ok(python)
+}
+
+/// The Python on a `moto_server` script's `#!` line; anything else (a shell shim) is rejected,
+/// since a shell must never run the launcher.
+fn python_of_script(script: &Path) -> Result<PathBuf, HarnessError> {
+    let rejected = |why: String| HarnessError::NoPython {
+        tried: format!("MOTO_SERVER={}", script.display()),
+        why,
+    };
+    let text = std::fs::read(script).map_err(|e| rejected(format!("cannot read it: {e}")))?;
+    let first = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = std::str::from_utf8(first)
+        .ok()
+        .and_then(|l| l.strip_prefix("#!"))
+        .map(str::trim)
+        .ok_or_else(|| rejected("it has no #! line naming a Python".into()))?;
+    let mut parts = line.split_whitespace();
+    let mut interpreter = parts.next().unwrap_or_default();
+    // `#!/usr/bin/env python3` names the interpreter second.
+    if interpreter.ends_with("/env") {
+        interpreter = parts.next().unwrap_or_default();
+    }
+    let name = Path::new(interpreter)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if !name.starts_with("python") {
+        return Err(rejected(format!(
+            "it is not a Python script (its #! line runs `{line}`)"
+        )));
+    }
+    Ok(PathBuf::from(interpreter))
+}
+
+/// Runs `python -c 'import moto'` and compares the version with the pin.
+fn check_python(python: &Path) -> Result<(), HarnessError> {
+    let rejected = |why: String| HarnessError::NoPython {
+        tried: python.display().to_string(),
+        why,
+    };
+    if python.is_absolute() && !python.is_file() {
+        return Err(rejected("no such file".into()));
+    }
+    let out = Command::new(python)
+        .args(["-c", "import moto; print(moto.__version__)"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| rejected(format!("cannot run it: {e}")))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        return Err(rejected(format!("it cannot import moto ({})", last.trim())));
+    }
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if version != MOTO_VERSION {
+        return Err(rejected(format!(
+            "it has moto {version}, and Rebound's patches are written for {MOTO_VERSION}"
+        )));
+    }
+    Ok(())
+}
+
+/// The launcher, written once per process: servers started at the same time must never read
+/// it half-written (a Python given an empty file exits at once, saying nothing).
+fn launcher_file() -> Result<PathBuf, HarnessError> {
+    static WRITTEN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    WRITTEN
+        .get_or_init(|| {
+            let path = std::env::temp_dir().join(format!("rebound-moto-launcher-{}.py", std::process::id()));
+            let next = path.with_extension("py.next");
+            std::fs::write(&next, LAUNCHER)
+                .and_then(|()| std::fs::rename(&next, &path))
+                .map(|()| path.clone())
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .clone()
+        .map_err(|message| HarnessError::Spawn {
+            program: "the moto launcher".into(),
+            source: std::io::Error::other(message),
+        })
+}
+
+/// The launcher that patches moto's gaps (tests/harness/moto/launcher.py).
+pub const LAUNCHER: &str = include_str!("../moto/launcher.py");
+
+/// The project's cache folder: `REBOUND_CACHE`, or `~/.cache/rebound`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("REBOUND_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/rebound")
+}
+
+/// An AWS configuration for `region` pointed at a local endpoint, with dummy credentials.
+pub(crate) fn local_config(endpoint: &str, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "moto",
+        )))
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep is available"))
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .build()
+}
+
+fn free_port() -> Result<u16, HarnessError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(HarnessError::NoPort)?;
+    let port = listener.local_addr().map_err(HarnessError::NoPort)?.port();
+    Ok(port)
+}
+
+/// A minimal HTTP/1.0 request; returns the status code.
+fn http_request(port: u16, method: &str, path: &str) -> std::io::Result<u16> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"
+    )?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head)?;
+    let line = String::from_utf8_lossy(&head[..n]);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {line:?}")))
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// A sample from events/, as JSON: handler tests start from the same files as `sam local invoke`.
+pub fn event(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
