@@ -223,17 +223,7 @@ async fn seed_application(shape: Shape, global: &SdkConfig, recovery: &SdkConfig
     let mut dns = Vec::new();
     for z in 0..shape.zones {
         let domain = format!("app{z}.bench.example.com");
-        let zone = route53
-            .create_hosted_zone()
-            .name(&domain)
-            .caller_reference(format!("bench-{z}"))
-            .send()
-            .await
-            .map_err(|e| seed_err("zones")(format!("{e:?}")))?;
-        let zone = zone
-            .hosted_zone()
-            .map(|h| h.id().trim_start_matches("/hostedzone/").to_string())
-            .ok_or_else(|| seed_err("zones")("no id".into()))?;
+        let zone = seed::hosted_zone(global, &domain).await.map_err(seed_err("zones"))?;
         let in_zone: Vec<usize> = (0..shape.records).filter(|r| r % shape.zones.max(1) == z).collect();
         for chunk in in_zone.chunks(400) {
             let mut batch = ChangeBatch::builder();

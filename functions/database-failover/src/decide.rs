@@ -61,8 +61,7 @@ pub struct Observed {
 
 impl Observed {
     pub fn instance(&self, id: &str) -> Option<&Instance> {
-        self.instances
-            .get(&crate::fence::instance_name(id).to_ascii_lowercase())
+        self.instances.get(&crate::reads::key(id))
     }
 }
 

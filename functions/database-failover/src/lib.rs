@@ -260,7 +260,7 @@ impl DatabaseFailover {
                 let target = action.after["writer"].as_str().unwrap_or_default().to_string();
                 global_progress(&self.global_cluster(&id).await?, &target)
             } else {
-                instance_progress(instances.get(&fence::instance_name(&id).to_ascii_lowercase()))
+                instance_progress(instances.get(&reads::key(&id)))
             };
             match progress {
                 Progress::Done(state) => {

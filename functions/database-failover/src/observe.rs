@@ -114,10 +114,7 @@ impl DatabaseFailover {
             .map_err(|e| batch_error(ids, e))?;
         Ok(ids
             .iter()
-            .filter_map(|id| {
-                let key = crate::fence::instance_name(id).to_ascii_lowercase();
-                Some((key, Instance::from(found.get(id)?)))
-            })
+            .filter_map(|id| Some((reads::key(id), Instance::from(found.get(id)?))))
             .collect())
     }
 

@@ -29,7 +29,8 @@ impl Instances {
     }
 }
 
-fn key(id: &str) -> String {
+/// How instances are keyed: the identifier (an ARN's last part), lower-cased.
+pub fn key(id: &str) -> String {
     crate::fence::instance_name(id).to_ascii_lowercase()
 }
 

@@ -24,19 +24,9 @@ struct World {
 async fn world() -> World {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let route53 = Client::new(&moto.config("us-east-1"));
-    let zone = route53
-        .create_hosted_zone()
-        .name("orders.example.com")
-        .caller_reference("dns-test")
-        .send()
+    let zone = rebound_tests::seed::hosted_zone(&moto.config("us-east-1"), "orders.example.com")
         .await
         .expect("CreateHostedZone");
-    let zone = zone
-        .hosted_zone()
-        .expect("zone")
-        .id()
-        .trim_start_matches("/hostedzone/")
-        .to_string();
     let check = route53
         .create_health_check()
         .caller_reference("pay-primary")

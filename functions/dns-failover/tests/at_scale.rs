@@ -31,19 +31,9 @@ fn cname(i: usize, region: &str) -> ResourceRecordSet {
 async fn hundreds_of_records_take_one_listing_a_page_and_batches_within_route53s_limits() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let route53 = aws_sdk_route53::Client::new(&moto.config("us-east-1"));
-    let zone = route53
-        .create_hosted_zone()
-        .name("orders.example.com")
-        .caller_reference("scale")
-        .send()
+    let zone = rebound_tests::seed::hosted_zone(&moto.config("us-east-1"), "orders.example.com")
         .await
         .expect("zone");
-    let zone = zone
-        .hosted_zone()
-        .expect("zone")
-        .id()
-        .trim_start_matches("/hostedzone/")
-        .to_string();
     for chunk in (0..RECORDS).collect::<Vec<_>>().chunks(300) {
         let mut batch = ChangeBatch::builder();
         for i in chunk {

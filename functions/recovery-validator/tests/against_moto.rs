@@ -82,19 +82,9 @@ async fn world_with(health: SocketAddr, default_group: bool) -> World {
     let global = moto.config("us-east-1");
     let west = moto.config("us-west-2");
     let route53 = aws_sdk_route53::Client::new(&global);
-    let zone = route53
-        .create_hosted_zone()
-        .name("orders.example.com")
-        .caller_reference("v")
-        .send()
+    let zone = rebound_tests::seed::hosted_zone(&global, "orders.example.com")
         .await
         .expect("zone");
-    let zone = zone
-        .hosted_zone()
-        .expect("zone")
-        .id()
-        .trim_start_matches("/hostedzone/")
-        .to_string();
     upsert(&route53, &zone, "orders-api-use1.orders.example.com").await;
     let rds = aws_sdk_rds::Client::new(&west);
     let arn = if default_group {

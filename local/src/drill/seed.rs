@@ -70,17 +70,9 @@ pub(super) async fn seed_world(
 
     // DNS: the zone, its records pointing at the primary, and the primary's health check.
     let route53 = aws_sdk_route53::Client::new(global);
-    let zone = route53
-        .create_hosted_zone()
-        .name("orders.example.com")
-        .caller_reference(format!("drill-{}", Utc::now().timestamp_millis()))
-        .send()
+    let zone = rebound_moto::seed::hosted_zone(global, "orders.example.com")
         .await
-        .map_err(|e| seed("the hosted zone")(format!("{e:?}")))?;
-    let zone = zone
-        .hosted_zone()
-        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
-        .ok_or_else(|| seed("the hosted zone")("no id".into()))?;
+        .map_err(seed("the hosted zone"))?;
     let check = route53
         .create_health_check()
         .caller_reference(format!("drill-pay-{}", Utc::now().timestamp_millis()))

@@ -10,6 +10,27 @@ pub const ECS_CLUSTER: &str = "orders-usw2";
 /// the split-brain fence could not make a writer read-only.
 pub const PARAMETER_GROUP: &str = "orders-db-params";
 
+/// Creates a public hosted zone for `name` where `config` points; returns its id (without the
+/// `/hostedzone/` prefix), as plans name zones.
+pub async fn hosted_zone(config: &SdkConfig, name: &str) -> Result<String, String> {
+    static ZONES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let reference = format!(
+        "seed-{}-{}",
+        std::process::id(),
+        ZONES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let out = aws_sdk_route53::Client::new(config)
+        .create_hosted_zone()
+        .name(name)
+        .caller_reference(reference)
+        .send()
+        .await
+        .map_err(|e| format!("CreateHostedZone: {e:?}"))?;
+    out.hosted_zone()
+        .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+        .ok_or_else(|| "CreateHostedZone returned no zone".into())
+}
+
 /// Creates a parameter group where `config` points, unless it exists.
 pub async fn parameter_group(config: &SdkConfig, name: &str, engine: &str) -> Result<(), String> {
     let rds = aws_sdk_rds::Client::new(config);
