@@ -99,10 +99,13 @@ impl StepIo {
     }
 }
 
-/// What [`ResultStore::compact`] needs of a request: its application and recovery id.
+/// What [`ResultStore::compact`] needs of a request: its action, application and recovery id.
 fn request_identity(payload: &Value) -> Value {
     let context = &payload["context"];
-    serde_json::json!({ "context": { "application": context["application"], "recoveryId": context["recoveryId"] } })
+    serde_json::json!({
+        "action": payload["action"],
+        "context": { "application": context["application"], "recoveryId": context["recoveryId"] },
+    })
 }
 
 /// Runs a handler's future; a panic becomes `Rebound.StepFailed`, never the runtime's own error.

@@ -2,11 +2,14 @@
 //! recovery plan, the recovery context and step results, the error names the state machine
 //! matches, RTO/RPO arithmetic, and AWS client setup.
 
-pub use rebound_core::{audit, context, objectives, plan, plan_ref, step};
+pub use rebound_core::{audit, capacity, context, objectives, plan, plan_ref, step};
 
 pub mod aws;
+pub mod capacities;
+pub mod dns;
 pub mod entry;
 pub mod error;
+pub mod rds;
 pub mod results;
 pub mod source;
 pub mod table;

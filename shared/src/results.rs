@@ -18,13 +18,16 @@ pub const INLINE_BYTES: usize = 4 * 1024;
 pub const SUMMARY_ITEMS: usize = 10;
 
 /// Where results sit in the state, by their key in the table.
-const RESULT_PATHS: [(&str, &str); 6] = [
+const RESULT_PATHS: [(&str, &str); 9] = [
     ("dns", "/results/dns"),
     ("database", "/results/database"),
     ("services", "/results/services"),
     ("validation", "/results/validation"),
     ("notification", "/results/notification"),
     ("readiness", "/readiness"),
+    ("dryRun.dns", "/dryRuns/dns"),
+    ("dryRun.database", "/dryRuns/database"),
+    ("dryRun.services", "/dryRuns/services"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -56,13 +59,20 @@ pub struct ResultStore {
 }
 
 /// The results a function reads, by their key: a step polls its own, the validator also takes
-/// the databases' measured RPO, the notifier reports them all.
+/// the databases' measured RPO and, to check readiness, the steps' dry runs; the notifier
+/// reports them all.
 pub fn needed_by(function: &str) -> &'static [&'static str] {
     match function {
         "dns-failover" => &["dns"],
         "database-failover" => &["database"],
         "service-restoration" => &["services"],
-        "recovery-validator" => &["validation", "database"],
+        "recovery-validator" => &[
+            "validation",
+            "database",
+            "dryRun.dns",
+            "dryRun.database",
+            "dryRun.services",
+        ],
         "recovery-notifier" => &["dns", "database", "services", "validation", "notification", "readiness"],
         _ => &[],
     }
@@ -109,6 +119,13 @@ impl ResultStore {
         }
         let Some(key) = key_of(&result) else {
             return Ok(result);
+        };
+        // A step's readiness dry run is kept apart from the result its start will give.
+        let key = match (request["action"].as_str(), key) {
+            (Some("readiness"), "dns") => "dryRun.dns",
+            (Some("readiness"), "database") => "dryRun.database",
+            (Some("readiness"), "services") => "dryRun.services",
+            (_, key) => key,
         };
         let context = &request["context"];
         let application = context["application"].as_str().unwrap_or_default();

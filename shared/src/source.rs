@@ -167,7 +167,7 @@ async fn read_text(
                 }
                 Err(e) => Err(read_error(
                     location,
-                    AwsError::from_sdk("ssm", "GetParameter", &e),
+                    crate::error::from_sdk("ssm", "GetParameter", &e),
                     &["ParameterNotFound", "ParameterVersionNotFound"],
                 )),
             }
@@ -185,7 +185,7 @@ async fn read_text(
                 Err(e) => {
                     return Err(read_error(
                         location,
-                        AwsError::from_sdk("s3", "GetObject", &e),
+                        crate::error::from_sdk("s3", "GetObject", &e),
                         &["NoSuchKey", "NoSuchBucket", "NotFound", "NoSuchVersion"],
                     ))
                 }

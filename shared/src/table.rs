@@ -124,7 +124,7 @@ impl RecoveryTable {
         match put {
             Ok(_) => Ok(Lease::Acquired),
             Err(e) => {
-                let err = AwsError::from_sdk("dynamodb", "PutItem", &e);
+                let err = crate::error::from_sdk("dynamodb", "PutItem", &e);
                 if err.code != "ConditionalCheckFailedException" {
                     return Err(err);
                 }
@@ -153,7 +153,7 @@ impl RecoveryTable {
         match deleted {
             Ok(_) => Ok(true),
             Err(e) => {
-                let err = AwsError::from_sdk("dynamodb", "DeleteItem", &e);
+                let err = crate::error::from_sdk("dynamodb", "DeleteItem", &e);
                 if err.code == "ConditionalCheckFailedException" {
                     Ok(false)
                 } else {
@@ -229,7 +229,7 @@ impl RecoveryTable {
             .item("finishedAt", n(now.timestamp()))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("dynamodb", "PutItem", &e))?;
+            .map_err(|e| crate::error::from_sdk("dynamodb", "PutItem", &e))?;
         Ok(())
     }
 
@@ -259,7 +259,7 @@ impl RecoveryTable {
             .item("expiresAt", n((now + Duration::days(AUDIT_DAYS)).timestamp()))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("dynamodb", "PutItem", &e))?;
+            .map_err(|e| crate::error::from_sdk("dynamodb", "PutItem", &e))?;
         Ok(())
     }
 
@@ -274,7 +274,7 @@ impl RecoveryTable {
             .expression_attribute_values(":audit", s("audit#"))
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("dynamodb", "Query", &e))?;
+            .map_err(|e| crate::error::from_sdk("dynamodb", "Query", &e))?;
         Ok(out.items().to_vec())
     }
 
@@ -303,7 +303,7 @@ impl RecoveryTable {
                 .item("expiresAt", n((now + Duration::days(AUDIT_DAYS)).timestamp()))
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("dynamodb", "PutItem", &e))?;
+                .map_err(|e| crate::error::from_sdk("dynamodb", "PutItem", &e))?;
         }
         Ok(())
     }
@@ -330,7 +330,7 @@ impl RecoveryTable {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("dynamodb", "Query", &e))?;
+                .map_err(|e| crate::error::from_sdk("dynamodb", "Query", &e))?;
             items.extend(out.items().iter().cloned());
             match out.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
@@ -368,7 +368,7 @@ impl RecoveryTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("dynamodb", "GetItem", &e))?;
+            .map_err(|e| crate::error::from_sdk("dynamodb", "GetItem", &e))?;
         Ok(out.item().cloned())
     }
 }

@@ -10,7 +10,10 @@ use rebound_shared::context::{Action, ActionStatus};
 use rebound_shared::step::elapsed_ms;
 
 use crate::decide::{Change, Intent};
+use crate::observe::batch_error;
 use crate::{aws, DatabaseError, DatabaseFailover};
+use aws_sdk_rds::types::DbInstance;
+use rebound_shared::rds::reads;
 
 /// The tag every instance Rebound creates carries: which recovery made it.
 const RECOVERY_TAG: &str = "rebound:recovery-id";
@@ -40,7 +43,7 @@ impl DatabaseFailover {
         let ours = matches!(
             err.code(),
             Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault")
-        ) && self.instance(target).await?.is_some_and(|i| {
+        ) && self.described(target).await?.is_some_and(|i| {
             i.tag_list()
                 .iter()
                 .any(|t| t.key() == Some(RECOVERY_TAG) && t.value() == Some(recovery_id))
@@ -53,6 +56,14 @@ impl DatabaseFailover {
             action.detail.as_deref().unwrap_or_default()
         ));
         Ok(())
+    }
+
+    /// One instance as RDS describes it (tags included), if it exists.
+    async fn described(&self, id: &str) -> Result<Option<DbInstance>, DatabaseError> {
+        let found = reads::instances(&self.rds, &[id])
+            .await
+            .map_err(|source| batch_error(&[id], source))?;
+        Ok(found.get(id).cloned())
     }
 
     pub(crate) async fn act(&self, intent: &Intent, dry_run: bool, recovery_id: &str) -> Result<Action, DatabaseError> {
@@ -77,7 +88,7 @@ impl DatabaseFailover {
                     // of ours: the change Rebound asked for is made once, and done.
                     let standalone = e.code() == Some("InvalidDBInstanceState")
                         && self
-                            .instance(identifier)
+                            .described(identifier)
                             .await?
                             .is_some_and(|i| i.read_replica_source_db_instance_identifier().is_none());
                     if !standalone {

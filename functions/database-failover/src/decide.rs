@@ -7,6 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use rebound_shared::context::{Action, DisasterType, Mode, RecoveryContext};
 use rebound_shared::objectives::data_loss_acceptable;
 use rebound_shared::plan::Database;
+pub use rebound_shared::rds::Global;
+use rebound_shared::step::StepFault;
 use serde_json::{json, Value};
 
 use crate::DatabaseError;
@@ -31,19 +33,6 @@ impl Instance {
     }
 }
 
-/// An Aurora global database: its members as (cluster ARN, is writer), and whether it is available.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Global {
-    pub members: Vec<(String, bool)>,
-    pub available: bool,
-}
-
-impl Global {
-    pub fn writer(&self) -> Option<&str> {
-        self.members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.as_str())
-    }
-}
-
 /// Everything the decisions need, read once for every database. Keys are identifiers as the
 /// plan names them (instances: lower-cased).
 #[derive(Debug, Clone, Default)]
@@ -61,7 +50,7 @@ pub struct Observed {
 
 impl Observed {
     pub fn instance(&self, id: &str) -> Option<&Instance> {
-        self.instances.get(&crate::reads::key(id))
+        self.instances.get(&rebound_shared::rds::reads::key(id))
     }
 }
 
@@ -118,10 +107,7 @@ pub enum Change {
 }
 
 pub(crate) fn precondition(database: &str, reason: impl Into<String>) -> DatabaseError {
-    DatabaseError::Precondition {
-        database: database.to_string(),
-        reason: reason.into(),
-    }
+    StepFault::precondition(format!("database {database}"), reason).into()
 }
 
 /// A failover may lose up to the RPO target; more, or an unknown amount, only once approved.

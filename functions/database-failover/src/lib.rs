@@ -11,28 +11,25 @@ mod act;
 pub mod decide;
 pub mod fence;
 mod observe;
-pub mod reads;
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, Mode, RecoveryContext, Step, StepRequest, StepResult,
+    parse_request, Action, ActionStatus, Mode, RecoveryContext, RecoveryPath, Step, StepRequest, StepResult,
 };
-use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::error::ErrorKind;
 use rebound_shared::plan::{Database, RecoveryPlan};
-use rebound_shared::step::{ensure_region, within_deadline, Phase, StepFault};
+use rebound_shared::step::{ensure_region, moves_region, within_deadline, Phase, StepFault};
 use serde_json::Value;
 
 use crate::decide::{decide, global_progress, instance_progress, Change, Intent, Progress};
-use crate::fence::OldWriter;
+use rebound_shared::rds::{self, OldWriter};
 
 /// How many databases are inspected or changed at once.
 const CONCURRENCY: usize = 4;
@@ -41,10 +38,6 @@ const CONCURRENCY: usize = 4;
 pub enum DatabaseError {
     #[error(transparent)]
     Step(#[from] StepFault),
-    #[error("database {database}: {source}")]
-    Aws { database: String, source: AwsError },
-    #[error("database {database}: {reason}")]
-    Precondition { database: String, reason: String },
     #[error("database {database}: {}", data_loss_text(*lag_seconds, *rpo_seconds, *allowed))]
     DataLoss {
         database: String,
@@ -64,10 +57,7 @@ pub enum DatabaseError {
 impl DatabaseError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DatabaseError::Aws { source, .. } => source.kind,
-            DatabaseError::Precondition { .. }
-            | DatabaseError::DataLoss { .. }
-            | DatabaseError::SplitBrainRisk { .. } => ErrorKind::PreconditionFailed,
+            DatabaseError::DataLoss { .. } | DatabaseError::SplitBrainRisk { .. } => ErrorKind::PreconditionFailed,
             DatabaseError::Step(fault) => fault.kind(),
             DatabaseError::Unsupported { .. } => ErrorKind::InvalidInput,
             DatabaseError::Failed { .. } => ErrorKind::StepFailed,
@@ -77,6 +67,7 @@ impl DatabaseError {
 
 rebound_shared::impl_diagnostic!(DatabaseError);
 
+/// A failed call about `database`.
 pub(crate) fn aws<E>(
     database: &str,
     service: &'static str,
@@ -86,10 +77,7 @@ pub(crate) fn aws<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    DatabaseError::Aws {
-        database: database.to_string(),
-        source: AwsError::from_sdk(service, operation, err),
-    }
+    rebound_shared::error::aws_fault(format!("database {database}"), service, operation, err).into()
 }
 
 fn data_loss_text(lag: Option<f64>, rpo: u64, allowed: bool) -> String {
@@ -137,6 +125,9 @@ impl DatabaseFailover {
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
         let (phase, mut ctx) = request.phase();
+        if phase == Phase::Readiness && !moves_region(&ctx) {
+            return Ok(StepResult::not_in_scope(Step::DatabaseFailover, &ctx, now));
+        }
         // A failback is a zero-loss promotion of the failback replicas in the primary region.
         let primary;
         let acting = if ctx.mode == Mode::Failback {
@@ -157,8 +148,29 @@ impl DatabaseFailover {
             self
         };
         match phase {
-            Phase::Start | Phase::Readiness => acting.start(&ctx, now).await,
+            Phase::Start => acting.start(&ctx, now).await,
+            Phase::Readiness => acting.readiness(&ctx, now).await,
             Phase::Status => acting.status(&ctx, now).await,
+        }
+    }
+
+    /// `start` as a dry run, for the readiness check. A loss beyond the RPO target that an
+    /// approver may accept is put to them: the rest is checked as if they had agreed, and the
+    /// result says what needs approval (`needsApproval`).
+    async fn readiness(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
+        match self.start(ctx, now).await {
+            Err(e @ DatabaseError::DataLoss { allowed, .. })
+                if ctx.path != RecoveryPath::ReadinessCheck
+                    && ctx.mode == Mode::Failover
+                    && (allowed || ctx.approval_required) =>
+            {
+                let mut assumed = ctx.clone();
+                assumed.approval = Some(serde_json::json!("assumed by the readiness check"));
+                let mut result = self.start(&assumed, now).await?;
+                result.needs_approval = Some(e.to_string());
+                Ok(result)
+            }
+            other => other,
         }
     }
 
@@ -193,7 +205,7 @@ impl DatabaseFailover {
             .into_iter()
             .filter_map(|(intent, state)| {
                 let source = intent.old_writer.as_deref()?;
-                let rds = self.rds_in(&fence::writer_region(ctx, source));
+                let rds = rds::in_region(&self.rds, &rds::writer_region(ctx, source));
                 let (database, isolation) = (&intent.action.resource, intent.isolation.as_deref());
                 Some(async move { fence::set_fence(&rds, database, source, isolation, state, dry_run).await })
             })
@@ -222,21 +234,10 @@ impl DatabaseFailover {
         promoting.into_iter().zip(states).collect()
     }
 
-    /// Old writers as they are now, each region's read at once (`fence::old_writers`); one
-    /// answer per `(source, isolation)`, in order.
+    /// Old writers as they are now, each region's read at once; one answer per
+    /// `(source, isolation)`, in order.
     pub async fn writers(&self, ctx: &RecoveryContext, sources: &[(&str, Option<&str>)]) -> Vec<OldWriter> {
-        let mut by_region: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, (source, _)) in sources.iter().enumerate() {
-            by_region.entry(fence::writer_region(ctx, source)).or_default().push(i);
-        }
-        let reads = by_region.into_iter().map(|(region, indices)| async move {
-            let batch: Vec<(&str, Option<&str>)> = indices.iter().map(|&i| sources[i]).collect();
-            let states = fence::old_writers(&self.rds_in(&region), &batch).await;
-            indices.into_iter().zip(states).collect::<Vec<_>>()
-        });
-        let mut states: Vec<(usize, OldWriter)> = join_all(reads).await.into_iter().flatten().collect();
-        states.sort_by_key(|(i, _)| *i);
-        states.into_iter().map(|(_, state)| state).collect()
+        rds::old_writers(&self.rds, ctx, sources).await
     }
 
     async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
@@ -260,7 +261,7 @@ impl DatabaseFailover {
                 let target = action.after["writer"].as_str().unwrap_or_default().to_string();
                 global_progress(&self.global_cluster(&id).await?, &target)
             } else {
-                instance_progress(instances.get(&reads::key(&id)))
+                instance_progress(instances.get(&rds::reads::key(&id)))
             };
             match progress {
                 Progress::Done(state) => {
@@ -316,8 +317,8 @@ impl DatabaseFailover {
         if !isolated.is_empty() {
             for &i in &isolated {
                 let (database, source) = &promoted[i];
-                let rds = self.rds_in(&fence::writer_region(ctx, source));
-                actions.push(fence::stop_old_writer(&rds, database, source).await);
+                let rds = rds::in_region(&self.rds, &rds::writer_region(ctx, source));
+                actions.push(fence::stop_old_writer(&rds, database, source, states[i].clone()).await);
             }
             let again: Vec<(&str, Option<&str>)> = isolated.iter().map(|&i| sources[i]).collect();
             for (i, state) in isolated.iter().zip(self.writers(ctx, &again).await) {
@@ -336,51 +337,12 @@ impl DatabaseFailover {
         }
         Ok(actions)
     }
-
-    /// An RDS client like this one, for the region where an old writer lives: that region may
-    /// be the failed one, so its calls are best effort (`aws::best_effort_timeouts`).
-    pub fn rds_in(&self, region: &str) -> aws_sdk_rds::Client {
-        let config = self
-            .rds
-            .config()
-            .to_builder()
-            .region(aws_config::Region::new(region.to_string()))
-            .timeout_config(rebound_shared::aws::best_effort_timeouts())
-            .retry_config(rebound_shared::aws::best_effort_retries())
-            .build();
-        aws_sdk_rds::Client::from_conf(config)
-    }
 }
 
-/// The databases a failback acts on: each read replica's `failbackIdentifier`, a replica (in the
-/// primary region) of the writer the failover made. Other kinds fail back by hand.
+/// The databases a failback acts on ([`RecoveryPlan::failback_databases`]).
 pub fn failback_databases(plan: &RecoveryPlan) -> Result<Vec<Database>, DatabaseError> {
-    plan.databases
-        .iter()
-        .map(|db| match db {
-            Database::ReadReplica {
-                identifier,
-                allow_data_loss,
-                failback_identifier: Some(back),
-                ..
-            } => Ok(Database::ReadReplica {
-                identifier: back.clone(),
-                source_identifier: identifier.clone(),
-                allow_data_loss: *allow_data_loss,
-                failback_identifier: None,
-                isolation_security_group_id: None,
-            }),
-            Database::ReadReplica { identifier, .. } => Err(DatabaseError::Unsupported {
-                database: identifier.clone(),
-                reason: format!(
-                    "failback needs failbackIdentifier: a replica of {identifier} in {}",
-                    plan.primary_region
-                ),
-            }),
-            other => Err(DatabaseError::Unsupported {
-                database: other.identifier().to_string(),
-                reason: "only read replicas fail back automatically".into(),
-            }),
-        })
-        .collect()
+    plan.failback_databases().map_err(|e| DatabaseError::Unsupported {
+        database: e.database,
+        reason: e.reason,
+    })
 }

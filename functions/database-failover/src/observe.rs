@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 use rebound_shared::context::{Mode, RecoveryContext};
 use rebound_shared::error::AwsError;
 use rebound_shared::plan::Database;
+use rebound_shared::rds::{self, reads, Global};
+use rebound_shared::step::StepFault;
 
-use crate::decide::{precondition, Global, Instance, Observed};
-use crate::{aws, reads, DatabaseError, DatabaseFailover};
+use crate::decide::{precondition, Instance, Observed};
+use crate::{aws, DatabaseError, DatabaseFailover};
 
 impl From<&DbInstance> for Instance {
     fn from(i: &DbInstance) -> Instance {
@@ -62,11 +64,9 @@ impl DatabaseFailover {
                     target_cluster_arn,
                     ..
                 } => {
-                    let global = match self.global_cluster(identifier).await {
-                        Ok(global) => global,
-                        // Not there: the decision says so.
-                        Err(DatabaseError::Precondition { .. }) => continue,
-                        Err(e) => return Err(e),
+                    // Not there: the decision says so.
+                    let Some(global) = self.read_global(identifier).await? else {
+                        continue;
                     };
                     // A failover loses what replication had not shipped: its lag is the RPO.
                     if ctx.mode != Mode::Switchover && global.writer() != Some(target_cluster_arn.as_str()) {
@@ -79,10 +79,7 @@ impl DatabaseFailover {
                             now,
                         )
                         .await
-                        .map_err(|source| DatabaseError::Aws {
-                            database: identifier.clone(),
-                            source,
-                        })?;
+                        .map_err(|source| batch_error(&[identifier], source))?;
                         if let Some(ms) = lag.get(cluster) {
                             observed.global_lags.insert(identifier.clone(), ms / 1000.0);
                         }
@@ -132,53 +129,18 @@ impl DatabaseFailover {
         }))
     }
 
-    /// One instance by identifier, if it exists.
-    pub async fn instance(&self, identifier: &str) -> Result<Option<DbInstance>, DatabaseError> {
-        match self
-            .rds
-            .describe_db_instances()
-            .db_instance_identifier(identifier)
-            .send()
+    /// A global database, if it exists.
+    async fn read_global(&self, id: &str) -> Result<Option<Global>, DatabaseError> {
+        rds::global_cluster(&self.rds, id)
             .await
-        {
-            Ok(out) => Ok(out.db_instances().first().cloned()),
-            Err(e) if e.code() == Some("DBInstanceNotFound") || e.code() == Some("DBInstanceNotFoundFault") => Ok(None),
-            Err(e) => Err(aws(identifier, "rds", "DescribeDBInstances", &e)),
-        }
+            .map_err(|source| batch_error(&[id], source))
     }
 
-    /// The global cluster's members as (cluster ARN, is writer).
-    pub async fn global_members(&self, global: &str) -> Result<Vec<(String, bool)>, DatabaseError> {
-        Ok(self.global_cluster(global).await?.members)
-    }
-
-    /// The global cluster's members and whether it is available: one `DescribeGlobalClusters`.
-    pub(crate) async fn global_cluster(&self, global: &str) -> Result<Global, DatabaseError> {
-        let out = self
-            .rds
-            .describe_global_clusters()
-            .global_cluster_identifier(global)
-            .send()
-            .await
-            .map_err(|e| aws(global, "rds", "DescribeGlobalClusters", &e))?;
-        let cluster = out
-            .global_clusters()
-            .first()
-            .ok_or_else(|| precondition(global, "global cluster not found"))?;
-        let members = cluster
-            .global_cluster_members()
-            .iter()
-            .map(|m| {
-                (
-                    m.db_cluster_arn().unwrap_or_default().to_string(),
-                    m.is_writer().unwrap_or(false),
-                )
-            })
-            .collect();
-        Ok(Global {
-            members,
-            available: cluster.status() == Some("available"),
-        })
+    /// The global database being failed over or switched over, which must exist.
+    pub(crate) async fn global_cluster(&self, id: &str) -> Result<Global, DatabaseError> {
+        self.read_global(id)
+            .await?
+            .ok_or_else(|| precondition(id, "global cluster not found"))
     }
 }
 
@@ -190,5 +152,9 @@ pub(crate) fn batch_error(ids: &[&str], source: AwsError) -> DatabaseError {
         [first, second, rest @ ..] => format!("{first}, {second} and {} more", rest.len()),
         _ => ids.join(", "),
     };
-    DatabaseError::Aws { database, source }
+    StepFault::Aws {
+        resource: format!("database {database}"),
+        source,
+    }
+    .into()
 }

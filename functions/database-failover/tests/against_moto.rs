@@ -1,9 +1,9 @@
 //! database-failover against moto's RDS and CloudWatch: what moto holds afterwards.
 
 use chrono::Utc;
-use database_failover::fence::OldWriter;
 use database_failover::{DatabaseError, DatabaseFailover};
 use rebound_shared::context::{Action, ActionStatus, StepResult, StepStatus};
+use rebound_shared::rds::OldWriter;
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
 use serde_json::{json, Value};
@@ -225,7 +225,7 @@ async fn an_old_writer_that_cannot_be_fenced_is_reported() {
 
     // A region that does not answer.
     let down = aws_sdk_rds::Client::from_conf(w.east.config().to_builder().endpoint_url("http://127.0.0.1:9").build());
-    let state = database_failover::fence::old_writer(&down, &w.primary_arn, None).await;
+    let state = rebound_shared::rds::writers::old_writer(&down, &w.primary_arn, None).await;
     assert!(matches!(state, OldWriter::Unreachable { .. }), "{state:?}");
     let action = database_failover::fence::fence_old_writer(&down, "orders-db-usw2", &w.primary_arn, None, false).await;
     assert_eq!(action.status, ActionStatus::Failed);

@@ -4,9 +4,11 @@
 //! dry run, the gate and the fence run against moto's clusters.
 
 use chrono::Utc;
-use database_failover::fence::{self, OldWriter};
+use database_failover::fence;
 use database_failover::DatabaseFailover;
 use rebound_shared::context::ActionStatus;
+use rebound_shared::rds::writers::old_writer;
+use rebound_shared::rds::OldWriter;
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
 use serde_json::{json, Value};
@@ -107,7 +109,7 @@ impl World {
 #[tokio::test]
 async fn the_old_writer_cluster_is_isolated_on_the_network() {
     let w = world().await;
-    let state = fence::old_writer(&w.east, &w.writer_arn, Some(ISOLATION)).await;
+    let state = old_writer(&w.east, &w.writer_arn, Some(ISOLATION)).await;
     assert!(state.accepts_writes(), "{state:?}");
     let action = fence::set_fence(&w.east, "orders-global", &w.writer_arn, Some(ISOLATION), state, false).await;
     assert_eq!(action.status, ActionStatus::Done, "{action:?}");
@@ -120,7 +122,7 @@ async fn the_old_writer_cluster_is_isolated_on_the_network() {
     );
     assert_eq!(w.groups().await, [ISOLATION]);
     assert_eq!(
-        fence::old_writer(&w.east, &w.writer_arn, Some(ISOLATION)).await,
+        old_writer(&w.east, &w.writer_arn, Some(ISOLATION)).await,
         OldWriter::Isolated {
             security_group: ISOLATION.into()
         }
@@ -164,7 +166,7 @@ async fn a_writer_cluster_that_answers_and_cannot_be_fenced_is_not_failed_over_w
         .iter()
         .find(|a| a.operation == "FenceOldWriter")
         .expect("fence");
-    assert!(fence::leaves_a_writer(fence), "{fence:?}");
+    assert!(fence.leaves_a_writer(), "{fence:?}");
 }
 
 #[tokio::test]

@@ -487,6 +487,7 @@ pub fn assess(
         plan_ref: None,
         path,
         readiness: None,
+        dry_runs: None,
         approval: None,
         results: Default::default(),
         error: None,

@@ -91,7 +91,7 @@ async fn read_alarm(config: &SdkConfig, plan: &RecoveryPlan, alarm: &AlarmSignal
             },
         },
         Err(e) => {
-            let err = rebound_shared::AwsError::from_sdk("cloudwatch", "DescribeAlarms", &e);
+            let err = rebound_shared::error::from_sdk("cloudwatch", "DescribeAlarms", &e);
             Signal {
                 name,
                 detail: format!("unreadable ({})", err.code),
@@ -166,7 +166,7 @@ async fn read_metric(config: &SdkConfig, plan: &RecoveryPlan, metric: &MetricSig
             }
         }
         Err(e) => {
-            let err = rebound_shared::AwsError::from_sdk("cloudwatch", "GetMetricData", &e);
+            let err = rebound_shared::error::from_sdk("cloudwatch", "GetMetricData", &e);
             Signal {
                 name,
                 detail: format!("unreadable ({})", err.code),

@@ -5,69 +5,19 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, MetricAlarm, MetricDatum, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, MetricDatum, StateValue, Statistic};
 use aws_sdk_route53::types::HealthCheckType;
 use rebound_shared::context::{Action, RecoveryContext, RecoveryPath, StepResult};
-use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::dns::alarms::{alarm_resource, read};
+use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::plan::{DnsMode, DnsRecord};
+use rebound_shared::step::StepFault;
 use serde_json::json;
 
 use crate::{aws, DnsError, DnsFailover};
 
-/// DescribeAlarms takes at most 100 names.
-const NAMES_PER_CALL: usize = 100;
-
 /// SetAlarmState's reason is at most 1,023 characters.
 const MAX_REASON: usize = 1023;
-
-fn cloudwatch_error<E>(
-    resource: &str,
-    operation: &'static str,
-    err: &aws_sdk_cloudwatch::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
-) -> DnsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    DnsError::Aws {
-        resource: resource.to_string(),
-        source: AwsError::from_sdk("cloudwatch", operation, err),
-    }
-}
-
-/// The alarms by name; a name missing from the map does not exist.
-pub async fn read(
-    cloudwatch: &aws_sdk_cloudwatch::Client,
-    names: &[&str],
-) -> Result<BTreeMap<String, MetricAlarm>, DnsError> {
-    let mut found = BTreeMap::new();
-    for chunk in names.chunks(NAMES_PER_CALL) {
-        let out = cloudwatch
-            .describe_alarms()
-            .set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
-            .alarm_types(AlarmType::MetricAlarm)
-            .alarm_types(AlarmType::CompositeAlarm)
-            .send()
-            .await
-            .map_err(|e| cloudwatch_error(&chunk.join(", "), "DescribeAlarms", &e))?;
-        if let Some(composite) = out.composite_alarms().first() {
-            return Err(DnsError::Precondition {
-                resource: alarm_resource(composite.alarm_name().unwrap_or_default()),
-                reason: "a composite alarm: the gate must be a metric alarm Rebound can drive through its metric"
-                    .into(),
-            });
-        }
-        for alarm in out.metric_alarms() {
-            if let Some(name) = alarm.alarm_name() {
-                found.insert(name.to_string(), alarm.clone());
-            }
-        }
-    }
-    Ok(found)
-}
-
-pub fn alarm_resource(name: &str) -> String {
-    format!("cloudwatch:alarm/{name}")
-}
 
 /// What to publish to the alarm's metric so that it breaches (`breach`) or clears its
 /// threshold, or why the alarm cannot serve as a gate.
@@ -123,7 +73,7 @@ pub async fn drive(
         .metric_data(datum)
         .send()
         .await
-        .map_err(|e| cloudwatch_error(&resource, "PutMetricData", &e))?;
+        .map_err(|e| aws_fault(&resource, "cloudwatch", "PutMetricData", &e))?;
     let reason: String = reason.chars().take(MAX_REASON).collect();
     cloudwatch
         .set_alarm_state()
@@ -132,7 +82,7 @@ pub async fn drive(
         .state_reason(reason)
         .send()
         .await
-        .map_err(|e| cloudwatch_error(&resource, "SetAlarmState", &e))?;
+        .map_err(|e| aws_fault(&resource, "cloudwatch", "SetAlarmState", &e))?;
     Ok(())
 }
 
@@ -187,14 +137,13 @@ impl DnsFailover {
         let mut out = Vec::new();
         for (name, records) in gates {
             let resource = alarm_resource(name);
-            let found = alarms.get(*name).ok_or_else(|| DnsError::Precondition {
-                resource: resource.clone(),
-                reason: format!("no such metric alarm in {}", ctx.plan.recovery_region),
+            let found = alarms.get(*name).ok_or_else(|| {
+                StepFault::precondition(
+                    &resource,
+                    format!("no such metric alarm in {}", ctx.plan.recovery_region),
+                )
             })?;
-            let value = gate_value(found, to_recovery).map_err(|reason| DnsError::Precondition {
-                resource: resource.clone(),
-                reason,
-            })?;
+            let value = gate_value(found, to_recovery).map_err(|reason| StepFault::precondition(&resource, reason))?;
             let state = found.state_value().map(|s| s.as_str()).unwrap_or("unknown");
             let after = json!({ "state": want.as_str(), "metricValue": value });
             let mut action = if found.state_value() == Some(&want) {
@@ -233,7 +182,7 @@ impl DnsFailover {
         }
         for ((id, name), record) in wired {
             let resource = format!("route53:healthcheck/{id}");
-            crate::pace::route53().turn().await;
+            rebound_shared::dns::pace::route53().turn().await;
             let read = self
                 .route53
                 .get_health_check()
@@ -262,10 +211,11 @@ impl DnsFailover {
                 Err(e) => return Err(e),
             };
             if let Some(problem) = problem {
-                return Err(DnsError::Precondition {
+                return Err(StepFault::precondition(
                     resource,
-                    reason: format!("the health check of {} {problem}", record.name),
-                });
+                    format!("the health check of {} {problem}", record.name),
+                )
+                .into());
             }
         }
         Ok(())

@@ -8,8 +8,6 @@
 //! batch is INSYNC.
 
 pub mod alarm;
-pub mod pace;
-mod records;
 pub mod routing;
 
 use std::collections::BTreeMap;
@@ -20,19 +18,18 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, Re
 use chrono::{DateTime, Utc};
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{parse_request, Action, ActionStatus, RecoveryContext, Step, StepRequest, StepResult};
+use rebound_shared::dns::cluster::Cluster;
+use rebound_shared::dns::cluster::ClusterError;
+use rebound_shared::dns::pace;
+use rebound_shared::dns::records::{batches, desired_record, find, same_target, summary};
+use rebound_shared::dns::{self};
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::plan::DnsMode;
-use rebound_shared::step::{elapsed_ms, towards_recovery, within_deadline, Phase, StepFault};
-use records::{batches, desired_record, same_target, summary};
-pub use records::{find, record_holds, rr_type, same_name};
+use rebound_shared::step::{elapsed_ms, moves_region, towards_recovery, within_deadline, Phase, StepFault};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
-    #[error("{resource}: {source}")]
-    Aws { resource: String, source: AwsError },
-    #[error("{resource}: {reason}")]
-    Precondition { resource: String, reason: String },
     #[error(transparent)]
     Step(#[from] StepFault),
     #[error("{resource}: cannot build the change: {reason}")]
@@ -42,20 +39,15 @@ pub enum DnsError {
          routingControl and alarmHealthCheck modes fail over without it"
     )]
     ControlPlaneUnreachable { resource: String, source: AwsError },
-    #[error("{resource}: no ARC cluster endpoint answered {operation}: {tried}")]
-    ClusterUnreachable {
-        resource: String,
-        operation: &'static str,
-        tried: String,
-    },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 impl DnsError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DnsError::Aws { source, .. } => source.kind,
-            DnsError::ControlPlaneUnreachable { .. } | DnsError::ClusterUnreachable { .. } => ErrorKind::Transient,
-            DnsError::Precondition { .. } => ErrorKind::PreconditionFailed,
+            DnsError::ControlPlaneUnreachable { .. } => ErrorKind::Transient,
+            DnsError::Cluster(e) => e.kind(),
             DnsError::Step(fault) => fault.kind(),
             DnsError::BadRecord { .. } => ErrorKind::InvalidInput,
         }
@@ -68,7 +60,7 @@ pub struct DnsFailover {
     pub route53: aws_sdk_route53::Client,
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub cluster: routing::Cluster,
+    pub cluster: Cluster,
 }
 
 fn aws<E>(
@@ -79,14 +71,19 @@ fn aws<E>(
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let source = AwsError::from_sdk("route53", operation, err);
+    route53_error(resource, rebound_shared::error::from_sdk("route53", operation, err))
+}
+
+/// A Route 53 call about `resource` that failed: a control plane that did not answer (no
+/// answer, or a 5xx) is told apart, as the data-plane modes fail over without it.
+fn route53_error(resource: &str, source: AwsError) -> DnsError {
     let unanswered =
         matches!(source.code.as_str(), "Timeout" | "DispatchFailure") || source.status.is_some_and(|s| s >= 500);
     let resource = resource.to_string();
     if unanswered {
         DnsError::ControlPlaneUnreachable { resource, source }
     } else {
-        DnsError::Aws { resource, source }
+        StepFault::Aws { resource, source }.into()
     }
 }
 
@@ -111,7 +108,7 @@ impl DnsFailover {
         DnsFailover {
             route53: aws_sdk_route53::Client::from_conf(route53),
             cloudwatch: aws_sdk_cloudwatch::Client::new(recovery),
-            cluster: routing::Cluster::FromPlan(Box::new(recovery.clone())),
+            cluster: Cluster::FromPlan(Box::new(recovery.clone())),
         }
     }
 
@@ -121,6 +118,7 @@ impl DnsFailover {
         match phase {
             Phase::Start => self.start(&ctx, now).await,
             Phase::Status => self.status(&ctx, now).await,
+            Phase::Readiness if !moves_region(&ctx) => Ok(StepResult::not_in_scope(Step::DnsFailover, &ctx, now)),
             Phase::Readiness => {
                 let mut result = self.start(&ctx, now).await?;
                 self.check_wiring(&ctx, &mut result).await?;
@@ -380,59 +378,18 @@ impl DnsFailover {
         })?)
     }
 
-    /// Every record set of a hosted zone: one listing, 300 sets a page.
+    /// Every record set of a hosted zone ([`dns::zone_records`]).
     pub async fn zone_records(&self, zone: &str) -> Result<Vec<ResourceRecordSet>, DnsError> {
-        let resource = format!("route53:{zone}");
-        let mut sets = Vec::new();
-        let mut next: Option<(String, aws_sdk_route53::types::RrType, Option<String>)> = None;
-        loop {
-            let mut request = self
-                .route53
-                .list_resource_record_sets()
-                .hosted_zone_id(zone)
-                .max_items(300);
-            if let Some((name, rtype, identifier)) = next.take() {
-                request = request
-                    .start_record_name(name)
-                    .start_record_type(rtype)
-                    .set_start_record_identifier(identifier);
-            }
-            pace::route53().turn().await;
-            let page = request
-                .send()
-                .await
-                .map_err(|e| aws(&resource, "ListResourceRecordSets", &e))?;
-            sets.extend(page.resource_record_sets().iter().cloned());
-            match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
-                (true, Some(name), Some(rtype)) => {
-                    next = Some((
-                        name.to_string(),
-                        rtype.clone(),
-                        page.next_record_identifier().map(str::to_string),
-                    ))
-                }
-                _ => return Ok(sets),
-            }
-        }
+        dns::zone_records(&self.route53, zone)
+            .await
+            .map_err(|e| route53_error(&format!("route53:{zone}"), e))
     }
 
     pub async fn health_check_inverted(&self, id: &str) -> Result<bool, DnsError> {
         let resource = format!("route53:healthcheck/{id}");
-        pace::route53().turn().await;
-        let out = self
-            .route53
-            .get_health_check()
-            .health_check_id(id)
-            .send()
+        dns::health_check_inverted(&self.route53, id)
             .await
-            .map_err(|e| aws(&resource, "GetHealthCheck", &e))?;
-        let config = out
-            .health_check()
-            .and_then(|h| h.health_check_config())
-            .ok_or_else(|| DnsError::Precondition {
-                resource,
-                reason: "health check has no configuration".into(),
-            })?;
-        Ok(config.inverted().unwrap_or(false))
+            .map_err(|e| route53_error(&resource, e))?
+            .ok_or_else(|| StepFault::precondition(resource, "health check has no configuration").into())
     }
 }

@@ -1,145 +1,16 @@
 //! `routingControl` mode: ARC routing controls, read and set through the cluster's data-plane
-//! endpoints, never its control plane. ARC asks callers to try each regional endpoint in turn:
-//! one that times out, resets, throttles or says it is unavailable is skipped for the next.
+//! endpoints (`rebound_shared::dns::cluster`), never its control plane: the one batch that
+//! switches every record's cells, decided from their states as read.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 
 use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingControlStateEntry};
-use aws_sdk_route53recoverycluster::Client;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use rebound_shared::error::{AwsError, ErrorKind};
-use rebound_shared::plan::RecoveryPlan;
-
 use rebound_shared::context::{Action, RecoveryContext};
+use rebound_shared::dns::cluster::{first_answer, states, Endpoint};
+use rebound_shared::step::StepFault;
 use serde_json::json;
 
 use crate::{DnsError, DnsFailover};
-
-const SERVICE: &str = "route53-recovery-cluster";
-
-/// Where the cluster clients come from.
-pub enum Cluster {
-    /// One client per endpoint the plan lists, built per request from this configuration's
-    /// credentials: the endpoints are the plan's, not the function's.
-    FromPlan(Box<aws_config::SdkConfig>),
-    /// Fixed clients, one per endpoint in the plan's order (scripted responses in tests).
-    Clients(Vec<Client>),
-}
-
-/// An endpoint to try: where it is, and its client.
-pub struct Endpoint {
-    pub label: String,
-    pub client: Client,
-}
-
-impl Cluster {
-    pub fn endpoints(&self, plan: &RecoveryPlan) -> Vec<Endpoint> {
-        let listed = plan.routing_control_cluster.iter().flat_map(|c| c.endpoints.iter());
-        match self {
-            Cluster::FromPlan(config) => listed
-                .map(|e| {
-                    let conf = aws_sdk_route53recoverycluster::config::Builder::from(config.as_ref())
-                        .endpoint_url(&e.url)
-                        .region(aws_config::Region::new(e.region.clone()))
-                        // An endpoint in a failed region must give way to the next in seconds.
-                        .timeout_config(rebound_shared::aws::best_effort_timeouts())
-                        .retry_config(rebound_shared::aws::best_effort_retries())
-                        .build();
-                    Endpoint {
-                        label: format!("{} ({})", e.url, e.region),
-                        client: Client::from_conf(conf),
-                    }
-                })
-                .collect(),
-            Cluster::Clients(clients) => listed
-                .zip(clients)
-                .map(|(e, client)| Endpoint {
-                    label: format!("{} ({})", e.url, e.region),
-                    client: client.clone(),
-                })
-                .collect(),
-        }
-    }
-}
-
-/// Whether a failure is the endpoint's own (try the next one) rather than the request's.
-pub fn next_endpoint(err: &AwsError) -> bool {
-    err.kind == ErrorKind::Transient
-        || matches!(
-            err.code.as_str(),
-            "EndpointTemporarilyUnavailableException" | "ConflictException"
-        )
-}
-
-/// The first answer from the endpoints, in order.
-async fn first_answer<T, E, F, Fut>(
-    endpoints: &[Endpoint],
-    resource: &str,
-    operation: &'static str,
-    call: F,
-) -> Result<T, DnsError>
-where
-    F: Fn(Client) -> Fut,
-    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let mut tried = Vec::new();
-    for endpoint in endpoints {
-        match call(endpoint.client.clone()).await {
-            Ok(out) => {
-                if !tried.is_empty() {
-                    tracing::warn!(
-                        resource,
-                        operation,
-                        "answered by {} after: {}",
-                        endpoint.label,
-                        tried.join("; ")
-                    );
-                }
-                return Ok(out);
-            }
-            Err(e) => {
-                let err = AwsError::from_sdk(SERVICE, operation, &e);
-                if !next_endpoint(&err) {
-                    return Err(DnsError::Aws {
-                        resource: resource.to_string(),
-                        source: err,
-                    });
-                }
-                tried.push(format!("{}: {} ({})", endpoint.label, err.code, err.message));
-            }
-        }
-    }
-    Err(DnsError::ClusterUnreachable {
-        resource: resource.to_string(),
-        operation,
-        tried: if tried.is_empty() {
-            "the plan lists no cluster endpoint".into()
-        } else {
-            tried.join("; ")
-        },
-    })
-}
-
-/// Each routing control's state, `true` for On.
-pub async fn states(endpoints: &[Endpoint], arns: &[&str]) -> Result<BTreeMap<String, bool>, DnsError> {
-    let mut out = BTreeMap::new();
-    for arn in arns {
-        let answer = first_answer(endpoints, arn, "GetRoutingControlState", |client| {
-            let arn = arn.to_string();
-            async move { client.get_routing_control_state().routing_control_arn(arn).send().await }
-        })
-        .await?;
-        out.insert(
-            arn.to_string(),
-            *answer.routing_control_state() == RoutingControlState::On,
-        );
-    }
-    Ok(out)
-}
 
 /// Sets every state in one call: ARC applies the entries together, so turning the target cell
 /// on and the other off never passes through a moment with both off.
@@ -171,8 +42,8 @@ pub async fn update(endpoints: &[Endpoint], resource: &str, entries: &[(String, 
                 .await
         }
     })
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
 /// One record's pair of cells.
@@ -232,10 +103,8 @@ impl DnsFailover {
         let arns: Vec<&str> = arns.into_iter().collect();
         let current = states(&endpoints, &arns).await?;
         let pairs: Vec<Cells> = cells.iter().map(|(_, c)| *c).collect();
-        let entries = updates(&pairs, &current, to_recovery).map_err(|reason| DnsError::Precondition {
-            resource: "routing controls".into(),
-            reason,
-        })?;
+        let entries = updates(&pairs, &current, to_recovery)
+            .map_err(|reason| StepFault::precondition("routing controls", reason))?;
         let state = |arn: &str| {
             if current.get(arn).copied().unwrap_or(false) {
                 "On"
@@ -335,29 +204,5 @@ mod tests {
         ];
         let err = updates(&shared, &states(true, false), true).expect_err("conflict");
         assert!(err.contains("both on and off"), "{err}");
-    }
-
-    #[test]
-    fn endpoint_failures_move_on_and_request_failures_stop() {
-        let err = |code: &str, kind| AwsError {
-            service: SERVICE,
-            operation: "UpdateRoutingControlStates",
-            code: code.into(),
-            message: String::new(),
-            status: None,
-            kind,
-        };
-        assert!(next_endpoint(&err("DispatchFailure", ErrorKind::Transient)));
-        assert!(next_endpoint(&err(
-            "EndpointTemporarilyUnavailableException",
-            ErrorKind::StepFailed
-        )));
-        assert!(next_endpoint(&err("ThrottlingException", ErrorKind::Transient)));
-        assert!(!next_endpoint(&err("AccessDeniedException", ErrorKind::StepFailed)));
-        assert!(!next_endpoint(&err("ValidationException", ErrorKind::InvalidInput)));
-        assert!(!next_endpoint(&err(
-            "ResourceNotFoundException",
-            ErrorKind::PreconditionFailed
-        )));
     }
 }

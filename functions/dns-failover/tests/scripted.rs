@@ -98,6 +98,6 @@ fn scripted(route53: aws_sdk_route53::Client) -> DnsFailover {
     DnsFailover {
         route53,
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(unused),
-        cluster: dns_failover::routing::Cluster::Clients(Vec::new()),
+        cluster: rebound_shared::dns::cluster::Cluster::Clients(Vec::new()),
     }
 }

@@ -136,7 +136,7 @@ impl RecoveryNotifier {
         let started = Instant::now();
         let out = publish.send().await.map_err(|e| NotifyError::Aws {
             topic: topic.clone(),
-            source: AwsError::from_sdk("sns", "Publish", &e),
+            source: rebound_shared::error::from_sdk("sns", "Publish", &e),
         })?;
         let mut result = StepResult::begin(Step::Notification, ctx, now);
         result.actions.push(Action {

@@ -2,11 +2,12 @@
 //! writer per promoted replica. Each side is read once a round (instances in batches, each
 //! parameter group once), however many databases the plan has.
 
-use database_failover::fence::{self, Assessed, OldWriter};
-use database_failover::{reads, DatabaseFailover};
+use aws_sdk_rds::types::DbInstance;
 use futures_util::{stream, StreamExt};
 use rebound_shared::context::{Check, RecoveryContext};
 use rebound_shared::plan::Database;
+use rebound_shared::rds::writers::writer_states;
+use rebound_shared::rds::{self, instance_name, writer_region, OldWriter};
 
 use crate::{check, RecoveryValidator, READ_CONCURRENCY};
 
@@ -16,7 +17,7 @@ impl RecoveryValidator {
     pub(crate) async fn database_checks(
         &self,
         ctx: &RecoveryContext,
-        acting: &DatabaseFailover,
+        acting: &aws_sdk_rds::Client,
         dbs: &[Database],
     ) -> Vec<Check> {
         // Futures collected first: a closure inside the stream would make it !Send.
@@ -56,7 +57,7 @@ impl RecoveryValidator {
         let (globals, writable, old) = futures_util::join!(
             stream::iter(globals).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
             Self::writable(acting, &ids),
-            self.databases.writers(ctx, &sources)
+            rds::old_writers(&self.rds, ctx, &sources)
         );
         let mut checks = globals;
         match &writable {
@@ -83,34 +84,18 @@ impl RecoveryValidator {
     /// Each instance as the acting side holds it: one batched read, then the parameter groups of
     /// the writers among them (a group left read-only by a fence of an earlier writer that shared
     /// it would make the promoted writer refuse every write).
-    async fn writable(acting: &DatabaseFailover, ids: &[&str]) -> Result<Vec<Writable>, String> {
+    async fn writable(acting: &aws_sdk_rds::Client, ids: &[&str]) -> Result<Vec<Writable>, String> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let instances = reads::instances(&acting.rds, ids).await.map_err(|e| e.to_string())?;
-        let assessed: Vec<Option<Assessed>> = ids
-            .iter()
-            .map(|id| {
-                let instance = instances.get(id)?;
-                let writer = instance.read_replica_source_db_instance_identifier().is_none()
-                    && instance.db_instance_status() == Some("available");
-                writer.then(|| fence::assess(Some(instance), None))
-            })
-            .collect();
-        let groups = assessed
-            .iter()
-            .filter_map(|a| match a {
-                Some(Assessed::Group(f)) => Some((f.group.clone(), f.parameter, f.value)),
-                _ => None,
-            })
-            .collect();
-        let read_only = reads::read_only_groups(&acting.rds, groups)
+        let sources: Vec<(&str, Option<&str>)> = ids.iter().map(|id| (*id, None)).collect();
+        let (instances, states) = writer_states(acting, &sources, is_writer)
             .await
             .map_err(|e| e.to_string())?;
         Ok(ids
             .iter()
-            .zip(assessed)
-            .map(|(id, assessed)| {
+            .zip(states)
+            .map(|(id, state)| {
                 let instance = instances.get(id);
                 Writable {
                     found: instance.is_some(),
@@ -122,16 +107,20 @@ impl RecoveryValidator {
                         .and_then(|i| i.read_replica_source_db_instance_identifier())
                         .map(str::to_string),
                     promoted: instance.is_some_and(|i| i.read_replica_source_db_instance_identifier().is_none()),
-                    read_only: match assessed {
-                        Some(Assessed::Group(f)) if read_only.get(&f.group) == Some(&true) => {
-                            Some((f.group, f.parameter))
-                        }
+                    read_only: match state {
+                        Some(OldWriter::ReadOnly { group, parameter }) => Some((group, parameter)),
                         _ => None,
                     },
                 }
             })
             .collect())
     }
+}
+
+/// A writer that serves: no longer a replica, and available.
+fn is_writer(instance: &DbInstance) -> bool {
+    instance.read_replica_source_db_instance_identifier().is_none()
+        && instance.db_instance_status() == Some("available")
 }
 
 /// One instance on the acting side, as a round read it.
@@ -142,7 +131,7 @@ struct Writable {
     /// No longer a replica: a writer.
     promoted: bool,
     /// Its parameter group holds the engine's read-only setting: (group, parameter).
-    read_only: Option<(String, &'static str)>,
+    read_only: Option<(String, String)>,
 }
 
 fn database_check(id: &str, db: &Writable) -> Check {
@@ -161,14 +150,15 @@ fn database_check(id: &str, db: &Writable) -> Check {
     }
 }
 
-async fn global_check(acting: &DatabaseFailover, id: &str, target: &str) -> Check {
+async fn global_check(acting: &aws_sdk_rds::Client, id: &str, target: &str) -> Check {
     let label = format!("database {id}");
-    match acting.global_members(id).await {
-        Ok(members) if members.iter().any(|(arn, w)| arn == target && *w) => {
+    match rds::global_cluster(acting, id).await {
+        Ok(Some(global)) if global.members.iter().any(|(arn, w)| arn == target && *w) => {
             check(label, true, "recovery cluster is the writer".into())
         }
-        Ok(_) => check(label, false, format!("{target} is not the writer")),
-        Err(e) => check(label, false, e.to_string()),
+        Ok(Some(_)) => check(label, false, format!("{target} is not the writer")),
+        Ok(None) => check(label.clone(), false, format!("{label}: global cluster not found")),
+        Err(e) => check(label.clone(), false, format!("{label}: {e}")),
     }
 }
 
@@ -177,8 +167,8 @@ async fn global_check(acting: &DatabaseFailover, id: &str, target: &str) -> Chec
 /// like that), never a pass.
 fn one_writer(ctx: &RecoveryContext, identifier: &str, source: &str, promoted: bool, old: OldWriter) -> Check {
     let label = format!("one writer: {identifier}");
-    let region = fence::writer_region(ctx, source);
-    let name = fence::instance_name(source);
+    let region = writer_region(ctx, source);
+    let name = instance_name(source);
     match old {
         // Until the promotion the old writer is the only one; the database check says why.
         OldWriter::Writable { .. } if !promoted => {

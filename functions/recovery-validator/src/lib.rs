@@ -22,14 +22,15 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudwatch::types::MetricAlarm;
 use aws_sdk_route53::types::ResourceRecordSet;
 use chrono::{DateTime, Utc};
-use database_failover::{failback_databases, DatabaseFailover};
-use dns_failover::{alarm, find, record_holds, routing, DnsFailover};
 use futures_util::{stream, StreamExt};
 use permissions::Permissions;
 use rebound_shared::aws::Regions;
+use rebound_shared::capacities::Capacities;
+use rebound_shared::capacity::{running, target_capacity};
 use rebound_shared::context::{
     parse_request, Check, ReadinessReport, RecoveryContext, Step, StepRequest, StepResult, StepStatus, ValidationReport,
 };
+use rebound_shared::dns::cluster::Cluster;
 use rebound_shared::error::ErrorKind;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
 use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan, Service};
@@ -37,7 +38,6 @@ use rebound_shared::step::{
     elapsed_ms, ensure_region, moves_region, services_in_scope, towards_recovery, Phase, StepFault,
 };
 use serde_json::Value;
-use service_restoration::{target_capacity, ServiceRestoration};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidationError {
@@ -50,6 +50,10 @@ pub enum ValidationError {
     /// A read the check needs was throttled or did not get through: try again, not "not ready".
     #[error("readiness could not be read, nothing was changed: {0}")]
     Unreadable(String),
+    /// A step's dry run could not read what it needs even after the state machine's retries:
+    /// retrying the check would read nothing new.
+    #[error("readiness could not be read after retries, nothing was changed: {0}")]
+    DryRunUnreadable(String),
 }
 
 impl ValidationError {
@@ -58,6 +62,7 @@ impl ValidationError {
             ValidationError::NotValidated { .. } => ErrorKind::StepFailed,
             ValidationError::NotReady(_) => ErrorKind::PreconditionFailed,
             ValidationError::Unreadable(_) => ErrorKind::Transient,
+            ValidationError::DryRunUnreadable(_) => ErrorKind::StepFailed,
             ValidationError::Step(fault) => fault.kind(),
         }
     }
@@ -65,11 +70,18 @@ impl ValidationError {
 
 rebound_shared::impl_diagnostic!(ValidationError);
 
-/// The read sides of the other steps, and an HTTP client for probes.
+/// The clients a round reads through (the reads are the edge crate's, shared with the acting
+/// steps), and an HTTP client for probes.
 pub struct RecoveryValidator {
-    pub dns: DnsFailover,
-    pub databases: DatabaseFailover,
-    pub services: ServiceRestoration,
+    /// Route 53, a global service called through the primary's configuration.
+    pub route53: aws_sdk_route53::Client,
+    /// In the recovery region, where the health checks' alarms live.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub cluster: Cluster,
+    pub rds: aws_sdk_rds::Client,
+    /// The primary's RDS: a failback's writers are there.
+    pub primary_rds: aws_sdk_rds::Client,
+    pub services: Capacities,
     pub http: reqwest::Client,
     /// The acting functions' roles to check before acting (`ACTING_ROLES`); none in local runs,
     /// which act with the caller's own credentials.
@@ -80,9 +92,12 @@ impl RecoveryValidator {
     /// The primary serves Route 53 (global) and the databases a failback checks.
     pub fn new(regions: &Regions) -> Self {
         RecoveryValidator {
-            dns: DnsFailover::new(regions),
-            databases: DatabaseFailover::new(regions),
-            services: ServiceRestoration::new(&regions.recovery),
+            route53: rebound_shared::dns::route53_client(&regions.primary),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
+            cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
+            rds: aws_sdk_rds::Client::new(&regions.recovery),
+            primary_rds: aws_sdk_rds::Client::new(&regions.primary),
+            services: Capacities::new(&regions.recovery),
             http: reqwest::Client::builder()
                 .user_agent("rebound-validator")
                 .build()
@@ -97,7 +112,7 @@ impl RecoveryValidator {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
         let (phase, ctx) = request.phase();
         ensure_region(
-            self.databases.rds.config().region().map(|r| r.as_ref()),
+            self.rds.config().region().map(|r| r.as_ref()),
             &ctx.plan.recovery_region,
             "recovers into",
         )?;
@@ -265,15 +280,18 @@ impl RecoveryValidator {
             records.push(self.record_check(&ctx.plan, record, to_recovery, &zones, &gates, &controls));
         }
         // After a failback the writers are the failback replicas, in the primary region.
-        let primary = self.databases.in_primary();
         let (acting, dbs) = if to_recovery {
-            (&self.databases, ctx.plan.databases.clone())
+            (&self.rds, ctx.plan.databases.clone())
         } else {
-            match failback_databases(&ctx.plan) {
-                Ok(dbs) => (&primary, dbs),
+            match ctx.plan.failback_databases() {
+                Ok(dbs) => (&self.primary_rds, dbs),
                 Err(e) => {
-                    checks.push(check("databases".into(), false, e.to_string()));
-                    (&primary, Vec::new())
+                    checks.push(check(
+                        "databases".into(),
+                        false,
+                        format!("database {}: {}", e.database, e.reason),
+                    ));
+                    (&self.primary_rds, Vec::new())
                 }
             }
         };
@@ -365,7 +383,7 @@ impl RecoveryValidator {
     }
 
     async fn service_checks(&self, services: &[&Service]) -> Vec<Check> {
-        let read = self.services.capacities(services).await;
+        let read = self.services.read(services).await;
         services
             .iter()
             .zip(read)
@@ -376,7 +394,7 @@ impl RecoveryValidator {
                         let want = target_capacity(service, current).desired;
                         check(
                             label,
-                            current.running >= want,
+                            running(service, current),
                             format!("{} of {want} running", current.running),
                         )
                     }

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::PolicyEvaluationDecisionType;
-use database_failover::failback_databases;
 use rebound_shared::context::{Check, Mode, RecoveryContext};
 use rebound_shared::error::AwsError;
 use rebound_shared::plan::{Database, DnsMode, Service};
@@ -102,7 +101,7 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
             let (region, databases) = if towards_recovery(ctx) {
                 (&plan.recovery_region, plan.databases.clone())
             } else {
-                (&plan.primary_region, failback_databases(plan).unwrap_or_default())
+                (&plan.primary_region, plan.failback_databases().unwrap_or_default())
             };
             let db = |id: &str| format!("arn:{partition}:rds:{region}:{account}:db:{id}");
             for database in &databases {
@@ -201,7 +200,7 @@ impl Permissions {
                     .set_marker(marker.take())
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("iam", "SimulatePrincipalPolicy", &e))?;
+                    .map_err(|e| rebound_shared::error::from_sdk("iam", "SimulatePrincipalPolicy", &e))?;
                 for result in out.evaluation_results() {
                     if result.eval_decision() != &PolicyEvaluationDecisionType::Allowed {
                         denied.push(format!(

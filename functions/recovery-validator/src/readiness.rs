@@ -1,61 +1,58 @@
-//! CheckReadiness: before anything changes, every step's own checks as a dry run, the old
-//! writers' fences, the acting roles' permissions and the recovery endpoint. Not ready fails
-//! with `Rebound.PreconditionFailed`; a scheduled check reports instead.
+//! CheckReadiness: before anything changes, every acting step's own checks as a dry run (run
+//! just before by `DryRunSteps`, each step in its own function with its own role, and handed
+//! over in `dryRuns`), the old writers' fences, the acting roles' permissions and the recovery
+//! endpoint. Not ready fails with `Rebound.PreconditionFailed`; a scheduled check reports
+//! instead.
 
 use chrono::{DateTime, Utc};
-use database_failover::DatabaseError;
 use futures_util::future::join_all;
 use rebound_shared::context::{
-    Action, ActionStatus, Check, Mode, ReadinessReport, RecoveryContext, RecoveryPath, StepResult,
+    Action, ActionStatus, BadRequest, Check, DryRun, ReadinessReport, RecoveryContext, RecoveryPath, StepResult,
 };
 use rebound_shared::error::ErrorKind;
 use rebound_shared::plan::{Probe, Strategy};
-use rebound_shared::step::{moves_region, towards_recovery};
-use serde_json::json;
+use rebound_shared::step::{moves_region, towards_recovery, StepFault};
 
 use crate::{check, RecoveryValidator, ValidationError};
 
 impl RecoveryValidator {
-    /// Everything the path would act on, read and checked, nothing changed: each step's own
-    /// checks in a dry run, the old writers' fences, and the recovery endpoint.
+    /// Everything the path would act on, read and checked, nothing changed: each step's dry run,
+    /// the old writers' fences, the acting roles' permissions and the recovery endpoint.
     pub async fn readiness(
         &self,
         ctx: &RecoveryContext,
         now: DateTime<Utc>,
     ) -> Result<ReadinessReport, ValidationError> {
         let scheduled = ctx.path == RecoveryPath::ReadinessCheck;
+        let dry_runs = ctx.dry_runs.as_ref().ok_or_else(|| {
+            StepFault::BadRequest(BadRequest(
+                "readiness needs the acting steps' dry runs (dryRuns), which the state machine's DryRunSteps runs first".into(),
+            ))
+        })?;
         let mut checks = Vec::new();
         let mut data_loss_approval = false;
         let mut split_brain_approval = false;
         let mut expected_data_loss_seconds = None;
-        let request = |ctx: &RecoveryContext| json!({ "action": "readiness", "context": ctx });
         if moves_region(ctx) {
-            checks.push(match self.dns.handle(request(ctx), now).await {
-                Ok(result) => check("dns records".into(), true, step_summary(&result)),
-                Err(e) => transient("dns records", e.kind(), e.to_string())?,
+            checks.push(match ran("dns records", &dry_runs.dns)? {
+                Ok(result) => check("dns records".into(), true, step_summary(result)),
+                Err(failed) => failed,
             });
-            let databases = match self.databases.handle(request(ctx), now).await {
-                Err(DatabaseError::DataLoss { allowed, .. })
-                    if !scheduled && ctx.mode == Mode::Failover && (allowed || ctx.approval_required) =>
-                {
-                    // Put the loss to the approver, and check the rest as if they had agreed.
-                    data_loss_approval = true;
-                    let mut assumed = ctx.clone();
-                    assumed.approval = Some(json!("assumed by the readiness check"));
-                    self.databases.handle(request(&assumed), now).await
-                }
-                other => other,
-            };
-            match databases {
+            match ran("databases", &dry_runs.database)? {
                 Ok(result) => {
+                    // The step found a loss beyond the RPO target that an approver may accept.
+                    data_loss_approval = result.needs_approval.is_some();
                     expected_data_loss_seconds = result.rpo_seconds;
                     // A restore loses every write since its restore point or snapshot: beyond the
                     // RPO target that is for a human to accept too.
                     let rpo = ctx.plan.objectives.rpo_seconds as f64;
-                    if !scheduled && ctx.mode == Mode::Failover && result.rpo_seconds.is_some_and(|s| s > rpo) {
+                    if !scheduled
+                        && ctx.mode == rebound_shared::context::Mode::Failover
+                        && result.rpo_seconds.is_some_and(|s| s > rpo)
+                    {
                         data_loss_approval = true;
                     }
-                    let mut detail = step_summary(&result);
+                    let mut detail = step_summary(result);
                     if data_loss_approval {
                         detail.push_str(&format!(
                             "; expected data loss {} beyond the RPO target of {} s: needs approval",
@@ -65,23 +62,23 @@ impl RecoveryValidator {
                     }
                     checks.push(check("databases".into(), true, detail));
                     for fence in result.actions.iter().filter(|a| a.operation == "FenceOldWriter") {
-                        if !scheduled && database_failover::fence::leaves_a_writer(fence) {
+                        if !scheduled && fence.leaves_a_writer() {
                             split_brain_approval = true;
                         }
                         checks.push(fence_check(fence, scheduled));
                     }
                 }
-                Err(e) => checks.push(transient("databases", e.kind(), e.to_string())?),
+                Err(failed) => checks.push(failed),
             }
         }
-        checks.push(match self.services.handle(request(ctx), now).await {
+        checks.push(match ran("services", &dry_runs.services)? {
             Ok(result) if result.actions.is_empty() => check(
                 "services".into(),
                 false,
                 "none of the plan's services is in this recovery's scope".into(),
             ),
-            Ok(result) => check("services".into(), true, step_summary(&result)),
-            Err(e) => transient("services", e.kind(), e.to_string())?,
+            Ok(result) => check("services".into(), true, step_summary(result)),
+            Err(failed) => failed,
         });
         match &self.permissions {
             Some(permissions) => checks.extend(permissions.checks(ctx, scheduled).await),
@@ -174,7 +171,7 @@ fn fence_check(action: &Action, scheduled: bool) -> Check {
     if action.status == ActionStatus::Failed {
         if scheduled {
             check(name, false, detail)
-        } else if database_failover::fence::leaves_a_writer(action) {
+        } else if action.leaves_a_writer() {
             check(name, true, format!("SPLIT-BRAIN RISK, needs approval: {detail}"))
         } else {
             check(name, true, format!("WARNING: {detail}"))
@@ -186,13 +183,23 @@ fn fence_check(action: &Action, scheduled: bool) -> Check {
     }
 }
 
-/// A step's readiness error: a failed check, unless it was throttling or a network error, which
-/// says nothing about readiness and is retried by the state machine (`Rebound.Transient`).
-fn transient(name: &str, kind: ErrorKind, detail: String) -> Result<Check, ValidationError> {
-    if kind == ErrorKind::Transient {
-        return Err(ValidationError::Unreadable(format!("{name}: {detail}")));
+/// A step's dry run as `DryRunSteps` left it: its result, or its error as a failed check.
+/// Throttling, a network error or a timeout says nothing about readiness: once the state
+/// machine's retries are spent it fails the check as unreadable rather than as not ready. A dry
+/// run missing where the path takes its step is a bad request.
+fn ran<'a>(name: &str, dry_run: &'a Option<DryRun>) -> Result<Result<&'a StepResult, Check>, ValidationError> {
+    match dry_run {
+        Some(DryRun::Ran(result)) => Ok(Ok(result)),
+        Some(DryRun::Failed(e)) if !e.error.starts_with("Rebound.") || e.error == ErrorKind::Transient.error_name() => {
+            Err(ValidationError::DryRunUnreadable(format!(
+                "{name}: {} ({})",
+                e.message(),
+                e.error
+            )))
+        }
+        Some(DryRun::Failed(e)) => Ok(Err(check(name.into(), false, e.message()))),
+        None => Err(StepFault::BadRequest(BadRequest(format!("dryRuns has no {name} dry run"))).into()),
     }
-    Ok(check(name.into(), false, detail))
 }
 
 /// What the failover path needs from the primary region (`rebound validate --audit`): a
@@ -216,5 +223,49 @@ fn static_stability(ctx: &RecoveryContext, scheduled: bool) -> Check {
         check(name, false, detail)
     } else {
         check(name, true, format!("WARNING: {detail}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rebound_shared::context::StateError;
+
+    fn failed(error: &str, cause: &str) -> Option<DryRun> {
+        Some(DryRun::Failed(StateError {
+            error: error.into(),
+            cause: cause.into(),
+        }))
+    }
+
+    #[test]
+    fn a_refused_dry_run_is_a_failed_check_naming_lambdas_error_message() {
+        let cause = r#"{"errorType":"Rebound.PreconditionFailed","errorMessage":"database orders-db-usw2: not found in the recovery region"}"#;
+        let check = match ran("databases", &failed("Rebound.PreconditionFailed", cause)) {
+            Ok(Err(check)) => check,
+            other => panic!("expected a failed check, got {other:?}"),
+        };
+        assert!(check.failed(), "{check:?}");
+        assert_eq!(
+            check.detail,
+            "database orders-db-usw2: not found in the recovery region"
+        );
+    }
+
+    #[test]
+    fn a_dry_run_that_could_not_read_is_unreadable_and_not_retried_again() {
+        for error in ["Rebound.Transient", "States.Timeout", "Lambda.ServiceException"] {
+            let err = ran("dns records", &failed(error, "throttled")).expect_err(error);
+            assert!(matches!(err, ValidationError::DryRunUnreadable(_)), "{err:?}");
+            assert_eq!(err.kind(), ErrorKind::StepFailed, "{error}");
+            assert!(err.to_string().contains("dns records: throttled"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_dry_run_is_a_bad_request() {
+        let err = ran("services", &None).expect_err("missing");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("no services dry run"), "{err}");
     }
 }

@@ -1,6 +1,8 @@
 //! A validation round's DNS checks: each zone listed once, each health-check alarm and routing
 //! control read once, however many records share them; and whether each record holds its target.
 
+use rebound_shared::dns::{self, records::find, records::record_holds};
+
 use super::*;
 
 impl RecoveryValidator {
@@ -10,7 +12,9 @@ impl RecoveryValidator {
         let reads: Vec<_> = zones
             .into_iter()
             .map(|zone| async move {
-                let sets = self.dns.zone_records(&zone).await.map_err(|e| e.to_string());
+                let sets = dns::zone_records(&self.route53, &zone)
+                    .await
+                    .map_err(|e| format!("route53:{zone}: {e}"));
                 (zone, sets)
             })
             .collect();
@@ -23,7 +27,7 @@ impl RecoveryValidator {
             return Ok(BTreeMap::new());
         }
         let names: Vec<&str> = names.into_iter().collect();
-        alarm::read(&self.dns.cloudwatch, &names)
+        dns::alarms::read(&self.cloudwatch, &names)
             .await
             .map_err(|e| e.to_string())
     }
@@ -38,7 +42,7 @@ impl RecoveryValidator {
             return Ok(BTreeMap::new());
         }
         let arns: Vec<&str> = arns.into_iter().collect();
-        routing::states(&self.dns.cluster.endpoints(plan), &arns)
+        dns::cluster::states(&self.cluster.endpoints(plan), &arns)
             .await
             .map_err(|e| e.to_string())
     }
@@ -64,9 +68,12 @@ impl RecoveryValidator {
             DnsMode::HealthCheckInversion => {
                 let id = record.health_check_id.as_deref().unwrap_or_default();
                 let label = format!("health check {id}");
-                match self.dns.health_check_inverted(id).await {
-                    Ok(inverted) if inverted == to_recovery => check(label, true, format!("inverted: {inverted}")),
-                    Ok(inverted) => check(label, false, format!("inverted: {inverted}, expected {to_recovery}")),
+                match dns::health_check_inverted(&self.route53, id).await {
+                    Ok(Some(inverted)) if inverted == to_recovery => {
+                        check(label, true, format!("inverted: {inverted}"))
+                    }
+                    Ok(Some(inverted)) => check(label, false, format!("inverted: {inverted}, expected {to_recovery}")),
+                    Ok(None) => check(label, false, "health check has no configuration".into()),
                     Err(e) => check(label, false, e.to_string()),
                 }
             }

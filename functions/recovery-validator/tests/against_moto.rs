@@ -7,7 +7,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use chrono::{Duration, TimeZone, Utc};
 use database_failover::DatabaseFailover;
 use dns_failover::DnsFailover;
-use rebound_shared::context::{ReadinessReport, StepStatus, ValidationReport};
+use rebound_shared::context::{ReadinessReport, StepResult, StepStatus, ValidationReport};
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
 use recovery_validator::{RecoveryValidator, ValidatorOutput};
@@ -33,9 +33,18 @@ async fn endpoint(status: u16, body: &'static str) -> SocketAddr {
     addr
 }
 
+/// The acting steps, whose dry runs the state machine's `DryRunSteps` hands to the readiness
+/// check.
+struct Steps {
+    dns: DnsFailover,
+    databases: DatabaseFailover,
+    services: ServiceRestoration,
+}
+
 struct World {
     moto: MotoServer,
     validator: RecoveryValidator,
+    steps: Steps,
     route53: aws_sdk_route53::Client,
     rds: aws_sdk_rds::Client,
     primary_rds: aws_sdk_rds::Client,
@@ -110,19 +119,16 @@ async fn world_with(health: SocketAddr, default_group: bool) -> World {
     ]);
     request["context"]["results"]["database"] =
         json!({"step": "databaseFailover", "status": "completed", "rpoSeconds": 4.0});
-    let validator = RecoveryValidator {
+    let validator = RecoveryValidator::new(&moto.regions());
+    let steps = Steps {
         dns: DnsFailover::new(&moto.regions()),
         databases: DatabaseFailover::new(&moto.regions()),
-        services: ServiceRestoration {
-            ecs: ecs.clone(),
-            autoscaling: aws_sdk_autoscaling::Client::new(&west),
-        },
-        http: reqwest::Client::new(),
-        permissions: None,
+        services: ServiceRestoration::new(&west),
     };
     World {
         moto,
         validator,
+        steps,
         route53,
         rds,
         primary_rds: aws_sdk_rds::Client::new(&global),
@@ -272,10 +278,29 @@ async fn a_wrong_body_resets_the_streak_and_the_deadline_fails_the_step() {
 }
 
 impl World {
+    /// `DryRunSteps` then `CheckReadiness`, as the state machine runs them: each acting step's
+    /// dry run, its error as the branch's `Catch` records it.
     async fn readiness(&self, request: &Value) -> Result<ReadinessReport, recovery_validator::ValidationError> {
         let mut request = request.clone();
         request["action"] = json!("readiness");
-        match self.validator.handle(request, Utc::now()).await? {
+        let now = Utc::now();
+        let (dns, database, services) = futures_util::join!(
+            self.steps.dns.handle(request.clone(), now),
+            self.steps.databases.handle(request.clone(), now),
+            self.steps.services.handle(request.clone(), now)
+        );
+        fn dry_run<E: Into<lambda_runtime::Diagnostic>>(ran: Result<StepResult, E>) -> Value {
+            match ran {
+                Ok(result) => serde_json::to_value(result).expect("json"),
+                Err(e) => {
+                    let d: lambda_runtime::Diagnostic = e.into();
+                    json!({ "Error": d.error_type, "Cause": d.error_message })
+                }
+            }
+        }
+        request["context"]["dryRuns"] =
+            json!({ "dns": dry_run(dns), "database": dry_run(database), "services": dry_run(services) });
+        match self.validator.handle(request, now).await? {
             ValidatorOutput::Readiness(report) => Ok(report),
             other => panic!("expected a readiness report, got {other:?}"),
         }
@@ -383,6 +408,17 @@ async fn readiness_checks_everything_a_failover_touches_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn readiness_without_the_steps_dry_runs_is_refused_naming_them() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    let mut request = w.request.clone();
+    request["action"] = json!("readiness");
+    let err = w.validator.handle(request, Utc::now()).await.expect_err("no dry runs");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("dryRuns"), "{err}");
+    assert_eq!(w.untouched().await, untouched_state());
+}
+
+#[tokio::test]
 async fn lag_beyond_the_rpo_target_is_not_ready_unless_an_approver_may_accept_it() {
     let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
     w.lag(1260.0).await;
@@ -477,7 +513,8 @@ async fn an_old_writer_whose_region_times_out_is_unknown_never_a_pass() {
         .set(&[Fault::timeout(30).service("rds").region("us-east-1")])
         .expect("faults");
     let validator = RecoveryValidator {
-        databases: DatabaseFailover::new(&proxy.regions()),
+        rds: aws_sdk_rds::Client::new(&proxy.regions().recovery),
+        primary_rds: aws_sdk_rds::Client::new(&proxy.regions().primary),
         ..RecoveryValidator::new(&w.moto.regions())
     };
     let mut request = w.request.clone();

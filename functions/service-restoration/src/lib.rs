@@ -1,45 +1,38 @@
 //! service-restoration: scales the recovery region's services to their recovery capacity.
 //!
-//! `start` reads every ECS service and Auto Scaling group first (concurrently, with a bound) and
-//! refuses before changing anything when one is missing or inactive; then it sets ECS desired
-//! counts and Auto Scaling min/desired/max. `status` waits until ECS running counts and
-//! InService instances reach the targets.
+//! `start` observes every ECS service and Auto Scaling group first, in batches
+//! ([`Capacities::read`]), and refuses before changing anything when one is missing or inactive;
+//! it decides each service's scaling without a call ([`scaling`]), then sets ECS desired counts
+//! and Auto Scaling min/desired/max. `status` waits until ECS running counts and InService
+//! instances reach the targets ([`running`]).
 
 use std::time::Instant;
 
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::capacities::Capacities;
+use rebound_shared::capacity::{running, scaling, target_capacity, Capacity, Scaling};
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, BadRequest, RecoveryContext, Step, StepRequest, StepResult,
 };
-use rebound_shared::error::{AwsError, ErrorKind};
+use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::plan::Service;
 use rebound_shared::step::{elapsed_ms, ensure_region, services_in_scope, within_deadline, Phase, StepFault};
+use serde_json::Value;
 
-mod reads;
-use serde_json::{json, Value};
-
-/// How many services are inspected or scaled at once.
+/// How many services are scaled at once.
 const CONCURRENCY: usize = 4;
 
+/// Every failure of this step is one every step shares.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
     Step(#[from] StepFault),
-    #[error("{service}: {source}")]
-    Aws { service: String, source: AwsError },
-    #[error("{service}: {reason}")]
-    Precondition { service: String, reason: String },
 }
 
 impl ServiceError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ServiceError::Aws { source, .. } => source.kind,
-            ServiceError::Precondition { .. } => ErrorKind::PreconditionFailed,
             ServiceError::Step(fault) => fault.kind(),
         }
     }
@@ -47,43 +40,15 @@ impl ServiceError {
 
 rebound_shared::impl_diagnostic!(ServiceError);
 
-fn aws<E>(service: &str, api: &'static str, operation: &'static str, err: &SdkError<E, HttpResponse>) -> ServiceError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    ServiceError::Aws {
-        service: service.to_string(),
-        source: AwsError::from_sdk(api, operation, err),
-    }
-}
-
 /// Recovery-region clients.
 pub struct ServiceRestoration {
-    pub ecs: aws_sdk_ecs::Client,
-    pub autoscaling: aws_sdk_autoscaling::Client,
-}
-
-/// What one service looks like now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capacity {
-    pub min: Option<i32>,
-    pub desired: i32,
-    pub max: Option<i32>,
-    /// ECS running tasks, or InService instances.
-    pub running: i32,
-}
-
-impl Capacity {
-    fn to_json(self) -> Value {
-        json!({ "min": self.min, "desired": self.desired, "max": self.max, "running": self.running })
-    }
+    pub clients: Capacities,
 }
 
 impl ServiceRestoration {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         ServiceRestoration {
-            ecs: aws_sdk_ecs::Client::new(config),
-            autoscaling: aws_sdk_autoscaling::Client::new(config),
+            clients: Capacities::new(config),
         }
     }
 
@@ -91,7 +56,7 @@ impl ServiceRestoration {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
         let (phase, ctx) = request.phase();
         ensure_region(
-            self.ecs.config().region().map(|r| r.as_ref()),
+            self.clients.ecs.config().region().map(|r| r.as_ref()),
             &ctx.plan.recovery_region,
             "recovers into",
         )?;
@@ -105,7 +70,12 @@ impl ServiceRestoration {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
         let services = services_in_scope(ctx);
-        let current: Vec<Capacity> = self.capacities(&services).await.into_iter().collect::<Result<_, _>>()?;
+        let current: Vec<Capacity> = self
+            .clients
+            .read(&services)
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
         let dry_run = ctx.dry_run;
         let scalings: Vec<_> = services
             .iter()
@@ -118,23 +88,23 @@ impl ServiceRestoration {
     }
 
     /// Sets one service's capacity, unless it is already there.
-    async fn scale(&self, service: &Service, current: Capacity, dry_run: bool) -> Result<Action, ServiceError> {
+    async fn scale(&self, service: &Service, current: Capacity, dry_run: bool) -> Result<Action, StepFault> {
         let resource = service.resource_name();
-        let target = target_capacity(service, current);
         let operation = match service {
             Service::Ecs { .. } => "UpdateService",
             Service::AutoScalingGroup { .. } => "UpdateAutoScalingGroup",
         };
-        let settings_reached =
-            current.desired == target.desired && current.min == target.min && current.max == target.max;
-        if settings_reached {
-            let mut action = Action::already_done(&resource, operation, current.to_json());
-            if current.running < target.desired {
-                // Already asked for, still starting: wait for it like for our own change.
-                action.status = ActionStatus::Pending;
+        let target = match scaling(service, current) {
+            Scaling::Set { starting } => {
+                let mut action = Action::already_done(&resource, operation, current.to_json());
+                if starting {
+                    // Already asked for, still starting: wait for it like for our own change.
+                    action.status = ActionStatus::Pending;
+                }
+                return Ok(action);
             }
-            return Ok(action);
-        }
+            Scaling::To(target) => target,
+        };
         let mut action = Action::change(&resource, operation, current.to_json(), target.to_json(), dry_run);
         if dry_run {
             return Ok(action);
@@ -142,21 +112,21 @@ impl ServiceRestoration {
         let started = Instant::now();
         match service {
             Service::Ecs {
-                cluster,
-                service: name,
-                desired_count,
+                cluster, service: name, ..
             } => {
-                self.ecs
+                self.clients
+                    .ecs
                     .update_service()
                     .cluster(cluster)
                     .service(name)
-                    .desired_count(*desired_count)
+                    .desired_count(target.desired)
                     .send()
                     .await
-                    .map_err(|e| aws(&resource, "ecs", "UpdateService", &e))?;
+                    .map_err(|e| aws_fault(&resource, "ecs", "UpdateService", &e))?;
             }
             Service::AutoScalingGroup { name, .. } => {
-                self.autoscaling
+                self.clients
+                    .autoscaling
                     .update_auto_scaling_group()
                     .auto_scaling_group_name(name)
                     .set_min_size(target.min)
@@ -164,7 +134,7 @@ impl ServiceRestoration {
                     .set_max_size(target.max)
                     .send()
                     .await
-                    .map_err(|e| aws(&resource, "autoscaling", "UpdateAutoScalingGroup", &e))?;
+                    .map_err(|e| aws_fault(&resource, "autoscaling", "UpdateAutoScalingGroup", &e))?;
             }
         }
         action.duration_ms = elapsed_ms(started);
@@ -186,24 +156,21 @@ impl ServiceRestoration {
             pending.push(service);
         }
         // One batched read of every pending service.
-        let mut read = self.capacities(&pending).await.into_iter();
+        let mut read = self.clients.read(&pending).await.into_iter();
         for (action, service) in result
             .actions
             .iter_mut()
             .filter(|a| a.status == ActionStatus::Pending)
             .zip(pending.iter())
         {
-            let current = read.next().unwrap_or_else(|| {
-                Err(ServiceError::Precondition {
-                    service: service.resource_name(),
-                    reason: "not read".into(),
-                })
-            })?;
-            let want = target_capacity(service, current).desired;
-            if current.running >= want {
+            let current = read
+                .next()
+                .unwrap_or_else(|| Err(StepFault::precondition(service.resource_name(), "not read")))?;
+            if running(service, current) {
                 action.status = ActionStatus::Done;
                 action.after = current.to_json();
             } else {
+                let want = target_capacity(service, current).desired;
                 action.detail = Some(format!("{} of {want} running", current.running));
             }
         }
@@ -215,77 +182,5 @@ impl ServiceRestoration {
             "services not at their targets",
             |a| format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or("")),
         )?)
-    }
-
-    /// Reads a service's current capacity; a missing or inactive service is a precondition.
-    pub async fn capacity(&self, service: &Service) -> Result<Capacity, ServiceError> {
-        self.capacities(&[service]).await.pop().unwrap_or_else(|| {
-            Err(ServiceError::Precondition {
-                service: service.resource_name(),
-                reason: "not read".into(),
-            })
-        })
-    }
-}
-
-/// The capacity the plan asks for. An Auto Scaling group's maximum is raised to fit, never lowered.
-pub fn target_capacity(service: &Service, current: Capacity) -> Capacity {
-    match service {
-        Service::Ecs { desired_count, .. } => Capacity {
-            min: None,
-            desired: *desired_count,
-            max: None,
-            running: current.running,
-        },
-        Service::AutoScalingGroup {
-            min_size,
-            desired_capacity,
-            max_size,
-            ..
-        } => {
-            let max = max_size.unwrap_or_else(|| current.max.unwrap_or(*desired_capacity).max(*desired_capacity));
-            Capacity {
-                min: Some(*min_size),
-                desired: *desired_capacity,
-                max: Some(max),
-                running: current.running,
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_asg_maximum_is_raised_to_fit_and_never_lowered() {
-        let asg = Service::AutoScalingGroup {
-            name: "web".into(),
-            min_size: 2,
-            desired_capacity: 4,
-            max_size: None,
-        };
-        let small = Capacity {
-            min: Some(0),
-            desired: 0,
-            max: Some(1),
-            running: 0,
-        };
-        assert_eq!(target_capacity(&asg, small).max, Some(4));
-        let large = Capacity {
-            min: Some(0),
-            desired: 0,
-            max: Some(20),
-            running: 0,
-        };
-        assert_eq!(target_capacity(&asg, large).max, Some(20));
-        let pinned = Service::AutoScalingGroup {
-            name: "web".into(),
-            min_size: 2,
-            desired_capacity: 4,
-            max_size: Some(12),
-        };
-        assert_eq!(target_capacity(&pinned, large).max, Some(12));
     }
 }

@@ -1,6 +1,7 @@
 //! service-restoration against moto's ECS and Auto Scaling: the capacities moto holds afterwards.
 
 use chrono::{TimeZone, Utc};
+use rebound_shared::capacities::Capacities;
 use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
@@ -41,8 +42,10 @@ async fn world() -> World {
 impl World {
     async fn run(&self, request: &Value) -> Result<StepResult, ServiceError> {
         ServiceRestoration {
-            ecs: self.ecs.clone(),
-            autoscaling: self.autoscaling.clone(),
+            clients: Capacities {
+                ecs: self.ecs.clone(),
+                autoscaling: self.autoscaling.clone(),
+            },
         }
         .handle(request.clone(), before_deadline())
         .await
@@ -133,14 +136,16 @@ async fn a_missing_service_refuses_before_scaling_anything() {
     assert_eq!(w.asg().await, (0, 0, 2, 0));
 
     let east = ServiceRestoration {
-        ecs: aws_sdk_ecs::Client::from_conf(
-            w.ecs
-                .config()
-                .to_builder()
-                .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-                .build(),
-        ),
-        autoscaling: w.autoscaling.clone(),
+        clients: Capacities {
+            ecs: aws_sdk_ecs::Client::from_conf(
+                w.ecs
+                    .config()
+                    .to_builder()
+                    .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+                    .build(),
+            ),
+            autoscaling: w.autoscaling.clone(),
+        },
     };
     let err = east
         .handle(w.request.clone(), before_deadline())

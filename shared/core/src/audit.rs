@@ -95,7 +95,8 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         );
     }
 
-    // CheckReadiness: every step's reads, the fences' reads, the acting roles' permissions.
+    // DryRunSteps: every step's reads and the fences' reads; CheckReadiness: the acting roles'
+    // permissions.
     let modes: Vec<DnsMode> = plan.dns.iter().map(|r| r.mode).collect();
     let has = |mode: DnsMode| modes.contains(&mode);
     let cluster = plan
@@ -106,7 +107,7 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         .join(ANY_OF);
     if has(DnsMode::Upsert) {
         add(
-            "CheckReadiness",
+            "DryRunSteps",
             "route53:ListResourceRecordSets",
             global,
             Plane::Control,
@@ -114,28 +115,16 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         );
     }
     if has(DnsMode::HealthCheckInversion) {
-        add("CheckReadiness", "route53:GetHealthCheck", global, Plane::Control, true);
+        add("DryRunSteps", "route53:GetHealthCheck", global, Plane::Control, true);
     }
     if has(DnsMode::AlarmHealthCheck) {
-        add(
-            "CheckReadiness",
-            "cloudwatch:DescribeAlarms",
-            recovery,
-            Plane::Data,
-            true,
-        );
+        add("DryRunSteps", "cloudwatch:DescribeAlarms", recovery, Plane::Data, true);
         // Whether the health check follows the alarm: checked when Route 53 answers.
-        add(
-            "CheckReadiness",
-            "route53:GetHealthCheck",
-            global,
-            Plane::Control,
-            false,
-        );
+        add("DryRunSteps", "route53:GetHealthCheck", global, Plane::Control, false);
     }
     if has(DnsMode::RoutingControl) {
         add(
-            "CheckReadiness",
+            "DryRunSteps",
             "route53-recovery-cluster:GetRoutingControlState",
             &cluster,
             Plane::Data,
@@ -143,20 +132,8 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         );
     }
     if !plan.databases.is_empty() {
-        add(
-            "CheckReadiness",
-            "rds:DescribeDBInstances",
-            recovery,
-            Plane::Control,
-            true,
-        );
-        add(
-            "CheckReadiness",
-            "cloudwatch:GetMetricData",
-            recovery,
-            Plane::Data,
-            true,
-        );
+        add("DryRunSteps", "rds:DescribeDBInstances", recovery, Plane::Control, true);
+        add("DryRunSteps", "cloudwatch:GetMetricData", recovery, Plane::Data, true);
     }
     add(
         "CheckReadiness",

@@ -41,6 +41,10 @@ pub struct RecoveryContext {
     /// Set by the readiness check before anything changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness: Option<ReadinessReport>,
+    /// Set by `DryRunSteps` before the readiness check: each acting step's dry run, run by the
+    /// step's own function with its own role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_runs: Option<DryRuns>,
     /// Set by the approval gate: the approver's answer. Its presence is the approval that lets
     /// a failover lose more data than the RPO target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,9 +207,32 @@ pub struct StepResult {
     /// Replication lag or restore distance measured at promotion/restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpo_seconds: Option<f64>,
+    /// A dry run's finding that only an approver may accept (a loss beyond the RPO target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_approval: Option<String>,
     /// Set by the branch's `Catch` when the step failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<StateError>,
+}
+
+/// The acting steps' dry runs, as `DryRunSteps` leaves them: absent where the path has no such
+/// step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DryRuns {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DryRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DryRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<DryRun>,
+}
+
+/// What one step's dry run gave: its result, or the error its branch caught.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DryRun {
+    Ran(Box<StepResult>),
+    Failed(StateError),
 }
 
 impl StepResult {
@@ -366,6 +393,18 @@ pub struct StateError {
     pub error: String,
     #[serde(rename = "Cause", default)]
     pub cause: String,
+}
+
+impl StateError {
+    /// The cause as a person reads it: Lambda's `errorMessage` when the cause is the Lambda
+    /// error object Step Functions passes on (`{"errorType", "errorMessage", ...}`), else the
+    /// cause as it is.
+    pub fn message(&self) -> String {
+        serde_json::from_str::<Value>(&self.cause)
+            .ok()
+            .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| self.cause.clone())
+    }
 }
 
 /// What the DNS, database and service functions receive: which half of the step to run, and

@@ -42,3 +42,104 @@ impl ErrorKind {
 /// The error an operator sends (`rebound reject`, `aws stepfunctions send-task-failure`) to refuse
 /// an approval request.
 pub const APPROVAL_REJECTED: &str = "Rebound.ApprovalRejected";
+
+/// A failed AWS call, classified where it was made, keeping the service's own code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[error("{service} {operation} failed ({code}): {message}")]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub code: String,
+    pub message: String,
+    pub status: Option<u16>,
+    pub kind: ErrorKind,
+}
+
+/// Maps an AWS error code (and HTTP status) to what the state machine should do.
+pub fn classify(code: &str, status: Option<u16>) -> ErrorKind {
+    const TRANSIENT: &[&str] = &[
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "InternalServiceError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "TransactionInProgressException",
+    ];
+    const INVALID: &[&str] = &[
+        "ValidationError",
+        "ValidationException",
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "InvalidParameterCombination",
+        "InvalidParameterException",
+        "InvalidParameter",
+        "InvalidInput",
+        "InvalidChangeBatch",
+        "InvalidArgument",
+        "MalformedQueryString",
+        "MissingParameter",
+    ];
+    if TRANSIENT.contains(&code) {
+        return ErrorKind::Transient;
+    }
+    if INVALID.contains(&code) {
+        return ErrorKind::InvalidInput;
+    }
+    let lower = code.to_ascii_lowercase();
+    if lower.contains("notfound")
+        || lower.starts_with("nosuch")
+        || (lower.starts_with("invalid") && lower.contains("state"))
+        || lower == "conditionalcheckfailedexception"
+    {
+        return ErrorKind::PreconditionFailed;
+    }
+    match status {
+        Some(429) => ErrorKind::Transient,
+        Some(s) if s >= 500 => ErrorKind::Transient,
+        _ => ErrorKind::StepFailed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        assert_eq!(classify("Throttling", Some(400)), ErrorKind::Transient);
+        assert_eq!(classify("PriorRequestNotComplete", Some(400)), ErrorKind::Transient);
+        assert_eq!(classify("Whatever", Some(503)), ErrorKind::Transient);
+        assert_eq!(classify("Whatever", Some(429)), ErrorKind::Transient);
+    }
+
+    #[test]
+    fn missing_resources_and_wrong_states_are_preconditions() {
+        assert_eq!(classify("DBInstanceNotFound", Some(404)), ErrorKind::PreconditionFailed);
+        assert_eq!(classify("NoSuchHostedZone", Some(404)), ErrorKind::PreconditionFailed);
+        assert_eq!(
+            classify("InvalidDBInstanceState", Some(400)),
+            ErrorKind::PreconditionFailed
+        );
+        assert_eq!(classify("ParameterNotFound", Some(400)), ErrorKind::PreconditionFailed);
+    }
+
+    #[test]
+    fn rejected_parameters_are_invalid_input_and_the_rest_failed_steps() {
+        assert_eq!(classify("InvalidChangeBatch", Some(400)), ErrorKind::InvalidInput);
+        assert_eq!(classify("AccessDenied", Some(403)), ErrorKind::StepFailed);
+    }
+}

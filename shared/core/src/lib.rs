@@ -18,6 +18,7 @@ macro_rules! display_as_serde {
 }
 
 pub mod audit;
+pub mod capacity;
 pub mod context;
 pub mod error;
 pub mod objectives;

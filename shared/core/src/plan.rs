@@ -458,7 +458,47 @@ pub struct InvalidPlan {
     pub problems: Vec<PlanProblem>,
 }
 
+/// A database that does not fail back automatically, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoFailback {
+    pub database: String,
+    pub reason: String,
+}
+
 impl RecoveryPlan {
+    /// The databases a failback acts on: each read replica's `failbackIdentifier`, a replica (in
+    /// the primary region) of the writer the failover made. Other kinds fail back by hand.
+    pub fn failback_databases(&self) -> Result<Vec<Database>, NoFailback> {
+        self.databases
+            .iter()
+            .map(|db| match db {
+                Database::ReadReplica {
+                    identifier,
+                    allow_data_loss,
+                    failback_identifier: Some(back),
+                    ..
+                } => Ok(Database::ReadReplica {
+                    identifier: back.clone(),
+                    source_identifier: identifier.clone(),
+                    allow_data_loss: *allow_data_loss,
+                    failback_identifier: None,
+                    isolation_security_group_id: None,
+                }),
+                Database::ReadReplica { identifier, .. } => Err(NoFailback {
+                    database: identifier.clone(),
+                    reason: format!(
+                        "failback needs failbackIdentifier: a replica of {identifier} in {}",
+                        self.primary_region
+                    ),
+                }),
+                other => Err(NoFailback {
+                    database: other.identifier().to_string(),
+                    reason: "only read replicas fail back automatically".into(),
+                }),
+            })
+            .collect()
+    }
+
     /// Parses and validates a plan given as JSON text.
     pub fn from_json(text: &str) -> Result<RecoveryPlan, InvalidPlan> {
         let value: Value = serde_json::from_str(text).map_err(|e| InvalidPlan {

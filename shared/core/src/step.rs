@@ -12,7 +12,7 @@ use crate::context::{
     Action, ActionStatus, BadRequest, Mode, RecoveryContext, RecoveryPath, Step, StepAction, StepRequest, StepResult,
     StepStatus,
 };
-use crate::error::ErrorKind;
+use crate::error::{AwsError, ErrorKind};
 use crate::plan::Service;
 
 /// What a step is asked for.
@@ -45,6 +45,12 @@ impl StepRequest {
 pub enum StepFault {
     #[error(transparent)]
     BadRequest(#[from] BadRequest),
+    /// An AWS call about `resource` failed; its kind is the call's.
+    #[error("{resource}: {source}")]
+    Aws { resource: String, source: AwsError },
+    /// `resource` is missing or in a state the step may not act on.
+    #[error("{resource}: {reason}")]
+    Precondition { resource: String, reason: String },
     #[error("this function acts in {client} but the plan {wants} {plan}")]
     WrongRegion {
         /// What the plan wants there: "recovers into", "fails back into".
@@ -66,10 +72,21 @@ pub enum StepFault {
 impl StepFault {
     pub fn kind(&self) -> ErrorKind {
         match self {
+            StepFault::Aws { source, .. } => source.kind,
+            StepFault::Precondition { .. } => ErrorKind::PreconditionFailed,
             StepFault::BadRequest(_) | StepFault::WrongRegion { .. } | StepFault::NotStarted(_) => {
                 ErrorKind::InvalidInput
             }
             StepFault::DeadlinePassed { .. } => ErrorKind::StepFailed,
+        }
+    }
+}
+
+impl StepFault {
+    pub fn precondition(resource: impl Into<String>, reason: impl Into<String>) -> StepFault {
+        StepFault::Precondition {
+            resource: resource.into(),
+            reason: reason.into(),
         }
     }
 }
@@ -120,7 +137,17 @@ impl StepResult {
             duration_ms: 0,
             actions: Vec::new(),
             rpo_seconds: None,
+            needs_approval: None,
             error: None,
+        }
+    }
+
+    /// A readiness dry run of a step the recovery's path does not take: nothing to check.
+    pub fn not_in_scope(step: Step, context: &RecoveryContext, now: DateTime<Utc>) -> StepResult {
+        StepResult {
+            status: StepStatus::Completed,
+            finished_at: Some(now),
+            ..StepResult::begin(step, context, now)
         }
     }
 
@@ -142,6 +169,14 @@ impl StepResult {
 }
 
 impl Action {
+    /// Whether a fence action left a writer that answers and takes writes: the split-brain risk
+    /// a promotion must not run into without approval.
+    pub fn leaves_a_writer(&self) -> bool {
+        self.operation == "FenceOldWriter"
+            && self.status == ActionStatus::Failed
+            && self.before["acceptsWrites"] == true
+    }
+
     /// Found in the target state: nothing to do.
     pub fn already_done(resource: impl Into<String>, operation: &str, state: Value) -> Action {
         Action {

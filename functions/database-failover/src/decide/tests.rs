@@ -55,7 +55,7 @@ fn kind(r: Result<Intent, DatabaseError>) -> String {
             .next()
             .unwrap_or("")
             .to_string(),
-        Err(DatabaseError::Precondition { reason, .. }) => format!("precondition: {reason}"),
+        Err(DatabaseError::Step(StepFault::Precondition { reason, .. })) => format!("precondition: {reason}"),
         Err(DatabaseError::DataLoss { lag_seconds, .. }) => format!("data loss: {lag_seconds:?}"),
         Err(e) => format!("other: {e}"),
     }

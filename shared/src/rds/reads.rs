@@ -5,11 +5,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::error::AwsError;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_rds::types::{DbInstance, Filter};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use rebound_shared::error::AwsError;
 
 /// Identifiers per `DescribeDBInstances` filter, and records per page (its `MaxRecords` cap).
 pub const INSTANCES_PER_CALL: usize = 100;
@@ -31,7 +31,7 @@ impl Instances {
 
 /// How instances are keyed: the identifier (an ARN's last part), lower-cased.
 pub fn key(id: &str) -> String {
-    crate::fence::instance_name(id).to_ascii_lowercase()
+    super::instance_name(id).to_ascii_lowercase()
 }
 
 /// Every named instance that exists, `INSTANCES_PER_CALL` identifiers a call, paged; a missing
@@ -54,7 +54,7 @@ pub async fn instances(rds: &aws_sdk_rds::Client, ids: &[&str]) -> Result<Instan
                 .send();
             let mut found = Vec::new();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", &e))?;
+                let page = page.map_err(|e| crate::error::from_sdk("rds", "DescribeDBInstances", &e))?;
                 found.extend(page.db_instances().iter().cloned());
             }
             Ok::<_, AwsError>(found)
@@ -90,7 +90,7 @@ pub async fn read_only_groups(
                 .send();
             let mut set = false;
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| AwsError::from_sdk("rds", "DescribeDBParameters", &e))?;
+                let page = page.map_err(|e| crate::error::from_sdk("rds", "DescribeDBParameters", &e))?;
                 set |= page.parameters().iter().any(|p| {
                     p.parameter_name() == Some(parameter) && p.parameter_value().is_some_and(|v| is_set(v, value))
                 });
@@ -145,7 +145,7 @@ pub async fn newest_metrics(
                 .send();
             let mut newest: HashMap<String, (i64, f64)> = HashMap::new();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| AwsError::from_sdk("cloudwatch", "GetMetricData", &e))?;
+                let page = page.map_err(|e| crate::error::from_sdk("cloudwatch", "GetMetricData", &e))?;
                 for result in page.metric_data_results() {
                     let Some(value) = result
                         .id()

@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use aws_sdk_route53::types::{AliasTarget, ResourceRecord, ResourceRecordSet, RrType};
-use rebound_shared::plan::{DnsRecord, RecordTarget, RecordType};
+use rebound_core::plan::{DnsRecord, RecordTarget, RecordType};
 use serde_json::{json, Value};
 
 pub fn rr_type(t: RecordType) -> RrType {
@@ -21,7 +21,7 @@ pub fn same_name(a: &str, b: &str) -> bool {
 
 /// The record as it should be: the target's values or alias, everything else (routing policy,
 /// health check) kept from the current record.
-pub(crate) fn desired_record(
+pub fn desired_record(
     record: &DnsRecord,
     target: &RecordTarget,
     current: Option<&ResourceRecordSet>,
@@ -74,7 +74,7 @@ fn normalise(value: &str) -> String {
 }
 
 /// Whether the current record already holds the desired values (order and case aside).
-pub(crate) fn same_target(current: &ResourceRecordSet, desired: &ResourceRecordSet) -> bool {
+pub fn same_target(current: &ResourceRecordSet, desired: &ResourceRecordSet) -> bool {
     let values = |rs: &ResourceRecordSet| {
         let mut v: Vec<String> = rs.resource_records().iter().map(|r| normalise(r.value())).collect();
         v.sort();
@@ -95,7 +95,7 @@ pub(crate) fn same_target(current: &ResourceRecordSet, desired: &ResourceRecordS
 }
 
 /// A record's state for the step result.
-pub(crate) fn summary(rs: Option<&ResourceRecordSet>) -> Value {
+pub fn summary(rs: Option<&ResourceRecordSet>) -> Value {
     let Some(rs) = rs else { return json!(null) };
     match rs.alias_target() {
         Some(a) => json!({ "alias": a.dns_name(), "hostedZoneId": a.hosted_zone_id() }),

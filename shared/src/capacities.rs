@@ -1,14 +1,20 @@
-//! Capacity reads in batches: `DescribeServices` takes 10 services of one cluster a call,
-//! `DescribeAutoScalingGroups` 50 groups; the batches go out a few at a time.
+//! Services' capacity read in batches, for service-restoration and the validator:
+//! `DescribeServices` takes 10 services of one cluster a call, `DescribeAutoScalingGroups` 50
+//! groups; the batches go out a few at a time.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use aws_sdk_ecs::types::Service as EcsService;
 use futures_util::stream::{self, StreamExt};
-use rebound_shared::plan::Service;
+use rebound_core::capacity::Capacity;
+use rebound_core::plan::Service;
+use rebound_core::step::StepFault;
 
-use crate::{aws, Capacity, ServiceError, ServiceRestoration, CONCURRENCY};
+use crate::error::aws_fault;
+
+/// How many batches are read at once.
+const CONCURRENCY: usize = 4;
 
 /// DescribeServices takes at most 10 services a call.
 pub const ECS_BATCH: usize = 10;
@@ -21,10 +27,24 @@ enum Found {
     Asg(BTreeMap<String, AutoScalingGroup>),
 }
 
-impl ServiceRestoration {
+/// The recovery region's ECS and Auto Scaling clients.
+#[derive(Clone, Debug)]
+pub struct Capacities {
+    pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+}
+
+impl Capacities {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Capacities {
+            ecs: aws_sdk_ecs::Client::new(config),
+            autoscaling: aws_sdk_autoscaling::Client::new(config),
+        }
+    }
+
     /// Each service's current capacity, in the order given: a missing or inactive service is a
     /// precondition; a failed read fails every service of its batch.
-    pub async fn capacities(&self, services: &[&Service]) -> Vec<Result<Capacity, ServiceError>> {
+    pub async fn read(&self, services: &[&Service]) -> Vec<Result<Capacity, StepFault>> {
         let mut ecs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut groups: Vec<&str> = Vec::new();
         for service in services {
@@ -64,13 +84,10 @@ impl ServiceRestoration {
                     .iter()
                     .find(|(c, names, _)| *c == cluster && names.contains(&name))
                     .map(|(_, _, found)| found);
-                let missing = |reason: String| ServiceError::Precondition {
-                    service: resource.clone(),
-                    reason,
-                };
+                let missing = |reason: String| StepFault::precondition(&resource, reason);
                 match batch {
                     None => Err(missing("not read".into())),
-                    Some(Err(e)) => Err(e.clone_for(&resource)),
+                    Some(Err(e)) => Err(told_for(e, &resource)),
                     Some(Ok(Found::Ecs(found, failures))) => match found.get(name) {
                         Some(s) if s.status() == Some("ACTIVE") => Ok(Capacity {
                             min: None,
@@ -108,7 +125,7 @@ impl ServiceRestoration {
             .collect()
     }
 
-    async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Found, ServiceError> {
+    async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Found, StepFault> {
         let resource = format!("ecs:{cluster}/{}", names.join(","));
         let out = self
             .ecs
@@ -117,7 +134,7 @@ impl ServiceRestoration {
             .set_services(Some(names.iter().map(|n| n.to_string()).collect()))
             .send()
             .await
-            .map_err(|e| aws(&resource, "ecs", "DescribeServices", &e))?;
+            .map_err(|e| aws_fault(&resource, "ecs", "DescribeServices", &e))?;
         let found = out
             .services()
             .iter()
@@ -135,7 +152,7 @@ impl ServiceRestoration {
         Ok(Found::Ecs(found, failures))
     }
 
-    async fn describe_groups(&self, names: &[&str]) -> Result<Found, ServiceError> {
+    async fn describe_groups(&self, names: &[&str]) -> Result<Found, StepFault> {
         let resource = format!("autoscaling:{}", names.join(","));
         let out = self
             .autoscaling
@@ -144,7 +161,7 @@ impl ServiceRestoration {
             .max_records(i32::try_from(ASG_BATCH).unwrap_or(50))
             .send()
             .await
-            .map_err(|e| aws(&resource, "autoscaling", "DescribeAutoScalingGroups", &e))?;
+            .map_err(|e| aws_fault(&resource, "autoscaling", "DescribeAutoScalingGroups", &e))?;
         Ok(Found::Asg(
             out.auto_scaling_groups()
                 .iter()
@@ -154,18 +171,13 @@ impl ServiceRestoration {
     }
 }
 
-impl ServiceError {
-    /// A batch's failed read, told for one of its services.
-    fn clone_for(&self, service: &str) -> ServiceError {
-        match self {
-            ServiceError::Aws { source, .. } => ServiceError::Aws {
-                service: service.to_string(),
-                source: source.clone(),
-            },
-            other => ServiceError::Precondition {
-                service: service.to_string(),
-                reason: other.to_string(),
-            },
-        }
+/// A batch's failed read, told for one of its services.
+fn told_for(fault: &StepFault, service: &str) -> StepFault {
+    match fault {
+        StepFault::Aws { source, .. } => StepFault::Aws {
+            resource: service.to_string(),
+            source: source.clone(),
+        },
+        other => StepFault::precondition(service, other.to_string()),
     }
 }
