@@ -1,0 +1,102 @@
+//! Task states: the resource's handler called with the task's input, under the task's timeout;
+//! `lambda:invoke` wraps the result as Lambda's API answers, and `.waitForTaskToken` waits for
+//! the answer to its token (`Approval`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::dataflow::parameters_or;
+use super::definition::Task;
+use super::timeline::{ms, us};
+use super::{path, Approval, Interpreter, StateError};
+
+impl Interpreter {
+    /// One attempt at a Task state: Parameters applied, the handler's result raw.
+    pub(super) async fn task(
+        &self,
+        s: &Task,
+        effective: Value,
+        context: &Value,
+        external_us: &AtomicU64,
+    ) -> Result<Value, StateError> {
+        let resource = self.substitute(&s.resource);
+        let wait_for_token = resource.ends_with(".waitForTaskToken");
+        let mut context = context.clone();
+        let token = format!("local-token-{}", uuid::Uuid::new_v4());
+        if wait_for_token {
+            context["Task"] = json!({ "Token": token });
+        }
+        self.recorder.history(3)?;
+        let input = parameters_or(s.results.parameters.as_ref(), effective.clone(), &context)?;
+        self.recorder.within_payload_limit("the task's input", &input)?;
+        let (handler_name, payload, wrap) = if resource.starts_with("arn:aws:states:::lambda:invoke") {
+            let function = input
+                .get("FunctionName")
+                .and_then(Value::as_str)
+                .map(|f| self.substitute(f))
+                .ok_or_else(|| StateError::runtime("lambda:invoke without FunctionName"))?;
+            (
+                function,
+                input.get("Payload").cloned().unwrap_or(json!({})),
+                !wait_for_token,
+            )
+        } else {
+            (resource.clone(), input, false)
+        };
+        let handler = self
+            .tasks
+            .get(&handler_name)
+            .cloned()
+            .ok_or_else(|| StateError::runtime(format!("no handler for resource {handler_name}")))?;
+        let timeout = match (s.timeout_seconds, s.timeout_seconds_path.as_deref()) {
+            (Some(t), _) => Some(t),
+            (None, Some(p)) => path::read(p, &effective, &context)?.as_u64(),
+            _ => None,
+        };
+        let started = Instant::now();
+        let approval = self.approval.clone();
+        // For a task token, the timeout covers the handler and the wait for the answer.
+        let call = async move {
+            let result = handler(payload).await?;
+            if !wait_for_token {
+                return Ok(result);
+            }
+            match approval {
+                Approval::Auto => Ok(json!({ "approved": true, "by": "rebound --auto-approve" })),
+                Approval::Refuse(cause) => Err(StateError::new(rebound_shared::error::APPROVAL_REJECTED, cause)),
+                Approval::Await(dir) => crate::approvals::wait(&dir, &token).await,
+            }
+        };
+        let result = match timeout {
+            Some(t) => tokio::time::timeout(Duration::from_secs(t), call)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StateError::new(
+                        "States.Timeout",
+                        format!("the task did not finish within {t} s"),
+                    ))
+                }),
+            None => call.await,
+        };
+        external_us.fetch_add(us(started.elapsed()), Ordering::Relaxed);
+        self.recorder.with(|t| t.task_ms += ms(started.elapsed()));
+        let result = result?;
+        self.recorder.within_payload_limit("the task's result", &result)?;
+        Ok(if wrap {
+            json!({ "ExecutedVersion": "$LATEST", "Payload": result, "StatusCode": 200 })
+        } else {
+            result
+        })
+    }
+
+    /// `${Name}` → its value, as SAM's DefinitionSubstitutions.
+    fn substitute(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (k, v) in &self.substitutions {
+            out = out.replace(&format!("${{{k}}}"), v);
+        }
+        out
+    }
+}
