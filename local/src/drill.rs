@@ -34,8 +34,9 @@ use rebound_shared::aws::Regions;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::asl::{Approval, Interpreter, Timeline};
+use crate::asl::{Approval, Interpreter, StateError, Timeline};
 use crate::functions::{bind, Functions};
+use rebound_shared::RecoveryContext;
 
 const PLAN: &str = include_str!("../../examples/plan.json");
 const DEFINITION: &str = include_str!("../../statemachine/recovery.asl.json");
@@ -209,11 +210,9 @@ pub async fn drill_with(
     let (outcome, timeline) = execute(functions, time_scale, &definition, event, &name).await;
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
-    let output = match &outcome {
-        Ok(output) => output.clone(),
-        Err(e) => json!({ "error": e }),
-    };
-    let (facts, notification) = verify(scenario, &output, &global, &recovery, &world).await?;
+    let ended = Ended::of(&outcome, &world.plan)?;
+    let (facts, notification) = verify(scenario, &ended, &global, &recovery, &world).await?;
+    let validation = ended.context().and_then(|c| c.results.validation.as_ref());
     let verified = outcome.is_ok() != scenario.refused() && facts.iter().all(|f| f.ok);
     let report = json!({
         "scenario": format!("{scenario:?}"),
@@ -223,15 +222,13 @@ pub async fn drill_with(
         "error": outcome.as_ref().err(),
         "timeline": timeline,
         "interpreterMs": timeline.interpreter_ms(),
-        "rto": output.pointer("/results/validation/rto"),
-        "rpo": output.pointer("/results/validation/rpo"),
+        "rto": validation.map(|v| &v.rto),
+        "rpo": validation.map(|v| &v.rpo),
         // Checks that could not be read (the failed region's side): not counted as passed.
-        "unknownChecks": output
-            .pointer("/results/validation/checks")
-            .and_then(Value::as_array)
-            .map(|checks| checks.iter().filter(|c| c["unknown"] == true).cloned().collect::<Vec<_>>())
+        "unknownChecks": validation
+            .map(|v| v.checks.iter().filter(|c| c.unknown).collect::<Vec<_>>())
             .unwrap_or_default(),
-        "actions": actions(&output),
+        "actions": ended.context().map(actions).unwrap_or_default(),
         "endState": facts,
         "notification": notification.as_ref().map(|n| json!({"subject": n["Subject"], "attributes": n["MessageAttributes"], "copies": n["copies"]})),
         "plan": world.plan,

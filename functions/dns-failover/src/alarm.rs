@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, MetricDatum, StateValue, Statistic};
 use aws_sdk_route53::types::HealthCheckType;
 use rebound_shared::context::{Action, RecoveryContext, RecoveryPath, StepResult};
-use rebound_shared::dns::alarms::{alarm_resource, read};
+use rebound_shared::dns::alarms::alarm_resource;
 use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::plan::{DnsMode, DnsRecord};
 use rebound_shared::step::StepFault;
@@ -114,61 +114,51 @@ pub(crate) struct Gate {
     pub(crate) value: f64,
 }
 
-impl DnsFailover {
-    /// Reads the health checks' alarms and decides what each must become.
-    pub(crate) async fn plan_gates(
-        &self,
-        ctx: &RecoveryContext,
-        gates: &BTreeMap<&str, Vec<String>>,
-        to_recovery: bool,
-    ) -> Result<Vec<(Gate, Action)>, DnsError> {
-        if gates.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The gates' alarms live in the recovery region, where this CloudWatch client acts.
-        rebound_shared::step::ensure_region(
-            self.cloudwatch.config().region().map(|r| r.as_ref()),
-            &ctx.plan.recovery_region,
-            "keeps its health-check alarms in",
-        )?;
-        let names: Vec<&str> = gates.keys().copied().collect();
-        let alarms = read(&self.cloudwatch, &names).await?;
-        let want = if to_recovery { StateValue::Alarm } else { StateValue::Ok };
-        let mut out = Vec::new();
-        for (name, records) in gates {
-            let resource = alarm_resource(name);
-            let found = alarms.get(*name).ok_or_else(|| {
-                StepFault::precondition(
-                    &resource,
-                    format!("no such metric alarm in {}", ctx.plan.recovery_region),
-                )
-            })?;
-            let value = gate_value(found, to_recovery).map_err(|reason| StepFault::precondition(&resource, reason))?;
-            let state = found.state_value().map(|s| s.as_str()).unwrap_or("unknown");
-            let after = json!({ "state": want.as_str(), "metricValue": value });
-            let mut action = if found.state_value() == Some(&want) {
-                Action::already_done(&resource, "SetAlarmState", after)
-            } else {
-                Action::change(
-                    &resource,
-                    "SetAlarmState",
-                    json!({ "state": state }),
-                    after,
-                    ctx.dry_run,
-                )
-            };
-            action.detail = Some(format!("the health check of {} follows it", records.join(", ")));
-            out.push((
-                Gate {
-                    alarm: found.clone(),
-                    value,
-                },
-                action,
-            ));
-        }
-        Ok(out)
+/// What each gate's alarm must become (`alarms` as read, by name; `gates` the records that
+/// follow each), or why one cannot serve as a gate; no call.
+pub(crate) fn plan_gates(
+    ctx: &RecoveryContext,
+    gates: &BTreeMap<&str, Vec<String>>,
+    alarms: &BTreeMap<String, MetricAlarm>,
+    to_recovery: bool,
+) -> Result<Vec<(Gate, Action)>, DnsError> {
+    let want = if to_recovery { StateValue::Alarm } else { StateValue::Ok };
+    let mut out = Vec::new();
+    for (name, records) in gates {
+        let resource = alarm_resource(name);
+        let found = alarms.get(*name).ok_or_else(|| {
+            StepFault::precondition(
+                &resource,
+                format!("no such metric alarm in {}", ctx.plan.recovery_region),
+            )
+        })?;
+        let value = gate_value(found, to_recovery).map_err(|reason| StepFault::precondition(&resource, reason))?;
+        let state = found.state_value().map(|s| s.as_str()).unwrap_or("unknown");
+        let after = json!({ "state": want.as_str(), "metricValue": value });
+        let mut action = if found.state_value() == Some(&want) {
+            Action::already_done(&resource, "SetAlarmState", after)
+        } else {
+            Action::change(
+                &resource,
+                "SetAlarmState",
+                json!({ "state": state }),
+                after,
+                ctx.dry_run,
+            )
+        };
+        action.detail = Some(format!("the health check of {} follows it", records.join(", ")));
+        out.push((
+            Gate {
+                alarm: found.clone(),
+                value,
+            },
+            action,
+        ));
     }
+    Ok(out)
+}
 
+impl DnsFailover {
     /// Readiness only: each gate's health check follows its alarm. Route 53's control plane
     /// answers this; when it does not, a scheduled check retries later, and a failover goes on
     /// with a warning, since the failover itself does not need it.

@@ -8,23 +8,24 @@
 //! batch is INSYNC.
 
 pub mod alarm;
+mod decide;
+mod observe;
 pub mod routing;
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet};
 use chrono::{DateTime, Utc};
+use decide::{decide, Intent};
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{parse_request, Action, ActionStatus, RecoveryContext, Step, StepRequest, StepResult};
 use rebound_shared::dns::cluster::Cluster;
 use rebound_shared::dns::cluster::ClusterError;
 use rebound_shared::dns::pace;
-use rebound_shared::dns::records::{batches, desired_record, find, same_target, summary};
+use rebound_shared::dns::records::{batches, same_target, summary};
 use rebound_shared::dns::{self};
 use rebound_shared::error::{AwsError, ErrorKind};
-use rebound_shared::plan::DnsMode;
 use rebound_shared::step::{elapsed_ms, moves_region, towards_recovery, within_deadline, Phase, StepFault};
 use serde_json::{json, Value};
 
@@ -87,28 +88,14 @@ fn route53_error(resource: &str, source: AwsError) -> DnsError {
     }
 }
 
-/// What one record should become, and what it is now.
-struct RecordChange {
-    resource: String,
-    current: Option<ResourceRecordSet>,
-    desired: ResourceRecordSet,
-}
-
 impl DnsFailover {
     /// `config` serves Route 53 (global); `recovery` the alarms and the ARC cluster's credentials.
     /// Route 53 is global: its client comes from the primary's configuration.
     pub fn new(regions: &Regions) -> Self {
-        let recovery = &regions.recovery;
-        // Route 53 allows five requests a second per account: adaptive retry slows down when
-        // it throttles instead of spending the attempts at once.
-        let route53 = aws_sdk_route53::config::Builder::from(&regions.primary)
-            .timeout_config(rebound_shared::aws::blocking_timeouts())
-            .retry_config(aws_config::retry::RetryConfig::adaptive())
-            .build();
         DnsFailover {
-            route53: aws_sdk_route53::Client::from_conf(route53),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(recovery),
-            cluster: Cluster::FromPlan(Box::new(recovery.clone())),
+            route53: dns::route53_client(&regions.primary),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
+            cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
         }
     }
 
@@ -127,79 +114,22 @@ impl DnsFailover {
         }
     }
 
+    /// Observes everything, decides every record, then acts: a missing record or alarm, or a
+    /// record that cannot be built, changes nothing.
     async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DnsError> {
         let invocation = Instant::now();
         let to_recovery = towards_recovery(ctx);
         let mut result = StepResult::begin(Step::DnsFailover, ctx, now);
-
-        // Read everything before changing anything, so a missing record changes nothing.
-        let mut zones: BTreeMap<&str, Vec<RecordChange>> = BTreeMap::new();
-        let mut inversions = Vec::new();
-        let mut cells: Vec<(String, routing::Cells)> = Vec::new();
-        let mut gates: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        // Each zone's records are read with one paginated listing, however many the plan names.
-        let mut listed: BTreeMap<&str, Vec<ResourceRecordSet>> = BTreeMap::new();
-        for record in ctx.plan.dns.iter().filter(|r| r.mode == DnsMode::Upsert) {
-            let zone = record.hosted_zone_id.as_str();
-            if !listed.contains_key(zone) {
-                listed.insert(zone, self.zone_records(zone).await?);
-            }
-        }
-        for record in &ctx.plan.dns {
-            let resource = format!(
-                "route53:{}/{}/{}",
-                record.hosted_zone_id,
-                record.name,
-                record.record_type.as_str()
-            );
-            match record.mode {
-                DnsMode::Upsert => {
-                    let current = listed
-                        .get(record.hosted_zone_id.as_str())
-                        .and_then(|sets| find(sets, record))
-                        .cloned();
-                    let target = if to_recovery { &record.recovery } else { &record.primary };
-                    let target = target.as_ref().ok_or_else(|| DnsError::BadRecord {
-                        resource: resource.clone(),
-                        reason: "no target values".into(),
-                    })?;
-                    let desired =
-                        desired_record(record, target, current.as_ref()).map_err(|reason| DnsError::BadRecord {
-                            resource: resource.clone(),
-                            reason,
-                        })?;
-                    zones
-                        .entry(record.hosted_zone_id.as_str())
-                        .or_default()
-                        .push(RecordChange {
-                            resource,
-                            current,
-                            desired,
-                        });
-                }
-                DnsMode::HealthCheckInversion => {
-                    let id = record.health_check_id.as_deref().unwrap_or_default();
-                    let inverted = self.health_check_inverted(id).await?;
-                    inversions.push((id.to_string(), inverted, to_recovery));
-                }
-                DnsMode::RoutingControl => cells.push((
-                    resource,
-                    routing::Cells {
-                        primary: record.primary_routing_control_arn.as_deref().unwrap_or_default(),
-                        recovery: record.recovery_routing_control_arn.as_deref().unwrap_or_default(),
-                    },
-                )),
-                DnsMode::AlarmHealthCheck => gates
-                    .entry(record.alarm_name.as_deref().unwrap_or_default())
-                    .or_default()
-                    .push(resource),
-            }
-        }
-        let routing = self.plan_routing(ctx, &cells, to_recovery).await?;
-        let gates = self.plan_gates(ctx, &gates, to_recovery).await?;
+        let observed = self.observe(ctx).await?;
+        let Intent {
+            upserts: zones,
+            inversions,
+            routing,
+            gates,
+        } = decide(ctx, &observed)?;
 
         // Every read and decision is made: act, data plane first.
-        if let Some((endpoints, entries, actions)) = routing {
+        if let Some((entries, actions)) = routing {
             let started = Instant::now();
             let mut actions = actions;
             if !ctx.dry_run && !entries.is_empty() {
@@ -208,7 +138,7 @@ impl DnsFailover {
                     .map(|a| a.resource.as_str())
                     .collect::<Vec<_>>()
                     .join(", ");
-                routing::update(&endpoints, &what, &entries).await?;
+                routing::update(&observed.endpoints, &what, &entries).await?;
                 for a in actions.iter_mut().filter(|a| !a.already_done) {
                     a.status = ActionStatus::Done;
                     a.duration_ms = elapsed_ms(started);
@@ -292,11 +222,11 @@ impl DnsFailover {
                     let out = self
                         .route53
                         .change_resource_record_sets()
-                        .hosted_zone_id(zone)
+                        .hosted_zone_id(&zone)
                         .change_batch(batch)
                         .send()
                         .await
-                        .map_err(|e| aws(zone, "ChangeResourceRecordSets", &e))?;
+                        .map_err(|e| aws(&zone, "ChangeResourceRecordSets", &e))?;
                     let info = out.change_info();
                     let change_id = info.map(|i| i.id().to_string());
                     let insync = info.is_some_and(|i| *i.status() == ChangeStatus::Insync);

@@ -2,15 +2,15 @@
 //! endpoints (`rebound_shared::dns::cluster`), never its control plane: the one batch that
 //! switches every record's cells, decided from their states as read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingControlStateEntry};
-use rebound_shared::context::{Action, RecoveryContext};
-use rebound_shared::dns::cluster::{first_answer, states, Endpoint};
+use rebound_shared::context::Action;
+use rebound_shared::dns::cluster::{first_answer, Endpoint};
 use rebound_shared::step::StepFault;
 use serde_json::json;
 
-use crate::{DnsError, DnsFailover};
+use crate::DnsError;
 
 /// Sets every state in one call: ARC applies the entries together, so turning the target cell
 /// on and the other off never passes through a moment with both off.
@@ -84,51 +84,43 @@ pub fn updates(
     Ok(out)
 }
 
-/// The endpoints to act through, the batch to send, and each record's action.
-pub(crate) type RoutingPlan = (Vec<Endpoint>, Vec<(String, bool)>, Vec<Action>);
+/// The batch to send (on before off), and each record's action.
+pub type Switch = (Vec<(String, bool)>, Vec<Action>);
 
-impl DnsFailover {
-    /// Reads the routing controls and decides the one batch that switches them.
-    pub(crate) async fn plan_routing(
-        &self,
-        ctx: &RecoveryContext,
-        cells: &[(String, Cells<'_>)],
-        to_recovery: bool,
-    ) -> Result<Option<RoutingPlan>, DnsError> {
-        if cells.is_empty() {
-            return Ok(None);
+/// The one batch that switches every record's cells (`current` holds each control's state as
+/// read), and each record's action; no call.
+pub(crate) fn plan(
+    cells: &[(String, Cells<'_>)],
+    current: &BTreeMap<String, bool>,
+    to_recovery: bool,
+    dry_run: bool,
+) -> Result<Switch, DnsError> {
+    let pairs: Vec<Cells> = cells.iter().map(|(_, c)| *c).collect();
+    let entries =
+        updates(&pairs, current, to_recovery).map_err(|reason| StepFault::precondition("routing controls", reason))?;
+    let state = |arn: &str| {
+        if current.get(arn).copied().unwrap_or(false) {
+            "On"
+        } else {
+            "Off"
         }
-        let endpoints = self.cluster.endpoints(&ctx.plan);
-        let arns: BTreeSet<&str> = cells.iter().flat_map(|(_, c)| [c.primary, c.recovery]).collect();
-        let arns: Vec<&str> = arns.into_iter().collect();
-        let current = states(&endpoints, &arns).await?;
-        let pairs: Vec<Cells> = cells.iter().map(|(_, c)| *c).collect();
-        let entries = updates(&pairs, &current, to_recovery)
-            .map_err(|reason| StepFault::precondition("routing controls", reason))?;
-        let state = |arn: &str| {
-            if current.get(arn).copied().unwrap_or(false) {
-                "On"
+    };
+    let actions = cells
+        .iter()
+        .map(|(resource, c)| {
+            let before = json!({ "primary": state(c.primary), "recovery": state(c.recovery) });
+            let after = json!({
+                "primary": if to_recovery { "Off" } else { "On" },
+                "recovery": if to_recovery { "On" } else { "Off" },
+            });
+            if before == after {
+                Action::already_done(resource, "UpdateRoutingControlStates", after)
             } else {
-                "Off"
+                Action::change(resource, "UpdateRoutingControlStates", before, after, dry_run)
             }
-        };
-        let actions = cells
-            .iter()
-            .map(|(resource, c)| {
-                let before = json!({ "primary": state(c.primary), "recovery": state(c.recovery) });
-                let after = json!({
-                    "primary": if to_recovery { "Off" } else { "On" },
-                    "recovery": if to_recovery { "On" } else { "Off" },
-                });
-                if before == after {
-                    Action::already_done(resource, "UpdateRoutingControlStates", after)
-                } else {
-                    Action::change(resource, "UpdateRoutingControlStates", before, after, ctx.dry_run)
-                }
-            })
-            .collect();
-        Ok(Some((endpoints, entries, actions)))
-    }
+        })
+        .collect();
+    Ok((entries, actions))
 }
 
 #[cfg(test)]

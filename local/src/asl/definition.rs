@@ -132,6 +132,20 @@ pub struct Recovery {
     pub catch: Vec<Catcher>,
 }
 
+/// What Task, Parallel and Map states share: what they do with their result, Retry and Catch,
+/// their paths and where they go next.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Work {
+    #[serde(flatten)]
+    pub results: Results,
+    #[serde(flatten)]
+    pub recovery: Recovery,
+    #[serde(flatten)]
+    pub io: Io,
+    #[serde(flatten)]
+    pub flow: Flow,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Pass {
@@ -156,13 +170,7 @@ pub struct Task {
     #[serde(default)]
     pub timeout_seconds_path: Option<String>,
     #[serde(flatten)]
-    pub results: Results,
-    #[serde(flatten)]
-    pub recovery: Recovery,
-    #[serde(flatten)]
-    pub io: Io,
-    #[serde(flatten)]
-    pub flow: Flow,
+    pub work: Work,
 }
 
 /// A Choice rule: its condition (And, Or, Not, or a comparison) and where it goes.
@@ -219,13 +227,7 @@ pub struct Fail {
 pub struct Parallel {
     pub branches: Vec<Machine>,
     #[serde(flatten)]
-    pub results: Results,
-    #[serde(flatten)]
-    pub recovery: Recovery,
-    #[serde(flatten)]
-    pub io: Io,
-    #[serde(flatten)]
-    pub flow: Flow,
+    pub work: Work,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -240,13 +242,7 @@ pub struct MapState {
     #[serde(default)]
     pub max_concurrency: u64,
     #[serde(flatten)]
-    pub results: Results,
-    #[serde(flatten)]
-    pub recovery: Recovery,
-    #[serde(flatten)]
-    pub io: Io,
-    #[serde(flatten)]
-    pub flow: Flow,
+    pub work: Work,
 }
 
 impl State {
@@ -268,10 +264,10 @@ impl State {
     fn targets(&self) -> Vec<&str> {
         let (flow, catch) = match self {
             State::Pass(s) => (Some(&s.flow), &[][..]),
-            State::Task(s) => (Some(&s.flow), &s.recovery.catch[..]),
+            State::Task(s) => (Some(&s.work.flow), &s.work.recovery.catch[..]),
             State::Wait(s) => (Some(&s.flow), &[][..]),
-            State::Parallel(s) => (Some(&s.flow), &s.recovery.catch[..]),
-            State::Map(s) => (Some(&s.flow), &s.recovery.catch[..]),
+            State::Parallel(s) => (Some(&s.work.flow), &s.work.recovery.catch[..]),
+            State::Map(s) => (Some(&s.work.flow), &s.work.recovery.catch[..]),
             State::Choice(c) => {
                 let mut out: Vec<&str> = c.choices.iter().map(|r| r.next.as_str()).collect();
                 out.extend(c.default.as_deref());
@@ -287,10 +283,10 @@ impl State {
     fn flow(&self) -> Option<&Flow> {
         match self {
             State::Pass(s) => Some(&s.flow),
-            State::Task(s) => Some(&s.flow),
+            State::Task(s) => Some(&s.work.flow),
             State::Wait(s) => Some(&s.flow),
-            State::Parallel(s) => Some(&s.flow),
-            State::Map(s) => Some(&s.flow),
+            State::Parallel(s) => Some(&s.work.flow),
+            State::Map(s) => Some(&s.work.flow),
             State::Choice(_) | State::Succeed(_) | State::Fail(_) => None,
         }
     }

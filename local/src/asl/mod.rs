@@ -259,42 +259,28 @@ impl Interpreter {
                 self.sleep(seconds, &f.external_us).await;
                 Ok((dataflow::output(&s.io, effective, ctx)?, s.flow.next(f.name)?))
             }
-            State::Task(s) => {
-                self.with_recovery(f, raw, &s.results, &s.recovery, &s.io, &s.flow)
-                    .await
-            }
-            State::Parallel(s) => {
-                self.with_recovery(f, raw, &s.results, &s.recovery, &s.io, &s.flow)
-                    .await
-            }
-            State::Map(s) => {
-                self.with_recovery(f, raw, &s.results, &s.recovery, &s.io, &s.flow)
-                    .await
-            }
+            State::Task(s) => self.with_recovery(f, raw, &s.work).await,
+            State::Parallel(s) => self.with_recovery(f, raw, &s.work).await,
+            State::Map(s) => self.with_recovery(f, raw, &s.work).await,
         }
     }
 
     /// A Task, Parallel or Map state: its work under Retry, then ResultSelector, ResultPath and
     /// OutputPath, or the Catch that takes its error.
-    async fn with_recovery(
-        &self,
-        f: &Frame<'_>,
-        raw: Value,
-        results: &definition::Results,
-        recovery: &definition::Recovery,
-        io: &definition::Io,
-        flow: &definition::Flow,
-    ) -> Result<Step, StateError> {
-        match self.with_retries(f, &raw, &recovery.retry).await {
+    async fn with_recovery(&self, f: &Frame<'_>, raw: Value, work: &definition::Work) -> Result<Step, StateError> {
+        match self.with_retries(f, &raw, &work.recovery.retry).await {
             Ok(result) => {
-                let selected = match &results.result_selector {
+                let selected = match &work.results.result_selector {
                     Some(sel) => parameters(sel, &result, &f.context)?,
                     None => result,
                 };
-                let combined = dataflow::place(&results.result_path, raw, selected)?;
-                Ok((dataflow::output(io, combined, &f.context)?, flow.next(f.name)?))
+                let combined = dataflow::place(&work.results.result_path, raw, selected)?;
+                Ok((
+                    dataflow::output(&work.io, combined, &f.context)?,
+                    work.flow.next(f.name)?,
+                ))
             }
-            Err(error) => match retry::caught(&recovery.catch, raw, &error)? {
+            Err(error) => match retry::caught(&work.recovery.catch, raw, &error)? {
                 Some((output, next)) => Ok((output, Some(next))),
                 None => Err(error),
             },
@@ -336,13 +322,13 @@ impl Interpreter {
     async fn body(&self, f: &Frame<'_>, raw: &Value, context: &Value) -> Result<Value, StateError> {
         match f.state {
             State::Task(s) => {
-                let effective = dataflow::input(&s.io, raw, context)?;
+                let effective = dataflow::input(&s.work.io, raw, context)?;
                 self.task(s, effective, context, &f.external_us).await
             }
             State::Parallel(s) => {
                 self.recorder.history(2)?;
-                let effective = dataflow::input(&s.io, raw, context)?;
-                let input = parameters_or(s.results.parameters.as_ref(), effective, context)?;
+                let effective = dataflow::input(&s.work.io, raw, context)?;
+                let input = parameters_or(s.work.results.parameters.as_ref(), effective, context)?;
                 let base = base_context(context);
                 let runs = s
                     .branches
@@ -353,14 +339,14 @@ impl Interpreter {
             }
             State::Map(s) => {
                 self.recorder.history(2)?;
-                let effective = dataflow::input(&s.io, raw, context)?;
+                let effective = dataflow::input(&s.work.io, raw, context)?;
                 let items_path = s.items_path.as_deref().unwrap_or("$");
                 let items = path::read(items_path, &effective, context)?;
                 let items = items
                     .as_array()
                     .ok_or_else(|| StateError::runtime(format!("ItemsPath {items_path} is not an array")))?
                     .clone();
-                let selector = s.item_selector.as_ref().or(s.results.parameters.as_ref());
+                let selector = s.item_selector.as_ref().or(s.work.results.parameters.as_ref());
                 let concurrency = match s.max_concurrency {
                     0 => items.len().max(1),
                     n => usize::try_from(n).unwrap_or(1),

@@ -29,7 +29,7 @@ impl Interpreter {
             context["Task"] = json!({ "Token": token });
         }
         self.recorder.history(3)?;
-        let input = parameters_or(s.results.parameters.as_ref(), effective.clone(), &context)?;
+        let input = parameters_or(s.work.results.parameters.as_ref(), effective.clone(), &context)?;
         self.recorder.within_payload_limit("the task's input", &input)?;
         let (handler_name, payload, wrap) = if resource.starts_with("arn:aws:states:::lambda:invoke") {
             let function = input

@@ -2,19 +2,17 @@
 
 use super::*;
 
-pub(super) fn actions(output: &Value) -> Vec<Value> {
-    let mut all = Vec::new();
-    for step in ["dns", "database", "services"] {
-        for a in output
-            .pointer(&format!("/results/{step}/actions"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            all.push(json!({"step": step, "resource": a["resource"], "operation": a["operation"], "alreadyDone": a["alreadyDone"], "status": a["status"], "detail": a["detail"]}));
-        }
-    }
-    all
+/// Every action the acting steps took, in step order.
+pub(super) fn actions(ctx: &RecoveryContext) -> Vec<Value> {
+    let results = &ctx.results;
+    [("dns", &results.dns), ("database", &results.database), ("services", &results.services)]
+        .into_iter()
+        .flat_map(|(step, result)| {
+            result.iter().flat_map(|r| &r.actions).map(move |a| {
+                json!({"step": step, "resource": a.resource, "operation": a.operation, "alreadyDone": a.already_done, "status": a.status, "detail": a.detail})
+            })
+        })
+        .collect()
 }
 
 pub(super) fn seconds(v: &Value) -> String {

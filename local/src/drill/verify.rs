@@ -21,9 +21,59 @@ pub(super) fn fact(what: &str, expected: impl Into<String>, found: impl Into<Str
     }
 }
 
+/// How the execution ended: the recovery context it carried out, or the error that ended it.
+pub(crate) enum Ended {
+    Context(Box<RecoveryContext>),
+    Failed(StateError),
+}
+
+impl Ended {
+    /// `plan` is the plan the drill wrote, for an output that carries it by reference
+    /// (`planRef`), as every step's context does.
+    pub(super) fn of(outcome: &Result<Value, StateError>, plan: &Value) -> Result<Ended, DrillError> {
+        match outcome {
+            Ok(output) => {
+                let mut output = output.clone();
+                if output.get("plan").is_none() {
+                    output["plan"] = plan.clone();
+                }
+                serde_json::from_value(output)
+                    .map(|c| Ended::Context(Box::new(c)))
+                    .map_err(|e| DrillError::Read {
+                        what: "the execution's output",
+                        message: e.to_string(),
+                    })
+            }
+            Err(e) => Ok(Ended::Failed(e.clone())),
+        }
+    }
+
+    pub(super) fn context(&self) -> Option<&RecoveryContext> {
+        match self {
+            Ended::Context(ctx) => Some(ctx),
+            Ended::Failed(_) => None,
+        }
+    }
+
+    fn error(&self) -> Option<&StateError> {
+        match self {
+            Ended::Context(_) => None,
+            Ended::Failed(e) => Some(e),
+        }
+    }
+}
+
+/// A value's serde name: `regionalOutage`, `failover`.
+fn named(value: impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => name,
+        _ => "none".into(),
+    }
+}
+
 pub(super) async fn verify(
     scenario: Scenario,
-    output: &Value,
+    ended: &Ended,
     global: &SdkConfig,
     recovery: &SdkConfig,
     world: &World,
@@ -131,7 +181,7 @@ pub(super) async fn verify(
         .filter_map(|m| m.body().and_then(|b| serde_json::from_str(b).ok()))
         .collect();
     // The success notification of this execution (a failback follows a failover's).
-    let mode = output.get("mode").cloned().unwrap_or(Value::Null);
+    let mode = ended.context().map_or(Value::Null, |c| json!(c.mode));
     let success = envelopes
         .iter()
         .find(|e| {
@@ -237,23 +287,17 @@ pub(super) async fn verify(
             fact(
                 "recovery refused with",
                 "Rebound.PreconditionFailed",
-                output
-                    .pointer("/error/Error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("no error"),
+                ended.error().map_or("no error", |e| e.error.as_str()),
             )
         } else {
             fact(
                 "disaster classified",
                 scenario.expected_type(),
-                output
-                    .pointer("/event/disasterType")
-                    .and_then(Value::as_str)
-                    .unwrap_or("none"),
+                ended.context().map_or("none".into(), |c| named(c.event.disaster_type)),
             )
         },
         if scenario.refused() {
-            let cause = output.pointer("/error/Cause").and_then(Value::as_str).unwrap_or("");
+            let cause = ended.error().map_or("", |e| e.cause.as_str());
             fact(
                 "the refusal names the lag",
                 "yes",
@@ -267,7 +311,7 @@ pub(super) async fn verify(
             fact(
                 "recovery path",
                 scenario.expected_path(),
-                output.get("path").and_then(Value::as_str).unwrap_or("none"),
+                ended.context().map_or("none".into(), |c| named(c.path)),
             )
         },
         db_fact,

@@ -1,0 +1,123 @@
+use super::*;
+
+fn plan(primary: &str, mode: &str) -> RecoveryPlan {
+    let mut plan: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../examples/plan.json")).expect("example plan");
+    plan["primaryRegion"] = serde_json::json!(primary);
+    plan["acknowledgedDependencies"] = serde_json::json!([]);
+    for record in plan["dns"].as_array_mut().into_iter().flatten() {
+        record["mode"] = serde_json::json!(mode);
+    }
+    serde_json::from_value(plan).expect("plan")
+}
+
+#[test]
+fn a_us_east_1_primary_flags_the_route53_and_iam_control_planes() {
+    let deps = failover_dependencies(&plan("us-east-1", "upsert"));
+    let flagged: Vec<&str> = deps.iter().filter(|d| d.flagged).map(|d| d.operation).collect();
+    for op in [
+        "route53:ChangeResourceRecordSets",
+        "route53:ListResourceRecordSets",
+        "iam:SimulatePrincipalPolicy",
+    ] {
+        assert!(flagged.contains(&op), "{op} in {flagged:?}");
+    }
+    // The promotion and the services live in the recovery region.
+    for op in ["rds:PromoteReadReplica", "ecs:UpdateService", "sns:Publish"] {
+        assert!(!flagged.contains(&op), "{op} in {flagged:?}");
+    }
+    // Fencing and re-reading alarms in the primary are flagged, but best effort.
+    let fence = deps
+        .iter()
+        .find(|d| d.operation == "rds:ModifyDBParameterGroup")
+        .expect("fence");
+    assert!(fence.flagged && !fence.blocking);
+}
+
+#[test]
+fn another_primary_region_leaves_route53_unflagged_and_acknowledgements_close_flags() {
+    let mut p = plan("eu-west-1", "healthCheckInversion");
+    let deps = failover_dependencies(&p);
+    let check = deps
+        .iter()
+        .find(|d| d.operation == "route53:UpdateHealthCheck")
+        .expect("health check");
+    assert_eq!((check.region.as_str(), check.flagged), ("us-east-1", false));
+    assert!(deps.iter().all(|d| d.operation != "route53:ChangeResourceRecordSets"));
+
+    let mut q = plan("us-east-1", "upsert");
+    assert!(!open_flags(&q).is_empty());
+    q.acknowledged_dependencies = failover_dependencies(&q)
+        .iter()
+        .filter(|d| d.flagged)
+        .map(|d| d.operation.to_string())
+        .collect();
+    assert_eq!(open_flags(&q), Vec::<String>::new());
+    p.acknowledged_dependencies = vec!["route53:UpdateHealthCheck".into()];
+    assert!(failover_dependencies(&p).iter().any(|d| d.acknowledged));
+}
+
+fn data_plane_plan(cluster_regions: &[&str]) -> RecoveryPlan {
+    let mut plan: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../examples/plan.json")).expect("example plan");
+    plan["acknowledgedDependencies"] = serde_json::json!([]);
+    plan["validation"]["probes"] = serde_json::json!([]);
+    let endpoints: Vec<serde_json::Value> = cluster_regions
+        .iter()
+        .map(|r| serde_json::json!({"region": r, "url": format!("https://host.{r}.example.com/v1")}))
+        .collect();
+    plan["routingControlCluster"] = serde_json::json!({ "endpoints": endpoints });
+    plan["dns"] = serde_json::json!([
+        {"hostedZoneId": "Z1", "name": "api.orders.example.com.", "type": "CNAME", "mode": "routingControl",
+         "primaryRoutingControlArn": "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/a",
+         "recoveryRoutingControlArn": "arn:aws:route53-recovery-control::111122223333:controlpanel/cp/routingcontrol/b"},
+        {"hostedZoneId": "Z1", "name": "pay.orders.example.com.", "type": "A", "mode": "alarmHealthCheck",
+         "alarmName": "orders-primary-gate", "healthCheckId": "hc-1"}
+    ]);
+    RecoveryPlan::from_value(&plan).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn data_plane_dns_modes_fail_over_without_route53s_control_plane() {
+    let deps = failover_dependencies(&data_plane_plan(&["us-west-2", "eu-west-1", "us-east-1"]));
+    let dns: Vec<(&str, &str, bool)> = deps
+        .iter()
+        .filter(|d| d.step == "StartDnsFailover")
+        .map(|d| (d.operation, d.region.as_str(), d.flagged))
+        .collect();
+    assert_eq!(
+        dns,
+        vec![
+            (
+                "route53-recovery-cluster:GetRoutingControlState",
+                "us-west-2 or eu-west-1 or us-east-1",
+                false
+            ),
+            (
+                "route53-recovery-cluster:UpdateRoutingControlStates",
+                "us-west-2 or eu-west-1 or us-east-1",
+                false
+            ),
+            ("cloudwatch:DescribeAlarms", "us-west-2", false),
+            ("cloudwatch:PutMetricData", "us-west-2", false),
+            ("cloudwatch:SetAlarmState", "us-west-2", false),
+        ]
+    );
+    // Route 53 is read only to check the alarm's wiring beforehand, best effort.
+    let route53: Vec<&Dependency> = deps.iter().filter(|d| d.operation.starts_with("route53:")).collect();
+    assert_eq!(route53.len(), 1, "{route53:?}");
+    assert_eq!(
+        (route53[0].operation, route53[0].blocking),
+        ("route53:GetHealthCheck", false)
+    );
+}
+
+#[test]
+fn a_cluster_whose_every_endpoint_is_in_the_primary_is_flagged() {
+    let deps = failover_dependencies(&data_plane_plan(&["us-east-1"]));
+    let update = deps
+        .iter()
+        .find(|d| d.operation == "route53-recovery-cluster:UpdateRoutingControlStates")
+        .expect("update");
+    assert!(update.flagged && update.blocking, "{update:?}");
+}

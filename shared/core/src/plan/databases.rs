@@ -1,0 +1,111 @@
+//! The plan's databases: what each is and how it is made writable in the recovery region, and
+//! which of them a failback promotes.
+
+use serde::{Deserialize, Serialize};
+
+use super::RecoveryPlan;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Database {
+    /// An RDS cross-region read replica in the recovery region, promoted to a standalone writer.
+    ReadReplica {
+        identifier: String,
+        source_identifier: String,
+        #[serde(default)]
+        allow_data_loss: bool,
+        /// After a failover: the replica of `identifier` in the primary region that a failback
+        /// promotes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failback_identifier: Option<String>,
+        /// A security group in the old writer's VPC that admits nothing: the fence for a writer
+        /// whose parameter group cannot be made read-only (a `default.*` group, an engine
+        /// without a read-only parameter).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        isolation_security_group_id: Option<String>,
+    },
+    /// An Aurora global database: switchover (no data loss) or failover to the recovery cluster.
+    AuroraGlobal {
+        identifier: String,
+        target_cluster_arn: String,
+        #[serde(default)]
+        allow_data_loss: bool,
+        /// A security group in the old writer cluster's VPC that admits nothing: in a
+        /// failover, a writer cluster that still answers is moved onto it before the target
+        /// takes over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        isolation_security_group_id: Option<String>,
+    },
+    /// A new instance restored from `sourceIdentifier` to a point before the corruption.
+    PointInTimeRestore {
+        identifier: String,
+        source_identifier: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance_class: Option<String>,
+    },
+    /// A new instance restored from a snapshot in the recovery region.
+    SnapshotRestore {
+        identifier: String,
+        snapshot_identifier: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance_class: Option<String>,
+    },
+}
+
+impl Database {
+    pub fn identifier(&self) -> &str {
+        match self {
+            Database::ReadReplica { identifier, .. }
+            | Database::AuroraGlobal { identifier, .. }
+            | Database::PointInTimeRestore { identifier, .. }
+            | Database::SnapshotRestore { identifier, .. } => identifier,
+        }
+    }
+}
+
+/// A database that does not fail back automatically, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoFailback {
+    pub database: String,
+    pub reason: String,
+}
+
+impl RecoveryPlan {
+    /// The databases a failback acts on: each read replica's `failbackIdentifier`, a replica (in
+    /// the primary region) of the writer the failover made. Other kinds fail back by hand.
+    pub fn failback_databases(&self) -> Result<Vec<Database>, NoFailback> {
+        self.databases
+            .iter()
+            .map(|db| match db {
+                Database::ReadReplica {
+                    identifier,
+                    allow_data_loss,
+                    failback_identifier: Some(back),
+                    ..
+                } => Ok(Database::ReadReplica {
+                    identifier: back.clone(),
+                    source_identifier: identifier.clone(),
+                    allow_data_loss: *allow_data_loss,
+                    failback_identifier: None,
+                    isolation_security_group_id: None,
+                }),
+                Database::ReadReplica { identifier, .. } => Err(NoFailback {
+                    database: identifier.clone(),
+                    reason: format!(
+                        "failback needs failbackIdentifier: a replica of {identifier} in {}",
+                        self.primary_region
+                    ),
+                }),
+                other => Err(NoFailback {
+                    database: other.identifier().to_string(),
+                    reason: "only read replicas fail back automatically".into(),
+                }),
+            })
+            .collect()
+    }
+}
