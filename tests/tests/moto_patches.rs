@@ -239,3 +239,120 @@ async fn a_health_check_keeps_the_alarm_it_follows() {
         Some(("us-west-2".to_string(), "orders-primary-gate".to_string()))
     );
 }
+
+/// The global database's writer cluster, as moto holds it.
+async fn global_writer(east: &Client) -> Option<String> {
+    let out = east
+        .describe_global_clusters()
+        .global_cluster_identifier("orders-global")
+        .send()
+        .await
+        .expect("DescribeGlobalClusters");
+    out.global_clusters()[0]
+        .global_cluster_members()
+        .iter()
+        .find(|m| m.is_writer() == Some(true))
+        .and_then(|m| m.db_cluster_arn().map(str::to_string))
+}
+
+/// Switches a seeded global database over to its secondary, then fails it back over with
+/// AllowDataLoss; returns each call's error code (None: it succeeded) and the writer after it.
+async fn switch_and_fail_over(moto: &MotoServer) -> Vec<(Option<String>, Option<String>)> {
+    use aws_sdk_rds::error::ProvideErrorMetadata;
+    let (east_config, west_config) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    let (writer, secondary) = seed::aurora_global(&east_config, &west_config, "orders-global", "sg-0a", None)
+        .await
+        .expect("seeded");
+    let east = Client::new(&east_config);
+    let switched = east
+        .switchover_global_cluster()
+        .global_cluster_identifier("orders-global")
+        .target_db_cluster_identifier(&secondary)
+        .send()
+        .await;
+    let first = (
+        switched.err().and_then(|e| e.code().map(str::to_string)),
+        global_writer(&east).await,
+    );
+    let failed = east
+        .failover_global_cluster()
+        .global_cluster_identifier("orders-global")
+        .target_db_cluster_identifier(&writer)
+        .allow_data_loss(true)
+        .send()
+        .await;
+    let second = (
+        failed.err().and_then(|e| e.code().map(str::to_string)),
+        global_writer(&east).await,
+    );
+    vec![first, second]
+}
+
+#[tokio::test]
+async fn a_global_database_switches_over_and_fails_over_as_aurora_does() {
+    use aws_sdk_rds::error::ProvideErrorMetadata;
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    let calls = switch_and_fail_over(&released).await;
+    assert!(
+        calls.iter().all(|(_, writer)| writer
+            .as_deref()
+            .is_some_and(|w| w.ends_with(":cluster:orders-global-east"))),
+        "moto as released answers and leaves the writer where it was (the gap): {calls:?}"
+    );
+
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let calls = switch_and_fail_over(&patched).await;
+    let east = Client::new(&patched.config("us-east-1"));
+    let arn = |side: &str| format!("arn:aws:rds:{side}:123456789012:cluster:orders-global-");
+    assert_eq!(calls[0].0, None, "{calls:?}");
+    assert!(
+        calls[0].1.as_deref().is_some_and(|w| w.starts_with(&arn("us-west-2"))),
+        "{calls:?}"
+    );
+    assert_eq!(calls[1].0, None, "{calls:?}");
+    assert!(
+        calls[1].1.as_deref().is_some_and(|w| w.starts_with(&arn("us-east-1"))),
+        "{calls:?}"
+    );
+
+    // The primary is no secondary to promote; a cluster outside the global database is not
+    // found; nor is a global database that does not exist.
+    let writer = global_writer(&east).await.expect("writer");
+    let refused = |global: &'static str, target: String| {
+        let east = east.clone();
+        async move {
+            east.switchover_global_cluster()
+                .global_cluster_identifier(global)
+                .target_db_cluster_identifier(target)
+                .send()
+                .await
+                .err()
+                .and_then(|e| e.code().map(str::to_string))
+        }
+    };
+    assert_eq!(
+        refused("orders-global", writer.clone()).await.as_deref(),
+        Some("InvalidGlobalClusterStateFault")
+    );
+    assert_eq!(
+        refused("orders-global", "orders-elsewhere".into()).await.as_deref(),
+        Some("DBClusterNotFoundFault")
+    );
+    assert_eq!(
+        refused("no-such-global", writer.clone()).await.as_deref(),
+        Some("GlobalClusterNotFoundFault")
+    );
+    // Both AllowDataLoss and Switchover is refused.
+    let both = east
+        .failover_global_cluster()
+        .global_cluster_identifier("orders-global")
+        .target_db_cluster_identifier(&writer)
+        .allow_data_loss(true)
+        .switchover(true)
+        .send()
+        .await;
+    assert_eq!(
+        both.err().and_then(|e| e.code().map(str::to_string)).as_deref(),
+        Some("InvalidParameterCombination")
+    );
+}

@@ -1,5 +1,7 @@
-//! What moto cannot serve: Aurora global failover and switchover (moto answers 500) and
-//! throttling, with the SDK's responses scripted by aws-smithy-mocks.
+//! What moto cannot show, with the SDK's responses scripted by aws-smithy-mocks: the request a
+//! global failover sends (`AllowDataLoss`), a global database caught mid-switchover, and
+//! throttling. The global failover and switchover themselves run against moto in
+//! `aurora_global.rs`.
 
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
@@ -143,35 +145,6 @@ async fn failover_mode_fails_the_global_cluster_over_allowing_data_loss() {
 }
 
 #[tokio::test]
-async fn a_global_failover_beyond_the_rpo_target_waits_for_approval() {
-    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
-    let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
-        .then_output(|| FailoverGlobalClusterOutput::builder().build());
-    let down = old_writer_region_down();
-    let rules = [&describe, &fail_over, &down];
-    let err = failover_with_lag(&rules, 1_260_000.0)
-        .handle(aurora_request("failover"), Utc::now())
-        .await
-        .expect_err("21 minutes behind");
-    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
-    assert!(
-        err.to_string()
-            .contains("replica lag is 1260 s, beyond the RPO target of 900 s"),
-        "{err}"
-    );
-    assert_eq!(fail_over.num_calls(), 0, "nothing failed over");
-
-    let mut approved = aurora_request("failover");
-    approved["context"]["approval"] = json!({"approved": true, "by": "jane"});
-    let result = failover_with_lag(&rules, 1_260_000.0)
-        .handle(approved, Utc::now())
-        .await
-        .expect("approved");
-    assert_eq!(fail_over.num_calls(), 1);
-    assert_eq!(result.rpo_seconds, Some(1260.0));
-}
-
-#[tokio::test]
 async fn switchover_mode_switches_over_and_status_waits_for_the_new_writer() {
     let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
     let switch_over = mock!(aws_sdk_rds::Client::switchover_global_cluster)
@@ -215,19 +188,6 @@ async fn switchover_mode_switches_over_and_status_waits_for_the_new_writer() {
 }
 
 #[tokio::test]
-async fn a_global_cluster_already_writing_in_the_recovery_region_is_already_done() {
-    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(WEST));
-    let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
-        .then_output(|| FailoverGlobalClusterOutput::builder().build());
-    let result = failover(&[&describe, &fail_over])
-        .handle(aurora_request("failover"), Utc::now())
-        .await
-        .expect("idempotent");
-    assert!(result.actions[0].already_done);
-    assert_eq!(fail_over.num_calls(), 0);
-}
-
-#[tokio::test]
 async fn throttling_surfaces_as_transient() {
     let throttled = mock!(aws_sdk_rds::Client::describe_db_instances)
         .sequence()
@@ -255,67 +215,4 @@ async fn throttling_surfaces_as_transient() {
         "{}",
         diagnostic.error_message
     );
-}
-
-#[tokio::test]
-async fn the_old_writer_cluster_is_isolated_before_the_global_failover() {
-    use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
-    use aws_sdk_rds::operation::modify_db_cluster::ModifyDbClusterOutput;
-    use aws_sdk_rds::types::{DbCluster, VpcSecurityGroupMembership};
-    use std::sync::{Arc, Mutex};
-    const ISOLATION: &str = "sg-0bbbbbbbbbbbbbbbb";
-    let calls: Arc<Mutex<Vec<&'static str>>> = Arc::default();
-    let describe = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| global(EAST));
-    let old_writer = mock!(aws_sdk_rds::Client::describe_db_clusters)
-        .match_requests(|r| r.db_cluster_identifier() == Some("orders-use1"))
-        .then_output(|| {
-            DescribeDbClustersOutput::builder()
-                .db_clusters(
-                    DbCluster::builder()
-                        .db_cluster_identifier("orders-use1")
-                        .status("available")
-                        .vpc_security_groups(
-                            VpcSecurityGroupMembership::builder()
-                                .vpc_security_group_id("sg-0aaaaaaaaaaaaaaaa")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        });
-    let log = calls.clone();
-    let isolate = mock!(aws_sdk_rds::Client::modify_db_cluster)
-        .match_requests(|r| {
-            r.db_cluster_identifier() == Some("orders-use1")
-                && r.vpc_security_group_ids() == [ISOLATION]
-                && r.apply_immediately() == Some(true)
-        })
-        .then_compute_output(move |_| {
-            log.lock().expect("log").push("ModifyDBCluster");
-            ModifyDbClusterOutput::builder().build()
-        });
-    let log = calls.clone();
-    let fail_over = mock!(aws_sdk_rds::Client::failover_global_cluster)
-        .match_requests(|_| true)
-        .then_compute_output(move |_| {
-            log.lock().expect("log").push("FailoverGlobalCluster");
-            FailoverGlobalClusterOutput::builder().build()
-        });
-    let mut request = aurora_request("failover");
-    request["context"]["plan"]["databases"][0]["isolationSecurityGroupId"] = json!(ISOLATION);
-    let result = failover(&[&describe, &old_writer, &isolate, &fail_over])
-        .handle(request, Utc::now())
-        .await
-        .expect("failover");
-    assert_eq!(
-        *calls.lock().expect("log"),
-        ["ModifyDBCluster", "FailoverGlobalCluster"]
-    );
-    let fence = result
-        .actions
-        .iter()
-        .find(|a| a.operation == "FenceOldWriter")
-        .expect("fence");
-    assert_eq!(fence.status, ActionStatus::Done, "{fence:?}");
-    assert_eq!(fence.after["acceptsWrites"], false);
 }

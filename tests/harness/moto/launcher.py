@@ -14,8 +14,10 @@ import moto.server
 from botocore.parsers import RpcV2CBORParser
 from botocore.serialize import RpcV2CBORSerializer
 from botocore.session import get_session
+from moto.core.responses import ActionResult
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
+from moto.rds.responses import RDSResponse
 from moto.route53.models import HealthCheck as Route53HealthCheck
 from moto.route53.responses import Route53 as Route53Response
 
@@ -71,6 +73,51 @@ def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_i
 
 
 RDSBackend.restore_db_instance_to_point_in_time = restore_db_instance_to_point_in_time
+
+
+
+def _change_global_writer(self):
+    # AWS RDS API Reference, SwitchoverGlobalCluster: "Aurora promotes the specified secondary
+    # cluster to assume full read/write capabilities and demotes the current primary cluster to
+    # a secondary (read-only) cluster"; FailoverGlobalCluster does the same, losing what was not
+    # replicated when AllowDataLoss is given. Errors: GlobalClusterNotFoundFault,
+    # DBClusterNotFoundFault, InvalidGlobalClusterStateFault. moto 5.2.5 implements neither: it
+    # answers, and the writer stays where it was.
+    params = self.params
+    global_id = params.get("GlobalClusterIdentifier", "")
+    target = params.get("TargetDbClusterIdentifier", "")
+    if params.get("Switchover") and params.get("AllowDataLoss"):
+        # FailoverGlobalCluster, AllowDataLoss: "Can't be specified together with the
+        # Switchover parameter."
+        raise RDSClientError(
+            "InvalidParameterCombination", "AllowDataLoss can't be specified together with Switchover."
+        )
+    global_cluster = self.global_backend.global_clusters.get(global_id)
+    if global_cluster is None:
+        raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {global_id} not found.")
+    member = next(
+        (m for m in global_cluster.members if target in (m.db_cluster_arn, m.db_cluster_identifier)),
+        None,
+    )
+    if member is None:
+        raise RDSClientError(
+            "DBClusterNotFoundFault", f"DBCluster {target} is not a member of global cluster {global_id}."
+        )
+    if member.is_writer:
+        # TargetDbClusterIdentifier: "The identifier of the secondary Aurora DB cluster to
+        # promote": the primary is not one.
+        raise RDSClientError(
+            "InvalidGlobalClusterStateFault", f"{target} is already the primary cluster of {global_id}."
+        )
+    for other in global_cluster.members:
+        other.is_writer = other is member
+    return ActionResult({"GlobalCluster": global_cluster})
+
+
+# In moto both end at once, with the same roles: a switchover's synchronisation and a failover's
+# loss are not modelled (Rebound reads the loss from AuroraGlobalDBReplicationLag first).
+RDSResponse.switchover_global_cluster = _change_global_writer
+RDSResponse.failover_global_cluster = _change_global_writer
 
 _create_health_check = Route53Response.create_health_check
 _health_check_config = Route53HealthCheck.health_check_config.fget

@@ -342,6 +342,62 @@ pub async fn health_check_gate(global: &SdkConfig, recovery: &SdkConfig, alarm: 
         .ok_or_else(|| "CreateHealthCheck: no id".into())
 }
 
+/// An Aurora global database `global`: a writer cluster `{global}-east` in the primary's region
+/// and a secondary `{global}-west` in the recovery region, both on `security_group`, the
+/// secondary `lag_ms` behind (`AuroraGlobalDBReplicationLag`) where given. Returns (writer ARN,
+/// secondary ARN).
+pub async fn aurora_global(
+    primary: &SdkConfig,
+    recovery: &SdkConfig,
+    global: &str,
+    security_group: &str,
+    lag_ms: Option<f64>,
+) -> Result<(String, String), String> {
+    const ENGINE: &str = "aurora-mysql";
+    const VERSION: &str = "8.0.mysql_aurora.3.05.2";
+    aws_sdk_rds::Client::new(primary)
+        .create_global_cluster()
+        .global_cluster_identifier(global)
+        .engine(ENGINE)
+        .engine_version(VERSION)
+        .send()
+        .await
+        .map_err(|e| format!("CreateGlobalCluster: {e:?}"))?;
+    let mut arns = Vec::new();
+    for (config, side) in [(primary, "east"), (recovery, "west")] {
+        let out = aws_sdk_rds::Client::new(config)
+            .create_db_cluster()
+            .db_cluster_identifier(format!("{global}-{side}"))
+            .engine(ENGINE)
+            .engine_version(VERSION)
+            .global_cluster_identifier(global)
+            .master_username("admin")
+            .master_user_password("not-a-real-password")
+            .vpc_security_group_ids(security_group)
+            .send()
+            .await
+            .map_err(|e| format!("CreateDBCluster: {e:?}"))?;
+        let arn = out
+            .db_cluster()
+            .and_then(|c| c.db_cluster_arn())
+            .ok_or("CreateDBCluster: no ARN")?;
+        arns.push(arn.to_string());
+    }
+    if let Some(lag_ms) = lag_ms {
+        metric(
+            recovery,
+            "AWS/RDS",
+            "AuroraGlobalDBReplicationLag",
+            &[("DBClusterIdentifier", &format!("{global}-west"))],
+            lag_ms,
+        )
+        .await?;
+    }
+    let target = arns.pop().ok_or("no secondary")?;
+    let writer = arns.pop().ok_or("no writer")?;
+    Ok((writer, target))
+}
+
 /// Publishes one datapoint, stamped now.
 pub async fn metric(
     config: &SdkConfig,
