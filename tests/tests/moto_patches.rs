@@ -260,7 +260,7 @@ async fn global_writer(east: &Client) -> Option<String> {
 async fn switch_and_fail_over(moto: &MotoServer) -> Vec<(Option<String>, Option<String>)> {
     use aws_sdk_rds::error::ProvideErrorMetadata;
     let (east_config, west_config) = (moto.config("us-east-1"), moto.config("us-west-2"));
-    let (writer, secondary) = seed::aurora_global(&east_config, &west_config, "orders-global", "sg-0a", None)
+    let (writer, secondary) = seed::aurora_global(&east_config, &west_config, "orders-global", "sg-0a", None, false)
         .await
         .expect("seeded");
     let east = Client::new(&east_config);

@@ -6,10 +6,10 @@
 //! `read_only`, PostgreSQL `default_transaction_read_only`). Where that cannot be set (a
 //! `default.*` group, another engine) and the plan names an isolation security group, the writer
 //! is moved onto that group, which admits nothing, and stopped once the promotion has broken
-//! the replication link. An Aurora writer (a cluster ARN) has no parameter-group fence: it is
-//! fenced on the network the same way, and not stopped, as a member of a global database
-//! cannot be. A writer that answers and cannot be fenced is never promoted over without a
-//! human's approval. What a writer is now is read at the edge (`rebound_shared::rds::writers`).
+//! the replication link. An Aurora writer (a cluster ARN) is fenced the same way through its own
+//! DB cluster parameter group, or else on the network, and never stopped, as a member of a
+//! global database cannot be. A writer that answers and cannot be fenced is never promoted over
+//! without a human's approval. What a writer is now is read at the edge (`rebound_shared::rds::writers`).
 
 use std::time::Instant;
 
@@ -61,8 +61,13 @@ pub async fn set_fence(
         (OldWriter::Writable { fence: Ok(fence) }, _) => {
             let after = json!({ "state": format!("read-only ({} in {})", fence.parameter, fence.group), "acceptsWrites": false });
             let mut action = Action::change(&resource, "FenceOldWriter", state.to_json(), after, dry_run);
+            let operation = if fence.cluster {
+                "ModifyDBClusterParameterGroup"
+            } else {
+                "ModifyDBParameterGroup"
+            };
             action.detail = Some(format!(
-                "ModifyDBParameterGroup {} {}={} (immediate)",
+                "{operation} {} {}={} (immediate)",
                 fence.group, fence.parameter, fence.value
             ));
             if !dry_run {
@@ -232,17 +237,33 @@ async fn set_read_only(rds: &aws_sdk_rds::Client, fence: &Fence) -> Result<(), S
         .parameter_value(fence.value)
         .apply_method(ApplyMethod::Immediate)
         .build();
-    let call = rds
-        .modify_db_parameter_group()
-        .db_parameter_group_name(&fence.group)
-        .parameters(parameter)
-        .send();
+    let operation = if fence.cluster {
+        "ModifyDBClusterParameterGroup"
+    } else {
+        "ModifyDBParameterGroup"
+    };
+    let call = async {
+        if fence.cluster {
+            rds.modify_db_cluster_parameter_group()
+                .db_cluster_parameter_group_name(&fence.group)
+                .parameters(parameter)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| rebound_shared::error::from_sdk("rds", operation, &e))
+        } else {
+            rds.modify_db_parameter_group()
+                .db_parameter_group_name(&fence.group)
+                .parameters(parameter)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| rebound_shared::error::from_sdk("rds", operation, &e))
+        }
+    };
     match tokio::time::timeout(REACH_TIMEOUT, call).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(rebound_shared::error::from_sdk("rds", "ModifyDBParameterGroup", &e).to_string()),
-        Err(_) => Err(format!(
-            "ModifyDBParameterGroup: no answer in {} s",
-            REACH_TIMEOUT.as_secs()
-        )),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("{operation}: no answer in {} s", REACH_TIMEOUT.as_secs())),
     }
 }

@@ -24,6 +24,11 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(false).await
+}
+
+/// `own_group`: the clusters on their own DB cluster parameter group (else the default).
+async fn world_with(own_group: bool) -> World {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let east = aws_sdk_rds::Client::new(&moto.config("us-east-1"));
     // The secondary is 2 s behind: within the RPO target.
@@ -33,6 +38,7 @@ async fn world() -> World {
         "orders-global",
         APP_SG,
         Some(2000.0),
+        own_group,
     )
     .await
     .expect("global database");
@@ -249,6 +255,7 @@ async fn a_global_failover_beyond_the_rpo_target_waits_for_approval() {
         "orders-global",
         APP_SG,
         Some(1_260_000.0),
+        false,
     )
     .await
     .expect("global database");
@@ -298,5 +305,48 @@ async fn the_old_writer_cluster_is_isolated_before_the_global_failover() {
         .collect();
     assert_eq!(order, ["ModifyDBCluster", "FailoverGlobalCluster"]);
     assert_eq!(w.groups().await, [ISOLATION]);
+    assert_eq!(w.writer().await, Some(w.target_arn.clone()));
+}
+
+#[tokio::test]
+async fn an_old_writer_cluster_on_its_own_parameter_group_is_made_read_only_there() {
+    let w = world_with(true).await;
+    let request = w.request(None);
+    let started = w.failover().handle(request, Utc::now()).await.expect("failover");
+    let fence = started
+        .actions
+        .iter()
+        .find(|a| a.operation == "FenceOldWriter")
+        .expect("fence");
+    assert_eq!(fence.status, ActionStatus::Done, "{fence:?}");
+    assert!(
+        fence
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("ModifyDBClusterParameterGroup orders-global-params read_only=1")),
+        "{fence:?}"
+    );
+    let set = w
+        .east
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name("orders-global-params")
+        .send()
+        .await
+        .expect("DescribeDBClusterParameters");
+    assert!(
+        set.parameters()
+            .iter()
+            .any(|p| p.parameter_name() == Some("read_only") && p.parameter_value() == Some("1")),
+        "moto holds the fence: {:?}",
+        set.parameters()
+    );
+    assert_eq!(
+        old_writer(&w.east, &w.writer_arn, None).await,
+        OldWriter::ReadOnly {
+            group: "orders-global-params".into(),
+            parameter: "read_only".into()
+        }
+    );
+    assert_eq!(w.groups().await, [APP_SG], "no network fence needed");
     assert_eq!(w.writer().await, Some(w.target_arn.clone()));
 }

@@ -280,6 +280,13 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
                     Plane::Control,
                     false,
                 );
+                add(
+                    "StartDatabaseFailover",
+                    "rds:ModifyDBClusterParameterGroup",
+                    primary,
+                    Plane::Control,
+                    false,
+                );
                 if isolation_security_group_id.is_some() {
                     add(
                         "StartDatabaseFailover",

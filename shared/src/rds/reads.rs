@@ -101,6 +101,31 @@ pub async fn read_only_groups(
     stream::iter(reads).buffered(READ_CONCURRENCY).try_collect().await
 }
 
+/// Whether a DB cluster parameter group holds the engine's read-only setting (one paged
+/// `DescribeDBClusterParameters` of the parameters a user set).
+pub async fn cluster_group_read_only(
+    rds: &aws_sdk_rds::Client,
+    group: &str,
+    parameter: &str,
+    value: &str,
+) -> Result<bool, AwsError> {
+    let mut pages = rds
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name(group)
+        .source("user")
+        .into_paginator()
+        .send();
+    let mut set = false;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| crate::error::from_sdk("rds", "DescribeDBClusterParameters", &e))?;
+        set |= page
+            .parameters()
+            .iter()
+            .any(|p| p.parameter_name() == Some(parameter) && p.parameter_value().is_some_and(|v| is_set(v, value)));
+    }
+    Ok(set)
+}
+
 /// `read_only` takes 1 or ON; PostgreSQL's booleans take on, true, 1.
 fn is_set(current: &str, wanted: &str) -> bool {
     current.eq_ignore_ascii_case(wanted)

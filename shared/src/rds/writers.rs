@@ -37,6 +37,8 @@ pub struct Fence {
     pub group: String,
     pub parameter: &'static str,
     pub value: &'static str,
+    /// The group is an Aurora cluster's DB cluster parameter group.
+    pub cluster: bool,
 }
 
 impl OldWriter {
@@ -190,7 +192,9 @@ fn out_of_reach(status: &str, groups: &[VpcSecurityGroupMembership], isolation: 
     })
 }
 
-/// An Aurora cluster: writable unless stopped or isolated; its fence is the network one.
+/// An Aurora cluster: writable unless stopped, isolated, or read-only through its own DB cluster
+/// parameter group (the engine's read-only parameter set there); its fence is that parameter, or
+/// else the network one.
 async fn read_cluster(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) -> Result<OldWriter, AwsError> {
     let out = match rds.describe_db_clusters().db_cluster_identifier(name).send().await {
         Ok(out) => out,
@@ -206,9 +210,36 @@ async fn read_cluster(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&
     if let Some(state) = out_of_reach(status, cluster.vpc_security_groups(), isolation) {
         return Ok(state);
     }
-    Ok(OldWriter::Writable {
-        fence: Err("an Aurora writer cannot be made read-only through its parameter group".into()),
-    })
+    let engine = cluster.engine().unwrap_or_default();
+    let Some((parameter, value)) = read_only_parameter(engine) else {
+        return Ok(OldWriter::Writable {
+            fence: Err(format!("engine '{engine}' has no read-only parameter to fence with")),
+        });
+    };
+    let group = cluster.db_cluster_parameter_group().unwrap_or_default().to_string();
+    if group.is_empty() || group.starts_with("default.") {
+        return Ok(OldWriter::Writable {
+            fence: Err(format!(
+                "it uses the default DB cluster parameter group '{group}', which cannot be changed; give the Aurora cluster its own"
+            )),
+        });
+    }
+    let fence = Fence {
+        group,
+        parameter,
+        value,
+        cluster: true,
+    };
+    Ok(
+        if reads::cluster_group_read_only(rds, &fence.group, parameter, value).await? {
+            OldWriter::ReadOnly {
+                group: fence.group,
+                parameter: parameter.into(),
+            }
+        } else {
+            OldWriter::Writable { fence: Ok(fence) }
+        },
+    )
 }
 
 /// What an instance's description says of it as a writer: known, or the parameter group whose
@@ -251,5 +282,6 @@ fn assess(instance: Option<&DbInstance>, isolation: Option<&str>) -> Assessed {
         group,
         parameter,
         value,
+        cluster: false,
     })
 }

@@ -344,14 +344,16 @@ pub async fn health_check_gate(global: &SdkConfig, recovery: &SdkConfig, alarm: 
 
 /// An Aurora global database `global`: a writer cluster `{global}-east` in the primary's region
 /// and a secondary `{global}-west` in the recovery region, both on `security_group`, the
-/// secondary `lag_ms` behind (`AuroraGlobalDBReplicationLag`) where given. Returns (writer ARN,
-/// secondary ARN).
+/// secondary `lag_ms` behind (`AuroraGlobalDBReplicationLag`) where given. With `own_group` each
+/// cluster is on its own DB cluster parameter group `{global}-params` (else on the engine's
+/// default). Returns (writer ARN, secondary ARN).
 pub async fn aurora_global(
     primary: &SdkConfig,
     recovery: &SdkConfig,
     global: &str,
     security_group: &str,
     lag_ms: Option<f64>,
+    own_group: bool,
 ) -> Result<(String, String), String> {
     const ENGINE: &str = "aurora-mysql";
     const VERSION: &str = "8.0.mysql_aurora.3.05.2";
@@ -364,9 +366,21 @@ pub async fn aurora_global(
         .await
         .map_err(|e| format!("CreateGlobalCluster: {e:?}"))?;
     let mut arns = Vec::new();
+    let group = format!("{global}-params");
     for (config, side) in [(primary, "east"), (recovery, "west")] {
+        if own_group {
+            aws_sdk_rds::Client::new(config)
+                .create_db_cluster_parameter_group()
+                .db_cluster_parameter_group_name(&group)
+                .db_parameter_group_family("aurora-mysql8.0")
+                .description("orders global database")
+                .send()
+                .await
+                .map_err(|e| format!("CreateDBClusterParameterGroup: {e:?}"))?;
+        }
         let out = aws_sdk_rds::Client::new(config)
             .create_db_cluster()
+            .set_db_cluster_parameter_group_name(own_group.then(|| group.clone()))
             .db_cluster_identifier(format!("{global}-{side}"))
             .engine(ENGINE)
             .engine_version(VERSION)
