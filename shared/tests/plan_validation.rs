@@ -186,6 +186,19 @@ fn each_broken_plan_is_rejected_with_its_path_and_reason() {
             "databases[0].targetClusterArn: must be a cluster in recoveryRegion",
         ),
         (
+            "Aurora failback cluster outside the primary region",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/databases/0",
+                    json!({"kind": "auroraGlobal", "identifier": "orders-global",
+                           "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2",
+                           "failbackClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2"}),
+                )
+            }),
+            "databases[0].failbackClusterArn: must be a cluster in primaryRegion",
+        ),
+        (
             "duplicate databases",
             Box::new(|p| {
                 let db = p["databases"][0].clone();

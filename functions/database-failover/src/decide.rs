@@ -131,6 +131,23 @@ fn within_rpo_or_approved(
     }
 }
 
+/// A failback switches an Aurora global database back only once the primary region's cluster
+/// has caught up: its replication lag known, and within the RPO target.
+fn caught_up(ctx: &RecoveryContext, database: &str, lag: Option<f64>) -> Result<(), DatabaseError> {
+    let rpo = ctx.plan.objectives.rpo_seconds;
+    match lag {
+        Some(l) if l <= rpo as f64 => Ok(()),
+        Some(l) => Err(precondition(
+            database,
+            format!("not caught up to fail back: the primary region's cluster is {l} s behind (RPO target {rpo} s); try again once it has caught up"),
+        )),
+        None => Err(precondition(
+            database,
+            "not caught up to fail back: the primary region's cluster reports no replication lag (AuroraGlobalDBReplicationLag) in the last 10 minutes",
+        )),
+    }
+}
+
 /// Decides what to do with `db`, or why not, from what was read.
 pub fn decide(
     ctx: &RecoveryContext,
@@ -217,6 +234,7 @@ pub fn decide(
             target_cluster_arn,
             allow_data_loss,
             isolation_security_group_id,
+            ..
         } => {
             let global = observed
                 .globals
@@ -235,13 +253,18 @@ pub fn decide(
             }
             // A switchover waits for the secondary to catch up and loses nothing; a failover
             // loses what replication had not shipped, which must be within the RPO target or
-            // approved.
+            // approved. A failback switches back, once the primary's cluster has caught up.
             let mut lag = None;
-            if ctx.mode != Mode::Switchover {
-                lag = observed.global_lags.get(identifier).copied();
-                within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;
+            match ctx.mode {
+                Mode::Switchover => {}
+                Mode::Failback => caught_up(ctx, identifier, observed.global_lags.get(identifier).copied())?,
+                Mode::Failover | Mode::Drill => {
+                    lag = observed.global_lags.get(identifier).copied();
+                    within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;
+                }
             }
-            let (operation, change) = if ctx.mode == Mode::Switchover {
+            let switch = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
+            let (operation, change) = if switch {
                 (
                     "SwitchoverGlobalCluster",
                     Change::Switchover {
@@ -267,7 +290,7 @@ pub fn decide(
             );
             // A failover leaves the old writer cluster behind (a switchover demotes it
             // itself): it is fenced like a replica's old writer.
-            let old_writer = writer.filter(|_| ctx.mode != Mode::Switchover);
+            let old_writer = writer.filter(|_| !switch);
             Ok(Intent {
                 action,
                 change,

@@ -231,6 +231,54 @@ fn cannot_fence(resource: &str, state: &OldWriter, why: String) -> Action {
     action
 }
 
+/// Before a failback switches a global database back to `target`, the cluster a failover fenced
+/// (read as `state`): its read-only parameter set back in its DB cluster parameter group. A
+/// network fence cannot be undone from here (the cluster's own security groups are not known);
+/// a cluster that cannot be read is not switched back to. None: nothing to lift.
+pub async fn lift(
+    rds: &aws_sdk_rds::Client,
+    database: &str,
+    target: &str,
+    state: &OldWriter,
+    dry_run: bool,
+) -> Result<Option<Action>, String> {
+    let (group, parameter) = match state {
+        OldWriter::ReadOnly { group, parameter } => (group, parameter),
+        OldWriter::Isolated { security_group } => {
+            return Err(format!(
+                "{target} is isolated on {security_group}: give it back its own security groups before failing back"
+            ))
+        }
+        OldWriter::Unreachable { reason } => return Err(format!("{target} could not be read: {reason}")),
+        _ => return Ok(None),
+    };
+    let writable = if parameter == "read_only" { "0" } else { "off" };
+    let resource = format!("{target} (failback target of {database})");
+    let after = json!({ "state": "writable", "acceptsWrites": true });
+    let mut action = Action::change(&resource, "LiftFence", state.to_json(), after, dry_run);
+    action.detail = Some(format!(
+        "ModifyDBClusterParameterGroup {group} {parameter}={writable} (immediate)"
+    ));
+    if dry_run {
+        return Ok(Some(action));
+    }
+    let started = Instant::now();
+    let setting = Parameter::builder()
+        .parameter_name(parameter)
+        .parameter_value(writable)
+        .apply_method(ApplyMethod::Immediate)
+        .build();
+    rds.modify_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name(group)
+        .parameters(setting)
+        .send()
+        .await
+        .map_err(|e| rebound_shared::error::from_sdk("rds", "ModifyDBClusterParameterGroup", &e).to_string())?;
+    action.status = ActionStatus::Done;
+    action.duration_ms = elapsed_ms(started);
+    Ok(Some(action))
+}
+
 async fn set_read_only(rds: &aws_sdk_rds::Client, fence: &Fence) -> Result<(), String> {
     let parameter = Parameter::builder()
         .parameter_name(fence.parameter)

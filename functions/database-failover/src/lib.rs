@@ -211,6 +211,9 @@ impl DatabaseFailover {
             })
             .collect();
         let mut actions: Vec<Action> = stream::iter(fences).buffered(CONCURRENCY).collect().await;
+        if ctx.mode == Mode::Failback {
+            actions.extend(self.lift_fences(&intents, dry_run).await?);
+        }
         let recovery_id = ctx.recovery_id.as_str();
         let changes: Vec<_> = intents
             .iter()
@@ -232,6 +235,25 @@ impl DatabaseFailover {
             .collect();
         let states = self.writers(ctx, &sources).await;
         promoting.into_iter().zip(states).collect()
+    }
+
+    /// A failback switches each Aurora global database back to the cluster the failover fenced:
+    /// its read-only parameter is set back first, or it would refuse every write as the writer.
+    /// A cluster isolated on the network, or that cannot be read, is not switched back to.
+    async fn lift_fences(&self, intents: &[Intent], dry_run: bool) -> Result<Vec<Action>, DatabaseError> {
+        let mut lifted = Vec::new();
+        for intent in intents {
+            let Change::Switchover { global, target } = &intent.change else {
+                continue;
+            };
+            let state = rds::writers::old_writer(&self.rds, target, intent.isolation.as_deref()).await;
+            match fence::lift(&self.rds, global, target, &state, dry_run).await {
+                Ok(Some(action)) => lifted.push(action),
+                Ok(None) => {}
+                Err(reason) => return Err(decide::precondition(global, reason)),
+            }
+        }
+        Ok(lifted)
     }
 
     /// Old writers as they are now, each region's read at once; one answer per

@@ -350,3 +350,82 @@ async fn an_old_writer_cluster_on_its_own_parameter_group_is_made_read_only_ther
     assert_eq!(w.groups().await, [APP_SG], "no network fence needed");
     assert_eq!(w.writer().await, Some(w.target_arn.clone()));
 }
+
+#[tokio::test]
+async fn a_failback_waits_for_the_primary_to_catch_up_lifts_the_fence_and_switches_back() {
+    let w = world_with(true).await;
+    let mut request = w.request(None);
+    request["context"]["plan"]["databases"][0]["failbackClusterArn"] = json!(w.writer_arn);
+    w.failover()
+        .handle(request.clone(), Utc::now())
+        .await
+        .expect("failover");
+    assert_eq!(w.writer().await, Some(w.target_arn.clone()));
+    let fenced = old_writer(&w.east, &w.writer_arn, None).await;
+    assert!(matches!(fenced, OldWriter::ReadOnly { .. }), "{fenced:?}");
+
+    // The old primary has rejoined as a secondary but reports no lag yet: not caught up.
+    let mut back = request;
+    back["context"]["mode"] = json!("failback");
+    let err = w
+        .failover()
+        .handle(back.clone(), Utc::now())
+        .await
+        .expect_err("not caught up");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("not caught up to fail back"), "{err}");
+    assert_eq!(w.writer().await, Some(w.target_arn.clone()), "nothing switched");
+    assert_eq!(old_writer(&w.east, &w.writer_arn, None).await, fenced, "still fenced");
+
+    // Half a second behind: caught up. The fence is lifted, then the writer switched back.
+    rebound_tests::seed::metric(
+        &w.moto.config("us-east-1"),
+        "AWS/RDS",
+        "AuroraGlobalDBReplicationLag",
+        &[("DBClusterIdentifier", "orders-global-east")],
+        500.0,
+    )
+    .await
+    .expect("lag");
+    let result = w.failover().handle(back, Utc::now()).await.expect("failback");
+    let operations: Vec<&str> = result.actions.iter().map(|a| a.operation.as_str()).collect();
+    assert_eq!(
+        operations,
+        ["LiftFence", "SwitchoverGlobalCluster"],
+        "{:?}",
+        result.actions
+    );
+    assert_eq!(result.actions[0].status, ActionStatus::Done);
+    assert_eq!(w.writer().await, Some(w.writer_arn.clone()), "moto's writer is back");
+    assert!(
+        old_writer(&w.east, &w.writer_arn, None).await.accepts_writes(),
+        "the writer takes writes again"
+    );
+}
+
+#[tokio::test]
+async fn a_failback_to_a_cluster_isolated_on_the_network_is_refused_naming_it() {
+    let w = world().await;
+    let mut request = w.request(Some(ISOLATION));
+    request["context"]["plan"]["databases"][0]["failbackClusterArn"] = json!(w.writer_arn);
+    w.failover()
+        .handle(request.clone(), Utc::now())
+        .await
+        .expect("failover");
+    assert_eq!(w.groups().await, [ISOLATION]);
+    rebound_tests::seed::metric(
+        &w.moto.config("us-east-1"),
+        "AWS/RDS",
+        "AuroraGlobalDBReplicationLag",
+        &[("DBClusterIdentifier", "orders-global-east")],
+        500.0,
+    )
+    .await
+    .expect("lag");
+    let mut back = request;
+    back["context"]["mode"] = json!("failback");
+    let err = w.failover().handle(back, Utc::now()).await.expect_err("isolated");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(err.to_string().contains("isolated on sg-0bbbbbbbbbbbbbbbb"), "{err}");
+    assert_eq!(w.writer().await, Some(w.target_arn.clone()), "nothing switched");
+}

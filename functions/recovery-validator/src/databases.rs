@@ -154,7 +154,7 @@ async fn global_check(acting: &aws_sdk_rds::Client, id: &str, target: &str) -> C
     let label = format!("database {id}");
     match rds::global_cluster(acting, id).await {
         Ok(Some(global)) if global.members.iter().any(|(arn, w)| arn == target && *w) => {
-            check(label, true, "recovery cluster is the writer".into())
+            check(label, true, format!("{} is the writer", instance_name(target)))
         }
         Ok(Some(_)) => check(label, false, format!("{target} is not the writer")),
         Ok(None) => check(label.clone(), false, format!("{label}: global cluster not found")),

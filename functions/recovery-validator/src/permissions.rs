@@ -108,7 +108,7 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                 match database {
                     Database::ReadReplica { identifier, .. } => needs.push(("rds:PromoteReadReplica", db(identifier))),
                     Database::AuroraGlobal { identifier, .. } => needs.push((
-                        if ctx.mode == Mode::Switchover {
+                        if matches!(ctx.mode, Mode::Switchover | Mode::Failback) {
                             "rds:SwitchoverGlobalCluster"
                         } else {
                             "rds:FailoverGlobalCluster"

@@ -156,6 +156,7 @@ fn aurora() -> Database {
         target_cluster_arn: WEST.into(),
         allow_data_loss: true,
         isolation_security_group_id: None,
+        failback_cluster_arn: None,
     }
 }
 

@@ -66,7 +66,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
 
     check_detection(&mut c, plan);
     check_dns(&mut c, plan);
-    check_databases(&mut c, plan, recovery);
+    check_databases(&mut c, plan, primary, recovery);
     check_services(&mut c, plan);
     check_validation(&mut c, plan, rto);
 
@@ -240,7 +240,12 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
     c.seconds("detection", d, "cooldownSeconds", false, 0, ">= 0");
 }
 
-fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: Option<&str>) {
+fn check_databases(
+    c: &mut Checker,
+    plan: &Map<String, Value>,
+    primary_region: Option<&str>,
+    recovery_region: Option<&str>,
+) {
     let mut seen = BTreeSet::new();
     for (path, db) in c.array("", plan, "databases", false) {
         let kind = db.get("kind").and_then(Value::as_str);
@@ -259,6 +264,7 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 "targetClusterArn",
                 "allowDataLoss",
                 "isolationSecurityGroupId",
+                "failbackClusterArn",
             ],
             Some("pointInTimeRestore") => &["kind", "identifier", "sourceIdentifier", "instanceClass"],
             Some("snapshotRestore") => &["kind", "identifier", "snapshotIdentifier", "instanceClass"],
@@ -272,6 +278,7 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 "allowDataLoss",
                 "failbackIdentifier",
                 "isolationSecurityGroupId",
+                "failbackClusterArn",
             ],
         };
         let Some(d) = c.object(&path, db, fields) else {
@@ -299,20 +306,16 @@ fn check_databases(c: &mut Checker, plan: &Map<String, Value>, recovery_region: 
                 c.string(&path, d, "sourceIdentifier", true);
             }
             Some("auroraGlobal") => {
-                if let Some(arn) = c.string(&path, d, "targetClusterArn", true) {
-                    let parts: Vec<&str> = arn.split(':').collect();
-                    if parts.len() != 7 || parts[2] != "rds" || parts[5] != "cluster" {
-                        c.report(
-                            &format!("{path}.targetClusterArn"),
-                            "must be an Aurora cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME)",
-                        );
-                    } else if recovery_region.is_some_and(|r| r != parts[3]) {
-                        c.report(
-                            &format!("{path}.targetClusterArn"),
-                            "must be a cluster in recoveryRegion",
-                        );
-                    }
-                }
+                cluster_arn(c, &path, d, "targetClusterArn", true, recovery_region, "recoveryRegion");
+                cluster_arn(
+                    c,
+                    &path,
+                    d,
+                    "failbackClusterArn",
+                    false,
+                    primary_region,
+                    "primaryRegion",
+                );
             }
             Some("snapshotRestore") => {
                 c.string(&path, d, "snapshotIdentifier", true);
@@ -475,5 +478,29 @@ fn check_validation(c: &mut Checker, plan: &Map<String, Value>, rto: Option<u64>
             }
             None => {}
         }
+    }
+}
+
+/// An Aurora cluster ARN in `region` (named `region_field` in the message).
+fn cluster_arn(
+    c: &mut Checker,
+    path: &str,
+    d: &Map<String, Value>,
+    key: &str,
+    required: bool,
+    region: Option<&str>,
+    region_field: &str,
+) {
+    let Some(arn) = c.string(path, d, key, required) else {
+        return;
+    };
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() != 7 || parts[2] != "rds" || parts[5] != "cluster" {
+        c.report(
+            &format!("{path}.{key}"),
+            "must be an Aurora cluster ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME)",
+        );
+    } else if region.is_some_and(|r| r != parts[3]) {
+        c.report(&format!("{path}.{key}"), format!("must be a cluster in {region_field}"));
     }
 }

@@ -40,6 +40,9 @@ pub enum Database {
         /// takes over.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         isolation_security_group_id: Option<String>,
+        /// The cluster in the primary region a failback switches the global database back to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failback_cluster_arn: Option<String>,
     },
     /// A new instance restored from `sourceIdentifier` to a point before the corruption.
     PointInTimeRestore {
@@ -77,7 +80,8 @@ pub struct NoFailback {
 
 impl RecoveryPlan {
     /// The databases a failback acts on: each read replica's `failbackIdentifier`, a replica (in
-    /// the primary region) of the writer the failover made. Other kinds fail back by hand.
+    /// the primary region) of the writer the failover made, and each Aurora global database
+    /// switched back to its `failbackClusterArn`. Restores fail back by hand.
     pub fn failback_databases(&self) -> Result<Vec<Database>, NoFailback> {
         self.databases
             .iter()
@@ -94,6 +98,26 @@ impl RecoveryPlan {
                     failback_identifier: None,
                     isolation_security_group_id: None,
                 }),
+                Database::AuroraGlobal {
+                    identifier,
+                    failback_cluster_arn: Some(back),
+                    isolation_security_group_id,
+                    ..
+                } => Ok(Database::AuroraGlobal {
+                    identifier: identifier.clone(),
+                    target_cluster_arn: back.clone(),
+                    allow_data_loss: false,
+                    // The group a failover may have isolated the cluster switched back to on.
+                    isolation_security_group_id: isolation_security_group_id.clone(),
+                    failback_cluster_arn: None,
+                }),
+                Database::AuroraGlobal { identifier, .. } => Err(NoFailback {
+                    database: identifier.clone(),
+                    reason: format!(
+                        "failback needs failbackClusterArn: the cluster in {} to switch back to",
+                        self.primary_region
+                    ),
+                }),
                 Database::ReadReplica { identifier, .. } => Err(NoFailback {
                     database: identifier.clone(),
                     reason: format!(
@@ -103,7 +127,7 @@ impl RecoveryPlan {
                 }),
                 other => Err(NoFailback {
                     database: other.identifier().to_string(),
-                    reason: "only read replicas fail back automatically".into(),
+                    reason: "only read replicas and Aurora global databases fail back automatically".into(),
                 }),
             })
             .collect()
