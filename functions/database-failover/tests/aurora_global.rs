@@ -177,6 +177,19 @@ impl World {
             .and_then(|m| m.db_cluster_arn().map(str::to_string))
     }
 
+    /// The old primary cluster, a secondary now, `ms` behind the writer.
+    async fn primary_lag(&self, ms: f64) {
+        rebound_tests::seed::metric(
+            &self.moto.config("us-east-1"),
+            "AWS/RDS",
+            "AuroraGlobalDBReplicationLag",
+            &[("DBClusterIdentifier", "orders-global-east")],
+            ms,
+        )
+        .await
+        .expect("lag");
+    }
+
     fn status(&self, request: &Value, started: &rebound_shared::context::StepResult) -> Value {
         let mut status = request.clone();
         status["action"] = json!("status");
@@ -378,15 +391,7 @@ async fn a_failback_waits_for_the_primary_to_catch_up_lifts_the_fence_and_switch
     assert_eq!(old_writer(&w.east, &w.writer_arn, None).await, fenced, "still fenced");
 
     // Half a second behind: caught up. The fence is lifted, then the writer switched back.
-    rebound_tests::seed::metric(
-        &w.moto.config("us-east-1"),
-        "AWS/RDS",
-        "AuroraGlobalDBReplicationLag",
-        &[("DBClusterIdentifier", "orders-global-east")],
-        500.0,
-    )
-    .await
-    .expect("lag");
+    w.primary_lag(500.0).await;
     let result = w.failover().handle(back, Utc::now()).await.expect("failback");
     let operations: Vec<&str> = result.actions.iter().map(|a| a.operation.as_str()).collect();
     assert_eq!(
@@ -413,15 +418,7 @@ async fn a_failback_to_a_cluster_isolated_on_the_network_is_refused_naming_it() 
         .await
         .expect("failover");
     assert_eq!(w.groups().await, [ISOLATION]);
-    rebound_tests::seed::metric(
-        &w.moto.config("us-east-1"),
-        "AWS/RDS",
-        "AuroraGlobalDBReplicationLag",
-        &[("DBClusterIdentifier", "orders-global-east")],
-        500.0,
-    )
-    .await
-    .expect("lag");
+    w.primary_lag(500.0).await;
     let mut back = request;
     back["context"]["mode"] = json!("failback");
     let err = w.failover().handle(back, Utc::now()).await.expect_err("isolated");
