@@ -6,7 +6,7 @@ use aws_sdk_rds::types::DbInstance;
 use futures_util::{stream, StreamExt};
 use rebound_shared::context::{Check, RecoveryContext};
 use rebound_shared::plan::Database;
-use rebound_shared::rds::writers::writer_states;
+use rebound_shared::rds::writers::{old_writer, writer_states};
 use rebound_shared::rds::{self, instance_name, writer_region, OldWriter};
 
 use crate::{check, RecoveryValidator, READ_CONCURRENCY};
@@ -150,12 +150,28 @@ fn database_check(id: &str, db: &Writable) -> Check {
     }
 }
 
+/// The global database's writer is the target cluster, and it takes writes: a cluster whose
+/// own DB cluster parameter group holds the engine's read-only setting (a fence left from an
+/// earlier failover) would refuse every write.
 async fn global_check(acting: &aws_sdk_rds::Client, id: &str, target: &str) -> Check {
     let label = format!("database {id}");
+    let name = instance_name(target);
     match rds::global_cluster(acting, id).await {
-        Ok(Some(global)) if global.members.iter().any(|(arn, w)| arn == target && *w) => {
-            check(label, true, format!("{} is the writer", instance_name(target)))
-        }
+        Ok(Some(global)) if global.writer() == Some(target) => match old_writer(acting, target, None).await {
+            OldWriter::Writable { .. } => check(label, true, format!("{name} is the writer")),
+            OldWriter::ReadOnly { group, parameter } => check(
+                label,
+                false,
+                format!(
+                    "{name} is the writer but read-only: {parameter} is set in its DB cluster parameter group {group}"
+                ),
+            ),
+            OldWriter::Unreachable { reason } => Check::unknown(
+                label,
+                format!("{name} is the writer; whether it takes writes could not be read ({reason})"),
+            ),
+            other => check(label, false, format!("{name} is the writer but {}", other.describe())),
+        },
         Ok(Some(_)) => check(label, false, format!("{target} is not the writer")),
         Ok(None) => check(label.clone(), false, format!("{label}: global cluster not found")),
         Err(e) => check(label.clone(), false, format!("{label}: {e}")),

@@ -1,0 +1,77 @@
+//! The validator's check of an Aurora global database against moto: the target cluster must be
+//! the writer, and take writes.
+
+use chrono::Utc;
+use rebound_shared::context::{Check, ValidationReport};
+use rebound_tests::{event, MotoServer};
+use recovery_validator::{RecoveryValidator, ValidatorOutput};
+use serde_json::json;
+
+async fn round(validator: &RecoveryValidator, target: &str) -> ValidationReport {
+    let mut request = event("recovery-validator.json");
+    let plan = &mut request["context"]["plan"];
+    plan["databases"] = json!([{"kind": "auroraGlobal", "identifier": "orders-global", "targetClusterArn": target}]);
+    plan["dns"] = json!([]);
+    plan["validation"]["probes"] = json!([]);
+    match validator.handle(request, Utc::now()).await {
+        Ok(ValidatorOutput::Validation(report)) => report,
+        other => panic!("expected a validation report, got {other:?}"),
+    }
+}
+
+fn global(report: &ValidationReport) -> &Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == "database orders-global")
+        .unwrap_or_else(|| panic!("no global database check: {:?}", report.checks))
+}
+
+#[tokio::test]
+async fn the_new_writer_must_take_writes() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    let (_, target) = rebound_tests::seed::aurora_global(&east, &west, "orders-global", "sg-0a", Some(0.0), true)
+        .await
+        .expect("global database");
+    let validator = RecoveryValidator::new(&moto.regions());
+
+    let check = global(&round(&validator, &target).await).clone();
+    assert!(check.failed(), "not failed over yet: {check:?}");
+    assert!(check.detail.contains("is not the writer"), "{}", check.detail);
+
+    aws_sdk_rds::Client::new(&west)
+        .switchover_global_cluster()
+        .global_cluster_identifier("orders-global")
+        .target_db_cluster_identifier(&target)
+        .send()
+        .await
+        .expect("SwitchoverGlobalCluster");
+    let check = global(&round(&validator, &target).await).clone();
+    assert!(!check.failed(), "{check:?}");
+    assert_eq!(check.detail, "orders-global-west is the writer");
+
+    // A fence left on the new writer's own cluster parameter group makes it refuse writes.
+    aws_sdk_rds::Client::new(&west)
+        .modify_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name("orders-global-params")
+        .parameters(
+            aws_sdk_rds::types::Parameter::builder()
+                .parameter_name("read_only")
+                .parameter_value("1")
+                .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("ModifyDBClusterParameterGroup");
+    let check = global(&round(&validator, &target).await).clone();
+    assert!(check.failed(), "{check:?}");
+    assert!(
+        check
+            .detail
+            .contains("read-only: read_only is set in its DB cluster parameter group orders-global-params"),
+        "{}",
+        check.detail
+    );
+}
