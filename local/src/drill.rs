@@ -48,6 +48,8 @@ pub const TABLE: &str = "rebound-orders-recovery";
 
 /// The replica a failback promotes in the primary region.
 const FAILBACK_DB: &str = "orders-db-use1";
+/// The Aurora global database of the `aurora-global` scenario.
+const AURORA_GLOBAL: &str = "orders-global";
 /// Its own parameter group: the old primary's was made read-only by the failover's fence.
 const FAILBACK_PARAMETER_GROUP: &str = "orders-db-use1-params";
 

@@ -223,6 +223,33 @@ async fn a_slow_and_throttling_primary_is_fenced_all_the_same() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aurora_global_database_fails_over_fenced_in_its_cluster_parameter_group() {
+    let report = verified_report(Scenario::AuroraGlobal).await;
+    let operations = action_field(&report, "operation");
+    let position = |op: &str| {
+        operations
+            .iter()
+            .position(|o| *o == op)
+            .unwrap_or_else(|| panic!("no {op}: {operations:?}"))
+    };
+    assert!(
+        position("FenceOldWriter") < position("FailoverGlobalCluster"),
+        "{operations:?}"
+    );
+    assert!(!operations.contains(&"PromoteReadReplica"), "{operations:?}");
+    let fence = common::action(&report, "FenceOldWriter");
+    assert_eq!(fence["status"], "done", "{fence}");
+    assert!(
+        fence["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("ModifyDBClusterParameterGroup orders-global-params read_only=1")),
+        "{fence}"
+    );
+    // The loss is the secondary's replication lag, 4,000 ms.
+    assert_eq!(report["rpo"]["actualSeconds"], json!(4.0), "{}", report["rpo"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_us_east_1_outage_fails_dns_over_in_route53s_data_plane() {
     let report = verified_report(Scenario::UsEast1Outage).await;
     let faulted: Vec<&Value> = report["faultedCalls"].as_array().into_iter().flatten().collect();

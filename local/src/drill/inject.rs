@@ -7,9 +7,11 @@ use super::*;
 pub(super) async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Value, DrillError> {
     let now = Utc::now();
     match scenario {
-        Scenario::RegionOutage | Scenario::LaggingReplica | Scenario::DegradedPrimary | Scenario::UsEast1Outage => {
-            inject_region_outage(global).await
-        }
+        Scenario::RegionOutage
+        | Scenario::LaggingReplica
+        | Scenario::DegradedPrimary
+        | Scenario::UsEast1Outage
+        | Scenario::AuroraGlobal => inject_region_outage(global).await,
         Scenario::SecurityIncident => Ok(json!({
             "reason": "Credentials for the orders account leaked; us-east-1 workloads isolated (incident SEC-118)",
             "disasterType": "securityIncident",

@@ -36,10 +36,15 @@ pub enum Scenario {
     /// alarm in us-west-2 that the primary records' health check follows.
     #[value(name = "us-east-1-outage")]
     UsEast1Outage,
+    /// The region-outage alarms for an application on an Aurora global database, its primary
+    /// region still answering: the old writer cluster is fenced read-only in its own cluster
+    /// parameter group, the global database fails over to us-west-2, and its replication lag
+    /// (4 s) is the RPO.
+    AuroraGlobal,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
@@ -51,6 +56,7 @@ impl Scenario {
         Scenario::LaggingReplica,
         Scenario::DegradedPrimary,
         Scenario::UsEast1Outage,
+        Scenario::AuroraGlobal,
     ];
 
     /// Whether every primary-region API is cut once the alarms have fired (the fault proxy
@@ -119,7 +125,8 @@ impl Scenario {
             Scenario::ReadinessCheck
             | Scenario::LaggingReplica
             | Scenario::DegradedPrimary
-            | Scenario::UsEast1Outage => "regionOutage",
+            | Scenario::UsEast1Outage
+            | Scenario::AuroraGlobal => "regionOutage",
             Scenario::SecurityIncident => "securityIncident",
         }
     }

@@ -136,6 +136,23 @@ pub(super) async fn seed_world(
     rebound_moto::seed::replica_lag(recovery, rebound_moto::seed::REPLICA_DB, scenario.replica_lag())
         .await
         .map_err(seed("replica lag"))?;
+    // An Aurora global database instead, on its own cluster parameter group, 4 s behind.
+    let aurora = if scenario == Scenario::AuroraGlobal {
+        Some(
+            rebound_moto::seed::aurora_global(
+                &primary_config,
+                recovery,
+                AURORA_GLOBAL,
+                "sg-0aaaaaaaaaaaaaaaa",
+                Some(4000.0),
+                true,
+            )
+            .await
+            .map_err(seed("the Aurora global database"))?,
+        )
+    } else {
+        None
+    };
 
     // Warm standby: services running at minimum in the recovery region.
     rebound_moto::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
@@ -226,6 +243,10 @@ pub(super) async fn seed_world(
         // Once the region is gone its alarms cannot be re-read: for this plan an unreadable
         // primary signal is evidence of the outage.
         plan["detection"]["unknownSignals"] = json!("failing");
+    }
+    if let Some((writer, target)) = &aurora {
+        plan["databases"] = json!([{"kind": "auroraGlobal", "identifier": AURORA_GLOBAL,
+                                    "targetClusterArn": target, "failbackClusterArn": writer}]);
     }
     if plan["databases"][0]["kind"] == "readReplica" {
         plan["databases"][0]["failbackIdentifier"] = json!(FAILBACK_DB);

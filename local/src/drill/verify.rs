@@ -258,6 +258,30 @@ pub(super) async fn verify(
         .find(|p| p.parameter_name() == Some("read_only"))
         .and_then(|p| p.parameter_value().map(str::to_string))
         .unwrap_or_else(|| "unset".into());
+    let fence_fact = if scenario.cuts_the_primary() {
+        // Its region is gone: nothing could be fenced, and people must be told so.
+        let reported = success
+            .as_ref()
+            .and_then(|e| e["Message"].as_str())
+            .and_then(|m| serde_json::from_str::<Value>(m).ok())
+            .is_some_and(|body| {
+                body["unfencedWriters"]
+                    .as_array()
+                    .is_some_and(|w| w.iter().any(|r| r.as_str().is_some_and(|r| r.contains("orders-db"))))
+            });
+        fact(
+            "orders-db unreachable: unchanged, told NOT FENCED",
+            "unset, told",
+            format!("{read_only}, {}", if reported { "told" } else { "not told" }),
+        )
+    } else {
+        fact(fenced_name, if promoted { "1" } else { "unset" }, read_only)
+    };
+    let (db_fact, fence_fact) = if scenario == Scenario::AuroraGlobal {
+        aurora_facts(global).await?
+    } else {
+        (db_fact, fence_fact)
+    };
     let (ecs_want, asg_want) = match scenario {
         Scenario::ServiceOutage => ("desired 1, 3/3", "1 in service, desired 1"),
         Scenario::ReadinessCheck | Scenario::LaggingReplica => ("desired 1, desired 1", "1 in service, desired 1"),
@@ -315,25 +339,7 @@ pub(super) async fn verify(
             )
         },
         db_fact,
-        if scenario.cuts_the_primary() {
-            // Its region is gone: nothing could be fenced, and people must be told so.
-            let reported = success
-                .as_ref()
-                .and_then(|e| e["Message"].as_str())
-                .and_then(|m| serde_json::from_str::<Value>(m).ok())
-                .is_some_and(|body| {
-                    body["unfencedWriters"]
-                        .as_array()
-                        .is_some_and(|w| w.iter().any(|r| r.as_str().is_some_and(|r| r.contains("orders-db"))))
-                });
-            fact(
-                "orders-db unreachable: unchanged, told NOT FENCED",
-                "unset, told",
-                format!("{read_only}, {}", if reported { "told" } else { "not told" }),
-            )
-        } else {
-            fact(fenced_name, if promoted { "1" } else { "unset" }, read_only)
-        },
+        fence_fact,
         fact("ECS running/desired (api, worker)", ecs_want, counts.join(", ")),
         fact("orders-web-usw2", asg_want, asg),
         if scenario == Scenario::ReadinessCheck {
@@ -407,4 +413,44 @@ pub(super) async fn gate_state(recovery: &SdkConfig, gate: &str) -> Result<Strin
         .first()
         .and_then(|a| a.state_value())
         .map_or_else(|| "missing".into(), |s| s.as_str().to_string()))
+}
+
+/// The `aurora-global` scenario's database facts: the recovery cluster is the global database's
+/// writer, and the old writer cluster is read-only through its own cluster parameter group.
+async fn aurora_facts(global: &SdkConfig) -> Result<(Verified, Verified), DrillError> {
+    let read = |what: &'static str| move |e: String| DrillError::Read { what, message: e };
+    let east = aws_sdk_rds::Client::new(&rebound_shared::aws::in_region(global, PRIMARY));
+    let out = east
+        .describe_global_clusters()
+        .global_cluster_identifier(AURORA_GLOBAL)
+        .send()
+        .await
+        .map_err(|e| read("the global database")(format!("{e:?}")))?;
+    let writer = out
+        .global_clusters()
+        .first()
+        .and_then(|g| g.global_cluster_members().iter().find(|m| m.is_writer() == Some(true)))
+        .and_then(|m| m.db_cluster_arn())
+        .map(|arn| arn.rsplit(':').next().unwrap_or(arn).to_string())
+        .unwrap_or_else(|| "none".into());
+    let params = east
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name(format!("{AURORA_GLOBAL}-params"))
+        .send()
+        .await
+        .map_err(|e| read("the cluster parameter group")(format!("{e:?}")))?;
+    let read_only = params
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_name() == Some("read_only"))
+        .and_then(|p| p.parameter_value().map(str::to_string))
+        .unwrap_or_else(|| "unset".into());
+    Ok((
+        fact("orders-global's writer", format!("{AURORA_GLOBAL}-west"), writer),
+        fact(
+            "orders-global-east fenced read-only (cluster parameter group)",
+            "1",
+            read_only,
+        ),
+    ))
 }
