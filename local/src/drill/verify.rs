@@ -420,18 +420,13 @@ pub(super) async fn gate_state(recovery: &SdkConfig, gate: &str) -> Result<Strin
 async fn aurora_facts(global: &SdkConfig) -> Result<(Verified, Verified), DrillError> {
     let read = |what: &'static str| move |e: String| DrillError::Read { what, message: e };
     let east = aws_sdk_rds::Client::new(&rebound_shared::aws::in_region(global, PRIMARY));
-    let out = east
-        .describe_global_clusters()
-        .global_cluster_identifier(AURORA_GLOBAL)
-        .send()
+    let writer = rebound_shared::rds::global_cluster(&east, AURORA_GLOBAL)
         .await
-        .map_err(|e| read("the global database")(format!("{e:?}")))?;
-    let writer = out
-        .global_clusters()
-        .first()
-        .and_then(|g| g.global_cluster_members().iter().find(|m| m.is_writer() == Some(true)))
-        .and_then(|m| m.db_cluster_arn())
-        .map(|arn| arn.rsplit(':').next().unwrap_or(arn).to_string())
+        .map_err(|e| read("the global database")(e.to_string()))?
+        .and_then(|g| {
+            g.writer()
+                .map(|arn| rebound_shared::rds::instance_name(arn).to_string())
+        })
         .unwrap_or_else(|| "none".into());
     let params = east
         .describe_db_cluster_parameters()
