@@ -47,13 +47,10 @@ pub enum ValidationError {
     NotValidated { deadline_seconds: u64, failing: String },
     #[error("not ready to recover, nothing was changed: {0}")]
     NotReady(String),
-    /// A read the check needs was throttled or did not get through: try again, not "not ready".
-    #[error("readiness could not be read, nothing was changed: {0}")]
-    Unreadable(String),
-    /// A step's dry run could not read what it needs even after the state machine's retries:
-    /// retrying the check would read nothing new.
+    /// A step's dry run could not read what it needs even after the state machine's retries
+    /// (throttling, no answer): not "not ready", and retrying the check would read nothing new.
     #[error("readiness could not be read after retries, nothing was changed: {0}")]
-    DryRunUnreadable(String),
+    Unreadable(String),
 }
 
 impl ValidationError {
@@ -61,8 +58,7 @@ impl ValidationError {
         match self {
             ValidationError::NotValidated { .. } => ErrorKind::StepFailed,
             ValidationError::NotReady(_) => ErrorKind::PreconditionFailed,
-            ValidationError::Unreadable(_) => ErrorKind::Transient,
-            ValidationError::DryRunUnreadable(_) => ErrorKind::StepFailed,
+            ValidationError::Unreadable(_) => ErrorKind::StepFailed,
             ValidationError::Step(fault) => fault.kind(),
         }
     }

@@ -191,7 +191,7 @@ fn ran<'a>(name: &str, dry_run: &'a Option<DryRun>) -> Result<Result<&'a StepRes
     match dry_run {
         Some(DryRun::Ran(result)) => Ok(Ok(result)),
         Some(DryRun::Failed(e)) if !e.error.starts_with("Rebound.") || e.error == ErrorKind::Transient.error_name() => {
-            Err(ValidationError::DryRunUnreadable(format!(
+            Err(ValidationError::Unreadable(format!(
                 "{name}: {} ({})",
                 e.message(),
                 e.error
@@ -256,7 +256,7 @@ mod tests {
     fn a_dry_run_that_could_not_read_is_unreadable_and_not_retried_again() {
         for error in ["Rebound.Transient", "States.Timeout", "Lambda.ServiceException"] {
             let err = ran("dns records", &failed(error, "throttled")).expect_err(error);
-            assert!(matches!(err, ValidationError::DryRunUnreadable(_)), "{err:?}");
+            assert!(matches!(err, ValidationError::Unreadable(_)), "{err:?}");
             assert_eq!(err.kind(), ErrorKind::StepFailed, "{error}");
             assert!(err.to_string().contains("dns records: throttled"), "{err}");
         }
