@@ -48,6 +48,19 @@ pub const TABLE: &str = "rebound-orders-recovery";
 
 /// The replica a failback promotes in the primary region.
 const FAILBACK_DB: &str = "orders-db-use1";
+/// Where the application reads its writer's host (the example plan's `writerEndpoints`).
+const WRITER_PARAMETER: &str = "/orders/db/host";
+const WRITER_SECRET: &str = "orders/db";
+/// The application's DynamoDB global table.
+const CARTS_TABLE: &str = "orders-carts";
+/// The orders queue's consumer, a Lambda function with an event source mapping in each region.
+const CONSUMER: &str = "orders-consumer";
+/// The plan's custom actions in the drill (one before the failover, one after services), each
+/// with what its function answers.
+const CUSTOM_ANSWERS: [(&str, &str); 2] = [
+    ("drain-primary-queue", "drained 0 messages"),
+    ("warm-caches", "3 caches warm"),
+];
 /// The Aurora global database of the `aurora-global` scenario.
 const AURORA_GLOBAL: &str = "orders-global";
 /// Its own parameter group: the old primary's was made read-only by the failover's fence.
@@ -123,6 +136,13 @@ impl Stage {
             &format!("http://{primary_repaired}/health"),
         )
         .await?;
+        // The application's own steps answer as their functions would (moto runs no function
+        // code): the drain before the failover, the cache warm-up once services run.
+        moto.lambda_answers(RECOVERY, &custom_answers(scenario))
+            .map_err(|e| DrillError::Seed {
+                what: "the custom actions' answers",
+                message: e.to_string(),
+            })?;
         Ok(Stage {
             moto,
             global,
@@ -279,12 +299,28 @@ async fn execute(
     input: Value,
     name: &str,
 ) -> (Result<Value, crate::asl::StateError>, Timeline) {
+    let invoker = functions.invoker.clone();
     let (tasks, substitutions) = bind(functions);
     let mut interpreter = Interpreter::new(tasks, substitutions);
+    interpreter.invoker = Some(invoker);
     interpreter.time_scale = time_scale;
     interpreter.verbose = true;
     interpreter.approval = Approval::Auto;
     eprintln!("drill: running statemachine/recovery.asl.json as execution {name}");
     let outcome = interpreter.execute(definition, input, name).await;
     (outcome, interpreter.timeline())
+}
+
+/// What the custom actions' functions answer, in the order the scenario invokes them: none
+/// where nothing is recovered, the step after services alone on a service restore, and a
+/// failback's own after the failover before it.
+fn custom_answers(scenario: Scenario) -> Vec<Value> {
+    let [(_, drained), (_, warmed)] = CUSTOM_ANSWERS;
+    let runs = match scenario {
+        Scenario::ReadinessCheck | Scenario::LaggingReplica => vec![],
+        Scenario::ServiceOutage => vec![warmed],
+        Scenario::Failback => vec![drained, warmed, drained, warmed],
+        _ => vec![drained, warmed],
+    };
+    runs.into_iter().map(|a| json!(a)).collect()
 }

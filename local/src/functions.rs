@@ -29,6 +29,8 @@ pub struct Functions {
     pub notifier: RecoveryNotifier,
     /// Reads the plan a context names, and keeps results too large for the state.
     pub io: StepIo,
+    /// Invokes the plan's custom actions through the Lambda API of the configured endpoint.
+    pub invoker: crate::asl::Invoker,
 }
 
 impl Functions {
@@ -39,8 +41,9 @@ impl Functions {
             detector: Detector::new(recovery, plan_location, table.clone()),
             dns: DnsFailover::new(regions),
             databases: DatabaseFailover::new(regions),
-            services: ServiceRestoration::new(recovery),
+            services: ServiceRestoration::new(regions),
             validator: RecoveryValidator::new(regions),
+            invoker: crate::invoke::invoker(recovery),
             io: StepIo {
                 plans: PlanSource::new(recovery),
                 results: ResultStore {

@@ -6,3 +6,4 @@ pub mod asl;
 pub mod bench;
 pub mod drill;
 pub mod functions;
+pub mod invoke;

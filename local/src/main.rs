@@ -297,8 +297,10 @@ async fn run(args: RunArgs) -> ExitCode {
         plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
         table,
     ));
+    let invoker = functions.invoker.clone();
     let (tasks, substitutions) = bind(functions);
     let mut interpreter = Interpreter::new(tasks, substitutions);
+    interpreter.invoker = Some(invoker);
     interpreter.time_scale = time_scale;
     interpreter.verbose = true;
     interpreter.approval = if auto_approve {

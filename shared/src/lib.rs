@@ -7,12 +7,16 @@ pub use rebound_core::{audit, capacity, context, objectives, plan, plan_ref, ste
 pub mod aws;
 pub mod capacities;
 pub mod dns;
+pub mod endpoints;
 pub mod entry;
 pub mod error;
+pub mod event_streams;
+pub mod global_tables;
 pub mod rds;
 pub mod results;
 pub mod source;
 pub mod table;
+
 pub mod telemetry;
 
 pub use context::RecoveryContext;

@@ -34,6 +34,15 @@ fn set(plan: &mut Value, pointer: &str, value: Value) {
     }
 }
 
+/// Gives the plan writer endpoints for its replica (a parameter and a secret), then `edit`s them.
+fn endpoints(plan: &mut Value, edit: impl FnOnce(&mut Value)) {
+    plan["writerEndpoints"] = json!([
+        {"kind": "ssmParameter", "database": "orders-db-usw2", "name": "/orders/db/host"},
+        {"kind": "secret", "database": "orders-db-usw2", "secretId": "orders/db"}
+    ]);
+    edit(plan);
+}
+
 fn remove(plan: &mut Value, pointer: &str) {
     let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
     let parent = plan
@@ -205,6 +214,119 @@ fn each_broken_plan_is_rejected_with_its_path_and_reason() {
                 p["databases"].as_array_mut().expect("array").push(db);
             }),
             "databases[1].identifier: duplicate database 'orders-db-usw2'",
+        ),
+        (
+            "writer endpoint of a database not in the plan",
+            Box::new(|p| endpoints(p, |p| set(p, "/writerEndpoints/0/database", json!("orders-db")))),
+            "writerEndpoints[0].database: must be the identifier of one of the plan's databases, got 'orders-db'",
+        ),
+        (
+            "SSM parameter path without its leading slash",
+            Box::new(|p| endpoints(p, |p| set(p, "/writerEndpoints/0/name", json!("orders/db/host")))),
+            "writerEndpoints[0].name: a hierarchical name must start with /",
+        ),
+        (
+            "SSM parameter under the reserved aws prefix",
+            Box::new(|p| endpoints(p, |p| set(p, "/writerEndpoints/0/name", json!("/aws/orders/host")))),
+            "writerEndpoints[0].name: may not begin with aws or ssm",
+        ),
+        (
+            "secret with a field of another kind",
+            Box::new(|p| endpoints(p, |p| set(p, "/writerEndpoints/1/ttl", json!(60)))),
+            "writerEndpoints[1].ttl: unknown field",
+        ),
+        (
+            "secret in a region that is not one",
+            Box::new(|p| endpoints(p, |p| set(p, "/writerEndpoints/1/region", json!("west")))),
+            "writerEndpoints[1].region: must be an AWS region",
+        ),
+        (
+            "the same parameter twice",
+            Box::new(|p| {
+                endpoints(p, |_| {});
+                let e = p["writerEndpoints"][0].clone();
+                p["writerEndpoints"].as_array_mut().expect("array").push(e);
+            }),
+            "writerEndpoints[2]: duplicate writer endpoint",
+        ),
+        (
+            "a writer CNAME that the dns section also moves",
+            Box::new(|p| {
+                endpoints(p, |_| {});
+                set(
+                    p,
+                    "/writerEndpoints/1",
+                    json!({"kind": "cname", "database": "orders-db-usw2", "hostedZoneId": "Z1",
+                           "name": "API.orders.example.com", "ttl": 60}),
+                )
+            }),
+            "writerEndpoints[1].name: API.orders.example.com is also a dns record of the plan",
+        ),
+        (
+            "a writer CNAME without its TTL",
+            Box::new(|p| {
+                endpoints(p, |_| {});
+                set(
+                    p,
+                    "/writerEndpoints/1",
+                    json!({"kind": "cname", "database": "orders-db-usw2", "hostedZoneId": "Z1", "name": "db.orders.example.com."}),
+                )
+            }),
+            "writerEndpoints[1].ttl: required",
+        ),
+        (
+            "global table with a name DynamoDB refuses",
+            Box::new(|p| set(p, "/globalTables", json!([{"tableName": "orders carts"}]))),
+            "globalTables[0].tableName: must be a DynamoDB table name",
+        ),
+        (
+            "the same global table twice",
+            Box::new(|p| set(p, "/globalTables", json!([{"tableName": "carts"}, {"tableName": "carts"}]))),
+            "globalTables[1].tableName: duplicate table 'carts'",
+        ),
+        (
+            "event source mapping that is not a UUID",
+            Box::new(|p| set(p, "/eventSourceMappings", json!([{"primaryUuid": "orders-consumer"}]))),
+            "eventSourceMappings[0].primaryUuid: must be an event source mapping UUID",
+        ),
+        (
+            "event source mapping with neither side",
+            Box::new(|p| set(p, "/eventSourceMappings", json!([{}]))),
+            "eventSourceMappings[0]: needs primaryUuid, recoveryUuid or both",
+        ),
+        (
+            "custom action at a point that does not exist",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/customActions",
+                    json!([{"name": "drain", "at": "afterDns", "functionArn": "arn:aws:lambda:us-west-2:123456789012:function:orders-drain"}]),
+                )
+            }),
+            "customActions[0].at: must be one of: beforeFailover, afterDatabases, afterServices, beforeValidation",
+        ),
+        (
+            "custom action that is not a Lambda function",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/customActions",
+                    json!([{"name": "drain", "at": "beforeFailover", "functionArn": "arn:aws:sns:us-west-2:123456789012:orders"}]),
+                )
+            }),
+            "customActions[0].functionArn: must be a Lambda function ARN",
+        ),
+        (
+            "custom action waiting longer than Lambda runs",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/customActions",
+                    json!([{"name": "drain", "at": "beforeFailover", "timeoutSeconds": 901,
+                            "functionArn": "arn:aws:lambda:us-west-2:123456789012:function:orders-drain"}]),
+                )
+            }),
+            "customActions[0].timeoutSeconds: must be at most 900",
         ),
         (
             "ECS service scaled to zero",

@@ -356,3 +356,45 @@ async fn a_global_database_switches_over_and_fails_over_as_aurora_does() {
         Some("InvalidParameterCombination")
     );
 }
+
+/// Makes `orders-carts` a global table (us-east-1 with a us-west-2 replica); returns whether the
+/// us-west-2 replica exists and the replicas us-east-1 describes.
+async fn global_table(moto: &MotoServer) -> (bool, Vec<(String, String)>) {
+    seed::global_table(&moto.config("us-east-1"), "us-west-2", "orders-carts")
+        .await
+        .expect("seeded");
+    let describe = |region: &'static str| {
+        let client = aws_sdk_dynamodb::Client::new(&moto.config(region));
+        async move { client.describe_table().table_name("orders-carts").send().await }
+    };
+    let west = describe("us-west-2").await.is_ok();
+    let east = describe("us-east-1").await.expect("DescribeTable");
+    let replicas = east
+        .table()
+        .map(|t| t.replicas())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r.region_name().unwrap_or_default().to_string(),
+                r.replica_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    (west, replicas)
+}
+
+#[tokio::test]
+async fn a_replica_update_makes_a_global_table_replica_as_dynamodb_does() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        global_table(&released).await,
+        (false, Vec::new()),
+        "moto as released ignores ReplicaUpdates (the gap)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        global_table(&patched).await,
+        (true, vec![("us-west-2".to_string(), "ACTIVE".to_string())])
+    );
+}

@@ -11,6 +11,8 @@ mod act;
 pub mod decide;
 pub mod fence;
 mod observe;
+mod repoint;
+pub mod tables;
 
 use std::time::Instant;
 
@@ -23,7 +25,10 @@ use rebound_shared::aws::Regions;
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, Mode, RecoveryContext, RecoveryPath, Step, StepRequest, StepResult,
 };
+use rebound_shared::dns::route53_client;
+use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::error::ErrorKind;
+use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::plan::{Database, RecoveryPlan};
 use rebound_shared::step::{ensure_region, moves_region, within_deadline, Phase, StepFault};
 use serde_json::Value;
@@ -100,6 +105,10 @@ pub struct DatabaseFailover {
     /// Primary-region clients: a failback promotes replicas there.
     pub primary_rds: aws_sdk_rds::Client,
     pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Where the application reads its writers' endpoints from (`writerEndpoints`).
+    pub endpoints: EndpointStores,
+    /// DynamoDB global tables (`globalTables`), read in both regions.
+    pub tables: GlobalTables,
 }
 
 impl DatabaseFailover {
@@ -109,6 +118,8 @@ impl DatabaseFailover {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.primary),
+            endpoints: EndpointStores::new(&regions.recovery, route53_client(&regions.primary)),
+            tables: GlobalTables::new(regions),
         }
     }
 
@@ -119,6 +130,8 @@ impl DatabaseFailover {
             cloudwatch: self.primary_cloudwatch.clone(),
             primary_rds: self.primary_rds.clone(),
             primary_cloudwatch: self.primary_cloudwatch.clone(),
+            endpoints: self.endpoints.clone(),
+            tables: self.tables.clone(),
         }
     }
 
@@ -131,7 +144,7 @@ impl DatabaseFailover {
         // A failback is a zero-loss promotion of the failback replicas in the primary region.
         let primary;
         let acting = if ctx.mode == Mode::Failback {
-            ctx.plan.databases = failback_databases(&ctx.plan)?;
+            ctx.plan = for_failback(&ctx.plan)?;
             primary = self.in_primary();
             ensure_region(
                 primary.rds.config().region().map(|r| r.as_ref()),
@@ -185,6 +198,10 @@ impl DatabaseFailover {
             .iter()
             .map(|db| decide(ctx, db, &observed, now))
             .collect::<Result<_, _>>()?;
+        // Where the application finds its writers, and the global tables' replicas: each must
+        // be usable before anything changes.
+        let endpoints = self.read_endpoints(ctx).await?;
+        let (tables, tables_rpo) = self.global_tables(ctx, now).await?;
         let dry_run = ctx.dry_run;
         // Split-brain guard: the old writers are read once, then fenced before anything is
         // promoted; one that takes writes and cannot be fenced stops the failover before any
@@ -221,7 +238,17 @@ impl DatabaseFailover {
             .collect();
         let changed: Vec<Action> = stream::iter(changes).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(changed);
-        result.rpo_seconds = intents.iter().filter_map(|i| i.rpo_seconds).reduce(f64::max);
+        if dry_run {
+            actions.extend(self.planned_endpoints(&endpoints).await?);
+        } else {
+            self.repoint(ctx, &mut actions).await?;
+        }
+        actions.extend(tables);
+        result.rpo_seconds = intents
+            .iter()
+            .filter_map(|i| i.rpo_seconds)
+            .chain(tables_rpo)
+            .reduce(f64::max);
         result.actions = actions;
         Ok(result.settle(invocation, now))
     }
@@ -268,7 +295,11 @@ impl DatabaseFailover {
         let waiting: Vec<&str> = result
             .actions
             .iter()
-            .filter(|a| a.status == ActionStatus::Pending && !a.operation.ends_with("GlobalCluster"))
+            .filter(|a| {
+                a.status == ActionStatus::Pending
+                    && !a.operation.ends_with("GlobalCluster")
+                    && a.operation != repoint::POINT_AT_WRITER
+            })
             .map(|a| a.resource.as_str())
             .collect();
         let instances = if waiting.is_empty() {
@@ -277,7 +308,11 @@ impl DatabaseFailover {
             self.instances(&waiting).await?
         };
         let mut promoted = Vec::new();
-        for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
+        for action in result
+            .actions
+            .iter_mut()
+            .filter(|a| a.status == ActionStatus::Pending && a.operation != repoint::POINT_AT_WRITER)
+        {
             let id = action.resource.clone();
             let progress = if action.operation.ends_with("GlobalCluster") {
                 let target = action.after["writer"].as_str().unwrap_or_default().to_string();
@@ -299,6 +334,7 @@ impl DatabaseFailover {
         }
         let after = self.after_promotion(ctx, &promoted).await?;
         result.actions.extend(after);
+        self.repoint(ctx, &mut result.actions).await?;
         let result = result.settle(invocation, now);
         Ok(within_deadline(result, ctx, now, "databases not ready", |a| {
             format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or(""))
@@ -361,9 +397,9 @@ impl DatabaseFailover {
     }
 }
 
-/// The databases a failback acts on ([`RecoveryPlan::failback_databases`]).
-pub fn failback_databases(plan: &RecoveryPlan) -> Result<Vec<Database>, DatabaseError> {
-    plan.failback_databases().map_err(|e| DatabaseError::Unsupported {
+/// The plan as a failback acts on it ([`RecoveryPlan::for_failback`]).
+pub fn for_failback(plan: &RecoveryPlan) -> Result<RecoveryPlan, DatabaseError> {
+    plan.for_failback().map_err(|e| DatabaseError::Unsupported {
         database: e.database,
         reason: e.reason,
     })

@@ -3,10 +3,23 @@
 use chrono::Utc;
 use database_failover::{DatabaseError, DatabaseFailover};
 use rebound_shared::context::{Action, ActionStatus, StepResult, StepStatus};
+use rebound_shared::endpoints::EndpointStores;
+use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::rds::OldWriter;
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
 use serde_json::{json, Value};
+
+fn stores(recovery: &aws_config::SdkConfig, primary: &aws_config::SdkConfig) -> EndpointStores {
+    EndpointStores::new(recovery, rebound_shared::dns::route53_client(primary))
+}
+
+fn tables(recovery: &aws_config::SdkConfig, primary: &aws_config::SdkConfig) -> GlobalTables {
+    GlobalTables::new(&rebound_shared::aws::Regions {
+        primary: primary.clone(),
+        recovery: recovery.clone(),
+    })
+}
 
 struct World {
     _moto: MotoServer,
@@ -54,6 +67,8 @@ impl World {
             cloudwatch: self.cloudwatch.clone(),
             primary_rds: self.east.clone(),
             primary_cloudwatch: self.east_cloudwatch.clone(),
+            endpoints: stores(&self.west_config, &self.east_config),
+            tables: tables(&self.west_config, &self.east_config),
         }
     }
 
@@ -260,6 +275,8 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
         cloudwatch: w.cloudwatch.clone(),
         primary_rds: w.east.clone(),
         primary_cloudwatch: w.east_cloudwatch.clone(),
+        endpoints: stores(&w.east_config, &w.east_config),
+        tables: tables(&w.east_config, &w.east_config),
     };
     let err = east
         .handle(w.request.clone(), Utc::now())
@@ -440,6 +457,8 @@ async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFa
         cloudwatch: aws_sdk_cloudwatch::Client::new(&west),
         primary_rds: aws_sdk_rds::Client::new(&east),
         primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&east),
+        endpoints: stores(&west, &east),
+        tables: tables(&west, &east),
     };
     (moto, failover, request)
 }

@@ -426,3 +426,46 @@ async fn a_failback_to_a_cluster_isolated_on_the_network_is_refused_naming_it() 
     assert!(err.to_string().contains("isolated on sg-0bbbbbbbbbbbbbbbb"), "{err}");
     assert_eq!(w.writer().await, Some(w.target_arn.clone()), "nothing switched");
 }
+
+#[tokio::test]
+async fn a_switchover_points_the_application_at_the_recovery_clusters_writer_endpoint() {
+    let w = world().await;
+    let west = w.moto.config("us-west-2");
+    let endpoint = |cluster: &'static str, config: aws_config::SdkConfig| async move {
+        aws_sdk_rds::Client::new(&config)
+            .describe_db_clusters()
+            .db_cluster_identifier(cluster)
+            .send()
+            .await
+            .expect("DescribeDBClusters")
+            .db_clusters()[0]
+            .endpoint()
+            .expect("endpoint")
+            .to_string()
+    };
+    let old = endpoint("orders-global-east", w.moto.config("us-east-1")).await;
+    let new = endpoint("orders-global-west", west.clone()).await;
+    rebound_tests::seed::writer_endpoints(&west, "/orders/db/host", "orders/db", None, &old)
+        .await
+        .expect("endpoints");
+    let mut request = w.request(Some(ISOLATION));
+    request["context"]["mode"] = json!("switchover");
+    request["context"]["plan"]["writerEndpoints"] = json!([
+        {"kind": "ssmParameter", "database": "orders-global", "name": "/orders/db/host"}
+    ]);
+    let started = w.failover().handle(request.clone(), Utc::now()).await.expect("start");
+    let done = w
+        .failover()
+        .handle(w.status(&request, &started), Utc::now())
+        .await
+        .expect("status");
+    assert_eq!(done.status, StepStatus::Completed, "{done:?}");
+    let parameter = aws_sdk_ssm::Client::new(&west)
+        .get_parameter()
+        .name("/orders/db/host")
+        .send()
+        .await
+        .expect("parameter");
+    assert_eq!(parameter.parameter().and_then(|p| p.value()), Some(new.as_str()));
+    assert_ne!(old, new);
+}

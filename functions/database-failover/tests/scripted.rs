@@ -16,6 +16,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use chrono::{TimeZone, Utc};
 use database_failover::DatabaseFailover;
 use rebound_shared::context::{ActionStatus, StepStatus};
+use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::ErrorKind;
 use rebound_tests::event;
 use serde_json::{json, Value};
@@ -102,11 +103,21 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
     let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&lag], |c| c
         .region(aws_sdk_cloudwatch::config::Region::new("us-west-2")));
     // Aurora global databases do not fail back automatically: the primary clients stay unused.
+    // No writer endpoints or global tables in these plans: their clients are never called.
+    let config = aws_config::SdkConfig::builder()
+        .region(Region::new("us-west-2"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
     DatabaseFailover {
         primary_rds: rds.clone(),
         primary_cloudwatch: cloudwatch.clone(),
         rds,
         cloudwatch,
+        endpoints: EndpointStores::new(&config, rebound_shared::dns::route53_client(&config)),
+        tables: rebound_shared::global_tables::GlobalTables::new(&rebound_shared::aws::Regions {
+            primary: config.clone(),
+            recovery: config.clone(),
+        }),
     }
 }
 

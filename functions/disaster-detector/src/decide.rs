@@ -251,6 +251,8 @@ pub fn assess(
             )),
         },
         event,
+        custom_actions: rebound_shared::plan::ActionsByPoint::of(&plan.custom_actions),
+        custom_action_results: None,
         plan,
         plan_ref: None,
         path,

@@ -312,6 +312,20 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         .flat_map(|d| d.actions.iter())
         .filter(|a| a.operation == "FenceOldWriter" && a.status == rebound_shared::context::ActionStatus::Failed)
         .collect();
+    if let Some(outcomes) = ctx.custom_action_results.as_ref().filter(|o| o.all().next().is_some()) {
+        text.push(String::new());
+        text.push("Custom actions:".into());
+        let lines = outcomes
+            .all()
+            .map(|o| match (&o.error, &o.cause) {
+                (Some(error), cause) => {
+                    format!("  {} {}: {error} {}", o.status, o.name, cause.as_deref().unwrap_or(""))
+                }
+                _ => format!("  {} {}", o.status, o.name),
+            })
+            .collect();
+        text.extend(listed(lines, "custom actions"));
+    }
     if let Some(err) = &ctx.error {
         text.push(String::new());
         text.push(format!("Failed with {}: {}", err.error, err.cause));
@@ -401,6 +415,9 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             "splitBrainApproval": r.split_brain_approval,
             "expectedDataLossSeconds": r.expected_data_loss_seconds,
         })),
+        // Each custom action's name and status (outputs stay in the execution: they may be large).
+        "customActions": ctx.custom_action_results.iter().flat_map(|o| o.all()).take(MAX_LISTED)
+            .map(|o| json!({"name": o.name, "status": o.status, "error": o.error})).collect::<Vec<_>>(),
         "unfencedWriters": unfenced.iter().take(MAX_LISTED).map(|a| &a.resource).collect::<Vec<_>>(),
         "unfencedWriterCount": unfenced.len(),
         // Checks that could not be read: neither passed nor failed, for someone to look at.

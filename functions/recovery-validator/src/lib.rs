@@ -9,10 +9,14 @@
 //!
 //! Before anything changes, the same function checks readiness (`readiness.rs`).
 
+mod custom_actions;
 mod databases;
+mod global_tables;
 pub mod permissions;
 mod readiness;
 mod records;
+mod streams;
+mod writer_endpoints;
 
 use records::{holds, Zones};
 
@@ -31,7 +35,10 @@ use rebound_shared::context::{
     parse_request, Check, ReadinessReport, RecoveryContext, Step, StepRequest, StepResult, StepStatus, ValidationReport,
 };
 use rebound_shared::dns::cluster::Cluster;
+use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::error::ErrorKind;
+use rebound_shared::event_streams::EventStreams;
+use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
 use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan, Service};
 use rebound_shared::step::{
@@ -79,6 +86,15 @@ pub struct RecoveryValidator {
     pub primary_rds: aws_sdk_rds::Client,
     pub services: Capacities,
     pub http: reqwest::Client,
+    /// Where the application reads its writers' endpoints from.
+    pub endpoints: EndpointStores,
+    /// The plan's DynamoDB global tables, in both regions.
+    pub tables: GlobalTables,
+    /// The plan's event source mappings, in both regions.
+    pub streams: EventStreams,
+    /// Lambda in the recovery region (another region's through its configuration): the plan's
+    /// custom action functions.
+    pub lambda: aws_sdk_lambda::Client,
     /// The acting functions' roles to check before acting (`ACTING_ROLES`); none in local runs,
     /// which act with the caller's own credentials.
     pub permissions: Option<Permissions>,
@@ -94,6 +110,10 @@ impl RecoveryValidator {
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
             services: Capacities::new(&regions.recovery),
+            tables: GlobalTables::new(regions),
+            streams: EventStreams::new(regions),
+            lambda: aws_sdk_lambda::Client::new(&regions.recovery),
+            endpoints: EndpointStores::new(&regions.recovery, rebound_shared::dns::route53_client(&regions.primary)),
             http: reqwest::Client::builder()
                 .user_agent("rebound-validator")
                 .build()
@@ -276,34 +296,54 @@ impl RecoveryValidator {
             records.push(self.record_check(&ctx.plan, record, to_recovery, &zones, &gates, &controls));
         }
         // After a failback the writers are the failback replicas, in the primary region.
-        let (acting, dbs) = if to_recovery {
-            (&self.rds, ctx.plan.databases.clone())
+        let (acting, region, plan) = if to_recovery {
+            (&self.rds, &ctx.plan.recovery_region, Some(ctx.plan.clone()))
         } else {
-            match ctx.plan.failback_databases() {
-                Ok(dbs) => (&self.primary_rds, dbs),
+            match ctx.plan.for_failback() {
+                Ok(plan) => (&self.primary_rds, &ctx.plan.primary_region, Some(plan)),
                 Err(e) => {
                     checks.push(check(
                         "databases".into(),
                         false,
                         format!("database {}: {}", e.database, e.reason),
                     ));
-                    (&self.primary_rds, Vec::new())
+                    (&self.primary_rds, &ctx.plan.primary_region, None)
                 }
             }
         };
-        let dbs = if moved { dbs } else { Vec::new() };
+        let plan = plan.filter(|_| moved);
+        let dbs = plan.as_ref().map(|p| p.databases.clone()).unwrap_or_default();
         let scope = services_in_scope(ctx);
         // Each kind of read has at most READ_CONCURRENCY in flight; the services are read in
         // batches (10 ECS services a call).
-        let (p, r, d, s) = futures_util::join!(
+        let endpoints = async {
+            match &plan {
+                Some(plan) => self.writer_endpoint_checks(acting, plan, region).await,
+                None => Vec::new(),
+            }
+        };
+        let tables = async {
+            if moved {
+                let mut checks = self.global_table_checks(ctx).await;
+                checks.extend(self.stream_checks(ctx).await);
+                checks
+            } else {
+                Vec::new()
+            }
+        };
+        let (p, r, d, e, t, s) = futures_util::join!(
             stream::iter(probes).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
             stream::iter(records).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
             self.database_checks(ctx, acting, &dbs),
+            endpoints,
+            tables,
             self.service_checks(&scope)
         );
         checks.extend(p);
         checks.extend(r);
         checks.extend(d);
+        checks.extend(e);
+        checks.extend(t);
         checks.extend(s);
         checks
     }

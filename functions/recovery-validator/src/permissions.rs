@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::PolicyEvaluationDecisionType;
 use rebound_shared::context::{Check, Mode, RecoveryContext};
 use rebound_shared::error::AwsError;
-use rebound_shared::plan::{Database, DnsMode, Service};
+use rebound_shared::plan::{Database, DnsMode, Service, Side, WriterEndpoint};
 use rebound_shared::step::{moves_region, services_in_scope, towards_recovery};
 
 /// The acting functions' roles, from `ACTING_ROLES` (`dns-failover=ROLE_ARN,...`).
@@ -98,13 +98,17 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
             }
         }
         "database-failover" if moves_region(ctx) => {
-            let (region, databases) = if towards_recovery(ctx) {
-                (&plan.recovery_region, plan.databases.clone())
+            let (region, acting) = if towards_recovery(ctx) {
+                (&plan.recovery_region, plan.clone())
             } else {
-                (&plan.primary_region, plan.failback_databases().unwrap_or_default())
+                (
+                    &plan.primary_region,
+                    plan.for_failback().unwrap_or_else(|_| plan.clone()),
+                )
             };
+            let databases = &acting.databases;
             let db = |id: &str| format!("arn:{partition}:rds:{region}:{account}:db:{id}");
-            for database in &databases {
+            for database in databases {
                 match database {
                     Database::ReadReplica { identifier, .. } => needs.push(("rds:PromoteReadReplica", db(identifier))),
                     Database::AuroraGlobal { identifier, .. } => needs.push((
@@ -123,9 +127,47 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                     }
                 }
             }
+            for (endpoint, _) in acting.writer_endpoints_acting() {
+                let at = endpoint.region(region).unwrap_or(region);
+                needs.push(match endpoint {
+                    WriterEndpoint::SsmParameter { name, .. } => (
+                        "ssm:PutParameter",
+                        format!(
+                            "arn:{partition}:ssm:{at}:{account}:parameter/{}",
+                            name.trim_start_matches('/')
+                        ),
+                    ),
+                    // A secret's ARN ends in six random characters the plan does not know.
+                    WriterEndpoint::Secret { secret_id, .. } if secret_id.starts_with("arn:") => {
+                        ("secretsmanager:PutSecretValue", secret_id.clone())
+                    }
+                    WriterEndpoint::Secret { secret_id, .. } => (
+                        "secretsmanager:PutSecretValue",
+                        format!("arn:{partition}:secretsmanager:{at}:{account}:secret:{secret_id}-*"),
+                    ),
+                    WriterEndpoint::Cname { hosted_zone_id, .. } => (
+                        "route53:ChangeResourceRecordSets",
+                        format!("arn:{partition}:route53:::hostedzone/{hosted_zone_id}"),
+                    ),
+                });
+            }
         }
         "service-restoration" => {
             let region = &plan.recovery_region;
+            if moves_region(ctx) {
+                for mapping in &plan.event_source_mappings {
+                    for (side, uuid, _) in mapping.moves(towards_recovery(ctx)) {
+                        let at = match side {
+                            Side::Primary => &plan.primary_region,
+                            Side::Recovery => &plan.recovery_region,
+                        };
+                        needs.push((
+                            "lambda:UpdateEventSourceMapping",
+                            format!("arn:{partition}:lambda:{at}:{account}:event-source-mapping:{uuid}"),
+                        ));
+                    }
+                }
+            }
             for service in services_in_scope(ctx) {
                 needs.push(match service {
                     Service::Ecs { cluster, service, .. } => (

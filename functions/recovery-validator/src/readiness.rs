@@ -87,6 +87,7 @@ impl RecoveryValidator {
                 "not checked: ACTING_ROLES names no roles (a local run acts with the caller's own credentials)".into(),
             )),
         }
+        checks.extend(self.custom_action_checks(ctx).await);
         if moves_region(ctx) {
             checks.extend(self.endpoint_checks(ctx).await);
             checks.push(static_stability(ctx, scheduled));

@@ -123,7 +123,7 @@ async fn world_with(health: SocketAddr, default_group: bool) -> World {
     let steps = Steps {
         dns: DnsFailover::new(&moto.regions()),
         databases: DatabaseFailover::new(&moto.regions()),
-        services: ServiceRestoration::new(&west),
+        services: ServiceRestoration::new(&moto.regions()),
     };
     World {
         moto,
@@ -663,4 +663,32 @@ async fn a_scheduled_check_is_not_ready_while_the_failover_depends_on_the_primar
         "{}",
         stability.detail
     );
+}
+
+#[tokio::test]
+async fn readiness_finds_a_custom_action_whose_function_is_missing() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    let warm = rebound_tests::seed::function(&w.west_config, "orders-warm-caches")
+        .await
+        .expect("function");
+    let mut request = w.request.clone();
+    request["context"]["plan"]["customActions"] = json!([
+        {"name": "warm-caches", "at": "afterServices", "functionArn": warm},
+        {"name": "drain", "at": "beforeFailover",
+         "functionArn": "arn:aws:lambda:us-west-2:123456789012:function:orders-drain"}
+    ]);
+    let err = w.readiness(&request).await.expect_err("a missing function");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "custom action drain: no such function: arn:aws:lambda:us-west-2:123456789012:function:orders-drain"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("custom action warm-caches"),
+        "the function that exists passes: {text}"
+    );
+    assert_eq!(w.untouched().await, untouched_state());
 }

@@ -4,18 +4,23 @@
 //! ([`Capacities::read`]), and refuses before changing anything when one is missing or inactive;
 //! it decides each service's scaling without a call ([`scaling`]), then sets ECS desired counts
 //! and Auto Scaling min/desired/max. `status` waits until ECS running counts and InService
-//! instances reach the targets ([`running`]).
+//! instances reach the targets ([`running`]). The application's event source mappings move with
+//! it (`streams.rs`).
+
+mod streams;
 
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
 use rebound_shared::capacity::{running, scaling, target_capacity, Capacity, Scaling};
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, BadRequest, RecoveryContext, Step, StepRequest, StepResult,
 };
 use rebound_shared::error::{aws_fault, ErrorKind};
+use rebound_shared::event_streams::EventStreams;
 use rebound_shared::plan::Service;
 use rebound_shared::step::{elapsed_ms, ensure_region, services_in_scope, within_deadline, Phase, StepFault};
 use serde_json::Value;
@@ -40,15 +45,17 @@ impl ServiceError {
 
 rebound_shared::impl_diagnostic!(ServiceError);
 
-/// Recovery-region clients.
+/// Recovery-region clients for the services; both regions' for the event streams.
 pub struct ServiceRestoration {
     pub clients: Capacities,
+    pub streams: EventStreams,
 }
 
 impl ServiceRestoration {
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
+    pub fn new(regions: &Regions) -> Self {
         ServiceRestoration {
-            clients: Capacities::new(config),
+            clients: Capacities::new(&regions.recovery),
+            streams: EventStreams::new(regions),
         }
     }
 
@@ -76,13 +83,16 @@ impl ServiceRestoration {
             .await
             .into_iter()
             .collect::<Result<_, _>>()?;
+        // The consumers move with the application (not on a service restore, which moves none).
+        let streams = self.read_streams(ctx).await?;
         let dry_run = ctx.dry_run;
         let scalings: Vec<_> = services
             .iter()
             .zip(current)
             .map(|(s, c)| self.scale(s, c, dry_run))
             .collect();
-        let actions: Vec<Action> = stream::iter(scalings).buffered(CONCURRENCY).try_collect().await?;
+        let mut actions: Vec<Action> = stream::iter(scalings).buffered(CONCURRENCY).try_collect().await?;
+        actions.extend(self.move_streams(ctx, streams).await?);
         result.actions = actions;
         Ok(result.settle(invocation, now))
     }
@@ -145,7 +155,9 @@ impl ServiceRestoration {
         let invocation = Instant::now();
         let mut result = ctx.results.services.clone().ok_or(StepFault::NotStarted("services"))?;
         let mut pending = Vec::new();
-        for action in result.actions.iter().filter(|a| a.status == ActionStatus::Pending) {
+        self.poll_streams(&mut result.actions).await?;
+        let is_service = |a: &Action| a.status == ActionStatus::Pending && !streams::is_stream(a);
+        for action in result.actions.iter().filter(|a| is_service(a)) {
             let Some(service) = ctx.plan.services.iter().find(|s| s.resource_name() == action.resource) else {
                 return Err(StepFault::BadRequest(BadRequest(format!(
                     "results.services names {} which the plan does not",
@@ -157,12 +169,7 @@ impl ServiceRestoration {
         }
         // One batched read of every pending service.
         let mut read = self.clients.read(&pending).await.into_iter();
-        for (action, service) in result
-            .actions
-            .iter_mut()
-            .filter(|a| a.status == ActionStatus::Pending)
-            .zip(pending.iter())
-        {
+        for (action, service) in result.actions.iter_mut().filter(|a| is_service(a)).zip(pending.iter()) {
             let current = read
                 .next()
                 .unwrap_or_else(|| Err(StepFault::precondition(service.resource_name(), "not read")))?;

@@ -8,8 +8,9 @@ use service_restoration::ServiceRestoration;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
-    let config = rebound_shared::aws::load_recovery_config().await;
-    let services = ServiceRestoration::new(&config);
+    let regions = rebound_shared::aws::load_regions().await;
+    let config = regions.recovery.clone();
+    let services = ServiceRestoration::new(&regions);
     let services = &services;
     let io = rebound_shared::entry::StepIo::from_env(&config);
     let io = &io;

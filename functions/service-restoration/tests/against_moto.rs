@@ -3,13 +3,14 @@
 use chrono::{TimeZone, Utc};
 use rebound_shared::capacities::Capacities;
 use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
+use rebound_shared::event_streams::EventStreams;
 use rebound_shared::ErrorKind;
 use rebound_tests::{event, MotoServer};
 use serde_json::{json, Value};
 use service_restoration::{ServiceError, ServiceRestoration};
 
 struct World {
-    _moto: MotoServer,
+    moto: MotoServer,
     ecs: aws_sdk_ecs::Client,
     autoscaling: aws_sdk_autoscaling::Client,
     request: Value,
@@ -32,7 +33,7 @@ async fn world() -> World {
         .await
         .expect("Auto Scaling group");
     World {
-        _moto: moto,
+        moto,
         ecs,
         autoscaling,
         request: event("service-restoration.json"),
@@ -46,6 +47,7 @@ impl World {
                 ecs: self.ecs.clone(),
                 autoscaling: self.autoscaling.clone(),
             },
+            streams: EventStreams::new(&self.moto.regions()),
         }
         .handle(request.clone(), before_deadline())
         .await
@@ -146,6 +148,7 @@ async fn a_missing_service_refuses_before_scaling_anything() {
             ),
             autoscaling: w.autoscaling.clone(),
         },
+        streams: EventStreams::new(&w.moto.regions()),
     };
     let err = east
         .handle(w.request.clone(), before_deadline())

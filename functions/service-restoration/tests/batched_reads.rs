@@ -24,7 +24,7 @@ async fn twenty_five_services_are_read_in_three_calls_and_all_scaled() {
     request["context"]["plan"]["services"] = json!(services);
 
     let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
-    let restoration = ServiceRestoration::new(&proxy.config("us-west-2"));
+    let restoration = ServiceRestoration::new(&proxy.regions());
     let result = restoration.handle(request, Utc::now()).await.expect("start");
     assert_eq!(result.actions.len(), 25);
     assert!(result.actions.iter().all(|a| a.status != ActionStatus::Failed));

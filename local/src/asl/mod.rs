@@ -69,6 +69,10 @@ pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, StateError>> + S
 /// A Task resource: takes the task's input, returns its result or a Step Functions error.
 pub type TaskHandler = Arc<dyn Fn(Value) -> TaskFuture + Send + Sync>;
 
+/// Invokes a function no handler is bound for (a `lambda:invoke` of a plan's custom action),
+/// by name or ARN, with its payload.
+pub type Invoker = Arc<dyn Fn(String, Value) -> TaskFuture + Send + Sync>;
+
 /// How `.waitForTaskToken` tasks are answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Approval {
@@ -90,6 +94,8 @@ pub struct Interpreter {
     pub approval: Approval,
     /// Print each transition to stderr as it happens.
     pub verbose: bool,
+    /// Calls a `lambda:invoke`d function with no handler in `tasks`; none: such a task fails.
+    pub invoker: Option<Invoker>,
     recorder: Recorder,
 }
 
@@ -117,6 +123,7 @@ impl Interpreter {
             time_scale: 1.0,
             approval: Approval::Refuse("no approver: run with --auto-approve".into()),
             verbose: false,
+            invoker: None,
             recorder: Recorder::default(),
         }
     }

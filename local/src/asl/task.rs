@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use super::dataflow::parameters_or;
 use super::definition::Task;
 use super::timeline::{ms, us};
-use super::{path, Approval, Interpreter, StateError};
+use super::{path, Approval, Interpreter, StateError, TaskHandler};
+use std::sync::Arc;
 
 impl Interpreter {
     /// One attempt at a Task state: Parameters applied, the handler's result raw.
@@ -45,11 +46,16 @@ impl Interpreter {
         } else {
             (resource.clone(), input, false)
         };
-        let handler = self
-            .tasks
-            .get(&handler_name)
-            .cloned()
-            .ok_or_else(|| StateError::runtime(format!("no handler for resource {handler_name}")))?;
+        let handler: TaskHandler = match (self.tasks.get(&handler_name), &self.invoker) {
+            (Some(handler), _) => handler.clone(),
+            // Another function (a plan's custom action): through the Lambda API.
+            (None, Some(invoker)) if resource.starts_with("arn:aws:states:::lambda:invoke") => {
+                let invoker = invoker.clone();
+                let function = handler_name.clone();
+                Arc::new(move |payload: Value| invoker(function.clone(), payload))
+            }
+            _ => return Err(StateError::runtime(format!("no handler for resource {handler_name}"))),
+        };
         let timeout = match (s.timeout_seconds, s.timeout_seconds_path.as_deref()) {
             (Some(t), _) => Some(t),
             (None, Some(p)) => path::read(p, &effective, &context)?.as_u64(),

@@ -2,17 +2,21 @@
 
 use super::*;
 
-/// Every action the acting steps took, in step order.
+/// Every action the acting steps took, in step order, then the plan's custom actions.
 pub(super) fn actions(ctx: &RecoveryContext) -> Vec<Value> {
     let results = &ctx.results;
-    [("dns", &results.dns), ("database", &results.database), ("services", &results.services)]
+    let steps = [("dns", &results.dns), ("database", &results.database), ("services", &results.services)]
         .into_iter()
         .flat_map(|(step, result)| {
             result.iter().flat_map(|r| &r.actions).map(move |a| {
                 json!({"step": step, "resource": a.resource, "operation": a.operation, "alreadyDone": a.already_done, "status": a.status, "detail": a.detail})
             })
-        })
-        .collect()
+        });
+    let custom = ctx.custom_action_results.iter().flat_map(|o| o.all()).map(|o| {
+        let detail = o.error.as_ref().map(|e| format!("{e}: {}", o.cause.as_deref().unwrap_or("")));
+        json!({"step": "custom", "resource": o.name, "operation": "Invoke", "alreadyDone": false, "status": o.status, "detail": detail, "output": o.output})
+    });
+    steps.chain(custom).collect()
 }
 
 pub(super) fn seconds(v: &Value) -> String {

@@ -154,6 +154,38 @@ pub(super) async fn seed_world(
         None
     };
 
+    // The application in the recovery region reads the writer's host from a parameter and a
+    // secret, both naming the primary's writer until a failover points them elsewhere.
+    let old_host = seeded_writer_host(&primary_config, aurora.is_some()).await?;
+    rebound_moto::seed::writer_endpoints(recovery, WRITER_PARAMETER, WRITER_SECRET, None, &old_host)
+        .await
+        .map_err(seed("the writer endpoints"))?;
+
+    // The shopping carts: a DynamoDB global table with its replica in the recovery region,
+    // 1.5 s behind.
+    rebound_moto::seed::global_table(&primary_config, RECOVERY, CARTS_TABLE)
+        .await
+        .map_err(seed("the global table"))?;
+    rebound_moto::seed::replication_latency(&primary_config, CARTS_TABLE, RECOVERY, 1500.0)
+        .await
+        .map_err(seed("the global table's latency"))?;
+
+    // The orders queue's consumer: running in the primary, stopped in the recovery region.
+    let primary_consumer = rebound_moto::seed::queue_consumer(&primary_config, CONSUMER, true)
+        .await
+        .map_err(seed("the primary's consumer"))?;
+    let recovery_consumer = rebound_moto::seed::queue_consumer(recovery, CONSUMER, false)
+        .await
+        .map_err(seed("the recovery region's consumer"))?;
+
+    // The application's own steps, each a function in the recovery region.
+    let drain = rebound_moto::seed::function(recovery, CUSTOM_ANSWERS[0].0)
+        .await
+        .map_err(seed("the custom actions' functions"))?;
+    let warm = rebound_moto::seed::function(recovery, CUSTOM_ANSWERS[1].0)
+        .await
+        .map_err(seed("the custom actions' functions"))?;
+
     // Warm standby: services running at minimum in the recovery region.
     rebound_moto::seed::ecs_services(recovery, &[("orders-api", 1), ("orders-worker", 1)])
         .await
@@ -251,6 +283,25 @@ pub(super) async fn seed_world(
     if plan["databases"][0]["kind"] == "readReplica" {
         plan["databases"][0]["failbackIdentifier"] = json!(FAILBACK_DB);
     }
+    // The application finds its writer through a parameter and a secret: pointed at the new one.
+    let database = plan["databases"][0]["identifier"].clone();
+    plan["globalTables"] = json!([{"tableName": CARTS_TABLE}]);
+    plan["customActions"] = json!([
+        {"name": CUSTOM_ANSWERS[0].0, "at": "beforeFailover", "functionArn": drain, "timeoutSeconds": 30, "stopOnFailure": false},
+        {"name": CUSTOM_ANSWERS[1].0, "at": "afterServices", "functionArn": warm, "timeoutSeconds": 60, "stopOnFailure": true}
+    ]);
+    plan["eventSourceMappings"] = json!([{"primaryUuid": primary_consumer, "recoveryUuid": recovery_consumer}]);
+    // Turning the primary's consumer off is best effort; this plan accepts that knowingly.
+    if let Some(acknowledged) = plan["acknowledgedDependencies"].as_array_mut() {
+        acknowledged.extend([
+            json!("lambda:GetEventSourceMapping"),
+            json!("lambda:UpdateEventSourceMapping"),
+        ]);
+    }
+    plan["writerEndpoints"] = json!([
+        {"kind": "ssmParameter", "database": database, "name": WRITER_PARAMETER},
+        {"kind": "secret", "database": database, "secretId": WRITER_SECRET}
+    ]);
     plan["validation"]["probes"] = json!([
         {"kind": "http", "url": health_url, "expectedStatus": 200, "expectedBody": "\"status\":\"ok\""},
         {"kind": "dns", "hostedZoneId": zone, "name": "api.orders.example.com.", "type": "CNAME", "expected": ["orders-api-usw2.orders.example.com"]},
@@ -324,6 +375,12 @@ pub(super) async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -
     rebound_moto::seed::replica_lag(&primary, FAILBACK_DB, 0.0)
         .await
         .map_err(seed("the failback replica's lag"))?;
+    // The application back in the primary region reads its own parameter and secret, still
+    // naming the writer it had before the failover.
+    let old_host = seeded_writer_host(&primary, false).await?;
+    rebound_moto::seed::writer_endpoints(&primary, WRITER_PARAMETER, WRITER_SECRET, None, &old_host)
+        .await
+        .map_err(seed("the primary's writer endpoints"))?;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&primary);
     for alarm in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
         cloudwatch
@@ -336,4 +393,33 @@ pub(super) async fn prepare_failback(global: &SdkConfig, recovery: &SdkConfig) -
             .map_err(|e| seed("alarm state")(format!("{e:?}")))?;
     }
     Ok(())
+}
+
+/// The host of the writer the application uses before the disaster: the primary instance, or
+/// the Aurora global database's writer cluster.
+pub(super) async fn seeded_writer_host(primary: &SdkConfig, aurora: bool) -> Result<String, DrillError> {
+    let rds = aws_sdk_rds::Client::new(primary);
+    let host = if aurora {
+        rds.describe_db_clusters()
+            .db_cluster_identifier(format!("{AURORA_GLOBAL}-east"))
+            .send()
+            .await
+            .map_err(|e| seed("the writer's host")(format!("{e:?}")))?
+            .db_clusters()
+            .first()
+            .and_then(|c| c.endpoint())
+            .map(str::to_string)
+    } else {
+        rds.describe_db_instances()
+            .db_instance_identifier(rebound_moto::seed::PRIMARY_DB)
+            .send()
+            .await
+            .map_err(|e| seed("the writer's host")(format!("{e:?}")))?
+            .db_instances()
+            .first()
+            .and_then(|d| d.endpoint())
+            .and_then(|e| e.address())
+            .map(str::to_string)
+    };
+    host.ok_or_else(|| seed("the writer's host")("RDS gives the writer no endpoint".into()))
 }

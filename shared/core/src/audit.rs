@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::plan::{Database, DnsMode, Probe, RecoveryPlan, Service};
+use crate::plan::{ActionPoint, Database, DnsMode, Probe, RecoveryPlan, Service, WriterEndpoint};
 
 /// Where global control planes (Route 53's change API, IAM) are homed.
 pub const GLOBAL_CONTROL_PLANE_REGION: &str = "us-east-1";
@@ -339,6 +339,48 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         );
     }
 
+    // StartDatabaseFailover: each global table's replica where the application moves, and its
+    // replication latency from the primary (best effort: the primary may be down).
+    if !plan.global_tables.is_empty() {
+        add(
+            "StartDatabaseFailover",
+            "dynamodb:DescribeTable",
+            recovery,
+            Plane::Control,
+            true,
+        );
+        add(
+            "StartDatabaseFailover",
+            "cloudwatch:GetMetricData",
+            primary,
+            Plane::Data,
+            false,
+        );
+        add(
+            "ValidateRecovery",
+            "dynamodb:DescribeTable",
+            recovery,
+            Plane::Control,
+            true,
+        );
+    }
+
+    // CheckDatabaseFailover: each writer endpoint, pointed at the new writer.
+    for endpoint in &plan.writer_endpoints {
+        let (operation, region) = match endpoint {
+            WriterEndpoint::SsmParameter { .. } => ("ssm:PutParameter", endpoint.region(recovery)),
+            WriterEndpoint::Secret { .. } => ("secretsmanager:PutSecretValue", endpoint.region(recovery)),
+            WriterEndpoint::Cname { .. } => ("route53:ChangeResourceRecordSets", None),
+        };
+        add(
+            "CheckDatabaseFailover",
+            operation,
+            region.unwrap_or(global),
+            Plane::Control,
+            true,
+        );
+    }
+
     // RestoreServices / CheckServices.
     for service in &plan.services {
         match service {
@@ -362,6 +404,47 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
                     true,
                 );
             }
+        }
+    }
+
+    // The plan's custom actions: each function invoked where it lives; the recovery waits for it.
+    for action in &plan.custom_actions {
+        let state = match action.at {
+            ActionPoint::BeforeFailover => "BeforeFailoverActions",
+            ActionPoint::AfterDatabases => "AfterDatabasesActions",
+            ActionPoint::AfterServices => "AfterServicesActions",
+            ActionPoint::BeforeValidation => "BeforeValidationActions",
+        };
+        let region = action.function_arn.split(':').nth(3).unwrap_or(recovery);
+        add(state, "lambda:InvokeFunction", region, Plane::Data, true);
+    }
+
+    // RestoreServices: each consumer off in the primary (best effort), on in the recovery region.
+    for mapping in &plan.event_source_mappings {
+        if mapping.primary_uuid.is_some() {
+            for (step, operation) in [
+                ("RestoreServices", "lambda:GetEventSourceMapping"),
+                ("RestoreServices", "lambda:UpdateEventSourceMapping"),
+                ("ValidateRecovery", "lambda:GetEventSourceMapping"),
+            ] {
+                add(step, operation, primary, Plane::Control, false);
+            }
+        }
+        if mapping.recovery_uuid.is_some() {
+            add(
+                "RestoreServices",
+                "lambda:UpdateEventSourceMapping",
+                recovery,
+                Plane::Control,
+                true,
+            );
+            add(
+                "ValidateRecovery",
+                "lambda:GetEventSourceMapping",
+                recovery,
+                Plane::Control,
+                true,
+            );
         }
     }
 

@@ -51,6 +51,13 @@ pub struct RecoveryContext {
     pub approval: Option<Value>,
     #[serde(default)]
     pub results: Results,
+    /// The plan's custom actions by the point that runs them, carried in the state (the plan
+    /// may travel by reference): the state machine's Map states read them.
+    #[serde(default)]
+    pub custom_actions: crate::plan::ActionsByPoint,
+    /// What each custom action did, as the state machine recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_action_results: Option<crate::plan::ActionOutcomes>,
     /// Set by a `Catch`: the error that ended the recovery (`{"Error", "Cause"}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<StateError>,

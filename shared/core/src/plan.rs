@@ -5,24 +5,35 @@
 //! first and reports *every* problem with its JSON path (`databases[1].identifier: required`),
 //! then deserializes the typed plan. Unknown fields are problems, so a typo never silently disables a step.
 //!
-//! This file holds the types; `dns.rs` the DNS records', `databases.rs` the databases'; `check.rs`
-//! the rules, `check_dns.rs` the DNS records' rules, and `checker.rs` the walker that reports
-//! every problem at once.
+//! This file holds the types; `dns.rs` the DNS records', `databases.rs` the databases',
+//! `endpoints.rs` where the application finds their writers, `tables.rs` the DynamoDB global
+//! tables, `streams.rs` the event source mappings, `actions.rs` the application's own steps; `check.rs` the rules, `check_dns.rs` the DNS
+//! records' rules, `check_parts.rs` the other parts' rules, and `checker.rs` the walker that
+//! reports every problem at once.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod actions;
 mod check;
 mod check_dns;
+mod check_parts;
 mod checker;
 mod databases;
 mod dns;
+mod endpoints;
+mod streams;
+mod tables;
 
+pub use actions::{ActionOutcome, ActionOutcomes, ActionPoint, ActionsByPoint, CustomAction, MAX_ACTION_SECONDS};
 pub use check::check_plan;
 pub use databases::{Database, NoFailback};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};
+pub use endpoints::{same_host, secret_host, secret_with_host, WriterEndpoint, DEFAULT_SECRET_FIELD};
+pub use streams::{stream_progress, EventSourceMapping, Side, StreamProgress};
+pub use tables::{replica_problem, GlobalTable, Replica};
 
 /// The longest duration a plan may give, in seconds: one year, Step Functions' limit for a
 /// standard execution.
@@ -46,8 +57,20 @@ pub struct RecoveryPlan {
     pub routing_control_cluster: Option<RoutingControlCluster>,
     #[serde(default)]
     pub databases: Vec<Database>,
+    /// DynamoDB global tables whose recovery-region replica the recovery relies on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_tables: Vec<GlobalTable>,
+    /// Where the application reads each database's writer endpoint from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writer_endpoints: Vec<WriterEndpoint>,
     #[serde(default)]
     pub services: Vec<Service>,
+    /// The application's own steps, each a Lambda function invoked at a fixed point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_actions: Vec<CustomAction>,
+    /// Lambda event source mappings moved with the application (one region consumes at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_source_mappings: Vec<EventSourceMapping>,
     #[serde(default)]
     pub validation: Validation,
     pub notification: Notification,

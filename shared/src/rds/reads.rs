@@ -142,15 +142,49 @@ pub async fn newest_metrics(
     values: &[&str],
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, f64>, AwsError> {
+    let series = Series {
+        namespace: "AWS/RDS",
+        metric,
+        dimension,
+        fixed: &[],
+    };
+    newest_datapoints(cloudwatch, &series, values, now).await
+}
+
+/// A metric read for many values of one dimension, the other dimensions `fixed`.
+pub struct Series<'a> {
+    pub namespace: &'a str,
+    pub metric: &'a str,
+    pub dimension: &'a str,
+    pub fixed: &'a [(&'a str, &'a str)],
+}
+
+/// The newest datapoint (Maximum per minute, last ten minutes) of `series` for each value of its
+/// dimension that has one: `QUERIES_PER_CALL` values a call, paged.
+pub async fn newest_datapoints(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    series: &Series<'_>,
+    values: &[&str],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, f64>, AwsError> {
     let values: Vec<&str> = values.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
     let calls: Vec<_> = values
         .chunks(QUERIES_PER_CALL)
         .map(|chunk| async move {
             let queries = chunk.iter().enumerate().map(|(i, value)| {
                 let metric = Metric::builder()
-                    .namespace("AWS/RDS")
-                    .metric_name(metric)
-                    .dimensions(Dimension::builder().name(dimension).value(*value).build())
+                    .namespace(series.namespace)
+                    .metric_name(series.metric)
+                    .set_dimensions(Some(
+                        std::iter::once(Dimension::builder().name(series.dimension).value(*value).build())
+                            .chain(
+                                series
+                                    .fixed
+                                    .iter()
+                                    .map(|(name, value)| Dimension::builder().name(*name).value(*value).build()),
+                            )
+                            .collect(),
+                    ))
                     .build();
                 MetricDataQuery::builder()
                     .id(format!("m{i}"))
@@ -196,6 +230,43 @@ pub async fn newest_metrics(
         .flatten()
         .map(|(value, (_, newest))| (value, newest))
         .collect())
+}
+
+/// The host name the application connects to for `db`'s writer: the instance's endpoint, or
+/// for an Aurora global database its target cluster's (writer) endpoint. None while RDS has not
+/// given it one yet (an instance still being created) or when it does not exist.
+pub async fn writer_host(
+    rds: &aws_sdk_rds::Client,
+    db: &rebound_core::plan::Database,
+) -> Result<Option<String>, AwsError> {
+    use rebound_core::plan::Database;
+    match db {
+        Database::AuroraGlobal { target_cluster_arn, .. } => {
+            let out = rds
+                .describe_db_clusters()
+                .db_cluster_identifier(target_cluster_arn)
+                .send()
+                .await;
+            match out {
+                Ok(out) => Ok(out.db_clusters().first().and_then(|c| c.endpoint()).map(str::to_string)),
+                Err(e)
+                    if aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
+                        == Some("DBClusterNotFoundFault") =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(crate::error::from_sdk("rds", "DescribeDBClusters", &e)),
+            }
+        }
+        other => {
+            let found = instances(rds, &[other.identifier()]).await?;
+            Ok(found
+                .get(other.identifier())
+                .and_then(|i| i.endpoint())
+                .and_then(|e| e.address())
+                .map(str::to_string))
+        }
+    }
 }
 
 #[cfg(test)]

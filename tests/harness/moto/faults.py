@@ -11,7 +11,7 @@ runs. It holds a list of rules; the first that matches a request applies:
      "fault": "dropAnswer", "times": 1}
 
 service and region come from the request's SigV4 credential scope, operation from the protocol
-(X-Amz-Target, the query's Action, the CBOR path, or Route 53's REST path); a rule without one of
+(X-Amz-Target, the query's Action, the CBOR path, or Route 53's and Lambda's REST paths); a rule without one of
 them matches any, and `exceptServices` lists services it spares (a region cut but for the global
 control planes signed for it, say). Faults:
 
@@ -50,8 +50,26 @@ ROUTE53 = [
     ("POST", re.compile(r"/2013-04-01/healthcheck/?$"), "CreateHealthCheck"),
 ]
 
-JSON_SERVICES = {"dynamodb", "ecs", "ssm", "states", "secretsmanager", "logs", "events"}
-THROTTLE_CODE = {"dynamodb": "ThrottlingException", "ecs": "ThrottlingException", "ssm": "ThrottlingException"}
+# Lambda speaks REST-JSON too: the operations Rebound calls.
+LAMBDA = [
+    ("GET", re.compile(r"/2015-03-31/event-source-mappings/[^/]+/?$"), "GetEventSourceMapping"),
+    ("PUT", re.compile(r"/2015-03-31/event-source-mappings/[^/]+/?$"), "UpdateEventSourceMapping"),
+    ("GET", re.compile(r"/2015-03-31/event-source-mappings/?$"), "ListEventSourceMappings"),
+    ("POST", re.compile(r"/2015-03-31/event-source-mappings/?$"), "CreateEventSourceMapping"),
+    ("POST", re.compile(r"/2015-03-31/functions/[^/]+/invocations$"), "Invoke"),
+    ("POST", re.compile(r"/2015-03-31/functions/?$"), "CreateFunction"),
+]
+REST = {"route53": ROUTE53, "lambda": LAMBDA}
+
+JSON_SERVICES = {"dynamodb", "ecs", "ssm", "states", "secretsmanager", "logs", "events", "lambda"}
+THROTTLE_CODE = {
+    "dynamodb": "ThrottlingException",
+    "ecs": "ThrottlingException",
+    "ssm": "ThrottlingException",
+    "lambda": "TooManyRequestsException",
+}
+# A server error in the service's own words, where it has one (Lambda: ServiceException).
+SERVER_ERROR_CODE = {"lambda": "ServiceException"}
 
 
 def describe(request):
@@ -64,9 +82,11 @@ def describe(request):
         operation = target.rsplit(".", 1)[-1]
     elif "/operation/" in request.path:
         operation = request.path.rstrip("/").rsplit("/", 1)[-1]
-    elif service == "route53":
+    elif service in REST:
         path = request.path.split("?", 1)[0]
-        operation = next((op for method, pattern, op in ROUTE53 if method == request.method and pattern.search(path)), None)
+        operation = next(
+            (op for method, pattern, op in REST[service] if method == request.method and pattern.search(path)), None
+        )
     elif request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         operation = (parse_qs(request.get_text(strict=False) or "").get("Action") or [None])[0]
     return service, region, operation
@@ -147,7 +167,8 @@ class Faults:
             flow.kill()
         elif fault == "status":
             status = rule.get("status", 503)
-            flow.response = error_response(service, status, "ServiceUnavailable", "injected fault")
+            code = SERVER_ERROR_CODE.get(service, "ServiceUnavailable")
+            flow.response = error_response(service, status, code, "injected fault")
         elif fault == "throttle":
             code = THROTTLE_CODE.get(service, "Throttling")
             flow.response = error_response(service, 400, code, "Rate exceeded (injected fault)")

@@ -11,6 +11,7 @@ import traceback
 from datetime import datetime
 
 import moto.server
+from moto.core.config import default_user_config
 from botocore.parsers import RpcV2CBORParser
 from botocore.serialize import RpcV2CBORSerializer
 from botocore.session import get_session
@@ -18,8 +19,17 @@ from moto.core.responses import ActionResult
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
 from moto.rds.responses import RDSResponse
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table as DynamoTable
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.route53.models import HealthCheck as Route53HealthCheck
 from moto.route53.responses import Route53 as Route53Response
+
+# moto runs Lambda functions in Docker, which these machines do not have. Its documented
+# alternative ("lambda": {"use_docker": False}, the simple Lambda backend) answers each Invoke
+# with the next result queued through /moto-api/static/lambda-simple/response, else with the
+# payload; event source mappings and the rest of the API are the same. Configuration, not a patch.
+default_user_config["lambda"]["use_docker"] = False
 
 _promote_read_replica = RDSBackend.promote_read_replica
 
@@ -149,6 +159,71 @@ def health_check_config(self):
 
 Route53Response.create_health_check = create_health_check
 Route53HealthCheck.health_check_config = property(health_check_config)
+
+_update_table = DynamoHandler.update_table
+_describe_table = DynamoTable.describe
+# (account, table) -> the regions holding a replica of that global table.
+_GLOBAL_TABLES = {}
+
+
+def update_table(self):
+    # AWS DynamoDB API Reference, UpdateTable, ReplicaUpdates: "A list of replica update actions
+    # (create, delete, or update) for the table" (global tables version 2019.11.21): Create
+    # makes a replica of the table in RegionName, Delete removes the replica there; DescribeTable
+    # then lists the replicas under Replicas, each with its ReplicaStatus. moto 5.2.5 ignores
+    # ReplicaUpdates: no replica is made and no table has Replicas. Here a replica is made at
+    # once (ACTIVE) with the table's keys; replication of items is not modelled (Rebound reads
+    # the replication latency from CloudWatch's ReplicationLatency).
+    updates = self.body.get("ReplicaUpdates") or []
+    name = self.body.get("TableName", "")
+    others = {k: v for k, v in self.body.items() if k not in ("ReplicaUpdates", "TableName")}
+    table = self.dynamodb_backend.get_table(name)
+    key = (self.current_account, name)
+    for update in updates:
+        if "Create" in update:
+            region = update["Create"]["RegionName"]
+            replica = dynamodb_backends[self.current_account][region]
+            if name not in replica.tables:
+                replica.create_table(
+                    name,
+                    schema=table.schema,
+                    throughput=None,
+                    attr=table.attr,
+                    global_indexes=None,
+                    indexes=None,
+                    streams=None,
+                    billing_mode="PAY_PER_REQUEST",
+                    sse_specification=None,
+                    tags=[],
+                    deletion_protection_enabled=None,
+                    warm_throughput=None,
+                )
+            _GLOBAL_TABLES.setdefault(key, {table.region_name}).add(region)
+        elif "Delete" in update:
+            region = update["Delete"]["RegionName"]
+            _GLOBAL_TABLES.get(key, set()).discard(region)
+            replica = dynamodb_backends[self.current_account][region]
+            if name in replica.tables:
+                replica.delete_table(name)
+    if updates and not others:
+        return DynamoResult(table.describe())
+    return _update_table(self)
+
+
+def describe_table_with_replicas(self, base_key="TableDescription"):
+    result = _describe_table(self, base_key)
+    regions = _GLOBAL_TABLES.get((self.account_id, self.name), set())
+    if self.region_name in regions:
+        result[base_key]["Replicas"] = [
+            {"RegionName": region, "ReplicaStatus": "ACTIVE"}
+            for region in sorted(regions)
+            if region != self.region_name
+        ]
+    return result
+
+
+DynamoHandler.update_table = update_table
+DynamoTable.describe = describe_table_with_replicas
 
 # AWS serves CloudWatch over Smithy RPC v2 CBOR (its service model lists smithy-rpc-v2-cbor
 # first, and the AWS SDK for Rust speaks only that); moto serves CloudWatch over the JSON and

@@ -141,6 +141,19 @@ impl MotoServer {
         }
     }
 
+    /// Queues what moto's Lambda answers to the next invocations in `region`, one answer each,
+    /// in order (moto runs no function code here: see the launcher).
+    pub fn lambda_answers(&self, region: &str, answers: &[serde_json::Value]) -> std::io::Result<()> {
+        let results: Vec<String> = answers.iter().map(|a| a.to_string()).collect();
+        let body = serde_json::json!({"results": results, "region": region}).to_string();
+        let status = http_request_with(self.port, "POST", "/moto-api/static/lambda-simple/response", &body)?;
+        if status == 201 {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!("lambda answers: HTTP {status}")))
+        }
+    }
+
     /// What moto printed so far, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -332,12 +345,17 @@ fn free_port() -> Result<u16, HarnessError> {
 
 /// A minimal HTTP/1.0 request; returns the status code.
 fn http_request(port: u16, method: &str, path: &str) -> std::io::Result<u16> {
+    http_request_with(port, method, path, "")
+}
+
+fn http_request_with(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<u16> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head)?;

@@ -475,3 +475,222 @@ pub async fn auto_scaling_group(config: &SdkConfig, min: i32, desired: i32, max:
         .map_err(|e| format!("CreateAutoScalingGroup: {e:?}"))?;
     Ok(())
 }
+
+/// The places the application reads its writer's host from, each holding `host` where `config`
+/// points: an SSM parameter, a secret (a JSON object with `host` beside the credentials) and,
+/// when `cname` (zone, name) is given, a CNAME.
+pub async fn writer_endpoints(
+    config: &SdkConfig,
+    parameter: &str,
+    secret: &str,
+    cname: Option<(&str, &str)>,
+    host: &str,
+) -> Result<(), String> {
+    aws_sdk_ssm::Client::new(config)
+        .put_parameter()
+        .name(parameter)
+        .value(host)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| format!("PutParameter: {e:?}"))?;
+    let value = serde_json::json!({"engine": "postgres", "username": "orders", "password": "s3cr3t", "host": host, "port": 5432});
+    aws_sdk_secretsmanager::Client::new(config)
+        .create_secret()
+        .name(secret)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("CreateSecret: {e:?}"))?;
+    if let Some((zone, name)) = cname {
+        use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+        let set = ResourceRecordSet::builder()
+            .name(name)
+            .r#type(RrType::Cname)
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(host)
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            )
+            .build()
+            .map_err(|e| e.to_string())?;
+        let change = Change::builder()
+            .action(ChangeAction::Create)
+            .resource_record_set(set)
+            .build()
+            .map_err(|e| e.to_string())?;
+        aws_sdk_route53::Client::new(config)
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(change)
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            )
+            .send()
+            .await
+            .map_err(|e| format!("ChangeResourceRecordSets: {e:?}"))?;
+    }
+    Ok(())
+}
+
+/// Replicates `secret` (in `config`'s region) to `region`: a read-only replica there.
+pub async fn replicate_secret(config: &SdkConfig, secret: &str, region: &str) -> Result<(), String> {
+    aws_sdk_secretsmanager::Client::new(config)
+        .replicate_secret_to_regions()
+        .secret_id(secret)
+        .add_replica_regions(
+            aws_sdk_secretsmanager::types::ReplicaRegionType::builder()
+                .region(region)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("ReplicateSecretToRegions: {e:?}"))?;
+    Ok(())
+}
+
+/// A DynamoDB table in `primary`'s region made a global table with a replica in `replica`
+/// (`UpdateTable` `ReplicaUpdates`, version 2019.11.21).
+pub async fn global_table(primary: &SdkConfig, replica: &str, name: &str) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, CreateReplicationGroupMemberAction, KeySchemaElement, KeyType,
+        ReplicationGroupUpdate, ScalarAttributeType,
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(primary);
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(|e| format!("CreateTable: {e:?}"))?;
+    dynamodb
+        .update_table()
+        .table_name(name)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name(replica)
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("UpdateTable: {e:?}"))?;
+    Ok(())
+}
+
+/// `ReplicationLatency` of `table` towards `receiving`, as the sending region (`config`)
+/// publishes it, in milliseconds.
+pub async fn replication_latency(config: &SdkConfig, table: &str, receiving: &str, ms: f64) -> Result<(), String> {
+    metric(
+        config,
+        "AWS/DynamoDB",
+        "ReplicationLatency",
+        &[("TableName", table), ("ReceivingRegion", receiving)],
+        ms,
+    )
+    .await
+}
+
+/// A Lambda function `name` where `config` points (its code an empty archive: moto runs no
+/// function here); returns its ARN.
+pub async fn function(config: &SdkConfig, name: &str) -> Result<String, String> {
+    let iam = aws_sdk_iam::Client::new(config);
+    let role = match iam
+        .create_role()
+        .role_name("rebound-consumer")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+    {
+        Ok(out) => out.role.map(|r| r.arn).unwrap_or_default(),
+        Err(_) => iam
+            .get_role()
+            .role_name("rebound-consumer")
+            .send()
+            .await
+            .map_err(|e| format!("GetRole: {e:?}"))?
+            .role
+            .map(|r| r.arn)
+            .unwrap_or_default(),
+    };
+    let mut empty_zip = b"PK\x05\x06".to_vec();
+    empty_zip.extend([0u8; 18]);
+    aws_sdk_lambda::Client::new(config)
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(empty_zip))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("CreateFunction: {e:?}"))?
+        .function_arn
+        .ok_or_else(|| "CreateFunction returned no ARN".into())
+}
+
+/// A queue consumer where `config` points: the SQS queue `name`, a Lambda function `name` and
+/// the event source mapping between them, `enabled` or not. Returns the mapping's UUID.
+pub async fn queue_consumer(config: &SdkConfig, name: &str, enabled: bool) -> Result<String, String> {
+    function(config, name).await?;
+    let lambda = aws_sdk_lambda::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| format!("CreateQueue: {e:?}"))?
+        .queue_url
+        .unwrap_or_default();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| format!("GetQueueAttributes: {e:?}"))?
+        .attributes
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    lambda
+        .create_event_source_mapping()
+        .function_name(name)
+        .event_source_arn(arn)
+        .enabled(enabled)
+        .send()
+        .await
+        .map_err(|e| format!("CreateEventSourceMapping: {e:?}"))?
+        .uuid
+        .ok_or_else(|| "CreateEventSourceMapping returned no UUID".into())
+}

@@ -121,3 +121,46 @@ fn a_cluster_whose_every_endpoint_is_in_the_primary_is_flagged() {
         .expect("update");
     assert!(update.flagged && update.blocking, "{update:?}");
 }
+
+#[test]
+fn writer_endpoints_depend_on_where_they_live() {
+    let mut p = plan("us-east-1", "routingControl");
+    let db = p.databases[0].identifier().to_string();
+    p.writer_endpoints = serde_json::from_value(serde_json::json!([
+        {"kind": "ssmParameter", "database": db, "name": "/orders/db/host"},
+        {"kind": "secret", "database": db, "secretId": "orders/db", "region": "us-east-1"},
+        {"kind": "cname", "database": db, "hostedZoneId": "Z1", "name": "db.orders.example.com.", "ttl": 60}
+    ]))
+    .expect("endpoints");
+    let deps = failover_dependencies(&p);
+    let dep = |op: &str| {
+        deps.iter()
+            .find(|d| d.step == "CheckDatabaseFailover" && d.operation == op)
+            .unwrap_or_else(|| panic!("{op} in {deps:?}"))
+    };
+    // In the recovery region by default: not flagged.
+    assert_eq!(dep("ssm:PutParameter").region, "us-west-2");
+    assert!(!dep("ssm:PutParameter").flagged);
+    // A secret the plan keeps in the primary region, and Route 53's control plane homed in
+    // us-east-1, both depend on the failed region.
+    assert!(dep("secretsmanager:PutSecretValue").flagged);
+    let cname = dep("route53:ChangeResourceRecordSets");
+    assert!(cname.flagged && cname.blocking, "{cname:?}");
+}
+
+#[test]
+fn a_consumer_in_the_primary_is_turned_off_best_effort() {
+    let mut p = plan("us-east-1", "routingControl");
+    p.event_source_mappings = serde_json::from_value(serde_json::json!([
+        {"primaryUuid": "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "recoveryUuid": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"}
+    ]))
+    .expect("mappings");
+    let deps = failover_dependencies(&p);
+    let update = |region: &str| {
+        deps.iter()
+            .find(|d| d.operation == "lambda:UpdateEventSourceMapping" && d.region == region)
+            .unwrap_or_else(|| panic!("{region} in {deps:?}"))
+    };
+    assert!(update("us-east-1").flagged && !update("us-east-1").blocking);
+    assert!(!update("us-west-2").flagged && update("us-west-2").blocking);
+}

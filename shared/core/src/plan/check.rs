@@ -5,6 +5,9 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::check_dns::check_dns;
+use super::check_parts::{
+    check_custom_actions, check_event_source_mappings, check_global_tables, check_writer_endpoints,
+};
 use super::checker::{is_rds_identifier, Checker};
 use super::{default_deadline, PlanProblem};
 
@@ -24,7 +27,11 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
             "dns",
             "routingControlCluster",
             "databases",
+            "writerEndpoints",
+            "globalTables",
             "services",
+            "eventSourceMappings",
+            "customActions",
             "validation",
             "notification",
             "approval",
@@ -67,6 +74,10 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
     check_detection(&mut c, plan);
     check_dns(&mut c, plan);
     check_databases(&mut c, plan, primary, recovery);
+    check_writer_endpoints(&mut c, plan);
+    check_global_tables(&mut c, plan);
+    check_event_source_mappings(&mut c, plan);
+    check_custom_actions(&mut c, plan);
     check_services(&mut c, plan);
     check_validation(&mut c, plan, rto);
 

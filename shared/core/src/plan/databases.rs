@@ -79,6 +79,31 @@ pub struct NoFailback {
 }
 
 impl RecoveryPlan {
+    /// The plan as a failback acts on it: its databases are [`RecoveryPlan::failback_databases`],
+    /// and each writer endpoint follows the database that takes its place.
+    pub fn for_failback(&self) -> Result<RecoveryPlan, NoFailback> {
+        let databases = self.failback_databases()?;
+        let writer_endpoints = self
+            .writer_endpoints
+            .iter()
+            .map(|endpoint| {
+                let at = self
+                    .databases
+                    .iter()
+                    .position(|db| db.identifier() == endpoint.database());
+                match at.and_then(|i| databases.get(i)) {
+                    Some(back) => endpoint.following(back.identifier()),
+                    None => endpoint.clone(),
+                }
+            })
+            .collect();
+        Ok(RecoveryPlan {
+            databases,
+            writer_endpoints,
+            ..self.clone()
+        })
+    }
+
     /// The databases a failback acts on: each read replica's `failbackIdentifier`, a replica (in
     /// the primary region) of the writer the failover made, and each Aurora global database
     /// switched back to its `failbackClusterArn`. Restores fail back by hand.

@@ -1,0 +1,37 @@
+//! A validation round's event-stream checks: each consumer on where the application runs now,
+//! and off where it left (unknown, never a pass, when that region does not answer).
+
+use rebound_shared::context::{Check, RecoveryContext};
+use rebound_shared::plan::{stream_progress, Side, StreamProgress};
+use rebound_shared::step::towards_recovery;
+
+use crate::{check, RecoveryValidator};
+
+impl RecoveryValidator {
+    pub(crate) async fn stream_checks(&self, ctx: &RecoveryContext) -> Vec<Check> {
+        let mut checks = Vec::new();
+        for mapping in &ctx.plan.event_source_mappings {
+            for (side, uuid, enabled) in mapping.moves(towards_recovery(ctx)) {
+                let region = match side {
+                    Side::Primary => &ctx.plan.primary_region,
+                    Side::Recovery => &ctx.plan.recovery_region,
+                };
+                let name = format!("event source mapping {uuid} ({region})");
+                let want = if enabled { "Enabled" } else { "Disabled" };
+                checks.push(match self.streams.state(side, uuid).await {
+                    Ok(Some(state)) if stream_progress(&state, enabled) == StreamProgress::There => {
+                        check(name, true, state)
+                    }
+                    Ok(Some(state)) => check(name, false, format!("{state}, not {want}")),
+                    Ok(None) => check(name, false, "no such event source mapping".into()),
+                    Err(e) if !enabled => Check::unknown(
+                        name,
+                        format!("UNKNOWN: {region} did not answer ({e}); disable it before the region returns"),
+                    ),
+                    Err(e) => check(name, false, format!("could not be read: {e}")),
+                });
+            }
+        }
+        checks
+    }
+}

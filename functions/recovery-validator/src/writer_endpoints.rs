@@ -1,0 +1,60 @@
+//! A validation round's writer-endpoint checks: each place the application reads a database's
+//! writer from (`writerEndpoints`) holds that writer's host.
+
+use futures_util::{stream, StreamExt};
+use rebound_shared::context::Check;
+use rebound_shared::plan::{same_host, Database, RecoveryPlan, WriterEndpoint};
+use rebound_shared::rds::reads::writer_host;
+
+use crate::{check, RecoveryValidator, READ_CONCURRENCY};
+
+impl RecoveryValidator {
+    /// `plan` as it acts (a failback's databases), `acting` the RDS client and `region` the
+    /// region the application runs in now.
+    pub(crate) async fn writer_endpoint_checks(
+        &self,
+        acting: &aws_sdk_rds::Client,
+        plan: &RecoveryPlan,
+        region: &str,
+    ) -> Vec<Check> {
+        let checks: Vec<_> = plan
+            .writer_endpoints_acting()
+            .into_iter()
+            .map(|(endpoint, db)| self.writer_endpoint_check(acting, endpoint, db, region))
+            .collect();
+        stream::iter(checks).buffered(READ_CONCURRENCY).collect().await
+    }
+
+    async fn writer_endpoint_check(
+        &self,
+        acting: &aws_sdk_rds::Client,
+        endpoint: &WriterEndpoint,
+        db: &Database,
+        region: &str,
+    ) -> Check {
+        let name = format!("writer endpoint {}", endpoint.resource());
+        let database = db.identifier();
+        let (writer, current) = futures_util::join!(writer_host(acting, db), self.endpoints.read(endpoint, region));
+        let (writer, current) = match (writer, current) {
+            (Err(e), _) => return check(name, false, format!("the writer of {database} could not be read: {e}")),
+            (_, Err(e)) => return check(name, false, format!("could not be read: {e}")),
+            (Ok(None), _) => return check(name, false, format!("{database} has no endpoint to point at")),
+            (Ok(Some(writer)), Ok(current)) => (writer, current),
+        };
+        match current.host {
+            Some(host) if same_host(&host, &writer) => {
+                check(name, true, format!("points at {host}, the writer of {database}"))
+            }
+            Some(host) => check(
+                name,
+                false,
+                format!("points at {host}, not at {writer}, the writer of {database}"),
+            ),
+            None => check(
+                name,
+                false,
+                format!("holds no host; the writer of {database} is {writer}"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Validation's event-stream checks against moto: the consumer on where the application runs,
+//! off where it left.
+
+use chrono::{TimeZone, Utc};
+use rebound_shared::context::{Check, ValidationReport};
+use rebound_tests::{event, MotoServer};
+use recovery_validator::{RecoveryValidator, ValidatorOutput};
+use serde_json::json;
+
+async fn round(moto: &MotoServer, request: &serde_json::Value) -> ValidationReport {
+    let at = Utc.with_ymd_and_hms(2026, 11, 24, 3, 20, 0).single().expect("time");
+    match RecoveryValidator::new(&moto.regions())
+        .handle(request.clone(), at)
+        .await
+    {
+        Ok(ValidatorOutput::Validation(report)) => report,
+        other => panic!("expected a validation report, got {other:?}"),
+    }
+}
+
+fn stream_checks(report: &ValidationReport) -> Vec<&Check> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.name.starts_with("event source mapping"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_consumer_left_running_in_the_old_region_fails_validation() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    // As a failover leaves them: off in us-east-1, on in us-west-2.
+    let primary = rebound_tests::seed::queue_consumer(&east, "orders-consumer", false)
+        .await
+        .expect("primary");
+    let recovery = rebound_tests::seed::queue_consumer(&west, "orders-consumer", true)
+        .await
+        .expect("recovery");
+    let mut request = event("recovery-validator.json");
+    let plan = &mut request["context"]["plan"];
+    plan["dns"] = json!([]);
+    plan["services"] = json!([]);
+    plan["validation"]["probes"] = json!([]);
+    plan["eventSourceMappings"] = json!([{"primaryUuid": primary, "recoveryUuid": recovery}]);
+    let report = round(&moto, &request).await;
+    let checks = stream_checks(&report);
+    assert_eq!(checks.len(), 2);
+    assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+
+    // Someone turns the old region's consumer back on: it would process twice.
+    aws_sdk_lambda::Client::new(&east)
+        .update_event_source_mapping()
+        .uuid(&primary)
+        .enabled(true)
+        .send()
+        .await
+        .expect("UpdateEventSourceMapping");
+    let report = round(&moto, &request).await;
+    let old = stream_checks(&report)
+        .into_iter()
+        .find(|c| c.name.contains("us-east-1"))
+        .expect("primary check");
+    assert!(!old.passed);
+    assert_eq!(old.detail, "Enabled, not Disabled");
+}

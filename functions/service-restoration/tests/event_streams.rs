@@ -1,0 +1,183 @@
+//! Event streams (`eventSourceMappings`) against moto's Lambda: the consumer turned off in the
+//! region left and on in the region the application moves to, what moto holds afterwards, a
+//! primary that does not answer, and a failback.
+
+use chrono::{TimeZone, Utc};
+use rebound_shared::context::{Action, ActionStatus, StepResult};
+use rebound_shared::ErrorKind;
+use rebound_tests::faults::{Fault, FaultProxy};
+use rebound_tests::{event, MotoServer};
+use serde_json::{json, Value};
+use service_restoration::ServiceRestoration;
+
+struct World {
+    moto: MotoServer,
+    primary: String,
+    recovery: String,
+    request: Value,
+}
+
+fn before_deadline() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 3, 20, 0).single().expect("time")
+}
+
+/// The services, and the orders consumer: on in us-east-1, off in us-west-2.
+async fn world() -> World {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    rebound_tests::seed::ecs_services(&west, &[("orders-api", 1), ("orders-worker", 0)])
+        .await
+        .expect("services");
+    rebound_tests::seed::auto_scaling_group(&west, 0, 0, 2)
+        .await
+        .expect("Auto Scaling group");
+    let primary = rebound_tests::seed::queue_consumer(&east, "orders-consumer", true)
+        .await
+        .expect("primary consumer");
+    let recovery = rebound_tests::seed::queue_consumer(&west, "orders-consumer", false)
+        .await
+        .expect("recovery consumer");
+    let mut request = event("service-restoration.json");
+    request["context"]["plan"]["eventSourceMappings"] = json!([{"primaryUuid": primary, "recoveryUuid": recovery}]);
+    World {
+        moto,
+        primary,
+        recovery,
+        request,
+    }
+}
+
+impl World {
+    /// Each mapping's state as moto holds it: (primary, recovery).
+    async fn states(&self) -> (String, String) {
+        let state = |region: &'static str, uuid: String| {
+            let client = aws_sdk_lambda::Client::new(&self.moto.config(region));
+            async move {
+                client
+                    .get_event_source_mapping()
+                    .uuid(uuid)
+                    .send()
+                    .await
+                    .expect("GetEventSourceMapping")
+                    .state
+                    .unwrap_or_default()
+            }
+        };
+        (
+            state("us-east-1", self.primary.clone()).await,
+            state("us-west-2", self.recovery.clone()).await,
+        )
+    }
+}
+
+fn streams(result: &StepResult) -> Vec<&Action> {
+    result
+        .actions
+        .iter()
+        .filter(|a| a.operation.ends_with("EventSourceMapping"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failover_stops_the_primary_consumer_then_starts_the_recovery_one() {
+    let w = world().await;
+    let restoration = ServiceRestoration::new(&w.moto.regions());
+    let result = restoration
+        .handle(w.request.clone(), before_deadline())
+        .await
+        .expect("start");
+    assert_eq!(w.states().await, ("Disabled".to_string(), "Enabled".to_string()));
+    let actions = streams(&result);
+    assert_eq!(
+        actions.iter().map(|a| a.operation.as_str()).collect::<Vec<_>>(),
+        ["DisableEventSourceMapping", "EnableEventSourceMapping"],
+        "the side left first"
+    );
+    assert!(actions.iter().all(|a| a.status == ActionStatus::Done), "{actions:?}");
+    assert_eq!(actions[1].before["state"], "Disabled");
+
+    // A retry finds both where they should be.
+    let again = restoration
+        .handle(w.request.clone(), before_deadline())
+        .await
+        .expect("again");
+    assert!(streams(&again).iter().all(|a| a.already_done), "{:?}", again.actions);
+}
+
+#[tokio::test]
+async fn a_dry_run_reads_both_and_changes_neither() {
+    let w = world().await;
+    let mut request = w.request.clone();
+    request["context"]["dryRun"] = json!(true);
+    let result = ServiceRestoration::new(&w.moto.regions())
+        .handle(request, before_deadline())
+        .await
+        .expect("dry run");
+    assert!(streams(&result).iter().all(|a| a.status == ActionStatus::Planned));
+    assert_eq!(w.states().await, ("Enabled".to_string(), "Disabled".to_string()));
+}
+
+#[tokio::test]
+async fn a_primary_that_does_not_answer_is_reported_not_disabled_and_the_recovery_consumer_starts() {
+    let w = world().await;
+    let proxy = FaultProxy::start(&w.moto).unwrap_or_else(|e| panic!("{e}"));
+    proxy.set(&[Fault::reset().region("us-east-1")]).expect("faults");
+    let result = ServiceRestoration::new(&proxy.regions())
+        .handle(w.request.clone(), before_deadline())
+        .await
+        .expect("start");
+    let actions = streams(&result);
+    assert_eq!(actions[0].status, ActionStatus::Failed);
+    assert!(
+        actions[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("NOT DISABLED: us-east-1")),
+        "{:?}",
+        actions[0]
+    );
+    assert_eq!(actions[1].status, ActionStatus::Done);
+    // moto: the primary's consumer is untouched (the region was cut), the recovery's runs.
+    assert_eq!(w.states().await, ("Enabled".to_string(), "Enabled".to_string()));
+}
+
+#[tokio::test]
+async fn a_mapping_that_does_not_exist_stops_the_step_before_any_change() {
+    let w = world().await;
+    let mut request = w.request.clone();
+    request["context"]["plan"]["eventSourceMappings"][0]["recoveryUuid"] =
+        json!("00000000-0000-0000-0000-000000000000");
+    let err = ServiceRestoration::new(&w.moto.regions())
+        .handle(request, before_deadline())
+        .await
+        .expect_err("missing mapping");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+    assert!(
+        err.to_string().contains("no such event source mapping in us-west-2"),
+        "{err}"
+    );
+    // Both read before either changes: the primary's consumer still runs, no service scaled.
+    assert_eq!(w.states().await, ("Enabled".to_string(), "Disabled".to_string()));
+    let api = aws_sdk_ecs::Client::new(&w.moto.config("us-west-2"))
+        .describe_services()
+        .cluster("orders-usw2")
+        .services("orders-api")
+        .send()
+        .await
+        .expect("DescribeServices");
+    assert_eq!(api.services()[0].desired_count(), 1, "orders-api not scaled");
+}
+
+#[tokio::test]
+async fn a_failback_moves_the_consumer_back() {
+    let w = world().await;
+    let restoration = ServiceRestoration::new(&w.moto.regions());
+    restoration
+        .handle(w.request.clone(), before_deadline())
+        .await
+        .expect("failover");
+    let mut request = w.request.clone();
+    request["context"]["mode"] = json!("failback");
+    restoration.handle(request, before_deadline()).await.expect("failback");
+    assert_eq!(w.states().await, ("Enabled".to_string(), "Disabled".to_string()));
+}

@@ -1,0 +1,52 @@
+//! Lambda event source mappings in both regions: each one's state, and turning it on or off.
+//! The primary's calls are best effort (short timeouts): it may be the region that failed.
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use rebound_core::plan::Side;
+
+use crate::aws::Regions;
+use crate::error::{from_sdk, AwsError};
+
+#[derive(Debug, Clone)]
+pub struct EventStreams {
+    primary: aws_sdk_lambda::Client,
+    recovery: aws_sdk_lambda::Client,
+}
+
+impl EventStreams {
+    pub fn new(regions: &Regions) -> EventStreams {
+        EventStreams {
+            primary: aws_sdk_lambda::Client::new(&crate::aws::best_effort(&regions.primary)),
+            recovery: aws_sdk_lambda::Client::new(&regions.recovery),
+        }
+    }
+
+    fn client(&self, side: Side) -> &aws_sdk_lambda::Client {
+        match side {
+            Side::Primary => &self.primary,
+            Side::Recovery => &self.recovery,
+        }
+    }
+
+    /// The mapping's `State`, or None when it does not exist.
+    pub async fn state(&self, side: Side, uuid: &str) -> Result<Option<String>, AwsError> {
+        match self.client(side).get_event_source_mapping().uuid(uuid).send().await {
+            Ok(out) => Ok(Some(out.state.unwrap_or_else(|| "unknown".into()))),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(from_sdk("lambda", "GetEventSourceMapping", &e)),
+        }
+    }
+
+    /// Turns the mapping on or off; its state as Lambda answers (`Enabling`, `Disabling`, ...).
+    pub async fn set(&self, side: Side, uuid: &str, enabled: bool) -> Result<String, AwsError> {
+        let out = self
+            .client(side)
+            .update_event_source_mapping()
+            .uuid(uuid)
+            .enabled(enabled)
+            .send()
+            .await
+            .map_err(|e| from_sdk("lambda", "UpdateEventSourceMapping", &e))?;
+        Ok(out.state.unwrap_or_else(|| "unknown".into()))
+    }
+}
