@@ -169,6 +169,7 @@ impl RecoveryValidator {
             None => StepResult::begin(Step::Validation, ctx, now),
         };
         result.duration_ms += elapsed_ms(invocation);
+        result.invocations += 1;
         let objectives = &ctx.plan.objectives;
         let rto = match (passed, ctx.timestamps.detected_at) {
             (true, Some(detected)) => recovery_time(detected, now, objectives.rto_seconds),

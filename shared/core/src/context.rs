@@ -88,7 +88,7 @@ pub enum Mode {
     Drill,
 }
 
-display_as_serde!(Mode, DisasterType, Severity, NotificationKind);
+display_as_serde!(Mode, DisasterType, Severity, NotificationKind, RecoveryPath, Declined, StepStatus, ActionStatus);
 
 /// What a recovery does, decided by the classification.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +209,10 @@ pub struct StepResult {
     /// Time spent in this step's invocations so far.
     #[serde(default)]
     pub duration_ms: u64,
+    /// How many times the step's function ran (its start, then each status poll): what a
+    /// report folds a polling loop into.
+    #[serde(default)]
+    pub invocations: u32,
     #[serde(default)]
     pub actions: Vec<Action>,
     /// Replication lag or restore distance measured at promotion/restore.

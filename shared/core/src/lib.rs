@@ -24,4 +24,5 @@ pub mod error;
 pub mod objectives;
 pub mod plan;
 pub mod plan_ref;
+pub mod report;
 pub mod step;

@@ -135,6 +135,7 @@ impl StepResult {
             started_at: Some(now),
             finished_at: None,
             duration_ms: 0,
+            invocations: 0,
             actions: Vec::new(),
             rpo_seconds: None,
             needs_approval: None,
@@ -154,6 +155,7 @@ impl StepResult {
     /// Completed when nothing is pending any more; adds this invocation's time.
     pub fn settle(mut self, invocation: Instant, now: DateTime<Utc>) -> StepResult {
         self.duration_ms += elapsed_ms(invocation);
+        self.invocations += 1;
         if self.actions.iter().any(|a| a.status == ActionStatus::Pending) {
             self.status = StepStatus::InProgress;
         } else {
