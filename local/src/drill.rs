@@ -46,6 +46,9 @@ const RECOVERY: &str = "us-west-2";
 /// The recovery table: lease, cooldown and audit records.
 pub const TABLE: &str = "rebound-orders-recovery";
 
+/// Where the notifier leaves every execution's report (the template's `ReportBucket`).
+pub const REPORT_BUCKET: &str = "rebound-orders-reports";
+
 /// The replica a failback promotes in the primary region.
 const FAILBACK_DB: &str = "orders-db-use1";
 /// Where the application reads its writer's host (the example plan's `writerEndpoints`).
@@ -204,7 +207,9 @@ pub async fn drill_with(
             recovery: recovery.clone(),
         },
     };
-    let functions = Arc::new(Functions::new(&acting, Some(PLAN_LOCATION.into()), Some(TABLE.into())));
+    let mut functions = Functions::new(&acting, Some(PLAN_LOCATION.into()), Some(TABLE.into()));
+    functions.notifier.reports = Some(rebound_shared::reports::ReportStore::new(&acting.recovery, REPORT_BUCKET));
+    let functions = Arc::new(functions);
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
     if scenario == Scenario::Failback {
         eprintln!("drill: first a region-outage failover");
@@ -233,7 +238,21 @@ pub async fn drill_with(
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
     let ended = Ended::of(&outcome, &world.plan)?;
-    let (facts, notification) = verify(scenario, &ended, &global, &recovery, &world).await?;
+    let (mut facts, notification) = verify(scenario, &ended, &global, &recovery, &world).await?;
+    let stored = stored_report(&recovery, &name).await?;
+    facts.push(report_fact(scenario, stored.as_ref()));
+    let execution_report = stored.clone().or_else(|| {
+        ended.context().map(|ctx| {
+            let execution = rebound_shared::report::Execution {
+                name: name.clone(),
+                arn: None,
+                status: if outcome.is_ok() { "SUCCEEDED" } else { "FAILED" }.into(),
+                started_at: ctx.timestamps.decided_at,
+                stopped_at: Some(Utc::now()),
+            };
+            rebound_shared::report::build(ctx, execution, Utc::now())
+        })
+    });
     let validation = ended.context().and_then(|c| c.results.validation.as_ref());
     let verified = outcome.is_ok() != scenario.refused() && facts.iter().all(|f| f.ok);
     let report = json!({
@@ -260,6 +279,7 @@ pub async fn drill_with(
             .map(|plan| held::explain(&plan, &calls))
             .unwrap_or_default(),
         "apiCalls": call_counts(&calls),
+        "executionReport": execution_report,
     });
     print_summary(&report, &timeline, &facts);
     std::fs::create_dir_all(report_dir)?;
@@ -268,7 +288,7 @@ pub async fn drill_with(
         stem.with_extension("json"),
         serde_json::to_string_pretty(&report).unwrap_or_default(),
     )?;
-    std::fs::write(stem.with_extension("html"), html(&report, &timeline))?;
+    std::fs::write(stem.with_extension("html"), html(&report, execution_report.as_ref()))?;
     eprintln!(
         "report: {} and {}",
         stem.with_extension("json").display(),

@@ -58,6 +58,7 @@ impl Functions {
                 table: table
                     .filter(|t| !t.is_empty())
                     .map(|name| rebound_shared::table::RecoveryTable::new(recovery, name)),
+                reports: None,
             },
         }
     }

@@ -2,7 +2,7 @@
 //! recovery plan, the recovery context and step results, the error names the state machine
 //! matches, RTO/RPO arithmetic, and AWS client setup.
 
-pub use rebound_core::{audit, capacity, context, objectives, plan, plan_ref, step};
+pub use rebound_core::{audit, capacity, context, objectives, plan, plan_ref, report, step};
 
 pub mod aws;
 pub mod capacities;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod event_streams;
 pub mod global_tables;
 pub mod rds;
+pub mod reports;
 pub mod results;
 pub mod source;
 pub mod table;

@@ -17,8 +17,9 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::step::elapsed_ms;
+use rebound_shared::reports::ReportStore;
 use rebound_shared::table::RecoveryTable;
-use rebound_shared::RecoveryContext;
+use rebound_shared::{report, RecoveryContext};
 use serde_json::{json, Value};
 
 pub use message::{compose, metrics_line, Notification};
@@ -52,6 +53,8 @@ pub struct RecoveryNotifier {
     /// `RECOVERY_TABLE`: where the end of a recovery releases its lease, starts the cooldown and
     /// is audited.
     pub table: Option<RecoveryTable>,
+    /// `REPORT_BUCKET`: where the end of every execution leaves its report.
+    pub reports: Option<ReportStore>,
 }
 
 impl RecoveryNotifier {
@@ -99,6 +102,28 @@ impl RecoveryNotifier {
             _ => None,
         };
         let mut note = note;
+        let report = match (&self.reports, outcome_status(request.kind)) {
+            (Some(store), Some(status)) => Some(write_report(store, ctx, status, now).await),
+            _ => None,
+        };
+        match &report {
+            Some((_, Some(stored))) => {
+                note.text = format!(
+                    "{}\n\nReport: {} ({})",
+                    note.text, stored.html, stored.console_url
+                );
+                note.body["report"] = json!({ "json": stored.json, "html": stored.html, "consoleUrl": stored.console_url });
+            }
+            Some((action, None)) => {
+                let warning = format!(
+                    "WARNING: the execution's report could not be written: {}",
+                    action.detail.as_deref().unwrap_or_default()
+                );
+                note.text = format!("{warning}\n\n{}", note.text);
+                note.body["reportNotWritten"] = json!(warning);
+            }
+            None => {}
+        }
         if let Some(end) = closed.as_ref().filter(|a| a.status == ActionStatus::Failed) {
             let warning = format!(
                 "WARNING: the lease was NOT released ({}); another recovery of {app} is refused until it expires, \
@@ -151,7 +176,57 @@ impl RecoveryNotifier {
             detail: None,
         });
         result.actions.extend(closed);
+        result.actions.extend(report.map(|(action, _)| action));
         Ok(result.settle(invocation, now))
+    }
+}
+
+/// The execution's end as Step Functions will show it, for the notifications that end one.
+fn outcome_status(kind: NotificationKind) -> Option<&'static str> {
+    match kind {
+        NotificationKind::Success => Some("SUCCEEDED"),
+        NotificationKind::Failure | NotificationKind::NotReady => Some("FAILED"),
+        _ => None,
+    }
+}
+
+/// Writes the execution's report. A failure is reported in the notification, not raised:
+/// people hear of the recovery either way.
+async fn write_report(
+    store: &ReportStore,
+    ctx: &RecoveryContext,
+    status: &str,
+    now: DateTime<Utc>,
+) -> (Action, Option<rebound_shared::reports::Stored>) {
+    let started = Instant::now();
+    let execution = report::Execution {
+        name: ctx.recovery_id.clone(),
+        arn: None,
+        status: status.to_string(),
+        started_at: ctx.timestamps.decided_at,
+        stopped_at: Some(now),
+    };
+    let built = report::build(ctx, execution, now);
+    let written = store.put(&built).await;
+    let mut action = Action {
+        resource: format!("s3://{}/{}.json", store.bucket, ReportStore::key(&built)),
+        operation: "PutObject".into(),
+        before: Value::Null,
+        after: json!({ "status": status }),
+        already_done: false,
+        status: ActionStatus::Done,
+        duration_ms: elapsed_ms(started),
+        tracking_id: None,
+        detail: None,
+    };
+    match written {
+        Ok(stored) => (action, Some(stored)),
+        Err(e) => {
+            tracing::error!(error = %e, "could not write the execution's report");
+            action.status = ActionStatus::Failed;
+            action.detail = Some(e.to_string());
+            (action, None)
+        }
     }
 }
 

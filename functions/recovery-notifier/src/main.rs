@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
     let table = std::env::var("RECOVERY_TABLE").ok().filter(|t| !t.is_empty());
     let notifier = RecoveryNotifier {
         table: table.map(|name| RecoveryTable::new(&config, name)),
+        reports: rebound_shared::reports::ReportStore::from_env(&config),
         config,
     };
     let notifier = &notifier;

@@ -64,6 +64,7 @@ impl World {
         request: Value,
     ) -> Result<rebound_shared::context::StepResult, recovery_notifier::NotifyError> {
         RecoveryNotifier {
+        reports: None,
             config: self.moto.config("us-east-1"),
             table: None,
         }
@@ -254,6 +255,7 @@ async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
         Lease::Acquired
     );
     let notifier = RecoveryNotifier {
+        reports: None,
         config: w.moto.config("us-east-1"),
         table: Some(RecoveryTable::new(&config, "rebound-orders-recovery")),
     };
@@ -465,6 +467,7 @@ async fn a_lease_release_is_retried_past_the_sdks_attempts_and_a_lasting_failure
     .await;
     let table = RecoveryTable::new(&w.moto.config("us-west-2"), "rebound-orders-recovery");
     let notifier = RecoveryNotifier {
+        reports: None,
         config: w.moto.config("us-east-1"),
         table: Some(RecoveryTable::new(
             &proxy.config("us-west-2"),
@@ -522,6 +525,7 @@ async fn a_failed_publish_leaves_the_recovery_closed() {
     let w = world().await;
     let proxy = table_behind(&w, &[Fault::status(500).service("sns").operation("Publish")]).await;
     let notifier = RecoveryNotifier {
+        reports: None,
         config: proxy.config("us-east-1"),
         table: Some(RecoveryTable::new(
             &proxy.config("us-west-2"),

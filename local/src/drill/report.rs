@@ -126,42 +126,10 @@ pub(super) fn print_summary(report: &Value, timeline: &Timeline, facts: &[Verifi
     );
 }
 
-pub(super) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A self-contained page: the summary and the timeline as an SVG Gantt chart.
-pub(super) fn html(report: &Value, timeline: &Timeline) -> String {
-    let total = timeline.total_ms.max(1) as f64;
-    let row = 22.0;
-    let width = 900.0;
-    let label = 220.0;
-    let mut bars = String::new();
-    for (i, t) in timeline.transitions.iter().enumerate() {
-        let y = 10.0 + i as f64 * row;
-        let x = label + (t.offset_ms as f64 / total) * (width - label - 10.0);
-        let w = ((t.duration_ms as f64 / total) * (width - label - 10.0)).max(2.0);
-        let colour = match t.state_type.as_str() {
-            "Task" => "#2563eb",
-            "Wait" => "#9ca3af",
-            "Choice" => "#f59e0b",
-            "Fail" => "#dc2626",
-            _ => "#10b981",
-        };
-        bars.push_str(&format!(
-            "<text x=\"4\" y=\"{:.0}\" font-size=\"12\">{}</text><rect x=\"{x:.1}\" y=\"{:.0}\" width=\"{w:.1}\" height=\"14\" fill=\"{colour}\"><title>{} {} ms at {} ms</title></rect>",
-            y + 11.0,
-            escape(&t.state),
-            y,
-            escape(&t.state),
-            t.duration_ms,
-            t.offset_ms
-        ));
-    }
-    let height = 20.0 + timeline.transitions.len() as f64 * row;
+/// The drill's page: the execution's report (as the notifier left it in S3, or built from the
+/// output when nothing was notified), then what the drill verified in moto.
+pub(super) fn html(report: &Value, execution: Option<&rebound_shared::report::Report>) -> String {
+    use rebound_shared::report::html::{escape, render};
     let facts: String = report["endState"]
         .as_array()
         .into_iter()
@@ -175,20 +143,16 @@ pub(super) fn html(report: &Value, timeline: &Timeline) -> String {
             )
         })
         .collect();
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Rebound drill {name}</title><style>body{{font-family:system-ui,sans-serif;margin:2em}}td{{padding:2px 8px}}</style></head><body>\
-<h1>Rebound drill: {scenario}</h1><p>Execution {name}: <b>{verdict}</b></p>\
-<p>RTO {rto} (target {rto_t} s) · RPO {rpo} (target {rpo_t} s) · interpreter {interp} ms of {total_ms} ms</p>\
-<h2>Timeline</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height:.0}\">{bars}</svg>\
-<h2>End state</h2><table>{facts}</table></body></html>",
-        name = escape(report["execution"].as_str().unwrap_or("")),
-        scenario = escape(report["scenario"].as_str().unwrap_or("")),
-        verdict = if report["verified"] == true { "recovery verified" } else { "recovery NOT verified" },
-        rto = seconds(&report["rto"]["actualSeconds"]),
-        rto_t = report["rto"]["targetSeconds"],
-        rpo = seconds(&report["rpo"]["actualSeconds"]),
-        rpo_t = report["rpo"]["targetSeconds"],
-        interp = timeline.interpreter_ms(),
-        total_ms = timeline.total_ms,
-    )
+    let extra = format!(
+        "<h2>Drill {}: {}</h2><p>What moto holds afterwards:</p><table>{facts}</table>",
+        escape(report["scenario"].as_str().unwrap_or("")),
+        if report["verified"] == true { "recovery verified" } else { "recovery NOT verified" },
+    );
+    match execution {
+        Some(r) => render(r, &extra),
+        None => format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Rebound drill {}</title></head><body>{extra}</body></html>",
+            escape(report["execution"].as_str().unwrap_or(""))
+        ),
+    }
 }

@@ -1,0 +1,98 @@
+//! The report every execution leaves in the report bucket, written by the notifier to moto's S3
+//! and read back.
+
+use chrono::Utc;
+use rebound_shared::report::Report;
+use rebound_shared::reports::ReportStore;
+use rebound_tests::{event, MotoServer};
+use recovery_notifier::RecoveryNotifier;
+
+const BUCKET: &str = "rebound-orders-reports";
+
+async fn moto_with_topic() -> MotoServer {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    aws_sdk_sns::Client::new(&moto.config("us-west-2"))
+        .create_topic()
+        .name("rebound-orders")
+        .send()
+        .await
+        .expect("CreateTopic");
+    moto
+}
+
+async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::Client::new(&moto.config("us-west-2"));
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket");
+    s3
+}
+
+fn notifier(moto: &MotoServer) -> RecoveryNotifier {
+    RecoveryNotifier {
+        config: moto.config("us-west-2"),
+        table: None,
+        reports: Some(ReportStore::new(&moto.config("us-west-2"), BUCKET)),
+    }
+}
+
+async fn object(s3: &aws_sdk_s3::Client, key: &str) -> (String, Option<String>) {
+    let out = s3.get_object().bucket(BUCKET).key(key).send().await.expect("GetObject");
+    let kind = out.content_type().map(String::from);
+    let body = out.body.collect().await.expect("body").into_bytes();
+    (String::from_utf8(body.to_vec()).expect("utf-8"), kind)
+}
+
+#[tokio::test]
+async fn a_recovery_leaves_its_report_as_json_and_a_page_in_the_bucket_and_the_action_names_it() {
+    let moto = moto_with_topic().await;
+    let s3 = bucket(&moto).await;
+    let request = event("recovery-notifier-success.json");
+    let id = request["context"]["recoveryId"].as_str().expect("an id").to_string();
+    let result = notifier(&moto).handle(request, Utc::now()).await.expect("published");
+    let written = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "PutObject")
+        .expect("the report's action");
+    let key = format!("reports/orders/{id}");
+    assert_eq!(written.resource, format!("s3://{BUCKET}/{key}.json"));
+
+    let (json, kind) = object(&s3, &format!("{key}.json")).await;
+    assert_eq!(kind.as_deref(), Some("application/json"));
+    let report: Report = serde_json::from_str(&json).expect("the stored report reads back");
+    assert_eq!(report.execution.status, "SUCCEEDED");
+    assert_eq!(report.recovery_id, id);
+    assert_eq!(report.rto.and_then(|m| m.actual_seconds), Some(551.0));
+    assert!(report.timeline.iter().any(|b| b.label == "validation"), "{:?}", report.timeline);
+    let (page, kind) = object(&s3, &format!("{key}.html")).await;
+    assert_eq!(kind.as_deref(), Some("text/html; charset=utf-8"));
+    assert!(page.starts_with("<!doctype html>") && page.contains("RTO by phase"));
+}
+
+#[tokio::test]
+async fn a_report_that_cannot_be_written_is_said_in_the_notification_which_still_goes_out() {
+    let moto = moto_with_topic().await;
+    // No bucket: S3 answers NoSuchBucket.
+    let result = notifier(&moto)
+        .handle(event("recovery-notifier-failure.json"), Utc::now())
+        .await
+        .expect("published all the same");
+    let written = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "PutObject")
+        .expect("the report's action");
+    assert_eq!(written.status, rebound_shared::context::ActionStatus::Failed);
+    assert!(written.detail.as_deref().unwrap_or("").contains("NoSuchBucket"), "{written:?}");
+    assert!(result.actions.iter().any(|a| a.operation == "Publish"));
+    let listed = aws_sdk_s3::Client::new(&moto.config("us-west-2")).list_buckets().send().await.expect("ListBuckets");
+    assert!(listed.buckets().is_empty(), "nothing half-written elsewhere");
+}
