@@ -31,8 +31,8 @@ fn colour(phase: Phase) -> &'static str {
 fn lane_name(lane: Lane) -> &'static str {
     match lane {
         Lane::Main => "recovery",
-        Lane::Dns => "branch: DNS",
-        Lane::Databases => "branch: databases",
+        Lane::Dns => "DNS branch",
+        Lane::Databases => "database branch",
     }
 }
 
@@ -64,7 +64,7 @@ pub(super) fn tick_ms(total_ms: u64) -> u64 {
 }
 
 const WIDTH: f64 = 960.0;
-const LABELS: f64 = 250.0;
+const LABELS: f64 = 310.0;
 const ROW: f64 = 26.0;
 
 fn timeline_svg(bars: &[Bar]) -> String {
@@ -100,7 +100,7 @@ fn timeline_svg(bars: &[Bar]) -> String {
             let text = format!("{}{polls} · {}", b.label, human(b.duration_ms as f64 / 1000.0));
             let _ = write!(
                 rows,
-                "<text x=\"120\" y=\"{:.0}\" class=\"bar-label\">{}</text>\
+                "<text x=\"140\" y=\"{:.0}\" class=\"bar-label\">{}</text>\
                  <rect class=\"bar {status}\" x=\"{left:.1}\" y=\"{top:.0}\" width=\"{width:.1}\" height=\"18\" rx=\"3\" fill=\"{}\"><title>{}</title></rect>",
                 top + 13.0,
                 escape(&b.label),

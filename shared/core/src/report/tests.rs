@@ -133,8 +133,8 @@ fn the_page_has_a_time_axis_a_lane_per_branch_folded_polls_and_escapes_what_it_s
     let report = build(&recovered(), execution(), at("2026-11-24T03:20:00Z"));
     let page = html::render(&report, "<p id=\"extra\">verified</p>");
     for needle in [
-        "branch: DNS",
-        "branch: databases",
+        "DNS branch",
+        "database branch",
         "5 polls",
         "3 rounds",
         "class=\"tick-label\">1 min 00 s</text>",
