@@ -27,17 +27,35 @@ pub fn answer(dir: &Path, token: &str, decision: Result<&str, &str>) -> Result<P
     let path = answer_path(dir, token)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let body = match decision {
-        Ok(by) => json!({ "approved": true, "by": by }),
+        Ok(by) => json!({ "approved": true, "by": by, "at": chrono::Utc::now().to_rfc3339() }),
         Err(cause) => json!({ "approved": false, "error": rebound_shared::error::APPROVAL_REJECTED, "cause": cause }),
     };
     std::fs::write(&path, body.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
 
+/// Whether a local run waits on this token (else it is a deployed execution's).
+pub fn is_waiting(dir: &Path, token: &str) -> bool {
+    answer_path(dir, token).is_ok_and(|p| p.with_extension("waiting").exists())
+}
+
+/// Removes the waiting mark when the wait ends, however it ends.
+struct Waiting(PathBuf);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Waits until the token is answered: its output on approval, `Rebound.ApprovalRejected` on
 /// rejection. The Task's timeout bounds the wait.
 pub async fn wait(dir: &Path, token: &str) -> Result<Value, StateError> {
     let path = answer_path(dir, token).map_err(StateError::runtime)?;
+    let mark = path.with_extension("waiting");
+    std::fs::create_dir_all(dir).map_err(|e| StateError::runtime(format!("{}: {e}", dir.display())))?;
+    std::fs::write(&mark, b"").map_err(|e| StateError::runtime(format!("{}: {e}", mark.display())))?;
+    let _waiting = Waiting(mark);
     eprintln!(
         "waiting for approval: rebound approve --token {token}   (or: rebound reject --token {token} --cause WHY)"
     );

@@ -208,7 +208,10 @@ pub async fn drill_with(
         },
     };
     let mut functions = Functions::new(&acting, Some(PLAN_LOCATION.into()), Some(TABLE.into()));
-    functions.notifier.reports = Some(rebound_shared::reports::ReportStore::new(&acting.recovery, REPORT_BUCKET));
+    functions.notifier.reports = Some(rebound_shared::reports::ReportStore::new(
+        &acting.recovery,
+        REPORT_BUCKET,
+    ));
     let functions = Arc::new(functions);
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
     if scenario == Scenario::Failback {

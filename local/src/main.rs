@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rebound::asl::{Approval, Interpreter};
+use rebound::deployed::{self, OpsError};
 use rebound::drill::{self, Scenario};
 use rebound::functions::{bind, Functions};
 use rebound_shared::aws::Regions;
@@ -73,17 +74,37 @@ enum Command {
     /// Exit 0 when the execution succeeds, 1 when it fails, 2 for unusable arguments, 3 when a
     /// needed recovery was declined because another one holds the lease or the cooldown runs.
     Run(RunArgs),
-    /// Approve a waiting approval request of a local run (the token is in the request).
+    /// Start the deployed state machine, with the inputs the console takes. Prints the
+    /// execution's ARN; with --wait, follows it as `watch` does (exit 0 when it succeeded).
+    Start(StartArgs),
+    /// Where a deployed execution is: its status, the state it is in, the steps done, and the
+    /// approval it waits for (with the commands that answer it). Default: the newest execution.
+    Status(ExecutionArgs),
+    /// Print each state of a deployed execution as it ends (the lines of a local run) until it
+    /// ends. Exit 0 when it succeeded, 1 when it failed, timed out or was aborted.
+    Watch {
+        #[command(flatten)]
+        execution: ExecutionArgs,
+        /// Seconds between polls of the execution's history.
+        #[arg(long, default_value_t = 2.0)]
+        every: f64,
+    },
+    /// Approve a waiting approval request: a local run's (`rebound run`), or a deployed
+    /// execution's task token (SendTaskSuccess, in --region or the configured region).
     Approve {
         #[arg(long)]
         token: String,
-        /// Who approves, for the audit trail.
+        /// Who approves, for the audit trail and the report.
         #[arg(long, default_value = "rebound approve")]
         by: String,
         #[arg(long)]
         approvals_dir: Option<PathBuf>,
+        /// The deployed state machine's region (default: the configured region).
+        #[arg(long)]
+        region: Option<String>,
     },
-    /// Reject a waiting approval request of a local run: the recovery aborts and notifies.
+    /// Reject a waiting approval request (local or deployed, as approve): the recovery aborts
+    /// and notifies.
     Reject {
         #[arg(long)]
         token: String,
@@ -91,6 +112,17 @@ enum Command {
         cause: String,
         #[arg(long)]
         approvals_dir: Option<PathBuf>,
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Build a deployed execution's report (JSON and a self-contained page) from its history,
+    /// as the notifier writes it to the report bucket.
+    Report {
+        #[command(flatten)]
+        execution: ExecutionArgs,
+        /// Where NAME.json and NAME.html go.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
     },
     /// See or release an application's recovery lease (one recovery per application at a time).
     Lease {
@@ -135,6 +167,55 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         pairs: usize,
     },
+}
+
+#[derive(clap::Args)]
+struct ExecutionArgs {
+    /// The execution: its ARN, or its name with --state-machine. Default: the state machine's
+    /// newest execution.
+    execution: Option<String>,
+    /// The deployed state machine's ARN (the stack's StateMachineArn output).
+    #[arg(long, env = "REBOUND_STATE_MACHINE")]
+    state_machine: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct StartArgs {
+    /// The deployed state machine's ARN (the stack's StateMachineArn output).
+    #[arg(long, env = "REBOUND_STATE_MACHINE")]
+    state_machine: String,
+    /// failover, switchover, failback or drill.
+    #[arg(long)]
+    mode: Option<String>,
+    /// Only check that the recovery side is ready; change nothing.
+    #[arg(long)]
+    readiness_check: bool,
+    /// Every read and check, no change.
+    #[arg(long)]
+    dry_run: bool,
+    /// Override the cooldown (never another recovery's lease); audited.
+    #[arg(long)]
+    force: bool,
+    /// Who starts it and why (required for a recovery): kept in the audit and the notification.
+    #[arg(long)]
+    reason: Option<String>,
+    /// e.g. regionOutage, dataCorruption.
+    #[arg(long)]
+    disaster_type: Option<String>,
+    #[arg(long)]
+    affected_region: Option<String>,
+    /// Where the detector reads the plan (default: the stack's PLAN_LOCATION).
+    #[arg(long)]
+    plan_location: Option<String>,
+    /// A start input (JSON file or text) the flags above add to, as typed in the console.
+    #[arg(long)]
+    input: Option<String>,
+    /// The execution's name (default: MODE-TIME-RANDOM).
+    #[arg(long)]
+    name: Option<String>,
+    /// Follow the execution until it ends, as `watch`.
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(Subcommand)]
@@ -353,8 +434,30 @@ fn declined(output: &Value) -> Option<String> {
     Some(format!("{kind}: {}", reasons.join("; ")))
 }
 
-fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>) -> ExitCode {
+/// A token a local run waits on is answered locally; any other goes to Step Functions.
+async fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>, region: Option<String>) -> ExitCode {
     let dir = dir.unwrap_or_else(rebound::approvals::default_dir);
+    if !rebound::approvals::is_waiting(&dir, token) {
+        let config = rebound_shared::aws::load_config().await;
+        let config = match region {
+            Some(r) => rebound_shared::aws::in_region(&config, &r),
+            None => config,
+        };
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        return match deployed::answer(&sfn, token, decision).await {
+            Ok(()) => {
+                eprintln!(
+                    "{} the execution waiting on this token",
+                    if decision.is_ok() { "approved" } else { "rejected" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rebound: {e}");
+                e.exit()
+            }
+        };
+    }
     match rebound::approvals::answer(&dir, token, decision) {
         Ok(path) => {
             eprintln!("answered {token} ({})", path.display());
@@ -430,6 +533,110 @@ fn validate(plan: PathBuf, audit: bool) -> ExitCode {
     }
 }
 
+fn failed(e: OpsError) -> ExitCode {
+    eprintln!("rebound: {e}");
+    e.exit()
+}
+
+async fn start(args: StartArgs) -> ExitCode {
+    let base = match args.input.as_deref().map(read_input).transpose() {
+        Ok(base) => base,
+        Err(e) => return failed(OpsError::Usage(e)),
+    };
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    let flag = |on: bool| if on { Value::Bool(true) } else { Value::Null };
+    let input = match deployed::start_input(
+        base,
+        &[
+            ("mode", text(&args.mode)),
+            ("readinessCheck", flag(args.readiness_check)),
+            ("dryRun", flag(args.dry_run)),
+            ("force", flag(args.force)),
+            ("reason", text(&args.reason)),
+            ("disasterType", text(&args.disaster_type)),
+            ("affectedRegion", text(&args.affected_region)),
+            ("planLocation", text(&args.plan_location)),
+        ],
+    ) {
+        Ok(input) => input,
+        Err(e) => return failed(e),
+    };
+    let prefix = if args.readiness_check {
+        "readiness".to_string()
+    } else {
+        args.mode.clone().unwrap_or_else(|| "start".into())
+    };
+    let name = args
+        .name
+        .unwrap_or_else(|| rebound::asl::unique_execution_name(&prefix));
+    let sfn = deployed::client(Some(&args.state_machine)).await;
+    let arn = match deployed::start(&sfn, &args.state_machine, &input, &name).await {
+        Ok(arn) => arn,
+        Err(e) => return failed(e),
+    };
+    println!("{arn}");
+    if !args.wait {
+        return ExitCode::SUCCESS;
+    }
+    deployed::watch(&sfn, &arn, std::time::Duration::from_secs(2))
+        .await
+        .unwrap_or_else(failed)
+}
+
+/// The execution an `ExecutionArgs` names, and a client in its region.
+async fn chosen(args: ExecutionArgs) -> Result<(aws_sdk_sfn::Client, String), OpsError> {
+    let machine = args.state_machine.as_deref();
+    match args.execution {
+        Some(execution) => {
+            let arn = deployed::execution_arn(&execution, machine)?;
+            Ok((deployed::client(Some(&arn)).await, arn))
+        }
+        None => {
+            let machine = machine.ok_or_else(|| {
+                OpsError::Usage("name the execution, or give --state-machine (or REBOUND_STATE_MACHINE)".into())
+            })?;
+            let sfn = deployed::client(Some(machine)).await;
+            let arn = deployed::latest(&sfn, machine).await?;
+            Ok((sfn, arn))
+        }
+    }
+}
+
+async fn status(args: ExecutionArgs) -> ExitCode {
+    let shown = async {
+        let (sfn, arn) = chosen(args).await?;
+        let execution = deployed::describe(&sfn, &arn).await?;
+        let events = deployed::events(&sfn, &arn).await?;
+        println!("{}", deployed::status_text(&execution, &events, chrono::Utc::now()));
+        Ok::<(), OpsError>(())
+    };
+    shown.await.map_or_else(failed, |()| ExitCode::SUCCESS)
+}
+
+async fn watch(args: ExecutionArgs, every: f64) -> ExitCode {
+    let every = std::time::Duration::from_secs_f64(every.clamp(0.2, 60.0));
+    match chosen(args).await {
+        Ok((sfn, arn)) => {
+            eprintln!("rebound: watching {arn}");
+            deployed::watch(&sfn, &arn, every).await.unwrap_or_else(failed)
+        }
+        Err(e) => failed(e),
+    }
+}
+
+async fn report(args: ExecutionArgs, out: PathBuf) -> ExitCode {
+    let written = async {
+        let (sfn, arn) = chosen(args).await?;
+        let config = rebound_shared::aws::load_recovery_config().await;
+        let report = deployed::report(&sfn, &arn, &config).await?;
+        let (json, html) = deployed::write_report(&report, &out)?;
+        println!("{}", deployed::report_summary(&report));
+        eprintln!("report: {} and {}", json.display(), html.display());
+        Ok::<(), OpsError>(())
+    };
+    written.await.map_or_else(failed, |()| ExitCode::SUCCESS)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -445,12 +652,18 @@ async fn main() -> ExitCode {
             token,
             by,
             approvals_dir,
-        } => answer(&token, Ok(&by), approvals_dir),
+            region,
+        } => answer(&token, Ok(&by), approvals_dir, region).await,
         Command::Reject {
             token,
             cause,
             approvals_dir,
-        } => answer(&token, Err(&cause), approvals_dir),
+            region,
+        } => answer(&token, Err(&cause), approvals_dir, region).await,
+        Command::Start(args) => start(args).await,
+        Command::Status(args) => status(args).await,
+        Command::Watch { execution, every } => watch(execution, every).await,
+        Command::Report { execution, out } => report(execution, out).await,
         Command::Validate { plan, audit } => validate(plan, audit),
         Command::Lease { action } => lease(action).await,
         Command::Drill {

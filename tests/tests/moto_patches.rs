@@ -398,3 +398,70 @@ async fn a_replica_update_makes_a_global_table_replica_as_dynamodb_does() {
         (true, vec![("us-west-2".to_string(), "ACTIVE".to_string())])
     );
 }
+
+/// Starts a one-task execution waiting on its token, rejects it with a cause, and returns the
+/// cause the history's ExecutionFailed event holds.
+async fn rejected_cause(moto: &MotoServer) -> Option<String> {
+    moto.execute_state_machines().expect("moto runs executions");
+    let config = moto.config("us-west-2");
+    let (sfn, sqs) = (aws_sdk_sfn::Client::new(&config), aws_sdk_sqs::Client::new(&config));
+    let queue = sqs.create_queue().queue_name("asks").send().await.expect("CreateQueue");
+    let queue = queue.queue_url().expect("url").to_string();
+    let definition = serde_json::json!({"StartAt": "Ask", "States": {"Ask": {"Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}}, "End": true}}});
+    let machine = sfn
+        .create_state_machine()
+        .name("ask")
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/states")
+        .send()
+        .await
+        .expect("CreateStateMachine");
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .send()
+        .await
+        .expect("StartExecution");
+    let message = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let body: serde_json::Value = serde_json::from_str(message.messages()[0].body().expect("body")).expect("JSON");
+    sfn.send_task_failure()
+        .task_token(body["token"].as_str().expect("token"))
+        .error("Rebound.ApprovalRejected")
+        .cause("the primary is back")
+        .send()
+        .await
+        .expect("SendTaskFailure");
+    for _ in 0..50 {
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(execution.execution_arn())
+            .send()
+            .await
+            .expect("GetExecutionHistory");
+        if let Some(failed) = history.events().iter().find_map(|e| e.execution_failed_event_details()) {
+            return failed.cause().map(String::from);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the execution did not fail");
+}
+
+#[tokio::test]
+async fn a_task_failure_keeps_its_cause_as_step_functions_does() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        rejected_cause(&released).await,
+        None,
+        "moto as released drops SendTaskFailure's cause (the gap)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rejected_cause(&patched).await.as_deref(), Some("the primary is back"));
+}

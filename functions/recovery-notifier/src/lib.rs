@@ -16,8 +16,8 @@ use rebound_shared::context::{
     StepResult,
 };
 use rebound_shared::error::{AwsError, ErrorKind};
-use rebound_shared::step::elapsed_ms;
 use rebound_shared::reports::ReportStore;
+use rebound_shared::step::elapsed_ms;
 use rebound_shared::table::RecoveryTable;
 use rebound_shared::{report, RecoveryContext};
 use serde_json::{json, Value};
@@ -108,11 +108,9 @@ impl RecoveryNotifier {
         };
         match &report {
             Some((_, Some(stored))) => {
-                note.text = format!(
-                    "{}\n\nReport: {} ({})",
-                    note.text, stored.html, stored.console_url
-                );
-                note.body["report"] = json!({ "json": stored.json, "html": stored.html, "consoleUrl": stored.console_url });
+                note.text = format!("{}\n\nReport: {} ({})", note.text, stored.html, stored.console_url);
+                note.body["report"] =
+                    json!({ "json": stored.json, "html": stored.html, "consoleUrl": stored.console_url });
             }
             Some((action, None)) => {
                 let warning = format!(

@@ -64,7 +64,7 @@ impl World {
         request: Value,
     ) -> Result<rebound_shared::context::StepResult, recovery_notifier::NotifyError> {
         RecoveryNotifier {
-        reports: None,
+            reports: None,
             config: self.moto.config("us-east-1"),
             table: None,
         }

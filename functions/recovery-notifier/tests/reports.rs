@@ -71,7 +71,11 @@ async fn a_recovery_leaves_its_report_as_json_and_a_page_in_the_bucket_and_the_a
     assert_eq!(report.execution.status, "SUCCEEDED");
     assert_eq!(report.recovery_id, id);
     assert_eq!(report.rto.and_then(|m| m.actual_seconds), Some(551.0));
-    assert!(report.timeline.iter().any(|b| b.label == "validation"), "{:?}", report.timeline);
+    assert!(
+        report.timeline.iter().any(|b| b.label == "validation"),
+        "{:?}",
+        report.timeline
+    );
     let (page, kind) = object(&s3, &format!("{key}.html")).await;
     assert_eq!(kind.as_deref(), Some("text/html; charset=utf-8"));
     assert!(page.starts_with("<!doctype html>") && page.contains("RTO by phase"));
@@ -91,8 +95,15 @@ async fn a_report_that_cannot_be_written_is_said_in_the_notification_which_still
         .find(|a| a.operation == "PutObject")
         .expect("the report's action");
     assert_eq!(written.status, rebound_shared::context::ActionStatus::Failed);
-    assert!(written.detail.as_deref().unwrap_or("").contains("NoSuchBucket"), "{written:?}");
+    assert!(
+        written.detail.as_deref().unwrap_or("").contains("NoSuchBucket"),
+        "{written:?}"
+    );
     assert!(result.actions.iter().any(|a| a.operation == "Publish"));
-    let listed = aws_sdk_s3::Client::new(&moto.config("us-west-2")).list_buckets().send().await.expect("ListBuckets");
+    let listed = aws_sdk_s3::Client::new(&moto.config("us-west-2"))
+        .list_buckets()
+        .send()
+        .await
+        .expect("ListBuckets");
     assert!(listed.buckets().is_empty(), "nothing half-written elsewhere");
 }

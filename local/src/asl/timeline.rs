@@ -26,6 +26,20 @@ pub struct Transition {
     pub summary: String,
 }
 
+impl Transition {
+    /// The live log's line, the same for a local run and `rebound watch`.
+    pub fn line(&self) -> String {
+        format!(
+            "{:>9.3}s  {:<26} {:<8} {:>7} ms  {}",
+            self.offset_ms as f64 / 1000.0,
+            self.state,
+            self.state_type,
+            self.duration_ms,
+            self.summary
+        )
+    }
+}
+
 /// What an execution did, besides its output.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,14 +149,7 @@ impl Recorder {
             summary,
         };
         if verbose {
-            eprintln!(
-                "{:>9.3}s  {:<26} {:<8} {:>7} ms  {}",
-                t.offset_ms as f64 / 1000.0,
-                t.state,
-                t.state_type,
-                t.duration_ms,
-                t.summary
-            );
+            eprintln!("{}", t.line());
         }
         self.with(|timeline| timeline.transitions.push(t));
     }

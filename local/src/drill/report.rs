@@ -146,7 +146,11 @@ pub(super) fn html(report: &Value, execution: Option<&rebound_shared::report::Re
     let extra = format!(
         "<h2>Drill {}: {}</h2><p>What moto holds afterwards:</p><table>{facts}</table>",
         escape(report["scenario"].as_str().unwrap_or("")),
-        if report["verified"] == true { "recovery verified" } else { "recovery NOT verified" },
+        if report["verified"] == true {
+            "recovery verified"
+        } else {
+            "recovery NOT verified"
+        },
     );
     match execution {
         Some(r) => render(r, &extra),

@@ -589,7 +589,13 @@ pub(super) async fn stored_report(
 ) -> Result<Option<rebound_shared::report::Report>, DrillError> {
     let s3 = aws_sdk_s3::Client::new(recovery);
     let key = format!("reports/orders/{name}");
-    let json = match s3.get_object().bucket(REPORT_BUCKET).key(format!("{key}.json")).send().await {
+    let json = match s3
+        .get_object()
+        .bucket(REPORT_BUCKET)
+        .key(format!("{key}.json"))
+        .send()
+        .await
+    {
         Ok(out) => out.body.collect().await.map_err(|e| DrillError::Read {
             what: "the execution's report",
             message: e.to_string(),

@@ -88,7 +88,16 @@ pub enum Mode {
     Drill,
 }
 
-display_as_serde!(Mode, DisasterType, Severity, NotificationKind, RecoveryPath, Declined, StepStatus, ActionStatus);
+display_as_serde!(
+    Mode,
+    DisasterType,
+    Severity,
+    NotificationKind,
+    RecoveryPath,
+    Declined,
+    StepStatus,
+    ActionStatus
+);
 
 /// What a recovery does, decided by the classification.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

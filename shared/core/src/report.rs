@@ -231,7 +231,12 @@ pub fn build(ctx: &RecoveryContext, execution: Execution, now: DateTime<Utc>) ->
             sha256: reference.map(|r| r.sha256.clone()),
         },
         actions,
-        custom_actions: ctx.custom_action_results.iter().flat_map(|o| o.all()).cloned().collect(),
+        custom_actions: ctx
+            .custom_action_results
+            .iter()
+            .flat_map(|o| o.all())
+            .cloned()
+            .collect(),
         timeline,
         phases,
         rto,
@@ -267,7 +272,11 @@ fn approvals(ctx: &RecoveryContext) -> Vec<ApprovalRecord> {
             note: text("note"),
         });
     }
-    if let Some(e) = ctx.error.as_ref().filter(|e| e.error == crate::error::APPROVAL_REJECTED) {
+    if let Some(e) = ctx
+        .error
+        .as_ref()
+        .filter(|e| e.error == crate::error::APPROVAL_REJECTED)
+    {
         out.push(ApprovalRecord {
             approved: false,
             by: None,
@@ -315,11 +324,27 @@ pub fn bars(ctx: &RecoveryContext, now: DateTime<Utc>) -> Vec<Bar> {
     let mut out = Vec::new();
     let decided = ctx.timestamps.decided_at;
     if let Some(decided) = decided {
-        out.push(span(Phase::Detection, Lane::Main, "detection", origin, decided, 0, "completed"));
+        out.push(span(
+            Phase::Detection,
+            Lane::Main,
+            "detection",
+            origin,
+            decided,
+            0,
+            "completed",
+        ));
     }
     let checked = ctx.readiness.as_ref().map(|r| r.checked_at);
     if let (Some(decided), Some(checked)) = (decided, checked) {
-        out.push(span(Phase::Decision, Lane::Main, "readiness and decision", decided, checked, 0, "completed"));
+        out.push(span(
+            Phase::Decision,
+            Lane::Main,
+            "readiness and decision",
+            decided,
+            checked,
+            0,
+            "completed",
+        ));
     }
     let answered = ctx
         .approval
@@ -328,14 +353,32 @@ pub fn bars(ctx: &RecoveryContext, now: DateTime<Utc>) -> Vec<Bar> {
         .and_then(Value::as_str)
         .and_then(|t| t.parse::<DateTime<Utc>>().ok());
     if let (Some(asked), Some(answered)) = (checked, answered) {
-        out.push(span(Phase::ApprovalWait, Lane::Main, "approval wait", asked, answered, 0, "waited"));
+        out.push(span(
+            Phase::ApprovalWait,
+            Lane::Main,
+            "approval wait",
+            asked,
+            answered,
+            0,
+            "waited",
+        ));
     }
     let r = &ctx.results;
     let steps = [
         (Phase::Dns, Lane::Dns, "DNS failover", r.dns.as_ref()),
-        (Phase::Databases, Lane::Databases, "database failover", r.database.as_ref()),
+        (
+            Phase::Databases,
+            Lane::Databases,
+            "database failover",
+            r.database.as_ref(),
+        ),
         (Phase::Services, Lane::Main, "service restoration", r.services.as_ref()),
-        (Phase::Validation, Lane::Main, "validation", r.validation.as_ref().map(|v| &v.result)),
+        (
+            Phase::Validation,
+            Lane::Main,
+            "validation",
+            r.validation.as_ref().map(|v| &v.result),
+        ),
     ];
     for (phase, lane, label, result) in steps {
         if let Some((from, to, polls, status)) = result.and_then(|s| step_span(s, now)) {

@@ -4,6 +4,7 @@ Each patch restores exactly one documented behaviour and has its own test in
 tests/tests/moto_patches.rs. Everything else is moto as released.
 """
 
+import inspect
 import io
 import json
 import sys
@@ -15,7 +16,7 @@ from moto.core.config import default_user_config
 from botocore.parsers import RpcV2CBORParser
 from botocore.serialize import RpcV2CBORSerializer
 from botocore.session import get_session
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
 from moto.rds.responses import RDSResponse
@@ -24,6 +25,7 @@ from moto.dynamodb.models.table import Table as DynamoTable
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.route53.models import HealthCheck as Route53HealthCheck
 from moto.route53.responses import Route53 as Route53Response
+from moto.stepfunctions.responses import StepFunctionResponse
 
 # moto runs Lambda functions in Docker, which these machines do not have. Its documented
 # alternative ("lambda": {"use_docker": False}, the simple Lambda backend) answers each Invoke
@@ -224,6 +226,24 @@ def describe_table_with_replicas(self, base_key="TableDescription"):
 
 DynamoHandler.update_table = update_table
 DynamoTable.describe = describe_table_with_replicas
+
+
+# AWS Step Functions API Reference, SendTaskFailure: "cause: A more detailed explanation of the
+# cause of the failure", which the task's TaskFailed event and the execution's ExecutionFailed
+# event then carry. moto's handler passes the error on and drops the cause, so a rejected
+# approval's reason never reaches the history. Its executing backend takes the cause; the
+# default one ignores both.
+def send_task_failure(self):
+    backend = self.stepfunction_backend
+    token, error, cause = self._get_param("taskToken"), self._get_param("error"), self._get_param("cause")
+    if "cause" in inspect.signature(backend.send_task_failure).parameters:
+        backend.send_task_failure(token, error=error, cause=cause)
+    else:
+        backend.send_task_failure(token, error=error)
+    return EmptyResult()
+
+
+StepFunctionResponse.send_task_failure = send_task_failure
 
 # AWS serves CloudWatch over Smithy RPC v2 CBOR (its service model lists smithy-rpc-v2-cbor
 # first, and the AWS SDK for Rust speaks only that); moto serves CloudWatch over the JSON and

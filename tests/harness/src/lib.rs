@@ -154,6 +154,17 @@ impl MotoServer {
         }
     }
 
+    /// Makes moto's Step Functions run the executions it starts (its documented
+    /// `stepfunctions.execute_state_machine` setting): states advance, task tokens wait for
+    /// SendTaskSuccess/SendTaskFailure, and GetExecutionHistory returns the real events.
+    pub fn execute_state_machines(&self) -> std::io::Result<()> {
+        let body = serde_json::json!({"stepfunctions": {"execute_state_machine": true}}).to_string();
+        match http_request_with(self.port, "POST", "/moto-api/config", &body)? {
+            200 | 201 => Ok(()),
+            status => Err(std::io::Error::other(format!("stepfunctions config: HTTP {status}"))),
+        }
+    }
+
     /// What moto printed so far, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -68,7 +68,12 @@ const LABELS: f64 = 310.0;
 const ROW: f64 = 26.0;
 
 fn timeline_svg(bars: &[Bar]) -> String {
-    let total = bars.iter().map(|b| b.start_ms + b.duration_ms).max().unwrap_or(0).max(1);
+    let total = bars
+        .iter()
+        .map(|b| b.start_ms + b.duration_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let plot = WIDTH - LABELS - 20.0;
     let x = |ms: u64| LABELS + ms as f64 / total as f64 * plot;
     let mut rows = String::new();
@@ -218,7 +223,13 @@ pub fn render(report: &Report, extra: &str) -> String {
                 "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                 escape(&c.name),
                 escape(&c.status),
-                escape(&c.output.as_ref().map(compact).or_else(|| c.cause.clone()).unwrap_or_default())
+                escape(
+                    &c.output
+                        .as_ref()
+                        .map(compact)
+                        .or_else(|| c.cause.clone())
+                        .unwrap_or_default()
+                )
             )
         })
         .collect();

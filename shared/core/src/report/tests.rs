@@ -60,7 +60,10 @@ fn polling_loops_fold_into_one_bar_per_step_with_their_polls_in_their_lanes() {
     assert_eq!(bar(Phase::Detection).duration_ms, 1000);
     assert_eq!(bar(Phase::ApprovalWait).duration_ms, 30_000);
     let dns = bar(Phase::Dns);
-    assert_eq!((dns.lane, dns.polls, dns.start_ms, dns.duration_ms), (Lane::Dns, 3, 40_000, 40_000));
+    assert_eq!(
+        (dns.lane, dns.polls, dns.start_ms, dns.duration_ms),
+        (Lane::Dns, 3, 40_000, 40_000)
+    );
     let db = bar(Phase::Databases);
     assert_eq!((db.lane, db.polls, db.duration_ms), (Lane::Databases, 5, 120_000));
     assert_eq!(bar(Phase::Validation).polls, 2);
@@ -86,7 +89,11 @@ fn what_was_left_unfenced_or_unverified_and_who_approved_are_in_the_report() {
     assert!(report.unfenced[0].contains("orders-db-use1 (failed): us-east-1 did not answer"));
     assert!(report.not_done.is_empty());
     assert_eq!(report.unverified.len(), 1, "{:?}", report.unverified);
-    assert!(report.unverified[0].starts_with("primary stream consumer (unknown)"), "{:?}", report.unverified);
+    assert!(
+        report.unverified[0].starts_with("primary stream consumer (unknown)"),
+        "{:?}",
+        report.unverified
+    );
     assert_eq!(report.approvals.len(), 1);
     assert_eq!(report.approvals[0].by.as_deref(), Some("jane"));
     assert_eq!(report.approvals[0].at, Some(at("2026-11-24T03:13:20Z")));
@@ -108,7 +115,11 @@ fn a_recovery_that_failed_before_validation_says_so_and_its_running_step_ends_no
     });
     let report = build(&ctx, execution(), at("2026-11-24T03:20:00Z"));
     assert_eq!(report.unverified, vec!["the recovery was never validated".to_string()]);
-    let db = report.timeline.iter().find(|b| b.phase == Phase::Databases).expect("a bar");
+    let db = report
+        .timeline
+        .iter()
+        .find(|b| b.phase == Phase::Databases)
+        .expect("a bar");
     assert_eq!(db.duration_ms, 399_000);
     assert!(report.rto.is_none());
     assert!(report.phases.iter().all(|p| p.phase != Phase::Other));
