@@ -92,11 +92,20 @@ fn seed(what: &'static str) -> impl Fn(String) -> DrillError {
     move |message| DrillError::Seed { what, message }
 }
 
-/// Runs the drill and prints and writes its report.
-pub async fn main(scenario: Scenario, time_scale: f64, report_dir: &Path) -> ExitCode {
-    match drill(scenario, time_scale, report_dir).await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+/// Runs the drill and prints and writes its report; with `forecast`, also the RTO the real
+/// recovery would take.
+pub async fn main(scenario: Scenario, time_scale: f64, report_dir: &Path, forecast: bool) -> ExitCode {
+    match drill_with(scenario, time_scale, report_dir, &[]).await {
+        Ok((verified, report)) => {
+            if forecast {
+                print_forecast(&report["forecast"]);
+            }
+            if verified {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Err(e) => {
             eprintln!("rebound drill: {e}");
             ExitCode::from(2)
@@ -283,6 +292,8 @@ pub async fn drill_with(
             .unwrap_or_default(),
         "apiCalls": call_counts(&calls),
         "executionReport": execution_report,
+        // The same recovery on a virtual clock where each operation takes AWS's time.
+        "forecast": ended.context().map(rebound_shared::forecast::of_context),
     });
     print_summary(&report, &timeline, &facts);
     std::fs::create_dir_all(report_dir)?;

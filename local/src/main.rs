@@ -150,6 +150,11 @@ enum Command {
         /// Where the JSON and HTML reports go.
         #[arg(long, default_value = "reports")]
         report_dir: PathBuf,
+        /// Also predict the real recovery's RTO: the same recovery on a virtual clock where each
+        /// AWS operation takes the time AWS documents for it, with the critical path and each
+        /// figure's source.
+        #[arg(long)]
+        forecast: bool,
     },
     /// Measure how a recovery scales: seed moto with a large application and a one-resource
     /// one, run each one's region-outage recovery, and print wall time (moto's own CPU time
@@ -670,7 +675,8 @@ async fn main() -> ExitCode {
             scenario,
             time_scale,
             report_dir,
-        } => drill::main(scenario, time_scale, &report_dir).await,
+            forecast,
+        } => drill::main(scenario, time_scale, &report_dir, forecast).await,
         Command::Bench {
             zones,
             records,

@@ -2,7 +2,7 @@
 //! recovery plan, the recovery context and step results, the error names the state machine
 //! matches, RTO/RPO arithmetic, and AWS client setup.
 
-pub use rebound_core::{audit, capacity, context, objectives, plan, plan_ref, report, step};
+pub use rebound_core::{audit, capacity, context, forecast, objectives, plan, plan_ref, report, step};
 
 pub mod aws;
 pub mod capacities;

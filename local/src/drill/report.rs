@@ -160,3 +160,73 @@ pub(super) fn html(report: &Value, execution: Option<&rebound_shared::report::Re
         ),
     }
 }
+
+/// The forecast, its critical path, and the figures with their sources.
+pub fn print_forecast(forecast: &Value) {
+    use rebound_shared::forecast::figures;
+    use rebound_shared::report::html::human;
+    if forecast.is_null() {
+        println!("\nNo forecast: the execution ended without a recovery context");
+        return;
+    }
+    println!("\nForecast: this recovery on a virtual clock (AWS's documented times; the state machine's Wait states)");
+    for leg in forecast["legs"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {:<12} {:>12}  {}",
+            if leg["critical"] == true { "*" } else { " " },
+            leg["phase"].as_str().unwrap_or(""),
+            human(leg["seconds"].as_f64().unwrap_or(0.0)),
+            leg["label"].as_str().unwrap_or("")
+        );
+    }
+    let rto = forecast["rtoSeconds"].as_f64().unwrap_or(0.0);
+    let target = forecast["targetSeconds"].as_f64().unwrap_or(0.0);
+    println!(
+        "Predicted RTO {} (target {}): {}",
+        human(rto),
+        human(target),
+        if forecast["withinTarget"] == true {
+            "within target"
+        } else {
+            "EXCEEDS the target"
+        }
+    );
+    let path: Vec<String> = forecast["legs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["critical"] == true)
+        .map(|l| {
+            let phase = match l["phase"].as_str().unwrap_or("") {
+                "other" => "custom actions",
+                other => other,
+            };
+            format!("{phase} ({})", human(l["seconds"].as_f64().unwrap_or(0.0)))
+        })
+        .collect();
+    println!("Critical path (*): {}", path.join(" → "));
+    for left in forecast["excluded"].as_array().into_iter().flatten() {
+        println!("Not counted: {}", left.as_str().unwrap_or(""));
+    }
+    println!("\nFigures (shared/core/src/forecast/figures.rs)");
+    for f in figures::ALL {
+        println!(
+            "  {:<28} {:>10}  {:<10} {}\n  {:<28} {:>10}  {:<10} source: {}",
+            f.key,
+            if f.key == "custom-action" {
+                "timeout".to_string()
+            } else {
+                human(f.seconds)
+            },
+            serde_json::to_value(f.basis)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            f.what,
+            "",
+            "",
+            "",
+            f.source
+        );
+    }
+}

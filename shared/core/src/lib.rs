@@ -21,6 +21,7 @@ pub mod audit;
 pub mod capacity;
 pub mod context;
 pub mod error;
+pub mod forecast;
 pub mod objectives;
 pub mod plan;
 pub mod plan_ref;

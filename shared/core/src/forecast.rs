@@ -1,0 +1,251 @@
+//! The recovery replayed on a virtual clock: each operation a recovery makes (or a dry run says
+//! it would make) takes the time AWS documents for it ([`figures`]), each polling loop advances
+//! by the state machine's own Wait states, and the predicted RTO is the critical path from the
+//! alarm to the validation's last round.
+
+pub mod figures;
+
+use serde::Serialize;
+
+use crate::context::{Action, DryRun, RecoveryContext, StepResult};
+use crate::plan::{ActionPoint, RecoveryPlan};
+use crate::report::{html::human, Lane, Phase};
+use figures::{Figure, LAMBDA_TASK};
+
+/// One stretch of the forecast: a phase, or a step's polling loop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leg {
+    pub phase: Phase,
+    pub lane: Lane,
+    pub label: String,
+    pub seconds: f64,
+    /// Status polls until the slowest operation is done.
+    pub polls: u32,
+    /// The figure that sets the time, by its key in [`figures::ALL`].
+    pub figure: Option<&'static str>,
+    pub critical: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forecast {
+    pub legs: Vec<Leg>,
+    pub rto_seconds: f64,
+    pub target_seconds: u64,
+    pub within_target: bool,
+    /// What the clock cannot know: a person's time.
+    pub excluded: Vec<String>,
+}
+
+/// What the acting steps do, from a recovery's results or the dry runs of a readiness check.
+pub struct Planned<'a> {
+    pub dns: &'a [Action],
+    pub databases: &'a [Action],
+    pub services: &'a [Action],
+}
+
+impl<'a> Planned<'a> {
+    /// What a recovery did, or, before it acts, what its dry runs say it would do.
+    pub fn of(ctx: &'a RecoveryContext) -> Planned<'a> {
+        let dry = ctx.dry_runs.as_ref();
+        let pick = |done: Option<&'a StepResult>, planned: Option<&'a DryRun>| -> &'a [Action] {
+            match (done, planned) {
+                (Some(r), _) => &r.actions,
+                (None, Some(DryRun::Ran(r))) => &r.actions,
+                _ => &[],
+            }
+        };
+        let r = &ctx.results;
+        Planned {
+            dns: pick(r.dns.as_ref(), dry.and_then(|d| d.dns.as_ref())),
+            databases: pick(r.database.as_ref(), dry.and_then(|d| d.database.as_ref())),
+            services: pick(r.services.as_ref(), dry.and_then(|d| d.services.as_ref())),
+        }
+    }
+}
+
+/// The forecast of a recovery context: its plan, its path, and what it did or would do.
+pub fn of_context(ctx: &RecoveryContext) -> Forecast {
+    forecast(
+        &ctx.plan,
+        crate::step::moves_region(ctx),
+        ctx.approval_required,
+        Planned::of(ctx),
+    )
+}
+
+/// A polling step: its first invocation makes the changes (one write after another), then it
+/// polls at `wait` until the slowest change is done.
+fn polled(phase: Phase, lane: Lane, name: &str, step: &str, actions: &[Action], wait: f64) -> Leg {
+    let doing: Vec<(&Action, Figure)> = actions
+        .iter()
+        .filter(|a| !a.already_done)
+        .filter_map(|a| figures::for_operation(step, &a.operation).map(|f| (a, f)))
+        .collect();
+    let writes = doing.iter().filter(|(_, f)| f.key == figures::API_WRITE.key).count() as f64;
+    let slowest = doing
+        .iter()
+        .filter(|(_, f)| f.key != figures::API_WRITE.key)
+        .max_by(|a, b| a.1.seconds.total_cmp(&b.1.seconds));
+    let first = LAMBDA_TASK.seconds + writes * figures::API_WRITE.seconds;
+    match slowest {
+        None => Leg {
+            phase,
+            lane,
+            label: format!("{name}: {} change(s) that take effect at once", doing.len()),
+            seconds: first,
+            polls: 0,
+            figure: (writes > 0.0).then_some(figures::API_WRITE.key),
+            critical: false,
+        },
+        Some((action, figure)) => {
+            let polls = (figure.seconds / wait).ceil().max(1.0) as u32;
+            Leg {
+                phase,
+                lane,
+                label: format!(
+                    "{name}: {} {} ({} {}), {polls} poll(s) every {wait:.0} s",
+                    action.operation,
+                    action.resource,
+                    figure.key,
+                    human(figure.seconds)
+                ),
+                seconds: first + f64::from(polls) * (wait + LAMBDA_TASK.seconds),
+                polls,
+                figure: Some(figure.key),
+                critical: false,
+            }
+        }
+    }
+}
+
+fn fixed(phase: Phase, label: String, seconds: f64, figure: Option<&'static str>) -> Leg {
+    Leg {
+        phase,
+        lane: Lane::Main,
+        label,
+        seconds,
+        polls: 0,
+        figure,
+        critical: true,
+    }
+}
+
+/// The custom actions at `point`, each taking at most its timeout.
+fn custom(plan: &RecoveryPlan, point: ActionPoint) -> Option<Leg> {
+    let at: Vec<_> = plan.custom_actions.iter().filter(|a| a.at == point).collect();
+    if at.is_empty() {
+        return None;
+    }
+    let seconds: f64 = at.iter().map(|a| a.timeout_seconds as f64).sum();
+    let names: Vec<&str> = at.iter().map(|a| a.name.as_str()).collect();
+    Some(fixed(
+        Phase::Other,
+        format!("custom actions {} (their timeouts)", names.join(", ")),
+        seconds,
+        Some("custom-action"),
+    ))
+}
+
+/// Predicts the recovery's RTO. `moves_region`: DNS and databases fail over (not a service
+/// restore); `approval_required`: a person's wait, left out of the figure and said so.
+pub fn forecast(plan: &RecoveryPlan, moves_region: bool, approval_required: bool, planned: Planned) -> Forecast {
+    let mut legs = vec![
+        fixed(
+            Phase::Detection,
+            "alarm to execution, then the detector".into(),
+            figures::START.seconds + LAMBDA_TASK.seconds,
+            Some(figures::START.key),
+        ),
+        fixed(
+            Phase::Decision,
+            "the steps' dry runs, then readiness".into(),
+            2.0 * LAMBDA_TASK.seconds,
+            Some(LAMBDA_TASK.key),
+        ),
+    ];
+    let mut excluded = Vec::new();
+    if approval_required {
+        excluded.push("the approval wait (a person's time; the plan allows up to its approval.timeoutSeconds)".into());
+    }
+    if moves_region {
+        legs.extend(custom(plan, ActionPoint::BeforeFailover));
+        let mut dns = polled(Phase::Dns, Lane::Dns, "DNS", "dns", planned.dns, figures::WAIT_DNS);
+        let mut db = polled(
+            Phase::Databases,
+            Lane::Databases,
+            "databases",
+            "database",
+            planned.databases,
+            figures::WAIT_DATABASES,
+        );
+        if db.seconds >= dns.seconds {
+            db.critical = true;
+        } else {
+            dns.critical = true;
+        }
+        legs.extend([dns, db]);
+        legs.extend(custom(plan, ActionPoint::AfterDatabases));
+    }
+    let mut services = polled(
+        Phase::Services,
+        Lane::Main,
+        "services",
+        "services",
+        planned.services,
+        figures::WAIT_SERVICES,
+    );
+    services.critical = true;
+    legs.push(services);
+    legs.extend(custom(plan, ActionPoint::AfterServices));
+    legs.extend(custom(plan, ActionPoint::BeforeValidation));
+    let rounds = plan.validation.consecutive_successes.max(1);
+    legs.push(fixed(
+        Phase::Validation,
+        format!(
+            "validation: {rounds} passing round(s), {:.0} s apart",
+            figures::WAIT_PROBES
+        ),
+        f64::from(rounds) * LAMBDA_TASK.seconds + f64::from(rounds - 1) * figures::WAIT_PROBES,
+        Some(LAMBDA_TASK.key),
+    ));
+    let rto_seconds = legs.iter().filter(|l| l.critical).map(|l| l.seconds).sum();
+    let target_seconds = plan.objectives.rto_seconds;
+    Forecast {
+        legs,
+        rto_seconds,
+        target_seconds,
+        within_target: rto_seconds <= target_seconds as f64,
+        excluded,
+    }
+}
+
+impl Forecast {
+    /// `detection 4 s → decision 4 s → databases: PromoteReadReplica ... → validation 26 s`.
+    pub fn critical_path(&self) -> String {
+        self.legs
+            .iter()
+            .filter(|l| l.critical)
+            .map(|l| format!("{} {}", l.label, human(l.seconds)))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    }
+
+    /// One line: the predicted RTO against the target.
+    pub fn verdict(&self) -> String {
+        format!(
+            "predicted RTO {} (target {}): {}",
+            human(self.rto_seconds),
+            human(self.target_seconds as f64),
+            if self.within_target {
+                "within target"
+            } else {
+                "EXCEEDS the target"
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
