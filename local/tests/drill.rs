@@ -333,3 +333,46 @@ async fn a_primary_whose_apis_never_answer_is_given_up_on_in_seconds() {
         faulted.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_forecast_prints_the_predicted_rto_its_critical_path_and_its_sources() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().display().to_string();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_rebound"))
+                .args([
+                    "drill",
+                    "--scenario",
+                    "aurora-global",
+                    "--forecast",
+                    "--report-dir",
+                    &dir,
+                ])
+                .env_remove("AWS_ENDPOINT_URL")
+                .output()
+                .expect("rebound drill runs")
+        }
+    })
+    .await
+    .expect("joined");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains("Predicted RTO "), "{printed}");
+    let path = printed
+        .lines()
+        .find(|l| l.starts_with("Critical path (*): "))
+        .expect("a critical path");
+    assert!(path.contains("databases (") || path.contains("dns ("), "{path}");
+    assert!(
+        printed.contains("aurora-global-failover"),
+        "the Aurora figure was used: {printed}"
+    );
+    assert!(printed.contains(
+        "source: https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-editing.html"
+    ));
+}

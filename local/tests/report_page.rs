@@ -88,6 +88,31 @@ async fn the_region_outage_report_read_back_from_s3_holds_the_recovery_and_rende
         drill["rto"]["actualSeconds"].as_f64()
     );
     assert!(stored.phases.iter().any(|p| p.phase == Phase::Other && p.critical));
+    // The same recovery on AWS's clock: the replica's promotion is the critical path.
+    let forecast = &drill["forecast"];
+    let critical: Vec<&str> = forecast["legs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["critical"] == true)
+        .filter_map(|l| l["phase"].as_str())
+        .collect();
+    assert_eq!(
+        critical,
+        [
+            "detection",
+            "decision",
+            "other",
+            "databases",
+            "services",
+            "other",
+            "validation"
+        ]
+    );
+    assert!(
+        forecast["rtoSeconds"].as_f64().is_some_and(|s| s > 300.0 && s < 1800.0),
+        "{forecast}"
+    );
 
     let page = std::fs::read_dir(dir.path())
         .expect("reports")

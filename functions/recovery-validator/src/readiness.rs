@@ -1,8 +1,8 @@
 //! CheckReadiness: before anything changes, every acting step's own checks as a dry run (run
 //! just before by `DryRunSteps`, each step in its own function with its own role, and handed
 //! over in `dryRuns`), the old writers' fences, the acting roles' permissions and the recovery
-//! endpoint. Not ready fails with `Rebound.PreconditionFailed`; a scheduled check reports
-//! instead.
+//! endpoint; on a schedule, also the RTO forecast. Not ready fails with
+//! `Rebound.PreconditionFailed`; a scheduled check reports instead.
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
@@ -91,6 +91,9 @@ impl RecoveryValidator {
         if moves_region(ctx) {
             checks.extend(self.endpoint_checks(ctx).await);
             checks.push(static_stability(ctx, scheduled));
+        }
+        if scheduled {
+            checks.push(self.forecast(ctx, now).await);
         }
         let failing: Vec<String> = checks
             .iter()
@@ -206,6 +209,47 @@ fn ran<'a>(name: &str, dry_run: &'a Option<DryRun>) -> Result<Result<&'a StepRes
 /// What the failover path needs from the primary region (`rebound validate --audit`): a
 /// scheduled check is not ready while the plan has not acknowledged it; before a failover it is
 /// a warning, since the failover is under way either way.
+impl RecoveryValidator {
+    /// The scheduled check's forecast of the RTO, from what the dry runs say the recovery would
+    /// do: published as the `Rebound` metrics `ForecastRtoSeconds` and `RtoTargetSeconds` (per
+    /// application), and a failing check, which the not-ready notification carries, when it
+    /// exceeds the target.
+    async fn forecast(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Check {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+        let forecast = rebound_shared::forecast::of_context(ctx);
+        let datum = |name: &str, value: f64| {
+            MetricDatum::builder()
+                .metric_name(name)
+                .dimensions(Dimension::builder().name("Application").value(&ctx.application).build())
+                .value(value)
+                .unit(StandardUnit::Seconds)
+                .timestamp(aws_smithy_types::DateTime::from_millis(now.timestamp_millis()))
+                .build()
+        };
+        let published = self
+            .cloudwatch
+            .put_metric_data()
+            .namespace(FORECAST_NAMESPACE)
+            .metric_data(datum("ForecastRtoSeconds", forecast.rto_seconds))
+            .metric_data(datum("RtoTargetSeconds", forecast.target_seconds as f64))
+            .send()
+            .await;
+        let mut detail = format!("{}; critical path: {}", forecast.verdict(), forecast.critical_path());
+        for left in &forecast.excluded {
+            detail.push_str(&format!("; not counted: {left}"));
+        }
+        if let Err(e) = published {
+            let e = rebound_shared::error::from_sdk("cloudwatch", "PutMetricData", &e);
+            tracing::warn!(error = %e, "forecast metric not published");
+            detail.push_str(&format!("; metric not published: {e}"));
+        }
+        check("forecast RTO".into(), forecast.within_target, detail)
+    }
+}
+
+/// Where the scheduled check publishes its forecast.
+pub const FORECAST_NAMESPACE: &str = "Rebound";
+
 fn static_stability(ctx: &RecoveryContext, scheduled: bool) -> Check {
     let flags = rebound_shared::audit::open_flags(&ctx.plan);
     let name = "static stability".to_string();

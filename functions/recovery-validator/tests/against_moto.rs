@@ -692,3 +692,47 @@ async fn readiness_finds_a_custom_action_whose_function_is_missing() {
     );
     assert_eq!(w.untouched().await, untouched_state());
 }
+
+#[tokio::test]
+async fn the_scheduled_check_publishes_its_rto_forecast_and_warns_past_the_target() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    let mut request = w.request.clone();
+    request["context"]["path"] = json!("readinessCheck");
+    let report = w.readiness(&request).await.expect("a report");
+    let forecast = report
+        .checks
+        .iter()
+        .find(|c| c.name == "forecast RTO")
+        .expect("forecast");
+    assert!(forecast.passed, "{}", forecast.detail);
+    assert!(forecast.detail.contains("critical path: "), "{}", forecast.detail);
+    // What moto's CloudWatch holds: both figures, per application.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&w.moto.config("us-west-2"));
+    let listed = cloudwatch
+        .list_metrics()
+        .namespace("Rebound")
+        .send()
+        .await
+        .expect("ListMetrics");
+    let mut names: Vec<&str> = listed.metrics().iter().filter_map(|m| m.metric_name()).collect();
+    names.sort();
+    assert_eq!(names, ["ForecastRtoSeconds", "RtoTargetSeconds"]);
+    assert!(listed.metrics().iter().all(|m| m
+        .dimensions()
+        .iter()
+        .any(|d| d.name() == Some("Application") && d.value() == Some("orders"))));
+
+    // A target the recovery cannot meet: the scheduled check is not ready and says why.
+    request["context"]["plan"]["objectives"]["rtoSeconds"] = json!(120);
+    request["context"]["plan"]["validation"]["deadlineSeconds"] = json!(120);
+    let report = w.readiness(&request).await.expect("a report");
+    assert!(!report.ready);
+    assert!(
+        report.summary.contains("forecast RTO: predicted RTO"),
+        "{}",
+        report.summary
+    );
+    assert!(report.summary.contains("EXCEEDS the target"), "{}", report.summary);
+    assert_eq!(w.untouched().await, untouched_state());
+}
