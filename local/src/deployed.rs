@@ -247,7 +247,10 @@ pub fn status_text(execution: &Execution, events: &[Event], now: DateTime<Utc>) 
             format!("{} {:.1} s", r.state, ms as f64 / 1000.0)
         })
         .collect();
-    lines.push(format!("steps done ({}): {}", steps.len(), steps.join(", ")));
+    lines.push(match steps.len() {
+        0 => "steps done: none".to_string(),
+        n => format!("steps done ({n}): {}", steps.join(", ")),
+    });
     if let Some((state, token)) = history::waiting_token(events).filter(|_| running) {
         lines.push(format!("approval waiting in {state}:"));
         lines.push(format!("  rebound approve --token {token} --by YOUR-NAME"));

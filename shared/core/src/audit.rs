@@ -491,6 +491,8 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
     let topic_region = plan.notification.topic_arn.split(':').nth(3).unwrap_or(recovery);
     add("SendNotification", "sns:Publish", topic_region, Plane::Data, true);
     add("SendNotification", "dynamodb:DeleteItem", recovery, Plane::Data, true);
+    // The execution's report, in Rebound's own bucket; a failed write is said in the message.
+    add("SendNotification", "s3:PutObject", recovery, Plane::Data, false);
     out
 }
 
