@@ -20,6 +20,37 @@ async fn moto_with_topic() -> MotoServer {
     moto
 }
 
+/// A queue subscribed to the topic (raw delivery): what people are told arrives there.
+async fn subscribed(moto: &MotoServer) -> (aws_sdk_sqs::Client, String) {
+    let config = moto.config("us-west-2");
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs.create_queue().queue_name("told").send().await.expect("CreateQueue");
+    let url = url.queue_url().expect("url").to_string();
+    aws_sdk_sns::Client::new(&config)
+        .subscribe()
+        .topic_arn("arn:aws:sns:us-west-2:123456789012:rebound-orders")
+        .protocol("sqs")
+        .endpoint("arn:aws:sqs:us-west-2:123456789012:told")
+        .send()
+        .await
+        .expect("Subscribe");
+    (sqs, url)
+}
+
+/// The JSON body of the one notification the queue received.
+async fn told(sqs: &aws_sdk_sqs::Client, url: &str) -> serde_json::Value {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let envelope: serde_json::Value =
+        serde_json::from_str(out.messages()[0].body().expect("a body")).expect("an SNS envelope");
+    serde_json::from_str(envelope["Message"].as_str().expect("a message")).expect("the JSON body")
+}
+
 async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::Client::new(&moto.config("us-west-2"));
     s3.create_bucket()
@@ -54,6 +85,7 @@ async fn object(s3: &aws_sdk_s3::Client, key: &str) -> (String, Option<String>) 
 async fn a_recovery_leaves_its_report_as_json_and_a_page_in_the_bucket_and_the_action_names_it() {
     let moto = moto_with_topic().await;
     let s3 = bucket(&moto).await;
+    let (sqs, queue) = subscribed(&moto).await;
     let request = event("recovery-notifier-success.json");
     let id = request["context"]["recoveryId"].as_str().expect("an id").to_string();
     let result = notifier(&moto).handle(request, Utc::now()).await.expect("published");
@@ -79,11 +111,19 @@ async fn a_recovery_leaves_its_report_as_json_and_a_page_in_the_bucket_and_the_a
     let (page, kind) = object(&s3, &format!("{key}.html")).await;
     assert_eq!(kind.as_deref(), Some("text/html; charset=utf-8"));
     assert!(page.starts_with("<!doctype html>") && page.contains("RTO by phase"));
+    // The notification links it.
+    let body = told(&sqs, &queue).await;
+    assert_eq!(body["report"]["html"], format!("s3://{BUCKET}/{key}.html"));
+    assert_eq!(body["report"]["json"], format!("s3://{BUCKET}/{key}.json"));
+    assert!(body["report"]["consoleUrl"].as_str().is_some_and(|u| u.starts_with(
+        "https://console.aws.amazon.com/s3/object/rebound-orders-reports?region=us-west-2&prefix=reports/orders/"
+    )));
 }
 
 #[tokio::test]
 async fn a_report_that_cannot_be_written_is_said_in_the_notification_which_still_goes_out() {
     let moto = moto_with_topic().await;
+    let (sqs, queue) = subscribed(&moto).await;
     // No bucket: S3 answers NoSuchBucket.
     let result = notifier(&moto)
         .handle(event("recovery-notifier-failure.json"), Utc::now())
@@ -106,4 +146,8 @@ async fn a_report_that_cannot_be_written_is_said_in_the_notification_which_still
         .await
         .expect("ListBuckets");
     assert!(listed.buckets().is_empty(), "nothing half-written elsewhere");
+    let body = told(&sqs, &queue).await;
+    assert!(body["reportNotWritten"]
+        .as_str()
+        .is_some_and(|w| w.starts_with("WARNING: the execution's report could not be written")));
 }
