@@ -216,6 +216,38 @@ pub async fn events(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>, 
     }
 }
 
+/// The events after `seen` (an event id), oldest first: read newest first, page by page, until
+/// an event already seen, so that a long history is not read again at every poll.
+pub async fn events_after(sfn: &aws_sdk_sfn::Client, arn: &str, seen: i64) -> Result<Vec<Event>, OpsError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .reverse_order(true)
+            .max_results(100)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(sdk("GetExecutionHistory"))?;
+        let mut reached = false;
+        for event in page.events() {
+            if event.id() <= seen {
+                reached = true;
+                break;
+            }
+            out.push(Event::from_sdk(event));
+        }
+        match page.next_token() {
+            Some(next) if !next.is_empty() && !reached => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
 /// `rebound status`: where the execution is, what it did, and the approval it waits for.
 pub fn status_text(execution: &Execution, events: &[Event], now: DateTime<Utc>) -> String {
     let mut lines = vec![format!("execution {} ({})", execution.name, execution.arn)];
@@ -267,9 +299,11 @@ pub fn status_text(execution: &Execution, events: &[Event], now: DateTime<Utc>) 
 pub async fn watch(sfn: &aws_sdk_sfn::Client, arn: &str, every: Duration) -> Result<ExitCode, OpsError> {
     let mut printed = std::collections::HashSet::new();
     let mut told_token = None;
+    let mut events: Vec<Event> = Vec::new();
     loop {
         let execution = describe(sfn, arn).await?;
-        let events = events(sfn, arn).await?;
+        let seen = events.last().map_or(0, |e| e.id);
+        events.extend(events_after(sfn, arn, seen).await?);
         let origin = execution
             .started_at
             .or(events.first().map(|e| e.at))

@@ -188,6 +188,11 @@ async fn an_operator_starts_follows_approves_and_reports_a_deployed_recovery() {
         json!({"mode": "failover", "reason": "game day (j.doe)", "affectedRegion": "us-east-1"})
     );
 
+    // Followed from the start: each state printed once as it ends, across polls.
+    let watching = d
+        .rebound(&["watch", &arn, "--every", "0.2"])
+        .spawn()
+        .expect("watch starts");
     let token = d.token().await;
     // The newest execution by default, found through --state-machine.
     let status = d.run(&["status", "--state-machine", &d.machine]).await;
@@ -208,9 +213,29 @@ async fn an_operator_starts_follows_approves_and_reports_a_deployed_recovery() {
     assert_eq!(status, "SUCCEEDED");
     assert_eq!(output["approval"]["by"], "jane");
 
-    let watched = d.run(&["watch", &arn, "--every", "0.2"]).await;
+    let watched = tokio::task::spawn_blocking(move || watching.wait_with_output().expect("watch ends"))
+        .await
+        .expect("joined");
     assert!(watched.status.success(), "{}", text(&watched.stderr));
     let lines = text(&watched.stderr);
+    assert!(
+        lines.contains(&format!(
+            "waiting for approval in RequestApproval: rebound approve --token {token}"
+        )),
+        "{lines}"
+    );
+    for state in [
+        "DetectDisaster",
+        "RequestApproval",
+        "WaitForDnsFailover",
+        "RecoveryComplete",
+    ] {
+        let printed = lines
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(state))
+            .count();
+        assert_eq!(printed, 1, "{state} printed once:\n{lines}");
+    }
     for state in [
         "DetectDisaster",
         "RequestApproval",
@@ -366,4 +391,95 @@ async fn bad_starts_and_unknown_tokens_are_refused_and_change_nothing() {
         "{}",
         text(&missing.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_answers_a_local_runs_token_locally_and_not_step_functions() {
+    use rebound::drill::{Scenario, Stage, PLAN_LOCATION, TABLE};
+    use std::io::{BufRead, BufReader};
+    let stage = Stage::new(Scenario::SecurityIncident)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let input = stage
+        .inject(Scenario::SecurityIncident)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cache = tempfile::tempdir().expect("a cache");
+    let definition = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/recovery.asl.json");
+    let input = input.to_string();
+    let command = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rebound"));
+        c.args(args)
+            .env("REBOUND_CACHE", cache.path())
+            .env("AWS_ENDPOINT_URL", stage.moto.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("RECOVERY_REGION", "us-west-2")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut running = command(&[
+        "run",
+        "--definition",
+        definition,
+        "--input",
+        &input,
+        "--time-scale",
+        "0",
+        "--table",
+        TABLE,
+        "--plan-location",
+        PLAN_LOCATION,
+        "--recovery-region",
+        "us-west-2",
+    ])
+    .spawn()
+    .expect("rebound run starts");
+    let stderr = running.stderr.take().expect("stderr");
+    // Read on to the end: a closed pipe would fail the run's own writes to stderr.
+    let (found, tokens) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(token) = line
+                .strip_prefix("waiting for approval: rebound approve --token ")
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                let _ = found.send(token.to_string());
+            }
+        }
+    });
+    let token = tokio::task::spawn_blocking(move || tokens.recv_timeout(std::time::Duration::from_secs(60)))
+        .await
+        .expect("joined")
+        .expect("the run asks for approval");
+    // No Step Functions endpoint answers this token: only the local run can take it.
+    let approved = command(&["approve", "--token", &token, "--by", "j.doe"])
+        .output()
+        .expect("approve runs");
+    assert!(approved.status.success(), "{}", text(&approved.stderr));
+    assert!(
+        text(&approved.stderr).starts_with(&format!("answered {token}")),
+        "{}",
+        text(&approved.stderr)
+    );
+    let ended = tokio::task::spawn_blocking(move || running.wait_with_output().expect("the run ends"))
+        .await
+        .expect("joined");
+    reader.join().expect("stderr read");
+    assert!(ended.status.success(), "{}", text(&ended.stdout));
+    let output: Value = serde_json::from_slice(&ended.stdout).expect("the run's output");
+    assert_eq!(output["approval"]["by"], "j.doe");
+    // The recovery went ahead in moto once approved.
+    let promoted = aws_sdk_rds::Client::new(&stage.recovery)
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-usw2")
+        .send()
+        .await
+        .expect("described");
+    assert!(promoted.db_instances()[0]
+        .read_replica_source_db_instance_identifier()
+        .is_none());
 }

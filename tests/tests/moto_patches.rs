@@ -465,3 +465,84 @@ async fn a_task_failure_keeps_its_cause_as_step_functions_does() {
     let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rejected_cause(&patched).await.as_deref(), Some("the primary is back"));
 }
+
+/// Runs a five-state execution to its end; returns what one GetExecutionHistory call of at
+/// most 4 events, newest first, answers: the ids, and whether a next page is announced.
+async fn newest_four(moto: &MotoServer) -> (Vec<i64>, bool, usize) {
+    moto.execute_state_machines().expect("moto runs executions");
+    let sfn = aws_sdk_sfn::Client::new(&moto.config("us-west-2"));
+    let states: serde_json::Map<String, serde_json::Value> = (1..=5)
+        .map(|i| {
+            let next = if i == 5 {
+                serde_json::json!({"Type": "Pass", "End": true})
+            } else {
+                serde_json::json!({"Type": "Pass", "Next": format!("S{}", i + 1)})
+            };
+            (format!("S{i}"), next)
+        })
+        .collect();
+    let definition = serde_json::json!({"StartAt": "S1", "States": states});
+    let machine = sfn
+        .create_state_machine()
+        .name("five")
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/states")
+        .send()
+        .await
+        .expect("CreateStateMachine");
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .send()
+        .await
+        .expect("StartExecution");
+    let arn = execution.execution_arn();
+    for _ in 0..50 {
+        let out = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("Describe");
+        if out.status().as_str() != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let all = sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("all");
+    let page = sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .reverse_order(true)
+        .max_results(4)
+        .send()
+        .await
+        .expect("GetExecutionHistory");
+    (
+        page.events().iter().map(|e| e.id()).collect(),
+        page.next_token().is_some(),
+        all.events().len(),
+    )
+}
+
+#[tokio::test]
+async fn an_execution_history_pages_and_reads_newest_first_as_step_functions_does() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    let (ids, more, total) = newest_four(&released).await;
+    assert_eq!(
+        (ids.len(), ids.first().copied(), more),
+        (total, Some(1), false),
+        "moto as released answers every event, oldest first (the gap)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (ids, more, total) = newest_four(&patched).await;
+    let newest = i64::try_from(total).expect("a count");
+    assert_eq!(ids, vec![newest, newest - 1, newest - 2, newest - 3]);
+    assert!(more);
+}

@@ -245,6 +245,28 @@ def send_task_failure(self):
 
 StepFunctionResponse.send_task_failure = send_task_failure
 
+
+# AWS Step Functions API Reference, GetExecutionHistory: "maxResults: The maximum number of
+# results that are returned per call ... the default is 100 and the maximum allowed page size is
+# 1000", "nextToken: If nextToken is returned, there are more results available", and
+# "reverseOrder: Lists events in descending order of their timeStamp". moto returns every event,
+# oldest first, whatever the call asks, so a reader that pages, or reads the newest events first,
+# is never exercised.
+def get_execution_history(self):
+    history = self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))
+    events = list(history["events"])
+    if self._get_param("reverseOrder"):
+        events.reverse()
+    size = int(self._get_param("maxResults") or 0) or 100
+    start = int(self._get_param("nextToken") or 0)
+    page = {"events": events[start:start + size]}
+    if start + size < len(events):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
+
+
+StepFunctionResponse.get_execution_history = get_execution_history
+
 # AWS serves CloudWatch over Smithy RPC v2 CBOR (its service model lists smithy-rpc-v2-cbor
 # first, and the AWS SDK for Rust speaks only that); moto serves CloudWatch over the JSON and
 # query protocols only and answers 404 at /service/.../operation/.... This translates a CBOR
