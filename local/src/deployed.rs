@@ -360,6 +360,9 @@ pub async fn answer(sfn: &aws_sdk_sfn::Client, token: &str, decision: Result<&st
     }
 }
 
+/// The state machine's approval gate (statemachine/recovery.asl.json).
+pub const APPROVAL_STATE: &str = "RequestApproval";
+
 /// `rebound report`: the execution's report from its history, the plan and stored results it
 /// names read back as the functions read them.
 pub async fn report(
@@ -382,6 +385,18 @@ pub async fn report(
         .map_err(|e| OpsError::Resolve(e.to_string()))?;
     let mut context: rebound_shared::RecoveryContext =
         serde_json::from_value(payload["context"].take()).map_err(|e| OpsError::Resolve(e.to_string()))?;
+    // An answer sent from the console carries no time: the history has it.
+    if let Some(answer) = context.approval.as_mut().and_then(Value::as_object_mut) {
+        if !answer.contains_key("at") {
+            let answered = history::runs(&events)
+                .into_iter()
+                .find(|r| r.state == APPROVAL_STATE)
+                .and_then(|r| r.exited);
+            if let Some(at) = answered {
+                answer.insert("at".into(), json!(at.to_rfc3339()));
+            }
+        }
+    }
     if context.error.is_none() {
         context.error =
             history::failure(&events).map(|(error, cause)| rebound_shared::context::StateError { error, cause });

@@ -362,7 +362,7 @@ async fn bad_starts_and_unknown_tokens_are_refused_and_change_nothing() {
         ])
         .await;
     let arn = text(&started.stdout).trim().to_string();
-    let _ = d.token().await;
+    let token = d.token().await;
     let bogus = d
         .run(&["approve", "--token", "not-a-waiting-token", "--by", "mallory"])
         .await;
@@ -376,6 +376,29 @@ async fn bad_starts_and_unknown_tokens_are_refused_and_change_nothing() {
         .await
         .expect("described");
     assert_eq!(out.status().as_str(), "RUNNING", "still waiting for a real answer");
+
+    // Answered from the console, which sends no time: the report takes it from the history.
+    d.sfn
+        .send_task_success()
+        .task_token(&token)
+        .output(json!({"approved": true, "by": "console"}).to_string())
+        .send()
+        .await
+        .expect("SendTaskSuccess");
+    assert_eq!(d.held(&arn).await.0, "SUCCEEDED");
+    let dir = tempfile::tempdir().expect("dir");
+    let reported = d
+        .run(&["report", &arn, "--out", &dir.path().display().to_string()])
+        .await;
+    assert!(reported.status.success(), "{}", text(&reported.stderr));
+    let name = arn.rsplit(':').next().expect("a name");
+    let report: rebound_shared::report::Report =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(format!("{name}.json"))).expect("JSON"))
+            .expect("a report");
+    let approval = &report.approvals[0];
+    assert_eq!(approval.by.as_deref(), Some("console"));
+    let at = approval.at.expect("the time, from the history");
+    assert!((chrono::Utc::now() - at).num_seconds().abs() < 60, "{at}");
 
     let nothing = d.run(&["status"]).await;
     assert_eq!(nothing.status.code(), Some(2));
