@@ -79,6 +79,8 @@ pub struct Figures {
     pub resources: usize,
     /// This process's peak resident memory so far (VmHWM), in KiB.
     pub peak_memory_kib: u64,
+    /// The execution's report as the notifier wrote it to the bucket: JSON and page, in bytes.
+    pub report_bytes: (i64, i64),
     /// What moto holds afterwards.
     pub moved: Moved,
 }
@@ -133,14 +135,19 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
     let plan = seed_application(shape, &global, &recovery).await?;
     let plan_bytes = plan.to_string().len();
     let proxy = FaultProxy::start(&moto)?;
-    let functions = Arc::new(Functions::new(
+    let mut functions = Functions::new(
         &Regions {
             primary: proxy.config(PRIMARY),
             recovery: proxy.config(RECOVERY),
         },
         Some(format!("s3://{BUCKET}/plan.json")),
         Some(TABLE.into()),
+    );
+    functions.notifier.reports = Some(rebound_shared::reports::ReportStore::new(
+        &proxy.config(RECOVERY),
+        BUCKET,
     ));
+    let functions = Arc::new(functions);
     let (tasks, substitutions) = bind(functions);
     let mut interpreter = Interpreter::new(tasks, substitutions);
     interpreter.time_scale = 0.0;
@@ -168,7 +175,9 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
         *calls.entry(key).or_default() += 1;
     }
     let moved = moved(&global, &recovery, &plan).await?;
+    let report_bytes = report_bytes(&recovery).await?;
     Ok(Figures {
+        report_bytes,
         moved,
         shape: describe(shape),
         succeeded: outcome.is_ok(),
@@ -184,6 +193,26 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
         resources: shape.records + shape.databases + shape.services,
         peak_memory_kib: peak_memory_kib(),
     })
+}
+
+/// The sizes of the report the notifier left under `reports/`: its JSON, then its page.
+async fn report_bytes(recovery: &aws_config::SdkConfig) -> Result<(i64, i64), BenchError> {
+    let listed = aws_sdk_s3::Client::new(recovery)
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("reports/")
+        .send()
+        .await
+        .map_err(|e| seed_err("the report")(format!("{e:?}")))?;
+    let size = |suffix: &str| {
+        listed
+            .contents()
+            .iter()
+            .find(|o| o.key().is_some_and(|k| k.ends_with(suffix)))
+            .and_then(|o| o.size())
+            .unwrap_or(0)
+    };
+    Ok((size(".json"), size(".html")))
 }
 
 /// The CloudWatch alarm event that starts a region-outage recovery.

@@ -20,6 +20,10 @@ pub(super) fn print(all: &[Figures]) {
             f.peak_memory_kib
         );
         println!(
+            "  execution report in S3: {} B JSON, {} B page",
+            f.report_bytes.0, f.report_bytes.1
+        );
+        println!(
             "  Route 53 at its quota of five requests a second: at least {} ms of the wall time",
             route53_floor_ms(f)
         );
