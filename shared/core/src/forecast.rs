@@ -172,6 +172,14 @@ pub fn forecast(plan: &RecoveryPlan, moves_region: bool, approval_required: bool
     if moves_region {
         legs.extend(custom(plan, ActionPoint::BeforeFailover));
         let mut dns = polled(Phase::Dns, Lane::Dns, "DNS", "dns", planned.dns, figures::WAIT_DNS);
+        // Resolvers keep the old answer until its TTL runs out: only then do clients (and the
+        // validation's probes) reach the recovery region.
+        let ttl = plan.dns.iter().filter_map(|r| r.ttl).max().unwrap_or(0);
+        if ttl > 0 && planned.dns.iter().any(|a| !a.already_done) {
+            dns.seconds += ttl as f64;
+            dns.label
+                .push_str(&format!(", then resolvers' caches expire (TTL {ttl} s)"));
+        }
         let mut db = polled(
             Phase::Databases,
             Lane::Databases,

@@ -78,8 +78,12 @@ fn a_replica_promotion_is_the_critical_path_of_a_failover() {
             services: &services,
         },
     );
-    // 60 s to INSYNC polled every 10 s: 6 polls of (10 s wait + a 2 s task) after a 2 s start.
-    assert_eq!((leg(&f, Phase::Dns).polls, leg(&f, Phase::Dns).seconds), (6, 74.0));
+    // 60 s to INSYNC polled every 10 s: 6 polls of (10 s wait + a 2 s task) after a 2 s start,
+    // then the api record's 60 s TTL.
+    assert_eq!((leg(&f, Phase::Dns).polls, leg(&f, Phase::Dns).seconds), (6, 134.0));
+    assert!(leg(&f, Phase::Dns)
+        .label
+        .ends_with("then resolvers' caches expire (TTL 60 s)"));
     // 300 s promotion polled every 30 s, after two 1 s writes: 2 + 2 + 10 x 32.
     let db = leg(&f, Phase::Databases);
     assert_eq!((db.polls, db.seconds, db.critical), (10, 324.0, true));
@@ -119,7 +123,7 @@ fn a_data_plane_dns_failover_outlasts_an_aurora_global_failover() {
             services: &[],
         },
     );
-    assert_eq!(leg(&f, Phase::Dns).seconds, 2.0 + 9.0 * 12.0);
+    assert_eq!(leg(&f, Phase::Dns).seconds, 2.0 + 9.0 * 12.0 + 60.0);
     assert_eq!(leg(&f, Phase::Databases).seconds, 2.0 + 2.0 * 32.0);
     assert!(leg(&f, Phase::Dns).critical && !leg(&f, Phase::Databases).critical);
 }
