@@ -151,3 +151,66 @@ async fn a_report_that_cannot_be_written_is_said_in_the_notification_which_still
         .as_str()
         .is_some_and(|w| w.starts_with("WARNING: the execution's report could not be written")));
 }
+
+#[tokio::test]
+async fn a_lost_answer_to_the_reports_write_is_written_again_and_linked() {
+    use rebound_tests::faults::{Fault, FaultProxy};
+    let moto = moto_with_topic().await;
+    let s3 = bucket(&moto).await;
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioned, as the template makes it");
+    let (sqs, queue) = subscribed(&moto).await;
+    let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
+    // S3 stores the JSON, and its answer is lost on the way back.
+    proxy
+        .set(&[Fault::drop_answer("s3", "PutObject").times(1)])
+        .expect("faults");
+    let notifier = RecoveryNotifier {
+        config: moto.config("us-west-2"),
+        table: None,
+        reports: Some(ReportStore::new(&proxy.config("us-west-2"), BUCKET)),
+    };
+    let request = event("recovery-notifier-success.json");
+    let id = request["context"]["recoveryId"].as_str().expect("an id").to_string();
+    let result = notifier.handle(request, Utc::now()).await.expect("published");
+    let written = result
+        .actions
+        .iter()
+        .find(|a| a.operation == "PutObject")
+        .expect("the report's action");
+    assert_eq!(
+        written.status,
+        rebound_shared::context::ActionStatus::Done,
+        "{written:?}"
+    );
+    let key = format!("reports/orders/{id}.json");
+    let versions = s3
+        .list_object_versions()
+        .bucket(BUCKET)
+        .prefix(&key)
+        .send()
+        .await
+        .expect("ListObjectVersions");
+    assert_eq!(
+        versions.versions().len(),
+        2,
+        "the lost write and its retry, the same report twice"
+    );
+    let (json, _) = object(&s3, &key).await;
+    assert_eq!(serde_json::from_str::<Report>(&json).expect("a report").recovery_id, id);
+    let put = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation.as_deref() == Some("PutObject"))
+        .count();
+    assert_eq!(put, 3, "JSON twice, then the page");
+    assert!(told(&sqs, &queue).await["report"]["json"].is_string());
+}

@@ -11,7 +11,7 @@ runs. It holds a list of rules; the first that matches a request applies:
      "fault": "dropAnswer", "times": 1}
 
 service and region come from the request's SigV4 credential scope, operation from the protocol
-(X-Amz-Target, the query's Action, the CBOR path, or Route 53's and Lambda's REST paths); a rule without one of
+(X-Amz-Target, the query's Action, the CBOR path, or Route 53's, Lambda's and S3's REST paths); a rule without one of
 them matches any, and `exceptServices` lists services it spares (a region cut but for the global
 control planes signed for it, say). Faults:
 
@@ -59,7 +59,15 @@ LAMBDA = [
     ("POST", re.compile(r"/2015-03-31/functions/[^/]+/invocations$"), "Invoke"),
     ("POST", re.compile(r"/2015-03-31/functions/?$"), "CreateFunction"),
 ]
-REST = {"route53": ROUTE53, "lambda": LAMBDA}
+# S3, path-style (the SDK's choice for an IP endpoint): the operations Rebound calls.
+S3 = [
+    ("PUT", re.compile(r"^/[^/]+/.+"), "PutObject"),
+    ("GET", re.compile(r"^/[^/]+/.+"), "GetObject"),
+    ("HEAD", re.compile(r"^/[^/]+/.+"), "HeadObject"),
+    ("GET", re.compile(r"^/[^/]+/?$"), "ListObjectsV2"),
+    ("PUT", re.compile(r"^/[^/]+/?$"), "CreateBucket"),
+]
+REST = {"route53": ROUTE53, "lambda": LAMBDA, "s3": S3}
 
 JSON_SERVICES = {"dynamodb", "ecs", "ssm", "states", "secretsmanager", "logs", "events", "lambda"}
 THROTTLE_CODE = {
