@@ -1,6 +1,7 @@
 //! `rebound start|status|watch|approve|reject|report` against the state machine the template
 //! deployed: the console's inputs, the local run's lines, and the report the notifier writes.
 
+pub mod cli;
 pub mod history;
 
 use std::path::{Path, PathBuf};

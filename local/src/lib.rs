@@ -8,4 +8,5 @@ pub mod bench;
 pub mod deployed;
 pub mod drill;
 pub mod functions;
+pub mod input;
 pub mod invoke;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rebound::asl::{Approval, Interpreter};
-use rebound::deployed::{self, OpsError};
+use rebound::deployed::cli::{self, ExecutionArgs, StartArgs};
 use rebound::drill::{self, Scenario};
 use rebound::functions::{bind, Functions};
 use rebound_shared::aws::Regions;
@@ -174,55 +174,6 @@ enum Command {
     },
 }
 
-#[derive(clap::Args)]
-struct ExecutionArgs {
-    /// The execution: its ARN, or its name with --state-machine. Default: the state machine's
-    /// newest execution.
-    execution: Option<String>,
-    /// The deployed state machine's ARN (the stack's StateMachineArn output).
-    #[arg(long, env = "REBOUND_STATE_MACHINE")]
-    state_machine: Option<String>,
-}
-
-#[derive(clap::Args)]
-struct StartArgs {
-    /// The deployed state machine's ARN (the stack's StateMachineArn output).
-    #[arg(long, env = "REBOUND_STATE_MACHINE")]
-    state_machine: String,
-    /// failover, switchover, failback or drill.
-    #[arg(long)]
-    mode: Option<String>,
-    /// Only check that the recovery side is ready; change nothing.
-    #[arg(long)]
-    readiness_check: bool,
-    /// Every read and check, no change.
-    #[arg(long)]
-    dry_run: bool,
-    /// Override the cooldown (never another recovery's lease); audited.
-    #[arg(long)]
-    force: bool,
-    /// Who starts it and why (required for a recovery): kept in the audit and the notification.
-    #[arg(long)]
-    reason: Option<String>,
-    /// e.g. regionOutage, dataCorruption.
-    #[arg(long)]
-    disaster_type: Option<String>,
-    #[arg(long)]
-    affected_region: Option<String>,
-    /// Where the detector reads the plan (default: the stack's PLAN_LOCATION).
-    #[arg(long)]
-    plan_location: Option<String>,
-    /// A start input (JSON file or text) the flags above add to, as typed in the console.
-    #[arg(long)]
-    input: Option<String>,
-    /// The execution's name (default: MODE-TIME-RANDOM).
-    #[arg(long)]
-    name: Option<String>,
-    /// Follow the execution until it ends, as `watch`.
-    #[arg(long)]
-    wait: bool,
-}
-
 #[derive(Subcommand)]
 enum LeaseAction {
     /// Who holds the lease and until when. Exit 0 whether held or not.
@@ -305,15 +256,6 @@ async fn lease(action: LeaseAction) -> ExitCode {
     }
 }
 
-fn read_input(text: &str) -> Result<Value, String> {
-    let body = if std::path::Path::new(text).is_file() {
-        std::fs::read_to_string(text).map_err(|e| format!("{text}: {e}"))?
-    } else {
-        text.to_string()
-    };
-    serde_json::from_str(&body).map_err(|e| format!("input is neither a JSON file nor JSON: {e}"))
-}
-
 async fn run(args: RunArgs) -> ExitCode {
     let RunArgs {
         definition,
@@ -350,7 +292,7 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("rebound: invalid definition: {}", e.cause);
         return ExitCode::from(2);
     }
-    let mut input = match read_input(&input) {
+    let mut input = match rebound::input::read_input(&input) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("rebound: {e}");
@@ -443,25 +385,7 @@ fn declined(output: &Value) -> Option<String> {
 async fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>, region: Option<String>) -> ExitCode {
     let dir = dir.unwrap_or_else(rebound::approvals::default_dir);
     if !rebound::approvals::is_waiting(&dir, token) {
-        let config = rebound_shared::aws::load_config().await;
-        let config = match region {
-            Some(r) => rebound_shared::aws::in_region(&config, &r),
-            None => config,
-        };
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        return match deployed::answer(&sfn, token, decision).await {
-            Ok(()) => {
-                eprintln!(
-                    "{} the execution waiting on this token",
-                    if decision.is_ok() { "approved" } else { "rejected" }
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("rebound: {e}");
-                e.exit()
-            }
-        };
+        return cli::answer(token, decision, region).await;
     }
     match rebound::approvals::answer(&dir, token, decision) {
         Ok(path) => {
@@ -538,110 +462,6 @@ fn validate(plan: PathBuf, audit: bool) -> ExitCode {
     }
 }
 
-fn failed(e: OpsError) -> ExitCode {
-    eprintln!("rebound: {e}");
-    e.exit()
-}
-
-async fn start(args: StartArgs) -> ExitCode {
-    let base = match args.input.as_deref().map(read_input).transpose() {
-        Ok(base) => base,
-        Err(e) => return failed(OpsError::Usage(e)),
-    };
-    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
-    let flag = |on: bool| if on { Value::Bool(true) } else { Value::Null };
-    let input = match deployed::start_input(
-        base,
-        &[
-            ("mode", text(&args.mode)),
-            ("readinessCheck", flag(args.readiness_check)),
-            ("dryRun", flag(args.dry_run)),
-            ("force", flag(args.force)),
-            ("reason", text(&args.reason)),
-            ("disasterType", text(&args.disaster_type)),
-            ("affectedRegion", text(&args.affected_region)),
-            ("planLocation", text(&args.plan_location)),
-        ],
-    ) {
-        Ok(input) => input,
-        Err(e) => return failed(e),
-    };
-    let prefix = if args.readiness_check {
-        "readiness".to_string()
-    } else {
-        args.mode.clone().unwrap_or_else(|| "start".into())
-    };
-    let name = args
-        .name
-        .unwrap_or_else(|| rebound::asl::unique_execution_name(&prefix));
-    let sfn = deployed::client(Some(&args.state_machine)).await;
-    let arn = match deployed::start(&sfn, &args.state_machine, &input, &name).await {
-        Ok(arn) => arn,
-        Err(e) => return failed(e),
-    };
-    println!("{arn}");
-    if !args.wait {
-        return ExitCode::SUCCESS;
-    }
-    deployed::watch(&sfn, &arn, std::time::Duration::from_secs(2))
-        .await
-        .unwrap_or_else(failed)
-}
-
-/// The execution an `ExecutionArgs` names, and a client in its region.
-async fn chosen(args: ExecutionArgs) -> Result<(aws_sdk_sfn::Client, String), OpsError> {
-    let machine = args.state_machine.as_deref();
-    match args.execution {
-        Some(execution) => {
-            let arn = deployed::execution_arn(&execution, machine)?;
-            Ok((deployed::client(Some(&arn)).await, arn))
-        }
-        None => {
-            let machine = machine.ok_or_else(|| {
-                OpsError::Usage("name the execution, or give --state-machine (or REBOUND_STATE_MACHINE)".into())
-            })?;
-            let sfn = deployed::client(Some(machine)).await;
-            let arn = deployed::latest(&sfn, machine).await?;
-            Ok((sfn, arn))
-        }
-    }
-}
-
-async fn status(args: ExecutionArgs) -> ExitCode {
-    let shown = async {
-        let (sfn, arn) = chosen(args).await?;
-        let execution = deployed::describe(&sfn, &arn).await?;
-        let events = deployed::events(&sfn, &arn).await?;
-        println!("{}", deployed::status_text(&execution, &events, chrono::Utc::now()));
-        Ok::<(), OpsError>(())
-    };
-    shown.await.map_or_else(failed, |()| ExitCode::SUCCESS)
-}
-
-async fn watch(args: ExecutionArgs, every: f64) -> ExitCode {
-    let every = std::time::Duration::from_secs_f64(every.clamp(0.2, 60.0));
-    match chosen(args).await {
-        Ok((sfn, arn)) => {
-            eprintln!("rebound: watching {arn}");
-            deployed::watch(&sfn, &arn, every).await.unwrap_or_else(failed)
-        }
-        Err(e) => failed(e),
-    }
-}
-
-async fn report(args: ExecutionArgs, out: PathBuf) -> ExitCode {
-    let written = async {
-        let (sfn, arn) = chosen(args).await?;
-        let config = rebound_shared::aws::load_recovery_config().await;
-        let report = deployed::report(&sfn, &arn, &config).await?;
-        let (json, html) = deployed::write_report(&report, &out)?;
-        println!("{}", deployed::report_summary(&report));
-        eprintln!("report: {} and {}", json.display(), html.display());
-        Ok::<(), OpsError>(())
-    };
-    written.await.map_or_else(failed, |()| ExitCode::SUCCESS)
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -665,10 +485,10 @@ async fn main() -> ExitCode {
             approvals_dir,
             region,
         } => answer(&token, Err(&cause), approvals_dir, region).await,
-        Command::Start(args) => start(args).await,
-        Command::Status(args) => status(args).await,
-        Command::Watch { execution, every } => watch(execution, every).await,
-        Command::Report { execution, out } => report(execution, out).await,
+        Command::Start(args) => cli::start(args).await,
+        Command::Status(args) => cli::status(args).await,
+        Command::Watch { execution, every } => cli::watch(execution, every).await,
+        Command::Report { execution, out } => cli::report(execution, out).await,
         Command::Validate { plan, audit } => validate(plan, audit),
         Command::Lease { action } => lease(action).await,
         Command::Drill {
