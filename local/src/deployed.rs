@@ -198,54 +198,40 @@ pub async fn describe(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Execution,
 
 /// The whole history, oldest first, page after page.
 pub async fn events(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>, OpsError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(arn)
-            .max_results(1000)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(sdk("GetExecutionHistory"))?;
-        out.extend(page.events().iter().map(Event::from_sdk));
-        match page.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => return Ok(out),
-        }
-    }
+    pages(sfn, arn, false, 0).await
 }
 
 /// The events after `seen` (an event id), oldest first: read newest first, page by page, until
 /// an event already seen, so that a long history is not read again at every poll.
 pub async fn events_after(sfn: &aws_sdk_sfn::Client, arn: &str, seen: i64) -> Result<Vec<Event>, OpsError> {
+    pages(sfn, arn, true, seen).await
+}
+
+/// Reads the history's pages (newest first when `reverse`) until an event of id `seen` or less.
+async fn pages(sfn: &aws_sdk_sfn::Client, arn: &str, reverse: bool, seen: i64) -> Result<Vec<Event>, OpsError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let page = sfn
             .get_execution_history()
             .execution_arn(arn)
-            .reverse_order(true)
-            .max_results(100)
+            .reverse_order(reverse)
+            .max_results(1000)
             .set_next_token(token.take())
             .send()
             .await
             .map_err(sdk("GetExecutionHistory"))?;
-        let mut reached = false;
-        for event in page.events() {
-            if event.id() <= seen {
-                reached = true;
-                break;
-            }
-            out.push(Event::from_sdk(event));
-        }
+        let before = out.len();
+        out.extend(page.events().iter().take_while(|e| e.id() > seen).map(Event::from_sdk));
+        let reached = out.len() - before < page.events().len();
         match page.next_token() {
             Some(next) if !next.is_empty() && !reached => token = Some(next.to_string()),
             _ => break,
         }
     }
-    out.reverse();
+    if reverse {
+        out.reverse();
+    }
     Ok(out)
 }
 

@@ -399,6 +399,25 @@ async fn a_replica_update_makes_a_global_table_replica_as_dynamodb_does() {
     );
 }
 
+/// Creates the state machine and starts it; returns the execution's ARN.
+async fn started(sfn: &aws_sdk_sfn::Client, name: &str, definition: &serde_json::Value) -> String {
+    let machine = sfn
+        .create_state_machine()
+        .name(name)
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/states")
+        .send()
+        .await
+        .expect("CreateStateMachine");
+    sfn.start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .send()
+        .await
+        .expect("StartExecution")
+        .execution_arn()
+        .to_string()
+}
+
 /// Starts a one-task execution waiting on its token, rejects it with a cause, and returns the
 /// cause the history's ExecutionFailed event holds.
 async fn rejected_cause(moto: &MotoServer) -> Option<String> {
@@ -410,20 +429,7 @@ async fn rejected_cause(moto: &MotoServer) -> Option<String> {
     let definition = serde_json::json!({"StartAt": "Ask", "States": {"Ask": {"Type": "Task",
         "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
         "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}}, "End": true}}});
-    let machine = sfn
-        .create_state_machine()
-        .name("ask")
-        .definition(definition.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/states")
-        .send()
-        .await
-        .expect("CreateStateMachine");
-    let execution = sfn
-        .start_execution()
-        .state_machine_arn(machine.state_machine_arn())
-        .send()
-        .await
-        .expect("StartExecution");
+    let execution = started(&sfn, "ask", &definition).await;
     let message = sqs
         .receive_message()
         .queue_url(&queue)
@@ -442,7 +448,7 @@ async fn rejected_cause(moto: &MotoServer) -> Option<String> {
     for _ in 0..50 {
         let history = sfn
             .get_execution_history()
-            .execution_arn(execution.execution_arn())
+            .execution_arn(&execution)
             .send()
             .await
             .expect("GetExecutionHistory");
@@ -482,21 +488,8 @@ async fn newest_four(moto: &MotoServer) -> (Vec<i64>, bool, usize) {
         })
         .collect();
     let definition = serde_json::json!({"StartAt": "S1", "States": states});
-    let machine = sfn
-        .create_state_machine()
-        .name("five")
-        .definition(definition.to_string())
-        .role_arn("arn:aws:iam::123456789012:role/states")
-        .send()
-        .await
-        .expect("CreateStateMachine");
-    let execution = sfn
-        .start_execution()
-        .state_machine_arn(machine.state_machine_arn())
-        .send()
-        .await
-        .expect("StartExecution");
-    let arn = execution.execution_arn();
+    let execution = started(&sfn, "five", &definition).await;
+    let arn = execution.as_str();
     for _ in 0..50 {
         let out = sfn
             .describe_execution()
