@@ -7,6 +7,8 @@
 //! token sent to an SQS queue, where the test reads it as an approver reads the notification),
 //! and the failover's two parallel branches.
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -431,17 +433,8 @@ async fn approve_answers_a_local_runs_token_locally_and_not_step_functions() {
     let definition = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/recovery.asl.json");
     let input = input.to_string();
     let command = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rebound"));
-        c.args(args)
-            .env("REBOUND_CACHE", cache.path())
-            .env("AWS_ENDPOINT_URL", stage.moto.endpoint())
-            .env("AWS_REGION", "us-east-1")
-            .env("RECOVERY_REGION", "us-west-2")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut c = common::rebound(&stage, args);
+        c.env("REBOUND_CACHE", cache.path());
         c
     };
     let mut running = command(&[

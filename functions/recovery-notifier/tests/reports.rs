@@ -51,19 +51,12 @@ async fn told(sqs: &aws_sdk_sqs::Client, url: &str) -> serde_json::Value {
     serde_json::from_str(envelope["Message"].as_str().expect("a message")).expect("the JSON body")
 }
 
+/// The report bucket, versioned as the template makes it.
 async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::Client::new(&moto.config("us-west-2"));
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
+    rebound_tests::seed::bucket(&moto.config("us-west-2"), BUCKET, true)
         .await
-        .expect("CreateBucket");
-    s3
+        .unwrap_or_else(|e| panic!("{e}"));
+    aws_sdk_s3::Client::new(&moto.config("us-west-2"))
 }
 
 fn notifier(moto: &MotoServer) -> RecoveryNotifier {
@@ -157,16 +150,6 @@ async fn a_lost_answer_to_the_reports_write_is_written_again_and_linked() {
     use rebound_tests::faults::{Fault, FaultProxy};
     let moto = moto_with_topic().await;
     let s3 = bucket(&moto).await;
-    s3.put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioned, as the template makes it");
     let (sqs, queue) = subscribed(&moto).await;
     let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
     // S3 stores the JSON, and its answer is lost on the way back.

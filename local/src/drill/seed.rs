@@ -335,7 +335,10 @@ pub(super) async fn seed_world(
     rebound_moto::seed::plan_parameter(recovery, "/rebound/orders/plan", &plan.to_string())
         .await
         .map_err(seed("the plan parameter"))?;
-    report_bucket(recovery).await?;
+    // The bucket the template creates for every execution's report, versioned as there.
+    rebound_moto::seed::bucket(recovery, REPORT_BUCKET, true)
+        .await
+        .map_err(seed("the report bucket"))?;
     Ok(World {
         zone,
         health_check,
@@ -423,30 +426,4 @@ pub(super) async fn seeded_writer_host(primary: &SdkConfig, aurora: bool) -> Res
             .map(str::to_string)
     };
     host.ok_or_else(|| seed("the writer's host")("RDS gives the writer no endpoint".into()))
-}
-
-/// The bucket the template creates for every execution's report, versioned as there.
-async fn report_bucket(recovery: &SdkConfig) -> Result<(), DrillError> {
-    let s3 = aws_sdk_s3::Client::new(recovery);
-    s3.create_bucket()
-        .bucket(REPORT_BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(RECOVERY))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| seed("the report bucket")(format!("{e:?}")))?;
-    s3.put_bucket_versioning()
-        .bucket(REPORT_BUCKET)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| seed("the report bucket")(format!("{e:?}")))?;
-    Ok(())
 }

@@ -216,15 +216,17 @@ pub async fn recovery_table(config: &SdkConfig, name: &str) -> Result<(), String
     Ok(())
 }
 
-/// Stores `text` as the S3 object `bucket/key` where `config` points, creating the bucket when
-/// it is not there yet (a plan kept in S3: `s3://bucket/key`).
-pub async fn object(config: &SdkConfig, bucket: &str, key: &str, text: &str) -> Result<(), String> {
-    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+/// The S3 bucket `name` in `config`'s region, created when it is not there yet; versioned when
+/// asked (as the template makes the report bucket).
+pub async fn bucket(config: &SdkConfig, name: &str, versioned: bool) -> Result<(), String> {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, VersioningConfiguration,
+    };
     let s3 = aws_sdk_s3::Client::new(config);
     let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-    if s3.head_bucket().bucket(bucket).send().await.is_err() {
+    if s3.head_bucket().bucket(name).send().await.is_err() {
         s3.create_bucket()
-            .bucket(bucket)
+            .bucket(name)
             .create_bucket_configuration(
                 CreateBucketConfiguration::builder()
                     .location_constraint(BucketLocationConstraint::from(region.as_str()))
@@ -234,8 +236,28 @@ pub async fn object(config: &SdkConfig, bucket: &str, key: &str, text: &str) -> 
             .await
             .map_err(|e| format!("CreateBucket: {e:?}"))?;
     }
+    if versioned {
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| format!("PutBucketVersioning: {e:?}"))?;
+    }
+    Ok(())
+}
+
+/// Stores `text` as the S3 object `bucket/key` where `config` points, creating the bucket when
+/// it is not there yet (a plan kept in S3: `s3://bucket/key`).
+pub async fn object(config: &SdkConfig, bucket_name: &str, key: &str, text: &str) -> Result<(), String> {
+    bucket(config, bucket_name, false).await?;
+    let s3 = aws_sdk_s3::Client::new(config);
     s3.put_object()
-        .bucket(bucket)
+        .bucket(bucket_name)
         .key(key)
         .body(text.as_bytes().to_vec().into())
         .send()
