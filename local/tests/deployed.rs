@@ -420,18 +420,11 @@ async fn bad_starts_and_unknown_tokens_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_answers_a_local_runs_token_locally_and_not_step_functions() {
-    use rebound::drill::{Scenario, Stage, PLAN_LOCATION, TABLE};
+    use rebound::drill::{Scenario, PLAN_LOCATION, TABLE};
     use std::io::{BufRead, BufReader};
-    let stage = Stage::new(Scenario::SecurityIncident)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let input = stage
-        .inject(Scenario::SecurityIncident)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (stage, input) = common::staged(Scenario::SecurityIncident).await;
     let cache = tempfile::tempdir().expect("a cache");
     let definition = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/recovery.asl.json");
-    let input = input.to_string();
     let command = |args: &[&str]| {
         let mut c = common::rebound(&stage, args);
         c.env("REBOUND_CACHE", cache.path());

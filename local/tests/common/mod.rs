@@ -9,11 +9,14 @@ use rebound::drill::{Scenario, Stage, PLAN_LOCATION, TABLE};
 
 /// A staged region outage, its alarms fired; returns the stage and the alarm event as input.
 pub async fn region_outage() -> (Stage, String) {
-    let stage = Stage::new(Scenario::RegionOutage)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    staged(Scenario::RegionOutage).await
+}
+
+/// A staged `scenario`, its disaster injected; returns the stage and the start as input.
+pub async fn staged(scenario: Scenario) -> (Stage, String) {
+    let stage = Stage::new(scenario).await.unwrap_or_else(|e| panic!("{e}"));
     let input = stage
-        .inject(Scenario::RegionOutage)
+        .inject(scenario)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .to_string();
