@@ -1,22 +1,11 @@
 //! Validation's event-stream checks against moto: the consumer on where the application runs,
 //! off where it left.
 
-use chrono::{TimeZone, Utc};
 use rebound_shared::context::{Check, ValidationReport};
-use rebound_tests::{event, MotoServer};
-use recovery_validator::{RecoveryValidator, ValidatorOutput};
-use serde_json::json;
+mod common;
 
-async fn round(moto: &MotoServer, request: &serde_json::Value) -> ValidationReport {
-    let at = Utc.with_ymd_and_hms(2026, 11, 24, 3, 20, 0).single().expect("time");
-    match RecoveryValidator::new(&moto.regions())
-        .handle(request.clone(), at)
-        .await
-    {
-        Ok(ValidatorOutput::Validation(report)) => report,
-        other => panic!("expected a validation report, got {other:?}"),
-    }
-}
+use rebound_tests::{event, MotoServer};
+use serde_json::json;
 
 fn stream_checks(report: &ValidationReport) -> Vec<&Check> {
     report
@@ -43,7 +32,7 @@ async fn a_consumer_left_running_in_the_old_region_fails_validation() {
     plan["services"] = json!([]);
     plan["validation"]["probes"] = json!([]);
     plan["eventSourceMappings"] = json!([{"primaryUuid": primary, "recoveryUuid": recovery}]);
-    let report = round(&moto, &request).await;
+    let report = common::round(&moto, &request, common::at(0)).await;
     let checks = stream_checks(&report);
     assert_eq!(checks.len(), 2);
     assert!(checks.iter().all(|c| c.passed), "{checks:?}");
@@ -56,7 +45,7 @@ async fn a_consumer_left_running_in_the_old_region_fails_validation() {
         .send()
         .await
         .expect("UpdateEventSourceMapping");
-    let report = round(&moto, &request).await;
+    let report = common::round(&moto, &request, common::at(0)).await;
     let old = stream_checks(&report)
         .into_iter()
         .find(|c| c.name.contains("us-east-1"))

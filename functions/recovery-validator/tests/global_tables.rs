@@ -1,22 +1,11 @@
 //! Validation's global-table checks against moto: the recovery region's replica must still be
 //! there, ACTIVE and part of the global table, after the recovery.
 
-use chrono::{TimeZone, Utc};
 use rebound_shared::context::ValidationReport;
-use rebound_tests::{event, MotoServer};
-use recovery_validator::{RecoveryValidator, ValidatorOutput};
-use serde_json::json;
+mod common;
 
-async fn round(moto: &MotoServer, request: &serde_json::Value) -> ValidationReport {
-    let at = Utc.with_ymd_and_hms(2026, 11, 24, 3, 20, 0).single().expect("time");
-    match RecoveryValidator::new(&moto.regions())
-        .handle(request.clone(), at)
-        .await
-    {
-        Ok(ValidatorOutput::Validation(report)) => report,
-        other => panic!("expected a validation report, got {other:?}"),
-    }
-}
+use rebound_tests::{event, MotoServer};
+use serde_json::json;
 
 fn table_check(report: &ValidationReport) -> (bool, String) {
     report
@@ -41,7 +30,7 @@ async fn the_recovery_replica_must_still_serve_after_the_recovery() {
     plan["validation"]["probes"] = json!([]);
     plan["globalTables"] = json!([{"tableName": "orders-carts"}]);
     assert_eq!(
-        table_check(&round(&moto, &request).await),
+        table_check(&common::round(&moto, &request, common::at(0)).await),
         (
             true,
             "ACTIVE replica in us-west-2 of the global table with us-east-1".to_string()
@@ -66,7 +55,7 @@ async fn the_recovery_replica_must_still_serve_after_the_recovery() {
         .await
         .expect("UpdateTable");
     assert_eq!(
-        table_check(&round(&moto, &request).await),
+        table_check(&common::round(&moto, &request, common::at(0)).await),
         (false, "no replica in us-west-2".to_string())
     );
 }

@@ -1,12 +1,13 @@
 //! Validation's writer-endpoint checks against moto: each place the application reads its
 //! database's writer from must name the writer database-failover made.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Utc;
 use database_failover::DatabaseFailover;
 use rebound_shared::context::{Check, ValidationReport};
+mod common;
+
 use rebound_tests::{event, MotoServer};
-use recovery_validator::{RecoveryValidator, ValidatorOutput};
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn host(config: &aws_config::SdkConfig, id: &str) -> String {
     aws_sdk_rds::Client::new(config)
@@ -20,17 +21,6 @@ async fn host(config: &aws_config::SdkConfig, id: &str) -> String {
         .and_then(|e| e.address())
         .expect("address")
         .to_string()
-}
-
-async fn round(moto: &MotoServer, request: &Value) -> ValidationReport {
-    let at = Utc.with_ymd_and_hms(2026, 11, 24, 3, 20, 0).single().expect("time") + Duration::seconds(1);
-    match RecoveryValidator::new(&moto.regions())
-        .handle(request.clone(), at)
-        .await
-    {
-        Ok(ValidatorOutput::Validation(report)) => report,
-        other => panic!("expected a validation report, got {other:?}"),
-    }
 }
 
 fn endpoint_check<'a>(report: &'a ValidationReport, resource: &str) -> &'a Check {
@@ -67,7 +57,7 @@ async fn an_endpoint_still_naming_the_old_writer_fails_until_the_failover_points
         {"kind": "ssmParameter", "database": "orders-db-usw2", "name": "/orders/db/host"},
         {"kind": "secret", "database": "orders-db-usw2", "secretId": "orders/db"}
     ]);
-    let before = round(&moto, &request).await;
+    let before = common::round(&moto, &request, common::at(1)).await;
     for resource in ["ssm:/orders/db/host", "secretsmanager:orders/db#host"] {
         let check = endpoint_check(&before, resource);
         assert!(!check.passed, "{check:?}");
@@ -91,7 +81,7 @@ async fn an_endpoint_still_naming_the_old_writer_fails_until_the_failover_points
         status["context"]["results"]["database"] = serde_json::to_value(&result).expect("result");
         result = steps.handle(status, Utc::now()).await.expect("status");
     }
-    let after = round(&moto, &request).await;
+    let after = common::round(&moto, &request, common::at(1)).await;
     for resource in ["ssm:/orders/db/host", "secretsmanager:orders/db#host"] {
         let check = endpoint_check(&after, resource);
         assert!(check.passed, "{check:?}");
