@@ -48,8 +48,8 @@ impl Drop for Waiting {
     }
 }
 
-/// Waits until the token is answered: its output on approval, `Rebound.ApprovalRejected` on
-/// rejection. The Task's timeout bounds the wait.
+/// Waits until the token is answered: the answer as the task's output, or the rejection's error
+/// (`Rebound.ApprovalRejected`) as its failure. The Task's timeout bounds the wait.
 pub async fn wait(dir: &Path, token: &str) -> Result<Value, StateError> {
     let path = answer_path(dir, token).map_err(StateError::runtime)?;
     let mark = path.with_extension("waiting");
@@ -64,11 +64,13 @@ pub async fn wait(dir: &Path, token: &str) -> Result<Value, StateError> {
             let _ = std::fs::remove_file(&path);
             let answer: Value =
                 serde_json::from_str(&text).map_err(|e| StateError::runtime(format!("{}: {e}", path.display())))?;
-            if answer["approved"] == true {
-                return Ok(answer);
+            // A rejection is a task failure (SendTaskFailure); any other answer is the task's
+            // output (SendTaskSuccess), which the state machine's `Approved?` judges, as deployed.
+            if let Some(error) = answer.get("error").and_then(Value::as_str) {
+                let cause = answer["cause"].as_str().unwrap_or("rejected").to_string();
+                return Err(StateError::new(error, cause));
             }
-            let cause = answer["cause"].as_str().unwrap_or("rejected").to_string();
-            return Err(StateError::new(rebound_shared::error::APPROVAL_REJECTED, cause));
+            return Ok(answer);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

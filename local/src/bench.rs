@@ -148,7 +148,7 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
         BUCKET,
     ));
     let functions = Arc::new(functions);
-    let (tasks, substitutions) = bind(functions);
+    let (tasks, substitutions) = bind(functions).map_err(seed_err("the template"))?;
     let mut interpreter = Interpreter::new(tasks, substitutions);
     interpreter.time_scale = 0.0;
     interpreter.approval = Approval::Auto;

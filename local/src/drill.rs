@@ -334,7 +334,15 @@ async fn execute(
     name: &str,
 ) -> (Result<Value, crate::asl::StateError>, Timeline) {
     let invoker = functions.invoker.clone();
-    let (tasks, substitutions) = bind(functions);
+    let (tasks, substitutions) = match bind(functions) {
+        Ok(bound) => bound,
+        Err(e) => {
+            return (
+                Err(crate::asl::StateError::new("Rebound.InvalidInput", e)),
+                Timeline::default(),
+            )
+        }
+    };
     let mut interpreter = Interpreter::new(tasks, substitutions);
     interpreter.invoker = Some(invoker);
     interpreter.time_scale = time_scale;

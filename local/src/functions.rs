@@ -83,12 +83,37 @@ fn failed(d: lambda_runtime::Diagnostic) -> StateError {
     StateError::new(d.error_type, d.error_message)
 }
 
-/// Task handlers by local ARN, and the substitutions naming them.
-pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap<String, String>) {
+/// Lambda's answer when a function outlives its `Timeout`: the invocation ends, and Step
+/// Functions sees the function error `Sandbox.Timedout`.
+pub const LAMBDA_TIMED_OUT: &str = "Sandbox.Timedout";
+
+/// Task handlers by local ARN, and the `${...}` substitutions naming them.
+pub type Bound = (HashMap<String, TaskHandler>, HashMap<String, String>);
+
+/// `handler` as Lambda runs function `name`: ended after `limit` with `Sandbox.Timedout`.
+pub fn under_timeout(name: &'static str, limit: std::time::Duration, handler: TaskHandler) -> TaskHandler {
+    Arc::new(move |payload: Value| {
+        let run = handler(payload);
+        Box::pin(async move {
+            match tokio::time::timeout(limit, run).await {
+                Ok(done) => done,
+                Err(_) => Err(StateError::new(
+                    LAMBDA_TIMED_OUT,
+                    format!("{name}: Task timed out after {:.2} seconds", limit.as_secs_f64()),
+                )),
+            }
+        })
+    })
+}
+
+/// Task handlers by local ARN, and the substitutions naming them. Each runs under its function's
+/// `Timeout` from template.yaml, as Lambda runs it.
+pub fn bind(functions: Arc<Functions>) -> Result<Bound, String> {
     let mut tasks: HashMap<String, TaskHandler> = HashMap::new();
     let mut substitutions = HashMap::new();
     for (key, name) in FUNCTIONS {
         substitutions.insert(key.to_string(), arn(name));
+        let limit = crate::template::settings_for(key)?.timeout();
         let f = functions.clone();
         let handler: TaskHandler = Arc::new(move |payload: Value| {
             let f = f.clone();
@@ -106,7 +131,8 @@ pub fn bind(functions: Arc<Functions>) -> (HashMap<String, TaskHandler>, HashMap
                 done.map_err(failed)
             })
         });
+        let handler = under_timeout(name, limit, handler);
         tasks.insert(arn(name), handler);
     }
-    (tasks, substitutions)
+    Ok((tasks, substitutions))
 }

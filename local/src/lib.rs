@@ -10,3 +10,4 @@ pub mod drill;
 pub mod functions;
 pub mod input;
 pub mod invoke;
+pub mod template;

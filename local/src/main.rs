@@ -326,7 +326,13 @@ async fn run(args: RunArgs) -> ExitCode {
         table,
     ));
     let invoker = functions.invoker.clone();
-    let (tasks, substitutions) = bind(functions);
+    let (tasks, substitutions) = match bind(functions) {
+        Ok(bound) => bound,
+        Err(e) => {
+            eprintln!("rebound: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut interpreter = Interpreter::new(tasks, substitutions);
     interpreter.invoker = Some(invoker);
     interpreter.time_scale = time_scale;
@@ -365,8 +371,9 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-/// Why a recovery that was needed was declined (another one holds the lease, or the cooldown
-/// runs), from the execution's output; None when it ran or was not needed.
+/// Why a recovery that was needed was declined (another one holds the lease, the cooldown runs,
+/// or the alarm could not be confirmed), from the execution's output; None when it ran or was
+/// not needed.
 fn declined(output: &Value) -> Option<String> {
     let decision = output.get("decision")?;
     let kind = decision.get("declined")?.as_str()?;
@@ -376,7 +383,9 @@ fn declined(output: &Value) -> Option<String> {
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .filter(|r| r.starts_with("recovery already in progress") || r.starts_with("cooldown"))
+        .filter(|r| {
+            r.starts_with("recovery already in progress") || r.starts_with("cooldown") || r.starts_with("NOT CONFIRMED")
+        })
         .collect();
     Some(format!("{kind}: {}", reasons.join("; ")))
 }

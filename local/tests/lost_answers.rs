@@ -44,7 +44,7 @@ async fn a_lost_promotion_answer_is_recognised_on_retry() {
     assert!(
         promote["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("found already promoted on retry")),
+            .is_some_and(|d| d.contains("found being promoted on retry")),
         "{promote}"
     );
 }

@@ -14,12 +14,17 @@ async fn promote_cross_region_replica(moto: &MotoServer) -> (Option<String>, Vec
         .send()
         .await
         .expect("PromoteReadReplica");
-    let replica = west
-        .describe_db_instances()
-        .db_instance_identifier("orders-db-usw2")
-        .send()
-        .await
-        .expect("describe");
+    // Patched, the promotion takes its time (tests/tests/aws_time.rs): read it once it ended.
+    let replica = rebound_tests::wait::until("the promotion ended", || async {
+        let out = west
+            .describe_db_instances()
+            .db_instance_identifier("orders-db-usw2")
+            .send()
+            .await
+            .expect("describe");
+        (out.db_instances()[0].db_instance_status() == Some("available")).then_some(out)
+    })
+    .await;
     let source = replica.db_instances()[0]
         .read_replica_source_db_instance_identifier()
         .map(str::to_string);
@@ -240,14 +245,18 @@ async fn a_health_check_keeps_the_alarm_it_follows() {
     );
 }
 
-/// The global database's writer cluster, as moto holds it.
+/// The global database's writer cluster, as moto holds it once no failover is under way.
 async fn global_writer(east: &Client) -> Option<String> {
-    let out = east
-        .describe_global_clusters()
-        .global_cluster_identifier("orders-global")
-        .send()
-        .await
-        .expect("DescribeGlobalClusters");
+    let out = rebound_tests::wait::until("the global database available", || async {
+        let out = east
+            .describe_global_clusters()
+            .global_cluster_identifier("orders-global")
+            .send()
+            .await
+            .expect("DescribeGlobalClusters");
+        (out.global_clusters()[0].status() == Some("available")).then_some(out)
+    })
+    .await;
     out.global_clusters()[0]
         .global_cluster_members()
         .iter()

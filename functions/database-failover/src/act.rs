@@ -9,14 +9,14 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_shared::context::{Action, ActionStatus};
 use rebound_shared::step::elapsed_ms;
 
-use crate::decide::{Change, Intent};
+use crate::decide::{Change, Instance, Intent};
 use crate::observe::batch_error;
 use crate::{aws, DatabaseError, DatabaseFailover};
 use aws_sdk_rds::types::DbInstance;
 use rebound_shared::rds::reads;
 
-/// The tag every instance Rebound creates carries: which recovery made it.
-const RECOVERY_TAG: &str = "rebound:recovery-id";
+/// The tag every instance Rebound creates or promotes carries: which recovery made it.
+pub(crate) const RECOVERY_TAG: &str = "rebound:recovery-id";
 
 fn recovery_tag(recovery_id: &str) -> aws_sdk_rds::types::Tag {
     aws_sdk_rds::types::Tag::builder()
@@ -58,6 +58,35 @@ impl DatabaseFailover {
         Ok(())
     }
 
+    /// After a lost answer, the SDK's retry of a global failover or switchover meets
+    /// InvalidGlobalClusterStateFault: Aurora is making the change (`FailoverState` names the
+    /// target) or has made it. Either is the change Rebound asked for, made once.
+    async fn moving_to<E>(
+        &self,
+        global: &str,
+        target: &str,
+        err: &SdkError<E, HttpResponse>,
+        operation: &'static str,
+        action: &mut Action,
+    ) -> Result<(), DatabaseError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let ours = err.code() == Some("InvalidGlobalClusterStateFault")
+            && self
+                .global_cluster(global)
+                .await
+                .is_ok_and(|g| g.moving_to.as_deref() == Some(target) || g.writer() == Some(target));
+        if !ours {
+            return Err(aws(global, "rds", operation, err));
+        }
+        action.detail = Some(format!(
+            "{}; found under way on retry (an earlier answer was lost)",
+            action.detail.as_deref().unwrap_or_default()
+        ));
+        Ok(())
+    }
+
     /// One instance as RDS describes it (tags included), if it exists.
     async fn described(&self, id: &str) -> Result<Option<DbInstance>, DatabaseError> {
         let found = reads::instances(&self.rds, &[id])
@@ -75,7 +104,18 @@ impl DatabaseFailover {
         let id = action.resource.clone();
         match &intent.change {
             Change::None => return Ok(action),
-            Change::Promote { identifier } => {
+            Change::Promote { identifier, arn } => {
+                // Tagged first: a promotion under way is then known as this recovery's own, by
+                // a retry of this call or a later run of this step.
+                if let Some(arn) = arn {
+                    self.rds
+                        .add_tags_to_resource()
+                        .resource_name(arn)
+                        .tags(recovery_tag(recovery_id))
+                        .send()
+                        .await
+                        .map_err(|e| aws(&id, "rds", "AddTagsToResource", &e))?;
+                }
                 let promoted = self
                     .rds
                     .promote_read_replica()
@@ -83,41 +123,52 @@ impl DatabaseFailover {
                     .send()
                     .await;
                 if let Err(e) = promoted {
-                    // RDS answers a second PromoteReadReplica with InvalidDBInstanceState ("not a
-                    // read replica"). After a lost answer that second call is the SDK's own retry
-                    // of ours: the change Rebound asked for is made once, and done.
-                    let standalone = e.code() == Some("InvalidDBInstanceState")
-                        && self
-                            .described(identifier)
-                            .await?
-                            .is_some_and(|i| i.read_replica_source_db_instance_identifier().is_none());
-                    if !standalone {
-                        return Err(aws(&id, "rds", "PromoteReadReplica", &e));
-                    }
+                    // After a lost answer, the SDK's retry of PromoteReadReplica meets
+                    // InvalidDBInstanceState: RDS is promoting the instance (`modifying`, then
+                    // `rebooting`, its source still set) or has promoted it. Either is the change
+                    // Rebound asked for, made once.
+                    let state = if e.code() == Some("InvalidDBInstanceState") {
+                        self.described(identifier).await?.map(|i| Instance::from(&i))
+                    } else {
+                        None
+                    };
+                    let found = match state {
+                        Some(i) if i.replica_of.is_none() => "found already promoted",
+                        Some(i) if i.promoted_by().is_some() => "found being promoted",
+                        _ => return Err(aws(&id, "rds", "PromoteReadReplica", &e)),
+                    };
                     action.detail = Some(format!(
-                        "{}; found already promoted on retry (an earlier answer was lost)",
+                        "{}; {found} on retry (an earlier answer was lost)",
                         action.detail.as_deref().unwrap_or_default()
                     ));
                 }
             }
             Change::Switchover { global, target } => {
-                self.rds
+                let switched = self
+                    .rds
                     .switchover_global_cluster()
                     .global_cluster_identifier(global)
                     .target_db_cluster_identifier(target)
                     .send()
-                    .await
-                    .map_err(|e| aws(&id, "rds", "SwitchoverGlobalCluster", &e))?;
+                    .await;
+                if let Err(e) = switched {
+                    self.moving_to(global, target, &e, "SwitchoverGlobalCluster", &mut action)
+                        .await?;
+                }
             }
             Change::Failover { global, target } => {
-                self.rds
+                let failed_over = self
+                    .rds
                     .failover_global_cluster()
                     .global_cluster_identifier(global)
                     .target_db_cluster_identifier(target)
                     .allow_data_loss(true)
                     .send()
-                    .await
-                    .map_err(|e| aws(&id, "rds", "FailoverGlobalCluster", &e))?;
+                    .await;
+                if let Err(e) = failed_over {
+                    self.moving_to(global, target, &e, "FailoverGlobalCluster", &mut action)
+                        .await?;
+                }
             }
             Change::RestoreToPointInTime {
                 source,

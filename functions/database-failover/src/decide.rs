@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use rebound_shared::context::{Action, DisasterType, Mode, RecoveryContext};
+use rebound_shared::context::{Action, ActionStatus, DisasterType, Mode, RecoveryContext};
 use rebound_shared::objectives::data_loss_acceptable;
 use rebound_shared::plan::Database;
 pub use rebound_shared::rds::Global;
@@ -21,9 +21,26 @@ pub struct Instance {
     pub replica_of: Option<String>,
     /// The latest time it can be restored to (automated backups on).
     pub latest_restorable: Option<DateTime<Utc>>,
+    /// Its ARN, for tagging.
+    pub arn: Option<String>,
+    /// The recovery whose promotion or restore this is (the `rebound:recovery-id` tag).
+    pub recovery_tag: Option<String>,
 }
 
+/// What RDS shows while an instance is being promoted: `modifying`, then `rebooting`, with
+/// `ReadReplicaSourceDBInstanceIdentifier` still set until the promotion ends (RDS User Guide,
+/// "Promoting a read replica to be a standalone DB instance").
+pub const PROMOTING: [&str; 2] = ["modifying", "rebooting"];
+
 impl Instance {
+    /// The recovery promoting this replica, if Rebound is: each recovery tags a replica before
+    /// promoting it, and RDS shows it changing with its source still set. A replica changing
+    /// with no such tag is someone else's change, not to be waited on.
+    pub fn promoted_by(&self) -> Option<&str> {
+        let changing = self.replica_of.is_some() && PROMOTING.contains(&self.status.as_str());
+        self.recovery_tag.as_deref().filter(|_| changing)
+    }
+
     pub fn state(&self) -> Value {
         json!({
             "status": self.status,
@@ -84,6 +101,8 @@ pub enum Change {
     None,
     Promote {
         identifier: String,
+        /// Tagged with the recovery before the promotion.
+        arn: Option<String>,
     },
     Switchover {
         global: String,
@@ -148,6 +167,24 @@ fn caught_up(ctx: &RecoveryContext, database: &str, lag: Option<f64>) -> Result<
     }
 }
 
+/// A change found already under way (started by an earlier run of the step whose answer was
+/// lost): pending, tracked as if just started, so that the status loop waits for it.
+fn under_way(
+    ctx: &RecoveryContext,
+    resource: &str,
+    operation: &str,
+    (before, after): (Value, Value),
+    detail: String,
+) -> Action {
+    let mut action = Action::change(resource, operation, before, after, ctx.dry_run);
+    action.detail = Some(detail);
+    if !ctx.dry_run {
+        action.status = ActionStatus::Pending;
+        action.tracking_id = Some(resource.to_string());
+    }
+    action
+}
+
 /// Decides what to do with `db`, or why not, from what was read.
 pub fn decide(
     ctx: &RecoveryContext,
@@ -184,6 +221,26 @@ pub fn decide(
                 intent.old_writer = Some(source_identifier.clone());
                 intent.isolation = isolation_security_group_id.clone();
                 return Ok(intent);
+            }
+            if let Some(by) = instance.promoted_by() {
+                // This step ran before and its answer was lost (a Lambda timeout, a retry, a
+                // run that died): the promotion it started is under way, waited for, not refused.
+                let after =
+                    json!({ "status": "available", "replicaOf": null, "writer": true, "oldWriter": source_identifier });
+                let who = if by == ctx.recovery_id {
+                    "this recovery".to_string()
+                } else {
+                    format!("recovery {by}")
+                };
+                let detail = format!("promotion under way ('{status}'), started by {who}");
+                let action = under_way(ctx, identifier, "PromoteReadReplica", (state, after), detail);
+                return Ok(Intent {
+                    action,
+                    change: Change::None,
+                    rpo_seconds: observed.lags.get(identifier.as_str()).copied(),
+                    old_writer: Some(source_identifier.clone()),
+                    isolation: isolation_security_group_id.clone(),
+                });
             }
             if status != "available" {
                 return Err(precondition(
@@ -223,6 +280,7 @@ pub fn decide(
                 action,
                 change: Change::Promote {
                     identifier: identifier.clone(),
+                    arn: instance.arn.clone(),
                 },
                 rpo_seconds: lag,
                 old_writer: Some(source_identifier.clone()),
@@ -251,6 +309,27 @@ pub fn decide(
             if writer.as_deref() == Some(target_cluster_arn.as_str()) {
                 return Ok(Intent::done(identifier, "SetGlobalClusterWriter", state));
             }
+            let switch = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
+            let operation = if switch {
+                "SwitchoverGlobalCluster"
+            } else {
+                "FailoverGlobalCluster"
+            };
+            if global.moving_to.as_deref() == Some(target_cluster_arn.as_str()) {
+                // Already failing (or switching) over to the target: this step ran before and
+                // its answer was lost. The change is waited for, not asked again (Aurora would
+                // refuse it: InvalidGlobalClusterStateFault).
+                let after = json!({ "writer": target_cluster_arn });
+                let detail = format!("under way to {target_cluster_arn}");
+                let action = under_way(ctx, identifier, operation, (state, after), detail);
+                return Ok(Intent {
+                    action,
+                    change: Change::None,
+                    rpo_seconds: observed.global_lags.get(identifier).copied().filter(|_| !switch),
+                    old_writer: writer.filter(|_| !switch),
+                    isolation: isolation_security_group_id.clone(),
+                });
+            }
             // A switchover waits for the secondary to catch up and loses nothing; a failover
             // loses what replication had not shipped, which must be within the RPO target or
             // approved. A failback switches back, once the primary's cluster has caught up.
@@ -263,23 +342,16 @@ pub fn decide(
                     within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;
                 }
             }
-            let switch = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
-            let (operation, change) = if switch {
-                (
-                    "SwitchoverGlobalCluster",
-                    Change::Switchover {
-                        global: identifier.clone(),
-                        target: target_cluster_arn.clone(),
-                    },
-                )
+            let change = if switch {
+                Change::Switchover {
+                    global: identifier.clone(),
+                    target: target_cluster_arn.clone(),
+                }
             } else {
-                (
-                    "FailoverGlobalCluster",
-                    Change::Failover {
-                        global: identifier.clone(),
-                        target: target_cluster_arn.clone(),
-                    },
-                )
+                Change::Failover {
+                    global: identifier.clone(),
+                    target: target_cluster_arn.clone(),
+                }
             };
             let action = Action::change(
                 identifier,

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use rebound_shared::context::{Action, ActionStatus};
-use rebound_shared::rds::writers::{old_writer, Fence, REACH_TIMEOUT};
+use rebound_shared::rds::writers::{old_writer, within_reach, Fence, Unreached};
 use rebound_shared::rds::{instance_name, is_cluster, OldWriter};
 use rebound_shared::step::elapsed_ms;
 use serde_json::{json, Value};
@@ -139,7 +139,7 @@ async fn isolate(
     let name = instance_name(source);
     let cluster = is_cluster(source);
     let operation = if cluster { "ModifyDBCluster" } else { "ModifyDBInstance" };
-    let call = async {
+    let call = || async {
         if cluster {
             rds.modify_db_cluster()
                 .db_cluster_identifier(name)
@@ -160,16 +160,11 @@ async fn isolate(
                 .map_err(|e| rebound_shared::error::from_sdk("rds", operation, &e))
         }
     };
-    action.status = match tokio::time::timeout(REACH_TIMEOUT, call).await {
-        Ok(Ok(())) => ActionStatus::Done,
-        Ok(Err(e)) => {
-            action.detail = Some(format!("could not fence: {e}; the old writer still accepts writes"));
-            ActionStatus::Failed
-        }
-        Err(_) => {
+    action.status = match within_reach(call).await {
+        Ok(()) => ActionStatus::Done,
+        Err(e) => {
             action.detail = Some(format!(
-                "could not fence: {operation}: no answer in {} s",
-                REACH_TIMEOUT.as_secs()
+                "could not fence: {operation}: {e}; the old writer still accepts writes"
             ));
             ActionStatus::Failed
         }
@@ -204,15 +199,18 @@ pub async fn stop_old_writer(rds: &aws_sdk_rds::Client, database: &str, source: 
                 json!({ "status": "stopped" }),
                 false,
             );
-            let call = rds.stop_db_instance().db_instance_identifier(name).send();
-            a.status = match tokio::time::timeout(REACH_TIMEOUT, call).await {
-                Ok(Ok(_)) => ActionStatus::Done,
-                Ok(Err(e)) => {
-                    a.detail = Some(rebound_shared::error::from_sdk("rds", "StopDBInstance", &e).to_string());
-                    ActionStatus::Failed
-                }
-                Err(_) => {
-                    a.detail = Some(format!("StopDBInstance: no answer in {} s", REACH_TIMEOUT.as_secs()));
+            let call = || async {
+                rds.stop_db_instance()
+                    .db_instance_identifier(name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| rebound_shared::error::from_sdk("rds", "StopDBInstance", &e))
+            };
+            a.status = match within_reach(call).await {
+                Ok(()) => ActionStatus::Done,
+                Err(e) => {
+                    a.detail = Some(format!("StopDBInstance: {e}"));
                     ActionStatus::Failed
                 }
             };
@@ -290,11 +288,11 @@ async fn set_read_only(rds: &aws_sdk_rds::Client, fence: &Fence) -> Result<(), S
     } else {
         "ModifyDBParameterGroup"
     };
-    let call = async {
+    let call = || async {
         if fence.cluster {
             rds.modify_db_cluster_parameter_group()
                 .db_cluster_parameter_group_name(&fence.group)
-                .parameters(parameter)
+                .parameters(parameter.clone())
                 .send()
                 .await
                 .map(|_| ())
@@ -302,16 +300,15 @@ async fn set_read_only(rds: &aws_sdk_rds::Client, fence: &Fence) -> Result<(), S
         } else {
             rds.modify_db_parameter_group()
                 .db_parameter_group_name(&fence.group)
-                .parameters(parameter)
+                .parameters(parameter.clone())
                 .send()
                 .await
                 .map(|_| ())
                 .map_err(|e| rebound_shared::error::from_sdk("rds", operation, &e))
         }
     };
-    match tokio::time::timeout(REACH_TIMEOUT, call).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("{operation}: no answer in {} s", REACH_TIMEOUT.as_secs())),
-    }
+    within_reach(call).await.map_err(|e| match e {
+        Unreached::Busy(e) => e.to_string(),
+        Unreached::Failed(reason) => format!("{operation}: {reason}"),
+    })
 }

@@ -228,6 +228,18 @@ impl DatabaseFailover {
             })
             .collect();
         let mut actions: Vec<Action> = stream::iter(fences).buffered(CONCURRENCY).collect().await;
+        // A fence that did not hold on a writer that takes writes (its region answered, and
+        // throttled or refused the change): nothing is promoted over it without approval.
+        if !dry_run && ctx.approval.is_none() {
+            if let Some(failed) = actions.iter().find(|a| {
+                a.operation == "FenceOldWriter" && a.status == ActionStatus::Failed && a.before["acceptsWrites"] == true
+            }) {
+                return Err(DatabaseError::SplitBrainRisk {
+                    database: failed.resource.clone(),
+                    reason: failed.detail.clone().unwrap_or_else(|| "the fence did not hold".into()),
+                });
+            }
+        }
         if ctx.mode == Mode::Failback {
             actions.extend(self.lift_fences(&intents, dry_run).await?);
         }
@@ -327,8 +339,16 @@ impl DatabaseFailover {
                     }
                     action.status = ActionStatus::Done;
                     action.after = state;
+                    action.detail = before_waiting(action.detail.as_deref());
                 }
-                Progress::Waiting(state) => action.detail = Some(format!("waiting: {state}")),
+                Progress::Waiting(state) => {
+                    // What the start said (a lost answer, the lag at promotion) stays.
+                    let said = before_waiting(action.detail.as_deref());
+                    action.detail = Some(match said {
+                        Some(said) => format!("{said}; {WAITING}{state}"),
+                        None => format!("{WAITING}{state}"),
+                    });
+                }
                 Progress::Failed(reason) => return Err(DatabaseError::Failed { database: id, reason }),
             }
         }
@@ -369,8 +389,17 @@ impl DatabaseFailover {
             .collect();
         let mut states = self.writers(ctx, &sources).await;
         let mut actions = Vec::new();
+        // Isolated writers are stopped now that the link is broken; so is a writer a human
+        // approved promoting past (it takes writes and could not be fenced): StopDBInstance
+        // needs no parameter group, and two writers then last minutes, not until someone reads
+        // the notification. An Aurora cluster in a global database cannot be stopped.
+        let approved = ctx.approval.is_some();
         let isolated: Vec<usize> = (0..states.len())
-            .filter(|&i| matches!(states[i], OldWriter::Isolated { .. }))
+            .filter(|&i| match &states[i] {
+                OldWriter::Isolated { .. } => true,
+                OldWriter::Writable { .. } => approved && !rds::is_cluster(&promoted[i].1),
+                _ => false,
+            })
             .collect();
         if !isolated.is_empty() {
             for &i in &isolated {
@@ -395,6 +424,15 @@ impl DatabaseFailover {
         }
         Ok(actions)
     }
+}
+
+/// How a pending action's detail says what RDS shows while it waits.
+const WAITING: &str = "waiting: ";
+
+/// A pending action's detail without what its last poll saw.
+fn before_waiting(detail: Option<&str>) -> Option<String> {
+    let said = detail?.split(WAITING).next()?.trim_end_matches("; ");
+    (!said.is_empty()).then(|| said.to_string())
 }
 
 /// The plan as a failback acts on it ([`RecoveryPlan::for_failback`]).

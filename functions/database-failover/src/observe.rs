@@ -21,6 +21,13 @@ impl From<&DbInstance> for Instance {
             latest_restorable: i
                 .latest_restorable_time()
                 .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+            arn: i.db_instance_arn().map(str::to_string),
+            recovery_tag: i
+                .tag_list()
+                .iter()
+                .find(|t| t.key() == Some(crate::act::RECOVERY_TAG))
+                .and_then(|t| t.value())
+                .map(str::to_string),
         }
     }
 }

@@ -76,6 +76,11 @@ impl World {
         self.failover().handle(request.clone(), Utc::now()).await
     }
 
+    /// Polls `status` after `started`, as the state machine's wait loop does, until completed.
+    async fn completed(&self, request: &Value, started: &StepResult) -> StepResult {
+        completed(&self.failover(), request, started).await
+    }
+
     async fn lag(&self, seconds: f64) {
         rebound_tests::seed::replica_lag(&self.west_config, "orders-db-usw2", seconds)
             .await
@@ -112,6 +117,16 @@ impl World {
     }
 }
 
+/// Polls `status` after `started` until the step completes (RDS takes its time to promote).
+async fn completed(failover: &DatabaseFailover, request: &Value, started: &StepResult) -> StepResult {
+    let status = rebound_tests::wait::status_request(request, "database", started);
+    rebound_tests::wait::until("the database step completed", || async {
+        let polled = failover.handle(status.clone(), Utc::now()).await.expect("status");
+        (polled.status == StepStatus::Completed).then_some(polled)
+    })
+    .await
+}
+
 fn action<'a>(result: &'a StepResult, operation: &str) -> &'a Action {
     result
         .actions
@@ -125,17 +140,17 @@ async fn failover_promotes_the_replica_and_records_its_lag_as_the_rpo() {
     let w = world().await;
     w.lag(4.0).await;
     let started = w.run(&w.request).await.expect("start");
-    assert_eq!(w.replica_source().await, None, "moto holds a standalone instance");
+    // As RDS shows a promotion under way: modifying, still a replica of its source.
+    let promoting = instance_in(&w.west, "orders-db-usw2").await;
+    assert_eq!(promoting.db_instance_status(), Some("modifying"));
+    assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
     assert_eq!(started.rpo_seconds, Some(4.0));
     let promote = action(&started, "PromoteReadReplica");
     assert_eq!(promote.status, ActionStatus::Pending);
     assert_eq!(promote.before["replicaOf"], json!(w.primary_arn));
 
-    let mut status = w.request.clone();
-    status["action"] = json!("status");
-    status["context"]["results"]["database"] = serde_json::to_value(&started).expect("result");
-    let polled = w.run(&status).await.expect("status");
-    assert_eq!(polled.status, StepStatus::Completed);
+    let polled = w.completed(&w.request, &started).await;
+    assert_eq!(w.replica_source().await, None, "moto holds a standalone instance");
     assert_eq!(action(&polled, "PromoteReadReplica").after["writer"], json!(true));
 
     let again = w.run(&w.request).await.expect("second start");
@@ -199,7 +214,7 @@ async fn lag_above_the_rpo_target_refuses_and_changes_nothing() {
         .detail
         .as_deref()
         .is_some_and(|d| d.contains("beyond the RPO target: approved")));
-    assert_eq!(w.replica_source().await, None);
+    rebound_tests::wait::promoted(&w.west_config, "orders-db-usw2").await;
 }
 
 #[tokio::test]
@@ -367,7 +382,8 @@ async fn a_snapshot_restore_creates_the_instance_and_measures_the_snapshot_age()
 async fn failback_promotes_the_failback_replica_in_the_primary_region_without_data_loss() {
     let w = world().await;
     w.lag(4.0).await;
-    w.run(&w.request).await.expect("failover");
+    let started = w.run(&w.request).await.expect("failover");
+    w.completed(&w.request, &started).await;
     // After the failover, the team builds a replica of the new writer back in us-east-1.
     let writer = w
         .west
@@ -410,18 +426,8 @@ async fn failback_promotes_the_failback_replica_in_the_primary_region_without_da
     assert_eq!(fence.resource, "orders-db-usw2 (old writer of orders-db-use1)");
     assert_eq!(fence.status, ActionStatus::Done, "{fence:?}");
     assert_eq!(result.rpo_seconds, Some(0.0));
-    let back = w
-        .east
-        .describe_db_instances()
-        .db_instance_identifier("orders-db-use1")
-        .send()
-        .await
-        .expect("describe");
-    assert_eq!(
-        back.db_instances()[0].read_replica_source_db_instance_identifier(),
-        None,
-        "the primary region writes again"
-    );
+    // The primary region writes again.
+    rebound_tests::wait::promoted(&w.east_config, "orders-db-use1").await;
 }
 
 #[tokio::test]
@@ -463,6 +469,16 @@ async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFa
     (moto, failover, request)
 }
 
+async fn instance_in(rds: &aws_sdk_rds::Client, id: &str) -> aws_sdk_rds::types::DbInstance {
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .expect("describe");
+    out.db_instances()[0].clone()
+}
+
 async fn instance(moto: &MotoServer, region: &str, id: &str) -> aws_sdk_rds::types::DbInstance {
     aws_sdk_rds::Client::new(&moto.config(region))
         .describe_db_instances()
@@ -502,21 +518,22 @@ async fn a_writer_on_a_default_group_is_isolated_before_the_promotion_then_stopp
             .is_some_and(|d| d.contains("default parameter group")),
         "{fence:?}"
     );
-    // At the moment the promotion completes exactly one database takes writes.
+    // Isolated before the promotion, which is under way; the replica takes no writes yet.
     assert!(
         !takes_writes(&moto, "us-east-1", "orders-db", SG).await,
         "the old writer is isolated"
     );
     assert!(
+        !takes_writes(&moto, "us-west-2", "orders-db-usw2", SG).await,
+        "still a replica while RDS promotes it"
+    );
+
+    let done = completed(&failover, &request, &started).await;
+    // At the moment the promotion completes exactly one database takes writes.
+    assert!(
         takes_writes(&moto, "us-west-2", "orders-db-usw2", SG).await,
         "the promoted replica writes"
     );
-
-    let mut status = request.clone();
-    status["action"] = json!("status");
-    status["context"]["results"]["database"] = serde_json::to_value(&started).expect("json");
-    let done = failover.handle(status, Utc::now()).await.expect("status");
-    assert_eq!(done.status, StepStatus::Completed, "{done:?}");
     let stop = action(&done, "StopOldWriter");
     assert_eq!(stop.status, ActionStatus::Done, "{stop:?}");
     let old = instance(&moto, "us-east-1", "orders-db").await;

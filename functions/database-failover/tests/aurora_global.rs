@@ -161,15 +161,20 @@ async fn a_switchover_leaves_the_old_writer_to_aurora() {
 }
 
 impl World {
-    /// The global database's writer cluster, as moto holds it.
+    /// The global database's writer cluster, as moto holds it once no failover or switchover
+    /// is under way (Aurora takes its time: the launcher's "AWS's time").
     async fn writer(&self) -> Option<String> {
-        let out = self
-            .east
-            .describe_global_clusters()
-            .global_cluster_identifier("orders-global")
-            .send()
-            .await
-            .expect("DescribeGlobalClusters");
+        let out = rebound_tests::wait::until("the global database available", || async {
+            let out = self
+                .east
+                .describe_global_clusters()
+                .global_cluster_identifier("orders-global")
+                .send()
+                .await
+                .expect("DescribeGlobalClusters");
+            (out.global_clusters()[0].status() == Some("available")).then_some(out)
+        })
+        .await;
         out.global_clusters()[0]
             .global_cluster_members()
             .iter()
@@ -190,11 +195,22 @@ impl World {
         .expect("lag");
     }
 
-    fn status(&self, request: &Value, started: &rebound_shared::context::StepResult) -> Value {
-        let mut status = request.clone();
-        status["action"] = json!("status");
-        status["context"]["results"]["database"] = serde_json::to_value(started).expect("json");
-        status
+    /// Polls `status` after `started`, as the state machine's loop does, until completed.
+    async fn completed(
+        &self,
+        request: &Value,
+        started: &rebound_shared::context::StepResult,
+    ) -> rebound_shared::context::StepResult {
+        let status = rebound_tests::wait::status_request(request, "database", started);
+        rebound_tests::wait::until("the database step completed", || async {
+            let done = self
+                .failover()
+                .handle(status.clone(), Utc::now())
+                .await
+                .expect("status");
+            (done.status == StepStatus::Completed).then_some(done)
+        })
+        .await
     }
 }
 
@@ -214,12 +230,7 @@ async fn a_failover_fences_the_old_writer_then_makes_the_recovery_cluster_the_wr
     assert_eq!(started.rpo_seconds, Some(2.0), "the lag is the loss");
     assert_eq!(w.writer().await, Some(w.target_arn.clone()), "moto's writer moved");
 
-    let done = w
-        .failover()
-        .handle(w.status(&request, &started), Utc::now())
-        .await
-        .expect("status");
-    assert_eq!(done.status, StepStatus::Completed, "{done:?}");
+    w.completed(&request, &started).await;
 
     // A start again (a retry after a lost answer) finds the writer moved and changes nothing.
     let again = w.failover().handle(request, Utc::now()).await.expect("again");
@@ -250,12 +261,7 @@ async fn a_switchover_moves_the_writer_and_fences_nothing() {
     );
     assert_eq!(w.writer().await, Some(w.target_arn.clone()));
     assert_eq!(w.groups().await, [APP_SG], "Aurora demotes the old writer itself");
-    let done = w
-        .failover()
-        .handle(w.status(&request, &started), Utc::now())
-        .await
-        .expect("status");
-    assert_eq!(done.status, StepStatus::Completed, "{done:?}");
+    w.completed(&request, &started).await;
 }
 
 #[tokio::test]
@@ -418,6 +424,7 @@ async fn a_failback_to_a_cluster_isolated_on_the_network_is_refused_naming_it() 
         .await
         .expect("failover");
     assert_eq!(w.groups().await, [ISOLATION]);
+    assert_eq!(w.writer().await, Some(w.target_arn.clone()), "failed over");
     w.primary_lag(500.0).await;
     let mut back = request;
     back["context"]["mode"] = json!("failback");
@@ -454,12 +461,7 @@ async fn a_switchover_points_the_application_at_the_recovery_clusters_writer_end
         {"kind": "ssmParameter", "database": "orders-global", "name": "/orders/db/host"}
     ]);
     let started = w.failover().handle(request.clone(), Utc::now()).await.expect("start");
-    let done = w
-        .failover()
-        .handle(w.status(&request, &started), Utc::now())
-        .await
-        .expect("status");
-    assert_eq!(done.status, StepStatus::Completed, "{done:?}");
+    w.completed(&request, &started).await;
     let parameter = aws_sdk_ssm::Client::new(&west)
         .get_parameter()
         .name("/orders/db/host")

@@ -89,7 +89,7 @@ async fn a_failover_relies_on_the_recovery_replica_and_counts_its_latency_in_the
     assert_eq!(action.resource, "dynamodb:orders-carts (us-west-2)");
     assert_eq!(action.before["latencySeconds"], json!(3.5));
     assert!(action.already_done, "nothing to change in a global table: {action:?}");
-    assert!(!w.still_a_replica().await, "the database failed over");
+    rebound_tests::wait::promoted(&w.moto.config("us-west-2"), "orders-db-usw2").await;
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn a_latency_beyond_the_rpo_target_waits_for_approval() {
     request["context"]["approval"] = json!({"approvedBy": "oncall"});
     let result = failover.handle(request, Utc::now()).await.expect("approved");
     assert_eq!(result.rpo_seconds, Some(1200.0));
-    assert!(!w.still_a_replica().await);
+    rebound_tests::wait::promoted(&w.moto.config("us-west-2"), "orders-db-usw2").await;
 }
 
 #[tokio::test]
@@ -175,5 +175,5 @@ async fn a_primary_that_does_not_answer_leaves_the_latency_unknown_not_the_failo
     );
     // The database's lag, read in us-west-2, is still known.
     assert_eq!(result.rpo_seconds, Some(2.0));
-    assert!(!w.still_a_replica().await);
+    rebound_tests::wait::promoted(&w.moto.config("us-west-2"), "orders-db-usw2").await;
 }

@@ -80,17 +80,16 @@ impl World {
 
     /// `start`, then `status` until complete (as the state machine's loop does).
     async fn recover(&self, request: &Value) -> StepResult {
-        let mut result = self.run(request).await.expect("start");
-        for _ in 0..5 {
-            if result.status == StepStatus::Completed {
-                return result;
-            }
-            let mut status = request.clone();
-            status["action"] = json!("status");
-            status["context"]["results"]["database"] = serde_json::to_value(&result).expect("result");
-            result = self.run(&status).await.expect("status");
+        let started = self.run(request).await.expect("start");
+        if started.status == StepStatus::Completed {
+            return started;
         }
-        panic!("not complete after 5 polls: {:?}", result.actions)
+        let status = rebound_tests::wait::status_request(request, "database", &started);
+        rebound_tests::wait::until("the database step completed", || async {
+            let result = self.run(&status).await.expect("status");
+            (result.status == StepStatus::Completed).then_some(result)
+        })
+        .await
     }
 
     /// What the parameter, the secret's host and the CNAME hold in moto, and the secret whole.
@@ -308,9 +307,9 @@ async fn a_retry_after_every_answer_was_lost_finds_the_secret_pointed() {
         .expect("faults");
     let failover = DatabaseFailover::new(&proxy.regions());
     let started = failover.handle(w.request.clone(), Utc::now()).await.expect("start");
-    let mut status = w.request.clone();
-    status["action"] = json!("status");
-    status["context"]["results"]["database"] = serde_json::to_value(&started).expect("result");
+    // The application is pointed once the promotion completes.
+    rebound_tests::wait::promoted(&w.moto.config("us-west-2"), "orders-db-usw2").await;
+    let status = rebound_tests::wait::status_request(&w.request, "database", &started);
     let err = failover
         .handle(status.clone(), Utc::now())
         .await
@@ -336,9 +335,7 @@ async fn a_retry_after_every_answer_was_lost_finds_the_secret_pointed() {
         if result.status == StepStatus::Completed {
             break;
         }
-        let mut again = w.request.clone();
-        again["action"] = json!("status");
-        again["context"]["results"]["database"] = serde_json::to_value(&result).expect("result");
+        let again = rebound_tests::wait::status_request(&w.request, "database", &result);
         result = failover.handle(again, Utc::now()).await.expect("status");
     }
     assert_eq!(result.status, StepStatus::Completed);

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rebound_shared::context::{Declined, RecoveryPath};
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::later;
-use rebound_shared::plan::{InvalidPlan, RecoveryPlan};
+use rebound_shared::plan::{InvalidPlan, RecoveryPlan, UnknownSignals};
 use rebound_shared::source::{load_plan, PlanLocation, PlanRef, PlanSourceError};
 use rebound_shared::table::{Lease, RecoveryTable};
 use rebound_shared::RecoveryContext;
@@ -128,7 +128,17 @@ impl Detector {
         let failing = signals::failing_votes(&read, detection.unknown_signals);
         let needed = detection.min_signals as usize;
         ctx.decision.reasons.extend(read.iter().map(signals::Signal::reason));
-        if failing < needed {
+        let unknown = read.iter().filter(|s| s.vote == signals::Vote::Unknown).count();
+        if failing < needed && failing + unknown >= needed && detection.unknown_signals == UnknownSignals::Abstain {
+            // The signals that could not be read would have made the quorum: nothing is done,
+            // and nothing is done in silence.
+            ctx.decision.recovery_required = false;
+            ctx.decision.declined = Some(Declined::Unconfirmed);
+            ctx.decision.reasons.push(format!(
+                "NOT CONFIRMED: {failing} of {} signals failing and {unknown} could not be read; {needed} must agree (unknownSignals: abstain)",
+                read.len()
+            ));
+        } else if failing < needed {
             ctx.decision.recovery_required = false;
             ctx.decision.reasons.push(format!(
                 "{failing} of {} signals failing; {needed} must agree",

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use disaster_detector::Detector;
+use rebound_shared::context::Declined;
 use rebound_tests::{event, seed, MotoServer};
 use serde_json::{json, Value};
 
@@ -114,6 +115,13 @@ async fn an_unreadable_signal_is_unknown_and_counts_as_the_plan_says() {
         "{reasons}"
     );
     assert!(reasons.contains("no datapoint -> unknown"), "{reasons}");
+    // The unread signals would have made the quorum: declined as unconfirmed, for the state
+    // machine to tell the operators.
+    assert_eq!(ctx.decision.declined, Some(Declined::Unconfirmed));
+    assert!(
+        reasons.contains("NOT CONFIRMED: 1 of 3 signals failing and 2 could not be read"),
+        "{reasons}"
+    );
 
     let mut cautious = example();
     cautious["detection"]["unknownSignals"] = json!("failing");

@@ -1,7 +1,9 @@
 //! What a notification says: pure functions of the request and the time.
 
 use chrono::{DateTime, Utc};
-use rebound_shared::context::{NotificationKind, NotificationRequest, RecoveryContext, StepResult, StepStatus};
+use rebound_shared::context::{
+    Declined, NotificationKind, NotificationRequest, RecoveryContext, StepResult, StepStatus,
+};
 use rebound_shared::objectives::Measurement;
 use serde_json::{json, Map, Value};
 
@@ -146,6 +148,9 @@ fn subject(request: &NotificationRequest) -> String {
         ),
         NotificationKind::ApprovalRequest => {
             format!("{app}: approve {} to {to}?", ctx.mode)
+        }
+        NotificationKind::NoRecoveryNeeded if ctx.decision.declined == Some(Declined::Unconfirmed) => {
+            format!("{app}: disaster NOT CONFIRMED, no recovery started")
         }
         NotificationKind::NoRecoveryNeeded => format!("{app}: no recovery needed"),
         NotificationKind::NotReady => format!("{app}: {to} NOT READY for a {}", ctx.mode),

@@ -171,6 +171,7 @@ impl World {
             .send()
             .await
             .expect("promote");
+        rebound_tests::wait::promoted(&self.moto.config("us-west-2"), "orders-db-usw2").await;
         self.ecs
             .update_service()
             .cluster("orders-usw2")

@@ -47,6 +47,18 @@ async fn the_new_writer_must_take_writes() {
         .send()
         .await
         .expect("SwitchoverGlobalCluster");
+    // Aurora switches over in its own time (the launcher's "AWS's time").
+    let rds = aws_sdk_rds::Client::new(&west);
+    rebound_tests::wait::until("the switchover ended", || async {
+        let out = rds
+            .describe_global_clusters()
+            .global_cluster_identifier("orders-global")
+            .send()
+            .await
+            .ok()?;
+        (out.global_clusters().first()?.status() == Some("available")).then_some(())
+    })
+    .await;
     let check = global(&round(&validator, &target).await).clone();
     assert!(!check.failed(), "{check:?}");
     assert_eq!(check.detail, "orders-global-west is the writer");

@@ -71,16 +71,13 @@ async fn an_endpoint_still_naming_the_old_writer_fails_until_the_failover_points
     let mut failover = event("database-failover.json");
     failover["context"]["plan"] = request["context"]["plan"].clone();
     let steps = DatabaseFailover::new(&moto.regions());
-    let mut result = steps.handle(failover.clone(), Utc::now()).await.expect("start");
-    for _ in 0..5 {
-        if result.status == rebound_shared::context::StepStatus::Completed {
-            break;
-        }
-        let mut status = failover.clone();
-        status["action"] = json!("status");
-        status["context"]["results"]["database"] = serde_json::to_value(&result).expect("result");
-        result = steps.handle(status, Utc::now()).await.expect("status");
-    }
+    let started = steps.handle(failover.clone(), Utc::now()).await.expect("start");
+    let status = rebound_tests::wait::status_request(&failover, "database", &started);
+    rebound_tests::wait::until("the database step completed", || async {
+        let result = steps.handle(status.clone(), Utc::now()).await.expect("status");
+        (result.status == rebound_shared::context::StepStatus::Completed).then_some(())
+    })
+    .await;
     let after = common::round(&moto, &request, common::at(1)).await;
     for resource in ["ssm:/orders/db/host", "secretsmanager:orders/db#host"] {
         let check = endpoint_check(&after, resource);

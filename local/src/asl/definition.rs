@@ -296,6 +296,7 @@ impl Machine {
     /// Reads a definition and checks its shape, as Step Functions does on creation:
     /// `States.InvalidDefinition` naming what is wrong.
     pub fn parse(definition: &Value) -> Result<Machine, StateError> {
+        super::fields::check_definition(definition)?;
         let machine: Machine = serde_json::from_value(definition.clone())
             .map_err(|e| StateError::new("States.InvalidDefinition", e.to_string()))?;
         machine.check()?;

@@ -6,6 +6,7 @@
 pub mod choice;
 mod dataflow;
 mod definition;
+mod fields;
 pub mod intrinsics;
 mod names;
 pub mod path;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -111,6 +112,57 @@ struct Frame<'a> {
     context: Value,
     /// Microseconds this state spent waiting on handlers and sleeps.
     external_us: AtomicU64,
+    /// Set when a sibling branch or iteration failed: this one starts no new state.
+    halt: &'a Arc<Halt>,
+}
+
+/// The error a branch stopped by its sibling's failure ends with; never the Parallel's (or the
+/// Map's) own, which is the failing branch's.
+const HALTED: &str = "States.BranchHalted";
+
+/// Step Functions stops every other branch of a Parallel (every other iteration of a Map) once
+/// one fails: states in flight finish, none starts, and a Wait ends at once ("If any branch
+/// fails ... the entire Parallel state fails and all its branches are stopped", Developer Guide,
+/// Parallel workflow state). A halt is set for a Parallel's branches; it sees its parents'.
+#[derive(Debug, Default)]
+pub struct Halt {
+    stopped: std::sync::atomic::AtomicBool,
+    parent: Option<Arc<Halt>>,
+}
+
+impl Halt {
+    fn child(parent: &Arc<Halt>) -> Arc<Halt> {
+        Arc::new(Halt {
+            stopped: Default::default(),
+            parent: Some(parent.clone()),
+        })
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn is_set(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst) || self.parent.as_ref().is_some_and(|p| p.is_set())
+    }
+}
+
+/// The error of branches run side by side under `halt`: the first that is not a stopped
+/// sibling's, in branch order; `Ok` only when every branch succeeded.
+fn first_failure(results: Vec<Result<Value, StateError>>) -> Result<Vec<Value>, StateError> {
+    let mut halted = None;
+    let mut outputs = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(v) => outputs.push(v),
+            Err(e) if e.error == HALTED => halted = halted.or(Some(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    match halted {
+        Some(e) => Err(e),
+        None => Ok(outputs),
+    }
 }
 
 type Step = (Value, Option<String>);
@@ -147,12 +199,13 @@ impl Interpreter {
             "StateMachine": { "Id": "arn:aws:states:local:000000000000:stateMachine:rebound-local", "Name": "rebound-local" },
         });
         let result = match machine.timeout_seconds {
-            Some(seconds) => {
-                tokio::time::timeout(Duration::from_secs(seconds), self.run_states(&machine, input, context))
-                    .await
-                    .unwrap_or_else(|_| Err(StateError::new("States.Timeout", "the execution timed out")))
-            }
-            None => self.run_states(&machine, input, context).await,
+            Some(seconds) => tokio::time::timeout(
+                Duration::from_secs(seconds),
+                self.run_states(&machine, input, context, Arc::default()),
+            )
+            .await
+            .unwrap_or_else(|_| Err(StateError::new("States.Timeout", "the execution timed out"))),
+            None => self.run_states(&machine, input, context, Arc::default()).await,
         };
         self.recorder.with(|t| t.total_ms = ms(start.elapsed()));
         result
@@ -163,11 +216,18 @@ impl Interpreter {
         machine: &'a Machine,
         input: Value,
         context: Value,
+        halt: Arc<Halt>,
     ) -> Pin<Box<dyn Future<Output = Result<Value, StateError>> + Send + 'a>> {
         Box::pin(async move {
             let mut name = machine.start_at.clone();
             let mut input = input;
             loop {
+                if halt.is_set() {
+                    return Err(StateError::new(
+                        HALTED,
+                        format!("stopped before {name}: another branch failed"),
+                    ));
+                }
                 self.recorder.history(2)?;
                 let state = machine
                     .states
@@ -183,6 +243,7 @@ impl Interpreter {
                     state,
                     context: ctx,
                     external_us: AtomicU64::new(0),
+                    halt: &halt,
                 };
                 let outcome = self.run_state(&frame, input).await;
                 let kind = state.kind();
@@ -263,7 +324,7 @@ impl Interpreter {
             State::Wait(s) => {
                 let effective = dataflow::input(&s.io, &raw, ctx)?;
                 let seconds = self.wait_seconds(f.name, s, &effective, ctx)?;
-                self.sleep(seconds, &f.external_us).await;
+                self.sleep_unless_halted(seconds, f).await;
                 Ok((dataflow::output(&s.io, effective, ctx)?, s.flow.next(f.name)?))
             }
             State::Task(s) => self.with_recovery(f, raw, &s.work).await,
@@ -337,12 +398,13 @@ impl Interpreter {
                 let effective = dataflow::input(&s.work.io, raw, context)?;
                 let input = parameters_or(s.work.results.parameters.as_ref(), effective, context)?;
                 let base = base_context(context);
+                let halt = Halt::child(f.halt);
                 let runs = s
                     .branches
                     .iter()
-                    .map(|b| self.run_states(b, input.clone(), base.clone()));
+                    .map(|b| self.halting(self.run_states(b, input.clone(), base.clone(), halt.clone()), &halt));
                 let results = futures_util::future::join_all(runs).await;
-                results.into_iter().collect::<Result<Vec<_>, _>>().map(Value::Array)
+                first_failure(results).map(Value::Array)
             }
             State::Map(s) => {
                 self.recorder.history(2)?;
@@ -368,12 +430,16 @@ impl Interpreter {
                         None => item,
                     });
                 }
+                // Each iteration is two events in the history (MapIterationStarted, and
+                // MapIterationSucceeded or MapIterationFailed) beside its states' own.
+                self.recorder.history(2 * inputs.len() as u64)?;
+                let halt = Halt::child(f.halt);
                 let runs: Vec<_> = inputs
                     .into_iter()
-                    .map(|i| self.run_states(&s.item_processor, i, base.clone()))
+                    .map(|i| self.halting(self.run_states(&s.item_processor, i, base.clone(), halt.clone()), &halt))
                     .collect();
-                let outputs: Vec<Value> = stream::iter(runs).buffered(concurrency).try_collect().await?;
-                Ok(Value::Array(outputs))
+                let results: Vec<_> = stream::iter(runs).buffered(concurrency).collect().await;
+                first_failure(results).map(Value::Array)
             }
             other => Err(StateError::runtime(format!(
                 "{} is a {}, with no work to retry",
@@ -413,6 +479,32 @@ impl Interpreter {
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .ok_or_else(|| StateError::runtime(format!("{stamp} is not a timestamp")))?;
         Ok(((at.with_timezone(&Utc) - Utc::now()).num_milliseconds().max(0) as f64) / 1000.0)
+    }
+
+    /// A branch's run that stops its siblings when it fails.
+    async fn halting(
+        &self,
+        run: impl Future<Output = Result<Value, StateError>>,
+        halt: &Arc<Halt>,
+    ) -> Result<Value, StateError> {
+        let result = run.await;
+        if result.is_err() {
+            halt.stop();
+        }
+        result
+    }
+
+    /// A Wait state's sleep, cut short when a sibling branch fails.
+    async fn sleep_unless_halted(&self, seconds: f64, f: &Frame<'_>) {
+        let halted = async {
+            while !f.halt.is_set() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            () = self.sleep(seconds, &f.external_us) => {}
+            () = halted => {}
+        }
     }
 
     async fn sleep(&self, seconds: f64, external_us: &AtomicU64) {

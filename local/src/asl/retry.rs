@@ -7,9 +7,14 @@ use super::dataflow;
 use super::definition::{Catcher, Retrier};
 use super::StateError;
 
-/// Whether an `ErrorEquals` list covers `error`. `States.Runtime` and `States.DataLimitExceeded`
-/// are terminal: no wildcard covers them; `States.TaskFailed` covers all but `States.Timeout`.
+/// Whether an `ErrorEquals` list covers `error`. `States.Runtime` always fails the execution,
+/// even where a Retry or Catch names it ("Retrying on or catching States.Runtime won't prevent
+/// that", Step Functions Developer Guide, error names); `States.DataLimitExceeded` only where
+/// named: no wildcard covers either; `States.TaskFailed` covers all but `States.Timeout`.
 pub fn covers(error_equals: &[String], error: &StateError) -> bool {
+    if error.error == "States.Runtime" {
+        return false;
+    }
     let terminal = matches!(error.error.as_str(), "States.Runtime" | "States.DataLimitExceeded");
     error_equals.iter().any(|name| {
         *name == error.error
@@ -83,6 +88,10 @@ mod tests {
         assert!(covers(&all, &StateError::new("Rebound.StepFailed", "")));
         assert!(!covers(&all, &StateError::new("States.DataLimitExceeded", "")));
         assert!(!covers(&all, &StateError::runtime("")));
+        let runtime = vec!["States.Runtime".to_string()];
+        assert!(!covers(&runtime, &StateError::runtime("a path that matched nothing")));
+        let limit = vec!["States.DataLimitExceeded".to_string()];
+        assert!(covers(&limit, &StateError::new("States.DataLimitExceeded", "")));
         assert!(covers(&failed, &StateError::new("Lambda.ServiceException", "")));
         assert!(!covers(&failed, &StateError::new("States.Timeout", "")));
     }

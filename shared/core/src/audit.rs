@@ -260,6 +260,15 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
                         false,
                     );
                 }
+                // The replica is tagged with the recovery before it is promoted, so that a
+                // promotion under way is known as this recovery's own.
+                add(
+                    "StartDatabaseFailover",
+                    "rds:AddTagsToResource",
+                    recovery,
+                    Plane::Control,
+                    true,
+                );
                 add(
                     "StartDatabaseFailover",
                     "rds:PromoteReadReplica",

@@ -176,6 +176,10 @@ pub enum Declined {
     Lease,
     /// The application recovered recently; a manual start with `force: true` overrides.
     Cooldown,
+    /// The alarm fired, but too few signals could be confirmed: those that could not be read
+    /// would have made the quorum. Nothing is recovered, and the operators are told what was
+    /// seen and why nothing was done.
+    Unconfirmed,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -467,7 +471,8 @@ pub enum NotificationKind {
     Failure,
     /// A human must approve before failover starts.
     ApprovalRequest,
-    /// The event did not require recovery (sent only for manual starts and drills).
+    /// The event did not require recovery: sent for manual starts and drills, and for an alarm
+    /// that could not be confirmed (`Declined::Unconfirmed`).
     NoRecoveryNeeded,
     /// A scheduled readiness check found the recovery side not ready.
     NotReady,

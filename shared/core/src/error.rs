@@ -56,18 +56,29 @@ pub struct AwsError {
     pub kind: ErrorKind,
 }
 
+/// The codes AWS services throttle with: the service answered, and asks to be called later.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "ProvisionedThroughputExceededException",
+    "SlowDown",
+];
+
+impl AwsError {
+    /// The service answered with throttling: it is up, and busy.
+    pub fn is_throttling(&self) -> bool {
+        THROTTLING.contains(&self.code.as_str())
+    }
+}
+
 /// Maps an AWS error code (and HTTP status) to what the state machine should do.
 pub fn classify(code: &str, status: Option<u16>) -> ErrorKind {
     const TRANSIENT: &[&str] = &[
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
         "PriorRequestNotComplete",
         "ServiceUnavailable",
         "ServiceUnavailableException",
@@ -93,7 +104,7 @@ pub fn classify(code: &str, status: Option<u16>) -> ErrorKind {
         "MalformedQueryString",
         "MissingParameter",
     ];
-    if TRANSIENT.contains(&code) {
+    if TRANSIENT.contains(&code) || THROTTLING.contains(&code) {
         return ErrorKind::Transient;
     }
     if INVALID.contains(&code) {

@@ -266,7 +266,8 @@ fn approvals(ctx: &RecoveryContext) -> Vec<ApprovalRecord> {
     if let Some(answer) = ctx.approval.as_ref().filter(|a| a.is_object()) {
         let text = |key: &str| answer.get(key).and_then(Value::as_str).map(String::from);
         out.push(ApprovalRecord {
-            approved: answer.get("approved").and_then(Value::as_bool).unwrap_or(true),
+            // The state machine goes on only on `approved: true`: anything else was no approval.
+            approved: answer.get("approved").and_then(Value::as_bool).unwrap_or(false),
             by: text("by").or_else(|| text("approvedBy")),
             at: text("at").and_then(|t| t.parse().ok()),
             note: text("note"),

@@ -18,6 +18,9 @@ pub use writers::{instance_name, is_cluster, writer_region, OldWriter};
 pub struct Global {
     pub members: Vec<(String, bool)>,
     pub available: bool,
+    /// The cluster a failover or switchover under way is promoting (`FailoverState`'s
+    /// `ToDbClusterArn`, while its status is `pending`, `failing-over` or `switching-over`).
+    pub moving_to: Option<String>,
 }
 
 impl Global {
@@ -46,6 +49,11 @@ pub async fn global_cluster(rds: &aws_sdk_rds::Client, id: &str) -> Result<Optio
             })
             .collect(),
         available: cluster.status() == Some("available"),
+        moving_to: cluster
+            .failover_state()
+            .filter(|f| f.status().is_some_and(|s| s.as_str() != "cancelling"))
+            .and_then(|f| f.to_db_cluster_arn())
+            .map(str::to_string),
     }))
 }
 

@@ -110,20 +110,74 @@ pub async fn old_writer(rds: &aws_sdk_rds::Client, source: &str, isolation: Opti
         })
 }
 
+/// Why a call into the old writer's region did not succeed within [`REACH_TIMEOUT`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unreached {
+    /// The region kept answering with throttling past the budget: it is up, and its writer may
+    /// be taking writes.
+    Busy(AwsError),
+    /// No answer (the region may be down), or a refusal that asking again cannot change.
+    Failed(String),
+}
+
+impl std::fmt::Display for Unreached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreached::Busy(e) => write!(f, "{e}"),
+            Unreached::Failed(reason) => write!(f, "{reason}"),
+        }
+    }
+}
+
+/// First wait before asking a busy region again; doubled up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Makes `call` into the old writer's region within [`REACH_TIMEOUT`]. A throttled answer is
+/// asked again, with backoff, while the budget lasts: a region that throttles is not a region
+/// that is gone, and its writer must not be taken for unreachable. (A server error or no answer
+/// is not asked again: the SDK's own attempts were its chance.)
+pub async fn within_reach<T, F, Fut>(mut call: F) -> Result<T, Unreached>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let deadline = tokio::time::Instant::now() + REACH_TIMEOUT;
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let error = match tokio::time::timeout_at(deadline, call()).await {
+            Ok(Ok(done)) => return Ok(done),
+            Err(_) => return Err(Unreached::Failed(format!("no answer in {} s", REACH_TIMEOUT.as_secs()))),
+            Ok(Err(e)) => e,
+        };
+        if !error.is_throttling() {
+            return Err(Unreached::Failed(error.to_string()));
+        }
+        if tokio::time::Instant::now() + backoff >= deadline {
+            return Err(Unreached::Busy(error));
+        }
+        tracing::warn!(error = %error, "the old writer's region is busy; asking again");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
 /// Reads old writers of one region at once, within the reach timeout: their instances in
-/// batches, each parameter group once. One answer per `(source, isolation)`, in order; if the
-/// region does not answer, each is `Unreachable`.
+/// batches, each parameter group once. One answer per `(source, isolation)`, in order. If the
+/// region does not answer, each is `Unreachable`; if it answers but is too busy to be read (it
+/// throttles past the budget), each is `Writable` with no known fence: it may be taking writes.
 pub async fn old_writers(rds: &aws_sdk_rds::Client, sources: &[(&str, Option<&str>)]) -> Vec<OldWriter> {
-    let read = writer_states(rds, sources, |_| true);
-    let reason = match tokio::time::timeout(REACH_TIMEOUT, read).await {
-        Ok(Ok((_, states))) => return states.into_iter().map(|s| s.unwrap_or(OldWriter::Missing)).collect(),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no answer in {} s", REACH_TIMEOUT.as_secs()),
+    let state = match within_reach(|| writer_states(rds, sources, |_| true)).await {
+        Ok((_, states)) => return states.into_iter().map(|s| s.unwrap_or(OldWriter::Missing)).collect(),
+        Err(Unreached::Failed(reason)) => OldWriter::Unreachable { reason },
+        Err(Unreached::Busy(e)) => OldWriter::Writable {
+            fence: Err(format!(
+                "its region answers but refused to describe it for {} s ({e}): it may still take writes",
+                REACH_TIMEOUT.as_secs()
+            )),
+        },
     };
-    sources
-        .iter()
-        .map(|_| OldWriter::Unreachable { reason: reason.clone() })
-        .collect()
+    sources.iter().map(|_| state.clone()).collect()
 }
 
 /// The named instances (in batches) and, for each source `judge` accepts (a cluster always;

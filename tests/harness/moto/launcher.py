@@ -4,10 +4,15 @@ Each patch restores exactly one documented behaviour and has its own test in
 tests/tests/moto_patches.rs. Everything else is moto as released.
 """
 
+import heapq
 import inspect
 import io
+import itertools
 import json
+import os
 import sys
+import threading
+import time
 import traceback
 from datetime import datetime
 
@@ -33,26 +38,74 @@ from moto.stepfunctions.responses import StepFunctionResponse
 # payload; event source mappings and the rest of the API are the same. Configuration, not a patch.
 default_user_config["lambda"]["use_docker"] = False
 
+# AWS's time. moto finishes every change the moment it is asked; AWS takes minutes, showing
+# documented intermediate states meanwhile. Each modelled change takes AWS's documented figure
+# (the ones shared/core/src/forecast/figures.rs cites) times REBOUND_AWS_TIME_SCALE (default
+# 1/100: a 5-minute promotion takes 3 s here); a test may set any one with
+# POST /rebound-api/durations {"PromoteReadReplica": 0.5}. Changes end on the first request at or
+# after their due time, in the order they were asked, so a test waits on a state, never on a
+# guess of the clock.
+DOCUMENTED_SECONDS = {
+    # RDS User Guide, "Promoting a read replica to be a standalone DB instance": "several
+    # minutes or longer"; the instance is `modifying`, then `rebooting`, then `available`.
+    "PromoteReadReplica": 300,
+    # Aurora User Guide, "Using failover in an Amazon Aurora global database" and the AWS DR
+    # workshop: a global failover or switchover completes in about a minute; meanwhile
+    # DescribeGlobalClusters shows FailoverState (RDS API Reference, FailoverState) and the old
+    # writer stays the writer until it ends.
+    "FailoverGlobalCluster": 60,
+    "SwitchoverGlobalCluster": 60,
+}
+TIME_SCALE = float(os.environ.get("REBOUND_AWS_TIME_SCALE", "0.01"))
+_durations = {}
+_due = []  # (monotonic due time, sequence, callable)
+_sequence = itertools.count()
+_time_lock = threading.RLock()
+
+
+def duration(operation):
+    return _durations.get(operation, DOCUMENTED_SECONDS[operation] * TIME_SCALE)
+
+
+def later(seconds, change):
+    with _time_lock:
+        heapq.heappush(_due, (time.monotonic() + seconds, next(_sequence), change))
+
+
+def advance():
+    """Ends every change that is due, oldest first."""
+    with _time_lock:
+        now = time.monotonic()
+        while _due and _due[0][0] <= now:
+            _, _, change = heapq.heappop(_due)
+            try:
+                change()
+            except Exception:
+                traceback.print_exc()
+
+
+def set_durations(environ, start_response):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    unknown = sorted(set(body) - set(DOCUMENTED_SECONDS))
+    if unknown:
+        start_response("400 BAD REQUEST", [("Content-Type", "application/json")])
+        return [json.dumps({"unknown": unknown}).encode()]
+    with _time_lock:
+        _durations.update({k: float(v) for k, v in body.items()})
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({k: duration(k) for k in DOCUMENTED_SECONDS}).encode()]
+
+
 _promote_read_replica = RDSBackend.promote_read_replica
 
 
-def promote_read_replica(self, db_kwargs):
-    # AWS RDS API Reference, PromoteReadReplica, Errors: InvalidDBInstanceState, "The DB instance
-    # isn't in a valid state"; RDS answers a standalone instance "DB Instance is not a read
-    # replica." moto promotes it again and answers success, so a retry after a lost answer could
-    # never meet the error it meets in AWS.
-    existing = self.databases.get(db_kwargs["db_instance_identifier"])
-    if existing is not None and not existing.is_replica:
-        raise RDSClientError("InvalidDBInstanceState", "DB Instance is not a read replica.")
+def _unlink_promoted(self, database, source_id):
     # AWS RDS User Guide, "Promoting a read replica to be a standalone DB instance": once
     # promoted, the instance is no longer a replica, so DescribeDBInstances omits
     # ReadReplicaSourceDBInstanceIdentifier and the source no longer lists it among
     # ReadReplicaDBInstanceIdentifiers. moto clears neither for a cross-region replica.
-    database = self.databases.get(db_kwargs["db_instance_identifier"])
-    source_id = getattr(database, "source_db_instance_identifier", None)
-    was_replica = bool(database is not None and database.is_replica)
-    result = _promote_read_replica(self, db_kwargs)
-    if was_replica and source_id:
+    if source_id:
         try:
             primary = self.find_db_from_id(source_id)
         except Exception:  # the source's region or instance is gone: nothing to unlink
@@ -61,8 +114,42 @@ def promote_read_replica(self, db_kwargs):
             for ref in (database.db_instance_arn, database.db_instance_identifier):
                 if ref in primary.replicas:
                     primary.replicas.remove(ref)
-        database.source_db_instance_identifier = None
-    return result
+    database.source_db_instance_identifier = None
+
+
+def promote_read_replica(self, db_kwargs):
+    # AWS RDS API Reference, PromoteReadReplica, Errors: InvalidDBInstanceState, "The DB instance
+    # isn't in a valid state"; RDS answers a standalone instance "DB Instance is not a read
+    # replica." moto promotes it again and answers success, so a retry after a lost answer could
+    # never meet the error it meets in AWS.
+    database = self.databases.get(db_kwargs["db_instance_identifier"])
+    if database is not None and not database.is_replica:
+        raise RDSClientError("InvalidDBInstanceState", "DB Instance is not a read replica.")
+    if database is None:
+        return _promote_read_replica(self, db_kwargs)
+    if database.status != "available":
+        # A promotion already under way (the SDK's retry after a lost answer meets this).
+        raise RDSClientError(
+            "InvalidDBInstanceState", f"Database instance is not in available state (it is {database.status})."
+        )
+    # The answer comes at once, describing the instance `modifying`; it stays a replica of its
+    # source (ReadReplicaSourceDBInstanceIdentifier set) until the promotion ends, rebooting in
+    # its last part.
+    source_id = getattr(database, "source_db_instance_identifier", None)
+    database.status = "modifying"
+    seconds = duration("PromoteReadReplica")
+
+    def rebooting():
+        database.status = "rebooting"
+
+    def promoted():
+        database.status = "available"
+        _promote_read_replica(self, db_kwargs)
+        _unlink_promoted(self, database, source_id)
+
+    later(seconds * 0.8, rebooting)
+    later(seconds, promoted)
+    return database
 
 
 RDSBackend.promote_read_replica = promote_read_replica
@@ -88,7 +175,7 @@ RDSBackend.restore_db_instance_to_point_in_time = restore_db_instance_to_point_i
 
 
 
-def _change_global_writer(self):
+def _change_global_writer(self, operation):
     # AWS RDS API Reference, SwitchoverGlobalCluster: "Aurora promotes the specified secondary
     # cluster to assume full read/write capabilities and demotes the current primary cluster to
     # a secondary (read-only) cluster"; FailoverGlobalCluster does the same, losing what was not
@@ -115,21 +202,53 @@ def _change_global_writer(self):
         raise RDSClientError(
             "DBClusterNotFoundFault", f"DBCluster {target} is not a member of global cluster {global_id}."
         )
+    if getattr(global_cluster, "failover_state", None):
+        # A failover or switchover already under way (the SDK's retry after a lost answer
+        # meets this): FailoverState is "empty unless a switchover or failover operation is
+        # scheduled or is in progress".
+        raise RDSClientError(
+            "InvalidGlobalClusterStateFault",
+            f"Global cluster {global_id} is {global_cluster.status}: a switchover or failover is in progress.",
+        )
     if member.is_writer:
         # TargetDbClusterIdentifier: "The identifier of the secondary Aurora DB cluster to
         # promote": the primary is not one.
         raise RDSClientError(
             "InvalidGlobalClusterStateFault", f"{target} is already the primary cluster of {global_id}."
         )
-    for other in global_cluster.members:
-        other.is_writer = other is member
+    switchover = bool(params.get("Switchover")) or operation == "SwitchoverGlobalCluster"
+    status = "switching-over" if switchover else "failing-over"
+    old_writer = next((m for m in global_cluster.members if m.is_writer), None)
+    global_cluster.status = status
+    global_cluster.failover_state = {
+        "Status": status,
+        "FromDbClusterArn": old_writer.db_cluster_arn if old_writer is not None else None,
+        "ToDbClusterArn": member.db_cluster_arn,
+        "IsDataLossAllowed": not switchover,
+    }
+
+    def moved():
+        for other in global_cluster.members:
+            other.is_writer = other is member
+        global_cluster.status = "available"
+        global_cluster.failover_state = None
+
+    later(duration(operation), moved)
     return ActionResult({"GlobalCluster": global_cluster})
 
 
-# In moto both end at once, with the same roles: a switchover's synchronisation and a failover's
-# loss are not modelled (Rebound reads the loss from AuroraGlobalDBReplicationLag first).
-RDSResponse.switchover_global_cluster = _change_global_writer
-RDSResponse.failover_global_cluster = _change_global_writer
+def switchover_global_cluster(self):
+    return _change_global_writer(self, "SwitchoverGlobalCluster")
+
+
+def failover_global_cluster(self):
+    return _change_global_writer(self, "FailoverGlobalCluster")
+
+
+# A switchover's synchronisation and a failover's loss are not modelled (Rebound reads the loss
+# from AuroraGlobalDBReplicationLag first); the time each takes is.
+RDSResponse.switchover_global_cluster = switchover_global_cluster
+RDSResponse.failover_global_cluster = failover_global_cluster
 
 _create_health_check = Route53Response.create_health_check
 _health_check_config = Route53HealthCheck.health_check_config.fget
@@ -363,6 +482,9 @@ def _translate(app, environ, start_response):
 
 class _Dispatcher(moto.server.DomainDispatcherApplication):
     def __call__(self, environ, start_response):
+        advance()
+        if environ.get("PATH_INFO") == "/rebound-api/durations":
+            return set_durations(environ, start_response)
         if environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
             try:
                 return _translate(super().__call__, environ, start_response)

@@ -10,6 +10,7 @@
 
 pub mod faults;
 pub mod seed;
+pub mod wait;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -162,6 +163,16 @@ impl MotoServer {
         match http_request_with(self.port, "POST", "/moto-api/config", &body)? {
             200 | 201 => Ok(()),
             status => Err(std::io::Error::other(format!("stepfunctions config: HTTP {status}"))),
+        }
+    }
+
+    /// Sets how long the launcher's timed changes take, in seconds, by operation name
+    /// (`{"PromoteReadReplica": 0.5}`); the rest keep AWS's documented figures times
+    /// `REBOUND_AWS_TIME_SCALE` (default 1/100). See the launcher's "AWS's time".
+    pub fn set_durations(&self, durations: &serde_json::Value) -> std::io::Result<()> {
+        match http_request_with(self.port, "POST", "/rebound-api/durations", &durations.to_string())? {
+            200 => Ok(()),
+            status => Err(std::io::Error::other(format!("durations {durations}: HTTP {status}"))),
         }
     }
 

@@ -40,6 +40,7 @@ fn observed_replica(status: &str, replica_of: Option<&str>, lag: Option<f64>) ->
             status: status.into(),
             replica_of: replica_of.map(str::to_string),
             latest_restorable: None,
+            ..Instance::default()
         },
     );
     if let Some(lag) = lag {
@@ -74,7 +75,8 @@ fn a_replica_is_promoted_within_the_rpo_and_refused_beyond_it_unless_approved() 
     assert_eq!(
         intent.change,
         Change::Promote {
-            identifier: "orders-db-usw2".into()
+            identifier: "orders-db-usw2".into(),
+            arn: None,
         }
     );
     assert_eq!(intent.rpo_seconds, Some(4.0));
@@ -167,6 +169,7 @@ fn global(writer: &str, lag: Option<f64>) -> Observed {
         Global {
             members: vec![(EAST.into(), writer == EAST), (WEST.into(), writer == WEST)],
             available: true,
+            moving_to: None,
         },
     );
     if let Some(lag) = lag {
@@ -234,6 +237,7 @@ fn a_restore_goes_to_a_second_before_detection_or_the_latest_restorable_time() {
             status: "available".into(),
             replica_of: None,
             latest_restorable: Some(latest),
+            ..Instance::default()
         },
     );
     let intent = decide(&ctx, &restore, &o, now()).expect("restore");
@@ -283,6 +287,7 @@ fn progress_is_done_only_when_available_and_a_writer() {
         status: status.into(),
         replica_of: replica_of.map(str::to_string),
         latest_restorable: None,
+        ..Instance::default()
     };
     assert!(matches!(
         instance_progress(Some(&at("available", None))),
@@ -311,8 +316,56 @@ fn progress_is_done_only_when_available_and_a_writer() {
     let g = |writer: &str, available: bool| Global {
         members: vec![(EAST.into(), writer == EAST), (WEST.into(), writer == WEST)],
         available,
+        moving_to: None,
     };
     assert!(matches!(global_progress(&g(WEST, true), WEST), Progress::Done(_)));
     assert!(matches!(global_progress(&g(WEST, false), WEST), Progress::Waiting(_)));
     assert!(matches!(global_progress(&g(EAST, true), WEST), Progress::Waiting(_)));
+}
+
+#[test]
+fn a_promotion_rebound_started_is_waited_for_and_any_other_change_refused() {
+    let ctx = context("failover");
+    let mut o = observed_replica("modifying", Some(SOURCE), Some(4.0));
+    o.instances.get_mut("orders-db-usw2").expect("replica").recovery_tag = Some(ctx.recovery_id.clone());
+    let intent = decide(&ctx, &replica(false), &o, now()).expect("under way");
+    assert_eq!(intent.change, Change::None, "not promoted again");
+    assert_eq!(intent.action.status, ActionStatus::Pending);
+    assert_eq!(
+        intent.old_writer.as_deref(),
+        Some(SOURCE),
+        "its old writer is still fenced"
+    );
+    assert!(intent.action.detail.as_deref().is_some_and(|d| d.contains("under way")));
+
+    // Started by an earlier recovery (a run that died): waited for too, and said so.
+    let mut o = observed_replica("rebooting", Some(SOURCE), Some(4.0));
+    o.instances.get_mut("orders-db-usw2").expect("replica").recovery_tag = Some("orders-crashed".into());
+    let intent = decide(&ctx, &replica(false), &o, now()).expect("under way");
+    assert!(intent
+        .action
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.contains("started by recovery orders-crashed")));
+
+    // No tag: a replica being modified by someone else is not Rebound's to wait on.
+    let o = observed_replica("modifying", Some(SOURCE), Some(4.0));
+    let err = decide(&ctx, &replica(false), &o, now()).expect_err("refused");
+    assert!(err.to_string().contains("'modifying'"), "{err}");
+}
+
+#[test]
+fn a_global_failover_already_under_way_to_the_target_is_waited_for() {
+    let ctx = context("failover");
+    let mut o = global(EAST, Some(2.0));
+    o.globals.get_mut("orders-global").expect("global").moving_to = Some(WEST.into());
+    let intent = decide(&ctx, &aurora(), &o, now()).expect("under way");
+    assert_eq!(intent.change, Change::None, "not asked again");
+    assert_eq!(intent.action.operation, "FailoverGlobalCluster");
+    assert_eq!(intent.action.status, ActionStatus::Pending);
+    assert_eq!(
+        intent.old_writer.as_deref(),
+        Some(EAST),
+        "the old writer is still fenced"
+    );
 }
