@@ -70,6 +70,9 @@ pub struct Figures {
     /// endpoint's, not Rebound's.
     pub moto_cpu_ms: u64,
     pub per_state_ms: BTreeMap<String, u64>,
+    /// Task states run, polls and retries included: on AWS's time a change polled until done
+    /// runs its check more often the longer it takes.
+    pub task_runs: usize,
     pub calls: BTreeMap<String, usize>,
     pub total_calls: usize,
     pub largest_payload_bytes: usize,
@@ -185,6 +188,7 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
         wall_ms,
         moto_cpu_ms,
         per_state_ms,
+        task_runs: timeline.transitions.iter().filter(|t| t.state_type == "Task").count(),
         total_calls: calls.values().sum(),
         calls,
         largest_payload_bytes: timeline.largest_payload_bytes,

@@ -317,14 +317,37 @@ async fn run(args: RunArgs) -> ExitCode {
             "rebound: no recovery table (--table or RECOVERY_TABLE): this run takes no lease and no cooldown applies"
         );
     }
-    let functions = Arc::new(Functions::new(
-        &Regions {
-            primary: global,
-            recovery,
-        },
+    let regions = Regions {
+        primary: global,
+        recovery,
+    };
+    let mut functions = Functions::new(
+        &regions,
         plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
         table,
-    ));
+    );
+    // What a deployed execution does besides its steps: the evidence report and the readiness
+    // check's IAM check. A local run does them where it is given what they need, and says so
+    // where it is not.
+    functions.notifier.reports = rebound_shared::reports::ReportStore::from_env(&regions.recovery);
+    if functions.notifier.reports.is_none() {
+        eprintln!(
+            "rebound: no report bucket (REPORT_BUCKET): this run leaves no evidence report in S3, which a deployed execution does"
+        );
+    }
+    functions.validator.permissions = match recovery_validator::permissions::Permissions::from_env(&regions) {
+        Ok(permissions) => permissions,
+        Err(e) => {
+            eprintln!("rebound: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if functions.validator.permissions.is_none() {
+        eprintln!(
+            "rebound: no acting roles (ACTING_ROLES): readiness does not check IAM permissions, which a deployed execution does; this run acts with your own credentials"
+        );
+    }
+    let functions = Arc::new(functions);
     let invoker = functions.invoker.clone();
     let (tasks, substitutions) = match bind(functions) {
         Ok(bound) => bound,

@@ -160,3 +160,252 @@ async fn a_global_failover_is_failing_over_with_the_old_writer_still_writer_unti
         .expect("switchover");
     assert_eq!(global(&east).await.0, "switching-over");
 }
+
+#[tokio::test]
+async fn a_record_change_is_pending_then_insync_and_a_change_never_made_is_not_found() {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    let change = |zone: String| async move {
+        let record = ResourceRecordSet::builder()
+            .name("api.orders.example.com.")
+            .r#type(RrType::Cname)
+            .ttl(60)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value("orders-api-usw2.orders.example.com")
+                    .build()
+                    .expect("record"),
+            )
+            .build()
+            .expect("set");
+        let batch = ChangeBatch::builder()
+            .changes(
+                Change::builder()
+                    .action(ChangeAction::Upsert)
+                    .resource_record_set(record)
+                    .build()
+                    .expect("change"),
+            )
+            .build()
+            .expect("batch");
+        (zone, batch)
+    };
+    for (moto, patched) in [
+        (MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}")), false),
+        (MotoServer::start().unwrap_or_else(|e| panic!("{e}")), true),
+    ] {
+        if patched {
+            moto.set_durations(&json!({"ChangeResourceRecordSets": 1.0}))
+                .expect("durations");
+        }
+        let config = moto.config("us-east-1");
+        let zone = seed::hosted_zone(&config, "orders.example.com.").await.expect("zone");
+        let route53 = aws_sdk_route53::Client::new(&config);
+        let (zone, batch) = change(zone).await;
+        let info = route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(batch)
+            .send()
+            .await
+            .expect("change");
+        let info = info.change_info().expect("change info").clone();
+        let status = |id: String| {
+            let route53 = route53.clone();
+            async move {
+                route53
+                    .get_change()
+                    .id(id)
+                    .send()
+                    .await
+                    .map(|o| o.change_info().map(|i| i.status().as_str().to_string()))
+            }
+        };
+        if !patched {
+            assert_eq!(
+                info.status().as_str(),
+                "INSYNC",
+                "moto as released: in sync at once (the gap)"
+            );
+            continue;
+        }
+        assert_eq!(info.status().as_str(), "PENDING");
+        assert_eq!(
+            status(info.id().to_string()).await.expect("GetChange").as_deref(),
+            Some("PENDING")
+        );
+        wait::until("INSYNC", || async {
+            (status(info.id().to_string()).await.expect("GetChange").as_deref() == Some("INSYNC")).then_some(())
+        })
+        .await;
+        let unknown = status("/change/CNEVERMADE".into()).await.expect_err("no such change");
+        assert_eq!(unknown.code(), Some("NoSuchChange"));
+    }
+}
+
+#[tokio::test]
+async fn a_scaled_out_service_runs_its_tasks_over_time_and_instances_pass_pending() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    moto.set_durations(&json!({"UpdateService": 1.0, "UpdateAutoScalingGroup": 1.0}))
+        .expect("durations");
+    let west = moto.config("us-west-2");
+    seed::ecs_services(&west, &[("orders-api", 0)]).await.expect("service");
+    let ecs = aws_sdk_ecs::Client::new(&west);
+    ecs.update_service()
+        .cluster(seed::ECS_CLUSTER)
+        .service("orders-api")
+        .desired_count(4)
+        .send()
+        .await
+        .expect("scale out");
+    let counts = || async {
+        let out = ecs
+            .describe_services()
+            .cluster(seed::ECS_CLUSTER)
+            .services("orders-api")
+            .send()
+            .await
+            .expect("describe");
+        let s = &out.services()[0];
+        (s.running_count(), s.pending_count(), s.desired_count())
+    };
+    let first = counts().await;
+    assert!(first.0 < 4 && first.0 + first.1 == 4, "tasks start pending: {first:?}");
+    let seen = std::cell::RefCell::new(vec![first.0]);
+    wait::until("all 4 running", || async {
+        let (running, pending, desired) = counts().await;
+        assert_eq!((running + pending, desired), (4, 4));
+        seen.borrow_mut().push(running);
+        (running == 4).then_some(())
+    })
+    .await;
+    let seen = seen.into_inner();
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "the running count only climbs: {seen:?}"
+    );
+
+    seed::auto_scaling_group(&west, 1, 1, 6).await.expect("group");
+    let autoscaling = aws_sdk_autoscaling::Client::new(&west);
+    let states = || async {
+        let out = autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("orders-web-usw2")
+            .send()
+            .await
+            .expect("describe");
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| i.lifecycle_state().map(|s| s.as_str().to_string()).unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    wait::until("the first instance in service", || async {
+        (states().await == ["InService"]).then_some(())
+    })
+    .await;
+    autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name("orders-web-usw2")
+        .desired_capacity(3)
+        .send()
+        .await
+        .expect("scale out");
+    let launched = states().await;
+    assert_eq!(
+        launched.len(),
+        3,
+        "Pending instances count toward the capacity: {launched:?}"
+    );
+    assert_eq!(launched.iter().filter(|s| *s == "Pending").count(), 2, "{launched:?}");
+    wait::until("all in service", || async {
+        (states().await.iter().all(|s| s == "InService")).then_some(())
+    })
+    .await;
+    assert_eq!(states().await.len(), 3, "no second launch for a Pending instance");
+}
+
+/// Three alarms on one metric, differing only in TreatMissingData, set to ALARM after one
+/// breaching datapoint (as the DNS step drives its gate); their states once the `missing` one
+/// has been re-evaluated past the datapoint. (moto as released cannot be shown here: it never
+/// evaluates an alarm, and it does not speak the CBOR protocol the SDK uses for CloudWatch.)
+#[tokio::test]
+async fn an_alarm_is_re_evaluated_from_its_metric_and_only_ignore_keeps_the_state_it_was_set_to() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic};
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-west-2"));
+    let dimension = Dimension::builder().name("Application").value("orders").build();
+    for (name, treat) in [
+        ("gate", "ignore"),
+        ("missing", "missing"),
+        ("not-breaching", "notBreaching"),
+    ] {
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("Rebound")
+            .metric_name("PrimaryOut")
+            .dimensions(dimension.clone())
+            .statistic(Statistic::Maximum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .treat_missing_data(treat)
+            .send()
+            .await
+            .expect("PutMetricAlarm");
+    }
+    cloudwatch
+        .put_metric_data()
+        .namespace("Rebound")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("PrimaryOut")
+                .dimensions(dimension)
+                .value(1.0)
+                .timestamp(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricData");
+    for name in ["gate", "missing", "not-breaching"] {
+        cloudwatch
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(StateValue::Alarm)
+            .state_reason("driven")
+            .send()
+            .await
+            .expect("SetAlarmState");
+    }
+    let states = wait::until("the datapoint aged out of the window", || async {
+        let out = cloudwatch.describe_alarms().send().await.expect("DescribeAlarms");
+        let mut states: Vec<(String, String)> = out
+            .metric_alarms()
+            .iter()
+            .map(|a| {
+                (
+                    a.alarm_name().unwrap_or_default().to_string(),
+                    a.state_value().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        states.sort();
+        states
+            .iter()
+            .any(|(n, s)| n == "missing" && s == "INSUFFICIENT_DATA")
+            .then_some(states)
+    })
+    .await;
+    let expected = [
+        ("gate", "ALARM"),
+        ("missing", "INSUFFICIENT_DATA"),
+        ("not-breaching", "OK"),
+    ];
+    assert_eq!(
+        states,
+        expected.map(|(n, s)| (n.to_string(), s.to_string())),
+        "only TreatMissingData ignore keeps the state set"
+    );
+}

@@ -119,10 +119,8 @@ impl World {
 
 /// Polls `status` after `started` until the step completes (RDS takes its time to promote).
 async fn completed(failover: &DatabaseFailover, request: &Value, started: &StepResult) -> StepResult {
-    let status = rebound_tests::wait::status_request(request, "database", started);
-    rebound_tests::wait::until("the database step completed", || async {
-        let polled = failover.handle(status.clone(), Utc::now()).await.expect("status");
-        (polled.status == StepStatus::Completed).then_some(polled)
+    rebound_tests::wait::step_completed(request, "database", started.clone(), |status| async {
+        failover.handle(status, Utc::now()).await.expect("status")
     })
     .await
 }

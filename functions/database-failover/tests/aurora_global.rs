@@ -6,7 +6,7 @@
 use chrono::Utc;
 use database_failover::fence;
 use database_failover::DatabaseFailover;
-use rebound_shared::context::{ActionStatus, StepStatus};
+use rebound_shared::context::ActionStatus;
 use rebound_shared::rds::writers::old_writer;
 use rebound_shared::rds::OldWriter;
 use rebound_shared::ErrorKind;
@@ -201,14 +201,8 @@ impl World {
         request: &Value,
         started: &rebound_shared::context::StepResult,
     ) -> rebound_shared::context::StepResult {
-        let status = rebound_tests::wait::status_request(request, "database", started);
-        rebound_tests::wait::until("the database step completed", || async {
-            let done = self
-                .failover()
-                .handle(status.clone(), Utc::now())
-                .await
-                .expect("status");
-            (done.status == StepStatus::Completed).then_some(done)
+        rebound_tests::wait::step_completed(request, "database", started.clone(), |status| async move {
+            self.failover().handle(status, Utc::now()).await.expect("status")
         })
         .await
     }

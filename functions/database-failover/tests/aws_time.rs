@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use database_failover::{DatabaseError, DatabaseFailover};
-use rebound_shared::context::{Action, ActionStatus, StepResult, StepStatus};
+use rebound_shared::context::{Action, ActionStatus, StepResult};
 use rebound_shared::ErrorKind;
 use rebound_tests::faults::{Fault, FaultProxy};
 use rebound_tests::{event, seed, wait, MotoServer};
@@ -46,10 +46,8 @@ impl World {
     }
 
     async fn completed(&self, started: &StepResult) -> StepResult {
-        let status = wait::status_request(&self.request, "database", started);
-        wait::until("the database step completed", || async {
-            let polled = self.run(&status).await.expect("status");
-            (polled.status == StepStatus::Completed).then_some(polled)
+        wait::step_completed(&self.request, "database", started.clone(), |status| async move {
+            self.run(&status).await.expect("status")
         })
         .await
     }
@@ -204,10 +202,9 @@ async fn approved_past_a_writer_that_cannot_be_fenced_the_old_writer_is_stopped_
     approved["context"]["approval"] = json!({"approved": true, "by": "j.doe"});
     let started = w.run(&approved).await.expect("approved start");
     assert_eq!(action(&started, "FenceOldWriter").status, ActionStatus::Failed);
-    let status = wait::status_request(&approved, "database", &started);
-    let done = wait::until("the database step completed", || async {
-        let polled = w.run(&status).await.expect("status");
-        (polled.status == StepStatus::Completed).then_some(polled)
+    let world = &w;
+    let done = wait::step_completed(&approved, "database", started, |status| async move {
+        world.run(&status).await.expect("status")
     })
     .await;
     let stop = action(&done, "StopOldWriter");

@@ -81,13 +81,8 @@ impl World {
     /// `start`, then `status` until complete (as the state machine's loop does).
     async fn recover(&self, request: &Value) -> StepResult {
         let started = self.run(request).await.expect("start");
-        if started.status == StepStatus::Completed {
-            return started;
-        }
-        let status = rebound_tests::wait::status_request(request, "database", &started);
-        rebound_tests::wait::until("the database step completed", || async {
-            let result = self.run(&status).await.expect("status");
-            (result.status == StepStatus::Completed).then_some(result)
+        rebound_tests::wait::step_completed(request, "database", started, |status| async move {
+            self.run(&status).await.expect("status")
         })
         .await
     }

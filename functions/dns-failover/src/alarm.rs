@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, MetricDatum, StateValue, Statistic};
-use aws_sdk_route53::types::HealthCheckType;
+use aws_sdk_route53::types::{HealthCheckType, InsufficientDataHealthStatus};
 use rebound_shared::context::{Action, RecoveryContext, RecoveryPath, StepResult};
 use rebound_shared::dns::alarms::alarm_resource;
 use rebound_shared::error::{aws_fault, ErrorKind};
@@ -48,6 +48,31 @@ pub fn gate_value(alarm: &MetricAlarm, breach: bool) -> Result<f64, String> {
         }
     };
     Ok(if breach { breaching } else { clear })
+}
+
+/// Why the alarm would not hold the state Rebound gives it, if it would not. CloudWatch
+/// re-evaluates an alarm every period from its metric: with one datapoint published, the alarm
+/// keeps ALARM (or OK) only if missing data keeps the state (`TreatMissingData: ignore`) and one
+/// datapoint is enough to decide it (`DatapointsToAlarm`, else `EvaluationPeriods`, of 1).
+/// Otherwise the next evaluations undo the failover (CloudWatch User Guide, "Configuring how
+/// CloudWatch alarms treat missing data").
+pub fn gate_holds(alarm: &MetricAlarm) -> Result<(), String> {
+    match alarm.treat_missing_data() {
+        Some("ignore") => {}
+        other => {
+            return Err(format!(
+                "treats missing data as '{}': re-evaluated without Rebound's datapoint it leaves the state Rebound set; set TreatMissingData to ignore",
+                other.unwrap_or("missing")
+            ))
+        }
+    }
+    let needed = alarm.datapoints_to_alarm().or(alarm.evaluation_periods()).unwrap_or(1);
+    if needed != 1 {
+        return Err(format!(
+            "needs {needed} datapoints to alarm: the one Rebound publishes cannot hold it; set DatapointsToAlarm (or EvaluationPeriods) to 1"
+        ));
+    }
+    Ok(())
 }
 
 /// Publishes `value` to the alarm's metric, then sets its state, so Route 53 sees the new
@@ -98,13 +123,24 @@ pub fn wiring_problem(check: &aws_sdk_route53::types::HealthCheck, region: &str,
         ));
     }
     match config.alarm_identifier() {
-        Some(id) if id.name() == alarm && id.region().as_str() == region => None,
-        Some(id) => Some(format!(
-            "follows {} in {}, not {alarm} in {region}",
-            id.name(),
-            id.region().as_str()
+        Some(id) if id.name() == alarm && id.region().as_str() == region => {}
+        Some(id) => {
+            return Some(format!(
+                "follows {} in {}, not {alarm} in {region}",
+                id.name(),
+                id.region().as_str()
+            ))
+        }
+        None => return Some(format!("follows no alarm; it should follow {alarm} in {region}")),
+    }
+    // Whenever the alarm has too little data, Route 53 takes this status: only the last known
+    // one keeps a failover (or a failback) where Rebound put it.
+    match config.insufficient_data_health_status() {
+        Some(InsufficientDataHealthStatus::LastKnownStatus) => None,
+        other => Some(format!(
+            "takes the status {} when {alarm} has insufficient data, which can undo the failover; set InsufficientDataHealthStatus to LastKnownStatus",
+            other.map(|s| s.as_str()).unwrap_or("Route 53 defaults to (none set)")
         )),
-        None => Some(format!("follows no alarm; it should follow {alarm} in {region}")),
     }
 }
 
@@ -133,6 +169,7 @@ pub(crate) fn plan_gates(
             )
         })?;
         let value = gate_value(found, to_recovery).map_err(|reason| StepFault::precondition(&resource, reason))?;
+        gate_holds(found).map_err(|reason| StepFault::precondition(&resource, reason))?;
         let state = found.state_value().map(|s| s.as_str()).unwrap_or("unknown");
         let after = json!({ "state": want.as_str(), "metricValue": value });
         let mut action = if found.state_value() == Some(&want) {
@@ -243,6 +280,77 @@ mod tests {
             let a = alarm(op.clone(), 1.0);
             assert_eq!(gate_value(&a, true), Ok(breach), "{op:?}");
             assert_eq!(gate_value(&a, false), Ok(clear), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn a_gate_holds_only_when_missing_data_keeps_its_state_and_one_datapoint_decides_it() {
+        let gate = |treat: Option<&str>, datapoints: Option<i32>, periods: Option<i32>| {
+            MetricAlarm::builder()
+                .set_treat_missing_data(treat.map(str::to_string))
+                .set_datapoints_to_alarm(datapoints)
+                .set_evaluation_periods(periods)
+                .build()
+        };
+        assert_eq!(gate_holds(&gate(Some("ignore"), None, Some(1))), Ok(()));
+        assert_eq!(gate_holds(&gate(Some("ignore"), Some(1), Some(3))), Ok(()));
+        for (alarm, why) in [
+            (gate(None, None, Some(1)), "treats missing data as 'missing'"),
+            (gate(Some("notBreaching"), None, Some(1)), "'notBreaching'"),
+            (gate(Some("breaching"), None, Some(1)), "'breaching'"),
+            (gate(Some("ignore"), None, Some(3)), "needs 3 datapoints"),
+            (gate(Some("ignore"), Some(2), Some(3)), "needs 2 datapoints"),
+        ] {
+            assert!(
+                gate_holds(&alarm).is_err_and(|e| e.contains(why)),
+                "{why}: {:?}",
+                gate_holds(&alarm)
+            );
+        }
+    }
+
+    #[test]
+    fn a_health_check_must_keep_its_last_status_when_the_alarm_has_no_data() {
+        use aws_sdk_route53::types::{AlarmIdentifier, CloudWatchRegion, HealthCheck, HealthCheckConfig};
+        let check = |status: Option<InsufficientDataHealthStatus>| {
+            let config = HealthCheckConfig::builder()
+                .r#type(HealthCheckType::CloudwatchMetric)
+                .alarm_identifier(
+                    AlarmIdentifier::builder()
+                        .name("gate")
+                        .region(CloudWatchRegion::UsWest2)
+                        .build()
+                        .expect("identifier"),
+                )
+                .set_insufficient_data_health_status(status)
+                .build()
+                .expect("config");
+            HealthCheck::builder()
+                .id("hc")
+                .caller_reference("r")
+                .health_check_config(config)
+                .health_check_version(1)
+                .build()
+                .expect("check")
+        };
+        assert_eq!(
+            wiring_problem(
+                &check(Some(InsufficientDataHealthStatus::LastKnownStatus)),
+                "us-west-2",
+                "gate"
+            ),
+            None
+        );
+        for status in [
+            Some(InsufficientDataHealthStatus::Healthy),
+            Some(InsufficientDataHealthStatus::Unhealthy),
+            None,
+        ] {
+            let problem = wiring_problem(&check(status.clone()), "us-west-2", "gate").expect("refused");
+            assert!(
+                problem.contains("InsufficientDataHealthStatus to LastKnownStatus"),
+                "{problem}"
+            );
         }
     }
 

@@ -226,6 +226,8 @@ mod tests {
             .statistic(Statistic::Maximum)
             .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
             .threshold(1.0)
+            .treat_missing_data("ignore")
+            .evaluation_periods(1)
             .state_value(StateValue::Ok)
             .build();
         let observed = Observed {

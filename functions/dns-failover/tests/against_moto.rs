@@ -161,6 +161,21 @@ impl World {
     async fn run(&self, request: &Value) -> Result<StepResult, DnsError> {
         self.dns.handle(request.clone(), Utc::now()).await
     }
+
+    /// Polls `status` after `started` (at `at`, or now) until Route 53 has every change INSYNC.
+    async fn insync(&self, started: &StepResult, at: Option<chrono::DateTime<Utc>>) -> StepResult {
+        rebound_tests::wait::step_completed(&self.request, "dns", started.clone(), |mut status| async move {
+            if at.is_some() {
+                // Polled by the sample's own clock: its own deadline stands.
+                status["context"]["timestamps"] = self.request["context"]["timestamps"].clone();
+            }
+            self.dns
+                .handle(status, at.unwrap_or_else(Utc::now))
+                .await
+                .expect("status")
+        })
+        .await
+    }
 }
 
 #[tokio::test]
@@ -187,12 +202,11 @@ async fn failover_moves_every_record_in_one_batch_then_finds_them_done() {
         json!(["orders-api-use1.orders.example.com"])
     );
 
-    // status polls GetChange until INSYNC.
-    let mut status = w.request.clone();
-    status["action"] = json!("status");
-    status["context"]["results"]["dns"] = serde_json::to_value(&result).expect("result");
-    let polled = w.run(&status).await.expect("status");
-    assert_eq!(polled.status, StepStatus::Completed);
+    // status polls GetChange: PENDING at first, as Route 53 answers, then INSYNC.
+    let status = rebound_tests::wait::status_request(&w.request, "dns", &result);
+    let first = w.run(&status).await.expect("status");
+    assert_eq!(first.status, StepStatus::InProgress, "{:?}", first.actions);
+    let polled = w.insync(&result, None).await;
     assert!(polled.actions.iter().all(|a| a.status == ActionStatus::Done));
 
     // The same input again changes nothing and says so.
@@ -218,12 +232,8 @@ async fn a_result_is_timed_by_the_clock_it_is_given() {
 
     let result = w.dns.handle(w.request.clone(), started_at).await.expect("start");
     assert_eq!(result.started_at, Some(started_at));
-    let mut status = w.request.clone();
-    status["action"] = json!("status");
-    status["context"]["results"]["dns"] = serde_json::to_value(&result).expect("result");
     let polled_at = started_at + chrono::Duration::seconds(40);
-    let polled = w.dns.handle(status, polled_at).await.expect("status");
-    assert_eq!(polled.status, StepStatus::Completed);
+    let polled = w.insync(&result, Some(polled_at)).await;
     assert_eq!(polled.started_at, Some(started_at));
     assert_eq!(polled.finished_at, Some(polled_at), "not the wall clock");
 }

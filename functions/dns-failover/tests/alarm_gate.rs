@@ -114,6 +114,66 @@ async fn failover_drives_the_gate_into_alarm_and_failback_clears_it() {
     assert_eq!(w.state().await, "OK");
 }
 
+/// Puts alarm `name` on the gate's metric, with the gate's settings but its missing data
+/// treated as CloudWatch's default does (`missing`).
+async fn alarm_on_the_gates_metric(w: &World, name: &str) {
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&w.moto.config("us-west-2"));
+    let out = cloudwatch
+        .describe_alarms()
+        .alarm_names(GATE)
+        .send()
+        .await
+        .expect("DescribeAlarms");
+    let gate = &out.metric_alarms()[0];
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(name)
+        .set_namespace(gate.namespace().map(str::to_string))
+        .set_metric_name(gate.metric_name().map(str::to_string))
+        .set_dimensions(Some(gate.dimensions().to_vec()))
+        .set_statistic(gate.statistic().cloned())
+        .set_period(gate.period())
+        .set_evaluation_periods(gate.evaluation_periods())
+        .set_threshold(gate.threshold())
+        .set_comparison_operator(gate.comparison_operator().cloned())
+        .treat_missing_data("missing")
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+}
+
+#[tokio::test]
+async fn the_gate_holds_the_failover_over_cloudwatchs_re_evaluations() {
+    let w = world().await;
+    // A witness on the gate's metric that lets missing data count: once it has gone
+    // INSUFFICIENT_DATA, CloudWatch has re-evaluated past Rebound's datapoint.
+    alarm_on_the_gates_metric(&w, "witness").await;
+    w.run(&w.dns(), &w.request).await.expect("failover");
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&w.moto.config("us-west-2"));
+    rebound_tests::wait::until("re-evaluated past the datapoint", || async {
+        let out = cloudwatch.describe_alarms().alarm_names("witness").send().await.ok()?;
+        (out.metric_alarms().first()?.state_value().map(|s| s.as_str()) == Some("INSUFFICIENT_DATA")).then_some(())
+    })
+    .await;
+    assert_eq!(w.state().await, "ALARM", "the gate keeps the failover");
+}
+
+#[tokio::test]
+async fn a_gate_that_would_not_hold_is_refused_before_anything_changes() {
+    let w = world().await;
+    // The gate itself letting missing data count: re-evaluated, it would undo the failover.
+    alarm_on_the_gates_metric(&w, GATE).await;
+    let mut ready = w.request.clone();
+    ready["action"] = json!("readiness");
+    for request in [&ready, &w.request] {
+        let err = w.run(&w.dns(), request).await.expect_err("would not hold");
+        assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
+        assert!(err.to_string().contains("set TreatMissingData to ignore"), "{err}");
+    }
+    assert_eq!(w.state().await, "OK", "nothing changed");
+    assert!(w.published().await.is_empty(), "nothing published");
+}
+
 #[tokio::test]
 async fn a_missing_gate_is_a_precondition_and_no_other_gate_moves() {
     let w = world().await;

@@ -4,7 +4,6 @@
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use chrono::Utc;
 use dns_failover::DnsFailover;
-use rebound_shared::context::StepStatus;
 use rebound_tests::faults::FaultProxy;
 use rebound_tests::{event, MotoServer};
 use serde_json::{json, Value};
@@ -97,11 +96,11 @@ async fn hundreds_of_records_take_one_listing_a_page_and_batches_within_route53s
         count("ChangeResourceRecordSets")
     );
 
-    let mut status = request.clone();
-    status["action"] = json!("status");
-    status["context"]["results"]["dns"] = serde_json::to_value(&started).expect("json");
-    let done = dns.handle(status, Utc::now()).await.expect("status");
-    assert_eq!(done.status, StepStatus::Completed);
+    let step = &dns;
+    rebound_tests::wait::step_completed(&request, "dns", started, |status| async move {
+        step.handle(status, Utc::now()).await.expect("status")
+    })
+    .await;
 
     // What moto holds: every planned record moved, the others untouched.
     let listed = DnsFailover::new(&moto.regions())

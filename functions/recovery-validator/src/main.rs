@@ -2,7 +2,7 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use recovery_validator::permissions::{parse_roles, Permissions};
+use recovery_validator::permissions::Permissions;
 use recovery_validator::RecoveryValidator;
 use serde_json::value::RawValue;
 
@@ -12,13 +12,7 @@ async fn main() -> Result<(), Error> {
     let regions = rebound_shared::aws::load_regions().await;
     let mut validator = RecoveryValidator::new(&regions);
     // The acting functions' roles, whose permissions readiness checks.
-    if let Some(roles) = std::env::var("ACTING_ROLES").ok().filter(|r| !r.trim().is_empty()) {
-        validator.permissions = Some(Permissions {
-            // IAM's control plane is homed in us-east-1: checking permissions is best effort.
-            iam: aws_sdk_iam::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
-            roles: parse_roles(&roles)?,
-        });
-    }
+    validator.permissions = Permissions::from_env(&regions)?;
     let validator = &validator;
     let io = rebound_shared::entry::StepIo::from_env(&regions.recovery);
     let io = &io;

@@ -19,6 +19,20 @@ pub struct Permissions {
 
 pub const FUNCTIONS: [&str; 3] = ["dns-failover", "database-failover", "service-restoration"];
 
+impl Permissions {
+    /// The roles `ACTING_ROLES` names, checked through IAM (its control plane is homed in
+    /// us-east-1: best effort); None when it names none.
+    pub fn from_env(regions: &rebound_shared::aws::Regions) -> Result<Option<Permissions>, String> {
+        let Some(roles) = std::env::var("ACTING_ROLES").ok().filter(|r| !r.trim().is_empty()) else {
+            return Ok(None);
+        };
+        Ok(Some(Permissions {
+            iam: aws_sdk_iam::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
+            roles: parse_roles(&roles)?,
+        }))
+    }
+}
+
 /// Parses `dns-failover=arn:...,database-failover=arn:...`, naming what is wrong.
 pub fn parse_roles(text: &str) -> Result<Vec<(String, String)>, String> {
     text.split(',')

@@ -180,6 +180,19 @@ impl World {
             .send()
             .await
             .expect("scale");
+        // ECS starts the tasks in its own time (the launcher's "AWS's time").
+        rebound_tests::wait::until("6 tasks running", || async {
+            let out = self
+                .ecs
+                .describe_services()
+                .cluster("orders-usw2")
+                .services("orders-api")
+                .send()
+                .await
+                .ok()?;
+            (out.services().first()?.running_count() == 6).then_some(())
+        })
+        .await;
     }
 
     async fn round(

@@ -72,10 +72,9 @@ async fn an_endpoint_still_naming_the_old_writer_fails_until_the_failover_points
     failover["context"]["plan"] = request["context"]["plan"].clone();
     let steps = DatabaseFailover::new(&moto.regions());
     let started = steps.handle(failover.clone(), Utc::now()).await.expect("start");
-    let status = rebound_tests::wait::status_request(&failover, "database", &started);
-    rebound_tests::wait::until("the database step completed", || async {
-        let result = steps.handle(status.clone(), Utc::now()).await.expect("status");
-        (result.status == rebound_shared::context::StepStatus::Completed).then_some(())
+    let steps = &steps;
+    rebound_tests::wait::step_completed(&failover, "database", started, |status| async move {
+        steps.handle(status, Utc::now()).await.expect("status")
     })
     .await;
     let after = common::round(&moto, &request, common::at(1)).await;

@@ -95,7 +95,12 @@ async fn services_scale_to_the_plan_and_a_second_run_finds_them_there() {
     let w = world().await;
     let started = w.run(&w.request).await.expect("start");
     assert_eq!(w.ecs_desired().await, vec![6, 3]);
-    assert_eq!(w.asg().await, (2, 4, 12, 4));
+    let (min, desired, max, in_service) = w.asg().await;
+    assert_eq!((min, desired, max), (2, 4, 12));
+    assert!(
+        in_service < 4,
+        "new instances are Pending first: {in_service} in service"
+    );
     assert_eq!(started.actions.len(), 3);
     assert_eq!(started.actions[0].before["desired"], json!(1));
     assert_eq!(
@@ -103,12 +108,18 @@ async fn services_scale_to_the_plan_and_a_second_run_finds_them_there() {
         json!({"min": 2, "desired": 4, "max": 12, "running": 0})
     );
 
-    let mut status = w.request.clone();
-    status["action"] = json!("status");
-    status["context"]["results"]["services"] = serde_json::to_value(&started).expect("result");
-    let polled = w.run(&status).await.expect("status");
-    assert_eq!(polled.status, StepStatus::Completed, "{:?}", polled.actions);
+    // ECS starts the tasks and Auto Scaling the instances in their own time: the first poll
+    // waits, later ones find the capacity there.
+    let status = rebound_tests::wait::status_request(&w.request, "services", &started);
+    let first = w.run(&status).await.expect("status");
+    assert_eq!(first.status, StepStatus::InProgress, "{:?}", first.actions);
+    let world = &w;
+    let polled = rebound_tests::wait::step_completed(&w.request, "services", first, |status| async move {
+        world.run(&status).await.expect("status")
+    })
+    .await;
     assert_eq!(polled.actions[2].after["running"], json!(4));
+    assert_eq!(w.asg().await, (2, 4, 12, 4));
 
     let again = w.run(&w.request).await.expect("again");
     assert!(again.actions.iter().all(|a| a.already_done), "{:?}", again.actions);

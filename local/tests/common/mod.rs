@@ -48,6 +48,8 @@ pub fn rebound(stage: &Stage, args: &[&str]) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
         .env_remove("RECOVERY_TABLE")
+        .env_remove("REPORT_BUCKET")
+        .env_remove("ACTING_ROLES")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
@@ -60,6 +62,13 @@ pub fn run(stage: &Stage, input: &str, extra: &[&str]) -> Child {
 }
 
 pub fn run_scaled(stage: &Stage, input: &str, time_scale: &str, extra: &[&str]) -> Child {
+    run_command(stage, input, time_scale, extra)
+        .spawn()
+        .expect("rebound starts")
+}
+
+/// The `rebound run` command [`run_scaled`] starts, for a test to set its environment.
+pub fn run_command(stage: &Stage, input: &str, time_scale: &str, extra: &[&str]) -> Command {
     let definition = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/recovery.asl.json");
     let mut args = vec![
         "run",
@@ -79,7 +88,7 @@ pub fn run_scaled(stage: &Stage, input: &str, time_scale: &str, extra: &[&str]) 
         "us-west-2",
     ]);
     args.extend(extra);
-    rebound(stage, &args).spawn().expect("rebound starts")
+    rebound(stage, &args)
 }
 
 /// The first action of a drill report with `operation`.

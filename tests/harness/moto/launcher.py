@@ -25,11 +25,18 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend
 from moto.rds.responses import RDSResponse
+from moto.autoscaling.models import FakeAutoScalingGroup
+from moto.cloudwatch.models import CloudWatchBackend
+from moto.cloudwatch.models import MetricDatum as CloudWatchDatum
 from moto.dynamodb.models import dynamodb_backends
+from moto.ecs.models import EC2ContainerServiceBackend
 from moto.dynamodb.models.table import Table as DynamoTable
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.route53.models import HealthCheck as Route53HealthCheck
+from moto.route53.exceptions import Route53ClientError
 from moto.route53.responses import Route53 as Route53Response
+from moto.core.utils import utcnow
+from moto.moto_api._internal import mock_random
 from moto.stepfunctions.responses import StepFunctionResponse
 
 # moto runs Lambda functions in Docker, which these machines do not have. Its documented
@@ -55,6 +62,16 @@ DOCUMENTED_SECONDS = {
     # writer stays the writer until it ends.
     "FailoverGlobalCluster": 60,
     "SwitchoverGlobalCluster": 60,
+    # Route 53 Developer Guide: "Changes generally propagate to all Route 53 name servers within
+    # 60 seconds"; GetChange says PENDING until then, INSYNC after (Route 53 API Reference,
+    # ChangeInfo).
+    "ChangeResourceRecordSets": 60,
+    # ECS Developer Guide, service scheduler: new tasks are PENDING (image pull, start) before
+    # RUNNING; forecast/figures.rs estimates 90 s for a scale-out to be running.
+    "UpdateService": 90,
+    # EC2 Auto Scaling User Guide, instance lifecycle: a new instance is Pending (launch, boot,
+    # health check grace) before InService; forecast/figures.rs estimates 150 s.
+    "UpdateAutoScalingGroup": 150,
 }
 TIME_SCALE = float(os.environ.get("REBOUND_AWS_TIME_SCALE", "0.01"))
 _durations = {}
@@ -73,7 +90,7 @@ def later(seconds, change):
 
 
 def advance():
-    """Ends every change that is due, oldest first."""
+    """Ends every change that is due, oldest first; then re-evaluates the alarms that are due."""
     with _time_lock:
         now = time.monotonic()
         while _due and _due[0][0] <= now:
@@ -82,6 +99,86 @@ def advance():
                 change()
             except Exception:
                 traceback.print_exc()
+        try:
+            evaluate_alarms(now)
+        except Exception:
+            traceback.print_exc()
+
+
+# CloudWatch User Guide, "Evaluating an alarm" and "Configuring how CloudWatch alarms treat
+# missing data": every period CloudWatch evaluates an alarm from its metric's datapoints in the
+# last EvaluationPeriods periods; with none there, TreatMissingData decides (missing:
+# INSUFFICIENT_DATA, ignore: the state stays, breaching: ALARM, notBreaching: OK). A state set
+# with SetAlarmState lasts until the next evaluation. moto never evaluates. Here an alarm whose
+# metric has received a datapoint is evaluated every Period times REBOUND_AWS_TIME_SCALE, over a
+# window scaled the same way (an alarm on a metric nothing was published to stays as set).
+_CW_BACKENDS = set()
+_EVALUATED = {}
+
+
+def put_metric_data(self, *args, **kwargs):
+    _CW_BACKENDS.add(self)
+    return _put_metric_data(self, *args, **kwargs)
+
+
+def _statistic(name, values):
+    if name == "Maximum":
+        return max(values)
+    if name == "Minimum":
+        return min(values)
+    if name == "Sum":
+        return sum(values)
+    if name == "SampleCount":
+        return float(len(values))
+    return sum(values) / len(values)
+
+
+def _breaches(alarm, value):
+    threshold = float(alarm.threshold)
+    return {
+        "GreaterThanOrEqualToThreshold": value >= threshold,
+        "GreaterThanThreshold": value > threshold,
+        "LessThanThreshold": value < threshold,
+        "LessThanOrEqualToThreshold": value <= threshold,
+    }.get(alarm.comparison_operator, False)
+
+
+def evaluate_alarms(now):
+    wall = utcnow()
+    for backend in list(_CW_BACKENDS):
+        for alarm in list(backend.alarms.values()):
+            if not alarm.metric_name or not alarm.period or alarm.threshold is None:
+                continue
+            wanted = {(d.name, d.value) for d in alarm.dimensions}
+            data = [
+                d
+                for d in backend.metric_data
+                if isinstance(d, CloudWatchDatum)
+                and d.namespace == alarm.namespace
+                and d.name == alarm.metric_name
+                and {(x.name, x.value) for x in d.dimensions} == wanted
+            ]
+            if not data:
+                continue
+            period = float(alarm.period) * TIME_SCALE
+            key = (backend.account_id, backend.region_name, alarm.name)
+            last = _EVALUATED.setdefault(key, now)
+            if now - last < period:
+                continue
+            _EVALUATED[key] = now
+            window = period * int(alarm.evaluation_periods or 1)
+            recent = [float(d.value) for d in data if (wall - d.timestamp).total_seconds() <= window]
+            if recent:
+                state = "ALARM" if _breaches(alarm, _statistic(alarm.statistic, recent)) else "OK"
+                why = f"{len(recent)} datapoint(s) in the evaluation window"
+            else:
+                treat = alarm.treat_missing_data or "missing"
+                state = {"ignore": alarm.state_value, "breaching": "ALARM", "notBreaching": "OK"}.get(
+                    treat, "INSUFFICIENT_DATA"
+                )
+                why = f"no datapoint in the evaluation window (TreatMissingData: {treat})"
+            if state != alarm.state_value:
+                alarm.update_state(f"Threshold Crossed: {why}", json.dumps({"evaluated": why}), state)
 
 
 def set_durations(environ, start_response):
@@ -280,6 +377,106 @@ def health_check_config(self):
 
 Route53Response.create_health_check = create_health_check
 Route53HealthCheck.health_check_config = property(health_check_config)
+
+class NoSuchChange(Route53ClientError):
+    def __init__(self, change_id):
+        super().__init__("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
+
+
+def random_suffix():
+    return "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(13))
+
+
+_change_resource_record_sets = Route53Response.change_resource_record_sets
+# change id -> monotonic time it is INSYNC from.
+_CHANGES = {}
+
+
+def change_resource_record_sets(self):
+    # Route 53 API Reference, ChangeResourceRecordSets: "returns ... a ChangeInfo ... Status
+    # PENDING" with an Id for GetChange, which says INSYNC once every name server has the
+    # change. moto answers INSYNC at once, always with the same Id.
+    result = _change_resource_record_sets(self)
+    change_id = f"/change/C{random_suffix()}"
+    with _time_lock:
+        _CHANGES[change_id] = time.monotonic() + duration("ChangeResourceRecordSets")
+    result.result["ChangeInfo"].update({"Id": change_id, "Status": "PENDING"})
+    return result
+
+
+def get_change(self):
+    # Route 53 API Reference, GetChange: PENDING until the change has propagated, then INSYNC;
+    # an Id it never gave is NoSuchChange.
+    change_id = self._get_param("Id") or ""
+    key = change_id if change_id.startswith("/change/") else f"/change/{change_id}"
+    with _time_lock:
+        due = _CHANGES.get(key)
+    if due is None:
+        raise NoSuchChange(change_id)
+    status = "INSYNC" if time.monotonic() >= due else "PENDING"
+    return ActionResult({"ChangeInfo": {"Id": key, "Status": status, "SubmittedAt": utcnow()}})
+
+
+Route53Response.change_resource_record_sets = change_resource_record_sets
+Route53Response.get_change = get_change
+
+_update_service = EC2ContainerServiceBackend.update_service
+
+
+def update_service(self, service_properties):
+    # ECS: a service scaled out has its new tasks PENDING before RUNNING; DescribeServices shows
+    # runningCount climbing to desiredCount (one task at a time here, evenly over the duration).
+    # moto makes them all RUNNING at once.
+    cluster = service_properties.get("cluster", "default")
+    name = service_properties.get("service", "").split("/")[-1]
+    before = self._get_service(cluster, name).running_count
+    service = _update_service(self, service_properties)
+    desired = service.desired_count
+    if desired <= before:
+        return service
+    service.running_count, service.pending_count = before, desired - before
+    seconds = duration("UpdateService")
+    started = desired - before
+    for n in range(1, started + 1):
+
+        def one_more(n=n):
+            service.running_count = before + n
+            service.pending_count = desired - before - n
+
+        later(seconds * n / started, one_more)
+    return service
+
+
+EC2ContainerServiceBackend.update_service = update_service
+
+_set_desired_capacity = FakeAutoScalingGroup.set_desired_capacity
+
+
+def set_desired_capacity(self, new_capacity):
+    # EC2 Auto Scaling: a launched instance is Pending before InService, and counts toward the
+    # group's capacity while Pending (no second launch for it). moto makes it InService at once.
+    before = {id(state) for state in self.instance_states}
+    _set_desired_capacity(self, new_capacity)
+    launched = [state for state in self.instance_states if id(state) not in before]
+    for state in launched:
+        state.lifecycle_state = "Pending"
+
+        def in_service(state=state):
+            if state.lifecycle_state == "Pending":
+                state.lifecycle_state = "InService"
+
+        later(duration("UpdateAutoScalingGroup"), in_service)
+
+
+def active_instances(self):
+    return [x for x in self.instance_states if x.lifecycle_state in ("InService", "Pending")]
+
+
+FakeAutoScalingGroup.set_desired_capacity = set_desired_capacity
+FakeAutoScalingGroup.active_instances = active_instances
+
+_put_metric_data = CloudWatchBackend.put_metric_data
+CloudWatchBackend.put_metric_data = put_metric_data
 
 _update_table = DynamoHandler.update_table
 _describe_table = DynamoTable.describe

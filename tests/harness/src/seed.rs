@@ -310,10 +310,13 @@ pub async fn alarm(config: &SdkConfig, name: &str, state: &str) -> Result<(), St
 
 /// The gate of a data-plane DNS failover: a metric alarm in `recovery` (`Rebound/PrimaryOut`
 /// at or above 1, missing data keeping its state) and, in Route 53, a CLOUDWATCH_METRIC health
-/// check following it. Returns the health check's id.
+/// check following it, keeping its last status while the alarm has too little data. Returns
+/// the health check's id.
 pub async fn health_check_gate(global: &SdkConfig, recovery: &SdkConfig, alarm: &str) -> Result<String, String> {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
-    use aws_sdk_route53::types::{AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType};
+    use aws_sdk_route53::types::{
+        AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType, InsufficientDataHealthStatus,
+    };
     let cloudwatch = aws_sdk_cloudwatch::Client::new(recovery);
     let region = recovery.region().map(|r| r.to_string()).unwrap_or_default();
     cloudwatch
@@ -352,6 +355,7 @@ pub async fn health_check_gate(global: &SdkConfig, recovery: &SdkConfig, alarm: 
                         .build()
                         .map_err(|e| e.to_string())?,
                 )
+                .insufficient_data_health_status(InsufficientDataHealthStatus::LastKnownStatus)
                 .build()
                 .map_err(|e| e.to_string())?,
         )

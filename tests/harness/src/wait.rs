@@ -58,3 +58,31 @@ pub fn status_request(request: &serde_json::Value, step: &str, started: &impl se
     status["context"]["timestamps"]["deadline"] = serde_json::json!(deadline);
     status
 }
+
+/// Polls a step's `status` after `started` as the state machine's wait loop does: each poll
+/// carries the result the last one returned, until the step completes. `poll` runs the step's
+/// handler on a request.
+pub async fn step_completed<F, Fut>(
+    request: &serde_json::Value,
+    step: &str,
+    started: rebound_shared::context::StepResult,
+    mut poll: F,
+) -> rebound_shared::context::StepResult
+where
+    F: FnMut(serde_json::Value) -> Fut,
+    Fut: Future<Output = rebound_shared::context::StepResult>,
+{
+    let since = Instant::now();
+    let mut latest = started;
+    while latest.status != rebound_shared::context::StepStatus::Completed {
+        assert!(
+            since.elapsed() < LIMIT,
+            "{step} not completed within {} s: {:?}",
+            LIMIT.as_secs(),
+            latest.actions
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        latest = poll(status_request(request, step, &latest)).await;
+    }
+    latest
+}
