@@ -64,6 +64,28 @@ impl Functions {
     }
 }
 
+impl Functions {
+    /// What a deployed execution does besides its steps: the evidence report (`REPORT_BUCKET`)
+    /// and the readiness check's IAM check (`ACTING_ROLES`). A local run does each where the
+    /// environment gives what it needs; returns what it skips, to be said.
+    pub fn as_deployed(&mut self, regions: &Regions) -> Result<Vec<&'static str>, String> {
+        let mut skipped = Vec::new();
+        self.validator.permissions = recovery_validator::permissions::Permissions::from_env(regions)?;
+        self.notifier.reports = rebound_shared::reports::ReportStore::from_env(&regions.recovery);
+        if self.notifier.reports.is_none() {
+            skipped.push(
+                "no report bucket (REPORT_BUCKET): this run leaves no evidence report in S3, which a deployed execution does",
+            );
+        }
+        if self.validator.permissions.is_none() {
+            skipped.push(
+                "no acting roles (ACTING_ROLES): readiness does not check IAM permissions, which a deployed execution does; this run acts with your own credentials",
+            );
+        }
+        Ok(skipped)
+    }
+}
+
 /// The state machine's `${...}FunctionArn` substitutions, pointing at local ARNs.
 pub const FUNCTIONS: [(&str, &str); 6] = [
     ("DisasterDetectorFunctionArn", "disaster-detector"),

@@ -326,26 +326,12 @@ async fn run(args: RunArgs) -> ExitCode {
         plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
         table,
     );
-    // What a deployed execution does besides its steps: the evidence report and the readiness
-    // check's IAM check. A local run does them where it is given what they need, and says so
-    // where it is not.
-    functions.notifier.reports = rebound_shared::reports::ReportStore::from_env(&regions.recovery);
-    if functions.notifier.reports.is_none() {
-        eprintln!(
-            "rebound: no report bucket (REPORT_BUCKET): this run leaves no evidence report in S3, which a deployed execution does"
-        );
-    }
-    functions.validator.permissions = match recovery_validator::permissions::Permissions::from_env(&regions) {
-        Ok(permissions) => permissions,
+    match functions.as_deployed(&regions) {
+        Ok(skipped) => skipped.iter().for_each(|s| eprintln!("rebound: {s}")),
         Err(e) => {
             eprintln!("rebound: {e}");
             return ExitCode::from(2);
         }
-    };
-    if functions.validator.permissions.is_none() {
-        eprintln!(
-            "rebound: no acting roles (ACTING_ROLES): readiness does not check IAM permissions, which a deployed execution does; this run acts with your own credentials"
-        );
     }
     let functions = Arc::new(functions);
     let invoker = functions.invoker.clone();

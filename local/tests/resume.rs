@@ -16,6 +16,8 @@ async fn crashed_run(name: &str) -> (Stage, String) {
     // The branches run side by side: killed once DNS has moved and the promotion has started.
     let printed = common::kill_after(child, &["DnsFailoverCompleted", "StartDatabaseFailover"]).await;
     assert!(printed.contains(&format!("execution {name}")), "{printed}");
+    // No report bucket given: the run says it leaves no evidence report.
+    assert!(printed.contains("no report bucket (REPORT_BUCKET)"), "{printed}");
     let table = RecoveryTable::new(&stage.recovery, TABLE);
     match table.holder("orders", chrono::Utc::now()).await.expect("read") {
         Some(Lease::HeldBy { owner, .. }) => assert_eq!(owner, name, "the dead run holds the lease"),

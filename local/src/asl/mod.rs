@@ -7,6 +7,7 @@ pub mod choice;
 mod dataflow;
 mod definition;
 mod fields;
+mod halt;
 pub mod intrinsics;
 mod names;
 pub mod path;
@@ -32,6 +33,7 @@ use serde_json::{json, Value};
 
 use dataflow::{parameters, parameters_or};
 use definition::{Machine, State};
+use halt::{first_failure, Halt, HALTED};
 use timeline::{ms, summarise, truncate, us, Recorder};
 
 /// An error as Step Functions reports it: a name for `ErrorEquals`, and a cause.
@@ -114,55 +116,6 @@ struct Frame<'a> {
     external_us: AtomicU64,
     /// Set when a sibling branch or iteration failed: this one starts no new state.
     halt: &'a Arc<Halt>,
-}
-
-/// The error a branch stopped by its sibling's failure ends with; never the Parallel's (or the
-/// Map's) own, which is the failing branch's.
-const HALTED: &str = "States.BranchHalted";
-
-/// Step Functions stops every other branch of a Parallel (every other iteration of a Map) once
-/// one fails: states in flight finish, none starts, and a Wait ends at once ("If any branch
-/// fails ... the entire Parallel state fails and all its branches are stopped", Developer Guide,
-/// Parallel workflow state). A halt is set for a Parallel's branches; it sees its parents'.
-#[derive(Debug, Default)]
-pub struct Halt {
-    stopped: std::sync::atomic::AtomicBool,
-    parent: Option<Arc<Halt>>,
-}
-
-impl Halt {
-    fn child(parent: &Arc<Halt>) -> Arc<Halt> {
-        Arc::new(Halt {
-            stopped: Default::default(),
-            parent: Some(parent.clone()),
-        })
-    }
-
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-    }
-
-    fn is_set(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst) || self.parent.as_ref().is_some_and(|p| p.is_set())
-    }
-}
-
-/// The error of branches run side by side under `halt`: the first that is not a stopped
-/// sibling's, in branch order; `Ok` only when every branch succeeded.
-fn first_failure(results: Vec<Result<Value, StateError>>) -> Result<Vec<Value>, StateError> {
-    let mut halted = None;
-    let mut outputs = Vec::with_capacity(results.len());
-    for result in results {
-        match result {
-            Ok(v) => outputs.push(v),
-            Err(e) if e.error == HALTED => halted = halted.or(Some(e)),
-            Err(e) => return Err(e),
-        }
-    }
-    match halted {
-        Some(e) => Err(e),
-        None => Ok(outputs),
-    }
 }
 
 type Step = (Value, Option<String>);
