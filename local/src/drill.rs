@@ -18,7 +18,7 @@ use verify::*;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::asl::{Approval, Interpreter, StateError, Timeline};
-use crate::functions::{bind, Functions};
+use crate::functions::{bind, Bound, Functions};
 use rebound_shared::RecoveryContext;
 
 const PLAN: &str = include_str!("../../examples/plan.json");
@@ -86,6 +86,19 @@ pub enum DrillError {
     Read { what: &'static str, message: String },
     #[error("writing the report: {0}")]
     Report(#[from] std::io::Error),
+    #[error("running the functions as Lambda runs them: {0}")]
+    Lambda(String),
+}
+
+/// How the state machine's Tasks reach the six functions.
+#[derive(Debug, Clone, Default)]
+pub enum Runner {
+    /// The handlers, in this process.
+    #[default]
+    InProcess,
+    /// Each function's bootstrap (in `bootstraps`) as a process behind a local Lambda Runtime
+    /// API, invoked through the Lambda Invoke API ([`crate::lambda`]).
+    Lambda { bootstraps: PathBuf },
 }
 
 fn seed(what: &'static str) -> impl Fn(String) -> DrillError {
@@ -94,8 +107,8 @@ fn seed(what: &'static str) -> impl Fn(String) -> DrillError {
 
 /// Runs the drill and prints and writes its report; with `forecast`, also the RTO the real
 /// recovery would take.
-pub async fn main(scenario: Scenario, time_scale: f64, report_dir: &Path, forecast: bool) -> ExitCode {
-    match drill_with(scenario, time_scale, report_dir, &[]).await {
+pub async fn main(scenario: Scenario, time_scale: f64, report_dir: &Path, forecast: bool, runner: Runner) -> ExitCode {
+    match drill_as(scenario, time_scale, report_dir, &[], runner).await {
         Ok((verified, report)) => {
             if forecast {
                 print_forecast(&report["forecast"]);
@@ -190,6 +203,17 @@ pub async fn drill_with(
     report_dir: &Path,
     faults: &[Fault],
 ) -> Result<(bool, Value), DrillError> {
+    drill_as(scenario, time_scale, report_dir, faults, Runner::InProcess).await
+}
+
+/// [`drill_with`], the functions run by `runner`.
+pub async fn drill_as(
+    scenario: Scenario,
+    time_scale: f64,
+    report_dir: &Path,
+    faults: &[Fault],
+    runner: Runner,
+) -> Result<(bool, Value), DrillError> {
     eprintln!("drill {scenario:?}: starting moto_server");
     let stage = Stage::new(scenario).await?;
     let Stage {
@@ -222,12 +246,19 @@ pub async fn drill_with(
         REPORT_BUCKET,
     ));
     let functions = Arc::new(functions);
+    let (bound, lambda) = match &runner {
+        Runner::InProcess => (bind(functions.clone()).map_err(DrillError::Lambda)?, None),
+        Runner::Lambda { bootstraps } => {
+            let (bound, lambda) = as_lambda(bootstraps, &acting.recovery, report_dir).await?;
+            (bound, Some(lambda))
+        }
+    };
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
     if scenario == Scenario::Failback {
         eprintln!("drill: first a region-outage failover");
         let event = inject(Scenario::RegionOutage, &global).await?;
         let name = crate::asl::unique_execution_name("drill-failover");
-        if let (Err(e), _) = execute(functions.clone(), time_scale, &definition, event, &name).await {
+        if let (Err(e), _) = execute(&functions, bound.clone(), time_scale, &definition, event, &name).await {
             eprintln!("drill: the failover before the failback failed: {e}");
             return Ok((false, json!({ "error": e })));
         }
@@ -246,7 +277,7 @@ pub async fn drill_with(
         p.set(&faults)?;
     }
     let name = crate::asl::unique_execution_name("drill");
-    let (outcome, timeline) = execute(functions, time_scale, &definition, event, &name).await;
+    let (outcome, timeline) = execute(&functions, bound, time_scale, &definition, event, &name).await;
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
     let ended = Ended::of(&outcome, &world.plan)?;
@@ -294,6 +325,8 @@ pub async fn drill_with(
         "executionReport": execution_report,
         // The same recovery on a virtual clock where each operation takes AWS's time.
         "forecast": ended.context().map(rebound_shared::forecast::of_context),
+        // Run as Lambda runs them: how many execution environments each function started.
+        "lambdaColdStarts": lambda.as_ref().map(crate::lambda::LocalLambda::started),
     });
     print_summary(&report, &timeline, &facts);
     std::fs::create_dir_all(report_dir)?;
@@ -325,24 +358,56 @@ fn call_counts(calls: &[Call]) -> BTreeMap<String, usize> {
     counts
 }
 
-/// Runs the state machine once through the in-process handlers.
+/// The stack's parameters and resources the template's environment names, as the drill has them.
+fn drill_stack() -> std::collections::HashMap<String, String> {
+    [
+        ("PrimaryRegion", PRIMARY),
+        ("RecoveryRegion", RECOVERY),
+        ("RecoveryTable", TABLE),
+        ("PlanLocation", PLAN_LOCATION),
+        ("ReportBucket", REPORT_BUCKET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The six functions' bootstraps behind a local Lambda, acting through `acting`; their logs go
+/// to `report_dir/lambda/`.
+async fn as_lambda(
+    bootstraps: &Path,
+    acting: &SdkConfig,
+    report_dir: &Path,
+) -> Result<(Bound, crate::lambda::LocalLambda), DrillError> {
+    let (specs, unset) = crate::functions::lambda_specs(bootstraps, &drill_stack(), acting)
+        .await
+        .map_err(DrillError::Lambda)?;
+    for variable in &unset {
+        eprintln!("drill: not set, as the drill has no such resource: {variable}");
+    }
+    let logs = report_dir.join("lambda");
+    let lambda = crate::lambda::LocalLambda::start(specs, logs.clone())
+        .await
+        .map_err(|e| DrillError::Lambda(e.to_string()))?;
+    eprintln!(
+        "drill: the six functions run as Lambda runs them, from {}, invoked at {} (logs in {})",
+        bootstraps.display(),
+        lambda.endpoint(),
+        logs.display()
+    );
+    Ok((crate::functions::through_lambda(&lambda.endpoint(), acting), lambda))
+}
+
+/// Runs the state machine once through `bound`'s handlers.
 async fn execute(
-    functions: Arc<Functions>,
+    functions: &Functions,
+    (tasks, substitutions): Bound,
     time_scale: f64,
     definition: &Value,
     input: Value,
     name: &str,
 ) -> (Result<Value, crate::asl::StateError>, Timeline) {
     let invoker = functions.invoker.clone();
-    let (tasks, substitutions) = match bind(functions) {
-        Ok(bound) => bound,
-        Err(e) => {
-            return (
-                Err(crate::asl::StateError::new("Rebound.InvalidInput", e)),
-                Timeline::default(),
-            )
-        }
-    };
     let mut interpreter = Interpreter::new(tasks, substitutions);
     interpreter.invoker = Some(invoker);
     interpreter.time_scale = time_scale;

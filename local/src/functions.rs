@@ -158,3 +158,87 @@ pub fn bind(functions: Arc<Functions>) -> Result<Bound, String> {
     }
     Ok((tasks, substitutions))
 }
+
+/// The six functions as Lambda runs them: each one's bootstrap (`bootstraps/<name>`, as
+/// `cargo build` leaves it), timeout and memory from template.yaml, and the template's
+/// environment resolved from `stack`, acting through `acting` (its region, endpoint and
+/// credentials, as a deployed function gets them from its region and role). Returns the specs,
+/// and the variables left unset because `stack` lacks what they name.
+pub async fn lambda_specs(
+    bootstraps: &std::path::Path,
+    stack: &HashMap<String, String>,
+    acting: &aws_config::SdkConfig,
+) -> Result<(Vec<crate::lambda::FunctionSpec>, Vec<String>), String> {
+    let mut lambda_env = std::collections::BTreeMap::new();
+    if let Some(region) = acting.region() {
+        lambda_env.insert("AWS_REGION".to_string(), region.to_string());
+        lambda_env.insert("AWS_DEFAULT_REGION".to_string(), region.to_string());
+    }
+    if let Some(endpoint) = acting.endpoint_url() {
+        lambda_env.insert("AWS_ENDPOINT_URL".to_string(), endpoint.to_string());
+    }
+    if let Some(provider) = acting.credentials_provider() {
+        use aws_credential_types::provider::ProvideCredentials;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| format!("no credentials to give the functions: {e}"))?;
+        lambda_env.insert("AWS_ACCESS_KEY_ID".to_string(), creds.access_key_id().to_string());
+        lambda_env.insert(
+            "AWS_SECRET_ACCESS_KEY".to_string(),
+            creds.secret_access_key().to_string(),
+        );
+        if let Some(token) = creds.session_token() {
+            lambda_env.insert("AWS_SESSION_TOKEN".to_string(), token.to_string());
+        }
+    }
+    let mut specs = Vec::new();
+    let mut unset = Vec::new();
+    for (key, name) in FUNCTIONS {
+        let id = key.strip_suffix("Arn").unwrap_or(key);
+        let settings = crate::template::settings_for(key)?;
+        let (mut environment, missing) = crate::template::environment(crate::template::TEMPLATE, id, stack)?;
+        unset.extend(missing.into_iter().map(|m| format!("{name}: {m}")));
+        environment.extend(lambda_env.clone());
+        let bootstrap = bootstraps.join(name);
+        if !bootstrap.is_file() {
+            return Err(format!(
+                "no bootstrap for {name} at {}: build the functions first (cargo build --workspace --bins)",
+                bootstrap.display()
+            ));
+        }
+        specs.push(crate::lambda::FunctionSpec {
+            name: name.to_string(),
+            bootstrap,
+            environment,
+            timeout: settings.timeout(),
+            memory_mb: settings.memory_mb,
+        });
+    }
+    Ok((specs, unset))
+}
+
+/// Task handlers that invoke the six functions through the Lambda Invoke API at `endpoint`,
+/// as Step Functions' `lambda:invoke` does: the function's timeout is Lambda's to enforce.
+pub fn through_lambda(endpoint: &str, config: &aws_config::SdkConfig) -> Bound {
+    let config = config
+        .to_builder()
+        .endpoint_url(endpoint)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        // A synchronous invocation lasts as long as the function: no read timeout of its own.
+        .timeout_config(aws_config::timeout::TimeoutConfig::disabled())
+        .build();
+    let client = aws_sdk_lambda::Client::new(&config);
+    let mut tasks: HashMap<String, TaskHandler> = HashMap::new();
+    let mut substitutions = HashMap::new();
+    for (key, name) in FUNCTIONS {
+        substitutions.insert(key.to_string(), arn(name));
+        let client = client.clone();
+        let handler: TaskHandler = Arc::new(move |payload: Value| {
+            let client = client.clone();
+            Box::pin(async move { crate::invoke::invoke(&client, &arn(name), payload).await })
+        });
+        tasks.insert(arn(name), handler);
+    }
+    (tasks, substitutions)
+}

@@ -10,4 +10,5 @@ pub mod drill;
 pub mod functions;
 pub mod input;
 pub mod invoke;
+pub mod lambda;
 pub mod template;

@@ -155,6 +155,14 @@ enum Command {
         /// figure's source.
         #[arg(long)]
         forecast: bool,
+        /// Run the six functions as Lambda runs them: each bootstrap a process behind a local
+        /// Lambda Runtime API, with the template's environment and timeouts, invoked through the
+        /// Lambda Invoke API. Build them first: cargo build --workspace --bins.
+        #[arg(long)]
+        lambda: bool,
+        /// Where the bootstraps are (default: beside this executable).
+        #[arg(long, requires = "lambda")]
+        bootstraps: Option<PathBuf>,
     },
     /// Measure how a recovery scales: seed moto with a large application and a one-resource
     /// one, run each one's region-outage recovery, and print wall time (moto's own CPU time
@@ -514,7 +522,24 @@ async fn main() -> ExitCode {
             time_scale,
             report_dir,
             forecast,
-        } => drill::main(scenario, time_scale, &report_dir, forecast).await,
+            lambda,
+            bootstraps,
+        } => {
+            let runner = match (lambda, bootstraps) {
+                (false, _) => drill::Runner::InProcess,
+                (true, Some(dir)) => drill::Runner::Lambda { bootstraps: dir },
+                (true, None) => match std::env::current_exe() {
+                    Ok(exe) => drill::Runner::Lambda {
+                        bootstraps: exe.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
+                    },
+                    Err(e) => {
+                        eprintln!("rebound drill: where this executable is: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            drill::main(scenario, time_scale, &report_dir, forecast, runner).await
+        }
         Command::Bench {
             zones,
             records,

@@ -2,7 +2,7 @@
 //! local run is held to the deployed limits: a handler that outlives its function's `Timeout`
 //! fails as Lambda fails it (`Sandbox.Timedout`), whatever the Task's own `TimeoutSeconds`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde_norway::Value;
@@ -68,6 +68,65 @@ pub fn functions(template: &str) -> Result<HashMap<String, FunctionSettings>, St
     Ok(out)
 }
 
+/// Function `id`'s environment variables (its own over `Globals.Function`'s) with their values:
+/// plain values as they are, `!Ref` and `!Sub` resolved from `stack` (a parameter's or a
+/// resource's name, `Name.Attribute` for `!GetAtt`, to its value). A variable naming what
+/// `stack` does not have is left out, and returned with what it needs.
+pub fn environment(
+    template: &str,
+    id: &str,
+    stack: &HashMap<String, String>,
+) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
+    let doc: Value = serde_norway::from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
+    let scopes = [&doc["Globals"]["Function"], &doc["Resources"][id]["Properties"]];
+    let (mut set, mut missing) = (BTreeMap::new(), Vec::new());
+    for vars in scopes.iter().filter_map(|m| m["Environment"]["Variables"].as_mapping()) {
+        for (key, value) in vars {
+            let Some(key) = key.as_str() else { continue };
+            match resolve(value, stack) {
+                Ok(v) => {
+                    set.insert(key.to_string(), v);
+                }
+                Err(needs) => {
+                    set.remove(key);
+                    missing.push(format!("{key} (needs {needs})"));
+                }
+            }
+        }
+    }
+    Ok((set, missing))
+}
+
+/// A plain, `!Ref` or `!Sub` value, or what it needs that `stack` does not have.
+fn resolve(value: &Value, stack: &HashMap<String, String>) -> Result<String, String> {
+    let lookup = |name: &str| stack.get(name).cloned().ok_or_else(|| name.to_string());
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Tagged(t) if t.tag == "Ref" => lookup(t.value.as_str().unwrap_or_default()),
+        Value::Tagged(t) if t.tag == "Sub" => {
+            let mut text = t.value.as_str().ok_or("a !Sub with variables")?.to_string();
+            let mut needs = Vec::new();
+            while let Some(open) = text.find("${") {
+                let Some(close) = text[open..].find('}') else { break };
+                let name = text[open + 2..open + close].to_string();
+                let value = lookup(&name).unwrap_or_else(|n| {
+                    needs.push(n);
+                    String::new()
+                });
+                text.replace_range(open..open + close + 1, &value);
+            }
+            if needs.is_empty() {
+                Ok(text)
+            } else {
+                Err(needs.join(", "))
+            }
+        }
+        other => Err(format!("a value Rebound does not resolve ({other:?})")),
+    }
+}
+
 /// The deployed template's settings for a `${...FunctionArn}` substitution
 /// (`DnsFailoverFunctionArn` → `DnsFailoverFunction`).
 pub fn settings_for(substitution: &str) -> Result<FunctionSettings, String> {
@@ -110,6 +169,31 @@ Resources:
         assert_eq!(f["A"].memory_mb, 128);
         assert_eq!(f["A"].environment, ["PLAN_LOCATION", "RUST_LOG"]);
         assert_eq!(f["B"].timeout_seconds, 60);
+    }
+
+    #[test]
+    fn the_environment_is_resolved_from_the_stack_and_what_it_lacks_is_named() {
+        let stack: HashMap<String, String> = [
+            ("RecoveryRegion", "us-west-2"),
+            ("PrimaryRegion", "us-east-1"),
+            ("RecoveryTable", "rebound-orders"),
+            ("ReportBucket", "reports"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (set, missing) = environment(TEMPLATE, "RecoveryNotifierFunction", &stack).expect("read");
+        assert_eq!(set["RECOVERY_REGION"], "us-west-2");
+        assert_eq!(set["REPORT_BUCKET"], "reports");
+        assert_eq!(set["RUST_LOG"], "info");
+        assert!(missing.is_empty(), "{missing:?}");
+        let (set, missing) = environment(TEMPLATE, "RecoveryValidatorFunction", &stack).expect("read");
+        assert!(!set.contains_key("ACTING_ROLES"));
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0].starts_with("ACTING_ROLES (needs DnsFailoverFunctionRole.Arn"),
+            "{missing:?}"
+        );
     }
 
     /// Every state, branches and Map processors included.

@@ -3,7 +3,6 @@
 
 use disaster_detector::Detector;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,11 +14,13 @@ async fn main() -> Result<(), Error> {
         std::env::var("RECOVERY_TABLE").ok(),
     );
     let detector = &detector;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke(&event.payload, |payload| {
-            detector.detect_state(payload, chrono::Utc::now())
-        })
-        .await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {
+            rebound_shared::entry::invoke(&event.payload, |payload| {
+                detector.detect_state(payload, chrono::Utc::now())
+            })
+            .await
+        },
+    ))
     .await
 }

@@ -3,7 +3,6 @@
 
 use dns_failover::DnsFailover;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,11 +12,13 @@ async fn main() -> Result<(), Error> {
     let dns = &dns;
     let io = rebound_shared::entry::StepIo::from_env(&regions.recovery);
     let io = &io;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_step(&event.payload, io, "dns-failover", |payload| {
-            dns.handle(payload, chrono::Utc::now())
-        })
-        .await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {
+            rebound_shared::entry::invoke_step(&event.payload, io, "dns-failover", |payload| {
+                dns.handle(payload, chrono::Utc::now())
+            })
+            .await
+        },
+    ))
     .await
 }

@@ -4,7 +4,6 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use rebound_shared::table::RecoveryTable;
 use recovery_notifier::RecoveryNotifier;
-use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,11 +18,13 @@ async fn main() -> Result<(), Error> {
         config,
     };
     let notifier = &notifier;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_step(&event.payload, io, "recovery-notifier", |payload| {
-            notifier.handle(payload, chrono::Utc::now())
-        })
-        .await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {
+            rebound_shared::entry::invoke_step(&event.payload, io, "recovery-notifier", |payload| {
+                notifier.handle(payload, chrono::Utc::now())
+            })
+            .await
+        },
+    ))
     .await
 }

@@ -4,7 +4,6 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use recovery_validator::permissions::Permissions;
 use recovery_validator::RecoveryValidator;
-use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,11 +15,13 @@ async fn main() -> Result<(), Error> {
     let validator = &validator;
     let io = rebound_shared::entry::StepIo::from_env(&regions.recovery);
     let io = &io;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_step(&event.payload, io, "recovery-validator", |payload| {
-            validator.handle(payload, chrono::Utc::now())
-        })
-        .await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {
+            rebound_shared::entry::invoke_step(&event.payload, io, "recovery-validator", |payload| {
+                validator.handle(payload, chrono::Utc::now())
+            })
+            .await
+        },
+    ))
     .await
 }

@@ -2,7 +2,6 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::value::RawValue;
 use service_restoration::ServiceRestoration;
 
 #[tokio::main]
@@ -14,11 +13,13 @@ async fn main() -> Result<(), Error> {
     let services = &services;
     let io = rebound_shared::entry::StepIo::from_env(&config);
     let io = &io;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        rebound_shared::entry::invoke_step(&event.payload, io, "service-restoration", |payload| {
-            services.handle(payload, chrono::Utc::now())
-        })
-        .await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {
+            rebound_shared::entry::invoke_step(&event.payload, io, "service-restoration", |payload| {
+                services.handle(payload, chrono::Utc::now())
+            })
+            .await
+        },
+    ))
     .await
 }
