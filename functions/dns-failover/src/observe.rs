@@ -9,7 +9,7 @@ use aws_sdk_cloudwatch::types::MetricAlarm;
 use aws_sdk_route53::types::ResourceRecordSet;
 use rebound_shared::context::RecoveryContext;
 use rebound_shared::dns::alarms;
-use rebound_shared::dns::cluster::{states, Endpoint};
+use rebound_shared::dns::cluster::{states, Endpoints};
 use rebound_shared::plan::DnsMode;
 use rebound_shared::step::ensure_region;
 
@@ -21,8 +21,8 @@ pub(crate) struct Observed {
     pub zones: BTreeMap<String, Vec<ResourceRecordSet>>,
     /// Whether each inverted-mode health check is inverted now, by id.
     pub inverted: BTreeMap<String, bool>,
-    /// The cluster endpoints the routing controls were read through, in the plan's order.
-    pub endpoints: Vec<Endpoint>,
+    /// The cluster endpoints the routing controls were read through (the plan's, and the one that answered).
+    pub endpoints: Endpoints,
     /// Each routing control's state (On: true), by ARN.
     pub controls: BTreeMap<String, bool>,
     /// The gates' alarms, by name; a name missing does not exist.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingControlStateEntry};
 use rebound_shared::context::Action;
-use rebound_shared::dns::cluster::{first_answer, Endpoint};
+use rebound_shared::dns::cluster::{first_answer, Endpoints};
 use rebound_shared::step::StepFault;
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use crate::DnsError;
 
 /// Sets every state in one call: ARC applies the entries together, so turning the target cell
 /// on and the other off never passes through a moment with both off.
-pub async fn update(endpoints: &[Endpoint], resource: &str, entries: &[(String, bool)]) -> Result<(), DnsError> {
+pub async fn update(endpoints: &Endpoints, resource: &str, entries: &[(String, bool)]) -> Result<(), DnsError> {
     let entries = entries
         .iter()
         .map(|(arn, on)| {

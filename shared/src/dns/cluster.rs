@@ -1,9 +1,12 @@
 //! ARC routing controls read through the cluster's data-plane endpoints, never its control
 //! plane. ARC asks callers to try each regional endpoint in turn: one that times out, resets,
-//! throttles or says it is unavailable is skipped for the next.
+//! throttles or says it is unavailable is skipped for the next. The next call starts at the
+//! endpoint that last answered, so a silent endpoint costs its timeout once per invocation, not
+//! once per call.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_route53recoverycluster::types::RoutingControlState;
 use aws_sdk_route53recoverycluster::Client;
@@ -54,8 +57,35 @@ pub struct Endpoint {
     pub client: Client,
 }
 
+/// The endpoints to try, in the plan's order, and the one that last answered.
+#[derive(Default)]
+pub struct Endpoints {
+    list: Vec<Endpoint>,
+    answered: AtomicUsize,
+}
+
+impl Endpoints {
+    pub fn new(list: Vec<Endpoint>) -> Self {
+        Endpoints {
+            list,
+            answered: AtomicUsize::new(0),
+        }
+    }
+
+    /// Every endpoint once, from the one that last answered on.
+    fn in_turn(&self) -> impl Iterator<Item = (usize, &Endpoint)> {
+        let n = self.list.len();
+        let first = self.answered.load(Ordering::Relaxed);
+        (0..n).map(move |k| (first + k) % n).map(|i| (i, &self.list[i]))
+    }
+}
+
 impl Cluster {
-    pub fn endpoints(&self, plan: &RecoveryPlan) -> Vec<Endpoint> {
+    pub fn endpoints(&self, plan: &RecoveryPlan) -> Endpoints {
+        Endpoints::new(self.listed(plan))
+    }
+
+    fn listed(&self, plan: &RecoveryPlan) -> Vec<Endpoint> {
         let listed = plan.routing_control_cluster.iter().flat_map(|c| c.endpoints.iter());
         match self {
             Cluster::FromPlan(config) => listed
@@ -93,9 +123,9 @@ pub fn next_endpoint(err: &AwsError) -> bool {
         )
 }
 
-/// The first answer from the endpoints, in order.
+/// The first answer from the endpoints, in turn from the one that last answered.
 pub async fn first_answer<T, E, F, Fut>(
-    endpoints: &[Endpoint],
+    endpoints: &Endpoints,
     resource: &str,
     operation: &'static str,
     call: F,
@@ -106,9 +136,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let mut tried = Vec::new();
-    for endpoint in endpoints {
+    for (i, endpoint) in endpoints.in_turn() {
         match call(endpoint.client.clone()).await {
             Ok(out) => {
+                endpoints.answered.store(i, Ordering::Relaxed);
                 if !tried.is_empty() {
                     tracing::warn!(
                         resource,
@@ -144,7 +175,7 @@ where
 }
 
 /// Each routing control's state, `true` for On.
-pub async fn states(endpoints: &[Endpoint], arns: &[&str]) -> Result<BTreeMap<String, bool>, ClusterError> {
+pub async fn states(endpoints: &Endpoints, arns: &[&str]) -> Result<BTreeMap<String, bool>, ClusterError> {
     let mut out = BTreeMap::new();
     for arn in arns {
         let answer = first_answer(endpoints, arn, "GetRoutingControlState", |client| {

@@ -8,6 +8,7 @@
 //! # }
 //! ```
 
+pub mod arc;
 pub mod faults;
 pub mod seed;
 pub mod wait;
