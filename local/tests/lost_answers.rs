@@ -27,7 +27,11 @@ async fn lose_one_answer(scenario: Scenario, service: &str, operation: &str) -> 
         .filter(|c| c["operation"] == operation && c["fault"] == "dropAnswer")
         .collect();
     assert_eq!(lost.len(), 1, "the answer was lost once: {}", report["faultedCalls"]);
-    assert_eq!(lost[0]["status"], 200, "moto applied the call whose answer was lost");
+    assert!(
+        lost[0]["status"].as_u64().is_some_and(|s| (200..300).contains(&s)),
+        "moto applied the call whose answer was lost: {}",
+        lost[0]
+    );
     let key = format!("{service}:{operation}");
     assert!(
         report["apiCalls"][&key].as_u64().is_some_and(|n| n >= 2),
@@ -73,6 +77,32 @@ async fn lost_answers_of_idempotent_changes_are_harmless() {
         ("dynamodb", "DeleteItem"),
     ] {
         lose_one_answer(Scenario::AzOutage, service, operation).await;
+    }
+}
+
+/// Re-pointing the application, moving the queue consumer, tagging the replica before its
+/// promotion, and the evidence report: each applied once, its lost answer retried harmlessly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_of_repointing_consumers_tags_and_reports_are_harmless() {
+    for (service, operation) in [
+        ("ssm", "PutParameter"),
+        ("secretsmanager", "PutSecretValue"),
+        ("lambda", "UpdateEventSourceMapping"),
+        ("rds", "AddTagsToResource"),
+        ("s3", "PutObject"),
+    ] {
+        lose_one_answer(Scenario::AzOutage, service, operation).await;
+    }
+}
+
+/// The alarm gate of a failover in Route 53's data plane: the datapoint and the alarm state,
+/// each answer lost once; the gate still holds the records on the recovery region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_of_the_alarm_gate_are_harmless() {
+    for operation in ["PutMetricData", "SetAlarmState"] {
+        let report = lose_one_answer(Scenario::UsEast1Outage, "monitoring", operation).await;
+        let gate = common::action(&report, "SetAlarmState");
+        assert_eq!(gate["status"], "done", "{gate}");
     }
 }
 

@@ -209,10 +209,17 @@ pub async fn stop_old_writer(rds: &aws_sdk_rds::Client, database: &str, source: 
             };
             a.status = match within_reach(call).await {
                 Ok(()) => ActionStatus::Done,
-                Err(e) => {
-                    a.detail = Some(format!("StopDBInstance: {e}"));
-                    ActionStatus::Failed
-                }
+                // The SDK's retry of a stop whose answer was lost meets a stopping instance.
+                Err(e) => match old_writer(rds, source, None).await {
+                    OldWriter::Stopped { status } => {
+                        a.detail = Some(format!("found '{status}' on retry (an earlier answer was lost)"));
+                        ActionStatus::Done
+                    }
+                    _ => {
+                        a.detail = Some(format!("StopDBInstance: {e}"));
+                        ActionStatus::Failed
+                    }
+                },
             };
             a
         }

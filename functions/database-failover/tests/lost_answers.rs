@@ -1,0 +1,215 @@
+//! Each database change applied by AWS (moto, on the launcher's time) with its answer lost on the
+//! way back (the fault proxy), while the change is still in progress: the SDK retries, the step
+//! recognises its own change, the recovery completes, each change is made once, and moto holds
+//! the result.
+
+use chrono::Utc;
+use database_failover::DatabaseFailover;
+use rebound_shared::context::{Action, ActionStatus, StepResult};
+use rebound_tests::faults::{Fault, FaultProxy};
+use rebound_tests::{event, seed, wait, MotoServer};
+use serde_json::{json, Value};
+
+const APP_SG: &str = "sg-0aaaaaaaaaaaaaaaa";
+const ISOLATION: &str = "sg-0bbbbbbbbbbbbbbbb";
+
+struct World {
+    moto: MotoServer,
+    proxy: FaultProxy,
+    request: Value,
+    target_arn: String,
+}
+
+/// An Aurora global database (on its own cluster parameter groups with `own_group`), reached
+/// through the fault proxy; the request's mode and isolation group as given.
+async fn aurora(own_group: bool, mode: &str, isolation: Option<&str>) -> World {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (_, target_arn) = seed::aurora_global(
+        &moto.config("us-east-1"),
+        &moto.config("us-west-2"),
+        "orders-global",
+        APP_SG,
+        Some(2000.0),
+        own_group,
+    )
+    .await
+    .expect("global database");
+    let mut request = event("database-failover.json");
+    let mut db = json!({"kind": "auroraGlobal", "identifier": "orders-global", "targetClusterArn": target_arn,
+                        "allowDataLoss": true});
+    if let Some(sg) = isolation {
+        db["isolationSecurityGroupId"] = json!(sg);
+    }
+    request["context"]["plan"]["databases"] = json!([db]);
+    request["context"]["mode"] = json!(mode);
+    let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
+    World {
+        moto,
+        proxy,
+        request,
+        target_arn,
+    }
+}
+
+impl World {
+    async fn run(&self, request: &Value) -> StepResult {
+        DatabaseFailover::new(&self.proxy.regions())
+            .handle(request.clone(), Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts with one lost answer for `operation`, and polls to the end.
+    async fn recover_losing(&self, operation: &str) -> (StepResult, StepResult) {
+        self.proxy
+            .set(&[Fault::drop_answer("rds", operation).times(1)])
+            .expect("fault");
+        let started = self.run(&self.request).await;
+        let w = &self;
+        let done = wait::step_completed(&self.request, "database", started.clone(), |status| async move {
+            w.run(&status).await
+        })
+        .await;
+        let lost = self
+            .proxy
+            .calls()
+            .iter()
+            .filter(|c| c.operation.as_deref() == Some(operation) && c.fault.is_some())
+            .count();
+        assert_eq!(lost, 1, "{operation}'s answer was lost once");
+        (started, done)
+    }
+
+    /// Calls of `operation` that reached moto.
+    fn calls(&self, operation: &str) -> usize {
+        self.proxy
+            .calls()
+            .iter()
+            .filter(|c| c.operation.as_deref() == Some(operation))
+            .count()
+    }
+
+    async fn global_writer(&self) -> Option<String> {
+        let east = aws_sdk_rds::Client::new(&self.moto.config("us-east-1"));
+        let out = wait::until("the global database available", || async {
+            let out = east
+                .describe_global_clusters()
+                .global_cluster_identifier("orders-global")
+                .send()
+                .await
+                .expect("DescribeGlobalClusters");
+            (out.global_clusters()[0].status() == Some("available")).then_some(out)
+        })
+        .await;
+        out.global_clusters()[0]
+            .global_cluster_members()
+            .iter()
+            .find(|m| m.is_writer() == Some(true))
+            .and_then(|m| m.db_cluster_arn().map(str::to_string))
+    }
+}
+
+fn action<'a>(result: &'a StepResult, operation: &str) -> &'a Action {
+    result
+        .actions
+        .iter()
+        .find(|a| a.operation == operation)
+        .unwrap_or_else(|| panic!("no {operation} in {:?}", result.actions))
+}
+
+#[tokio::test]
+async fn a_lost_global_failover_answer_is_found_failing_over_and_waited_for() {
+    let w = aurora(false, "failover", Some(ISOLATION)).await;
+    let (started, _) = w.recover_losing("FailoverGlobalCluster").await;
+    let failover = action(&started, "FailoverGlobalCluster");
+    assert_ne!(failover.status, ActionStatus::Failed, "{failover:?}");
+    assert_eq!(w.global_writer().await, Some(w.target_arn.clone()));
+    // The SDK's retry met the failover under way; nothing else asked for it.
+    assert_eq!(w.calls("FailoverGlobalCluster"), 2);
+}
+
+#[tokio::test]
+async fn a_lost_switchover_answer_is_found_switching_over_and_waited_for() {
+    let w = aurora(false, "switchover", None).await;
+    let (started, _) = w.recover_losing("SwitchoverGlobalCluster").await;
+    let switchover = action(&started, "SwitchoverGlobalCluster");
+    assert_ne!(switchover.status, ActionStatus::Failed, "{switchover:?}");
+    assert_eq!(w.global_writer().await, Some(w.target_arn.clone()));
+    assert_eq!(w.calls("SwitchoverGlobalCluster"), 2);
+}
+
+#[tokio::test]
+async fn a_lost_network_fence_answer_is_harmless() {
+    let w = aurora(false, "failover", Some(ISOLATION)).await;
+    let (started, _) = w.recover_losing("ModifyDBCluster").await;
+    assert_eq!(action(&started, "FenceOldWriter").status, ActionStatus::Done);
+    let east = aws_sdk_rds::Client::new(&w.moto.config("us-east-1"));
+    let cluster = east
+        .describe_db_clusters()
+        .db_cluster_identifier("orders-global-east")
+        .send()
+        .await
+        .expect("DescribeDBClusters");
+    let groups: Vec<&str> = cluster.db_clusters()[0]
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    assert_eq!(groups, [ISOLATION]);
+    assert_eq!(w.global_writer().await, Some(w.target_arn.clone()));
+}
+
+#[tokio::test]
+async fn a_lost_read_only_fence_answer_is_harmless() {
+    let w = aurora(true, "failover", None).await;
+    let (started, _) = w.recover_losing("ModifyDBClusterParameterGroup").await;
+    assert_eq!(action(&started, "FenceOldWriter").status, ActionStatus::Done);
+    let east = aws_sdk_rds::Client::new(&w.moto.config("us-east-1"));
+    let set = east
+        .describe_db_cluster_parameters()
+        .db_cluster_parameter_group_name("orders-global-params")
+        .send()
+        .await
+        .expect("DescribeDBClusterParameters");
+    assert!(set
+        .parameters()
+        .iter()
+        .any(|p| p.parameter_name() == Some("read_only") && p.parameter_value() == Some("1")));
+    assert_eq!(w.global_writer().await, Some(w.target_arn.clone()));
+}
+
+/// Approved over a writer on a default parameter group (no fence possible): the old writer is
+/// stopped once the replica is promoted, and a lost answer to the stop is found stopped.
+#[tokio::test]
+async fn a_lost_stop_answer_is_found_stopped() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    let arn = seed::database_on_default_group_with_replica(&east, &west, "postgres")
+        .await
+        .expect("seeded");
+    seed::replica_lag(&west, seed::REPLICA_DB, 4.0).await.expect("lag");
+    let mut request = event("database-failover.json");
+    request["context"]["plan"]["databases"][0]["sourceIdentifier"] = json!(arn);
+    request["context"]["approval"] = json!({"approved": true, "by": "j.doe"});
+    let w = World {
+        proxy: FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}")),
+        moto,
+        request,
+        target_arn: String::new(),
+    };
+    let (_, done) = w.recover_losing("StopDBInstance").await;
+    let stop = action(&done, "StopOldWriter");
+    assert_eq!(stop.status, ActionStatus::Done, "{stop:?}");
+    assert!(
+        stop.detail.as_deref().is_some_and(|d| d.contains("on retry")),
+        "{stop:?}"
+    );
+    assert_eq!(w.calls("StopDBInstance"), 2, "stopped once, its answer retried once");
+    let old = aws_sdk_rds::Client::new(&w.moto.config("us-east-1"))
+        .describe_db_instances()
+        .db_instance_identifier(seed::PRIMARY_DB)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(old.db_instances()[0].db_instance_status(), Some("stopped"));
+}
