@@ -409,3 +409,60 @@ async fn an_alarm_is_re_evaluated_from_its_metric_and_only_ignore_keeps_the_stat
         "only TreatMissingData ignore keeps the state set"
     );
 }
+
+#[tokio::test]
+async fn a_restore_is_creating_until_it_is_available() {
+    let status = |client: Client, id: &'static str| async move {
+        let out = client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .expect("describe");
+        out.db_instances()[0].db_instance_status().unwrap_or_default().to_string()
+    };
+    let restore = |client: Client| async move {
+        client
+            .restore_db_instance_to_point_in_time()
+            .source_db_instance_identifier("orders-db-usw2")
+            .target_db_instance_identifier("orders-db-restored")
+            .use_latest_restorable_time(true)
+            .send()
+            .await
+            .expect("restore")
+    };
+    // As released: available at once.
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    seed::database_with_replica(&released.config("us-east-1"), &released.config("us-west-2"), "mysql")
+        .await
+        .expect("seeded");
+    let west = Client::new(&released.config("us-west-2"));
+    restore(west.clone()).await;
+    assert_eq!(status(west, "orders-db-restored").await, "available");
+
+    // Patched: creating for the restore's time, then available.
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    moto.set_durations(&json!({"RestoreDBInstanceToPointInTime": 1.5}))
+        .expect("durations");
+    seed::database_with_replica(&moto.config("us-east-1"), &moto.config("us-west-2"), "mysql")
+        .await
+        .expect("seeded");
+    let west = Client::new(&moto.config("us-west-2"));
+    let answer = restore(west.clone()).await;
+    assert_eq!(
+        answer.db_instance().and_then(|i| i.db_instance_status()),
+        Some("creating")
+    );
+    let seen = std::cell::RefCell::new(Vec::new());
+    wait::until("the restore ended", || async {
+        let now = status(west.clone(), "orders-db-restored").await;
+        seen.borrow_mut().push(now.clone());
+        (now == "available").then_some(())
+    })
+    .await;
+    assert!(
+        seen.borrow().iter().any(|s| s == "creating"),
+        "{:?}",
+        seen.borrow()
+    );
+}

@@ -72,6 +72,12 @@ DOCUMENTED_SECONDS = {
     # EC2 Auto Scaling User Guide, instance lifecycle: a new instance is Pending (launch, boot,
     # health check grace) before InService; forecast/figures.rs estimates 150 s.
     "UpdateAutoScalingGroup": 150,
+    # RDS User Guide, "Restoring a DB instance to a specified time" and "Restoring from a DB
+    # snapshot": the restore creates a new instance, `creating` until it is `available`; AWS
+    # gives no figure (it grows with the data and the logs to replay): forecast/figures.rs
+    # estimates 30 minutes.
+    "RestoreDBInstanceToPointInTime": 1800,
+    "RestoreDBInstanceFromDBSnapshot": 1800,
 }
 TIME_SCALE = float(os.environ.get("REBOUND_AWS_TIME_SCALE", "0.01"))
 _durations = {}
@@ -265,10 +271,30 @@ def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_i
         restored.is_replica = False
         restored.source_db_instance_identifier = None
         restored.replicas = []
+    return _creating(restored, "RestoreDBInstanceToPointInTime")
+
+
+def _creating(restored, operation):
+    # A restored instance is `creating` for the restore's time, then `available` (AWS's time).
+    restored.status = "creating"
+
+    def created():
+        restored.status = "available"
+
+    later(duration(operation), created)
     return restored
 
 
 RDSBackend.restore_db_instance_to_point_in_time = restore_db_instance_to_point_in_time
+
+_restore_from_snapshot = RDSBackend.restore_db_instance_from_db_snapshot
+
+
+def restore_db_instance_from_db_snapshot(self, *args, **kwargs):
+    return _creating(_restore_from_snapshot(self, *args, **kwargs), "RestoreDBInstanceFromDBSnapshot")
+
+
+RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
 
 
 
