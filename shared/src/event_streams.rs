@@ -38,15 +38,23 @@ impl EventStreams {
     }
 
     /// Turns the mapping on or off; its state as Lambda answers (`Enabling`, `Disabling`, ...).
+    /// A mapping already on its way somewhere (the SDK's retry of an update whose answer was
+    /// lost meets its own change under way) answers with the state it is in.
     pub async fn set(&self, side: Side, uuid: &str, enabled: bool) -> Result<String, AwsError> {
-        let out = self
+        let answer = self
             .client(side)
             .update_event_source_mapping()
             .uuid(uuid)
             .enabled(enabled)
             .send()
-            .await
-            .map_err(|e| from_sdk("lambda", "UpdateEventSourceMapping", &e))?;
-        Ok(out.state.unwrap_or_else(|| "unknown".into()))
+            .await;
+        match answer {
+            Ok(out) => Ok(out.state.unwrap_or_else(|| "unknown".into())),
+            Err(e) if e.code() == Some("ResourceInUseException") => match self.state(side, uuid).await? {
+                Some(state) => Ok(state),
+                None => Err(from_sdk("lambda", "UpdateEventSourceMapping", &e)),
+            },
+            Err(e) => Err(from_sdk("lambda", "UpdateEventSourceMapping", &e)),
+        }
     }
 }

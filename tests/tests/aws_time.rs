@@ -419,7 +419,10 @@ async fn a_restore_is_creating_until_it_is_available() {
             .send()
             .await
             .expect("describe");
-        out.db_instances()[0].db_instance_status().unwrap_or_default().to_string()
+        out.db_instances()[0]
+            .db_instance_status()
+            .unwrap_or_default()
+            .to_string()
     };
     let restore = |client: Client| async move {
         client
@@ -460,8 +463,48 @@ async fn a_restore_is_creating_until_it_is_available() {
         (now == "available").then_some(())
     })
     .await;
+    assert!(seen.borrow().iter().any(|s| s == "creating"), "{:?}", seen.borrow());
+}
+
+#[tokio::test]
+async fn a_mapping_turned_off_is_disabling_first_and_refuses_a_second_update_meanwhile() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    moto.set_durations(&json!({"UpdateEventSourceMapping": 1.0}))
+        .expect("durations");
+    let config = moto.config("us-east-1");
+    let uuid = seed::queue_consumer(&config, "orders-consumer", true)
+        .await
+        .expect("consumer");
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let answer = lambda
+        .update_event_source_mapping()
+        .uuid(&uuid)
+        .enabled(false)
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(answer.state(), Some("Disabling"));
+    let again = lambda
+        .update_event_source_mapping()
+        .uuid(&uuid)
+        .enabled(false)
+        .send()
+        .await
+        .expect_err("in use");
+    assert_eq!(
+        aws_sdk_lambda::error::ProvideErrorMetadata::code(&again),
+        Some("ResourceInUseException")
+    );
+    let seen = std::cell::RefCell::new(Vec::new());
+    wait::until("the mapping disabled", || async {
+        let out = lambda.get_event_source_mapping().uuid(&uuid).send().await.expect("get");
+        let state = out.state().unwrap_or_default().to_string();
+        seen.borrow_mut().push(state.clone());
+        (state == "Disabled").then_some(())
+    })
+    .await;
     assert!(
-        seen.borrow().iter().any(|s| s == "creating"),
+        seen.borrow().iter().all(|s| s == "Disabling" || s == "Disabled"),
         "{:?}",
         seen.borrow()
     );

@@ -48,6 +48,20 @@ async fn world() -> World {
 }
 
 impl World {
+    /// Starts the step on `request` and polls it to the end, as the state machine does; returns
+    /// the start's result and the last.
+    async fn recover(&self, restoration: &ServiceRestoration, request: &Value) -> (StepResult, StepResult) {
+        let started = restoration
+            .handle(request.clone(), before_deadline())
+            .await
+            .expect("start");
+        let done = rebound_tests::wait::step_completed(request, "services", started.clone(), |status| async move {
+            restoration.handle(status, before_deadline()).await.expect("status")
+        })
+        .await;
+        (started, done)
+    }
+
     /// Each mapping's state as moto holds it: (primary, recovery).
     async fn states(&self) -> (String, String) {
         let state = |region: &'static str, uuid: String| {
@@ -82,19 +96,22 @@ fn streams(result: &StepResult) -> Vec<&Action> {
 async fn a_failover_stops_the_primary_consumer_then_starts_the_recovery_one() {
     let w = world().await;
     let restoration = ServiceRestoration::new(&w.moto.regions());
-    let result = restoration
-        .handle(w.request.clone(), before_deadline())
-        .await
-        .expect("start");
-    assert_eq!(w.states().await, ("Disabled".to_string(), "Enabled".to_string()));
-    let actions = streams(&result);
+    let (started, done) = w.recover(&restoration, &w.request).await;
+    let actions = streams(&started);
     assert_eq!(
         actions.iter().map(|a| a.operation.as_str()).collect::<Vec<_>>(),
         ["DisableEventSourceMapping", "EnableEventSourceMapping"],
         "the side left first"
     );
-    assert!(actions.iter().all(|a| a.status == ActionStatus::Done), "{actions:?}");
+    // Lambda takes its time: each is on its way (Disabling, Enabling), waited for.
+    assert!(actions.iter().all(|a| a.status == ActionStatus::Pending), "{actions:?}");
     assert_eq!(actions[1].before["state"], "Disabled");
+    assert!(
+        streams(&done).iter().all(|a| a.status == ActionStatus::Done),
+        "{:?}",
+        done.actions
+    );
+    assert_eq!(w.states().await, ("Disabled".to_string(), "Enabled".to_string()));
 
     // A retry finds both where they should be.
     let again = restoration
@@ -136,9 +153,14 @@ async fn a_primary_that_does_not_answer_is_reported_not_disabled_and_the_recover
         "{:?}",
         actions[0]
     );
-    assert_eq!(actions[1].status, ActionStatus::Done);
+    assert_eq!(actions[1].status, ActionStatus::Pending, "{:?}", actions[1]);
     // moto: the primary's consumer is untouched (the region was cut), the recovery's runs.
-    assert_eq!(w.states().await, ("Enabled".to_string(), "Enabled".to_string()));
+    let states = rebound_tests::wait::until("the recovery consumer enabled", || async {
+        let states = w.states().await;
+        (states.1 == "Enabled").then_some(states)
+    })
+    .await;
+    assert_eq!(states, ("Enabled".to_string(), "Enabled".to_string()));
 }
 
 #[tokio::test]
@@ -172,12 +194,45 @@ async fn a_mapping_that_does_not_exist_stops_the_step_before_any_change() {
 async fn a_failback_moves_the_consumer_back() {
     let w = world().await;
     let restoration = ServiceRestoration::new(&w.moto.regions());
-    restoration
-        .handle(w.request.clone(), before_deadline())
-        .await
-        .expect("failover");
+    w.recover(&restoration, &w.request).await;
     let mut request = w.request.clone();
     request["context"]["mode"] = json!("failback");
-    restoration.handle(request, before_deadline()).await.expect("failback");
+    w.recover(&restoration, &request).await;
     assert_eq!(w.states().await, ("Enabled".to_string(), "Disabled".to_string()));
+}
+
+/// The answer to turning the recovery consumer on is lost while it is `Enabling`: the SDK's
+/// retry meets ResourceInUseException (Lambda's answer to an update under way), recognised as
+/// the change on its way, not a failure.
+#[tokio::test]
+async fn a_lost_answer_while_the_mapping_is_enabling_is_waited_for() {
+    let w = world().await;
+    // Long enough that the SDK's retry (after its back-off) finds the mapping still enabling.
+    w.moto
+        .set_durations(&json!({"UpdateEventSourceMapping": 4.0}))
+        .expect("durations");
+    let proxy = FaultProxy::start(&w.moto).unwrap_or_else(|e| panic!("{e}"));
+    proxy
+        .set(&[Fault::drop_answer("lambda", "UpdateEventSourceMapping")
+            .region("us-west-2")
+            .times(1)])
+        .expect("faults");
+    let restoration = ServiceRestoration::new(&proxy.regions());
+    let (started, done) = w.recover(&restoration, &w.request).await;
+    let enable = streams(&started)[1].clone();
+    assert_eq!(enable.status, ActionStatus::Pending, "{enable:?}");
+    assert!(
+        streams(&done).iter().all(|a| a.status == ActionStatus::Done),
+        "{:?}",
+        done.actions
+    );
+    assert_eq!(w.states().await, ("Disabled".to_string(), "Enabled".to_string()));
+    let updates = proxy
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.operation.as_deref() == Some("UpdateEventSourceMapping") && c.region.as_deref() == Some("us-west-2")
+        })
+        .count();
+    assert_eq!(updates, 2, "sent once, its lost answer retried once by the SDK");
 }
