@@ -223,6 +223,11 @@ pub async fn drill_as(
         world,
         primary_health,
     } = stage;
+    if time_scale > 0.0 {
+        // The whole recovery on one clock: AWS's changes at the same scale as the Wait states.
+        moto.set_time_scale(time_scale)
+            .map_err(|e| seed("AWS's time scale")(e.to_string()))?;
+    }
     let mut faults = faults.to_vec();
     faults.extend(scenario.faults());
     let proxy = if faults.is_empty() {
@@ -327,8 +332,19 @@ pub async fn drill_as(
         "forecast": ended.context().map(rebound_shared::forecast::of_context),
         // Run as Lambda runs them: how many execution environments each function started.
         "lambdaColdStarts": lambda.as_ref().map(crate::lambda::LocalLambda::started),
+        "lambdaMaxMemoryUsedMb": lambda.as_ref().map(crate::lambda::LocalLambda::max_memory_used),
     });
     print_summary(&report, &timeline, &facts);
+    if time_scale > 0.0 {
+        print_scaled_rto(&report, time_scale);
+    }
+    if let Some(lambda) = &lambda {
+        eprintln!(
+            "drill: as Lambda ran them: cold starts {:?}; Max Memory Used (MB) {:?}",
+            lambda.started(),
+            lambda.max_memory_used()
+        );
+    }
     std::fs::create_dir_all(report_dir)?;
     let stem = report_dir.join(&name);
     std::fs::write(

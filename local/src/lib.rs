@@ -11,4 +11,5 @@ pub mod functions;
 pub mod input;
 pub mod invoke;
 pub mod lambda;
+pub mod run;
 pub mod template;

@@ -1,15 +1,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use rebound::asl::{Approval, Interpreter};
 use rebound::deployed::cli::{self, ExecutionArgs, StartArgs};
 use rebound::drill::{self, Scenario};
-use rebound::functions::{bind, Functions};
-use rebound_shared::aws::Regions;
 use rebound_shared::RecoveryPlan;
-use serde_json::Value;
 
 /// Rebound, locally: run the recovery state machine, validate plans, rehearse recoveries.
 #[derive(Parser)]
@@ -34,46 +29,13 @@ enum LogFormat {
     Json,
 }
 
-#[derive(clap::Args)]
-struct RunArgs {
-    /// The ASL definition, e.g. statemachine/recovery.asl.json.
-    #[arg(long)]
-    definition: PathBuf,
-    /// The execution input: a JSON file, or JSON text.
-    #[arg(long)]
-    input: String,
-    /// Set dryRun in the input: every read and check, no change.
-    #[arg(long)]
-    dry_run: bool,
-    /// Multiply Wait states and retry back-off by this (0: do not sleep).
-    #[arg(long, default_value_t = 1.0)]
-    time_scale: f64,
-    /// Answer approval requests with yes at once (otherwise wait for `rebound approve`).
-    #[arg(long)]
-    auto_approve: bool,
-    /// The region to recover into (default: RECOVERY_REGION, else the configured region).
-    #[arg(long)]
-    recovery_region: Option<String>,
-    /// Where the detector reads the plan when the input has none (default: PLAN_LOCATION).
-    #[arg(long)]
-    plan_location: Option<String>,
-    /// The DynamoDB recovery table for the lease, cooldown and audit (default: RECOVERY_TABLE).
-    /// Without one, the run takes no lease and no cooldown applies.
-    #[arg(long)]
-    table: Option<String>,
-    /// The execution's name (1-80 characters, as Step Functions allows), which is also the
-    /// recovery's id and the lease's owner. Default: a new unique name per run.
-    #[arg(long)]
-    execution_name: Option<String>,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Run a state machine definition with the Rebound functions in-process, against the AWS
     /// endpoint the environment configures (AWS_ENDPOINT_URL, AWS_REGION, credentials).
     /// Exit 0 when the execution succeeds, 1 when it fails, 2 for unusable arguments, 3 when a
     /// needed recovery was declined because another one holds the lease or the cooldown runs.
-    Run(RunArgs),
+    Run(rebound::run::RunArgs),
     /// Start the deployed state machine, with the inputs the console takes. Prints the
     /// execution's ARN; with --wait, follows it as `watch` does (exit 0 when it succeeded).
     Start(StartArgs),
@@ -264,149 +226,6 @@ async fn lease(action: LeaseAction) -> ExitCode {
     }
 }
 
-async fn run(args: RunArgs) -> ExitCode {
-    let RunArgs {
-        definition,
-        input,
-        dry_run,
-        time_scale,
-        auto_approve,
-        recovery_region,
-        plan_location,
-        table,
-        execution_name,
-    } = args;
-    let name = match execution_name {
-        Some(name) => match rebound::asl::check_execution_name(&name) {
-            Ok(()) => name,
-            Err(e) => {
-                eprintln!("rebound: --execution-name: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => rebound::asl::unique_execution_name("run"),
-    };
-    let definition: Value = match std::fs::read_to_string(&definition)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("rebound: {}: {e}", definition.display());
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = rebound::asl::validate(&definition) {
-        eprintln!("rebound: invalid definition: {}", e.cause);
-        return ExitCode::from(2);
-    }
-    let mut input = match rebound::input::read_input(&input) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("rebound: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if dry_run {
-        if let Some(map) = input.as_object_mut() {
-            map.insert("dryRun".into(), Value::Bool(true));
-        }
-    }
-    let global = rebound_shared::aws::load_config().await;
-    let recovery = match recovery_region {
-        Some(r) => rebound_shared::aws::in_region(&global, &r),
-        None => rebound_shared::aws::load_recovery_config().await,
-    };
-    let table = table
-        .or_else(|| std::env::var("RECOVERY_TABLE").ok())
-        .filter(|t| !t.is_empty());
-    if table.is_none() {
-        eprintln!(
-            "rebound: no recovery table (--table or RECOVERY_TABLE): this run takes no lease and no cooldown applies"
-        );
-    }
-    let regions = Regions {
-        primary: global,
-        recovery,
-    };
-    let mut functions = Functions::new(
-        &regions,
-        plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
-        table,
-    );
-    match functions.as_deployed(&regions) {
-        Ok(skipped) => skipped.iter().for_each(|s| eprintln!("rebound: {s}")),
-        Err(e) => {
-            eprintln!("rebound: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    let functions = Arc::new(functions);
-    let invoker = functions.invoker.clone();
-    let (tasks, substitutions) = match bind(functions) {
-        Ok(bound) => bound,
-        Err(e) => {
-            eprintln!("rebound: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut interpreter = Interpreter::new(tasks, substitutions);
-    interpreter.invoker = Some(invoker);
-    interpreter.time_scale = time_scale;
-    interpreter.verbose = true;
-    interpreter.approval = if auto_approve {
-        Approval::Auto
-    } else {
-        Approval::Await(rebound::approvals::default_dir())
-    };
-    eprintln!("rebound: execution {name}");
-    let outcome = interpreter.execute(&definition, input, &name).await;
-    let timeline = interpreter.timeline();
-    eprintln!(
-        "execution took {} ms; interpreter's own time {:.3} ms (handlers {} ms, waits {} ms, summed over branches)",
-        timeline.total_ms,
-        timeline.interpreter_us as f64 / 1000.0,
-        timeline.task_ms,
-        timeline.wait_ms
-    );
-    match outcome {
-        Ok(output) => {
-            println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default());
-            match declined(&output) {
-                Some(why) => {
-                    eprintln!("rebound: recovery declined: {why}");
-                    ExitCode::from(3)
-                }
-                None => ExitCode::SUCCESS,
-            }
-        }
-        Err(e) => {
-            eprintln!("execution failed\nError: {}\nCause: {}", e.error, e.cause);
-            println!("{}", serde_json::json!({"Error": e.error, "Cause": e.cause}));
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// Why a recovery that was needed was declined (another one holds the lease, the cooldown runs,
-/// or the alarm could not be confirmed), from the execution's output; None when it ran or was
-/// not needed.
-fn declined(output: &Value) -> Option<String> {
-    let decision = output.get("decision")?;
-    let kind = decision.get("declined")?.as_str()?;
-    let reasons: Vec<&str> = decision
-        .get("reasons")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter(|r| {
-            r.starts_with("recovery already in progress") || r.starts_with("cooldown") || r.starts_with("NOT CONFIRMED")
-        })
-        .collect();
-    Some(format!("{kind}: {}", reasons.join("; ")))
-}
-
 /// A token a local run waits on is answered locally; any other goes to Step Functions.
 async fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>, region: Option<String>) -> ExitCode {
     let dir = dir.unwrap_or_else(rebound::approvals::default_dir);
@@ -498,7 +317,7 @@ async fn main() -> ExitCode {
     };
     rebound_shared::telemetry::init_stderr(level, cli.log_format == LogFormat::Json);
     match cli.command {
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => rebound::run::run(args).await,
         Command::Approve {
             token,
             by,

@@ -171,6 +171,29 @@ fn cases() -> Vec<(&'static str, Value, Value)> {
             },
             json!({"dryRun": false, "results": {"dns": {"step": "dnsFailover", "status": "completed"}, "database": {"step": "databaseFailover", "status": "failed"}}}),
         ),
+        (
+            "a failing Parallel branch fails the Parallel while its sibling waits",
+            json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
+                {"StartAt": "Fails", "States": {"Fails": {"Type": "Fail", "Error": "Branch.Failed", "Cause": "the first branch"}}},
+                {"StartAt": "Waits", "States": {
+                    "Waits": {"Type": "Wait", "Seconds": 30, "Next": "After"},
+                    "After": {"Type": "Pass", "Result": "never", "End": true}}}
+            ]}}}),
+            json!({}),
+        ),
+        (
+            "a failing Map iteration fails the Map, caught on the Map",
+            json!({"StartAt": "Each", "States": {
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+                    "ItemProcessor": {"StartAt": "Odd?", "States": {
+                        "Odd?": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Fails"}], "Default": "Fine"},
+                        "Fails": {"Type": "Fail", "Error": "Item.Failed", "Cause": "item 2"},
+                        "Fine": {"Type": "Pass", "End": true}}},
+                    "Catch": [{"ErrorEquals": ["Item.Failed"], "ResultPath": "$.caught", "Next": "Caught"}],
+                    "End": true},
+                "Caught": {"Type": "Pass", "OutputPath": "$.caught", "End": true}}}),
+            json!({"items": [1, 2, 3]}),
+        ),
     ]
 }
 

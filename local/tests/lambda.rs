@@ -157,6 +157,7 @@ while True:
         event = json.loads(r.read() or b"null")
     if event.get("exit"):
         sys.exit(event["exit"])
+    hog = b"x" * (event.get("hogMb", 0) * 1024 * 1024)
     time.sleep(event.get("sleep", 0))
     if event.get("fail"):
         post(base + "/" + rid + "/error", {"errorType": "Custom.Failure", "errorMessage": event["fail"]})
@@ -266,6 +267,13 @@ async fn the_invoke_api_answers_as_lambda_timeouts_exits_and_limits_included() {
         "{answer}"
     );
 
+    // Past its MemorySize (256 MB): Runtime.OutOfMemory, the environment gone.
+    let (error, answer) = invoke(&client, "told", json!({"hogMb": 400, "sleep": 5})).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(answer["errorType"], "Runtime.OutOfMemory", "{answer}");
+    let peak = lambda.max_memory_used()["told"];
+    assert!(peak > 256, "Max Memory Used {peak} MB");
+
     // A result over 6 MB is Lambda's error, not the result.
     let (error, answer) = invoke(&client, "told", json!({"big": PAYLOAD_LIMIT + 10})).await;
     assert_eq!(error.as_deref(), Some("Unhandled"));
@@ -328,6 +336,8 @@ async fn a_drill_with_the_functions_run_as_lambda_runs_them_is_verified() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(report).expect("read")).expect("json");
     assert_eq!(report["verified"], true);
     let cold = report["lambdaColdStarts"].as_object().expect("cold starts counted");
+    let memory = report["lambdaMaxMemoryUsedMb"].as_object().expect("memory measured");
+    assert_eq!(memory.len(), 6, "{memory:?}");
     assert_eq!(cold.len(), 6, "{cold:?}");
     assert!(cold.values().all(|n| n.as_u64() >= Some(1)), "{cold:?}");
     // Each function logged to its own file, as to its log group.

@@ -162,6 +162,20 @@ pub(super) fn html(report: &Value, execution: Option<&rebound_shared::report::Re
 }
 
 /// The forecast, its critical path, and the figures with their sources.
+/// A drill on AWS's time at `scale` (its changes and Wait states `scale` times as long as
+/// AWS's): the measured RTO scaled back to full time, beside the forecast's.
+pub fn print_scaled_rto(report: &Value, scale: f64) {
+    let measured = report["rto"]["actualSeconds"].as_f64();
+    let forecast = report["forecast"]["rtoSeconds"].as_f64();
+    if let (Some(measured), Some(forecast)) = (measured, forecast) {
+        let full = measured / scale;
+        println!(
+            "On AWS's time at x{scale}: RTO {measured:.1} s, {full:.0} s at full scale; forecast {forecast:.0} s ({:+.0} %)",
+            (full - forecast) / forecast * 100.0
+        );
+    }
+}
+
 pub fn print_forecast(forecast: &Value) {
     use rebound_shared::forecast::figures;
     use rebound_shared::report::html::human;

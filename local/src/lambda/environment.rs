@@ -25,6 +25,7 @@ pub(super) struct Instance {
     /// The process's exit status, once it has exited.
     pub(super) exited: watch::Receiver<Option<String>>,
     kill: mpsc::Sender<()>,
+    pid: Option<u32>,
 }
 
 /// One synchronous invocation, handed to the environment's process.
@@ -40,6 +41,20 @@ impl Instance {
     /// Ends the execution environment, as Lambda does after a timeout.
     pub(super) fn kill(&self) {
         let _ = self.kill.try_send(());
+    }
+
+    /// The process's resident memory in MB, as Lambda measures "Max Memory Used" (Linux only).
+    pub(super) fn resident_mb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb.div_ceil(1024))
     }
 
     /// A cold start: the bootstrap as a process, with only the environment Lambda gives it, and
@@ -68,6 +83,7 @@ impl Instance {
             .stderr(log)
             .kill_on_drop(true);
         let mut child = command.spawn()?;
+        let pid = child.id();
         let (work, next) = mpsc::channel(1);
         let (exit_tx, exited) = watch::channel::<Option<String>>(None);
         let (kill, mut killed) = mpsc::channel::<()>(1);
@@ -94,6 +110,7 @@ impl Instance {
             in_flight: Mutex::new(HashMap::new()),
             exited,
             kill,
+            pid,
         });
         let serving = instance.clone();
         let server = serve(

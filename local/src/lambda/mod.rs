@@ -4,7 +4,8 @@
 //! gives it. The Invoke API in front answers as Lambda does: the function's result; a function
 //! error with `X-Amz-Function-Error`; `Sandbox.Timedout` past the function's `Timeout` (the
 //! process is killed, as Lambda ends the sandbox); `Runtime.ExitError` when the process dies
-//! mid-invocation; `Runtime.InitError` when it does not ask for work within Lambda's 10 s init
+//! mid-invocation; `Runtime.OutOfMemory` when its resident memory passes the function's
+//! `MemorySize`; `Runtime.InitError` when it does not ask for work within Lambda's 10 s init
 //! limit; and the payload limits (6 MB each way, a request body that is not JSON refused).
 
 mod environment;
@@ -111,6 +112,8 @@ struct Service {
     logs: PathBuf,
     instances: Mutex<HashMap<String, Arc<Instance>>>,
     counter: AtomicUsize,
+    /// Each function's "Max Memory Used" over its invocations, in MB.
+    peaks: Mutex<BTreeMap<String, u64>>,
 }
 
 struct Function {
@@ -140,6 +143,7 @@ impl LocalLambda {
             logs,
             instances: Mutex::new(HashMap::new()),
             counter: AtomicUsize::new(0),
+            peaks: Mutex::new(BTreeMap::new()),
         });
         let serving = state.clone();
         let server = serve(
@@ -161,6 +165,12 @@ impl LocalLambda {
     /// checks: what a bootstrap does with a body Lambda would not have let through.
     pub async fn invoke_raw(&self, function: &str, body: Bytes) -> Result<Outcome, Refused> {
         self.state.run(function, body).await
+    }
+
+    /// Each function's largest resident memory while it ran an invocation, in MB (Lambda's
+    /// "Max Memory Used"), to hold against its `MemorySize`.
+    pub fn max_memory_used(&self) -> BTreeMap<String, u64> {
+        self.state.peaks.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// How many processes each function has started (cold starts).
@@ -352,6 +362,13 @@ impl Service {
                 )));
             }
             _ = exited.wait_for(Option::is_some) => None,
+            used = self.over_memory(&instance, &f.spec) => {
+                instance.kill();
+                return Ok(function_error("Runtime.OutOfMemory", &format!(
+                    "RequestId: {request_id} Error: Runtime exited with error: signal: killed ({used} MB used of {} MB)",
+                    f.spec.memory_mb
+                )));
+            }
         };
         match outcome {
             Some(o) => {
@@ -364,6 +381,25 @@ impl Service {
                 instance.kill();
                 Ok(died(instance.exited.borrow().clone(), "Runtime.ExitError"))
             }
+        }
+    }
+}
+
+impl Service {
+    /// Watches the process's memory while it runs an invocation, keeping the function's peak;
+    /// returns (the MB used) only once it is over the function's `MemorySize`.
+    async fn over_memory(&self, instance: &Instance, spec: &FunctionSpec) -> u64 {
+        loop {
+            if let Some(used) = instance.resident_mb() {
+                if let Ok(mut peaks) = self.peaks.lock() {
+                    let peak = peaks.entry(spec.name.clone()).or_default();
+                    *peak = (*peak).max(used);
+                }
+                if used > spec.memory_mb {
+                    return used;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

@@ -195,13 +195,19 @@ def evaluate_alarms(now):
 
 
 def set_durations(environ, start_response):
+    # {"PromoteReadReplica": 0.5} sets one change's duration; {"timeScale": 0.1} sets the scale
+    # of every documented figure (and of the alarms' periods) instead.
+    global TIME_SCALE
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    scale = body.pop("timeScale", None)
     unknown = sorted(set(body) - set(DOCUMENTED_SECONDS))
-    if unknown:
+    if unknown or (scale is not None and not (isinstance(scale, (int, float)) and scale > 0)):
         start_response("400 BAD REQUEST", [("Content-Type", "application/json")])
-        return [json.dumps({"unknown": unknown}).encode()]
+        return [json.dumps({"unknown": unknown, "timeScale": scale}).encode()]
     with _time_lock:
+        if scale is not None:
+            TIME_SCALE = float(scale)
         _durations.update({k: float(v) for k, v in body.items()})
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps({k: duration(k) for k in DOCUMENTED_SECONDS}).encode()]

@@ -177,6 +177,12 @@ impl MotoServer {
         }
     }
 
+    /// Sets the scale of every timed change's documented duration (and of the alarms'
+    /// periods): 0.1 runs AWS's time ten times faster.
+    pub fn set_time_scale(&self, scale: f64) -> std::io::Result<()> {
+        self.set_durations(&serde_json::json!({ "timeScale": scale }))
+    }
+
     /// What moto printed so far, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
