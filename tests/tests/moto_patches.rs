@@ -106,6 +106,31 @@ async fn restore_a_replica(moto: &MotoServer) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Restores a snapshot of a cross-region MySQL replica; returns the new instance's source.
+async fn restore_a_replicas_snapshot(moto: &MotoServer) -> Option<String> {
+    let west = Client::new(&moto.config("us-west-2"));
+    seed::database_with_replica(&moto.config("us-east-1"), &moto.config("us-west-2"), "mysql")
+        .await
+        .expect("seeded");
+    west.create_db_snapshot()
+        .db_instance_identifier("orders-db-usw2")
+        .db_snapshot_identifier("orders-db-usw2-nightly")
+        .send()
+        .await
+        .expect("CreateDBSnapshot");
+    let restored = west
+        .restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier("orders-db-usw2-nightly")
+        .db_instance_identifier("orders-db-from-snapshot")
+        .send()
+        .await
+        .expect("RestoreDBInstanceFromDBSnapshot");
+    restored
+        .db_instance()
+        .and_then(|d| d.read_replica_source_db_instance_identifier())
+        .map(str::to_string)
+}
+
 #[tokio::test]
 async fn an_instance_restored_from_a_replica_is_standalone() {
     let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
@@ -115,6 +140,15 @@ async fn an_instance_restored_from_a_replica_is_standalone() {
     );
     let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(restore_a_replica(&patched).await, None);
+
+    // The same from a snapshot of the replica (RestoreDBInstanceFromDBSnapshot).
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        restore_a_replicas_snapshot(&released).await.is_some(),
+        "moto as released restores a snapshot of a replica as a replica (the gap)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(restore_a_replicas_snapshot(&patched).await, None);
 }
 
 async fn put_and_read_a_metric(moto: &MotoServer) -> Result<Vec<f64>, String> {

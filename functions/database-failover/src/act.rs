@@ -51,10 +51,7 @@ impl DatabaseFailover {
         if !ours {
             return Err(aws(target, "rds", operation, err));
         }
-        action.detail = Some(format!(
-            "{}; found already restored by this recovery on retry (an earlier answer was lost)",
-            action.detail.as_deref().unwrap_or_default()
-        ));
+        found_on_retry(action, "found already restored by this recovery");
         Ok(())
     }
 
@@ -80,10 +77,7 @@ impl DatabaseFailover {
         if !ours {
             return Err(aws(global, "rds", operation, err));
         }
-        action.detail = Some(format!(
-            "{}; found under way on retry (an earlier answer was lost)",
-            action.detail.as_deref().unwrap_or_default()
-        ));
+        found_on_retry(action, "found under way");
         Ok(())
     }
 
@@ -137,10 +131,7 @@ impl DatabaseFailover {
                         Some(i) if i.promoted_by().is_some() => "found being promoted",
                         _ => return Err(aws(&id, "rds", "PromoteReadReplica", &e)),
                     };
-                    action.detail = Some(format!(
-                        "{}; {found} on retry (an earlier answer was lost)",
-                        action.detail.as_deref().unwrap_or_default()
-                    ));
+                    found_on_retry(&mut action, found);
                 }
             }
             Change::Switchover { global, target } => {
@@ -216,4 +207,14 @@ impl DatabaseFailover {
         action.duration_ms = elapsed_ms(started);
         Ok(action)
     }
+}
+
+/// Says in the action's detail that the change was found made (or under way) by the SDK's retry
+/// of a call whose answer was lost.
+fn found_on_retry(action: &mut Action, found: &str) {
+    let note = format!("{found} on retry (an earlier answer was lost)");
+    action.detail = Some(match action.detail.take() {
+        Some(detail) if !detail.is_empty() => format!("{detail}; {note}"),
+        _ => note,
+    });
 }

@@ -178,10 +178,9 @@ async fn a_lost_read_only_fence_answer_is_harmless() {
     assert_eq!(w.global_writer().await, Some(w.target_arn.clone()));
 }
 
-/// Approved over a writer on a default parameter group (no fence possible): the old writer is
-/// stopped once the replica is promoted, and a lost answer to the stop is found stopped.
-#[tokio::test]
-async fn a_lost_stop_answer_is_found_stopped() {
+/// A PostgreSQL writer on a default parameter group (no read-only fence possible) with its
+/// replica in us-west-2, reached through the fault proxy.
+async fn instance_on_default_group() -> World {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
     let arn = seed::database_on_default_group_with_replica(&east, &west, "postgres")
@@ -190,13 +189,82 @@ async fn a_lost_stop_answer_is_found_stopped() {
     seed::replica_lag(&west, seed::REPLICA_DB, 4.0).await.expect("lag");
     let mut request = event("database-failover.json");
     request["context"]["plan"]["databases"][0]["sourceIdentifier"] = json!(arn);
-    request["context"]["approval"] = json!({"approved": true, "by": "j.doe"});
-    let w = World {
+    World {
         proxy: FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}")),
         moto,
         request,
         target_arn: String::new(),
-    };
+    }
+}
+
+impl World {
+    async fn old_writer(&self) -> aws_sdk_rds::types::DbInstance {
+        let out = aws_sdk_rds::Client::new(&self.moto.config("us-east-1"))
+            .describe_db_instances()
+            .db_instance_identifier(seed::PRIMARY_DB)
+            .send()
+            .await
+            .expect("describe");
+        out.db_instances()[0].clone()
+    }
+}
+
+/// Isolated on the network before the promotion: the lost answer to the isolation is retried
+/// harmlessly, and the old writer ends isolated and stopped.
+#[tokio::test]
+async fn a_lost_instance_isolation_answer_is_harmless() {
+    const SG: &str = "sg-0a1b2c3d4e5f60718";
+    let mut w = instance_on_default_group().await;
+    w.request["context"]["plan"]["databases"][0]["isolationSecurityGroupId"] = json!(SG);
+    let (started, done) = w.recover_losing("ModifyDBInstance").await;
+    assert_eq!(action(&started, "FenceOldWriter").status, ActionStatus::Done);
+    assert_eq!(action(&done, "StopOldWriter").status, ActionStatus::Done);
+    let old = w.old_writer().await;
+    let groups: Vec<&str> = old
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    assert_eq!(groups, [SG]);
+    assert_eq!(w.calls("ModifyDBInstance"), 2, "isolated once, its answer retried once");
+}
+
+/// A snapshot restore whose answer is lost while the instance is `creating`: the retry meets
+/// the instance this recovery created, and the step waits for it.
+#[tokio::test]
+async fn a_lost_snapshot_restore_answer_is_recognised_and_waited_for() {
+    let mut w = instance_on_default_group().await;
+    aws_sdk_rds::Client::new(&w.moto.config("us-west-2"))
+        .create_db_snapshot()
+        .db_instance_identifier(seed::REPLICA_DB)
+        .db_snapshot_identifier("orders-db-usw2-nightly")
+        .send()
+        .await
+        .expect("CreateDBSnapshot");
+    w.request["context"]["plan"]["databases"] = json!([{
+        "kind": "snapshotRestore", "identifier": "orders-db-from-snapshot", "snapshotIdentifier": "orders-db-usw2-nightly"
+    }]);
+    let (started, _) = w.recover_losing("RestoreDBInstanceFromDBSnapshot").await;
+    assert_ne!(
+        action(&started, "RestoreDBInstanceFromDBSnapshot").status,
+        ActionStatus::Failed
+    );
+    let restored = aws_sdk_rds::Client::new(&w.moto.config("us-west-2"))
+        .describe_db_instances()
+        .db_instance_identifier("orders-db-from-snapshot")
+        .send()
+        .await
+        .expect("restored");
+    assert_eq!(restored.db_instances()[0].db_instance_status(), Some("available"));
+    assert_eq!(w.calls("RestoreDBInstanceFromDBSnapshot"), 2);
+}
+
+/// Approved over a writer on a default parameter group (no fence possible): the old writer is
+/// stopped once the replica is promoted, and a lost answer to the stop is found stopped.
+#[tokio::test]
+async fn a_lost_stop_answer_is_found_stopped() {
+    let mut w = instance_on_default_group().await;
+    w.request["context"]["approval"] = json!({"approved": true, "by": "j.doe"});
     let (_, done) = w.recover_losing("StopDBInstance").await;
     let stop = action(&done, "StopOldWriter");
     assert_eq!(stop.status, ActionStatus::Done, "{stop:?}");
@@ -205,11 +273,5 @@ async fn a_lost_stop_answer_is_found_stopped() {
         "{stop:?}"
     );
     assert_eq!(w.calls("StopDBInstance"), 2, "stopped once, its answer retried once");
-    let old = aws_sdk_rds::Client::new(&w.moto.config("us-east-1"))
-        .describe_db_instances()
-        .db_instance_identifier(seed::PRIMARY_DB)
-        .send()
-        .await
-        .expect("describe");
-    assert_eq!(old.db_instances()[0].db_instance_status(), Some("stopped"));
+    assert_eq!(w.old_writer().await.db_instance_status(), Some("stopped"));
 }

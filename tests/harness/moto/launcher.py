@@ -279,12 +279,16 @@ def restore_db_instance_to_point_in_time(self, source_db_identifier, target_db_i
     # moto copies every attribute of the source, so a restore of a read replica (allowed for
     # MySQL and MariaDB replicas with backups) comes back as a replica of the replica's source.
     restored = _restore_to_point_in_time(self, source_db_identifier, target_db_identifier, overrides)
+    return _creating(_standalone(restored), "RestoreDBInstanceToPointInTime")
+
+
+def _standalone(restored):
     source_id = getattr(restored, "source_db_instance_identifier", None)
     if restored.is_replica or source_id:
         restored.is_replica = False
         restored.source_db_instance_identifier = None
         restored.replicas = []
-    return _creating(restored, "RestoreDBInstanceToPointInTime")
+    return restored
 
 
 def _creating(restored, operation):
@@ -304,7 +308,10 @@ _restore_from_snapshot = RDSBackend.restore_db_instance_from_db_snapshot
 
 
 def restore_db_instance_from_db_snapshot(self, *args, **kwargs):
-    return _creating(_restore_from_snapshot(self, *args, **kwargs), "RestoreDBInstanceFromDBSnapshot")
+    # AWS RDS API Reference, RestoreDBInstanceFromDBSnapshot: "Creates a new DB instance from a
+    # DB snapshot", standalone; moto copies a replica's snapshot back as a replica of its source.
+    restored = _restore_from_snapshot(self, *args, **kwargs)
+    return _creating(_standalone(restored), "RestoreDBInstanceFromDBSnapshot")
 
 
 RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
