@@ -2,12 +2,12 @@
 
 use chrono::Utc;
 use database_failover::{DatabaseError, DatabaseFailover};
-use rebound_shared::context::{Action, ActionStatus, StepResult, StepStatus};
+use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
 use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::rds::OldWriter;
 use rebound_shared::ErrorKind;
-use rebound_tests::{event, MotoServer};
+use rebound_tests::{action, event, MotoServer};
 use serde_json::{json, Value};
 
 fn stores(recovery: &aws_config::SdkConfig, primary: &aws_config::SdkConfig) -> EndpointStores {
@@ -123,14 +123,6 @@ async fn completed(failover: &DatabaseFailover, request: &Value, started: &StepR
         failover.handle(status, Utc::now()).await.expect("status")
     })
     .await
-}
-
-fn action<'a>(result: &'a StepResult, operation: &str) -> &'a Action {
-    result
-        .actions
-        .iter()
-        .find(|a| a.operation == operation)
-        .unwrap_or_else(|| panic!("no {operation} in {:?}", result.actions))
 }
 
 #[tokio::test]

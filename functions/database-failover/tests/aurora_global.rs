@@ -164,22 +164,7 @@ impl World {
     /// The global database's writer cluster, as moto holds it once no failover or switchover
     /// is under way (Aurora takes its time: the launcher's "AWS's time").
     async fn writer(&self) -> Option<String> {
-        let out = rebound_tests::wait::until("the global database available", || async {
-            let out = self
-                .east
-                .describe_global_clusters()
-                .global_cluster_identifier("orders-global")
-                .send()
-                .await
-                .expect("DescribeGlobalClusters");
-            (out.global_clusters()[0].status() == Some("available")).then_some(out)
-        })
-        .await;
-        out.global_clusters()[0]
-            .global_cluster_members()
-            .iter()
-            .find(|m| m.is_writer() == Some(true))
-            .and_then(|m| m.db_cluster_arn().map(str::to_string))
+        rebound_tests::wait::global_writer(&self.east, "orders-global").await
     }
 
     /// The old primary cluster, a secondary now, `ms` behind the writer.

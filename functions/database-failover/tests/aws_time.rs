@@ -4,10 +4,10 @@
 
 use chrono::Utc;
 use database_failover::{DatabaseError, DatabaseFailover};
-use rebound_shared::context::{Action, ActionStatus, StepResult};
+use rebound_shared::context::{ActionStatus, StepResult};
 use rebound_shared::ErrorKind;
 use rebound_tests::faults::{Fault, FaultProxy};
-use rebound_tests::{event, seed, wait, MotoServer};
+use rebound_tests::{action, event, seed, wait, MotoServer};
 use serde_json::{json, Value};
 
 const REPLICA: &str = "orders-db-usw2";
@@ -83,14 +83,6 @@ impl World {
             .find(|p| p.parameter_name() == Some("default_transaction_read_only"))
             .and_then(|p| p.parameter_value().map(str::to_string))
     }
-}
-
-fn action<'a>(result: &'a StepResult, operation: &str) -> &'a Action {
-    result
-        .actions
-        .iter()
-        .find(|a| a.operation == operation)
-        .unwrap_or_else(|| panic!("no {operation} in {:?}", result.actions))
 }
 
 #[tokio::test]

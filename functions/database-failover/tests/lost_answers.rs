@@ -5,9 +5,9 @@
 
 use chrono::Utc;
 use database_failover::DatabaseFailover;
-use rebound_shared::context::{Action, ActionStatus, StepResult};
+use rebound_shared::context::{ActionStatus, StepResult};
 use rebound_tests::faults::{Fault, FaultProxy};
-use rebound_tests::{event, seed, wait, MotoServer};
+use rebound_tests::{action, event, seed, wait, MotoServer};
 use serde_json::{json, Value};
 
 const APP_SG: &str = "sg-0aaaaaaaaaaaaaaaa";
@@ -90,31 +90,12 @@ impl World {
     }
 
     async fn global_writer(&self) -> Option<String> {
-        let east = aws_sdk_rds::Client::new(&self.moto.config("us-east-1"));
-        let out = wait::until("the global database available", || async {
-            let out = east
-                .describe_global_clusters()
-                .global_cluster_identifier("orders-global")
-                .send()
-                .await
-                .expect("DescribeGlobalClusters");
-            (out.global_clusters()[0].status() == Some("available")).then_some(out)
-        })
-        .await;
-        out.global_clusters()[0]
-            .global_cluster_members()
-            .iter()
-            .find(|m| m.is_writer() == Some(true))
-            .and_then(|m| m.db_cluster_arn().map(str::to_string))
+        wait::global_writer(
+            &aws_sdk_rds::Client::new(&self.moto.config("us-east-1")),
+            "orders-global",
+        )
+        .await
     }
-}
-
-fn action<'a>(result: &'a StepResult, operation: &str) -> &'a Action {
-    result
-        .actions
-        .iter()
-        .find(|a| a.operation == operation)
-        .unwrap_or_else(|| panic!("no {operation} in {:?}", result.actions))
 }
 
 #[tokio::test]

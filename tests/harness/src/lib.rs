@@ -25,6 +25,18 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 
+/// The action a step took on `operation` (the first), or a panic naming what it took instead.
+pub fn action<'a>(
+    result: &'a rebound_shared::context::StepResult,
+    operation: &str,
+) -> &'a rebound_shared::context::Action {
+    result
+        .actions
+        .iter()
+        .find(|a| a.operation == operation)
+        .unwrap_or_else(|| panic!("no {operation} in {:?}", result.actions))
+}
+
 /// The tests' regions at `endpoint`: primary us-east-1, recovery us-west-2.
 pub fn regions(endpoint: &str) -> rebound_shared::aws::Regions {
     rebound_shared::aws::Regions {

@@ -86,3 +86,24 @@ where
     }
     latest
 }
+
+/// An Aurora global database's writer cluster (its ARN), once no failover or switchover is
+/// under way: Aurora takes its time (the launcher's "AWS's time").
+pub async fn global_writer(rds: &aws_sdk_rds::Client, global: &str) -> Option<String> {
+    let out = until("the global database available", || async {
+        let out = rds
+            .describe_global_clusters()
+            .global_cluster_identifier(global)
+            .send()
+            .await
+            .expect("DescribeGlobalClusters");
+        (out.global_clusters().first().and_then(|g| g.status()) == Some("available")).then_some(out)
+    })
+    .await;
+    out.global_clusters()
+        .first()?
+        .global_cluster_members()
+        .iter()
+        .find(|m| m.is_writer() == Some(true))
+        .and_then(|m| m.db_cluster_arn().map(str::to_string))
+}
