@@ -63,11 +63,7 @@ impl World {
     }
 
     fn calls(&self, operation: &str) -> usize {
-        self.proxy
-            .calls()
-            .iter()
-            .filter(|c| c.operation.as_deref() == Some(operation))
-            .count()
+        self.proxy.count(operation)
     }
 
     /// The old writer's read-only setting in its own parameter group, as moto holds it.

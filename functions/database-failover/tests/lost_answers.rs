@@ -82,11 +82,7 @@ impl World {
 
     /// Calls of `operation` that reached moto.
     fn calls(&self, operation: &str) -> usize {
-        self.proxy
-            .calls()
-            .iter()
-            .filter(|c| c.operation.as_deref() == Some(operation))
-            .count()
+        self.proxy.count(operation)
     }
 
     async fn global_writer(&self) -> Option<String> {

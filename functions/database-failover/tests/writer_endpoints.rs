@@ -311,11 +311,7 @@ async fn a_retry_after_every_answer_was_lost_finds_the_secret_pointed() {
         .expect_err("no answer");
     assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
     assert!(err.to_string().contains("secretsmanager:orders/db#host"), "{err}");
-    let puts = proxy
-        .calls()
-        .iter()
-        .filter(|c| c.operation.as_deref() == Some("PutSecretValue"))
-        .count();
+    let puts = proxy.count("PutSecretValue");
     assert!(puts >= 2, "the SDK retried the call whose answer was lost ({puts})");
     assert_eq!(
         w.secret_versions().await,

@@ -189,11 +189,7 @@ async fn a_lost_answer_to_the_reports_write_is_written_again_and_linked() {
     );
     let (json, _) = object(&s3, &key).await;
     assert_eq!(serde_json::from_str::<Report>(&json).expect("a report").recovery_id, id);
-    let put = proxy
-        .calls()
-        .iter()
-        .filter(|c| c.operation.as_deref() == Some("PutObject"))
-        .count();
+    let put = proxy.count("PutObject");
     assert_eq!(put, 3, "JSON twice, then the page");
     assert!(told(&sqs, &queue).await["report"]["json"].is_string());
 }

@@ -28,11 +28,7 @@ async fn twenty_five_services_are_read_in_three_calls_and_all_scaled() {
     let result = restoration.handle(request, Utc::now()).await.expect("start");
     assert_eq!(result.actions.len(), 25);
     assert!(result.actions.iter().all(|a| a.status != ActionStatus::Failed));
-    let describes = proxy
-        .calls()
-        .iter()
-        .filter(|c| c.operation.as_deref() == Some("DescribeServices"))
-        .count();
+    let describes = proxy.count("DescribeServices");
     assert_eq!(describes, 3, "ten services a call");
 
     let ecs = aws_sdk_ecs::Client::new(&moto.config("us-west-2"));

@@ -278,6 +278,14 @@ impl FaultProxy {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
+
+    /// How many calls of `operation` passed the proxy so far.
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| c.operation.as_deref() == Some(operation))
+            .count()
+    }
 }
 
 impl Drop for FaultProxy {
