@@ -163,6 +163,9 @@ while True:
         post(base + "/" + rid + "/error", {"errorType": "Custom.Failure", "errorMessage": event["fail"]})
     elif event.get("big"):
         post(base + "/" + rid + "/response", "x" * event["big"])
+    elif event.get("exitAfter"):
+        post(base + "/" + rid + "/response", {"pid": os.getpid()})
+        sys.exit(0)
     else:
         env = {k: os.environ.get(k) for k in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "PATH", "HOME"]}
         post(base + "/" + rid + "/response", {"echo": event, "pid": os.getpid(), "env": env, "msLeft": deadline - int(time.time() * 1000)})
@@ -266,6 +269,12 @@ async fn the_invoke_api_answers_as_lambda_timeouts_exits_and_limits_included() {
             .is_some_and(|m| m.contains("exit status: 3")),
         "{answer}"
     );
+
+    // A process that exits between invocations is replaced by a cold start, not handed the next.
+    let (_, answer) = invoke(&client, "told", json!({"exitAfter": true})).await;
+    let (error, next) = invoke(&client, "told", json!({})).await;
+    assert_eq!(error, None, "{next}");
+    assert_ne!(next["pid"], answer["pid"]);
 
     // Past its MemorySize (256 MB): Runtime.OutOfMemory, the environment gone.
     let (error, answer) = invoke(&client, "told", json!({"hogMb": 400, "sleep": 5})).await;

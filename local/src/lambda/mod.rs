@@ -294,42 +294,34 @@ impl Service {
         }
     }
 
-    /// One invocation on an idle instance, or a new one.
+    /// An idle environment of `f` whose process is still running, or a new one (a cold start).
+    async fn environment(&self, f: &Function) -> Result<(Arc<Instance>, bool), Refused> {
+        let idle = {
+            let mut idle = f.idle.lock().map_err(|_| Refused::Service("lock".into()))?;
+            // One whose process has since exited is dropped, as Lambda replaces it.
+            idle.retain(|i| i.exited.borrow().is_none());
+            idle.pop()
+        };
+        if let Some(warm) = idle {
+            return Ok((warm, true));
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let instance = Instance::start(&f.spec, n, &self.logs)
+            .await
+            .map_err(|e| Refused::Service(format!("{}: {e}", f.spec.name)))?;
+        if let Ok(mut all) = self.instances.lock() {
+            all.insert(format!("{}~{n}", f.spec.name), instance.clone());
+        }
+        Ok((instance, false))
+    }
+
+    /// One invocation on an idle environment, or a new one.
     async fn run(self: &Arc<Self>, function: &str, body: Bytes) -> Result<Outcome, Refused> {
         let f = self
             .functions
             .get(function)
             .ok_or_else(|| Refused::NoSuchFunction(function.to_string()))?;
-        let idle = f.idle.lock().map_err(|_| Refused::Service("lock".into()))?.pop();
-        let instance = match idle {
-            Some(i) => i,
-            None => {
-                let n = self.counter.fetch_add(1, Ordering::Relaxed);
-                let instance = Instance::start(&f.spec, n, &self.logs)
-                    .await
-                    .map_err(|e| Refused::Service(format!("{function}: {e}")))?;
-                if let Ok(mut all) = self.instances.lock() {
-                    all.insert(format!("{function}~{n}"), instance.clone());
-                }
-                instance
-            }
-        };
         let request_id = uuid::Uuid::new_v4().to_string();
-        let (picked, was_picked) = oneshot::channel();
-        let (done, finished) = oneshot::channel();
-        let invocation = Invocation {
-            request_id: request_id.clone(),
-            body,
-            timeout: f.spec.timeout,
-            picked,
-            done,
-        };
-        if instance.work.send(invocation).await.is_err() {
-            return Err(Refused::Service(format!(
-                "{function}: the execution environment is gone"
-            )));
-        }
-        let mut exited = instance.exited.clone();
         let died = |why: Option<String>, kind: &str| {
             let why = why.unwrap_or_else(|| "no status".into());
             function_error(
@@ -337,21 +329,44 @@ impl Service {
                 &format!("RequestId: {request_id} Error: Runtime exited with error: {why}"),
             )
         };
-        tokio::select! {
-            p = was_picked => if p.is_err() {
-                return Ok(died(instance.exited.borrow().clone(), "Runtime.ExitError"));
-            },
-            _ = tokio::time::sleep(INIT_LIMIT) => {
-                instance.kill();
-                return Ok(function_error("Runtime.InitError", &format!(
-                    "RequestId: {request_id} Error: the runtime did not ask for the invocation within {} s", INIT_LIMIT.as_secs()
+        let (instance, finished) = loop {
+            let (instance, warm) = self.environment(f).await?;
+            let (picked, was_picked) = oneshot::channel();
+            let (done, finished) = oneshot::channel();
+            let invocation = Invocation {
+                request_id: request_id.clone(),
+                body: body.clone(),
+                timeout: f.spec.timeout,
+                picked,
+                done,
+            };
+            if instance.work.send(invocation).await.is_err() {
+                return Err(Refused::Service(format!(
+                    "{function}: the execution environment is gone"
                 )));
             }
-            _ = exited.wait_for(Option::is_some) => {
-                instance.kill();
-                return Ok(died(instance.exited.borrow().clone(), "Runtime.InitError"));
+            let mut exited = instance.exited.clone();
+            tokio::select! {
+                p = was_picked => match p {
+                    Ok(()) => break (instance, finished),
+                    Err(_) => return Ok(died(instance.exited.borrow().clone(), "Runtime.ExitError")),
+                },
+                _ = tokio::time::sleep(INIT_LIMIT) => {
+                    instance.kill();
+                    return Ok(function_error("Runtime.InitError", &format!(
+                        "RequestId: {request_id} Error: the runtime did not ask for the invocation within {} s", INIT_LIMIT.as_secs()
+                    )));
+                }
+                _ = exited.wait_for(Option::is_some) => {
+                    instance.kill();
+                    // A warm environment that exited between invocations: the next is a cold start.
+                    if !warm {
+                        return Ok(died(instance.exited.borrow().clone(), "Runtime.InitError"));
+                    }
+                }
             }
-        }
+        };
+        let mut exited = instance.exited.clone();
         let outcome = tokio::select! {
             o = finished => o.ok(),
             _ = tokio::time::sleep(f.spec.timeout) => {
