@@ -32,9 +32,14 @@ pub struct RunArgs {
     /// The region to recover into (default: RECOVERY_REGION, else the configured region).
     #[arg(long)]
     pub recovery_region: Option<String>,
-    /// Where the detector reads the plan when the input has none (default: PLAN_LOCATION).
+    /// The plan the detector reads (default: PLAN_LOCATION): as deployed, the only one an
+    /// execution runs.
     #[arg(long)]
     pub plan_location: Option<String>,
+    /// Let the input bring its own plan (`plan` inline, or another `planLocation`), as a stack
+    /// deployed with AllowStartPlan=true does; the report says the plan came with the start.
+    #[arg(long)]
+    pub allow_start_plan: bool,
     /// The DynamoDB recovery table for the lease, cooldown and audit (default: RECOVERY_TABLE).
     /// Without one, the run takes no lease and no cooldown applies.
     #[arg(long)]
@@ -55,6 +60,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         auto_approve,
         recovery_region,
         plan_location,
+        allow_start_plan,
         table,
         execution_name,
     } = args;
@@ -116,6 +122,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         plan_location.or_else(|| std::env::var("PLAN_LOCATION").ok()),
         table,
     );
+    functions.detector.allow_start_plan = allow_start_plan;
     match functions.as_deployed(&regions) {
         Ok(skipped) => skipped.iter().for_each(|s| eprintln!("rebound: {s}")),
         Err(e) => {

@@ -15,16 +15,73 @@ use sha2::{Digest, Sha256};
 use crate::dns::{pace, records::same_name};
 use crate::error::aws_fault;
 
-/// What one endpoint holds now, read before it is changed.
-#[derive(Debug, Clone, PartialEq)]
+/// What one endpoint holds now, read before it is changed. Its Debug shows no value: what a
+/// secret or a SecureString holds is never written anywhere ([`Current::shown`]).
+#[derive(Clone, PartialEq)]
 pub struct Current {
     /// The host it points the application at (None: a CNAME not yet there, a secret without
-    /// the field).
+    /// the field). Compared, never recorded: see [`Current::shown`].
     pub host: Option<String>,
     held: Held,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+impl std::fmt::Debug for Current {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Current")
+            .field("sealed", &self.sealed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Current {
+    /// Read from a secret or a SecureString parameter.
+    pub fn sealed(&self) -> bool {
+        matches!(
+            self.held,
+            Held::Secret { .. }
+                | Held::Parameter {
+                    kind: ParameterType::SecureString
+                }
+        )
+    }
+
+    /// What an action, a check or a report may say of the value held: the host of a String
+    /// parameter or a CNAME (as public as DNS), and of a secret or a SecureString only a
+    /// fingerprint keyed by `key` (the recovery's id), which tells two values apart within one
+    /// recovery and gives nothing to guess the value from elsewhere.
+    pub fn shown(&self, key: &str) -> serde_json::Value {
+        match (&self.host, self.sealed()) {
+            (None, _) => serde_json::json!({"host": null}),
+            (Some(host), false) => serde_json::json!({"host": host}),
+            (Some(host), true) => serde_json::json!({"fingerprint": fingerprint(key, host)}),
+        }
+    }
+
+    /// [`Current::shown`] as a phrase for a check's detail.
+    pub fn described(&self, key: &str) -> String {
+        match (&self.host, self.sealed()) {
+            (None, _) => "no host".into(),
+            (Some(host), false) => host.clone(),
+            (Some(host), true) => format!("a host that is not shown (fingerprint {})", fingerprint(key, host)),
+        }
+    }
+}
+
+/// `hmac-sha256:` and the first 16 hex digits of HMAC-SHA256(key, value).
+pub fn fingerprint(key: &str, value: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = match hmac::Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
+        Ok(mac) => mac,
+        // HMAC takes a key of any length; this arm is never taken.
+        Err(_) => return "hmac-sha256:?".into(),
+    };
+    mac.update(value.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("hmac-sha256:{hex}")
+}
+
+#[derive(Clone, PartialEq)]
 enum Held {
     Parameter { kind: ParameterType },
     Secret { string: String },
@@ -332,7 +389,40 @@ fn version_token(recovery_id: &str, resource: &str, host: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::version_token;
+    use super::*;
+
+    #[test]
+    fn a_sealed_value_is_shown_as_a_fingerprint_only() {
+        let sealed = Current {
+            host: Some("old-writer.internal".into()),
+            held: Held::Parameter {
+                kind: ParameterType::SecureString,
+            },
+        };
+        let shown = sealed.shown("rec-1").to_string();
+        assert!(!shown.contains("old-writer"), "{shown}");
+        assert!(shown.contains("hmac-sha256:"), "{shown}");
+        assert_eq!(sealed.shown("rec-1"), sealed.shown("rec-1"));
+        assert_ne!(sealed.shown("rec-1"), sealed.shown("rec-2"));
+        assert!(!format!("{sealed:?}").contains("old-writer"));
+        assert!(!sealed.described("rec-1").contains("old-writer"));
+        let secret = Current {
+            host: Some("h".into()),
+            held: Held::Secret {
+                string: r#"{"host":"h","password":"p"}"#.into(),
+            },
+        };
+        assert!(!format!("{secret:?}").contains("password"));
+        assert!(secret.sealed());
+        let plain = Current {
+            host: Some("old-writer.internal".into()),
+            held: Held::Parameter {
+                kind: ParameterType::String,
+            },
+        };
+        assert_eq!(plain.shown("rec-1"), serde_json::json!({"host": "old-writer.internal"}));
+        assert_eq!(fingerprint("k", "v").len(), "hmac-sha256:".len() + 16);
+    }
 
     #[test]
     fn a_retry_carries_the_same_token_and_another_host_another() {

@@ -12,7 +12,7 @@ use crate::plan::{InvalidPlan, RecoveryPlan};
 
 pub use rebound_core::plan_ref::PlanRef;
 
-fn sha256_hex(text: &str) -> String {
+pub fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -114,6 +114,7 @@ pub async fn load_plan(
         location: location.to_string(),
         version,
         sha256: sha256_hex(&text),
+        from_start: false,
     };
     Ok((parse(location, &text)?, reference))
 }

@@ -251,7 +251,7 @@ impl DatabaseFailover {
         let changed: Vec<Action> = stream::iter(changes).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(changed);
         if dry_run {
-            actions.extend(self.planned_endpoints(&endpoints).await?);
+            actions.extend(self.planned_endpoints(ctx, &endpoints).await?);
         } else {
             self.repoint(ctx, &mut actions).await?;
         }

@@ -29,6 +29,13 @@ fn acting_region(ctx: &RecoveryContext) -> &str {
     }
 }
 
+/// An endpoint's `before`: what it held as [`Current::shown`] lets it be recorded.
+fn recorded(ctx: &RecoveryContext, current: &Current, db: &Database) -> serde_json::Value {
+    let mut before = current.shown(&ctx.recovery_id);
+    before["database"] = json!(db.identifier());
+    before
+}
+
 impl DatabaseFailover {
     /// Every writer endpoint as it is now, read before any change.
     pub(crate) async fn read_endpoints<'a>(&self, ctx: &'a RecoveryContext) -> Result<Endpoints<'a>, DatabaseError> {
@@ -47,14 +54,18 @@ impl DatabaseFailover {
 
     /// In a dry run: what each endpoint holds and the host it would get (unknown for a restore
     /// that has not made its instance yet).
-    pub(crate) async fn planned_endpoints(&self, endpoints: &Endpoints<'_>) -> Result<Vec<Action>, DatabaseError> {
+    pub(crate) async fn planned_endpoints(
+        &self,
+        ctx: &RecoveryContext,
+        endpoints: &Endpoints<'_>,
+    ) -> Result<Vec<Action>, DatabaseError> {
         let mut actions = Vec::new();
         for (endpoint, db, current) in endpoints {
             let host = writer_host(&self.rds, db).await.map_err(|source| StepFault::Aws {
                 resource: format!("database {}", db.identifier()),
                 source,
             })?;
-            let before = json!({"host": current.host, "database": db.identifier()});
+            let before = recorded(ctx, current, db);
             let action = match &host {
                 Some(h) if current.host.as_deref().is_some_and(|c| same_host(c, h)) => {
                     Action::already_done(endpoint.resource(), POINT_AT_WRITER, before)
@@ -130,7 +141,7 @@ impl DatabaseFailover {
                 reason: format!("takes writes but RDS gives it no endpoint to point {resource} at"),
             })?;
         let current = self.endpoints.read(endpoint, region).await?;
-        let before = json!({"host": current.host, "database": db.identifier()});
+        let before = recorded(ctx, &current, db);
         if current.host.as_deref().is_some_and(|c| same_host(c, &host)) {
             return Ok(Action::already_done(resource, POINT_AT_WRITER, before));
         }

@@ -132,6 +132,20 @@ impl World {
         )
     }
 
+    /// An action's `before`: the host a String parameter or a CNAME held; of the secret, only
+    /// the fingerprint keyed by the recovery's id.
+    fn recorded_before(&self, action: &Action) {
+        if action.resource.starts_with("secretsmanager:") {
+            let key = self.request["context"]["recoveryId"].as_str().expect("recovery id");
+            assert_eq!(
+                action.before,
+                json!({"fingerprint": rebound_shared::endpoints::fingerprint(key, &self.primary_host), "database": "orders-db-usw2"})
+            );
+        } else {
+            assert_eq!(action.before["host"], json!(self.primary_host), "{action:?}");
+        }
+    }
+
     async fn secret_versions(&self) -> usize {
         aws_sdk_secretsmanager::Client::new(&self.moto.config("us-west-2"))
             .list_secret_version_ids()
@@ -181,7 +195,7 @@ async fn the_application_is_pointed_at_the_promoted_writer_once_it_takes_writes(
     assert_eq!(actions.len(), 3, "{actions:?}");
     for action in actions {
         assert_eq!(action.status, ActionStatus::Done, "{action:?}");
-        assert_eq!(action.before["host"], json!(w.primary_host));
+        w.recorded_before(action);
         assert_eq!(action.after["host"], json!(w.replica_host));
     }
 
@@ -202,7 +216,7 @@ async fn a_dry_run_reads_every_endpoint_and_points_none() {
     assert_eq!(actions.len(), 3);
     for action in actions {
         assert_eq!(action.status, ActionStatus::Planned);
-        assert_eq!(action.before["host"], json!(w.primary_host));
+        w.recorded_before(action);
         assert_eq!(
             action.after["host"],
             json!(w.replica_host),
@@ -406,4 +420,71 @@ async fn a_failback_points_the_primary_regions_endpoints_at_the_failback_writer(
     assert_eq!(cname, failback_host);
     // The recovery region's parameter is the recovery side's: left naming the writer there.
     assert_eq!(west_parameter, w.replica_host);
+}
+
+/// A secret's password and a SecureString's value are never written anywhere a recovery writes:
+/// not in a dry run's actions, a failover's, a retry's, the validator's checks, nor an error.
+/// A plan naming a field that is not a host field is refused before anything is read.
+#[tokio::test]
+async fn no_value_read_from_a_secret_or_a_securestring_is_recorded() {
+    const CANARY_PASSWORD: &str = "canary-password-0f9e2d7c";
+    const CANARY_HOST: &str = "canary-writer-5b1a93e0.internal";
+    let w = world().await;
+    let west = w.moto.config("us-west-2");
+    aws_sdk_secretsmanager::Client::new(&west)
+        .put_secret_value()
+        .secret_id(SECRET)
+        .secret_string(json!({"username": "orders", "password": CANARY_PASSWORD, "host": CANARY_HOST, "port": 5432}).to_string())
+        .send()
+        .await
+        .expect("canary secret");
+    aws_sdk_ssm::Client::new(&west)
+        .put_parameter()
+        .name("/orders/db/sealed")
+        .value(CANARY_HOST)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("canary SecureString");
+    let mut request = w.request.clone();
+    request["context"]["plan"]["writerEndpoints"][0]["name"] = json!("/orders/db/sealed");
+
+    let mut recorded = Vec::new();
+    let mut dry = request.clone();
+    dry["context"]["dryRun"] = json!(true);
+    recorded.push(serde_json::to_string(&w.run(&dry).await.expect("dry run")).expect("json"));
+    let done = w.recover(&request).await;
+    recorded.push(serde_json::to_string(&done).expect("json"));
+    recorded.push(serde_json::to_string(&w.run(&request).await.expect("retry")).expect("json"));
+    // What was held is told apart by its fingerprint, never shown.
+    let key = request["context"]["recoveryId"].as_str().expect("id");
+    let sealed = rebound_shared::endpoints::fingerprint(key, CANARY_HOST);
+    assert!(recorded[1].contains(&sealed), "{}", recorded[1]);
+    for text in &recorded {
+        assert!(!text.contains(CANARY_PASSWORD), "{text}");
+        assert!(!text.contains(CANARY_HOST), "{text}");
+    }
+    // The SecureString stays one, now naming the new writer.
+    let parameter = aws_sdk_ssm::Client::new(&west)
+        .get_parameter()
+        .name("/orders/db/sealed")
+        .with_decryption(true)
+        .send()
+        .await
+        .expect("parameter");
+    let parameter = parameter.parameter().expect("parameter");
+    assert_eq!(parameter.value(), Some(w.replica_host.as_str()));
+    assert_eq!(parameter.r#type(), Some(&aws_sdk_ssm::types::ParameterType::SecureString));
+    let (_, secret_host, _, secret) = w.held().await;
+    assert_eq!(secret_host, w.replica_host);
+    assert_eq!(secret["password"], CANARY_PASSWORD, "the password kept, unread");
+
+    // A plan that names the password as the host field is refused: nothing is read or changed.
+    let mut password = request.clone();
+    password["context"]["plan"]["writerEndpoints"][1]["field"] = json!("password");
+    let err = w.run(&password).await.expect_err("not a host field");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let text = err.to_string();
+    assert!(text.contains("writerEndpoints[1].field: must name the field that holds the writer's host, one of host, hostname, endpoint, address, got 'password'"), "{text}");
+    assert!(!text.contains(CANARY_PASSWORD), "{text}");
 }

@@ -164,7 +164,8 @@ pub struct ManualStart {
     /// When the problem began (defaults to now): the restore point for data corruption is before it.
     #[serde(default)]
     pub detected_at: Option<DateTime<Utc>>,
-    /// The plan inline; otherwise `planLocation`, otherwise the function's `PLAN_LOCATION`.
+    /// The plan inline, or `planLocation`: refused unless the stack allows a start its own plan
+    /// (`AllowStartPlan`); otherwise the function's `PLAN_LOCATION`.
     #[serde(default)]
     pub plan: Option<Value>,
     #[serde(default)]

@@ -25,8 +25,13 @@ pub enum DetectorError {
     MalformedEvent(String),
     #[error("unsupported event detail-type '{0}': expected a CloudWatch Alarm State Change, an AWS Health Event, a Scheduled Event, or a manual start")]
     UnsupportedEvent(String),
-    #[error("no plan: give one inline (plan) or by location (planLocation), or set PLAN_LOCATION")]
+    #[error("no plan: set PLAN_LOCATION (the stack's PlanLocation)")]
     NoPlan,
+    #[error(
+        "this start brings its own plan ({brought}), and this stack runs only its own ({pinned}): \
+         leave plan and planLocation out, or deploy with AllowStartPlan=true (rebound run --allow-start-plan locally)"
+    )]
+    StartPlanNotAllowed { brought: String, pinned: String },
     #[error(transparent)]
     PlanSource(#[from] PlanSourceError),
     #[error("inline plan: {0}")]
@@ -56,8 +61,13 @@ rebound_shared::impl_diagnostic!(DetectorError);
 pub struct Detector {
     pub ssm: aws_sdk_ssm::Client,
     pub s3: aws_sdk_s3::Client,
-    /// `PLAN_LOCATION`: where the plan lives when the event does not carry one.
+    /// `PLAN_LOCATION`: the stack's plan, the only one an execution runs unless
+    /// `allow_start_plan`.
     pub plan_location: Option<String>,
+    /// `ALLOW_START_PLAN` (the stack's `AllowStartPlan`, off by default): a manual start may bring
+    /// its own plan (inline, or another location). The plan sets approvals, cooldown, lease and
+    /// RPO rules, so whoever may start an execution would otherwise set them.
+    pub allow_start_plan: bool,
     /// `RECOVERY_TABLE`: the lease, cooldown and audit records. Without it (a bare local run)
     /// nothing stops a second recovery.
     pub table: Option<RecoveryTable>,
@@ -71,6 +81,7 @@ impl Detector {
             ssm: aws_sdk_ssm::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),
             plan_location: plan_location.filter(|l| !l.is_empty()),
+            allow_start_plan: false,
             table: table
                 .filter(|t| !t.is_empty())
                 .map(|name| RecoveryTable::new(config, name)),
@@ -152,18 +163,49 @@ impl Detector {
         }
     }
 
-    /// The plan, and where it was read (none for a plan given inline).
+    /// The plan, and where it was read: the stack's, or one the start brought where allowed.
     async fn plan_for(&self, trigger: &TriggerEvent) -> Result<(RecoveryPlan, Option<PlanRef>), DetectorError> {
-        let location = match trigger {
-            TriggerEvent::Manual(start) => {
-                if let Some(inline) = &start.plan {
-                    return Ok((RecoveryPlan::from_value(inline)?, None));
-                }
-                start.plan_location.clone().or_else(|| self.plan_location.clone())
-            }
-            _ => self.plan_location.clone(),
+        let start = match trigger {
+            TriggerEvent::Manual(start) => Some(start),
+            _ => None,
         };
-        let location: PlanLocation = location.ok_or(DetectorError::NoPlan)?.parse()?;
+        let brought = start.and_then(|s| match (&s.plan, &s.plan_location) {
+            (Some(_), _) => Some(PlanRef::INLINE.to_string()),
+            (None, Some(l)) if Some(l) != self.plan_location.as_ref() => Some(l.clone()),
+            _ => None,
+        });
+        if let Some(brought) = brought {
+            if !self.allow_start_plan {
+                return Err(DetectorError::StartPlanNotAllowed {
+                    brought: if brought == PlanRef::INLINE {
+                        "plan, inline".into()
+                    } else {
+                        format!("planLocation {brought}")
+                    },
+                    pinned: self.plan_location.clone().unwrap_or_else(|| "none is set: PLAN_LOCATION".into()),
+                });
+            }
+            if let Some(inline) = start.and_then(|s| s.plan.as_ref()) {
+                let plan = RecoveryPlan::from_value(inline)?;
+                let reference = PlanRef {
+                    location: PlanRef::INLINE.into(),
+                    version: None,
+                    sha256: rebound_shared::source::sha256_hex(&inline.to_string()),
+                    from_start: true,
+                };
+                return Ok((plan, Some(reference)));
+            }
+            let location: PlanLocation = brought.parse()?;
+            let (plan, reference) = load_plan(&location, &self.ssm, &self.s3).await?;
+            return Ok((
+                plan,
+                Some(PlanRef {
+                    from_start: true,
+                    ..reference
+                }),
+            ));
+        }
+        let location: PlanLocation = self.plan_location.clone().ok_or(DetectorError::NoPlan)?.parse()?;
         let (plan, reference) = load_plan(&location, &self.ssm, &self.s3).await?;
         Ok((plan, Some(reference)))
     }

@@ -8,11 +8,12 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
     let config = rebound_shared::aws::load_config().await;
-    let detector = Detector::new(
+    let mut detector = Detector::new(
         &config,
         std::env::var("PLAN_LOCATION").ok(),
         std::env::var("RECOVERY_TABLE").ok(),
     );
+    detector.allow_start_plan = std::env::var("ALLOW_START_PLAN").is_ok_and(|v| v == "true");
     let detector = &detector;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {

@@ -40,17 +40,64 @@ async fn an_alarm_event_loads_the_plan_from_ssm_and_decides() {
 }
 
 #[tokio::test]
-async fn a_plan_in_s3_is_read_and_a_manual_location_wins() {
+async fn a_start_runs_the_stacks_plan_and_brings_its_own_only_where_the_stack_allows() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let config = moto.config("us-west-2");
     rebound_tests::seed::object(&config, "rebound-plans", "orders.json", &plan_text())
         .await
         .expect("the plan in S3");
-    let detector = Detector::new(&config, Some("ssm:/not/used".into()), None);
-    let start = json!({"reason": "game day", "mode": "drill", "planLocation": "s3://rebound-plans/orders.json"});
-    let ctx = detector.detect(start, Utc::now()).await.expect("detected");
+    // The stack's plan asks for approval; the one a start would bring does not.
+    let mut strict: Value = serde_json::from_str(&plan_text()).expect("json");
+    strict["approval"] = json!({"required": true});
+    let strict = strict.to_string();
+    let mut detector = detector_with_plan_in_ssm(&moto, &strict).await;
+    let mut lax: Value = serde_json::from_str(&plan_text()).expect("json");
+    lax["approval"] = json!({"required": false});
+    lax["detection"]["cooldownSeconds"] = json!(0);
+    let elsewhere = json!({"reason": "game day", "mode": "drill", "planLocation": "s3://rebound-plans/orders.json"});
+    let inline = json!({"reason": "game day", "mode": "drill", "plan": lax});
+    let stacks = json!({"reason": "game day", "mode": "drill", "planLocation": "ssm:/rebound/orders/plan"});
+
+    // By default a start cannot choose the plan: neither inline nor by another location.
+    for (start, brought) in [(&elsewhere, "planLocation s3://rebound-plans/orders.json"), (&inline, "plan, inline")] {
+        let err = detector.detect(start.clone(), Utc::now()).await.expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let text = err.to_string();
+        assert!(text.contains(brought), "{text}");
+        assert!(text.contains("runs only its own (ssm:/rebound/orders/plan)"), "{text}");
+        assert!(text.contains("AllowStartPlan=true"), "{text}");
+        let diagnostic: lambda_runtime::Diagnostic = err.into();
+        assert_eq!(diagnostic.error_type, "Rebound.InvalidInput");
+    }
+    // Naming the stack's own location is no choice at all.
+    let ctx = detector.detect(stacks, Utc::now()).await.expect("the stack's plan");
+    let pinned = ctx.plan_ref.clone().expect("recorded");
+    assert_eq!(pinned.location, "ssm:/rebound/orders/plan");
+    assert_eq!(pinned.version.as_deref(), Some("1"));
+    assert_eq!(pinned.sha256, rebound_shared::source::sha256_hex(&strict));
+    assert!(!pinned.from_start);
+    assert!(ctx.approval_required);
+    assert!(ctx.to_state().expect("state").get("plan").is_none(), "by reference");
+
+    detector.allow_start_plan = true;
+    let ctx = detector.detect(elsewhere, Utc::now()).await.expect("detected");
     assert_eq!(ctx.mode, Mode::Drill);
-    assert_eq!(ctx.plan.recovery_region, "us-west-2");
+    let reference = ctx.plan_ref.clone().expect("recorded");
+    assert_eq!(reference.location, "s3://rebound-plans/orders.json");
+    assert!(reference.from_start);
+    let ctx = detector.detect(inline.clone(), Utc::now()).await.expect("detected");
+    let reference = ctx.plan_ref.clone().expect("recorded");
+    assert_eq!(reference.location, "inline");
+    assert!(reference.from_start);
+    assert_eq!(
+        reference.sha256,
+        rebound_shared::source::sha256_hex(&inline["plan"].to_string())
+    );
+    assert!(!ctx.approval_required);
+    // An inline plan has nowhere to be read again: it travels in the state.
+    let state = ctx.to_state().expect("state");
+    assert_eq!(state["plan"]["application"], "orders");
+    assert_eq!(state["planRef"]["fromStart"], true);
 }
 
 #[tokio::test]
@@ -86,7 +133,7 @@ async fn a_missing_or_invalid_plan_is_invalid_input_with_its_paths() {
         .detect(event("cloudwatch-alarm.json"), Utc::now())
         .await
         .expect_err("no location");
-    assert!(err.to_string().starts_with("no plan"), "{err}");
+    assert_eq!(err.to_string(), "no plan: set PLAN_LOCATION (the stack's PlanLocation)");
 }
 
 #[tokio::test]

@@ -257,6 +257,20 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         ),
         format!("Regions: {} -> {}", direction(ctx).0, direction(ctx).1),
         format!("Why: {}", ctx.decision.reasons.join("; ")),
+        match &ctx.plan_ref {
+            Some(p) => format!(
+                "Plan: {} version {} sha256 {}{}",
+                p.location,
+                p.version.as_deref().unwrap_or("unversioned"),
+                p.sha256,
+                if p.from_start {
+                    " (BROUGHT BY THE START, not the stack's plan)"
+                } else {
+                    ""
+                }
+            ),
+            None => "Plan: not recorded".into(),
+        },
     ];
     // Warnings come first: they are what someone must act on now.
     let warnings = listed(warnings(ctx), "warnings");
@@ -405,6 +419,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         "dryRun": ctx.dry_run,
         "disaster": { "type": e.disaster_type, "severity": e.severity, "region": e.affected_region, "detectedAt": e.detected_at, "source": e.source },
         "regions": { "primary": ctx.plan.primary_region, "recovery": ctx.plan.recovery_region },
+        "plan": ctx.plan_ref,
         "reasons": ctx.decision.reasons,
         "steps": step_list,
         "rto": r.validation.as_ref().map(|v| v.rto),

@@ -9,24 +9,26 @@ use rebound_shared::rds::reads::writer_host;
 use crate::{check, RecoveryValidator, READ_CONCURRENCY};
 
 impl RecoveryValidator {
-    /// `plan` as it acts (a failback's databases), `acting` the RDS client and `region` the
-    /// region the application runs in now.
+    /// `plan` as it acts (a failback's databases), `acting` the RDS client, `region` the region
+    /// the application runs in now, and `key` the recovery's id (a secret's fingerprint).
     pub(crate) async fn writer_endpoint_checks(
         &self,
         acting: &aws_sdk_rds::Client,
         plan: &RecoveryPlan,
         region: &str,
+        key: &str,
     ) -> Vec<Check> {
         let checks: Vec<_> = plan
             .writer_endpoints_acting()
             .into_iter()
-            .map(|(endpoint, db)| self.writer_endpoint_check(acting, endpoint, db, region))
+            .map(|(endpoint, db)| self.writer_endpoint_check(key, acting, endpoint, db, region))
             .collect();
         stream::iter(checks).buffered(READ_CONCURRENCY).collect().await
     }
 
     async fn writer_endpoint_check(
         &self,
+        key: &str,
         acting: &aws_sdk_rds::Client,
         endpoint: &WriterEndpoint,
         db: &Database,
@@ -41,14 +43,17 @@ impl RecoveryValidator {
             (Ok(None), _) => return check(name, false, format!("{database} has no endpoint to point at")),
             (Ok(Some(writer)), Ok(current)) => (writer, current),
         };
-        match current.host {
-            Some(host) if same_host(&host, &writer) => {
-                check(name, true, format!("points at {host}, the writer of {database}"))
+        match &current.host {
+            Some(host) if same_host(host, &writer) => {
+                check(name, true, format!("points at {writer}, the writer of {database}"))
             }
-            Some(host) => check(
+            Some(_) => check(
                 name,
                 false,
-                format!("points at {host}, not at {writer}, the writer of {database}"),
+                format!(
+                    "points at {}, not at {writer}, the writer of {database}",
+                    current.described(key)
+                ),
             ),
             None => check(
                 name,

@@ -43,7 +43,7 @@ pub struct StartArgs {
     pub disaster_type: Option<String>,
     #[arg(long)]
     pub affected_region: Option<String>,
-    /// Where the detector reads the plan (default: the stack's PLAN_LOCATION).
+    /// Another plan than the stack's (refused unless the stack has AllowStartPlan=true).
     #[arg(long)]
     pub plan_location: Option<String>,
     /// A start input (JSON file or text) the flags above add to, as typed in the console.

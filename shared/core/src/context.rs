@@ -68,8 +68,10 @@ impl RecoveryContext {
     /// reference (`planRef`), not as a copy.
     pub fn to_state(&self) -> Result<Value, serde_json::Error> {
         let mut state = serde_json::to_value(self)?;
-        if let (Some(_), Some(map)) = (&self.plan_ref, state.as_object_mut()) {
-            map.remove("plan");
+        if let (Some(r), Some(map)) = (&self.plan_ref, state.as_object_mut()) {
+            if !r.is_inline() {
+                map.remove("plan");
+            }
         }
         Ok(state)
     }

@@ -13,6 +13,19 @@ pub struct PlanRef {
     /// is read again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// SHA-256 of the plan's text, hex.
+    /// SHA-256 of the plan's text, hex (for a plan given inline: of its compact JSON).
     pub sha256: String,
+    /// The start brought this plan (inline, or a location other than the stack's), which the
+    /// stack allows only with `AllowStartPlan` (`rebound run --allow-start-plan` locally).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_start: bool,
+}
+
+impl PlanRef {
+    /// The location of a plan the start carried inline: it travels in the state, not by reference.
+    pub const INLINE: &'static str = "inline";
+
+    pub fn is_inline(&self) -> bool {
+        self.location == Self::INLINE
+    }
 }

@@ -80,13 +80,16 @@ pub struct DecisionRecord {
 pub struct PlanRecord {
     pub primary_region: String,
     pub recovery_region: String,
-    /// Where the plan was read and which version, when it travelled by reference.
+    /// Where the plan was read (`inline` for a plan the start carried), which version, its digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The start brought the plan, not the stack (see `PlanRef::from_start`).
+    #[serde(default)]
+    pub from_start: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,6 +232,7 @@ pub fn build(ctx: &RecoveryContext, execution: Execution, now: DateTime<Utc>) ->
             location: reference.map(|r| r.location.clone()),
             version: reference.and_then(|r| r.version.clone()),
             sha256: reference.map(|r| r.sha256.clone()),
+            from_start: reference.is_some_and(|r| r.from_start),
         },
         actions,
         custom_actions: ctx

@@ -78,6 +78,16 @@ pub(super) fn check_writer_endpoints(c: &mut Checker, plan: &Map<String, Value>)
             }),
             Some("secret") => {
                 let field = c.string(&path, e, "field", false).unwrap_or("host").to_string();
+                if !super::endpoints::HOST_FIELDS.contains(&field.as_str()) {
+                    c.report(
+                        &format!("{path}.field"),
+                        format!(
+                            "must name the field that holds the writer's host, one of {}, got '{field}': \
+                             a recovery reads and rewrites that field only, and no other field of a secret",
+                            super::endpoints::HOST_FIELDS.join(", ")
+                        ),
+                    );
+                }
                 c.string(&path, e, "secretId", true).map(|id| {
                     if id.len() > MAX_NAME
                         || !id

@@ -9,6 +9,10 @@ use super::{Database, RecoveryPlan};
 /// The secret field that holds the host, as RDS-managed secrets name it.
 pub const DEFAULT_SECRET_FIELD: &str = "host";
 
+/// The fields a plan may name as a secret's host. Anything else (`password`) would be read into
+/// a recovery and then overwritten with a host name.
+pub const HOST_FIELDS: [&str; 4] = ["host", "hostname", "endpoint", "address"];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "kind",

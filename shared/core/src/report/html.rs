@@ -316,12 +316,17 @@ code{{font-size:12px;word-break:break-all}}.res{{word-break:break-all;max-width:
         signals = list(&report.decision.signals),
         plan_where = match &plan.location {
             Some(l) => format!(
-                "{} version {} (sha256 {})",
+                "{} version {} (sha256 {}){}",
                 escape(l),
                 escape(plan.version.as_deref().unwrap_or("unversioned")),
-                escape(plan.sha256.as_deref().unwrap_or(""))
+                escape(plan.sha256.as_deref().unwrap_or("")),
+                if plan.from_start {
+                    ": BROUGHT BY THE START, not the stack's plan (allowed by AllowStartPlan)"
+                } else {
+                    ""
+                }
             ),
-            None => "carried in the execution's input".into(),
+            None => "not recorded".into(),
         },
         approvals = if approvals.is_empty() {
             "<p>none asked</p>".to_string()
