@@ -2,6 +2,7 @@
 //! application, injects the disaster, runs the real state machine through the real handlers,
 //! verifies the end state in moto, and reports the timeline, RTO and RPO.
 
+pub mod canary;
 mod held;
 mod inject;
 mod report;
@@ -286,9 +287,22 @@ pub async fn drill_as(
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
     let ended = Ended::of(&outcome, &world.plan)?;
-    let (mut facts, notification) = verify(scenario, &ended, &global, &recovery, &world).await?;
+    let (mut facts, notification, envelopes) = verify(scenario, &ended, &global, &recovery, &world).await?;
     let stored = stored_report(&recovery, &name).await?;
     facts.push(report_fact(scenario, stored.as_ref()));
+    let outcome_json = json!(outcome);
+    let notified = json!(envelopes);
+    facts.push(
+        canary::found(
+            &recovery,
+            &timeline.watched_in,
+            &[
+                ("the execution's output", &outcome_json),
+                ("the notifications", &notified),
+            ],
+        )
+        .await?,
+    );
     let execution_report = stored.clone().or_else(|| {
         ended.context().map(|ctx| {
             let execution = rebound_shared::report::Execution {
@@ -381,6 +395,7 @@ fn drill_stack() -> std::collections::HashMap<String, String> {
         ("RecoveryRegion", RECOVERY),
         ("RecoveryTable", TABLE),
         ("PlanLocation", PLAN_LOCATION),
+        ("AllowStartPlan", "false"),
         ("ReportBucket", REPORT_BUCKET),
     ]
     .into_iter()
@@ -429,6 +444,7 @@ async fn execute(
     interpreter.time_scale = time_scale;
     interpreter.verbose = true;
     interpreter.approval = Approval::Auto;
+    interpreter.watch(canary::values());
     eprintln!("drill: running statemachine/recovery.asl.json as execution {name}");
     let outcome = interpreter.execute(definition, input, name).await;
     (outcome, interpreter.timeline())

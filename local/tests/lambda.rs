@@ -352,4 +352,39 @@ async fn a_drill_with_the_functions_run_as_lambda_runs_them_is_verified() {
     // Each function logged to its own file, as to its log group.
     let logged = std::fs::read_to_string(dir.path().join("lambda/recovery-validator.log")).expect("log");
     assert!(!logged.is_empty());
+
+    // The drill planted a password beside the secret's host and made the host's parameter a
+    // SecureString: neither value is in the history, the notifications, the table or the
+    // report bucket (the drill's own check), nor in anything printed, logged or written.
+    let canary = report["endState"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["what"] == "no secret value written"))
+        .expect("the drill looked for its canaries");
+    assert_eq!(canary["found"], "nowhere", "{canary}");
+    let mut outputs = vec![
+        ("stdout".to_string(), printed.to_string()),
+        ("stderr".to_string(), said.to_string()),
+    ];
+    let mut dirs = vec![dir.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("dir").filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let text = String::from_utf8_lossy(&std::fs::read(&path).expect("file")).into_owned();
+                outputs.push((path.display().to_string(), text));
+            }
+        }
+    }
+    assert!(
+        outputs.len() >= 8,
+        "the report, its page and six logs at least: {}",
+        outputs.len()
+    );
+    for (name, text) in &outputs {
+        for value in rebound::drill::canary::values() {
+            assert!(!text.contains(&value), "{name} holds a canary secret");
+        }
+    }
 }

@@ -434,7 +434,9 @@ async fn no_value_read_from_a_secret_or_a_securestring_is_recorded() {
     aws_sdk_secretsmanager::Client::new(&west)
         .put_secret_value()
         .secret_id(SECRET)
-        .secret_string(json!({"username": "orders", "password": CANARY_PASSWORD, "host": CANARY_HOST, "port": 5432}).to_string())
+        .secret_string(
+            json!({"username": "orders", "password": CANARY_PASSWORD, "host": CANARY_HOST, "port": 5432}).to_string(),
+        )
         .send()
         .await
         .expect("canary secret");
@@ -474,7 +476,10 @@ async fn no_value_read_from_a_secret_or_a_securestring_is_recorded() {
         .expect("parameter");
     let parameter = parameter.parameter().expect("parameter");
     assert_eq!(parameter.value(), Some(w.replica_host.as_str()));
-    assert_eq!(parameter.r#type(), Some(&aws_sdk_ssm::types::ParameterType::SecureString));
+    assert_eq!(
+        parameter.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
     let (_, secret_host, _, secret) = w.held().await;
     assert_eq!(secret_host, w.replica_host);
     assert_eq!(secret["password"], CANARY_PASSWORD, "the password kept, unread");

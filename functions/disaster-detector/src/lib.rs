@@ -182,7 +182,10 @@ impl Detector {
                     } else {
                         format!("planLocation {brought}")
                     },
-                    pinned: self.plan_location.clone().unwrap_or_else(|| "none is set: PLAN_LOCATION".into()),
+                    pinned: self
+                        .plan_location
+                        .clone()
+                        .unwrap_or_else(|| "none is set: PLAN_LOCATION".into()),
                 });
             }
             if let Some(inline) = start.and_then(|s| s.plan.as_ref()) {

@@ -59,7 +59,10 @@ async fn a_start_runs_the_stacks_plan_and_brings_its_own_only_where_the_stack_al
     let stacks = json!({"reason": "game day", "mode": "drill", "planLocation": "ssm:/rebound/orders/plan"});
 
     // By default a start cannot choose the plan: neither inline nor by another location.
-    for (start, brought) in [(&elsewhere, "planLocation s3://rebound-plans/orders.json"), (&inline, "plan, inline")] {
+    for (start, brought) in [
+        (&elsewhere, "planLocation s3://rebound-plans/orders.json"),
+        (&inline, "plan, inline"),
+    ] {
         let err = detector.detect(start.clone(), Utc::now()).await.expect_err("refused");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         let text = err.to_string();

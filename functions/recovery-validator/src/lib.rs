@@ -319,7 +319,10 @@ impl RecoveryValidator {
         // batches (10 ECS services a call).
         let endpoints = async {
             match &plan {
-                Some(plan) => self.writer_endpoint_checks(acting, plan, region, &ctx.recovery_id).await,
+                Some(plan) => {
+                    self.writer_endpoint_checks(acting, plan, region, &ctx.recovery_id)
+                        .await
+                }
                 None => Vec::new(),
             }
         };

@@ -64,7 +64,10 @@ async fn an_endpoint_still_naming_the_old_writer_fails_until_the_failover_points
         "a host that is not shown (fingerprint {})",
         rebound_shared::endpoints::fingerprint(key, &old)
     );
-    for (resource, held) in [("ssm:/orders/db/host", old.as_str()), ("secretsmanager:orders/db#host", &sealed)] {
+    for (resource, held) in [
+        ("ssm:/orders/db/host", old.as_str()),
+        ("secretsmanager:orders/db#host", &sealed),
+    ] {
         let check = endpoint_check(&before, resource);
         assert!(!check.passed, "{check:?}");
         assert_eq!(

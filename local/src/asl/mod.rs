@@ -133,6 +133,11 @@ impl Interpreter {
         }
     }
 
+    /// Values no state's input or output, nor a task's, may contain (see [`Recorder::watch`]).
+    pub fn watch(&self, values: Vec<String>) {
+        self.recorder.watch(values);
+    }
+
     /// What ran so far, in the order states were entered.
     pub fn timeline(&self) -> Timeline {
         self.recorder.snapshot()

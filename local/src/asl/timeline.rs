@@ -57,6 +57,10 @@ pub struct Timeline {
     /// and what it was.
     pub largest_payload_bytes: usize,
     pub largest_payload: String,
+    /// Payloads (what the execution history would hold) that contained a watched value
+    /// ([`Recorder::watch`]): the values themselves are never copied here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub watched_in: Vec<String>,
 }
 
 impl Timeline {
@@ -77,6 +81,7 @@ pub struct Recorder {
     timeline: Mutex<Timeline>,
     started: Mutex<Option<Instant>>,
     events: AtomicU64,
+    watched: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -112,13 +117,31 @@ impl Recorder {
         Ok(())
     }
 
-    /// Checks a payload against the quota, and keeps the largest seen.
+    /// Values no payload may contain (a drill's canary secrets): each payload that does is
+    /// named in [`Timeline::watched_in`].
+    pub fn watch(&self, values: Vec<String>) {
+        if let Ok(mut w) = self.watched.lock() {
+            *w = values;
+        }
+    }
+
+    /// Checks a payload against the quota, keeps the largest seen, and looks for watched values.
     pub fn within_payload_limit(&self, what: &str, value: &Value) -> Result<(), StateError> {
         let bytes = payload_bytes(what, value)?;
+        let seen = match self.watched.lock() {
+            Ok(watched) if !watched.is_empty() => {
+                let text = value.to_string();
+                watched.iter().any(|w| text.contains(w.as_str()))
+            }
+            _ => false,
+        };
         self.with(|t| {
             if bytes > t.largest_payload_bytes {
                 t.largest_payload_bytes = bytes;
                 t.largest_payload = what.to_string();
+            }
+            if seen && t.watched_in.len() < 20 {
+                t.watched_in.push(what.to_string());
             }
         });
         Ok(())

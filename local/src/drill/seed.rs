@@ -160,6 +160,9 @@ pub(super) async fn seed_world(
     rebound_moto::seed::writer_endpoints(recovery, WRITER_PARAMETER, WRITER_SECRET, None, &old_host)
         .await
         .map_err(seed("the writer endpoints"))?;
+    super::canary::plant(recovery, &old_host)
+        .await
+        .map_err(seed("the canary secrets"))?;
 
     // The shopping carts: a DynamoDB global table with its replica in the recovery region,
     // 1.5 s behind.

@@ -77,7 +77,7 @@ pub(super) async fn verify(
     global: &SdkConfig,
     recovery: &SdkConfig,
     world: &World,
-) -> Result<(Vec<Verified>, Option<Value>), DrillError> {
+) -> Result<(Vec<Verified>, Option<Value>, Vec<Value>), DrillError> {
     let read = |what: &'static str| move |e: String| DrillError::Read { what, message: e };
     let route53 = aws_sdk_route53::Client::new(global);
     let records = route53
@@ -397,7 +397,7 @@ pub(super) async fn verify(
             state,
         ));
     }
-    Ok((facts, success))
+    Ok((facts, success, envelopes))
 }
 
 /// An alarm's state, as CloudWatch in the recovery region holds it.
@@ -484,6 +484,7 @@ async fn writer_endpoint_fact(
     let parameter = aws_sdk_ssm::Client::new(&acting)
         .get_parameter()
         .name(WRITER_PARAMETER)
+        .with_decryption(true)
         .send()
         .await
         .map_err(|e| read("the writer parameter")(format!("{e:?}")))?
