@@ -140,6 +140,9 @@ pub struct Stage {
 /// Where the drill keeps the plan, for `PLAN_LOCATION`.
 pub const PLAN_LOCATION: &str = "ssm:/rebound/orders/plan";
 
+/// moto's account, whose events start the drill's recoveries.
+const ACCOUNT: &str = "123456789012";
+
 impl Stage {
     /// Starts moto and the local endpoints, and seeds the application for `scenario`.
     pub async fn new(scenario: Scenario) -> Result<Stage, DrillError> {
@@ -247,6 +250,7 @@ pub async fn drill_as(
         },
     };
     let mut functions = Functions::new(&acting, Some(PLAN_LOCATION.into()), Some(TABLE.into()));
+    functions.detector.account = Some(ACCOUNT.into());
     functions.notifier.reports = Some(rebound_shared::reports::ReportStore::new(
         &acting.recovery,
         REPORT_BUCKET,
@@ -396,6 +400,7 @@ fn drill_stack() -> std::collections::HashMap<String, String> {
         ("RecoveryTable", TABLE),
         ("PlanLocation", PLAN_LOCATION),
         ("AllowStartPlan", "false"),
+        ("AWS::AccountId", ACCOUNT),
         ("ReportBucket", REPORT_BUCKET),
     ]
     .into_iter()

@@ -28,12 +28,13 @@ pub fn assess(
         TriggerEvent::Alarm(alarm) => {
             let d = &alarm.detail;
             let region = alarm.region.clone().unwrap_or_else(|| primary.clone());
-            let in_plan = plan.detection.alarms.is_empty()
-                || plan
-                    .detection
-                    .alarms
-                    .iter()
-                    .any(|a| a.name == d.alarm_name && plan.signal_region(&a.region) == region);
+            // Anyone who may start an execution can hand in an alarm-shaped input: only the
+            // plan's own alarms count (whose state the quorum then reads from CloudWatch).
+            let in_plan = plan
+                .detection
+                .alarms
+                .iter()
+                .any(|a| a.name == d.alarm_name && plan.signal_region(&a.region) == region);
             let firing = d.state.value == "ALARM";
             let required = if !firing {
                 reasons.push(format!("alarm {} is {}, not ALARM", d.alarm_name, d.state.value));
@@ -45,10 +46,17 @@ pub fn assess(
                 ));
                 false
             } else if !in_plan {
-                reasons.push(format!(
-                    "alarm {} is not one of the plan's detection alarms",
-                    d.alarm_name
-                ));
+                reasons.push(if plan.detection.alarms.is_empty() {
+                    format!(
+                        "alarm {}: the plan lists no detection alarms, so no alarm starts a recovery",
+                        d.alarm_name
+                    )
+                } else {
+                    format!(
+                        "alarm {} in {region} is not one of the plan's detection alarms",
+                        d.alarm_name
+                    )
+                });
                 false
             } else {
                 reasons.push(format!(

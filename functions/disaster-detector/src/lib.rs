@@ -32,6 +32,12 @@ pub enum DetectorError {
          leave plan and planLocation out, or deploy with AllowStartPlan=true (rebound run --allow-start-plan locally)"
     )]
     StartPlanNotAllowed { brought: String, pinned: String },
+    #[error("the {what} is from account {found}, not this stack's account {expected}")]
+    ForeignAccount {
+        what: &'static str,
+        found: String,
+        expected: String,
+    },
     #[error(transparent)]
     PlanSource(#[from] PlanSourceError),
     #[error("inline plan: {0}")]
@@ -68,6 +74,9 @@ pub struct Detector {
     /// its own plan (inline, or another location). The plan sets approvals, cooldown, lease and
     /// RPO rules, so whoever may start an execution would otherwise set them.
     pub allow_start_plan: bool,
+    /// `STACK_ACCOUNT`: the account whose EventBridge events may start a recovery (the rules pin
+    /// it too); an event naming another is refused. Unset (a bare local run): not checked.
+    pub account: Option<String>,
     /// `RECOVERY_TABLE`: the lease, cooldown and audit records. Without it (a bare local run)
     /// nothing stops a second recovery.
     pub table: Option<RecoveryTable>,
@@ -82,6 +91,7 @@ impl Detector {
             s3: aws_sdk_s3::Client::new(config),
             plan_location: plan_location.filter(|l| !l.is_empty()),
             allow_start_plan: false,
+            account: None,
             table: table
                 .filter(|t| !t.is_empty())
                 .map(|name| RecoveryTable::new(config, name)),
@@ -101,6 +111,7 @@ impl Detector {
     pub async fn detect(&self, payload: Value, now: DateTime<Utc>) -> Result<RecoveryContext, DetectorError> {
         let request = DetectorRequest::from_payload(payload)?;
         let trigger = TriggerEvent::parse(&request.event)?;
+        self.same_account(&trigger)?;
         let (plan, plan_ref) = self.plan_for(&trigger).await?;
         let recovery_id = recovery_id(request.execution_id.as_deref(), &plan.application, now);
         let mut context = assess(&trigger, request.event, plan, recovery_id, now)?;
@@ -118,6 +129,27 @@ impl Detector {
             "decided"
         );
         Ok(context)
+    }
+
+    /// An EventBridge event names the account it came from: only this stack's may start.
+    fn same_account(&self, trigger: &TriggerEvent) -> Result<(), DetectorError> {
+        let Some(expected) = &self.account else {
+            return Ok(());
+        };
+        let (what, found) = match trigger {
+            TriggerEvent::Alarm(e) => ("CloudWatch alarm event", &e.account),
+            TriggerEvent::Health(e) => ("AWS Health event", &e.account),
+            TriggerEvent::Schedule(e) => ("scheduled event", &e.account),
+            TriggerEvent::Manual(_) => return Ok(()),
+        };
+        match found {
+            Some(found) if found == expected => Ok(()),
+            found => Err(DetectorError::ForeignAccount {
+                what,
+                found: found.clone().unwrap_or_else(|| "(none given)".into()),
+                expected: expected.clone(),
+            }),
+        }
     }
 
     /// An automatic trigger is one signal; the plan's `minSignals` must agree before acting.

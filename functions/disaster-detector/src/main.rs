@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
         std::env::var("RECOVERY_TABLE").ok(),
     );
     detector.allow_start_plan = std::env::var("ALLOW_START_PLAN").is_ok_and(|v| v == "true");
+    detector.account = std::env::var("STACK_ACCOUNT").ok().filter(|a| !a.is_empty());
     let detector = &detector;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {

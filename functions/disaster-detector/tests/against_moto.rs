@@ -211,3 +211,55 @@ async fn events_elsewhere_and_strategies_that_disagree_with_the_plan() {
     let ctx = detector.detect(breach, Utc::now()).await.expect("decided");
     assert!(ctx.approval_required, "security incidents always wait for a human");
 }
+
+/// An execution input shaped like an EventBridge event is believed only as far as it can be
+/// checked: its account must be this stack's, and only the plan's own alarms count (an empty
+/// list: no alarm starts anything), whose state the quorum reads from CloudWatch anyway.
+#[tokio::test]
+async fn alarm_shaped_starts_count_only_for_the_plans_alarms_and_this_account() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let mut detector = detector_with_plan_in_ssm(&moto, &plan_text()).await;
+    detector.account = Some("123456789012".into());
+    for name in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts", "orders-payments-admin"] {
+        rebound_tests::seed::alarm(&moto.config("us-east-1"), name, "ALARM")
+            .await
+            .expect("alarm");
+    }
+    let mut foreign = event("cloudwatch-alarm.json");
+    foreign["account"] = json!("210987654321");
+    let err = detector.detect(foreign, Utc::now()).await.expect_err("another account");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        err.to_string(),
+        "the CloudWatch alarm event is from account 210987654321, not this stack's account 123456789012"
+    );
+    let mut unsigned = event("aws-health.json");
+    unsigned.as_object_mut().expect("object").remove("account");
+    let err = detector.detect(unsigned, Utc::now()).await.expect_err("no account");
+    assert!(err.to_string().contains("from account (none given)"), "{err}");
+
+    // An alarm the plan does not list, although it is in ALARM.
+    let mut other = event("cloudwatch-alarm.json");
+    other["detail"]["alarmName"] = json!("orders-payments-admin");
+    let ctx = detector.detect(other.clone(), Utc::now()).await.expect("decided");
+    assert!(!ctx.decision.recovery_required);
+    assert_eq!(
+        ctx.decision.reasons,
+        vec!["alarm orders-payments-admin in us-east-1 is not one of the plan's detection alarms"]
+    );
+    // A plan that lists no alarm: no alarm starts a recovery.
+    let mut metrics_only: Value = serde_json::from_str(&plan_text()).expect("json");
+    metrics_only["detection"]["alarms"] = json!([]);
+    let mut detector = detector_with_plan_in_ssm(&moto, &metrics_only.to_string()).await;
+    detector.account = Some("123456789012".into());
+    let ctx = detector
+        .detect(event("cloudwatch-alarm.json"), Utc::now())
+        .await
+        .expect("decided");
+    assert!(!ctx.decision.recovery_required);
+    assert!(
+        ctx.decision.reasons[0].contains("the plan lists no detection alarms, so no alarm starts a recovery"),
+        "{:?}",
+        ctx.decision.reasons
+    );
+}

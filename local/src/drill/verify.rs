@@ -472,14 +472,19 @@ async fn writer_endpoint_fact(
     } else {
         plan
     };
-    let want = match plan.databases.first() {
+    let (want, want_parameter) = match plan.databases.first() {
         Some(db) if scenario.moves_region() => {
-            rebound_shared::rds::reads::writer_host(&aws_sdk_rds::Client::new(&acting), db)
+            let host = rebound_shared::rds::reads::writer_host(&aws_sdk_rds::Client::new(&acting), db)
                 .await
                 .map_err(|e| read("the new writer's host")(e.to_string()))?
-                .unwrap_or_else(|| "none".into())
+                .unwrap_or_else(|| "none".into());
+            (host.clone(), host)
         }
-        _ => seeded_writer_host(&primary, scenario == Scenario::AuroraGlobal).await?,
+        // Untouched: the secret's host as seeded, the parameter's canary.
+        _ => (
+            seeded_writer_host(&primary, scenario == Scenario::AuroraGlobal).await?,
+            super::canary::SEALED_HOST.to_string(),
+        ),
     };
     let parameter = aws_sdk_ssm::Client::new(&acting)
         .get_parameter()
@@ -504,7 +509,7 @@ async fn writer_endpoint_fact(
         .unwrap_or_default();
     Ok(fact(
         &format!("{WRITER_PARAMETER} and {WRITER_SECRET} (host)"),
-        format!("{want}, {want}"),
+        format!("{want_parameter}, {want}"),
         format!("{parameter}, {secret_host}"),
     ))
 }
