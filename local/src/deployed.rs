@@ -100,6 +100,35 @@ pub fn execution_arn(execution: &str, state_machine: Option<&str>) -> Result<Str
     ))
 }
 
+/// The caller's identity as AWS authenticates it (STS GetCallerIdentity), recorded with an
+/// approval: the name an approver types is theirs to choose, this is not.
+pub async fn caller(arn: Option<&str>) -> Option<String> {
+    let config = rebound_shared::aws::load_config().await;
+    let config = match arn.and_then(region_of) {
+        Some(region) => rebound_shared::aws::in_region(&config, region),
+        None => config,
+    };
+    aws_sdk_sts::Client::new(&config)
+        .get_caller_identity()
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.arn)
+}
+
+/// The task token an execution waits on in its approval gate, read from its history (where
+/// IAM decides who may read it): never from a message.
+pub async fn approval_token(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<String, OpsError> {
+    let events = events(sfn, arn).await?;
+    match history::waiting_token(&events) {
+        Some((state, token)) if state == APPROVAL_STATE => Ok(token),
+        Some((state, _)) => Err(OpsError::Usage(format!(
+            "execution {arn} waits in {state}, not in its approval gate {APPROVAL_STATE}"
+        ))),
+        None => Err(OpsError::Usage(format!("execution {arn} is not waiting for approval"))),
+    }
+}
+
 /// A Step Functions client in the ARN's region (else the configured one).
 pub async fn client(arn: Option<&str>) -> aws_sdk_sfn::Client {
     let config = rebound_shared::aws::load_config().await;
@@ -270,10 +299,11 @@ pub fn status_text(execution: &Execution, events: &[Event], now: DateTime<Utc>) 
         0 => "steps done: none".to_string(),
         n => format!("steps done ({n}): {}", steps.join(", ")),
     });
-    if let Some((state, token)) = history::waiting_token(events).filter(|_| running) {
+    if let Some((state, _)) = history::waiting_token(events).filter(|_| running) {
+        let arn = &execution.arn;
         lines.push(format!("approval waiting in {state}:"));
-        lines.push(format!("  rebound approve --token {token} --by YOUR-NAME"));
-        lines.push(format!("  rebound reject --token {token} --cause WHY"));
+        lines.push(format!("  rebound approve --execution {arn} --by YOUR-NAME"));
+        lines.push(format!("  rebound reject --execution {arn} --cause WHY"));
     }
     if let Some((error, cause)) = history::failure(events) {
         lines.push(format!("error {error}: {cause}"));
@@ -303,7 +333,7 @@ pub async fn watch(sfn: &aws_sdk_sfn::Client, arn: &str, every: Duration) -> Res
         let waiting = history::waiting_token(&events);
         if let Some((state, token)) = waiting.as_ref().filter(|w| told_token.as_ref() != Some(&w.1)) {
             eprintln!(
-                "waiting for approval in {state}: rebound approve --token {token}   (or: rebound reject --token {token} --cause WHY)"
+                "waiting for approval in {state}: rebound approve --execution {arn} --by YOUR-NAME   (or: rebound reject --execution {arn} --cause WHY)"
             );
             told_token = Some(token.clone());
         }
@@ -324,13 +354,20 @@ pub async fn watch(sfn: &aws_sdk_sfn::Client, arn: &str, every: Duration) -> Res
 }
 
 /// Answers a real task token: `Ok(by)` approves, `Err(cause)` rejects, as the local approval
-/// does, with who and when for the report.
-pub async fn answer(sfn: &aws_sdk_sfn::Client, token: &str, decision: Result<&str, &str>) -> Result<(), OpsError> {
+/// does, with who (the name given and the identity AWS authenticated) and when for the report.
+pub async fn answer(
+    sfn: &aws_sdk_sfn::Client,
+    token: &str,
+    decision: Result<&str, &str>,
+    principal: Option<&str>,
+) -> Result<(), OpsError> {
     match decision {
         Ok(by) => sfn
             .send_task_success()
             .task_token(token)
-            .output(json!({"approved": true, "by": by, "at": Utc::now().to_rfc3339()}).to_string())
+            .output(
+                json!({"approved": true, "by": by, "principal": principal, "at": Utc::now().to_rfc3339()}).to_string(),
+            )
             .send()
             .await
             .map(|_| ())
@@ -436,9 +473,10 @@ pub fn report_summary(report: &rebound_shared::report::Report) -> String {
     lines.push(format!("by phase: {}", phases.join(", ")));
     for a in &report.approvals {
         lines.push(format!(
-            "{} by {}",
+            "{} by {} (AWS identity: {})",
             if a.approved { "approved" } else { "rejected" },
-            a.by.as_deref().unwrap_or("(not recorded)")
+            a.by.as_deref().unwrap_or("(not recorded)"),
+            a.principal.as_deref().unwrap_or("not given")
         ));
     }
     for (title, items) in [

@@ -51,11 +51,15 @@ enum Command {
         #[arg(long, default_value_t = 2.0)]
         every: f64,
     },
-    /// Approve a waiting approval request: a local run's (`rebound run`), or a deployed
-    /// execution's task token (SendTaskSuccess, in --region or the configured region).
+    /// Approve a waiting approval request: a deployed execution's (--execution: its task token
+    /// read from its history, SendTaskSuccess with your AWS identity), or a local run's
+    /// (`rebound run`: --token, as it prints it).
     Approve {
+        /// The deployed execution (ARN) waiting in its approval gate.
+        #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+        execution: Option<String>,
         #[arg(long)]
-        token: String,
+        token: Option<String>,
         /// Who approves, for the audit trail and the report.
         #[arg(long, default_value = "rebound approve")]
         by: String,
@@ -68,8 +72,10 @@ enum Command {
     /// Reject a waiting approval request (local or deployed, as approve): the recovery aborts
     /// and notifies.
     Reject {
+        #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+        execution: Option<String>,
         #[arg(long)]
-        token: String,
+        token: Option<String>,
         #[arg(long)]
         cause: String,
         #[arg(long)]
@@ -319,17 +325,25 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => rebound::run::run(args).await,
         Command::Approve {
+            execution,
             token,
             by,
             approvals_dir,
             region,
-        } => answer(&token, Ok(&by), approvals_dir, region).await,
+        } => match (execution, token) {
+            (Some(execution), _) => cli::answer_execution(&execution, Ok(&by)).await,
+            (None, token) => answer(&token.unwrap_or_default(), Ok(&by), approvals_dir, region).await,
+        },
         Command::Reject {
+            execution,
             token,
             cause,
             approvals_dir,
             region,
-        } => answer(&token, Err(&cause), approvals_dir, region).await,
+        } => match (execution, token) {
+            (Some(execution), _) => cli::answer_execution(&execution, Err(&cause)).await,
+            (None, token) => answer(&token.unwrap_or_default(), Err(&cause), approvals_dir, region).await,
+        },
         Command::Start(args) => cli::start(args).await,
         Command::Status(args) => cli::status(args).await,
         Command::Watch { execution, every } => cli::watch(execution, every).await,

@@ -204,16 +204,31 @@ async fn an_operator_starts_follows_approves_and_reports_a_deployed_recovery() {
         "status RUNNING",
         "now in RequestApproval (Task)",
         "approval waiting in RequestApproval:",
-        &format!("rebound approve --token {token} --by YOUR-NAME"),
+        &format!("rebound approve --execution {arn} --by YOUR-NAME"),
     ] {
         assert!(shown.contains(needle), "status lacks {needle}:\n{shown}");
     }
 
-    let approved = d.run(&["approve", "--token", &token, "--by", "jane"]).await;
+    // The token is not shown where anyone who sees a status or a message could take it.
+    assert!(!shown.contains(&token), "{shown}");
+    // Approved by execution: the token read from its history, the approver's AWS identity
+    // recorded beside the name typed.
+    let approved = d.run(&["approve", "--execution", &arn, "--by", "jane"]).await;
     assert!(approved.status.success(), "{}", text(&approved.stderr));
     let (status, output, _) = d.held(&arn).await;
     assert_eq!(status, "SUCCEEDED");
     assert_eq!(output["approval"]["by"], "jane");
+    let caller = aws_sdk_sts::Client::new(&d.moto.config(REGION))
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
+    assert_eq!(output["approval"]["principal"].as_str(), caller.arn());
+    assert!(
+        text(&approved.stderr).contains(&format!("approved {arn} as arn:aws:")),
+        "{}",
+        text(&approved.stderr)
+    );
 
     let watched = tokio::task::spawn_blocking(move || watching.wait_with_output().expect("watch ends"))
         .await
@@ -222,7 +237,7 @@ async fn an_operator_starts_follows_approves_and_reports_a_deployed_recovery() {
     let lines = text(&watched.stderr);
     assert!(
         lines.contains(&format!(
-            "waiting for approval in RequestApproval: rebound approve --token {token}"
+            "waiting for approval in RequestApproval: rebound approve --execution {arn} --by YOUR-NAME"
         )),
         "{lines}"
     );
@@ -388,6 +403,14 @@ async fn bad_starts_and_unknown_tokens_are_refused_and_change_nothing() {
         .await
         .expect("SendTaskSuccess");
     assert_eq!(d.held(&arn).await.0, "SUCCEEDED");
+    // An execution that waits for nobody any more is not approved again.
+    let late = d.run(&["approve", "--execution", &arn, "--by", "mallory"]).await;
+    assert_eq!(late.status.code(), Some(2), "{}", text(&late.stderr));
+    assert!(
+        text(&late.stderr).contains(&format!("execution {arn} is not waiting for approval")),
+        "{}",
+        text(&late.stderr)
+    );
     let dir = tempfile::tempdir().expect("dir");
     let reported = d
         .run(&["report", &arn, "--out", &dir.path().display().to_string()])

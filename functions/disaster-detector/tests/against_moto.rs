@@ -220,7 +220,11 @@ async fn alarm_shaped_starts_count_only_for_the_plans_alarms_and_this_account() 
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let mut detector = detector_with_plan_in_ssm(&moto, &plan_text()).await;
     detector.account = Some("123456789012".into());
-    for name in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts", "orders-payments-admin"] {
+    for name in [
+        "orders-api-5xx-rate",
+        "orders-alb-unhealthy-hosts",
+        "orders-payments-admin",
+    ] {
         rebound_tests::seed::alarm(&moto.config("us-east-1"), name, "ALARM")
             .await
             .expect("alarm");

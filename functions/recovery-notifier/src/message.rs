@@ -349,7 +349,6 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         text.push(String::new());
         text.push(format!("Failed with {}: {}", err.error, err.cause));
     }
-    let token = request.task_token.clone().unwrap_or_default();
     if request.kind == NotificationKind::ApprovalRequest {
         let dbs = ctx.plan.databases.len();
         text.push(String::new());
@@ -387,15 +386,20 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             "This request expires, and the recovery aborts, after {}.",
             duration(ctx.approval_timeout_seconds as f64)
         ));
-        text.push("Approve:".into());
-        text.push(format!("  aws stepfunctions send-task-success --task-token '{token}' --task-output '{{\"approved\":true,\"by\":\"YOUR NAME\"}}'"));
-        text.push("Reject:".into());
+        // The task token stays in the execution's history: a message is read by whoever the
+        // topic delivers to (an email inbox, an HTTPS endpoint), and the token alone answers.
+        let execution = request.execution_arn.as_deref().unwrap_or(&ctx.recovery_id);
         text.push(format!(
-            "  aws stepfunctions send-task-failure --task-token '{token}' --error {} --cause 'WHY'",
-            rebound_shared::error::APPROVAL_REJECTED
+            "Execution: {execution}. Rebound never sends a task token: a message that carries one, or names an execution you do not see in Step Functions, is not Rebound's."
         ));
+        text.push("Approve (your AWS identity is recorded with the answer):".into());
+        text.push(format!("  rebound approve --execution '{execution}' --by 'YOUR NAME'"));
+        text.push("Reject:".into());
+        text.push(format!("  rebound reject --execution '{execution}' --cause 'WHY'"));
         text.push(format!(
-            "A local run (rebound run) is answered with: rebound approve --token '{token}' --by 'YOUR NAME'  or  rebound reject --token '{token}' --cause 'WHY'"
+            "Without rebound: the token of the {} task is in the execution's history (aws stepfunctions get-execution-history --execution-arn '{execution}' --reverse-order); answer with send-task-success --task-output '{{\"approved\":true,\"by\":\"YOUR NAME\"}}' or send-task-failure --error {}.",
+            "RequestApproval",
+            rebound_shared::error::APPROVAL_REJECTED
         ));
     }
     let step_json = |s: Option<&StepResult>| {
@@ -444,8 +448,8 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         "unknownChecks": r.validation.iter().flat_map(|v| v.checks.iter()).filter(|c| c.unknown).take(MAX_LISTED).collect::<Vec<_>>(),
         "sentAt": now,
     });
-    if request.kind == NotificationKind::ApprovalRequest {
-        body["taskToken"] = json!(token);
+    if let Some(execution) = &request.execution_arn {
+        body["execution"] = json!(execution);
     }
     let attributes = vec![
         ("application", ctx.application.clone()),

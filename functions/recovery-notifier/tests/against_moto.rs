@@ -147,35 +147,32 @@ async fn failure_names_the_error_and_its_cause() {
 }
 
 #[tokio::test]
-async fn an_approval_request_carries_the_token_and_how_to_answer() {
+async fn an_approval_request_names_its_execution_and_never_carries_the_token() {
     let w = world().await;
     let request = event("recovery-notifier-approval.json");
     let token = request["taskToken"].as_str().expect("token").to_string();
+    let execution = request["executionArn"].as_str().expect("execution").to_string();
     let notification = recovery_notifier::compose(
         &serde_json::from_value::<NotificationRequest>(request.clone()).expect("request"),
         Utc::now(),
     );
-    assert!(notification
-        .text
-        .contains(&format!("aws stepfunctions send-task-success --task-token '{token}'")));
-    assert!(notification.text.contains("--error Rebound.ApprovalRejected"));
-    assert!(
-        notification
-            .text
-            .contains(&format!("rebound approve --token '{token}'")),
-        "{}",
-        notification.text
-    );
-    assert!(
-        notification.text.contains("RPO target of 15m 0s"),
-        "{}",
-        notification.text
-    );
+    for needle in [
+        format!("Execution: {execution}. Rebound never sends a task token"),
+        format!("rebound approve --execution '{execution}' --by 'YOUR NAME'"),
+        format!("rebound reject --execution '{execution}' --cause 'WHY'"),
+        "send-task-failure --error Rebound.ApprovalRejected".to_string(),
+        "RPO target of 15m 0s".to_string(),
+    ] {
+        assert!(notification.text.contains(&needle), "{needle}:\n{}", notification.text);
+    }
     w.notify(request).await.expect("published");
     let envelope = &w.delivered().await[0];
     assert_eq!(envelope["Subject"], "[Rebound] orders: approve failover to us-west-2?");
+    // Whoever the topic delivers to (an inbox, an endpoint) could answer with the token alone.
+    assert!(!envelope.to_string().contains(&token), "{envelope}");
     let body: Value = serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("json");
-    assert_eq!(body["taskToken"], json!(token));
+    assert!(body.get("taskToken").is_none());
+    assert_eq!(body["execution"], json!(execution));
 }
 
 #[tokio::test]

@@ -167,11 +167,35 @@ pub async fn answer(token: &str, decision: Result<&str, &str>, region: Option<St
         None => config,
     };
     let sfn = aws_sdk_sfn::Client::new(&config);
-    match super::answer(&sfn, token, decision).await {
+    let principal = super::caller(None).await;
+    match super::answer(&sfn, token, decision, principal.as_deref()).await {
         Ok(()) => {
             eprintln!(
                 "{} the execution waiting on this token",
                 if decision.is_ok() { "approved" } else { "rejected" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// Answers the approval gate an execution waits in: its token read from the history.
+pub async fn answer_execution(execution: &str, decision: Result<&str, &str>) -> ExitCode {
+    let answered = async {
+        let arn = super::execution_arn(execution, None)?;
+        let sfn = super::client(Some(&arn)).await;
+        let token = super::approval_token(&sfn, &arn).await?;
+        let principal = super::caller(Some(&arn)).await;
+        super::answer(&sfn, &token, decision, principal.as_deref()).await?;
+        Ok::<_, OpsError>((arn, principal))
+    };
+    match answered.await {
+        Ok((arn, principal)) => {
+            eprintln!(
+                "{} {arn} as {}",
+                if decision.is_ok() { "approved" } else { "rejected" },
+                principal.as_deref().unwrap_or("an identity STS did not name")
             );
             ExitCode::SUCCESS
         }

@@ -459,9 +459,15 @@ pub enum StepAction {
 pub struct NotificationRequest {
     pub kind: NotificationKind,
     pub context: RecoveryContext,
-    /// For approval requests: the token to answer with.
+    /// For approval requests: the token the execution waits on. It is never published: an
+    /// approver reads it from the execution's history (`rebound approve --execution`), where
+    /// IAM decides who may.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,
+    /// The execution (`$$.Execution.Id`): an approval request names it, so that a look-alike
+    /// message is told apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -167,8 +167,13 @@ pub struct PhaseTime {
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRecord {
     pub approved: bool,
+    /// The name the approver gave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The identity AWS authenticated for the approver (`rebound approve` asks STS), as the
+    /// answer carried it; CloudTrail's SendTaskSuccess event is the record of who called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
     /// A rejection's reason, or what an approval accepted.
@@ -273,6 +278,7 @@ fn approvals(ctx: &RecoveryContext) -> Vec<ApprovalRecord> {
             // The state machine goes on only on `approved: true`: anything else was no approval.
             approved: answer.get("approved").and_then(Value::as_bool).unwrap_or(false),
             by: text("by").or_else(|| text("approvedBy")),
+            principal: text("principal"),
             at: text("at").and_then(|t| t.parse().ok()),
             note: text("note"),
         });
@@ -285,6 +291,7 @@ fn approvals(ctx: &RecoveryContext) -> Vec<ApprovalRecord> {
         out.push(ApprovalRecord {
             approved: false,
             by: None,
+            principal: None,
             at: None,
             note: Some(e.cause.clone()),
         });

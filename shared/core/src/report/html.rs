@@ -238,9 +238,10 @@ pub fn render(report: &Report, extra: &str) -> String {
         .iter()
         .map(|a| {
             format!(
-                "{} by {} at {}{}",
+                "{} by {} (AWS identity: {}) at {}{}",
                 if a.approved { "approved" } else { "rejected" },
                 a.by.as_deref().unwrap_or("(not recorded)"),
+                a.principal.as_deref().unwrap_or("not given"),
                 a.at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "(not recorded)".into()),
                 a.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
             )
