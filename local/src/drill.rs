@@ -3,6 +3,7 @@
 //! verifies the end state in moto, and reports the timeline, RTO and RPO.
 
 pub mod canary;
+mod evidence;
 mod held;
 mod inject;
 mod report;
@@ -49,6 +50,9 @@ pub const TABLE: &str = "rebound-orders-recovery";
 
 /// Where the notifier leaves every execution's report (the template's `ReportBucket`).
 pub const REPORT_BUCKET: &str = "rebound-orders-reports";
+
+/// The template's default ReportRetentionDays: seven years.
+const REPORT_RETENTION_DAYS: i32 = 2557;
 
 /// The replica a failback promotes in the primary region.
 const FAILBACK_DB: &str = "orders-db-use1";
@@ -294,6 +298,9 @@ pub async fn drill_as(
     let (mut facts, notification, envelopes) = verify(scenario, &ended, &global, &recovery, &world).await?;
     let stored = stored_report(&recovery, &name).await?;
     facts.push(report_fact(scenario, stored.as_ref()));
+    if stored.is_some() {
+        facts.push(evidence::kept(&recovery, &name).await);
+    }
     let outcome_json = json!(outcome);
     let notified = json!(envelopes);
     facts.push(

@@ -1,10 +1,14 @@
 //! Where every execution's report is kept: `reports/APPLICATION/RECOVERY_ID.json` and `.html`
-//! in the bucket the template creates (`REPORT_BUCKET`), encrypted and versioned there.
+//! in the bucket the template creates (`REPORT_BUCKET`): encrypted, under Object Lock, written
+//! once.
 
 use aws_sdk_s3::primitives::ByteStream;
 use rebound_core::report::{html, Report};
 
 use crate::error::{from_sdk, AwsError};
+
+/// S3's answer to a conditional write whose key exists.
+pub const WRITTEN: &str = "PreconditionFailed";
 
 pub struct ReportStore {
     pub s3: aws_sdk_s3::Client,
@@ -45,8 +49,9 @@ impl ReportStore {
         format!("reports/{}/{}", report.application, report.recovery_id)
     }
 
-    /// Writes the JSON, then the page. Each is one PutObject: a retry overwrites (the bucket keeps
-    /// the versions).
+    /// Writes the JSON, then the page, each only where no object has the key (`If-None-Match: *`,
+    /// which the bucket policy requires): evidence is never replaced. A retry whose first write
+    /// landed (its answer lost) finds the object there and leaves it as first written.
     pub async fn put(&self, report: &Report) -> Result<Stored, AwsError> {
         let key = Self::key(report);
         // A report has string keys only: serialising it cannot fail.
@@ -56,15 +61,21 @@ impl ReportStore {
             ("json", json, "application/json"),
             ("html", page.into_bytes(), "text/html; charset=utf-8"),
         ] {
-            self.s3
+            let written = self
+                .s3
                 .put_object()
                 .bucket(&self.bucket)
                 .key(format!("{key}.{suffix}"))
+                .if_none_match("*")
                 .content_type(content_type)
                 .body(ByteStream::from(body))
                 .send()
-                .await
-                .map_err(|e| from_sdk("s3", "PutObject", &e))?;
+                .await;
+            match written.map_err(|e| from_sdk("s3", "PutObject", &e)) {
+                Ok(_) => {}
+                Err(e) if e.code == WRITTEN => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(Stored {
             json: format!("s3://{}/{key}.json", self.bucket),

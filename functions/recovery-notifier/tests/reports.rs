@@ -51,9 +51,9 @@ async fn told(sqs: &aws_sdk_sqs::Client, url: &str) -> serde_json::Value {
     serde_json::from_str(envelope["Message"].as_str().expect("a message")).expect("the JSON body")
 }
 
-/// The report bucket, versioned as the template makes it.
+/// The report bucket as the template makes it: under Object Lock, governance mode.
 async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
-    rebound_tests::seed::bucket(&moto.config("us-west-2"), BUCKET, true)
+    rebound_tests::seed::report_bucket(&moto.config("us-west-2"), BUCKET, 2557)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     aws_sdk_s3::Client::new(&moto.config("us-west-2"))
@@ -146,7 +146,7 @@ async fn a_report_that_cannot_be_written_is_said_in_the_notification_which_still
 }
 
 #[tokio::test]
-async fn a_lost_answer_to_the_reports_write_is_written_again_and_linked() {
+async fn a_lost_answer_to_the_reports_write_leaves_the_first_write_and_links_it() {
     use rebound_tests::faults::{Fault, FaultProxy};
     let moto = moto_with_topic().await;
     let s3 = bucket(&moto).await;
@@ -184,12 +184,71 @@ async fn a_lost_answer_to_the_reports_write_is_written_again_and_linked() {
         .expect("ListObjectVersions");
     assert_eq!(
         versions.versions().len(),
-        2,
-        "the lost write and its retry, the same report twice"
+        1,
+        "the retry finds the lost write's report and leaves it as written"
     );
     let (json, _) = object(&s3, &key).await;
     assert_eq!(serde_json::from_str::<Report>(&json).expect("a report").recovery_id, id);
     let put = proxy.count("PutObject");
     assert_eq!(put, 3, "JSON twice, then the page");
     assert!(told(&sqs, &queue).await["report"]["json"].is_string());
+}
+
+/// A report, once written, is neither replaced nor deleted: a second write of its key is refused
+/// (If-None-Match), and its version is retained in governance mode for the retention period.
+#[tokio::test]
+async fn a_written_report_cannot_be_replaced_or_deleted() {
+    let moto = moto_with_topic().await;
+    let s3 = bucket(&moto).await;
+    let request = event("recovery-notifier-success.json");
+    let id = request["context"]["recoveryId"].as_str().expect("an id").to_string();
+    notifier(&moto)
+        .handle(request.clone(), Utc::now())
+        .await
+        .expect("published");
+    let key = format!("reports/orders/{id}.json");
+    let (first, _) = object(&s3, &key).await;
+
+    let again = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .if_none_match("*")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+        .send()
+        .await
+        .expect_err("the key is taken");
+    assert_eq!(
+        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&again),
+        Some("PreconditionFailed")
+    );
+    // The notifier run again (a redelivered invocation) leaves it too.
+    notifier(&moto)
+        .handle(request, Utc::now())
+        .await
+        .expect("published again");
+    let (now, _) = object(&s3, &key).await;
+    assert_eq!(now, first, "the report as first written");
+
+    let version = s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .expect("HeadObject");
+    assert_eq!(
+        version.object_lock_mode(),
+        Some(&aws_sdk_s3::types::ObjectLockMode::Governance)
+    );
+    let until = version.object_lock_retain_until_date().expect("retained");
+    assert!(until.secs() > Utc::now().timestamp() + 2500 * 86_400, "{until}");
+    let deleted = s3
+        .delete_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .version_id(version.version_id().expect("a version"))
+        .send()
+        .await;
+    assert!(deleted.is_err(), "a retained version is not deleted: {deleted:?}");
 }

@@ -338,8 +338,8 @@ pub(super) async fn seed_world(
     rebound_moto::seed::plan_parameter(recovery, "/rebound/orders/plan", &plan.to_string())
         .await
         .map_err(seed("the plan parameter"))?;
-    // The bucket the template creates for every execution's report, versioned as there.
-    rebound_moto::seed::bucket(recovery, REPORT_BUCKET, true)
+    // The bucket the template creates for every execution's report, under Object Lock as there.
+    rebound_moto::seed::report_bucket(recovery, REPORT_BUCKET, super::REPORT_RETENTION_DAYS)
         .await
         .map_err(seed("the report bucket"))?;
     Ok(World {

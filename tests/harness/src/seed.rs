@@ -218,6 +218,49 @@ pub async fn recovery_table(config: &SdkConfig, name: &str) -> Result<(), String
 
 /// The S3 bucket `name` in `config`'s region, created when it is not there yet; versioned when
 /// asked (as the template makes the report bucket).
+/// The report bucket as the template makes it: Object Lock on (which versions it), every new
+/// object retained in governance mode for `days`.
+pub async fn report_bucket(config: &SdkConfig, name: &str, days: i32) -> Result<(), String> {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, CreateBucketConfiguration, DefaultRetention, ObjectLockConfiguration,
+        ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+    };
+    let s3 = aws_sdk_s3::Client::new(config);
+    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+    s3.create_bucket()
+        .bucket(name)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("CreateBucket: {e:?}"))?;
+    s3.put_object_lock_configuration()
+        .bucket(name)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(
+                            DefaultRetention::builder()
+                                .mode(ObjectLockRetentionMode::Governance)
+                                .days(days)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("PutObjectLockConfiguration: {e:?}"))?;
+    Ok(())
+}
+
 pub async fn bucket(config: &SdkConfig, name: &str, versioned: bool) -> Result<(), String> {
     use aws_sdk_s3::types::{
         BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, VersioningConfiguration,
