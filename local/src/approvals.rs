@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rebound_moto::private;
 use serde_json::{json, Value};
 
 use crate::asl::StateError;
@@ -25,12 +26,12 @@ fn answer_path(dir: &Path, token: &str) -> Result<PathBuf, String> {
 /// Records an approval (`Ok(by)`) or a rejection (`Err(cause)`) for the task token.
 pub fn answer(dir: &Path, token: &str, decision: Result<&str, &str>) -> Result<PathBuf, String> {
     let path = answer_path(dir, token)?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    private::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let body = match decision {
         Ok(by) => json!({ "approved": true, "by": by, "at": chrono::Utc::now().to_rfc3339() }),
         Err(cause) => json!({ "approved": false, "error": rebound_shared::error::APPROVAL_REJECTED, "cause": cause }),
     };
-    std::fs::write(&path, body.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    private::write(&path, body.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
 
@@ -53,8 +54,8 @@ impl Drop for Waiting {
 pub async fn wait(dir: &Path, token: &str) -> Result<Value, StateError> {
     let path = answer_path(dir, token).map_err(StateError::runtime)?;
     let mark = path.with_extension("waiting");
-    std::fs::create_dir_all(dir).map_err(|e| StateError::runtime(format!("{}: {e}", dir.display())))?;
-    std::fs::write(&mark, b"").map_err(|e| StateError::runtime(format!("{}: {e}", mark.display())))?;
+    private::create_dir_all(dir).map_err(|e| StateError::runtime(format!("{}: {e}", dir.display())))?;
+    private::write(&mark, b"").map_err(|e| StateError::runtime(format!("{}: {e}", mark.display())))?;
     let _waiting = Waiting(mark);
     eprintln!(
         "waiting for approval: rebound approve --token {token}   (or: rebound reject --token {token} --cause WHY)"
@@ -73,5 +74,20 @@ pub async fn wait(dir: &Path, token: &str) -> Result<Value, StateError> {
             return Ok(answer);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_answer_is_its_owners_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let folder = dir.path().join("approvals");
+        let path = super::answer(&folder, "tok-1", Ok("jane")).expect("answered");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&folder), 0o700);
     }
 }

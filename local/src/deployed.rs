@@ -438,11 +438,12 @@ pub async fn report(
 
 /// Writes `DIR/NAME.json` and `DIR/NAME.html`; returns both paths.
 pub fn write_report(report: &rebound_shared::report::Report, dir: &Path) -> Result<(PathBuf, PathBuf), OpsError> {
-    std::fs::create_dir_all(dir)?;
+    use rebound_moto::private;
+    private::create_dir_all(dir)?;
     let stem = dir.join(&report.execution.name);
     let (json, html) = (stem.with_extension("json"), stem.with_extension("html"));
-    std::fs::write(&json, serde_json::to_string_pretty(report).unwrap_or_default())?;
-    std::fs::write(&html, rebound_shared::report::html::render(report, ""))?;
+    private::write(&json, serde_json::to_string_pretty(report).unwrap_or_default())?;
+    private::write(&html, rebound_shared::report::html::render(report, ""))?;
     Ok((json, html))
 }
 

@@ -31,7 +31,7 @@ use aws_sdk_route53::types::{
 };
 use chrono::Utc;
 use rebound_moto::faults::{Call, Fault, FaultProxy};
-use rebound_moto::MotoServer;
+use rebound_moto::{private, MotoServer};
 use rebound_shared::aws::Regions;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -370,13 +370,14 @@ pub async fn drill_as(
             lambda.max_memory_used()
         );
     }
-    std::fs::create_dir_all(report_dir)?;
+    // The report holds what the recovery found: for its user alone.
+    private::create_dir_all(report_dir)?;
     let stem = report_dir.join(&name);
-    std::fs::write(
-        stem.with_extension("json"),
+    private::write(
+        &stem.with_extension("json"),
         serde_json::to_string_pretty(&report).unwrap_or_default(),
     )?;
-    std::fs::write(stem.with_extension("html"), html(&report, execution_report.as_ref()))?;
+    private::write(&stem.with_extension("html"), html(&report, execution_report.as_ref()))?;
     eprintln!(
         "report: {} and {}",
         stem.with_extension("json").display(),

@@ -372,6 +372,9 @@ async fn a_drill_with_the_functions_run_as_lambda_runs_them_is_verified() {
             if path.is_dir() {
                 dirs.push(path);
             } else {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{} is for its owner alone", path.display());
                 let text = String::from_utf8_lossy(&std::fs::read(&path).expect("file")).into_owned();
                 outputs.push((path.display().to_string(), text));
             }

@@ -119,3 +119,22 @@ fn the_setup_venv_is_the_default_and_passes_the_check() {
     let chosen = choose_python(None, None, &rebound_tests::cache_dir()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(chosen, rebound_tests::cache_dir().join("venv/bin/python"));
 }
+
+/// Python runs the launcher from wherever it was written: a folder of this process's own, with
+/// a name nobody can guess and room for this user only, never a fixed path in /tmp where
+/// another user could have put a file first.
+#[test]
+fn the_launcher_is_written_where_only_this_user_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let launcher = rebound_tests::launcher_file().unwrap_or_else(|e| panic!("{e}"));
+    let dir = launcher.parent().expect("a folder");
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    assert_eq!(mode(&launcher), 0o600, "{}", launcher.display());
+    let predictable = std::env::temp_dir().join(format!("rebound-moto-launcher-{}.py", std::process::id()));
+    assert_ne!(launcher, predictable);
+    assert_eq!(
+        std::fs::read_to_string(&launcher).expect("read"),
+        rebound_tests::LAUNCHER
+    );
+}

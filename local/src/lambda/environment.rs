@@ -62,10 +62,7 @@ impl Instance {
     pub(super) async fn start(spec: &FunctionSpec, n: usize, logs: &Path) -> std::io::Result<Arc<Instance>> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let runtime_addr = listener.local_addr()?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(logs.join(format!("{}.log", spec.name)))?;
+        let log = rebound_moto::private::file(&logs.join(format!("{}.log", spec.name)), true)?;
         let mut command = tokio::process::Command::new(&spec.bootstrap);
         command
             .env_clear()

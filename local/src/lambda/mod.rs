@@ -124,7 +124,7 @@ struct Function {
 impl LocalLambda {
     /// Serves `functions` on a free loopback port; their processes log under `logs`.
     pub async fn start(functions: Vec<FunctionSpec>, logs: PathBuf) -> std::io::Result<LocalLambda> {
-        std::fs::create_dir_all(&logs)?;
+        rebound_moto::private::create_dir_all(&logs)?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Service {

@@ -179,18 +179,22 @@ impl FaultProxy {
             });
         }
         let port = free_port()?;
-        let dir = std::env::temp_dir().join(format!("rebound-faults-{}-{port}", std::process::id()));
+        // mitmdump runs the addon: it lives where only this user could have written it.
+        let dir =
+            crate::private::temp_dir(&format!("rebound-faults-{port}-")).map_err(|source| HarnessError::Spawn {
+                program: "a private temporary folder".into(),
+                source,
+            })?;
         let io = |source: std::io::Error| HarnessError::Spawn {
             program: dir.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(&dir).map_err(io)?;
         let addon = dir.join("faults.py");
-        std::fs::write(&addon, ADDON).map_err(io)?;
+        crate::private::write(&addon, ADDON).map_err(io)?;
         let rules = dir.join("rules.json");
-        std::fs::write(&rules, "[]").map_err(io)?;
+        crate::private::write(&rules, "[]").map_err(io)?;
         let log = dir.join("mitmdump.log");
-        let out = std::fs::File::create(&log).map_err(io)?;
+        let out = crate::private::file(&log, false).map_err(io)?;
         let err = out.try_clone().map_err(io)?;
         let child = Command::new(&program)
             .arg("--mode")

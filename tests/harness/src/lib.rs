@@ -10,6 +10,7 @@
 
 pub mod arc;
 pub mod faults;
+pub mod private;
 pub mod seed;
 pub mod wait;
 
@@ -95,8 +96,8 @@ impl MotoServer {
 
     fn spawn(program: &Path, leading: &[&std::ffi::OsStr]) -> Result<MotoServer, HarnessError> {
         let port = free_port()?;
-        let log = std::env::temp_dir().join(format!("rebound-moto-{port}-{}.log", std::process::id()));
-        let log_file = std::fs::File::create(&log).map_err(|source| HarnessError::Spawn {
+        let log = process_dir()?.join(format!("moto-{port}.log"));
+        let log_file = private::file(&log, false).map_err(|source| HarnessError::Spawn {
             program: program.display().to_string(),
             source,
         })?;
@@ -330,15 +331,28 @@ fn check_python(python: &Path) -> Result<(), HarnessError> {
     Ok(())
 }
 
-/// The launcher, written once per process: servers started at the same time must never read
-/// it half-written (a Python given an empty file exits at once, saying nothing).
-fn launcher_file() -> Result<PathBuf, HarnessError> {
+/// This process's own temporary folder (0700, a name nobody can guess): the launcher Python
+/// runs, and the servers' logs, where no other user could have put a file or a link first.
+fn process_dir() -> Result<PathBuf, HarnessError> {
+    static MADE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    MADE.get_or_init(|| private::temp_dir("rebound-moto-").map_err(|e| format!("a private temporary folder: {e}")))
+        .clone()
+        .map_err(|message| HarnessError::Spawn {
+            program: "the harness".into(),
+            source: std::io::Error::other(message),
+        })
+}
+
+/// The launcher, written once per process into [`process_dir`], whole before any server reads
+/// it (a Python given an empty file exits at once, saying nothing).
+pub fn launcher_file() -> Result<PathBuf, HarnessError> {
     static WRITTEN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = process_dir()?;
     WRITTEN
         .get_or_init(|| {
-            let path = std::env::temp_dir().join(format!("rebound-moto-launcher-{}.py", std::process::id()));
+            let path = dir.join("launcher.py");
             let next = path.with_extension("py.next");
-            std::fs::write(&next, LAUNCHER)
+            private::write(&next, LAUNCHER)
                 .and_then(|()| std::fs::rename(&next, &path))
                 .map(|()| path.clone())
                 .map_err(|e| format!("{}: {e}", path.display()))
