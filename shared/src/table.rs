@@ -1,11 +1,12 @@
 //! The recovery table (DynamoDB): one lease per application so only one recovery runs at a time,
 //! the last recovery's end for the cooldown, and an audit record of every decision and outcome.
 //!
-//! Items, all under `pk = "app#<application>"`: `sk = "lease"` (owner, expiresAt),
-//! `sk = "last-recovery"` (recoveryId, outcome, finishedAt),
-//! `sk = "audit#<time>#<recoveryId>#<kind>"` (detail), and
-//! `sk = "result#<recoveryId>#<step>#<part>"` (a step's whole result when the state carries only
-//! its summary). `expiresAt` is the table's TTL attribute.
+//! Items under `pk = "app#<application>"`: `sk = "lease"` (owner, expiresAt),
+//! `sk = "last-recovery"` (recoveryId, outcome, finishedAt) and
+//! `sk = "audit#<time>#<recoveryId>#<kind>"` (detail, written once); under
+//! `pk = "results#<application>"`: `sk = "result#<recoveryId>#<step>#<part>"` (a step's whole
+//! result when the state carries only its summary). The two partitions let IAM give the steps
+//! their results and nothing else (`dynamodb:LeadingKeys`). `expiresAt` is the TTL attribute.
 
 use std::collections::HashMap;
 
@@ -68,6 +69,11 @@ pub struct LastRecovery {
 
 fn pk(application: &str) -> AttributeValue {
     AttributeValue::S(format!("app#{application}"))
+}
+
+/// The partition of an application's kept step results.
+fn results_pk(application: &str) -> AttributeValue {
+    AttributeValue::S(format!("results#{application}"))
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -242,7 +248,8 @@ impl RecoveryTable {
         now: DateTime<Utc>,
         detail: &Value,
     ) -> Result<(), AwsError> {
-        self.client
+        let written = self
+            .client
             .put_item()
             .table_name(&self.name)
             .item("pk", pk(application))
@@ -257,10 +264,16 @@ impl RecoveryTable {
             .item("kind", s(kind))
             .item("detail", s(detail.to_string()))
             .item("expiresAt", n((now + Duration::days(AUDIT_DAYS)).timestamp()))
+            // An audit row is evidence: never written over.
+            .condition_expression("attribute_not_exists(sk)")
             .send()
             .await
-            .map_err(|e| crate::error::from_sdk("dynamodb", "PutItem", &e))?;
-        Ok(())
+            .map_err(|e| crate::error::from_sdk("dynamodb", "PutItem", &e));
+        match written {
+            // The same row (a retry whose answer was lost): it stands as first written.
+            Err(e) if e.code == "ConditionalCheckFailedException" => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     /// Every audit record of an application, oldest first.
@@ -295,7 +308,7 @@ impl RecoveryTable {
             self.client
                 .put_item()
                 .table_name(&self.name)
-                .item("pk", pk(application))
+                .item("pk", results_pk(application))
                 .item("sk", s(format!("result#{recovery_id}#{step}#{i:04}")))
                 .item("body", s(*part))
                 .item("write", s(&write))
@@ -324,7 +337,7 @@ impl RecoveryTable {
                 .query()
                 .table_name(&self.name)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", pk(application))
+                .expression_attribute_values(":pk", results_pk(application))
                 .expression_attribute_values(":prefix", s(&prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)

@@ -180,3 +180,52 @@ async fn a_scheduled_readiness_check_takes_no_lease_and_is_not_a_decision() {
     }
     assert!(table.audit_records("orders").await.expect("audit").is_empty());
 }
+
+/// An audit row is evidence: written once. The same row again (a retry after a lost answer, or
+/// anyone with PutItem) leaves it as first written; the steps keep their results in a partition
+/// of their own, apart from leases and audit rows.
+#[tokio::test]
+async fn an_audit_row_is_written_once_and_results_live_apart() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let config = moto.config("us-west-2");
+    seed::recovery_table(&config, TABLE).await.expect("table");
+    let table = RecoveryTable::new(&config, TABLE);
+    let now = Utc::now();
+    table
+        .audit("orders", "rec-1", "decision", now, &json!({"approved": false}))
+        .await
+        .expect("written");
+    table
+        .audit("orders", "rec-1", "decision", now, &json!({"approved": true}))
+        .await
+        .expect("the second write is no error");
+    let rows = table.audit_records("orders").await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0]["detail"].as_s().expect("detail"),
+        &json!({"approved": false}).to_string()
+    );
+    table
+        .put_result("orders", "rec-1", "dns", "{\"whole\":true}", now)
+        .await
+        .expect("kept");
+    let items = aws_sdk_dynamodb::Client::new(&config)
+        .scan()
+        .table_name(TABLE)
+        .send()
+        .await
+        .expect("scan");
+    let partitions: std::collections::BTreeSet<String> = items
+        .items()
+        .iter()
+        .filter_map(|i| i["pk"].as_s().ok().cloned())
+        .collect();
+    assert_eq!(
+        partitions,
+        std::collections::BTreeSet::from(["app#orders".to_string(), "results#orders".to_string()])
+    );
+    assert_eq!(
+        table.get_result("orders", "rec-1", "dns").await.expect("read"),
+        Some("{\"whole\":true}".to_string())
+    );
+}
