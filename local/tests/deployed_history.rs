@@ -58,8 +58,14 @@ async fn status_reads_every_page_and_finds_the_token_the_approval_gate_waits_on(
     );
     let token = "AQB8AAAAKgAAAAMAAAAAAAAAAfWvY1aSlbSEdiNTPKRVMm3XzO5hRlXi0OTQ+fy8uV3sQzYHbBu8oK3SuqzN6xStHP1rnBW3oaWHYBpV1Fe1ZmGSUUyi1w==";
     assert!(
-        text.contains(&format!("rebound approve --token {token} --by YOUR-NAME")),
+        text.contains(&format!("rebound approve --execution {arn} --by YOUR-NAME")),
         "{text}"
+    );
+    // The token is read from the history when answering, and never shown.
+    assert!(!text.contains(token), "{text}");
+    assert_eq!(
+        history::waiting_token(&events),
+        Some(("RequestApproval".into(), token.to_string()))
     );
     assert!(!text.contains("not-this-one"), "{text}");
 }

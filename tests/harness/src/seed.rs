@@ -222,22 +222,10 @@ pub async fn recovery_table(config: &SdkConfig, name: &str) -> Result<(), String
 /// object retained in governance mode for `days`.
 pub async fn report_bucket(config: &SdkConfig, name: &str, days: i32) -> Result<(), String> {
     use aws_sdk_s3::types::{
-        BucketLocationConstraint, CreateBucketConfiguration, DefaultRetention, ObjectLockConfiguration,
-        ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
     };
     let s3 = aws_sdk_s3::Client::new(config);
-    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-    s3.create_bucket()
-        .bucket(name)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| format!("CreateBucket: {e:?}"))?;
+    create_bucket(&s3, config, name, true).await?;
     s3.put_object_lock_configuration()
         .bucket(name)
         .object_lock_configuration(
@@ -261,23 +249,29 @@ pub async fn report_bucket(config: &SdkConfig, name: &str, days: i32) -> Result<
     Ok(())
 }
 
-pub async fn bucket(config: &SdkConfig, name: &str, versioned: bool) -> Result<(), String> {
-    use aws_sdk_s3::types::{
-        BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, VersioningConfiguration,
-    };
-    let s3 = aws_sdk_s3::Client::new(config);
+/// A bucket in `config`'s region, with Object Lock when `locked`.
+async fn create_bucket(s3: &aws_sdk_s3::Client, config: &SdkConfig, name: &str, locked: bool) -> Result<(), String> {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
     let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+    s3.create_bucket()
+        .bucket(name)
+        .object_lock_enabled_for_bucket(locked)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("CreateBucket: {e:?}"))
+}
+
+pub async fn bucket(config: &SdkConfig, name: &str, versioned: bool) -> Result<(), String> {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = aws_sdk_s3::Client::new(config);
     if s3.head_bucket().bucket(name).send().await.is_err() {
-        s3.create_bucket()
-            .bucket(name)
-            .create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| format!("CreateBucket: {e:?}"))?;
+        create_bucket(&s3, config, name, false).await?;
     }
     if versioned {
         s3.put_bucket_versioning()

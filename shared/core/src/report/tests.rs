@@ -151,7 +151,7 @@ fn the_page_has_a_time_axis_a_lane_per_branch_folded_polls_and_escapes_what_it_s
         "class=\"tick-label\">1 min 00 s</text>",
         "RTO 3 min 30 s (target 30 min 00 s)",
         "UPSERT &lt;script&gt;",
-        "approved by jane at 2026-11-24T03:13:20+00:00",
+        "approved by jane (AWS identity: not given) at 2026-11-24T03:13:20+00:00",
         "Left unfenced",
         "<p id=\"extra\">verified</p>",
     ] {
