@@ -86,6 +86,10 @@ pub struct Figures {
     pub report_bytes: (i64, i64),
     /// What moto holds afterwards.
     pub moved: Moved,
+    /// The recovery's forecast RTO and its physical floor, in seconds, when it ended with a
+    /// context.
+    pub forecast_seconds: Option<f64>,
+    pub floor_seconds: Option<f64>,
 }
 
 /// How much of the application moto holds in the recovery region after the run.
@@ -177,6 +181,15 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
         );
         *calls.entry(key).or_default() += 1;
     }
+    let forecast = outcome.as_ref().ok().and_then(|output| {
+        let mut output = output.clone();
+        if output.get("plan").is_none() {
+            output["plan"] = serde_json::to_value(&plan).ok()?;
+        }
+        serde_json::from_value::<rebound_shared::RecoveryContext>(output)
+            .ok()
+            .map(|ctx| rebound_shared::forecast::of_context(&ctx))
+    });
     let moved = moved(&global, &recovery, &plan).await?;
     let report_bytes = report_bytes(&recovery).await?;
     Ok(Figures {
@@ -196,6 +209,8 @@ pub async fn recover(shape: Shape) -> Result<Figures, BenchError> {
         plan_bytes,
         resources: shape.records + shape.databases + shape.services,
         peak_memory_kib: peak_memory_kib(),
+        forecast_seconds: forecast.as_ref().map(|f| f.rto_seconds),
+        floor_seconds: forecast.as_ref().map(|f| f.floor_seconds),
     })
 }
 

@@ -368,6 +368,26 @@ async fn drill_forecast_prints_the_predicted_rto_its_critical_path_and_its_sourc
         .find(|l| l.starts_with("Critical path (*): "))
         .expect("a critical path");
     assert!(path.contains("databases (") || path.contains("dns ("), "{path}");
+    // Beside the forecast, the floor AWS itself sets, and how far above it the forecast is.
+    let floor = printed
+        .lines()
+        .find(|l| l.starts_with("Physical floor "))
+        .expect("a physical floor");
+    assert!(
+        floor.contains("alarm delivered") && floor.contains("x the floor"),
+        "{floor}"
+    );
+    let report = std::fs::read_dir(dir.path())
+        .expect("reports")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a JSON report");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(report).expect("read")).expect("json");
+    let (rto, floor) = (
+        report["forecast"]["rtoSeconds"].as_f64().expect("rto"),
+        report["forecast"]["floorSeconds"].as_f64().expect("floor"),
+    );
+    assert!(floor > 0.0 && floor <= rto, "floor {floor} s, forecast {rto} s");
     assert!(
         printed.contains("aurora-global-failover"),
         "the Aurora figure was used: {printed}"

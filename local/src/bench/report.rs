@@ -19,6 +19,12 @@ pub(super) fn print(all: &[Figures]) {
             f.plan_bytes,
             f.peak_memory_kib
         );
+        if let (Some(rto), Some(floor)) = (f.forecast_seconds, f.floor_seconds) {
+            println!(
+                "  forecast RTO {rto:.0} s, physical floor {floor:.0} s: {:.2}x the floor",
+                rto / floor.max(1.0)
+            );
+        }
         println!(
             "  execution report in S3: {} B JSON, {} B page",
             f.report_bytes.0, f.report_bytes.1

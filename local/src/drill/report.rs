@@ -219,6 +219,13 @@ pub fn print_forecast(forecast: &Value) {
         })
         .collect();
     println!("Critical path (*): {}", path.join(" → "));
+    let floor = forecast["floorSeconds"].as_f64().unwrap_or(0.0);
+    println!(
+        "Physical floor {} (AWS's own durations, custom actions at theirs: {}); the forecast is {:.2}x the floor",
+        human(floor),
+        forecast["floorPath"].as_str().unwrap_or(""),
+        rto / floor.max(1.0)
+    );
     for left in forecast["excluded"].as_array().into_iter().flatten() {
         println!("Not counted: {}", left.as_str().unwrap_or(""));
     }

@@ -36,6 +36,13 @@ pub struct Forecast {
     pub within_target: bool,
     /// What the clock cannot know: a person's time.
     pub excluded: Vec<String>,
+    /// The physical floor: the longest chain of AWS's own durations the plan requires (the
+    /// alarm's delivery, each step's slowest change, the resolvers' TTL, custom actions at their
+    /// declared durations), with nothing of Rebound's (no invocation, no poll interval, no
+    /// validation spacing) and each part started as soon as what it needs is done.
+    pub floor_seconds: f64,
+    /// The floor's chain, as `critical_path` says the forecast's.
+    pub floor_path: String,
 }
 
 /// What the acting steps do, from a recovery's results or the dry runs of a readiness check.
@@ -120,6 +127,63 @@ fn polled(phase: Phase, lane: Lane, name: &str, step: &str, actions: &[Action], 
     }
 }
 
+/// AWS's own time for a step's changes: the slowest change's figure, or one write when every
+/// change takes effect at once; nothing when nothing changes.
+fn own_time(step: &str, actions: &[Action]) -> f64 {
+    actions
+        .iter()
+        .filter(|a| !a.already_done)
+        .filter_map(|a| figures::for_operation(step, &a.operation))
+        .map(|f| f.seconds)
+        .fold(0.0, f64::max)
+}
+
+/// The custom actions at `point`, at their declared durations (their timeouts).
+fn declared(plan: &RecoveryPlan, point: ActionPoint) -> f64 {
+    plan.custom_actions
+        .iter()
+        .filter(|a| a.at == point)
+        .map(|a| a.timeout_seconds as f64)
+        .sum()
+}
+
+/// [`Forecast::floor_seconds`] and its chain. DNS, the databases and the services' capacity
+/// need nothing of each other; what runs after the databases waits for the new writer.
+fn floor(plan: &RecoveryPlan, moves_region: bool, planned: &Planned) -> (f64, String) {
+    let mut chain = vec![("alarm delivered", figures::START.seconds)];
+    let mut parallel = vec![("services", own_time("services", planned.services))];
+    if moves_region {
+        chain.push((
+            "custom actions before failover",
+            declared(plan, ActionPoint::BeforeFailover),
+        ));
+        let ttl = plan.dns.iter().filter_map(|r| r.ttl).max().unwrap_or(0) as f64;
+        let dns = own_time("dns", planned.dns);
+        parallel.push(("DNS and its TTL", if dns > 0.0 { dns + ttl } else { 0.0 }));
+        parallel.push((
+            "databases, then what needs the writer",
+            own_time("database", planned.databases) + declared(plan, ActionPoint::AfterDatabases),
+        ));
+    }
+    let (name, longest) = parallel
+        .into_iter()
+        .fold(("nothing", 0.0), |best, p| if p.1 > best.1 { p } else { best });
+    chain.push((name, longest));
+    chain.push((
+        "custom actions after services",
+        declared(plan, ActionPoint::AfterServices),
+    ));
+    chain.push(("before validation", declared(plan, ActionPoint::BeforeValidation)));
+    let seconds = chain.iter().map(|(_, s)| s).sum();
+    let path = chain
+        .iter()
+        .filter(|(_, s)| *s > 0.0)
+        .map(|(what, s)| format!("{what} {}", human(*s)))
+        .collect::<Vec<_>>()
+        .join(" → ");
+    (seconds, path)
+}
+
 fn fixed(phase: Phase, label: String, seconds: f64, figure: Option<&'static str>) -> Leg {
     Leg {
         phase,
@@ -151,6 +215,7 @@ fn custom(plan: &RecoveryPlan, point: ActionPoint) -> Option<Leg> {
 /// Predicts the recovery's RTO. `moves_region`: DNS and databases fail over (not a service
 /// restore); `approval_required`: a person's wait, left out of the figure and said so.
 pub fn forecast(plan: &RecoveryPlan, moves_region: bool, approval_required: bool, planned: Planned) -> Forecast {
+    let (floor_seconds, floor_path) = floor(plan, moves_region, &planned);
     let mut legs = vec![
         fixed(
             Phase::Detection,
@@ -226,6 +291,8 @@ pub fn forecast(plan: &RecoveryPlan, moves_region: bool, approval_required: bool
         target_seconds,
         within_target: rto_seconds <= target_seconds as f64,
         excluded,
+        floor_seconds,
+        floor_path,
     }
 }
 
@@ -238,6 +305,12 @@ impl Forecast {
             .map(|l| format!("{} {}", l.label, human(l.seconds)))
             .collect::<Vec<_>>()
             .join(" → ")
+    }
+
+    /// How many times its physical floor the forecast is (1.0: nothing waits that AWS does not
+    /// make wait).
+    pub fn over_floor(&self) -> f64 {
+        self.rto_seconds / self.floor_seconds.max(1.0)
     }
 
     /// One line: the predicted RTO against the target.

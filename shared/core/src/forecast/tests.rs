@@ -107,6 +107,36 @@ fn a_replica_promotion_is_the_critical_path_of_a_failover() {
         "{}",
         f.verdict()
     );
+    // The floor: the alarm's delivery, then the promotion, beside DNS with its TTL (2 min) and
+    // the instances (2 min 30 s): nothing of Rebound's own.
+    assert_eq!(f.floor_seconds, 2.0 + 300.0);
+    assert_eq!(
+        f.floor_path,
+        "alarm delivered 2.0 s → databases, then what needs the writer 5 min 00 s"
+    );
+    assert!((f.over_floor() - 530.0 / 302.0).abs() < 1e-9);
+}
+
+#[test]
+fn the_floor_counts_custom_actions_and_a_service_restore_waits_on_its_services_alone() {
+    let mut plan = plan();
+    plan.custom_actions = serde_json::from_value(json!([
+        {"name": "drain", "at": "beforeFailover", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders-drain", "timeoutSeconds": 30},
+        {"name": "warm", "at": "afterDatabases", "functionArn": "arn:aws:lambda:us-west-2:123456789012:function:orders-warm", "timeoutSeconds": 60}
+    ]))
+    .expect("custom actions");
+    let databases = [action("PromoteReadReplica", "orders-db-usw2")];
+    let services = [action("UpdateService", "orders-api")];
+    let planned = || Planned {
+        dns: &[],
+        databases: &databases,
+        services: &services,
+    };
+    let f = forecast(&plan, true, false, planned());
+    assert_eq!(f.floor_seconds, 2.0 + 30.0 + 300.0 + 60.0);
+    let restore = forecast(&plan, false, false, planned());
+    assert_eq!(restore.floor_seconds, 2.0 + 90.0, "{}", restore.floor_path);
+    assert!(restore.over_floor() > 1.0);
 }
 
 #[test]
