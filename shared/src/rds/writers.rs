@@ -144,10 +144,18 @@ where
 {
     let deadline = tokio::time::Instant::now() + REACH_TIMEOUT;
     let mut backoff = FIRST_BACKOFF;
+    // A region that answered with throttling and is still being asked when the budget runs out
+    // answered: it is busy, not gone (a slow answer under load must not turn it into "no answer").
+    let mut throttled: Option<AwsError> = None;
     loop {
         let error = match tokio::time::timeout_at(deadline, call()).await {
             Ok(Ok(done)) => return Ok(done),
-            Err(_) => return Err(Unreached::Failed(format!("no answer in {} s", REACH_TIMEOUT.as_secs()))),
+            Err(_) => {
+                return Err(match throttled {
+                    Some(e) => Unreached::Busy(e),
+                    None => Unreached::Failed(format!("no answer in {} s", REACH_TIMEOUT.as_secs())),
+                })
+            }
             Ok(Err(e)) => e,
         };
         if !error.is_throttling() {
@@ -157,6 +165,7 @@ where
             return Err(Unreached::Busy(error));
         }
         tracing::warn!(error = %error, "the old writer's region is busy; asking again");
+        throttled = Some(error);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
@@ -338,4 +347,46 @@ fn assess(instance: Option<&DbInstance>, isolation: Option<&str>) -> Assessed {
         value,
         cluster: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn throttled() -> AwsError {
+        AwsError {
+            service: "rds",
+            operation: "DescribeDBInstances",
+            code: "Throttling".into(),
+            message: "Rate exceeded".into(),
+            status: Some(400),
+            kind: ErrorKind::Transient,
+        }
+    }
+
+    /// A region that throttled and then answers too slowly for the budget answered: busy, not
+    /// gone; one that never answered is unreached.
+    #[tokio::test(start_paused = true)]
+    async fn a_region_that_throttled_before_the_budget_ran_out_is_busy_not_gone() {
+        let mut calls = 0;
+        let busy = within_reach(|| {
+            calls += 1;
+            let first = calls == 1;
+            async move {
+                if first {
+                    Err(throttled())
+                } else {
+                    std::future::pending::<Result<(), AwsError>>().await
+                }
+            }
+        })
+        .await;
+        assert!(matches!(busy, Err(Unreached::Busy(_))), "{busy:?}");
+        let gone = within_reach(std::future::pending::<Result<(), AwsError>>).await;
+        assert!(
+            matches!(gone, Err(Unreached::Failed(ref r)) if r.starts_with("no answer")),
+            "{gone:?}"
+        );
+    }
 }
