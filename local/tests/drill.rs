@@ -377,12 +377,7 @@ async fn drill_forecast_prints_the_predicted_rto_its_critical_path_and_its_sourc
         floor.contains("alarm delivered") && floor.contains("x the floor"),
         "{floor}"
     );
-    let report = std::fs::read_dir(dir.path())
-        .expect("reports")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .expect("a JSON report");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(report).expect("read")).expect("json");
+    let report = common::json_report(dir.path());
     let (rto, floor) = (
         report["forecast"]["rtoSeconds"].as_f64().expect("rto"),
         report["forecast"]["floorSeconds"].as_f64().expect("floor"),

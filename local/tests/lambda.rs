@@ -3,6 +3,8 @@
 //! Lambda itself answering as Lambda's Invoke API does (timeouts, a process that dies, payload
 //! limits), shown with a function of a few lines that does what it is told.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -337,12 +339,7 @@ async fn a_drill_with_the_functions_run_as_lambda_runs_them_is_verified() {
     assert!(said.contains("the six functions run as Lambda runs them"), "{said}");
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("RECOVERY VERIFIED"), "{printed}");
-    let report = std::fs::read_dir(dir.path())
-        .expect("reports")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .expect("a JSON report");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(report).expect("read")).expect("json");
+    let report = common::json_report(dir.path());
     assert_eq!(report["verified"], true);
     let cold = report["lambdaColdStarts"].as_object().expect("cold starts counted");
     let memory = report["lambdaMaxMemoryUsedMb"].as_object().expect("memory measured");

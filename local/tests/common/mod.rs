@@ -131,3 +131,13 @@ pub async fn kill_after(mut child: Child, markers: &'static [&'static str]) -> S
     .await
     .expect("joined")
 }
+
+/// The JSON report a drill wrote into `dir`.
+pub fn json_report(dir: &std::path::Path) -> serde_json::Value {
+    let path = std::fs::read_dir(dir)
+        .expect("reports")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a JSON report");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
