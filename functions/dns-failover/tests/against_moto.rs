@@ -13,7 +13,7 @@ use rebound_tests::{event, MotoServer};
 use serde_json::{json, Value};
 
 struct World {
-    _moto: MotoServer,
+    moto: MotoServer,
     dns: DnsFailover,
     route53: Client,
     zone: String,
@@ -101,7 +101,7 @@ async fn world() -> World {
     }
     World {
         dns: DnsFailover::new(&moto.regions()),
-        _moto: moto,
+        moto,
         route53,
         zone,
         health_check,
@@ -181,6 +181,11 @@ impl World {
 #[tokio::test]
 async fn failover_moves_every_record_in_one_batch_then_finds_them_done() {
     let w = world().await;
+    // Route 53's 60 s at the harness's scale is under a second: a loaded machine could see the
+    // change INSYNC before the first poll. Five seconds keeps the PENDING window open.
+    w.moto
+        .set_durations(&json!({"ChangeResourceRecordSets": 5.0}))
+        .expect("durations");
     let result = w.run(&w.request).await.expect("start");
     assert_eq!(w.api_value().await, "orders-api-usw2.orders.example.com");
     assert_eq!(
