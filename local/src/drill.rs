@@ -9,6 +9,7 @@ mod inject;
 mod report;
 mod scenario;
 mod seed;
+mod stages;
 mod verify;
 
 use inject::*;
@@ -211,7 +212,8 @@ pub async fn drill_with(
     report_dir: &Path,
     faults: &[Fault],
 ) -> Result<(bool, Value), DrillError> {
-    drill_as(scenario, time_scale, report_dir, faults, Runner::InProcess).await
+    // Boxed: a drill's future is large, and a test thread's stack is 2 MiB.
+    Box::pin(drill_as(scenario, time_scale, report_dir, faults, Runner::InProcess)).await
 }
 
 /// [`drill_with`], the functions run by `runner`.
@@ -223,7 +225,7 @@ pub async fn drill_as(
     runner: Runner,
 ) -> Result<(bool, Value), DrillError> {
     eprintln!("drill {scenario:?}: starting moto_server");
-    let stage = Stage::new(scenario).await?;
+    let stage = Box::pin(Stage::new(scenario)).await?;
     let Stage {
         moto,
         global,
@@ -291,11 +293,11 @@ pub async fn drill_as(
         p.set(&faults)?;
     }
     let name = crate::asl::unique_execution_name("drill");
-    let (outcome, timeline) = execute(&functions, bound, time_scale, &definition, event, &name).await;
+    let (outcome, timeline) = Box::pin(execute(&functions, bound, time_scale, &definition, event, &name)).await;
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
     let ended = Ended::of(&outcome, &world.plan)?;
-    let (mut facts, notification, envelopes) = verify(scenario, &ended, &global, &recovery, &world).await?;
+    let (mut facts, notification, envelopes) = Box::pin(verify(scenario, &ended, &global, &recovery, &world)).await?;
     let stored = stored_report(&recovery, &name).await?;
     facts.push(report_fact(scenario, stored.as_ref()));
     if stored.is_some() {

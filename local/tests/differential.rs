@@ -13,6 +13,16 @@ use serde_json::{json, Value};
 
 const ECHO: &str = "arn:aws:lambda:us-east-1:123456789012:function:echo";
 
+/// The definition's states from the services' end to the success notification.
+const VALIDATION: [&str; 6] = [
+    "ValidateBesideActions",
+    "KeepCustomActionResults",
+    "KeepValidationRounds",
+    "ConfirmRecovery",
+    "RecoveryConfirmed?",
+    "WaitBeforeConfirming",
+];
+
 fn cases() -> Vec<(&'static str, Value, Value)> {
     let pass = |result: Value| json!({"Type": "Pass", "Result": result, "End": true});
     vec![
@@ -150,26 +160,41 @@ fn cases() -> Vec<(&'static str, Value, Value)> {
                     "FailoverFailed",
                     "NotifyFailure",
                     "RecoveryFailed",
-                    "AfterDatabasesActions",
-                    "RestoreServices",
-                    "ServicesRestored?",
-                    "AfterServicesActions",
-                    "BeforeValidationActions",
-                    "WaitForServices",
-                    "CheckServices",
-                    "ValidateRecovery",
-                    "RecoveryValidated?",
-                    "WaitBeforeProbing",
-                    "ProbeAgain",
                     "SendNotification",
                     "NotificationFailed",
                     "RecoveryComplete",
-                ] {
+                ]
+                .into_iter()
+                .chain(VALIDATION)
+                {
                     states.insert(name.to_string(), def["States"][name].clone());
                 }
                 json!({"StartAt": "FailoverSucceeded?", "States": states})
             },
-            json!({"dryRun": false, "results": {"dns": {"step": "dnsFailover", "status": "completed"}, "database": {"step": "databaseFailover", "status": "failed"}}}),
+            json!({"dryRun": false, "results": {"dns": {"step": "dnsFailover", "status": "completed"}, "database": {"step": "databaseFailover", "status": "failed"},
+                "capacity": {"step": "serviceRestoration", "status": "completed"}, "services": {"step": "serviceRestoration", "status": "failed"}}}),
+        ),
+        (
+            "the recovery definition's failover: three branches, the writer's services after the promotion",
+            failover(json!("completed")),
+            json!({"dryRun": false, "customActions": {"afterDatabases": [{"name": "rekey"}]}, "customActionResults": {"beforeFailover": []}}),
+        ),
+        (
+            "the recovery definition's failover: a failed promotion leaves the writer's services not started",
+            failover(json!("failed")),
+            json!({"dryRun": false, "customActions": {"afterDatabases": []}, "customActionResults": {}}),
+        ),
+        (
+            "the recovery definition's validation: rounds beside the custom actions, then the confirming round",
+            scripted_states(
+                &VALIDATION,
+                &json!(null),
+                json!({"SendNotification": {"Type": "Succeed"}, "NotifyFailure": {"Type": "Pass", "InputPath": "$.error", "End": true}}),
+                "ValidateBesideActions",
+            ),
+            json!({"dryRun": false, "results": {"services": {"status": "completed"}},
+                "customActions": {"afterServices": [{"name": "warm"}], "beforeValidation": []},
+                "customActionResults": {"beforeFailover": [{"name": "drain", "status": "succeeded"}]}}),
         ),
         (
             "a failing Parallel branch fails the Parallel while its sibling waits",
@@ -195,6 +220,78 @@ fn cases() -> Vec<(&'static str, Value, Value)> {
             json!({"items": [1, 2, 3]}),
         ),
     ]
+}
+
+/// The definition's `InitiateFailover` and the states after it up to `AfterServicesActions`,
+/// each Task answering what the step would ([`scripted_states`]).
+fn failover(database: Value) -> Value {
+    scripted_states(
+        &[
+            "InitiateFailover",
+            "KeepAfterDatabasesResults",
+            "FailoverSucceeded?",
+            "FailoverFailed",
+        ],
+        &database,
+        json!({"ValidateBesideActions": {"Type": "Succeed"}, "NotifyFailure": {"Type": "Pass", "InputPath": "$.error", "End": true}}),
+        "InitiateFailover",
+    )
+}
+
+/// The definition's states `names` (and `ends`, which stand in for where they lead), each Task
+/// answering what the step would (its ResultSelector fixed): in progress with `nextCheckSeconds` at its start,
+/// `completed` at its check (or, for the databases' check with `database` "failed", the error
+/// its Catch takes), a validation round failing first then passing, so the waits timed by the
+/// results, the branches' results and the data flow run as the definition has them.
+fn scripted_states(names: &[&str], database: &Value, ends: Value, start: &str) -> Value {
+    let def: Value = serde_json::from_str(include_str!("../../statemachine/recovery.asl.json")).expect("definition");
+    fn scripted(states: &mut Value, database: &Value) {
+        for (name, state) in states.as_object_mut().into_iter().flatten() {
+            if let Some(branches) = state.get_mut("Branches").and_then(Value::as_array_mut) {
+                for branch in branches {
+                    scripted(&mut branch["States"], database);
+                }
+            }
+            if let Some(processor) = state.get_mut("ItemProcessor") {
+                scripted(&mut processor["States"], database);
+            }
+            if state["Type"] != "Task" {
+                continue;
+            }
+            if name == "CheckDatabaseFailover" && database == "failed" {
+                // The step's error, as its Catch takes it.
+                let catch = &state["Catch"][0];
+                *state = json!({"Type": "Pass", "Result": {"Error": "Rebound.PreconditionFailed", "Cause": "scripted"},
+                    "ResultPath": catch["ResultPath"], "Next": catch["Next"]});
+                continue;
+            }
+            let result = match name.as_str() {
+                n if n.starts_with("Invoke") => json!({"output": "ok"}),
+                "ValidateRecovery" => json!({"passed": false, "consecutiveSuccesses": 0}),
+                "ProbeAgain" | "ConfirmRecovery" => json!({"passed": true, "round": name}),
+                n if n.starts_with("Check") => json!({"step": name, "status": "completed"}),
+                _ => json!({"step": name, "status": "inProgress", "nextCheckSeconds": 1}),
+            };
+            // Still a Task, with its Retry and Catch: its answer is fixed by its ResultSelector.
+            let task = state.as_object_mut().expect("a state");
+            for key in ["Parameters", "TimeoutSecondsPath"] {
+                task.remove(key);
+            }
+            task.insert("Resource".into(), json!(ECHO));
+            task.insert("TimeoutSeconds".into(), json!(60));
+            task.insert("ResultSelector".into(), result);
+        }
+    }
+    let mut states = serde_json::Map::new();
+    for name in names {
+        states.insert(name.to_string(), def["States"][name].clone());
+    }
+    for (name, state) in ends.as_object().into_iter().flatten() {
+        states.insert(name.clone(), state.clone());
+    }
+    let mut states = Value::Object(states);
+    scripted(&mut states, database);
+    json!({"StartAt": start, "States": states})
 }
 
 fn echo() -> TaskHandler {

@@ -174,6 +174,7 @@ fn request_identity(payload: &Value) -> Value {
     let context = &payload["context"];
     serde_json::json!({
         "action": payload["action"],
+        "stage": payload["stage"],
         "context": { "application": context["application"], "recoveryId": context["recoveryId"] },
     })
 }

@@ -18,9 +18,10 @@ pub const INLINE_BYTES: usize = 4 * 1024;
 pub const SUMMARY_ITEMS: usize = 10;
 
 /// Where results sit in the state, by their key in the table.
-const RESULT_PATHS: [(&str, &str); 9] = [
+const RESULT_PATHS: [(&str, &str); 10] = [
     ("dns", "/results/dns"),
     ("database", "/results/database"),
+    ("capacity", "/results/capacity"),
     ("services", "/results/services"),
     ("validation", "/results/validation"),
     ("notification", "/results/notification"),
@@ -65,7 +66,7 @@ pub fn needed_by(function: &str) -> &'static [&'static str] {
     match function {
         "dns-failover" => &["dns"],
         "database-failover" => &["database"],
-        "service-restoration" => &["services"],
+        "service-restoration" => &["services", "capacity"],
         "recovery-validator" => &[
             "validation",
             "database",
@@ -73,7 +74,15 @@ pub fn needed_by(function: &str) -> &'static [&'static str] {
             "dryRun.database",
             "dryRun.services",
         ],
-        "recovery-notifier" => &["dns", "database", "services", "validation", "notification", "readiness"],
+        "recovery-notifier" => &[
+            "dns",
+            "database",
+            "capacity",
+            "services",
+            "validation",
+            "notification",
+            "readiness",
+        ],
         _ => &[],
     }
 }
@@ -125,6 +134,8 @@ impl ResultStore {
             (Some("readiness"), "dns") => "dryRun.dns",
             (Some("readiness"), "database") => "dryRun.database",
             (Some("readiness"), "services") => "dryRun.services",
+            // The capacity added beside the failover is the same step's other result.
+            (_, "services") if request["stage"] == "capacity" => "capacity",
             (_, key) => key,
         };
         let context = &request["context"];

@@ -545,7 +545,7 @@ fn every_problem_is_reported_at_once() {
             "recoveryRegion: must differ from primaryRegion",
             "objectives.rpoSeconds: must be > 0",
             "databases[0].identifier: required",
-            "services[1].colour: unknown field (expected one of: kind, cluster, service, desiredCount)",
+            "services[1].colour: unknown field (expected one of: kind, cluster, service, desiredCount, needsWriter)",
         ]
     );
 }

@@ -165,3 +165,161 @@ fn no_policy_grants_every_action() {
         }
     }
 }
+
+/// Where each branch of a Parallel starts.
+fn starts(parallel: &Value) -> Vec<&str> {
+    parallel["Branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .filter_map(|b| b["StartAt"].as_str())
+        .collect()
+}
+
+/// The states of one branch of `InitiateFailover`, by where it starts.
+fn branch(start: &str) -> serde_json::Map<String, Value> {
+    let def = definition();
+    def["States"]["InitiateFailover"]["Branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .find(|b| b["StartAt"] == start)
+        .unwrap_or_else(|| panic!("a branch starting at {start}"))["States"]
+        .as_object()
+        .expect("states")
+        .clone()
+}
+
+#[test]
+fn capacity_grows_beside_the_failover_and_what_needs_the_writer_waits_for_the_promotion() {
+    let def = definition();
+    let parallel = &def["States"]["InitiateFailover"];
+    assert_eq!(
+        starts(parallel),
+        ["StartDnsFailover", "StartDatabaseFailover", "AddCapacity"]
+    );
+    let capacity = branch("AddCapacity");
+    assert_eq!(capacity["AddCapacity"]["Parameters"]["stage"], "capacity");
+    assert_eq!(capacity["CheckCapacity"]["Parameters"]["stage"], "capacity");
+
+    // In the databases' branch, the only way to the writer's services is a completed failover,
+    // then the custom actions after it.
+    let databases = branch("StartDatabaseFailover");
+    let into = |target: &str| -> Vec<String> {
+        databases
+            .iter()
+            .filter(|(_, s)| {
+                s["Next"] == target
+                    || s["Default"] == target
+                    || s["Choices"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["Next"] == target)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    assert_eq!(into("RestoreWriterServices"), ["AfterDatabasesActions"]);
+    assert_eq!(into("AfterDatabasesActions"), ["DatabaseFailoverDone?"]);
+    let done = &databases["DatabaseFailoverDone?"]["Choices"][0];
+    assert_eq!(
+        (
+            done["Variable"].as_str(),
+            done["StringEquals"].as_str(),
+            done["Next"].as_str()
+        ),
+        (
+            Some("$.results.database.status"),
+            Some("completed"),
+            Some("AfterDatabasesActions")
+        )
+    );
+    for name in ["RestoreWriterServices", "CheckWriterServices"] {
+        assert_eq!(databases[name]["Parameters"]["stage"], "afterWriter", "{name}");
+    }
+    // Every branch's results reach the state, and the failover succeeds only with all four.
+    let selector = parallel["ResultSelector"].as_object().expect("selector");
+    for key in ["dns.$", "database.$", "capacity.$", "services.$"] {
+        assert!(selector.contains_key(key), "{key}");
+    }
+    let rules = def["States"]["FailoverSucceeded?"]["Choices"][0]["And"]
+        .as_array()
+        .expect("And")
+        .iter()
+        .filter_map(|r| r["Variable"].as_str())
+        .collect::<BTreeSet<_>>();
+    assert_eq!(
+        rules,
+        BTreeSet::from([
+            "$.results.capacity.status",
+            "$.results.database.status",
+            "$.results.dns.status",
+            "$.results.services.status"
+        ])
+    );
+}
+
+#[test]
+fn each_polling_wait_is_timed_by_the_result_it_polls() {
+    let mut waited = 0;
+    let states = all_states();
+    for (name, state) in states.iter().filter(|(_, s)| s["Type"] == "Wait") {
+        if name == "WaitBeforeProbing" || name == "WaitBeforeConfirming" {
+            // Validation rounds are spaced on purpose: consecutive successes mean something.
+            assert!(state["Seconds"].is_u64());
+            continue;
+        }
+        let next = state["Next"].as_str().expect("Next");
+        let (_, check) = states.iter().find(|(n, _)| n == next).expect("the check");
+        let result = check["ResultPath"].as_str().expect("ResultPath");
+        assert_eq!(
+            state["SecondsPath"].as_str(),
+            Some(format!("{result}.nextCheckSeconds").as_str()),
+            "{name}"
+        );
+        waited += 1;
+    }
+    assert_eq!(waited, 5);
+}
+
+#[test]
+fn validation_rounds_run_beside_the_custom_actions_and_one_more_confirms_after_them() {
+    let def = definition();
+    let states = &def["States"];
+    assert_eq!(
+        starts(&states["ValidateBesideActions"]),
+        ["AfterServicesActions", "ValidateRecovery"]
+    );
+    // Both ways to it: the failover's services and a service restore's.
+    assert_eq!(
+        states["FailoverSucceeded?"]["Choices"][0]["Next"],
+        "ValidateBesideActions"
+    );
+    assert_eq!(
+        states["ServicesRestored?"]["Choices"][0]["Next"],
+        "ValidateBesideActions"
+    );
+    // The confirming round continues the rounds' streak (status), after every custom action.
+    assert_eq!(states["KeepValidationRounds"]["Next"], "ConfirmRecovery");
+    assert_eq!(states["ConfirmRecovery"]["Parameters"]["action"], "status");
+    assert_eq!(states["ConfirmRecovery"]["ResultPath"], "$.results.validation");
+    assert_eq!(states["RecoveryConfirmed?"]["Choices"][0]["Next"], "SendNotification");
+    assert_eq!(states["RecoveryConfirmed?"]["Default"], "WaitBeforeConfirming");
+    // Nothing else reaches the success notification.
+    let into_success: Vec<&String> = states
+        .as_object()
+        .expect("states")
+        .iter()
+        .filter(|(_, s)| {
+            s["Next"] == "SendNotification"
+                || s["Choices"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["Next"] == "SendNotification")
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(into_success, ["RecoveryConfirmed?"]);
+}

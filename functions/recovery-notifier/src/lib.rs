@@ -172,6 +172,7 @@ impl RecoveryNotifier {
             duration_ms: elapsed_ms(started),
             tracking_id: out.message_id().map(str::to_string),
             detail: None,
+            expected_at: None,
         });
         result.actions.extend(closed);
         result.actions.extend(report.map(|(action, _)| action));
@@ -216,6 +217,7 @@ async fn write_report(
         duration_ms: elapsed_ms(started),
         tracking_id: None,
         detail: None,
+        expected_at: None,
     };
     match written {
         Ok(stored) => (action, Some(stored)),
@@ -289,6 +291,7 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
         duration_ms: elapsed_ms(started),
         tracking_id: None,
         detail: Some(detail),
+        expected_at: None,
     }
 }
 
@@ -296,7 +299,12 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
 /// step that failed may have changed something before it did, so it counts as a change.
 fn changed_anything(ctx: &RecoveryContext) -> bool {
     let r = &ctx.results;
-    let steps = [r.dns.as_ref(), r.database.as_ref(), r.services.as_ref()];
+    let steps = [
+        r.dns.as_ref(),
+        r.database.as_ref(),
+        r.capacity.as_ref(),
+        r.services.as_ref(),
+    ];
     steps.into_iter().flatten().any(|s| {
         s.status == rebound_shared::context::StepStatus::Failed
             || s.actions

@@ -286,6 +286,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
     let steps: Vec<String> = [
         step_line("DNS failover", r.dns.as_ref()),
         step_line("Database failover", r.database.as_ref()),
+        step_line("Capacity beside the failover", r.capacity.as_ref()),
         step_line("Service restoration", r.services.as_ref()),
         step_line("Validation", r.validation.as_ref().map(|v| &v.result)),
     ]
@@ -408,6 +409,7 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
     let step_list: Vec<Value> = [
         step_json(r.dns.as_ref()),
         step_json(r.database.as_ref()),
+        step_json(r.capacity.as_ref()),
         step_json(r.services.as_ref()),
         step_json(r.validation.as_ref().map(|v| &v.result)),
     ]
@@ -489,6 +491,7 @@ pub fn metrics_line(ctx: &RecoveryContext, succeeded: bool, now: DateTime<Utc>) 
     for (name, step) in [
         ("DnsFailoverMs", ctx.results.dns.as_ref()),
         ("DatabaseFailoverMs", ctx.results.database.as_ref()),
+        ("CapacityMs", ctx.results.capacity.as_ref()),
         ("ServiceRestorationMs", ctx.results.services.as_ref()),
         ("ValidationMs", v.map(|v| &v.result)),
     ] {

@@ -6,6 +6,10 @@
 //! and Auto Scaling min/desired/max. `status` waits until ECS running counts and InService
 //! instances reach the targets ([`running`]). The application's event source mappings move with
 //! it (`streams.rs`).
+//!
+//! When the region moves, the state machine calls it twice ([`ServiceStage`]): `AddCapacity`
+//! beside DNS and the databases for what needs no writer (results in `results.capacity`), and
+//! `RestoreWriterServices` once the new writer takes writes for the rest (`results.services`).
 
 mod streams;
 
@@ -17,12 +21,12 @@ use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
 use rebound_shared::capacity::{running, scaling, target_capacity, Capacity, Scaling};
 use rebound_shared::context::{
-    parse_request, Action, ActionStatus, BadRequest, RecoveryContext, Step, StepRequest, StepResult,
+    parse_request, Action, ActionStatus, BadRequest, RecoveryContext, ServiceStage, Step, StepRequest, StepResult,
 };
 use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::event_streams::EventStreams;
 use rebound_shared::plan::Service;
-use rebound_shared::step::{elapsed_ms, ensure_region, services_in_scope, within_deadline, Phase, StepFault};
+use rebound_shared::step::{elapsed_ms, ensure_region, services_in_stage, within_deadline, Phase, StepFault};
 use serde_json::Value;
 
 /// How many services are scaled at once.
@@ -61,6 +65,7 @@ impl ServiceRestoration {
 
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
+        let stage = request.stage;
         let (phase, ctx) = request.phase();
         ensure_region(
             self.clients.ecs.config().region().map(|r| r.as_ref()),
@@ -68,15 +73,20 @@ impl ServiceRestoration {
             "recovers into",
         )?;
         match phase {
-            Phase::Start | Phase::Readiness => self.start(&ctx, now).await,
-            Phase::Status => self.status(&ctx, now).await,
+            Phase::Start | Phase::Readiness => self.start(&ctx, stage, now).await,
+            Phase::Status => self.status(&ctx, stage, now).await,
         }
     }
 
-    async fn start(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
+    async fn start(
+        &self,
+        ctx: &RecoveryContext,
+        stage: ServiceStage,
+        now: DateTime<Utc>,
+    ) -> Result<StepResult, ServiceError> {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
-        let services = services_in_scope(ctx);
+        let services = services_in_stage(ctx, stage);
         let current: Vec<Capacity> = self
             .clients
             .read(&services)
@@ -84,7 +94,7 @@ impl ServiceRestoration {
             .into_iter()
             .collect::<Result<_, _>>()?;
         // The consumers move with the application (not on a service restore, which moves none).
-        let streams = self.read_streams(ctx).await?;
+        let streams = self.read_streams(ctx, stage).await?;
         let dry_run = ctx.dry_run;
         let scalings: Vec<_> = services
             .iter()
@@ -151,16 +161,25 @@ impl ServiceRestoration {
         Ok(action)
     }
 
-    async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, ServiceError> {
+    async fn status(
+        &self,
+        ctx: &RecoveryContext,
+        stage: ServiceStage,
+        now: DateTime<Utc>,
+    ) -> Result<StepResult, ServiceError> {
         let invocation = Instant::now();
-        let mut result = ctx.results.services.clone().ok_or(StepFault::NotStarted("services"))?;
+        let (started, name) = match stage {
+            ServiceStage::Capacity => (&ctx.results.capacity, "capacity"),
+            _ => (&ctx.results.services, "services"),
+        };
+        let mut result = started.clone().ok_or(StepFault::NotStarted(name))?;
         let mut pending = Vec::new();
         self.poll_streams(&mut result.actions).await?;
         let is_service = |a: &Action| a.status == ActionStatus::Pending && !streams::is_stream(a);
         for action in result.actions.iter().filter(|a| is_service(a)) {
             let Some(service) = ctx.plan.services.iter().find(|s| s.resource_name() == action.resource) else {
                 return Err(StepFault::BadRequest(BadRequest(format!(
-                    "results.services names {} which the plan does not",
+                    "results.{name} names {} which the plan does not",
                     action.resource
                 )))
                 .into());

@@ -5,10 +5,10 @@
 
 use std::time::Instant;
 
-use rebound_shared::context::{Action, ActionStatus, RecoveryContext};
+use rebound_shared::context::{Action, ActionStatus, RecoveryContext, ServiceStage};
 use rebound_shared::error::AwsError;
-use rebound_shared::plan::{stream_progress, Side, StreamProgress};
-use rebound_shared::step::{elapsed_ms, moves_region, towards_recovery, StepFault};
+use rebound_shared::plan::{stream_progress, EventSourceMapping, Side, StreamProgress};
+use rebound_shared::step::{elapsed_ms, in_stage, moves_region, towards_recovery, StepFault};
 use serde_json::{json, Value};
 
 use crate::{ServiceError, ServiceRestoration};
@@ -49,12 +49,17 @@ fn side_of(after: &Value) -> Option<Side> {
 impl ServiceRestoration {
     /// Every mapping the step moves, read before any change: a missing one is refused; the side
     /// being left may not answer (the region that failed).
-    pub(crate) async fn read_streams<'c>(&self, ctx: &'c RecoveryContext) -> Result<Streams<'c>, ServiceError> {
+    pub(crate) async fn read_streams<'c>(
+        &self,
+        ctx: &'c RecoveryContext,
+        stage: ServiceStage,
+    ) -> Result<Streams<'c>, ServiceError> {
         let mut read = Vec::new();
         if !moves_region(ctx) {
             return Ok(read);
         }
-        for mapping in &ctx.plan.event_source_mappings {
+        let in_stage = |m: &&EventSourceMapping| in_stage(ctx, stage, m.needs_writer);
+        for mapping in ctx.plan.event_source_mappings.iter().filter(in_stage) {
             for (side, uuid, enabled) in mapping.moves(towards_recovery(ctx)) {
                 let region = region(ctx, side);
                 let resource = format!("lambda:event-source-mapping/{uuid} ({region})");

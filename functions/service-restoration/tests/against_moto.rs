@@ -189,3 +189,60 @@ async fn a_service_restore_scales_only_the_services_the_outage_names() {
     assert_eq!(planned.actions[0].status, ActionStatus::Planned);
     assert_eq!(w.asg().await, (0, 0, 2, 0));
 }
+
+#[tokio::test]
+async fn in_a_failover_capacity_grows_first_and_what_needs_the_writer_after_it() {
+    let w = world().await;
+    let mut request = w.request.clone();
+    // The worker writes what it takes from the queue: it waits for the new writer.
+    request["context"]["plan"]["services"][1]["needsWriter"] = json!(true);
+    let stage = |name: &str| {
+        let mut r = request.clone();
+        r["stage"] = json!(name);
+        r
+    };
+
+    let capacity = stage("capacity");
+    let added = w.run(&capacity).await.expect("capacity");
+    // moto: the api and the web tier asked for, the worker left as it was.
+    assert_eq!(w.ecs_desired().await, vec![6, 0]);
+    assert_eq!(w.asg().await.1, 4);
+    let resources: Vec<&str> = added.actions.iter().map(|a| a.resource.as_str()).collect();
+    assert_eq!(resources, ["ecs:orders-usw2/orders-api", "autoscaling:orders-web-usw2"]);
+    // The instances are expected in 150 s: the state machine looks a minute later at most.
+    assert_eq!(added.status, StepStatus::InProgress);
+    assert_eq!(added.next_check_seconds, Some(60));
+    assert!(added.actions.iter().all(|a| a.expected_at.is_some()));
+    // Its status reads its own result (results.capacity), not the services'.
+    let world = &w;
+    let added = rebound_tests::wait::step_completed(&capacity, "capacity", added, |status| async move {
+        world.run(&status).await.expect("capacity status")
+    })
+    .await;
+    assert_eq!(added.next_check_seconds, None);
+    let mut lost = rebound_tests::wait::status_request(&capacity, "capacity", &added);
+    lost["context"]["results"]
+        .as_object_mut()
+        .expect("results")
+        .remove("capacity");
+    let err = w.run(&lost).await.expect_err("no capacity result");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+
+    let writer = stage("afterWriter");
+    let restored = w.run(&writer).await.expect("after the writer");
+    assert_eq!(w.ecs_desired().await, vec![6, 3]);
+    let resources: Vec<&str> = restored.actions.iter().map(|a| a.resource.as_str()).collect();
+    assert_eq!(resources, ["ecs:orders-usw2/orders-worker"]);
+
+    // A service restore moves no writer: its afterWriter stage is every service it names.
+    let mut restore = stage("afterWriter");
+    restore["context"]["path"] = json!("serviceRestore");
+    restore["context"]["event"]["affectedServices"] = json!(["orders-api", "orders-worker"]);
+    let restored = w.run(&restore).await.expect("service restore");
+    assert_eq!(restored.actions.len(), 2);
+    assert!(
+        restored.actions.iter().all(|a| a.already_done),
+        "{:?}",
+        restored.actions
+    );
+}

@@ -5,8 +5,13 @@ use super::*;
 /// Every action the acting steps took, in step order, then the plan's custom actions.
 pub(super) fn actions(ctx: &RecoveryContext) -> Vec<Value> {
     let results = &ctx.results;
-    let steps = [("dns", &results.dns), ("database", &results.database), ("services", &results.services)]
-        .into_iter()
+    let steps = [
+        ("dns", &results.dns),
+        ("database", &results.database),
+        ("capacity", &results.capacity),
+        ("services", &results.services),
+    ]
+    .into_iter()
         .flat_map(|(step, result)| {
             result.iter().flat_map(|r| &r.actions).map(move |a| {
                 json!({"step": step, "resource": a.resource, "operation": a.operation, "alreadyDone": a.already_done, "status": a.status, "detail": a.detail})
@@ -183,7 +188,7 @@ pub fn print_forecast(forecast: &Value) {
         println!("\nNo forecast: the execution ended without a recovery context");
         return;
     }
-    println!("\nForecast: this recovery on a virtual clock (AWS's documented times; the state machine's Wait states)");
+    println!("\nForecast: this recovery on a virtual clock (AWS's documented times; each step looking again when its changes should be done)");
     for leg in forecast["legs"].as_array().into_iter().flatten() {
         println!(
             "  {} {:<12} {:>12}  {}",

@@ -294,6 +294,8 @@ pub(super) async fn seed_world(
         {"name": CUSTOM_ANSWERS[1].0, "at": "afterServices", "functionArn": warm, "timeoutSeconds": 60, "stopOnFailure": true}
     ]);
     plan["eventSourceMappings"] = json!([{"primaryUuid": primary_consumer, "recoveryUuid": recovery_consumer}]);
+    // The worker writes what it takes from the queue: it starts once the new writer takes writes.
+    plan["services"][1]["needsWriter"] = json!(true);
     // Turning the primary's consumer off is best effort; this plan accepts that knowingly.
     if let Some(acknowledged) = plan["acknowledgedDependencies"].as_array_mut() {
         acknowledged.extend([

@@ -368,6 +368,7 @@ pub(super) async fn verify(
     facts.push(writer_endpoint_fact(scenario, global, recovery, world).await?);
     facts.push(consumer_fact(scenario, global, recovery, world).await?);
     facts.push(custom_actions_fact(scenario, ended));
+    facts.push(super::stages::order_fact(scenario, ended));
     if scenario == Scenario::DataCorruption {
         let restored = rds
             .describe_db_instances()

@@ -390,30 +390,26 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         );
     }
 
-    // RestoreServices / CheckServices.
-    for service in &plan.services {
-        match service {
-            Service::Ecs { .. } => {
-                add("RestoreServices", "ecs:UpdateService", recovery, Plane::Control, true);
-                add("CheckServices", "ecs:DescribeServices", recovery, Plane::Control, true);
-            }
-            Service::AutoScalingGroup { .. } => {
-                add(
-                    "RestoreServices",
-                    "autoscaling:UpdateAutoScalingGroup",
-                    recovery,
-                    Plane::Control,
-                    true,
-                );
-                add(
-                    "CheckServices",
-                    "autoscaling:DescribeAutoScalingGroups",
-                    recovery,
-                    Plane::Control,
-                    true,
-                );
-            }
+    // AddCapacity / CheckCapacity beside the failover; RestoreWriterServices /
+    // CheckWriterServices for what waits for the writer.
+    let stage_states = |needs_writer: bool| {
+        if needs_writer {
+            ("RestoreWriterServices", "CheckWriterServices")
+        } else {
+            ("AddCapacity", "CheckCapacity")
         }
+    };
+    for service in &plan.services {
+        let (start, check) = stage_states(service.needs_writer());
+        let (update, describe) = match service {
+            Service::Ecs { .. } => ("ecs:UpdateService", "ecs:DescribeServices"),
+            Service::AutoScalingGroup { .. } => (
+                "autoscaling:UpdateAutoScalingGroup",
+                "autoscaling:DescribeAutoScalingGroups",
+            ),
+        };
+        add(start, update, recovery, Plane::Control, true);
+        add(check, describe, recovery, Plane::Control, true);
     }
 
     // The plan's custom actions: each function invoked where it lives; the recovery waits for it.
@@ -428,25 +424,20 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         add(state, "lambda:InvokeFunction", region, Plane::Data, true);
     }
 
-    // RestoreServices: each consumer off in the primary (best effort), on in the recovery region.
+    // Each consumer off in the primary (best effort), on in the recovery region.
     for mapping in &plan.event_source_mappings {
+        let (start, _) = stage_states(mapping.needs_writer);
         if mapping.primary_uuid.is_some() {
             for (step, operation) in [
-                ("RestoreServices", "lambda:GetEventSourceMapping"),
-                ("RestoreServices", "lambda:UpdateEventSourceMapping"),
+                (start, "lambda:GetEventSourceMapping"),
+                (start, "lambda:UpdateEventSourceMapping"),
                 ("ValidateRecovery", "lambda:GetEventSourceMapping"),
             ] {
                 add(step, operation, primary, Plane::Control, false);
             }
         }
         if mapping.recovery_uuid.is_some() {
-            add(
-                "RestoreServices",
-                "lambda:UpdateEventSourceMapping",
-                recovery,
-                Plane::Control,
-                true,
-            );
+            add(start, "lambda:UpdateEventSourceMapping", recovery, Plane::Control, true);
             add(
                 "ValidateRecovery",
                 "lambda:GetEventSourceMapping",

@@ -83,6 +83,7 @@ mod tests {
             min_size: 2,
             desired_capacity: 4,
             max_size,
+            needs_writer: false,
         }
     }
 
@@ -110,6 +111,7 @@ mod tests {
             cluster: "c".into(),
             service: "api".into(),
             desired_count: 3,
+            needs_writer: false,
         };
         assert_eq!(
             scaling(&ecs, capacity(None, 3, None, 1)),

@@ -201,6 +201,10 @@ pub struct Results {
     pub dns: Option<StepResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<StepResult>,
+    /// The capacity that does not need the new writer, added beside the failover
+    /// (`AddCapacity`, service-restoration's `capacity` stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<StepResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<StepResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -239,6 +243,10 @@ pub struct StepResult {
     /// Set by the branch's `Catch` when the step failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<StateError>,
+    /// While in progress: when the state machine looks next (its Wait states' `SecondsPath`),
+    /// from when AWS's documented durations say the pending changes end ([`crate::poll`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check_seconds: Option<u32>,
 }
 
 /// The acting steps' dry runs, as `DryRunSteps` leaves them: absent where the path has no such
@@ -306,6 +314,10 @@ pub struct Action {
     /// A handle to poll (a Route 53 change id, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_id: Option<String>,
+    /// While pending: when AWS's documented duration for the change says it ends, stamped the
+    /// first time the change is seen pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -440,6 +452,22 @@ impl StateError {
 pub struct StepRequest {
     pub action: StepAction,
     pub context: RecoveryContext,
+    /// service-restoration only: which of the services this invocation restores.
+    #[serde(default)]
+    pub stage: ServiceStage,
+}
+
+/// Which services an invocation of service-restoration restores. When the region moves, the
+/// capacity that does not need the new writer is added beside the failover (`capacity`) and
+/// what needs the writer waits for it (`afterWriter`); a service restore moves no writer, so
+/// `afterWriter` is every service in scope there. `all` (dry runs, readiness) is every one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ServiceStage {
+    #[default]
+    All,
+    Capacity,
+    AfterWriter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! The recovery replayed on a virtual clock: each operation a recovery makes (or a dry run says
-//! it would make) takes the time AWS documents for it ([`figures`]), each polling loop advances
-//! by the state machine's own Wait states, and the predicted RTO is the critical path from the
-//! alarm to the validation's last round.
+//! it would make) takes the time AWS documents for it ([`figures`]), each polling loop looks
+//! again when its changes are expected to end (as the steps time the state machine's waits,
+//! [`crate::poll`]), and the predicted RTO is the critical path from the alarm to the
+//! validation's last round.
 
 pub mod figures;
 
@@ -46,10 +47,12 @@ pub struct Forecast {
 }
 
 /// What the acting steps do, from a recovery's results or the dry runs of a readiness check.
+/// `services` holds both of service-restoration's stages (the capacity added beside the
+/// failover and what waits for the writer); the plan tells them apart ([`after_writer`]).
 pub struct Planned<'a> {
     pub dns: &'a [Action],
     pub databases: &'a [Action],
-    pub services: &'a [Action],
+    pub services: Vec<&'a Action>,
 }
 
 impl<'a> Planned<'a> {
@@ -64,12 +67,39 @@ impl<'a> Planned<'a> {
             }
         };
         let r = &ctx.results;
+        let services = if r.capacity.is_some() || r.services.is_some() {
+            [r.capacity.as_ref(), r.services.as_ref()]
+                .into_iter()
+                .flatten()
+                .flat_map(|s| &s.actions)
+                .collect()
+        } else {
+            pick(None, dry.and_then(|d| d.services.as_ref())).iter().collect()
+        };
         Planned {
             dns: pick(r.dns.as_ref(), dry.and_then(|d| d.dns.as_ref())),
             databases: pick(r.database.as_ref(), dry.and_then(|d| d.database.as_ref())),
-            services: pick(r.services.as_ref(), dry.and_then(|d| d.services.as_ref())),
+            services,
         }
     }
+}
+
+/// Whether a service-restoration action waits for the new writer when the region moves: a
+/// service or consumer the plan marks `needsWriter`, found by the resource the step names.
+pub fn after_writer(plan: &RecoveryPlan, action: &Action) -> bool {
+    if let Some(service) = plan.services.iter().find(|s| s.resource_name() == action.resource) {
+        return service.needs_writer();
+    }
+    plan.event_source_mappings
+        .iter()
+        .find(|m| {
+            [&m.primary_uuid, &m.recovery_uuid].into_iter().flatten().any(|uuid| {
+                action
+                    .resource
+                    .starts_with(&format!("lambda:event-source-mapping/{uuid} "))
+            })
+        })
+        .is_none_or(|m| m.needs_writer)
 }
 
 /// The forecast of a recovery context: its plan, its path, and what it did or would do.
@@ -83,12 +113,13 @@ pub fn of_context(ctx: &RecoveryContext) -> Forecast {
 }
 
 /// A polling step: its first invocation makes the changes (one write after another), then it
-/// polls at `wait` until the slowest change is done.
-fn polled(phase: Phase, lane: Lane, name: &str, step: &str, actions: &[Action], wait: f64) -> Leg {
+/// looks again when the slowest change is expected to end (`nextCheckSeconds`, [`crate::poll`]),
+/// which finds it done.
+fn polled(phase: Phase, lane: Lane, name: &str, step: &str, actions: &[&Action]) -> Leg {
     let doing: Vec<(&Action, Figure)> = actions
         .iter()
         .filter(|a| !a.already_done)
-        .filter_map(|a| figures::for_operation(step, &a.operation).map(|f| (a, f)))
+        .filter_map(|a| figures::for_operation(step, &a.operation).map(|f| (*a, f)))
         .collect();
     let writes = doing.iter().filter(|(_, f)| f.key == figures::API_WRITE.key).count() as f64;
     let slowest = doing
@@ -107,18 +138,21 @@ fn polled(phase: Phase, lane: Lane, name: &str, step: &str, actions: &[Action], 
             critical: false,
         },
         Some((action, figure)) => {
-            let polls = (figure.seconds / wait).ceil().max(1.0) as u32;
+            // Looks at most a minute apart; the last look lands on the expected end.
+            let polls = (figure.seconds / f64::from(crate::poll::LONGEST_SECONDS))
+                .ceil()
+                .max(1.0) as u32;
             Leg {
                 phase,
                 lane,
                 label: format!(
-                    "{name}: {} {} ({} {}), {polls} poll(s) every {wait:.0} s",
+                    "{name}: {} {} ({} {}), looked at when it should be done",
                     action.operation,
                     action.resource,
                     figure.key,
                     human(figure.seconds)
                 ),
-                seconds: first + f64::from(polls) * (wait + LAMBDA_TASK.seconds),
+                seconds: first + figure.seconds + LAMBDA_TASK.seconds,
                 polls,
                 figure: Some(figure.key),
                 critical: false,
@@ -127,9 +161,13 @@ fn polled(phase: Phase, lane: Lane, name: &str, step: &str, actions: &[Action], 
     }
 }
 
+fn every(actions: &[Action]) -> Vec<&Action> {
+    actions.iter().collect()
+}
+
 /// AWS's own time for a step's changes: the slowest change's figure, or one write when every
 /// change takes effect at once; nothing when nothing changes.
-fn own_time(step: &str, actions: &[Action]) -> f64 {
+fn own_time(step: &str, actions: &[&Action]) -> f64 {
     actions
         .iter()
         .filter(|a| !a.already_done)
@@ -147,23 +185,30 @@ fn declared(plan: &RecoveryPlan, point: ActionPoint) -> f64 {
         .sum()
 }
 
-/// [`Forecast::floor_seconds`] and its chain. DNS, the databases and the services' capacity
-/// need nothing of each other; what runs after the databases waits for the new writer.
+/// [`Forecast::floor_seconds`] and its chain. DNS, the databases and the capacity that needs no
+/// writer need nothing of each other; what needs the new writer waits for it.
 fn floor(plan: &RecoveryPlan, moves_region: bool, planned: &Planned) -> (f64, String) {
     let mut chain = vec![("alarm delivered", figures::START.seconds)];
-    let mut parallel = vec![("services", own_time("services", planned.services))];
+    let mut parallel = Vec::new();
     if moves_region {
+        let (writer, capacity): (Vec<&Action>, Vec<&Action>) =
+            planned.services.iter().partition(|a| after_writer(plan, a));
         chain.push((
             "custom actions before failover",
             declared(plan, ActionPoint::BeforeFailover),
         ));
         let ttl = plan.dns.iter().filter_map(|r| r.ttl).max().unwrap_or(0) as f64;
-        let dns = own_time("dns", planned.dns);
+        let dns = own_time("dns", &every(planned.dns));
         parallel.push(("DNS and its TTL", if dns > 0.0 { dns + ttl } else { 0.0 }));
         parallel.push((
             "databases, then what needs the writer",
-            own_time("database", planned.databases) + declared(plan, ActionPoint::AfterDatabases),
+            own_time("database", &every(planned.databases))
+                + declared(plan, ActionPoint::AfterDatabases)
+                + own_time("services", &writer),
         ));
+        parallel.push(("capacity", own_time("services", &capacity)));
+    } else {
+        parallel.push(("services", own_time("services", &planned.services)));
     }
     let (name, longest) = parallel
         .into_iter()
@@ -236,7 +281,7 @@ pub fn forecast(plan: &RecoveryPlan, moves_region: bool, approval_required: bool
     }
     if moves_region {
         legs.extend(custom(plan, ActionPoint::BeforeFailover));
-        let mut dns = polled(Phase::Dns, Lane::Dns, "DNS", "dns", planned.dns, figures::WAIT_DNS);
+        let mut dns = polled(Phase::Dns, Lane::Dns, "DNS", "dns", &every(planned.dns));
         // Resolvers keep the old answer until its TTL runs out: only then do clients (and the
         // validation's probes) reach the recovery region.
         let ttl = plan.dns.iter().filter_map(|r| r.ttl).max().unwrap_or(0);
@@ -245,42 +290,78 @@ pub fn forecast(plan: &RecoveryPlan, moves_region: bool, approval_required: bool
             dns.label
                 .push_str(&format!(", then resolvers' caches expire (TTL {ttl} s)"));
         }
-        let mut db = polled(
+        let (writer, capacity): (Vec<&Action>, Vec<&Action>) =
+            planned.services.iter().partition(|a| after_writer(plan, a));
+        // The databases' branch: the failover, the custom actions after it, then the services
+        // that wait for the new writer.
+        let mut databases = vec![polled(
             Phase::Databases,
             Lane::Databases,
             "databases",
             "database",
-            planned.databases,
-            figures::WAIT_DATABASES,
+            &every(planned.databases),
+        )];
+        databases.extend(custom(plan, ActionPoint::AfterDatabases).map(|mut l| {
+            l.lane = Lane::Databases;
+            l
+        }));
+        databases.push(polled(
+            Phase::Services,
+            Lane::Databases,
+            "services that wait for the writer",
+            "services",
+            &writer,
+        ));
+        let capacity = polled(
+            Phase::Services,
+            Lane::Capacity,
+            "capacity beside the failover",
+            "services",
+            &capacity,
         );
-        if db.seconds >= dns.seconds {
-            db.critical = true;
-        } else {
-            dns.critical = true;
+        let mut branches = vec![vec![dns], databases, vec![capacity]];
+        let time = |b: &Vec<Leg>| b.iter().map(|l| l.seconds).sum::<f64>();
+        let slowest = (0..branches.len())
+            .max_by(|a, b| time(&branches[*a]).total_cmp(&time(&branches[*b])))
+            .unwrap_or(0);
+        for (i, branch) in branches.iter_mut().enumerate() {
+            for leg in branch.iter_mut() {
+                leg.critical = i == slowest;
+            }
         }
-        legs.extend([dns, db]);
-        legs.extend(custom(plan, ActionPoint::AfterDatabases));
+        legs.extend(branches.into_iter().flatten());
+    } else {
+        let mut services = polled(Phase::Services, Lane::Main, "services", "services", &planned.services);
+        services.critical = true;
+        legs.push(services);
     }
-    let mut services = polled(
-        Phase::Services,
-        Lane::Main,
-        "services",
-        "services",
-        planned.services,
-        figures::WAIT_SERVICES,
-    );
-    services.critical = true;
-    legs.push(services);
-    legs.extend(custom(plan, ActionPoint::AfterServices));
-    legs.extend(custom(plan, ActionPoint::BeforeValidation));
+    // The validation rounds run beside the custom actions after services; one more round
+    // confirms after both (ValidateBesideActions, then ConfirmRecovery).
+    let mut actions: Vec<Leg> = [ActionPoint::AfterServices, ActionPoint::BeforeValidation]
+        .into_iter()
+        .filter_map(|point| custom(plan, point))
+        .collect();
     let rounds = plan.validation.consecutive_successes.max(1);
-    legs.push(fixed(
+    let mut rounds_leg = fixed(
         Phase::Validation,
         format!(
-            "validation: {rounds} passing round(s), {:.0} s apart",
+            "validation: {rounds} passing round(s), {:.0} s apart, beside the custom actions",
             figures::WAIT_PROBES
         ),
         f64::from(rounds) * LAMBDA_TASK.seconds + f64::from(rounds - 1) * figures::WAIT_PROBES,
+        Some(LAMBDA_TASK.key),
+    );
+    let acting: f64 = actions.iter().map(|l| l.seconds).sum();
+    rounds_leg.critical = rounds_leg.seconds >= acting;
+    for leg in &mut actions {
+        leg.critical = !rounds_leg.critical;
+    }
+    legs.extend(actions);
+    legs.push(rounds_leg);
+    legs.push(fixed(
+        Phase::Validation,
+        "validation: the round that confirms, after the custom actions".into(),
+        LAMBDA_TASK.seconds,
         Some(LAMBDA_TASK.key),
     ));
     let rto_seconds = legs.iter().filter(|l| l.critical).map(|l| l.seconds).sum();

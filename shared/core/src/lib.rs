@@ -25,5 +25,6 @@ pub mod forecast;
 pub mod objectives;
 pub mod plan;
 pub mod plan_ref;
+pub mod poll;
 pub mod report;
 pub mod step;

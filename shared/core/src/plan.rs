@@ -229,6 +229,9 @@ pub enum Service {
         cluster: String,
         service: String,
         desired_count: i32,
+        /// Its tasks need the new writer to start (see [`Service::needs_writer`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_writer: bool,
     },
     AutoScalingGroup {
         name: String,
@@ -236,10 +239,23 @@ pub enum Service {
         desired_capacity: i32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_size: Option<i32>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_writer: bool,
     },
 }
 
 impl Service {
+    /// Whether scaling it out waits for the new writer. Off by default: tasks and instances
+    /// take minutes to place, boot and pass health checks, and an application reconnects to
+    /// its database, so capacity is added while the database fails over. A service that must
+    /// not start before the writer takes writes (it migrates a schema at boot, or fails its
+    /// health check without a writer) says `needsWriter: true`.
+    pub fn needs_writer(&self) -> bool {
+        match self {
+            Service::Ecs { needs_writer, .. } | Service::AutoScalingGroup { needs_writer, .. } => *needs_writer,
+        }
+    }
+
     /// The service's name in results: `ecs:CLUSTER/SERVICE` or `autoscaling:GROUP`.
     pub fn resource_name(&self) -> String {
         match self {

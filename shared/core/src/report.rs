@@ -106,7 +106,10 @@ pub struct StepAction {
 pub enum Lane {
     Main,
     Dns,
+    /// The databases, then what waits for the new writer.
     Databases,
+    /// The capacity that needs no writer, added beside DNS and the databases.
+    Capacity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +191,7 @@ pub fn build(ctx: &RecoveryContext, execution: Execution, now: DateTime<Utc>) ->
     let acting = [
         ("dns", results.dns.as_ref()),
         ("database", results.database.as_ref()),
+        ("capacity", results.capacity.as_ref()),
         ("services", results.services.as_ref()),
     ];
     let actions: Vec<StepAction> = acting
@@ -384,7 +388,22 @@ pub fn bars(ctx: &RecoveryContext, now: DateTime<Utc>) -> Vec<Bar> {
             "database failover",
             r.database.as_ref(),
         ),
-        (Phase::Services, Lane::Main, "service restoration", r.services.as_ref()),
+        (
+            Phase::Services,
+            Lane::Capacity,
+            "capacity beside the failover",
+            r.capacity.as_ref(),
+        ),
+        if crate::step::moves_region(ctx) {
+            (
+                Phase::Services,
+                Lane::Databases,
+                "services that wait for the writer",
+                r.services.as_ref(),
+            )
+        } else {
+            (Phase::Services, Lane::Main, "service restoration", r.services.as_ref())
+        },
         (
             Phase::Validation,
             Lane::Main,
@@ -410,22 +429,22 @@ fn step_span(s: &StepResult, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateT
     Some((from, to, s.invocations.saturating_sub(1), status))
 }
 
-/// Each phase's time; of DNS and databases, which run side by side, the one that ended last is
-/// on the critical path. With a measured RTO, what the phases on the critical path do not cover
-/// is `Other`.
+/// Each phase's time; of the failover's branches, which run side by side, the one that ended
+/// last is on the critical path. With a measured RTO, what the phases on the critical path do
+/// not cover is `Other`.
 pub fn phases(bars: &[Bar], rto_seconds: Option<f64>) -> Vec<PhaseTime> {
     let end = |b: &Bar| b.start_ms + b.duration_ms;
     let parallel_last = bars
         .iter()
         .filter(|b| b.lane != Lane::Main)
         .max_by_key(|b| end(b))
-        .map(|b| b.phase);
+        .map(|b| b.lane);
     let mut out: Vec<PhaseTime> = bars
         .iter()
         .map(|b| PhaseTime {
             phase: b.phase,
             seconds: b.duration_ms as f64 / 1000.0,
-            critical: b.lane == Lane::Main || Some(b.phase) == parallel_last,
+            critical: b.lane == Lane::Main || Some(b.lane) == parallel_last,
         })
         .collect();
     if let Some(rto) = rto_seconds {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::context::{
-    Action, ActionStatus, BadRequest, Mode, RecoveryContext, RecoveryPath, Step, StepAction, StepRequest, StepResult,
-    StepStatus,
+    Action, ActionStatus, BadRequest, Mode, RecoveryContext, RecoveryPath, ServiceStage, Step, StepAction, StepRequest,
+    StepResult, StepStatus,
 };
 use crate::error::{AwsError, ErrorKind};
 use crate::plan::Service;
@@ -140,6 +140,7 @@ impl StepResult {
             rpo_seconds: None,
             needs_approval: None,
             error: None,
+            next_check_seconds: None,
         }
     }
 
@@ -158,9 +159,12 @@ impl StepResult {
         self.invocations += 1;
         if self.actions.iter().any(|a| a.status == ActionStatus::Pending) {
             self.status = StepStatus::InProgress;
+            crate::poll::stamp(self.step, &mut self.actions, now);
+            self.next_check_seconds = Some(crate::poll::next_check(&self.actions, now));
         } else {
             self.status = StepStatus::Completed;
             self.finished_at = Some(now);
+            self.next_check_seconds = None;
         }
         self
     }
@@ -191,6 +195,7 @@ impl Action {
             duration_ms: 0,
             tracking_id: None,
             detail: None,
+            expected_at: None,
         }
     }
 
@@ -210,6 +215,7 @@ impl Action {
             duration_ms: 0,
             tracking_id: None,
             detail: None,
+            expected_at: None,
         }
     }
 }
@@ -238,6 +244,25 @@ pub fn services_in_scope(context: &RecoveryContext) -> Vec<&Service> {
             .collect(),
         _ => all.collect(),
     }
+}
+
+/// Whether a service or consumer that does (or does not) need the new writer is restored at
+/// `stage`: when the region moves, what needs no writer is added beside the failover and the
+/// rest after it; a service restore moves no writer and restores everything after its wait.
+pub fn in_stage(context: &RecoveryContext, stage: ServiceStage, needs_writer: bool) -> bool {
+    match stage {
+        ServiceStage::All => true,
+        ServiceStage::Capacity => moves_region(context) && !needs_writer,
+        ServiceStage::AfterWriter => !moves_region(context) || needs_writer,
+    }
+}
+
+/// The services in scope that `stage` restores.
+pub fn services_in_stage(context: &RecoveryContext, stage: ServiceStage) -> Vec<&Service> {
+    services_in_scope(context)
+        .into_iter()
+        .filter(|s| in_stage(context, stage, s.needs_writer()))
+        .collect()
 }
 
 /// Whether DNS and databases fail over on this path.

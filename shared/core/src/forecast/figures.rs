@@ -123,10 +123,8 @@ pub const START: Figure = Figure {
     source: "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html",
 };
 
-/// The state machine's Wait states (statemachine/recovery.asl.json; a test keeps them equal).
-pub const WAIT_DNS: f64 = 10.0;
-pub const WAIT_DATABASES: f64 = 30.0;
-pub const WAIT_SERVICES: f64 = 15.0;
+/// The validation's Wait state between rounds (statemachine/recovery.asl.json; a test keeps
+/// them equal). The steps' own waits are timed by their results (`nextCheckSeconds`).
 pub const WAIT_PROBES: f64 = 10.0;
 
 /// Every figure, for the table a forecast prints.

@@ -20,6 +20,7 @@ fn action(operation: &str, resource: &str) -> Action {
         duration_ms: 0,
         tracking_id: None,
         detail: None,
+        expected_at: None,
     }
 }
 
@@ -27,11 +28,16 @@ fn leg(f: &Forecast, phase: Phase) -> &Leg {
     f.legs.iter().find(|l| l.phase == phase).expect("a leg")
 }
 
-/// Every Wait state's seconds, by name, wherever it sits in the definition.
-fn waits(states: &Value, out: &mut Vec<(String, f64)>) {
+/// Every Wait state, by name, with its `Seconds` or `SecondsPath`, wherever it sits.
+fn waits(states: &Value, out: &mut Vec<(String, Value)>) {
     for (name, state) in states.as_object().into_iter().flatten() {
         if state["Type"] == "Wait" {
-            out.push((name.clone(), state["Seconds"].as_f64().expect("fixed seconds")));
+            let how = if state["SecondsPath"].is_string() {
+                state["SecondsPath"].clone()
+            } else {
+                state["Seconds"].clone()
+            };
+            out.push((name.clone(), how));
         }
         for branch in state["Branches"].as_array().into_iter().flatten() {
             waits(&branch["States"], out);
@@ -40,34 +46,38 @@ fn waits(states: &Value, out: &mut Vec<(String, f64)>) {
 }
 
 #[test]
-fn the_clock_polls_at_the_state_machines_own_wait_states() {
+fn each_step_times_its_own_wait_and_validation_rounds_are_spaced_by_the_definition() {
     let definition: Value = serde_json::from_str(DEFINITION).expect("the definition");
     let mut found = Vec::new();
     waits(&definition["States"], &mut found);
     found.sort_by(|a, b| a.0.cmp(&b.0));
+    let wait = |name: &str, how: Value| (name.to_string(), how);
     assert_eq!(
         found,
         vec![
-            ("WaitBeforeProbing".to_string(), figures::WAIT_PROBES),
-            ("WaitForDatabaseFailover".to_string(), figures::WAIT_DATABASES),
-            ("WaitForDnsFailover".to_string(), figures::WAIT_DNS),
-            ("WaitForServices".to_string(), figures::WAIT_SERVICES),
+            wait("WaitBeforeConfirming", json!(figures::WAIT_PROBES as u64)),
+            wait("WaitBeforeProbing", json!(figures::WAIT_PROBES as u64)),
+            wait("WaitForCapacity", json!("$.results.capacity.nextCheckSeconds")),
+            wait("WaitForDatabaseFailover", json!("$.results.database.nextCheckSeconds")),
+            wait("WaitForDnsFailover", json!("$.results.dns.nextCheckSeconds")),
+            wait("WaitForServices", json!("$.results.services.nextCheckSeconds")),
+            wait("WaitForWriterServices", json!("$.results.services.nextCheckSeconds")),
         ]
     );
 }
 
+const API: &str = "ecs:orders-usw2/orders-api";
+const WEB: &str = "autoscaling:orders-web-usw2";
+
 #[test]
-fn a_replica_promotion_is_the_critical_path_of_a_failover() {
+fn a_replica_promotion_is_the_critical_path_of_a_failover_and_capacity_grows_beside_it() {
     let dns = [action("UPSERT", "Z1/api.orders.example.com./CNAME")];
     let databases = [
         action("FenceOldWriter", "orders-db"),
         action("PromoteReadReplica", "orders-db-usw2"),
         action("PointAtWriter", "ssm:/orders/db/host"),
     ];
-    let services = [
-        action("UpdateService", "orders-api"),
-        action("UpdateAutoScalingGroup", "orders-web"),
-    ];
+    let services = [action("UpdateService", API), action("UpdateAutoScalingGroup", WEB)];
     let f = forecast(
         &plan(),
         true,
@@ -75,35 +85,40 @@ fn a_replica_promotion_is_the_critical_path_of_a_failover() {
         Planned {
             dns: &dns,
             databases: &databases,
-            services: &services,
+            services: services.iter().collect(),
         },
     );
-    // 60 s to INSYNC polled every 10 s: 6 polls of (10 s wait + a 2 s task) after a 2 s start,
-    // then the api record's 60 s TTL.
-    assert_eq!((leg(&f, Phase::Dns).polls, leg(&f, Phase::Dns).seconds), (6, 134.0));
+    // A 2 s start, one look when INSYNC is due (60 s) and its 2 s task, then the 60 s TTL.
+    assert_eq!((leg(&f, Phase::Dns).polls, leg(&f, Phase::Dns).seconds), (1, 124.0));
     assert!(leg(&f, Phase::Dns)
         .label
         .ends_with("then resolvers' caches expire (TTL 60 s)"));
-    // 300 s promotion polled every 30 s, after two 1 s writes: 2 + 2 + 10 x 32.
+    // Two 1 s writes in the start, the promotion's 300 s, the look that finds it done; five
+    // looks in all, a minute apart at most.
     let db = leg(&f, Phase::Databases);
-    assert_eq!((db.polls, db.seconds, db.critical), (10, 324.0, true));
+    assert_eq!((db.polls, db.seconds, db.critical), (5, 306.0, true));
     assert!(!leg(&f, Phase::Dns).critical);
-    // The slower of the services: instances, 150 s polled every 15 s.
-    assert_eq!(leg(&f, Phase::Services).seconds, 2.0 + 10.0 * 17.0);
-    // Three passing rounds 10 s apart.
+    // No service waits for the writer in the example: the instances' 150 s run beside.
+    let lane = |lane: Lane| f.legs.iter().filter(move |l| l.lane == lane);
+    let capacity: Vec<&Leg> = lane(Lane::Capacity).collect();
+    assert_eq!(capacity.len(), 1);
+    assert_eq!((capacity[0].seconds, capacity[0].critical), (154.0, false));
+    let after_writer: f64 = lane(Lane::Databases).map(|l| l.seconds).sum();
+    assert_eq!(after_writer, 306.0 + 2.0, "the databases, then an empty services step");
+    // Three passing rounds 10 s apart (no custom action to run beside), then the confirming one.
     assert_eq!(leg(&f, Phase::Validation).seconds, 26.0);
-    assert_eq!(f.rto_seconds, 4.0 + 4.0 + 324.0 + 172.0 + 26.0);
+    assert_eq!(f.rto_seconds, 4.0 + 4.0 + 308.0 + 26.0 + 2.0);
     assert!(f.within_target);
     assert!(
         f.critical_path().contains(
-            "databases: PromoteReadReplica orders-db-usw2 (rds-promote-read-replica 5 min 00 s), 10 poll(s) every 30 s"
+            "databases: PromoteReadReplica orders-db-usw2 (rds-promote-read-replica 5 min 00 s), looked at when it should be done"
         ),
         "{}",
         f.critical_path()
     );
     assert!(
         f.verdict()
-            .starts_with("predicted RTO 8 min 50 s (target 30 min 00 s): within target"),
+            .starts_with("predicted RTO 5 min 44 s (target 30 min 00 s): within target"),
         "{}",
         f.verdict()
     );
@@ -114,7 +129,63 @@ fn a_replica_promotion_is_the_critical_path_of_a_failover() {
         f.floor_path,
         "alarm delivered 2.0 s → databases, then what needs the writer 5 min 00 s"
     );
-    assert!((f.over_floor() - 530.0 / 302.0).abs() < 1e-9);
+    assert!((f.over_floor() - 344.0 / 302.0).abs() < 1e-9);
+}
+
+const PRIMARY_ORDERS: &str = "6d9bfee0-1a2b-4c3d-8e4f-5a6b7c8d9e0f";
+const RECOVERY_ORDERS: &str = "7e0c0ff1-2b3c-4d5e-9f60-6b7c8d9e0f1a";
+const AUDIT: &str = "8f1d1002-3c4d-4e6f-8a71-7c8d9e0f1a2b";
+
+#[test]
+fn a_service_and_a_consumer_that_need_the_writer_wait_for_the_promotion() {
+    let mut plan: Value = serde_json::from_str(PLAN).expect("json");
+    plan["services"][0]["needsWriter"] = json!(true);
+    plan["eventSourceMappings"] = json!([
+        {"primaryUuid": PRIMARY_ORDERS, "recoveryUuid": RECOVERY_ORDERS},
+        {"recoveryUuid": AUDIT, "needsWriter": false}
+    ]);
+    let plan = RecoveryPlan::from_json(&plan.to_string()).expect("valid");
+    let consumer = action(
+        "EnableEventSourceMapping",
+        &format!("lambda:event-source-mapping/{RECOVERY_ORDERS} (us-west-2)"),
+    );
+    let audit = action(
+        "EnableEventSourceMapping",
+        &format!("lambda:event-source-mapping/{AUDIT} (us-west-2)"),
+    );
+    assert!(after_writer(&plan, &action("UpdateService", API)));
+    assert!(!after_writer(&plan, &action("UpdateAutoScalingGroup", WEB)));
+    assert!(after_writer(&plan, &consumer), "a consumer waits unless the plan says");
+    assert!(!after_writer(&plan, &audit));
+    let databases = [action("PromoteReadReplica", "orders-db-usw2")];
+    let services = [
+        action("UpdateService", API),
+        action("UpdateAutoScalingGroup", WEB),
+        consumer,
+        audit,
+    ];
+    let f = forecast(
+        &plan,
+        true,
+        false,
+        Planned {
+            dns: &[],
+            databases: &databases,
+            services: services.iter().collect(),
+        },
+    );
+    let waiting = f
+        .legs
+        .iter()
+        .find(|l| l.label.starts_with("services that wait for the writer"))
+        .expect("the writer's services");
+    // The api's tasks (90 s) after the promotion: the slowest of what waits.
+    assert_eq!(
+        (waiting.lane, waiting.seconds, waiting.critical),
+        (Lane::Databases, 94.0, true)
+    );
+    assert_eq!(f.floor_seconds, 2.0 + 300.0 + 90.0);
+    assert_eq!(f.rto_seconds, 4.0 + 4.0 + 304.0 + 94.0 + 26.0 + 2.0);
 }
 
 #[test]
@@ -126,11 +197,11 @@ fn the_floor_counts_custom_actions_and_a_service_restore_waits_on_its_services_a
     ]))
     .expect("custom actions");
     let databases = [action("PromoteReadReplica", "orders-db-usw2")];
-    let services = [action("UpdateService", "orders-api")];
+    let services = [action("UpdateService", API)];
     let planned = || Planned {
         dns: &[],
         databases: &databases,
-        services: &services,
+        services: services.iter().collect(),
     };
     let f = forecast(&plan, true, false, planned());
     assert_eq!(f.floor_seconds, 2.0 + 30.0 + 300.0 + 60.0);
@@ -150,11 +221,13 @@ fn a_data_plane_dns_failover_outlasts_an_aurora_global_failover() {
         Planned {
             dns: &dns,
             databases: &databases,
-            services: &[],
+            services: Vec::new(),
         },
     );
-    assert_eq!(leg(&f, Phase::Dns).seconds, 2.0 + 9.0 * 12.0 + 60.0);
-    assert_eq!(leg(&f, Phase::Databases).seconds, 2.0 + 2.0 * 32.0);
+    // The health check's 90 s, then the TTL; the global failover's 60 s, then an empty
+    // services step.
+    assert_eq!(leg(&f, Phase::Dns).seconds, 2.0 + 90.0 + 2.0 + 60.0);
+    assert_eq!(leg(&f, Phase::Databases).seconds, 2.0 + 60.0 + 2.0);
     assert!(leg(&f, Phase::Dns).critical && !leg(&f, Phase::Databases).critical);
 }
 
@@ -169,7 +242,7 @@ fn what_is_already_done_takes_no_time_and_a_service_restore_skips_dns_and_databa
         Planned {
             dns: &[],
             databases: &[done],
-            services: &[],
+            services: Vec::new(),
         },
     );
     assert_eq!(leg(&f, Phase::Databases).seconds, 2.0);
@@ -180,7 +253,7 @@ fn what_is_already_done_takes_no_time_and_a_service_restore_skips_dns_and_databa
         Planned {
             dns: &[],
             databases: &[],
-            services: &[],
+            services: Vec::new(),
         },
     );
     assert!(f.legs.iter().all(|l| l.lane == Lane::Main));
@@ -203,7 +276,7 @@ fn custom_actions_count_their_timeouts_and_an_approval_is_left_out_and_said() {
         Planned {
             dns: &[],
             databases: &[],
-            services: &[],
+            services: Vec::new(),
         },
     );
     let f = forecast(
@@ -213,10 +286,17 @@ fn custom_actions_count_their_timeouts_and_an_approval_is_left_out_and_said() {
         Planned {
             dns: &[],
             databases: &[],
-            services: &[],
+            services: Vec::new(),
         },
     );
-    assert_eq!(f.rto_seconds - bare.rto_seconds, 120.0 + 60.0);
+    // The warm-up runs beside the validation rounds (26 s): only what it outlasts them counts.
+    assert_eq!(f.rto_seconds - bare.rto_seconds, 120.0 + 60.0 - 26.0);
+    let rounds = f
+        .legs
+        .iter()
+        .find(|l| l.label.contains("beside the custom actions"))
+        .expect("the rounds");
+    assert!(!rounds.critical, "the warm-up's 60 s outlast the rounds");
     assert_eq!(f.excluded.len(), 1);
     let slow = [action("PromoteReadReplica", "orders-db-usw2")];
     let f = forecast(
@@ -226,7 +306,7 @@ fn custom_actions_count_their_timeouts_and_an_approval_is_left_out_and_said() {
         Planned {
             dns: &[],
             databases: &slow,
-            services: &[],
+            services: Vec::new(),
         },
     );
     assert!(!f.within_target);

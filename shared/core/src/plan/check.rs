@@ -359,8 +359,8 @@ fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
     for (path, svc) in c.array("", plan, "services", false) {
         let kind = svc.get("kind").and_then(Value::as_str);
         let fields: &[&str] = match kind {
-            Some("ecs") => &["kind", "cluster", "service", "desiredCount"],
-            Some("autoScalingGroup") => &["kind", "name", "minSize", "desiredCapacity", "maxSize"],
+            Some("ecs") => &["kind", "cluster", "service", "desiredCount", "needsWriter"],
+            Some("autoScalingGroup") => &["kind", "name", "minSize", "desiredCapacity", "maxSize", "needsWriter"],
             _ => &[
                 "kind",
                 "cluster",
@@ -370,11 +370,13 @@ fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
                 "minSize",
                 "desiredCapacity",
                 "maxSize",
+                "needsWriter",
             ],
         };
         let Some(s) = c.object(&path, svc, fields) else {
             continue;
         };
+        c.boolean(&path, s, "needsWriter", false);
         match c.one_of(&path, s, "kind", true, &["ecs", "autoScalingGroup"]) {
             Some("ecs") => {
                 c.string(&path, s, "cluster", true);

@@ -194,9 +194,10 @@ fn is_uuid(id: &str) -> bool {
 pub(super) fn check_event_source_mappings(c: &mut Checker, plan: &Map<String, Value>) {
     let mut seen = BTreeSet::new();
     for (path, mapping) in c.array("", plan, "eventSourceMappings", false) {
-        let Some(m) = c.object(&path, mapping, &["primaryUuid", "recoveryUuid"]) else {
+        let Some(m) = c.object(&path, mapping, &["primaryUuid", "recoveryUuid", "needsWriter"]) else {
             continue;
         };
+        c.boolean(&path, m, "needsWriter", false);
         let mut any = false;
         for key in ["primaryUuid", "recoveryUuid"] {
             if let Some(id) = c.string(&path, m, key, false) {

@@ -14,6 +14,19 @@ pub struct EventSourceMapping {
     /// The mapping's UUID in `recoveryRegion`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_uuid: Option<String>,
+    /// Whether the consumer moves only once the new writer takes writes. On by default: a
+    /// consumer writes what it reads, and one started before the promotion ends fails its
+    /// batches into retries and dead-letter queues. `false` for one that writes elsewhere.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub needs_writer: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 /// Which side of a mapping a step acts on.
@@ -77,6 +90,7 @@ mod tests {
         let m = EventSourceMapping {
             primary_uuid: Some("p".into()),
             recovery_uuid: Some("r".into()),
+            needs_writer: true,
         };
         assert_eq!(
             m.moves(true),
@@ -89,6 +103,7 @@ mod tests {
         let only_recovery = EventSourceMapping {
             primary_uuid: None,
             recovery_uuid: Some("r".into()),
+            needs_writer: true,
         };
         assert_eq!(only_recovery.moves(true), vec![(Side::Recovery, "r", true)]);
     }

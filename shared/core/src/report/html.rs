@@ -33,6 +33,7 @@ fn lane_name(lane: Lane) -> &'static str {
         Lane::Main => "recovery",
         Lane::Dns => "DNS branch",
         Lane::Databases => "database branch",
+        Lane::Capacity => "capacity branch",
     }
 }
 
@@ -78,7 +79,7 @@ fn timeline_svg(bars: &[Bar]) -> String {
     let x = |ms: u64| LABELS + ms as f64 / total as f64 * plot;
     let mut rows = String::new();
     let mut y = 30.0;
-    for lane in [Lane::Main, Lane::Dns, Lane::Databases] {
+    for lane in [Lane::Main, Lane::Dns, Lane::Databases, Lane::Capacity] {
         let in_lane: Vec<&Bar> = bars.iter().filter(|b| b.lane == lane).collect();
         if in_lane.is_empty() {
             continue;
