@@ -103,7 +103,7 @@ pub fn execution_arn(execution: &str, state_machine: Option<&str>) -> Result<Str
 /// The caller's identity as AWS authenticates it (STS GetCallerIdentity), recorded with an
 /// approval: the name an approver types is theirs to choose, this is not.
 pub async fn caller(arn: Option<&str>) -> Option<String> {
-    let config = rebound_shared::aws::load_config().await;
+    let config = crate::region::config().await;
     let config = match arn.and_then(region_of) {
         Some(region) => rebound_shared::aws::in_region(&config, region),
         None => config,
@@ -131,7 +131,7 @@ pub async fn approval_token(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Stri
 
 /// A Step Functions client in the ARN's region (else the configured one).
 pub async fn client(arn: Option<&str>) -> aws_sdk_sfn::Client {
-    let config = rebound_shared::aws::load_config().await;
+    let config = crate::region::config().await;
     match arn.and_then(region_of) {
         Some(region) => aws_sdk_sfn::Client::new(&rebound_shared::aws::in_region(&config, region)),
         None => aws_sdk_sfn::Client::new(&config),

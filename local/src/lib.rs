@@ -11,5 +11,6 @@ pub mod functions;
 pub mod input;
 pub mod invoke;
 pub mod lambda;
+pub mod region;
 pub mod run;
 pub mod template;

@@ -12,7 +12,8 @@ use rebound_shared::RecoveryPlan;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// More on stderr: -v adds the handlers' progress (info), -vv debug. Warnings and errors
+    /// More on stderr: -v adds the handlers' progress (info), -vv debug (the AWS SDK's own
+    /// included). Warnings and errors
     /// are always shown. RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -195,8 +196,8 @@ async fn lease(action: LeaseAction) -> ExitCode {
         return ExitCode::from(2);
     };
     let config = match args.recovery_region {
-        Some(r) => rebound_shared::aws::in_region(&rebound_shared::aws::load_config().await, &r),
-        None => rebound_shared::aws::load_recovery_config().await,
+        Some(r) => rebound_shared::aws::in_region(&rebound::region::config().await, &r),
+        None => rebound::region::recovery_config().await,
     };
     let table = rebound_shared::table::RecoveryTable::new(&config, name);
     let now = chrono::Utc::now();
@@ -316,9 +317,11 @@ fn validate(plan: PathBuf, audit: bool) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The SDK's own warnings (the region's search, instance metadata off EC2) are its debug
+    // output: -vv shows them; the region used is said once (`rebound::region`).
     let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,aws_config=error,aws_runtime=error,aws_smithy_runtime=error",
+        1 => "info,aws_config=error,aws_runtime=error,aws_smithy_runtime=error",
         _ => "debug",
     };
     rebound_shared::telemetry::init_stderr(level, cli.log_format == LogFormat::Json);

@@ -100,10 +100,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
             map.insert("dryRun".into(), Value::Bool(true));
         }
     }
-    let global = rebound_shared::aws::load_config().await;
+    let global = crate::region::config().await;
     let recovery = match recovery_region {
         Some(r) => rebound_shared::aws::in_region(&global, &r),
-        None => rebound_shared::aws::load_recovery_config().await,
+        None => crate::region::recovery_config().await,
     };
     let table = table
         .or_else(|| std::env::var("RECOVERY_TABLE").ok())

@@ -81,6 +81,60 @@ fn run_prints_the_output_on_stdout_and_exits_by_outcome() {
     assert_eq!(rebound(&["run", "--definition", &ok, "--input", "{not json"]).0, 2);
 }
 
+#[test]
+fn run_says_once_which_region_it_uses_and_keeps_the_sdks_search_behind_vv() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ok = write(
+        dir.path(),
+        "ok.json",
+        &json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}),
+    );
+    let none = dir.path().join("none").display().to_string();
+    let run = |env: &[(&str, &str)], flags: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rebound"));
+        command
+            .args(flags)
+            .args(["run", "--definition", &ok, "--input", "{}"])
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_PROFILE")
+            .env_remove("RUST_LOG")
+            .env("AWS_CONFIG_FILE", &none)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &none)
+            // Instance metadata that does not answer, at once: a closed loopback port.
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let out = command.output().expect("rebound runs");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    // No region anywhere: said once, and none of the SDK's search.
+    let (code, err) = run(&[], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(err.matches("rebound: no region configured").count(), 1, "{err}");
+    assert!(!err.contains("IMDS") && !err.contains("failed to load region"), "{err}");
+    assert!(!err.contains("WARN"), "no SDK warning without -vv: {err}");
+
+    let (_, err) = run(&[("AWS_REGION", "eu-west-1")], &[]);
+    assert_eq!(err.matches("rebound: region").count(), 1, "{err}");
+    assert!(err.contains("rebound: region eu-west-1 (from AWS_REGION)"), "{err}");
+
+    let profile = dir.path().join("config");
+    std::fs::write(&profile, "[default]\nregion = ap-southeast-2\n").expect("profile");
+    let (_, err) = run(&[("AWS_CONFIG_FILE", &profile.display().to_string())], &[]);
+    assert!(
+        err.contains("rebound: region ap-southeast-2 (from profile default)"),
+        "{err}"
+    );
+
+    // -vv: the SDK's own account of the search.
+    let (code, err) = run(&[], &["-vv"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("failed to load region from IMDS"), "{err}");
+}
+
 /// The README's first command on a machine whose PATH starts with a shell `moto_server` (what
 /// pyenv or asdf put there): the drill finds the project's own Python and is verified.
 #[test]

@@ -21,11 +21,50 @@ pub fn in_region(config: &SdkConfig, region: &str) -> SdkConfig {
 /// The configuration for acting in the recovery region: `RECOVERY_REGION` when set (the SAM
 /// template sets it), otherwise the Lambda's own region.
 pub async fn load_recovery_config() -> SdkConfig {
-    let config = load_config().await;
+    recovery_of(&load_config().await)
+}
+
+/// `config` aimed at `RECOVERY_REGION` when that is set.
+pub fn recovery_of(config: &SdkConfig) -> SdkConfig {
     match std::env::var("RECOVERY_REGION") {
-        Ok(region) if !region.is_empty() => in_region(&config, &region),
-        _ => config,
+        Ok(region) if !region.is_empty() => in_region(config, &region),
+        _ => config.clone(),
     }
+}
+
+/// The region the SDK's default chain would find, and where it found it, for a person to read:
+/// the environment, the profile, or the instance metadata (IMDS). Each is asked once; IMDS's
+/// own failure is the SDK's warning, which the command line keeps behind `-vv`.
+pub async fn region_and_source() -> (Option<Region>, String) {
+    use aws_config::meta::region::ProvideRegion;
+    for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Ok(region) = std::env::var(variable) {
+            if !region.is_empty() {
+                return (Some(Region::new(region)), variable.to_string());
+            }
+        }
+    }
+    if let Some(region) = aws_config::profile::ProfileFileRegionProvider::new().region().await {
+        let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+        return (Some(region), format!("profile {profile}"));
+    }
+    if let Some(region) = aws_config::imds::region::ImdsRegionProvider::builder()
+        .build()
+        .region()
+        .await
+    {
+        return (Some(region), "instance metadata (IMDS)".into());
+    }
+    (None, String::new())
+}
+
+/// The configuration with its region already chosen (or none), so that the SDK does not look
+/// for one again.
+pub async fn load_config_in(region: Option<Region>) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .load()
+        .await
 }
 
 /// The two regions a recovery spans, as SDK configurations: one value, so that no constructor

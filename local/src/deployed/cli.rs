@@ -149,7 +149,7 @@ pub async fn watch(args: ExecutionArgs, every: f64) -> ExitCode {
 pub async fn report(args: ExecutionArgs, out: PathBuf) -> ExitCode {
     let written = async {
         let (sfn, arn) = chosen(args).await?;
-        let config = rebound_shared::aws::load_recovery_config().await;
+        let config = crate::region::recovery_config().await;
         let report = super::report(&sfn, &arn, &config).await?;
         let (json, html) = super::write_report(&report, &out)?;
         println!("{}", super::report_summary(&report));
@@ -161,7 +161,7 @@ pub async fn report(args: ExecutionArgs, out: PathBuf) -> ExitCode {
 
 /// Answers a deployed execution's task token, in `region` or the configured one.
 pub async fn answer(token: &str, decision: Result<&str, &str>, region: Option<String>) -> ExitCode {
-    let config = rebound_shared::aws::load_config().await;
+    let config = crate::region::config().await;
     let config = match region {
         Some(r) => rebound_shared::aws::in_region(&config, &r),
         None => config,
