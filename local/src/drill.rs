@@ -4,6 +4,7 @@
 
 pub mod canary;
 mod evidence;
+mod facts;
 mod held;
 mod inject;
 mod report;
@@ -298,8 +299,8 @@ pub async fn drill_as(
 
     let ended = Ended::of(&outcome, &world.plan)?;
     let (mut facts, notification, envelopes) = Box::pin(verify(scenario, &ended, &global, &recovery, &world)).await?;
-    let stored = stored_report(&recovery, &name).await?;
-    facts.push(report_fact(scenario, stored.as_ref()));
+    let stored = evidence::stored_report(&recovery, &name).await?;
+    facts.push(evidence::report_fact(scenario, stored.as_ref()));
     if stored.is_some() {
         facts.push(evidence::kept(&recovery, &name).await);
     }

@@ -1,5 +1,7 @@
 //! What a notification says: pure functions of the request and the time.
 
+mod approval;
+
 use chrono::{DateTime, Utc};
 use rebound_shared::context::{
     Declined, NotificationKind, NotificationRequest, RecoveryContext, StepResult, StepStatus,
@@ -351,57 +353,8 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         text.push(format!("Failed with {}: {}", err.error, err.cause));
     }
     if request.kind == NotificationKind::ApprovalRequest {
-        let dbs = ctx.plan.databases.len();
         text.push(String::new());
-        text.push(format!(
-            "Approval needed: Rebound will move DNS ({} records), {dbs} database(s) and {} service(s) to {}.",
-            ctx.plan.dns.len(),
-            ctx.plan.services.len(),
-            direction(ctx).1
-        ));
-        let rpo = duration(ctx.plan.objectives.rpo_seconds as f64);
-        text.push(match ctx.readiness.as_ref() {
-            Some(ready) if ready.data_loss_approval => format!(
-                "Expected data loss: {} of writes, BEYOND the RPO target of {rpo}; approving accepts that loss.",
-                ready
-                    .expected_data_loss_seconds
-                    .map_or("an unknown amount (no replica lag reading)".to_string(), duration)
-            ),
-            Some(ready) => format!(
-                "Expected data loss: {} (replica lag now), within the RPO target of {rpo}.",
-                ready.expected_data_loss_seconds.map_or("none".to_string(), duration)
-            ),
-            None => format!(
-                "Expected data loss: up to the replication lag at promotion; promotion is refused above the RPO target of {rpo}."
-            ),
-        });
-        if ctx.readiness.as_ref().is_some_and(|r| r.split_brain_approval) {
-            text.push(
-                "SPLIT-BRAIN RISK: an old writer still answers and accepts writes, and cannot be fenced (see the \
-                 fence checks above). Approving promotes a second writer while it runs: stop its clients or the \
-                 instance first."
-                    .into(),
-            );
-        }
-        text.push(format!(
-            "This request expires, and the recovery aborts, after {}.",
-            duration(ctx.approval_timeout_seconds as f64)
-        ));
-        // The task token stays in the execution's history: a message is read by whoever the
-        // topic delivers to (an email inbox, an HTTPS endpoint), and the token alone answers.
-        let execution = request.execution_arn.as_deref().unwrap_or(&ctx.recovery_id);
-        text.push(format!(
-            "Execution: {execution}. Rebound never sends a task token: a message that carries one, or names an execution you do not see in Step Functions, is not Rebound's."
-        ));
-        text.push("Approve (your AWS identity is recorded with the answer):".into());
-        text.push(format!("  rebound approve --execution '{execution}' --by 'YOUR NAME'"));
-        text.push("Reject:".into());
-        text.push(format!("  rebound reject --execution '{execution}' --cause 'WHY'"));
-        text.push(format!(
-            "Without rebound: the token of the {} task is in the execution's history (aws stepfunctions get-execution-history --execution-arn '{execution}' --reverse-order); answer with send-task-success --task-output '{{\"approved\":true,\"by\":\"YOUR NAME\"}}' or send-task-failure --error {}.",
-            "RequestApproval",
-            rebound_shared::error::APPROVAL_REJECTED
-        ));
+        text.extend(approval::lines(request));
     }
     let step_json = |s: Option<&StepResult>| {
         s.map(|s| json!({"step": s.step, "status": s.status, "durationMs": s.duration_ms, "actions": s.actions.len(), "alreadyDone": s.actions.iter().filter(|a| a.already_done).count(), "error": s.error}))

@@ -1,0 +1,140 @@
+//! The application's own parts after a drill: where it reads its writer's host, its queue
+//! consumers, and the plan's custom actions.
+
+use super::verify::{fact, Ended, Verified};
+use super::*;
+
+/// Where the application reads its writer's host (the parameter and the secret, in the region
+/// it runs in after the drill): the new writer once the database moved, else the old one.
+pub(super) async fn writer_endpoint_fact(
+    scenario: Scenario,
+    global: &SdkConfig,
+    recovery: &SdkConfig,
+    world: &World,
+) -> Result<Verified, DrillError> {
+    let read = |what: &'static str| move |e: String| DrillError::Read { what, message: e };
+    let primary = rebound_shared::aws::in_region(global, PRIMARY);
+    let back = scenario == Scenario::Failback;
+    let acting = if back { primary.clone() } else { recovery.clone() };
+    let plan: rebound_shared::plan::RecoveryPlan =
+        serde_json::from_value(world.plan.clone()).map_err(|e| read("the plan")(e.to_string()))?;
+    let plan = if back {
+        plan.for_failback().map_err(|e| read("the failback plan")(e.reason))?
+    } else {
+        plan
+    };
+    let (want, want_parameter) = match plan.databases.first() {
+        Some(db) if scenario.moves_region() => {
+            let host = rebound_shared::rds::reads::writer_host(&aws_sdk_rds::Client::new(&acting), db)
+                .await
+                .map_err(|e| read("the new writer's host")(e.to_string()))?
+                .unwrap_or_else(|| "none".into());
+            (host.clone(), host)
+        }
+        // Untouched: the secret's host as seeded, the parameter's canary.
+        _ => (
+            seeded_writer_host(&primary, scenario == Scenario::AuroraGlobal).await?,
+            super::canary::SEALED_HOST.to_string(),
+        ),
+    };
+    let parameter = aws_sdk_ssm::Client::new(&acting)
+        .get_parameter()
+        .name(WRITER_PARAMETER)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| read("the writer parameter")(format!("{e:?}")))?
+        .parameter
+        .and_then(|p| p.value)
+        .unwrap_or_default();
+    let secret = aws_sdk_secretsmanager::Client::new(&acting)
+        .get_secret_value()
+        .secret_id(WRITER_SECRET)
+        .send()
+        .await
+        .map_err(|e| read("the writer secret")(format!("{e:?}")))?;
+    let secret_host = secret
+        .secret_string()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| v["host"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    Ok(fact(
+        &format!("{WRITER_PARAMETER} and {WRITER_SECRET} (host)"),
+        format!("{want_parameter}, {want}"),
+        format!("{parameter}, {secret_host}"),
+    ))
+}
+
+/// The queue consumer's event source mapping in each region: it runs where the application runs
+/// (in a cut region it could not be stopped, and people are told).
+pub(super) async fn consumer_fact(
+    scenario: Scenario,
+    global: &SdkConfig,
+    recovery: &SdkConfig,
+    world: &World,
+) -> Result<Verified, DrillError> {
+    let read = |what: &'static str| move |e: String| DrillError::Read { what, message: e };
+    let state = |config: SdkConfig, uuid: String| async move {
+        aws_sdk_lambda::Client::new(&config)
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .map(|out| out.state.unwrap_or_default())
+            .map_err(|e| read("the consumer")(format!("{e:?}")))
+    };
+    let uuid = |key: &str| {
+        world.plan["eventSourceMappings"][0][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let primary = state(rebound_shared::aws::in_region(global, PRIMARY), uuid("primaryUuid")).await?;
+    let recovered = state(recovery.clone(), uuid("recoveryUuid")).await?;
+    let want = if !scenario.moves_region() || scenario == Scenario::Failback {
+        "Enabled, Disabled"
+    } else if scenario.cuts_the_primary() {
+        "Enabled (region cut), Enabled"
+    } else {
+        "Disabled, Enabled"
+    };
+    let found = if scenario.cuts_the_primary() && primary == "Enabled" {
+        format!("{primary} (region cut), {recovered}")
+    } else {
+        format!("{primary}, {recovered}")
+    };
+    Ok(fact(
+        &format!("{CONSUMER} mappings ({PRIMARY}, {RECOVERY})"),
+        want,
+        found,
+    ))
+}
+
+/// The plan's own steps: each that its point reached ran once and answered as scripted.
+pub(super) fn custom_actions_fact(scenario: Scenario, ended: &Ended) -> Verified {
+    let ran: Vec<String> = ended
+        .context()
+        .and_then(|c| c.custom_action_results.as_ref())
+        .map(|o| {
+            o.all()
+                .map(|o| match &o.output {
+                    Some(output) => format!("{} {} ({})", o.name, o.status, output.as_str().unwrap_or("?")),
+                    None => format!("{} {}", o.name, o.status),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let [(drain, drained), (warm, warmed)] = CUSTOM_ANSWERS;
+    let want = match scenario {
+        Scenario::ReadinessCheck | Scenario::LaggingReplica => "none".to_string(),
+        // A service restore moves nothing: only the step after services runs.
+        Scenario::ServiceOutage => format!("{warm} succeeded ({warmed})"),
+        _ => format!("{drain} succeeded ({drained}), {warm} succeeded ({warmed})"),
+    };
+    let found = if ran.is_empty() {
+        "none".to_string()
+    } else {
+        ran.join(", ")
+    };
+    fact("custom actions", want, found)
+}
