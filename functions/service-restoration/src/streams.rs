@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rebound_shared::context::{Action, ActionStatus, RecoveryContext, ServiceStage};
 use rebound_shared::error::AwsError;
-use rebound_shared::plan::{stream_progress, EventSourceMapping, Side, StreamProgress};
+use rebound_shared::plan::{mapping_resource, stream_progress, EventSourceMapping, Side, StreamProgress};
 use rebound_shared::step::{elapsed_ms, in_stage, moves_region, towards_recovery, StepFault};
 use serde_json::{json, Value};
 
@@ -62,7 +62,7 @@ impl ServiceRestoration {
         for mapping in ctx.plan.event_source_mappings.iter().filter(in_stage) {
             for (side, uuid, enabled) in mapping.moves(towards_recovery(ctx)) {
                 let region = region(ctx, side);
-                let resource = format!("lambda:event-source-mapping/{uuid} ({region})");
+                let resource = mapping_resource(uuid, region);
                 let state = match self.streams.state(side, uuid).await {
                     Ok(Some(state)) => Ok(state),
                     Ok(None) => {
@@ -105,7 +105,7 @@ impl ServiceRestoration {
         state: Result<String, AwsError>,
     ) -> Result<Action, ServiceError> {
         let region = region(ctx, side);
-        let resource = format!("lambda:event-source-mapping/{uuid} ({region})");
+        let resource = mapping_resource(uuid, region);
         let operation = if enabled { ENABLE } else { DISABLE };
         let target = if enabled { "Enabled" } else { "Disabled" };
         let after = json!({"side": side_name(side), "uuid": uuid, "state": target});

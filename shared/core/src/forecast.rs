@@ -90,13 +90,14 @@ pub fn after_writer(plan: &RecoveryPlan, action: &Action) -> bool {
     if let Some(service) = plan.services.iter().find(|s| s.resource_name() == action.resource) {
         return service.needs_writer();
     }
+    let regions = [&plan.primary_region, &plan.recovery_region];
     plan.event_source_mappings
         .iter()
         .find(|m| {
             [&m.primary_uuid, &m.recovery_uuid].into_iter().flatten().any(|uuid| {
-                action
-                    .resource
-                    .starts_with(&format!("lambda:event-source-mapping/{uuid} "))
+                regions
+                    .iter()
+                    .any(|r| action.resource == crate::plan::mapping_resource(uuid, r))
             })
         })
         .is_none_or(|m| m.needs_writer)

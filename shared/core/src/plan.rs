@@ -32,7 +32,7 @@ pub use check::check_plan;
 pub use databases::{Database, NoFailback};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};
 pub use endpoints::{same_host, secret_host, secret_with_host, WriterEndpoint, DEFAULT_SECRET_FIELD};
-pub use streams::{stream_progress, EventSourceMapping, Side, StreamProgress};
+pub use streams::{mapping_resource, stream_progress, EventSourceMapping, Side, StreamProgress};
 pub use tables::{replica_problem, GlobalTable, Replica};
 
 /// The longest duration a plan may give, in seconds: one year, Step Functions' limit for a

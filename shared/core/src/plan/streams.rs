@@ -29,6 +29,11 @@ fn is_yes(value: &bool) -> bool {
     *value
 }
 
+/// How results name one side of a mapping: its UUID and the region it lives in.
+pub fn mapping_resource(uuid: &str, region: &str) -> String {
+    format!("lambda:event-source-mapping/{uuid} ({region})")
+}
+
 /// Which side of a mapping a step acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
