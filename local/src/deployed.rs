@@ -59,7 +59,7 @@ impl OpsError {
     }
 }
 
-fn sdk<E>(operation: &'static str) -> impl Fn(aws_sdk_sfn::error::SdkError<E>) -> OpsError
+pub(crate) fn sdk<E>(operation: &'static str) -> impl Fn(aws_sdk_sfn::error::SdkError<E>) -> OpsError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {

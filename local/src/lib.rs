@@ -13,4 +13,5 @@ pub mod invoke;
 pub mod lambda;
 pub mod region;
 pub mod run;
+pub mod steer;
 pub mod template;

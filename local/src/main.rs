@@ -93,6 +93,8 @@ enum Command {
         #[arg(long, default_value = "reports")]
         out: PathBuf,
     },
+    #[command(flatten)]
+    Steer(rebound::steer::Steering),
     /// See or release an application's recovery lease (one recovery per application at a time).
     Lease {
         #[command(subcommand)]
@@ -353,6 +355,7 @@ async fn main() -> ExitCode {
         Command::Report { execution, out } => cli::report(execution, out).await,
         Command::Validate { plan, audit } => validate(plan, audit),
         Command::Lease { action } => lease(action).await,
+        Command::Steer(command) => rebound::steer::run(command).await,
         Command::Drill {
             scenario,
             time_scale,

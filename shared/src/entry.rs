@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use serde::Serialize;
 
-use crate::error::ErrorKind;
+use crate::context::{ServiceStage, StepAction};
+use crate::control::{cancelled_message, gate, paused_message, skipped_result, step_key, Gate};
+use crate::error::{ErrorKind, CANCELLED, PAUSED};
 use crate::results::ResultStore;
 use crate::source::PlanSource;
 
@@ -136,6 +138,9 @@ where
         .await
         .map_err(|e| briefly(e.into()))?;
     let request = request_identity(&payload);
+    if let Some(skipped) = steered(&payload, io, function).await? {
+        return io.results.compact(&request, skipped).await.map_err(|e| briefly(e.into()));
+    }
     let output = guarded(handler(payload)).await?;
     let output = serde_json::to_value(output).map_err(|e| Diagnostic {
         error_type: ErrorKind::StepFailed.error_name().into(),
@@ -165,6 +170,45 @@ impl StepIo {
                     .filter(|t| !t.is_empty())
                     .map(|name| crate::table::RecoveryTable::new(config, name)),
             },
+        }
+    }
+}
+
+/// What operators asked of this recovery ([`crate::control`]), read before a step acts: a
+/// pause or a cancel is this invocation's error, a skip its result (no handler runs); `None`
+/// lets the handler run. Dry runs and readiness, and runs without a recovery table, are never
+/// steered.
+async fn steered(payload: &Value, io: &StepIo, function: &str) -> Result<Option<Value>, Diagnostic> {
+    let (Some(table), Ok(action)) = (
+        io.results.table.as_ref(),
+        serde_json::from_value::<StepAction>(payload["action"].clone()),
+    ) else {
+        return Ok(None);
+    };
+    let context = &payload["context"];
+    let stage = serde_json::from_value::<ServiceStage>(payload["stage"].clone()).unwrap_or_default();
+    let (Some(key), false) = (step_key(function, action, stage), context["dryRun"] == true) else {
+        return Ok(None);
+    };
+    let (Some(application), Some(recovery_id)) = (context["application"].as_str(), context["recoveryId"].as_str())
+    else {
+        return Ok(None);
+    };
+    let (control, _) = table
+        .control(application, recovery_id)
+        .await
+        .map_err(|e| briefly(crate::error::diagnostic(e.kind, &e)))?;
+    let refuse = |name: &str, message: String| Diagnostic {
+        error_type: name.into(),
+        error_message: message,
+    };
+    match gate(&control, key, action) {
+        Gate::Go => Ok(None),
+        Gate::Paused(mark) => Err(refuse(PAUSED, paused_message(recovery_id, &mark))),
+        Gate::Cancel(mark) => Err(refuse(CANCELLED, cancelled_message(recovery_id, &mark))),
+        Gate::Skip(mark) => {
+            tracing::warn!(step = key, by = %mark.by, reason = %mark.reason, "skipped by an operator");
+            Ok(Some(skipped_result(context, key, &mark, chrono::Utc::now())))
         }
     }
 }

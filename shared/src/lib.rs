@@ -2,10 +2,11 @@
 //! recovery plan, the recovery context and step results, the error names the state machine
 //! matches, RTO/RPO arithmetic, and AWS client setup.
 
-pub use rebound_core::{audit, capacity, context, forecast, objectives, plan, plan_ref, report, step};
+pub use rebound_core::{audit, capacity, context, control, forecast, objectives, plan, plan_ref, report, step};
 
 pub mod aws;
 pub mod capacities;
+pub mod steer;
 pub mod dns;
 pub mod endpoints;
 pub mod entry;

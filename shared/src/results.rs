@@ -8,6 +8,7 @@
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
+use crate::context::ServiceStage;
 use crate::error::{AwsError, ErrorKind};
 use crate::table::RecoveryTable;
 
@@ -70,6 +71,9 @@ pub fn needed_by(function: &str) -> &'static [&'static str] {
         "recovery-validator" => &[
             "validation",
             "database",
+            // Whether an operator skipped them (`rebound skip`): their checks are not awaited.
+            "capacity",
+            "services",
             "dryRun.dns",
             "dryRun.database",
             "dryRun.services",
@@ -135,7 +139,9 @@ impl ResultStore {
             (Some("readiness"), "database") => "dryRun.database",
             (Some("readiness"), "services") => "dryRun.services",
             // The capacity added beside the failover is the same step's other result.
-            (_, "services") if request["stage"] == "capacity" => "capacity",
+            (_, "services") => serde_json::from_value::<ServiceStage>(request["stage"].clone())
+                .unwrap_or_default()
+                .result_key(),
             (_, key) => key,
         };
         let context = &request["context"];

@@ -5,8 +5,10 @@
 //! `sk = "last-recovery"` (recoveryId, outcome, finishedAt) and
 //! `sk = "audit#<time>#<recoveryId>#<kind>"` (detail, written once); under
 //! `pk = "results#<application>"`: `sk = "result#<recoveryId>#<step>#<part>"` (a step's whole
-//! result when the state carries only its summary). The two partitions let IAM give the steps
-//! their results and nothing else (`dynamodb:LeadingKeys`). `expiresAt` is the TTL attribute.
+//! result when the state carries only its summary); under `pk = "control#<application>"`:
+//! `sk = "<recoveryId>"` (what operators asked of that recovery: pause, skip, cancel). The
+//! partitions let IAM give the steps their results and a read of the control rows, nothing
+//! else (`dynamodb:LeadingKeys`). `expiresAt` is the TTL attribute.
 
 use std::collections::HashMap;
 
@@ -14,6 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use crate::control::Control;
 use crate::error::AwsError;
 
 /// How long audit records are kept (the TTL).
@@ -67,8 +70,13 @@ pub struct LastRecovery {
     pub finished_at: DateTime<Utc>,
 }
 
-fn pk(application: &str) -> AttributeValue {
+pub(crate) fn pk(application: &str) -> AttributeValue {
     AttributeValue::S(format!("app#{application}"))
+}
+
+/// The partition of an application's control rows (what operators asked of each recovery).
+pub(crate) fn control_pk(application: &str) -> AttributeValue {
+    s(format!("control#{application}"))
 }
 
 /// The partition of an application's kept step results.
@@ -76,19 +84,19 @@ fn results_pk(application: &str) -> AttributeValue {
     AttributeValue::S(format!("results#{application}"))
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: i64) -> AttributeValue {
+pub(crate) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
+pub(crate) fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
     item.get(key).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
 }
 
-fn time(item: &HashMap<String, AttributeValue>, key: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn time(item: &HashMap<String, AttributeValue>, key: &str) -> Option<DateTime<Utc>> {
     item.get(key)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse::<i64>().ok())
@@ -369,6 +377,34 @@ impl RecoveryTable {
             return Ok(None);
         }
         Ok(Some(body.concat()))
+    }
+
+    /// What operators asked of a recovery, and the row's version (0: none yet).
+    pub async fn control(&self, application: &str, recovery_id: &str) -> Result<(Control, i64), AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", control_pk(application))
+            .key("sk", s(recovery_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::error::from_sdk("dynamodb", "GetItem", &e))?;
+        let Some(item) = out.item() else {
+            return Ok((Control::default(), 0));
+        };
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        // A row that does not parse steers nothing, and says so.
+        let control = serde_json::from_str(&text(item, "control")).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, recovery_id, "the control row is not readable; ignored");
+            Control::default()
+        });
+        Ok((control, version))
     }
 
     async fn get(&self, application: &str, sk: &str) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {

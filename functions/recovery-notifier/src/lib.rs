@@ -92,6 +92,7 @@ impl RecoveryNotifier {
         // lease held or the recovery unrecorded.
         let outcome = match request.kind {
             NotificationKind::Success => Some("succeeded"),
+            NotificationKind::Failure if message::cancelled(ctx) => Some("cancelled"),
             NotificationKind::Failure => Some("failed"),
             _ => None,
         };

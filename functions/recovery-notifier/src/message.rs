@@ -144,6 +144,7 @@ fn subject(request: &NotificationRequest) -> String {
             ),
             None => format!("{app} recovered to {to}"),
         },
+        NotificationKind::Failure if cancelled(ctx) => format!("{app} recovery CANCELLED by an operator"),
         NotificationKind::Failure => format!(
             "{app} recovery FAILED: {}",
             ctx.error.as_ref().map_or("unknown error", |e| e.error.as_str())
@@ -157,11 +158,32 @@ fn subject(request: &NotificationRequest) -> String {
         NotificationKind::NoRecoveryNeeded => format!("{app}: no recovery needed"),
         NotificationKind::NotReady => format!("{app}: {to} NOT READY for a {}", ctx.mode),
     };
+    let skipped = skipped_steps(ctx);
+    let text = match (request.kind, skipped) {
+        (NotificationKind::Success, n) if n > 0 => format!("{text}, {n} step(s) SKIPPED"),
+        _ => text,
+    };
     let full: String = format!("[Rebound] {dry}{text}")
         .chars()
         .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
         .collect();
     full.chars().take(99).collect()
+}
+
+/// Whether an operator cancelled the recovery (`rebound cancel`).
+pub(crate) fn cancelled(ctx: &RecoveryContext) -> bool {
+    ctx.error.as_ref().is_some_and(|e| e.error == rebound_shared::error::CANCELLED)
+}
+
+/// How many of the recovery's steps an operator skipped.
+fn skipped_steps(ctx: &RecoveryContext) -> usize {
+    let r = &ctx.results;
+    [r.dns.as_ref(), r.database.as_ref(), r.capacity.as_ref(), r.services.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| s.status == StepStatus::Skipped)
+        .count()
+        + usize::from(r.validation.as_ref().is_some_and(|v| v.result.status == StepStatus::Skipped))
 }
 
 fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {
@@ -170,6 +192,7 @@ fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {
         StepStatus::InProgress => "in progress",
         StepStatus::Completed => "completed",
         StepStatus::Failed => "FAILED",
+        StepStatus::Skipped => "SKIPPED",
     };
     let done = step.actions.iter().filter(|a| a.already_done).count();
     let mut line = format!(
@@ -182,6 +205,14 @@ fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {
     }
     if let Some(e) = &step.error {
         line.push_str(&format!("\n      {}: {}", e.error, e.cause));
+    }
+    if let Some(mark) = &step.skipped {
+        line.push_str(&format!(
+            "\n      skipped by {} at {}: {} (what it left pending was never confirmed)",
+            mark.by,
+            mark.at.to_rfc3339(),
+            mark.reason
+        ));
     }
     Some(line)
 }

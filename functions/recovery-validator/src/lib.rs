@@ -42,8 +42,9 @@ use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
 use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan, Service};
 use rebound_shared::step::{
-    elapsed_ms, ensure_region, moves_region, services_in_scope, towards_recovery, Phase, StepFault,
+    elapsed_ms, ensure_region, in_stage, moves_region, services_in_scope, towards_recovery, Phase, StepFault,
 };
+use rebound_shared::context::ServiceStage;
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -348,7 +349,22 @@ impl RecoveryValidator {
         checks.extend(d);
         checks.extend(e);
         checks.extend(t);
-        checks.extend(s);
+        checks.extend(s.into_iter().zip(&scope).map(|(check, service)| {
+            // A service whose restoring step an operator skipped is not awaited.
+            let stage = if in_stage(ctx, ServiceStage::Capacity, service.needs_writer()) {
+                ServiceStage::Capacity
+            } else {
+                ServiceStage::AfterWriter
+            };
+            let step = match stage {
+                ServiceStage::Capacity => ctx.results.capacity.as_ref(),
+                _ => ctx.results.services.as_ref(),
+            };
+            match step.and_then(|r| r.skipped.as_ref()) {
+                Some(mark) => rebound_shared::control::waive(check, stage.result_key(), mark),
+                None => check,
+            }
+        }));
         checks
     }
 

@@ -168,9 +168,10 @@ impl ServiceRestoration {
         now: DateTime<Utc>,
     ) -> Result<StepResult, ServiceError> {
         let invocation = Instant::now();
-        let (started, name) = match stage {
-            ServiceStage::Capacity => (&ctx.results.capacity, "capacity"),
-            _ => (&ctx.results.services, "services"),
+        let name = stage.result_key();
+        let started = match stage {
+            ServiceStage::Capacity => &ctx.results.capacity,
+            ServiceStage::All | ServiceStage::AfterWriter => &ctx.results.services,
         };
         let mut result = started.clone().ok_or(StepFault::NotStarted(name))?;
         let mut pending = Vec::new();

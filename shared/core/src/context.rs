@@ -247,6 +247,9 @@ pub struct StepResult {
     /// from when AWS's documented durations say the pending changes end ([`crate::poll`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_check_seconds: Option<u32>,
+    /// Who skipped the step and why (`status: skipped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<crate::control::Mark>,
 }
 
 /// The acting steps' dry runs, as `DryRunSteps` leaves them: absent where the path has no such
@@ -271,7 +274,7 @@ pub enum DryRun {
 
 impl StepResult {
     pub fn finished(&self) -> bool {
-        matches!(self.status, StepStatus::Completed | StepStatus::Failed)
+        matches!(self.status, StepStatus::Completed | StepStatus::Failed | StepStatus::Skipped)
     }
 }
 
@@ -293,6 +296,9 @@ pub enum StepStatus {
     InProgress,
     Completed,
     Failed,
+    /// An operator gave up on it (`rebound skip`): it changes nothing more, and never counts as
+    /// passed.
+    Skipped,
 }
 
 /// One change to one resource.
@@ -468,6 +474,17 @@ pub enum ServiceStage {
     All,
     Capacity,
     AfterWriter,
+}
+
+impl ServiceStage {
+    /// The key its result has under `results`: the capacity added beside the failover is kept
+    /// apart from the services restored after it.
+    pub const fn result_key(self) -> &'static str {
+        match self {
+            ServiceStage::Capacity => "capacity",
+            ServiceStage::All | ServiceStage::AfterWriter => "services",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

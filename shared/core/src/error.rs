@@ -43,6 +43,14 @@ impl ErrorKind {
 /// an approval request.
 pub const APPROVAL_REJECTED: &str = "Rebound.ApprovalRejected";
 
+/// What a step fails with while an operator holds the recovery (`rebound pause`): the state
+/// machine retries it until `rebound resume`.
+pub const PAUSED: &str = "Rebound.Paused";
+
+/// What a step fails with once an operator cancelled the recovery (`rebound cancel`): the
+/// failure path reports and notifies it as cancelled.
+pub const CANCELLED: &str = "Rebound.Cancelled";
+
 /// A failed AWS call, classified where it was made, keeping the service's own code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(rename_all = "camelCase")]

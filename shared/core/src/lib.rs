@@ -20,6 +20,7 @@ macro_rules! display_as_serde {
 pub mod audit;
 pub mod capacity;
 pub mod context;
+pub mod control;
 pub mod error;
 pub mod forecast;
 pub mod objectives;

@@ -422,9 +422,10 @@ pub fn bars(ctx: &RecoveryContext, now: DateTime<Utc>) -> Vec<Bar> {
 fn step_span(s: &StepResult, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>, u32, String)> {
     let from = s.started_at?;
     let to = s.finished_at.unwrap_or(now).max(from);
-    let status = match &s.error {
-        Some(_) => "failed".to_string(),
-        None => s.status.to_string(),
+    let status = match (&s.error, &s.skipped) {
+        (Some(_), _) => "failed".to_string(),
+        (None, Some(mark)) => format!("skipped by {}: {}", mark.by, mark.reason),
+        (None, None) => s.status.to_string(),
     };
     Some((from, to, s.invocations.saturating_sub(1), status))
 }

@@ -141,6 +141,7 @@ impl StepResult {
             needs_approval: None,
             error: None,
             next_check_seconds: None,
+            skipped: None,
         }
     }
 

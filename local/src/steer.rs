@@ -1,0 +1,165 @@
+//! `rebound pause|resume|skip|cancel`: an operator's hand on a running recovery, deployed or
+//! local alike. Each command writes the execution's control row in the recovery table (audited,
+//! with the caller's AWS identity); the steps read it as they are invoked. A cancel of a
+//! deployed execution waiting in its approval gate also answers the gate, so it ends now.
+
+use std::process::ExitCode;
+
+use rebound_shared::control::{Mark, Steer, SKIPPABLE};
+use rebound_shared::steer::SteerError;
+use rebound_shared::table::RecoveryTable;
+
+/// What every steering command takes.
+#[derive(clap::Args)]
+pub struct SteerArgs {
+    /// The execution: its name (the recovery's id, as `rebound run` prints it) or a deployed
+    /// execution's ARN.
+    pub execution: String,
+    /// The application the plan names (default: REBOUND_APPLICATION).
+    #[arg(long, env = "REBOUND_APPLICATION")]
+    pub application: String,
+    /// The recovery table (default: RECOVERY_TABLE).
+    #[arg(long, env = "RECOVERY_TABLE")]
+    pub table: String,
+    /// The region of the recovery table (default: RECOVERY_REGION, else the configured region).
+    #[arg(long)]
+    pub recovery_region: Option<String>,
+    /// Who asks, for the audit trail and the report (your AWS identity is recorded beside it).
+    #[arg(long, env = "USER", default_value = "rebound")]
+    pub by: String,
+}
+
+/// The commands, as the command line names them.
+#[derive(clap::Subcommand)]
+pub enum Steering {
+    /// Hold a running recovery: the changes in flight are followed to their end, no step starts
+    /// a new one until `resume` (the state machine asks again every 15 s, for up to 6 hours).
+    Pause {
+        #[command(flatten)]
+        args: SteerArgs,
+        /// Why, for the audit trail and the report.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let a paused recovery go on. Its lease is extended by as long as the pause lasted.
+    Resume {
+        #[command(flatten)]
+        args: SteerArgs,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Give up on one step that cannot finish (a service that never reaches its count): it is
+    /// ended as SKIPPED at its next check, with who and why, and the recovery goes on. A skipped
+    /// step never counts as passed; what it left pending is reported as never confirmed.
+    Skip {
+        #[command(flatten)]
+        args: SteerArgs,
+        /// dns, database, capacity, services or validation.
+        step: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// End a recovery: its next step fails with Rebound.Cancelled and the failure path
+    /// notifies, writes the report (cancelled, by whom, why, what had changed), audits and
+    /// releases the lease.
+    Cancel {
+        #[command(flatten)]
+        args: SteerArgs,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// The recovery's id: an execution's name, the last part of its ARN.
+fn recovery_id(execution: &str) -> &str {
+    execution.rsplit(':').next().unwrap_or(execution)
+}
+
+pub async fn run(command: Steering) -> ExitCode {
+    let (args, steer, reason) = match command {
+        Steering::Pause { args, reason } => (args, Steer::Pause, reason),
+        Steering::Resume { args, reason } => (args, Steer::Resume, reason),
+        Steering::Skip { args, step, reason } => (args, Steer::Skip(step), reason),
+        Steering::Cancel { args, reason } => (args, Steer::Cancel, reason),
+    };
+    let config = match &args.recovery_region {
+        Some(r) => rebound_shared::aws::in_region(&crate::region::config().await, r),
+        None => crate::region::recovery_config().await,
+    };
+    let table = RecoveryTable::new(&config, &args.table);
+    let deployed = args.execution.starts_with("arn:");
+    let principal = crate::deployed::caller(deployed.then_some(args.execution.as_str())).await;
+    let id = recovery_id(&args.execution);
+    let mark = Mark {
+        by: args.by.clone(),
+        principal,
+        reason,
+        at: chrono::Utc::now(),
+    };
+    let steered = match table.steer(&args.application, id, &steer, mark.clone()).await {
+        Ok(steered) => steered,
+        Err(e) => {
+            eprintln!("rebound {}: {e}", verb(&steer));
+            return match e {
+                SteerError::Refused { .. } => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    let who = mark.principal.as_deref().unwrap_or("an identity STS did not name");
+    match (&steer, &steered.ended) {
+        (Steer::Pause, _) => println!(
+            "{id}: paused (by {}, as {who}): steps start no new change until `rebound resume {id}`",
+            steered.control.paused.as_ref().map_or(mark.by.as_str(), |p| p.by.as_str())
+        ),
+        (Steer::Resume, Some(pause)) => println!(
+            "{id}: resumed after {} s paused{}",
+            (mark.at - pause.at).num_seconds(),
+            steered
+                .lease_until
+                .map(|u| format!("; lease extended to {}", u.to_rfc3339()))
+                .unwrap_or_default()
+        ),
+        (Steer::Resume, None) => println!("{id}: resumed"),
+        (Steer::Skip(step), _) => println!(
+            "{id}: {step} will end as SKIPPED at its next check (steps that can be skipped: {})",
+            SKIPPABLE.join(", ")
+        ),
+        (Steer::Cancel, _) => {
+            println!("{id}: cancelled; its next step ends the recovery and notifies");
+            if deployed {
+                if let Err(e) = end_approval_wait(&args.execution, &mark).await {
+                    eprintln!("rebound cancel: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn verb(steer: &Steer) -> &'static str {
+    match steer {
+        Steer::Pause => "pause",
+        Steer::Resume => "resume",
+        Steer::Skip(_) => "skip",
+        Steer::Cancel => "cancel",
+    }
+}
+
+/// A deployed execution waiting in its approval gate invokes no step: the gate is answered with
+/// `Rebound.Cancelled`, so the failure path runs now.
+async fn end_approval_wait(arn: &str, mark: &Mark) -> Result<(), crate::deployed::OpsError> {
+    let sfn = crate::deployed::client(Some(arn)).await;
+    let Ok(token) = crate::deployed::approval_token(&sfn, arn).await else {
+        return Ok(()); // not waiting there
+    };
+    sfn.send_task_failure()
+        .task_token(token)
+        .error(rebound_shared::error::CANCELLED)
+        .cause(rebound_shared::control::cancelled_message(recovery_id(arn), mark))
+        .send()
+        .await
+        .map(|_| println!("{}: its approval gate was answered: cancelled", recovery_id(arn)))
+        .map_err(crate::deployed::sdk("SendTaskFailure"))
+}
