@@ -110,7 +110,11 @@ pub async fn run(command: Steering) -> ExitCode {
     match (&steer, &steered.ended) {
         (Steer::Pause, _) => println!(
             "{id}: paused (by {}, as {who}): steps start no new change until `rebound resume {id}`",
-            steered.control.paused.as_ref().map_or(mark.by.as_str(), |p| p.by.as_str())
+            steered
+                .control
+                .paused
+                .as_ref()
+                .map_or(mark.by.as_str(), |p| p.by.as_str())
         ),
         (Steer::Resume, Some(pause)) => println!(
             "{id}: resumed after {} s paused{}",

@@ -139,7 +139,11 @@ where
         .map_err(|e| briefly(e.into()))?;
     let request = request_identity(&payload);
     if let Some(skipped) = steered(&payload, io, function).await? {
-        return io.results.compact(&request, skipped).await.map_err(|e| briefly(e.into()));
+        return io
+            .results
+            .compact(&request, skipped)
+            .await
+            .map_err(|e| briefly(e.into()));
     }
     let output = guarded(handler(payload)).await?;
     let output = serde_json::to_value(output).map_err(|e| Diagnostic {

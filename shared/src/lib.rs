@@ -6,7 +6,6 @@ pub use rebound_core::{audit, capacity, context, control, forecast, objectives, 
 
 pub mod aws;
 pub mod capacities;
-pub mod steer;
 pub mod dns;
 pub mod endpoints;
 pub mod entry;
@@ -17,6 +16,7 @@ pub mod rds;
 pub mod reports;
 pub mod results;
 pub mod source;
+pub mod steer;
 pub mod table;
 
 pub mod telemetry;

@@ -59,7 +59,10 @@ impl RecoveryTable {
                 .item("sk", s(recovery_id))
                 .item("control", s(body))
                 .item("version", n(version + 1))
-                .item("expiresAt", n((mark.at + chrono::Duration::days(CONTROL_DAYS)).timestamp()))
+                .item(
+                    "expiresAt",
+                    n((mark.at + chrono::Duration::days(CONTROL_DAYS)).timestamp()),
+                )
                 .condition_expression("attribute_not_exists(sk) OR version = :version")
                 .expression_attribute_values(":version", n(version))
                 .send()
@@ -86,7 +89,8 @@ impl RecoveryTable {
                 detail["pausedSince"] = json!(pause.at);
                 detail["pausedSeconds"] = json!((mark.at - pause.at).num_seconds());
             }
-            self.audit(application, recovery_id, steer.kind(), mark.at, &detail).await?;
+            self.audit(application, recovery_id, steer.kind(), mark.at, &detail)
+                .await?;
             return Ok(Steered {
                 control: next,
                 ended,
@@ -115,7 +119,9 @@ impl RecoveryTable {
             .await
             .map_err(|e| crate::error::from_sdk("dynamodb", "GetItem", &e))?;
         let Some(item) = out.item() else { return Ok(None) };
-        let Some(expires_at) = time(item, "expiresAt") else { return Ok(None) };
+        let Some(expires_at) = time(item, "expiresAt") else {
+            return Ok(None);
+        };
         if text(item, "owner") != owner {
             return Ok(None);
         }

@@ -299,14 +299,7 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
 /// Whether any step changed a resource (rather than only reading, or finding it in place). A
 /// step that failed may have changed something before it did, so it counts as a change.
 fn changed_anything(ctx: &RecoveryContext) -> bool {
-    let r = &ctx.results;
-    let steps = [
-        r.dns.as_ref(),
-        r.database.as_ref(),
-        r.capacity.as_ref(),
-        r.services.as_ref(),
-    ];
-    steps.into_iter().flatten().any(|s| {
+    ctx.results.acting().any(|s| {
         s.status == rebound_shared::context::StepStatus::Failed
             || s.actions
                 .iter()

@@ -170,20 +170,24 @@ fn subject(request: &NotificationRequest) -> String {
     full.chars().take(99).collect()
 }
 
-/// Whether an operator cancelled the recovery (`rebound cancel`).
+/// Whether an operator cancelled the recovery (`rebound cancel`): the step that met the cancel
+/// failed with it, in the failover's branches (which end as failed results) or outside them.
 pub(crate) fn cancelled(ctx: &RecoveryContext) -> bool {
-    ctx.error.as_ref().is_some_and(|e| e.error == rebound_shared::error::CANCELLED)
+    ctx.error
+        .iter()
+        .chain(ctx.results.acting().filter_map(|s| s.error.as_ref()))
+        .any(|e| e.error == rebound_shared::error::CANCELLED)
 }
 
 /// How many of the recovery's steps an operator skipped.
 fn skipped_steps(ctx: &RecoveryContext) -> usize {
     let r = &ctx.results;
-    [r.dns.as_ref(), r.database.as_ref(), r.capacity.as_ref(), r.services.as_ref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| s.status == StepStatus::Skipped)
-        .count()
-        + usize::from(r.validation.as_ref().is_some_and(|v| v.result.status == StepStatus::Skipped))
+    r.acting().filter(|s| s.status == StepStatus::Skipped).count()
+        + usize::from(
+            r.validation
+                .as_ref()
+                .is_some_and(|v| v.result.status == StepStatus::Skipped),
+        )
 }
 
 fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {

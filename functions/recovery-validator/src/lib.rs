@@ -31,6 +31,7 @@ use permissions::Permissions;
 use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
 use rebound_shared::capacity::{running, target_capacity};
+use rebound_shared::context::ServiceStage;
 use rebound_shared::context::{
     parse_request, Check, ReadinessReport, RecoveryContext, Step, StepRequest, StepResult, StepStatus, ValidationReport,
 };
@@ -44,7 +45,6 @@ use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan
 use rebound_shared::step::{
     elapsed_ms, ensure_region, in_stage, moves_region, services_in_scope, towards_recovery, Phase, StepFault,
 };
-use rebound_shared::context::ServiceStage;
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]

@@ -213,6 +213,15 @@ pub struct Results {
     pub notification: Option<StepResult>,
 }
 
+impl Results {
+    /// The results of the steps that change resources, where they ran.
+    pub fn acting(&self) -> impl Iterator<Item = &StepResult> {
+        [&self.dns, &self.database, &self.capacity, &self.services]
+            .into_iter()
+            .flatten()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepResult {
@@ -249,7 +258,7 @@ pub struct StepResult {
     pub next_check_seconds: Option<u32>,
     /// Who skipped the step and why (`status: skipped`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<crate::control::Mark>,
+    pub skipped: Option<Box<crate::control::Mark>>,
 }
 
 /// The acting steps' dry runs, as `DryRunSteps` leaves them: absent where the path has no such
@@ -274,7 +283,10 @@ pub enum DryRun {
 
 impl StepResult {
     pub fn finished(&self) -> bool {
-        matches!(self.status, StepStatus::Completed | StepStatus::Failed | StepStatus::Skipped)
+        matches!(
+            self.status,
+            StepStatus::Completed | StepStatus::Failed | StepStatus::Skipped
+        )
     }
 }
 

@@ -247,7 +247,10 @@ mod tests {
             paused: Some(mark("look first")),
             ..Control::default()
         };
-        assert_eq!(gate(&control, "dns", StepAction::Start), Gate::Paused(mark("look first")));
+        assert_eq!(
+            gate(&control, "dns", StepAction::Start),
+            Gate::Paused(mark("look first"))
+        );
         assert_eq!(gate(&control, "dns", StepAction::Status), Gate::Go);
         assert_eq!(gate(&control, "validation", StepAction::Start), Gate::Go);
         assert_eq!(gate(&Control::default(), "dns", StepAction::Start), Gate::Go);
@@ -259,7 +262,9 @@ mod tests {
             paused: Some(mark("p")),
             ..Control::default()
         };
-        control.skipped.insert("services".into(), mark("never reaches its count"));
+        control
+            .skipped
+            .insert("services".into(), mark("never reaches its count"));
         assert_eq!(
             gate(&control, "services", StepAction::Status),
             Gate::Skip(mark("never reaches its count"))
@@ -304,7 +309,11 @@ mod tests {
         let failing = Check::new("svc".into(), false, "1 of 4 running".into());
         let waived = waive(failing, "services", &mark("stuck"));
         assert_eq!(waived.verdict(), "skipped");
-        assert!(waived.detail.contains("services was skipped by jane: stuck"), "{}", waived.detail);
+        assert!(
+            waived.detail.contains("services was skipped by jane: stuck"),
+            "{}",
+            waived.detail
+        );
         let passing = Check::new("svc".into(), true, "4 of 4 running".into());
         assert_eq!(waive(passing, "services", &mark("stuck")).verdict(), "passed");
     }
@@ -320,7 +329,10 @@ mod tests {
             step_key("service-restoration", StepAction::Status, ServiceStage::AfterWriter),
             Some("services")
         );
-        assert_eq!(step_key("recovery-notifier", StepAction::Start, ServiceStage::All), None);
+        assert_eq!(
+            step_key("recovery-notifier", StepAction::Start, ServiceStage::All),
+            None
+        );
     }
 
     #[test]
