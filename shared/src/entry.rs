@@ -8,12 +8,14 @@ use futures_util::FutureExt;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use serde::Serialize;
 
 use crate::context::{ServiceStage, StepAction};
-use crate::control::{cancelled_message, gate, paused_message, skipped_result, step_key, Gate};
+use crate::control::{
+    action_gate, cancelled_message, gate, paused_message, skipped_result, step_key, Gate, ACTION_PREFIX,
+};
 use crate::error::{ErrorKind, CANCELLED, PAUSED};
 use crate::results::ResultStore;
 use crate::source::PlanSource;
@@ -183,37 +185,67 @@ impl StepIo {
 /// lets the handler run. Dry runs and readiness, and runs without a recovery table, are never
 /// steered.
 async fn steered(payload: &Value, io: &StepIo, function: &str) -> Result<Option<Value>, Diagnostic> {
-    let (Some(table), Ok(action)) = (
-        io.results.table.as_ref(),
-        serde_json::from_value::<StepAction>(payload["action"].clone()),
-    ) else {
-        return Ok(None);
-    };
     let context = &payload["context"];
-    let stage = serde_json::from_value::<ServiceStage>(payload["stage"].clone()).unwrap_or_default();
-    let (Some(key), false) = (step_key(function, action, stage), context["dryRun"] == true) else {
-        return Ok(None);
+    let custom_action = payload["action"] == "gate";
+    let key = if custom_action {
+        match payload["step"].as_str().filter(|k| k.starts_with(ACTION_PREFIX)) {
+            Some(key) => Some(key.to_string()),
+            None => {
+                return Err(Diagnostic {
+                    error_type: ErrorKind::InvalidInput.error_name().into(),
+                    error_message: format!(
+                        "a gate names the custom action it opens as `action:NAME`, not {}",
+                        payload["step"]
+                    ),
+                })
+            }
+        }
+    } else {
+        let stage = serde_json::from_value::<ServiceStage>(payload["stage"].clone()).unwrap_or_default();
+        serde_json::from_value::<StepAction>(payload["action"].clone())
+            .ok()
+            .and_then(|action| step_key(function, action, stage))
+            .map(str::to_string)
+    };
+    let open = custom_action.then(|| json!({ "open": true }));
+    let (Some(table), Some(key), false) = (io.results.table.as_ref(), key, context["dryRun"] == true) else {
+        return Ok(open);
     };
     let (Some(application), Some(recovery_id)) = (context["application"].as_str(), context["recoveryId"].as_str())
     else {
-        return Ok(None);
+        return Ok(open);
     };
     let (control, _) = table
         .control(application, recovery_id)
         .await
         .map_err(|e| briefly(crate::error::diagnostic(e.kind, &e)))?;
-    let refuse = |name: &str, message: String| Diagnostic {
-        error_type: name.into(),
-        error_message: message,
+    let refuse = |gate: Gate| match gate {
+        Gate::Paused(mark) => Diagnostic {
+            error_type: PAUSED.into(),
+            error_message: paused_message(recovery_id, &mark),
+        },
+        Gate::Cancel(mark) => Diagnostic {
+            error_type: CANCELLED.into(),
+            error_message: cancelled_message(recovery_id, &mark),
+        },
+        Gate::Go | Gate::Skip(_) => Diagnostic {
+            error_type: ErrorKind::StepFailed.error_name().into(),
+            error_message: "the gate neither opened nor refused".into(),
+        },
     };
-    match gate(&control, key, action) {
+    if custom_action {
+        return action_gate(&control, &key, payload["started"] == true)
+            .map(Some)
+            .map_err(refuse);
+    }
+    let action = serde_json::from_value::<StepAction>(payload["action"].clone()).unwrap_or(StepAction::Status);
+    match gate(&control, &key, action) {
         Gate::Go => Ok(None),
-        Gate::Paused(mark) => Err(refuse(PAUSED, paused_message(recovery_id, &mark))),
-        Gate::Cancel(mark) => Err(refuse(CANCELLED, cancelled_message(recovery_id, &mark))),
         Gate::Skip(mark) => {
             tracing::warn!(step = key, by = %mark.by, reason = %mark.reason, "skipped by an operator");
-            Ok(Some(skipped_result(context, key, &mark, chrono::Utc::now())))
+            Ok(Some(skipped_result(context, &key, &mark, chrono::Utc::now())))
         }
+        refused => Err(refuse(refused)),
     }
 }
 

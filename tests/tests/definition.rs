@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use rebound_shared::error::PAUSED;
 use rebound_shared::ErrorKind;
 use serde_json::Value;
 
@@ -30,6 +31,17 @@ fn all_states() -> Vec<(String, Value)> {
     let mut out = Vec::new();
     states(&definition()["States"], &mut out);
     out
+}
+
+/// The status a Choice rule finds ended: completed, or skipped by an operator (`rebound skip`),
+/// never anything else.
+fn ended(rule: &Value) -> &str {
+    let either = rule["Or"].as_array().expect("completed or skipped");
+    let variable = either[0]["Variable"].as_str().expect("a variable");
+    let statuses: Vec<&Value> = either.iter().map(|r| &r["StringEquals"]).collect();
+    assert_eq!(statuses, ["completed", "skipped"], "{rule}");
+    assert!(either.iter().all(|r| r["Variable"] == variable), "{rule}");
+    variable
 }
 
 #[test]
@@ -59,7 +71,26 @@ fn every_task_retries_transient_errors_only_and_catches_everything() {
         ] {
             assert!(!retried.contains(&never), "{name} retries {never}");
         }
-        for retry in task["Retry"].as_array().into_iter().flatten() {
+        // A task that starts changes waits out an operator's pause, at a constant pace, first.
+        let starts = task["Parameters"]["action"] == "start"
+            && !task["Resource"].as_str().is_some_and(|r| r.contains("Validator"));
+        let retriers = task["Retry"].as_array().expect("Retry");
+        let paused = retriers
+            .iter()
+            .position(|r| r["ErrorEquals"] == serde_json::json!([PAUSED]));
+        assert_eq!(paused, starts.then_some(0), "{name}: waits out a pause");
+        if let Some(wait) = paused.map(|i| &retriers[i]) {
+            assert_eq!(
+                (wait["IntervalSeconds"].as_u64(), wait["BackoffRate"].as_f64()),
+                (Some(15), Some(1.0)),
+                "{name}"
+            );
+            assert_eq!(wait["MaxAttempts"], 1440, "{name}: six hours");
+        }
+        for retry in retriers
+            .iter()
+            .filter(|r| r["ErrorEquals"] != serde_json::json!([PAUSED]))
+        {
             assert!(
                 retry["BackoffRate"].as_f64().is_some_and(|b| b > 1.0),
                 "{name}: backoff"
@@ -223,18 +254,8 @@ fn capacity_grows_beside_the_failover_and_what_needs_the_writer_waits_for_the_pr
     assert_eq!(into("RestoreWriterServices"), ["AfterDatabasesActions"]);
     assert_eq!(into("AfterDatabasesActions"), ["DatabaseFailoverDone?"]);
     let done = &databases["DatabaseFailoverDone?"]["Choices"][0];
-    assert_eq!(
-        (
-            done["Variable"].as_str(),
-            done["StringEquals"].as_str(),
-            done["Next"].as_str()
-        ),
-        (
-            Some("$.results.database.status"),
-            Some("completed"),
-            Some("AfterDatabasesActions")
-        )
-    );
+    assert_eq!(done["Next"], "AfterDatabasesActions");
+    assert_eq!(ended(done), "$.results.database.status");
     for name in ["RestoreWriterServices", "CheckWriterServices"] {
         assert_eq!(databases[name]["Parameters"]["stage"], "afterWriter", "{name}");
     }
@@ -247,7 +268,7 @@ fn capacity_grows_beside_the_failover_and_what_needs_the_writer_waits_for_the_pr
         .as_array()
         .expect("And")
         .iter()
-        .filter_map(|r| r["Variable"].as_str())
+        .map(ended)
         .collect::<BTreeSet<_>>();
     assert_eq!(
         rules,

@@ -374,8 +374,18 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
         text.push("Custom actions:".into());
         let lines = outcomes
             .all()
-            .map(|o| match (&o.error, &o.cause) {
-                (Some(error), cause) => {
+            .map(|o| match (&o.skipped, &o.error, &o.cause) {
+                (Some(mark), error, _) => format!(
+                    "  SKIPPED {} by {}: {}{}",
+                    o.name,
+                    mark.by,
+                    mark.reason,
+                    error
+                        .as_deref()
+                        .map(|e| format!(" (it had failed: {e})"))
+                        .unwrap_or_default()
+                ),
+                (None, Some(error), cause) => {
                     format!("  {} {}: {error} {}", o.status, o.name, cause.as_deref().unwrap_or(""))
                 }
                 _ => format!("  {} {}", o.status, o.name),

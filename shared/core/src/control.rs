@@ -65,7 +65,7 @@ pub enum SteerRefused {
     NotPaused,
     #[error("it was cancelled by {} at {}: nothing more can be asked of it", .0.by, .0.at.to_rfc3339())]
     Cancelled(Mark),
-    #[error("`{0}` is not a step that can be skipped (one of: {steps})", steps = SKIPPABLE.join(", "))]
+    #[error("`{0}` is not a step that can be skipped (one of: {steps}, or action:NAME for a custom action)", steps = SKIPPABLE.join(", "))]
     UnknownStep(String),
     #[error("a reason is required: it goes into the audit and the report")]
     NoReason,
@@ -88,19 +88,26 @@ pub fn apply(control: &Control, steer: &Steer, mark: Mark) -> Result<(Control, O
         }
         Steer::Resume => ended = Some(next.paused.take().ok_or(SteerRefused::NotPaused)?),
         Steer::Skip(step) => {
-            let key = SKIPPABLE
-                .into_iter()
-                .find(|k| k == step)
-                .ok_or_else(|| SteerRefused::UnknownStep(step.clone()))?;
-            next.skipped.entry(key.to_string()).or_insert(mark);
+            if !skippable(step) {
+                return Err(SteerRefused::UnknownStep(step.clone()));
+            }
+            next.skipped.entry(step.clone()).or_insert(mark);
         }
         Steer::Cancel => next.cancelled = Some(mark),
     }
     Ok((next, ended))
 }
 
-/// The steps an operator may skip: each one's result key, as the state carries it.
+/// The steps an operator may skip: each one's result key, as the state carries it; and any of
+/// the plan's custom actions, as `action:NAME`.
 pub const SKIPPABLE: [&str; 5] = ["dns", "database", "capacity", "services", "validation"];
+
+/// The prefix of a custom action's key: `action:warm-cache`.
+pub const ACTION_PREFIX: &str = "action:";
+
+fn skippable(step: &str) -> bool {
+    SKIPPABLE.contains(&step) || step.strip_prefix(ACTION_PREFIX).is_some_and(|name| !name.is_empty())
+}
 
 /// What an invocation of a step may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +151,18 @@ pub fn gate(control: &Control, key: &str, action: StepAction) -> Gate {
         // Validation changes nothing: it goes on probing.
         (Some(mark), StepAction::Start) if key != "validation" => Gate::Paused(mark.clone()),
         _ => Gate::Go,
+    }
+}
+
+/// What the state machine asks before a custom action runs (`action: "gate"`) and after one
+/// failed (`started: true`): `skipped` (who and why) when an operator skipped it. A pause holds
+/// back only an action that has not started; a cancel ends the recovery either way.
+pub fn action_gate(control: &Control, key: &str, started: bool) -> Result<Value, Gate> {
+    let action = if started { StepAction::Status } else { StepAction::Start };
+    match gate(control, key, action) {
+        Gate::Go => Ok(json!({ "open": true })),
+        Gate::Skip(mark) => Ok(json!({ "open": false, "skipped": mark })),
+        refused => Err(refused),
     }
 }
 
@@ -292,6 +311,20 @@ mod tests {
         assert_eq!(
             apply(&Control::default(), &Steer::Skip("dsn".into()), mark("x")),
             Err(SteerRefused::UnknownStep("dsn".into()))
+        );
+        assert_eq!(
+            apply(&Control::default(), &Steer::Skip("action:".into()), mark("x")),
+            Err(SteerRefused::UnknownStep("action:".into()))
+        );
+        let (hung, _) = apply(
+            &Control::default(),
+            &Steer::Skip("action:warm-cache".into()),
+            mark("hangs"),
+        )
+        .expect("skipped");
+        assert_eq!(
+            gate(&hung, "action:warm-cache", StepAction::Start),
+            Gate::Skip(mark("hangs"))
         );
         assert_eq!(
             apply(&Control::default(), &Steer::Cancel, mark(" ")),

@@ -76,8 +76,12 @@ impl ActionsByPoint {
 #[serde(rename_all = "camelCase")]
 pub struct ActionOutcome {
     pub name: String,
-    /// `succeeded`, `failed` (and the recovery went on), or `skipped` (a dry run).
+    /// `succeeded`, `failed` (and the recovery went on), or `skipped` (a dry run, or an
+    /// operator's `rebound skip`).
     pub status: String,
+    /// Who skipped it and why, when an operator did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<crate::control::Mark>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
