@@ -7,6 +7,7 @@ mod evidence;
 mod facts;
 mod held;
 mod inject;
+mod operator;
 mod report;
 mod scenario;
 mod seed;
@@ -14,6 +15,7 @@ mod stages;
 mod verify;
 
 use inject::*;
+use operator::OPERATOR;
 use report::*;
 pub use scenario::Scenario;
 use seed::*;
@@ -234,6 +236,13 @@ pub async fn drill_as(
         world,
         primary_health,
     } = stage;
+    // An operator's pause is waited out by the state machine's Retry: at scale 0 that would
+    // spin, so the steered drill keeps a small one.
+    let time_scale = if scenario == Scenario::OperatorSteers && time_scale <= 0.0 {
+        0.01
+    } else {
+        time_scale
+    };
     if time_scale > 0.0 {
         // The whole recovery on one clock: AWS's changes at the same scale as the Wait states.
         moto.set_time_scale(time_scale)
@@ -294,11 +303,28 @@ pub async fn drill_as(
         p.set(&faults)?;
     }
     let name = crate::asl::unique_execution_name("drill");
-    let (outcome, timeline) = Box::pin(execute(&functions, bound, time_scale, &definition, event, &name)).await;
+    let steered = scenario == Scenario::OperatorSteers;
+    if steered {
+        operator::pause_first(&recovery, &name).await?;
+    }
+    let wheel = async {
+        match (&proxy, steered) {
+            (Some(proxy), true) => operator::take_the_wheel(&recovery, proxy, &name).await,
+            _ => Ok(Vec::new()),
+        }
+    };
+    let ((outcome, timeline), wheel) = tokio::join!(
+        Box::pin(execute(&functions, bound, time_scale, &definition, event, &name)),
+        wheel
+    );
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
     let ended = Ended::of(&outcome, &world.plan)?;
     let (mut facts, notification, envelopes) = Box::pin(verify(scenario, &ended, &global, &recovery, &world)).await?;
+    if steered {
+        facts.extend(wheel?);
+        facts.push(operator::audited(&recovery, &name).await?);
+    }
     let stored = evidence::stored_report(&recovery, &name).await?;
     facts.push(evidence::report_fact(scenario, stored.as_ref()));
     if stored.is_some() {
@@ -475,6 +501,8 @@ fn custom_answers(scenario: Scenario) -> Vec<Value> {
         Scenario::ReadinessCheck | Scenario::LaggingReplica => vec![],
         Scenario::ServiceOutage => vec![warmed],
         Scenario::Failback => vec![drained, warmed, drained, warmed],
+        // The warm-up's call hangs in the proxy and never reaches moto.
+        Scenario::OperatorSteers => vec![drained],
         _ => vec![drained, warmed],
     };
     runs.into_iter().map(|a| json!(a)).collect()

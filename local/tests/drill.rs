@@ -205,6 +205,42 @@ async fn a_security_incident_waits_for_approval_then_fails_over() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_pauses_resumes_and_skips_a_hung_custom_action_and_the_recovery_goes_on() {
+    let report = verified_report(Scenario::OperatorSteers).await;
+    // The end-state facts include what moto held while paused and the audit of each command.
+    let facts: Vec<&str> = report["endState"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["what"].as_str())
+        .collect();
+    for what in [
+        "while paused (replica, orders-api desired)",
+        "the operator's commands, audited",
+    ] {
+        assert!(facts.contains(&what), "{what} in {facts:?}");
+    }
+    // Each branch asked to start and was held while paused.
+    let states = states(&report);
+    let warm = report["executionReport"]["customActions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "warm-caches")
+        .unwrap_or_else(|| panic!("{}", report["executionReport"]["customActions"]));
+    assert_eq!(warm["status"], "skipped", "{warm}");
+    assert_eq!(warm["skipped"]["by"], "drill-operator");
+    assert_eq!(warm["error"], "States.Timeout");
+    assert!(
+        states.iter().any(|s| s == "AfterServicesFailedActionSkipped"),
+        "{states:?}"
+    );
+    assert!(!states.iter().any(|s| s == "AfterServicesStopRecovery"), "{states:?}");
+    let subject = report["notification"]["subject"].as_str().unwrap_or_default();
+    assert!(subject.contains("1 step(s) SKIPPED"), "{subject}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_replica_is_refused_before_anything_changes() {
     let report = verified_report(Scenario::LaggingReplica).await;
     assert_eq!(report["succeeded"], false);

@@ -179,15 +179,17 @@ pub(crate) fn cancelled(ctx: &RecoveryContext) -> bool {
         .any(|e| e.error == rebound_shared::error::CANCELLED)
 }
 
-/// How many of the recovery's steps an operator skipped.
+/// How many of the recovery's steps (custom actions included) an operator skipped.
 fn skipped_steps(ctx: &RecoveryContext) -> usize {
     let r = &ctx.results;
+    let actions = ctx.custom_action_results.iter().flat_map(|o| o.all());
     r.acting().filter(|s| s.status == StepStatus::Skipped).count()
         + usize::from(
             r.validation
                 .as_ref()
                 .is_some_and(|v| v.result.status == StepStatus::Skipped),
         )
+        + actions.filter(|a| a.skipped.is_some()).count()
 }
 
 fn step_line(name: &str, step: Option<&StepResult>) -> Option<String> {

@@ -117,9 +117,16 @@ pub(super) fn custom_actions_fact(scenario: Scenario, ended: &Ended) -> Verified
         .and_then(|c| c.custom_action_results.as_ref())
         .map(|o| {
             o.all()
-                .map(|o| match &o.output {
-                    Some(output) => format!("{} {} ({})", o.name, o.status, output.as_str().unwrap_or("?")),
-                    None => format!("{} {}", o.name, o.status),
+                .map(|o| match (&o.output, &o.skipped) {
+                    (Some(output), _) => format!("{} {} ({})", o.name, o.status, output.as_str().unwrap_or("?")),
+                    (None, Some(mark)) => format!(
+                        "{} {} by {} after {}",
+                        o.name,
+                        o.status,
+                        mark.by,
+                        o.error.as_deref().unwrap_or("no error")
+                    ),
+                    (None, None) => format!("{} {}", o.name, o.status),
                 })
                 .collect()
         })
@@ -129,6 +136,10 @@ pub(super) fn custom_actions_fact(scenario: Scenario, ended: &Ended) -> Verified
         Scenario::ReadinessCheck | Scenario::LaggingReplica => "none".to_string(),
         // A service restore moves nothing: only the step after services runs.
         Scenario::ServiceOutage => format!("{warm} succeeded ({warmed})"),
+        // Hung past its timeout, skipped by the operator meanwhile: the recovery went on.
+        Scenario::OperatorSteers => {
+            format!("{drain} succeeded ({drained}), {warm} skipped by {OPERATOR} after States.Timeout")
+        }
         _ => format!("{drain} succeeded ({drained}), {warm} succeeded ({warmed})"),
     };
     let found = if ran.is_empty() {

@@ -11,7 +11,8 @@ pub(super) async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Val
         | Scenario::LaggingReplica
         | Scenario::DegradedPrimary
         | Scenario::UsEast1Outage
-        | Scenario::AuroraGlobal => inject_region_outage(global).await,
+        | Scenario::AuroraGlobal
+        | Scenario::OperatorSteers => inject_region_outage(global).await,
         Scenario::SecurityIncident => Ok(json!({
             "reason": "Credentials for the orders account leaked; us-east-1 workloads isolated (incident SEC-118)",
             "disasterType": "securityIncident",

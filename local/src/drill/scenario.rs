@@ -41,10 +41,14 @@ pub enum Scenario {
     /// parameter group, the global database fails over to us-west-2, and its replication lag
     /// (4 s) is the RPO.
     AuroraGlobal,
+    /// A region outage an operator takes the wheel of: paused before its first change (nothing
+    /// changes while it is), resumed, and the cache warm-up custom action, hung, skipped while
+    /// it hangs; the recovery goes on and reports it skipped, never as passed.
+    OperatorSteers,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 12] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
@@ -57,12 +61,16 @@ impl Scenario {
         Scenario::DegradedPrimary,
         Scenario::UsEast1Outage,
         Scenario::AuroraGlobal,
+        Scenario::OperatorSteers,
     ];
 
     /// Whether every primary-region API is cut once the alarms have fired (the fault proxy
     /// refuses its connections).
     pub(super) fn cuts_the_primary(self) -> bool {
-        matches!(self, Scenario::RegionOutage | Scenario::UsEast1Outage)
+        matches!(
+            self,
+            Scenario::RegionOutage | Scenario::UsEast1Outage | Scenario::OperatorSteers
+        )
     }
 
     /// Whether DNS fails over without Route 53's control plane (`alarmHealthCheck` records).
@@ -76,6 +84,15 @@ impl Scenario {
         let spared = ["route53", "iam", "sts"];
         match self {
             Scenario::UsEast1Outage => vec![Fault::reset().region(PRIMARY)],
+            Scenario::OperatorSteers => {
+                // The drain's Invoke goes through; the warm-up's hangs past its timeout.
+                let invoke = |f: Fault| f.service("lambda").region(RECOVERY).operation("Invoke");
+                vec![
+                    invoke(Fault::latency(0)).times(1),
+                    invoke(Fault::timeout(30)),
+                    Fault::reset().region(PRIMARY).except(&spared),
+                ]
+            }
             _ if self.cuts_the_primary() => vec![Fault::reset().region(PRIMARY).except(&spared)],
             Scenario::DegradedPrimary => vec![
                 Fault::throttle().service("rds").region(PRIMARY).times(2),
@@ -126,7 +143,8 @@ impl Scenario {
             | Scenario::LaggingReplica
             | Scenario::DegradedPrimary
             | Scenario::UsEast1Outage
-            | Scenario::AuroraGlobal => "regionOutage",
+            | Scenario::AuroraGlobal
+            | Scenario::OperatorSteers => "regionOutage",
             Scenario::SecurityIncident => "securityIncident",
         }
     }

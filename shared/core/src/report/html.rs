@@ -223,7 +223,10 @@ pub fn render(report: &Report, extra: &str) -> String {
             format!(
                 "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                 escape(&c.name),
-                escape(&c.status),
+                escape(&match &c.skipped {
+                    Some(mark) => format!("SKIPPED by {}: {}", mark.by, mark.reason),
+                    None => c.status.clone(),
+                }),
                 escape(
                     &c.output
                         .as_ref()
