@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use rebound_shared::control::{Mark, Steer, SKIPPABLE};
+use rebound_shared::control::{Control, Mark, Steer, SKIPPABLE};
 use rebound_shared::steer::SteerError;
 use rebound_shared::table::RecoveryTable;
 
@@ -166,4 +166,61 @@ async fn end_approval_wait(arn: &str, mark: &Mark) -> Result<(), crate::deployed
         .await
         .map(|_| println!("{}: its approval gate was answered: cancelled", recovery_id(arn)))
         .map_err(crate::deployed::sdk("SendTaskFailure"))
+}
+
+/// What operators asked of recovery `id`, for `rebound status`: nothing when nobody steered it.
+pub fn steering_text(id: &str, control: &Control) -> Option<String> {
+    let said = |m: &Mark| format!("by {} at {}: {}", m.by, m.at.to_rfc3339(), m.reason);
+    let mut lines = Vec::new();
+    if let Some(mark) = &control.cancelled {
+        lines.push(format!("CANCELLED {}", said(mark)));
+    }
+    if let Some(mark) = &control.paused {
+        lines.push(format!(
+            "PAUSED {}: no new change starts; rebound resume {id}",
+            said(mark)
+        ));
+    }
+    for (step, mark) in &control.skipped {
+        lines.push(format!("SKIPPED {step} {}", said(mark)));
+    }
+    (!lines.is_empty()).then(|| format!("steered by operators:\n  {}", lines.join("\n  ")))
+}
+
+/// The control row of `execution` when the environment names the application and its table
+/// (REBOUND_APPLICATION, RECOVERY_TABLE); what `rebound status` adds to its text.
+pub async fn steering_of(execution: &str) -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (application, table) = (var("REBOUND_APPLICATION")?, var("RECOVERY_TABLE")?);
+    let table = RecoveryTable::new(&crate::region::recovery_config().await, table);
+    let id = recovery_id(execution);
+    match table.control(&application, id).await {
+        Ok((control, _)) => steering_text(id, &control),
+        Err(e) => Some(format!("steered by operators: not known ({e})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_says_who_holds_or_skipped_what_and_how_to_go_on() {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let mark = |reason: &str| Mark {
+            by: "j.doe".into(),
+            principal: None,
+            reason: reason.into(),
+            at,
+        };
+        assert_eq!(steering_text("orders-1", &Control::default()), None);
+        let mut control = Control {
+            paused: Some(mark("look first")),
+            ..Control::default()
+        };
+        control.skipped.insert("action:warm-caches".into(), mark("hangs"));
+        let text = steering_text("orders-1", &control).unwrap_or_default();
+        assert!(text.contains("PAUSED by j.doe at 2027-01-15T08:00:00+00:00: look first: no new change starts; rebound resume orders-1"), "{text}");
+        assert!(text.contains("SKIPPED action:warm-caches by j.doe"), "{text}");
+    }
 }

@@ -130,6 +130,9 @@ pub async fn status(args: ExecutionArgs) -> ExitCode {
         let execution = super::describe(&sfn, &arn).await?;
         let events = super::events(&sfn, &arn).await?;
         println!("{}", super::status_text(&execution, &events, chrono::Utc::now()));
+        if let Some(steering) = crate::steer::steering_of(&arn).await {
+            println!("{steering}");
+        }
         Ok::<(), OpsError>(())
     };
     shown.await.map_or_else(failed, |()| ExitCode::SUCCESS)
