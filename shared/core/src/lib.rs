@@ -28,4 +28,5 @@ pub mod plan;
 pub mod plan_ref;
 pub mod poll;
 pub mod report;
+pub mod request;
 pub mod step;
