@@ -95,6 +95,14 @@ enum Command {
     },
     #[command(flatten)]
     Steer(rebound::steer::Steering),
+    /// Run a deployed recovery that failed, timed out or was aborted again: a new execution with
+    /// its input and `retryOf` naming the recovery, which runs as that recovery's next attempt
+    /// (its lease taken again; its steps find what it had done already done). A local run is
+    /// retried with `rebound run --retry NAME`.
+    Retry {
+        /// The deployed execution's ARN.
+        execution: String,
+    },
     /// See or release an application's recovery lease (one recovery per application at a time).
     Lease {
         #[command(subcommand)]
@@ -356,6 +364,7 @@ async fn main() -> ExitCode {
         Command::Validate { plan, audit } => validate(plan, audit),
         Command::Lease { action } => lease(action).await,
         Command::Steer(command) => rebound::steer::run(command).await,
+        Command::Retry { execution } => rebound::steer::retry(&execution).await,
         Command::Drill {
             scenario,
             time_scale,

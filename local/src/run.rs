@@ -18,8 +18,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub definition: PathBuf,
     /// The execution input: a JSON file, or JSON text.
-    #[arg(long)]
-    pub input: String,
+    #[arg(long, required_unless_present = "retry")]
+    pub input: Option<String>,
+    /// Run recovery NAME again as its next attempt (it failed, or was cancelled after it changed
+    /// something): its input as its run saved it (or --input), with `retryOf: NAME`, as the
+    /// execution NAME-retry-TIME.
+    #[arg(long, value_name = "NAME", conflicts_with = "execution_name")]
+    pub retry: Option<String>,
     /// Set dryRun in the input: every read and check, no change.
     #[arg(long)]
     pub dry_run: bool,
@@ -63,8 +68,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         allow_start_plan,
         table,
         execution_name,
+        retry,
     } = args;
-    let name = match execution_name {
+    let name = match execution_name.or_else(|| retry.as_deref().map(crate::steer::retry_name)) {
         Some(name) => match crate::asl::check_execution_name(&name) {
             Ok(()) => name,
             Err(e) => {
@@ -88,13 +94,24 @@ pub async fn run(args: RunArgs) -> ExitCode {
         eprintln!("rebound: invalid definition: {}", e.cause);
         return ExitCode::from(2);
     }
-    let mut input = match crate::input::read_input(&input) {
+    let read = match (&input, &retry) {
+        (Some(input), _) => crate::input::read_input(input),
+        (None, Some(of)) => saved_input(of),
+        (None, None) => Err("no --input".to_string()),
+    };
+    let mut input = match read {
         Ok(v) => v,
         Err(e) => {
             eprintln!("rebound: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = save_input(&name, &input) {
+        eprintln!("rebound: the input is not kept for a retry: {e}");
+    }
+    if let (Some(of), Some(map)) = (&retry, input.as_object_mut()) {
+        map.insert("retryOf".into(), Value::String(of.clone()));
+    }
     if dry_run {
         if let Some(map) = input.as_object_mut() {
             map.insert("dryRun".into(), Value::Bool(true));
@@ -175,6 +192,37 @@ pub async fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Where a run keeps its input, for `rebound run --retry NAME`: `~/.cache/rebound/runs/NAME.json`.
+fn saved_path(name: &str) -> std::path::PathBuf {
+    rebound_moto::cache_dir().join("runs").join(format!("{name}.json"))
+}
+
+/// Keeps the input a run started with (the user's alone: it may name resources and reasons).
+fn save_input(name: &str, input: &Value) -> std::io::Result<()> {
+    let path = saved_path(name);
+    if let Some(dir) = path.parent() {
+        rebound_moto::private::create_dir_all(dir)?;
+    }
+    let mut kept = input.clone();
+    if let Some(map) = kept.as_object_mut() {
+        map.remove("retryOf");
+    }
+    rebound_moto::private::write(&path, kept.to_string())
+}
+
+/// The input run NAME started with.
+fn saved_input(name: &str) -> Result<Value, String> {
+    crate::asl::check_execution_name(name).map_err(|e| format!("--retry: {e}"))?;
+    let path = saved_path(name);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "--retry {name}: no input kept for it ({}: {e}); give it with --input",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Why a recovery that was needed was declined (another one holds the lease, the cooldown runs,

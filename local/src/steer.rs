@@ -70,9 +70,41 @@ pub enum Steering {
     },
 }
 
-/// The recovery's id: an execution's name, the last part of its ARN.
+/// An execution's name: the last part of its ARN.
 fn recovery_id(execution: &str) -> &str {
     execution.rsplit(':').next().unwrap_or(execution)
+}
+
+/// The recovery a deployed or local execution runs: its name, or for a deployed retry
+/// (`rebound retry`), the recovery its input's `retryOf` names.
+async fn recovery_of(execution: &str) -> String {
+    if !execution.starts_with("arn:") {
+        return execution.to_string();
+    }
+    let sfn = crate::deployed::client(Some(execution)).await;
+    let input = sfn
+        .describe_execution()
+        .execution_arn(execution)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| {
+            out.input()
+                .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+        });
+    match input.as_ref().and_then(|i| i["retryOf"].as_str()) {
+        Some(of) => of.to_string(),
+        None => recovery_id(execution).to_string(),
+    }
+}
+
+/// The run of recovery `id` a command is for: the one that holds the lease (a retry
+/// included), else its first (one not started yet).
+async fn run_of(table: &RecoveryTable, application: &str, id: &str) -> String {
+    match table.run_holding(application, id).await {
+        Ok(Some(run)) => run,
+        _ => id.to_string(),
+    }
 }
 
 pub async fn run(command: Steering) -> ExitCode {
@@ -89,7 +121,9 @@ pub async fn run(command: Steering) -> ExitCode {
     let table = RecoveryTable::new(&config, &args.table);
     let deployed = args.execution.starts_with("arn:");
     let principal = crate::deployed::caller(deployed.then_some(args.execution.as_str())).await;
-    let id = recovery_id(&args.execution);
+    let recovery = recovery_of(&args.execution).await;
+    let run = run_of(&table, &args.application, &recovery).await;
+    let id = run.as_str();
     let mark = Mark {
         by: args.by.clone(),
         principal,
@@ -193,11 +227,80 @@ pub async fn steering_of(execution: &str) -> Option<String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let (application, table) = (var("REBOUND_APPLICATION")?, var("RECOVERY_TABLE")?);
     let table = RecoveryTable::new(&crate::region::recovery_config().await, table);
-    let id = recovery_id(execution);
-    match table.control(&application, id).await {
-        Ok((control, _)) => steering_text(id, &control),
+    let run = run_of(&table, &application, &recovery_of(execution).await).await;
+    match table.control(&application, &run).await {
+        Ok((control, _)) => steering_text(&run, &control),
         Err(e) => Some(format!("steered by operators: not known ({e})")),
     }
+}
+
+/// The longest execution name Step Functions takes.
+const NAME_LIMIT: usize = 80;
+
+/// A retry's execution name: `RECOVERY-retry-TIME`, within Step Functions' 80 characters. Its
+/// own name gives the run its own lease, control row and report.
+pub fn retry_name(recovery: &str) -> String {
+    let suffix = format!("-retry-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"));
+    let stem: String = recovery.chars().take(NAME_LIMIT - suffix.len()).collect();
+    format!("{stem}{suffix}")
+}
+
+/// `rebound retry EXECUTION`: a deployed execution that failed, timed out or was aborted is run
+/// again as a new execution of its state machine, with its input and `retryOf` naming its
+/// recovery; the detector lets only the application's last recovery, unsucceeded, be retried,
+/// and the new run takes the lease as that recovery's next attempt.
+pub async fn retry(execution: &str) -> ExitCode {
+    if !execution.starts_with("arn:") {
+        eprintln!(
+            "rebound retry: {execution} is not a deployed execution's ARN; a local run is retried by running it again: \
+             rebound run --retry {execution} (with that run's --definition, --table and --plan-location)"
+        );
+        return ExitCode::from(2);
+    }
+    match start_retry(execution).await {
+        Ok(arn) => {
+            println!("{arn}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rebound retry: {e}");
+            e.exit()
+        }
+    }
+}
+
+async fn start_retry(arn: &str) -> Result<String, crate::deployed::OpsError> {
+    use crate::deployed::OpsError;
+    let sfn = crate::deployed::client(Some(arn)).await;
+    let out = sfn
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .map_err(crate::deployed::sdk("DescribeExecution"))?;
+    let status = out.status().as_str();
+    if !matches!(status, "FAILED" | "TIMED_OUT" | "ABORTED") {
+        return Err(OpsError::Usage(format!(
+            "{arn} is {status}: only an execution that failed, timed out or was aborted is retried"
+        )));
+    }
+    let mut input: serde_json::Value = out
+        .input()
+        .and_then(|i| serde_json::from_str(i).ok())
+        .filter(serde_json::Value::is_object)
+        .ok_or_else(|| OpsError::Usage(format!("{arn}: its input is not a JSON object")))?;
+    let recovery = recovery_of(arn).await;
+    input["retryOf"] = serde_json::json!(recovery);
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(out.state_machine_arn())
+        .name(retry_name(&recovery))
+        .input(input.to_string())
+        .send()
+        .await
+        .map_err(crate::deployed::sdk("StartExecution"))?;
+    eprintln!("rebound retry: recovery {recovery} runs again (its detector takes the lease as its next attempt)");
+    Ok(started.execution_arn().to_string())
 }
 
 #[cfg(test)]

@@ -215,6 +215,8 @@ async fn steered(payload: &Value, io: &StepIo, function: &str) -> Result<Option<
     else {
         return Ok(open);
     };
+    // Each run of a recovery (a retry is another) has its own control row.
+    let recovery_id = context["run"].as_str().unwrap_or(recovery_id);
     let (control, _) = table
         .control(application, recovery_id)
         .await

@@ -68,6 +68,8 @@ pub struct LastRecovery {
     pub recovery_id: String,
     pub outcome: String,
     pub finished_at: DateTime<Utc>,
+    /// Which run of the recovery ended so (1, then one more per retry).
+    pub attempt: u32,
 }
 
 pub(crate) fn pk(application: &str) -> AttributeValue {
@@ -120,6 +122,20 @@ impl RecoveryTable {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Lease, AwsError> {
+        self.acquire_run(application, owner, owner, now, until).await
+    }
+
+    /// [`RecoveryTable::acquire`] for run `owner` (an execution's name) of recovery
+    /// `recovery_id`: a retry is another run of the same recovery, and an operator's command
+    /// for the recovery finds the run that holds the lease ([`RecoveryTable::run_holding`]).
+    pub async fn acquire_run(
+        &self,
+        application: &str,
+        owner: &str,
+        recovery_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, AwsError> {
         let put = self
             .client
             .put_item()
@@ -127,6 +143,7 @@ impl RecoveryTable {
             .item("pk", pk(application))
             .item("sk", s("lease"))
             .item("owner", s(owner))
+            .item("recoveryId", s(recovery_id))
             .item("acquiredAt", n(now.timestamp()))
             .item("expiresAt", n(until.timestamp()))
             .condition_expression("attribute_not_exists(pk) OR expiresAt < :now OR #owner = :owner")
@@ -214,22 +231,42 @@ impl RecoveryTable {
         }))
     }
 
+    /// The run of recovery `recovery_id` that holds the application's lease, if one does.
+    pub async fn run_holding(&self, application: &str, recovery_id: &str) -> Result<Option<String>, AwsError> {
+        let Some(item) = self.get(application, "lease").await? else {
+            return Ok(None);
+        };
+        let owner = text(&item, "owner");
+        let of = match text(&item, "recoveryId") {
+            id if id.is_empty() => owner.clone(),
+            id => id,
+        };
+        Ok((of == recovery_id).then_some(owner))
+    }
+
     pub async fn last_recovery(&self, application: &str) -> Result<Option<LastRecovery>, AwsError> {
         let Some(item) = self.get(application, "last-recovery").await? else {
             return Ok(None);
         };
+        let attempt = item
+            .get("attempt")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
         Ok(time(&item, "finishedAt").map(|finished_at| LastRecovery {
             recovery_id: text(&item, "recoveryId"),
             outcome: text(&item, "outcome"),
             finished_at,
+            attempt,
         }))
     }
 
-    /// Records how a recovery ended; the cooldown counts from here.
+    /// Records how a recovery (its `attempt`th run) ended; the cooldown counts from here.
     pub async fn finish(
         &self,
         application: &str,
         recovery_id: &str,
+        attempt: u32,
         outcome: &str,
         now: DateTime<Utc>,
     ) -> Result<(), AwsError> {
@@ -239,6 +276,7 @@ impl RecoveryTable {
             .item("pk", pk(application))
             .item("sk", s("last-recovery"))
             .item("recoveryId", s(recovery_id))
+            .item("attempt", n(i64::from(attempt)))
             .item("outcome", s(outcome))
             .item("finishedAt", n(now.timestamp()))
             .send()

@@ -241,6 +241,8 @@ pub fn assess(
         mode,
         dry_run,
         force,
+        attempt: 1,
+        run: None,
         decision: Decision {
             recovery_required: required,
             reasons,

@@ -46,6 +46,8 @@ pub enum DetectorError {
     StrategyMismatch { field: &'static str, message: String },
     #[error("recovery table: {0}")]
     Table(AwsError),
+    #[error("{0}")]
+    Retry(String),
     #[error("the context could not be written as JSON: {0}")]
     Output(String),
 }
@@ -109,7 +111,17 @@ impl Detector {
     }
 
     pub async fn detect(&self, payload: Value, now: DateTime<Utc>) -> Result<RecoveryContext, DetectorError> {
-        let request = DetectorRequest::from_payload(payload)?;
+        let mut request = DetectorRequest::from_payload(payload)?;
+        // Any start (an alarm's event included) may be a retry: `rebound retry` adds `retryOf`.
+        let retry_of = match request.event.as_object_mut().and_then(|e| e.remove("retryOf")) {
+            None => None,
+            Some(Value::String(of)) => Some(of),
+            Some(other) => {
+                return Err(DetectorError::Retry(format!(
+                    "retryOf must be a recovery id, not {other}"
+                )))
+            }
+        };
         let trigger = TriggerEvent::parse(&request.event)?;
         self.same_account(&trigger)?;
         let (plan, plan_ref) = self.plan_for(&trigger).await?;
@@ -117,6 +129,9 @@ impl Detector {
         let mut context = assess(&trigger, request.event, plan, recovery_id, now)?;
         context.plan_ref = plan_ref;
         self.quorum(&trigger, &mut context, now).await;
+        if let Some(of) = retry_of {
+            retry(self.table.as_ref(), &mut context, &of).await?;
+        }
         // A readiness check changes nothing, so it neither takes the lease nor is audited as a decision.
         if let (Some(table), false) = (&self.table, context.path == RecoveryPath::ReadinessCheck) {
             guard(table, &mut context, now).await.map_err(DetectorError::Table)?;
@@ -246,13 +261,61 @@ impl Detector {
     }
 }
 
+/// A retry runs the application's last recovery again, under its recovery id, as its next
+/// attempt: only that recovery, and only when it did not succeed (its end was recorded, so it
+/// was needed and changed something). Whether a run of it still holds the lease is the guard's
+/// to find, as for any other recovery.
+async fn retry(table: Option<&RecoveryTable>, ctx: &mut RecoveryContext, of: &str) -> Result<(), DetectorError> {
+    let refuse = |why: String| DetectorError::Retry(format!("retryOf {of}: {why}"));
+    if of.is_empty() || of.len() > 80 || !of.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(refuse(
+            "not a recovery id (an execution name: 1-80 letters, digits, '-' and '_')".into(),
+        ));
+    }
+    let table = table.ok_or_else(|| refuse("a retry needs the recovery table (RECOVERY_TABLE)".into()))?;
+    let last = table
+        .last_recovery(&ctx.application)
+        .await
+        .map_err(DetectorError::Table)?;
+    match last {
+        Some(last) if last.recovery_id == of && last.outcome != "succeeded" => {
+            ctx.run = Some(std::mem::replace(&mut ctx.recovery_id, of.to_string()));
+            // The decision its first run made stands: the signals may have changed since.
+            ctx.decision.recovery_required = true;
+            ctx.decision.declined = None;
+            ctx.attempt = last.attempt.saturating_add(1);
+            ctx.decision.reasons.push(format!(
+                "retry: run {} of recovery {of}, which ended {} at {}",
+                ctx.attempt,
+                last.outcome,
+                last.finished_at.to_rfc3339()
+            ));
+            Ok(())
+        }
+        Some(last) if last.recovery_id == of => Err(refuse("it succeeded: there is nothing to retry".into())),
+        Some(last) => Err(refuse(format!(
+            "only the application's last recovery can be retried, and that is {} (it ended {})",
+            last.recovery_id, last.outcome
+        ))),
+        None => Err(refuse(format!(
+            "no recovery of {} has ended with a change: start a new one instead",
+            ctx.application
+        ))),
+    }
+}
+
 /// One recovery per application, and none during the cooldown after the last one: a required
 /// recovery takes the application's lease or yields to the one holding it. Every decision is
 /// audited.
 async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<Utc>) -> Result<(), AwsError> {
     let app = ctx.application.clone();
     if ctx.decision.recovery_required {
-        if let Some(last) = table.last_recovery(&app).await? {
+        // A retry continues the recovery that ended: its end starts no cooldown for it.
+        if let Some(last) = table
+            .last_recovery(&app)
+            .await?
+            .filter(|l| l.recovery_id != ctx.recovery_id)
+        {
             let until = later(last.finished_at, ctx.plan.detection.cooldown_seconds);
             if now < until {
                 let what = format!(
@@ -288,10 +351,12 @@ async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<U
         let lease = if ctx.dry_run {
             table.holder(&app, now).await?.unwrap_or(Lease::Acquired)
         } else {
-            table.acquire(&app, &ctx.recovery_id, now, until).await?
+            table
+                .acquire_run(&app, &ctx.run_name(), &ctx.recovery_id, now, until)
+                .await?
         };
         match lease {
-            Lease::HeldBy { owner, expires_at } if owner != ctx.recovery_id => {
+            Lease::HeldBy { owner, expires_at } if owner != ctx.run_name() => {
                 ctx.decision.recovery_required = false;
                 ctx.decision.declined = Some(Declined::Lease);
                 ctx.decision.reasons.push(format!(

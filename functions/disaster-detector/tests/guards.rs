@@ -78,7 +78,7 @@ async fn the_cooldown_holds_automatic_and_manual_starts_until_forced() {
     let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
     // A recovery ended ten minutes ago (the plan's cooldown is an hour), its lease released.
     table
-        .finish("orders", "earlier", "succeeded", Utc::now() - Duration::minutes(10))
+        .finish("orders", "earlier", 1, "succeeded", Utc::now() - Duration::minutes(10))
         .await
         .expect("finish");
 
@@ -227,5 +227,106 @@ async fn an_audit_row_is_written_once_and_results_live_apart() {
     assert_eq!(
         table.get_result("orders", "rec-1", "dns").await.expect("read"),
         Some("{\"whole\":true}".to_string())
+    );
+}
+
+/// A manual start that retries recovery `of`, as `rebound retry` starts it.
+fn retry_of(of: &str, execution: &str) -> serde_json::Value {
+    let mut start = event("manual-start.json");
+    start["retryOf"] = json!(of);
+    json!({"event": start, "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:{execution}")})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_the_last_recovery_that_did_not_succeed_is_retried_as_its_next_attempt() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector(&moto).await;
+    let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
+    let refused = |e: disaster_detector::DetectorError| {
+        let diagnostic: lambda_runtime::Diagnostic = e.into();
+        assert_eq!(diagnostic.error_type, "Rebound.InvalidInput");
+        diagnostic.error_message
+    };
+    // Nothing has ended yet: nothing to retry.
+    let none = detector
+        .detect(retry_of("orders-1", "orders-1-retry-a"), Utc::now())
+        .await;
+    assert!(refused(none.expect_err("nothing ended")).contains("no recovery of orders has ended"));
+
+    // orders-1 failed a minute ago, after it changed things (the cooldown runs).
+    table
+        .finish("orders", "orders-1", 1, "failed", Utc::now() - Duration::minutes(1))
+        .await
+        .expect("finish");
+    let other = detector
+        .detect(retry_of("orders-0", "orders-0-retry-a"), Utc::now())
+        .await;
+    assert!(refused(other.expect_err("not the last"))
+        .contains("only the application's last recovery can be retried, and that is orders-1"));
+    let forged = detector
+        .detect(retry_of("orders-1:x", "orders-1-retry-a"), Utc::now())
+        .await;
+    assert!(refused(forged.expect_err("not an id")).contains("not a recovery id"));
+
+    let ctx = detector
+        .detect(retry_of("orders-1", "orders-1-retry-a"), Utc::now())
+        .await
+        .expect("retried");
+    assert!(
+        ctx.decision.recovery_required,
+        "its own end starts no cooldown for it: {:?}",
+        ctx.decision.reasons
+    );
+    assert_eq!((ctx.recovery_id.as_str(), ctx.attempt), ("orders-1", 2));
+    assert_eq!(ctx.run_name(), "orders-1-retry-a", "the retry's own execution");
+    assert!(ctx
+        .decision
+        .reasons
+        .iter()
+        .any(|r| r.starts_with("retry: run 2 of recovery orders-1, which ended failed")));
+    match table.holder("orders", Utc::now()).await.expect("read") {
+        Some(Lease::HeldBy { owner, .. }) => {
+            assert_eq!(owner, "orders-1-retry-a", "the lease is taken again, by this run")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A second retry while this one runs yields to it, as any other recovery would.
+    let second = detector
+        .detect(retry_of("orders-1", "orders-1-retry-b"), Utc::now())
+        .await
+        .expect("decided");
+    assert!(!second.decision.recovery_required);
+    assert!(
+        second
+            .decision
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("recovery already in progress: orders-1-retry-a holds the lease")),
+        "{:?}",
+        second.decision.reasons
+    );
+
+    // Once it succeeded, there is nothing to retry.
+    assert_eq!(
+        table.run_holding("orders", "orders-1").await.expect("read").as_deref(),
+        Some("orders-1-retry-a")
+    );
+    assert_eq!(
+        table.run_holding("orders", "orders-1").await.expect("read").as_deref(),
+        Some("orders-1-retry-a"),
+        "an operator's command for orders-1 finds the run that holds its lease"
+    );
+    table.release("orders", "orders-1-retry-a").await.expect("released");
+    table
+        .finish("orders", "orders-1", 2, "succeeded", Utc::now())
+        .await
+        .expect("finish");
+    let done = detector
+        .detect(retry_of("orders-1", "orders-1-retry-c"), Utc::now())
+        .await;
+    assert!(refused(done.expect_err("succeeded")).contains("it succeeded"));
+    assert_eq!(
+        table.last_recovery("orders").await.expect("read").map(|l| l.attempt),
+        Some(2)
     );
 }

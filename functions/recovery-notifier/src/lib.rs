@@ -200,7 +200,7 @@ async fn write_report(
 ) -> (Action, Option<rebound_shared::reports::Stored>) {
     let started = Instant::now();
     let execution = report::Execution {
-        name: ctx.recovery_id.clone(),
+        name: ctx.run_name(),
         arn: None,
         status: status.to_string(),
         started_at: ctx.timestamps.decided_at,
@@ -243,12 +243,13 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
     // The cooldown follows a recovery that succeeded or changed something; a refusal that
     // changed nothing (not ready, rejected) leaves the next attempt free.
     let changed = outcome == "succeeded" || changed_anything(ctx);
-    let detail = json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed });
+    let detail =
+        json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed, "attempt": ctx.attempt });
     let attempt = || async {
         if changed {
-            table.finish(app, &ctx.recovery_id, outcome, now).await?;
+            table.finish(app, &ctx.recovery_id, ctx.attempt, outcome, now).await?;
         }
-        let released = table.release(app, &ctx.recovery_id).await?;
+        let released = table.release(app, &ctx.run_name()).await?;
         table.audit(app, &ctx.recovery_id, "outcome", now, &detail).await?;
         Ok::<bool, AwsError>(released)
     };

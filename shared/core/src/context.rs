@@ -24,6 +24,13 @@ pub struct RecoveryContext {
     /// A manual start that overrides cooldowns and locks; recorded as such.
     #[serde(default)]
     pub force: bool,
+    /// Which run of this recovery this is: 1, then one more for each `rebound retry` of it
+    /// (the same recovery id, lease and control row).
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first_attempt")]
+    pub attempt: u32,
+    /// A retry's own execution name: its lease, control row and report are its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     pub event: DisasterEvent,
     pub decision: Decision,
     /// The plan. In the state machine's state it is absent and `planRef` names it instead;
@@ -66,7 +73,23 @@ pub struct RecoveryContext {
     pub error: Option<StateError>,
 }
 
+const fn first_attempt() -> u32 {
+    1
+}
+
+fn is_first_attempt(attempt: &u32) -> bool {
+    *attempt <= 1
+}
+
 impl RecoveryContext {
+    /// This run's own name: the recovery id (its first execution's name) for its first run, a
+    /// retry's execution name for a retry. The lease's owner, the control row's key and the
+    /// report's name: a retry shares none of them with another run, one that still runs
+    /// included.
+    pub fn run_name(&self) -> String {
+        self.run.clone().unwrap_or_else(|| self.recovery_id.clone())
+    }
+
     /// The context as the state machine carries it: a plan read from a location travels by
     /// reference (`planRef`), not as a copy.
     pub fn to_state(&self) -> Result<Value, serde_json::Error> {
