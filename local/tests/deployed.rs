@@ -341,6 +341,44 @@ async fn a_rejection_fails_the_execution_that_start_wait_follows() {
         "{}",
         text(&shown.stdout)
     );
+
+    // Retried: a new execution of the same machine, its input the failed one's with retryOf.
+    let retried = d.run(&["retry", &arn]).await;
+    assert!(retried.status.success(), "{}", text(&retried.stderr));
+    let again = text(&retried.stdout).trim().to_string();
+    let described = d
+        .sfn
+        .describe_execution()
+        .execution_arn(&again)
+        .send()
+        .await
+        .expect("the retry exists");
+    assert!(
+        described.name().unwrap_or_default().starts_with("switchover-1-retry-"),
+        "{again}"
+    );
+    assert_eq!(described.state_machine_arn(), d.machine);
+    let input: Value = serde_json::from_str(described.input().unwrap_or_default()).expect("input");
+    assert_eq!(
+        (&input["retryOf"], &input["mode"], &input["reason"]),
+        (&json!("switchover-1"), &json!("switchover"), &json!("planned move"))
+    );
+    // The retry is running (waiting for approval): it is not retried again.
+    let running = d.run(&["retry", &again]).await;
+    assert_eq!(running.status.code(), Some(2), "{}", text(&running.stderr));
+    assert!(
+        text(&running.stderr).contains("is RUNNING: only an execution that failed"),
+        "{}",
+        text(&running.stderr)
+    );
+    // A local run's name is not retried through Step Functions.
+    let local = d.run(&["retry", "switchover-1"]).await;
+    assert_eq!(local.status.code(), Some(2));
+    assert!(
+        text(&local.stderr).contains("rebound run --retry switchover-1"),
+        "{}",
+        text(&local.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

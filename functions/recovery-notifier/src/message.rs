@@ -261,9 +261,9 @@ fn verdict(check: &rebound_shared::context::Check) -> &'static str {
     }
 }
 
-/// One id per notification of a recovery: its recovery id and its kind.
+/// One id per notification of a run of a recovery: the run (a retry is another) and its kind.
 pub fn notification_id(request: &NotificationRequest) -> String {
-    format!("{}/{}", request.context.recovery_id, request.kind)
+    format!("{}/{}", request.context.run_name(), request.kind)
 }
 
 /// Builds the subject, text, JSON body and attributes of one notification.
@@ -283,8 +283,14 @@ pub fn compose(request: &NotificationRequest, now: DateTime<Utc>) -> Notificatio
             }
         ),
         format!(
-            "Application: {} ({} mode, {} strategy)",
-            ctx.application, ctx.mode, ctx.plan.strategy
+            "Application: {} ({} mode, {} strategy){}",
+            ctx.application,
+            ctx.mode,
+            ctx.plan.strategy,
+            match ctx.attempt {
+                0 | 1 => String::new(),
+                n => format!("; attempt {n} (a retry, execution {})", ctx.run_name()),
+            }
         ),
         format!(
             "Disaster: {} in {}, severity {}, detected {} from {:?}",
