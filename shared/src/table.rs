@@ -6,7 +6,7 @@
 //! `sk = "audit#<time>#<recoveryId>#<kind>"` (detail, written once); under
 //! `pk = "results#<application>"`: `sk = "result#<recoveryId>#<step>#<part>"` (a step's whole
 //! result when the state carries only its summary); under `pk = "control#<application>"`:
-//! `sk = "<recoveryId>"` (what operators asked of that recovery: pause, skip, cancel). The
+//! `sk = "<run>"` (what operators asked of that run of a recovery: pause, skip, cancel). The
 //! partitions let IAM give the steps their results and a read of the control rows, nothing
 //! else (`dynamodb:LeadingKeys`). `expiresAt` is the TTL attribute.
 
