@@ -9,18 +9,6 @@ use rebound_moto::faults::{Fault, FaultProxy};
 use rebound_shared::table::RecoveryTable;
 use serde_json::Value;
 
-async fn desired(stage: &rebound::drill::Stage, service: &str) -> i32 {
-    aws_sdk_ecs::Client::new(&stage.recovery)
-        .describe_services()
-        .cluster(rebound_moto::seed::ECS_CLUSTER)
-        .services(service)
-        .send()
-        .await
-        .expect("describe")
-        .services()[0]
-        .desired_count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_recovery_retried_finds_its_changes_done_and_finishes_as_its_second_attempt() {
     let (stage, input) = common::region_outage().await;
@@ -40,7 +28,7 @@ async fn a_failed_recovery_retried_finds_its_changes_done_and_finishes_as_its_se
         !common::replica_still_a_replica(&stage).await,
         "the promotion went through"
     );
-    assert_eq!(desired(&stage, "orders-api").await, 1);
+    assert_eq!(common::desired(&stage, "orders-api").await, 1);
     let table = RecoveryTable::new(&stage.recovery, TABLE);
     let last = table.last_recovery("orders").await.expect("read").expect("ended");
     assert_eq!(
@@ -89,7 +77,7 @@ async fn a_failed_recovery_retried_finds_its_changes_done_and_finishes_as_its_se
         .expect("the promotion");
     assert_eq!(promote["alreadyDone"], true, "{promote}");
     // moto: the rest is done now.
-    assert_eq!(desired(&stage, "orders-api").await, 6);
+    assert_eq!(common::desired(&stage, "orders-api").await, 6);
     let last = table.last_recovery("orders").await.expect("read").expect("ended");
     assert_eq!(
         (last.recovery_id.as_str(), last.outcome.as_str(), last.attempt),

@@ -84,18 +84,6 @@ impl Watched {
     }
 }
 
-async fn desired(stage: &Stage, service: &str) -> i32 {
-    aws_sdk_ecs::Client::new(&stage.recovery)
-        .describe_services()
-        .cluster(rebound_moto::seed::ECS_CLUSTER)
-        .services(service)
-        .send()
-        .await
-        .expect("describe")
-        .services()[0]
-        .desired_count()
-}
-
 /// The kinds of the audit rows written for a recovery, oldest first.
 async fn audited(stage: &Stage, recovery: &str) -> Vec<(String, Value)> {
     let table = RecoveryTable::new(&stage.recovery, TABLE);
@@ -135,7 +123,11 @@ async fn a_paused_recovery_starts_no_change_until_resumed_and_its_lease_waits_wi
         common::replica_still_a_replica(&stage).await,
         "no promotion while paused"
     );
-    assert_eq!(desired(&stage, "orders-api").await, 1, "no capacity added while paused");
+    assert_eq!(
+        common::desired(&stage, "orders-api").await,
+        1,
+        "no capacity added while paused"
+    );
     let table = RecoveryTable::new(&stage.recovery, TABLE);
     let lease = |t: &RecoveryTable| {
         let t = t.client.clone();
@@ -172,7 +164,7 @@ async fn a_paused_recovery_starts_no_change_until_resumed_and_its_lease_waits_wi
         !common::replica_still_a_replica(&stage).await,
         "promoted after the resume"
     );
-    assert_eq!(desired(&stage, "orders-api").await, 6);
+    assert_eq!(common::desired(&stage, "orders-api").await, 6);
     let audit = audited(&stage, name).await;
     let kinds: Vec<&str> = audit.iter().map(|(k, _)| k.as_str()).collect();
     assert!(kinds.contains(&"paused") && kinds.contains(&"resumed"), "{kinds:?}");
@@ -220,7 +212,7 @@ async fn a_skipped_step_changes_nothing_more_and_the_recovery_goes_on_reporting_
     assert_eq!(capacity["skipped"]["reason"], "the cluster is out of capacity");
     assert_eq!(capacity["actions"], serde_json::json!([]), "nothing started");
     // moto: the capacity step never scaled orders-api; the step after the writer did its own.
-    assert_eq!(desired(&stage, "orders-api").await, 1);
+    assert_eq!(common::desired(&stage, "orders-api").await, 1);
     assert!(!common::replica_still_a_replica(&stage).await);
     // Validation did not wait for what was skipped, and did not count it as passed.
     let checks = output["results"]["validation"]["checks"].as_array().expect("checks");
@@ -284,7 +276,7 @@ async fn a_cancelled_recovery_ends_through_its_failure_path_reported_and_its_lea
         "nothing after the gate ran: {printed}"
     );
     assert!(common::replica_still_a_replica(&stage).await, "nothing was promoted");
-    assert_eq!(desired(&stage, "orders-api").await, 1);
+    assert_eq!(common::desired(&stage, "orders-api").await, 1);
     let table = RecoveryTable::new(&stage.recovery, TABLE);
     assert_eq!(
         table.holder("orders", chrono::Utc::now()).await.expect("read"),
@@ -339,7 +331,7 @@ async fn a_service_that_never_reaches_its_count_is_skipped_mid_run_and_left_pend
         .unwrap_or_else(|| panic!("the scale-out it started: {capacity}"));
     assert_eq!(scale["status"], "pending", "never confirmed, never done: {scale}");
     // moto: asked for 6, still not running them.
-    assert_eq!(desired(&stage, "orders-api").await, 6);
+    assert_eq!(common::desired(&stage, "orders-api").await, 6);
     let running = aws_sdk_ecs::Client::new(&stage.recovery)
         .describe_services()
         .cluster(rebound_moto::seed::ECS_CLUSTER)

@@ -36,6 +36,19 @@ pub async fn replica_still_a_replica(stage: &Stage) -> bool {
         .is_some()
 }
 
+/// An ECS service's desired count in the recovery region, as moto holds it.
+pub async fn desired(stage: &Stage, service: &str) -> i32 {
+    aws_sdk_ecs::Client::new(&stage.recovery)
+        .describe_services()
+        .cluster(rebound_moto::seed::ECS_CLUSTER)
+        .services(service)
+        .send()
+        .await
+        .expect("describe")
+        .services()[0]
+        .desired_count()
+}
+
 /// `rebound ARGS` with the stage's moto as the AWS endpoint.
 pub fn rebound(stage: &Stage, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rebound"));

@@ -1,4 +1,5 @@
 use super::*;
+use rebound_shared::context::StepStatus;
 
 #[test]
 fn a_message_over_snss_limit_is_cut_and_says_so() {
