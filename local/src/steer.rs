@@ -1,4 +1,4 @@
-//! `rebound pause|resume|skip|cancel`: an operator's hand on a running recovery, deployed or
+//! `rebound pause|resume|skip|cancel|ungraceful`: an operator's hand on a running recovery, deployed or
 //! local alike. Each command writes the execution's control row in the recovery table (audited,
 //! with the caller's AWS identity); the steps read it as they are invoked. A cancel of a
 //! deployed execution waiting in its approval gate also answers the gate, so it ends now.
@@ -68,6 +68,16 @@ pub enum Steering {
         #[arg(long)]
         reason: String,
     },
+    /// Switch a switchover to ungraceful: from its next database step it goes on as a failover.
+    /// A replica waiting to catch up with its fenced writer is promoted with the lag the RPO
+    /// target (or an approval) accepts, an Aurora global database not yet moved fails over with
+    /// AllowDataLoss. A change already under way is followed to its end.
+    Ungraceful {
+        #[command(flatten)]
+        args: SteerArgs,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// An execution's name: the last part of its ARN.
@@ -113,6 +123,7 @@ pub async fn run(command: Steering) -> ExitCode {
         Steering::Resume { args, reason } => (args, Steer::Resume, reason),
         Steering::Skip { args, step, reason } => (args, Steer::Skip(step), reason),
         Steering::Cancel { args, reason } => (args, Steer::Cancel, reason),
+        Steering::Ungraceful { args, reason } => (args, Steer::Ungraceful, reason),
     };
     let config = match &args.recovery_region {
         Some(r) => rebound_shared::aws::in_region(&crate::region::config().await, r),
@@ -133,7 +144,7 @@ pub async fn run(command: Steering) -> ExitCode {
     let steered = match table.steer(&args.application, id, &steer, mark.clone()).await {
         Ok(steered) => steered,
         Err(e) => {
-            eprintln!("rebound {}: {e}", verb(&steer));
+            eprintln!("rebound {}: {e}", steer.verb());
             return match e {
                 SteerError::Refused { .. } => ExitCode::from(2),
                 _ => ExitCode::from(1),
@@ -163,6 +174,10 @@ pub async fn run(command: Steering) -> ExitCode {
             "{id}: {step} will end as SKIPPED at its next check (steps that can be skipped: {})",
             SKIPPABLE.join(", ")
         ),
+        (Steer::Ungraceful, _) => println!(
+            "{id}: switched to ungraceful: a switchover goes on as a failover from its next database step \
+             (data loss within the RPO target accepted; beyond it, only with an approval)"
+        ),
         (Steer::Cancel, _) => {
             println!("{id}: cancelled; its next step ends the recovery and notifies");
             if deployed {
@@ -174,15 +189,6 @@ pub async fn run(command: Steering) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-fn verb(steer: &Steer) -> &'static str {
-    match steer {
-        Steer::Pause => "pause",
-        Steer::Resume => "resume",
-        Steer::Skip(_) => "skip",
-        Steer::Cancel => "cancel",
-    }
 }
 
 /// A deployed execution waiting in its approval gate invokes no step: the gate is answered with
@@ -214,6 +220,9 @@ pub fn steering_text(id: &str, control: &Control) -> Option<String> {
             "PAUSED {}: no new change starts; rebound resume {id}",
             said(mark)
         ));
+    }
+    if let Some(mark) = &control.ungraceful {
+        lines.push(format!("UNGRACEFUL {}: a switchover goes on as a failover", said(mark)));
     }
     for (step, mark) in &control.skipped {
         lines.push(format!("SKIPPED {step} {}", said(mark)));
@@ -322,8 +331,13 @@ mod tests {
             ..Control::default()
         };
         control.skipped.insert("action:warm-caches".into(), mark("hangs"));
+        control.ungraceful = Some(mark("primary degrading"));
         let text = steering_text("orders-1", &control).unwrap_or_default();
         assert!(text.contains("PAUSED by j.doe at 2027-01-15T08:00:00+00:00: look first: no new change starts; rebound resume orders-1"), "{text}");
         assert!(text.contains("SKIPPED action:warm-caches by j.doe"), "{text}");
+        assert!(
+            text.contains("UNGRACEFUL by j.doe at 2027-01-15T08:00:00+00:00: primary degrading"),
+            "{text}"
+        );
     }
 }

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Output};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::Duration;
 
 use rebound::drill::{Stage, TABLE};
@@ -27,61 +25,6 @@ fn said(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// A run whose stderr lines arrive on a channel, so a test can wait for one and go on.
-struct Watched {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: String,
-}
-
-impl Watched {
-    fn new(mut child: Child) -> Self {
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Watched {
-            child,
-            lines,
-            seen: String::new(),
-        }
-    }
-
-    /// Waits (up to two minutes) for a line containing `marker`.
-    fn until(&mut self, marker: &str) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while std::time::Instant::now() < deadline {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                self.seen.push_str(&line);
-                self.seen.push('\n');
-                if line.contains(marker) {
-                    return;
-                }
-            }
-        }
-        panic!("no line with {marker:?} in:\n{}", self.seen);
-    }
-
-    /// The run's end: its exit code, its output (JSON) and everything it printed to stderr.
-    async fn end(mut self) -> (Option<i32>, Value, String) {
-        let out = tokio::task::spawn_blocking(move || {
-            let out = self.child.wait_with_output().expect("rebound ends");
-            self.seen.extend(self.lines.iter().map(|l| l + "\n"));
-            (out, self.seen)
-        })
-        .await
-        .expect("joined");
-        let (out, seen) = out;
-        let output = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (out.status.code(), output, seen)
-    }
 }
 
 /// The kinds of the audit rows written for a recovery, oldest first.
@@ -114,7 +57,7 @@ async fn a_paused_recovery_starts_no_change_until_resumed_and_its_lease_waits_wi
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
     assert!(said(&out).contains("paused (by j.doe"), "{}", said(&out));
 
-    let mut run = Watched::new(common::run_scaled(&stage, &input, "0.02", &["--execution-name", name]));
+    let mut run = common::Watched::new(common::run_scaled(&stage, &input, "0.02", &["--execution-name", name]));
     run.until("after Rebound.Paused");
     // Held: readiness ran; the first custom action's gate asked to start and was told to wait.
     run.until("after Rebound.Paused");
@@ -199,7 +142,7 @@ async fn a_skipped_step_changes_nothing_more_and_the_recovery_goes_on_reporting_
     );
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
 
-    let run = Watched::new(
+    let run = common::Watched::new(
         common::run_command(&stage, &input, "0", &["--execution-name", name])
             .spawn()
             .expect("starts"),
@@ -242,7 +185,7 @@ async fn a_cancelled_recovery_ends_through_its_failure_path_reported_and_its_lea
     let name = "orders-steer-cancel";
     let out = steer(&stage, "pause", name, &["--reason", "is this real?"]);
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
-    let mut run = Watched::new(
+    let mut run = common::Watched::new(
         common::run_command(&stage, &input, "0.02", &["--execution-name", name])
             .spawn()
             .expect("starts"),
@@ -300,7 +243,7 @@ async fn a_service_that_never_reaches_its_count_is_skipped_mid_run_and_left_pend
         .set_durations(&serde_json::json!({ "UpdateService": 3600 }))
         .expect("durations");
     let name = "orders-steer-stuck";
-    let mut run = Watched::new(common::run_scaled(&stage, &input, "0.02", &["--execution-name", name]));
+    let mut run = common::Watched::new(common::run_scaled(&stage, &input, "0.02", &["--execution-name", name]));
     // ECS tasks of both stages never run: each stage is given up on while it waits.
     run.until("CheckCapacity");
     let out = steer(

@@ -140,7 +140,7 @@ where
         .await
         .map_err(|e| briefly(e.into()))?;
     let request = request_identity(&payload);
-    if let Some(skipped) = steered(&payload, io, function).await? {
+    if let Some(skipped) = steered(&mut payload, io, function).await? {
         return io
             .results
             .compact(&request, skipped)
@@ -184,7 +184,7 @@ impl StepIo {
 /// pause or a cancel is this invocation's error, a skip its result (no handler runs); `None`
 /// lets the handler run. Dry runs and readiness, and runs without a recovery table, are never
 /// steered.
-async fn steered(payload: &Value, io: &StepIo, function: &str) -> Result<Option<Value>, Diagnostic> {
+async fn steered(payload: &mut Value, io: &StepIo, function: &str) -> Result<Option<Value>, Diagnostic> {
     let context = &payload["context"];
     let custom_action = payload["action"] == "gate";
     let key = if custom_action {
@@ -242,7 +242,14 @@ async fn steered(payload: &Value, io: &StepIo, function: &str) -> Result<Option<
     }
     let action = serde_json::from_value::<StepAction>(payload["action"].clone()).unwrap_or(StepAction::Status);
     match gate(&control, &key, action) {
-        Gate::Go => Ok(None),
+        Gate::Go => {
+            if function == "database-failover" {
+                if let Some(mark) = crate::control::ungraceful(&mut payload["context"], &control) {
+                    tracing::warn!(by = %mark.by, reason = %mark.reason, "switchover switched to ungraceful");
+                }
+            }
+            Ok(None)
+        }
         Gate::Skip(mark) => {
             tracing::warn!(step = key, by = %mark.by, reason = %mark.reason, "skipped by an operator");
             Ok(Some(skipped_result(context, &key, &mark, chrono::Utc::now())))

@@ -8,7 +8,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-pub use rebound_core::error::{classify, AwsError, ErrorKind, APPROVAL_REJECTED, CANCELLED, PAUSED};
+pub use rebound_core::error::{
+    classify, AwsError, ErrorKind, APPROVAL_REJECTED, CANCELLED, DRAINING, DRAIN_SECONDS, PAUSED,
+};
 
 /// Builds the Lambda runtime's error report: the stable name and the whole cause chain.
 pub fn diagnostic(kind: ErrorKind, err: &(dyn std::error::Error + 'static)) -> lambda_runtime::Diagnostic {

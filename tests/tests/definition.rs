@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use rebound_shared::error::PAUSED;
+use rebound_shared::error::{DRAINING, DRAIN_SECONDS, PAUSED};
 use rebound_shared::ErrorKind;
 use serde_json::Value;
 
@@ -87,10 +87,30 @@ fn every_task_retries_transient_errors_only_and_catches_everything() {
             );
             assert_eq!(wait["MaxAttempts"], 1440, "{name}: six hours");
         }
-        for retry in retriers
+        // A switchover's promotion waits for its replica to catch up with the fenced writer,
+        // at a constant pace, for 10 minutes: database-failover's start alone.
+        let draining = retriers
             .iter()
-            .filter(|r| r["ErrorEquals"] != serde_json::json!([PAUSED]))
-        {
+            .position(|r| r["ErrorEquals"] == serde_json::json!([DRAINING]));
+        assert_eq!(
+            draining,
+            (name == "StartDatabaseFailover").then_some(1),
+            "{name}: waits for a replica to drain"
+        );
+        if let Some(wait) = draining.map(|i| &retriers[i]) {
+            assert_eq!(
+                (
+                    wait["IntervalSeconds"].as_u64(),
+                    wait["BackoffRate"].as_f64(),
+                    wait["MaxAttempts"].as_u64()
+                ),
+                (Some(15), Some(1.0), Some(DRAIN_SECONDS / 15)),
+                "{name}: every 15 s for as long as a switchover waits"
+            );
+        }
+        for retry in retriers.iter().filter(|r| {
+            r["ErrorEquals"] != serde_json::json!([PAUSED]) && r["ErrorEquals"] != serde_json::json!([DRAINING])
+        }) {
             assert!(
                 retry["BackoffRate"].as_f64().is_some_and(|b| b > 1.0),
                 "{name}: backoff"

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use rebound_shared::context::{Action, ActionStatus, DisasterType, Mode, RecoveryContext};
+use rebound_shared::error::DRAIN_SECONDS;
 use rebound_shared::objectives::data_loss_acceptable;
 use rebound_shared::plan::Database;
 pub use rebound_shared::rds::Global;
@@ -81,6 +82,9 @@ pub struct Intent {
     pub old_writer: Option<String>,
     /// The plan's isolation security group for that writer, if any.
     pub isolation: Option<String>,
+    /// A switchover's promotion waits for the replica's lag to drain to 0 once its writer is
+    /// fenced: why it cannot go yet (None: it can).
+    pub draining: Option<String>,
 }
 
 impl Intent {
@@ -92,6 +96,7 @@ impl Intent {
             rpo_seconds: None,
             old_writer: None,
             isolation: None,
+            draining: None,
         }
     }
 }
@@ -240,6 +245,7 @@ pub fn decide(
                     rpo_seconds: observed.lags.get(identifier.as_str()).copied(),
                     old_writer: Some(source_identifier.clone()),
                     isolation: isolation_security_group_id.clone(),
+                    draining: None,
                 });
             }
             if status != "available" {
@@ -251,31 +257,52 @@ pub fn decide(
             let lag = observed.lags.get(identifier.as_str()).copied();
             let zero_loss = matches!(ctx.mode, Mode::Switchover | Mode::Failback);
             let rpo = ctx.plan.objectives.rpo_seconds;
-            match lag {
-                Some(lag) if zero_loss && !data_loss_acceptable(lag, rpo, true, false) => {
+            // A zero-loss move fences the writer first, then promotes once the replica has
+            // caught up: until then it is draining, and an operator may switch the switchover
+            // to ungraceful (`rebound ungraceful`) rather than wait.
+            // A replica further behind than the wait allows, or whose lag is unknown, is
+            // refused before its writer is fenced: a fence and then a failed wait would stop
+            // the application's writes for nothing.
+            let draining = match lag {
+                Some(lag) if zero_loss && lag > DRAIN_SECONDS as f64 => {
                     return Err(precondition(
                         identifier,
-                        format!("replica lag is {lag} s; a {} needs 0", ctx.mode),
+                        format!(
+                            "replica lag is {lag} s; a {} waits at most {DRAIN_SECONDS} s for it to drain once its writer is fenced: try again once it has caught up, or run a failover",
+                            ctx.mode
+                        ),
                     ));
+                }
+                Some(lag) if zero_loss && !data_loss_acceptable(lag, rpo, true, false) => {
+                    Some(format!("replica lag is {lag} s; a {} promotes at 0", ctx.mode))
                 }
                 None if zero_loss => {
                     return Err(precondition(
                         identifier,
-                        "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes); a zero-loss move needs it to be 0",
+                        "replica lag is unknown (no ReplicaLag datapoint in the last 10 minutes); a zero-loss move needs it known",
                     ));
                 }
-                _ => within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?,
-            }
+                _ => {
+                    within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;
+                    None
+                }
+            };
             let after =
                 json!({ "status": "available", "replicaOf": null, "writer": true, "oldWriter": source_identifier });
             let mut action = Action::change(identifier, "PromoteReadReplica", state, after, ctx.dry_run);
-            action.detail = Some(match lag {
-                Some(l) if l > rpo as f64 => {
+            action.detail = Some(match (lag, &draining) {
+                (_, Some(why)) => format!("waits for the lag to drain once the writer is fenced: {why}"),
+                (Some(l), None) if l > rpo as f64 => {
                     format!("replica lag at promotion {l} s, beyond the RPO target: approved")
                 }
-                Some(l) => format!("replica lag at promotion {l} s"),
-                None => "replica lag unknown: approved".to_string(),
+                (Some(l), None) => format!("replica lag at promotion {l} s"),
+                (None, None) => "replica lag unknown: approved".to_string(),
             });
+            if let Some(mark) = &ctx.ungraceful {
+                action.detail = action
+                    .detail
+                    .map(|d| format!("{d}; switched to ungraceful by {}: {}", mark.by, mark.reason));
+            }
             Ok(Intent {
                 action,
                 change: Change::Promote {
@@ -285,6 +312,7 @@ pub fn decide(
                 rpo_seconds: lag,
                 old_writer: Some(source_identifier.clone()),
                 isolation: isolation_security_group_id.clone(),
+                draining,
             })
         }
         Database::AuroraGlobal {
@@ -328,6 +356,7 @@ pub fn decide(
                     rpo_seconds: observed.global_lags.get(identifier).copied().filter(|_| !switch),
                     old_writer: writer.filter(|_| !switch),
                     isolation: isolation_security_group_id.clone(),
+                    draining: None,
                 });
             }
             // A switchover waits for the secondary to catch up and loses nothing; a failover
@@ -353,13 +382,21 @@ pub fn decide(
                     target: target_cluster_arn.clone(),
                 }
             };
-            let action = Action::change(
+            let mut action = Action::change(
                 identifier,
                 operation,
                 state,
                 json!({ "writer": target_cluster_arn }),
                 ctx.dry_run,
             );
+            if let Some(mark) = &ctx.ungraceful {
+                action.detail = Some(format!(
+                    "a switchover switched to ungraceful by {}: {}; loses what had not replicated ({})",
+                    mark.by,
+                    mark.reason,
+                    lag.map_or("lag unknown".to_string(), |l| format!("{l} s behind")),
+                ));
+            }
             // A failover leaves the old writer cluster behind (a switchover demotes it
             // itself): it is fenced like a replica's old writer.
             let old_writer = writer.filter(|_| !switch);
@@ -369,6 +406,7 @@ pub fn decide(
                 rpo_seconds: lag,
                 old_writer,
                 isolation: isolation_security_group_id.clone(),
+                draining: None,
             })
         }
         Database::PointInTimeRestore {
@@ -425,6 +463,7 @@ pub fn decide(
                 rpo_seconds: Some(loss),
                 old_writer: None,
                 isolation: None,
+                draining: None,
             })
         }
         Database::SnapshotRestore {
@@ -463,6 +502,7 @@ pub fn decide(
                 rpo_seconds: rpo,
                 old_writer: None,
                 isolation: None,
+                draining: None,
             })
         }
     }

@@ -55,6 +55,8 @@ pub enum DatabaseError {
     Unsupported { database: String, reason: String },
     #[error("database {database}: {reason}")]
     Failed { database: String, reason: String },
+    #[error("database {database}: its writer is fenced and the switchover waits for it to catch up ({reason}); the state machine tries again every 15 s for 10 minutes, or `rebound ungraceful` promotes it within the RPO target now")]
+    Draining { database: String, reason: String },
     #[error("not promoting: the old writer {database} still accepts writes and cannot be fenced ({reason}); a promotion now would make two writers (split brain): fence or stop it, or approve the failover knowing the risk")]
     SplitBrainRisk { database: String, reason: String },
 }
@@ -62,7 +64,9 @@ pub enum DatabaseError {
 impl DatabaseError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DatabaseError::DataLoss { .. } | DatabaseError::SplitBrainRisk { .. } => ErrorKind::PreconditionFailed,
+            DatabaseError::DataLoss { .. } | DatabaseError::SplitBrainRisk { .. } | DatabaseError::Draining { .. } => {
+                ErrorKind::PreconditionFailed
+            }
             DatabaseError::Step(fault) => fault.kind(),
             DatabaseError::Unsupported { .. } => ErrorKind::InvalidInput,
             DatabaseError::Failed { .. } => ErrorKind::StepFailed,
@@ -70,7 +74,16 @@ impl DatabaseError {
     }
 }
 
-rebound_shared::impl_diagnostic!(DatabaseError);
+impl From<DatabaseError> for lambda_runtime::Diagnostic {
+    fn from(err: DatabaseError) -> Self {
+        let mut diagnostic = rebound_shared::error::diagnostic(err.kind(), &err);
+        // The state machine waits on this one (a Retry), not on every precondition.
+        if matches!(err, DatabaseError::Draining { .. }) {
+            diagnostic.error_type = rebound_shared::error::DRAINING.into();
+        }
+        diagnostic
+    }
+}
 
 /// A failed call about `database`.
 pub(crate) fn aws<E>(
@@ -239,6 +252,13 @@ impl DatabaseFailover {
                     reason: failed.detail.clone().unwrap_or_else(|| "the fence did not hold".into()),
                 });
             }
+        }
+        // A zero-loss promotion goes once its replica has caught up with the fenced writer.
+        if let (false, Some(intent)) = (dry_run, intents.iter().find(|i| i.draining.is_some())) {
+            return Err(DatabaseError::Draining {
+                database: intent.action.resource.clone(),
+                reason: intent.draining.clone().unwrap_or_default(),
+            });
         }
         if ctx.mode == Mode::Failback {
             actions.extend(self.lift_fences(&intents, dry_run).await?);

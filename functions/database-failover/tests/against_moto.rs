@@ -253,7 +253,7 @@ async fn an_old_writer_that_cannot_be_fenced_is_reported() {
 }
 
 #[tokio::test]
-async fn switchover_needs_zero_lag_and_unknown_lag_is_refused() {
+async fn a_switchover_waits_for_zero_lag_and_unknown_lag_is_refused() {
     let w = world().await;
     let err = w.run(&w.request).await.expect_err("no lag datapoint");
     assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
@@ -262,7 +262,9 @@ async fn switchover_needs_zero_lag_and_unknown_lag_is_refused() {
     let mut request = w.request.clone();
     request["context"]["mode"] = json!("switchover");
     let err = w.run(&request).await.expect_err("lag in a switchover");
-    assert!(err.to_string().contains("a switchover needs 0"), "{err}");
+    assert!(err.to_string().contains("a switchover promotes at 0"), "{err}");
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, rebound_shared::error::DRAINING);
     assert_eq!(w.replica_source().await, Some(w.primary_arn.clone()));
 }
 
@@ -404,7 +406,7 @@ async fn failback_promotes_the_failback_replica_in_the_primary_region_without_da
     request["context"]["plan"]["databases"][0]["failbackIdentifier"] = json!("orders-db-use1");
     put_lag(2.0).await.expect("lag");
     let err = w.run(&request).await.expect_err("a failback loses no data");
-    assert!(err.to_string().contains("a failback needs 0"), "{err}");
+    assert!(err.to_string().contains("a failback promotes at 0"), "{err}");
 
     put_lag(0.0).await.expect("lag");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a newer datapoint

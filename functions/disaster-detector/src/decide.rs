@@ -243,6 +243,7 @@ pub fn assess(
         force,
         attempt: 1,
         run: None,
+        ungraceful: None,
         decision: Decision {
             recovery_required: required,
             reasons,

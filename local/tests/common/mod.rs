@@ -154,3 +154,58 @@ pub fn json_report(dir: &std::path::Path) -> serde_json::Value {
         .expect("a JSON report");
     serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
 }
+
+/// A run whose stderr lines arrive on a channel, so a test can wait for one and go on.
+pub struct Watched {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Watched {
+    pub fn new(mut child: Child) -> Self {
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watched {
+            child,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits (up to two minutes) for a line containing `marker`.
+    pub fn until(&mut self, marker: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_millis(200)) {
+                self.seen.push_str(&line);
+                self.seen.push('\n');
+                if line.contains(marker) {
+                    return;
+                }
+            }
+        }
+        panic!("no line with {marker:?} in:\n{}", self.seen);
+    }
+
+    /// The run's end: its exit code, its output (JSON) and everything it printed to stderr.
+    pub async fn end(mut self) -> (Option<i32>, serde_json::Value, String) {
+        let out = tokio::task::spawn_blocking(move || {
+            let out = self.child.wait_with_output().expect("rebound ends");
+            self.seen.extend(self.lines.iter().map(|l| l + "\n"));
+            (out, self.seen)
+        })
+        .await
+        .expect("joined");
+        let (out, seen) = out;
+        let output = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code(), output, seen)
+    }
+}

@@ -32,6 +32,10 @@ pub struct RecoveryContext {
     /// A retry's own execution name: its lease, control row and report are its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// Set for a database-failover invocation of a switchover that an operator switched to
+    /// ungraceful ([`crate::control::ungraceful`]): who and why. The mode is `failover` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ungraceful: Option<crate::control::Mark>,
     pub event: DisasterEvent,
     pub decision: Decision,
     /// The plan. In the state machine's state it is absent and `planRef` names it instead;
@@ -285,6 +289,9 @@ pub struct StepResult {
     /// Who skipped the step and why (`status: skipped`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<Box<crate::control::Mark>>,
+    /// Who switched the switchover this step carried out to ungraceful, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ungraceful: Option<Box<crate::control::Mark>>,
 }
 
 /// The acting steps' dry runs, as `DryRunSteps` leaves them: absent where the path has no such

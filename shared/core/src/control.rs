@@ -1,4 +1,5 @@
-//! An operator's hand on a running recovery: pause, resume, skip a step, cancel. The marks live
+//! An operator's hand on a running recovery: pause, resume, skip a step, cancel, switch a
+//! switchover to ungraceful. The marks live
 //! in the recovery table (one row per execution); every step reads them as it is invoked, and
 //! [`gate`] decides what that invocation may do. Deployed and local runs read the same row, so
 //! the commands mean the same in both.
@@ -35,6 +36,9 @@ pub struct Control {
     pub skipped: BTreeMap<String, Mark>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<Mark>,
+    /// A switchover that goes on as a failover: it stops waiting for zero lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ungraceful: Option<Mark>,
 }
 
 /// What an operator asks of a running recovery.
@@ -44,6 +48,7 @@ pub enum Steer {
     Resume,
     Skip(String),
     Cancel,
+    Ungraceful,
 }
 
 impl Steer {
@@ -54,6 +59,18 @@ impl Steer {
             Steer::Resume => "resumed",
             Steer::Skip(_) => "skipped",
             Steer::Cancel => "cancelled",
+            Steer::Ungraceful => "ungraceful",
+        }
+    }
+
+    /// The command that asks it.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Steer::Pause => "pause",
+            Steer::Resume => "resume",
+            Steer::Skip(_) => "skip",
+            Steer::Cancel => "cancel",
+            Steer::Ungraceful => "ungraceful",
         }
     }
 }
@@ -94,6 +111,9 @@ pub fn apply(control: &Control, steer: &Steer, mark: Mark) -> Result<(Control, O
             next.skipped.entry(step.clone()).or_insert(mark);
         }
         Steer::Cancel => next.cancelled = Some(mark),
+        Steer::Ungraceful => {
+            next.ungraceful.get_or_insert(mark);
+        }
     }
     Ok((next, ended))
 }
@@ -152,6 +172,22 @@ pub fn gate(control: &Control, key: &str, action: StepAction) -> Gate {
         (Some(mark), StepAction::Start) if key != "validation" => Gate::Paused(mark.clone()),
         _ => Gate::Go,
     }
+}
+
+/// A switchover an operator switched to ungraceful (`rebound ungraceful`) goes on as a failover
+/// from database-failover's next invocation: a replica is promoted with the lag the RPO target
+/// (or an approval) accepts instead of waiting for none, an Aurora global database fails over
+/// with `AllowDataLoss` instead of switching over, and the old writer is fenced as in a
+/// failover. `context` is that invocation's recovery context; what it had started stays under
+/// way. Returns the mark when the context was changed: other modes are left as they are.
+pub fn ungraceful(context: &mut Value, control: &Control) -> Option<Mark> {
+    let mark = control.ungraceful.as_ref()?;
+    if context["mode"] != "switchover" {
+        return None;
+    }
+    context["mode"] = json!("failover");
+    context["ungraceful"] = json!(mark);
+    Some(mark.clone())
 }
 
 /// What the state machine asks before a custom action runs (`action: "gate"`) and after one
@@ -273,6 +309,32 @@ mod tests {
         assert_eq!(gate(&control, "dns", StepAction::Status), Gate::Go);
         assert_eq!(gate(&control, "validation", StepAction::Start), Gate::Go);
         assert_eq!(gate(&Control::default(), "dns", StepAction::Start), Gate::Go);
+    }
+
+    #[test]
+    fn a_switchover_switched_to_ungraceful_is_a_failover_for_the_database_step_only() {
+        let (control, _) =
+            apply(&Control::default(), &Steer::Ungraceful, mark("primary degrading")).unwrap_or_default();
+        // Asked twice: the first mark stands.
+        let (again, _) = apply(&control, &Steer::Ungraceful, mark("again")).unwrap_or_default();
+        assert_eq!(again.ungraceful, Some(mark("primary degrading")));
+        let mut switchover = json!({ "mode": "switchover" });
+        assert_eq!(ungraceful(&mut switchover, &control), Some(mark("primary degrading")));
+        assert_eq!(switchover["mode"], "failover");
+        assert_eq!(switchover["ungraceful"]["reason"], "primary degrading");
+        // A failback acts in the other region; a failover is ungraceful already.
+        for mode in ["failback", "failover", "drill"] {
+            let mut context = json!({ "mode": mode });
+            assert_eq!(ungraceful(&mut context, &control), None);
+            assert_eq!(context, json!({ "mode": mode }));
+        }
+        let mut untouched = json!({ "mode": "switchover" });
+        assert_eq!(ungraceful(&mut untouched, &Control::default()), None);
+        assert_eq!(untouched["mode"], "switchover");
+        assert_eq!(
+            apply(&control, &Steer::Ungraceful, mark(" ")).err(),
+            Some(SteerRefused::NoReason)
+        );
     }
 
     #[test]

@@ -51,6 +51,16 @@ pub const PAUSED: &str = "Rebound.Paused";
 /// failure path reports and notifies it as cancelled.
 pub const CANCELLED: &str = "Rebound.Cancelled";
 
+/// What database-failover fails with while a switchover waits for a replica to catch up with
+/// its fenced writer: the state machine tries again (every 15 s, for 10 minutes) until it has,
+/// or until an operator switches the switchover to ungraceful (`rebound ungraceful`).
+pub const DRAINING: &str = "Rebound.Draining";
+
+/// How long a switchover waits for its replicas to drain (the state machine's `Rebound.Draining`
+/// retrier: 40 tries, 15 s apart). A replica further behind than this is not fenced for: the
+/// switchover is refused before any change.
+pub const DRAIN_SECONDS: u64 = 600;
+
 /// A failed AWS call, classified where it was made, keeping the service's own code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -142,6 +142,7 @@ impl StepResult {
             error: None,
             next_check_seconds: None,
             skipped: None,
+            ungraceful: context.ungraceful.clone().map(Box::new),
         }
     }
 

@@ -22,6 +22,16 @@ fn context(mode: &str) -> RecoveryContext {
     serde_json::from_value(request["context"].clone()).expect("context")
 }
 
+/// An operator's `rebound ungraceful`.
+fn oncall() -> rebound_shared::control::Mark {
+    rebound_shared::control::Mark {
+        by: "oncall".into(),
+        principal: None,
+        reason: "primary degrading".into(),
+        at: now(),
+    }
+}
+
 fn replica(allow_data_loss: bool) -> Database {
     Database::ReadReplica {
         identifier: "orders-db-usw2".into(),
@@ -103,19 +113,49 @@ fn a_replica_is_promoted_within_the_rpo_and_refused_beyond_it_unless_approved() 
 }
 
 #[test]
-fn a_zero_loss_move_needs_no_lag_at_all() {
+fn a_zero_loss_move_promotes_once_drained_and_an_ungraceful_switch_stops_the_wait() {
+    let draining = |r: &Intent| r.draining.clone().unwrap_or_default();
     for mode in ["switchover", "failback"] {
         let ctx = context(mode);
         let lagging = observed_replica("available", Some(SOURCE), Some(2.0));
+        let intent = decide(&ctx, &replica(true), &lagging, now()).expect("draining");
+        assert!(matches!(intent.change, Change::Promote { .. }));
+        assert_eq!(draining(&intent), format!("replica lag is 2 s; a {mode} promotes at 0"));
         assert_eq!(
-            kind(decide(&ctx, &replica(true), &lagging, now())),
-            format!("precondition: replica lag is 2 s; a {mode} needs 0")
+            intent.old_writer.as_deref(),
+            Some(SOURCE),
+            "its writer is fenced meanwhile"
         );
+        // Unknown, or more than the wait allows: refused before the writer is fenced.
         let unknown = observed_replica("available", Some(SOURCE), None);
         assert!(kind(decide(&ctx, &replica(true), &unknown, now())).starts_with("precondition: replica lag is unknown"));
+        let far = observed_replica("available", Some(SOURCE), Some(1260.0));
+        assert!(
+            kind(decide(&ctx, &replica(true), &far, now())).starts_with(&format!(
+                "precondition: replica lag is 1260 s; a {mode} waits at most 600 s"
+            )),
+            "{mode}"
+        );
         let caught_up = observed_replica("available", Some(SOURCE), Some(0.0));
-        assert_eq!(kind(decide(&ctx, &replica(false), &caught_up, now())), "Promote");
+        let intent = decide(&ctx, &replica(false), &caught_up, now()).expect("promote");
+        assert_eq!((kind(Ok(intent.clone())), intent.draining), ("Promote".into(), None));
     }
+    // Switched to ungraceful (the control row makes the context a failover's): promoted with
+    // the lag the RPO target accepts, said in the action; beyond it, refused unless approved.
+    let mut ungraceful = context("failover");
+    ungraceful.ungraceful = Some(oncall());
+    let lagging = observed_replica("available", Some(SOURCE), Some(2.0));
+    let intent = decide(&ungraceful, &replica(false), &lagging, now()).expect("promote");
+    assert_eq!(intent.draining, None);
+    assert_eq!(
+        intent.action.detail.as_deref(),
+        Some("replica lag at promotion 2 s; switched to ungraceful by oncall: primary degrading")
+    );
+    let far = observed_replica("available", Some(SOURCE), Some(1260.0));
+    assert_eq!(
+        kind(decide(&ungraceful, &replica(false), &far, now())),
+        "data loss: Some(1260.0)"
+    );
 }
 
 #[test]
@@ -197,6 +237,16 @@ fn a_global_database_fails_over_switches_over_or_is_already_there() {
     let switchover = decide(&context("switchover"), &aurora(), &global(EAST, None), now()).expect("switchover");
     assert!(matches!(switchover.change, Change::Switchover { .. }));
     assert_eq!(switchover.old_writer, None, "Aurora demotes it itself");
+    // A switchover switched to ungraceful before it started fails over, fencing the old writer.
+    let mut ungraceful = context("failover");
+    ungraceful.ungraceful = Some(oncall());
+    let failover = decide(&ungraceful, &aurora(), &global(EAST, Some(0.8)), now()).expect("failover");
+    assert!(matches!(failover.change, Change::Failover { .. }));
+    assert_eq!(failover.old_writer.as_deref(), Some(EAST));
+    assert_eq!(
+        failover.action.detail.as_deref(),
+        Some("a switchover switched to ungraceful by oncall: primary degrading; loses what had not replicated (0.8 s behind)")
+    );
     let there = decide(&context("failover"), &aurora(), &global(WEST, None), now()).expect("done");
     assert!(there.action.already_done);
     assert_eq!(

@@ -72,6 +72,22 @@ fn a_skipped_step_or_action_is_told_as_skipped_with_who_and_why_never_as_passed(
     assert!(!compose(&request, Utc::now()).subject.contains("SKIPPED"));
 }
 
+#[test]
+fn a_switchover_switched_to_ungraceful_says_who_switched_it_and_that_data_may_be_lost() {
+    let mut request = request("recovery-notifier-success.json");
+    let database = request.context.results.database.as_mut().expect("database");
+    database.ungraceful = Some(Box::new(operator("us-east-1 degrading")));
+    let note = compose(&request, Utc::now());
+    assert!(
+        note.text.contains("switched to UNGRACEFUL by j.doe at ")
+            && note.text.contains(": us-east-1 degrading (a failover: data not yet replicated may be lost)"),
+        "{}",
+        note.text
+    );
+    request.context.results.database.as_mut().expect("database").ungraceful = None;
+    assert!(!compose(&request, Utc::now()).text.contains("UNGRACEFUL"));
+}
+
 fn request_with_action_skipped() -> NotificationRequest {
     let mut request = request("recovery-notifier-success.json");
     let outcome = rebound_shared::plan::ActionOutcome {
