@@ -10,7 +10,7 @@ use rebound_core::plan::Replica;
 
 use crate::aws::Regions;
 use crate::error::{from_sdk, AwsError};
-use crate::rds::reads::{newest_datapoints, Series};
+use crate::metrics::{newest_datapoints, Series};
 
 /// What the recovery reads about its global tables, towards one region: each table's replica
 /// there, and the replication latency into it from the other (an error when that region does

@@ -12,6 +12,8 @@ pub mod entry;
 pub mod error;
 pub mod event_streams;
 pub mod global_tables;
+pub mod metrics;
+pub mod peaks;
 pub mod rds;
 pub mod reports;
 pub mod results;

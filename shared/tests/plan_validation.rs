@@ -545,7 +545,7 @@ fn every_problem_is_reported_at_once() {
             "recoveryRegion: must differ from primaryRegion",
             "objectives.rpoSeconds: must be > 0",
             "databases[0].identifier: required",
-            "services[1].colour: unknown field (expected one of: kind, cluster, service, desiredCount, needsWriter)",
+            "services[1].colour: unknown field (expected one of: kind, cluster, service, desiredCount, capacity, needsWriter)",
         ]
     );
 }
@@ -580,4 +580,45 @@ fn a_plan_inside_a_step_request_is_checked_like_one_loaded_on_its_own() {
     let text = err.to_string();
     assert!(text.contains("context.plan: dns[0].ttl"), "{text}");
     assert!(text.contains("context.plan: colour: unknown field"), "{text}");
+}
+
+#[test]
+fn a_service_runs_a_fixed_count_or_a_share_of_the_primarys_peak_never_both_nor_neither() {
+    let sized = json!({"percentOfPeak": 80, "minimum": 2, "primaryName": "orders-use1/orders-api"});
+    // Either kind, sized from the peak: valid, and kept through a round trip.
+    let mut plan = example();
+    remove(&mut plan, "/services/0/desiredCount");
+    set(&mut plan, "/services/0/capacity", sized.clone());
+    remove(&mut plan, "/services/2/desiredCapacity");
+    set(
+        &mut plan,
+        "/services/2/capacity",
+        json!({"percentOfPeak": 150, "minimum": 2}),
+    );
+    let parsed = RecoveryPlan::from_value(&plan).expect("sized from the peak");
+    assert_eq!(parsed.services[0].desired(Some(10.0)), 8);
+    assert_eq!(parsed.services[0].primary_name(), "orders-use1/orders-api");
+    let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
+    assert_eq!(again, parsed);
+
+    let both = problems(|p| set(p, "/services/0/capacity", sized.clone()));
+    assert_eq!(both, ["services[0].capacity: give desiredCount or capacity, not both"]);
+    let neither = problems(|p| remove(p, "/services/2/desiredCapacity"));
+    assert_eq!(neither, ["services[2].desiredCapacity: required"]);
+    let out_of_range = problems(|p| {
+        remove(p, "/services/0/desiredCount");
+        set(
+            p,
+            "/services/0/capacity",
+            json!({"percentOfPeak": 201, "minimum": 0, "peak": 3}),
+        );
+    });
+    assert_eq!(
+        out_of_range,
+        [
+            "services[0].capacity.peak: unknown field (expected one of: percentOfPeak, minimum, primaryName)",
+            "services[0].capacity.percentOfPeak: must be 1 to 200",
+            "services[0].capacity.minimum: must be >= 1",
+        ]
+    );
 }

@@ -227,6 +227,64 @@ async fn cloudwatch_answers_the_cbor_protocol_aws_speaks() {
     assert_eq!(code.as_deref(), Some("ResourceNotFound"), "{err:?}");
 }
 
+/// Puts a metric with two dimensions in one order and reads it with them in the other.
+async fn read_in_another_order(moto: &MotoServer) -> Vec<f64> {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat};
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config("us-east-1"));
+    let now = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp());
+    let cluster = Dimension::builder().name("ClusterName").value("orders-use1").build();
+    let service = Dimension::builder().name("ServiceName").value("orders-api").build();
+    cloudwatch
+        .put_metric_data()
+        .namespace("ECS/ContainerInsights")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("RunningTaskCount")
+                .dimensions(cluster.clone())
+                .dimensions(service.clone())
+                .value(10.0)
+                .timestamp(now)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricData");
+    let metric = Metric::builder()
+        .namespace("ECS/ContainerInsights")
+        .metric_name("RunningTaskCount")
+        .dimensions(service)
+        .dimensions(cluster)
+        .build();
+    let out = cloudwatch
+        .get_metric_data()
+        .metric_data_queries(
+            MetricDataQuery::builder()
+                .id("tasks")
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(metric)
+                        .period(3600)
+                        .stat("Maximum")
+                        .build(),
+                )
+                .build(),
+        )
+        .start_time(aws_smithy_types::DateTime::from_secs(now.secs() - 3600))
+        .end_time(aws_smithy_types::DateTime::from_secs(now.secs() + 60))
+        .send()
+        .await
+        .expect("GetMetricData");
+    out.metric_data_results()[0].values().to_vec()
+}
+
+#[tokio::test]
+async fn a_metric_is_its_set_of_dimensions_in_any_order_as_cloudwatch_reads_it() {
+    // moto as released cannot be asked through the SDK at all (it has no CBOR endpoint, above);
+    // through boto3 it answers this query with no value.
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read_in_another_order(&patched).await, vec![10.0]);
+}
+
 /// Creates a health check that follows a CloudWatch alarm; returns the alarm GetHealthCheck
 /// names, as (region, name).
 async fn health_check_on_an_alarm(moto: &MotoServer) -> Option<(String, String)> {

@@ -9,6 +9,7 @@
 //!
 //! Before anything changes, the same function checks readiness (`readiness.rs`).
 
+mod capacity;
 mod custom_actions;
 mod databases;
 mod global_tables;
@@ -30,7 +31,7 @@ use futures_util::{stream, StreamExt};
 use permissions::Permissions;
 use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
-use rebound_shared::capacity::{running, target_capacity};
+use rebound_shared::capacity::recovery_target;
 use rebound_shared::context::ServiceStage;
 use rebound_shared::context::{
     parse_request, Check, ReadinessReport, RecoveryContext, Step, StepRequest, StepResult, StepStatus, ValidationReport,
@@ -81,6 +82,8 @@ pub struct RecoveryValidator {
     pub route53: aws_sdk_route53::Client,
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// In the primary region, where the services' peaks are read.
+    pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
     pub cluster: Cluster,
     pub rds: aws_sdk_rds::Client,
     /// The primary's RDS: a failback's writers are there.
@@ -107,6 +110,7 @@ impl RecoveryValidator {
         RecoveryValidator {
             route53: rebound_shared::dns::route53_client(&regions.primary),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
+            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.primary),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
@@ -342,7 +346,7 @@ impl RecoveryValidator {
             self.database_checks(ctx, acting, &dbs),
             endpoints,
             tables,
-            self.service_checks(&scope)
+            self.service_checks(ctx, &scope)
         );
         checks.extend(p);
         checks.extend(r);
@@ -438,7 +442,8 @@ impl RecoveryValidator {
         }
     }
 
-    async fn service_checks(&self, services: &[&Service]) -> Vec<Check> {
+    /// Each service runs as many as service-restoration set it to (from the peak it read then).
+    async fn service_checks(&self, ctx: &RecoveryContext, services: &[&Service]) -> Vec<Check> {
         let read = self.services.read(services).await;
         services
             .iter()
@@ -447,10 +452,10 @@ impl RecoveryValidator {
                 let label = service.resource_name();
                 match current {
                     Ok(current) => {
-                        let want = target_capacity(service, current).desired;
+                        let want = recovery_target(ctx, service);
                         check(
                             label,
-                            running(service, current),
+                            current.running >= want,
                             format!("{} of {want} running", current.running),
                         )
                     }

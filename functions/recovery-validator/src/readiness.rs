@@ -80,6 +80,7 @@ impl RecoveryValidator {
             Ok(result) => check("services".into(), true, step_summary(result)),
             Err(failed) => failed,
         });
+        checks.extend(self.peak_check(ctx, scheduled, now).await);
         match &self.permissions {
             Some(permissions) => checks.extend(permissions.checks(ctx, scheduled).await),
             None => checks.push(Check::skipped(

@@ -750,3 +750,106 @@ async fn the_scheduled_check_publishes_its_rto_forecast_and_warns_past_the_targe
     assert!(report.summary.contains("EXCEEDS the target"), "{}", report.summary);
     assert_eq!(w.untouched().await, untouched_state());
 }
+
+/// The report's check called `name`.
+fn named<'r>(report: &'r ReadinessReport, name: &str) -> &'r rebound_shared::context::Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} check in {report:?}"))
+}
+
+/// Publishes `RunningTaskCount` datapoints for `service` of `cluster`, `(hours ago, tasks)`.
+async fn running_tasks(config: &aws_config::SdkConfig, cluster: &str, service: &str, points: &[(i64, f64)]) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let data = points.iter().map(|(hours, tasks)| {
+        let at = Utc::now() - chrono::Duration::hours(*hours);
+        MetricDatum::builder()
+            .metric_name("RunningTaskCount")
+            .dimensions(Dimension::builder().name("ClusterName").value(cluster).build())
+            .dimensions(Dimension::builder().name("ServiceName").value(service).build())
+            .value(*tasks)
+            .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
+            .build()
+    });
+    aws_sdk_cloudwatch::Client::new(config)
+        .put_metric_data()
+        .namespace("ECS/ContainerInsights")
+        .set_metric_data(Some(data.collect()))
+        .send()
+        .await
+        .expect("metric");
+}
+
+#[tokio::test]
+async fn readiness_keeps_the_primarys_peak_and_the_recovery_runs_its_share_of_it() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    let mut request = w.request.clone();
+    request["context"]["plan"]["services"] = json!([{
+        "kind": "ecs", "cluster": "orders-usw2", "service": "orders-api",
+        "capacity": {"percentOfPeak": 80, "minimum": 2, "primaryName": "orders-use1/orders-api"}
+    }]);
+    let global = w.moto.config("us-east-1");
+    // Its busiest hour in the last day was 10 tasks; 30 hours ago (out of the window), 40.
+    running_tasks(&global, "orders-use1", "orders-api", &[(30, 40.0), (5, 10.0), (1, 4.0)]).await;
+
+    let report = w.readiness(&request).await.expect("ready");
+    let check = named(&report, "capacity from peak");
+    assert!(check.passed, "{check:?}");
+    assert_eq!(
+        check.detail,
+        "ecs:orders-usw2/orders-api: peak 10 in us-east-1 over 24 h: 8 (80 %, at least 2)"
+    );
+    // Kept in the recovery region, where the recovery reads it when the primary is gone.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&w.west_config);
+    let plan: rebound_shared::plan::RecoveryPlan =
+        serde_json::from_value(request["context"]["plan"].clone()).expect("plan");
+    let services: Vec<&rebound_shared::plan::Service> = plan.services.iter().collect();
+    let kept = rebound_shared::peaks::kept(&cloudwatch, "orders", &services, Utc::now())
+        .await
+        .expect("kept");
+    assert_eq!(kept.get("ecs:orders-usw2/orders-api").map(|p| p.running), Some(10.0));
+
+    // The recovery scales to 80 % of it, rounded up, saying where the number came from.
+    let mut start = request.clone();
+    start["action"] = json!("start");
+    let result = w.steps.services.handle(start, Utc::now()).await.expect("scaled");
+    let action = &result.actions[0];
+    assert!(
+        action
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("80 % of the primary's peak of 10 (kept ") && d.ends_with("): 8")),
+        "{action:?}"
+    );
+    let desired = w
+        .ecs
+        .describe_services()
+        .cluster("orders-usw2")
+        .services("orders-api")
+        .send()
+        .await
+        .expect("describe")
+        .services()[0]
+        .desired_count();
+    assert_eq!(desired, 8);
+
+    // The primary gone: the kept peak is used, and said so.
+    let mut down = RecoveryValidator::new(&w.moto.regions());
+    down.primary_cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&global)
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    let w = World { validator: down, ..w };
+    let report = w.readiness(&request).await.expect("ready on the kept peak");
+    let check = named(&report, "capacity from peak");
+    assert!(
+        check.detail.contains("no peak read in us-east-1 now; the one kept at ")
+            && check.detail.contains(": 10 gives 8 (80 %, at least 2)")
+            && check.detail.contains("us-east-1 did not answer"),
+        "{check:?}"
+    );
+}

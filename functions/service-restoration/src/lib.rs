@@ -19,12 +19,13 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
-use rebound_shared::capacity::{running, scaling, target_capacity, Capacity, Scaling};
+use rebound_shared::capacity::{recorded_target, scaling, Capacity, Scaling};
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, BadRequest, RecoveryContext, ServiceStage, Step, StepRequest, StepResult,
 };
 use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::event_streams::EventStreams;
+use rebound_shared::peaks::{self, Peak};
 use rebound_shared::plan::Service;
 use rebound_shared::step::{elapsed_ms, ensure_region, services_in_stage, within_deadline, Phase, StepFault};
 use serde_json::Value;
@@ -53,6 +54,8 @@ rebound_shared::impl_diagnostic!(ServiceError);
 pub struct ServiceRestoration {
     pub clients: Capacities,
     pub streams: EventStreams,
+    /// The recovery region's CloudWatch, where the readiness check keeps the primary's peaks.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl ServiceRestoration {
@@ -60,6 +63,7 @@ impl ServiceRestoration {
         ServiceRestoration {
             clients: Capacities::new(&regions.recovery),
             streams: EventStreams::new(regions),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
         }
     }
 
@@ -95,11 +99,12 @@ impl ServiceRestoration {
             .collect::<Result<_, _>>()?;
         // The consumers move with the application (not on a service restore, which moves none).
         let streams = self.read_streams(ctx, stage).await?;
+        let peaks = self.peaks(ctx, &services, now).await?;
         let dry_run = ctx.dry_run;
         let scalings: Vec<_> = services
             .iter()
             .zip(current)
-            .map(|(s, c)| self.scale(s, c, dry_run))
+            .map(|(s, c)| self.scale(s, c, peaks.get(&s.resource_name()).copied(), dry_run))
             .collect();
         let mut actions: Vec<Action> = stream::iter(scalings).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(self.move_streams(ctx, streams).await?);
@@ -107,25 +112,71 @@ impl ServiceRestoration {
         Ok(result.settle(invocation, now))
     }
 
+    /// The peaks the readiness check kept for the services sized from the primary's peak.
+    async fn peaks(
+        &self,
+        ctx: &RecoveryContext,
+        services: &[&Service],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, Peak>, StepFault> {
+        let sized: Vec<&Service> = services.iter().copied().filter(|s| s.from_peak().is_some()).collect();
+        peaks::kept(&self.cloudwatch, &ctx.application, &sized, now)
+            .await
+            .map_err(|source| StepFault::Aws {
+                resource: format!(
+                    "the primary's peaks kept in {} (Rebound/PeakRunning)",
+                    ctx.plan.recovery_region
+                ),
+                source,
+            })
+    }
+
     /// Sets one service's capacity, unless it is already there.
-    async fn scale(&self, service: &Service, current: Capacity, dry_run: bool) -> Result<Action, StepFault> {
+    async fn scale(
+        &self,
+        service: &Service,
+        current: Capacity,
+        peak: Option<Peak>,
+        dry_run: bool,
+    ) -> Result<Action, StepFault> {
         let resource = service.resource_name();
         let operation = match service {
             Service::Ecs { .. } => "UpdateService",
             Service::AutoScalingGroup { .. } => "UpdateAutoScalingGroup",
         };
-        let target = match scaling(service, current) {
+        let sized = service.from_peak().map(|from| match peak {
+            Some(p) => format!(
+                "{} % of the primary's peak of {} (kept {}): {}",
+                from.percent_of_peak,
+                p.running,
+                p.at.to_rfc3339(),
+                from.target(Some(p.running))
+            ),
+            None => format!(
+                "no peak of the primary kept in the last {} days: its minimum, {}",
+                peaks::KEPT_DAYS,
+                from.minimum
+            ),
+        });
+        let mut action = match scaling(service, current, peak.map(|p| p.running)) {
             Scaling::Set { starting } => {
                 let mut action = Action::already_done(&resource, operation, current.to_json());
                 if starting {
                     // Already asked for, still starting: wait for it like for our own change.
                     action.status = ActionStatus::Pending;
                 }
+                action.detail = sized;
                 return Ok(action);
             }
-            Scaling::To(target) => target,
+            Scaling::To(target) => {
+                let mut action = Action::change(&resource, operation, current.to_json(), target.to_json(), dry_run);
+                action.detail = sized;
+                action
+            }
         };
-        let mut action = Action::change(&resource, operation, current.to_json(), target.to_json(), dry_run);
+        let target = action.after.clone();
+        let desired = recorded_target(&action).unwrap_or_default();
+        let (min, max) = (target["min"].as_i64(), target["max"].as_i64());
         if dry_run {
             return Ok(action);
         }
@@ -139,7 +190,7 @@ impl ServiceRestoration {
                     .update_service()
                     .cluster(cluster)
                     .service(name)
-                    .desired_count(target.desired)
+                    .desired_count(desired)
                     .send()
                     .await
                     .map_err(|e| aws_fault(&resource, "ecs", "UpdateService", &e))?;
@@ -149,9 +200,9 @@ impl ServiceRestoration {
                     .autoscaling
                     .update_auto_scaling_group()
                     .auto_scaling_group_name(name)
-                    .set_min_size(target.min)
-                    .desired_capacity(target.desired)
-                    .set_max_size(target.max)
+                    .set_min_size(min.and_then(|m| i32::try_from(m).ok()))
+                    .desired_capacity(desired)
+                    .set_max_size(max.and_then(|m| i32::try_from(m).ok()))
                     .send()
                     .await
                     .map_err(|e| aws_fault(&resource, "autoscaling", "UpdateAutoScalingGroup", &e))?;
@@ -193,11 +244,12 @@ impl ServiceRestoration {
             let current = read
                 .next()
                 .unwrap_or_else(|| Err(StepFault::precondition(service.resource_name(), "not read")))?;
-            if running(service, current) {
+            // The count set at the start (from the peak kept then), not one read again now.
+            let want = recorded_target(action).unwrap_or_else(|| service.desired(None));
+            if current.running >= want {
                 action.status = ActionStatus::Done;
                 action.after = current.to_json();
             } else {
-                let want = target_capacity(service, current).desired;
                 action.detail = Some(format!("{} of {want} running", current.running));
             }
         }

@@ -48,6 +48,7 @@ impl World {
                 autoscaling: self.autoscaling.clone(),
             },
             streams: EventStreams::new(&self.moto.regions()),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&self.moto.regions().recovery),
         }
         .handle(request.clone(), before_deadline())
         .await
@@ -160,6 +161,7 @@ async fn a_missing_service_refuses_before_scaling_anything() {
             autoscaling: w.autoscaling.clone(),
         },
         streams: EventStreams::new(&w.moto.regions()),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&w.moto.regions().recovery),
     };
     let err = east
         .handle(w.request.clone(), before_deadline())

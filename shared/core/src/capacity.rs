@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::context::{Action, RecoveryContext};
 use crate::plan::Service;
 
 /// What one service looks like now.
@@ -21,25 +22,25 @@ impl Capacity {
     }
 }
 
-/// The capacity the plan asks for. An Auto Scaling group's maximum is raised to fit, never lowered.
-pub fn target_capacity(service: &Service, current: Capacity) -> Capacity {
+/// The capacity the plan asks for, `peak` being the primary's (for a service sized from it).
+/// An Auto Scaling group's maximum is raised to fit, never lowered, and its desired capacity is
+/// never below its minimum.
+pub fn target_capacity(service: &Service, current: Capacity, peak: Option<f64>) -> Capacity {
+    let desired = service.desired(peak);
     match service {
-        Service::Ecs { desired_count, .. } => Capacity {
+        Service::Ecs { .. } => Capacity {
             min: None,
-            desired: *desired_count,
+            desired,
             max: None,
             running: current.running,
         },
-        Service::AutoScalingGroup {
-            min_size,
-            desired_capacity,
-            max_size,
-            ..
-        } => {
-            let max = max_size.unwrap_or_else(|| current.max.unwrap_or(*desired_capacity).max(*desired_capacity));
+        Service::AutoScalingGroup { min_size, max_size, .. } => {
+            // The plan's own maximum is a ceiling a peak does not raise.
+            let desired = desired.max(*min_size).min(max_size.unwrap_or(i32::MAX));
+            let max = max_size.unwrap_or_else(|| current.max.unwrap_or(desired).max(desired));
             Capacity {
                 min: Some(*min_size),
-                desired: *desired_capacity,
+                desired,
                 max: Some(max),
                 running: current.running,
             }
@@ -56,32 +57,55 @@ pub enum Scaling {
     To(Capacity),
 }
 
-/// Decides one service's scaling from what it is now.
-pub fn scaling(service: &Service, current: Capacity) -> Scaling {
-    let target = target_capacity(service, current);
+/// Decides one service's scaling from what it is now and the primary's `peak`.
+pub fn scaling(service: &Service, current: Capacity, peak: Option<f64>) -> Scaling {
+    let target = target_capacity(service, current, peak);
     if current.desired == target.desired && current.min == target.min && current.max == target.max {
         Scaling::Set {
-            starting: !running(service, current),
+            starting: current.running < target.desired,
         }
     } else {
         Scaling::To(target)
     }
 }
 
-/// Whether as many run as the plan wants: the "done?" of a scaling.
-pub fn running(service: &Service, current: Capacity) -> bool {
-    current.running >= target_capacity(service, current).desired
+/// The desired count service-restoration set for `service` in this recovery (its scaling
+/// action's `after`, or what it found already set): the number its wait and the validator
+/// compare with. A service not scaled in this recovery is compared with the plan's count, or
+/// for one sized from the peak, its minimum.
+pub fn recovery_target(ctx: &RecoveryContext, service: &Service) -> i32 {
+    let resource = service.resource_name();
+    ctx.results
+        .capacity
+        .iter()
+        .chain(&ctx.results.services)
+        .flat_map(|r| &r.actions)
+        .find(|a| a.resource == resource)
+        .and_then(recorded_target)
+        .unwrap_or_else(|| service.desired(None))
+}
+
+/// The desired count a scaling action recorded: its `after` (the target), which for a service
+/// found already set is what it found.
+pub fn recorded_target(action: &Action) -> Option<i32> {
+    action
+        .after
+        .get("desired")?
+        .as_i64()
+        .and_then(|d| i32::try_from(d).ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::FromPeak;
 
     fn asg(max_size: Option<i32>) -> Service {
         Service::AutoScalingGroup {
             name: "web".into(),
             min_size: 2,
-            desired_capacity: 4,
+            desired_capacity: Some(4),
+            capacity: None,
             max_size,
             needs_writer: false,
         }
@@ -96,13 +120,69 @@ mod tests {
         }
     }
 
+    fn from_peak(percent_of_peak: u32, minimum: i32) -> Option<FromPeak> {
+        Some(FromPeak {
+            percent_of_peak,
+            minimum,
+            primary_name: None,
+        })
+    }
+
     #[test]
     fn an_asg_maximum_is_raised_to_fit_and_never_lowered() {
         let small = capacity(Some(0), 0, Some(1), 0);
-        assert_eq!(target_capacity(&asg(None), small).max, Some(4));
+        assert_eq!(target_capacity(&asg(None), small, None).max, Some(4));
         let large = capacity(Some(0), 0, Some(20), 0);
-        assert_eq!(target_capacity(&asg(None), large).max, Some(20));
-        assert_eq!(target_capacity(&asg(Some(12)), large).max, Some(12));
+        assert_eq!(target_capacity(&asg(None), large, None).max, Some(20));
+        assert_eq!(target_capacity(&asg(Some(12)), large, None).max, Some(12));
+    }
+
+    #[test]
+    fn a_service_sized_from_the_peak_runs_its_share_rounded_up_and_never_below_its_minimum() {
+        let ecs = Service::Ecs {
+            cluster: "c".into(),
+            service: "api".into(),
+            desired_count: None,
+            capacity: from_peak(80, 2),
+            needs_writer: false,
+        };
+        let none = capacity(None, 0, None, 0);
+        assert_eq!(target_capacity(&ecs, none, Some(10.0)).desired, 8);
+        assert_eq!(target_capacity(&ecs, none, Some(9.0)).desired, 8, "7.2 rounds up");
+        assert_eq!(target_capacity(&ecs, none, Some(1.0)).desired, 2, "the minimum");
+        assert_eq!(
+            target_capacity(&ecs, none, None).desired,
+            2,
+            "no peak known: the minimum"
+        );
+        assert_eq!(ecs.primary_name(), "c/api");
+        // A group: within its minimum and the plan's maximum; its maximum raised to fit.
+        let group = Service::AutoScalingGroup {
+            name: "web".into(),
+            min_size: 3,
+            desired_capacity: None,
+            capacity: from_peak(150, 1),
+            max_size: None,
+            needs_writer: false,
+        };
+        let small = capacity(Some(0), 0, Some(2), 0);
+        assert_eq!(
+            target_capacity(&group, small, Some(10.0)),
+            capacity(Some(3), 15, Some(15), 0)
+        );
+        assert_eq!(target_capacity(&group, small, Some(1.0)).desired, 3, "its minSize");
+        let capped = Service::AutoScalingGroup {
+            name: "web".into(),
+            min_size: 3,
+            desired_capacity: None,
+            capacity: from_peak(150, 1),
+            max_size: Some(12),
+            needs_writer: false,
+        };
+        assert_eq!(
+            target_capacity(&capped, small, Some(10.0)),
+            capacity(Some(3), 12, Some(12), 0)
+        );
     }
 
     #[test]
@@ -110,26 +190,25 @@ mod tests {
         let ecs = Service::Ecs {
             cluster: "c".into(),
             service: "api".into(),
-            desired_count: 3,
+            desired_count: Some(3),
+            capacity: None,
             needs_writer: false,
         };
         assert_eq!(
-            scaling(&ecs, capacity(None, 3, None, 1)),
+            scaling(&ecs, capacity(None, 3, None, 1), None),
             Scaling::Set { starting: true }
         );
         assert_eq!(
-            scaling(&ecs, capacity(None, 3, None, 3)),
+            scaling(&ecs, capacity(None, 3, None, 3), None),
             Scaling::Set { starting: false }
         );
         assert_eq!(
-            scaling(&ecs, capacity(None, 0, None, 0)),
+            scaling(&ecs, capacity(None, 0, None, 0), None),
             Scaling::To(capacity(None, 3, None, 0))
         );
-        assert!(!running(&ecs, capacity(None, 3, None, 2)));
-        assert!(running(&ecs, capacity(None, 3, None, 4)));
         // A group whose maximum is below the plan's desired is changed, even at the desired.
         assert_eq!(
-            scaling(&asg(None), capacity(Some(2), 4, Some(3), 4)),
+            scaling(&asg(None), capacity(Some(2), 4, Some(3), 4), None),
             Scaling::To(capacity(Some(2), 4, Some(4), 4))
         );
     }

@@ -20,6 +20,7 @@ mod actions;
 mod check;
 mod check_dns;
 mod check_parts;
+mod check_services;
 mod checker;
 mod databases;
 mod dns;
@@ -228,7 +229,11 @@ pub enum Service {
     Ecs {
         cluster: String,
         service: String,
-        desired_count: i32,
+        /// A fixed count; or `capacity`, sized from the primary's peak.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired_count: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capacity: Option<FromPeak>,
         /// Its tasks need the new writer to start (see [`Service::needs_writer`]).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_writer: bool,
@@ -236,7 +241,10 @@ pub enum Service {
     AutoScalingGroup {
         name: String,
         min_size: i32,
-        desired_capacity: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired_capacity: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capacity: Option<FromPeak>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_size: Option<i32>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -244,7 +252,72 @@ pub enum Service {
     },
 }
 
+/// A service sized from the primary region's recent peak (ECS running tasks, Auto Scaling
+/// InService instances, the highest hourly Maximum of the last 24 hours) rather than a fixed
+/// number: the recovery region runs what the application needed at its busiest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FromPeak {
+    /// The share of the peak to run, in percent (1 to 200).
+    pub percent_of_peak: u32,
+    /// The fewest to run, whatever the peak; what runs when no peak is known.
+    pub minimum: i32,
+    /// The service's name in the primary region where it differs: `CLUSTER/SERVICE` for ECS,
+    /// the group's name for Auto Scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_name: Option<String>,
+}
+
+impl FromPeak {
+    /// How many to run for a `peak` (None: not known): the plan's share of it, rounded up,
+    /// and never fewer than its minimum.
+    pub fn target(&self, peak: Option<f64>) -> i32 {
+        let share = peak.map_or(0.0, |p| (p.max(0.0) * f64::from(self.percent_of_peak) / 100.0).ceil());
+        // A peak beyond i32 is no count AWS takes: the cast saturates.
+        (share as i32).max(self.minimum)
+    }
+}
+
 impl Service {
+    /// How many the plan wants running: its fixed count, or its share of the primary's `peak`.
+    pub fn desired(&self, peak: Option<f64>) -> i32 {
+        let (fixed, capacity) = match self {
+            Service::Ecs {
+                desired_count,
+                capacity,
+                ..
+            } => (desired_count, capacity),
+            Service::AutoScalingGroup {
+                desired_capacity,
+                capacity,
+                ..
+            } => (desired_capacity, capacity),
+        };
+        match (fixed, capacity) {
+            (Some(fixed), _) => *fixed,
+            (None, Some(capacity)) => capacity.target(peak),
+            (None, None) => 0,
+        }
+    }
+
+    /// How it is sized from the primary's peak, if it is.
+    pub fn from_peak(&self) -> Option<&FromPeak> {
+        match self {
+            Service::Ecs { capacity, .. } | Service::AutoScalingGroup { capacity, .. } => capacity.as_ref(),
+        }
+    }
+
+    /// Its name in the primary region, where its peak is read: `CLUSTER/SERVICE` or the group's.
+    pub fn primary_name(&self) -> String {
+        if let Some(name) = self.from_peak().and_then(|c| c.primary_name.clone()) {
+            return name;
+        }
+        match self {
+            Service::Ecs { cluster, service, .. } => format!("{cluster}/{service}"),
+            Service::AutoScalingGroup { name, .. } => name.clone(),
+        }
+    }
+
     /// Whether scaling it out waits for the new writer. Off by default: tasks and instances
     /// take minutes to place, boot and pass health checks, and an application reconnects to
     /// its database, so capacity is added while the database fails over. A service that must

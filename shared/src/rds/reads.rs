@@ -6,15 +6,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::error::AwsError;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+pub use crate::metrics::{newest_datapoints, Series};
 use aws_sdk_rds::types::{DbInstance, Filter};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 /// Identifiers per `DescribeDBInstances` filter, and records per page (its `MaxRecords` cap).
 pub const INSTANCES_PER_CALL: usize = 100;
-/// `GetMetricData` takes at most 500 queries in one call.
-pub const QUERIES_PER_CALL: usize = 500;
+pub use crate::metrics::QUERIES_PER_CALL;
 /// Reads of one kind in flight at once.
 const READ_CONCURRENCY: usize = 8;
 
@@ -149,87 +148,6 @@ pub async fn newest_metrics(
         fixed: &[],
     };
     newest_datapoints(cloudwatch, &series, values, now).await
-}
-
-/// A metric read for many values of one dimension, the other dimensions `fixed`.
-pub struct Series<'a> {
-    pub namespace: &'a str,
-    pub metric: &'a str,
-    pub dimension: &'a str,
-    pub fixed: &'a [(&'a str, &'a str)],
-}
-
-/// The newest datapoint (Maximum per minute, last ten minutes) of `series` for each value of its
-/// dimension that has one: `QUERIES_PER_CALL` values a call, paged.
-pub async fn newest_datapoints(
-    cloudwatch: &aws_sdk_cloudwatch::Client,
-    series: &Series<'_>,
-    values: &[&str],
-    now: DateTime<Utc>,
-) -> Result<HashMap<String, f64>, AwsError> {
-    let values: Vec<&str> = values.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-    let calls: Vec<_> = values
-        .chunks(QUERIES_PER_CALL)
-        .map(|chunk| async move {
-            let queries = chunk.iter().enumerate().map(|(i, value)| {
-                let metric = Metric::builder()
-                    .namespace(series.namespace)
-                    .metric_name(series.metric)
-                    .set_dimensions(Some(
-                        std::iter::once(Dimension::builder().name(series.dimension).value(*value).build())
-                            .chain(
-                                series
-                                    .fixed
-                                    .iter()
-                                    .map(|(name, value)| Dimension::builder().name(*name).value(*value).build()),
-                            )
-                            .collect(),
-                    ))
-                    .build();
-                MetricDataQuery::builder()
-                    .id(format!("m{i}"))
-                    .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
-                    .build()
-            });
-            let mut pages = cloudwatch
-                .get_metric_data()
-                .set_metric_data_queries(Some(queries.collect()))
-                .start_time(aws_smithy_types::DateTime::from_secs(
-                    (now - Duration::minutes(10)).timestamp(),
-                ))
-                .end_time(aws_smithy_types::DateTime::from_secs(
-                    (now + Duration::minutes(1)).timestamp(),
-                ))
-                .into_paginator()
-                .send();
-            let mut newest: HashMap<String, (i64, f64)> = HashMap::new();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| crate::error::from_sdk("cloudwatch", "GetMetricData", &e))?;
-                for result in page.metric_data_results() {
-                    let Some(value) = result
-                        .id()
-                        .and_then(|id| id.strip_prefix('m')?.parse::<usize>().ok())
-                        .and_then(|i| chunk.get(i))
-                    else {
-                        continue;
-                    };
-                    for (t, v) in result.timestamps().iter().zip(result.values()) {
-                        let entry = newest.entry(value.to_string()).or_insert((i64::MIN, 0.0));
-                        if t.secs() > entry.0 {
-                            *entry = (t.secs(), v.max(0.0));
-                        }
-                    }
-                }
-            }
-            Ok::<_, AwsError>(newest)
-        })
-        .collect();
-    let found: Vec<HashMap<String, (i64, f64)>> = stream::iter(calls).buffered(READ_CONCURRENCY).try_collect().await?;
-    Ok(found
-        .into_iter()
-        .flatten()
-        .map(|(value, (_, newest))| (value, newest))
-        .collect())
 }
 
 /// The host name the application connects to for `db`'s writer: the instance's endpoint, or

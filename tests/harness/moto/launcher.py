@@ -29,6 +29,7 @@ from moto.autoscaling.models import FakeAutoScalingGroup
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.cloudwatch.models import CloudWatchBackend
+from moto.cloudwatch.models import Dimension as CloudWatchDimension
 from moto.cloudwatch.models import MetricDatum as CloudWatchDatum
 from moto.dynamodb.models import dynamodb_backends
 from moto.ecs.models import EC2ContainerServiceBackend
@@ -574,6 +575,18 @@ FakeAutoScalingGroup.active_instances = active_instances
 
 _put_metric_data = CloudWatchBackend.put_metric_data
 CloudWatchBackend.put_metric_data = put_metric_data
+
+
+def dimension_before(self, other):
+    # AWS CloudWatch API Reference, Dimension: "A dimension is a name/value pair that is part of
+    # the identity of a metric": a metric is its set of pairs, whatever order a caller lists
+    # them in. moto 5.2.5 matches a GetMetricData query's dimensions with sorted(), whose
+    # Dimension.__lt__ compares one's value with the other's name, so the same set in another
+    # order finds nothing (ECS/ContainerInsights' ClusterName and ServiceName, for one).
+    return (self.name or "", self.value or "") < (other.name or "", other.value or "")
+
+
+CloudWatchDimension.__lt__ = dimension_before
 
 _update_table = DynamoHandler.update_table
 _describe_table = DynamoTable.describe

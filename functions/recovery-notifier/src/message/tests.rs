@@ -80,7 +80,9 @@ fn a_switchover_switched_to_ungraceful_says_who_switched_it_and_that_data_may_be
     let note = compose(&request, Utc::now());
     assert!(
         note.text.contains("switched to UNGRACEFUL by j.doe at ")
-            && note.text.contains(": us-east-1 degrading (a failover: data not yet replicated may be lost)"),
+            && note
+                .text
+                .contains(": us-east-1 degrading (a failover: data not yet replicated may be lost)"),
         "{}",
         note.text
     );

@@ -8,6 +8,7 @@ use super::check_dns::check_dns;
 use super::check_parts::{
     check_custom_actions, check_event_source_mappings, check_global_tables, check_writer_endpoints,
 };
+use super::check_services::check_services;
 use super::checker::{is_rds_identifier, Checker};
 use super::{default_deadline, PlanProblem};
 
@@ -351,55 +352,6 @@ fn check_databases(
                     "must be an RDS identifier: 1-63 letters, digits or hyphens, starting with a letter",
                 );
             }
-        }
-    }
-}
-
-fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
-    for (path, svc) in c.array("", plan, "services", false) {
-        let kind = svc.get("kind").and_then(Value::as_str);
-        let fields: &[&str] = match kind {
-            Some("ecs") => &["kind", "cluster", "service", "desiredCount", "needsWriter"],
-            Some("autoScalingGroup") => &["kind", "name", "minSize", "desiredCapacity", "maxSize", "needsWriter"],
-            _ => &[
-                "kind",
-                "cluster",
-                "service",
-                "desiredCount",
-                "name",
-                "minSize",
-                "desiredCapacity",
-                "maxSize",
-                "needsWriter",
-            ],
-        };
-        let Some(s) = c.object(&path, svc, fields) else {
-            continue;
-        };
-        c.boolean(&path, s, "needsWriter", false);
-        match c.one_of(&path, s, "kind", true, &["ecs", "autoScalingGroup"]) {
-            Some("ecs") => {
-                c.string(&path, s, "cluster", true);
-                c.string(&path, s, "service", true);
-                c.integer(&path, s, "desiredCount", true, 1, ">= 1");
-            }
-            Some(_) => {
-                c.string(&path, s, "name", true);
-                let min = c.integer(&path, s, "minSize", true, 0, ">= 0");
-                let desired = c.integer(&path, s, "desiredCapacity", true, 1, ">= 1");
-                let max = c.integer(&path, s, "maxSize", false, 1, ">= 1");
-                if let (Some(min), Some(desired)) = (min, desired) {
-                    if desired < min {
-                        c.report(&format!("{path}.desiredCapacity"), "must be >= minSize");
-                    }
-                }
-                if let (Some(desired), Some(max)) = (desired, max) {
-                    if max < desired {
-                        c.report(&format!("{path}.maxSize"), "must be >= desiredCapacity");
-                    }
-                }
-            }
-            None => {}
         }
     }
 }

@@ -1,0 +1,133 @@
+//! Readiness's capacity check: for each service sized from the primary's peak
+//! (`capacity.percentOfPeak`), the peak read where the primary answers and kept in the recovery
+//! region for the recovery to size from (`rebound_shared::peaks`), and the count it gives.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use rebound_shared::context::{Check, RecoveryContext};
+use rebound_shared::peaks::{self, Peak, PEAK_HOURS};
+use rebound_shared::plan::Service;
+use rebound_shared::step::services_in_scope;
+
+use crate::RecoveryValidator;
+
+/// Where each service's peak came from, for the check's detail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeakSource {
+    /// Read in the primary now (and kept).
+    Primary(f64),
+    /// The primary did not answer, or had no datapoint: the one kept earlier.
+    Kept(Peak),
+    Unknown,
+}
+
+impl PeakSource {
+    pub fn running(&self) -> Option<f64> {
+        match self {
+            PeakSource::Primary(p) => Some(*p),
+            PeakSource::Kept(k) => Some(k.running),
+            PeakSource::Unknown => None,
+        }
+    }
+}
+
+/// Each sized service's peak: the primary's where it has one, else the one kept.
+pub fn sources(
+    services: &[&Service],
+    primary: &HashMap<String, f64>,
+    kept: &HashMap<String, Peak>,
+) -> Vec<(String, PeakSource)> {
+    services
+        .iter()
+        .map(|s| {
+            let name = s.resource_name();
+            let source = match (primary.get(&name), kept.get(&name)) {
+                (Some(p), _) => PeakSource::Primary(*p),
+                (None, Some(k)) => PeakSource::Kept(*k),
+                (None, None) => PeakSource::Unknown,
+            };
+            (name, source)
+        })
+        .collect()
+}
+
+/// One line per service: its peak, where it came from, and what the plan makes of it.
+pub fn describe(service: &Service, source: &PeakSource, primary_region: &str) -> String {
+    let Some(from) = service.from_peak() else {
+        return String::new();
+    };
+    let target = from.target(source.running());
+    let name = service.resource_name();
+    match source {
+        PeakSource::Primary(p) => format!(
+            "{name}: peak {p} in {primary_region} over {PEAK_HOURS} h: {target} ({} %, at least {})",
+            from.percent_of_peak, from.minimum
+        ),
+        PeakSource::Kept(k) => format!(
+            "{name}: no peak read in {primary_region} now; the one kept at {}: {} gives {target} ({} %, at least {})",
+            k.at.to_rfc3339(),
+            k.running,
+            from.percent_of_peak,
+            from.minimum
+        ),
+        PeakSource::Unknown => format!(
+            "{name}: no peak known (no {} datapoint in {primary_region} in {PEAK_HOURS} h, none kept): its minimum, {target}",
+            match service {
+                Service::Ecs { .. } => "RunningTaskCount (is Container Insights on for its cluster?)",
+                Service::AutoScalingGroup { .. } => "GroupInServiceInstances (is group metrics collection on?)",
+            }
+        ),
+    }
+}
+
+impl RecoveryValidator {
+    /// The capacity the services sized from the peak will ask for. The primary's peaks are read
+    /// (where it answers) and kept in the recovery region. A service whose peak is not known
+    /// fails a scheduled check (someone should turn its metrics on); before a failover it is a
+    /// warning, and the service runs its minimum.
+    pub(crate) async fn peak_check(&self, ctx: &RecoveryContext, scheduled: bool, now: DateTime<Utc>) -> Option<Check> {
+        let sized: Vec<&Service> = services_in_scope(ctx)
+            .into_iter()
+            .filter(|s| s.from_peak().is_some())
+            .collect();
+        if sized.is_empty() {
+            return None;
+        }
+        let mut notes = Vec::new();
+        let primary = match peaks::primary_peaks(&self.primary_cloudwatch, &sized, now).await {
+            Ok(found) => found,
+            Err(e) => {
+                notes.push(format!("{} did not answer ({e})", ctx.plan.primary_region));
+                HashMap::new()
+            }
+        };
+        let kept = match peaks::kept(&self.cloudwatch, &ctx.application, &sized, now).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                notes.push(format!("the kept peaks could not be read ({e})"));
+                HashMap::new()
+            }
+        };
+        let fresh: BTreeMap<String, f64> = primary.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        // Rebound's own bookkeeping, like the forecast: kept by dry runs too.
+        if !fresh.is_empty() {
+            if let Err(e) = peaks::keep(&self.cloudwatch, &ctx.application, &fresh, now).await {
+                notes.push(format!("not kept for the recovery ({e})"));
+            }
+        }
+        let sources = sources(&sized, &primary, &kept);
+        let unknown = sources.iter().any(|(_, s)| *s == PeakSource::Unknown);
+        let mut lines: Vec<String> = sized
+            .iter()
+            .zip(&sources)
+            .map(|(service, (_, source))| describe(service, source, &ctx.plan.primary_region))
+            .collect();
+        lines.extend(notes);
+        Some(Check::new(
+            "capacity from peak".into(),
+            !(unknown && scheduled),
+            lines.join("; "),
+        ))
+    }
+}

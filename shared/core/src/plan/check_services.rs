@@ -1,0 +1,91 @@
+//! The plan's services: each kind's fields, and how many it runs (a fixed count, or a share of
+//! the primary region's peak).
+
+use serde_json::{Map, Value};
+
+use super::checker::Checker;
+
+pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
+    for (path, svc) in c.array("", plan, "services", false) {
+        let kind = svc.get("kind").and_then(Value::as_str);
+        let fields: &[&str] = match kind {
+            Some("ecs") => &["kind", "cluster", "service", "desiredCount", "capacity", "needsWriter"],
+            Some("autoScalingGroup") => &[
+                "kind",
+                "name",
+                "minSize",
+                "desiredCapacity",
+                "capacity",
+                "maxSize",
+                "needsWriter",
+            ],
+            _ => &[
+                "kind",
+                "cluster",
+                "service",
+                "desiredCount",
+                "name",
+                "minSize",
+                "desiredCapacity",
+                "capacity",
+                "maxSize",
+                "needsWriter",
+            ],
+        };
+        let Some(s) = c.object(&path, svc, fields) else {
+            continue;
+        };
+        c.boolean(&path, s, "needsWriter", false);
+        match c.one_of(&path, s, "kind", true, &["ecs", "autoScalingGroup"]) {
+            Some("ecs") => {
+                c.string(&path, s, "cluster", true);
+                c.string(&path, s, "service", true);
+                how_many(c, &path, s, "desiredCount");
+            }
+            Some(_) => {
+                c.string(&path, s, "name", true);
+                let min = c.integer(&path, s, "minSize", true, 0, ">= 0");
+                let desired = how_many(c, &path, s, "desiredCapacity");
+                let max = c.integer(&path, s, "maxSize", false, 1, ">= 1");
+                if let (Some(min), Some(desired)) = (min, desired) {
+                    if desired < min {
+                        c.report(&format!("{path}.desiredCapacity"), "must be >= minSize");
+                    }
+                }
+                if let (Some(desired), Some(max)) = (desired, max) {
+                    if max < desired {
+                        c.report(&format!("{path}.maxSize"), "must be >= desiredCapacity");
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// A service runs a fixed count (`fixed`) or a share of the primary's peak (`capacity`), one of
+/// the two; the fixed count, if that is what it has.
+fn how_many(c: &mut Checker, path: &str, s: &Map<String, Value>, fixed: &str) -> Option<u64> {
+    let sized = s.get("capacity").is_some_and(|v| !v.is_null());
+    if s.get(fixed).is_some_and(|v| !v.is_null()) && sized {
+        c.report(
+            &format!("{path}.capacity"),
+            format!("give {fixed} or capacity, not both"),
+        );
+    }
+    if !sized {
+        return c.integer(path, s, fixed, true, 1, ">= 1");
+    }
+    let allowed = ["percentOfPeak", "minimum", "primaryName"];
+    if let Some(capacity) = c.child_object(path, s, "capacity", true, &allowed) {
+        let here = format!("{path}.capacity");
+        if let Some(percent) = c.integer(&here, capacity, "percentOfPeak", true, 1, "1 to 200") {
+            if percent > 200 {
+                c.report(&format!("{here}.percentOfPeak"), "must be 1 to 200");
+            }
+        }
+        c.integer(&here, capacity, "minimum", true, 1, ">= 1");
+        c.string(&here, capacity, "primaryName", false);
+    }
+    None
+}
