@@ -640,3 +640,56 @@ async fn an_execution_history_pages_and_reads_newest_first_as_step_functions_doe
     assert_eq!(ids, vec![newest, newest - 1, newest - 2, newest - 3]);
     assert!(more);
 }
+
+/// GetServiceQuota of the Fargate vCPU quota: its value and the usage metric it names.
+async fn fargate_quota(moto: &MotoServer) -> Result<(f64, Option<String>), String> {
+    let quotas = aws_sdk_servicequotas::Client::new(&moto.config("us-west-2"));
+    let out = quotas
+        .get_service_quota()
+        .service_code("fargate")
+        .quota_code("L-3032A538")
+        .send()
+        .await
+        .map_err(|e| {
+            aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
+                .unwrap_or("no code")
+                .to_string()
+        })?;
+    let quota = out.quota().ok_or("no quota")?;
+    let usage = quota.usage_metric().map(|m| {
+        let dimensions = m.metric_dimensions().cloned().unwrap_or_default();
+        let mut dimensions: Vec<_> = dimensions.into_iter().collect();
+        dimensions.sort();
+        format!("{:?} {:?} {dimensions:?}", m.metric_namespace(), m.metric_name())
+    });
+    Ok((quota.value().unwrap_or_default(), usage))
+}
+
+#[tokio::test]
+async fn a_quota_the_account_has_is_answered_with_the_usage_metric_aws_publishes() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        fargate_quota(&released).await,
+        Err("NoSuchResourceException".to_string()),
+        "moto as released knows vpc's quotas only"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        fargate_quota(&patched).await,
+        Err("NoSuchResourceException".to_string()),
+        "no account value set: none assumed"
+    );
+    patched
+        .set_quotas(&serde_json::json!({"fargate/L-3032A538": 4}))
+        .expect("set");
+    let (value, usage) = fargate_quota(&patched).await.expect("the quota");
+    assert_eq!(value, 4.0);
+    assert_eq!(
+        usage.as_deref(),
+        Some(
+            "Some(\"AWS/Usage\") Some(\"ResourceCount\") [(\"Class\", \"Standard/OnDemand\"), (\"Resource\", \"vCPU\"), (\"Service\", \"Fargate\"), (\"Type\", \"Resource\")]"
+        )
+    );
+    let unknown = patched.set_quotas(&serde_json::json!({"fargate/L-0000": 4}));
+    assert!(unknown.is_err(), "a quota the launcher does not describe is refused");
+}

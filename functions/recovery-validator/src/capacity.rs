@@ -86,13 +86,19 @@ impl RecoveryValidator {
     /// (where it answers) and kept in the recovery region. A service whose peak is not known
     /// fails a scheduled check (someone should turn its metrics on); before a failover it is a
     /// warning, and the service runs its minimum.
-    pub(crate) async fn peak_check(&self, ctx: &RecoveryContext, scheduled: bool, now: DateTime<Utc>) -> Option<Check> {
+    /// Returns the check (none when no service is sized from the peak) and the peaks found.
+    pub(crate) async fn peak_check(
+        &self,
+        ctx: &RecoveryContext,
+        scheduled: bool,
+        now: DateTime<Utc>,
+    ) -> (Option<Check>, HashMap<String, f64>) {
         let sized: Vec<&Service> = services_in_scope(ctx)
             .into_iter()
             .filter(|s| s.from_peak().is_some())
             .collect();
         if sized.is_empty() {
-            return None;
+            return (None, HashMap::new());
         }
         let mut notes = Vec::new();
         let primary = match peaks::primary_peaks(&self.primary_cloudwatch, &sized, now).await {
@@ -124,10 +130,11 @@ impl RecoveryValidator {
             .map(|(service, (_, source))| describe(service, source, &ctx.plan.primary_region))
             .collect();
         lines.extend(notes);
-        Some(Check::new(
-            "capacity from peak".into(),
-            !(unknown && scheduled),
-            lines.join("; "),
-        ))
+        let found = sources
+            .iter()
+            .filter_map(|(name, source)| Some((name.clone(), source.running()?)))
+            .collect();
+        let check = Check::new("capacity from peak".into(), !(unknown && scheduled), lines.join("; "));
+        (Some(check), found)
     }
 }

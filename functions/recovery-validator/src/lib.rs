@@ -14,6 +14,7 @@ mod custom_actions;
 mod databases;
 mod global_tables;
 pub mod permissions;
+mod quotas;
 mod readiness;
 mod records;
 mod streams;
@@ -84,6 +85,8 @@ pub struct RecoveryValidator {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// In the primary region, where the services' peaks are read.
     pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The recovery region's Service Quotas.
+    pub quotas: aws_sdk_servicequotas::Client,
     pub cluster: Cluster,
     pub rds: aws_sdk_rds::Client,
     /// The primary's RDS: a failback's writers are there.
@@ -111,6 +114,7 @@ impl RecoveryValidator {
             route53: rebound_shared::dns::route53_client(&regions.primary),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.primary),
+            quotas: aws_sdk_servicequotas::Client::new(&regions.recovery),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),

@@ -80,7 +80,10 @@ impl RecoveryValidator {
             Ok(result) => check("services".into(), true, step_summary(result)),
             Err(failed) => failed,
         });
-        checks.extend(self.peak_check(ctx, scheduled, now).await);
+        // The capacity the recovery will ask for, and whether the region's quotas leave room.
+        let (peak_check, peaks) = self.peak_check(ctx, scheduled, now).await;
+        checks.extend(peak_check);
+        checks.extend(self.quota_checks(ctx, &peaks, dry_runs.database.as_ref(), now).await);
         match &self.permissions {
             Some(permissions) => checks.extend(permissions.checks(ctx, scheduled).await),
             None => checks.push(Check::skipped(

@@ -853,3 +853,105 @@ async fn readiness_keeps_the_primarys_peak_and_the_recovery_runs_its_share_of_it
         "{check:?}"
     );
 }
+
+/// A Fargate service of 0.5 vCPU tasks, running 1, in the recovery region.
+async fn fargate_service(west: &aws_config::SdkConfig, name: &str) {
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LaunchType};
+    let ecs = aws_sdk_ecs::Client::new(west);
+    ecs.register_task_definition()
+        .family(name)
+        .cpu("512")
+        .memory("1024")
+        .requires_compatibilities(Compatibility::Fargate)
+        .container_definitions(ContainerDefinition::builder().name("app").image("app:1").build())
+        .send()
+        .await
+        .expect("task definition");
+    ecs.create_service()
+        .cluster("orders-usw2")
+        .service_name(name)
+        .task_definition(name)
+        .launch_type(LaunchType::Fargate)
+        .desired_count(1)
+        .send()
+        .await
+        .expect("service");
+}
+
+/// The account's Fargate vCPUs in use, as Fargate publishes them in AWS/Usage.
+async fn fargate_usage(west: &aws_config::SdkConfig, vcpus: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let dimension = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+    aws_sdk_cloudwatch::Client::new(west)
+        .put_metric_data()
+        .namespace("AWS/Usage")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("ResourceCount")
+                .dimensions(dimension("Service", "Fargate"))
+                .dimensions(dimension("Type", "Resource"))
+                .dimensions(dimension("Resource", "vCPU"))
+                .dimensions(dimension("Class", "Standard/OnDemand"))
+                .value(vcpus)
+                .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("usage");
+}
+
+#[tokio::test]
+async fn readiness_is_not_ready_when_the_fargate_quota_leaves_no_room_for_the_plans_share_of_the_peak() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    fargate_service(&w.west_config, "orders-checkout").await;
+    let mut request = w.request.clone();
+    request["context"]["plan"]["services"] = json!([{
+        "kind": "ecs", "cluster": "orders-usw2", "service": "orders-checkout",
+        "capacity": {"percentOfPeak": 80, "minimum": 1}
+    }]);
+    running_tasks(
+        &w.moto.config("us-east-1"),
+        "orders-usw2",
+        "orders-checkout",
+        &[(2, 10.0)],
+    )
+    .await;
+    // 4 vCPUs, 2.5 in use: 1.5 free, and 8 tasks of 0.5 vCPU (7 more) need 3.5.
+    w.moto.set_quotas(&json!({"fargate/L-3032A538": 4})).expect("quota");
+    fargate_usage(&w.west_config, 2.5).await;
+    let err = w.readiness(&request).await.expect_err("not ready");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "quota fargate/L-3032A538 (Fargate On-Demand vCPU resource count): short by 2 vCPU: needs 3.5 more, 4 - 2.5 used = 1.5 free; \
+             ecs:orders-usw2/orders-checkout: 3 of 7 more fit (4 running, 40 % of its peak 10; the plan asks 80 %)"
+        ),
+        "{text}"
+    );
+    let desired = |ecs: aws_sdk_ecs::Client| async move {
+        ecs.describe_services()
+            .cluster("orders-usw2")
+            .services("orders-checkout")
+            .send()
+            .await
+            .expect("describe")
+            .services()[0]
+            .desired_count()
+    };
+    assert_eq!(desired(w.ecs.clone()).await, 1, "readiness changes nothing");
+
+    // Room for it: ready, and the check says what it will use.
+    w.moto.set_quotas(&json!({"fargate/L-3032A538": 8})).expect("quota");
+    let report = w.readiness(&request).await.expect("ready");
+    let quota = named(
+        &report,
+        "quota fargate/L-3032A538 (Fargate On-Demand vCPU resource count)",
+    );
+    assert!(quota.passed, "{quota:?}");
+    assert_eq!(
+        quota.detail,
+        "needs 3.5 vCPU more (ecs:orders-usw2/orders-checkout +7 × 0.5 vCPU); 8 - 2.5 used = 5.5 free"
+    );
+}

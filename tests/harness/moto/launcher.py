@@ -41,6 +41,7 @@ from moto.route53.responses import Route53 as Route53Response
 from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.responses import StepFunctionResponse
+from moto.servicequotas.models import ServiceQuotasBackend
 
 # moto runs Lambda functions in Docker, which these machines do not have. Its documented
 # alternative ("lambda": {"use_docker": False}, the simple Lambda backend) answers each Invoke
@@ -787,11 +788,92 @@ def _translate(app, environ, start_response):
     return [encoded]
 
 
+# Service Quotas. moto 5.2.5 knows the quotas of one service, vpc; for any other,
+# GetServiceQuota and GetAWSDefaultServiceQuota answer NoSuchResourceException. The quotas a
+# recovery region's capacity needs are described here as the Service Quotas API Reference's
+# ServiceQuota shape has them (QuotaName, Unit, Adjustable, GlobalQuota, UsageMetric): the usage
+# metric each names is the one the service publishes in AWS/Usage (Amazon ECS Developer Guide,
+# "AWS Fargate usage metrics": ResourceCount, Service=Fargate, Type=Resource, Resource=vCPU,
+# Class=Standard/OnDemand; Amazon EC2 User Guide, "Amazon EC2 usage metrics"; Amazon RDS User
+# Guide, "Amazon RDS usage metrics": Resource=DBInstances). An account's value differs from
+# account to account (new accounts get lower ones, AWS raises them with use), so none is
+# assumed: a test sets the account's applied value with POST /rebound-api/quotas
+# {"fargate/L-3032A538": 4}, and a quota no test set is NoSuchResourceException, as before.
+QUOTAS = {
+    ("fargate", "L-3032A538"): (
+        "Fargate On-Demand vCPU resource count",
+        "None",
+        {"Service": "Fargate", "Type": "Resource", "Resource": "vCPU", "Class": "Standard/OnDemand"},
+    ),
+    ("ec2", "L-1216C47A"): (
+        "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+        "None",
+        {"Service": "EC2", "Type": "Resource", "Resource": "vCPU", "Class": "Standard/OnDemand"},
+    ),
+    ("rds", "L-7B6409FD"): (
+        "DB instances",
+        "None",
+        {"Service": "RDS", "Type": "Resource", "Resource": "DBInstances", "Class": "None"},
+    ),
+}
+# (account, region, service code, quota code) -> the applied value.
+_QUOTA_VALUES = {}
+_get_service_quota = ServiceQuotasBackend.get_service_quota
+
+
+def _quota(backend, service_code, quota_code):
+    known = QUOTAS.get((service_code, quota_code))
+    value = _QUOTA_VALUES.get((backend.account_id, backend.region_name, service_code, quota_code))
+    if known is None or value is None:
+        return _get_service_quota(backend, service_code, quota_code)
+    name, unit, dimensions = known
+    return {
+        "ServiceCode": service_code,
+        "QuotaArn": f"arn:aws:servicequotas:{backend.region_name}:{backend.account_id}:{service_code}/{quota_code}",
+        "QuotaCode": quota_code,
+        "QuotaName": name,
+        "Value": float(value),
+        "Unit": unit,
+        "Adjustable": True,
+        "GlobalQuota": False,
+        "UsageMetric": {
+            "MetricNamespace": "AWS/Usage",
+            "MetricName": "ResourceCount",
+            "MetricDimensions": dimensions,
+            "MetricStatisticRecommendation": "Maximum",
+        },
+    }
+
+
+ServiceQuotasBackend.get_service_quota = _quota
+
+
+def set_quotas(environ, start_response):
+    # {"fargate/L-3032A538": 4} sets that quota's applied value in every region of moto's
+    # default account (a test's "account").
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    keys = {key: tuple(key.split("/", 1)) for key in body}
+    unknown = sorted(key for key, pair in keys.items() if pair not in QUOTAS)
+    if unknown:
+        start_response("400 BAD REQUEST", [("Content-Type", "application/json")])
+        return [json.dumps({"unknown": unknown, "known": sorted(f"{s}/{q}" for s, q in QUOTAS)}).encode()]
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    for key, (service_code, quota_code) in keys.items():
+        for region in ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1"):
+            _QUOTA_VALUES[(DEFAULT_ACCOUNT_ID, region, service_code, quota_code)] = body[key]
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+
 class _Dispatcher(moto.server.DomainDispatcherApplication):
     def __call__(self, environ, start_response):
         advance()
         if environ.get("PATH_INFO") == "/rebound-api/durations":
             return set_durations(environ, start_response)
+        if environ.get("PATH_INFO") == "/rebound-api/quotas":
+            return set_quotas(environ, start_response)
         if environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
             try:
                 return _translate(super().__call__, environ, start_response)

@@ -190,6 +190,15 @@ impl MotoServer {
         }
     }
 
+    /// Sets the account's applied value of Service Quotas quotas the launcher describes, by
+    /// `SERVICE/QUOTA` code (`{"fargate/L-3032A538": 4}`); moto knows no other account values.
+    pub fn set_quotas(&self, quotas: &serde_json::Value) -> std::io::Result<()> {
+        match http_request_with(self.port, "POST", "/rebound-api/quotas", &quotas.to_string())? {
+            200 => Ok(()),
+            status => Err(std::io::Error::other(format!("quotas {quotas}: HTTP {status}"))),
+        }
+    }
+
     /// Sets the scale of every timed change's documented duration (and of the alarms'
     /// periods): 0.1 runs AWS's time ten times faster.
     pub fn set_time_scale(&self, scale: f64) -> std::io::Result<()> {
