@@ -584,7 +584,7 @@ fn a_plan_inside_a_step_request_is_checked_like_one_loaded_on_its_own() {
 
 #[test]
 fn a_service_runs_a_fixed_count_or_a_share_of_the_primarys_peak_never_both_nor_neither() {
-    let sized = json!({"percentOfPeak": 80, "minimum": 2, "primaryName": "orders-use1/orders-api"});
+    let sized = json!({"percentOfPeak": 80, "minimum": 60, "floor": 2, "primaryName": "orders-use1/orders-api"});
     // Either kind, sized from the peak: valid, and kept through a round trip.
     let mut plan = example();
     remove(&mut plan, "/services/0/desiredCount");
@@ -593,11 +593,18 @@ fn a_service_runs_a_fixed_count_or_a_share_of_the_primarys_peak_never_both_nor_n
     set(
         &mut plan,
         "/services/2/capacity",
-        json!({"percentOfPeak": 150, "minimum": 2}),
+        json!({"percentOfPeak": 150, "floor": 2}),
     );
     let parsed = RecoveryPlan::from_value(&plan).expect("sized from the peak");
     assert_eq!(parsed.services[0].desired(Some(10.0)), 8);
     assert_eq!(parsed.services[0].primary_name(), "orders-use1/orders-api");
+    let from = parsed.services[0].from_peak().expect("sized");
+    assert_eq!((from.minimum, from.enough(8)), (60, 5), "60 % of 8, rounded up");
+    assert_eq!(
+        parsed.services[2].from_peak().map(|f| f.minimum),
+        Some(100),
+        "all of it by default"
+    );
     let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
     assert_eq!(again, parsed);
 
@@ -610,15 +617,16 @@ fn a_service_runs_a_fixed_count_or_a_share_of_the_primarys_peak_never_both_nor_n
         set(
             p,
             "/services/0/capacity",
-            json!({"percentOfPeak": 201, "minimum": 0, "peak": 3}),
+            json!({"percentOfPeak": 201, "minimum": 101, "peak": 3}),
         );
     });
     assert_eq!(
         out_of_range,
         [
-            "services[0].capacity.peak: unknown field (expected one of: percentOfPeak, minimum, primaryName)",
+            "services[0].capacity.peak: unknown field (expected one of: percentOfPeak, minimum, floor, primaryName)",
             "services[0].capacity.percentOfPeak: must be 1 to 200",
-            "services[0].capacity.minimum: must be >= 1",
+            "services[0].capacity.minimum: must be 1 to 100",
+            "services[0].capacity.floor: required",
         ]
     );
 }

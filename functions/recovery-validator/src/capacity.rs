@@ -62,17 +62,17 @@ pub fn describe(service: &Service, source: &PeakSource, primary_region: &str) ->
     match source {
         PeakSource::Primary(p) => format!(
             "{name}: peak {p} in {primary_region} over {PEAK_HOURS} h: {target} ({} %, at least {})",
-            from.percent_of_peak, from.minimum
+            from.percent_of_peak, from.floor
         ),
         PeakSource::Kept(k) => format!(
             "{name}: no peak read in {primary_region} now; the one kept at {}: {} gives {target} ({} %, at least {})",
             k.at.to_rfc3339(),
             k.running,
             from.percent_of_peak,
-            from.minimum
+            from.floor
         ),
         PeakSource::Unknown => format!(
-            "{name}: no peak known (no {} datapoint in {primary_region} in {PEAK_HOURS} h, none kept): its minimum, {target}",
+            "{name}: no peak known (no {} datapoint in {primary_region} in {PEAK_HOURS} h, none kept): its floor, {target}",
             match service {
                 Service::Ecs { .. } => "RunningTaskCount (is Container Insights on for its cluster?)",
                 Service::AutoScalingGroup { .. } => "GroupInServiceInstances (is group metrics collection on?)",

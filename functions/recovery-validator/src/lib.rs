@@ -457,11 +457,14 @@ impl RecoveryValidator {
                 match current {
                     Ok(current) => {
                         let want = recovery_target(ctx, service);
-                        check(
-                            label,
-                            current.running >= want,
-                            format!("{} of {want} running", current.running),
-                        )
+                        // A service sized from the peak passes at the plan's minimum success
+                        // percentage of its target.
+                        let enough = service.from_peak().map_or(want, |f| f.enough(want));
+                        let mut detail = format!("{} of {want} running", current.running);
+                        if enough < want {
+                            detail.push_str(&format!(" ({enough} accepted)"));
+                        }
+                        check(label, current.running >= enough, detail)
                     }
                     Err(e) => check(label, false, e.to_string()),
                 }

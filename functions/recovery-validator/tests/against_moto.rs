@@ -789,7 +789,7 @@ async fn readiness_keeps_the_primarys_peak_and_the_recovery_runs_its_share_of_it
     let mut request = w.request.clone();
     request["context"]["plan"]["services"] = json!([{
         "kind": "ecs", "cluster": "orders-usw2", "service": "orders-api",
-        "capacity": {"percentOfPeak": 80, "minimum": 2, "primaryName": "orders-use1/orders-api"}
+        "capacity": {"percentOfPeak": 80, "floor": 2, "primaryName": "orders-use1/orders-api"}
     }]);
     let global = w.moto.config("us-east-1");
     // Its busiest hour in the last day was 10 tasks; 30 hours ago (out of the window), 40.
@@ -909,7 +909,7 @@ async fn readiness_is_not_ready_when_the_fargate_quota_leaves_no_room_for_the_pl
     let mut request = w.request.clone();
     request["context"]["plan"]["services"] = json!([{
         "kind": "ecs", "cluster": "orders-usw2", "service": "orders-checkout",
-        "capacity": {"percentOfPeak": 80, "minimum": 1}
+        "capacity": {"percentOfPeak": 80, "floor": 1}
     }]);
     running_tasks(
         &w.moto.config("us-east-1"),

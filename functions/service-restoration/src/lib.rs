@@ -27,7 +27,9 @@ use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::event_streams::EventStreams;
 use rebound_shared::peaks::{self, Peak};
 use rebound_shared::plan::Service;
-use rebound_shared::step::{elapsed_ms, ensure_region, services_in_stage, within_deadline, Phase, StepFault};
+use rebound_shared::step::{
+    elapsed_ms, ensure_region, past_deadline, services_in_stage, within_deadline, Phase, StepFault,
+};
 use serde_json::Value;
 
 /// How many services are scaled at once.
@@ -153,9 +155,9 @@ impl ServiceRestoration {
                 from.target(Some(p.running))
             ),
             None => format!(
-                "no peak of the primary kept in the last {} days: its minimum, {}",
+                "no peak of the primary kept in the last {} days: its floor, {}",
                 peaks::KEPT_DAYS,
-                from.minimum
+                from.floor
             ),
         });
         let mut action = match scaling(service, current, peak.map(|p| p.running)) {
@@ -246,9 +248,24 @@ impl ServiceRestoration {
                 .unwrap_or_else(|| Err(StepFault::precondition(service.resource_name(), "not read")))?;
             // The count set at the start (from the peak kept then), not one read again now.
             let want = recorded_target(action).unwrap_or_else(|| service.desired(None));
+            // At the deadline, a service sized from the peak that runs the plan's minimum
+            // success percentage counts as scaled, reported as partial.
+            let accepted = service
+                .from_peak()
+                .filter(|_| past_deadline(ctx, now))
+                .filter(|from| current.running >= from.enough(want));
             if current.running >= want {
                 action.status = ActionStatus::Done;
                 action.after = current.to_json();
+            } else if let Some(from) = accepted {
+                action.status = ActionStatus::Done;
+                action.after = current.to_json();
+                action.detail = Some(format!(
+                    "partial: {} of {want} running at the deadline; the plan accepts {} % ({})",
+                    current.running,
+                    from.minimum,
+                    from.enough(want)
+                ));
             } else {
                 action.detail = Some(format!("{} of {want} running", current.running));
             }

@@ -42,6 +42,10 @@ async fn world() -> World {
 
 impl World {
     async fn run(&self, request: &Value) -> Result<StepResult, ServiceError> {
+        self.run_at(request, before_deadline()).await
+    }
+
+    async fn run_at(&self, request: &Value, now: chrono::DateTime<Utc>) -> Result<StepResult, ServiceError> {
         ServiceRestoration {
             clients: Capacities {
                 ecs: self.ecs.clone(),
@@ -50,7 +54,7 @@ impl World {
             streams: EventStreams::new(&self.moto.regions()),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&self.moto.regions().recovery),
         }
-        .handle(request.clone(), before_deadline())
+        .handle(request.clone(), now)
         .await
     }
 
@@ -246,5 +250,77 @@ async fn in_a_failover_capacity_grows_first_and_what_needs_the_writer_after_it()
         restored.actions.iter().all(|a| a.already_done),
         "{:?}",
         restored.actions
+    );
+}
+
+#[tokio::test]
+async fn a_service_sized_from_the_peak_runs_its_share_and_at_the_deadline_its_minimum_success_percentage_is_enough() {
+    let w = world().await;
+    // The peak the readiness check kept an hour before: 10 tasks.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&w.moto.config("us-west-2"));
+    let kept_at = before_deadline() - chrono::Duration::hours(1);
+    let peaks = [("ecs:orders-usw2/orders-api".to_string(), 10.0)].into_iter().collect();
+    rebound_shared::peaks::keep(&cloudwatch, "orders", &peaks, kept_at)
+        .await
+        .expect("kept");
+    // Two tasks run; then ECS starts no more: two run of the 8 asked.
+    w.ecs
+        .update_service()
+        .cluster("orders-usw2")
+        .service("orders-api")
+        .desired_count(2)
+        .send()
+        .await
+        .expect("two");
+    rebound_tests::wait::until("two tasks run", || async {
+        let out = w
+            .ecs
+            .describe_services()
+            .cluster("orders-usw2")
+            .services("orders-api")
+            .send()
+            .await
+            .expect("describe");
+        (out.services()[0].running_count() == 2).then_some(())
+    })
+    .await;
+    w.moto.set_durations(&json!({"UpdateService": 3600})).expect("held");
+    let mut request = w.request.clone();
+    request["context"]["plan"]["services"] = json!([{
+        "kind": "ecs", "cluster": "orders-usw2", "service": "orders-api",
+        "capacity": {"percentOfPeak": 80, "minimum": 25, "floor": 2}
+    }]);
+    let started = w.run(&request).await.expect("start");
+    assert_eq!(w.ecs_desired().await[0], 8, "80 % of the kept peak of 10");
+    assert_eq!(
+        started.actions[0].detail.as_deref(),
+        Some(format!("80 % of the primary's peak of 10 (kept {}): 8", kept_at.to_rfc3339()).as_str())
+    );
+    let mut status = rebound_tests::wait::status_request(&request, "services", &started);
+    status["context"]["timestamps"]["deadline"] = request["context"]["timestamps"]["deadline"].clone();
+    let waiting = w.run(&status).await.expect("status");
+    assert_eq!(
+        waiting.status,
+        StepStatus::InProgress,
+        "all of it is waited for until the deadline"
+    );
+    assert_eq!(waiting.actions[0].detail.as_deref(), Some("2 of 8 running"));
+
+    // At the deadline: 2 of 8 is the 25 % the plan accepts, reported as partial.
+    let after = Utc.with_ymd_and_hms(2026, 11, 24, 3, 40, 0).single().expect("time");
+    let partial = w.run_at(&status, after).await.expect("accepted");
+    assert_eq!(partial.status, StepStatus::Completed, "{:?}", partial.actions);
+    assert_eq!(partial.actions[0].status, ActionStatus::Done);
+    assert_eq!(
+        partial.actions[0].detail.as_deref(),
+        Some("partial: 2 of 8 running at the deadline; the plan accepts 25 % (2)")
+    );
+    // A plan that accepts 30 % (3 of 8) is not met: the step fails, naming the service.
+    let mut strict = status.clone();
+    strict["context"]["plan"]["services"][0]["capacity"]["minimum"] = json!(30);
+    let err = w.run_at(&strict, after).await.expect_err("below its minimum");
+    assert!(
+        err.to_string().contains("ecs:orders-usw2/orders-api (2 of 8 running)"),
+        "{err}"
     );
 }

@@ -120,10 +120,11 @@ mod tests {
         }
     }
 
-    fn from_peak(percent_of_peak: u32, minimum: i32) -> Option<FromPeak> {
+    fn from_peak(percent_of_peak: u32, floor: i32) -> Option<FromPeak> {
         Some(FromPeak {
             percent_of_peak,
-            minimum,
+            minimum: 100,
+            floor,
             primary_name: None,
         })
     }
@@ -138,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn a_service_sized_from_the_peak_runs_its_share_rounded_up_and_never_below_its_minimum() {
+    fn a_service_sized_from_the_peak_runs_its_share_rounded_up_and_never_below_its_floor() {
         let ecs = Service::Ecs {
             cluster: "c".into(),
             service: "api".into(),
@@ -149,12 +150,8 @@ mod tests {
         let none = capacity(None, 0, None, 0);
         assert_eq!(target_capacity(&ecs, none, Some(10.0)).desired, 8);
         assert_eq!(target_capacity(&ecs, none, Some(9.0)).desired, 8, "7.2 rounds up");
-        assert_eq!(target_capacity(&ecs, none, Some(1.0)).desired, 2, "the minimum");
-        assert_eq!(
-            target_capacity(&ecs, none, None).desired,
-            2,
-            "no peak known: the minimum"
-        );
+        assert_eq!(target_capacity(&ecs, none, Some(1.0)).desired, 2, "the floor");
+        assert_eq!(target_capacity(&ecs, none, None).desired, 2, "no peak known: the floor");
         assert_eq!(ecs.primary_name(), "c/api");
         // A group: within its minimum and the plan's maximum; its maximum raised to fit.
         let group = Service::AutoScalingGroup {

@@ -260,8 +260,13 @@ pub enum Service {
 pub struct FromPeak {
     /// The share of the peak to run, in percent (1 to 200).
     pub percent_of_peak: u32,
+    /// The minimum success percentage (1 to 100, default 100): at the recovery's deadline, a
+    /// service running at least this share of its target counts as scaled (reported as
+    /// partial); one below it fails the step, and the rest of the recovery goes on.
+    #[serde(default = "all_of_it")]
+    pub minimum: u32,
     /// The fewest to run, whatever the peak; what runs when no peak is known.
-    pub minimum: i32,
+    pub floor: i32,
     /// The service's name in the primary region where it differs: `CLUSTER/SERVICE` for ECS,
     /// the group's name for Auto Scaling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -274,8 +279,17 @@ impl FromPeak {
     pub fn target(&self, peak: Option<f64>) -> i32 {
         let share = peak.map_or(0.0, |p| (p.max(0.0) * f64::from(self.percent_of_peak) / 100.0).ceil());
         // A peak beyond i32 is no count AWS takes: the cast saturates.
-        (share as i32).max(self.minimum)
+        (share as i32).max(self.floor)
     }
+
+    /// How many of `target` must run for the scaling to count as reached at the deadline.
+    pub fn enough(&self, target: i32) -> i32 {
+        (f64::from(target) * f64::from(self.minimum.min(100)) / 100.0).ceil() as i32
+    }
+}
+
+const fn all_of_it() -> u32 {
+    100
 }
 
 impl Service {

@@ -76,7 +76,7 @@ fn how_many(c: &mut Checker, path: &str, s: &Map<String, Value>, fixed: &str) ->
     if !sized {
         return c.integer(path, s, fixed, true, 1, ">= 1");
     }
-    let allowed = ["percentOfPeak", "minimum", "primaryName"];
+    let allowed = ["percentOfPeak", "minimum", "floor", "primaryName"];
     if let Some(capacity) = c.child_object(path, s, "capacity", true, &allowed) {
         let here = format!("{path}.capacity");
         if let Some(percent) = c.integer(&here, capacity, "percentOfPeak", true, 1, "1 to 200") {
@@ -84,7 +84,12 @@ fn how_many(c: &mut Checker, path: &str, s: &Map<String, Value>, fixed: &str) ->
                 c.report(&format!("{here}.percentOfPeak"), "must be 1 to 200");
             }
         }
-        c.integer(&here, capacity, "minimum", true, 1, ">= 1");
+        if let Some(minimum) = c.integer(&here, capacity, "minimum", false, 1, "1 to 100") {
+            if minimum > 100 {
+                c.report(&format!("{here}.minimum"), "must be 1 to 100");
+            }
+        }
+        c.integer(&here, capacity, "floor", true, 1, ">= 1");
         c.string(&here, capacity, "primaryName", false);
     }
     None
