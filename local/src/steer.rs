@@ -92,16 +92,13 @@ async fn recovery_of(execution: &str) -> String {
         return execution.to_string();
     }
     let sfn = crate::deployed::client(Some(execution)).await;
-    let input = sfn
-        .describe_execution()
-        .execution_arn(execution)
-        .send()
-        .await
-        .ok()
-        .and_then(|out| {
-            out.input()
-                .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
-        });
+    let out = sfn.describe_execution().execution_arn(execution).send().await.ok();
+    recovery_in(execution, out.as_ref().and_then(|o| o.input()))
+}
+
+/// The recovery an execution with `input` runs: the one its `retryOf` names, else its own.
+fn recovery_in(execution: &str, input: Option<&str>) -> String {
+    let input = input.and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok());
     match input.as_ref().and_then(|i| i["retryOf"].as_str()) {
         Some(of) => of.to_string(),
         None => recovery_id(execution).to_string(),
@@ -298,7 +295,7 @@ async fn start_retry(arn: &str) -> Result<String, crate::deployed::OpsError> {
         .and_then(|i| serde_json::from_str(i).ok())
         .filter(serde_json::Value::is_object)
         .ok_or_else(|| OpsError::Usage(format!("{arn}: its input is not a JSON object")))?;
-    let recovery = recovery_of(arn).await;
+    let recovery = recovery_in(arn, out.input());
     input["retryOf"] = serde_json::json!(recovery);
     let started = sfn
         .start_execution()

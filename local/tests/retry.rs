@@ -4,7 +4,7 @@
 
 mod common;
 
-use rebound::drill::{PLAN_LOCATION, TABLE};
+use rebound::drill::TABLE;
 use rebound_moto::faults::{Fault, FaultProxy};
 use rebound_shared::table::RecoveryTable;
 use serde_json::Value;
@@ -36,25 +36,10 @@ async fn a_failed_recovery_retried_finds_its_changes_done_and_finishes_as_its_se
         (name.as_str(), "failed", 1)
     );
 
-    let definition = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/recovery.asl.json");
     let retry = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "--definition",
-            definition,
-            "--retry",
-            &name,
-            "--time-scale",
-            "0",
-            "--table",
-            TABLE,
-            "--plan-location",
-            PLAN_LOCATION,
-            "--recovery-region",
-            "us-west-2",
-        ];
-        args.extend(extra);
-        common::rebound(&stage, &args).output().expect("runs")
+        common::run_from(&stage, &["--retry", &name], "0", extra)
+            .output()
+            .expect("runs")
     };
     let retried = retry(&[]);
     let printed = String::from_utf8_lossy(&retried.stderr);

@@ -187,6 +187,7 @@ impl StepIo {
 async fn steered(payload: &mut Value, io: &StepIo, function: &str) -> Result<Option<Value>, Diagnostic> {
     let context = &payload["context"];
     let custom_action = payload["action"] == "gate";
+    let action = serde_json::from_value::<StepAction>(payload["action"].clone()).ok();
     let key = if custom_action {
         match payload["step"].as_str().filter(|k| k.starts_with(ACTION_PREFIX)) {
             Some(key) => Some(key.to_string()),
@@ -202,8 +203,7 @@ async fn steered(payload: &mut Value, io: &StepIo, function: &str) -> Result<Opt
         }
     } else {
         let stage = serde_json::from_value::<ServiceStage>(payload["stage"].clone()).unwrap_or_default();
-        serde_json::from_value::<StepAction>(payload["action"].clone())
-            .ok()
+        action
             .and_then(|action| step_key(function, action, stage))
             .map(str::to_string)
     };
@@ -240,8 +240,7 @@ async fn steered(payload: &mut Value, io: &StepIo, function: &str) -> Result<Opt
             .map(Some)
             .map_err(refuse);
     }
-    let action = serde_json::from_value::<StepAction>(payload["action"].clone()).unwrap_or(StepAction::Status);
-    match gate(&control, &key, action) {
+    match gate(&control, &key, action.unwrap_or(StepAction::Status)) {
         Gate::Go => {
             if function == "database-failover" {
                 if let Some(mark) = crate::control::ungraceful(&mut payload["context"], &control) {

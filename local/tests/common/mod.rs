@@ -82,16 +82,16 @@ pub fn run_scaled(stage: &Stage, input: &str, time_scale: &str, extra: &[&str]) 
 
 /// The `rebound run` command [`run_scaled`] starts, for a test to set its environment.
 pub fn run_command(stage: &Stage, input: &str, time_scale: &str, extra: &[&str]) -> Command {
+    run_from(stage, &["--input", input], time_scale, extra)
+}
+
+/// `rebound run` of the recovery state machine started by `start` (`--input JSON`, or
+/// `--retry NAME`), with the drill's plan and recovery table; `extra` arguments follow.
+pub fn run_from(stage: &Stage, start: &[&str], time_scale: &str, extra: &[&str]) -> Command {
     let definition = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/recovery.asl.json");
-    let mut args = vec![
-        "run",
-        "--definition",
-        definition,
-        "--input",
-        input,
-        "--time-scale",
-        time_scale,
-    ];
+    let mut args = vec!["run", "--definition", definition];
+    args.extend(start);
+    args.extend(["--time-scale", time_scale]);
     args.extend([
         "--table",
         TABLE,
