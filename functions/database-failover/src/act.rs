@@ -9,8 +9,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_shared::context::{Action, ActionStatus};
 use rebound_shared::step::elapsed_ms;
 
-use crate::decide::{Change, Instance, Intent};
+use crate::decide::{Change, Intent};
 use crate::observe::batch_error;
+use crate::observed::Instance;
 use crate::{aws, DatabaseError, DatabaseFailover};
 use aws_sdk_rds::types::DbInstance;
 use rebound_shared::rds::reads;

@@ -11,6 +11,7 @@ mod act;
 pub mod decide;
 pub mod fence;
 mod observe;
+pub mod observed;
 mod repoint;
 pub mod tables;
 

@@ -10,7 +10,8 @@ use rebound_shared::plan::Database;
 use rebound_shared::rds::{self, reads, Global};
 use rebound_shared::step::StepFault;
 
-use crate::decide::{precondition, Instance, Observed};
+use crate::decide::precondition;
+use crate::observed::{Instance, Observed};
 use crate::{aws, DatabaseError, DatabaseFailover};
 
 impl From<&DbInstance> for Instance {

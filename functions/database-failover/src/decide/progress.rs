@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::{Global, Instance};
+use super::Global;
+use crate::observed::Instance;
 
 /// Where a promotion, restore or global failover in progress stands.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,7 @@
 //! Every branch of the decisions, no AWS needed.
 
 use super::*;
+use crate::observed::Instance;
 use chrono::TimeZone;
 
 const SOURCE: &str = "arn:aws:rds:us-east-1:123456789012:db:orders-db";

@@ -1,0 +1,155 @@
+//! The plan's services: ECS services and Auto Scaling groups in the recovery region, and how
+//! many each runs (a fixed count, or a share of the primary region's peak).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Service {
+    Ecs {
+        cluster: String,
+        service: String,
+        /// A fixed count; or `capacity`, sized from the primary's peak.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired_count: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capacity: Option<FromPeak>,
+        /// Its tasks need the new writer to start (see [`Service::needs_writer`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_writer: bool,
+    },
+    AutoScalingGroup {
+        name: String,
+        min_size: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired_capacity: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capacity: Option<FromPeak>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_size: Option<i32>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_writer: bool,
+    },
+}
+
+/// A service sized from the primary region's recent peak (ECS running tasks, Auto Scaling
+/// InService instances, the highest hourly Maximum of the last 24 hours) rather than a fixed
+/// number: the recovery region runs what the application needed at its busiest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FromPeak {
+    /// The share of the peak to run, in percent (1 to 200).
+    pub percent_of_peak: u32,
+    /// The minimum success percentage (1 to 100, default 100): at the recovery's deadline, a
+    /// service running at least this share of its target counts as scaled (reported as
+    /// partial); one below it fails the step, and the rest of the recovery goes on.
+    #[serde(default = "all_of_it")]
+    pub minimum: u32,
+    /// The fewest to run, whatever the peak; what runs when no peak is known.
+    pub floor: i32,
+    /// The service's name in the primary region where it differs: `CLUSTER/SERVICE` for ECS,
+    /// the group's name for Auto Scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_name: Option<String>,
+}
+
+impl FromPeak {
+    /// How many to run for a `peak` (None: not known): the plan's share of it, rounded up,
+    /// and never fewer than its minimum.
+    pub fn target(&self, peak: Option<f64>) -> i32 {
+        let share = peak.map_or(0.0, |p| (p.max(0.0) * f64::from(self.percent_of_peak) / 100.0).ceil());
+        // A peak beyond i32 is no count AWS takes: the cast saturates.
+        (share as i32).max(self.floor)
+    }
+
+    /// How many of `target` must run for the scaling to count as reached at the deadline.
+    pub fn enough(&self, target: i32) -> i32 {
+        (f64::from(target) * f64::from(self.minimum.min(100)) / 100.0).ceil() as i32
+    }
+}
+
+const fn all_of_it() -> u32 {
+    100
+}
+
+impl Service {
+    /// How many the plan wants running: its fixed count, or its share of the primary's `peak`.
+    pub fn desired(&self, peak: Option<f64>) -> i32 {
+        let (fixed, capacity) = match self {
+            Service::Ecs {
+                desired_count,
+                capacity,
+                ..
+            } => (desired_count, capacity),
+            Service::AutoScalingGroup {
+                desired_capacity,
+                capacity,
+                ..
+            } => (desired_capacity, capacity),
+        };
+        match (fixed, capacity) {
+            (Some(fixed), _) => *fixed,
+            (None, Some(capacity)) => capacity.target(peak),
+            (None, None) => 0,
+        }
+    }
+
+    /// How it is sized from the primary's peak, if it is.
+    pub fn from_peak(&self) -> Option<&FromPeak> {
+        match self {
+            Service::Ecs { capacity, .. } | Service::AutoScalingGroup { capacity, .. } => capacity.as_ref(),
+        }
+    }
+
+    /// Its name in the primary region, where its peak is read: `CLUSTER/SERVICE` or the group's.
+    pub fn primary_name(&self) -> String {
+        if let Some(name) = self.from_peak().and_then(|c| c.primary_name.clone()) {
+            return name;
+        }
+        match self {
+            Service::Ecs { cluster, service, .. } => format!("{cluster}/{service}"),
+            Service::AutoScalingGroup { name, .. } => name.clone(),
+        }
+    }
+
+    /// Whether scaling it out waits for the new writer. Off by default: tasks and instances
+    /// take minutes to place, boot and pass health checks, and an application reconnects to
+    /// its database, so capacity is added while the database fails over. A service that must
+    /// not start before the writer takes writes (it migrates a schema at boot, or fails its
+    /// health check without a writer) says `needsWriter: true`.
+    pub fn needs_writer(&self) -> bool {
+        match self {
+            Service::Ecs { needs_writer, .. } | Service::AutoScalingGroup { needs_writer, .. } => *needs_writer,
+        }
+    }
+
+    /// The service's name in results: `ecs:CLUSTER/SERVICE` or `autoscaling:GROUP`.
+    pub fn resource_name(&self) -> String {
+        match self {
+            Service::Ecs { cluster, service, .. } => format!("ecs:{cluster}/{service}"),
+            Service::AutoScalingGroup { name, .. } => format!("autoscaling:{name}"),
+        }
+    }
+
+    /// Whether an outage report naming `affected` concerns this service: its own name, its
+    /// `cluster/service`, or the AWS service that runs it (`ECS`; `EC2` or `AUTOSCALING` for a
+    /// group), compared without regard to case.
+    pub fn matches(&self, affected: &str) -> bool {
+        let a = affected.trim().to_ascii_lowercase();
+        match self {
+            Service::Ecs { cluster, service, .. } => {
+                a == service.to_ascii_lowercase()
+                    || a == format!("{cluster}/{service}").to_ascii_lowercase()
+                    || a == "ecs"
+            }
+            Service::AutoScalingGroup { name, .. } => {
+                a == name.to_ascii_lowercase() || a == "ec2" || a == "autoscaling"
+            }
+        }
+    }
+}
