@@ -113,7 +113,8 @@ impl RecoveryValidator {
         RecoveryValidator {
             route53: rebound_shared::dns::route53_client(&regions.primary),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
-            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.primary),
+            // The primary may be the failed region: its peak is read best effort.
+            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
             quotas: aws_sdk_servicequotas::Client::new(&regions.recovery),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),

@@ -142,6 +142,56 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         Plane::Control,
         false,
     );
+    // Services sized from the primary's peak: read there (best effort), kept and read back in
+    // the recovery region; the recovery region's quotas for what the recovery adds.
+    if plan.services.iter().any(|s| s.from_peak().is_some()) {
+        add(
+            "CheckReadiness",
+            "cloudwatch:GetMetricData",
+            primary,
+            Plane::Data,
+            false,
+        );
+        add(
+            "CheckReadiness",
+            "cloudwatch:PutMetricData",
+            recovery,
+            Plane::Data,
+            false,
+        );
+    }
+    let ecs = plan.services.iter().any(|s| matches!(s, Service::Ecs { .. }));
+    let restores = plan.databases.iter().any(|d| {
+        matches!(
+            d,
+            Database::PointInTimeRestore { .. } | Database::SnapshotRestore { .. }
+        )
+    });
+    if ecs {
+        add(
+            "CheckReadiness",
+            "ecs:DescribeTaskDefinition",
+            recovery,
+            Plane::Control,
+            true,
+        );
+    }
+    if ecs || restores {
+        add(
+            "CheckReadiness",
+            "servicequotas:GetServiceQuota",
+            recovery,
+            Plane::Control,
+            true,
+        );
+        add(
+            "CheckReadiness",
+            "cloudwatch:GetMetricData",
+            recovery,
+            Plane::Data,
+            true,
+        );
+    }
 
     // StartDnsFailover / CheckDnsFailover.
     for record in &plan.dns {
@@ -410,6 +460,9 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
         };
         add(start, update, recovery, Plane::Control, true);
         add(check, describe, recovery, Plane::Control, true);
+        if service.from_peak().is_some() {
+            add(start, "cloudwatch:GetMetricData", recovery, Plane::Data, true);
+        }
     }
 
     // The plan's custom actions: each function invoked where it lives; the recovery waits for it.
