@@ -172,27 +172,8 @@ impl World {
             .await
             .expect("promote");
         rebound_tests::wait::promoted(&self.moto.config("us-west-2"), "orders-db-usw2").await;
-        self.ecs
-            .update_service()
-            .cluster("orders-usw2")
-            .service("orders-api")
-            .desired_count(6)
-            .send()
-            .await
-            .expect("scale");
         // ECS starts the tasks in its own time (the launcher's "AWS's time").
-        rebound_tests::wait::until("6 tasks running", || async {
-            let out = self
-                .ecs
-                .describe_services()
-                .cluster("orders-usw2")
-                .services("orders-api")
-                .send()
-                .await
-                .ok()?;
-            (out.services().first()?.running_count() == 6).then_some(())
-        })
-        .await;
+        rebound_tests::wait::scaled(&self.ecs, "orders-usw2", "orders-api", 6).await;
     }
 
     async fn round(
@@ -918,6 +899,11 @@ async fn readiness_is_not_ready_when_the_fargate_quota_leaves_no_room_for_the_pl
         &[(2, 10.0)],
     )
     .await;
+    // A quota Service Quotas does not answer is unknown: never passed, and it holds nothing.
+    let report = w.readiness(&request).await.expect("ready");
+    let unread = named(&report, "quota fargate/L-3032A538");
+    assert!(unread.unknown && !unread.passed, "{unread:?}");
+    assert!(unread.detail.contains("NoSuchResourceException"), "{unread:?}");
     // 4 vCPUs, 2.5 in use: 1.5 free, and 8 tasks of 0.5 vCPU (7 more) need 3.5.
     w.moto.set_quotas(&json!({"fargate/L-3032A538": 4})).expect("quota");
     fargate_usage(&w.west_config, 2.5).await;

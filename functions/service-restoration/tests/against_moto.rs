@@ -264,26 +264,7 @@ async fn a_service_sized_from_the_peak_runs_its_share_and_at_the_deadline_its_mi
         .await
         .expect("kept");
     // Two tasks run; then ECS starts no more: two run of the 8 asked.
-    w.ecs
-        .update_service()
-        .cluster("orders-usw2")
-        .service("orders-api")
-        .desired_count(2)
-        .send()
-        .await
-        .expect("two");
-    rebound_tests::wait::until("two tasks run", || async {
-        let out = w
-            .ecs
-            .describe_services()
-            .cluster("orders-usw2")
-            .services("orders-api")
-            .send()
-            .await
-            .expect("describe");
-        (out.services()[0].running_count() == 2).then_some(())
-    })
-    .await;
+    rebound_tests::wait::scaled(&w.ecs, "orders-usw2", "orders-api", 2).await;
     w.moto.set_durations(&json!({"UpdateService": 3600})).expect("held");
     let mut request = w.request.clone();
     request["context"]["plan"]["services"] = json!([{

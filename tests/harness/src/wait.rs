@@ -44,6 +44,29 @@ pub async fn promoted(config: &aws_config::SdkConfig, id: &str) -> aws_sdk_rds::
     .await
 }
 
+/// Sets an ECS service's desired count and waits until that many of its tasks run (ECS
+/// starts them in its own time).
+pub async fn scaled(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str, count: i32) {
+    ecs.update_service()
+        .cluster(cluster)
+        .service(service)
+        .desired_count(count)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("UpdateService {service}: {e:?}"));
+    until(&format!("{count} tasks of {service} running"), || async {
+        let out = ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .ok()?;
+        (out.services().first()?.running_count() == count).then_some(())
+    })
+    .await
+}
+
 /// The `status` request a state machine's wait loop sends after `started` (the step's result,
 /// kept under `results.<step>`), its deadline an hour from now: a sample context's deadline has
 /// long passed, and a change still under way past it fails the step.
