@@ -60,6 +60,35 @@ impl GlobalTables {
         Ok(Observed { replicas, latencies })
     }
 
+    /// Adds a replica of `table` (as the recovery region holds it) in `region`: `UpdateTable`
+    /// with `ReplicaUpdates` Create (global tables version 2019.11.21). It is `CREATING` until
+    /// DynamoDB has copied the table there.
+    pub async fn add_replica(&self, table: &str, region: &str) -> Result<(), AwsError> {
+        let create = aws_sdk_dynamodb::types::CreateReplicationGroupMemberAction::builder()
+            .region_name(region)
+            .build()
+            .map_err(|e| AwsError {
+                service: "dynamodb",
+                operation: "UpdateTable",
+                code: "InvalidParameter".into(),
+                message: e.to_string(),
+                status: None,
+                kind: rebound_core::error::ErrorKind::InvalidInput,
+            })?;
+        self.recovery
+            .update_table()
+            .table_name(table)
+            .replica_updates(
+                aws_sdk_dynamodb::types::ReplicationGroupUpdate::builder()
+                    .create(create)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "UpdateTable", &e))?;
+        Ok(())
+    }
+
     /// Each table's replica in the recovery region (`towards_recovery`) or the primary.
     pub async fn replicas(
         &self,

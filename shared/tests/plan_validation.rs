@@ -630,3 +630,45 @@ fn a_service_runs_a_fixed_count_or_a_share_of_the_primarys_peak_never_both_nor_n
         ]
     );
 }
+
+#[test]
+fn a_replicas_reprotect_settings_need_its_failback_replica_and_are_checked() {
+    let settings = json!({"instanceClass": "db.r6g.xlarge", "parameterGroupName": "orders-mysql",
+                          "subnetGroupName": "orders-db", "securityGroupIds": ["sg-0123456789abcdef0"],
+                          "kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/orders"});
+    let mut plan = example();
+    set(&mut plan, "/databases/0/failbackIdentifier", json!("orders-db-use1"));
+    set(&mut plan, "/databases/0/reprotect", settings.clone());
+    let parsed = RecoveryPlan::from_value(&plan).expect("valid");
+    let Database::ReadReplica { reprotect: Some(r), .. } = &parsed.databases[0] else {
+        panic!("{:?}", parsed.databases[0]);
+    };
+    assert_eq!(
+        (r.instance_class.as_deref(), r.security_group_ids.len()),
+        (Some("db.r6g.xlarge"), 1)
+    );
+    let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
+    assert_eq!(again, parsed);
+
+    let alone = problems(|p| set(p, "/databases/0/reprotect", settings.clone()));
+    assert_eq!(
+        alone,
+        ["databases[0].reprotect: needs failbackIdentifier: the replica reprotect builds in the primary region"]
+    );
+    let broken = problems(|p| {
+        set(p, "/databases/0/failbackIdentifier", json!("orders-db-use1"));
+        set(
+            p,
+            "/databases/0/reprotect",
+            json!({"securityGroupIds": ["default"], "instanceClass": "", "storage": 100}),
+        );
+    });
+    assert_eq!(
+        broken,
+        [
+            "databases[0].reprotect.storage: unknown field (expected one of: instanceClass, parameterGroupName, subnetGroupName, securityGroupIds, kmsKeyId)",
+            "databases[0].reprotect.instanceClass: must be a non-empty string",
+            "databases[0].reprotect.securityGroupIds[0]: must be a security group id (sg- and 8 to 17 hex digits)",
+        ]
+    );
+}

@@ -86,6 +86,46 @@ async fn a_second_promotion_is_refused_as_rds_refuses_it() {
     assert_eq!(promote_twice(&patched).await.as_deref(), Some("InvalidDBInstanceState"));
 }
 
+/// Creates a replica of the seeded primary in us-east-1 twice under one name; returns the
+/// second call's error code, if any, and the first replica's status right after its answer.
+async fn create_replica_twice(moto: &MotoServer) -> (Option<String>, Option<String>) {
+    use aws_sdk_rds::error::ProvideErrorMetadata;
+    let east = Client::new(&moto.config("us-east-1"));
+    seed::database(&moto.config("us-east-1"), "orders-db", "postgres")
+        .await
+        .expect("seeded");
+    let create = || {
+        east.create_db_instance_read_replica()
+            .db_instance_identifier("orders-db-copy")
+            .source_db_instance_identifier("orders-db")
+            .send()
+    };
+    let first = create().await.expect("the first replica");
+    let status = first
+        .db_instance()
+        .and_then(|i| i.db_instance_status())
+        .map(str::to_string);
+    (create().await.err().and_then(|e| e.code().map(str::to_string)), status)
+}
+
+#[tokio::test]
+async fn a_second_replica_of_one_name_is_refused_and_a_new_one_is_creating_as_rds_has_them() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        create_replica_twice(&released).await,
+        (None, Some("available".into())),
+        "moto as released replaces the instance, and has it available at once (the gaps)"
+    );
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    patched
+        .set_durations(&serde_json::json!({"CreateDBInstanceReadReplica": 2.0}))
+        .expect("durations");
+    assert_eq!(
+        create_replica_twice(&patched).await,
+        (Some("DBInstanceAlreadyExists".into()), Some("creating".into()))
+    );
+}
+
 /// Restores a cross-region MySQL replica to a point in time; returns the new instance's source.
 async fn restore_a_replica(moto: &MotoServer) -> Option<String> {
     let west = Client::new(&moto.config("us-west-2"));

@@ -12,7 +12,9 @@ pub mod decide;
 pub mod fence;
 mod observe;
 pub mod observed;
+mod rebuild;
 mod repoint;
+pub mod reprotect;
 pub mod tables;
 
 use std::time::Instant;
@@ -154,6 +156,18 @@ impl DatabaseFailover {
         let (phase, mut ctx) = request.phase();
         if phase == Phase::Readiness && !moves_region(&ctx) {
             return Ok(StepResult::not_in_scope(Step::DatabaseFailover, &ctx, now));
+        }
+        // A reprotect builds what a failback needs; its readiness check is the failback's own.
+        if ctx.path == RecoveryPath::Reprotect && phase != Phase::Readiness {
+            ensure_region(
+                self.rds.config().region().map(|r| r.as_ref()),
+                &ctx.plan.recovery_region,
+                "reprotects from",
+            )?;
+            return match phase {
+                Phase::Status => self.reprotect_status(&ctx, now).await,
+                _ => self.reprotect(&ctx, now).await,
+            };
         }
         // A failback is a zero-loss promotion of the failback replicas in the primary region.
         let primary;

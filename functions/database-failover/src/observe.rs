@@ -29,6 +29,8 @@ impl From<&DbInstance> for Instance {
                 .find(|t| t.key() == Some(crate::act::RECOVERY_TAG))
                 .and_then(|t| t.value())
                 .map(str::to_string),
+            class: i.db_instance_class().map(str::to_string),
+            encrypted: i.storage_encrypted().unwrap_or(false),
         }
     }
 }

@@ -19,6 +19,10 @@ pub struct Instance {
     pub arn: Option<String>,
     /// The recovery whose promotion or restore this is (the `rebound:recovery-id` tag).
     pub recovery_tag: Option<String>,
+    /// Its instance class, the one a replica of it gets unless the plan says otherwise.
+    pub class: Option<String>,
+    /// Storage encrypted: a cross-region replica of it needs a key in its own region.
+    pub encrypted: bool,
 }
 
 /// What RDS shows while an instance is being promoted: `modifying`, then `rebooting`, with

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rebound_shared::context::{
     Decision, DisasterEvent, DisasterType, EventSource, Mode, RecoveryPath, Severity, Timestamps,
 };
-use rebound_shared::objectives::action_deadline;
+use rebound_shared::objectives::{action_deadline, later, REPROTECT_SECONDS};
 use rebound_shared::plan::RecoveryPlan;
 use rebound_shared::RecoveryContext;
 use serde_json::Value;
@@ -161,6 +161,24 @@ pub fn assess(
             };
             (event, false, Mode::Failover, true, false)
         }
+        TriggerEvent::Manual(start) if start.reprotect => {
+            reasons.push(format!(
+                "reprotect asked by hand: build again in {primary} what a failback needs, then check the \
+                 failback's readiness: {}",
+                start.reason.as_deref().unwrap_or("no reason given")
+            ));
+            let event = DisasterEvent {
+                disaster_type: DisasterType::RegionOutage,
+                severity: Severity::Low,
+                source: EventSource::Manual,
+                affected_region: primary.clone(),
+                affected_services: Vec::new(),
+                detected_at: start.detected_at.unwrap_or(now),
+                description: start.reason.clone().unwrap_or_else(|| "reprotect".to_string()),
+                raw: Value::Null,
+            };
+            (event, true, Mode::Failover, start.dry_run, start.force)
+        }
         TriggerEvent::Manual(start) if start.readiness_check => {
             apply_strategy(&mut plan, start, &mut reasons)?;
             let mode = start.mode.unwrap_or(Mode::Failover);
@@ -221,12 +239,17 @@ pub fn assess(
     let readiness = matches!(trigger, TriggerEvent::Schedule(_))
         || matches!(trigger, TriggerEvent::Manual(start) if start.readiness_check);
     let mut required = required;
+    let reprotect = matches!(trigger, TriggerEvent::Manual(start) if start.reprotect);
     let path = if readiness {
         RecoveryPath::ReadinessCheck
+    } else if reprotect {
+        RecoveryPath::Reprotect
     } else {
         choose_path(&plan, &event, mode, &mut required, &mut reasons)
     };
-    let approval_required = plan.approval.required || event.disaster_type == DisasterType::SecurityIncident;
+    // Reprotecting moves no writer and no traffic: nothing to approve.
+    let approval_required =
+        !reprotect && (plan.approval.required || event.disaster_type == DisasterType::SecurityIncident);
     if required && approval_required {
         reasons.push(if plan.approval.required {
             "the plan requires approval before acting".to_string()
@@ -254,12 +277,16 @@ pub fn assess(
         timestamps: Timestamps {
             detected_at: Some(detected_at),
             decided_at: Some(now),
-            deadline: Some(action_deadline(
-                detected_at,
-                plan.objectives.rto_seconds,
-                plan.validation.deadline_seconds,
-                now,
-            )),
+            deadline: Some(if reprotect {
+                later(now, REPROTECT_SECONDS)
+            } else {
+                action_deadline(
+                    detected_at,
+                    plan.objectives.rto_seconds,
+                    plan.validation.deadline_seconds,
+                    now,
+                )
+            }),
         },
         event,
         custom_actions: rebound_shared::plan::ActionsByPoint::of(&plan.custom_actions),

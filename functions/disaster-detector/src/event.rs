@@ -150,6 +150,10 @@ pub struct ManualStart {
     /// Only check that the recovery side is ready for this mode; change nothing.
     #[serde(default)]
     pub readiness_check: bool,
+    /// After a failover, once the primary region answers: build again what a failback needs
+    /// there, then check the failback's readiness. Moves no traffic and no writer.
+    #[serde(default)]
+    pub reprotect: bool,
     /// Who started it and why, for the audit trail and the notification.
     #[serde(default)]
     pub reason: Option<String>,
@@ -183,13 +187,29 @@ impl ManualStart {
         let named = self.mode.is_some()
             || self.disaster_type.is_some()
             || self.readiness_check
+            || self.reprotect
             || self.monitoring_data.is_some();
         if !named {
             return Err(DetectorError::MalformedEvent(
                 "manual start: name what to do: mode (failover, switchover, failback, drill), disasterType, \
-                 monitoringData, or readinessCheck: true"
+                 monitoringData, readinessCheck: true, or reprotect: true"
                     .into(),
             ));
+        }
+        if self.reprotect {
+            let others = [
+                (self.mode.is_some(), "mode"),
+                (self.readiness_check, "readinessCheck"),
+                (self.disaster_type.is_some(), "disasterType"),
+                (self.monitoring_data.is_some(), "monitoringData"),
+                (self.recovery_strategy.is_some(), "recoveryStrategy"),
+            ];
+            if let Some((_, field)) = others.iter().find(|(set, _)| *set) {
+                return Err(DetectorError::MalformedEvent(format!(
+                    "manual start: reprotect: true takes no {field}: it rebuilds what a failback needs after a \
+                     failover, moves nothing, and ends with the failback's readiness check"
+                )));
+            }
         }
         if !self.readiness_check && self.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(DetectorError::MalformedEvent(

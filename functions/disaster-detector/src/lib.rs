@@ -309,7 +309,9 @@ async fn retry(table: Option<&RecoveryTable>, ctx: &mut RecoveryContext, of: &st
 /// audited.
 async fn guard(table: &RecoveryTable, ctx: &mut RecoveryContext, now: DateTime<Utc>) -> Result<(), AwsError> {
     let app = ctx.application.clone();
-    if ctx.decision.recovery_required {
+    // The cooldown holds back a second recovery after an alarm storm; a reprotect after the
+    // recovery is what the recovery asks for next.
+    if ctx.decision.recovery_required && ctx.path != RecoveryPath::Reprotect {
         // A retry continues the recovery that ended: its end starts no cooldown for it.
         if let Some(last) = table
             .last_recovery(&app)

@@ -242,7 +242,8 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
     let app = &ctx.application;
     // The cooldown follows a recovery that succeeded or changed something; a refusal that
     // changed nothing (not ready, rejected) leaves the next attempt free.
-    let changed = outcome == "succeeded" || changed_anything(ctx);
+    // A reprotect moves nothing: it starts no cooldown for the next recovery.
+    let changed = ctx.path != RecoveryPath::Reprotect && (outcome == "succeeded" || changed_anything(ctx));
     let detail =
         json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed, "attempt": ctx.attempt });
     let attempt = || async {
@@ -273,6 +274,8 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
                 if released { "released" } else { "was not held" },
                 if changed {
                     "cooldown started"
+                } else if ctx.path == RecoveryPath::Reprotect {
+                    "a reprotect moves no traffic or writer, so no cooldown"
                 } else {
                     "nothing was changed, so no cooldown"
                 }

@@ -130,7 +130,14 @@ fn subject(request: &NotificationRequest) -> String {
     let app = &ctx.application;
     let (_, to) = direction(ctx);
     let dry = if ctx.dry_run { "[DRY RUN] " } else { "" };
+    let reprotect = ctx.path == rebound_shared::context::RecoveryPath::Reprotect;
     let text = match request.kind {
+        NotificationKind::Success if reprotect && ctx.dry_run => format!("{app} would be protected again"),
+        NotificationKind::Success if reprotect => format!("{app} protected again: ready to fail back to {to}"),
+        NotificationKind::Failure if reprotect && !cancelled(ctx) => format!(
+            "{app} reprotect FAILED: {}",
+            ctx.error.as_ref().map_or("unknown error", |e| e.error.as_str())
+        ),
         NotificationKind::Success if ctx.dry_run => format!("{app} would recover to {to}"),
         NotificationKind::Success => match ctx
             .results

@@ -23,7 +23,8 @@ impl RecoveryValidator {
         ctx: &RecoveryContext,
         now: DateTime<Utc>,
     ) -> Result<ReadinessReport, ValidationError> {
-        let scheduled = ctx.path == RecoveryPath::ReadinessCheck;
+        // A reprotect ends with the failback's readiness, reported like a scheduled check's.
+        let scheduled = matches!(ctx.path, RecoveryPath::ReadinessCheck | RecoveryPath::Reprotect);
         let dry_runs = ctx.dry_runs.as_ref().ok_or_else(|| {
             StepFault::BadRequest(BadRequest(
                 "readiness needs the acting steps' dry runs (dryRuns), which the state machine's DryRunSteps runs first".into(),

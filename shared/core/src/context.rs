@@ -142,6 +142,10 @@ pub enum RecoveryPath {
     ServiceRestore,
     /// Scheduled or asked for: every check a failover would make, and no change.
     ReadinessCheck,
+    /// After a failover, once the old primary region answers: what a failback needs is built
+    /// there again (replicas of the new writers, the global databases' and tables' members),
+    /// then the failback's readiness is checked. No DNS or service change.
+    Reprotect,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

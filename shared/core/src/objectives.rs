@@ -61,6 +61,12 @@ pub fn action_deadline(
     later(detected_at, budget).max(later(now, 60))
 }
 
+/// How long a reprotect waits for RDS and DynamoDB to build the failback's replicas. AWS gives no
+/// figure (a cross-region replica starts from a snapshot of the whole database); at the polls'
+/// longest interval 20 hours are 1,200 rounds of 9 history events, within Step Functions'
+/// 25,000-event history.
+pub const REPROTECT_SECONDS: u64 = 20 * 3600;
+
 /// Whether a data loss of `lag_seconds` is acceptable for this mode and target: within the RPO
 /// target, or beyond it once a human approved; never any loss where none is allowed.
 pub fn data_loss_acceptable(lag_seconds: f64, rpo_seconds: u64, zero_loss_required: bool, approved: bool) -> bool {

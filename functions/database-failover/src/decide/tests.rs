@@ -40,6 +40,7 @@ fn replica(allow_data_loss: bool) -> Database {
         allow_data_loss,
         failback_identifier: None,
         isolation_security_group_id: None,
+        reprotect: None,
     }
 }
 

@@ -75,6 +75,22 @@ pub const RDS_RESTORE: Figure = Figure {
     source: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIT.html",
 };
 
+pub const RDS_CREATE_REPLICA: Figure = Figure {
+    key: "rds-create-cross-region-replica",
+    seconds: 3600.0,
+    basis: Basis::Estimate,
+    what: "reprotect: an RDS cross-region read replica is created from a snapshot of its source and catches up; AWS gives no figure, it grows with the data",
+    source: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.XRgn.html",
+};
+
+pub const DYNAMODB_ADD_REPLICA: Figure = Figure {
+    key: "dynamodb-add-replica",
+    seconds: 600.0,
+    basis: Basis::Estimate,
+    what: "reprotect: a DynamoDB global table's new replica goes from CREATING to ACTIVE; AWS gives no figure, it grows with the table",
+    source: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables.tutorial.html",
+};
+
 pub const ECS_TASKS_RUNNING: Figure = Figure {
     key: "ecs-tasks-running",
     seconds: 90.0,
@@ -128,7 +144,7 @@ pub const START: Figure = Figure {
 pub const WAIT_PROBES: f64 = 10.0;
 
 /// Every figure, for the table a forecast prints.
-pub const ALL: [Figure; 13] = [
+pub const ALL: [Figure; 15] = [
     START,
     LAMBDA_TASK,
     ROUTE53_INSYNC,
@@ -137,6 +153,8 @@ pub const ALL: [Figure; 13] = [
     RDS_PROMOTE,
     AURORA_GLOBAL,
     RDS_RESTORE,
+    RDS_CREATE_REPLICA,
+    DYNAMODB_ADD_REPLICA,
     ECS_TASKS_RUNNING,
     EC2_IN_SERVICE,
     EVENT_SOURCE_MAPPING,
@@ -160,6 +178,9 @@ pub fn for_operation(step: &str, operation: &str) -> Option<Figure> {
         (_, "PromoteReadReplica") => RDS_PROMOTE,
         (_, op) if op.contains("GlobalCluster") => AURORA_GLOBAL,
         (_, op) if op.starts_with("Restore") => RDS_RESTORE,
+        (_, "CreateDBInstanceReadReplica") => RDS_CREATE_REPLICA,
+        (_, "CreateTableReplica") => DYNAMODB_ADD_REPLICA,
+        (_, "GlobalClusterMember") => return None,
         (_, "UpdateService") => ECS_TASKS_RUNNING,
         (_, "UpdateAutoScalingGroup") => EC2_IN_SERVICE,
         (_, "EnableEventSourceMapping" | "DisableEventSourceMapping") => EVENT_SOURCE_MAPPING,

@@ -269,6 +269,7 @@ fn check_databases(
                 "allowDataLoss",
                 "failbackIdentifier",
                 "isolationSecurityGroupId",
+                "reprotect",
             ],
             Some("auroraGlobal") => &[
                 "kind",
@@ -291,6 +292,7 @@ fn check_databases(
                 "failbackIdentifier",
                 "isolationSecurityGroupId",
                 "failbackClusterArn",
+                "reprotect",
             ],
         };
         let Some(d) = c.object(&path, db, fields) else {
@@ -337,14 +339,9 @@ fn check_databases(
         c.boolean(&path, d, "allowDataLoss", false);
         c.string(&path, d, "instanceClass", false);
         if let Some(sg) = c.string(&path, d, "isolationSecurityGroupId", false) {
-            let hex = sg.strip_prefix("sg-").unwrap_or_default();
-            if !(8..=17).contains(&hex.len()) || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
-                c.report(
-                    &format!("{path}.isolationSecurityGroupId"),
-                    "must be a security group id (sg- and 8 to 17 hex digits)",
-                );
-            }
+            security_group_id(c, &format!("{path}.isolationSecurityGroupId"), sg);
         }
+        super::check_parts::check_reprotect(c, &path, d);
         if let Some(fb) = c.string(&path, d, "failbackIdentifier", false) {
             if !is_rds_identifier(fb) {
                 c.report(
@@ -353,6 +350,13 @@ fn check_databases(
                 );
             }
         }
+    }
+}
+
+pub(super) fn security_group_id(c: &mut Checker, path: &str, sg: &str) {
+    let hex = sg.strip_prefix("sg-").unwrap_or_default();
+    if !(8..=17).contains(&hex.len()) || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+        c.report(path, "must be a security group id (sg- and 8 to 17 hex digits)");
     }
 }
 

@@ -283,6 +283,36 @@ pub(super) fn check_custom_actions(c: &mut Checker, plan: &Map<String, Value>) {
     }
 }
 
+/// A read replica's `reprotect`: what the failback replica created in the primary region gets.
+pub(super) fn check_reprotect(c: &mut Checker, path: &str, d: &Map<String, Value>) {
+    let fields = [
+        "instanceClass",
+        "parameterGroupName",
+        "subnetGroupName",
+        "securityGroupIds",
+        "kmsKeyId",
+    ];
+    let Some(r) = c.child_object(path, d, "reprotect", false, &fields) else {
+        return;
+    };
+    let at = format!("{path}.reprotect");
+    for key in ["instanceClass", "parameterGroupName", "subnetGroupName", "kmsKeyId"] {
+        c.string(&at, r, key, false);
+    }
+    for (sg_path, sg) in c.array(&at, r, "securityGroupIds", false) {
+        match sg.as_str() {
+            Some(sg) => super::check::security_group_id(c, &sg_path, sg),
+            None => c.report(&sg_path, "must be a security group id (sg- and 8 to 17 hex digits)"),
+        }
+    }
+    if d.get("failbackIdentifier").is_none_or(Value::is_null) {
+        c.report(
+            &at,
+            "needs failbackIdentifier: the replica reprotect builds in the primary region",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ssm_name_problem;

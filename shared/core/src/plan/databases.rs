@@ -28,6 +28,9 @@ pub enum Database {
         /// without a read-only parameter).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         isolation_security_group_id: Option<String>,
+        /// How `rebound reprotect` builds the failback replica when it is missing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reprotect: Option<Reprotect>,
     },
     /// An Aurora global database: switchover (no data loss) or failover to the recovery cluster.
     AuroraGlobal {
@@ -58,6 +61,25 @@ pub enum Database {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instance_class: Option<String>,
     },
+}
+
+/// What `rebound reprotect` gives a failback replica it creates in the primary region. Unset, AWS's defaults for a cross-region replica apply (the engine's default
+/// parameter group, the default VPC); the instance class is the new writer's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reprotect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter_group_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_group_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_group_ids: Vec<String>,
+    /// Required when the writer is encrypted: a key in the primary region (RDS API Reference,
+    /// CreateDBInstanceReadReplica, KmsKeyId).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
 }
 
 impl Database {
@@ -122,6 +144,7 @@ impl RecoveryPlan {
                     allow_data_loss: *allow_data_loss,
                     failback_identifier: None,
                     isolation_security_group_id: None,
+                    reprotect: None,
                 }),
                 Database::AuroraGlobal {
                     identifier,

@@ -1,0 +1,314 @@
+//! Reprotect's reads and changes, decided in `reprotect.rs`. The primary region is read within
+//! the old writers' reach timeout: it may not be back, and then nothing is changed anywhere.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use chrono::{DateTime, Utc};
+use rebound_shared::context::{Action, ActionStatus, RecoveryContext, Step, StepResult};
+use rebound_shared::plan::{Database, Replica};
+use rebound_shared::rds::{self, reads, writers::within_reach};
+use rebound_shared::step::{within_deadline, StepFault};
+
+use crate::observed::Instance;
+use crate::reprotect::{self, NewReplica, ADD_TABLE_REPLICA, CREATE_REPLICA, GLOBAL_MEMBER};
+use crate::{aws, for_failback, DatabaseError, DatabaseFailover};
+
+impl DatabaseFailover {
+    /// Reads everything, decides every database and table (refusing before any change), then
+    /// creates what is missing; the state machine polls [`DatabaseFailover::reprotect_status`].
+    pub(crate) async fn reprotect(
+        &self,
+        ctx: &RecoveryContext,
+        now: DateTime<Utc>,
+    ) -> Result<StepResult, DatabaseError> {
+        let invocation = Instant::now();
+        let mut result = StepResult::begin(Step::DatabaseFailover, ctx, now);
+        // A database that cannot fail back cannot be reprotected either: refused the same way.
+        let back = for_failback(&ctx.plan)?;
+        let (primary, recovery) = (ctx.plan.primary_region.as_str(), ctx.plan.recovery_region.as_str());
+        let pairs: Vec<(&Database, &Database)> = ctx.plan.databases.iter().zip(&back.databases).collect();
+        let writers: Vec<&str> = pairs.iter().map(|(db, _)| db.identifier()).collect();
+        let failbacks: Vec<&str> = pairs
+            .iter()
+            .filter(|(db, _)| matches!(db, Database::ReadReplica { .. }))
+            .map(|(_, back)| back.identifier())
+            .collect();
+        let writers = self.instances(&writers).await?;
+        let found = self.in_primary_region(primary, &failbacks).await;
+        let mut decided: Vec<(Action, Option<NewReplica>)> = Vec::new();
+        for (db, back) in pairs {
+            match (db, back) {
+                (
+                    Database::ReadReplica {
+                        identifier, reprotect, ..
+                    },
+                    Database::ReadReplica {
+                        identifier: failback, ..
+                    },
+                ) => {
+                    let there = found
+                        .as_ref()
+                        .map(|f| f.get(&reads::key(failback)).cloned())
+                        .map_err(Clone::clone);
+                    decided.push(reprotect::replica(
+                        identifier,
+                        failback,
+                        &reprotect.clone().unwrap_or_default(),
+                        (primary, recovery),
+                        writers.get(&reads::key(identifier)),
+                        &there,
+                    )?);
+                }
+                (Database::AuroraGlobal { identifier, .. }, Database::AuroraGlobal { target_cluster_arn, .. }) => {
+                    let global = rds::global_cluster(&self.rds, identifier)
+                        .await
+                        .map_err(|source| StepFault::Aws {
+                            resource: format!("database {identifier}"),
+                            source,
+                        })?;
+                    let action = reprotect::global_member(identifier, target_cluster_arn, primary, global.as_ref())?;
+                    decided.push((action, None));
+                }
+                _ => {}
+            }
+        }
+        let names: Vec<&str> = ctx.plan.global_tables.iter().map(|t| t.table_name.as_str()).collect();
+        let seen = self.tables_in_recovery(&names).await?;
+        let mut tables = Vec::new();
+        for name in &names {
+            tables.push(reprotect::table(
+                name,
+                (primary, recovery),
+                seen.get(*name).and_then(Option::as_ref),
+            )?);
+        }
+        // Every decision stands: now the changes.
+        let dry_run = ctx.dry_run;
+        let mut actions = Vec::new();
+        for (mut action, create) in decided {
+            if let Some(create) = create {
+                if dry_run {
+                    action.status = ActionStatus::Planned;
+                } else {
+                    self.create_replica(&create, &ctx.recovery_id, &mut action).await?;
+                }
+            }
+            actions.push(action);
+        }
+        for ((mut action, add), name) in tables.into_iter().zip(&names) {
+            if add {
+                if dry_run {
+                    action.status = ActionStatus::Planned;
+                } else {
+                    self.tables
+                        .add_replica(name, primary)
+                        .await
+                        .map_err(|source| StepFault::Aws {
+                            resource: format!("table {name}"),
+                            source,
+                        })?;
+                }
+            }
+            actions.push(action);
+        }
+        result.actions = actions;
+        Ok(result.settle(invocation, now))
+    }
+
+    /// Polls what `reprotect` started until each replica is available and replicating from its
+    /// writer, each table's new replica ACTIVE, each Aurora member settled.
+    pub(crate) async fn reprotect_status(
+        &self,
+        ctx: &RecoveryContext,
+        now: DateTime<Utc>,
+    ) -> Result<StepResult, DatabaseError> {
+        let invocation = Instant::now();
+        let mut result = ctx.results.database.clone().ok_or(StepFault::NotStarted("database"))?;
+        let primary = ctx.plan.primary_region.as_str();
+        let pending = |op: &str| {
+            result
+                .pending()
+                .filter(|a| a.operation == op)
+                .map(|a| failback_name(&a.resource).to_string())
+                .collect::<Vec<String>>()
+        };
+        let replicas = pending(CREATE_REPLICA);
+        let ids: Vec<&str> = replicas.iter().map(String::as_str).collect();
+        let found = if ids.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            self.in_primary_region(primary, &ids).await
+        };
+        let tables = pending(ADD_TABLE_REPLICA);
+        let names: Vec<&str> = tables.iter().map(|t| t.trim_start_matches("dynamodb:")).collect();
+        let seen = self.tables_in_recovery(&names).await?;
+        for action in result.actions.iter_mut().filter(|a| a.status == ActionStatus::Pending) {
+            let name = failback_name(&action.resource).to_string();
+            match action.operation.as_str() {
+                CREATE_REPLICA => {
+                    let there = match &found {
+                        Ok(found) => found.get(&reads::key(&name)),
+                        Err(why) => {
+                            action.detail = Some(format!("waiting: {primary} did not answer ({why})"));
+                            continue;
+                        }
+                    };
+                    match there {
+                        // It protects once it replicates: RDS publishes its ReplicaLag then.
+                        Some(i) if i.status == "available" && i.replica_of.is_some() => {
+                            match self.replica_lag(&name, now).await {
+                                Some(lag) => {
+                                    action.status = ActionStatus::Done;
+                                    action.after = i.state();
+                                    action.after["replicaLagSeconds"] = serde_json::json!(lag);
+                                }
+                                None => action.detail = Some("waiting: available, no ReplicaLag reading yet".into()),
+                            }
+                        }
+                        Some(i) if i.status.starts_with("incompatible") || i.status == "failed" => {
+                            return Err(DatabaseError::Failed {
+                                database: name,
+                                reason: format!("the new replica is {}: see its events in {primary}", i.status),
+                            });
+                        }
+                        Some(i) => action.detail = Some(format!("waiting: {}", i.status)),
+                        None => action.detail = Some("waiting: not listed yet".into()),
+                    }
+                }
+                ADD_TABLE_REPLICA => {
+                    let table = name.trim_start_matches("dynamodb:");
+                    let status = seen
+                        .get(table)
+                        .and_then(Option::as_ref)
+                        .and_then(|r| r.peers.iter().find(|(region, _)| region == primary))
+                        .map(|(_, status)| status.clone());
+                    match status.as_deref() {
+                        Some("ACTIVE") => {
+                            action.status = ActionStatus::Done;
+                            action.after = serde_json::json!({"replicaIn": primary, "status": "ACTIVE"});
+                        }
+                        Some(other) => action.detail = Some(format!("waiting: {other}")),
+                        None => action.detail = Some("waiting: not listed yet".into()),
+                    }
+                }
+                GLOBAL_MEMBER => {
+                    let global = name.split(" member ").next().unwrap_or_default().to_string();
+                    let failback = name.split(" member ").nth(1).unwrap_or_default();
+                    let read = self.global_cluster(&global).await?;
+                    let now_member = reprotect::global_member(&global, failback, primary, Some(&read))?;
+                    if now_member.already_done {
+                        action.status = ActionStatus::Done;
+                        action.after = now_member.after;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let result = result.settle(invocation, now);
+        Ok(within_deadline(result, ctx, now, "reprotect not finished", |a| {
+            format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or(""))
+        })?)
+    }
+
+    /// Each global table as the recovery region holds it, with its replicas.
+    async fn tables_in_recovery(&self, names: &[&str]) -> Result<HashMap<String, Option<Replica>>, DatabaseError> {
+        let seen = self
+            .tables
+            .replicas(names, true)
+            .await
+            .map_err(|source| StepFault::Aws {
+                resource: format!("tables {}", names.join(", ")),
+                source,
+            })?;
+        Ok(seen)
+    }
+
+    /// A replica's newest `ReplicaLag` in the primary region, if it has one (best effort).
+    async fn replica_lag(&self, id: &str, now: DateTime<Utc>) -> Option<f64> {
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            self.primary_cloudwatch
+                .config()
+                .to_builder()
+                .timeout_config(rebound_shared::aws::best_effort_timeouts())
+                .build(),
+        );
+        let lags = reads::newest_metrics(&cloudwatch, "ReplicaLag", "DBInstanceIdentifier", &[id], now).await;
+        lags.ok()?.get(id).copied()
+    }
+
+    /// The named instances in the primary region, within the reach timeout; why not, if it
+    /// did not answer.
+    async fn in_primary_region(&self, primary: &str, ids: &[&str]) -> Result<HashMap<String, Instance>, String> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rds = rds::in_region(&self.rds, primary);
+        let found = within_reach(|| reads::instances(&rds, ids))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((reads::key(id), Instance::from(found.get(id)?))))
+            .collect())
+    }
+
+    /// `CreateDBInstanceReadReplica` in the primary region, tagged with the recovery. An
+    /// instance already there under that name carrying this recovery's tag is this recovery's
+    /// own (the SDK retried a call whose answer was lost).
+    async fn create_replica(
+        &self,
+        create: &NewReplica,
+        recovery_id: &str,
+        action: &mut Action,
+    ) -> Result<(), DatabaseError> {
+        let tag = aws_sdk_rds::types::Tag::builder()
+            .key(crate::act::RECOVERY_TAG)
+            .value(recovery_id)
+            .build();
+        let settings = &create.settings;
+        let sent = self
+            .primary_rds
+            .create_db_instance_read_replica()
+            .db_instance_identifier(&create.identifier)
+            .source_db_instance_identifier(&create.source_arn)
+            .db_instance_class(&create.class)
+            .set_db_parameter_group_name(settings.parameter_group_name.clone())
+            .set_db_subnet_group_name(settings.subnet_group_name.clone())
+            .set_vpc_security_group_ids(
+                (!settings.security_group_ids.is_empty()).then(|| settings.security_group_ids.clone()),
+            )
+            .set_kms_key_id(settings.kms_key_id.clone())
+            .tags(tag)
+            .send()
+            .await;
+        let err = match sent {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        if matches!(
+            err.code(),
+            Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault")
+        ) {
+            let ours = reads::instances(&self.primary_rds, &[&create.identifier])
+                .await
+                .ok()
+                .and_then(|found| found.get(&create.identifier).map(Instance::from))
+                .is_some_and(|i| i.recovery_tag.as_deref() == Some(recovery_id));
+            if ours {
+                action.detail = Some(format!(
+                    "{}; found already created by this recovery",
+                    action.detail.as_deref().unwrap_or_default()
+                ));
+                return Ok(());
+            }
+        }
+        Err(aws(&create.identifier, "rds", "CreateDBInstanceReadReplica", &err))
+    }
+}
+
+/// The name an action's resource starts with (`orders-db-use1 (us-east-1, ...)`).
+fn failback_name(resource: &str) -> &str {
+    resource.split(" (").next().unwrap_or(resource)
+}
