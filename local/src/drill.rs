@@ -282,17 +282,30 @@ pub async fn drill_as(
         }
     };
     let definition: Value = serde_json::from_str(DEFINITION).map_err(|e| seed("the definition")(e.to_string()))?;
-    if scenario == Scenario::Failback {
-        eprintln!("drill: first a region-outage failover");
-        let event = inject(Scenario::RegionOutage, &global).await?;
-        let name = crate::asl::unique_execution_name("drill-failover");
+    // A failback and a reprotect follow a failover, once us-east-1 is back; a failback is
+    // reprotected first, as an operator would.
+    let preludes: &[(Scenario, &str)] = match scenario {
+        Scenario::Failback => &[
+            (Scenario::RegionOutage, "drill-failover"),
+            (Scenario::Reprotect, "drill-reprotect"),
+        ],
+        Scenario::Reprotect => &[(Scenario::RegionOutage, "drill-failover")],
+        _ => &[],
+    };
+    for &(before, prefix) in preludes {
+        eprintln!("drill: first {before:?}");
+        let event = inject(before, &global).await?;
+        let name = crate::asl::unique_execution_name(prefix);
         if let (Err(e), _) = execute(&functions, bound.clone(), time_scale, &definition, event, &name).await {
-            eprintln!("drill: the failover before the failback failed: {e}");
+            eprintln!("drill: the {before:?} before the {scenario:?} failed: {e}");
             return Ok((false, json!({ "error": e })));
         }
-        eprintln!("drill: us-east-1 is back: a replica of the recovery-region writer is built there and catches up");
-        prepare_failback(&global, &recovery).await?;
-    } else {
+        if before == Scenario::RegionOutage {
+            eprintln!("drill: us-east-1 is back");
+            region_returns(&global).await?;
+        }
+    }
+    if preludes.is_empty() {
         eprintln!("drill: the primary endpoint http://{primary_health}/health answers 503");
     }
     eprintln!("drill: injecting {scenario:?}");
@@ -461,6 +474,7 @@ fn custom_answers(scenario: Scenario) -> Vec<Value> {
         Scenario::ReadinessCheck | Scenario::LaggingReplica => vec![],
         Scenario::ServiceOutage => vec![warmed],
         Scenario::Failback => vec![drained, warmed, drained, warmed],
+        // The failover's; the reprotect runs none.
         // The warm-up's call hangs in the proxy and never reaches moto.
         Scenario::OperatorSteers => vec![drained],
         _ => vec![drained, warmed],

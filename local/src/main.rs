@@ -40,6 +40,12 @@ enum Command {
     /// Start the deployed state machine, with the inputs the console takes. Prints the
     /// execution's ARN; with --wait, follows it as `watch` does (exit 0 when it succeeded).
     Start(StartArgs),
+    /// After a failover, once the primary region answers: start the deployed state machine to
+    /// build there again what a failback needs (a replica of each new writer under its
+    /// failbackIdentifier, the region back in each global table), then check the failback's
+    /// readiness. Moves no traffic and no writer. Locally: `rebound run --input
+    /// '{"reprotect": true, "reason": "..."}'`.
+    Reprotect(cli::ReprotectArgs),
     /// Where a deployed execution is: its status, the state it is in, the steps done, and the
     /// approval it waits for (with the commands that answer it). Default: the newest execution.
     Status(ExecutionArgs),
@@ -358,6 +364,7 @@ async fn main() -> ExitCode {
             (None, token) => answer(&token.unwrap_or_default(), Err(&cause), approvals_dir, region).await,
         },
         Command::Start(args) => cli::start(args).await,
+        Command::Reprotect(args) => cli::reprotect(args).await,
         Command::Status(args) => cli::status(args).await,
         Command::Watch { execution, every } => cli::watch(execution, every).await,
         Command::Report { execution, out } => cli::report(execution, out).await,

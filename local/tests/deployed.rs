@@ -396,6 +396,10 @@ async fn bad_starts_and_unknown_tokens_are_refused_and_change_nothing() {
             vec!["--mode", "failover", "--reason", "x", "--name", "has space"],
             "--name",
         ),
+        (
+            vec!["--reprotect", "--mode", "failover", "--reason", "x"],
+            "takes no mode",
+        ),
     ] {
         let mut all = vec!["start", "--state-machine", d.machine.as_str()];
         all.extend(args.iter().copied());
@@ -552,4 +556,37 @@ async fn approve_answers_a_local_runs_token_locally_and_not_step_functions() {
     assert!(promoted.db_instances()[0]
         .read_replica_source_db_instance_identifier()
         .is_none());
+}
+
+#[tokio::test]
+async fn rebound_reprotect_starts_the_state_machine_with_a_reprotect() {
+    let d = deployed().await;
+    // `rebound reprotect` is a start with `reprotect: true` and the reason, named for it.
+    let reprotect = d
+        .run(&[
+            "reprotect",
+            "--state-machine",
+            &d.machine,
+            "--reason",
+            "j.doe: us-east-1 is back",
+        ])
+        .await;
+    assert!(reprotect.status.success(), "{}", text(&reprotect.stderr));
+    let arn = text(&reprotect.stdout).trim().to_string();
+    assert!(arn.contains(":reprotect-"), "{arn}");
+    let out = d
+        .sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .expect("described");
+    let input: Value = serde_json::from_str(out.input().unwrap_or("{}")).expect("input");
+    assert_eq!(input, json!({"reprotect": true, "reason": "j.doe: us-east-1 is back"}));
+    d.sfn
+        .stop_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .expect("stopped");
 }

@@ -112,6 +112,34 @@ async fn failback_returns_to_the_primary_region_without_data_loss() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprotect_builds_the_failback_replica_once_the_primary_returns_and_the_failback_is_ready() {
+    let report = verified_report(Scenario::Reprotect).await;
+    // The replica was created by this run (the fact checks moto: a replica of the new writer,
+    // tagged with the reprotect), then the failback's dry runs ran.
+    let created = common::action(&report, "CreateDBInstanceReadReplica");
+    assert_eq!(created["status"], "done", "{created}");
+    assert_eq!(created["alreadyDone"], false, "{created}");
+    let ran = states(&report);
+    let at = |name: &str| {
+        ran.iter()
+            .position(|s| s == name)
+            .unwrap_or_else(|| panic!("{name} in {ran:?}"))
+    };
+    assert!(at("Reprotect") < at("AsFailback") && at("AsFailback") < at("CheckFailbackReadiness"));
+    assert!(
+        !ran.iter().any(|s| s == "InitiateFailover"),
+        "a reprotect moves nothing: {ran:?}"
+    );
+    assert!(
+        report["notification"]["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("protected again: ready to fail back to us-east-1")),
+        "{}",
+        report["notification"]
+    );
+}
+
 /// One field of every action in the report, in order.
 fn action_field<'a>(report: &'a Value, field: &str) -> Vec<&'a str> {
     report["actions"]

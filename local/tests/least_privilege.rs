@@ -31,7 +31,7 @@ const ACTION_OF: [(&str, &str); 4] = [
 ];
 
 /// Grants no `.send()` in the code shows, each with the call that needs it.
-const IMPLIED: [(&str, &str); 3] = [
+const IMPLIED: [(&str, &str); 10] = [
     (
         "kms:GenerateDataKey*",
         "sns:Publish to a topic encrypted with a customer key",
@@ -41,11 +41,24 @@ const IMPLIED: [(&str, &str); 3] = [
         "s3:GetObjectVersion",
         "s3:GetObject of a pinned plan version (VersionId)",
     ),
+    (
+        "dynamodb:CreateTableReplica",
+        "dynamodb:UpdateTable with ReplicaUpdates Create (reprotect)",
+    ),
+    (
+        "dynamodb:Scan",
+        "dynamodb:UpdateTable ReplicaUpdates: the new replica is filled as the caller",
+    ),
+    ("dynamodb:Query", "as dynamodb:Scan"),
+    ("dynamodb:UpdateItem", "as dynamodb:Scan"),
+    ("dynamodb:PutItem", "as dynamodb:Scan"),
+    ("dynamodb:DeleteItem", "as dynamodb:Scan"),
+    ("dynamodb:BatchWriteItem", "as dynamodb:Scan"),
 ];
 
 /// Calls in a shared module a function links but never makes, each with why: the scan reads
 /// modules whole, the role grants what runs.
-const NOT_CALLED: [(&str, &str, &str); 15] = [
+const NOT_CALLED: [(&str, &str, &str); 16] = [
     (
         "service-restoration",
         "put_metric_data",
@@ -108,6 +121,11 @@ const NOT_CALLED: [(&str, &str, &str); 15] = [
         "endpoints: as put_parameter",
     ),
     ("recovery-validator", "get_change", "endpoints: as put_parameter"),
+    (
+        "recovery-validator",
+        "update_table",
+        "global_tables: it reads replicas, database-failover's reprotect adds them",
+    ),
     (
         "recovery-validator",
         "update_event_source_mapping",

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use rebound_shared::error::{DRAINING, DRAIN_SECONDS, PAUSED};
 use rebound_shared::ErrorKind;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn definition() -> Value {
     let text = std::fs::read_to_string(concat!(
@@ -321,7 +321,7 @@ fn each_polling_wait_is_timed_by_the_result_it_polls() {
         );
         waited += 1;
     }
-    assert_eq!(waited, 5);
+    assert_eq!(waited, 6);
 }
 
 #[test]
@@ -347,7 +347,7 @@ fn validation_rounds_run_beside_the_custom_actions_and_one_more_confirms_after_t
     assert_eq!(states["ConfirmRecovery"]["ResultPath"], "$.results.validation");
     assert_eq!(states["RecoveryConfirmed?"]["Choices"][0]["Next"], "SendNotification");
     assert_eq!(states["RecoveryConfirmed?"]["Default"], "WaitBeforeConfirming");
-    // Nothing else reaches the success notification.
+    // Nothing else reaches the success notification, but a reprotect whose failback is ready.
     let into_success: Vec<&String> = states
         .as_object()
         .expect("states")
@@ -362,5 +362,63 @@ fn validation_rounds_run_beside_the_custom_actions_and_one_more_confirms_after_t
         })
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(into_success, ["RecoveryConfirmed?"]);
+    assert_eq!(into_success, ["FailbackReady?", "RecoveryConfirmed?"]);
+}
+
+#[test]
+fn a_reprotect_builds_then_checks_the_failbacks_readiness_and_moves_nothing() {
+    let def = definition();
+    let states = &def["States"];
+    // Only a reprotect the detector took the lease for; before the failover's own way in.
+    let choices = states["EvaluateRecoveryNeeded"]["Choices"].as_array().expect("choices");
+    let at = choices.iter().position(|c| c["Next"] == "Reprotect").expect("a way in");
+    assert_eq!(
+        choices[at]["And"],
+        json!([{"Variable": "$.path", "StringEquals": "reprotect"},
+               {"Variable": "$.decision.recoveryRequired", "BooleanEquals": true}])
+    );
+    let failover = choices
+        .iter()
+        .position(|c| c["Variable"] == "$.decision.recoveryRequired")
+        .expect("the failover's way in");
+    assert!(at < failover);
+    // database-failover builds and polls, as its failover does, paused by an operator but
+    // never draining; any failure is notified.
+    for (name, action) in [("Reprotect", "start"), ("CheckReprotect", "status")] {
+        let state = &states[name];
+        assert_eq!(state["Resource"], "${DatabaseFailoverFunctionArn}", "{name}");
+        assert_eq!(state["Parameters"]["action"], action, "{name}");
+        assert_eq!(state["ResultPath"], "$.results.database", "{name}");
+        assert_eq!(state["Catch"][0]["Next"], "NotifyFailure", "{name}");
+        let retried: Vec<&Value> = state["Retry"]
+            .as_array()
+            .expect("retry")
+            .iter()
+            .flat_map(|r| r["ErrorEquals"].as_array().expect("errors"))
+            .collect();
+        assert!(!retried.contains(&&json!("Rebound.Draining")), "{name}");
+        assert_eq!(
+            retried.contains(&&json!("Rebound.Paused")),
+            name == "Reprotect",
+            "{name}"
+        );
+    }
+    assert_eq!(states["Reprotected?"]["Choices"][0]["Next"], "AsFailback");
+    assert_eq!(states["Reprotected?"]["Default"], "WaitForReprotect");
+    // Then the failback's readiness: the steps' dry runs as a failback, reported, not raised.
+    assert_eq!(states["AsFailback"]["Result"], "failback");
+    assert_eq!(states["AsFailback"]["ResultPath"], "$.mode");
+    assert_eq!(states["AsFailback"]["Next"], "DryRunSteps");
+    assert!(states["ScheduledCheck?"]["Choices"]
+        .as_array()
+        .expect("choices")
+        .contains(&json!({"Variable": "$.path", "StringEquals": "reprotect", "Next": "CheckFailbackReadiness"})));
+    assert_eq!(states["CheckFailbackReadiness"]["Parameters"]["action"], "readiness");
+    assert_eq!(states["CheckFailbackReadiness"]["Next"], "FailbackReady?");
+    assert_eq!(states["FailbackReady?"]["Default"], "FailbackNotReady");
+    assert_eq!(
+        states["FailbackNotReady"]["Result"]["Error"],
+        "Rebound.PreconditionFailed"
+    );
+    assert_eq!(states["FailbackNotReady"]["Next"], "NotifyFailure");
 }

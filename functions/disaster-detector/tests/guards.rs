@@ -330,3 +330,57 @@ async fn only_the_last_recovery_that_did_not_succeed_is_retried_as_its_next_atte
         Some(2)
     );
 }
+
+#[tokio::test]
+async fn a_reprotect_right_after_a_recovery_takes_the_lease_past_the_cooldown_and_needs_no_approval() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector(&moto).await;
+    let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
+    table
+        .finish("orders", "earlier", 1, "succeeded", Utc::now() - Duration::minutes(10))
+        .await
+        .expect("finish");
+    let start = |execution: &str| {
+        json!({"event": {"reprotect": true, "reason": "j.doe: us-east-1 is back"},
+               "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:{execution}")})
+    };
+    let ctx = detector
+        .detect(start("reprotect-1"), Utc::now())
+        .await
+        .expect("decided");
+    assert!(ctx.decision.recovery_required, "{:?}", ctx.decision.reasons);
+    assert_eq!(ctx.path, rebound_shared::context::RecoveryPath::Reprotect);
+    assert!(!ctx.approval_required);
+    // Its deadline is the replicas' building time, not the RTO.
+    let deadline = ctx.timestamps.deadline.expect("deadline");
+    assert!(deadline > Utc::now() + Duration::hours(19), "{deadline}");
+    match table.holder("orders", Utc::now()).await.expect("lease") {
+        Some(Lease::HeldBy { owner, .. }) => assert_eq!(owner, ctx.run_name()),
+        other => panic!("{other:?}"),
+    }
+    // One at a time, as any recovery.
+    let second = detector
+        .detect(start("reprotect-2"), Utc::now())
+        .await
+        .expect("decided");
+    assert!(!second.decision.recovery_required);
+
+    // What a reprotect takes, and what it does not.
+    for (extra, field) in [
+        (json!({"mode": "failover"}), "mode"),
+        (json!({"readinessCheck": true}), "readinessCheck"),
+    ] {
+        let mut start = json!({"reprotect": true, "reason": "j.doe"});
+        start
+            .as_object_mut()
+            .expect("start")
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let err = detector.detect(start, Utc::now()).await.expect_err("refused");
+        assert!(err.to_string().contains(&format!("takes no {field}")), "{err}");
+    }
+    let err = detector
+        .detect(json!({"reprotect": true}), Utc::now())
+        .await
+        .expect_err("no reason");
+    assert!(err.to_string().contains("reason: required"), "{err}");
+}

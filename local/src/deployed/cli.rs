@@ -29,6 +29,10 @@ pub struct StartArgs {
     /// Only check that the recovery side is ready; change nothing.
     #[arg(long)]
     pub readiness_check: bool,
+    /// After a failover, once the primary region answers: build there again what a failback
+    /// needs, then check the failback's readiness (as `rebound reprotect`).
+    #[arg(long)]
+    pub reprotect: bool,
     /// Every read and check, no change.
     #[arg(long)]
     pub dry_run: bool,
@@ -57,6 +61,45 @@ pub struct StartArgs {
     pub wait: bool,
 }
 
+/// `rebound reprotect`: a start with `reprotect: true`.
+#[derive(Debug, clap::Args)]
+pub struct ReprotectArgs {
+    /// The deployed state machine's ARN (the stack's StateMachineArn output).
+    #[arg(long, env = "REBOUND_STATE_MACHINE")]
+    pub state_machine: String,
+    /// Who reprotects and why: kept in the audit and the notification.
+    #[arg(long)]
+    pub reason: String,
+    /// Every read and check, no change: what would be built.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The execution's name (default: reprotect-TIME-RANDOM).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Follow the execution until it ends, as `watch`.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+pub async fn reprotect(args: ReprotectArgs) -> ExitCode {
+    start(StartArgs {
+        state_machine: args.state_machine,
+        mode: None,
+        readiness_check: false,
+        reprotect: true,
+        dry_run: args.dry_run,
+        force: false,
+        reason: Some(args.reason),
+        disaster_type: None,
+        affected_region: None,
+        plan_location: None,
+        input: None,
+        name: args.name,
+        wait: args.wait,
+    })
+    .await
+}
+
 fn failed(e: OpsError) -> ExitCode {
     eprintln!("rebound: {e}");
     e.exit()
@@ -74,6 +117,7 @@ pub async fn start(args: StartArgs) -> ExitCode {
         &[
             ("mode", text(&args.mode)),
             ("readinessCheck", flag(args.readiness_check)),
+            ("reprotect", flag(args.reprotect)),
             ("dryRun", flag(args.dry_run)),
             ("force", flag(args.force)),
             ("reason", text(&args.reason)),
@@ -87,6 +131,8 @@ pub async fn start(args: StartArgs) -> ExitCode {
     };
     let prefix = if args.readiness_check {
         "readiness".to_string()
+    } else if args.reprotect {
+        "reprotect".to_string()
     } else {
         args.mode.clone().unwrap_or_else(|| "start".into())
     };

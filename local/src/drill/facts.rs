@@ -133,7 +133,8 @@ pub(super) fn custom_actions_fact(scenario: Scenario, ended: &Ended) -> Verified
         .unwrap_or_default();
     let [(drain, drained), (warm, warmed)] = CUSTOM_ANSWERS;
     let want = match scenario {
-        Scenario::ReadinessCheck | Scenario::LaggingReplica => "none".to_string(),
+        // A reprotect runs none of them: its context is its own.
+        Scenario::ReadinessCheck | Scenario::LaggingReplica | Scenario::Reprotect => "none".to_string(),
         // A service restore moves nothing: only the step after services runs.
         Scenario::ServiceOutage => format!("{warm} succeeded ({warmed})"),
         // Hung past its timeout, skipped by the operator meanwhile: the recovery went on.
@@ -148,4 +149,116 @@ pub(super) fn custom_actions_fact(scenario: Scenario, ended: &Ended) -> Verified
         ran.join(", ")
     };
     fact("custom actions", want, found)
+}
+
+/// What a reprotect leaves: the failback replica in the primary region, replicating from the
+/// recovery-region writer and tagged with the reprotect; the failback's readiness; the lease
+/// released and no cooldown started (the last recovery is still the failover).
+pub(super) async fn reprotect_facts(
+    envelopes: &[Value],
+    global: &SdkConfig,
+    recovery: &SdkConfig,
+) -> Result<Vec<Verified>, DrillError> {
+    let read = |what: &'static str| move |e: String| DrillError::Read { what, message: e };
+    let primary = rebound_shared::aws::in_region(global, PRIMARY);
+    let writer = aws_sdk_rds::Client::new(recovery)
+        .describe_db_instances()
+        .db_instance_identifier(rebound_moto::seed::REPLICA_DB)
+        .send()
+        .await
+        .map_err(|e| read("the writer")(format!("{e:?}")))?;
+    let writer_arn = writer
+        .db_instances()
+        .first()
+        .and_then(|d| d.db_instance_arn())
+        .unwrap_or_default()
+        .to_string();
+    let built = aws_sdk_rds::Client::new(&primary)
+        .describe_db_instances()
+        .db_instance_identifier(FAILBACK_DB)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.db_instances().first().cloned());
+    // What the reprotect's notification says (its last one: a failed run has no context).
+    let told: Value = envelopes
+        .iter()
+        .filter_map(|e| {
+            e["Message"]
+                .as_str()
+                .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        })
+        .rfind(|body| body["mode"] == "failback")
+        .unwrap_or(Value::Null);
+    let recovery_id = told["recoveryId"].as_str().unwrap_or_default().to_string();
+    let replica = built.as_ref().map_or("missing".to_string(), |d| {
+        let tagged = d
+            .tag_list()
+            .iter()
+            .any(|t| t.key() == Some("rebound:recovery-id") && t.value() == Some(recovery_id.as_str()));
+        format!(
+            "{}, replica of {}, {} group, tagged: {tagged}",
+            d.db_instance_status().unwrap_or("?"),
+            d.read_replica_source_db_instance_identifier().unwrap_or("nothing"),
+            d.db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_name())
+                .unwrap_or("no"),
+        )
+    });
+    let readiness = match told["readiness"]["ready"].as_bool() {
+        Some(true) => "ready".to_string(),
+        Some(false) => {
+            let failing: Vec<String> = told["readiness"]["failing"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        c["name"].as_str().unwrap_or("?"),
+                        c["detail"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            format!("NOT READY: {}", failing.join("; "))
+        }
+        None => "not checked".to_string(),
+    };
+    let table = rebound_shared::table::RecoveryTable::new(recovery, TABLE);
+    let lease = table
+        .holder("orders", Utc::now())
+        .await
+        .map_err(|e| read("the lease")(e.to_string()))?;
+    let last = table
+        .last_recovery("orders")
+        .await
+        .map_err(|e| read("the last recovery")(e.to_string()))?
+        .map_or("none".to_string(), |l| {
+            if l.recovery_id == recovery_id {
+                "the reprotect".to_string()
+            } else {
+                "the failover".to_string()
+            }
+        });
+    Ok(vec![
+        fact(
+            &format!("{FAILBACK_DB} ({PRIMARY})"),
+            format!("available, replica of {writer_arn}, {FAILBACK_PARAMETER_GROUP} group, tagged: true"),
+            replica,
+        ),
+        fact(
+            "the failback's readiness",
+            "ready, as a failback",
+            format!("{readiness}, as a {}", told["mode"].as_str().unwrap_or("none")),
+        ),
+        fact(
+            "lease released, no cooldown from the reprotect",
+            "released, last recovery: the failover",
+            format!(
+                "{}, last recovery: {last}",
+                if lease.is_none() { "released" } else { "HELD" }
+            ),
+        ),
+    ])
 }

@@ -53,6 +53,10 @@ pub(super) async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Val
             "resources": [format!("arn:aws:events:{RECOVERY}:123456789012:rule/rebound-orders-ReadinessCheck")],
             "detail": {}
         })),
+        Scenario::Reprotect => Ok(json!({
+            "reprotect": true,
+            "reason": "us-east-1 answers again: protect the orders database from us-west-2 (change CHG-1044)",
+        })),
         Scenario::Failback => Ok(json!({
             "mode": "failback",
             "reason": "us-east-1 healthy for 24 h; returning (change CHG-1043)",

@@ -16,6 +16,10 @@ pub enum Scenario {
     /// After a region-outage failover, the primary region is back: DNS returns to it and a
     /// replica built there from the recovery-region writer is promoted, with no data lost.
     Failback,
+    /// After a region-outage failover, the primary region answers again: `rebound reprotect`
+    /// builds a replica of the recovery-region writer there, waits until it replicates, and
+    /// the failback's readiness check finds everything ready. No traffic or writer moves.
+    Reprotect,
     /// One service in the primary region fails: only that service is restored in the recovery
     /// region; DNS and the database stay where they are.
     ServiceOutage,
@@ -48,12 +52,13 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 13] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
         Scenario::Switchover,
         Scenario::Failback,
+        Scenario::Reprotect,
         Scenario::ServiceOutage,
         Scenario::ReadinessCheck,
         Scenario::SecurityIncident,
@@ -120,6 +125,7 @@ impl Scenario {
         match self {
             Scenario::ServiceOutage => "serviceRestore",
             Scenario::ReadinessCheck => "readinessCheck",
+            Scenario::Reprotect => "reprotect",
             _ => "failover",
         }
     }
@@ -135,7 +141,7 @@ impl Scenario {
 
     pub(super) fn expected_type(self) -> &'static str {
         match self {
-            Scenario::RegionOutage | Scenario::Switchover | Scenario::Failback => "regionOutage",
+            Scenario::RegionOutage | Scenario::Switchover | Scenario::Failback | Scenario::Reprotect => "regionOutage",
             Scenario::AzOutage => "azOutage",
             Scenario::DataCorruption => "dataCorruption",
             Scenario::ServiceOutage => "serviceOutage",

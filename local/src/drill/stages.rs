@@ -10,6 +10,7 @@ pub(super) fn order_fact(scenario: Scenario, ended: &Ended) -> Verified {
     let want = match scenario {
         _ if !scenario.moves_region() && scenario != Scenario::ServiceOutage => "nothing restored",
         Scenario::ServiceOutage => "every service restored at once (no writer moves)",
+        Scenario::Reprotect => "only the databases rebuilt (a reprotect restores no service)",
         _ => "capacity began before the databases were done; what needs the writer began after",
     };
     let found = match results {
@@ -29,6 +30,7 @@ pub(super) fn order_fact(scenario: Scenario, ended: &Ended) -> Verified {
                 format!("capacity {capacity}; what needs the writer {writer}")
             }
             (None, None, Some(_)) => "every service restored at once (no writer moves)".to_string(),
+            (Some(_), None, None) => "only the databases rebuilt (a reprotect restores no service)".to_string(),
             (None, None, None) => "nothing restored".to_string(),
             _ => "a stage is missing from the results".to_string(),
         },

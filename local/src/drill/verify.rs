@@ -369,6 +369,9 @@ pub(super) async fn verify(
     facts.push(super::facts::consumer_fact(scenario, global, recovery, world).await?);
     facts.push(super::facts::custom_actions_fact(scenario, ended));
     facts.push(super::stages::order_fact(scenario, ended));
+    if scenario == Scenario::Reprotect {
+        facts.extend(super::facts::reprotect_facts(&envelopes, global, recovery).await?);
+    }
     if scenario == Scenario::DataCorruption {
         let restored = rds
             .describe_db_instances()

@@ -59,15 +59,17 @@ impl<'a> Planned<'a> {
     /// What a recovery did, or, before it acts, what its dry runs say it would do.
     pub fn of(ctx: &'a RecoveryContext) -> Planned<'a> {
         let dry = ctx.dry_runs.as_ref();
+        // A reprotect's results built the failback's replicas; its forecast is the failback's.
+        let done_counts = ctx.path != crate::context::RecoveryPath::Reprotect;
         let pick = |done: Option<&'a StepResult>, planned: Option<&'a DryRun>| -> &'a [Action] {
-            match (done, planned) {
+            match (done.filter(|_| done_counts), planned) {
                 (Some(r), _) => &r.actions,
                 (None, Some(DryRun::Ran(r))) => &r.actions,
                 _ => &[],
             }
         };
         let r = &ctx.results;
-        let services = if r.capacity.is_some() || r.services.is_some() {
+        let services = if done_counts && (r.capacity.is_some() || r.services.is_some()) {
             [r.capacity.as_ref(), r.services.as_ref()]
                 .into_iter()
                 .flatten()
