@@ -155,9 +155,17 @@ pub fn decide(
             isolation_security_group_id,
             ..
         } => {
-            let instance = observed
-                .instance(identifier)
-                .ok_or_else(|| precondition(identifier, "not found in the recovery region"))?;
+            let instance = observed.instance(identifier).ok_or_else(|| {
+                // A failback's replica is what a reprotect builds: the readiness says so.
+                let reason = match ctx.mode {
+                    Mode::Failback => format!(
+                        "not found in {}: after a failover, `rebound reprotect` builds it as a replica of {source_identifier}",
+                        ctx.plan.primary_region
+                    ),
+                    _ => "not found in the recovery region".to_string(),
+                };
+                precondition(identifier, reason)
+            })?;
             let state = instance.state();
             let status = instance.status.as_str();
             if instance.replica_of.is_none() {

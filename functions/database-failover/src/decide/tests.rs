@@ -168,6 +168,10 @@ fn a_replica_missing_not_available_or_already_promoted_is_told_apart() {
         "precondition: not found in the recovery region"
     );
     assert_eq!(
+        kind(decide(&context("failback"), &replica(false), &Observed::default(), now())),
+        format!("precondition: not found in us-east-1: after a failover, `rebound reprotect` builds it as a replica of {SOURCE}")
+    );
+    assert_eq!(
         kind(decide(
             &ctx,
             &replica(false),

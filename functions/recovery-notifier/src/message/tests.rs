@@ -133,3 +133,19 @@ fn a_cancelled_recovery_is_told_as_cancelled_whichever_step_met_the_cancel() {
     assert!(note.text.contains("was cancelled by j.doe at "), "{}", note.text);
     assert!(note.text.contains("a false alarm"), "{}", note.text);
 }
+
+#[test]
+fn a_reprotect_is_told_as_protected_again_or_as_a_failed_reprotect() {
+    let mut done = request("recovery-notifier-success.json");
+    done.context.path = rebound_shared::context::RecoveryPath::Reprotect;
+    done.context.mode = rebound_shared::context::Mode::Failback;
+    let note = compose(&done, Utc::now());
+    assert_eq!(
+        note.subject,
+        "[Rebound] orders protected again: ready to fail back to us-east-1"
+    );
+    let mut failed = request("recovery-notifier-failure.json");
+    failed.context.path = rebound_shared::context::RecoveryPath::Reprotect;
+    let note = compose(&failed, Utc::now());
+    assert!(note.subject.contains("orders reprotect FAILED: "), "{}", note.subject);
+}

@@ -60,6 +60,7 @@ fn each_step_times_its_own_wait_and_validation_rounds_are_spaced_by_the_definiti
             wait("WaitForCapacity", json!("$.results.capacity.nextCheckSeconds")),
             wait("WaitForDatabaseFailover", json!("$.results.database.nextCheckSeconds")),
             wait("WaitForDnsFailover", json!("$.results.dns.nextCheckSeconds")),
+            wait("WaitForReprotect", json!("$.results.database.nextCheckSeconds")),
             wait("WaitForServices", json!("$.results.services.nextCheckSeconds")),
             wait("WaitForWriterServices", json!("$.results.services.nextCheckSeconds")),
         ]
