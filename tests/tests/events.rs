@@ -225,3 +225,17 @@ fn regional_disasters_and_data_corruption_take_the_failover_path() {
     let security = decide_value(serde_json::json!({"disasterType": "securityIncident", "reason": "leaked keys"}));
     assert!(security.approval_required, "security incidents always need approval");
 }
+
+#[test]
+fn a_reprotect_start_builds_the_failback_without_approval_or_the_rtos_deadline() {
+    let ctx = decide("manual-start-reprotect.json");
+    assert_eq!(ctx.path, rebound_shared::context::RecoveryPath::Reprotect);
+    assert!(ctx.decision.recovery_required);
+    assert!(!ctx.approval_required, "a reprotect moves no writer");
+    let deadline = ctx.timestamps.deadline.expect("deadline");
+    let decided = ctx.timestamps.decided_at.expect("decided");
+    assert_eq!(
+        (deadline - decided).num_seconds(),
+        rebound_shared::objectives::REPROTECT_SECONDS as i64
+    );
+}
