@@ -294,7 +294,10 @@ pub async fn drill_as(
     };
     for &(before, prefix) in preludes {
         eprintln!("drill: first {before:?}");
-        let event = inject(before, &global).await?;
+        let event = match before {
+            Scenario::Reprotect => manual_reprotect(),
+            _ => inject(before, &global).await?,
+        };
         let name = crate::asl::unique_execution_name(prefix);
         if let (Err(e), _) = execute(&functions, bound.clone(), time_scale, &definition, event, &name).await {
             eprintln!("drill: the {before:?} before the {scenario:?} failed: {e}");

@@ -70,6 +70,9 @@ pub struct LastRecovery {
     pub finished_at: DateTime<Utc>,
     /// Which run of the recovery ended so (1, then one more per retry).
     pub attempt: u32,
+    /// It moved the application out of the primary region (a failover, switchover or drill):
+    /// what a reprotect follows.
+    pub moved_away: bool,
 }
 
 pub(crate) fn pk(application: &str) -> AttributeValue {
@@ -258,7 +261,35 @@ impl RecoveryTable {
             outcome: text(&item, "outcome"),
             finished_at,
             attempt,
+            moved_away: item
+                .get("movedAway")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
         }))
+    }
+
+    /// When the application was last protected again (a reprotect that succeeded).
+    pub async fn last_reprotect(&self, application: &str) -> Result<Option<DateTime<Utc>>, AwsError> {
+        Ok(self
+            .get(application, "last-reprotect")
+            .await?
+            .and_then(|item| time(&item, "finishedAt")))
+    }
+
+    /// Records a reprotect that succeeded: no automatic reprotect follows the same recovery.
+    pub async fn reprotected(&self, application: &str, recovery_id: &str, now: DateTime<Utc>) -> Result<(), AwsError> {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", pk(application))
+            .item("sk", s("last-reprotect"))
+            .item("recoveryId", s(recovery_id))
+            .item("finishedAt", n(now.timestamp()))
+            .send()
+            .await
+            .map_err(|e| crate::error::from_sdk("dynamodb", "PutItem", &e))?;
+        Ok(())
     }
 
     /// Records how a recovery (its `attempt`th run) ended; the cooldown counts from here.
@@ -268,6 +299,7 @@ impl RecoveryTable {
         recovery_id: &str,
         attempt: u32,
         outcome: &str,
+        moved_away: bool,
         now: DateTime<Utc>,
     ) -> Result<(), AwsError> {
         self.client
@@ -278,6 +310,7 @@ impl RecoveryTable {
             .item("recoveryId", s(recovery_id))
             .item("attempt", n(i64::from(attempt)))
             .item("outcome", s(outcome))
+            .item("movedAway", AttributeValue::Bool(moved_away))
             .item("finishedAt", n(now.timestamp()))
             .send()
             .await

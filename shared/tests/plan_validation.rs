@@ -672,3 +672,23 @@ fn a_replicas_reprotect_settings_need_its_failback_replica_and_are_checked() {
         ]
     );
 }
+
+#[test]
+fn a_reprotect_when_the_primary_is_healthy_needs_a_signal_to_see_it_by() {
+    let mut plan = example();
+    set(&mut plan, "/detection/reprotectWhenHealthy", json!(true));
+    let parsed = RecoveryPlan::from_value(&plan).expect("valid");
+    assert!(parsed.detection.reprotect_when_healthy);
+    let blind = problems(|p| {
+        set(p, "/detection/reprotectWhenHealthy", json!(true));
+        set(p, "/detection/alarms", json!([]));
+        set(p, "/detection/metrics", json!([]));
+    });
+    assert!(
+        blind.contains(
+            &"detection.reprotectWhenHealthy: needs an alarm or metric signal: the primary is seen healthy through them"
+                .to_string()
+        ),
+        "{blind:?}"
+    );
+}

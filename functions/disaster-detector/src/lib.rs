@@ -4,6 +4,7 @@
 
 mod decide;
 pub mod event;
+pub mod reprotect;
 pub mod signals;
 
 use chrono::{DateTime, Utc};
@@ -129,6 +130,9 @@ impl Detector {
         let mut context = assess(&trigger, request.event, plan, recovery_id, now)?;
         context.plan_ref = plan_ref;
         self.quorum(&trigger, &mut context, now).await;
+        if matches!(trigger, TriggerEvent::Schedule(_)) && context.plan.detection.reprotect_when_healthy {
+            self.reprotect_when_healthy(&mut context, now).await;
+        }
         if let Some(of) = retry_of {
             retry(self.table.as_ref(), &mut context, &of).await?;
         }
@@ -164,6 +168,28 @@ impl Detector {
                 found: found.clone().unwrap_or_else(|| "(none given)".into()),
                 expected: expected.clone(),
             }),
+        }
+    }
+
+    /// A scheduled check after a failover, where the plan asks for it: once every signal of the
+    /// primary reads healthy, it becomes a reprotect ([`reprotect`]). Anything unread leaves it a
+    /// readiness check, with the reason.
+    async fn reprotect_when_healthy(&self, ctx: &mut RecoveryContext, now: DateTime<Utc>) {
+        let Some(table) = &self.table else {
+            return;
+        };
+        let app = ctx.application.clone();
+        let due = match futures_util::join!(table.last_recovery(&app), table.last_reprotect(&app)) {
+            (Ok(last), Ok(protected)) => reprotect::pending(last.as_ref(), protected),
+            (Err(e), _) | (_, Err(e)) => Err(format!("the recovery table could not be read ({e})")),
+        };
+        let signals = match &due {
+            Ok(_) => signals::read(&self.config, &ctx.plan, None, now).await,
+            Err(_) => Vec::new(),
+        };
+        match due.and_then(|why| reprotect::primary_healthy(&signals).map(|()| why)) {
+            Ok(why) => reprotect::become_reprotect(ctx, why, now),
+            Err(why) => ctx.decision.reasons.push(format!("no reprotect: {why}")),
         }
     }
 

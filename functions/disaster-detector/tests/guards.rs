@@ -78,7 +78,14 @@ async fn the_cooldown_holds_automatic_and_manual_starts_until_forced() {
     let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
     // A recovery ended ten minutes ago (the plan's cooldown is an hour), its lease released.
     table
-        .finish("orders", "earlier", 1, "succeeded", Utc::now() - Duration::minutes(10))
+        .finish(
+            "orders",
+            "earlier",
+            1,
+            "succeeded",
+            true,
+            Utc::now() - Duration::minutes(10),
+        )
         .await
         .expect("finish");
 
@@ -255,7 +262,14 @@ async fn only_the_last_recovery_that_did_not_succeed_is_retried_as_its_next_atte
 
     // orders-1 failed a minute ago, after it changed things (the cooldown runs).
     table
-        .finish("orders", "orders-1", 1, "failed", Utc::now() - Duration::minutes(1))
+        .finish(
+            "orders",
+            "orders-1",
+            1,
+            "failed",
+            true,
+            Utc::now() - Duration::minutes(1),
+        )
         .await
         .expect("finish");
     let other = detector
@@ -318,7 +332,7 @@ async fn only_the_last_recovery_that_did_not_succeed_is_retried_as_its_next_atte
     );
     table.release("orders", "orders-1-retry-a").await.expect("released");
     table
-        .finish("orders", "orders-1", 2, "succeeded", Utc::now())
+        .finish("orders", "orders-1", 2, "succeeded", true, Utc::now())
         .await
         .expect("finish");
     let done = detector
@@ -337,7 +351,14 @@ async fn a_reprotect_right_after_a_recovery_takes_the_lease_past_the_cooldown_an
     let detector = detector(&moto).await;
     let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
     table
-        .finish("orders", "earlier", 1, "succeeded", Utc::now() - Duration::minutes(10))
+        .finish(
+            "orders",
+            "earlier",
+            1,
+            "succeeded",
+            true,
+            Utc::now() - Duration::minutes(10),
+        )
         .await
         .expect("finish");
     let start = |execution: &str| {
@@ -383,4 +404,100 @@ async fn a_reprotect_right_after_a_recovery_takes_the_lease_past_the_cooldown_an
         .await
         .expect_err("no reason");
     assert!(err.to_string().contains("reason: required"), "{err}");
+}
+
+/// The plan's `reprotectWhenHealthy`: a scheduled check after a failover becomes a reprotect once
+/// every signal of the primary reads healthy, and only once per recovery.
+#[tokio::test]
+async fn a_scheduled_check_reprotects_once_the_primary_reads_healthy_after_a_failover() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let config = moto.config("us-west-2");
+    let detector = detector(&moto).await;
+    let mut plan: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/plan.json")).expect("plan"),
+    )
+    .expect("json");
+    plan["detection"]["reprotectWhenHealthy"] = json!(true);
+    seed::plan_parameter(&config, "/rebound/orders/plan", &plan.to_string())
+        .await
+        .expect("plan");
+    let table = RecoveryTable::new(&config, TABLE);
+    let scheduled = |n: u32| {
+        json!({"event": event("scheduled-readiness.json"),
+               "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:scheduled-{n}")})
+    };
+    let reasons = |ctx: &rebound_shared::RecoveryContext| ctx.decision.reasons.join(" | ");
+
+    // No recovery yet: a readiness check.
+    let ctx = detector.detect(scheduled(1), Utc::now()).await.expect("decided");
+    assert_eq!(ctx.path, rebound_shared::context::RecoveryPath::ReadinessCheck);
+    assert!(
+        reasons(&ctx).contains("no reprotect: no recovery has run"),
+        "{}",
+        reasons(&ctx)
+    );
+
+    // After a failover, while the primary's alarms still fire: still a readiness check.
+    table
+        .finish(
+            "orders",
+            "orders-1",
+            1,
+            "succeeded",
+            true,
+            Utc::now() - Duration::minutes(30),
+        )
+        .await
+        .expect("finish");
+    let ctx = detector.detect(scheduled(2), Utc::now()).await.expect("decided");
+    assert_eq!(ctx.path, rebound_shared::context::RecoveryPath::ReadinessCheck);
+    assert!(reasons(&ctx).contains("not seen healthy yet"), "{}", reasons(&ctx));
+    assert!(table.holder("orders", Utc::now()).await.expect("lease").is_none());
+
+    // The primary is back: a reprotect, holding the lease.
+    for name in ["orders-api-5xx-rate", "orders-alb-unhealthy-hosts"] {
+        seed::alarm(&moto.config("us-east-1"), name, "OK").await.expect("alarm");
+    }
+    let ctx = detector.detect(scheduled(3), Utc::now()).await.expect("decided");
+    assert!(
+        reasons(&ctx).contains("SuccessPercent (us-east-1) (no datapoint)"),
+        "a signal not read is not healthy: {}",
+        reasons(&ctx)
+    );
+    let synthetics = ("Orders/Synthetics", "SuccessPercent", [("Canary", "orders-checkout")]);
+    seed::metric(
+        &moto.config("us-east-1"),
+        synthetics.0,
+        synthetics.1,
+        &synthetics.2,
+        100.0,
+    )
+    .await
+    .expect("metric");
+    let ctx = detector.detect(scheduled(5), Utc::now()).await.expect("decided");
+    assert_eq!(
+        ctx.path,
+        rebound_shared::context::RecoveryPath::Reprotect,
+        "{}",
+        reasons(&ctx)
+    );
+    assert!(ctx.decision.recovery_required && !ctx.dry_run && !ctx.approval_required);
+    match table.holder("orders", Utc::now()).await.expect("lease") {
+        Some(Lease::HeldBy { owner, .. }) => assert_eq!(owner, ctx.run_name()),
+        other => panic!("{other:?}"),
+    }
+    table.release("orders", &ctx.run_name()).await.expect("released");
+
+    // Once it succeeded (the notifier records it), the next check is a readiness check again.
+    table
+        .reprotected("orders", &ctx.recovery_id, Utc::now())
+        .await
+        .expect("recorded");
+    let ctx = detector.detect(scheduled(4), Utc::now()).await.expect("decided");
+    assert_eq!(ctx.path, rebound_shared::context::RecoveryPath::ReadinessCheck);
+    assert!(
+        reasons(&ctx).contains("protected again since recovery orders-1"),
+        "{}",
+        reasons(&ctx)
+    );
 }

@@ -17,7 +17,7 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::reports::ReportStore;
-use rebound_shared::step::elapsed_ms;
+use rebound_shared::step::{elapsed_ms, towards_recovery};
 use rebound_shared::table::RecoveryTable;
 use rebound_shared::{report, RecoveryContext};
 use serde_json::{json, Value};
@@ -248,7 +248,13 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
         json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed, "attempt": ctx.attempt });
     let attempt = || async {
         if changed {
-            table.finish(app, &ctx.recovery_id, ctx.attempt, outcome, now).await?;
+            let moved_away = ctx.path == RecoveryPath::Failover && towards_recovery(ctx);
+            table
+                .finish(app, &ctx.recovery_id, ctx.attempt, outcome, moved_away, now)
+                .await?;
+        }
+        if ctx.path == RecoveryPath::Reprotect && outcome == "succeeded" {
+            table.reprotected(app, &ctx.recovery_id, now).await?;
         }
         let released = table.release(app, &ctx.run_name()).await?;
         table.audit(app, &ctx.recovery_id, "outcome", now, &detail).await?;

@@ -301,6 +301,32 @@ async fn the_end_of_a_recovery_releases_its_lease_and_starts_the_cooldown() {
     );
     let last = table.last_recovery("orders").await.expect("read").expect("recorded");
     assert_eq!((last.recovery_id.as_str(), last.outcome.as_str()), (id, "succeeded"));
+    assert!(
+        last.moved_away,
+        "a failover moved the application: a reprotect follows it"
+    );
+    assert_eq!(table.last_reprotect("orders").await.expect("read"), None);
+
+    // A reprotect that succeeded: the lease goes, no cooldown, and it is recorded as protecting.
+    let reprotect_id = "orders-20261124T091000Z";
+    let now = Utc::now();
+    table
+        .acquire("orders", reprotect_id, now, now + chrono::Duration::hours(1))
+        .await
+        .expect("lease for the reprotect");
+    let mut reprotected = event("recovery-notifier-success.json");
+    reprotected["context"]["recoveryId"] = json!(reprotect_id);
+    reprotected["context"]["path"] = json!("reprotect");
+    reprotected["context"]["mode"] = json!("failback");
+    let result = notifier.handle(reprotected, Utc::now()).await.expect("notified");
+    assert_eq!(
+        end_recovery(&result).detail.as_deref(),
+        Some("succeeded; lease released; a reprotect moves no traffic or writer, so no cooldown")
+    );
+    assert_eq!(table.holder("orders", Utc::now()).await.expect("lease"), None);
+    let still = table.last_recovery("orders").await.expect("read").expect("recorded");
+    assert_eq!(still.recovery_id, id, "the cooldown still counts from the failover");
+    assert!(table.last_reprotect("orders").await.expect("read").is_some());
 }
 
 #[tokio::test]

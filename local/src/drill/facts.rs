@@ -243,6 +243,14 @@ pub(super) async fn reprotect_facts(
         });
     Ok(vec![
         fact(
+            "started by",
+            "schedule (the plan's reprotectWhenHealthy)",
+            format!(
+                "{} (the plan's reprotectWhenHealthy)",
+                told["disaster"]["source"].as_str().unwrap_or("nothing")
+            ),
+        ),
+        fact(
             &format!("{FAILBACK_DB} ({PRIMARY})"),
             format!("available, replica of {writer_arn}, {FAILBACK_PARAMETER_GROUP} group, tagged: true"),
             replica,

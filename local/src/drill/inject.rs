@@ -47,16 +47,10 @@ pub(super) async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Val
             "disasterType": "serviceOutage",
             "affectedServices": ["orders-worker"],
         })),
-        Scenario::ReadinessCheck => Ok(json!({
-            "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "123456789012", "time": now.to_rfc3339(), "region": RECOVERY,
-            "resources": [format!("arn:aws:events:{RECOVERY}:123456789012:rule/rebound-orders-ReadinessCheck")],
-            "detail": {}
-        })),
-        Scenario::Reprotect => Ok(json!({
-            "reprotect": true,
-            "reason": "us-east-1 answers again: protect the orders database from us-west-2 (change CHG-1044)",
-        })),
+        Scenario::ReadinessCheck => Ok(scheduled_event(now)),
+        // The plan's detection.reprotectWhenHealthy: the scheduled check finds the primary's
+        // signals healthy after the failover.
+        Scenario::Reprotect => Ok(scheduled_event(now)),
         Scenario::Failback => Ok(json!({
             "mode": "failback",
             "reason": "us-east-1 healthy for 24 h; returning (change CHG-1043)",
@@ -64,6 +58,24 @@ pub(super) async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Val
             "force": true,
         })),
     }
+}
+
+/// EventBridge's event for the stack's readiness schedule.
+fn scheduled_event(now: chrono::DateTime<Utc>) -> Value {
+    json!({
+        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": now.to_rfc3339(), "region": RECOVERY,
+        "resources": [format!("arn:aws:events:{RECOVERY}:123456789012:rule/rebound-orders-ReadinessCheck")],
+        "detail": {}
+    })
+}
+
+/// An operator's `rebound reprotect`.
+pub(super) fn manual_reprotect() -> Value {
+    json!({
+        "reprotect": true,
+        "reason": "us-east-1 answers again: protect the orders database from us-west-2 (change CHG-1044)",
+    })
 }
 
 pub(super) async fn inject_region_outage(global: &SdkConfig) -> Result<Value, DrillError> {

@@ -283,6 +283,9 @@ pub(super) async fn seed_world(
         plan["databases"] = json!([{"kind": "auroraGlobal", "identifier": AURORA_GLOBAL,
                                     "targetClusterArn": target, "failbackClusterArn": writer}]);
     }
+    if scenario == Scenario::Reprotect {
+        plan["detection"]["reprotectWhenHealthy"] = json!(true);
+    }
     if plan["databases"][0]["kind"] == "readReplica" {
         plan["databases"][0]["failbackIdentifier"] = json!(FAILBACK_DB);
         plan["databases"][0]["reprotect"] = json!({"parameterGroupName": FAILBACK_PARAMETER_GROUP});

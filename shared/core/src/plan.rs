@@ -123,6 +123,10 @@ pub struct Detection {
     /// Whether AWS Health events for the primary region count as a signal.
     #[serde(default = "default_true")]
     pub health_events: bool,
+    /// After a failover, the scheduled check that finds every alarm and metric signal of the
+    /// primary readable and healthy starts a reprotect (once per recovery).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reprotect_when_healthy: bool,
 }
 
 impl Default for Detection {
@@ -135,6 +139,7 @@ impl Default for Detection {
             unknown_signals: UnknownSignals::default(),
             cooldown_seconds: 0,
             health_events: true,
+            reprotect_when_healthy: false,
         }
     }
 }

@@ -137,6 +137,7 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
             "unknownSignals",
             "cooldownSeconds",
             "healthEvents",
+            "reprotectWhenHealthy",
         ],
     ) else {
         return;
@@ -250,6 +251,12 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
     }
     c.one_of("detection", d, "unknownSignals", false, &["abstain", "failing"]);
     c.seconds("detection", d, "cooldownSeconds", false, 0, ">= 0");
+    if c.boolean("detection", d, "reprotectWhenHealthy", false) == Some(true) && signals == 0 {
+        c.report(
+            "detection.reprotectWhenHealthy",
+            "needs an alarm or metric signal: the primary is seen healthy through them",
+        );
+    }
 }
 
 fn check_databases(
