@@ -45,6 +45,16 @@ impl Capacities {
     /// Each service's current capacity, in the order given: a missing or inactive service is a
     /// precondition; a failed read fails every service of its batch.
     pub async fn read(&self, services: &[&Service]) -> Vec<Result<Capacity, StepFault>> {
+        self.read_with_fargate(services).await.0
+    }
+
+    /// [`Capacities::read`], and the task definition of each ECS service that runs on Fargate on
+    /// demand (launch type FARGATE, or the FARGATE capacity provider), by resource name, from the
+    /// same reads.
+    pub async fn read_with_fargate(
+        &self,
+        services: &[&Service],
+    ) -> (Vec<Result<Capacity, StepFault>>, BTreeMap<String, String>) {
         let mut ecs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut groups: Vec<&str> = Vec::new();
         for service in services {
@@ -72,7 +82,22 @@ impl Capacities {
             })
             .collect();
         let done: Vec<_> = stream::iter(reads).buffered(CONCURRENCY).collect().await;
-        services
+        let mut fargate = BTreeMap::new();
+        for (cluster, _, found) in &done {
+            if let (Some(cluster), Ok(Found::Ecs(found, _))) = (cluster, found) {
+                for (name, svc) in found {
+                    let on_fargate = svc.launch_type().is_some_and(|t| t.as_str() == "FARGATE")
+                        || svc
+                            .capacity_provider_strategy()
+                            .iter()
+                            .any(|p| p.capacity_provider() == "FARGATE");
+                    if let (true, Some(definition)) = (on_fargate, svc.task_definition()) {
+                        fargate.insert(format!("ecs:{cluster}/{name}"), definition.to_string());
+                    }
+                }
+            }
+        }
+        let capacities = services
             .iter()
             .map(|service| {
                 let resource = service.resource_name();
@@ -122,7 +147,8 @@ impl Capacities {
                     },
                 }
             })
-            .collect()
+            .collect();
+        (capacities, fargate)
     }
 
     async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Found, StepFault> {

@@ -32,7 +32,6 @@ pub struct Ask {
 /// A quota as the account has it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quota {
-    pub code: String,
     pub name: String,
     pub value: f64,
     /// What is used now (None: no usage datapoint in the last 10 minutes).
@@ -148,8 +147,8 @@ impl RecoveryValidator {
 
     /// What the ECS services on Fargate add: each one's target less what it is set to now.
     async fn fargate_asks(&self, services: &[&Service], peaks: &HashMap<String, f64>) -> Result<Vec<Ask>, String> {
-        let cpus = self.fargate_cpus(services).await?;
-        let current = self.services.read(services).await;
+        let (current, fargate) = self.services.read_with_fargate(services).await;
+        let cpus = self.fargate_cpus(&fargate).await?;
         let mut asks = Vec::new();
         for (service, now) in services.iter().zip(current) {
             let resource = service.resource_name();
@@ -172,42 +171,15 @@ impl RecoveryValidator {
         Ok(asks)
     }
 
-    /// Each ECS service's task size in vCPUs, for those that run on Fargate on demand (launch
-    /// type FARGATE, or the FARGATE capacity provider): DescribeServices by 10, then each task
-    /// definition once.
-    async fn fargate_cpus(&self, services: &[&Service]) -> Result<FargateCpus, String> {
-        let mut by_cluster: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for service in services {
-            if let Service::Ecs { cluster, service, .. } = service {
-                by_cluster.entry(cluster.as_str()).or_default().push(service.as_str());
-            }
-        }
-        let mut definitions: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (cluster, names) in by_cluster {
-            for batch in names.chunks(rebound_shared::capacities::ECS_BATCH) {
-                let out = self
-                    .services
-                    .ecs
-                    .describe_services()
-                    .cluster(cluster)
-                    .set_services(Some(batch.iter().map(|n| n.to_string()).collect()))
-                    .send()
-                    .await
-                    .map_err(|e| rebound_shared::error::from_sdk("ecs", "DescribeServices", &e).to_string())?;
-                for svc in out.services() {
-                    let fargate = svc.launch_type().is_some_and(|t| t.as_str() == "FARGATE")
-                        || svc
-                            .capacity_provider_strategy()
-                            .iter()
-                            .any(|p| p.capacity_provider() == "FARGATE");
-                    if let (true, Some(definition), Some(name)) = (fargate, svc.task_definition(), svc.service_name()) {
-                        definitions
-                            .entry(definition.to_string())
-                            .or_default()
-                            .push(format!("ecs:{cluster}/{name}"));
-                    }
-                }
-            }
+    /// Each Fargate service's task size in vCPUs (`fargate`: its task definition by resource):
+    /// each task definition read once.
+    async fn fargate_cpus(&self, fargate: &BTreeMap<String, String>) -> Result<FargateCpus, String> {
+        let mut definitions: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (resource, definition) in fargate {
+            definitions
+                .entry(definition.as_str())
+                .or_default()
+                .push(resource.as_str());
         }
         let mut cpus = HashMap::new();
         for (definition, resources) in definitions {
@@ -215,7 +187,7 @@ impl RecoveryValidator {
                 .services
                 .ecs
                 .describe_task_definition()
-                .task_definition(&definition)
+                .task_definition(definition)
                 .send()
                 .await
                 .map_err(|e| rebound_shared::error::from_sdk("ecs", "DescribeTaskDefinition", &e).to_string())?;
@@ -226,7 +198,7 @@ impl RecoveryValidator {
                 .and_then(|c| c.parse::<f64>().ok())
                 .ok_or_else(|| format!("{definition} has no task-level cpu, which Fargate requires"))?;
             for resource in resources {
-                cpus.insert(resource, units / 1024.0);
+                cpus.insert(resource.to_string(), units / 1024.0);
             }
         }
         Ok(cpus)
@@ -267,7 +239,6 @@ impl RecoveryValidator {
             None => None,
         };
         Ok(Quota {
-            code: format!("{service_code}/{quota_code}"),
             name: quota.quota_name().unwrap_or(quota_code).to_string(),
             value,
             usage,
@@ -311,7 +282,6 @@ mod tests {
 
     fn quota(value: f64, usage: Option<f64>) -> Quota {
         Quota {
-            code: "fargate/L-3032A538".into(),
             name: "Fargate On-Demand vCPU resource count".into(),
             value,
             usage,

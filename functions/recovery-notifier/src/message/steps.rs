@@ -45,21 +45,23 @@ pub(super) fn step_line(name: &str, step: Option<&StepResult>) -> Option<String>
     if let Some(e) = &step.error {
         line.push_str(&format!("\n      {}: {}", e.error, e.cause));
     }
-    if let Some(mark) = &step.ungraceful {
-        line.push_str(&format!(
-            "\n      switched to UNGRACEFUL by {} at {}: {} (a failover: data not yet replicated may be lost)",
-            mark.by,
-            mark.at.to_rfc3339(),
-            mark.reason
-        ));
-    }
-    if let Some(mark) = &step.skipped {
-        line.push_str(&format!(
-            "\n      skipped by {} at {}: {} (what it left pending was never confirmed)",
-            mark.by,
-            mark.at.to_rfc3339(),
-            mark.reason
-        ));
+    let marks = [
+        (
+            &step.ungraceful,
+            "switched to UNGRACEFUL",
+            "a failover: data not yet replicated may be lost",
+        ),
+        (&step.skipped, "skipped", "what it left pending was never confirmed"),
+    ];
+    for (mark, what, meaning) in marks {
+        if let Some(mark) = mark {
+            line.push_str(&format!(
+                "\n      {what} by {} at {}: {} ({meaning})",
+                mark.by,
+                mark.at.to_rfc3339(),
+                mark.reason
+            ));
+        }
     }
     Some(line)
 }
