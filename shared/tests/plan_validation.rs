@@ -655,6 +655,19 @@ fn a_replicas_reprotect_settings_need_its_failback_replica_and_are_checked() {
         alone,
         ["databases[0].reprotect: needs failbackIdentifier: the replica reprotect builds in the primary region"]
     );
+    let aurora = problems(|p| {
+        set(
+            p,
+            "/databases",
+            json!([{"kind": "auroraGlobal", "identifier": "orders-global",
+                    "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:orders-west",
+                    "reprotect": {"instanceClass": "db.r6g.large"}}]),
+        );
+    });
+    assert_eq!(
+        aurora,
+        ["databases[0].reprotect: needs failbackClusterArn: the cluster reprotect builds in the primary region"]
+    );
     let broken = problems(|p| {
         set(p, "/databases/0/failbackIdentifier", json!("orders-db-use1"));
         set(

@@ -12,7 +12,9 @@ use rebound_shared::rds::{self, reads, writers::within_reach};
 use rebound_shared::step::{within_deadline, StepFault};
 
 use crate::observed::Instance;
-use crate::reprotect::{self, NewReplica, ADD_TABLE_REPLICA, CREATE_REPLICA, GLOBAL_MEMBER};
+use crate::reprotect::{
+    self, Build, GlobalSides, NewCluster, NewReplica, ADD_TABLE_REPLICA, CREATE_REPLICA, GLOBAL_MEMBER,
+};
 use crate::{aws, for_failback, DatabaseError, DatabaseFailover};
 
 impl DatabaseFailover {
@@ -37,7 +39,7 @@ impl DatabaseFailover {
             .collect();
         let writers = self.instances(&writers).await?;
         let found = self.in_primary_region(primary, &failbacks).await;
-        let mut decided: Vec<(Action, Option<NewReplica>)> = Vec::new();
+        let mut decided: Vec<(Action, Option<Build>)> = Vec::new();
         for (db, back) in pairs {
             match (db, back) {
                 (
@@ -52,24 +54,54 @@ impl DatabaseFailover {
                         .as_ref()
                         .map(|f| f.get(&reads::key(failback)).cloned())
                         .map_err(Clone::clone);
-                    decided.push(reprotect::replica(
+                    let (action, create) = reprotect::replica(
                         identifier,
                         failback,
                         &reprotect.clone().unwrap_or_default(),
                         (primary, recovery),
                         writers.get(&reads::key(identifier)),
                         &there,
-                    )?);
+                    )?;
+                    decided.push((action, create.map(Build::Replica)));
                 }
-                (Database::AuroraGlobal { identifier, .. }, Database::AuroraGlobal { target_cluster_arn, .. }) => {
+                (
+                    Database::AuroraGlobal {
+                        identifier,
+                        target_cluster_arn: writer,
+                        reprotect,
+                        ..
+                    },
+                    Database::AuroraGlobal {
+                        target_cluster_arn: failback,
+                        ..
+                    },
+                ) => {
                     let global = rds::global_cluster(&self.rds, identifier)
                         .await
                         .map_err(|source| StepFault::Aws {
                             resource: format!("database {identifier}"),
                             source,
                         })?;
-                    let action = reprotect::global_member(identifier, target_cluster_arn, primary, global.as_ref())?;
-                    decided.push((action, None));
+                    let member = global
+                        .as_ref()
+                        .is_some_and(|g| g.members.iter().any(|(arn, _)| arn == failback));
+                    // Only a cluster to create needs the primary's answer and the writer's class.
+                    let (failback_status, writer_class) = if member {
+                        (Ok(None), None)
+                    } else {
+                        (
+                            self.cluster_in_primary(primary, rds::instance_name(failback)).await,
+                            self.writer_class(writer).await,
+                        )
+                    };
+                    let seen = GlobalSides {
+                        global: global.as_ref(),
+                        failback_status,
+                        writer_class,
+                    };
+                    let settings = reprotect.clone().unwrap_or_default();
+                    let (action, create) = reprotect::global_member(identifier, failback, primary, seen, &settings)?;
+                    decided.push((action, create.map(Build::Cluster)));
                 }
                 _ => {}
             }
@@ -88,12 +120,15 @@ impl DatabaseFailover {
         let dry_run = ctx.dry_run;
         let mut actions = Vec::new();
         for (mut action, create) in decided {
-            if let Some(create) = create {
-                if dry_run {
-                    action.status = ActionStatus::Planned;
-                } else {
-                    self.create_replica(&create, &ctx.recovery_id, &mut action).await?;
+            match (create, dry_run) {
+                (Some(_), true) => action.status = ActionStatus::Planned,
+                (Some(Build::Replica(create)), false) => {
+                    self.create_replica(&create, &ctx.recovery_id, &mut action).await?
                 }
+                (Some(Build::Cluster(create)), false) => {
+                    self.create_cluster(&create, &ctx.recovery_id, &mut action).await?
+                }
+                (None, _) => {}
             }
             actions.push(action);
         }
@@ -197,10 +232,18 @@ impl DatabaseFailover {
                     let global = name.split(" member ").next().unwrap_or_default().to_string();
                     let failback = name.split(" member ").nth(1).unwrap_or_default();
                     let read = self.global_cluster(&global).await?;
-                    let now_member = reprotect::global_member(&global, failback, primary, Some(&read))?;
-                    if now_member.already_done {
+                    if reprotect::member_settled(&read, failback) {
                         action.status = ActionStatus::Done;
-                        action.after = now_member.after;
+                        action.after = serde_json::json!({"member": true, "writer": read.writer()});
+                    } else {
+                        action.detail = Some(format!(
+                            "waiting: {}",
+                            if read.members.iter().any(|(arn, _)| arn == failback) {
+                                "a member, the global database still changing"
+                            } else {
+                                "not a member yet"
+                            }
+                        ));
                     }
                 }
                 _ => {}
@@ -223,6 +266,125 @@ impl DatabaseFailover {
                 source,
             })?;
         Ok(seen)
+    }
+
+    /// The status of cluster `id` in the primary region (None: not there), within the reach
+    /// timeout; why not, if the region did not answer.
+    async fn cluster_in_primary(&self, primary: &str, id: &str) -> Result<Option<String>, String> {
+        let rds = rds::in_region(&self.rds, primary);
+        within_reach(|| async {
+            match rds.describe_db_clusters().db_cluster_identifier(id).send().await {
+                Ok(out) => Ok(out
+                    .db_clusters()
+                    .first()
+                    .map(|c| c.status().unwrap_or("unknown").to_string())),
+                Err(e) if e.code() == Some("DBClusterNotFoundFault") => Ok(None),
+                Err(e) => Err(rebound_shared::error::from_sdk("rds", "DescribeDBClusters", &e)),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// The instance class of the new writer cluster's writer instance (best effort).
+    async fn writer_class(&self, cluster_arn: &str) -> Option<String> {
+        let out = self
+            .rds
+            .describe_db_clusters()
+            .db_cluster_identifier(cluster_arn)
+            .send()
+            .await
+            .ok()?;
+        let writer = out
+            .db_clusters()
+            .first()?
+            .db_cluster_members()
+            .iter()
+            .find(|m| m.is_cluster_writer() == Some(true))?
+            .db_instance_identifier()?
+            .to_string();
+        let found = reads::instances(&self.rds, &[&writer]).await.ok()?;
+        found.get(&writer)?.db_instance_class().map(str::to_string)
+    }
+
+    /// `CreateDBCluster` into the global database in the primary region, then its instance,
+    /// both tagged with the recovery; either already there with this recovery's tag is this
+    /// recovery's own (a retry after a lost answer).
+    async fn create_cluster(
+        &self,
+        create: &NewCluster,
+        recovery_id: &str,
+        action: &mut Action,
+    ) -> Result<(), DatabaseError> {
+        let tag = || {
+            aws_sdk_rds::types::Tag::builder()
+                .key(crate::act::RECOVERY_TAG)
+                .value(recovery_id)
+                .build()
+        };
+        let settings = &create.settings;
+        let ours = |tags: &[aws_sdk_rds::types::Tag]| {
+            tags.iter()
+                .any(|t| t.key() == Some(crate::act::RECOVERY_TAG) && t.value() == Some(recovery_id))
+        };
+        let cluster = self
+            .primary_rds
+            .create_db_cluster()
+            .db_cluster_identifier(&create.identifier)
+            .global_cluster_identifier(&create.global)
+            .engine(&create.engine)
+            .set_engine_version(create.engine_version.clone())
+            .set_db_subnet_group_name(settings.subnet_group_name.clone())
+            .set_vpc_security_group_ids(
+                (!settings.security_group_ids.is_empty()).then(|| settings.security_group_ids.clone()),
+            )
+            .set_kms_key_id(settings.kms_key_id.clone())
+            .tags(tag())
+            .send()
+            .await;
+        if let Err(err) = cluster {
+            let found = self
+                .primary_rds
+                .describe_db_clusters()
+                .db_cluster_identifier(&create.identifier)
+                .send()
+                .await
+                .ok()
+                .and_then(|out| out.db_clusters().first().map(|c| ours(c.tag_list())));
+            if !(err.code() == Some("DBClusterAlreadyExistsFault") && found == Some(true)) {
+                return Err(aws(&create.identifier, "rds", "CreateDBCluster", &err));
+            }
+        }
+        let instance = create.instance();
+        let made = self
+            .primary_rds
+            .create_db_instance()
+            .db_instance_identifier(&instance)
+            .db_cluster_identifier(&create.identifier)
+            .engine(&create.engine)
+            .db_instance_class(&create.instance_class)
+            .set_db_parameter_group_name(settings.parameter_group_name.clone())
+            .tags(tag())
+            .send()
+            .await;
+        if let Err(err) = made {
+            let found = reads::instances(&self.primary_rds, &[&instance])
+                .await
+                .ok()
+                .and_then(|f| f.get(&instance).map(|i| ours(i.tag_list())));
+            if !(matches!(
+                err.code(),
+                Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault")
+            ) && found == Some(true))
+            {
+                return Err(aws(&instance, "rds", "CreateDBInstance", &err));
+            }
+            action.detail = Some(format!(
+                "{}; found already created by this recovery",
+                action.detail.as_deref().unwrap_or_default()
+            ));
+        }
+        Ok(())
     }
 
     /// A replica's newest `ReplicaLag` in the primary region, if it has one (best effort).

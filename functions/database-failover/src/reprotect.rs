@@ -26,6 +26,13 @@ pub struct NewReplica {
     pub settings: Reprotect,
 }
 
+/// What a reprotect creates in the primary region.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Build {
+    Replica(NewReplica),
+    Cluster(NewCluster),
+}
+
 /// What stands under a name in the primary region, or why the region did not say.
 pub type PrimarySide = Result<Option<Instance>, String>;
 
@@ -165,19 +172,55 @@ pub fn table(table: &str, regions: (&str, &str), seen: Option<&Replica>) -> Resu
     }
 }
 
-/// One Aurora global database: after the failover, the cluster a failback switches back to must
-/// be a secondary again. Aurora re-adds the old primary by itself after a managed failover, once
-/// its region is back; a cluster that was detached cannot rejoin with its data, so that is named
-/// with what to do, never done silently.
+/// An Aurora secondary cluster to add to a global database in the primary region, with one
+/// instance (`{identifier}-1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCluster {
+    pub identifier: String,
+    pub global: String,
+    pub engine: String,
+    pub engine_version: Option<String>,
+    pub instance_class: String,
+    pub settings: Reprotect,
+}
+
+impl NewCluster {
+    pub fn instance(&self) -> String {
+        format!("{}-1", self.identifier)
+    }
+}
+
+/// What one Aurora global database's reprotect read: the global database (from the recovery
+/// region), the failback cluster's status in the primary region (None: not there; Err: the
+/// region did not answer), and the new writer cluster's instance class.
+pub struct GlobalSides<'a> {
+    pub global: Option<&'a Global>,
+    pub failback_status: Result<Option<String>, String>,
+    pub writer_class: Option<String>,
+}
+
+/// Whether `failback` is a settled member of `global`: listed, the global database available
+/// and no failover under way.
+pub fn member_settled(global: &Global, failback: &str) -> bool {
+    global.members.iter().any(|(arn, _)| arn == failback) && global.available && global.moving_to.is_none()
+}
+
+/// One Aurora global database: after the failover, the cluster a failback switches back to
+/// (`failback`, an ARN in the primary region) must be a secondary again. Aurora re-adds the old
+/// primary by itself after a managed failover, once its region is back: a member is done (or
+/// waited on). A cluster gone from the primary region is created again as a secondary (Aurora
+/// copies the data into it); one still there outside the global database cannot rejoin with its
+/// data, so it is named with what to do.
 pub fn global_member(
     global_id: &str,
     failback: &str,
     primary: &str,
-    global: Option<&Global>,
-) -> Result<Action, DatabaseError> {
+    seen: GlobalSides,
+    settings: &Reprotect,
+) -> Result<(Action, Option<NewCluster>), DatabaseError> {
     let refuse =
         |reason: String| -> DatabaseError { StepFault::precondition(format!("database {global_id}"), reason).into() };
-    let Some(global) = global else {
+    let Some(global) = seen.global else {
         return Err(refuse(format!("no global database {global_id}")));
     };
     if global.writer() == Some(failback) {
@@ -188,19 +231,54 @@ pub fn global_member(
     let resource = format!("{global_id} member {failback}");
     let state = json!({"member": true, "writer": global.writer(), "available": global.available});
     if global.members.iter().any(|(arn, _)| arn == failback) {
-        if global.available && global.moving_to.is_none() {
-            return Ok(Action::already_done(resource, GLOBAL_MEMBER, state));
+        if member_settled(global, failback) {
+            return Ok((Action::already_done(resource, GLOBAL_MEMBER, state), None));
         }
         let mut action = Action::change(resource, GLOBAL_MEMBER, state.clone(), state, false);
         action.detail = Some("a member again; the global database is still changing".into());
-        return Ok(action);
+        return Ok((action, None));
     }
-    Err(refuse(format!(
-        "{failback} is not a member of {global_id}: Aurora adds an old primary back by itself after a managed \
-         failover once {primary} returns; a detached cluster cannot rejoin with its data: create a secondary in \
-         {primary} (CreateDBCluster with GlobalClusterIdentifier {global_id}) and name it failbackClusterArn, \
-         then reprotect again"
-    )))
+    let cluster = rebound_shared::rds::instance_name(failback).to_string();
+    match seen.failback_status {
+        Err(why) => Err(refuse(format!(
+            "{primary} did not answer ({why}): reprotect once it returns"
+        ))),
+        Ok(Some(status)) => Err(refuse(format!(
+            "{cluster} in {primary} ({status}) is not a member of {global_id}, and a cluster cannot rejoin a \
+             global database with its own data: keep what it holds, delete or rename it, and reprotect creates \
+             it again as a secondary"
+        ))),
+        Ok(None) => {
+            let engine = global
+                .engine
+                .clone()
+                .ok_or_else(|| refuse(format!("RDS did not give {global_id}'s engine")))?;
+            let instance_class = settings.instance_class.clone().or(seen.writer_class).ok_or_else(|| {
+                refuse("the new writer cluster's instance class is unknown: set reprotect.instanceClass".into())
+            })?;
+            if cluster.len() > 61 {
+                return Err(refuse(format!(
+                    "{cluster}-1, its instance's name, would be over 63 characters"
+                )));
+            }
+            let new = NewCluster {
+                identifier: cluster.clone(),
+                global: global_id.to_string(),
+                engine,
+                engine_version: global.engine_version.clone(),
+                instance_class,
+                settings: settings.clone(),
+            };
+            let after = json!({"member": true, "writer": global.writer(), "instance": new.instance()});
+            let mut action = Action::change(resource, GLOBAL_MEMBER, json!({"member": false}), after, false);
+            action.detail = Some(format!(
+                "creates {cluster} in {primary} as a secondary of {global_id}, with {} ({})",
+                new.instance(),
+                new.instance_class
+            ));
+            Ok((action, Some(new)))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -318,29 +396,43 @@ mod tests {
     }
 
     #[test]
-    fn an_aurora_failback_cluster_must_be_a_member_again() {
+    fn an_aurora_failback_cluster_is_a_member_again_or_created_as_one() {
         let east = "arn:aws:rds:us-east-1:123456789012:cluster:orders-east";
         let west = "arn:aws:rds:us-west-2:123456789012:cluster:orders-west";
         let global = |members: Vec<(&str, bool)>| Global {
             members: members.into_iter().map(|(a, w)| (a.to_string(), w)).collect(),
             available: true,
-            moving_to: None,
+            engine: Some("aurora-mysql".into()),
+            ..Global::default()
         };
-        let member = global_member(
-            "orders",
-            east,
-            "us-east-1",
-            Some(&global(vec![(west, true), (east, false)])),
+        let decide = |g: &Global, status: Result<Option<String>, String>| {
+            let seen = GlobalSides {
+                global: Some(g),
+                failback_status: status,
+                writer_class: Some("db.r6g.large".into()),
+            };
+            global_member("orders", east, "us-east-1", seen, &Reprotect::default())
+        };
+        let member = global(vec![(west, true), (east, false)]);
+        let (action, create) = decide(&member, Ok(Some("available".into()))).expect("member");
+        assert!(action.already_done && create.is_none());
+        let detached = global(vec![(west, true)]);
+        let (action, create) = decide(&detached, Ok(None)).expect("created again");
+        assert_eq!(action.status, ActionStatus::Pending);
+        let create = create.expect("a cluster to create");
+        assert_eq!(
+            (
+                create.identifier.as_str(),
+                create.instance().as_str(),
+                create.instance_class.as_str()
+            ),
+            ("orders-east", "orders-east-1", "db.r6g.large")
         );
-        assert!(member.expect("member").already_done);
-        let detached = global_member("orders", east, "us-east-1", Some(&global(vec![(west, true)])));
-        assert!(detached.expect_err("detached").to_string().contains("cannot rejoin"));
-        let unmoved = global_member(
-            "orders",
-            east,
-            "us-east-1",
-            Some(&global(vec![(east, true), (west, false)])),
-        );
+        let standing = decide(&detached, Ok(Some("available".into())));
+        assert!(standing.expect_err("in the way").to_string().contains("cannot rejoin"));
+        let silent = decide(&detached, Err("no answer in 15 s".into()));
+        assert!(silent.expect_err("silent").to_string().contains("once it returns"));
+        let unmoved = decide(&global(vec![(east, true), (west, false)]), Ok(None));
         assert!(unmoved
             .expect_err("no failover")
             .to_string()

@@ -246,3 +246,89 @@ async fn a_global_table_gets_the_old_region_back() {
     let again = w.run(&request).await.expect("again");
     assert!(action(&again, "CreateTableReplica").already_done);
 }
+
+#[tokio::test]
+async fn an_aurora_cluster_gone_from_the_primary_is_created_again_as_a_secondary() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east_config, west_config) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    let (east_arn, west_arn) = seed::aurora_global(
+        &east_config,
+        &west_config,
+        "orders-global",
+        "sg-0aaaaaaaaaaaaaaaa",
+        None,
+        false,
+    )
+    .await
+    .expect("global database");
+    let (east, west) = (
+        aws_sdk_rds::Client::new(&east_config),
+        aws_sdk_rds::Client::new(&west_config),
+    );
+    // The region outage: failed over to us-west-2, and the old writer cluster later deleted.
+    west.failover_global_cluster()
+        .global_cluster_identifier("orders-global")
+        .target_db_cluster_identifier(&west_arn)
+        .allow_data_loss(true)
+        .send()
+        .await
+        .expect("failover");
+    assert_eq!(
+        wait::global_writer(&west, "orders-global").await.as_deref(),
+        Some(west_arn.as_str())
+    );
+    east.delete_db_cluster()
+        .db_cluster_identifier("orders-global-east")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("deleted");
+    let mut request = event("database-failover.json");
+    request["context"]["path"] = json!("reprotect");
+    request["context"]["plan"]["databases"] = json!([{
+        "kind": "auroraGlobal", "identifier": "orders-global", "targetClusterArn": west_arn,
+        "failbackClusterArn": east_arn, "reprotect": {"instanceClass": "db.r6g.large"}
+    }]);
+    let failover = DatabaseFailover::new(&rebound_shared::aws::Regions {
+        primary: east_config.clone(),
+        recovery: west_config.clone(),
+    });
+    let started = failover.handle(request.clone(), Utc::now()).await.expect("reprotect");
+    let member = action(&started, "GlobalClusterMember");
+    assert!(
+        member
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("creates orders-global-east in us-east-1")),
+        "{member:?}"
+    );
+    // moto holds it: a secondary of the global database again, with its instance, tagged.
+    let global = rebound_shared::rds::global_cluster(&west, "orders-global")
+        .await
+        .expect("read")
+        .expect("global");
+    assert!(
+        global.members.contains(&(east_arn.clone(), false)),
+        "{:?}",
+        global.members
+    );
+    let instance = east
+        .describe_db_instances()
+        .db_instance_identifier("orders-global-east-1")
+        .send()
+        .await
+        .expect("instance");
+    let instance = &instance.db_instances()[0];
+    assert_eq!(instance.db_cluster_identifier(), Some("orders-global-east"));
+    assert_eq!(instance.db_instance_class(), Some("db.r6g.large"));
+    let done = wait::step_completed(&request, "database", started, |status| async {
+        failover
+            .handle(status, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+    .await;
+    assert_eq!(action(&done, "GlobalClusterMember").status, ActionStatus::Done);
+    let again = failover.handle(request, Utc::now()).await.expect("again");
+    assert!(action(&again, "GlobalClusterMember").already_done);
+}

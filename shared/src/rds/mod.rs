@@ -21,6 +21,9 @@ pub struct Global {
     /// The cluster a failover or switchover under way is promoting (`FailoverState`'s
     /// `ToDbClusterArn`, while its status is `pending`, `failing-over` or `switching-over`).
     pub moving_to: Option<String>,
+    /// Its engine and version: a secondary cluster added to it has the same.
+    pub engine: Option<String>,
+    pub engine_version: Option<String>,
 }
 
 impl Global {
@@ -54,6 +57,8 @@ pub async fn global_cluster(rds: &aws_sdk_rds::Client, id: &str) -> Result<Optio
             .filter(|f| f.status().is_some_and(|s| s.as_str() != "cancelling"))
             .and_then(|f| f.to_db_cluster_arn())
             .map(str::to_string),
+        engine: cluster.engine().map(str::to_string),
+        engine_version: cluster.engine_version().map(str::to_string),
     }))
 }
 

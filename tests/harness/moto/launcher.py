@@ -22,8 +22,8 @@ from botocore.parsers import RpcV2CBORParser
 from botocore.serialize import RpcV2CBORSerializer
 from botocore.session import get_session
 from moto.core.responses import ActionResult, EmptyResult
-from moto.rds.exceptions import RDSClientError
-from moto.rds.models import RDSBackend
+from moto.rds.exceptions import DBClusterSnapshotAlreadyExistsError, RDSClientError
+from moto.rds.models import DBCluster, RDSBackend
 from moto.rds.responses import RDSResponse
 from moto.autoscaling.models import FakeAutoScalingGroup
 from moto.awslambda.exceptions import LambdaClientError
@@ -303,6 +303,22 @@ def create_db_instance_read_replica(self, db_kwargs):
 
 
 RDSBackend.create_db_instance_read_replica = create_db_instance_read_replica
+
+_save_cluster_backup = DBCluster.save_automated_backup
+
+
+def save_cluster_backup(self):
+    # AWS RDS API Reference, CreateDBCluster, Errors: no DBClusterSnapshotAlreadyExistsFault (the
+    # automated backups are RDS's own). moto takes one as it creates a cluster, named by the
+    # minute, so a cluster created again under the name of one deleted within that minute (a
+    # global database's secondary re-added) fails. The backup already taken stands.
+    try:
+        _save_cluster_backup(self)
+    except DBClusterSnapshotAlreadyExistsError:
+        pass
+
+
+DBCluster.save_automated_backup = save_cluster_backup
 
 _restore_to_point_in_time = RDSBackend.restore_db_instance_to_point_in_time
 

@@ -205,6 +205,7 @@ fn aurora() -> Database {
         allow_data_loss: true,
         isolation_security_group_id: None,
         failback_cluster_arn: None,
+        reprotect: None,
     }
 }
 
@@ -216,6 +217,7 @@ fn global(writer: &str, lag: Option<f64>) -> Observed {
             members: vec![(EAST.into(), writer == EAST), (WEST.into(), writer == WEST)],
             available: true,
             moving_to: None,
+            ..Global::default()
         },
     );
     if let Some(lag) = lag {
@@ -373,6 +375,7 @@ fn progress_is_done_only_when_available_and_a_writer() {
         members: vec![(EAST.into(), writer == EAST), (WEST.into(), writer == WEST)],
         available,
         moving_to: None,
+        ..Global::default()
     };
     assert!(matches!(global_progress(&g(WEST, true), WEST), Progress::Done(_)));
     assert!(matches!(global_progress(&g(WEST, false), WEST), Progress::Waiting(_)));

@@ -91,6 +91,14 @@ pub const DYNAMODB_ADD_REPLICA: Figure = Figure {
     source: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables.tutorial.html",
 };
 
+pub const AURORA_ADD_SECONDARY: Figure = Figure {
+    key: "aurora-add-secondary",
+    seconds: 1800.0,
+    basis: Basis::Estimate,
+    what: "reprotect: an Aurora global database's secondary cluster is created (or re-added by Aurora) and copies the data; AWS gives no figure, it grows with the data",
+    source: "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-getting-started.html",
+};
+
 pub const ECS_TASKS_RUNNING: Figure = Figure {
     key: "ecs-tasks-running",
     seconds: 90.0,
@@ -144,7 +152,7 @@ pub const START: Figure = Figure {
 pub const WAIT_PROBES: f64 = 10.0;
 
 /// Every figure, for the table a forecast prints.
-pub const ALL: [Figure; 15] = [
+pub const ALL: [Figure; 16] = [
     START,
     LAMBDA_TASK,
     ROUTE53_INSYNC,
@@ -155,6 +163,7 @@ pub const ALL: [Figure; 15] = [
     RDS_RESTORE,
     RDS_CREATE_REPLICA,
     DYNAMODB_ADD_REPLICA,
+    AURORA_ADD_SECONDARY,
     ECS_TASKS_RUNNING,
     EC2_IN_SERVICE,
     EVENT_SOURCE_MAPPING,
@@ -176,11 +185,11 @@ pub fn for_operation(step: &str, operation: &str) -> Option<Figure> {
         ("dns", "SetAlarmState") => HEALTH_CHECK_FAILOVER,
         ("dns", "UpdateRoutingControlStates") => ARC_ROUTING_CONTROL,
         (_, "PromoteReadReplica") => RDS_PROMOTE,
+        (_, "GlobalClusterMember") => AURORA_ADD_SECONDARY,
         (_, op) if op.contains("GlobalCluster") => AURORA_GLOBAL,
         (_, op) if op.starts_with("Restore") => RDS_RESTORE,
         (_, "CreateDBInstanceReadReplica") => RDS_CREATE_REPLICA,
         (_, "CreateTableReplica") => DYNAMODB_ADD_REPLICA,
-        (_, "GlobalClusterMember") => return None,
         (_, "UpdateService") => ECS_TASKS_RUNNING,
         (_, "UpdateAutoScalingGroup") => EC2_IN_SERVICE,
         (_, "EnableEventSourceMapping" | "DisableEventSourceMapping") => EVENT_SOURCE_MAPPING,

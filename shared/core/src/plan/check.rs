@@ -285,6 +285,7 @@ fn check_databases(
                 "allowDataLoss",
                 "isolationSecurityGroupId",
                 "failbackClusterArn",
+                "reprotect",
             ],
             Some("pointInTimeRestore") => &["kind", "identifier", "sourceIdentifier", "instanceClass"],
             Some("snapshotRestore") => &["kind", "identifier", "snapshotIdentifier", "instanceClass"],

@@ -283,7 +283,8 @@ pub(super) fn check_custom_actions(c: &mut Checker, plan: &Map<String, Value>) {
     }
 }
 
-/// A read replica's `reprotect`: what the failback replica created in the primary region gets.
+/// A database's `reprotect`: what the failback replica (or Aurora cluster) created in the
+/// primary region gets.
 pub(super) fn check_reprotect(c: &mut Checker, path: &str, d: &Map<String, Value>) {
     let fields = [
         "instanceClass",
@@ -305,10 +306,14 @@ pub(super) fn check_reprotect(c: &mut Checker, path: &str, d: &Map<String, Value
             None => c.report(&sg_path, "must be a security group id (sg- and 8 to 17 hex digits)"),
         }
     }
-    if d.get("failbackIdentifier").is_none_or(Value::is_null) {
+    let (target, what) = match d.get("kind").and_then(Value::as_str) {
+        Some("auroraGlobal") => ("failbackClusterArn", "the cluster"),
+        _ => ("failbackIdentifier", "the replica"),
+    };
+    if d.get(target).is_none_or(Value::is_null) {
         c.report(
             &at,
-            "needs failbackIdentifier: the replica reprotect builds in the primary region",
+            format!("needs {target}: {what} reprotect builds in the primary region"),
         );
     }
 }

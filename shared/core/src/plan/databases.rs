@@ -46,6 +46,9 @@ pub enum Database {
         /// The cluster in the primary region a failback switches the global database back to.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failback_cluster_arn: Option<String>,
+        /// How `rebound reprotect` builds the failback cluster when the global database lost it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reprotect: Option<Reprotect>,
     },
     /// A new instance restored from `sourceIdentifier` to a point before the corruption.
     PointInTimeRestore {
@@ -63,7 +66,8 @@ pub enum Database {
     },
 }
 
-/// What `rebound reprotect` gives a failback replica it creates in the primary region. Unset, AWS's defaults for a cross-region replica apply (the engine's default
+/// What `rebound reprotect` gives a failback replica (or an Aurora secondary cluster and its
+/// instance) it creates in the primary region. Unset, AWS's defaults for a cross-region replica apply (the engine's default
 /// parameter group, the default VPC); the instance class is the new writer's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -158,6 +162,7 @@ impl RecoveryPlan {
                     // The group a failover may have isolated the cluster switched back to on.
                     isolation_security_group_id: isolation_security_group_id.clone(),
                     failback_cluster_arn: None,
+                    reprotect: None,
                 }),
                 Database::AuroraGlobal { identifier, .. } => Err(NoFailback {
                     database: identifier.clone(),
