@@ -19,7 +19,7 @@ use rebound_shared::rds::reads;
 /// The tag every instance Rebound creates or promotes carries: which recovery made it.
 pub(crate) const RECOVERY_TAG: &str = "rebound:recovery-id";
 
-fn recovery_tag(recovery_id: &str) -> aws_sdk_rds::types::Tag {
+pub(crate) fn recovery_tag(recovery_id: &str) -> aws_sdk_rds::types::Tag {
     aws_sdk_rds::types::Tag::builder()
         .key(RECOVERY_TAG)
         .value(recovery_id)

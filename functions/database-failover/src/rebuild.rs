@@ -11,11 +11,11 @@ use rebound_shared::plan::{Database, Replica};
 use rebound_shared::rds::{self, reads, writers::within_reach};
 use rebound_shared::step::{within_deadline, StepFault};
 
+mod create;
+
 use crate::observed::Instance;
-use crate::reprotect::{
-    self, Build, GlobalSides, NewCluster, NewReplica, ADD_TABLE_REPLICA, CREATE_REPLICA, GLOBAL_MEMBER,
-};
-use crate::{aws, for_failback, DatabaseError, DatabaseFailover};
+use crate::reprotect::{self, Build, GlobalSides, ADD_TABLE_REPLICA, CREATE_REPLICA, GLOBAL_MEMBER};
+use crate::{for_failback, DatabaseError, DatabaseFailover};
 
 impl DatabaseFailover {
     /// Reads everything, decides every database and table (refusing before any change), then
@@ -307,86 +307,6 @@ impl DatabaseFailover {
         found.get(&writer)?.db_instance_class().map(str::to_string)
     }
 
-    /// `CreateDBCluster` into the global database in the primary region, then its instance,
-    /// both tagged with the recovery; either already there with this recovery's tag is this
-    /// recovery's own (a retry after a lost answer).
-    async fn create_cluster(
-        &self,
-        create: &NewCluster,
-        recovery_id: &str,
-        action: &mut Action,
-    ) -> Result<(), DatabaseError> {
-        let tag = || {
-            aws_sdk_rds::types::Tag::builder()
-                .key(crate::act::RECOVERY_TAG)
-                .value(recovery_id)
-                .build()
-        };
-        let settings = &create.settings;
-        let ours = |tags: &[aws_sdk_rds::types::Tag]| {
-            tags.iter()
-                .any(|t| t.key() == Some(crate::act::RECOVERY_TAG) && t.value() == Some(recovery_id))
-        };
-        let cluster = self
-            .primary_rds
-            .create_db_cluster()
-            .db_cluster_identifier(&create.identifier)
-            .global_cluster_identifier(&create.global)
-            .engine(&create.engine)
-            .set_engine_version(create.engine_version.clone())
-            .set_db_subnet_group_name(settings.subnet_group_name.clone())
-            .set_vpc_security_group_ids(
-                (!settings.security_group_ids.is_empty()).then(|| settings.security_group_ids.clone()),
-            )
-            .set_kms_key_id(settings.kms_key_id.clone())
-            .tags(tag())
-            .send()
-            .await;
-        if let Err(err) = cluster {
-            let found = self
-                .primary_rds
-                .describe_db_clusters()
-                .db_cluster_identifier(&create.identifier)
-                .send()
-                .await
-                .ok()
-                .and_then(|out| out.db_clusters().first().map(|c| ours(c.tag_list())));
-            if !(err.code() == Some("DBClusterAlreadyExistsFault") && found == Some(true)) {
-                return Err(aws(&create.identifier, "rds", "CreateDBCluster", &err));
-            }
-        }
-        let instance = create.instance();
-        let made = self
-            .primary_rds
-            .create_db_instance()
-            .db_instance_identifier(&instance)
-            .db_cluster_identifier(&create.identifier)
-            .engine(&create.engine)
-            .db_instance_class(&create.instance_class)
-            .set_db_parameter_group_name(settings.parameter_group_name.clone())
-            .tags(tag())
-            .send()
-            .await;
-        if let Err(err) = made {
-            let found = reads::instances(&self.primary_rds, &[&instance])
-                .await
-                .ok()
-                .and_then(|f| f.get(&instance).map(|i| ours(i.tag_list())));
-            if !(matches!(
-                err.code(),
-                Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault")
-            ) && found == Some(true))
-            {
-                return Err(aws(&instance, "rds", "CreateDBInstance", &err));
-            }
-            action.detail = Some(format!(
-                "{}; found already created by this recovery",
-                action.detail.as_deref().unwrap_or_default()
-            ));
-        }
-        Ok(())
-    }
-
     /// A replica's newest `ReplicaLag` in the primary region, if it has one (best effort).
     async fn replica_lag(&self, id: &str, now: DateTime<Utc>) -> Option<f64> {
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
@@ -414,59 +334,6 @@ impl DatabaseFailover {
             .iter()
             .filter_map(|id| Some((reads::key(id), Instance::from(found.get(id)?))))
             .collect())
-    }
-
-    /// `CreateDBInstanceReadReplica` in the primary region, tagged with the recovery. An
-    /// instance already there under that name carrying this recovery's tag is this recovery's
-    /// own (the SDK retried a call whose answer was lost).
-    async fn create_replica(
-        &self,
-        create: &NewReplica,
-        recovery_id: &str,
-        action: &mut Action,
-    ) -> Result<(), DatabaseError> {
-        let tag = aws_sdk_rds::types::Tag::builder()
-            .key(crate::act::RECOVERY_TAG)
-            .value(recovery_id)
-            .build();
-        let settings = &create.settings;
-        let sent = self
-            .primary_rds
-            .create_db_instance_read_replica()
-            .db_instance_identifier(&create.identifier)
-            .source_db_instance_identifier(&create.source_arn)
-            .db_instance_class(&create.class)
-            .set_db_parameter_group_name(settings.parameter_group_name.clone())
-            .set_db_subnet_group_name(settings.subnet_group_name.clone())
-            .set_vpc_security_group_ids(
-                (!settings.security_group_ids.is_empty()).then(|| settings.security_group_ids.clone()),
-            )
-            .set_kms_key_id(settings.kms_key_id.clone())
-            .tags(tag)
-            .send()
-            .await;
-        let err = match sent {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
-        };
-        if matches!(
-            err.code(),
-            Some("DBInstanceAlreadyExists" | "DBInstanceAlreadyExistsFault")
-        ) {
-            let ours = reads::instances(&self.primary_rds, &[&create.identifier])
-                .await
-                .ok()
-                .and_then(|found| found.get(&create.identifier).map(Instance::from))
-                .is_some_and(|i| i.recovery_tag.as_deref() == Some(recovery_id));
-            if ours {
-                action.detail = Some(format!(
-                    "{}; found already created by this recovery",
-                    action.detail.as_deref().unwrap_or_default()
-                ));
-                return Ok(());
-            }
-        }
-        Err(aws(&create.identifier, "rds", "CreateDBInstanceReadReplica", &err))
     }
 }
 
