@@ -332,3 +332,27 @@ async fn an_aurora_cluster_gone_from_the_primary_is_created_again_as_a_secondary
     let again = failover.handle(request, Utc::now()).await.expect("again");
     assert!(action(&again, "GlobalClusterMember").already_done);
 }
+
+#[tokio::test]
+async fn a_creation_whose_answer_was_lost_is_recognised_as_this_reprotects_own() {
+    let w = failed_over().await;
+    w.proxy
+        .set(&[Fault::drop_answer("rds", "CreateDBInstanceReadReplica").times(1)])
+        .expect("fault");
+    let started = w.run(&w.reprotect).await.expect("reprotect after a lost answer");
+    let create = action(&started, "CreateDBInstanceReadReplica");
+    assert!(
+        create
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("found already created by this recovery")),
+        "{create:?}"
+    );
+    // The SDK asked twice; RDS (moto) made it once and refused the second.
+    assert_eq!(w.proxy.count("CreateDBInstanceReadReplica"), 2);
+    let made = w.east_instance("orders-db-use1").await.expect("created once");
+    assert_eq!(
+        made.read_replica_source_db_instance_identifier(),
+        Some(w.writer_arn().await.as_str())
+    );
+}
