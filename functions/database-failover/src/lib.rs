@@ -164,9 +164,10 @@ impl DatabaseFailover {
                 &ctx.plan.recovery_region,
                 "reprotects from",
             )?;
+            // Boxed: kept off the stack of whoever awaits the handler (a test thread has 2 MiB).
             return match phase {
-                Phase::Status => self.reprotect_status(&ctx, now).await,
-                _ => self.reprotect(&ctx, now).await,
+                Phase::Status => Box::pin(self.reprotect_status(&ctx, now)).await,
+                _ => Box::pin(self.reprotect(&ctx, now)).await,
             };
         }
         // A failback is a zero-loss promotion of the failback replicas in the primary region.

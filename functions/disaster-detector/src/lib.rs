@@ -131,7 +131,7 @@ impl Detector {
         context.plan_ref = plan_ref;
         self.quorum(&trigger, &mut context, now).await;
         if matches!(trigger, TriggerEvent::Schedule(_)) && context.plan.detection.reprotect_when_healthy {
-            self.reprotect_when_healthy(&mut context, now).await;
+            Box::pin(self.reprotect_when_healthy(&mut context, now)).await;
         }
         if let Some(of) = retry_of {
             retry(self.table.as_ref(), &mut context, &of).await?;
