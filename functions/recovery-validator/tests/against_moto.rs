@@ -9,7 +9,7 @@ use database_failover::DatabaseFailover;
 use dns_failover::DnsFailover;
 use rebound_shared::context::{ReadinessReport, StepResult, StepStatus, ValidationReport};
 use rebound_shared::ErrorKind;
-use rebound_tests::{event, MotoServer};
+use rebound_tests::{event, seed, MotoServer};
 use recovery_validator::{RecoveryValidator, ValidatorOutput};
 use serde_json::{json, Value};
 use service_restoration::ServiceRestoration;
@@ -743,24 +743,17 @@ fn named<'r>(report: &'r ReadinessReport, name: &str) -> &'r rebound_shared::con
 
 /// Publishes `RunningTaskCount` datapoints for `service` of `cluster`, `(hours ago, tasks)`.
 async fn running_tasks(config: &aws_config::SdkConfig, cluster: &str, service: &str, points: &[(i64, f64)]) {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    let data = points.iter().map(|(hours, tasks)| {
-        let at = Utc::now() - chrono::Duration::hours(*hours);
-        MetricDatum::builder()
-            .metric_name("RunningTaskCount")
-            .dimensions(Dimension::builder().name("ClusterName").value(cluster).build())
-            .dimensions(Dimension::builder().name("ServiceName").value(service).build())
-            .value(*tasks)
-            .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
-            .build()
-    });
-    aws_sdk_cloudwatch::Client::new(config)
-        .put_metric_data()
-        .namespace("ECS/ContainerInsights")
-        .set_metric_data(Some(data.collect()))
-        .send()
-        .await
-        .expect("metric");
+    let points: Vec<(i64, f64)> = points.iter().map(|(hours, tasks)| (hours * 3600, *tasks)).collect();
+    let dimensions = [("ClusterName", cluster), ("ServiceName", service)];
+    seed::metric_at(
+        config,
+        "ECS/ContainerInsights",
+        "RunningTaskCount",
+        &dimensions,
+        &points,
+    )
+    .await
+    .expect("metric");
 }
 
 #[tokio::test]
@@ -861,23 +854,13 @@ async fn fargate_service(west: &aws_config::SdkConfig, name: &str) {
 
 /// The account's Fargate vCPUs in use, as Fargate publishes them in AWS/Usage.
 async fn fargate_usage(west: &aws_config::SdkConfig, vcpus: f64) {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    let dimension = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
-    aws_sdk_cloudwatch::Client::new(west)
-        .put_metric_data()
-        .namespace("AWS/Usage")
-        .metric_data(
-            MetricDatum::builder()
-                .metric_name("ResourceCount")
-                .dimensions(dimension("Service", "Fargate"))
-                .dimensions(dimension("Type", "Resource"))
-                .dimensions(dimension("Resource", "vCPU"))
-                .dimensions(dimension("Class", "Standard/OnDemand"))
-                .value(vcpus)
-                .timestamp(aws_smithy_types::DateTime::from_secs(Utc::now().timestamp()))
-                .build(),
-        )
-        .send()
+    let dimensions = [
+        ("Service", "Fargate"),
+        ("Type", "Resource"),
+        ("Resource", "vCPU"),
+        ("Class", "Standard/OnDemand"),
+    ];
+    seed::metric(west, "AWS/Usage", "ResourceCount", &dimensions, vcpus)
         .await
         .expect("usage");
 }

@@ -180,8 +180,9 @@ pub(super) async fn verify(
         .iter()
         .filter_map(|m| m.body().and_then(|b| serde_json::from_str(b).ok()))
         .collect();
-    // The success notification of this execution (a failback follows a failover's).
-    let mode = ended.context().map_or(Value::Null, |c| json!(c.mode));
+    // The success notification of this execution (a failback follows a failover's and a
+    // reprotect's, the reprotect's also as a failback).
+    let recovery_id = ended.context().map_or(Value::Null, |c| json!(c.recovery_id));
     let success = envelopes
         .iter()
         .find(|e| {
@@ -189,7 +190,7 @@ pub(super) async fn verify(
                 .as_str()
                 .and_then(|m| serde_json::from_str(m).ok())
                 .unwrap_or(Value::Null);
-            e["MessageAttributes"]["status"]["Value"] == "SUCCEEDED" && body["mode"] == mode
+            e["MessageAttributes"]["status"]["Value"] == "SUCCEEDED" && body["recoveryId"] == recovery_id
         })
         .cloned()
         .map(|mut success| {

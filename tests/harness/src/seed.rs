@@ -1,15 +1,14 @@
-//! The application the tests and the drill seed in moto: an RDS primary in one region with a
-//! cross-region read replica in the other, and the recovery region's ECS services.
+//! The application the tests and the drill seed in moto: its databases (`databases.rs`), the
+//! recovery region's ECS services and Auto Scaling group, its DNS, alarms, metrics, buckets,
+//! plan, table and functions.
 
 use aws_config::SdkConfig;
 
-pub const PRIMARY_DB: &str = "orders-db";
-pub const REPLICA_DB: &str = "orders-db-usw2";
-pub const ECS_CLUSTER: &str = "orders-usw2";
-/// The databases' own parameter group, one per region: a default group cannot be changed, so
-/// the split-brain fence could not make a writer read-only.
-pub const PARAMETER_GROUP: &str = "orders-db-params";
+mod databases;
 
+pub use databases::*;
+
+pub const ECS_CLUSTER: &str = "orders-usw2";
 /// Creates a public hosted zone for `name` where `config` points; returns its id (without the
 /// `/hostedzone/` prefix), as plans name zones.
 pub async fn hosted_zone(config: &SdkConfig, name: &str) -> Result<String, String> {
@@ -29,115 +28,6 @@ pub async fn hosted_zone(config: &SdkConfig, name: &str) -> Result<String, Strin
     out.hosted_zone()
         .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
         .ok_or_else(|| "CreateHostedZone returned no zone".into())
-}
-
-/// Creates a parameter group where `config` points, unless it exists.
-pub async fn parameter_group(config: &SdkConfig, name: &str, engine: &str) -> Result<(), String> {
-    let rds = aws_sdk_rds::Client::new(config);
-    let existing = rds
-        .describe_db_parameter_groups()
-        .db_parameter_group_name(name)
-        .send()
-        .await;
-    if existing.is_ok_and(|out| !out.db_parameter_groups().is_empty()) {
-        return Ok(());
-    }
-    let family = if engine.contains("postgres") {
-        "postgres16"
-    } else {
-        "mysql8.0"
-    };
-    rds.create_db_parameter_group()
-        .db_parameter_group_name(name)
-        .db_parameter_group_family(family)
-        .description("orders databases")
-        .send()
-        .await
-        .map_err(|e| format!("CreateDBParameterGroup: {e:?}"))?;
-    Ok(())
-}
-
-/// Creates a standalone instance with automated backups where `config` points, on its own
-/// parameter group; returns its ARN.
-pub async fn database(config: &SdkConfig, identifier: &str, engine: &str) -> Result<String, String> {
-    parameter_group(config, PARAMETER_GROUP, engine).await?;
-    instance(config, identifier, engine, Some(PARAMETER_GROUP)).await
-}
-
-/// Creates an instance on `group`, or on its engine's `default.*` group; returns its ARN.
-async fn instance(config: &SdkConfig, identifier: &str, engine: &str, group: Option<&str>) -> Result<String, String> {
-    let created = aws_sdk_rds::Client::new(config)
-        .create_db_instance()
-        .db_instance_identifier(identifier)
-        .set_db_parameter_group_name(group.map(str::to_string))
-        .engine(engine)
-        .db_instance_class("db.r6g.large")
-        .allocated_storage(100)
-        .master_username("orders")
-        .master_user_password("not-a-secret-1")
-        .backup_retention_period(7)
-        .send()
-        .await
-        .map_err(|e| format!("CreateDBInstance: {e:?}"))?;
-    Ok(created
-        .db_instance()
-        .and_then(|d| d.db_instance_arn())
-        .ok_or("CreateDBInstance returned no ARN")?
-        .to_string())
-}
-
-/// Creates `orders-db` where `primary` points and its read replica `orders-db-usw2` where
-/// `recovery` points; returns the primary's ARN.
-pub async fn database_with_replica(primary: &SdkConfig, recovery: &SdkConfig, engine: &str) -> Result<String, String> {
-    let arn = database(primary, PRIMARY_DB, engine).await?;
-    replica_of(recovery, &arn, engine).await?;
-    Ok(arn)
-}
-
-/// One of many databases: `name` where `primary` points and its replica `replica` where
-/// `recovery` points, both on the parameter group [`PARAMETER_GROUP`] of their region, which
-/// must exist; returns the primary's ARN.
-pub async fn database_pair(
-    primary: &SdkConfig,
-    recovery: &SdkConfig,
-    engine: &str,
-    name: &str,
-    replica: &str,
-) -> Result<String, String> {
-    let arn = instance(primary, name, engine, Some(PARAMETER_GROUP)).await?;
-    read_replica(recovery, &arn, replica).await?;
-    Ok(arn)
-}
-
-/// Creates `orders-db-usw2`, on its own parameter group, as a read replica of `source`.
-async fn replica_of(recovery: &SdkConfig, source: &str, engine: &str) -> Result<(), String> {
-    parameter_group(recovery, PARAMETER_GROUP, engine).await?;
-    read_replica(recovery, source, REPLICA_DB).await
-}
-
-async fn read_replica(recovery: &SdkConfig, source: &str, replica: &str) -> Result<(), String> {
-    aws_sdk_rds::Client::new(recovery)
-        .create_db_instance_read_replica()
-        .db_instance_identifier(replica)
-        .db_parameter_group_name(PARAMETER_GROUP)
-        .source_db_instance_identifier(source)
-        .db_instance_class("db.r6g.large")
-        .send()
-        .await
-        .map_err(|e| format!("CreateDBInstanceReadReplica: {e:?}"))?;
-    Ok(())
-}
-
-/// Like [`database_with_replica`], with the primary on its engine's `default.*` parameter group
-/// (which cannot be changed, so the read-only fence cannot be set); returns the primary's ARN.
-pub async fn database_on_default_group_with_replica(
-    primary: &SdkConfig,
-    recovery: &SdkConfig,
-    engine: &str,
-) -> Result<String, String> {
-    let arn = instance(primary, PRIMARY_DB, engine, None).await?;
-    replica_of(recovery, &arn, engine).await?;
-    Ok(arn)
 }
 
 /// Creates the `orders-usw2` cluster, an `orders` task definition, and each service at its
@@ -171,18 +61,6 @@ pub async fn ecs_services(recovery: &SdkConfig, services: &[(&str, i32)]) -> Res
             .map_err(|e| format!("CreateService {name}: {e:?}"))?;
     }
     Ok(())
-}
-
-/// Publishes a `ReplicaLag` datapoint (seconds) for `instance`, stamped now, where `config` points.
-pub async fn replica_lag(config: &SdkConfig, instance: &str, seconds: f64) -> Result<(), String> {
-    metric(
-        config,
-        "AWS/RDS",
-        "ReplicaLag",
-        &[("DBInstanceIdentifier", instance)],
-        seconds,
-    )
-    .await
 }
 
 /// Creates the recovery table as the SAM template does (pk, sk; on-demand).
@@ -405,76 +283,6 @@ pub async fn health_check_gate(global: &SdkConfig, recovery: &SdkConfig, alarm: 
         .ok_or_else(|| "CreateHealthCheck: no id".into())
 }
 
-/// An Aurora global database `global`: a writer cluster `{global}-east` in the primary's region
-/// and a secondary `{global}-west` in the recovery region, both on `security_group`, the
-/// secondary `lag_ms` behind (`AuroraGlobalDBReplicationLag`) where given. With `own_group` each
-/// cluster is on its own DB cluster parameter group `{global}-params` (else on the engine's
-/// default). Returns (writer ARN, secondary ARN).
-pub async fn aurora_global(
-    primary: &SdkConfig,
-    recovery: &SdkConfig,
-    global: &str,
-    security_group: &str,
-    lag_ms: Option<f64>,
-    own_group: bool,
-) -> Result<(String, String), String> {
-    const ENGINE: &str = "aurora-mysql";
-    const VERSION: &str = "8.0.mysql_aurora.3.05.2";
-    aws_sdk_rds::Client::new(primary)
-        .create_global_cluster()
-        .global_cluster_identifier(global)
-        .engine(ENGINE)
-        .engine_version(VERSION)
-        .send()
-        .await
-        .map_err(|e| format!("CreateGlobalCluster: {e:?}"))?;
-    let mut arns = Vec::new();
-    let group = format!("{global}-params");
-    for (config, side) in [(primary, "east"), (recovery, "west")] {
-        if own_group {
-            aws_sdk_rds::Client::new(config)
-                .create_db_cluster_parameter_group()
-                .db_cluster_parameter_group_name(&group)
-                .db_parameter_group_family("aurora-mysql8.0")
-                .description("orders global database")
-                .send()
-                .await
-                .map_err(|e| format!("CreateDBClusterParameterGroup: {e:?}"))?;
-        }
-        let out = aws_sdk_rds::Client::new(config)
-            .create_db_cluster()
-            .set_db_cluster_parameter_group_name(own_group.then(|| group.clone()))
-            .db_cluster_identifier(format!("{global}-{side}"))
-            .engine(ENGINE)
-            .engine_version(VERSION)
-            .global_cluster_identifier(global)
-            .master_username("admin")
-            .master_user_password("not-a-real-password")
-            .vpc_security_group_ids(security_group)
-            .send()
-            .await
-            .map_err(|e| format!("CreateDBCluster: {e:?}"))?;
-        let arn = out
-            .db_cluster()
-            .and_then(|c| c.db_cluster_arn())
-            .ok_or("CreateDBCluster: no ARN")?;
-        arns.push(arn.to_string());
-    }
-    if let Some(lag_ms) = lag_ms {
-        metric(
-            recovery,
-            "AWS/RDS",
-            "AuroraGlobalDBReplicationLag",
-            &[("DBClusterIdentifier", &format!("{global}-west"))],
-            lag_ms,
-        )
-        .await?;
-    }
-    let target = arns.pop().ok_or("no secondary")?;
-    let writer = arns.pop().ok_or("no writer")?;
-    Ok((writer, target))
-}
-
 /// Publishes one datapoint, stamped now.
 pub async fn metric(
     config: &SdkConfig,
@@ -483,27 +291,39 @@ pub async fn metric(
     dimensions: &[(&str, &str)],
     value: f64,
 ) -> Result<(), String> {
+    metric_at(config, namespace, name, dimensions, &[(0, value)]).await
+}
+
+/// Publishes datapoints, each `(seconds ago, value)`, in one call.
+pub async fn metric_at(
+    config: &SdkConfig,
+    namespace: &str,
+    name: &str,
+    dimensions: &[(&str, &str)],
+    points: &[(i64, f64)],
+) -> Result<(), String> {
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?;
-    let datum = MetricDatum::builder()
-        .metric_name(name)
-        .set_dimensions(Some(
-            dimensions
-                .iter()
-                .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
-                .collect(),
-        ))
-        .value(value)
-        .timestamp(aws_smithy_types::DateTime::from_secs(
-            i64::try_from(now.as_secs()).map_err(|e| e.to_string())?,
-        ))
-        .build();
+    let now = i64::try_from(now.as_secs()).map_err(|e| e.to_string())?;
+    let data = points.iter().map(|(ago, value)| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .set_dimensions(Some(
+                dimensions
+                    .iter()
+                    .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                    .collect(),
+            ))
+            .value(*value)
+            .timestamp(aws_smithy_types::DateTime::from_secs(now - ago))
+            .build()
+    });
     aws_sdk_cloudwatch::Client::new(config)
         .put_metric_data()
         .namespace(namespace)
-        .metric_data(datum)
+        .set_metric_data(Some(data.collect()))
         .send()
         .await
         .map_err(|e| format!("PutMetricData: {e:?}"))?;
@@ -537,145 +357,6 @@ pub async fn auto_scaling_group(config: &SdkConfig, min: i32, desired: i32, max:
         .await
         .map_err(|e| format!("CreateAutoScalingGroup: {e:?}"))?;
     Ok(())
-}
-
-/// The places the application reads its writer's host from, each holding `host` where `config`
-/// points: an SSM parameter, a secret (a JSON object with `host` beside the credentials) and,
-/// when `cname` (zone, name) is given, a CNAME.
-pub async fn writer_endpoints(
-    config: &SdkConfig,
-    parameter: &str,
-    secret: &str,
-    cname: Option<(&str, &str)>,
-    host: &str,
-) -> Result<(), String> {
-    aws_sdk_ssm::Client::new(config)
-        .put_parameter()
-        .name(parameter)
-        .value(host)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .map_err(|e| format!("PutParameter: {e:?}"))?;
-    let value = serde_json::json!({"engine": "postgres", "username": "orders", "password": "s3cr3t", "host": host, "port": 5432});
-    aws_sdk_secretsmanager::Client::new(config)
-        .create_secret()
-        .name(secret)
-        .secret_string(value.to_string())
-        .send()
-        .await
-        .map_err(|e| format!("CreateSecret: {e:?}"))?;
-    if let Some((zone, name)) = cname {
-        use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
-        let set = ResourceRecordSet::builder()
-            .name(name)
-            .r#type(RrType::Cname)
-            .ttl(60)
-            .resource_records(
-                ResourceRecord::builder()
-                    .value(host)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-            .build()
-            .map_err(|e| e.to_string())?;
-        let change = Change::builder()
-            .action(ChangeAction::Create)
-            .resource_record_set(set)
-            .build()
-            .map_err(|e| e.to_string())?;
-        aws_sdk_route53::Client::new(config)
-            .change_resource_record_sets()
-            .hosted_zone_id(zone)
-            .change_batch(
-                ChangeBatch::builder()
-                    .changes(change)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-            .send()
-            .await
-            .map_err(|e| format!("ChangeResourceRecordSets: {e:?}"))?;
-    }
-    Ok(())
-}
-
-/// Replicates `secret` (in `config`'s region) to `region`: a read-only replica there.
-pub async fn replicate_secret(config: &SdkConfig, secret: &str, region: &str) -> Result<(), String> {
-    aws_sdk_secretsmanager::Client::new(config)
-        .replicate_secret_to_regions()
-        .secret_id(secret)
-        .add_replica_regions(
-            aws_sdk_secretsmanager::types::ReplicaRegionType::builder()
-                .region(region)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| format!("ReplicateSecretToRegions: {e:?}"))?;
-    Ok(())
-}
-
-/// A DynamoDB table in `primary`'s region made a global table with a replica in `replica`
-/// (`UpdateTable` `ReplicaUpdates`, version 2019.11.21).
-pub async fn global_table(primary: &SdkConfig, replica: &str, name: &str) -> Result<(), String> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, CreateReplicationGroupMemberAction, KeySchemaElement, KeyType,
-        ReplicationGroupUpdate, ScalarAttributeType,
-    };
-    let dynamodb = aws_sdk_dynamodb::Client::new(primary);
-    dynamodb
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .map_err(|e| format!("CreateTable: {e:?}"))?;
-    dynamodb
-        .update_table()
-        .table_name(name)
-        .replica_updates(
-            ReplicationGroupUpdate::builder()
-                .create(
-                    CreateReplicationGroupMemberAction::builder()
-                        .region_name(replica)
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| format!("UpdateTable: {e:?}"))?;
-    Ok(())
-}
-
-/// `ReplicationLatency` of `table` towards `receiving`, as the sending region (`config`)
-/// publishes it, in milliseconds.
-pub async fn replication_latency(config: &SdkConfig, table: &str, receiving: &str, ms: f64) -> Result<(), String> {
-    metric(
-        config,
-        "AWS/DynamoDB",
-        "ReplicationLatency",
-        &[("TableName", table), ("ReceivingRegion", receiving)],
-        ms,
-    )
-    .await
 }
 
 /// A Lambda function `name` where `config` points (its code an empty archive: moto runs no

@@ -9,7 +9,7 @@ use super::check_parts::{
     check_custom_actions, check_event_source_mappings, check_global_tables, check_writer_endpoints,
 };
 use super::check_services::check_services;
-use super::checker::{is_rds_identifier, Checker};
+use super::checker::{fields_of, is_rds_identifier, Checker};
 use super::{default_deadline, PlanProblem};
 
 /// Checks a plan document and returns every problem found, in document order.
@@ -259,6 +259,25 @@ fn check_detection(c: &mut Checker, plan: &Map<String, Value>) {
     }
 }
 
+const READ_REPLICA_FIELDS: &[&str] = &[
+    "kind",
+    "identifier",
+    "sourceIdentifier",
+    "allowDataLoss",
+    "failbackIdentifier",
+    "isolationSecurityGroupId",
+    "reprotect",
+];
+const AURORA_GLOBAL_FIELDS: &[&str] = &[
+    "kind",
+    "identifier",
+    "targetClusterArn",
+    "allowDataLoss",
+    "isolationSecurityGroupId",
+    "failbackClusterArn",
+    "reprotect",
+];
+
 fn check_databases(
     c: &mut Checker,
     plan: &Map<String, Value>,
@@ -268,42 +287,22 @@ fn check_databases(
     let mut seen = BTreeSet::new();
     for (path, db) in c.array("", plan, "databases", false) {
         let kind = db.get("kind").and_then(Value::as_str);
-        let fields: &[&str] = match kind {
-            Some("readReplica") => &[
-                "kind",
-                "identifier",
-                "sourceIdentifier",
-                "allowDataLoss",
-                "failbackIdentifier",
-                "isolationSecurityGroupId",
-                "reprotect",
+        let fields = fields_of(
+            kind,
+            &[
+                ("readReplica", READ_REPLICA_FIELDS),
+                ("auroraGlobal", AURORA_GLOBAL_FIELDS),
+                (
+                    "pointInTimeRestore",
+                    &["kind", "identifier", "sourceIdentifier", "instanceClass"],
+                ),
+                (
+                    "snapshotRestore",
+                    &["kind", "identifier", "snapshotIdentifier", "instanceClass"],
+                ),
             ],
-            Some("auroraGlobal") => &[
-                "kind",
-                "identifier",
-                "targetClusterArn",
-                "allowDataLoss",
-                "isolationSecurityGroupId",
-                "failbackClusterArn",
-                "reprotect",
-            ],
-            Some("pointInTimeRestore") => &["kind", "identifier", "sourceIdentifier", "instanceClass"],
-            Some("snapshotRestore") => &["kind", "identifier", "snapshotIdentifier", "instanceClass"],
-            _ => &[
-                "kind",
-                "identifier",
-                "sourceIdentifier",
-                "targetClusterArn",
-                "snapshotIdentifier",
-                "instanceClass",
-                "allowDataLoss",
-                "failbackIdentifier",
-                "isolationSecurityGroupId",
-                "failbackClusterArn",
-                "reprotect",
-            ],
-        };
-        let Some(d) = c.object(&path, db, fields) else {
+        );
+        let Some(d) = c.object(&path, db, &fields) else {
             continue;
         };
         let kind = c.one_of(

@@ -3,36 +3,24 @@
 
 use serde_json::{Map, Value};
 
-use super::checker::Checker;
+use super::checker::{fields_of, Checker};
+
+const ECS_FIELDS: &[&str] = &["kind", "cluster", "service", "desiredCount", "capacity", "needsWriter"];
+const ASG_FIELDS: &[&str] = &[
+    "kind",
+    "name",
+    "minSize",
+    "desiredCapacity",
+    "capacity",
+    "maxSize",
+    "needsWriter",
+];
 
 pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
     for (path, svc) in c.array("", plan, "services", false) {
         let kind = svc.get("kind").and_then(Value::as_str);
-        let fields: &[&str] = match kind {
-            Some("ecs") => &["kind", "cluster", "service", "desiredCount", "capacity", "needsWriter"],
-            Some("autoScalingGroup") => &[
-                "kind",
-                "name",
-                "minSize",
-                "desiredCapacity",
-                "capacity",
-                "maxSize",
-                "needsWriter",
-            ],
-            _ => &[
-                "kind",
-                "cluster",
-                "service",
-                "desiredCount",
-                "name",
-                "minSize",
-                "desiredCapacity",
-                "capacity",
-                "maxSize",
-                "needsWriter",
-            ],
-        };
-        let Some(s) = c.object(&path, svc, fields) else {
+        let fields = fields_of(kind, &[("ecs", ECS_FIELDS), ("autoScalingGroup", ASG_FIELDS)]);
+        let Some(s) = c.object(&path, svc, &fields) else {
             continue;
         };
         c.boolean(&path, s, "needsWriter", false);

@@ -58,6 +58,21 @@ pub(super) fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// The fields an entry of `kind` may have: its kind's, or, for a kind not known (reported
+/// apart), any kind's, each once, in order.
+pub(super) fn fields_of<'a>(kind: Option<&str>, kinds: &[(&str, &[&'a str])]) -> Vec<&'a str> {
+    if let Some((_, fields)) = kinds.iter().find(|(k, _)| Some(*k) == kind) {
+        return fields.to_vec();
+    }
+    let mut all: Vec<&str> = Vec::new();
+    for field in kinds.iter().flat_map(|(_, fields)| fields.iter()) {
+        if !all.contains(field) {
+            all.push(field);
+        }
+    }
+    all
+}
+
 impl Checker {
     pub(super) fn report(&mut self, path: &str, message: impl Into<String>) {
         let path = if path.is_empty() { "$" } else { path };

@@ -1,0 +1,180 @@
+//! The static-stability audit's database phase: StartDatabaseFailover and CheckDatabaseFailover
+//! (each database, the old writers' fences, the global tables, the writer endpoints).
+
+use super::{writer_region, Found, Plane, GLOBAL_CONTROL_PLANE_REGION};
+use crate::plan::{Database, WriterEndpoint};
+
+pub(super) fn databases(f: &mut Found) {
+    let plan = f.plan;
+    let primary = plan.primary_region.as_str();
+    let recovery = plan.recovery_region.as_str();
+    let global = GLOBAL_CONTROL_PLANE_REGION;
+    // StartDatabaseFailover / CheckDatabaseFailover.
+    for db in &plan.databases {
+        match db {
+            Database::ReadReplica {
+                source_identifier,
+                isolation_security_group_id,
+                ..
+            } => {
+                let old = writer_region(source_identifier).unwrap_or(primary);
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:DescribeDBInstances",
+                    old,
+                    Plane::Control,
+                    false,
+                );
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:ModifyDBParameterGroup",
+                    old,
+                    Plane::Control,
+                    false,
+                );
+                if isolation_security_group_id.is_some() {
+                    f.add(
+                        "StartDatabaseFailover",
+                        "rds:ModifyDBInstance",
+                        old,
+                        Plane::Control,
+                        false,
+                    );
+                    f.add(
+                        "CheckDatabaseFailover",
+                        "rds:StopDBInstance",
+                        old,
+                        Plane::Control,
+                        false,
+                    );
+                }
+                // The replica is tagged with the recovery before it is promoted, so that a
+                // promotion under way is known as this recovery's own.
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:AddTagsToResource",
+                    recovery,
+                    Plane::Control,
+                    true,
+                );
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:PromoteReadReplica",
+                    recovery,
+                    Plane::Control,
+                    true,
+                );
+            }
+            Database::AuroraGlobal {
+                isolation_security_group_id,
+                ..
+            } => {
+                // The old writer cluster, read and fenced where it lives: best effort.
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:DescribeDBClusters",
+                    primary,
+                    Plane::Control,
+                    false,
+                );
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:ModifyDBClusterParameterGroup",
+                    primary,
+                    Plane::Control,
+                    false,
+                );
+                if isolation_security_group_id.is_some() {
+                    f.add(
+                        "StartDatabaseFailover",
+                        "rds:ModifyDBCluster",
+                        primary,
+                        Plane::Control,
+                        false,
+                    );
+                }
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:FailoverGlobalCluster",
+                    recovery,
+                    Plane::Control,
+                    true,
+                );
+                f.add(
+                    "CheckDatabaseFailover",
+                    "rds:DescribeGlobalClusters",
+                    recovery,
+                    Plane::Control,
+                    true,
+                );
+            }
+            Database::PointInTimeRestore { .. } => {
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:RestoreDBInstanceToPointInTime",
+                    recovery,
+                    Plane::Control,
+                    true,
+                );
+            }
+            Database::SnapshotRestore { .. } => {
+                f.add(
+                    "StartDatabaseFailover",
+                    "rds:RestoreDBInstanceFromDBSnapshot",
+                    recovery,
+                    Plane::Control,
+                    true,
+                );
+            }
+        }
+        f.add(
+            "CheckDatabaseFailover",
+            "rds:DescribeDBInstances",
+            recovery,
+            Plane::Control,
+            true,
+        );
+    }
+
+    // StartDatabaseFailover: each global table's replica where the application moves, and its
+    // replication latency from the primary (best effort: the primary may be down).
+    if !plan.global_tables.is_empty() {
+        f.add(
+            "StartDatabaseFailover",
+            "dynamodb:DescribeTable",
+            recovery,
+            Plane::Control,
+            true,
+        );
+        f.add(
+            "StartDatabaseFailover",
+            "cloudwatch:GetMetricData",
+            primary,
+            Plane::Data,
+            false,
+        );
+        f.add(
+            "ValidateRecovery",
+            "dynamodb:DescribeTable",
+            recovery,
+            Plane::Control,
+            true,
+        );
+    }
+
+    // CheckDatabaseFailover: each writer endpoint, pointed at the new writer.
+    for endpoint in &plan.writer_endpoints {
+        let (operation, region) = match endpoint {
+            WriterEndpoint::SsmParameter { .. } => ("ssm:PutParameter", endpoint.region(recovery)),
+            WriterEndpoint::Secret { .. } => ("secretsmanager:PutSecretValue", endpoint.region(recovery)),
+            WriterEndpoint::Cname { .. } => ("route53:ChangeResourceRecordSets", None),
+        };
+        f.add(
+            "CheckDatabaseFailover",
+            operation,
+            region.unwrap_or(global),
+            Plane::Control,
+            true,
+        );
+    }
+}
