@@ -31,12 +31,14 @@ impl DatabaseFailover {
         let back = for_failback(&ctx.plan)?;
         let (primary, recovery) = (ctx.plan.primary_region.as_str(), ctx.plan.recovery_region.as_str());
         let pairs: Vec<(&Database, &Database)> = ctx.plan.databases.iter().zip(&back.databases).collect();
-        let writers: Vec<&str> = pairs.iter().map(|(db, _)| db.identifier()).collect();
-        let failbacks: Vec<&str> = pairs
+        // The read replicas' new writers (recovery) and failback names (primary), read at once.
+        let replicas: Vec<(&str, &str)> = pairs
             .iter()
             .filter(|(db, _)| matches!(db, Database::ReadReplica { .. }))
-            .map(|(_, back)| back.identifier())
+            .map(|(db, back)| (db.identifier(), back.identifier()))
             .collect();
+        let writers: Vec<&str> = replicas.iter().map(|(writer, _)| *writer).collect();
+        let failbacks: Vec<&str> = replicas.iter().map(|(_, failback)| *failback).collect();
         let writers = self.instances(&writers).await?;
         let found = self.in_primary_region(primary, &failbacks).await;
         let mut decided: Vec<(Action, Option<Build>)> = Vec::new();

@@ -25,8 +25,13 @@ async fn detector(moto: &MotoServer) -> Detector {
     Detector::new(&config, Some("ssm:/rebound/orders/plan".into()), Some(TABLE.into()))
 }
 
+/// `event` as the state machine hands it to the detector, in execution `execution`.
+fn in_execution(event: serde_json::Value, execution: &str) -> serde_json::Value {
+    json!({"event": event, "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:{execution}")})
+}
+
 fn alarm(execution: &str) -> serde_json::Value {
-    json!({"event": event("cloudwatch-alarm.json"), "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:{execution}")})
+    in_execution(event("cloudwatch-alarm.json"), execution)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -241,7 +246,7 @@ async fn an_audit_row_is_written_once_and_results_live_apart() {
 fn retry_of(of: &str, execution: &str) -> serde_json::Value {
     let mut start = event("manual-start.json");
     start["retryOf"] = json!(of);
-    json!({"event": start, "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:{execution}")})
+    in_execution(start, execution)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -362,8 +367,10 @@ async fn a_reprotect_right_after_a_recovery_takes_the_lease_past_the_cooldown_an
         .await
         .expect("finish");
     let start = |execution: &str| {
-        json!({"event": {"reprotect": true, "reason": "j.doe: us-east-1 is back"},
-               "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:{execution}")})
+        in_execution(
+            json!({"reprotect": true, "reason": "j.doe: us-east-1 is back"}),
+            execution,
+        )
     };
     let ctx = detector
         .detect(start("reprotect-1"), Utc::now())
@@ -422,10 +429,7 @@ async fn a_scheduled_check_reprotects_once_the_primary_reads_healthy_after_a_fai
         .await
         .expect("plan");
     let table = RecoveryTable::new(&config, TABLE);
-    let scheduled = |n: u32| {
-        json!({"event": event("scheduled-readiness.json"),
-               "executionId": format!("arn:aws:states:us-west-2:123456789012:execution:rebound-orders:scheduled-{n}")})
-    };
+    let scheduled = |n: u32| in_execution(event("scheduled-readiness.json"), &format!("scheduled-{n}"));
     let reasons = |ctx: &rebound_shared::RecoveryContext| ctx.decision.reasons.join(" | ");
 
     // No recovery yet: a readiness check.
