@@ -9,6 +9,7 @@ use rebound_shared::rds::{reads::key, Global};
 use rebound_shared::step::StepFault;
 use serde_json::json;
 
+use crate::decide::precondition;
 use crate::observed::Instance;
 use crate::DatabaseError;
 
@@ -50,8 +51,7 @@ pub fn replica(
 ) -> Result<(Action, Option<NewReplica>), DatabaseError> {
     let (primary, recovery) = regions;
     let resource = format!("{failback} ({primary}, replica of {identifier})");
-    let refuse =
-        |reason: String| -> DatabaseError { StepFault::precondition(format!("database {failback}"), reason).into() };
+    let refuse = |reason: String| precondition(failback, reason);
     let Some(writer) = writer else {
         return Err(refuse(format!(
             "no instance {identifier} in {recovery}: reprotect follows a failover that made it the writer"
@@ -218,8 +218,7 @@ pub fn global_member(
     seen: GlobalSides,
     settings: &Reprotect,
 ) -> Result<(Action, Option<NewCluster>), DatabaseError> {
-    let refuse =
-        |reason: String| -> DatabaseError { StepFault::precondition(format!("database {global_id}"), reason).into() };
+    let refuse = |reason: String| precondition(global_id, reason);
     let Some(global) = seen.global else {
         return Err(refuse(format!("no global database {global_id}")));
     };
