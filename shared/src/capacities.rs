@@ -27,6 +27,17 @@ enum Found {
     Asg(BTreeMap<String, AutoScalingGroup>),
 }
 
+/// What [`Capacities::describe`] read.
+pub struct Described {
+    /// Each service's capacity, in the order asked.
+    pub capacities: Vec<Result<Capacity, StepFault>>,
+    /// The task definition of each ECS service that runs on Fargate on demand (launch type
+    /// FARGATE, or the FARGATE capacity provider), by resource name.
+    pub fargate: BTreeMap<String, String>,
+    /// Each Auto Scaling group found, by resource name.
+    pub groups: BTreeMap<String, AutoScalingGroup>,
+}
+
 /// The recovery region's ECS and Auto Scaling clients.
 #[derive(Clone, Debug)]
 pub struct Capacities {
@@ -45,16 +56,11 @@ impl Capacities {
     /// Each service's current capacity, in the order given: a missing or inactive service is a
     /// precondition; a failed read fails every service of its batch.
     pub async fn read(&self, services: &[&Service]) -> Vec<Result<Capacity, StepFault>> {
-        self.read_with_fargate(services).await.0
+        self.describe(services).await.capacities
     }
 
-    /// [`Capacities::read`], and the task definition of each ECS service that runs on Fargate on
-    /// demand (launch type FARGATE, or the FARGATE capacity provider), by resource name, from the
-    /// same reads.
-    pub async fn read_with_fargate(
-        &self,
-        services: &[&Service],
-    ) -> (Vec<Result<Capacity, StepFault>>, BTreeMap<String, String>) {
+    /// [`Capacities::read`], with what readiness's quota checks need from the same reads.
+    pub async fn describe(&self, services: &[&Service]) -> Described {
         let mut ecs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut groups: Vec<&str> = Vec::new();
         for service in services {
@@ -83,7 +89,13 @@ impl Capacities {
             .collect();
         let done: Vec<_> = stream::iter(reads).buffered(CONCURRENCY).collect().await;
         let mut fargate = BTreeMap::new();
+        let mut described_groups = BTreeMap::new();
         for (cluster, _, found) in &done {
+            if let (None, Ok(Found::Asg(found))) = (cluster, found) {
+                for (name, group) in found {
+                    described_groups.insert(format!("autoscaling:{name}"), group.clone());
+                }
+            }
             if let (Some(cluster), Ok(Found::Ecs(found, _))) = (cluster, found) {
                 for (name, svc) in found {
                     let on_fargate = svc.launch_type().is_some_and(|t| t.as_str() == "FARGATE")
@@ -148,7 +160,11 @@ impl Capacities {
                 }
             })
             .collect();
-        (capacities, fargate)
+        Described {
+            capacities,
+            fargate,
+            groups: described_groups,
+        }
     }
 
     async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Found, StepFault> {

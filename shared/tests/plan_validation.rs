@@ -349,6 +349,26 @@ fn each_broken_plan_is_rejected_with_its_path_and_reason() {
             "services[0].minSize: unknown field",
         ),
         (
+            "capacity reservations of an ECS service",
+            Box::new(|p| set(p, "/services/0/capacityReservations", json!(["cr-0123456789abcdef0"]))),
+            "services[0].capacityReservations: unknown field",
+        ),
+        (
+            "capacity reservations not a list",
+            Box::new(|p| set(p, "/services/2/capacityReservations", json!("cr-0123456789abcdef0"))),
+            "services[2].capacityReservations: must be an array of Capacity Reservation IDs",
+        ),
+        (
+            "capacity reservation not an ID",
+            Box::new(|p| set(p, "/services/2/capacityReservations", json!(["cr-0123456789abcdef0", "cr-XYZ"]))),
+            "services[2].capacityReservations[1]: must be a Capacity Reservation ID (cr- and 17 hex digits)",
+        ),
+        (
+            "capacity reservation twice",
+            Box::new(|p| set(p, "/services/2/capacityReservations", json!(["cr-0123456789abcdef0", "cr-0123456789abcdef0"]))),
+            "services[2].capacityReservations[1]: is listed twice",
+        ),
+        (
             "probe URL without scheme",
             Box::new(|p| set(p, "/validation/probes/0/url", json!("orders.example.com/health"))),
             "validation.probes[0].url: must be an http:// or https:// URL",
@@ -607,6 +627,17 @@ fn a_service_runs_a_fixed_count_or_a_share_of_the_primarys_peak_never_both_nor_n
     );
     let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
     assert_eq!(again, parsed);
+    assert!(parsed.services[2].capacity_reservations().is_empty(), "none by default");
+    set(
+        &mut plan,
+        "/services/2/capacityReservations",
+        json!(["cr-0123456789abcdef0", "cr-01234567"]),
+    );
+    let reserved = RecoveryPlan::from_value(&plan).expect("with reservations");
+    assert_eq!(
+        reserved.services[2].capacity_reservations(),
+        ["cr-0123456789abcdef0", "cr-01234567"]
+    );
 
     let both = problems(|p| set(p, "/services/0/capacity", sized.clone()));
     assert_eq!(both, ["services[0].capacity: give desiredCount or capacity, not both"]);

@@ -13,6 +13,7 @@ mod capacity;
 mod custom_actions;
 mod databases;
 mod global_tables;
+mod instances;
 pub mod permissions;
 mod quotas;
 mod readiness;
@@ -87,6 +88,8 @@ pub struct RecoveryValidator {
     pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
     /// The recovery region's Service Quotas.
     pub quotas: aws_sdk_servicequotas::Client,
+    /// The recovery region's EC2: instance types, launch templates, Capacity Reservations.
+    pub ec2: aws_sdk_ec2::Client,
     pub cluster: Cluster,
     pub rds: aws_sdk_rds::Client,
     /// The primary's RDS: a failback's writers are there.
@@ -116,6 +119,7 @@ impl RecoveryValidator {
             // The primary may be the failed region: its peak is read best effort.
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
             quotas: aws_sdk_servicequotas::Client::new(&regions.recovery),
+            ec2: aws_sdk_ec2::Client::new(&regions.recovery),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),

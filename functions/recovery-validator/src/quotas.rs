@@ -1,12 +1,15 @@
 //! Readiness's quota checks: whether the recovery region's Service Quotas leave room for what
 //! the recovery will add. Fargate tasks count against the account's On-Demand vCPU quota
-//! (`fargate` L-3032A538), restored databases against its DB instances (`rds` L-7B6409FD). Each
+//! (`fargate` L-3032A538), Auto Scaling groups' instances against their family's EC2 On-Demand
+//! vCPU quota (`instances.rs`), restored databases against its DB instances (`rds`
+//! L-7B6409FD). Each
 //! quota is read with GetServiceQuota, its usage from the CloudWatch metric the quota names
 //! (`AWS/Usage` `ResourceCount`, as the service publishes it).
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use rebound_shared::capacities::Described;
 use rebound_shared::capacity::Capacity;
 use rebound_shared::context::{Check, DryRun, RecoveryContext};
 use rebound_shared::metrics::{newest_datapoints, Series};
@@ -107,12 +110,10 @@ impl RecoveryValidator {
         now: DateTime<Utc>,
     ) -> Vec<Check> {
         let mut checks = Vec::new();
-        let services: Vec<&Service> = services_in_scope(ctx)
-            .into_iter()
-            .filter(|s| matches!(s, Service::Ecs { .. }))
-            .collect();
+        let services = services_in_scope(ctx);
         if !services.is_empty() {
-            match self.fargate_asks(&services, peaks).await {
+            let described = self.services.describe(&services).await;
+            match self.fargate_asks(&services, &described, peaks).await {
                 Ok(asks) if asks.is_empty() => {}
                 Ok(asks) => checks.push(self.quota_check("fargate", "L-3032A538", "vCPU", &asks, now).await),
                 Err(e) => checks.push(Check::unknown(
@@ -120,6 +121,11 @@ impl RecoveryValidator {
                     format!("the services' task sizes could not be read: {e}"),
                 )),
             }
+            let (by_quota, group_checks) = self.group_asks(&services, &described, peaks).await;
+            for (code, asks) in by_quota {
+                checks.push(self.quota_check("ec2", code, "vCPU", &asks, now).await);
+            }
+            checks.extend(group_checks);
         }
         let restores: Vec<Ask> = match database {
             Some(DryRun::Ran(result)) => result
@@ -146,16 +152,23 @@ impl RecoveryValidator {
     }
 
     /// What the ECS services on Fargate add: each one's target less what it is set to now.
-    async fn fargate_asks(&self, services: &[&Service], peaks: &HashMap<String, f64>) -> Result<Vec<Ask>, String> {
-        let (current, fargate) = self.services.read_with_fargate(services).await;
-        let cpus = self.fargate_cpus(&fargate).await?;
+    async fn fargate_asks(
+        &self,
+        services: &[&Service],
+        described: &Described,
+        peaks: &HashMap<String, f64>,
+    ) -> Result<Vec<Ask>, String> {
+        let cpus = self.fargate_cpus(&described.fargate).await?;
         let mut asks = Vec::new();
-        for (service, now) in services.iter().zip(current) {
+        for (service, now) in services.iter().zip(&described.capacities) {
             let resource = service.resource_name();
             let Some(each) = cpus.get(&resource) else {
                 continue; // not on Fargate: the EC2 instances it runs on count instead
             };
-            let now: Capacity = now.map_err(|e| e.to_string())?;
+            let now: Capacity = match now {
+                Ok(now) => *now,
+                Err(e) => return Err(e.to_string()),
+            };
             let peak = peaks.get(&resource).copied();
             let target = service.desired(peak);
             if target > now.desired {

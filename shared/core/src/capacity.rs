@@ -108,6 +108,7 @@ mod tests {
             capacity: None,
             max_size,
             needs_writer: false,
+            capacity_reservations: Vec::new(),
         }
     }
 
@@ -161,6 +162,7 @@ mod tests {
             capacity: from_peak(150, 1),
             max_size: None,
             needs_writer: false,
+            capacity_reservations: Vec::new(),
         };
         let small = capacity(Some(0), 0, Some(2), 0);
         assert_eq!(
@@ -175,6 +177,7 @@ mod tests {
             capacity: from_peak(150, 1),
             max_size: Some(12),
             needs_writer: false,
+            capacity_reservations: Vec::new(),
         };
         assert_eq!(
             target_capacity(&capped, small, Some(10.0)),

@@ -114,7 +114,30 @@ pub(super) fn capacity_sources(f: &mut Found) {
             true,
         );
     }
-    if ecs || restores {
+    let groups = plan
+        .services
+        .iter()
+        .any(|s| matches!(s, Service::AutoScalingGroup { .. }));
+    if groups {
+        // What a group launches, and how many vCPUs each instance counts against its quota.
+        for operation in [
+            "autoscaling:DescribeLaunchConfigurations",
+            "ec2:DescribeLaunchTemplateVersions",
+            "ec2:DescribeInstanceTypes",
+        ] {
+            f.add("CheckReadiness", operation, recovery, Plane::Control, true);
+        }
+    }
+    if plan.services.iter().any(|s| !s.capacity_reservations().is_empty()) {
+        f.add(
+            "CheckReadiness",
+            "ec2:DescribeCapacityReservations",
+            recovery,
+            Plane::Control,
+            true,
+        );
+    }
+    if ecs || groups || restores {
         f.add(
             "CheckReadiness",
             "servicequotas:GetServiceQuota",

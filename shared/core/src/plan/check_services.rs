@@ -14,6 +14,7 @@ const ASG_FIELDS: &[&str] = &[
     "capacity",
     "maxSize",
     "needsWriter",
+    "capacityReservations",
 ];
 
 pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
@@ -45,8 +46,36 @@ pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
                         c.report(&format!("{path}.maxSize"), "must be >= desiredCapacity");
                     }
                 }
+                reservations(c, &path, s);
             }
             None => {}
+        }
+    }
+}
+
+/// `capacityReservations`: EC2 Capacity Reservation IDs (`cr-` and 8 or 17 hex digits, EC2
+/// API Reference, CapacityReservation), each once.
+fn reservations(c: &mut Checker, path: &str, s: &Map<String, Value>) {
+    let Some(ids) = s.get("capacityReservations").filter(|v| !v.is_null()) else {
+        return;
+    };
+    let here = format!("{path}.capacityReservations");
+    let Some(ids) = ids.as_array() else {
+        c.report(&here, "must be an array of Capacity Reservation IDs");
+        return;
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        let valid = id.as_str().and_then(|id| id.strip_prefix("cr-")).is_some_and(|hex| {
+            (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if !valid {
+            c.report(
+                &format!("{here}[{i}]"),
+                "must be a Capacity Reservation ID (cr- and 17 hex digits)",
+            );
+        } else if !seen.insert(id.as_str()) {
+            c.report(&format!("{here}[{i}]"), "is listed twice");
         }
     }
 }

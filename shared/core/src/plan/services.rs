@@ -34,6 +34,10 @@ pub enum Service {
         max_size: Option<i32>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_writer: bool,
+        /// On-Demand Capacity Reservations in the recovery region its instances launch into:
+        /// readiness checks they are active, match the group and hold what the failover adds.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capacity_reservations: Vec<String>,
     },
 }
 
@@ -125,6 +129,16 @@ impl Service {
     pub fn needs_writer(&self) -> bool {
         match self {
             Service::Ecs { needs_writer, .. } | Service::AutoScalingGroup { needs_writer, .. } => *needs_writer,
+        }
+    }
+
+    /// The capacity reservations the plan names for it (none for ECS).
+    pub fn capacity_reservations(&self) -> &[String] {
+        match self {
+            Service::Ecs { .. } => &[],
+            Service::AutoScalingGroup {
+                capacity_reservations, ..
+            } => capacity_reservations,
         }
     }
 
