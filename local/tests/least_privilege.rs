@@ -258,15 +258,25 @@ fn paths(rest: &str, parent: &str, found: &mut BTreeSet<String>) {
     }
 }
 
-/// The shared crate's files a function reaches: `a` is `a.rs` (or `a/mod.rs`), `a::b` is
-/// `a/b.rs` with `a/mod.rs`, following `crate::`, `super::` and a folder's own siblings.
+/// The shared crate's files a function reaches: `a` is `a.rs` (with the `a/b.rs` it declares),
+/// or `a/mod.rs`, `a::b` is `a/b.rs` with `a/mod.rs`, following `crate::`, `super::` and a folder's own siblings.
 fn shared_files(start: &BTreeSet<String>) -> Vec<PathBuf> {
     let shared = root().join("shared/src");
     let files_of = |path: &str| -> Vec<PathBuf> {
         let (first, second) = path.split_once("::").unwrap_or((path, ""));
         let file = shared.join(format!("{first}.rs"));
         if file.is_file() {
-            return vec![file];
+            // `a.rs` with its own folder: the modules it declares (`mod b;` is `a/b.rs`).
+            let text = code(&file);
+            let mut files = vec![file];
+            let mut children = Vec::new();
+            rust_files(&shared.join(first), &mut children);
+            files.extend(children.into_iter().filter(|child| {
+                child
+                    .file_stem()
+                    .is_some_and(|stem| text.contains(&format!("mod {};", stem.to_string_lossy())))
+            }));
+            return files;
         }
         let dir = shared.join(first);
         let mut files = vec![dir.join("mod.rs")];

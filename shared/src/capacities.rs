@@ -13,6 +13,8 @@ use rebound_core::step::StepFault;
 
 use crate::error::aws_fault;
 
+mod nodegroups;
+
 /// How many batches are read at once.
 const CONCURRENCY: usize = 4;
 
@@ -34,15 +36,17 @@ pub struct Described {
     /// The task definition of each ECS service that runs on Fargate on demand (launch type
     /// FARGATE, or the FARGATE capacity provider), by resource name.
     pub fargate: BTreeMap<String, String>,
-    /// Each Auto Scaling group found, by resource name.
+    /// Each Auto Scaling group found, by resource name; for an EKS node group, the group EKS
+    /// runs it in.
     pub groups: BTreeMap<String, AutoScalingGroup>,
 }
 
-/// The recovery region's ECS and Auto Scaling clients.
+/// The recovery region's ECS, Auto Scaling and EKS clients.
 #[derive(Clone, Debug)]
 pub struct Capacities {
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+    pub eks: aws_sdk_eks::Client,
 }
 
 impl Capacities {
@@ -50,6 +54,7 @@ impl Capacities {
         Capacities {
             ecs: aws_sdk_ecs::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
+            eks: aws_sdk_eks::Client::new(config),
         }
     }
 
@@ -63,14 +68,23 @@ impl Capacities {
     pub async fn describe(&self, services: &[&Service]) -> Described {
         let mut ecs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut groups: Vec<&str> = Vec::new();
+        let mut wanted_nodegroups = Vec::new();
         for service in services {
             match service {
                 Service::Ecs { cluster, service, .. } => {
                     ecs.entry(cluster.as_str()).or_default().push(service.as_str())
                 }
                 Service::AutoScalingGroup { name, .. } => groups.push(name.as_str()),
+                Service::EksNodegroup { cluster, nodegroup, .. } => {
+                    wanted_nodegroups.push((cluster.as_str(), nodegroup.as_str()))
+                }
             }
         }
+        // A node group's instances are those of the Auto Scaling groups EKS runs it in: read
+        // with the plan's own groups.
+        let nodegroups = self.describe_nodegroups(&wanted_nodegroups).await;
+        let backing: Vec<String> = nodegroups.iter().flatten().flat_map(|r| r.groups.clone()).collect();
+        groups.extend(backing.iter().map(String::as_str));
         let mut batches: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
         for (cluster, names) in &ecs {
             batches.extend(names.chunks(ECS_BATCH).map(|c| (Some(*cluster), c.to_vec())));
@@ -109,6 +123,25 @@ impl Capacities {
                 }
             }
         }
+        let found_group = |name: &str| {
+            done.iter().find_map(|(c, _, found)| match (c, found) {
+                (None, Ok(Found::Asg(found))) => found.get(name),
+                _ => None,
+            })
+        };
+        let group_in_service = |name: &str| found_group(name).map(in_service);
+        // A node group's instances are its group's: the quota checks read that group for it.
+        for ((cluster, nodegroup), read) in wanted_nodegroups.iter().zip(&nodegroups) {
+            let group = read
+                .as_ref()
+                .ok()
+                .and_then(|r| r.groups.first())
+                .and_then(|g| found_group(g));
+            if let Some(group) = group {
+                described_groups.insert(format!("eks:{cluster}/{nodegroup}"), group.clone());
+            }
+        }
+        let mut nodegroups = nodegroups.into_iter();
         let capacities = services
             .iter()
             .map(|service| {
@@ -116,6 +149,12 @@ impl Capacities {
                 let (cluster, name) = match service {
                     Service::Ecs { cluster, service, .. } => (Some(cluster.as_str()), service.as_str()),
                     Service::AutoScalingGroup { name, .. } => (None, name.as_str()),
+                    Service::EksNodegroup { .. } => {
+                        let read = nodegroups
+                            .next()
+                            .unwrap_or_else(|| Err(StepFault::precondition(&resource, "not read")))?;
+                        return nodegroups::capacity(&resource, &read, &group_in_service);
+                    }
                 };
                 let batch = done
                     .iter()
@@ -142,19 +181,12 @@ impl Capacities {
                         ))),
                     },
                     Some(Ok(Found::Asg(found))) => match found.get(name) {
-                        Some(group) => {
-                            let in_service = group
-                                .instances()
-                                .iter()
-                                .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
-                                .count();
-                            Ok(Capacity {
-                                min: group.min_size(),
-                                desired: group.desired_capacity().unwrap_or(0),
-                                max: group.max_size(),
-                                running: i32::try_from(in_service).unwrap_or(i32::MAX),
-                            })
-                        }
+                        Some(group) => Ok(Capacity {
+                            min: group.min_size(),
+                            desired: group.desired_capacity().unwrap_or(0),
+                            max: group.max_size(),
+                            running: in_service(group),
+                        }),
                         None => Err(missing("Auto Scaling group not found in the recovery region".into())),
                     },
                 }
@@ -211,6 +243,16 @@ impl Capacities {
                 .collect(),
         ))
     }
+}
+
+/// How many of a group's instances are InService.
+fn in_service(group: &AutoScalingGroup) -> i32 {
+    let count = group
+        .instances()
+        .iter()
+        .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+        .count();
+    i32::try_from(count).unwrap_or(i32::MAX)
 }
 
 /// A batch's failed read, told for one of its services.

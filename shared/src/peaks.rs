@@ -57,6 +57,8 @@ pub async fn primary_peaks(
                     .push((service, svc.to_string()));
             }
             Service::AutoScalingGroup { .. } => groups.push((service, name)),
+            // Sized by a fixed count only: it has no peak.
+            Service::EksNodegroup { .. } => {}
         }
     }
     let mut peaks = HashMap::new();

@@ -736,3 +736,45 @@ fn a_reprotect_when_the_primary_is_healthy_needs_a_signal_to_see_it_by() {
         "{blind:?}"
     );
 }
+
+#[test]
+fn an_eks_node_group_runs_a_fixed_size_within_its_bounds_and_eks_names() {
+    let group = json!({
+        "kind": "eksNodegroup", "cluster": "orders-eks", "nodegroup": "orders-workers",
+        "minSize": 2, "desiredSize": 6, "maxSize": 12
+    });
+    let push = |plan: &mut Value, group: Value| plan["services"].as_array_mut().expect("services").push(group);
+    let mut plan = example();
+    push(&mut plan, group.clone());
+    let parsed = RecoveryPlan::from_value(&plan).expect("a node group");
+    let nodes = &parsed.services[3];
+    assert_eq!(nodes.resource_name(), "eks:orders-eks/orders-workers");
+    assert_eq!(nodes.desired(Some(100.0)), 6, "a fixed size, whatever the peak");
+    assert!(nodes.from_peak().is_none() && nodes.matches("EKS") && nodes.matches("orders-workers"));
+    let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
+    assert_eq!(again, parsed);
+
+    let broken = problems(|p| {
+        let mut bad = group.clone();
+        bad["cluster"] = json!("-orders");
+        bad["nodegroup"] = json!("x".repeat(64));
+        bad["desiredSize"] = json!(1);
+        bad["capacity"] = json!({"percentOfPeak": 80, "floor": 1});
+        push(p, bad);
+    });
+    assert_eq!(
+        broken,
+        [
+            "services[3].capacity: unknown field (expected one of: kind, cluster, nodegroup, minSize, desiredSize, maxSize, needsWriter)",
+            "services[3].cluster: must be 1 to 100 letters, digits, - or _, starting with a letter or digit",
+            "services[3].nodegroup: must be 1 to 63 letters, digits, - or _, starting with a letter or digit",
+            "services[3].desiredSize: must be >= minSize",
+        ]
+    );
+    let too_small = problems(|p| {
+        let mut bad = group.clone();
+        bad["maxSize"] = json!(4);
+        push(p, bad);
+    });
+    assert_eq!(too_small, ["services[3].maxSize: must be >= desiredSize"]);
+}

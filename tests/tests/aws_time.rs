@@ -4,7 +4,7 @@
 
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::Client;
-use rebound_tests::{seed, wait, MotoServer};
+use rebound_tests::{held, seed, wait, MotoServer};
 use serde_json::json;
 
 /// (status, source) of the seeded replica.
@@ -508,4 +508,55 @@ async fn a_mapping_turned_off_is_disabling_first_and_refuses_a_second_update_mea
         "{:?}",
         seen.borrow()
     );
+}
+
+/// A node group's (status, desired size) and its Auto Scaling group's InService instances
+/// (None: no such group).
+async fn node_group(moto: &MotoServer, group: &str) -> (String, i32, Option<usize>) {
+    let config = moto.config("us-west-2");
+    let (status, _, desired, _) = held::nodegroup(&config, "orders-eks", "orders-workers").await;
+    (status, desired, held::group(&config, group).await.map(|g| g.3))
+}
+
+async fn scale_node_group(moto: &MotoServer, desired: i32) -> Result<String, String> {
+    seed::update_nodegroup(
+        &moto.config("us-west-2"),
+        "orders-eks",
+        "orders-workers",
+        (1, desired, 6),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_node_group_update_is_in_progress_then_sets_the_group_eks_runs_it_in() {
+    // As released: the update is done at once, and the group EKS names does not exist.
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    let group = seed::eks_nodegroup(&released.config("us-west-2"), "orders-eks", "orders-workers", (1, 1, 3))
+        .await
+        .expect("node group");
+    assert_eq!(scale_node_group(&released, 4).await, Ok("Successful".into()));
+    assert_eq!(node_group(&released, &group).await, ("ACTIVE".into(), 4, None));
+
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    moto.set_durations(&json!({"UpdateNodegroupConfig": 1.0}))
+        .expect("durations");
+    let group = seed::eks_nodegroup(&moto.config("us-west-2"), "orders-eks", "orders-workers", (1, 1, 3))
+        .await
+        .expect("node group");
+    wait::until("the first node in service", || async {
+        (node_group(&moto, &group).await.2 == Some(1)).then_some(())
+    })
+    .await;
+    assert_eq!(scale_node_group(&moto, 4).await, Ok("InProgress".into()));
+    assert_eq!(node_group(&moto, &group).await, ("UPDATING".into(), 4, Some(1)));
+    assert_eq!(
+        scale_node_group(&moto, 5).await,
+        Err("ResourceInUseException".into()),
+        "a second update meanwhile"
+    );
+    wait::until("the nodes in service", || async {
+        (node_group(&moto, &group).await == ("ACTIVE".into(), 4, Some(4))).then_some(())
+    })
+    .await;
 }

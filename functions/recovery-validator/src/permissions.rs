@@ -192,6 +192,10 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                         "autoscaling:UpdateAutoScalingGroup",
                         format!("arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/{name}"),
                     ),
+                    Service::EksNodegroup { cluster, nodegroup, .. } => (
+                        "eks:UpdateNodegroupConfig",
+                        format!("arn:{partition}:eks:{region}:{account}:nodegroup/{cluster}/{nodegroup}/*"),
+                    ),
                 });
             }
         }

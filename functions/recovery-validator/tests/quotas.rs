@@ -362,3 +362,30 @@ async fn the_reservations_a_plan_names_must_take_what_the_failover_adds_and_the_
         report.checks
     );
 }
+
+#[tokio::test]
+async fn an_eks_node_groups_new_nodes_count_against_their_familys_vcpu_quota_too() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    seed::eks_nodegroup(&w.west_config, "orders-eks", "orders-workers", (1, 1, 3))
+        .await
+        .expect("node group");
+    let mut request = w.request.clone();
+    request["context"]["plan"]["services"]
+        .as_array_mut()
+        .expect("services")
+        .push(json!({
+            "kind": "eksNodegroup", "cluster": "orders-eks", "nodegroup": "orders-workers",
+            "minSize": 1, "desiredSize": 5, "maxSize": 6
+        }));
+    w.moto.set_quotas(&json!({"ec2/L-1216C47A": 10})).expect("quota");
+    usage(&w.west_config, "EC2", 4.0).await;
+    // 4 more m5.large nodes, 2 vCPUs each, in the group EKS runs the node group in.
+    let err = w.readiness(&request).await.expect_err("not ready");
+    assert!(
+        err.to_string().contains(
+            "short by 2 vCPU: needs 8 more, 10 - 4 used = 6 free; eks:orders-eks/orders-workers: 3 of 4 more fit"
+        ),
+        "{err}"
+    );
+}

@@ -1,10 +1,11 @@
 //! service-restoration: scales the recovery region's services to their recovery capacity.
 //!
-//! `start` observes every ECS service and Auto Scaling group first, in batches
+//! `start` observes every ECS service, Auto Scaling group and EKS node group first, in batches
 //! ([`Capacities::read`]), and refuses before changing anything when one is missing or inactive;
-//! it decides each service's scaling without a call ([`scaling`]), then sets ECS desired counts
-//! and Auto Scaling min/desired/max. `status` waits until ECS running counts and InService
-//! instances reach the targets ([`running`]). The application's event source mappings move with
+//! it decides each service's scaling without a call ([`scaling`]), then sets ECS desired counts,
+//! Auto Scaling min/desired/max and node groups' scaling configuration. `status` waits until
+//! ECS running counts and InService instances (a node group's, in the group EKS runs it in)
+//! reach the targets ([`running`]). The application's event source mappings move with
 //! it (`streams.rs`).
 //!
 //! When the region moves, the state machine calls it twice ([`ServiceStage`]): `AddCapacity`
@@ -31,6 +32,17 @@ use rebound_shared::step::{
     elapsed_ms, ensure_region, past_deadline, services_in_stage, within_deadline, Phase, StepFault,
 };
 use serde_json::Value;
+
+/// EKS API Reference, UpdateNodegroupConfig, Errors: ResourceInUseException while another
+/// update of the node group is under way. It ends in minutes, so the state machine retries.
+fn busy_is_transient(mut fault: StepFault) -> StepFault {
+    if let StepFault::Aws { source, .. } = &mut fault {
+        if source.code == "ResourceInUseException" {
+            source.kind = ErrorKind::Transient;
+        }
+    }
+    fault
+}
 
 /// How many services are scaled at once.
 const CONCURRENCY: usize = 4;
@@ -145,6 +157,7 @@ impl ServiceRestoration {
         let operation = match service {
             Service::Ecs { .. } => "UpdateService",
             Service::AutoScalingGroup { .. } => "UpdateAutoScalingGroup",
+            Service::EksNodegroup { .. } => "UpdateNodegroupConfig",
         };
         let sized = service.from_peak().map(|from| match peak {
             Some(p) => format!(
@@ -208,6 +221,22 @@ impl ServiceRestoration {
                     .send()
                     .await
                     .map_err(|e| aws_fault(&resource, "autoscaling", "UpdateAutoScalingGroup", &e))?;
+            }
+            Service::EksNodegroup { cluster, nodegroup, .. } => {
+                let size = aws_sdk_eks::types::NodegroupScalingConfig::builder()
+                    .set_min_size(min.and_then(|m| i32::try_from(m).ok()))
+                    .desired_size(desired)
+                    .set_max_size(max.and_then(|m| i32::try_from(m).ok()))
+                    .build();
+                self.clients
+                    .eks
+                    .update_nodegroup_config()
+                    .cluster_name(cluster)
+                    .nodegroup_name(nodegroup)
+                    .scaling_config(size)
+                    .send()
+                    .await
+                    .map_err(|e| busy_is_transient(aws_fault(&resource, "eks", "UpdateNodegroupConfig", &e)))?;
             }
         }
         action.duration_ms = elapsed_ms(started);

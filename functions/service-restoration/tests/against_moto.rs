@@ -50,6 +50,7 @@ impl World {
             clients: Capacities {
                 ecs: self.ecs.clone(),
                 autoscaling: self.autoscaling.clone(),
+                eks: aws_sdk_eks::Client::new(&self.moto.regions().recovery),
             },
             streams: EventStreams::new(&self.moto.regions()),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&self.moto.regions().recovery),
@@ -73,25 +74,9 @@ impl World {
 
     /// (min, desired, max, InService instances)
     async fn asg(&self) -> (i32, i32, i32, usize) {
-        let out = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names("orders-web-usw2")
-            .send()
+        rebound_tests::held::group(&self.moto.config("us-west-2"), "orders-web-usw2")
             .await
-            .expect("describe");
-        let g = &out.auto_scaling_groups()[0];
-        let in_service = g
-            .instances()
-            .iter()
-            .filter(|i| i.lifecycle_state() == Some(&aws_sdk_autoscaling::types::LifecycleState::InService))
-            .count();
-        (
-            g.min_size().unwrap_or(-1),
-            g.desired_capacity().unwrap_or(-1),
-            g.max_size().unwrap_or(-1),
-            in_service,
-        )
+            .expect("the group")
     }
 }
 
@@ -163,6 +148,7 @@ async fn a_missing_service_refuses_before_scaling_anything() {
                     .build(),
             ),
             autoscaling: w.autoscaling.clone(),
+            eks: aws_sdk_eks::Client::new(&w.moto.regions().recovery),
         },
         streams: EventStreams::new(&w.moto.regions()),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&w.moto.regions().recovery),

@@ -34,7 +34,7 @@ pub fn target_capacity(service: &Service, current: Capacity, peak: Option<f64>) 
             max: None,
             running: current.running,
         },
-        Service::AutoScalingGroup { min_size, max_size, .. } => {
+        Service::AutoScalingGroup { min_size, max_size, .. } | Service::EksNodegroup { min_size, max_size, .. } => {
             // The plan's own maximum is a ceiling a peak does not raise.
             let desired = desired.max(*min_size).min(max_size.unwrap_or(i32::MAX));
             let max = max_size.unwrap_or_else(|| current.max.unwrap_or(desired).max(desired));

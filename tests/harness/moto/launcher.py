@@ -33,6 +33,9 @@ from moto.cloudwatch.models import Dimension as CloudWatchDimension
 from moto.cloudwatch.models import MetricDatum as CloudWatchDatum
 from moto.dynamodb.models import dynamodb_backends
 from moto.ecs.models import EC2ContainerServiceBackend
+from moto.autoscaling.models import autoscaling_backends
+from moto.eks.exceptions import ResourceInUseException as EksResourceInUse
+from moto.eks.models import EKSBackend
 from moto.dynamodb.models.table import Table as DynamoTable
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.route53.models import HealthCheck as Route53HealthCheck
@@ -82,6 +85,11 @@ DOCUMENTED_SECONDS = {
     # estimates 30 minutes.
     "RestoreDBInstanceToPointInTime": 1800,
     "RestoreDBInstanceFromDBSnapshot": 1800,
+    # EKS API Reference, UpdateNodegroupConfig: the update is InProgress, tracked with
+    # DescribeUpdate, until Successful; no AWS figure for a scaling update: forecast/figures.rs
+    # estimates 30 s before the Auto Scaling group is set (its instances then take
+    # UpdateAutoScalingGroup's time).
+    "UpdateNodegroupConfig": 30,
     # Lambda API Reference, EventSourceMappingConfiguration, State: "Creating, Enabling,
     # Enabled, Disabling, Disabled, Updating, or Deleting"; UpdateEventSourceMapping's
     # ResourceInUseException: "you tried to update an event source mapping in the CREATING
@@ -621,6 +629,73 @@ def active_instances(self):
 
 FakeAutoScalingGroup.set_desired_capacity = set_desired_capacity
 FakeAutoScalingGroup.active_instances = active_instances
+
+# EKS User Guide, "Managed node groups": a managed node group runs in an EC2 Auto Scaling group
+# that EKS creates and manages (DescribeNodegroup's resources.autoScalingGroups). EKS API
+# Reference, UpdateNodegroupConfig: its scalingConfig is "the scaling configuration details for
+# the Auto Scaling group after the update"; the update is InProgress until it ends, the node
+# group UPDATING (Nodegroup.status) meanwhile, and ResourceInUseException answers another update
+# of it. moto names a group it never creates and applies an update at once. Here the node group's
+# group exists (its launch configuration of the node group's first instance type), and an update
+# leaves the node group UPDATING for its time, then sets the group's min, max and desired, whose
+# new instances are Pending, then InService, as any group's.
+_create_nodegroup = EKSBackend.create_nodegroup
+_update_nodegroup_config = EKSBackend.update_nodegroup_config
+
+
+def _node_group(backend, nodegroup):
+    name = nodegroup.resources["autoScalingGroups"][0]["name"]
+    return autoscaling_backends[backend.account_id][backend.region_name], name
+
+
+def create_nodegroup(self, *args, **kwargs):
+    nodegroup = _create_nodegroup(self, *args, **kwargs)
+    autoscaling, name = _node_group(self, nodegroup)
+    scaling = nodegroup.scaling_config
+    autoscaling.create_launch_configuration(
+        name=name, image_id="ami-0123456789abcdef0", key_name=None, kernel_id="", ramdisk_id="",
+        security_groups=[], user_data=None, instance_type=nodegroup.instance_types[0],
+        instance_monitoring=False, instance_profile_name=None, spot_price=None, ebs_optimized=False,
+        associate_public_ip_address=False, block_device_mappings=[],
+    )
+    autoscaling.create_auto_scaling_group(
+        name=name, availability_zones=[self.region_name + "a"],
+        desired_capacity=scaling["desiredSize"], max_size=scaling["maxSize"], min_size=scaling["minSize"],
+        launch_config_name=name, launch_template={}, vpc_zone_identifier=None, default_cooldown=None,
+        health_check_period=None, health_check_type=None, load_balancers=[], target_group_arns=[],
+        placement_group=None, termination_policies=[], tags=[],
+    )
+    return nodegroup
+
+
+def update_nodegroup_config(self, cluster_name, nodegroup_name, *args, **kwargs):
+    nodegroup = self.clusters[cluster_name].nodegroups[nodegroup_name] if cluster_name in self.clusters else None
+    if nodegroup is not None and nodegroup.status == "UPDATING":
+        raise EksResourceInUse(
+            clusterName=cluster_name, nodegroupName=nodegroup_name, fargateProfileName=None, addonName=None,
+            message=f"Nodegroup {nodegroup_name} is currently being updated",
+        )
+    update = _update_nodegroup_config(self, cluster_name, nodegroup_name, *args, **kwargs)
+    nodegroup = self.clusters[cluster_name].nodegroups[nodegroup_name]
+    nodegroup.status = "UPDATING"
+    update["status"] = "InProgress"
+    scaling = dict(nodegroup.scaling_config)
+
+    def done():
+        autoscaling, name = _node_group(self, nodegroup)
+        group = autoscaling.autoscaling_groups.get(name)
+        if group is not None:
+            group.min_size = scaling["minSize"]
+            group.max_size = scaling["maxSize"]
+            group.set_desired_capacity(scaling["desiredSize"])
+        nodegroup.status = "ACTIVE"
+
+    later(duration("UpdateNodegroupConfig"), done)
+    return update
+
+
+EKSBackend.create_nodegroup = create_nodegroup
+EKSBackend.update_nodegroup_config = update_nodegroup_config
 
 _put_metric_data = CloudWatchBackend.put_metric_data
 CloudWatchBackend.put_metric_data = put_metric_data

@@ -10,6 +10,7 @@
 
 pub mod arc;
 pub mod faults;
+pub mod held;
 pub mod private;
 pub mod seed;
 pub mod wait;

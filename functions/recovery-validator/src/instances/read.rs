@@ -25,7 +25,9 @@ const NOT_FOUND: &str = "InvalidCapacityReservationId.NotFound";
 pub(crate) type GroupAsks = (BTreeMap<&'static str, Vec<Ask>>, Vec<Check>);
 
 impl RecoveryValidator {
-    /// For each Auto Scaling group the recovery scales: the On-Demand units it adds (its
+    /// For each Auto Scaling group the recovery scales (an EKS node group's being the group EKS
+    /// runs it in, whose launch template or mixed instances policy EKS writes from the node
+    /// group's instance types and capacity type): the On-Demand units it adds (its
     /// target, from the primary's peak where it is sized from it, less what it is set to now),
     /// what its named reservations hold of them, and the rest as vCPUs by quota.
     pub(crate) async fn group_asks(
@@ -37,7 +39,7 @@ impl RecoveryValidator {
         let mut asks: BTreeMap<&'static str, Vec<Ask>> = BTreeMap::new();
         let mut checks = Vec::new();
         for (service, capacity) in services.iter().zip(&described.capacities) {
-            if !matches!(service, Service::AutoScalingGroup { .. }) {
+            if !matches!(service, Service::AutoScalingGroup { .. } | Service::EksNodegroup { .. }) {
                 continue;
             }
             let resource = service.resource_name();

@@ -260,9 +260,21 @@ pub(super) fn services(f: &mut Found) {
                 "autoscaling:UpdateAutoScalingGroup",
                 "autoscaling:DescribeAutoScalingGroups",
             ),
+            Service::EksNodegroup { .. } => ("eks:UpdateNodegroupConfig", "eks:DescribeNodegroup"),
         };
         f.add(start, update, recovery, Plane::Control, true);
         f.add(check, describe, recovery, Plane::Control, true);
+        if let Service::EksNodegroup { .. } = service {
+            // Its cluster serving, and its nodes: the group EKS runs it in.
+            f.add(start, "eks:DescribeCluster", recovery, Plane::Control, true);
+            f.add(
+                check,
+                "autoscaling:DescribeAutoScalingGroups",
+                recovery,
+                Plane::Control,
+                true,
+            );
+        }
         if service.from_peak().is_some() {
             f.add(start, "cloudwatch:GetMetricData", recovery, Plane::Data, true);
         }

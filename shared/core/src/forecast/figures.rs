@@ -115,6 +115,14 @@ pub const EC2_IN_SERVICE: Figure = Figure {
     source: "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html",
 };
 
+pub const EKS_NODES_IN_SERVICE: Figure = Figure {
+    key: "eks-nodes-in-service",
+    seconds: 180.0,
+    basis: Basis::Estimate,
+    what: "EKS applies a node group's scaling configuration to its Auto Scaling group (30 s, no AWS figure), whose new instances boot and pass a health check as ec2-in-service",
+    source: "https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupConfig.html",
+};
+
 pub const EVENT_SOURCE_MAPPING: Figure = Figure {
     key: "lambda-event-source-mapping",
     seconds: 60.0,
@@ -152,7 +160,7 @@ pub const START: Figure = Figure {
 pub const WAIT_PROBES: f64 = 10.0;
 
 /// Every figure, for the table a forecast prints.
-pub const ALL: [Figure; 16] = [
+pub const ALL: [Figure; 17] = [
     START,
     LAMBDA_TASK,
     ROUTE53_INSYNC,
@@ -166,6 +174,7 @@ pub const ALL: [Figure; 16] = [
     AURORA_ADD_SECONDARY,
     ECS_TASKS_RUNNING,
     EC2_IN_SERVICE,
+    EKS_NODES_IN_SERVICE,
     EVENT_SOURCE_MAPPING,
     API_WRITE,
     Figure {
@@ -192,6 +201,7 @@ pub fn for_operation(step: &str, operation: &str) -> Option<Figure> {
         (_, "CreateTableReplica") => DYNAMODB_ADD_REPLICA,
         (_, "UpdateService") => ECS_TASKS_RUNNING,
         (_, "UpdateAutoScalingGroup") => EC2_IN_SERVICE,
+        (_, "UpdateNodegroupConfig") => EKS_NODES_IN_SERVICE,
         (_, "EnableEventSourceMapping" | "DisableEventSourceMapping") => EVENT_SOURCE_MAPPING,
         (_, "UseGlobalTableReplica") => return None,
         _ => API_WRITE,

@@ -17,39 +17,96 @@ const ASG_FIELDS: &[&str] = &[
     "capacityReservations",
 ];
 
+const EKS_FIELDS: &[&str] = &[
+    "kind",
+    "cluster",
+    "nodegroup",
+    "minSize",
+    "desiredSize",
+    "maxSize",
+    "needsWriter",
+];
+
 pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
     for (path, svc) in c.array("", plan, "services", false) {
         let kind = svc.get("kind").and_then(Value::as_str);
-        let fields = fields_of(kind, &[("ecs", ECS_FIELDS), ("autoScalingGroup", ASG_FIELDS)]);
+        let fields = fields_of(
+            kind,
+            &[
+                ("ecs", ECS_FIELDS),
+                ("autoScalingGroup", ASG_FIELDS),
+                ("eksNodegroup", EKS_FIELDS),
+            ],
+        );
         let Some(s) = c.object(&path, svc, &fields) else {
             continue;
         };
         c.boolean(&path, s, "needsWriter", false);
-        match c.one_of(&path, s, "kind", true, &["ecs", "autoScalingGroup"]) {
+        match c.one_of(&path, s, "kind", true, &["ecs", "autoScalingGroup", "eksNodegroup"]) {
             Some("ecs") => {
                 c.string(&path, s, "cluster", true);
                 c.string(&path, s, "service", true);
                 how_many(c, &path, s, "desiredCount");
+            }
+            Some("eksNodegroup") => {
+                // EKS API Reference, CreateNodegroup: names of 1 to 100 (cluster) and 1 to 63
+                // (node group) letters, digits, hyphens and underscores, starting alphanumeric.
+                eks_name(c, &path, s, "cluster", 100);
+                eks_name(c, &path, s, "nodegroup", 63);
+                let min = c.integer(&path, s, "minSize", true, 0, ">= 0");
+                let desired = c.integer(&path, s, "desiredSize", true, 0, ">= 0");
+                let max = c.integer(&path, s, "maxSize", false, 1, ">= 1");
+                sizes(c, &path, (min, desired, max), ("desiredSize", "minSize", "maxSize"));
             }
             Some(_) => {
                 c.string(&path, s, "name", true);
                 let min = c.integer(&path, s, "minSize", true, 0, ">= 0");
                 let desired = how_many(c, &path, s, "desiredCapacity");
                 let max = c.integer(&path, s, "maxSize", false, 1, ">= 1");
-                if let (Some(min), Some(desired)) = (min, desired) {
-                    if desired < min {
-                        c.report(&format!("{path}.desiredCapacity"), "must be >= minSize");
-                    }
-                }
-                if let (Some(desired), Some(max)) = (desired, max) {
-                    if max < desired {
-                        c.report(&format!("{path}.maxSize"), "must be >= desiredCapacity");
-                    }
-                }
+                sizes(c, &path, (min, desired, max), ("desiredCapacity", "minSize", "maxSize"));
                 reservations(c, &path, s);
             }
             None => {}
         }
+    }
+}
+
+/// A group's desired size between its minimum and its maximum, each named by its field.
+fn sizes(
+    c: &mut Checker,
+    path: &str,
+    (min, desired, max): (Option<u64>, Option<u64>, Option<u64>),
+    names: (&str, &str, &str),
+) {
+    let (desired_field, min_field, max_field) = names;
+    if let (Some(min), Some(desired)) = (min, desired) {
+        if desired < min {
+            c.report(&format!("{path}.{desired_field}"), format!("must be >= {min_field}"));
+        }
+    }
+    if let (Some(desired), Some(max)) = (desired, max) {
+        if max < desired {
+            c.report(&format!("{path}.{max_field}"), format!("must be >= {desired_field}"));
+        }
+    }
+}
+
+/// An EKS name of at most `longest` characters: letters, digits, `-` and `_`, starting with a
+/// letter or digit.
+fn eks_name(c: &mut Checker, path: &str, s: &Map<String, Value>, field: &str, longest: usize) {
+    let Some(name) = c.string(path, s, field, true) else {
+        return;
+    };
+    let valid = name.len() <= longest
+        && name.chars().next().is_some_and(|f| f.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+    if !valid {
+        c.report(
+            &format!("{path}.{field}"),
+            format!("must be 1 to {longest} letters, digits, - or _, starting with a letter or digit"),
+        );
     }
 }
 

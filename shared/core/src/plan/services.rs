@@ -1,5 +1,6 @@
-//! The plan's services: ECS services and Auto Scaling groups in the recovery region, and how
-//! many each runs (a fixed count, or a share of the primary region's peak).
+//! The plan's services: ECS services, Auto Scaling groups and EKS managed node groups in the
+//! recovery region, and how many each runs (a fixed count, or a share of the primary region's
+//! peak).
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,18 @@ pub enum Service {
         /// readiness checks they are active, match the group and hold what the failover adds.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         capacity_reservations: Vec<String>,
+    },
+    /// An EKS managed node group of the recovery region's cluster, scaled through EKS
+    /// (UpdateNodegroupConfig), which sets the Auto Scaling group it runs in.
+    EksNodegroup {
+        cluster: String,
+        nodegroup: String,
+        min_size: i32,
+        desired_size: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_size: Option<i32>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_writer: bool,
     },
 }
 
@@ -95,6 +108,7 @@ impl Service {
                 capacity,
                 ..
             } => (desired_capacity, capacity),
+            Service::EksNodegroup { desired_size, .. } => return *desired_size,
         };
         match (fixed, capacity) {
             (Some(fixed), _) => *fixed,
@@ -107,6 +121,7 @@ impl Service {
     pub fn from_peak(&self) -> Option<&FromPeak> {
         match self {
             Service::Ecs { capacity, .. } | Service::AutoScalingGroup { capacity, .. } => capacity.as_ref(),
+            Service::EksNodegroup { .. } => None,
         }
     }
 
@@ -118,6 +133,7 @@ impl Service {
         match self {
             Service::Ecs { cluster, service, .. } => format!("{cluster}/{service}"),
             Service::AutoScalingGroup { name, .. } => name.clone(),
+            Service::EksNodegroup { cluster, nodegroup, .. } => format!("{cluster}/{nodegroup}"),
         }
     }
 
@@ -128,25 +144,29 @@ impl Service {
     /// health check without a writer) says `needsWriter: true`.
     pub fn needs_writer(&self) -> bool {
         match self {
-            Service::Ecs { needs_writer, .. } | Service::AutoScalingGroup { needs_writer, .. } => *needs_writer,
+            Service::Ecs { needs_writer, .. }
+            | Service::AutoScalingGroup { needs_writer, .. }
+            | Service::EksNodegroup { needs_writer, .. } => *needs_writer,
         }
     }
 
     /// The capacity reservations the plan names for it (none for ECS).
     pub fn capacity_reservations(&self) -> &[String] {
         match self {
-            Service::Ecs { .. } => &[],
+            Service::Ecs { .. } | Service::EksNodegroup { .. } => &[],
             Service::AutoScalingGroup {
                 capacity_reservations, ..
             } => capacity_reservations,
         }
     }
 
-    /// The service's name in results: `ecs:CLUSTER/SERVICE` or `autoscaling:GROUP`.
+    /// The service's name in results: `ecs:CLUSTER/SERVICE`, `autoscaling:GROUP` or
+    /// `eks:CLUSTER/NODEGROUP`.
     pub fn resource_name(&self) -> String {
         match self {
             Service::Ecs { cluster, service, .. } => format!("ecs:{cluster}/{service}"),
             Service::AutoScalingGroup { name, .. } => format!("autoscaling:{name}"),
+            Service::EksNodegroup { cluster, nodegroup, .. } => format!("eks:{cluster}/{nodegroup}"),
         }
     }
 
@@ -163,6 +183,11 @@ impl Service {
             }
             Service::AutoScalingGroup { name, .. } => {
                 a == name.to_ascii_lowercase() || a == "ec2" || a == "autoscaling"
+            }
+            Service::EksNodegroup { cluster, nodegroup, .. } => {
+                a == nodegroup.to_ascii_lowercase()
+                    || a == format!("{cluster}/{nodegroup}").to_ascii_lowercase()
+                    || a == "eks"
             }
         }
     }

@@ -1,0 +1,46 @@
+//! What moto holds, read back for a test's assertions.
+
+use aws_config::SdkConfig;
+
+/// Auto Scaling group `name`'s (min, desired, max, InService instances); None when it does not
+/// exist.
+pub async fn group(config: &SdkConfig, name: &str) -> Option<(i32, i32, i32, usize)> {
+    let out = aws_sdk_autoscaling::Client::new(config)
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .expect("DescribeAutoScalingGroups");
+    out.auto_scaling_groups().first().map(|g| {
+        let in_service = g
+            .instances()
+            .iter()
+            .filter(|i| i.lifecycle_state() == Some(&aws_sdk_autoscaling::types::LifecycleState::InService))
+            .count();
+        (
+            g.min_size().unwrap_or(-1),
+            g.desired_capacity().unwrap_or(-1),
+            g.max_size().unwrap_or(-1),
+            in_service,
+        )
+    })
+}
+
+/// EKS node group `nodegroup` of `cluster`: its (status, min, desired, max).
+pub async fn nodegroup(config: &SdkConfig, cluster: &str, nodegroup: &str) -> (String, i32, i32, i32) {
+    let out = aws_sdk_eks::Client::new(config)
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .send()
+        .await
+        .expect("DescribeNodegroup");
+    let n = out.nodegroup().expect("node group");
+    let s = n.scaling_config().expect("scaling");
+    (
+        n.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        s.min_size().unwrap_or(-1),
+        s.desired_size().unwrap_or(-1),
+        s.max_size().unwrap_or(-1),
+    )
+}
