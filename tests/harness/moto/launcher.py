@@ -69,6 +69,10 @@ DOCUMENTED_SECONDS = {
     # writer stays the writer until it ends.
     "FailoverGlobalCluster": 60,
     "SwitchoverGlobalCluster": 60,
+    # AWS Disaster Recovery workshop, "ElastiCache - Global Datastore": promoting the
+    # secondary takes about a minute (RTO 1 minute); meanwhile the datastore is `modifying` and
+    # the old primary stays primary (global_datastores.py).
+    "FailoverGlobalReplicationGroup": 60,
     # Route 53 Developer Guide: "Changes generally propagate to all Route 53 name servers within
     # 60 seconds"; GetChange says PENDING until then, INSYNC after (Route 53 API Reference,
     # ChangeInfo).
@@ -1007,6 +1011,11 @@ class _Dispatcher(moto.server.DomainDispatcherApplication):
 
 
 moto.server.DomainDispatcherApplication = _Dispatcher
+
+# Beside this file (the harness writes both into one folder).
+import global_datastores  # noqa: E402
+
+global_datastores.install(later, duration)
 
 if __name__ == "__main__":
     sys.exit(moto.server.main(sys.argv[1:]))

@@ -44,3 +44,29 @@ pub async fn nodegroup(config: &SdkConfig, cluster: &str, nodegroup: &str) -> (S
         s.max_size().unwrap_or(-1),
     )
 }
+
+/// Global datastore `id` as ElastiCache holds it: its status and each member as
+/// `(replication group, region, role)`; None when there is no such datastore.
+pub async fn global_datastore(config: &SdkConfig, id: &str) -> Option<(String, Vec<(String, String, String)>)> {
+    let read = aws_sdk_elasticache::Client::new(config)
+        .describe_global_replication_groups()
+        .global_replication_group_id(id)
+        .show_member_info(true)
+        .send()
+        .await
+        .ok()?;
+    let global = read.global_replication_groups().first()?;
+    let text = |s: Option<&str>| s.unwrap_or_default().to_string();
+    let members = global
+        .members()
+        .iter()
+        .map(|m| {
+            (
+                text(m.replication_group_id()),
+                text(m.replication_group_region()),
+                text(m.role()),
+            )
+        })
+        .collect();
+    Some((text(global.status()), members))
+}

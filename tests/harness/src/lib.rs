@@ -360,12 +360,19 @@ pub fn launcher_file() -> Result<PathBuf, HarnessError> {
     let dir = process_dir()?;
     WRITTEN
         .get_or_init(|| {
-            let path = dir.join("launcher.py");
-            let next = path.with_extension("py.next");
-            private::write(&next, LAUNCHER)
-                .and_then(|()| std::fs::rename(&next, &path))
-                .map(|()| path.clone())
-                .map_err(|e| format!("{}: {e}", path.display()))
+            // The module first: the launcher imports it from its own folder.
+            [("global_datastores.py", GLOBAL_DATASTORES), ("launcher.py", LAUNCHER)]
+                .into_iter()
+                .map(|(name, text)| {
+                    let path = dir.join(name);
+                    let next = path.with_extension("py.next");
+                    private::write(&next, text)
+                        .and_then(|()| std::fs::rename(&next, &path))
+                        .map(|()| path.clone())
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|mut written| written.remove(1))
         })
         .clone()
         .map_err(|message| HarnessError::Spawn {
@@ -376,6 +383,8 @@ pub fn launcher_file() -> Result<PathBuf, HarnessError> {
 
 /// The launcher that patches moto's gaps (tests/harness/moto/launcher.py).
 pub const LAUNCHER: &str = include_str!("../moto/launcher.py");
+/// The ElastiCache global datastores the launcher adds (tests/harness/moto/global_datastores.py).
+pub const GLOBAL_DATASTORES: &str = include_str!("../moto/global_datastores.py");
 
 /// The project's cache folder: `REBOUND_CACHE`, or `~/.cache/rebound`.
 pub fn cache_dir() -> PathBuf {

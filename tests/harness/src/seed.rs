@@ -4,9 +4,11 @@
 
 use aws_config::SdkConfig;
 
+mod caches;
 mod databases;
 mod eks;
 
+pub use caches::*;
 pub use databases::*;
 pub use eks::*;
 
