@@ -6,6 +6,7 @@ pub use rebound_core::{audit, capacity, context, control, forecast, objectives, 
 
 pub mod aws;
 pub mod capacities;
+pub mod datastores;
 pub mod dns;
 pub mod endpoints;
 pub mod entry;

@@ -8,6 +8,7 @@
 //! until each database is available and a writer.
 
 mod act;
+pub mod datastores;
 pub mod decide;
 pub mod fence;
 mod observe;
@@ -125,6 +126,10 @@ pub struct DatabaseFailover {
     pub endpoints: EndpointStores,
     /// DynamoDB global tables (`globalTables`), read in both regions.
     pub tables: GlobalTables,
+    /// ElastiCache global datastores (`globalDatastores`), failed over in the region they move
+    /// to: the recovery region, or the primary in a failback.
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub primary_elasticache: aws_sdk_elasticache::Client,
 }
 
 impl DatabaseFailover {
@@ -136,6 +141,8 @@ impl DatabaseFailover {
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.primary),
             endpoints: EndpointStores::new(&regions.recovery, route53_client(&regions.primary)),
             tables: GlobalTables::new(regions),
+            elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
+            primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
         }
     }
 
@@ -148,6 +155,8 @@ impl DatabaseFailover {
             primary_cloudwatch: self.primary_cloudwatch.clone(),
             endpoints: self.endpoints.clone(),
             tables: self.tables.clone(),
+            elasticache: self.primary_elasticache.clone(),
+            primary_elasticache: self.primary_elasticache.clone(),
         }
     }
 
@@ -231,6 +240,7 @@ impl DatabaseFailover {
         // be usable before anything changes.
         let endpoints = self.read_endpoints(ctx).await?;
         let (tables, tables_rpo) = self.global_tables(ctx, now).await?;
+        let (datastores, datastores_rpo) = self.global_datastores(ctx, now).await?;
         let dry_run = ctx.dry_run;
         // Split-brain guard: the old writers are read once, then fenced before anything is
         // promoted; one that takes writes and cannot be fenced stops the failover before any
@@ -286,6 +296,7 @@ impl DatabaseFailover {
             .collect();
         let changed: Vec<Action> = stream::iter(changes).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(changed);
+        actions.extend(self.fail_over_datastores(ctx, datastores).await?);
         if dry_run {
             actions.extend(self.planned_endpoints(ctx, &endpoints).await?);
         } else {
@@ -296,6 +307,7 @@ impl DatabaseFailover {
             .iter()
             .filter_map(|i| i.rpo_seconds)
             .chain(tables_rpo)
+            .chain(datastores_rpo)
             .reduce(f64::max);
         result.actions = actions;
         Ok(result.settle(invocation, now))
@@ -347,6 +359,7 @@ impl DatabaseFailover {
                 a.status == ActionStatus::Pending
                     && !a.operation.ends_with("GlobalCluster")
                     && a.operation != repoint::POINT_AT_WRITER
+                    && a.operation != datastores::FAIL_OVER
             })
             .map(|a| a.resource.as_str())
             .collect();
@@ -356,11 +369,11 @@ impl DatabaseFailover {
             self.instances(&waiting).await?
         };
         let mut promoted = Vec::new();
-        for action in result
-            .actions
-            .iter_mut()
-            .filter(|a| a.status == ActionStatus::Pending && a.operation != repoint::POINT_AT_WRITER)
-        {
+        for action in result.actions.iter_mut().filter(|a| {
+            a.status == ActionStatus::Pending
+                && a.operation != repoint::POINT_AT_WRITER
+                && a.operation != datastores::FAIL_OVER
+        }) {
             let id = action.resource.clone();
             let progress = if action.operation.ends_with("GlobalCluster") {
                 let target = action.after["writer"].as_str().unwrap_or_default().to_string();
@@ -388,6 +401,7 @@ impl DatabaseFailover {
                 Progress::Failed(reason) => return Err(DatabaseError::Failed { database: id, reason }),
             }
         }
+        self.datastores_status(ctx, &mut result.actions).await?;
         let after = self.after_promotion(ctx, &promoted).await?;
         result.actions.extend(after);
         self.repoint(ctx, &mut result.actions).await?;
@@ -463,10 +477,10 @@ impl DatabaseFailover {
 }
 
 /// How a pending action's detail says what RDS shows while it waits.
-const WAITING: &str = "waiting: ";
+pub(crate) const WAITING: &str = "waiting: ";
 
 /// A pending action's detail without what its last poll saw.
-fn before_waiting(detail: Option<&str>) -> Option<String> {
+pub(crate) fn before_waiting(detail: Option<&str>) -> Option<String> {
     let said = detail?.split(WAITING).next()?.trim_end_matches("; ");
     (!said.is_empty()).then(|| said.to_string())
 }

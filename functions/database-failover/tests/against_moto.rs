@@ -69,6 +69,8 @@ impl World {
             primary_cloudwatch: self.east_cloudwatch.clone(),
             endpoints: stores(&self.west_config, &self.east_config),
             tables: tables(&self.west_config, &self.east_config),
+            elasticache: aws_sdk_elasticache::Client::new(&self.west_config),
+            primary_elasticache: aws_sdk_elasticache::Client::new(&self.east_config),
         }
     }
 
@@ -284,6 +286,8 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
         primary_cloudwatch: w.east_cloudwatch.clone(),
         endpoints: stores(&w.east_config, &w.east_config),
         tables: tables(&w.east_config, &w.east_config),
+        elasticache: aws_sdk_elasticache::Client::new(&w.east_config),
+        primary_elasticache: aws_sdk_elasticache::Client::new(&w.east_config),
     };
     let err = east
         .handle(w.request.clone(), Utc::now())
@@ -457,6 +461,8 @@ async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFa
         primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&east),
         endpoints: stores(&west, &east),
         tables: tables(&west, &east),
+        elasticache: aws_sdk_elasticache::Client::new(&west),
+        primary_elasticache: aws_sdk_elasticache::Client::new(&east),
     };
     (moto, failover, request)
 }

@@ -103,7 +103,7 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
     let cloudwatch = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&lag], |c| c
         .region(aws_sdk_cloudwatch::config::Region::new("us-west-2")));
     // Aurora global databases do not fail back automatically: the primary clients stay unused.
-    // No writer endpoints or global tables in these plans: their clients are never called.
+    // No writer endpoints, global tables or datastores in these plans: their clients are never called.
     let config = aws_config::SdkConfig::builder()
         .region(Region::new("us-west-2"))
         .behavior_version(aws_config::BehaviorVersion::latest())
@@ -118,6 +118,8 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
             primary: config.clone(),
             recovery: config.clone(),
         }),
+        elasticache: aws_sdk_elasticache::Client::new(&config),
+        primary_elasticache: aws_sdk_elasticache::Client::new(&config),
     }
 }
 

@@ -12,6 +12,7 @@
 mod capacity;
 mod custom_actions;
 mod databases;
+mod datastores;
 mod global_tables;
 mod instances;
 pub mod permissions;
@@ -91,6 +92,9 @@ pub struct RecoveryValidator {
     /// The recovery region's EC2: instance types, launch templates, Capacity Reservations.
     pub ec2: aws_sdk_ec2::Client,
     pub cluster: Cluster,
+    /// ElastiCache global datastores, read where they were failed over to.
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub primary_elasticache: aws_sdk_elasticache::Client,
     pub rds: aws_sdk_rds::Client,
     /// The primary's RDS: a failback's writers are there.
     pub primary_rds: aws_sdk_rds::Client,
@@ -120,6 +124,8 @@ impl RecoveryValidator {
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
             quotas: aws_sdk_servicequotas::Client::new(&regions.recovery),
             ec2: aws_sdk_ec2::Client::new(&regions.recovery),
+            elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
+            primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
@@ -343,6 +349,7 @@ impl RecoveryValidator {
         let tables = async {
             if moved {
                 let mut checks = self.global_table_checks(ctx).await;
+                checks.extend(self.datastore_checks(ctx).await);
                 checks.extend(self.stream_checks(ctx).await);
                 checks
             } else {

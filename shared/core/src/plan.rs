@@ -23,6 +23,7 @@ mod check_parts;
 mod check_services;
 mod checker;
 mod databases;
+mod datastores;
 mod dns;
 mod endpoints;
 mod services;
@@ -32,6 +33,7 @@ mod tables;
 pub use actions::{ActionOutcome, ActionOutcomes, ActionPoint, ActionsByPoint, CustomAction, MAX_ACTION_SECONDS};
 pub use check::check_plan;
 pub use databases::{Database, NoFailback, Reprotect};
+pub use datastores::{writer_after, Datastore, GlobalDatastore, Member};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};
 pub use endpoints::{same_host, secret_host, secret_with_host, WriterEndpoint, DEFAULT_SECRET_FIELD};
 pub use services::{FromPeak, Service};
@@ -63,6 +65,9 @@ pub struct RecoveryPlan {
     /// DynamoDB global tables whose recovery-region replica the recovery relies on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub global_tables: Vec<GlobalTable>,
+    /// ElastiCache global datastores whose recovery-region member becomes the primary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_datastores: Vec<GlobalDatastore>,
     /// Where the application reads each database's writer endpoint from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writer_endpoints: Vec<WriterEndpoint>,

@@ -67,6 +67,14 @@ pub const AURORA_GLOBAL: Figure = Figure {
     source: "https://disaster-recovery.workshop.aws/en/services/databases/aurora/global-database.html",
 };
 
+pub const ELASTICACHE_GLOBAL: Figure = Figure {
+    key: "elasticache-global-failover",
+    seconds: 60.0,
+    basis: Basis::Documented,
+    what: "an ElastiCache global datastore's secondary becomes the primary (FailoverGlobalReplicationGroup): \"RTO: 1 minute\"",
+    source: "https://disaster-recovery.workshop.aws/en/services/databases/elasticache/global-datastore.html",
+};
+
 pub const RDS_RESTORE: Figure = Figure {
     key: "rds-point-in-time-restore",
     seconds: 1800.0,
@@ -160,7 +168,7 @@ pub const START: Figure = Figure {
 pub const WAIT_PROBES: f64 = 10.0;
 
 /// Every figure, for the table a forecast prints.
-pub const ALL: [Figure; 17] = [
+pub const ALL: [Figure; 18] = [
     START,
     LAMBDA_TASK,
     ROUTE53_INSYNC,
@@ -168,6 +176,7 @@ pub const ALL: [Figure; 17] = [
     ARC_ROUTING_CONTROL,
     RDS_PROMOTE,
     AURORA_GLOBAL,
+    ELASTICACHE_GLOBAL,
     RDS_RESTORE,
     RDS_CREATE_REPLICA,
     DYNAMODB_ADD_REPLICA,
@@ -196,6 +205,7 @@ pub fn for_operation(step: &str, operation: &str) -> Option<Figure> {
         (_, "PromoteReadReplica") => RDS_PROMOTE,
         (_, "GlobalClusterMember") => AURORA_ADD_SECONDARY,
         (_, op) if op.contains("GlobalCluster") => AURORA_GLOBAL,
+        (_, "FailoverGlobalReplicationGroup") => ELASTICACHE_GLOBAL,
         (_, op) if op.starts_with("Restore") => RDS_RESTORE,
         (_, "CreateDBInstanceReadReplica") => RDS_CREATE_REPLICA,
         (_, "CreateTableReplica") => DYNAMODB_ADD_REPLICA,

@@ -180,6 +180,60 @@ pub(super) fn check_global_tables(c: &mut Checker, plan: &Map<String, Value>) {
     }
 }
 
+/// ElastiCache's rule for a replication group's name (ElastiCache API Reference,
+/// CreateReplicationGroup, ReplicationGroupId): 1-40 letters, digits or hyphens, beginning with
+/// a letter, never two hyphens in a row nor one at the end.
+fn is_replication_group_id(id: &str) -> bool {
+    (1..=40).contains(&id.len())
+        && id.starts_with(|ch: char| ch.is_ascii_alphabetic())
+        && id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+        && !id.contains("--")
+        && !id.ends_with('-')
+}
+
+pub(super) fn check_global_datastores(c: &mut Checker, plan: &Map<String, Value>) {
+    const FIELDS: &[&str] = &[
+        "globalReplicationGroupId",
+        "primaryReplicationGroupId",
+        "recoveryReplicationGroupId",
+        "allowDataLoss",
+    ];
+    let mut seen = BTreeSet::new();
+    for (path, datastore) in c.array("", plan, "globalDatastores", false) {
+        let Some(d) = c.object(&path, datastore, FIELDS) else {
+            continue;
+        };
+        c.boolean(&path, d, "allowDataLoss", false);
+        if let Some(id) = c.string(&path, d, "globalReplicationGroupId", true) {
+            // The region's five-letter prefix, then the suffix the datastore was created with.
+            let named = id.split_once('-').is_some_and(|(prefix, suffix)| {
+                prefix.len() == 5 && prefix.chars().all(|ch| ch.is_ascii_lowercase()) && is_replication_group_id(suffix)
+            });
+            if !named {
+                c.report(
+                    &format!("{path}.globalReplicationGroupId"),
+                    "must be a global datastore's name as ElastiCache gives it: its region's five-letter prefix, '-', and the suffix (ldgnf-orders-sessions)",
+                );
+            } else if !seen.insert(id.to_string()) {
+                c.report(
+                    &format!("{path}.globalReplicationGroupId"),
+                    format!("duplicate global datastore '{id}'"),
+                );
+            }
+        }
+        for field in ["primaryReplicationGroupId", "recoveryReplicationGroupId"] {
+            if let Some(id) = c.string(&path, d, field, true) {
+                if !is_replication_group_id(id) {
+                    c.report(
+                        &format!("{path}.{field}"),
+                        "must be a replication group's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn is_uuid(id: &str) -> bool {
     id.len() == 36
         && id.char_indices().all(|(i, ch)| {
