@@ -778,3 +778,45 @@ fn an_eks_node_group_runs_a_fixed_size_within_its_bounds_and_eks_names() {
     });
     assert_eq!(too_small, ["services[3].maxSize: must be >= desiredSize"]);
 }
+
+#[test]
+fn a_global_datastore_names_its_members_and_itself_as_elasticache_does() {
+    let sessions = json!({
+        "globalReplicationGroupId": "ldgnf-orders-sessions",
+        "primaryReplicationGroupId": "orders-sessions-use1",
+        "recoveryReplicationGroupId": "orders-sessions-usw2",
+        "allowDataLoss": true
+    });
+    let mut plan = example();
+    plan["globalDatastores"] = json!([sessions.clone()]);
+    let parsed = RecoveryPlan::from_value(&plan).expect("a global datastore");
+    assert_eq!(
+        parsed.global_datastores[0].recovery_replication_group_id,
+        "orders-sessions-usw2"
+    );
+    assert!(parsed.global_datastores[0].allow_data_loss);
+    let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
+    assert_eq!(again, parsed);
+
+    let broken = problems(|p| {
+        let mut bad = sessions.clone();
+        // The suffix alone, as the console shows it at creation.
+        bad["globalReplicationGroupId"] = json!("orders-sessions");
+        bad["primaryReplicationGroupId"] = json!("orders--sessions");
+        bad["recoveryReplicationGroupId"] = json!("9-sessions-usw2");
+        bad["allowDataLoss"] = json!("yes");
+        bad["port"] = json!(6379);
+        p["globalDatastores"] = json!([sessions.clone(), sessions.clone(), bad]);
+    });
+    assert_eq!(
+        broken,
+        [
+            "globalDatastores[1].globalReplicationGroupId: duplicate global datastore 'ldgnf-orders-sessions'",
+            "globalDatastores[2].port: unknown field (expected one of: globalReplicationGroupId, primaryReplicationGroupId, recoveryReplicationGroupId, allowDataLoss)",
+            "globalDatastores[2].allowDataLoss: must be true or false",
+            "globalDatastores[2].globalReplicationGroupId: must be a global datastore's name as ElastiCache gives it: its region's five-letter prefix, '-', and the suffix (ldgnf-orders-sessions)",
+            "globalDatastores[2].primaryReplicationGroupId: must be a replication group's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
+            "globalDatastores[2].recoveryReplicationGroupId: must be a replication group's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
+        ]
+    );
+}

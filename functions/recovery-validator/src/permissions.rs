@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::PolicyEvaluationDecisionType;
 use rebound_shared::context::{Check, Mode, RecoveryContext};
 use rebound_shared::error::AwsError;
-use rebound_shared::plan::{Database, DnsMode, Service, Side, WriterEndpoint};
+use rebound_shared::plan::{writer_after, Database, DnsMode, Service, Side, WriterEndpoint};
 use rebound_shared::step::{moves_region, services_in_scope, towards_recovery};
 
 /// The acting functions' roles, from `ACTING_ROLES` (`dns-failover=ROLE_ARN,...`).
@@ -140,6 +140,25 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                         needs.push(("rds:RestoreDBInstanceFromDBSnapshot", db(identifier)))
                     }
                 }
+            }
+            for datastore in &acting.global_datastores {
+                let (_, group) = writer_after(
+                    datastore,
+                    &plan.primary_region,
+                    &plan.recovery_region,
+                    towards_recovery(ctx),
+                );
+                needs.push((
+                    "elasticache:FailoverGlobalReplicationGroup",
+                    format!(
+                        "arn:{partition}:elasticache::{account}:globalreplicationgroup:{}",
+                        datastore.global_replication_group_id
+                    ),
+                ));
+                needs.push((
+                    "elasticache:FailoverGlobalReplicationGroup",
+                    format!("arn:{partition}:elasticache:{region}:{account}:replicationgroup:{group}"),
+                ));
             }
             for (endpoint, _) in acting.writer_endpoints_acting() {
                 let at = endpoint.region(region).unwrap_or(region);

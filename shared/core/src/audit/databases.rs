@@ -1,5 +1,6 @@
 //! The static-stability audit's database phase: StartDatabaseFailover and CheckDatabaseFailover
-//! (each database, the old writers' fences, the global tables, the writer endpoints).
+//! (each database, the old writers' fences, the global tables and datastores, the writer
+//! endpoints).
 
 use super::{writer_region, Found, Plane, GLOBAL_CONTROL_PLANE_REGION};
 use crate::plan::{Database, WriterEndpoint};
@@ -160,6 +161,46 @@ pub(super) fn databases(f: &mut Found) {
             Plane::Control,
             true,
         );
+    }
+
+    // Each global datastore: read, its lag read, and failed over, all in the recovery region
+    // (the member there is made the primary without the failed one); polled there; validated.
+    if !plan.global_datastores.is_empty() {
+        for (phase, operation, plane) in [
+            (
+                "StartDatabaseFailover",
+                "elasticache:DescribeGlobalReplicationGroups",
+                Plane::Control,
+            ),
+            (
+                "StartDatabaseFailover",
+                "elasticache:DescribeReplicationGroups",
+                Plane::Control,
+            ),
+            ("StartDatabaseFailover", "cloudwatch:GetMetricData", Plane::Data),
+            (
+                "StartDatabaseFailover",
+                "elasticache:FailoverGlobalReplicationGroup",
+                Plane::Control,
+            ),
+            (
+                "CheckDatabaseFailover",
+                "elasticache:DescribeGlobalReplicationGroups",
+                Plane::Control,
+            ),
+            (
+                "ValidateRecovery",
+                "elasticache:DescribeGlobalReplicationGroups",
+                Plane::Control,
+            ),
+            (
+                "ValidateRecovery",
+                "elasticache:DescribeReplicationGroups",
+                Plane::Control,
+            ),
+        ] {
+            f.add(phase, operation, recovery, plane, true);
+        }
     }
 
     // CheckDatabaseFailover: each writer endpoint, pointed at the new writer.

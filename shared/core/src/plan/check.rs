@@ -31,6 +31,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
             "databases",
             "writerEndpoints",
             "globalTables",
+            "globalDatastores",
             "services",
             "eventSourceMappings",
             "customActions",

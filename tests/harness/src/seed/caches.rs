@@ -19,7 +19,7 @@ pub async fn cache_global_datastore(
         .replication_group_description("sessions")
         .engine("valkey")
         .cache_node_type("cache.r7g.large")
-        .num_cache_clusters(2)
+        .replicas_per_node_group(1)
         .automatic_failover_enabled(true)
         .send()
         .await
@@ -41,7 +41,7 @@ pub async fn cache_global_datastore(
         .replication_group_id(secondary_group)
         .replication_group_description("sessions")
         .global_replication_group_id(&id)
-        .num_cache_clusters(2)
+        .replicas_per_node_group(1)
         .send()
         .await
         .map_err(|e| format!("CreateReplicationGroup {secondary_group}: {e:?}"))?;
