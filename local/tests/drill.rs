@@ -316,6 +316,25 @@ async fn an_aurora_global_database_fails_over_fenced_in_its_cluster_parameter_gr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eks_and_a_global_datastore_move_with_the_rest_in_a_region_outage() {
+    // The end state (node group 4 in service, the datastore's us-west-2 member the primary) is
+    // among the facts verified_report asserts.
+    let report = verified_report(Scenario::EksAndCache).await;
+    let failover = common::action(&report, "FailoverGlobalReplicationGroup");
+    assert_eq!(failover["status"], "done", "{failover}");
+    assert!(
+        failover["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("orders-sessions-usw2 in us-west-2 was 0.5 s behind")),
+        "{failover}"
+    );
+    let nodes = common::action(&report, "UpdateNodegroupConfig");
+    assert_eq!(nodes["status"], "done", "{nodes}");
+    // The worst lag is the replica's; the datastore's is within it.
+    assert_eq!(report["rpo"]["actualSeconds"], json!(4.0), "{}", report["rpo"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_us_east_1_outage_fails_dns_over_in_route53s_data_plane() {
     let report = verified_report(Scenario::UsEast1Outage).await;
     let faulted: Vec<&Value> = report["faultedCalls"].as_array().into_iter().flatten().collect();

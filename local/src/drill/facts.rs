@@ -270,3 +270,43 @@ pub(super) async fn reprotect_facts(
         ),
     ])
 }
+
+/// The `eks-and-cache` scenario's own parts: the recovery cluster's node group scaled up with
+/// its nodes in service, and the sessions datastore's us-west-2 member the primary, as EKS,
+/// Auto Scaling and ElastiCache hold them; the RPO is the worst of the lags.
+pub(super) async fn stack_facts(recovery: &SdkConfig, world: &World, ended: &Ended) -> Vec<Verified> {
+    let nodes = rebound_moto::held::nodegroup_nodes(recovery, EKS_CLUSTER, EKS_NODEGROUP)
+        .await
+        .map_or_else(
+            || "unreadable".into(),
+            |(status, desired, in_service)| format!("{status}, desired {desired}, {in_service} in service"),
+        );
+    let id = world.plan["globalDatastores"][0]["globalReplicationGroupId"]
+        .as_str()
+        .unwrap_or_default();
+    let primary = match rebound_moto::held::global_datastore(recovery, id).await {
+        Some((status, members)) => members.iter().find(|m| m.2 == "PRIMARY").map_or_else(
+            || format!("none, {status}"),
+            |m| format!("{} in {}, {status}", m.0, m.1),
+        ),
+        None => "missing".into(),
+    };
+    let rpo = ended
+        .context()
+        .and_then(|c| c.results.database.as_ref())
+        .and_then(|r| r.rpo_seconds)
+        .map_or_else(|| "none".into(), |s| format!("{s} s"));
+    vec![
+        fact(
+            &format!("EKS {EKS_CLUSTER}/{EKS_NODEGROUP}"),
+            "ACTIVE, desired 4, 4 in service",
+            nodes,
+        ),
+        fact(
+            &format!("{id}'s primary"),
+            format!("{} in {RECOVERY}, available", SESSIONS.2),
+            primary,
+        ),
+        fact("database step's RPO (replica 4 s behind, sessions 0.5 s)", "4 s", rpo),
+    ]
+}

@@ -12,6 +12,7 @@ pub(super) async fn inject(scenario: Scenario, global: &SdkConfig) -> Result<Val
         | Scenario::DegradedPrimary
         | Scenario::UsEast1Outage
         | Scenario::AuroraGlobal
+        | Scenario::EksAndCache
         | Scenario::OperatorSteers => inject_region_outage(global).await,
         Scenario::SecurityIncident => Ok(json!({
             "reason": "Credentials for the orders account leaked; us-east-1 workloads isolated (incident SEC-118)",

@@ -45,6 +45,11 @@ pub enum Scenario {
     /// parameter group, the global database fails over to us-west-2, and its replication lag
     /// (4 s) is the RPO.
     AuroraGlobal,
+    /// A region outage for an application that also runs on EKS and keeps its sessions in an
+    /// ElastiCache global datastore: with the primary cut, the recovery cluster's managed node
+    /// group is scaled up and the datastore's us-west-2 member made the primary (its lag, 0.5 s,
+    /// in the RPO), beside the database, DNS and services.
+    EksAndCache,
     /// A region outage an operator takes the wheel of: paused before its first change (nothing
     /// changes while it is), resumed, and the cache warm-up custom action, hung, skipped while
     /// it hangs; the recovery goes on and reports it skipped, never as passed.
@@ -52,7 +57,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 14] = [
+    pub const ALL: [Scenario; 15] = [
         Scenario::RegionOutage,
         Scenario::AzOutage,
         Scenario::DataCorruption,
@@ -66,6 +71,7 @@ impl Scenario {
         Scenario::DegradedPrimary,
         Scenario::UsEast1Outage,
         Scenario::AuroraGlobal,
+        Scenario::EksAndCache,
         Scenario::OperatorSteers,
     ];
 
@@ -74,7 +80,7 @@ impl Scenario {
     pub(super) fn cuts_the_primary(self) -> bool {
         matches!(
             self,
-            Scenario::RegionOutage | Scenario::UsEast1Outage | Scenario::OperatorSteers
+            Scenario::RegionOutage | Scenario::UsEast1Outage | Scenario::OperatorSteers | Scenario::EksAndCache
         )
     }
 
@@ -150,6 +156,7 @@ impl Scenario {
             | Scenario::DegradedPrimary
             | Scenario::UsEast1Outage
             | Scenario::AuroraGlobal
+            | Scenario::EksAndCache
             | Scenario::OperatorSteers => "regionOutage",
             Scenario::SecurityIncident => "securityIncident",
         }

@@ -257,6 +257,42 @@ pub(super) async fn seed_world(
     .await
     .map_err(seed("the canary metric"))?;
 
+    // EKS and the sessions cache, in the `eks-and-cache` scenario: the recovery cluster's node
+    // group at 1 node, and a global datastore whose us-west-2 member is 0.5 s behind.
+    if scenario == Scenario::EksAndCache {
+        rebound_moto::seed::eks_nodegroup(recovery, EKS_CLUSTER, EKS_NODEGROUP, (1, 1, 6))
+            .await
+            .map_err(seed("the EKS node group"))?;
+        let (suffix, primary_group, recovery_group) = SESSIONS;
+        let id = rebound_moto::seed::cache_global_datastore(
+            &primary_config,
+            recovery,
+            suffix,
+            (primary_group, recovery_group),
+        )
+        .await
+        .map_err(seed("the global datastore"))?;
+        for node in ["001", "002"] {
+            rebound_moto::seed::metric(
+                recovery,
+                "AWS/ElastiCache",
+                "GlobalDatastoreReplicationLag",
+                &[("CacheClusterId", &format!("{recovery_group}-{node}"))],
+                0.5,
+            )
+            .await
+            .map_err(seed("the global datastore's lag"))?;
+        }
+        plan["globalDatastores"] = json!([{"globalReplicationGroupId": id,
+            "primaryReplicationGroupId": primary_group, "recoveryReplicationGroupId": recovery_group}]);
+        if let Some(services) = plan["services"].as_array_mut() {
+            services.push(
+                json!({"kind": "eksNodegroup", "cluster": EKS_CLUSTER, "nodegroup": EKS_NODEGROUP,
+                                 "minSize": 2, "desiredSize": 4, "maxSize": 6}),
+            );
+        }
+    }
+
     rebound_moto::seed::recovery_table(recovery, TABLE)
         .await
         .map_err(seed("the recovery table"))?;

@@ -373,6 +373,9 @@ pub(super) async fn verify(
     if scenario == Scenario::Reprotect {
         facts.extend(super::facts::reprotect_facts(&envelopes, global, recovery).await?);
     }
+    if scenario == Scenario::EksAndCache {
+        facts.extend(super::facts::stack_facts(recovery, world, ended).await);
+    }
     if scenario == Scenario::DataCorruption {
         let restored = rds
             .describe_db_instances()

@@ -45,6 +45,26 @@ pub async fn nodegroup(config: &SdkConfig, cluster: &str, nodegroup: &str) -> (S
     )
 }
 
+/// EKS node group `nodegroup` of `cluster` with its nodes: (status, desired, InService
+/// instances of the Auto Scaling group EKS runs it in); None when it cannot be read.
+pub async fn nodegroup_nodes(config: &SdkConfig, cluster: &str, nodegroup: &str) -> Option<(String, i32, usize)> {
+    let out = aws_sdk_eks::Client::new(config)
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .send()
+        .await
+        .ok()?;
+    let n = out.nodegroup()?;
+    let name = n.resources()?.auto_scaling_groups().first()?.name()?;
+    let (_, _, _, in_service) = group(config, name).await?;
+    Some((
+        n.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        n.scaling_config()?.desired_size()?,
+        in_service,
+    ))
+}
+
 /// Global datastore `id` as ElastiCache holds it: its status and each member as
 /// `(replication group, region, role)`; None when there is no such datastore.
 pub async fn global_datastore(config: &SdkConfig, id: &str) -> Option<(String, Vec<(String, String, String)>)> {
