@@ -82,12 +82,7 @@ pub fn decide(
     lag: &Lag,
 ) -> Result<(Move, Option<f64>), DatabaseError> {
     let plan = &ctx.plan;
-    let (region, group) = writer_after(
-        datastore,
-        &plan.primary_region,
-        &plan.recovery_region,
-        towards_recovery(ctx),
-    );
+    let (region, group) = target(ctx, datastore);
     let id = &datastore.global_replication_group_id;
     let step =
         standing(found, region, group).map_err(|why| StepFault::precondition(format!("global datastore {id}"), why))?;
@@ -119,6 +114,17 @@ pub(crate) struct Planned<'p> {
     change: Move,
 }
 
+/// `(region, group)` of the member this step makes the primary.
+fn target<'p>(ctx: &'p RecoveryContext, datastore: &'p GlobalDatastore) -> (&'p str, &'p str) {
+    let plan = &ctx.plan;
+    writer_after(
+        datastore,
+        &plan.primary_region,
+        &plan.recovery_region,
+        towards_recovery(ctx),
+    )
+}
+
 fn resource(datastore: &GlobalDatastore) -> String {
     format!("elasticache:{}", datastore.global_replication_group_id)
 }
@@ -135,21 +141,12 @@ impl DatabaseFailover {
         ctx: &'p RecoveryContext,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Planned<'p>>, Option<f64>), DatabaseError> {
-        let plan = &ctx.plan;
         let mut planned = Vec::new();
         let mut rpo: Option<f64> = None;
-        for datastore in &plan.global_datastores {
+        for datastore in &ctx.plan.global_datastores {
             let id = &datastore.global_replication_group_id;
-            let (region, group) = writer_after(
-                datastore,
-                &plan.primary_region,
-                &plan.recovery_region,
-                towards_recovery(ctx),
-            );
-            let found = describe(&self.elasticache, id).await.map_err(|source| StepFault::Aws {
-                resource: format!("global datastore {id}"),
-                source,
-            })?;
+            let (region, group) = target(ctx, datastore);
+            let found = self.read_datastore(id).await?;
             // The lag matters only to a failover still to make.
             let lag = match standing(found.as_ref(), region, group) {
                 Ok(Move::FailOver) => self.replication_lag(group, now).await,
@@ -201,6 +198,16 @@ impl DatabaseFailover {
         Ok((planned, rpo))
     }
 
+    async fn read_datastore(&self, id: &str) -> Result<Option<Datastore>, DatabaseError> {
+        describe(&self.elasticache, id).await.map_err(|source| {
+            StepFault::Aws {
+                resource: format!("global datastore {id}"),
+                source,
+            }
+            .into()
+        })
+    }
+
     /// The member's newest `GlobalDatastoreReplicationLag` (ElastiCache publishes it for each
     /// node of a secondary, as `CacheClusterId`): the most behind of its nodes.
     async fn replication_lag(&self, group: &str, now: DateTime<Utc>) -> Lag {
@@ -250,13 +257,7 @@ impl DatabaseFailover {
         } in planned
         {
             if change == Move::FailOver && !ctx.dry_run {
-                let plan = &ctx.plan;
-                let (region, group) = writer_after(
-                    datastore,
-                    &plan.primary_region,
-                    &plan.recovery_region,
-                    towards_recovery(ctx),
-                );
+                let (region, group) = target(ctx, datastore);
                 if let Some(busy) = self.fail_over(datastore, region, group).await? {
                     let said = action.detail.take().unwrap_or_default();
                     action.detail = Some(format!("{said}; {WAITING}{busy}"));
@@ -304,25 +305,21 @@ impl DatabaseFailover {
         ctx: &RecoveryContext,
         actions: &mut [Action],
     ) -> Result<(), DatabaseError> {
-        let plan = &ctx.plan;
         for action in actions
             .iter_mut()
             .filter(|a| a.operation == FAIL_OVER && a.status == ActionStatus::Pending)
         {
-            let Some(datastore) = plan.global_datastores.iter().find(|d| resource(d) == action.resource) else {
+            let Some(datastore) = ctx
+                .plan
+                .global_datastores
+                .iter()
+                .find(|d| resource(d) == action.resource)
+            else {
                 continue;
             };
             let id = &datastore.global_replication_group_id;
-            let (region, group) = writer_after(
-                datastore,
-                &plan.primary_region,
-                &plan.recovery_region,
-                towards_recovery(ctx),
-            );
-            let found = describe(&self.elasticache, id).await.map_err(|source| StepFault::Aws {
-                resource: format!("global datastore {id}"),
-                source,
-            })?;
+            let (region, group) = target(ctx, datastore);
+            let found = self.read_datastore(id).await?;
             let said = before_waiting(action.detail.as_deref());
             let waiting = match standing(found.as_ref(), region, group) {
                 Ok(Move::Done) => {

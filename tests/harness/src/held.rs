@@ -26,16 +26,26 @@ pub async fn group(config: &SdkConfig, name: &str) -> Option<(i32, i32, i32, usi
     })
 }
 
-/// EKS node group `nodegroup` of `cluster`: its (status, min, desired, max).
-pub async fn nodegroup(config: &SdkConfig, cluster: &str, nodegroup: &str) -> (String, i32, i32, i32) {
+async fn describe_nodegroup(
+    config: &SdkConfig,
+    cluster: &str,
+    nodegroup: &str,
+) -> Option<aws_sdk_eks::types::Nodegroup> {
     let out = aws_sdk_eks::Client::new(config)
         .describe_nodegroup()
         .cluster_name(cluster)
         .nodegroup_name(nodegroup)
         .send()
         .await
+        .ok()?;
+    out.nodegroup().cloned()
+}
+
+/// EKS node group `nodegroup` of `cluster`: its (status, min, desired, max).
+pub async fn nodegroup(config: &SdkConfig, cluster: &str, nodegroup: &str) -> (String, i32, i32, i32) {
+    let n = describe_nodegroup(config, cluster, nodegroup)
+        .await
         .expect("DescribeNodegroup");
-    let n = out.nodegroup().expect("node group");
     let s = n.scaling_config().expect("scaling");
     (
         n.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -48,14 +58,7 @@ pub async fn nodegroup(config: &SdkConfig, cluster: &str, nodegroup: &str) -> (S
 /// EKS node group `nodegroup` of `cluster` with its nodes: (status, desired, InService
 /// instances of the Auto Scaling group EKS runs it in); None when it cannot be read.
 pub async fn nodegroup_nodes(config: &SdkConfig, cluster: &str, nodegroup: &str) -> Option<(String, i32, usize)> {
-    let out = aws_sdk_eks::Client::new(config)
-        .describe_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(nodegroup)
-        .send()
-        .await
-        .ok()?;
-    let n = out.nodegroup()?;
+    let n = describe_nodegroup(config, cluster, nodegroup).await?;
     let name = n.resources()?.auto_scaling_groups().first()?.name()?;
     let (_, _, _, in_service) = group(config, name).await?;
     Some((
