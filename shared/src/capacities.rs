@@ -8,12 +8,14 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use aws_sdk_ecs::types::Service as EcsService;
 use futures_util::stream::{self, StreamExt};
 use rebound_core::capacity::Capacity;
-use rebound_core::plan::Service;
+use rebound_core::plan::{KubernetesObject, Service};
 use rebound_core::step::StepFault;
 
 use crate::error::aws_fault;
 
 mod nodegroups;
+
+use crate::kubernetes::Kubernetes;
 
 /// How many batches are read at once.
 const CONCURRENCY: usize = 4;
@@ -41,12 +43,13 @@ pub struct Described {
     pub groups: BTreeMap<String, AutoScalingGroup>,
 }
 
-/// The recovery region's ECS, Auto Scaling and EKS clients.
+/// The recovery region's ECS, Auto Scaling and EKS clients, and its clusters' API servers.
 #[derive(Clone, Debug)]
 pub struct Capacities {
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub eks: aws_sdk_eks::Client,
+    pub kubernetes: Kubernetes,
 }
 
 impl Capacities {
@@ -55,6 +58,7 @@ impl Capacities {
             ecs: aws_sdk_ecs::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             eks: aws_sdk_eks::Client::new(config),
+            kubernetes: Kubernetes::new(config),
         }
     }
 
@@ -69,6 +73,7 @@ impl Capacities {
         let mut ecs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut groups: Vec<&str> = Vec::new();
         let mut wanted_nodegroups = Vec::new();
+        let mut workloads = BTreeMap::new();
         for service in services {
             match service {
                 Service::Ecs { cluster, service, .. } => {
@@ -77,6 +82,13 @@ impl Capacities {
                 Service::AutoScalingGroup { name, .. } => groups.push(name.as_str()),
                 Service::EksNodegroup { cluster, nodegroup, .. } => {
                     wanted_nodegroups.push((cluster.as_str(), nodegroup.as_str()))
+                }
+                Service::EksDeployment { .. } => {
+                    if let Some((cluster, object)) = service.kubernetes_object() {
+                        let resource = service.resource_name();
+                        let read = self.read_workload(&resource, cluster, object).await;
+                        workloads.insert(resource, read);
+                    }
                 }
             }
         }
@@ -149,6 +161,11 @@ impl Capacities {
                 let (cluster, name) = match service {
                     Service::Ecs { cluster, service, .. } => (Some(cluster.as_str()), service.as_str()),
                     Service::AutoScalingGroup { name, .. } => (None, name.as_str()),
+                    Service::EksDeployment { .. } => {
+                        return workloads
+                            .remove(&resource)
+                            .unwrap_or_else(|| Err(StepFault::precondition(&resource, "not read")))
+                    }
                     Service::EksNodegroup { .. } => {
                         let read = nodegroups
                             .next()
@@ -197,6 +214,19 @@ impl Capacities {
             fargate,
             groups: described_groups,
         }
+    }
+
+    /// A Deployment's capacity, read from its cluster's API server: `(namespace, deployment,
+    /// autoscaler)`.
+    async fn read_workload(
+        &self,
+        resource: &str,
+        cluster: &str,
+        (namespace, deployment, autoscaler): KubernetesObject<'_>,
+    ) -> Result<Capacity, StepFault> {
+        let client = self.kubernetes.client(cluster).await?;
+        let workload = Kubernetes::read(&client, resource, namespace, deployment, autoscaler).await?;
+        Ok(workload.capacity())
     }
 
     async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Found, StepFault> {

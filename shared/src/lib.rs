@@ -13,6 +13,7 @@ pub mod entry;
 pub mod error;
 pub mod event_streams;
 pub mod global_tables;
+pub mod kubernetes;
 pub mod metrics;
 pub mod peaks;
 pub mod rds;

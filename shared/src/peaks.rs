@@ -58,7 +58,7 @@ pub async fn primary_peaks(
             }
             Service::AutoScalingGroup { .. } => groups.push((service, name)),
             // Sized by a fixed count only: it has no peak.
-            Service::EksNodegroup { .. } => {}
+            Service::EksNodegroup { .. } | Service::EksDeployment { .. } => {}
         }
     }
     let mut peaks = HashMap::new();

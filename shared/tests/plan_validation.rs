@@ -820,3 +820,41 @@ fn a_global_datastore_names_its_members_and_itself_as_elasticache_does() {
         ]
     );
 }
+
+#[test]
+fn a_kubernetes_deployment_names_its_cluster_namespace_and_objects_as_kubernetes_does() {
+    let api = json!({
+        "kind": "eksDeployment", "cluster": "orders-eks", "namespace": "orders", "deployment": "api.v2",
+        "replicas": 6, "horizontalPodAutoscaler": "api", "needsWriter": true
+    });
+    let push = |plan: &mut Value, service: Value| plan["services"].as_array_mut().expect("services").push(service);
+    let mut plan = example();
+    push(&mut plan, api.clone());
+    let parsed = RecoveryPlan::from_value(&plan).expect("a Deployment");
+    let service = &parsed.services[3];
+    assert_eq!(service.resource_name(), "k8s:orders-eks/orders/api.v2");
+    assert_eq!(service.desired(Some(100.0)), 6, "a fixed count, whatever the peak");
+    assert!(service.needs_writer() && service.matches("orders/api.v2") && service.matches("EKS"));
+    let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
+    assert_eq!(again, parsed);
+
+    let broken = problems(|p| {
+        let mut bad = api.clone();
+        bad["namespace"] = json!("Orders");
+        bad["deployment"] = json!("api-");
+        bad["horizontalPodAutoscaler"] = json!("a".repeat(254));
+        bad["replicas"] = json!(-1);
+        bad["desiredSize"] = json!(2);
+        push(p, bad);
+    });
+    assert_eq!(
+        broken,
+        [
+            "services[3].desiredSize: unknown field (expected one of: kind, cluster, namespace, deployment, replicas, horizontalPodAutoscaler, needsWriter)",
+            "services[3].namespace: must be 1 to 63 lowercase letters, digits or -, starting and ending with a letter or digit",
+            "services[3].deployment: must be 1 to 253 lowercase letters, digits, . or -, starting and ending with a letter or digit",
+            "services[3].horizontalPodAutoscaler: must be 1 to 253 lowercase letters, digits, . or -, starting and ending with a letter or digit",
+            "services[3].replicas: must be >= 0",
+        ]
+    );
+}

@@ -397,9 +397,14 @@ async fn failback_promotes_the_failback_replica_in_the_primary_region_without_da
         .await
         .expect("failback replica");
     let east_config = w.east_config.clone();
-    let put_lag = |seconds: f64| {
+    // Each lag `ago` seconds old: CloudWatch's Maximum per minute holds a minute's worst, so a
+    // lag that fell is seen once it is in a minute of its own.
+    let put_lag = |seconds: f64, ago: i64| {
         let config = east_config.clone();
-        async move { rebound_tests::seed::replica_lag(&config, "orders-db-use1", seconds).await }
+        async move {
+            let dimensions = [("DBInstanceIdentifier", "orders-db-use1")];
+            rebound_tests::seed::metric_at(&config, "AWS/RDS", "ReplicaLag", &dimensions, &[(ago, seconds)]).await
+        }
     };
     let mut request = w.request.clone();
     request["context"]["mode"] = json!("failback");
@@ -408,13 +413,11 @@ async fn failback_promotes_the_failback_replica_in_the_primary_region_without_da
     assert!(err.to_string().contains("failback needs failbackIdentifier"), "{err}");
 
     request["context"]["plan"]["databases"][0]["failbackIdentifier"] = json!("orders-db-use1");
-    put_lag(2.0).await.expect("lag");
+    put_lag(2.0, 120).await.expect("lag");
     let err = w.run(&request).await.expect_err("a failback loses no data");
     assert!(err.to_string().contains("a failback promotes at 0"), "{err}");
 
-    put_lag(0.0).await.expect("lag");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a newer datapoint
-    put_lag(0.0).await.expect("lag");
+    put_lag(0.0, 0).await.expect("lag");
     let result = w.run(&request).await.expect("failback");
     assert_eq!(action(&result, "PromoteReadReplica").resource, "orders-db-use1");
     // The writer being left, in the recovery region, is fenced first.

@@ -76,7 +76,7 @@ pub fn describe(service: &Service, source: &PeakSource, primary_region: &str) ->
             match service {
                 Service::Ecs { .. } => "RunningTaskCount (is Container Insights on for its cluster?)",
                 Service::AutoScalingGroup { .. } => "GroupInServiceInstances (is group metrics collection on?)",
-                Service::EksNodegroup { .. } => "peak (a node group runs a fixed count)",
+                Service::EksNodegroup { .. } | Service::EksDeployment { .. } => "peak (it runs a fixed count)",
             }
         ),
     }

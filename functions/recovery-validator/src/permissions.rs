@@ -201,8 +201,14 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                     }
                 }
             }
+            // A Deployment is patched through its cluster's API, as the access entry allows:
+            // no IAM action to simulate beyond reading the cluster.
             for service in services_in_scope(ctx) {
                 needs.push(match service {
+                    Service::EksDeployment { cluster, .. } => (
+                        "eks:DescribeCluster",
+                        format!("arn:{partition}:eks:{region}:{account}:cluster/{cluster}"),
+                    ),
                     Service::Ecs { cluster, service, .. } => (
                         "ecs:UpdateService",
                         format!("arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}"),

@@ -3,7 +3,8 @@
 //! `start` observes every ECS service, Auto Scaling group and EKS node group first, in batches
 //! ([`Capacities::read`]), and refuses before changing anything when one is missing or inactive;
 //! it decides each service's scaling without a call ([`scaling`]), then sets ECS desired counts,
-//! Auto Scaling min/desired/max and node groups' scaling configuration. `status` waits until
+//! Auto Scaling min/desired/max, node groups' scaling configuration, and Deployments' replicas
+//! (with their autoscalers' bounds) through their cluster's Kubernetes API. `status` waits until
 //! ECS running counts and InService instances (a node group's, in the group EKS runs it in)
 //! reach the targets ([`running`]). The application's event source mappings move with
 //! it (`streams.rs`).
@@ -26,6 +27,7 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::event_streams::EventStreams;
+use rebound_shared::kubernetes::Kubernetes;
 use rebound_shared::peaks::{self, Peak};
 use rebound_shared::plan::Service;
 use rebound_shared::step::{
@@ -158,6 +160,7 @@ impl ServiceRestoration {
             Service::Ecs { .. } => "UpdateService",
             Service::AutoScalingGroup { .. } => "UpdateAutoScalingGroup",
             Service::EksNodegroup { .. } => "UpdateNodegroupConfig",
+            Service::EksDeployment { .. } => "ScaleDeployment",
         };
         let sized = service.from_peak().map(|from| match peak {
             Some(p) => format!(
@@ -237,6 +240,18 @@ impl ServiceRestoration {
                     .send()
                     .await
                     .map_err(|e| busy_is_transient(aws_fault(&resource, "eks", "UpdateNodegroupConfig", &e)))?;
+            }
+            Service::EksDeployment { .. } => {
+                if let Some((cluster, object)) = service.kubernetes_object() {
+                    let client = self.clients.kubernetes.client(cluster).await?;
+                    let target = Capacity {
+                        min: min.and_then(|m| i32::try_from(m).ok()),
+                        desired,
+                        max: max.and_then(|m| i32::try_from(m).ok()),
+                        running: 0,
+                    };
+                    Kubernetes::scale(&client, &resource, object, target).await?;
+                }
             }
         }
         action.duration_ms = elapsed_ms(started);

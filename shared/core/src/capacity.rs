@@ -28,7 +28,11 @@ impl Capacity {
 pub fn target_capacity(service: &Service, current: Capacity, peak: Option<f64>) -> Capacity {
     let desired = service.desired(peak);
     match service {
-        Service::Ecs { .. } => Capacity {
+        Service::Ecs { .. }
+        | Service::EksDeployment {
+            horizontal_pod_autoscaler: None,
+            ..
+        } => Capacity {
             min: None,
             desired,
             max: None,
@@ -45,6 +49,14 @@ pub fn target_capacity(service: &Service, current: Capacity, peak: Option<f64>) 
                 running: current.running,
             }
         }
+        // The autoscaler's minimum is the plan's count, its maximum raised to fit; the
+        // Deployment runs at least that many now, never fewer than the autoscaler already set.
+        Service::EksDeployment { .. } => Capacity {
+            min: Some(desired),
+            desired: current.desired.max(desired),
+            max: Some(current.max.unwrap_or(desired).max(desired)),
+            running: current.running,
+        },
     }
 }
 

@@ -36,7 +36,7 @@ pub use databases::{Database, NoFailback, Reprotect};
 pub use datastores::{writer_after, Datastore, GlobalDatastore, Member};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};
 pub use endpoints::{same_host, secret_host, secret_with_host, WriterEndpoint, DEFAULT_SECRET_FIELD};
-pub use services::{FromPeak, Service};
+pub use services::{FromPeak, KubernetesObject, Service};
 pub use streams::{mapping_resource, stream_progress, EventSourceMapping, Side, StreamProgress};
 pub use tables::{replica_problem, GlobalTable, Replica};
 

@@ -81,26 +81,7 @@ impl Capacities {
     }
 
     async fn cluster_serves(&self, cluster: &str) -> Result<(), StepFault> {
-        let resource = format!("eks:{cluster}");
-        let out = self
-            .eks
-            .describe_cluster()
-            .name(cluster)
-            .send()
-            .await
-            .map_err(|e| aws_fault(&resource, "eks", "DescribeCluster", &e))?;
-        let status = out
-            .cluster()
-            .and_then(|c| c.status())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        match status.as_str() {
-            "ACTIVE" | "UPDATING" => Ok(()),
-            _ => Err(StepFault::precondition(
-                resource,
-                format!("cluster is {status}, expected ACTIVE"),
-            )),
-        }
+        crate::kubernetes::serving_cluster(&self.eks, cluster).await.map(|_| ())
     }
 
     async fn describe_nodegroup(&self, cluster: &str, nodegroup: &str) -> Result<Nodegroup, StepFault> {

@@ -11,6 +11,7 @@
 pub mod arc;
 pub mod faults;
 pub mod held;
+pub mod kubernetes;
 pub mod private;
 pub mod seed;
 pub mod wait;

@@ -1,5 +1,8 @@
 //! What the validator's test files share: one validation round against moto.
 
+// Each test file uses a part of it.
+#![allow(dead_code)]
+
 use chrono::{DateTime, TimeZone, Utc};
 use rebound_shared::context::ValidationReport;
 use rebound_tests::MotoServer;
@@ -12,10 +15,16 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
 
 /// One validation round of `request` at `when`.
 pub async fn round(moto: &MotoServer, request: &serde_json::Value, when: DateTime<Utc>) -> ValidationReport {
-    match RecoveryValidator::new(&moto.regions())
-        .handle(request.clone(), when)
-        .await
-    {
+    round_with(&RecoveryValidator::new(&moto.regions()), request, when).await
+}
+
+/// One validation round of `request` at `when`, by `validator`.
+pub async fn round_with(
+    validator: &RecoveryValidator,
+    request: &serde_json::Value,
+    when: DateTime<Utc>,
+) -> ValidationReport {
+    match validator.handle(request.clone(), when).await {
         Ok(ValidatorOutput::Validation(report)) => report,
         other => panic!("expected a validation report, got {other:?}"),
     }

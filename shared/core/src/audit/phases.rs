@@ -261,9 +261,15 @@ pub(super) fn services(f: &mut Found) {
                 "autoscaling:DescribeAutoScalingGroups",
             ),
             Service::EksNodegroup { .. } => ("eks:UpdateNodegroupConfig", "eks:DescribeNodegroup"),
+            // The cluster's own API server, in the recovery region, found through EKS.
+            Service::EksDeployment { .. } => ("kubernetes:PatchDeployment", "kubernetes:GetDeployment"),
         };
         f.add(start, update, recovery, Plane::Control, true);
         f.add(check, describe, recovery, Plane::Control, true);
+        if let Service::EksDeployment { .. } = service {
+            f.add(start, "eks:DescribeCluster", recovery, Plane::Control, true);
+            f.add(check, "eks:DescribeCluster", recovery, Plane::Control, true);
+        }
         if let Service::EksNodegroup { .. } = service {
             // Its cluster serving, and its nodes: the group EKS runs it in.
             f.add(start, "eks:DescribeCluster", recovery, Plane::Control, true);

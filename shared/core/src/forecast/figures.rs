@@ -131,6 +131,14 @@ pub const EKS_NODES_IN_SERVICE: Figure = Figure {
     source: "https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupConfig.html",
 };
 
+pub const K8S_PODS_AVAILABLE: Figure = Figure {
+    key: "k8s-pods-available",
+    seconds: 60.0,
+    basis: Basis::Estimate,
+    what: "a scaled Deployment's new pods are scheduled on nodes with room, pull their image and pass their readiness probe (no Kubernetes figure: it is the application's)",
+    source: "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#scaling-a-deployment",
+};
+
 pub const EVENT_SOURCE_MAPPING: Figure = Figure {
     key: "lambda-event-source-mapping",
     seconds: 60.0,
@@ -168,7 +176,7 @@ pub const START: Figure = Figure {
 pub const WAIT_PROBES: f64 = 10.0;
 
 /// Every figure, for the table a forecast prints.
-pub const ALL: [Figure; 18] = [
+pub const ALL: [Figure; 19] = [
     START,
     LAMBDA_TASK,
     ROUTE53_INSYNC,
@@ -184,6 +192,7 @@ pub const ALL: [Figure; 18] = [
     ECS_TASKS_RUNNING,
     EC2_IN_SERVICE,
     EKS_NODES_IN_SERVICE,
+    K8S_PODS_AVAILABLE,
     EVENT_SOURCE_MAPPING,
     API_WRITE,
     Figure {
@@ -212,6 +221,7 @@ pub fn for_operation(step: &str, operation: &str) -> Option<Figure> {
         (_, "UpdateService") => ECS_TASKS_RUNNING,
         (_, "UpdateAutoScalingGroup") => EC2_IN_SERVICE,
         (_, "UpdateNodegroupConfig") => EKS_NODES_IN_SERVICE,
+        (_, "ScaleDeployment") => K8S_PODS_AVAILABLE,
         (_, "EnableEventSourceMapping" | "DisableEventSourceMapping") => EVENT_SOURCE_MAPPING,
         (_, "UseGlobalTableReplica") => return None,
         _ => API_WRITE,

@@ -27,6 +27,16 @@ const EKS_FIELDS: &[&str] = &[
     "needsWriter",
 ];
 
+const DEPLOYMENT_FIELDS: &[&str] = &[
+    "kind",
+    "cluster",
+    "namespace",
+    "deployment",
+    "replicas",
+    "horizontalPodAutoscaler",
+    "needsWriter",
+];
+
 pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
     for (path, svc) in c.array("", plan, "services", false) {
         let kind = svc.get("kind").and_then(Value::as_str);
@@ -36,13 +46,20 @@ pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
                 ("ecs", ECS_FIELDS),
                 ("autoScalingGroup", ASG_FIELDS),
                 ("eksNodegroup", EKS_FIELDS),
+                ("eksDeployment", DEPLOYMENT_FIELDS),
             ],
         );
         let Some(s) = c.object(&path, svc, &fields) else {
             continue;
         };
         c.boolean(&path, s, "needsWriter", false);
-        match c.one_of(&path, s, "kind", true, &["ecs", "autoScalingGroup", "eksNodegroup"]) {
+        match c.one_of(
+            &path,
+            s,
+            "kind",
+            true,
+            &["ecs", "autoScalingGroup", "eksNodegroup", "eksDeployment"],
+        ) {
             Some("ecs") => {
                 c.string(&path, s, "cluster", true);
                 c.string(&path, s, "service", true);
@@ -57,6 +74,13 @@ pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
                 let desired = c.integer(&path, s, "desiredSize", true, 0, ">= 0");
                 let max = c.integer(&path, s, "maxSize", false, 1, ">= 1");
                 sizes(c, &path, (min, desired, max), ("desiredSize", "minSize", "maxSize"));
+            }
+            Some("eksDeployment") => {
+                eks_name(c, &path, s, "cluster", 100);
+                kubernetes_name(c, &path, s, "namespace", true, 63);
+                kubernetes_name(c, &path, s, "deployment", true, 253);
+                kubernetes_name(c, &path, s, "horizontalPodAutoscaler", false, 253);
+                c.integer(&path, s, "replicas", true, 0, ">= 0");
             }
             Some(_) => {
                 c.string(&path, s, "name", true);
@@ -106,6 +130,31 @@ fn eks_name(c: &mut Checker, path: &str, s: &Map<String, Value>, field: &str, lo
         c.report(
             &format!("{path}.{field}"),
             format!("must be 1 to {longest} letters, digits, - or _, starting with a letter or digit"),
+        );
+    }
+}
+
+/// A Kubernetes object's name (Kubernetes documentation, "Object Names and IDs": a namespace is a
+/// DNS label of at most 63 characters, a Deployment or an autoscaler a DNS subdomain of at most
+/// 253): lowercase letters, digits and `-` (and `.` in a subdomain), starting and ending with a
+/// letter or digit.
+fn kubernetes_name(c: &mut Checker, path: &str, s: &Map<String, Value>, field: &str, required: bool, longest: usize) {
+    let Some(name) = c.string(path, s, field, required) else {
+        return;
+    };
+    let dots = longest > 63;
+    let alnum = |ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit();
+    let valid = name.len() <= longest
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name.chars().all(|ch| alnum(ch) || ch == '-' || (dots && ch == '.'));
+    if !valid {
+        c.report(
+            &format!("{path}.{field}"),
+            format!(
+                "must be 1 to {longest} lowercase letters, digits{} or -, starting and ending with a letter or digit",
+                if dots { ", ." } else { "" }
+            ),
         );
     }
 }

@@ -1,5 +1,5 @@
-//! The plan's services: ECS services, Auto Scaling groups and EKS managed node groups in the
-//! recovery region, and how many each runs (a fixed count, or a share of the primary region's
+//! The plan's services: ECS services, Auto Scaling groups, EKS managed node groups and
+//! Kubernetes Deployments on EKS in the recovery region, and how many each runs (a fixed count, or a share of the primary region's
 //! peak).
 
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,23 @@ pub enum Service {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_writer: bool,
     },
+    /// A Kubernetes Deployment on the recovery region's EKS cluster, scaled through the
+    /// cluster's API: its `spec.replicas`, and the minimum (and, to fit, the maximum) of the
+    /// HorizontalPodAutoscaler that scales it, when the plan names one.
+    EksDeployment {
+        cluster: String,
+        namespace: String,
+        deployment: String,
+        replicas: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        horizontal_pod_autoscaler: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_writer: bool,
+    },
 }
+
+/// A Deployment in its cluster: `(namespace, deployment, autoscaler)`.
+pub type KubernetesObject<'a> = (&'a str, &'a str, Option<&'a str>);
 
 /// A service sized from the primary region's recent peak (ECS running tasks, Auto Scaling
 /// InService instances, the highest hourly Maximum of the last 24 hours) rather than a fixed
@@ -109,6 +125,7 @@ impl Service {
                 ..
             } => (desired_capacity, capacity),
             Service::EksNodegroup { desired_size, .. } => return *desired_size,
+            Service::EksDeployment { replicas, .. } => return *replicas,
         };
         match (fixed, capacity) {
             (Some(fixed), _) => *fixed,
@@ -121,7 +138,7 @@ impl Service {
     pub fn from_peak(&self) -> Option<&FromPeak> {
         match self {
             Service::Ecs { capacity, .. } | Service::AutoScalingGroup { capacity, .. } => capacity.as_ref(),
-            Service::EksNodegroup { .. } => None,
+            Service::EksNodegroup { .. } | Service::EksDeployment { .. } => None,
         }
     }
 
@@ -134,6 +151,12 @@ impl Service {
             Service::Ecs { cluster, service, .. } => format!("{cluster}/{service}"),
             Service::AutoScalingGroup { name, .. } => name.clone(),
             Service::EksNodegroup { cluster, nodegroup, .. } => format!("{cluster}/{nodegroup}"),
+            Service::EksDeployment {
+                cluster,
+                namespace,
+                deployment,
+                ..
+            } => format!("{cluster}/{namespace}/{deployment}"),
         }
     }
 
@@ -146,27 +169,48 @@ impl Service {
         match self {
             Service::Ecs { needs_writer, .. }
             | Service::AutoScalingGroup { needs_writer, .. }
-            | Service::EksNodegroup { needs_writer, .. } => *needs_writer,
+            | Service::EksNodegroup { needs_writer, .. }
+            | Service::EksDeployment { needs_writer, .. } => *needs_writer,
+        }
+    }
+
+    /// A Deployment's cluster and object; None for other kinds.
+    pub fn kubernetes_object(&self) -> Option<(&str, KubernetesObject<'_>)> {
+        match self {
+            Service::EksDeployment {
+                cluster,
+                namespace,
+                deployment,
+                horizontal_pod_autoscaler,
+                ..
+            } => Some((cluster, (namespace, deployment, horizontal_pod_autoscaler.as_deref()))),
+            _ => None,
         }
     }
 
     /// The capacity reservations the plan names for it (none for ECS).
     pub fn capacity_reservations(&self) -> &[String] {
         match self {
-            Service::Ecs { .. } | Service::EksNodegroup { .. } => &[],
+            Service::Ecs { .. } | Service::EksNodegroup { .. } | Service::EksDeployment { .. } => &[],
             Service::AutoScalingGroup {
                 capacity_reservations, ..
             } => capacity_reservations,
         }
     }
 
-    /// The service's name in results: `ecs:CLUSTER/SERVICE`, `autoscaling:GROUP` or
-    /// `eks:CLUSTER/NODEGROUP`.
+    /// The service's name in results: `ecs:CLUSTER/SERVICE`, `autoscaling:GROUP`,
+    /// `eks:CLUSTER/NODEGROUP` or `k8s:CLUSTER/NAMESPACE/DEPLOYMENT`.
     pub fn resource_name(&self) -> String {
         match self {
             Service::Ecs { cluster, service, .. } => format!("ecs:{cluster}/{service}"),
             Service::AutoScalingGroup { name, .. } => format!("autoscaling:{name}"),
             Service::EksNodegroup { cluster, nodegroup, .. } => format!("eks:{cluster}/{nodegroup}"),
+            Service::EksDeployment {
+                cluster,
+                namespace,
+                deployment,
+                ..
+            } => format!("k8s:{cluster}/{namespace}/{deployment}"),
         }
     }
 
@@ -187,6 +231,13 @@ impl Service {
             Service::EksNodegroup { cluster, nodegroup, .. } => {
                 a == nodegroup.to_ascii_lowercase()
                     || a == format!("{cluster}/{nodegroup}").to_ascii_lowercase()
+                    || a == "eks"
+            }
+            Service::EksDeployment {
+                namespace, deployment, ..
+            } => {
+                a == deployment.to_ascii_lowercase()
+                    || a == format!("{namespace}/{deployment}").to_ascii_lowercase()
                     || a == "eks"
             }
         }
