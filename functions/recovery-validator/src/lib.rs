@@ -19,6 +19,7 @@ pub mod permissions;
 mod quotas;
 mod readiness;
 mod records;
+mod services;
 mod streams;
 mod writer_endpoints;
 
@@ -34,7 +35,6 @@ use futures_util::{stream, StreamExt};
 use permissions::Permissions;
 use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
-use rebound_shared::capacity::recovery_target;
 use rebound_shared::context::ServiceStage;
 use rebound_shared::context::{
     parse_request, Check, ReadinessReport, RecoveryContext, Step, StepRequest, StepResult, StepStatus, ValidationReport,
@@ -45,7 +45,7 @@ use rebound_shared::error::ErrorKind;
 use rebound_shared::event_streams::EventStreams;
 use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
-use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan, Service};
+use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan};
 use rebound_shared::step::{
     elapsed_ms, ensure_region, in_stage, moves_region, services_in_scope, towards_recovery, Phase, StepFault,
 };
@@ -456,32 +456,6 @@ impl RecoveryValidator {
                 holds(label, &record, &target, zones)
             }
         }
-    }
-
-    /// Each service runs as many as service-restoration set it to (from the peak it read then).
-    async fn service_checks(&self, ctx: &RecoveryContext, services: &[&Service]) -> Vec<Check> {
-        let read = self.services.read(services).await;
-        services
-            .iter()
-            .zip(read)
-            .map(|(service, current)| {
-                let label = service.resource_name();
-                match current {
-                    Ok(current) => {
-                        let want = recovery_target(ctx, service);
-                        // A service sized from the peak passes at the plan's minimum success
-                        // percentage of its target.
-                        let enough = service.from_peak().map_or(want, |f| f.enough(want));
-                        let mut detail = format!("{} of {want} running", current.running);
-                        if enough < want {
-                            detail.push_str(&format!(" ({enough} accepted)"));
-                        }
-                        check(label, current.running >= enough, detail)
-                    }
-                    Err(e) => check(label, false, e.to_string()),
-                }
-            })
-            .collect()
     }
 }
 
