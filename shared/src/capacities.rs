@@ -2,7 +2,7 @@
 //! `DescribeServices` takes 10 services of one cluster a call, `DescribeAutoScalingGroups` 50
 //! groups; the batches go out a few at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use aws_sdk_ecs::types::Service as EcsService;
@@ -41,6 +41,9 @@ pub struct Described {
     /// Each Auto Scaling group found, by resource name; for an EKS node group, the group EKS
     /// runs it in.
     pub groups: BTreeMap<String, AutoScalingGroup>,
+    /// A client of each cluster whose Deployments were read, by cluster name: one
+    /// `DescribeCluster` and one signed token per cluster, for the scaling that follows too.
+    pub kubernetes: BTreeMap<String, kube::Client>,
 }
 
 /// The recovery region's ECS, Auto Scaling and EKS clients, and its clusters' API servers.
@@ -73,7 +76,7 @@ impl Capacities {
         let mut ecs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut groups: Vec<&str> = Vec::new();
         let mut wanted_nodegroups = Vec::new();
-        let mut workloads = BTreeMap::new();
+        let mut deployments = Vec::new();
         for service in services {
             match service {
                 Service::Ecs { cluster, service, .. } => {
@@ -83,15 +86,10 @@ impl Capacities {
                 Service::EksNodegroup { cluster, nodegroup, .. } => {
                     wanted_nodegroups.push((cluster.as_str(), nodegroup.as_str()))
                 }
-                Service::EksDeployment { .. } => {
-                    if let Some((cluster, object)) = service.kubernetes_object() {
-                        let resource = service.resource_name();
-                        let read = self.read_workload(&resource, cluster, object).await;
-                        workloads.insert(resource, read);
-                    }
-                }
+                Service::EksDeployment { .. } => deployments.push(*service),
             }
         }
+        let (kubernetes, mut workloads) = self.read_workloads(&deployments).await;
         // A node group's instances are those of the Auto Scaling groups EKS runs it in: read
         // with the plan's own groups.
         let nodegroups = self.describe_nodegroups(&wanted_nodegroups).await;
@@ -213,20 +211,55 @@ impl Capacities {
             capacities,
             fargate,
             groups: described_groups,
+            kubernetes,
         }
     }
 
-    /// A Deployment's capacity, read from its cluster's API server: `(namespace, deployment,
-    /// autoscaler)`.
-    async fn read_workload(
+    /// The Deployments' capacities by resource name, read from their clusters' API servers a
+    /// few at a time, each cluster's client built once; and those clients.
+    async fn read_workloads(
         &self,
-        resource: &str,
-        cluster: &str,
-        (namespace, deployment, autoscaler): KubernetesObject<'_>,
-    ) -> Result<Capacity, StepFault> {
-        let client = self.kubernetes.client(cluster).await?;
-        let workload = Kubernetes::read(&client, resource, namespace, deployment, autoscaler).await?;
-        Ok(workload.capacity())
+        deployments: &[&Service],
+    ) -> (
+        BTreeMap<String, kube::Client>,
+        BTreeMap<String, Result<Capacity, StepFault>>,
+    ) {
+        let objects: Vec<(String, &str, KubernetesObject<'_>)> = deployments
+            .iter()
+            .filter_map(|s| {
+                s.kubernetes_object()
+                    .map(|(cluster, object)| (s.resource_name(), cluster, object))
+            })
+            .collect();
+        let clusters: BTreeSet<&str> = objects.iter().map(|(_, cluster, _)| *cluster).collect();
+        let building: Vec<_> = clusters
+            .into_iter()
+            .map(|cluster| async move { (cluster, self.kubernetes.client(cluster).await) })
+            .collect();
+        let clients: BTreeMap<&str, Result<kube::Client, StepFault>> =
+            stream::iter(building).buffered(CONCURRENCY).collect().await;
+        let reads: Vec<_> = objects
+            .into_iter()
+            .map(|(resource, cluster, (namespace, deployment, autoscaler))| {
+                let client = clients.get(cluster);
+                async move {
+                    let read = match client {
+                        Some(Ok(client)) => Kubernetes::read(client, &resource, namespace, deployment, autoscaler)
+                            .await
+                            .map(|w| w.capacity()),
+                        Some(Err(fault)) => Err(told_for(fault, &resource)),
+                        None => Err(StepFault::precondition(&resource, "not read")),
+                    };
+                    (resource, read)
+                }
+            })
+            .collect();
+        let workloads = stream::iter(reads).buffered(CONCURRENCY).collect().await;
+        let clients = clients
+            .into_iter()
+            .filter_map(|(cluster, client)| Some((cluster.to_string(), client.ok()?)))
+            .collect();
+        (clients, workloads)
     }
 
     async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Found, StepFault> {

@@ -21,6 +21,9 @@ use rebound_core::plan::KubernetesObject;
 use rebound_core::step::StepFault;
 use serde_json::json;
 
+/// An API server's client, as the callers hold it.
+pub use kube::Client;
+
 use crate::error::{aws_fault, AwsError};
 
 /// How long a call to an API server may take: it answers in milliseconds, and one that does

@@ -15,6 +15,7 @@
 
 mod streams;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -27,7 +28,7 @@ use rebound_shared::context::{
 };
 use rebound_shared::error::{aws_fault, ErrorKind};
 use rebound_shared::event_streams::EventStreams;
-use rebound_shared::kubernetes::Kubernetes;
+use rebound_shared::kubernetes::{self, Kubernetes};
 use rebound_shared::peaks::{self, Peak};
 use rebound_shared::plan::Service;
 use rebound_shared::step::{
@@ -107,12 +108,9 @@ impl ServiceRestoration {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
         let services = services_in_stage(ctx, stage);
-        let current: Vec<Capacity> = self
-            .clients
-            .read(&services)
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+        let described = self.clients.describe(&services).await;
+        let current: Vec<Capacity> = described.capacities.into_iter().collect::<Result<_, _>>()?;
+        let kubernetes = &described.kubernetes;
         // The consumers move with the application (not on a service restore, which moves none).
         let streams = self.read_streams(ctx, stage).await?;
         let peaks = self.peaks(ctx, &services, now).await?;
@@ -120,7 +118,7 @@ impl ServiceRestoration {
         let scalings: Vec<_> = services
             .iter()
             .zip(current)
-            .map(|(s, c)| self.scale(s, c, peaks.get(&s.resource_name()).copied(), dry_run))
+            .map(|(s, c)| self.scale(s, c, peaks.get(&s.resource_name()).copied(), kubernetes, dry_run))
             .collect();
         let mut actions: Vec<Action> = stream::iter(scalings).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(self.move_streams(ctx, streams).await?);
@@ -153,6 +151,7 @@ impl ServiceRestoration {
         service: &Service,
         current: Capacity,
         peak: Option<Peak>,
+        kubernetes: &BTreeMap<String, kubernetes::Client>,
         dry_run: bool,
     ) -> Result<Action, StepFault> {
         let resource = service.resource_name();
@@ -243,14 +242,20 @@ impl ServiceRestoration {
             }
             Service::EksDeployment { .. } => {
                 if let Some((cluster, object)) = service.kubernetes_object() {
-                    let client = self.clients.kubernetes.client(cluster).await?;
+                    // The client the read built; it was read, so it is there.
+                    let Some(client) = kubernetes.get(cluster) else {
+                        return Err(StepFault::precondition(
+                            &resource,
+                            "its cluster's API server was not reached",
+                        ));
+                    };
                     let target = Capacity {
                         min: min.and_then(|m| i32::try_from(m).ok()),
                         desired,
                         max: max.and_then(|m| i32::try_from(m).ok()),
                         running: 0,
                     };
-                    Kubernetes::scale(&client, &resource, object, target).await?;
+                    Kubernetes::scale(client, &resource, object, target).await?;
                 }
             }
         }

@@ -123,7 +123,12 @@ async fn a_missing_cluster_deployment_or_access_is_refused_and_an_api_server_awa
         .await
         .expect_err("no cluster");
     assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
-    assert!(err.to_string().contains("eks:orders-gone"), "{err}");
+    // Told for the Deployment, with EKS's word on the cluster.
+    assert!(err.to_string().contains("k8s:orders-gone/orders/api"), "{err}");
+    assert!(
+        err.to_string().contains("No cluster found for name: orders-gone"),
+        "{err}"
+    );
     drop(step);
     assert!(served.await.expect("script").is_empty());
 
@@ -161,4 +166,72 @@ async fn a_missing_cluster_deployment_or_access_is_refused_and_an_api_server_awa
         .await
         .expect_err("away");
     assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+}
+
+#[tokio::test]
+async fn deployments_of_one_cluster_share_one_client_per_invocation() {
+    // Two Deployments of one cluster: each invocation asks EKS for the cluster (and signs a
+    // token) once, for the reads and the scaling alike.
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let proxy = rebound_tests::faults::FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
+    let west = proxy.config("us-west-2");
+    seed::eks_nodegroup(&west, "orders-eks", "orders-workers", (1, 1, 3))
+        .await
+        .expect("cluster");
+    let script = vec![
+        // The start: both read, then both patched.
+        Exchange::get(deployment_path("orders", "api"), deployment("orders", "api", 2, 2)),
+        Exchange::get(
+            deployment_path("orders", "worker"),
+            deployment("orders", "worker", 1, 1),
+        ),
+        Exchange::patch(
+            deployment_path("orders", "api"),
+            json!({"spec": {"replicas": 6}}),
+            deployment("orders", "api", 6, 2),
+        ),
+        Exchange::patch(
+            deployment_path("orders", "worker"),
+            json!({"spec": {"replicas": 3}}),
+            deployment("orders", "worker", 3, 1),
+        ),
+        // One poll: both read again.
+        Exchange::get(deployment_path("orders", "api"), deployment("orders", "api", 6, 6)),
+        Exchange::get(
+            deployment_path("orders", "worker"),
+            deployment("orders", "worker", 3, 3),
+        ),
+    ];
+    let (client, served) = scripted(script);
+    let mut step = ServiceRestoration::new(&proxy.regions());
+    step.clients = Capacities {
+        kubernetes: Kubernetes::scripted(&west, client),
+        ..step.clients
+    };
+    let mut request = event("service-restoration.json");
+    request["context"]["plan"]["services"] = json!([
+        {"kind": "eksDeployment", "cluster": "orders-eks", "namespace": "orders", "deployment": "api", "replicas": 6},
+        {"kind": "eksDeployment", "cluster": "orders-eks", "namespace": "orders", "deployment": "worker", "replicas": 3}
+    ]);
+    let before = proxy.count("DescribeCluster");
+
+    let started = step.handle(request.clone(), before_deadline()).await.expect("start");
+    let scaled: Vec<_> = started.actions.iter().map(|a| a.after["desired"].clone()).collect();
+    assert_eq!(scaled, vec![json!(6), json!(3)], "{:?}", started.actions);
+    assert_eq!(
+        proxy.count("DescribeCluster") - before,
+        1,
+        "one DescribeCluster for the start"
+    );
+
+    let status = rebound_tests::wait::status_request(&request, "services", &started);
+    let done = step.handle(status, before_deadline()).await.expect("status");
+    assert_eq!(done.status, StepStatus::Completed, "{:?}", done.actions);
+    assert_eq!(proxy.count("DescribeCluster") - before, 2, "and one for the poll");
+    drop(step);
+    assert_eq!(
+        served.await.expect("script").len(),
+        6,
+        "every scripted request, none more"
+    );
 }

@@ -67,9 +67,15 @@ S3 = [
     ("GET", re.compile(r"^/[^/]+/?$"), "ListObjectsV2"),
     ("PUT", re.compile(r"^/[^/]+/?$"), "CreateBucket"),
 ]
-REST = {"route53": ROUTE53, "lambda": LAMBDA, "s3": S3}
+# EKS, REST-JSON: the operations Rebound calls.
+EKS = [
+    ("GET", re.compile(r"^/clusters/[^/]+/?$"), "DescribeCluster"),
+    ("GET", re.compile(r"^/clusters/[^/]+/node-groups/[^/]+/?$"), "DescribeNodegroup"),
+    ("POST", re.compile(r"^/clusters/[^/]+/node-groups/[^/]+/update-config$"), "UpdateNodegroupConfig"),
+]
+REST = {"route53": ROUTE53, "lambda": LAMBDA, "s3": S3, "eks": EKS}
 
-JSON_SERVICES = {"dynamodb", "ecs", "ssm", "states", "secretsmanager", "logs", "events", "lambda"}
+JSON_SERVICES = {"dynamodb", "ecs", "ssm", "states", "secretsmanager", "logs", "events", "lambda", "eks"}
 THROTTLE_CODE = {
     "dynamodb": "ThrottlingException",
     "ecs": "ThrottlingException",
