@@ -30,12 +30,7 @@ pub async fn newest_datapoints(
     values: &[&str],
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, f64>, AwsError> {
-    let window = Window {
-        from: now - Duration::minutes(10),
-        to: now + Duration::minutes(1),
-        period: 60,
-    };
-    let found = datapoints(cloudwatch, series, values, &window).await?;
+    let found = datapoints(cloudwatch, series, values, &last_minutes(now)).await?;
     Ok(found
         .into_iter()
         .filter_map(|(value, points)| Some((value, newest(&points)?)))
@@ -63,30 +58,46 @@ pub async fn datapoints(
     values: &[&str],
     window: &Window,
 ) -> Result<HashMap<String, Vec<(i64, f64)>>, AwsError> {
-    let values: Vec<&str> = values.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-    let calls: Vec<_> = values
+    let values: BTreeSet<&str> = values.iter().copied().collect();
+    let metrics = values
+        .into_iter()
+        .map(|value| {
+            let metric = Metric::builder()
+                .namespace(series.namespace)
+                .metric_name(series.metric)
+                .set_dimensions(Some(
+                    std::iter::once(Dimension::builder().name(series.dimension).value(value).build())
+                        .chain(
+                            series
+                                .fixed
+                                .iter()
+                                .map(|(name, value)| Dimension::builder().name(*name).value(*value).build()),
+                        )
+                        .collect(),
+                ))
+                .build();
+            (value.to_string(), metric)
+        })
+        .collect();
+    metric_datapoints(cloudwatch, metrics, window).await
+}
+
+/// Every datapoint (timestamp, Maximum per period, never below 0) of each labelled metric in
+/// `window`, by label, for those that have one: `QUERIES_PER_CALL` metrics a call, paged.
+pub async fn metric_datapoints(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    metrics: Vec<(String, Metric)>,
+    window: &Window,
+) -> Result<HashMap<String, Vec<(i64, f64)>>, AwsError> {
+    let calls: Vec<_> = metrics
         .chunks(QUERIES_PER_CALL)
         .map(|chunk| async move {
-            let queries = chunk.iter().enumerate().map(|(i, value)| {
-                let metric = Metric::builder()
-                    .namespace(series.namespace)
-                    .metric_name(series.metric)
-                    .set_dimensions(Some(
-                        std::iter::once(Dimension::builder().name(series.dimension).value(*value).build())
-                            .chain(
-                                series
-                                    .fixed
-                                    .iter()
-                                    .map(|(name, value)| Dimension::builder().name(*name).value(*value).build()),
-                            )
-                            .collect(),
-                    ))
-                    .build();
+            let queries = chunk.iter().enumerate().map(|(i, (_, metric))| {
                 MetricDataQuery::builder()
                     .id(format!("m{i}"))
                     .metric_stat(
                         MetricStat::builder()
-                            .metric(metric)
+                            .metric(metric.clone())
                             .period(window.period)
                             .stat("Maximum")
                             .build(),
@@ -104,7 +115,7 @@ pub async fn datapoints(
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| crate::error::from_sdk("cloudwatch", "GetMetricData", &e))?;
                 for result in page.metric_data_results() {
-                    let Some(value) = result
+                    let Some((label, _)) = result
                         .id()
                         .and_then(|id| id.strip_prefix('m')?.parse::<usize>().ok())
                         .and_then(|i| chunk.get(i))
@@ -113,7 +124,7 @@ pub async fn datapoints(
                     };
                     let points = result.timestamps().iter().zip(result.values());
                     found
-                        .entry(value.to_string())
+                        .entry(label.clone())
                         .or_default()
                         .extend(points.map(|(t, v)| (t.secs(), v.max(0.0))));
                 }
@@ -128,4 +139,13 @@ pub async fn datapoints(
         .flatten()
         .filter(|(_, points)| !points.is_empty())
         .collect())
+}
+
+/// The last ten minutes, per minute: what a read of the newest datapoint looks at.
+pub fn last_minutes(now: DateTime<Utc>) -> Window {
+    Window {
+        from: now - Duration::minutes(10),
+        to: now + Duration::minutes(1),
+        period: 60,
+    }
 }

@@ -81,7 +81,6 @@ pub fn decide(
     found: Option<&Datastore>,
     lag: &Lag,
 ) -> Result<(Move, Option<f64>), DatabaseError> {
-    let plan = &ctx.plan;
     let (region, group) = target(ctx, datastore);
     let id = &datastore.global_replication_group_id;
     let step =
@@ -89,7 +88,25 @@ pub fn decide(
     if step != Move::FailOver {
         return Ok((step, None));
     }
-    let rpo = plan.objectives.rpo_seconds;
+    let seconds = within_rpo(
+        ctx,
+        format!("{id} (ElastiCache global datastore)"),
+        datastore.allow_data_loss,
+        lag,
+    )?;
+    Ok((Move::FailOver, seconds))
+}
+
+/// The replicas' data-loss rule for what `lag` loses of `store`: within the RPO target it is
+/// the RPO; beyond it, or unknown, a failover's is put to an approver when the plan allows
+/// (and goes once approved), any other mode refuses it.
+pub(crate) fn within_rpo(
+    ctx: &RecoveryContext,
+    store: String,
+    allow: bool,
+    lag: &Lag,
+) -> Result<Option<f64>, DatabaseError> {
+    let rpo = ctx.plan.objectives.rpo_seconds;
     let seconds = match lag {
         Lag::Seconds(s) => Some(*s),
         Lag::Unknown(_) => None,
@@ -97,13 +114,13 @@ pub fn decide(
     let failover = matches!(ctx.mode, Mode::Failover | Mode::Drill);
     if seconds.is_none_or(|s| s > rpo as f64) && (!failover || ctx.approval.is_none()) {
         return Err(DatabaseError::DataLoss {
-            database: format!("{id} (ElastiCache global datastore)"),
+            database: store,
             lag_seconds: seconds,
             rpo_seconds: rpo,
-            allowed: failover && datastore.allow_data_loss,
+            allowed: failover && allow,
         });
     }
-    Ok((Move::FailOver, seconds))
+    Ok(seconds)
 }
 
 /// A datastore decided before any change: its action (already done, waiting, or the failover

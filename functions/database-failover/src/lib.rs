@@ -11,6 +11,7 @@ mod act;
 pub mod datastores;
 pub mod decide;
 pub mod fence;
+pub mod multi_region;
 mod observe;
 pub mod observed;
 mod rebuild;
@@ -130,6 +131,10 @@ pub struct DatabaseFailover {
     /// to: the recovery region, or the primary in a failback.
     pub elasticache: aws_sdk_elasticache::Client,
     pub primary_elasticache: aws_sdk_elasticache::Client,
+    /// MemoryDB multi-Region clusters (`multiRegionClusters`), read in the region the
+    /// application moves to.
+    pub memorydb: aws_sdk_memorydb::Client,
+    pub primary_memorydb: aws_sdk_memorydb::Client,
 }
 
 impl DatabaseFailover {
@@ -143,6 +148,8 @@ impl DatabaseFailover {
             tables: GlobalTables::new(regions),
             elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
             primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
+            memorydb: aws_sdk_memorydb::Client::new(&regions.recovery),
+            primary_memorydb: aws_sdk_memorydb::Client::new(&regions.primary),
         }
     }
 
@@ -157,6 +164,8 @@ impl DatabaseFailover {
             tables: self.tables.clone(),
             elasticache: self.primary_elasticache.clone(),
             primary_elasticache: self.primary_elasticache.clone(),
+            memorydb: self.primary_memorydb.clone(),
+            primary_memorydb: self.primary_memorydb.clone(),
         }
     }
 
@@ -241,6 +250,7 @@ impl DatabaseFailover {
         let endpoints = self.read_endpoints(ctx).await?;
         let (tables, tables_rpo) = self.global_tables(ctx, now).await?;
         let (datastores, datastores_rpo) = self.global_datastores(ctx, now).await?;
+        let (multi_region, multi_region_rpo) = self.multi_region_clusters(ctx, now).await?;
         let dry_run = ctx.dry_run;
         // Split-brain guard: the old writers are read once, then fenced before anything is
         // promoted; one that takes writes and cannot be fenced stops the failover before any
@@ -303,11 +313,13 @@ impl DatabaseFailover {
             self.repoint(ctx, &mut actions).await?;
         }
         actions.extend(tables);
+        actions.extend(multi_region);
         result.rpo_seconds = intents
             .iter()
             .filter_map(|i| i.rpo_seconds)
             .chain(tables_rpo)
             .chain(datastores_rpo)
+            .chain(multi_region_rpo)
             .reduce(f64::max);
         result.actions = actions;
         Ok(result.settle(invocation, now))

@@ -71,6 +71,8 @@ impl World {
             tables: tables(&self.west_config, &self.east_config),
             elasticache: aws_sdk_elasticache::Client::new(&self.west_config),
             primary_elasticache: aws_sdk_elasticache::Client::new(&self.east_config),
+            memorydb: aws_sdk_memorydb::Client::new(&self.west_config),
+            primary_memorydb: aws_sdk_memorydb::Client::new(&self.east_config),
         }
     }
 
@@ -288,6 +290,8 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
         tables: tables(&w.east_config, &w.east_config),
         elasticache: aws_sdk_elasticache::Client::new(&w.east_config),
         primary_elasticache: aws_sdk_elasticache::Client::new(&w.east_config),
+        memorydb: aws_sdk_memorydb::Client::new(&w.east_config),
+        primary_memorydb: aws_sdk_memorydb::Client::new(&w.east_config),
     };
     let err = east
         .handle(w.request.clone(), Utc::now())
@@ -466,6 +470,8 @@ async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFa
         tables: tables(&west, &east),
         elasticache: aws_sdk_elasticache::Client::new(&west),
         primary_elasticache: aws_sdk_elasticache::Client::new(&east),
+        memorydb: aws_sdk_memorydb::Client::new(&west),
+        primary_memorydb: aws_sdk_memorydb::Client::new(&east),
     };
     (moto, failover, request)
 }

@@ -120,6 +120,8 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
         }),
         elasticache: aws_sdk_elasticache::Client::new(&config),
         primary_elasticache: aws_sdk_elasticache::Client::new(&config),
+        memorydb: aws_sdk_memorydb::Client::new(&config),
+        primary_memorydb: aws_sdk_memorydb::Client::new(&config),
     }
 }
 

@@ -33,7 +33,7 @@ mod tables;
 pub use actions::{ActionOutcome, ActionOutcomes, ActionPoint, ActionsByPoint, CustomAction, MAX_ACTION_SECONDS};
 pub use check::check_plan;
 pub use databases::{Database, NoFailback, Reprotect};
-pub use datastores::{writer_after, Datastore, GlobalDatastore, Member};
+pub use datastores::{writer_after, Datastore, GlobalDatastore, Member, MultiRegion, MultiRegionCluster, Regional};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};
 pub use endpoints::{same_host, secret_host, secret_with_host, WriterEndpoint, DEFAULT_SECRET_FIELD};
 pub use services::{FromPeak, KubernetesObject, Service};
@@ -68,6 +68,9 @@ pub struct RecoveryPlan {
     /// ElastiCache global datastores whose recovery-region member becomes the primary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub global_datastores: Vec<GlobalDatastore>,
+    /// MemoryDB multi-Region clusters whose recovery-region cluster the application writes to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub multi_region_clusters: Vec<MultiRegionCluster>,
     /// Where the application reads each database's writer endpoint from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writer_endpoints: Vec<WriterEndpoint>,

@@ -1012,10 +1012,12 @@ class _Dispatcher(moto.server.DomainDispatcherApplication):
 
 moto.server.DomainDispatcherApplication = _Dispatcher
 
-# Beside this file (the harness writes both into one folder).
+# Beside this file (the harness writes them into one folder).
 import global_datastores  # noqa: E402
+import multi_region_clusters  # noqa: E402
 
 global_datastores.install(later, duration)
+multi_region_clusters.install()
 
 if __name__ == "__main__":
     sys.exit(moto.server.main(sys.argv[1:]))

@@ -93,3 +93,23 @@ pub async fn global_datastore(config: &SdkConfig, id: &str) -> Option<(String, V
         .collect();
     Some((text(global.status()), members))
 }
+
+/// MemoryDB multi-Region cluster `name` as MemoryDB holds it: its status and each regional
+/// cluster's `(name, region, status)`.
+pub async fn multi_region_cluster(config: &SdkConfig, name: &str) -> Option<(String, Vec<(String, String, String)>)> {
+    let read = aws_sdk_memorydb::Client::new(config)
+        .describe_multi_region_clusters()
+        .multi_region_cluster_name(name)
+        .show_cluster_details(true)
+        .send()
+        .await
+        .ok()?;
+    let found = read.multi_region_clusters().first()?;
+    let text = |s: Option<&str>| s.unwrap_or_default().to_string();
+    let clusters = found
+        .clusters()
+        .iter()
+        .map(|c| (text(c.cluster_name()), text(c.region()), text(c.status())))
+        .collect();
+    Some((text(found.status()), clusters))
+}

@@ -361,19 +361,23 @@ pub fn launcher_file() -> Result<PathBuf, HarnessError> {
     let dir = process_dir()?;
     WRITTEN
         .get_or_init(|| {
-            // The module first: the launcher imports it from its own folder.
-            [("global_datastores.py", GLOBAL_DATASTORES), ("launcher.py", LAUNCHER)]
-                .into_iter()
-                .map(|(name, text)| {
-                    let path = dir.join(name);
-                    let next = path.with_extension("py.next");
-                    private::write(&next, text)
-                        .and_then(|()| std::fs::rename(&next, &path))
-                        .map(|()| path.clone())
-                        .map_err(|e| format!("{}: {e}", path.display()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(|mut written| written.remove(1))
+            // The modules first: the launcher imports them from its own folder.
+            [
+                ("global_datastores.py", GLOBAL_DATASTORES),
+                ("multi_region_clusters.py", MULTI_REGION_CLUSTERS),
+                ("launcher.py", LAUNCHER),
+            ]
+            .into_iter()
+            .map(|(name, text)| {
+                let path = dir.join(name);
+                let next = path.with_extension("py.next");
+                private::write(&next, text)
+                    .and_then(|()| std::fs::rename(&next, &path))
+                    .map(|()| path.clone())
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|mut written| written.remove(2))
         })
         .clone()
         .map_err(|message| HarnessError::Spawn {
@@ -386,6 +390,8 @@ pub fn launcher_file() -> Result<PathBuf, HarnessError> {
 pub const LAUNCHER: &str = include_str!("../moto/launcher.py");
 /// The ElastiCache global datastores the launcher adds (tests/harness/moto/global_datastores.py).
 pub const GLOBAL_DATASTORES: &str = include_str!("../moto/global_datastores.py");
+/// The MemoryDB multi-Region clusters the launcher adds (tests/harness/moto/multi_region_clusters.py).
+pub const MULTI_REGION_CLUSTERS: &str = include_str!("../moto/multi_region_clusters.py");
 
 /// The project's cache folder: `REBOUND_CACHE`, or `~/.cache/rebound`.
 pub fn cache_dir() -> PathBuf {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::check_dns::check_dns;
 use super::check_parts::{
     check_custom_actions, check_event_source_mappings, check_global_datastores, check_global_tables,
-    check_writer_endpoints,
+    check_multi_region_clusters, check_writer_endpoints,
 };
 use super::check_services::check_services;
 use super::checker::{fields_of, is_rds_identifier, Checker};
@@ -32,6 +32,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
             "writerEndpoints",
             "globalTables",
             "globalDatastores",
+            "multiRegionClusters",
             "services",
             "eventSourceMappings",
             "customActions",
@@ -80,6 +81,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
     check_writer_endpoints(&mut c, plan);
     check_global_tables(&mut c, plan);
     check_global_datastores(&mut c, plan);
+    check_multi_region_clusters(&mut c, plan);
     check_event_source_mappings(&mut c, plan);
     check_custom_actions(&mut c, plan);
     check_services(&mut c, plan);

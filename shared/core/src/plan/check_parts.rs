@@ -191,6 +191,14 @@ fn is_replication_group_id(id: &str) -> bool {
         && !id.ends_with('-')
 }
 
+/// A name ElastiCache or MemoryDB gives a resource spanning regions: the five-letter prefix of
+/// the region it was created in, '-', and the suffix it was created with.
+fn is_prefixed(name: &str) -> bool {
+    name.split_once('-').is_some_and(|(prefix, suffix)| {
+        prefix.len() == 5 && prefix.chars().all(|ch| ch.is_ascii_lowercase()) && is_replication_group_id(suffix)
+    })
+}
+
 pub(super) fn check_global_datastores(c: &mut Checker, plan: &Map<String, Value>) {
     const FIELDS: &[&str] = &[
         "globalReplicationGroupId",
@@ -205,11 +213,7 @@ pub(super) fn check_global_datastores(c: &mut Checker, plan: &Map<String, Value>
         };
         c.boolean(&path, d, "allowDataLoss", false);
         if let Some(id) = c.string(&path, d, "globalReplicationGroupId", true) {
-            // The region's five-letter prefix, then the suffix the datastore was created with.
-            let named = id.split_once('-').is_some_and(|(prefix, suffix)| {
-                prefix.len() == 5 && prefix.chars().all(|ch| ch.is_ascii_lowercase()) && is_replication_group_id(suffix)
-            });
-            if !named {
+            if !is_prefixed(id) {
                 c.report(
                     &format!("{path}.globalReplicationGroupId"),
                     "must be a global datastore's name as ElastiCache gives it: its region's five-letter prefix, '-', and the suffix (ldgnf-orders-sessions)",
@@ -227,6 +231,48 @@ pub(super) fn check_global_datastores(c: &mut Checker, plan: &Map<String, Value>
                     c.report(
                         &format!("{path}.{field}"),
                         "must be a replication group's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// MemoryDB's rule for a cluster's name (MemoryDB API Reference, CreateCluster, ClusterName) is
+/// ElastiCache's for a replication group's: 1-40 letters, digits or hyphens, beginning with a
+/// letter, never two hyphens in a row nor one at the end.
+pub(super) fn check_multi_region_clusters(c: &mut Checker, plan: &Map<String, Value>) {
+    const FIELDS: &[&str] = &[
+        "multiRegionClusterName",
+        "primaryClusterName",
+        "recoveryClusterName",
+        "allowDataLoss",
+    ];
+    let mut seen = BTreeSet::new();
+    for (path, cluster) in c.array("", plan, "multiRegionClusters", false) {
+        let Some(m) = c.object(&path, cluster, FIELDS) else {
+            continue;
+        };
+        c.boolean(&path, m, "allowDataLoss", false);
+        if let Some(name) = c.string(&path, m, "multiRegionClusterName", true) {
+            if !is_prefixed(name) {
+                c.report(
+                    &format!("{path}.multiRegionClusterName"),
+                    "must be a multi-Region cluster's name as MemoryDB gives it: its region's five-letter prefix, '-', and the suffix (ldgnf-orders)",
+                );
+            } else if !seen.insert(name.to_string()) {
+                c.report(
+                    &format!("{path}.multiRegionClusterName"),
+                    format!("duplicate multi-Region cluster '{name}'"),
+                );
+            }
+        }
+        for field in ["primaryClusterName", "recoveryClusterName"] {
+            if let Some(name) = c.string(&path, m, field, true) {
+                if !is_replication_group_id(name) {
+                    c.report(
+                        &format!("{path}.{field}"),
+                        "must be a MemoryDB cluster's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
                     );
                 }
             }

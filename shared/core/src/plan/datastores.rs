@@ -1,7 +1,9 @@
 //! ElastiCache (Valkey / Redis OSS) global datastores (`globalDatastores`): one member takes
 //! writes, the others replicate from it; a recovery makes the member in the region it moves to
 //! the primary (FailoverGlobalReplicationGroup), and how far behind that member was is the
-//! data lost.
+//! data lost. MemoryDB multi-Region clusters (`multiRegionClusters`) are active-active: every
+//! regional cluster takes writes, nothing fails over, and what the region the recovery moves
+//! to had not received is what the application no longer sees.
 
 use serde::{Deserialize, Serialize};
 
@@ -60,5 +62,72 @@ pub fn writer_after<'p>(
         (recovery_region, &datastore.recovery_replication_group_id)
     } else {
         (primary_region, &datastore.primary_replication_group_id)
+    }
+}
+
+/// A MemoryDB multi-Region cluster: a regional cluster in each region, each taking writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MultiRegionCluster {
+    /// Its name as MemoryDB gives it: its region's prefix and the suffix (`ldgnf-orders`).
+    pub multi_region_cluster_name: String,
+    /// Its regional cluster in the primary region.
+    pub primary_cluster_name: String,
+    /// Its regional cluster in the recovery region.
+    pub recovery_cluster_name: String,
+    /// A replication lag beyond the RPO target may be put to an approver (failover only).
+    #[serde(default)]
+    pub allow_data_loss: bool,
+}
+
+impl MultiRegionCluster {
+    /// `(region, cluster)` where the application writes once the recovery is over.
+    pub fn serving<'p>(
+        &'p self,
+        primary_region: &'p str,
+        recovery_region: &'p str,
+        towards_recovery: bool,
+    ) -> (&'p str, &'p str) {
+        if towards_recovery {
+            (recovery_region, &self.recovery_cluster_name)
+        } else {
+            (primary_region, &self.primary_cluster_name)
+        }
+    }
+}
+
+/// A multi-Region cluster as MemoryDB describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiRegion {
+    /// `available`, `creating`, `updating`, `deleting`.
+    pub status: String,
+    pub clusters: Vec<Regional>,
+}
+
+/// One of its regional clusters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Regional {
+    pub name: String,
+    pub region: String,
+    pub status: String,
+}
+
+impl MultiRegion {
+    /// Regional cluster `name` in `region`, if it belongs to it.
+    pub fn cluster(&self, name: &str, region: &str) -> Option<&Regional> {
+        self.clusters.iter().find(|c| c.name == name && c.region == region)
+    }
+
+    /// Its regional clusters, for a person: `NAME in REGION, ...`, or `none`.
+    pub fn listed(&self) -> String {
+        if self.clusters.is_empty() {
+            return "none".into();
+        }
+        let named: Vec<String> = self
+            .clusters
+            .iter()
+            .map(|c| format!("{} in {}", c.name, c.region))
+            .collect();
+        named.join(", ")
     }
 }

@@ -47,3 +47,40 @@ pub async fn cache_global_datastore(
         .map_err(|e| format!("CreateReplicationGroup {secondary_group}: {e:?}"))?;
     Ok(id)
 }
+
+/// Creates a MemoryDB multi-Region cluster with suffix `suffix` where `first` points, and its
+/// regional clusters `first_cluster` there and `second_cluster` where `second` points; returns
+/// the multi-Region cluster's name (AWS prefixes the suffix).
+pub async fn memorydb_multi_region_cluster(
+    first: &SdkConfig,
+    second: &SdkConfig,
+    suffix: &str,
+    (first_cluster, second_cluster): (&str, &str),
+) -> Result<String, String> {
+    let client = aws_sdk_memorydb::Client::new(first);
+    let created = client
+        .create_multi_region_cluster()
+        .multi_region_cluster_name_suffix(suffix)
+        .node_type("db.r7g.xlarge")
+        .engine("valkey")
+        .send()
+        .await
+        .map_err(|e| format!("CreateMultiRegionCluster: {e:?}"))?;
+    let name = created
+        .multi_region_cluster()
+        .and_then(|c| c.multi_region_cluster_name())
+        .ok_or("CreateMultiRegionCluster named no cluster")?
+        .to_string();
+    for (config, cluster) in [(first, first_cluster), (second, second_cluster)] {
+        aws_sdk_memorydb::Client::new(config)
+            .create_cluster()
+            .cluster_name(cluster)
+            .node_type("db.r7g.xlarge")
+            .acl_name("open-access")
+            .multi_region_cluster_name(&name)
+            .send()
+            .await
+            .map_err(|e| format!("CreateCluster {cluster}: {e:?}"))?;
+    }
+    Ok(name)
+}
