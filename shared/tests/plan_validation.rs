@@ -822,6 +822,46 @@ fn a_global_datastore_names_its_members_and_itself_as_elasticache_does() {
 }
 
 #[test]
+fn a_multi_region_cluster_names_its_regional_clusters_and_itself_as_memorydb_does() {
+    let orders = json!({
+        "multiRegionClusterName": "ldgnf-orders-cache",
+        "primaryClusterName": "orders-cache-use1",
+        "recoveryClusterName": "orders-cache-usw2",
+    });
+    let mut plan = example();
+    plan["multiRegionClusters"] = json!([orders.clone()]);
+    let parsed = RecoveryPlan::from_value(&plan).expect("a multi-Region cluster");
+    assert_eq!(
+        parsed.multi_region_clusters[0].recovery_cluster_name,
+        "orders-cache-usw2"
+    );
+    assert!(!parsed.multi_region_clusters[0].allow_data_loss);
+    let again = RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("round trip");
+    assert_eq!(again, parsed);
+
+    let broken = problems(|p| {
+        let mut bad = orders.clone();
+        bad["multiRegionClusterName"] = json!("orders-cache");
+        bad["primaryClusterName"] = json!("orders-cache-");
+        bad["recoveryClusterName"] = json!("x".repeat(41));
+        bad["allowDataLoss"] = json!(1);
+        bad["shards"] = json!(2);
+        p["multiRegionClusters"] = json!([orders.clone(), orders.clone(), bad]);
+    });
+    assert_eq!(
+        broken,
+        [
+            "multiRegionClusters[1].multiRegionClusterName: duplicate multi-Region cluster 'ldgnf-orders-cache'",
+            "multiRegionClusters[2].shards: unknown field (expected one of: multiRegionClusterName, primaryClusterName, recoveryClusterName, allowDataLoss)",
+            "multiRegionClusters[2].allowDataLoss: must be true or false",
+            "multiRegionClusters[2].multiRegionClusterName: must be a multi-Region cluster's name as MemoryDB gives it: its region's five-letter prefix, '-', and the suffix (ldgnf-orders)",
+            "multiRegionClusters[2].primaryClusterName: must be a MemoryDB cluster's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
+            "multiRegionClusters[2].recoveryClusterName: must be a MemoryDB cluster's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
+        ]
+    );
+}
+
+#[test]
 fn a_kubernetes_deployment_names_its_cluster_namespace_and_objects_as_kubernetes_does() {
     let api = json!({
         "kind": "eksDeployment", "cluster": "orders-eks", "namespace": "orders", "deployment": "api.v2",

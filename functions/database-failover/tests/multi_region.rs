@@ -22,19 +22,23 @@ struct World {
 }
 
 /// A multi-Region cluster with regional clusters in us-east-1 and us-west-2, the one in
-/// us-west-2 `lag_ms` behind on its slowest shard; the plan names only it.
-async fn world(lag_ms: f64) -> World {
+/// us-west-2 `lag_ms` behind on its slowest shard (None: no series at all); the plan names only
+/// it.
+async fn world(lag_ms: Option<f64>) -> World {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
     let name = seed::memorydb_multi_region_cluster(&east, &west, "orders", ("orders-use1", "orders-usw2"))
         .await
         .expect("multi-Region cluster");
     // One series per source region and shard; another cluster's, far behind, is not ours.
-    for (cluster, shard, ms) in [
-        ("orders-usw2", "0001", lag_ms / 4.0),
-        ("orders-usw2", "0002", lag_ms),
-        ("billing-usw2", "0001", 600_000.0),
-    ] {
+    let series = lag_ms.map(|ms| {
+        [
+            ("orders-usw2", "0001", ms / 4.0),
+            ("orders-usw2", "0002", ms),
+            ("billing-usw2", "0001", 600_000.0),
+        ]
+    });
+    for (cluster, shard, ms) in series.into_iter().flatten() {
         let dimensions = [
             ("ClusterName", cluster),
             ("ShardId", shard),
@@ -93,7 +97,7 @@ fn both_available() -> Vec<(String, String, String)> {
 
 #[tokio::test]
 async fn the_recovery_regions_cluster_is_used_as_it_is_and_its_lag_is_the_rpo() {
-    let w = world(800.0).await;
+    let w = world(Some(800.0)).await;
     // The primary region is gone: nothing there is needed.
     w.proxy
         .set(&[Fault::reset().region("us-east-1")])
@@ -143,7 +147,7 @@ async fn the_recovery_regions_cluster_is_used_as_it_is_and_its_lag_is_the_rpo() 
 #[tokio::test]
 async fn a_lag_beyond_the_rpo_a_missing_cluster_or_one_not_a_member_is_refused() {
     // The event's RPO target is 900 s.
-    let w = world(1_200_000.0).await;
+    let w = world(Some(1_200_000.0)).await;
     let err = w.run(&w.request).await.expect_err("too far behind");
     assert!(matches!(err, DatabaseError::DataLoss { .. }), "{err}");
     assert!(err.to_string().contains("(MemoryDB multi-Region cluster)"), "{err}");
@@ -169,24 +173,11 @@ async fn a_lag_beyond_the_rpo_a_missing_cluster_or_one_not_a_member_is_refused()
 
 #[tokio::test]
 async fn an_unknown_lag_is_put_to_an_approver_when_the_plan_allows_it() {
-    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
-    let name = seed::memorydb_multi_region_cluster(&east, &west, "orders", ("orders-use1", "orders-usw2"))
-        .await
-        .expect("multi-Region cluster");
-    let mut request = event("database-failover.json");
-    request["context"]["plan"]["databases"] = json!([]);
-    request["context"]["plan"]["multiRegionClusters"] = json!([{
-        "multiRegionClusterName": name,
-        "primaryClusterName": "orders-use1",
-        "recoveryClusterName": "orders-usw2",
-        "allowDataLoss": true,
-    }]);
-    let step = DatabaseFailover::new(&moto.regions());
+    let w = world(None).await;
+    let mut request = w.request.clone();
+    request["context"]["plan"]["multiRegionClusters"][0]["allowDataLoss"] = json!(true);
     // No series at all: the loss cannot be bounded.
-    let err = Box::pin(step.handle(request.clone(), Utc::now()))
-        .await
-        .expect_err("unknown");
+    let err = w.run(&request).await.expect_err("unknown");
     assert!(
         matches!(
             err,
@@ -199,7 +190,7 @@ async fn an_unknown_lag_is_put_to_an_approver_when_the_plan_allows_it() {
         "{err}"
     );
     request["context"]["approval"] = json!("ops");
-    let approved = Box::pin(step.handle(request, Utc::now())).await.expect("approved");
+    let approved = w.run(&request).await.expect("approved");
     let used = action(&approved, USE_REGIONAL);
     assert!(
         used.detail

@@ -95,6 +95,9 @@ pub struct RecoveryValidator {
     /// ElastiCache global datastores, read where they were failed over to.
     pub elasticache: aws_sdk_elasticache::Client,
     pub primary_elasticache: aws_sdk_elasticache::Client,
+    /// MemoryDB multi-Region clusters, read where the application writes.
+    pub memorydb: aws_sdk_memorydb::Client,
+    pub primary_memorydb: aws_sdk_memorydb::Client,
     pub rds: aws_sdk_rds::Client,
     /// The primary's RDS: a failback's writers are there.
     pub primary_rds: aws_sdk_rds::Client,
@@ -126,6 +129,8 @@ impl RecoveryValidator {
             ec2: aws_sdk_ec2::Client::new(&regions.recovery),
             elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
             primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
+            memorydb: aws_sdk_memorydb::Client::new(&regions.recovery),
+            primary_memorydb: aws_sdk_memorydb::Client::new(&regions.primary),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),

@@ -160,6 +160,16 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                     format!("arn:{partition}:elasticache:{region}:{account}:replicationgroup:{group}"),
                 ));
             }
+            // Only read, but the step stops without it.
+            for cluster in &acting.multi_region_clusters {
+                needs.push((
+                    "memorydb:DescribeMultiRegionClusters",
+                    format!(
+                        "arn:{partition}:memorydb::{account}:multiregioncluster/{}",
+                        cluster.multi_region_cluster_name
+                    ),
+                ));
+            }
             for (endpoint, _) in acting.writer_endpoints_acting() {
                 let at = endpoint.region(region).unwrap_or(region);
                 needs.push(match endpoint {

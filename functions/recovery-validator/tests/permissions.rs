@@ -69,6 +69,17 @@ fn each_function_needs_the_changes_this_plan_makes() {
             "arn:aws:rds:us-west-2:123456789012:db:orders-db-usw2".to_string()
         )]
     );
+    // A multi-Region cluster is only read, and the step stops without that read.
+    let mut caches = ctx.clone();
+    caches.plan.multi_region_clusters = serde_json::from_value(serde_json::json!([{
+        "multiRegionClusterName": "ldgnf-orders", "primaryClusterName": "orders-use1",
+        "recoveryClusterName": "orders-usw2"
+    }]))
+    .expect("clusters");
+    assert!(needed("database-failover", &caches, "aws", "123456789012").contains(&(
+        "memorydb:DescribeMultiRegionClusters",
+        "arn:aws:memorydb::123456789012:multiregioncluster/ldgnf-orders".to_string()
+    )));
     let services = needed("service-restoration", &ctx, "aws", "123456789012");
     assert!(services.contains(&(
         "autoscaling:UpdateAutoScalingGroup",

@@ -203,6 +203,28 @@ pub(super) fn databases(f: &mut Found) {
         }
     }
 
+    // Each multi-Region cluster: read, and its lag listed and read, in the recovery region
+    // (active-active: nothing is asked of the failed one); validated there.
+    if !plan.multi_region_clusters.is_empty() {
+        for (phase, operation, plane) in [
+            (
+                "StartDatabaseFailover",
+                "memorydb:DescribeMultiRegionClusters",
+                Plane::Control,
+            ),
+            ("StartDatabaseFailover", "cloudwatch:ListMetrics", Plane::Data),
+            ("StartDatabaseFailover", "cloudwatch:GetMetricData", Plane::Data),
+            (
+                "ValidateRecovery",
+                "memorydb:DescribeMultiRegionClusters",
+                Plane::Control,
+            ),
+            ("ValidateRecovery", "memorydb:DescribeClusters", Plane::Control),
+        ] {
+            f.add(phase, operation, recovery, plane, true);
+        }
+    }
+
     // CheckDatabaseFailover: each writer endpoint, pointed at the new writer.
     for endpoint in &plan.writer_endpoints {
         let (operation, region) = match endpoint {

@@ -164,3 +164,22 @@ fn a_consumer_in_the_primary_is_turned_off_best_effort() {
     assert!(update("us-east-1").flagged && !update("us-east-1").blocking);
     assert!(!update("us-west-2").flagged && update("us-west-2").blocking);
 }
+
+#[test]
+fn a_multi_region_cluster_is_read_in_the_recovery_region_only() {
+    let mut p = plan("us-east-1", "routingControl");
+    p.multi_region_clusters = serde_json::from_value(serde_json::json!([
+        {"multiRegionClusterName": "ldgnf-orders", "primaryClusterName": "orders-use1", "recoveryClusterName": "orders-usw2"}
+    ]))
+    .expect("clusters");
+    let deps = failover_dependencies(&p);
+    let memorydb: Vec<_> = deps.iter().filter(|d| d.operation.starts_with("memorydb:")).collect();
+    assert_eq!(memorydb.len(), 3, "{memorydb:?}");
+    assert!(
+        memorydb.iter().all(|d| d.region == "us-west-2" && !d.flagged),
+        "{memorydb:?}"
+    );
+    assert!(deps.iter().any(|d| d.step == "StartDatabaseFailover"
+        && d.operation == "cloudwatch:ListMetrics"
+        && d.region == "us-west-2"));
+}
