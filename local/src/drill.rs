@@ -76,10 +76,12 @@ const CUSTOM_ANSWERS: [(&str, &str); 2] = [
     ("warm-caches", "3 caches warm"),
 ];
 /// The `eks-and-cache` scenario's EKS cluster and managed node group in the recovery region, and
-/// its ElastiCache global datastore's suffix and members.
+/// its ElastiCache global datastore's and MemoryDB multi-Region cluster's suffixes and regional
+/// members.
 const EKS_CLUSTER: &str = "orders-usw2";
 const EKS_NODEGROUP: &str = "orders-workers";
 const SESSIONS: (&str, &str, &str) = ("orders-sessions", "orders-sessions-use1", "orders-sessions-usw2");
+const CARTS: (&str, &str, &str) = ("orders-carts", "orders-carts-use1", "orders-carts-usw2");
 /// The Aurora global database of the `aurora-global` scenario.
 const AURORA_GLOBAL: &str = "orders-global";
 /// Its own parameter group: the old primary's was made read-only by the failover's fence.

@@ -328,6 +328,14 @@ async fn eks_and_a_global_datastore_move_with_the_rest_in_a_region_outage() {
             .is_some_and(|d| d.contains("orders-sessions-usw2 in us-west-2 was 0.5 s behind")),
         "{failover}"
     );
+    let carts = common::action(&report, "UseRegionalCluster");
+    assert_eq!(carts["status"], "done", "{carts}");
+    assert!(
+        carts["detail"].as_str().is_some_and(
+            |d| d.contains("orders-carts-usw2 in us-west-2 takes writes (active-active); it was 1.5 s behind")
+        ),
+        "{carts}"
+    );
     let nodes = common::action(&report, "UpdateNodegroupConfig");
     assert_eq!(nodes["status"], "done", "{nodes}");
     // The worst lag is the replica's; the datastore's is within it.

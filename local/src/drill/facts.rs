@@ -272,8 +272,9 @@ pub(super) async fn reprotect_facts(
 }
 
 /// The `eks-and-cache` scenario's own parts: the recovery cluster's node group scaled up with
-/// its nodes in service, and the sessions datastore's us-west-2 member the primary, as EKS,
-/// Auto Scaling and ElastiCache hold them; the RPO is the worst of the lags.
+/// its nodes in service, the sessions datastore's us-west-2 member the primary, and the carts
+/// multi-Region cluster's us-west-2 cluster serving, as EKS, Auto Scaling, ElastiCache and
+/// MemoryDB hold them; the RPO is the worst of the lags.
 pub(super) async fn stack_facts(recovery: &SdkConfig, world: &World, ended: &Ended) -> Vec<Verified> {
     let nodes = rebound_moto::held::nodegroup_nodes(recovery, EKS_CLUSTER, EKS_NODEGROUP)
         .await
@@ -288,6 +289,16 @@ pub(super) async fn stack_facts(recovery: &SdkConfig, world: &World, ended: &End
         Some((status, members)) => members.iter().find(|m| m.2 == "PRIMARY").map_or_else(
             || format!("none, {status}"),
             |m| format!("{} in {}, {status}", m.0, m.1),
+        ),
+        None => "missing".into(),
+    };
+    let carts = world.plan["multiRegionClusters"][0]["multiRegionClusterName"]
+        .as_str()
+        .unwrap_or_default();
+    let serving = match rebound_moto::held::multi_region_cluster(recovery, carts).await {
+        Some((status, clusters)) => clusters.iter().find(|c| c.1 == RECOVERY).map_or_else(
+            || format!("none in {RECOVERY}, {status}"),
+            |c| format!("{} in {}, {}", c.0, c.1, c.2),
         ),
         None => "missing".into(),
     };
@@ -307,6 +318,15 @@ pub(super) async fn stack_facts(recovery: &SdkConfig, world: &World, ended: &End
             format!("{} in {RECOVERY}, available", SESSIONS.2),
             primary,
         ),
-        fact("database step's RPO (replica 4 s behind, sessions 0.5 s)", "4 s", rpo),
+        fact(
+            &format!("{carts}'s regional cluster in {RECOVERY}"),
+            format!("{} in {RECOVERY}, available", CARTS.2),
+            serving,
+        ),
+        fact(
+            "database step's RPO (replica 4 s behind, sessions 0.5 s, carts 1.5 s)",
+            "4 s",
+            rpo,
+        ),
     ]
 }

@@ -257,8 +257,8 @@ pub(super) async fn seed_world(
     .await
     .map_err(seed("the canary metric"))?;
 
-    // EKS and the sessions cache, in the `eks-and-cache` scenario: the recovery cluster's node
-    // group at 1 node, and a global datastore whose us-west-2 member is 0.5 s behind.
+    // EKS and the caches, in the `eks-and-cache` scenario: the recovery cluster's node group at 1
+    // node, a global datastore whose us-west-2 member is 0.5 s behind, and a multi-Region cluster.
     if scenario == Scenario::EksAndCache {
         rebound_moto::seed::eks_nodegroup(recovery, EKS_CLUSTER, EKS_NODEGROUP, (1, 1, 6))
             .await
@@ -285,6 +285,35 @@ pub(super) async fn seed_world(
         }
         plan["globalDatastores"] = json!([{"globalReplicationGroupId": id,
             "primaryReplicationGroupId": primary_group, "recoveryReplicationGroupId": recovery_group}]);
+        // Carts in a MemoryDB multi-Region cluster (active-active), the us-west-2 cluster's
+        // slowest shard 1.5 s behind.
+        let (suffix, primary_cluster, recovery_cluster) = CARTS;
+        let name = rebound_moto::seed::memorydb_multi_region_cluster(
+            &primary_config,
+            recovery,
+            suffix,
+            (primary_cluster, recovery_cluster),
+        )
+        .await
+        .map_err(seed("the multi-Region cluster"))?;
+        for (shard, ms) in [("0001", 400.0), ("0002", 1500.0)] {
+            let dimensions = [
+                ("ClusterName", recovery_cluster),
+                ("ShardId", shard),
+                ("SourceRegion", PRIMARY),
+            ];
+            rebound_moto::seed::metric(
+                recovery,
+                "AWS/MemoryDB",
+                "MultiRegionClusterReplicationLag",
+                &dimensions,
+                ms,
+            )
+            .await
+            .map_err(seed("the multi-Region cluster's lag"))?;
+        }
+        plan["multiRegionClusters"] = json!([{"multiRegionClusterName": name,
+            "primaryClusterName": primary_cluster, "recoveryClusterName": recovery_cluster}]);
         if let Some(services) = plan["services"].as_array_mut() {
             services.push(
                 json!({"kind": "eksNodegroup", "cluster": EKS_CLUSTER, "nodegroup": EKS_NODEGROUP,
