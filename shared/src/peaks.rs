@@ -33,9 +33,12 @@ pub struct Peak {
 
 /// Each service's highest running count (hourly Maximum) in the last 24 hours in the primary,
 /// by the service's resource name: ECS `RunningTaskCount` (Container Insights) and Auto Scaling
-/// `GroupInServiceInstances` (group metrics collection). A service with no datapoint is absent.
+/// `GroupInServiceInstances` (group metrics collection), for an EKS node group summed over the
+/// Auto Scaling groups EKS runs it in (`DescribeNodegroup` through `eks`, the primary's). A
+/// service with no datapoint, or a node group EKS does not know there, is absent.
 pub async fn primary_peaks(
     cloudwatch: &aws_sdk_cloudwatch::Client,
+    eks: &aws_sdk_eks::Client,
     services: &[&Service],
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, f64>, AwsError> {
@@ -46,7 +49,8 @@ pub async fn primary_peaks(
     };
     // Container Insights names a service by cluster and service: one read per cluster.
     let mut ecs: BTreeMap<String, Vec<(&Service, String)>> = BTreeMap::new();
-    let mut groups: Vec<(&Service, String)> = Vec::new();
+    // Each service's Auto Scaling groups: its own, or the node group's.
+    let mut groups: Vec<(&Service, Vec<String>)> = Vec::new();
     for service in services {
         let name = service.primary_name();
         match service {
@@ -56,9 +60,15 @@ pub async fn primary_peaks(
                     .or_default()
                     .push((service, svc.to_string()));
             }
-            Service::AutoScalingGroup { .. } => groups.push((service, name)),
+            Service::AutoScalingGroup { .. } => groups.push((service, vec![name])),
+            Service::EksNodegroup { .. } => {
+                let (cluster, nodegroup) = name.split_once('/').unwrap_or(("", name.as_str()));
+                if let Some(backing) = nodegroup_groups(eks, cluster, nodegroup).await? {
+                    groups.push((service, backing));
+                }
+            }
             // Sized by a fixed count only: it has no peak.
-            Service::EksNodegroup { .. } | Service::EksDeployment { .. } => {}
+            Service::EksDeployment { .. } => {}
         }
     }
     let mut peaks = HashMap::new();
@@ -71,7 +81,12 @@ pub async fn primary_peaks(
         };
         let names: Vec<&str> = members.iter().map(|(_, n)| n.as_str()).collect();
         let found = datapoints(cloudwatch, &series, &names, &window).await?;
-        peaks.extend(highest(members, &found));
+        peaks.extend(members.iter().filter_map(|(service, name)| {
+            Some((
+                service.resource_name(),
+                highest_sum(&found, std::slice::from_ref(name))?,
+            ))
+        }));
     }
     if !groups.is_empty() {
         let series = Series {
@@ -80,21 +95,59 @@ pub async fn primary_peaks(
             dimension: "AutoScalingGroupName",
             fixed: &[],
         };
-        let names: Vec<&str> = groups.iter().map(|(_, n)| n.as_str()).collect();
+        let names: Vec<&str> = groups.iter().flat_map(|(_, n)| n).map(String::as_str).collect();
         let found = datapoints(cloudwatch, &series, &names, &window).await?;
-        peaks.extend(highest(&groups, &found));
+        peaks.extend(
+            groups
+                .iter()
+                .filter_map(|(service, names)| Some((service.resource_name(), highest_sum(&found, names)?))),
+        );
     }
     Ok(peaks)
 }
 
-fn highest(members: &[(&Service, String)], found: &HashMap<String, Vec<(i64, f64)>>) -> Vec<(String, f64)> {
-    members
-        .iter()
-        .filter_map(|(service, name)| {
-            let peak = found.get(name)?.iter().map(|(_, v)| *v).reduce(f64::max)?;
-            Some((service.resource_name(), peak))
-        })
-        .collect()
+/// The Auto Scaling groups EKS runs node group `cluster/nodegroup` in; None when EKS does not
+/// know it.
+async fn nodegroup_groups(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    nodegroup: &str,
+) -> Result<Option<Vec<String>>, AwsError> {
+    let read = eks
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(nodegroup)
+        .send()
+        .await;
+    match read {
+        Ok(out) => Ok(Some(
+            out.nodegroup()
+                .and_then(|n| n.resources())
+                .map(|r| {
+                    r.auto_scaling_groups()
+                        .iter()
+                        .filter_map(|g| g.name().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )),
+        Err(e)
+            if aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
+                == Some("ResourceNotFoundException") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(crate::error::from_sdk("eks", "DescribeNodegroup", &e)),
+    }
+}
+
+/// The highest, over the hours, of `names`' datapoints summed hour by hour; None without any.
+fn highest_sum(found: &HashMap<String, Vec<(i64, f64)>>, names: &[String]) -> Option<f64> {
+    let mut by_hour: BTreeMap<i64, f64> = BTreeMap::new();
+    for (at, value) in names.iter().filter_map(|n| found.get(n)).flatten() {
+        *by_hour.entry(*at).or_default() += value;
+    }
+    by_hour.into_values().reduce(f64::max)
 }
 
 /// Keeps `peaks` (by resource name) in the recovery region, stamped `now`.
@@ -164,4 +217,23 @@ pub async fn kept(
             Some((service, peak))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_groups_peak_sums_its_groups_hour_by_hour() {
+        let found: HashMap<String, Vec<(i64, f64)>> = [
+            ("a".to_string(), vec![(0, 3.0), (3600, 5.0)]),
+            ("b".to_string(), vec![(0, 4.0), (3600, 1.0)]),
+        ]
+        .into_iter()
+        .collect();
+        // 3 + 4 at the first hour beats 5 + 1 at the second, and either group's own peak.
+        assert_eq!(highest_sum(&found, &["a".into(), "b".into()]), Some(7.0));
+        assert_eq!(highest_sum(&found, &["a".into()]), Some(5.0));
+        assert_eq!(highest_sum(&found, &["c".into()]), None);
+    }
 }

@@ -738,7 +738,7 @@ fn a_reprotect_when_the_primary_is_healthy_needs_a_signal_to_see_it_by() {
 }
 
 #[test]
-fn an_eks_node_group_runs_a_fixed_size_within_its_bounds_and_eks_names() {
+fn an_eks_node_group_runs_a_fixed_size_or_a_share_of_the_peak_within_its_bounds_and_eks_names() {
     let group = json!({
         "kind": "eksNodegroup", "cluster": "orders-eks", "nodegroup": "orders-workers",
         "minSize": 2, "desiredSize": 6, "maxSize": 12
@@ -759,18 +759,33 @@ fn an_eks_node_group_runs_a_fixed_size_within_its_bounds_and_eks_names() {
         bad["cluster"] = json!("-orders");
         bad["nodegroup"] = json!("x".repeat(64));
         bad["desiredSize"] = json!(1);
-        bad["capacity"] = json!({"percentOfPeak": 80, "floor": 1});
         push(p, bad);
     });
     assert_eq!(
         broken,
         [
-            "services[3].capacity: unknown field (expected one of: kind, cluster, nodegroup, minSize, desiredSize, maxSize, needsWriter)",
             "services[3].cluster: must be 1 to 100 letters, digits, - or _, starting with a letter or digit",
             "services[3].nodegroup: must be 1 to 63 letters, digits, - or _, starting with a letter or digit",
             "services[3].desiredSize: must be >= minSize",
         ]
     );
+    let both = problems(|p| {
+        let mut bad = group.clone();
+        bad["capacity"] = json!({"percentOfPeak": 80, "floor": 1});
+        push(p, bad);
+    });
+    assert_eq!(both, ["services[3].capacity: give desiredSize or capacity, not both"]);
+    // Sized from the primary's node group's peak: its share, never below its floor.
+    let mut sized = group.clone();
+    sized.as_object_mut().expect("group").remove("desiredSize");
+    sized["capacity"] = json!({"percentOfPeak": 75, "floor": 3, "primaryName": "orders-use1/orders-workers"});
+    let mut plan = example();
+    push(&mut plan, sized);
+    let parsed = RecoveryPlan::from_value(&plan).expect("sized from the peak");
+    let nodes = &parsed.services[3];
+    assert_eq!(nodes.desired(Some(8.0)), 6);
+    assert_eq!(nodes.desired(None), 3, "the floor without a peak");
+    assert_eq!(nodes.primary_name(), "orders-use1/orders-workers");
     let too_small = problems(|p| {
         let mut bad = group.clone();
         bad["maxSize"] = json!(4);

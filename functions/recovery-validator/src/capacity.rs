@@ -76,7 +76,10 @@ pub fn describe(service: &Service, source: &PeakSource, primary_region: &str) ->
             match service {
                 Service::Ecs { .. } => "RunningTaskCount (is Container Insights on for its cluster?)",
                 Service::AutoScalingGroup { .. } => "GroupInServiceInstances (is group metrics collection on?)",
-                Service::EksNodegroup { .. } | Service::EksDeployment { .. } => "peak (it runs a fixed count)",
+                Service::EksNodegroup { .. } => {
+                    "GroupInServiceInstances for its Auto Scaling groups (is group metrics collection on for them?)"
+                }
+                Service::EksDeployment { .. } => "peak (it runs a fixed count)",
             }
         ),
     }
@@ -102,7 +105,7 @@ impl RecoveryValidator {
             return (None, HashMap::new());
         }
         let mut notes = Vec::new();
-        let primary = match peaks::primary_peaks(&self.primary_cloudwatch, &sized, now).await {
+        let primary = match peaks::primary_peaks(&self.primary_cloudwatch, &self.primary_eks, &sized, now).await {
             Ok(found) => found,
             Err(e) => {
                 notes.push(format!("{} did not answer ({e})", ctx.plan.primary_region));

@@ -87,6 +87,8 @@ pub struct RecoveryValidator {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// In the primary region, where the services' peaks are read.
     pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
+    /// In the primary region, where a node group's Auto Scaling groups are named.
+    pub primary_eks: aws_sdk_eks::Client,
     /// The recovery region's Service Quotas.
     pub quotas: aws_sdk_servicequotas::Client,
     /// The recovery region's EC2: instance types, launch templates, Capacity Reservations.
@@ -125,6 +127,7 @@ impl RecoveryValidator {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             // The primary may be the failed region: its peak is read best effort.
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
+            primary_eks: aws_sdk_eks::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
             quotas: aws_sdk_servicequotas::Client::new(&regions.recovery),
             ec2: aws_sdk_ec2::Client::new(&regions.recovery),
             elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),

@@ -457,6 +457,62 @@ async fn the_scheduled_check_publishes_its_rto_forecast_and_warns_past_the_targe
 }
 
 #[tokio::test]
+async fn a_node_groups_peak_is_read_from_its_auto_scaling_groups_in_the_primary() {
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    let global = w.moto.config("us-east-1");
+    let primary_group = rebound_tests::seed::eks_nodegroup(&global, "orders-use1", "orders-workers", (2, 2, 10))
+        .await
+        .expect("primary node group");
+    rebound_tests::seed::eks_nodegroup(&w.west_config, "orders-usw2", "orders-workers", (1, 1, 10))
+        .await
+        .expect("recovery node group");
+    // The node group's busiest hour in the last day, in the Auto Scaling group EKS runs it in.
+    let points: Vec<(i64, f64)> = [(5, 6.0), (2, 3.0)].iter().map(|(h, n)| (h * 3600, *n)).collect();
+    let dimensions = [("AutoScalingGroupName", primary_group.as_str())];
+    rebound_tests::seed::metric_at(
+        &global,
+        "AWS/AutoScaling",
+        "GroupInServiceInstances",
+        &dimensions,
+        &points,
+    )
+    .await
+    .expect("metric");
+    let mut request = w.request.clone();
+    request["context"]["plan"]["services"] = json!([{
+        "kind": "eksNodegroup", "cluster": "orders-usw2", "nodegroup": "orders-workers", "minSize": 1, "maxSize": 10,
+        "capacity": {"percentOfPeak": 75, "floor": 2, "primaryName": "orders-use1/orders-workers"}
+    }]);
+
+    let report = w.readiness(&request).await.expect("ready");
+    let check = named(&report, "capacity from peak");
+    assert!(check.passed, "{check:?}");
+    assert_eq!(
+        check.detail,
+        "eks:orders-usw2/orders-workers: peak 6 in us-east-1 over 24 h: 5 (75 %, at least 2)"
+    );
+
+    // The recovery sizes the node group from the peak kept, as EKS then holds it.
+    let mut start = request.clone();
+    start["action"] = json!("start");
+    let result = w.steps.services.handle(start, Utc::now()).await.expect("scaled");
+    assert_eq!(result.actions[0].operation, "UpdateNodegroupConfig");
+    let (_, min, desired, max) = rebound_tests::held::nodegroup(&w.west_config, "orders-usw2", "orders-workers").await;
+    assert_eq!((min, desired, max), (1, 5, 10));
+
+    // A node group EKS does not know in the primary has no peak read there: the one kept.
+    request["context"]["plan"]["services"][0]["capacity"]["primaryName"] = json!("orders-use1/gone");
+    let report = w.readiness(&request).await.expect("a report");
+    let check = named(&report, "capacity from peak");
+    assert!(
+        check.detail.contains("no peak read in us-east-1 now; the one kept at ")
+            && check.detail.contains(": 6 gives 5"),
+        "{check:?}"
+    );
+}
+
+#[tokio::test]
 async fn readiness_keeps_the_primarys_peak_and_the_recovery_runs_its_share_of_it() {
     let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
     w.lag(4.0).await;

@@ -98,6 +98,20 @@ pub(super) fn capacity_sources(f: &mut Found) {
             false,
         );
     }
+    // A node group's peak is its Auto Scaling groups', which EKS names in the primary.
+    if plan
+        .services
+        .iter()
+        .any(|s| matches!(s, Service::EksNodegroup { capacity: Some(_), .. }))
+    {
+        f.add(
+            "CheckReadiness",
+            "eks:DescribeNodegroup",
+            primary,
+            Plane::Control,
+            false,
+        );
+    }
     let ecs = plan.services.iter().any(|s| matches!(s, Service::Ecs { .. }));
     let restores = plan.databases.iter().any(|d| {
         matches!(

@@ -23,6 +23,7 @@ const EKS_FIELDS: &[&str] = &[
     "nodegroup",
     "minSize",
     "desiredSize",
+    "capacity",
     "maxSize",
     "needsWriter",
 ];
@@ -63,7 +64,7 @@ pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
             Some("ecs") => {
                 c.string(&path, s, "cluster", true);
                 c.string(&path, s, "service", true);
-                how_many(c, &path, s, "desiredCount");
+                how_many(c, &path, s, ("desiredCount", 1));
             }
             Some("eksNodegroup") => {
                 // EKS API Reference, CreateNodegroup: names of 1 to 100 (cluster) and 1 to 63
@@ -71,7 +72,7 @@ pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
                 eks_name(c, &path, s, "cluster", 100);
                 eks_name(c, &path, s, "nodegroup", 63);
                 let min = c.integer(&path, s, "minSize", true, 0, ">= 0");
-                let desired = c.integer(&path, s, "desiredSize", true, 0, ">= 0");
+                let desired = how_many(c, &path, s, ("desiredSize", 0));
                 let max = c.integer(&path, s, "maxSize", false, 1, ">= 1");
                 sizes(c, &path, (min, desired, max), ("desiredSize", "minSize", "maxSize"));
             }
@@ -85,7 +86,7 @@ pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
             Some(_) => {
                 c.string(&path, s, "name", true);
                 let min = c.integer(&path, s, "minSize", true, 0, ">= 0");
-                let desired = how_many(c, &path, s, "desiredCapacity");
+                let desired = how_many(c, &path, s, ("desiredCapacity", 1));
                 let max = c.integer(&path, s, "maxSize", false, 1, ">= 1");
                 sizes(c, &path, (min, desired, max), ("desiredCapacity", "minSize", "maxSize"));
                 reservations(c, &path, s);
@@ -186,9 +187,9 @@ fn reservations(c: &mut Checker, path: &str, s: &Map<String, Value>) {
     }
 }
 
-/// A service runs a fixed count (`fixed`) or a share of the primary's peak (`capacity`), one of
-/// the two; the fixed count, if that is what it has.
-fn how_many(c: &mut Checker, path: &str, s: &Map<String, Value>, fixed: &str) -> Option<u64> {
+/// A service runs a fixed count (`fixed`, at least `least`) or a share of the primary's peak
+/// (`capacity`), one of the two; the fixed count, if that is what it has.
+fn how_many(c: &mut Checker, path: &str, s: &Map<String, Value>, (fixed, least): (&str, u64)) -> Option<u64> {
     let sized = s.get("capacity").is_some_and(|v| !v.is_null());
     if s.get(fixed).is_some_and(|v| !v.is_null()) && sized {
         c.report(
@@ -197,7 +198,7 @@ fn how_many(c: &mut Checker, path: &str, s: &Map<String, Value>, fixed: &str) ->
         );
     }
     if !sized {
-        return c.integer(path, s, fixed, true, 1, ">= 1");
+        return c.integer(path, s, fixed, true, least, &format!(">= {least}"));
     }
     let allowed = ["percentOfPeak", "minimum", "floor", "primaryName"];
     if let Some(capacity) = c.child_object(path, s, "capacity", true, &allowed) {

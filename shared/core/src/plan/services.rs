@@ -46,7 +46,11 @@ pub enum Service {
         cluster: String,
         nodegroup: String,
         min_size: i32,
-        desired_size: i32,
+        /// A fixed count; or `capacity`, sized from the primary's node group's peak.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired_size: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capacity: Option<FromPeak>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_size: Option<i32>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -71,8 +75,9 @@ pub enum Service {
 pub type KubernetesObject<'a> = (&'a str, &'a str, Option<&'a str>);
 
 /// A service sized from the primary region's recent peak (ECS running tasks, Auto Scaling
-/// InService instances, the highest hourly Maximum of the last 24 hours) rather than a fixed
-/// number: the recovery region runs what the application needed at its busiest.
+/// InService instances, a node group's in its Auto Scaling groups; the highest hourly Maximum of
+/// the last 24 hours) rather than a fixed number: the recovery region runs what the
+/// application needed at its busiest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FromPeak {
@@ -86,7 +91,7 @@ pub struct FromPeak {
     /// The fewest to run, whatever the peak; what runs when no peak is known.
     pub floor: i32,
     /// The service's name in the primary region where it differs: `CLUSTER/SERVICE` for ECS,
-    /// the group's name for Auto Scaling.
+    /// the group's name for Auto Scaling, `CLUSTER/NODEGROUP` for an EKS node group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_name: Option<String>,
 }
@@ -124,7 +129,9 @@ impl Service {
                 capacity,
                 ..
             } => (desired_capacity, capacity),
-            Service::EksNodegroup { desired_size, .. } => return *desired_size,
+            Service::EksNodegroup {
+                desired_size, capacity, ..
+            } => (desired_size, capacity),
             Service::EksDeployment { replicas, .. } => return *replicas,
         };
         match (fixed, capacity) {
@@ -137,8 +144,10 @@ impl Service {
     /// How it is sized from the primary's peak, if it is.
     pub fn from_peak(&self) -> Option<&FromPeak> {
         match self {
-            Service::Ecs { capacity, .. } | Service::AutoScalingGroup { capacity, .. } => capacity.as_ref(),
-            Service::EksNodegroup { .. } | Service::EksDeployment { .. } => None,
+            Service::Ecs { capacity, .. }
+            | Service::AutoScalingGroup { capacity, .. }
+            | Service::EksNodegroup { capacity, .. } => capacity.as_ref(),
+            Service::EksDeployment { .. } => None,
         }
     }
 
