@@ -13,7 +13,7 @@ use rebound_core::step::StepFault;
 
 use crate::error::aws_fault;
 
-mod nodegroups;
+pub(crate) mod nodegroups;
 
 use crate::kubernetes::Kubernetes;
 

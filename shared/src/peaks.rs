@@ -122,13 +122,7 @@ async fn nodegroup_groups(
     match read {
         Ok(out) => Ok(Some(
             out.nodegroup()
-                .and_then(|n| n.resources())
-                .map(|r| {
-                    r.auto_scaling_groups()
-                        .iter()
-                        .filter_map(|g| g.name().map(str::to_string))
-                        .collect()
-                })
+                .map(crate::capacities::nodegroups::backing_groups)
                 .unwrap_or_default(),
         )),
         Err(e)

@@ -103,15 +103,7 @@ impl Capacities {
             min: scaling.and_then(|s| s.min_size()),
             desired: scaling.and_then(|s| s.desired_size()).unwrap_or(0),
             max: scaling.and_then(|s| s.max_size()),
-            groups: group
-                .resources()
-                .map(|r| {
-                    r.auto_scaling_groups()
-                        .iter()
-                        .filter_map(|g| g.name().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            groups: backing_groups(group),
             issues: group
                 .health()
                 .map(|h| {
@@ -129,4 +121,17 @@ impl Capacities {
                 .unwrap_or_default(),
         })
     }
+}
+
+/// The Auto Scaling groups EKS runs node group `group` in (`resources.autoScalingGroups`).
+pub(crate) fn backing_groups(group: &aws_sdk_eks::types::Nodegroup) -> Vec<String> {
+    group
+        .resources()
+        .map(|r| {
+            r.auto_scaling_groups()
+                .iter()
+                .filter_map(|g| g.name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
