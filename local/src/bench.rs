@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
 use rebound_moto::faults::FaultProxy;
 use rebound_moto::{seed, MotoServer};
 use rebound_shared::aws::Regions;
@@ -249,14 +249,13 @@ fn alarm_event() -> Value {
 /// Creates the application in moto and returns its plan, stored in S3 where the detector reads
 /// it (an SSM parameter holds at most 8 KB).
 async fn seed_application(shape: Shape, global: &SdkConfig, recovery: &SdkConfig) -> Result<Value, BenchError> {
-    let route53 = aws_sdk_route53::Client::new(global);
     let mut dns = Vec::new();
     for z in 0..shape.zones {
         let domain = format!("app{z}.bench.example.com");
         let zone = seed::hosted_zone(global, &domain).await.map_err(seed_err("zones"))?;
         let in_zone: Vec<usize> = (0..shape.records).filter(|r| r % shape.zones.max(1) == z).collect();
         for chunk in in_zone.chunks(400) {
-            let mut batch = ChangeBatch::builder();
+            let mut sets = Vec::new();
             for r in chunk {
                 let set = ResourceRecordSet::builder()
                     .name(format!("svc{r}.{domain}."))
@@ -270,26 +269,16 @@ async fn seed_application(shape: Shape, global: &SdkConfig, recovery: &SdkConfig
                     )
                     .build()
                     .map_err(|e| seed_err("records")(e.to_string()))?;
-                batch = batch.changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(set)
-                        .build()
-                        .map_err(|e| seed_err("records")(e.to_string()))?,
-                );
+                sets.push(set);
                 dns.push(
                     json!({"hostedZoneId": zone, "name": format!("svc{r}.{domain}."), "type": "CNAME", "ttl": 60,
                                 "primary": {"values": [format!("svc{r}-use1.{domain}")]},
                                 "recovery": {"values": [format!("svc{r}-usw2.{domain}")]}}),
                 );
             }
-            route53
-                .change_resource_record_sets()
-                .hosted_zone_id(&zone)
-                .change_batch(batch.build().map_err(|e| seed_err("records")(e.to_string()))?)
-                .send()
+            seed::create_records(global, &zone, sets)
                 .await
-                .map_err(|e| seed_err("records")(format!("{e:?}")))?;
+                .map_err(seed_err("records"))?;
         }
     }
 

@@ -32,8 +32,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
-    ResourceRecordSet, RrType,
+    AliasTarget, HealthCheckConfig, HealthCheckType, ResourceRecord, ResourceRecordSet, RrType,
 };
 use chrono::Utc;
 use rebound_moto::faults::{Call, Fault, FaultProxy};

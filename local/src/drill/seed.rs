@@ -111,22 +111,13 @@ pub(super) async fn seed_world(
             Ok(RecordBody::Value("10.20.0.10".into(), 60)),
         ),
     ];
-    let mut batch = ChangeBatch::builder();
-    for r in records {
-        let change = Change::builder()
-            .action(ChangeAction::Create)
-            .resource_record_set(r.map_err(seed("records"))?)
-            .build()
-            .map_err(|e| seed("records")(e.to_string()))?;
-        batch = batch.changes(change);
-    }
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .change_batch(batch.build().map_err(|e| seed("records")(e.to_string()))?)
-        .send()
+    let sets = records
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(seed("records"))?;
+    rebound_moto::seed::create_records(global, &zone, sets)
         .await
-        .map_err(|e| seed("records")(format!("{e:?}")))?;
+        .map_err(seed("records"))?;
 
     // The primary database and its cross-region read replica (MySQL: its replicas keep backups,
     // so a corrupted replica can be restored to a point in time).

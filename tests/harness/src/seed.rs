@@ -34,6 +34,38 @@ pub async fn hosted_zone(config: &SdkConfig, name: &str) -> Result<String, Strin
         .ok_or_else(|| "CreateHostedZone returned no zone".into())
 }
 
+/// Creates `sets` in hosted zone `zone` where `config` points, in one change batch (Route 53
+/// takes 1,000 records a batch).
+pub async fn create_records(
+    config: &SdkConfig,
+    zone: &str,
+    sets: Vec<aws_sdk_route53::types::ResourceRecordSet>,
+) -> Result<(), String> {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
+    let changes = sets
+        .into_iter()
+        .map(|set| {
+            Change::builder()
+                .action(ChangeAction::Create)
+                .resource_record_set(set)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch = ChangeBatch::builder()
+        .set_changes(Some(changes))
+        .build()
+        .map_err(|e| e.to_string())?;
+    aws_sdk_route53::Client::new(config)
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("ChangeResourceRecordSets: {e:?}"))
+}
+
 /// Creates the `orders-usw2` cluster, an `orders` task definition, and each service at its
 /// desired count.
 pub async fn ecs_services(recovery: &SdkConfig, services: &[(&str, i32)]) -> Result<(), String> {

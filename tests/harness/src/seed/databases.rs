@@ -231,7 +231,7 @@ pub async fn writer_endpoints(
         .await
         .map_err(|e| format!("CreateSecret: {e:?}"))?;
     if let Some((zone, name)) = cname {
-        use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+        use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
         let set = ResourceRecordSet::builder()
             .name(name)
             .r#type(RrType::Cname)
@@ -244,23 +244,7 @@ pub async fn writer_endpoints(
             )
             .build()
             .map_err(|e| e.to_string())?;
-        let change = Change::builder()
-            .action(ChangeAction::Create)
-            .resource_record_set(set)
-            .build()
-            .map_err(|e| e.to_string())?;
-        aws_sdk_route53::Client::new(config)
-            .change_resource_record_sets()
-            .hosted_zone_id(zone)
-            .change_batch(
-                ChangeBatch::builder()
-                    .changes(change)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-            .send()
-            .await
-            .map_err(|e| format!("ChangeResourceRecordSets: {e:?}"))?;
+        super::create_records(config, zone, vec![set]).await?;
     }
     Ok(())
 }
