@@ -156,6 +156,68 @@ async fn waits_read_seconds_and_timestamps_and_honour_the_time_scale() {
 }
 
 #[tokio::test]
+async fn a_wait_fails_where_step_functions_fails_it() {
+    let i = interpreter(vec![]);
+    let wait = |field: &str, value: Value| {
+        json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", field: value, "Next": "Done"},
+            "Done": {"Type": "Succeed"}
+        }})
+    };
+    // SecondsPath must give a non-negative integer: 1.5 and -1 fail the execution.
+    for seconds in [json!(1.5), json!(-1), json!("5")] {
+        let err = execute(&i, wait("SecondsPath", json!("$.s")), json!({"s": seconds}))
+            .await
+            .expect_err("not an integer");
+        assert_eq!(err.error, "States.Runtime", "{seconds}: {err:?}");
+        assert!(err.cause.contains("not a non-negative integer"), "{err:?}");
+    }
+    execute(&i, wait("SecondsPath", json!("$.s")), json!({"s": 0}))
+        .await
+        .expect("zero is an integer");
+    // A timestamp without its T (or with a lowercase z) is no timestamp to Step Functions.
+    for stamp in ["2016-12-05 21:29:29Z", "2016-12-05t21:29:29Z", "2016-12-05T21:29:29z"] {
+        let err = execute(&i, wait("TimestampPath", json!("$.at")), json!({"at": stamp}))
+            .await
+            .expect_err("no T");
+        assert_eq!(err.error, "States.Runtime", "{stamp}: {err:?}");
+        let err = validate(&wait("Timestamp", json!(stamp))).expect_err("refused on creation");
+        assert_eq!(err.error, "States.InvalidDefinition", "{stamp}: {err:?}");
+    }
+    execute(
+        &i,
+        wait("TimestampPath", json!("$.at")),
+        json!({"at": "2016-12-05T21:29:29+01:00"}),
+    )
+    .await
+    .expect("an offset is a timestamp");
+    // Longer than a Standard workflow may wait.
+    let err = execute(&i, wait("SecondsPath", json!("$.s")), json!({"s": 40_000_000}))
+        .await
+        .expect_err("too long");
+    assert_eq!(err.error, "States.Runtime");
+    assert!(err.cause.contains("Wait state delay is too long"), "{err:?}");
+    let far = (chrono::Utc::now() + chrono::Duration::days(400))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let err = execute(&i, wait("Timestamp", json!(far)), json!({}))
+        .await
+        .expect_err("too far");
+    assert!(err.cause.contains("Wait state delay is too long"), "{err:?}");
+    // Seconds itself: an integer from 0 to 99999999, on creation.
+    for seconds in [json!(1.5), json!(-1), json!(100_000_000)] {
+        let err = validate(&wait("Seconds", seconds.clone())).expect_err("refused");
+        assert_eq!(err.error, "States.InvalidDefinition", "{seconds}: {err:?}");
+    }
+    // Exactly one way to say how long.
+    let both = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 1, "SecondsPath": "$.s", "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }});
+    assert!(validate(&both).is_err_and(|e| e.cause.contains("exactly one of")));
+}
+
+#[tokio::test]
 async fn fail_reports_its_error_and_cause_or_their_paths() {
     let i = interpreter(vec![]);
     let fixed =

@@ -292,6 +292,55 @@ impl State {
     }
 }
 
+/// The longest a Wait may last in a Standard workflow (developer guide, Wait state: "one year").
+pub const LONGEST_WAIT_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+/// The largest `Seconds` a definition may give (developer guide, Wait state).
+const MOST_SECONDS: f64 = 99_999_999.0;
+
+/// A Wait's timestamp as Step Functions takes it: RFC 3339, an uppercase `T` between the date
+/// and the time, an uppercase `Z` where no numeric offset is given (developer guide, Wait
+/// state). chrono alone would take a space or a lowercase `t`.
+pub fn wait_timestamp(value: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let text = value.as_str()?;
+    let separated = text.as_bytes().get(10) == Some(&b'T');
+    if !separated || text.ends_with('z') {
+        return None;
+    }
+    chrono::DateTime::parse_from_rfc3339(text).ok()
+}
+
+impl Wait {
+    /// Exactly one way to say how long, each as Step Functions takes it on creation.
+    fn check(&self, name: &str) -> Result<(), String> {
+        let given = [
+            self.seconds.is_some(),
+            self.seconds_path.is_some(),
+            self.timestamp.is_some(),
+            self.timestamp_path.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(format!(
+                "{name} must have exactly one of Seconds, SecondsPath, Timestamp or TimestampPath"
+            ));
+        }
+        if let Some(n) = self.seconds {
+            if n.fract() != 0.0 || !(0.0..=MOST_SECONDS).contains(&n) {
+                return Err(format!(
+                    "{name}: Seconds must be an integer from 0 to 99999999, not {n}"
+                ));
+            }
+        }
+        if let Some(t) = &self.timestamp {
+            if wait_timestamp(t).is_none() {
+                return Err(format!(
+                    "{name}: Timestamp {t} is not an RFC 3339 timestamp with an uppercase T and Z (2024-08-18T17:33:00Z)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Machine {
     /// Reads a definition and checks its shape, as Step Functions does on creation:
     /// `States.InvalidDefinition` naming what is wrong.
@@ -318,6 +367,7 @@ impl Machine {
             match state {
                 State::Parallel(p) => p.branches.iter().try_for_each(Machine::check)?,
                 State::Map(m) => m.item_processor.check()?,
+                State::Wait(w) => w.check(name).map_err(bad)?,
                 _ => {}
             }
         }
