@@ -164,7 +164,12 @@ fn apply(name: &str, args: Vec<Value>) -> Result<Value, StateError> {
         "States.StringToJson" => {
             count(1)?;
             let text = string(name, &args[0])?;
-            serde_json::from_str(text).map_err(|e| failure(format!("States.StringToJson: {e}")))
+            // Step Functions gives null for an empty string, and 0 for "-0".
+            match text.trim() {
+                "" => Ok(Value::Null),
+                "-0" => Ok(Value::from(0)),
+                _ => serde_json::from_str(text).map_err(|e| failure(format!("States.StringToJson: {e}"))),
+            }
         }
         "States.JsonToString" => {
             count(1)?;
@@ -291,14 +296,14 @@ fn apply(name: &str, args: Vec<Value>) -> Result<Value, StateError> {
                     args.len()
                 )));
             }
-            let bad = || failure("States.MathRandom takes integers: a start, an end above it, and an optional seed");
-            let (start, end) = (integer(&args[0]).ok_or_else(bad)?, integer(&args[1]).ok_or_else(bad)?);
+            let bad = || failure("States.MathRandom takes numbers: a start, an end above it, and an optional seed");
+            let (start, end) = (rounded(&args[0]).ok_or_else(bad)?, rounded(&args[1]).ok_or_else(bad)?);
             if end <= start {
                 return Err(bad());
             }
             let value = match args.get(2) {
                 Some(seed) => {
-                    let seed = integer(seed).ok_or_else(bad)?;
+                    let seed = rounded(seed).ok_or_else(bad)?;
                     rand::rngs::StdRng::seed_from_u64(seed as u64).random_range(start..end)
                 }
                 None => rand::random_range(start..end),
@@ -307,12 +312,12 @@ fn apply(name: &str, args: Vec<Value>) -> Result<Value, StateError> {
         }
         "States.MathAdd" => {
             count(2)?;
-            match (integer(&args[0]), integer(&args[1])) {
+            match (rounded(&args[0]), rounded(&args[1])) {
                 (Some(a), Some(b)) => a
                     .checked_add(b)
                     .map(Value::from)
                     .ok_or_else(|| failure("States.MathAdd: the sum overflows")),
-                _ => Err(failure("States.MathAdd takes two integers")),
+                _ => Err(failure("States.MathAdd takes two numbers")),
             }
         }
         "States.StringSplit" => {
@@ -348,13 +353,7 @@ fn format(args: &[Value]) -> Result<Value, StateError> {
         let value = values
             .next()
             .ok_or_else(|| failure("States.Format has more {} than arguments"))?;
-        match value {
-            Value::String(s) => out.push_str(s),
-            Value::Object(_) | Value::Array(_) => {
-                return Err(failure("States.Format takes only strings, numbers, booleans and null"))
-            }
-            other => out.push_str(&other.to_string()),
-        }
+        out.push_str(&java_text(value));
         rest = &rest[at + 2..];
     }
     out.push_str(rest);
@@ -383,6 +382,34 @@ fn array<'v>(name: &str, value: &'v Value) -> Result<&'v Vec<Value>, StateError>
     value
         .as_array()
         .ok_or_else(|| failure(format!("{name} takes an array, got {value}")))
+}
+
+/// A value as Step Functions writes it into `States.Format`'s template: a string as it is, an
+/// object or array as Java prints its map or list (`{Arg1=1, Arg2=[a, b]}`).
+fn java_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(java_text).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{k}={}", java_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// A number rounded as Java's `Math.round` does (half up: 1.5 is 2, -1.5 is -1), as the math
+/// intrinsics take their arguments; None for anything else.
+fn rounded(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.abs() < 9.0e15)
+            .map(|f| (f + 0.5).floor() as i64)
+    })
 }
 
 /// A whole number (1.0 counts as 1, as JSON has one number type).

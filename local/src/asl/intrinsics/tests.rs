@@ -102,7 +102,7 @@ fn misuse_is_an_intrinsic_failure() {
     let input = json!({"a": "x", "obj": {"k": [1]}, "s": "{\"k\": 1}", "n": 2, "long": long});
     for (bad, says) in [
         ("States.Format('{} {}', $.a)", "more {} than arguments"),
-        ("States.MathAdd('a', 1)", "two integers"),
+        ("States.MathAdd('a', 1)", "two numbers"),
         ("States.MathAdd(9223372036854775807, 1)", "overflows"),
         ("States.Nope()", "unknown intrinsic function"),
         ("States.StringToJson($.a)", "StringToJson"),
@@ -137,4 +137,33 @@ fn misuse_is_an_intrinsic_failure() {
     }
     // Ten nested calls are allowed.
     assert!(eval("States.ArrayLength(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(States.Array(1))))))))))").is_ok());
+}
+
+#[test]
+fn numbers_and_types_are_taken_as_step_functions_takes_them() {
+    let ok = |e: &str| eval(e).unwrap_or_else(|err| panic!("{e}: {err}"));
+    // The math functions round their arguments as Java does.
+    assert_eq!(ok("States.MathAdd(1.49, 1.5)"), json!(3));
+    assert_eq!(ok("States.MathAdd(-1.5, 0)"), json!(-1));
+    assert_eq!(ok("States.MathAdd(2.5, -0.4)"), json!(3));
+    for _ in 0..20 {
+        let n = ok("States.MathRandom(1.5, 3.4)").as_i64().unwrap_or(-1);
+        assert_eq!(n, 2, "from 2 to 3, the end left out");
+    }
+    assert_eq!(
+        ok("States.MathRandom(1, 1000, 42.2)"),
+        ok("States.MathRandom(1, 1000, 42)")
+    );
+    // States.Format writes objects and arrays as Java prints maps and lists.
+    assert_eq!(
+        ok("States.Format('{}', States.StringToJson('{\"Arg1\":1,\"Arg2\":[]}'))"),
+        json!("{Arg1=1, Arg2=[]}")
+    );
+    assert_eq!(
+        ok("States.Format('{} / {}', $.obj, States.Array('a', 1, true, 2.5))"),
+        json!("{k=[1]} / [a, 1, true, 2.5]")
+    );
+    // StringToJson: an empty string is null, "-0" is 0.
+    assert_eq!(ok("States.StringToJson('')"), Value::Null);
+    assert_eq!(ok("States.StringToJson('-0')"), json!(0));
 }
