@@ -218,6 +218,23 @@ async fn a_wait_fails_where_step_functions_fails_it() {
 }
 
 #[tokio::test]
+async fn the_context_object_has_the_fields_step_functions_gives() {
+    let i = interpreter(vec![]);
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Parameters": {
+            "role.$": "$$.Execution.RoleArn", "redrives.$": "$$.Execution.RedriveCount",
+            "machine.$": "$$.StateMachine.Name", "state.$": "$$.State.Name"
+        }, "End": true}
+    }});
+    let out = execute(&i, def, json!({})).await.expect("run");
+    assert_eq!(
+        out,
+        json!({"role": "arn:aws:iam::000000000000:role/rebound-local", "redrives": 0,
+               "machine": "rebound-local", "state": "A"})
+    );
+}
+
+#[tokio::test]
 async fn fail_reports_its_error_and_cause_or_their_paths() {
     let i = interpreter(vec![]);
     let fixed =

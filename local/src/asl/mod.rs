@@ -152,8 +152,17 @@ impl Interpreter {
         self.recorder.start(start);
         self.recorder.within_payload_limit("the execution input", &input)?;
         let execution_id = format!("arn:aws:states:local:000000000000:execution:rebound-local:{execution_name}");
+        // The context object's fields as Step Functions gives them (developer guide, "Accessing
+        // execution data from the Context object"): an execution here is never redriven.
         let context = json!({
-            "Execution": { "Id": execution_id, "Name": execution_name, "Input": input, "StartTime": now.to_rfc3339() },
+            "Execution": {
+                "Id": execution_id,
+                "Name": execution_name,
+                "Input": input,
+                "StartTime": now.to_rfc3339(),
+                "RoleArn": "arn:aws:iam::000000000000:role/rebound-local",
+                "RedriveCount": 0,
+            },
             "StateMachine": { "Id": "arn:aws:states:local:000000000000:stateMachine:rebound-local", "Name": "rebound-local" },
         });
         let result = match machine.timeout_seconds {
