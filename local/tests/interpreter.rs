@@ -218,6 +218,38 @@ async fn a_wait_fails_where_step_functions_fails_it() {
 }
 
 #[tokio::test]
+async fn slices_wildcards_and_filters_are_evaluated_as_step_functions_does() {
+    let i = interpreter(vec![]);
+    // ResultPath takes one place in the input, on creation.
+    for result_path in ["$.items[*].id", "$$.Execution.Id", "$..id"] {
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": result_path, "End": true}}});
+        let err = validate(&def).expect_err(result_path);
+        assert!(err.cause.contains("is not a reference path"), "{err:?}");
+    }
+    let def = json!({"StartAt": "Pick", "States": {
+        "Pick": {"Type": "Pass", "Parameters": {
+            "ids.$": "$.items[*].id", "rest.$": "$.items[1:]", "idle.$": "$.users[?(@.status == 0)].name",
+            "none.$": "$.users[?(@.status == 9)]"
+        }, "ResultPath": "$.picked", "Next": "Each"},
+        "Each": {"Type": "Map", "ItemsPath": "$.items[:2]", "ItemProcessor": {"StartAt": "Id", "States": {
+            "Id": {"Type": "Pass", "InputPath": "$.id", "End": true}
+        }}, "ResultPath": "$.firstTwo", "OutputPath": "$['picked','firstTwo']", "End": true}
+    }});
+    let input = json!({
+        "items": [{"id": 1}, {"id": 2}, {"id": 3}],
+        "users": [{"name": "a", "status": 0}, {"name": "b", "status": 1}]
+    });
+    let out = execute(&i, def, input).await.expect("run");
+    assert_eq!(
+        out,
+        json!([
+            {"ids": [1, 2, 3], "rest": [{"id": 2}, {"id": 3}], "idle": ["a"], "none": []},
+            [1, 2]
+        ])
+    );
+}
+
+#[tokio::test]
 async fn the_context_object_has_the_fields_step_functions_gives() {
     let i = interpreter(vec![]);
     let def = json!({"StartAt": "A", "States": {

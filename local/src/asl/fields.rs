@@ -154,10 +154,12 @@ fn check_state(state: &Value, at: &str) -> Result<(), StateError> {
         return Ok(());
     };
     only(state, &allowed, &format!("a {kind} state"), at)?;
+    reference_path(state, at)?;
     for (field, fields) in [("Retry", RETRIER), ("Catch", CATCHER)] {
         if let Some(list) = state.get(field).and_then(Value::as_array) {
             for (i, item) in list.iter().enumerate() {
                 only(item, fields, &format!("a {field} entry"), &format!("{at}/{field}[{i}]"))?;
+                reference_path(item, &format!("{at}/{field}[{i}]"))?;
             }
         }
     }
@@ -185,6 +187,18 @@ fn check_state(state: &Value, at: &str) -> Result<(), StateError> {
         }
     }
     Ok(())
+}
+
+/// A `ResultPath` (a state's, a catcher's) is a reference path: one place in the input, never
+/// a wildcard, slice, filter or the context object (Amazon States Language, "Reference Paths").
+fn reference_path(value: &Value, at: &str) -> Result<(), StateError> {
+    match value.get("ResultPath").and_then(Value::as_str) {
+        Some(p) if p.starts_with("$$") || super::path::parse(p).is_none() => Err(invalid(
+            &format!("{at}/ResultPath"),
+            format!("ResultPath '{p}' is not a reference path (one place in the input: $.a.b, $.a[0], $['a b'])"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 const RETRIER: &[&str] = &[

@@ -1,5 +1,8 @@
-//! The JSONPath subset the Amazon States Language uses: `$`, `$.a.b`, `$.a[0]`, `$['a b']`,
-//! and the context object `$$.Execution.Id`.
+//! JSONPath as Step Functions evaluates it (Jayway JSONPath): a definite path (`$`, `$.a.b`,
+//! `$.a[0]`, `$['a b']`, the context object's `$$.Execution.Id`) gives the value there, and a
+//! missing one fails; any other path (wildcards, slices, filters, deep scans, unions) gives the
+//! array of what it matches, `[]` when nothing does, evaluated by `jsonpath-rust` (RFC 9535).
+//! `ResultPath` takes a reference path: definite only.
 
 use serde_json::{Map, Value};
 
@@ -25,17 +28,21 @@ pub fn parse(path: &str) -> Option<Vec<Segment>> {
                 while end < chars.len() && chars[end] != '.' && chars[end] != '[' {
                     end += 1;
                 }
-                if end == start {
+                let key: String = chars[start..end].iter().collect();
+                // `..` (a deep scan) and `.*` (a wildcard) are not definite.
+                if key.is_empty() || key == "*" {
                     return None;
                 }
-                segments.push(Segment::Key(chars[start..end].iter().collect()));
+                segments.push(Segment::Key(key));
                 i = end;
             }
             '[' => {
                 let close = chars[i..].iter().position(|c| *c == ']')? + i;
                 let inner: String = chars[i + 1..close].iter().collect();
                 let inner = inner.trim();
-                if let Some(quoted) = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+                let quoted = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\''));
+                // One quoted name; `['a','b']` is a union, not definite.
+                if let Some(quoted) = quoted.filter(|q| !q.contains('\'')) {
                     segments.push(Segment::Key(quoted.to_string()));
                 } else {
                     segments.push(Segment::Index(inner.parse().ok()?));
@@ -54,7 +61,9 @@ pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, StateEr
         Some(rest) => (context, format!("${rest}")),
         None => (input, path.to_string()),
     };
-    let segments = parse(&path).ok_or_else(|| StateError::runtime(format!("'{path}' is not a valid path")))?;
+    let Some(segments) = parse(&path) else {
+        return matches(root, &path);
+    };
     let mut current = root;
     for segment in &segments {
         let next = match segment {
@@ -69,6 +78,15 @@ pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, StateEr
         })?;
     }
     Ok(current.clone())
+}
+
+/// What an indefinite `path` matches in `root`, in order, as an array.
+fn matches(root: &Value, path: &str) -> Result<Value, StateError> {
+    use jsonpath_rust::JsonPath;
+    let found = root
+        .query(path)
+        .map_err(|e| StateError::runtime(format!("'{path}' is not a valid path: {e}")))?;
+    Ok(Value::Array(found.into_iter().cloned().collect()))
 }
 
 /// Places `value` at `path` inside `input`, creating objects on the way (`ResultPath`).
@@ -142,6 +160,30 @@ mod tests {
         assert_eq!(read("$.a.b[1]['c d']", &input, &ctx).ok(), Some(json!(3)));
         assert_eq!(read("$$.Execution.Id", &input, &ctx).ok(), Some(json!("x")));
         assert!(read("$.missing", &input, &ctx).is_err());
+    }
+
+    #[test]
+    fn indefinite_paths_give_what_they_match_as_step_functions_does() {
+        let input = json!({
+            "items": [{"id": 1}, {"id": 2}, {"id": 3}],
+            "users": [{"name": "a", "status": 0}, {"name": "b", "status": 1}, {"name": "c", "status": 0}]
+        });
+        let ctx = json!({});
+        let read = |p: &str| read(p, &input, &ctx).unwrap_or_else(|e| panic!("{p}: {e:?}"));
+        assert_eq!(read("$.items[1:]"), json!([{"id": 2}, {"id": 3}]));
+        assert_eq!(read("$.items[:1]"), json!([{"id": 1}]));
+        assert_eq!(read("$.items[*].id"), json!([1, 2, 3]));
+        assert_eq!(read("$..id"), json!([1, 2, 3]));
+        assert_eq!(read("$.items[0].*"), json!([1]));
+        assert_eq!(read("$.items[0]['id','x']"), json!([1]));
+        assert_eq!(read("$.users[?(@.status == 0)].name"), json!(["a", "c"]));
+        // An empty match is an empty array, not a failure.
+        assert_eq!(read("$.users[?(@.status == 7)]"), json!([]));
+        assert_eq!(read("$.nothing[*]"), json!([]));
+        // Still refused: what is no path at all.
+        assert!(super::read("$.items[", &input, &ctx).is_err());
+        // A reference path only for ResultPath.
+        assert!(write(input.clone(), "$.items[*].id", json!(1)).is_err());
     }
 
     #[test]
