@@ -109,12 +109,11 @@ impl DatabaseFailover {
                 USE_REGIONAL,
                 json!({"region": region, "cluster": name, "status": status}),
             );
-            action.detail = Some(match (seconds, &lag) {
-                (Some(s), _) => format!("{name} in {region} takes writes (active-active); it was {s} s behind"),
-                (None, Lag::Unknown(why)) => {
+            action.detail = Some(match &lag {
+                Lag::Seconds(s) => format!("{name} in {region} takes writes (active-active); it was {s} s behind"),
+                Lag::Unknown(why) => {
                     format!("{name} in {region} takes writes (active-active); UNKNOWN how far behind ({why}), used with approval")
                 }
-                (None, Lag::Seconds(_)) => format!("{name} in {region} takes writes (active-active)"),
             });
             rpo = match (rpo, seconds) {
                 (Some(a), Some(b)) => Some(a.max(b)),
