@@ -250,6 +250,34 @@ async fn slices_wildcards_and_filters_are_evaluated_as_step_functions_does() {
 }
 
 #[tokio::test]
+async fn a_maps_concurrency_may_come_from_its_input_as_a_non_negative_integer() {
+    let i = interpreter(vec![]);
+    let map = |concurrency: Value| {
+        let mut state = json!({"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "Double", "States": {
+            "Double": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($, $)"}, "OutputPath": "$.n", "End": true}
+        }}, "End": true});
+        if let Value::Object(extra) = concurrency {
+            state.as_object_mut().expect("state").extend(extra);
+        }
+        json!({"StartAt": "M", "States": {"M": state}})
+    };
+    let def = map(json!({"MaxConcurrencyPath": "$.most"}));
+    let out = execute(&i, def.clone(), json!({"items": [1, 2, 3], "most": 2}))
+        .await
+        .expect("run");
+    assert_eq!(out, json!([2, 4, 6]));
+    for most in [json!(-1), json!(1.5), json!("2")] {
+        let err = execute(&i, def.clone(), json!({"items": [1], "most": most}))
+            .await
+            .expect_err("not an integer");
+        assert_eq!(err.error, "States.Runtime", "{most}: {err:?}");
+        assert!(err.cause.contains("not a non-negative integer"), "{err:?}");
+    }
+    let both = map(json!({"MaxConcurrency": 2, "MaxConcurrencyPath": "$.most"}));
+    assert!(validate(&both).is_err_and(|e| e.cause.contains("both MaxConcurrency and MaxConcurrencyPath")));
+}
+
+#[tokio::test]
 async fn the_context_object_has_the_fields_step_functions_gives() {
     let i = interpreter(vec![]);
     let def = json!({"StartAt": "A", "States": {

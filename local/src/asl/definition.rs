@@ -241,6 +241,9 @@ pub struct MapState {
     pub item_selector: Option<Value>,
     #[serde(default)]
     pub max_concurrency: u64,
+    /// The concurrency read from the input, instead of `MaxConcurrency`.
+    #[serde(default)]
+    pub max_concurrency_path: Option<String>,
     #[serde(flatten)]
     pub work: Work,
 }
@@ -366,7 +369,12 @@ impl Machine {
             }
             match state {
                 State::Parallel(p) => p.branches.iter().try_for_each(Machine::check)?,
-                State::Map(m) => m.item_processor.check()?,
+                State::Map(m) => {
+                    if m.max_concurrency_path.is_some() && m.max_concurrency != 0 {
+                        return Err(bad(format!("{name} has both MaxConcurrency and MaxConcurrencyPath")));
+                    }
+                    m.item_processor.check()?
+                }
                 State::Wait(w) => w.check(name).map_err(bad)?,
                 _ => {}
             }

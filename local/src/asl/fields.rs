@@ -35,7 +35,6 @@ const NOT_RUN_LOCALLY: &[(&str, &str)] = &[
     ("ToleratedFailurePercentage", "distributed Map"),
     ("ToleratedFailurePercentagePath", "distributed Map"),
     ("Label", "distributed Map"),
-    ("MaxConcurrencyPath", "MaxConcurrencyPath"),
 ];
 
 fn state_fields(kind: &str) -> Option<Vec<&'static str>> {
@@ -53,6 +52,7 @@ fn state_fields(kind: &str) -> Option<Vec<&'static str>> {
             "ItemsPath",
             "ItemSelector",
             "MaxConcurrency",
+            "MaxConcurrencyPath",
         ],
         _ => return None,
     };

@@ -383,7 +383,21 @@ impl Interpreter {
                     .ok_or_else(|| StateError::runtime(format!("ItemsPath {items_path} is not an array")))?
                     .clone();
                 let selector = s.item_selector.as_ref().or(s.work.results.parameters.as_ref());
-                let concurrency = match s.max_concurrency {
+                // MaxConcurrencyPath must give a non-negative integer; Step Functions fails the
+                // execution on anything else.
+                let most = match &s.max_concurrency_path {
+                    Some(p) => {
+                        let value = path::read(p, &effective, context)?;
+                        value.as_u64().ok_or_else(|| {
+                            StateError::runtime(format!(
+                                "{}: the MaxConcurrencyPath {p} gives {value}, which is not a non-negative integer",
+                                f.name
+                            ))
+                        })?
+                    }
+                    None => s.max_concurrency,
+                };
+                let concurrency = match most {
                     0 => items.len().max(1),
                     n => usize::try_from(n).unwrap_or(1),
                 };
