@@ -391,6 +391,23 @@ async fn a_task_timeout_is_states_timeout_and_task_failed_does_not_catch_it() {
     }});
     let out = execute(&run.interpreter, def, json!({})).await.expect("caught");
     assert_eq!(out["timeout"]["Error"], "States.Timeout");
+    // TimeoutSecondsPath: a positive integer from the input, or the execution fails.
+    let from_input = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "slow", "TimeoutSecondsPath": "$.timeout",
+              "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.caught", "Next": "Right"}], "End": true},
+        "Right": {"Type": "Pass", "End": true}
+    }});
+    let out = execute(&run.interpreter, from_input.clone(), json!({"timeout": 1}))
+        .await
+        .expect("timed out and caught");
+    assert_eq!(out["caught"]["Error"], "States.Timeout");
+    for timeout in [json!(0), json!(1.5), json!("1")] {
+        let err = execute(&run.interpreter, from_input.clone(), json!({"timeout": timeout}))
+            .await
+            .expect_err("not a positive integer");
+        assert_eq!(err.error, "States.Runtime", "{timeout}: {err:?}");
+        assert!(err.cause.contains("not a positive integer"), "{err:?}");
+    }
 }
 
 #[tokio::test]

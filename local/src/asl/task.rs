@@ -58,7 +58,15 @@ impl Interpreter {
         };
         let timeout = match (s.timeout_seconds, s.timeout_seconds_path.as_deref()) {
             (Some(t), _) => Some(t),
-            (None, Some(p)) => path::read(p, &effective, &context)?.as_u64(),
+            // It must give a positive integer: Step Functions fails the execution otherwise.
+            (None, Some(p)) => {
+                let value = path::read(p, &effective, &context)?;
+                Some(value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+                    StateError::runtime(format!(
+                        "the TimeoutSecondsPath {p} gives {value}, which is not a positive integer"
+                    ))
+                })?)
+            }
             _ => None,
         };
         let started = Instant::now();
