@@ -278,6 +278,20 @@ async fn a_maps_concurrency_may_come_from_its_input_as_a_non_negative_integer() 
 }
 
 #[tokio::test]
+async fn a_missing_path_in_a_template_names_its_field_as_step_functions_does() {
+    let i = interpreter(vec![]);
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Parameters": {"value.$": "$.missing"}, "End": true}
+    }});
+    let err = execute(&i, def, json!({"present": 1})).await.expect_err("missing");
+    assert_eq!(err.error, "States.Runtime");
+    assert_eq!(
+        err.cause,
+        "The JSONPath '$.missing' specified for the field 'value.$' could not be found in the input '{\"present\":1}'"
+    );
+}
+
+#[tokio::test]
 async fn the_context_object_has_the_fields_step_functions_gives() {
     let i = interpreter(vec![]);
     let def = json!({"StartAt": "A", "States": {

@@ -64,7 +64,7 @@ pub fn parameters(template: &Value, input: &Value, context: &Value) -> Result<Va
                     let value = if intrinsics::is_intrinsic(expr) {
                         intrinsics::evaluate(expr, input, context)?
                     } else {
-                        path::read(expr, input, context).map_err(|e| StateError::runtime(e.cause))?
+                        path::read_for(expr, Some(k), input, context).map_err(|e| StateError::runtime(e.cause))?
                     };
                     out.insert(key.to_string(), value);
                 } else {

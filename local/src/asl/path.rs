@@ -57,6 +57,12 @@ pub fn parse(path: &str) -> Option<Vec<Segment>> {
 
 /// Reads `path` from `input` (or from `context` for `$$.` paths).
 pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, StateError> {
+    read_for(path, None, input, context)
+}
+
+/// [`read`] for the template field `field` (`x.$`), whose missing path Step Functions names in
+/// its cause: "The JSONPath '$.a' specified for the field 'x.$' could not be found in the input".
+pub fn read_for(path: &str, field: Option<&str>, input: &Value, context: &Value) -> Result<Value, StateError> {
     let (root, path) = match path.strip_prefix("$$") {
         Some(rest) => (context, format!("${rest}")),
         None => (input, path.to_string()),
@@ -71,9 +77,12 @@ pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, StateEr
             Segment::Index(i) => current.get(*i),
         };
         current = next.ok_or_else(|| {
+            let named = field
+                .map(|f| format!(" specified for the field '{f}'"))
+                .unwrap_or_default();
             StateError::new(
                 "States.Runtime",
-                format!("The JSONPath '{path}' could not be found in the input '{root}'"),
+                format!("The JSONPath '{path}'{named} could not be found in the input '{root}'"),
             )
         })?;
     }
