@@ -7,25 +7,18 @@
 //! before any change; failed over with them; polled until the member is the primary.
 
 use chrono::{DateTime, Utc};
-use rebound_shared::context::{Action, ActionStatus, Mode, RecoveryContext};
+use rebound_shared::context::{Action, ActionStatus, RecoveryContext};
 use rebound_shared::datastores::describe;
 use rebound_shared::metrics::{newest_datapoints, Series};
 use rebound_shared::plan::{writer_after, Datastore, GlobalDatastore};
 use rebound_shared::step::{towards_recovery, StepFault};
 use serde_json::{json, Value};
 
+use crate::data_loss::{within_rpo, Lag};
 use crate::{aws, before_waiting, DatabaseError, DatabaseFailover, WAITING};
 
 /// The operation a datastore's action carries.
 pub(crate) const FAIL_OVER: &str = "FailoverGlobalReplicationGroup";
-
-/// How far behind the member that becomes the primary is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Lag {
-    Seconds(f64),
-    /// No datapoint, or the metric could not be read: why.
-    Unknown(String),
-}
 
 /// What a datastore needs, as it now is.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,32 +88,6 @@ pub fn decide(
         lag,
     )?;
     Ok((Move::FailOver, seconds))
-}
-
-/// The replicas' data-loss rule for what `lag` loses of `store`: within the RPO target it is
-/// the RPO; beyond it, or unknown, a failover's is put to an approver when the plan allows
-/// (and goes once approved), any other mode refuses it.
-pub(crate) fn within_rpo(
-    ctx: &RecoveryContext,
-    store: String,
-    allow: bool,
-    lag: &Lag,
-) -> Result<Option<f64>, DatabaseError> {
-    let rpo = ctx.plan.objectives.rpo_seconds;
-    let seconds = match lag {
-        Lag::Seconds(s) => Some(*s),
-        Lag::Unknown(_) => None,
-    };
-    let failover = matches!(ctx.mode, Mode::Failover | Mode::Drill);
-    if seconds.is_none_or(|s| s > rpo as f64) && (!failover || ctx.approval.is_none()) {
-        return Err(DatabaseError::DataLoss {
-            database: store,
-            lag_seconds: seconds,
-            rpo_seconds: rpo,
-            allowed: failover && allow,
-        });
-    }
-    Ok(seconds)
 }
 
 /// A datastore decided before any change: its action (already done, waiting, or the failover

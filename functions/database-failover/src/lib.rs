@@ -8,6 +8,7 @@
 //! until each database is available and a writer.
 
 mod act;
+pub mod data_loss;
 pub mod datastores;
 pub mod decide;
 pub mod fence;
@@ -38,6 +39,7 @@ use rebound_shared::plan::{Database, RecoveryPlan};
 use rebound_shared::step::{ensure_region, moves_region, within_deadline, Phase, StepFault};
 use serde_json::Value;
 
+use crate::data_loss::data_loss_text;
 use crate::decide::{decide, global_progress, instance_progress, Change, Intent, Progress};
 use rebound_shared::rds::{self, OldWriter};
 
@@ -101,19 +103,6 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     rebound_shared::error::aws_fault(format!("database {database}"), service, operation, err).into()
-}
-
-fn data_loss_text(lag: Option<f64>, rpo: u64, allowed: bool) -> String {
-    let lag = match lag {
-        Some(lag) => format!("replica lag is {lag} s, beyond the RPO target of {rpo} s"),
-        None => "replica lag is unknown (no lag datapoint in the last 10 minutes), so the data loss cannot be bounded"
-            .to_string(),
-    };
-    if allowed {
-        format!("{lag}; the plan allows that loss only with a human's approval, and none was given")
-    } else {
-        format!("{lag}, and the plan does not allow more data loss")
-    }
 }
 
 /// Recovery-region clients.

@@ -15,7 +15,7 @@ use rebound_shared::plan::{MultiRegion, MultiRegionCluster, Regional};
 use rebound_shared::step::{towards_recovery, StepFault};
 use serde_json::json;
 
-use crate::datastores::{within_rpo, Lag};
+use crate::data_loss::{within_rpo, Lag};
 use crate::{DatabaseError, DatabaseFailover};
 
 /// The operation a multi-Region cluster's action carries: the application writes to the
