@@ -769,3 +769,75 @@ async fn a_quota_the_account_has_is_answered_with_the_usage_metric_aws_publishes
     let unknown = patched.set_quotas(&serde_json::json!({"fargate/L-0000": 4}));
     assert!(unknown.is_err(), "a quota the launcher does not describe is refused");
 }
+
+/// A DocumentDB global database seeded through DocumentDB's own client, and one global cluster
+/// of two asked for by name: the seed's error, else the engine and version of the cluster
+/// DocumentDB describes, the identifiers DescribeGlobalClusters gives for `graph-global`, and
+/// the error code for a name that does not exist.
+async fn documentdb_beside_aurora(moto: &MotoServer) -> Result<(String, Vec<String>, Option<String>), String> {
+    use aws_sdk_docdb::error::ProvideErrorMetadata;
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    seed::aurora_global(&east, &west, "orders-global", "sg-0a", None, false).await?;
+    seed::engine_global((&east, &west), "docdb", "graph-global", "sg-0a", None).await?;
+    let docdb = aws_sdk_docdb::Client::new(&west);
+    let cluster = docdb
+        .describe_db_clusters()
+        .db_cluster_identifier("graph-global-west")
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let cluster = &cluster.db_clusters()[0];
+    let described = format!(
+        "{} {} port {}",
+        cluster.engine().unwrap_or_default(),
+        cluster.engine_version().unwrap_or_default(),
+        cluster.port().unwrap_or_default()
+    );
+    let named = docdb
+        .describe_global_clusters()
+        .global_cluster_identifier("graph-global")
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let ids = named
+        .global_clusters()
+        .iter()
+        .filter_map(|g| g.global_cluster_identifier().map(str::to_string))
+        .collect();
+    let unknown = docdb
+        .describe_global_clusters()
+        .global_cluster_identifier("no-such-global")
+        .send()
+        .await
+        .err()
+        .and_then(|e| e.code().map(str::to_string));
+    Ok((described, ids, unknown))
+}
+
+#[tokio::test]
+async fn documentdb_clusters_and_one_named_global_cluster_are_served_as_aws_serves_them() {
+    let released = MotoServer::start_unpatched().unwrap_or_else(|e| panic!("{e}"));
+    let refused = documentdb_beside_aurora(&released).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("docdb")),
+        "moto as released knows no docdb engine (the gap): {refused:?}"
+    );
+    let (east, west) = (released.config("us-east-1"), released.config("us-west-2"));
+    seed::aurora_global(&east, &west, "other-global", "sg-0a", None, false)
+        .await
+        .expect("a second global database");
+    let listed = Client::new(&east)
+        .describe_global_clusters()
+        .global_cluster_identifier("orders-global")
+        .send()
+        .await
+        .expect("DescribeGlobalClusters");
+    // Every global cluster (DocumentDB's was made before its cluster was refused): moto as
+    // released ignores the name (the gap).
+    assert_eq!(listed.global_clusters().len(), 3);
+    let patched = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (described, ids, unknown) = documentdb_beside_aurora(&patched).await.expect("served");
+    assert_eq!(described, "docdb 5.0.0 port 27017");
+    assert_eq!(ids, ["graph-global"], "only the global cluster asked for");
+    assert_eq!(unknown.as_deref(), Some("GlobalClusterNotFoundFault"));
+}

@@ -7,7 +7,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_shared::context::{Action, ActionStatus};
-use rebound_shared::step::elapsed_ms;
+use rebound_shared::error::AwsError;
+use rebound_shared::plan::GlobalEngine;
+use rebound_shared::step::{elapsed_ms, StepFault};
 
 use crate::decide::{Change, Intent};
 use crate::observe::batch_error;
@@ -57,26 +59,26 @@ impl DatabaseFailover {
     }
 
     /// After a lost answer, the SDK's retry of a global failover or switchover meets
-    /// InvalidGlobalClusterStateFault: Aurora is making the change (`FailoverState` names the
-    /// target) or has made it. Either is the change Rebound asked for, made once.
-    async fn moving_to<E>(
+    /// InvalidGlobalClusterStateFault: the engine is making the change (`FailoverState` names
+    /// the target) or has made it. Either is the change Rebound asked for, made once.
+    async fn moving_to(
         &self,
-        global: &str,
+        (global, engine): (&str, GlobalEngine),
         target: &str,
-        err: &SdkError<E, HttpResponse>,
-        operation: &'static str,
+        err: AwsError,
         action: &mut Action,
-    ) -> Result<(), DatabaseError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let ours = err.code() == Some("InvalidGlobalClusterStateFault")
+    ) -> Result<(), DatabaseError> {
+        let ours = err.code == "InvalidGlobalClusterStateFault"
             && self
-                .global_cluster(global)
+                .global_cluster(engine, global)
                 .await
                 .is_ok_and(|g| g.moving_to.as_deref() == Some(target) || g.writer() == Some(target));
         if !ours {
-            return Err(aws(global, "rds", operation, err));
+            return Err(StepFault::Aws {
+                resource: format!("database {global}"),
+                source: err,
+            }
+            .into());
         }
         found_on_retry(action, "found under way");
         Ok(())
@@ -135,31 +137,11 @@ impl DatabaseFailover {
                     found_on_retry(&mut action, found);
                 }
             }
-            Change::Switchover { global, target } => {
-                let switched = self
-                    .rds
-                    .switchover_global_cluster()
-                    .global_cluster_identifier(global)
-                    .target_db_cluster_identifier(target)
-                    .send()
-                    .await;
-                if let Err(e) = switched {
-                    self.moving_to(global, target, &e, "SwitchoverGlobalCluster", &mut action)
-                        .await?;
-                }
-            }
-            Change::Failover { global, target } => {
-                let failed_over = self
-                    .rds
-                    .failover_global_cluster()
-                    .global_cluster_identifier(global)
-                    .target_db_cluster_identifier(target)
-                    .allow_data_loss(true)
-                    .send()
-                    .await;
-                if let Err(e) = failed_over {
-                    self.moving_to(global, target, &e, "FailoverGlobalCluster", &mut action)
-                        .await?;
+            Change::Switchover { global, target, engine } | Change::Failover { global, target, engine } => {
+                let switchover = matches!(intent.change, Change::Switchover { .. });
+                let moved = self.global_client(*engine).move_writer(global, target, switchover).await;
+                if let Err(e) = moved {
+                    self.moving_to((global, *engine), target, e, &mut action).await?;
                 }
             }
             Change::RestoreToPointInTime {

@@ -1,8 +1,12 @@
-//! The data-loss rule a replica's, a global datastore's and a multi-Region cluster's lag go
-//! through: within the RPO target it is the RPO; beyond it, or unknown, a failover's is put to
-//! an approver when the plan allows, and any other mode refuses it.
+//! The data-loss rule every copy's lag goes through (a replica's, a global database's, a global
+//! datastore's, a multi-Region cluster's): within the RPO target it is the RPO; beyond it, or
+//! unknown, a failover's is put to an approver when the plan allows, and any other mode refuses
+//! it. And the lag as read from a metric's listed series.
 
+use aws_sdk_cloudwatch::types::Metric;
+use chrono::{DateTime, Utc};
 use rebound_shared::context::{Mode, RecoveryContext};
+use rebound_shared::metrics::{last_minutes, metric_datapoints, newest};
 
 use crate::DatabaseError;
 
@@ -51,5 +55,49 @@ pub(crate) fn data_loss_text(lag: Option<f64>, rpo: u64, allowed: bool) -> Strin
         format!("{lag}; the plan allows that loss only with a human's approval, and none was given")
     } else {
         format!("{lag}, and the plan does not allow more data loss")
+    }
+}
+
+/// The newest datapoint of `metric` (milliseconds) into `cluster`, the most behind of its
+/// series. Where a service emits one per source region or shard and its dimension names are not
+/// all documented, the series are found by listing those that name the cluster (ListMetrics),
+/// whatever else they name.
+pub(crate) async fn listed_lag(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    (namespace, metric): (&str, &str),
+    cluster: &str,
+    now: DateTime<Utc>,
+) -> Lag {
+    let mut pages = cloudwatch
+        .list_metrics()
+        .namespace(namespace)
+        .metric_name(metric)
+        .into_paginator()
+        .send();
+    let mut metrics: Vec<(String, Metric)> = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => return Lag::Unknown(rebound_shared::error::from_sdk("cloudwatch", "ListMetrics", &e).to_string()),
+        };
+        for found in page.metrics() {
+            if found.dimensions().iter().any(|d| d.value() == Some(cluster)) {
+                metrics.push((metrics.len().to_string(), found.clone()));
+            }
+        }
+    }
+    if metrics.is_empty() {
+        return Lag::Unknown(format!("no {metric} series names {cluster}"));
+    }
+    match metric_datapoints(cloudwatch, metrics, &last_minutes(now)).await {
+        Ok(found) => found
+            .values()
+            .filter_map(|points| newest(points))
+            .reduce(f64::max)
+            .map_or_else(
+                || Lag::Unknown(format!("no {metric} datapoint in the last 10 minutes")),
+                |ms| Lag::Seconds(ms / 1000.0),
+            ),
+        Err(e) => Lag::Unknown(e.to_string()),
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use rebound_shared::context::{Action, ActionStatus, DisasterType, Mode, RecoveryContext};
 use rebound_shared::error::DRAIN_SECONDS;
 use rebound_shared::objectives::data_loss_acceptable;
-use rebound_shared::plan::Database;
+use rebound_shared::plan::{Database, GlobalEngine};
 pub use rebound_shared::rds::Global;
 use rebound_shared::step::StepFault;
 use serde_json::{json, Value};
@@ -53,10 +53,12 @@ pub enum Change {
     Switchover {
         global: String,
         target: String,
+        engine: GlobalEngine,
     },
     Failover {
         global: String,
         target: String,
+        engine: GlobalEngine,
     },
     RestoreToPointInTime {
         source: String,
@@ -98,7 +100,11 @@ fn within_rpo_or_approved(
 
 /// A failback switches an Aurora global database back only once the primary region's cluster
 /// has caught up: its replication lag known, and within the RPO target.
-fn caught_up(ctx: &RecoveryContext, database: &str, lag: Option<f64>) -> Result<(), DatabaseError> {
+fn caught_up(
+    ctx: &RecoveryContext,
+    (database, engine): (&str, GlobalEngine),
+    lag: Option<f64>,
+) -> Result<(), DatabaseError> {
     let rpo = ctx.plan.objectives.rpo_seconds;
     match lag {
         Some(l) if l <= rpo as f64 => Ok(()),
@@ -108,7 +114,10 @@ fn caught_up(ctx: &RecoveryContext, database: &str, lag: Option<f64>) -> Result<
         )),
         None => Err(precondition(
             database,
-            "not caught up to fail back: the primary region's cluster reports no replication lag (AuroraGlobalDBReplicationLag) in the last 10 minutes",
+            format!(
+                "not caught up to fail back: the primary region's cluster reports no replication lag ({}) in the last 10 minutes",
+                engine.lag_metric().1
+            ),
         )),
     }
 }
@@ -267,6 +276,7 @@ pub fn decide(
         Database::AuroraGlobal {
             identifier,
             target_cluster_arn,
+            engine,
             allow_data_loss,
             isolation_security_group_id,
             ..
@@ -275,6 +285,17 @@ pub fn decide(
                 .globals
                 .get(identifier)
                 .ok_or_else(|| precondition(identifier, "global cluster not found"))?;
+            // The three engines share one endpoint: a plan naming the wrong one would still
+            // find the cluster, and fence and measure it by the wrong engine's rules.
+            if let Some(found) = global.engine.as_deref().filter(|found| !engine.is(found)) {
+                return Err(precondition(
+                    identifier,
+                    format!(
+                        "the global cluster's engine is {found}, the plan's engine is {}",
+                        engine.service()
+                    ),
+                ));
+            }
             let writer = global.writer().map(str::to_string);
             if !global.members.iter().any(|(arn, _)| arn == target_cluster_arn) {
                 return Err(precondition(
@@ -314,7 +335,7 @@ pub fn decide(
             let mut lag = None;
             match ctx.mode {
                 Mode::Switchover => {}
-                Mode::Failback => caught_up(ctx, identifier, observed.global_lags.get(identifier).copied())?,
+                Mode::Failback => caught_up(ctx, (identifier, *engine), observed.global_lags.get(identifier).copied())?,
                 Mode::Failover | Mode::Drill => {
                     lag = observed.global_lags.get(identifier).copied();
                     within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;
@@ -324,11 +345,13 @@ pub fn decide(
                 Change::Switchover {
                     global: identifier.clone(),
                     target: target_cluster_arn.clone(),
+                    engine: *engine,
                 }
             } else {
                 Change::Failover {
                     global: identifier.clone(),
                     target: target_cluster_arn.clone(),
+                    engine: *engine,
                 }
             };
             let mut action = Action::change(

@@ -41,7 +41,8 @@ use serde_json::Value;
 
 use crate::data_loss::data_loss_text;
 use crate::decide::{decide, global_progress, instance_progress, Change, Intent, Progress};
-use rebound_shared::rds::{self, OldWriter};
+use crate::observe::global_engine;
+use rebound_shared::rds::{self, GlobalClients, OldWriter};
 
 /// How many databases are inspected or changed at once.
 const CONCURRENCY: usize = 4;
@@ -124,6 +125,9 @@ pub struct DatabaseFailover {
     /// application moves to.
     pub memorydb: aws_sdk_memorydb::Client,
     pub primary_memorydb: aws_sdk_memorydb::Client,
+    /// DocumentDB and Neptune global databases' clients (Aurora's is `rds`).
+    pub globals: GlobalClients,
+    pub primary_globals: GlobalClients,
 }
 
 impl DatabaseFailover {
@@ -139,6 +143,8 @@ impl DatabaseFailover {
             primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
             memorydb: aws_sdk_memorydb::Client::new(&regions.recovery),
             primary_memorydb: aws_sdk_memorydb::Client::new(&regions.primary),
+            globals: GlobalClients::new(&regions.recovery),
+            primary_globals: GlobalClients::new(&regions.primary),
         }
     }
 
@@ -155,6 +161,8 @@ impl DatabaseFailover {
             primary_elasticache: self.primary_elasticache.clone(),
             memorydb: self.primary_memorydb.clone(),
             primary_memorydb: self.primary_memorydb.clone(),
+            globals: self.primary_globals.clone(),
+            primary_globals: self.primary_globals.clone(),
         }
     }
 
@@ -331,7 +339,7 @@ impl DatabaseFailover {
     async fn lift_fences(&self, intents: &[Intent], dry_run: bool) -> Result<Vec<Action>, DatabaseError> {
         let mut lifted = Vec::new();
         for intent in intents {
-            let Change::Switchover { global, target } = &intent.change else {
+            let Change::Switchover { global, target, .. } = &intent.change else {
                 continue;
             };
             let state = rds::writers::old_writer(&self.rds, target, intent.isolation.as_deref()).await;
@@ -378,7 +386,7 @@ impl DatabaseFailover {
             let id = action.resource.clone();
             let progress = if action.operation.ends_with("GlobalCluster") {
                 let target = action.after["writer"].as_str().unwrap_or_default().to_string();
-                global_progress(&self.global_cluster(&id).await?, &target)
+                global_progress(&self.global_cluster(global_engine(ctx, &id), &id).await?, &target)
             } else {
                 instance_progress(instances.get(&rds::reads::key(&id)))
             };

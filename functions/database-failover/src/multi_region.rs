@@ -6,16 +6,14 @@
 //! cluster). That lag is the RPO and goes through the replicas' data-loss rule. Read and
 //! decided with the databases, before any change.
 
-use aws_sdk_cloudwatch::types::Metric;
 use chrono::{DateTime, Utc};
 use rebound_shared::context::{Action, RecoveryContext};
 use rebound_shared::datastores::describe_multi_region;
-use rebound_shared::metrics::{last_minutes, metric_datapoints, newest};
 use rebound_shared::plan::{MultiRegion, MultiRegionCluster, Regional};
 use rebound_shared::step::{towards_recovery, StepFault};
 use serde_json::json;
 
-use crate::data_loss::{within_rpo, Lag};
+use crate::data_loss::{listed_lag, within_rpo, Lag};
 use crate::{DatabaseError, DatabaseFailover};
 
 /// The operation a multi-Region cluster's action carries: the application writes to the
@@ -96,7 +94,7 @@ impl DatabaseFailover {
                     source,
                 })?;
             let lag = match standing(found.as_ref(), region, name) {
-                Ok(_) => self.multi_region_lag(name, now).await,
+                Ok(_) => listed_lag(&self.cloudwatch, ("AWS/MemoryDB", LAG_METRIC), name, now).await,
                 Err(_) => Lag::Unknown("not read".into()),
             };
             let seconds = decide(ctx, cluster, found.as_ref(), &lag)?;
@@ -122,47 +120,6 @@ impl DatabaseFailover {
             actions.push(action);
         }
         Ok((actions, rpo))
-    }
-
-    /// The newest `MultiRegionClusterReplicationLag` into regional cluster `cluster`, the most
-    /// behind of its series. MemoryDB emits one per source region and shard; the series are
-    /// found by listing those that name the cluster (ListMetrics), whatever else they name.
-    async fn multi_region_lag(&self, cluster: &str, now: DateTime<Utc>) -> Lag {
-        let mut pages = self
-            .cloudwatch
-            .list_metrics()
-            .namespace("AWS/MemoryDB")
-            .metric_name(LAG_METRIC)
-            .into_paginator()
-            .send();
-        let mut metrics: Vec<(String, Metric)> = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(page) => page,
-                Err(e) => {
-                    return Lag::Unknown(rebound_shared::error::from_sdk("cloudwatch", "ListMetrics", &e).to_string())
-                }
-            };
-            for metric in page.metrics() {
-                if metric.dimensions().iter().any(|d| d.value() == Some(cluster)) {
-                    metrics.push((metrics.len().to_string(), metric.clone()));
-                }
-            }
-        }
-        if metrics.is_empty() {
-            return Lag::Unknown(format!("no {LAG_METRIC} series names {cluster}"));
-        }
-        match metric_datapoints(&self.cloudwatch, metrics, &last_minutes(now)).await {
-            Ok(found) => found
-                .values()
-                .filter_map(|points| newest(points))
-                .reduce(f64::max)
-                .map_or_else(
-                    || Lag::Unknown(format!("no {LAG_METRIC} datapoint in the last 10 minutes")),
-                    |ms| Lag::Seconds(ms / 1000.0),
-                ),
-            Err(e) => Lag::Unknown(e.to_string()),
-        }
     }
 }
 

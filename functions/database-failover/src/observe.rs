@@ -6,10 +6,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use rebound_shared::context::{Mode, RecoveryContext};
 use rebound_shared::error::AwsError;
-use rebound_shared::plan::Database;
-use rebound_shared::rds::{self, reads, Global};
+use rebound_shared::plan::{Database, GlobalEngine};
+use rebound_shared::rds::{reads, Global, GlobalClient};
 use rebound_shared::step::StepFault;
 
+use crate::data_loss::{listed_lag, Lag};
 use crate::decide::precondition;
 use crate::observed::{Instance, Observed};
 use crate::{aws, DatabaseError, DatabaseFailover};
@@ -72,26 +73,18 @@ impl DatabaseFailover {
                 Database::AuroraGlobal {
                     identifier,
                     target_cluster_arn,
+                    engine,
                     ..
                 } => {
                     // Not there: the decision says so.
-                    let Some(global) = self.read_global(identifier).await? else {
+                    let Some(global) = self.read_global(*engine, identifier).await? else {
                         continue;
                     };
                     // A failover loses what replication had not shipped: its lag is the RPO.
                     if ctx.mode != Mode::Switchover && global.writer() != Some(target_cluster_arn.as_str()) {
                         let cluster = target_cluster_arn.rsplit(':').next().unwrap_or(target_cluster_arn);
-                        let lag = reads::newest_metrics(
-                            &self.cloudwatch,
-                            "AuroraGlobalDBReplicationLag",
-                            "DBClusterIdentifier",
-                            &[cluster],
-                            now,
-                        )
-                        .await
-                        .map_err(|source| batch_error(&[identifier], source))?;
-                        if let Some(ms) = lag.get(cluster) {
-                            observed.global_lags.insert(identifier.clone(), ms / 1000.0);
+                        if let Some(seconds) = self.global_lag(*engine, identifier, cluster, now).await? {
+                            observed.global_lags.insert(identifier.clone(), seconds);
                         }
                     }
                     observed.globals.insert(identifier.clone(), global);
@@ -139,19 +132,63 @@ impl DatabaseFailover {
         }))
     }
 
+    /// How far `cluster`, a secondary of global database `id`, is behind, in seconds: None
+    /// without a datapoint in the last ten minutes. Aurora's metric has one dimension; DocumentDB
+    /// and Neptune name the source region too, so their series are found by listing.
+    async fn global_lag(
+        &self,
+        engine: GlobalEngine,
+        id: &str,
+        cluster: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<f64>, DatabaseError> {
+        let (namespace, metric) = engine.lag_metric();
+        if engine.is_aurora() {
+            let lag = reads::newest_metrics(&self.cloudwatch, metric, "DBClusterIdentifier", &[cluster], now)
+                .await
+                .map_err(|source| batch_error(&[id], source))?;
+            return Ok(lag.get(cluster).map(|ms| ms / 1000.0));
+        }
+        match listed_lag(&self.cloudwatch, (namespace, metric), cluster, now).await {
+            Lag::Seconds(s) => Ok(Some(s)),
+            Lag::Unknown(why) => {
+                tracing::warn!(database = id, cluster, "{why}");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The client that acts on a global database of `engine` in this step's region.
+    pub(crate) fn global_client(&self, engine: GlobalEngine) -> GlobalClient<'_> {
+        self.globals.client(&self.rds, engine)
+    }
+
     /// A global database, if it exists.
-    async fn read_global(&self, id: &str) -> Result<Option<Global>, DatabaseError> {
-        rds::global_cluster(&self.rds, id)
+    async fn read_global(&self, engine: GlobalEngine, id: &str) -> Result<Option<Global>, DatabaseError> {
+        self.global_client(engine)
+            .read(id)
             .await
             .map_err(|source| batch_error(&[id], source))
     }
 
     /// The global database being failed over or switched over, which must exist.
-    pub(crate) async fn global_cluster(&self, id: &str) -> Result<Global, DatabaseError> {
-        self.read_global(id)
+    pub(crate) async fn global_cluster(&self, engine: GlobalEngine, id: &str) -> Result<Global, DatabaseError> {
+        self.read_global(engine, id)
             .await?
             .ok_or_else(|| precondition(id, "global cluster not found"))
     }
+}
+
+/// The engine of the plan's global database `id`.
+pub(crate) fn global_engine(ctx: &RecoveryContext, id: &str) -> GlobalEngine {
+    ctx.plan
+        .databases
+        .iter()
+        .find_map(|db| match db {
+            Database::AuroraGlobal { identifier, engine, .. } if identifier == id => Some(*engine),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// A failed read of many databases at once names them (the first few).

@@ -7,12 +7,13 @@ use std::time::Instant;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use rebound_shared::context::{Action, ActionStatus, RecoveryContext, Step, StepResult};
-use rebound_shared::plan::{Database, Replica};
+use rebound_shared::plan::{Database, GlobalEngine, Replica};
 use rebound_shared::rds::{self, reads, writers::within_reach};
 use rebound_shared::step::{within_deadline, StepFault};
 
 mod create;
 
+use crate::decide::precondition;
 use crate::observed::Instance;
 use crate::reprotect::{self, Build, GlobalSides, ADD_TABLE_REPLICA, CREATE_REPLICA, GLOBAL_MEMBER};
 use crate::{for_failback, DatabaseError, DatabaseFailover};
@@ -65,6 +66,22 @@ impl DatabaseFailover {
                         &there,
                     )?;
                     decided.push((action, create.map(Build::Replica)));
+                }
+                (
+                    Database::AuroraGlobal {
+                        identifier,
+                        engine: other @ (GlobalEngine::Docdb | GlobalEngine::Neptune),
+                        ..
+                    },
+                    _,
+                ) => {
+                    return Err(precondition(
+                        identifier,
+                        format!(
+                            "rebound reprotect rebuilds Aurora secondary clusters only; add the primary region's {} cluster to the global cluster by hand",
+                            other.service()
+                        ),
+                    ))
                 }
                 (
                     Database::AuroraGlobal {
@@ -233,7 +250,7 @@ impl DatabaseFailover {
                 GLOBAL_MEMBER => {
                     let global = name.split(" member ").next().unwrap_or_default().to_string();
                     let failback = name.split(" member ").nth(1).unwrap_or_default();
-                    let read = self.global_cluster(&global).await?;
+                    let read = self.global_cluster(GlobalEngine::Aurora, &global).await?;
                     if reprotect::member_settled(&read, failback) {
                         action.status = ActionStatus::Done;
                         action.after = serde_json::json!({"member": true, "writer": read.writer()});

@@ -7,7 +7,7 @@ use futures_util::{stream, StreamExt};
 use rebound_shared::context::{Check, RecoveryContext};
 use rebound_shared::plan::Database;
 use rebound_shared::rds::writers::{old_writer, writer_states};
-use rebound_shared::rds::{self, instance_name, writer_region, OldWriter};
+use rebound_shared::rds::{self, instance_name, writer_region, GlobalClient, GlobalClients, OldWriter};
 
 use crate::{check, RecoveryValidator, READ_CONCURRENCY};
 
@@ -17,7 +17,7 @@ impl RecoveryValidator {
     pub(crate) async fn database_checks(
         &self,
         ctx: &RecoveryContext,
-        acting: &aws_sdk_rds::Client,
+        (acting, globals): (&aws_sdk_rds::Client, &GlobalClients),
         dbs: &[Database],
     ) -> Vec<Check> {
         // Futures collected first: a closure inside the stream would make it !Send.
@@ -27,8 +27,13 @@ impl RecoveryValidator {
                 Database::AuroraGlobal {
                     identifier,
                     target_cluster_arn,
+                    engine,
                     ..
-                } => Some(global_check(acting, identifier, target_cluster_arn)),
+                } => Some(global_check(
+                    (acting, globals.client(acting, *engine)),
+                    identifier,
+                    target_cluster_arn,
+                )),
                 _ => None,
             })
             .collect();
@@ -150,13 +155,14 @@ fn database_check(id: &str, db: &Writable) -> Check {
     }
 }
 
-/// The global database's writer is the target cluster, and it takes writes: a cluster whose
-/// own DB cluster parameter group holds the engine's read-only setting (a fence left from an
+/// The global database's writer is the target cluster (as its engine's API says), and it takes
+/// writes: its cluster is read through RDS's DescribeDBClusters, the same operation on the same
+/// endpoint for the three engines. A cluster whose own DB cluster parameter group holds the engine's read-only setting (a fence left from an
 /// earlier failover) would refuse every write.
-async fn global_check(acting: &aws_sdk_rds::Client, id: &str, target: &str) -> Check {
+async fn global_check((acting, engine): (&aws_sdk_rds::Client, GlobalClient<'_>), id: &str, target: &str) -> Check {
     let label = format!("database {id}");
     let name = instance_name(target);
-    match rds::global_cluster(acting, id).await {
+    match engine.read(id).await {
         Ok(Some(global)) if global.writer() == Some(target) => match old_writer(acting, target, None).await {
             OldWriter::Writable { .. } => check(label, true, format!("{name} is the writer")),
             OldWriter::ReadOnly { group, parameter } => check(

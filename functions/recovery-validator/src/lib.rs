@@ -44,6 +44,7 @@ use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::error::ErrorKind;
 use rebound_shared::event_streams::EventStreams;
 use rebound_shared::global_tables::GlobalTables;
+use rebound_shared::rds::GlobalClients;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
 use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan};
 use rebound_shared::step::{
@@ -103,6 +104,9 @@ pub struct RecoveryValidator {
     pub rds: aws_sdk_rds::Client,
     /// The primary's RDS: a failback's writers are there.
     pub primary_rds: aws_sdk_rds::Client,
+    /// DocumentDB and Neptune global databases' clients, per side (Aurora's is the RDS one).
+    pub globals: GlobalClients,
+    pub primary_globals: GlobalClients,
     pub services: Capacities,
     pub http: reqwest::Client,
     /// Where the application reads its writers' endpoints from.
@@ -137,6 +141,8 @@ impl RecoveryValidator {
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
+            globals: GlobalClients::new(&regions.recovery),
+            primary_globals: GlobalClients::new(&regions.primary),
             services: Capacities::new(&regions.recovery),
             tables: GlobalTables::new(regions),
             streams: EventStreams::new(regions),
@@ -325,18 +331,18 @@ impl RecoveryValidator {
             records.push(self.record_check(&ctx.plan, record, to_recovery, &zones, &gates, &controls));
         }
         // After a failback the writers are the failback replicas, in the primary region.
-        let (acting, region, plan) = if to_recovery {
-            (&self.rds, &ctx.plan.recovery_region, Some(ctx.plan.clone()))
+        let (acting, globals, region, plan) = if to_recovery {
+            (&self.rds, &self.globals, &ctx.plan.recovery_region, Some(ctx.plan.clone()))
         } else {
             match ctx.plan.for_failback() {
-                Ok(plan) => (&self.primary_rds, &ctx.plan.primary_region, Some(plan)),
+                Ok(plan) => (&self.primary_rds, &self.primary_globals, &ctx.plan.primary_region, Some(plan)),
                 Err(e) => {
                     checks.push(check(
                         "databases".into(),
                         false,
                         format!("database {}: {}", e.database, e.reason),
                     ));
-                    (&self.primary_rds, &ctx.plan.primary_region, None)
+                    (&self.primary_rds, &self.primary_globals, &ctx.plan.primary_region, None)
                 }
             }
         };
@@ -367,7 +373,7 @@ impl RecoveryValidator {
         let (p, r, d, e, t, s) = futures_util::join!(
             stream::iter(probes).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
             stream::iter(records).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
-            self.database_checks(ctx, acting, &dbs),
+            self.database_checks(ctx, (acting, globals), &dbs),
             endpoints,
             tables,
             self.service_checks(ctx, &scope)

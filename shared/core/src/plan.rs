@@ -32,7 +32,7 @@ mod tables;
 
 pub use actions::{ActionOutcome, ActionOutcomes, ActionPoint, ActionsByPoint, CustomAction, MAX_ACTION_SECONDS};
 pub use check::check_plan;
-pub use databases::{Database, NoFailback, Reprotect};
+pub use databases::{Database, GlobalEngine, NoFailback, Reprotect};
 pub use datastores::{writer_after, Datastore, GlobalDatastore, Member, MultiRegion, MultiRegionCluster, Regional};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};
 pub use endpoints::{same_host, secret_host, secret_with_host, WriterEndpoint, DEFAULT_SECRET_FIELD};

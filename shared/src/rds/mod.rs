@@ -1,7 +1,8 @@
 //! RDS as database-failover and the validator read it: instances, parameter groups and metrics
-//! in batches (`reads`), writers as they are and how each could be fenced (`writers`), Aurora
-//! global databases, and clients for the region an old writer lives in.
+//! in batches (`reads`), writers as they are and how each could be fenced (`writers`), global
+//! databases of each engine (`global`), and clients for the region an old writer lives in.
 
+pub mod global;
 pub mod reads;
 pub mod writers;
 
@@ -10,57 +11,8 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use rebound_core::context::RecoveryContext;
 
-use crate::error::AwsError;
+pub use global::{global_cluster, Global, GlobalClient, GlobalClients};
 pub use writers::{instance_name, is_cluster, writer_region, OldWriter};
-
-/// An Aurora global database: its members as (cluster ARN, is writer), and whether it is available.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Global {
-    pub members: Vec<(String, bool)>,
-    pub available: bool,
-    /// The cluster a failover or switchover under way is promoting (`FailoverState`'s
-    /// `ToDbClusterArn`, while its status is `pending`, `failing-over` or `switching-over`).
-    pub moving_to: Option<String>,
-    /// Its engine and version: a secondary cluster added to it has the same.
-    pub engine: Option<String>,
-    pub engine_version: Option<String>,
-}
-
-impl Global {
-    pub fn writer(&self) -> Option<&str> {
-        self.members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.as_str())
-    }
-}
-
-/// One `DescribeGlobalClusters`: the global database, or None where it does not exist.
-pub async fn global_cluster(rds: &aws_sdk_rds::Client, id: &str) -> Result<Option<Global>, AwsError> {
-    let out = rds
-        .describe_global_clusters()
-        .global_cluster_identifier(id)
-        .send()
-        .await
-        .map_err(|e| crate::error::from_sdk("rds", "DescribeGlobalClusters", &e))?;
-    Ok(out.global_clusters().first().map(|cluster| Global {
-        members: cluster
-            .global_cluster_members()
-            .iter()
-            .map(|m| {
-                (
-                    m.db_cluster_arn().unwrap_or_default().to_string(),
-                    m.is_writer().unwrap_or(false),
-                )
-            })
-            .collect(),
-        available: cluster.status() == Some("available"),
-        moving_to: cluster
-            .failover_state()
-            .filter(|f| f.status().is_some_and(|s| s.as_str() != "cancelling"))
-            .and_then(|f| f.to_db_cluster_arn())
-            .map(str::to_string),
-        engine: cluster.engine().map(str::to_string),
-        engine_version: cluster.engine_version().map(str::to_string),
-    }))
-}
 
 /// A client like `rds`, for the region where an old writer lives: that region may be the failed
 /// one, so its calls are best effort (`aws::best_effort_timeouts`).

@@ -24,6 +24,7 @@ from botocore.session import get_session
 from moto.core.responses import ActionResult, EmptyResult
 from moto.rds.exceptions import DBClusterSnapshotAlreadyExistsError, RDSClientError
 from moto.rds.models import DBCluster, RDSBackend
+from moto.rds.utils import ClusterEngine
 from moto.rds.responses import RDSResponse
 from moto.autoscaling.models import FakeAutoScalingGroup
 from moto.awslambda.exceptions import LambdaClientError
@@ -505,6 +506,60 @@ def failover_global_cluster(self):
 # from AuroraGlobalDBReplicationLag first); the time each takes is.
 RDSResponse.switchover_global_cluster = switchover_global_cluster
 RDSResponse.failover_global_cluster = failover_global_cluster
+
+# RDS API Reference (DocumentDB's and Neptune's are the same operation), DescribeGlobalClusters,
+# GlobalClusterIdentifier: "If this parameter is specified, information from only the specific
+# DB cluster is returned"; one that does not exist is GlobalClusterNotFoundFault. moto
+# 5.2.5 ignores it and lists every global cluster.
+_describe_global_clusters = RDSResponse.describe_global_clusters
+
+
+def describe_global_clusters(self):
+    wanted = self.params.get("GlobalClusterIdentifier")
+    if not wanted:
+        return _describe_global_clusters(self)
+    found = next(
+        (
+            cluster
+            for key, cluster in self.global_backend.global_clusters.items()
+            if wanted in (key, cluster.global_cluster_arn)
+        ),
+        None,
+    )
+    if found is None:
+        raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {wanted} not found.")
+    return ActionResult({"GlobalClusters": [found]})
+
+
+RDSResponse.describe_global_clusters = describe_global_clusters
+
+# Amazon DocumentDB's management API is RDS's: the same endpoint (rds.REGION.amazonaws.com),
+# signing name and API version (2014-10-31), so moto's RDS backend serves its calls. moto 5.2.5
+# knows no "docdb" cluster engine (InvalidParameterValue). Admitted here with DocumentDB's
+# defaults (Developer Guide: port 27017; engine version 5.0.0, DB cluster parameter group
+# default.docdb5.0); the rest of a cluster is as moto keeps any other.
+_cluster_engines = ClusterEngine.list_cluster_engines.__func__
+ClusterEngine.list_cluster_engines = classmethod(lambda cls: sorted(_cluster_engines(cls) + ["docdb"]))
+_default_engine_version = DBCluster.default_engine_version
+_default_port = DBCluster.default_port
+_default_allocated_storage = DBCluster.default_allocated_storage
+DBCluster.default_engine_version = staticmethod(
+    lambda engine: "5.0.0" if engine == "docdb" else _default_engine_version(engine)
+)
+DBCluster.default_port = staticmethod(lambda engine: 27017 if engine == "docdb" else _default_port(engine))
+DBCluster.default_allocated_storage = staticmethod(
+    lambda engine, storage_type: 1 if engine == "docdb" else _default_allocated_storage(engine, storage_type)
+)
+_db_cluster_init = DBCluster.__init__
+
+
+def db_cluster_init(self, *args, **kwargs):
+    _db_cluster_init(self, *args, **kwargs)
+    if self.engine == "docdb" and not kwargs.get("db_cluster_parameter_group_name"):
+        self.parameter_group = "default.docdb5.0"
+
+
+DBCluster.__init__ = db_cluster_init
 
 _create_health_check = Route53Response.create_health_check
 _health_check_config = Route53HealthCheck.health_check_config.fget

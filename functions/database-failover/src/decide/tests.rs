@@ -202,11 +202,31 @@ fn aurora() -> Database {
     Database::AuroraGlobal {
         identifier: "orders-global".into(),
         target_cluster_arn: WEST.into(),
+        engine: GlobalEngine::Aurora,
         allow_data_loss: true,
         isolation_security_group_id: None,
         failback_cluster_arn: None,
         reprotect: None,
     }
+}
+
+#[test]
+fn a_global_cluster_of_another_engine_than_the_plans_is_refused_naming_both() {
+    let mut docdb = aurora();
+    if let Database::AuroraGlobal { engine, .. } = &mut docdb {
+        *engine = GlobalEngine::Docdb;
+    }
+    let mut observed = global(EAST, Some(0.8));
+    if let Some(g) = observed.globals.get_mut("orders-global") {
+        g.engine = Some("aurora-mysql".into());
+    }
+    let refused = kind(decide(&context("failover"), &docdb, &observed, now()));
+    assert_eq!(
+        refused,
+        "precondition: the global cluster's engine is aurora-mysql, the plan's engine is docdb"
+    );
+    // Aurora's engines are each Aurora.
+    assert!(decide(&context("failover"), &aurora(), &observed, now()).is_ok());
 }
 
 fn global(writer: &str, lag: Option<f64>) -> Observed {
@@ -233,7 +253,8 @@ fn a_global_database_fails_over_switches_over_or_is_already_there() {
         failover.change,
         Change::Failover {
             global: "orders-global".into(),
-            target: WEST.into()
+            target: WEST.into(),
+            engine: GlobalEngine::Aurora,
         }
     );
     assert_eq!(

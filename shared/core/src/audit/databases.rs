@@ -68,9 +68,12 @@ pub(super) fn databases(f: &mut Found) {
             }
             Database::AuroraGlobal {
                 isolation_security_group_id,
+                engine,
                 ..
             } => {
-                // The old writer cluster, read and fenced where it lives: best effort.
+                // The old writer cluster, read and fenced where it lives: best effort. DocumentDB
+                // and Neptune share RDS's endpoint and `rds:` actions; they have no read-only
+                // parameter, so their fence is the isolation security group alone.
                 f.add(
                     "StartDatabaseFailover",
                     "rds:DescribeDBClusters",
@@ -78,13 +81,15 @@ pub(super) fn databases(f: &mut Found) {
                     Plane::Control,
                     false,
                 );
-                f.add(
-                    "StartDatabaseFailover",
-                    "rds:ModifyDBClusterParameterGroup",
-                    primary,
-                    Plane::Control,
-                    false,
-                );
+                if engine.is_aurora() {
+                    f.add(
+                        "StartDatabaseFailover",
+                        "rds:ModifyDBClusterParameterGroup",
+                        primary,
+                        Plane::Control,
+                        false,
+                    );
+                }
                 if isolation_security_group_id.is_some() {
                     f.add(
                         "StartDatabaseFailover",
@@ -108,6 +113,16 @@ pub(super) fn databases(f: &mut Found) {
                     Plane::Control,
                     true,
                 );
+                if !engine.is_aurora() {
+                    // Their lag series are listed before they are read.
+                    f.add(
+                        "StartDatabaseFailover",
+                        "cloudwatch:ListMetrics",
+                        recovery,
+                        Plane::Data,
+                        true,
+                    );
+                }
             }
             Database::PointInTimeRestore { .. } => {
                 f.add(

@@ -277,6 +277,7 @@ const AURORA_GLOBAL_FIELDS: &[&str] = &[
     "kind",
     "identifier",
     "targetClusterArn",
+    "engine",
     "allowDataLoss",
     "isolationSecurityGroupId",
     "failbackClusterArn",
@@ -332,6 +333,15 @@ fn check_databases(
                 c.string(&path, d, "sourceIdentifier", true);
             }
             Some("auroraGlobal") => {
+                let engine = c.one_of(&path, d, "engine", false, &["aurora", "docdb", "neptune"]);
+                if engine.is_some_and(|e| e != "aurora") && d.contains_key("reprotect") {
+                    // rebuild.rs creates Aurora clusters: their engine, instance and
+                    // parameter-group rules are Aurora's.
+                    c.report(
+                        &format!("{path}.reprotect"),
+                        "rebound reprotect rebuilds Aurora secondary clusters only; add the primary region's cluster to the global cluster by hand",
+                    );
+                }
                 cluster_arn(c, &path, d, "targetClusterArn", true, recovery_region, "recoveryRegion");
                 cluster_arn(
                     c,

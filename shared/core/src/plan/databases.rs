@@ -32,10 +32,13 @@ pub enum Database {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reprotect: Option<Reprotect>,
     },
-    /// An Aurora global database: switchover (no data loss) or failover to the recovery cluster.
+    /// A global database: switchover (no data loss) or failover to the recovery cluster. Aurora's
+    /// unless `engine` names Amazon DocumentDB's or Neptune's.
     AuroraGlobal {
         identifier: String,
         target_cluster_arn: String,
+        #[serde(default, skip_serializing_if = "GlobalEngine::is_aurora")]
+        engine: GlobalEngine,
         #[serde(default)]
         allow_data_loss: bool,
         /// A security group in the old writer cluster's VPC that admits nothing: in a
@@ -64,6 +67,55 @@ pub enum Database {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instance_class: Option<String>,
     },
+}
+
+/// The engine of a global database. Amazon DocumentDB and Neptune have Aurora's global-cluster
+/// API (the same operations on the same `rds.REGION` endpoint, under `rds:` IAM actions), each
+/// through its own SDK client, and each reports its replication lag under its own metric.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GlobalEngine {
+    #[default]
+    Aurora,
+    Docdb,
+    Neptune,
+}
+
+impl GlobalEngine {
+    pub fn is_aurora(&self) -> bool {
+        *self == GlobalEngine::Aurora
+    }
+
+    /// Whether a global cluster's `Engine` (as DescribeGlobalClusters gives it) is this one's.
+    pub fn is(&self, engine: &str) -> bool {
+        match self {
+            GlobalEngine::Aurora => engine.starts_with("aurora"),
+            GlobalEngine::Docdb => engine == "docdb",
+            GlobalEngine::Neptune => engine == "neptune",
+        }
+    }
+
+    /// The SDK (and the service name errors and the audit give) that acts on it.
+    pub fn service(&self) -> &'static str {
+        match self {
+            GlobalEngine::Aurora => "rds",
+            GlobalEngine::Docdb => "docdb",
+            GlobalEngine::Neptune => "neptune",
+        }
+    }
+
+    /// How far a secondary cluster is behind, in milliseconds: `(namespace, metric)`. Aurora's
+    /// is read by its one dimension, DBClusterIdentifier; DocumentDB's (Developer Guide,
+    /// "Monitoring Amazon DocumentDB global clusters") and Neptune's (User Guide, "Monitoring
+    /// your Amazon Neptune global database", dimensions DBClusterIdentifier and SourceRegion)
+    /// from every series that names the cluster.
+    pub fn lag_metric(&self) -> (&'static str, &'static str) {
+        match self {
+            GlobalEngine::Aurora => ("AWS/RDS", "AuroraGlobalDBReplicationLag"),
+            GlobalEngine::Docdb => ("AWS/DocDB", "GlobalClusterReplicationLag"),
+            GlobalEngine::Neptune => ("AWS/Neptune", "GlobalDbProgressLag"),
+        }
+    }
 }
 
 /// What `rebound reprotect` gives a failback replica (or an Aurora secondary cluster and its
@@ -152,12 +204,14 @@ impl RecoveryPlan {
                 }),
                 Database::AuroraGlobal {
                     identifier,
+                    engine,
                     failback_cluster_arn: Some(back),
                     isolation_security_group_id,
                     ..
                 } => Ok(Database::AuroraGlobal {
                     identifier: identifier.clone(),
                     target_cluster_arn: back.clone(),
+                    engine: *engine,
                     allow_data_loss: false,
                     // The group a failover may have isolated the cluster switched back to on.
                     isolation_security_group_id: isolation_security_group_id.clone(),

@@ -203,6 +203,81 @@ pub async fn aurora_global(
     Ok((writer, target))
 }
 
+/// A DocumentDB (`docdb`) or Neptune (`neptune`) global database seeded through the engine's
+/// own SDK client: `{global}-east` in `primary` (its writer) and `{global}-west` in `recovery`,
+/// both on `security_group`; the secondary `lag_ms` behind where given, as the engine reports it
+/// (one series per source region: DBClusterIdentifier and SourceRegion). Returns (writer ARN,
+/// secondary ARN).
+pub async fn engine_global(
+    (primary, recovery): (&SdkConfig, &SdkConfig),
+    engine: &str,
+    global: &str,
+    security_group: &str,
+    lag_ms: Option<f64>,
+) -> Result<(String, String), String> {
+    // The two SDKs have the same calls; only their types differ.
+    macro_rules! seed_with {
+        ($client:path, $version:expr) => {{
+            <$client>::new(primary)
+                .create_global_cluster()
+                .global_cluster_identifier(global)
+                .engine(engine)
+                .engine_version($version)
+                .send()
+                .await
+                .map_err(|e| format!("CreateGlobalCluster: {e:?}"))?;
+            let mut arns = Vec::new();
+            for (config, side) in [(primary, "east"), (recovery, "west")] {
+                let out = <$client>::new(config)
+                    .create_db_cluster()
+                    .db_cluster_identifier(format!("{global}-{side}"))
+                    .engine(engine)
+                    .engine_version($version)
+                    .global_cluster_identifier(global)
+                    .master_username("admin")
+                    .master_user_password("not-a-real-password")
+                    .vpc_security_group_ids(security_group)
+                    .send()
+                    .await
+                    .map_err(|e| format!("CreateDBCluster: {e:?}"))?;
+                let arn = out
+                    .db_cluster()
+                    .and_then(|c| c.db_cluster_arn())
+                    .ok_or("CreateDBCluster: no ARN")?;
+                arns.push(arn.to_string());
+            }
+            arns
+        }};
+    }
+    let (mut arns, namespace, lag_metric) = match engine {
+        "docdb" => (
+            seed_with!(aws_sdk_docdb::Client, "5.0.0"),
+            "AWS/DocDB",
+            "GlobalClusterReplicationLag",
+        ),
+        "neptune" => (
+            seed_with!(aws_sdk_neptune::Client, "1.3.2.1"),
+            "AWS/Neptune",
+            "GlobalDbProgressLag",
+        ),
+        other => return Err(format!("engine_global: no engine {other}")),
+    };
+    if let Some(lag_ms) = lag_ms {
+        let source = primary.region().map(|r| r.to_string()).unwrap_or_default();
+        metric(
+            recovery,
+            namespace,
+            lag_metric,
+            &[("DBClusterIdentifier", &format!("{global}-west")), ("SourceRegion", &source)],
+            lag_ms,
+        )
+        .await?;
+    }
+    let target = arns.pop().ok_or("no secondary")?;
+    let writer = arns.pop().ok_or("no writer")?;
+    Ok((writer, target))
+}
+
 /// The places the application reads its writer's host from, each holding `host` where `config`
 /// points: an SSM parameter, a secret (a JSON object with `host` beside the credentials) and,
 /// when `cname` (zone, name) is given, a CNAME.

@@ -1,0 +1,152 @@
+//! Global databases (Aurora, Amazon DocumentDB, Neptune): read, and their writer moved, each
+//! through its engine's own SDK client. The three APIs have one shape (the same operations,
+//! fields and errors), so each call is written once and made with whichever client the engine
+//! has.
+
+use aws_config::SdkConfig;
+use rebound_core::plan::GlobalEngine;
+
+use crate::error::{from_sdk, AwsError};
+
+/// A global database: its members as (cluster ARN, is writer), and whether it is available.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Global {
+    pub members: Vec<(String, bool)>,
+    pub available: bool,
+    /// The cluster a failover or switchover under way is promoting (`FailoverState`'s
+    /// `ToDbClusterArn`, while its status is `pending`, `failing-over` or `switching-over`).
+    pub moving_to: Option<String>,
+    /// Its engine and version: a secondary cluster added to it has the same.
+    pub engine: Option<String>,
+    pub engine_version: Option<String>,
+}
+
+impl Global {
+    pub fn writer(&self) -> Option<&str> {
+        self.members.iter().find(|(_, w)| *w).map(|(arn, _)| arn.as_str())
+    }
+}
+
+/// The DocumentDB and Neptune clients of one region (Aurora's is the RDS client a step already
+/// holds).
+#[derive(Debug, Clone)]
+pub struct GlobalClients {
+    pub docdb: aws_sdk_docdb::Client,
+    pub neptune: aws_sdk_neptune::Client,
+}
+
+impl GlobalClients {
+    pub fn new(config: &SdkConfig) -> Self {
+        GlobalClients {
+            docdb: aws_sdk_docdb::Client::new(config),
+            neptune: aws_sdk_neptune::Client::new(config),
+        }
+    }
+
+    /// The client that acts on a global database of `engine`, `rds` for Aurora's.
+    pub fn client<'a>(&'a self, rds: &'a aws_sdk_rds::Client, engine: GlobalEngine) -> GlobalClient<'a> {
+        match engine {
+            GlobalEngine::Aurora => GlobalClient::Aurora(rds),
+            GlobalEngine::Docdb => GlobalClient::Docdb(&self.docdb),
+            GlobalEngine::Neptune => GlobalClient::Neptune(&self.neptune),
+        }
+    }
+}
+
+/// One engine's client.
+#[derive(Debug, Clone, Copy)]
+pub enum GlobalClient<'a> {
+    Aurora(&'a aws_sdk_rds::Client),
+    Docdb(&'a aws_sdk_docdb::Client),
+    Neptune(&'a aws_sdk_neptune::Client),
+}
+
+/// `$body` once per engine, with `$client` that engine's client: the calls and the fields read
+/// have the same names in the three SDKs, their types differ.
+macro_rules! with_client {
+    ($on:expr, $client:ident => $body:expr) => {
+        match $on {
+            GlobalClient::Aurora($client) => $body,
+            GlobalClient::Docdb($client) => $body,
+            GlobalClient::Neptune($client) => $body,
+        }
+    };
+}
+
+impl GlobalClient<'_> {
+    pub fn service(&self) -> &'static str {
+        match self {
+            GlobalClient::Aurora(_) => "rds",
+            GlobalClient::Docdb(_) => "docdb",
+            GlobalClient::Neptune(_) => "neptune",
+        }
+    }
+
+    /// One `DescribeGlobalClusters`: the global database, or None where it does not exist.
+    pub async fn read(&self, id: &str) -> Result<Option<Global>, AwsError> {
+        let service = self.service();
+        with_client!(self, client => {
+            let out = client
+                .describe_global_clusters()
+                .global_cluster_identifier(id)
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                // DocumentDB and Neptune answer an unknown identifier with this fault where
+                // RDS answers an empty list.
+                Err(e) if aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
+                    == Some("GlobalClusterNotFoundFault") => return Ok(None),
+                Err(e) => return Err(from_sdk(service, "DescribeGlobalClusters", &e)),
+            };
+            Ok(out.global_clusters().first().map(|cluster| Global {
+                members: cluster
+                    .global_cluster_members()
+                    .iter()
+                    .map(|m| (m.db_cluster_arn().unwrap_or_default().to_string(), m.is_writer().unwrap_or(false)))
+                    .collect(),
+                available: cluster.status() == Some("available"),
+                moving_to: cluster
+                    .failover_state()
+                    .filter(|f| f.status().is_some_and(|s| s.as_str() != "cancelling"))
+                    .and_then(|f| f.to_db_cluster_arn())
+                    .map(str::to_string),
+                engine: cluster.engine().map(str::to_string),
+                engine_version: cluster.engine_version().map(str::to_string),
+            }))
+        })
+    }
+
+    /// `SwitchoverGlobalCluster` (nothing lost: the secondary catches up first), or
+    /// `FailoverGlobalCluster` with `AllowDataLoss` (what was not replicated is lost).
+    pub async fn move_writer(&self, id: &str, target: &str, switchover: bool) -> Result<(), AwsError> {
+        let service = self.service();
+        with_client!(self, client => {
+            if switchover {
+                client
+                    .switchover_global_cluster()
+                    .global_cluster_identifier(id)
+                    .target_db_cluster_identifier(target)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk(service, "SwitchoverGlobalCluster", &e))
+            } else {
+                client
+                    .failover_global_cluster()
+                    .global_cluster_identifier(id)
+                    .target_db_cluster_identifier(target)
+                    .allow_data_loss(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_sdk(service, "FailoverGlobalCluster", &e))
+            }
+        })
+    }
+}
+
+/// One `DescribeGlobalClusters` of an Aurora global database.
+pub async fn global_cluster(rds: &aws_sdk_rds::Client, id: &str) -> Result<Option<Global>, AwsError> {
+    GlobalClient::Aurora(rds).read(id).await
+}
