@@ -1,6 +1,6 @@
 //! The plan validator against the shipped example and a catalogue of broken plans.
 
-use rebound_shared::plan::{Database, DnsMode, RecordTarget, RecoveryPlan};
+use rebound_shared::plan::{Database, DnsMode, GlobalEngine, RecordTarget, RecoveryPlan};
 use serde_json::{json, Value};
 
 fn example() -> Value {
@@ -206,6 +206,31 @@ fn each_broken_plan_is_rejected_with_its_path_and_reason() {
                 )
             }),
             "databases[0].failbackClusterArn: must be a cluster in primaryRegion",
+        ),
+        (
+            "a global database of an engine Rebound does not fail over",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/databases/0",
+                    json!({"kind": "auroraGlobal", "engine": "mysql", "identifier": "orders-global",
+                           "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2"}),
+                )
+            }),
+            "databases[0].engine: must be one of: aurora, docdb, neptune",
+        ),
+        (
+            "a DocumentDB global database with reprotect",
+            Box::new(|p| {
+                set(
+                    p,
+                    "/databases/0",
+                    json!({"kind": "auroraGlobal", "engine": "docdb", "identifier": "graph-global",
+                           "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:graph-usw2",
+                           "reprotect": {"instanceClass": "db.r6g.large"}}),
+                )
+            }),
+            "databases[0].reprotect: rebound reprotect rebuilds Aurora secondary clusters only",
         ),
         (
             "duplicate databases",
@@ -912,4 +937,38 @@ fn a_kubernetes_deployment_names_its_cluster_namespace_and_objects_as_kubernetes
             "services[3].replicas: must be >= 0",
         ]
     );
+}
+
+#[test]
+fn a_global_database_names_its_engine_aurora_unless_said() {
+    let mut plan = example();
+    plan["databases"] = json!([
+        {"kind": "auroraGlobal", "identifier": "orders-global",
+         "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2"},
+        {"kind": "auroraGlobal", "engine": "docdb", "identifier": "docs-global",
+         "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:docs-usw2"},
+        {"kind": "auroraGlobal", "engine": "neptune", "identifier": "graph-global",
+         "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:graph-usw2"},
+    ]);
+    plan["writerEndpoints"] = json!([]);
+    let parsed = RecoveryPlan::from_value(&plan).expect("three engines");
+    let engines: Vec<GlobalEngine> = parsed
+        .databases
+        .iter()
+        .filter_map(|db| match db {
+            Database::AuroraGlobal { engine, .. } => Some(*engine),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        engines,
+        [GlobalEngine::Aurora, GlobalEngine::Docdb, GlobalEngine::Neptune]
+    );
+    let written = serde_json::to_value(&parsed).expect("json");
+    assert!(
+        written["databases"][0].get("engine").is_none(),
+        "Aurora's is left unsaid"
+    );
+    assert_eq!(written["databases"][2]["engine"], "neptune");
+    assert_eq!(RecoveryPlan::from_value(&written).expect("round trip"), parsed);
 }

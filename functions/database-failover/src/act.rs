@@ -9,6 +9,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_shared::context::{Action, ActionStatus};
 use rebound_shared::error::AwsError;
 use rebound_shared::plan::GlobalEngine;
+use rebound_shared::rds::GlobalClient;
 use rebound_shared::step::{elapsed_ms, StepFault};
 
 use crate::decide::{Change, Intent};
@@ -139,7 +140,7 @@ impl DatabaseFailover {
             }
             Change::Switchover { global, target, engine } | Change::Failover { global, target, engine } => {
                 let switchover = matches!(intent.change, Change::Switchover { .. });
-                let moved = self.global_client(*engine).move_writer(global, target, switchover).await;
+                let moved = move_writer(self.global_client(*engine), global, target, switchover).await;
                 if let Err(e) = moved {
                     self.moving_to((global, *engine), target, e, &mut action).await?;
                 }
@@ -190,6 +191,34 @@ impl DatabaseFailover {
         action.duration_ms = elapsed_ms(started);
         Ok(action)
     }
+}
+
+/// `SwitchoverGlobalCluster` (nothing lost: the secondary catches up first), or
+/// `FailoverGlobalCluster` with `AllowDataLoss` (what was not replicated is lost).
+async fn move_writer(on: GlobalClient<'_>, id: &str, target: &str, switchover: bool) -> Result<(), AwsError> {
+    let service = on.service();
+    rebound_shared::with_global_client!(on, client => {
+        if switchover {
+            client
+                .switchover_global_cluster()
+                .global_cluster_identifier(id)
+                .target_db_cluster_identifier(target)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| rebound_shared::error::from_sdk(service, "SwitchoverGlobalCluster", &e))
+        } else {
+            client
+                .failover_global_cluster()
+                .global_cluster_identifier(id)
+                .target_db_cluster_identifier(target)
+                .allow_data_loss(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| rebound_shared::error::from_sdk(service, "FailoverGlobalCluster", &e))
+        }
+    })
 }
 
 /// Says in the action's detail that the change was found made (or under way) by the SDK's retry

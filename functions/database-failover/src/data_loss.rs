@@ -78,7 +78,9 @@ pub(crate) async fn listed_lag(
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(page) => page,
-            Err(e) => return Lag::Unknown(rebound_shared::error::from_sdk("cloudwatch", "ListMetrics", &e).to_string()),
+            Err(e) => {
+                return Lag::Unknown(rebound_shared::error::from_sdk("cloudwatch", "ListMetrics", &e).to_string())
+            }
         };
         for found in page.metrics() {
             if found.dimensions().iter().any(|d| d.value() == Some(cluster)) {

@@ -335,7 +335,11 @@ pub fn decide(
             let mut lag = None;
             match ctx.mode {
                 Mode::Switchover => {}
-                Mode::Failback => caught_up(ctx, (identifier, *engine), observed.global_lags.get(identifier).copied())?,
+                Mode::Failback => caught_up(
+                    ctx,
+                    (identifier, *engine),
+                    observed.global_lags.get(identifier).copied(),
+                )?,
                 Mode::Failover | Mode::Drill => {
                     lag = observed.global_lags.get(identifier).copied();
                     within_rpo_or_approved(ctx, identifier, lag, *allow_data_loss)?;

@@ -73,6 +73,8 @@ impl World {
             primary_elasticache: aws_sdk_elasticache::Client::new(&self.east_config),
             memorydb: aws_sdk_memorydb::Client::new(&self.west_config),
             primary_memorydb: aws_sdk_memorydb::Client::new(&self.east_config),
+            globals: rebound_shared::rds::GlobalClients::new(&self.west_config),
+            primary_globals: rebound_shared::rds::GlobalClients::new(&self.east_config),
         }
     }
 
@@ -292,6 +294,8 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
         primary_elasticache: aws_sdk_elasticache::Client::new(&w.east_config),
         memorydb: aws_sdk_memorydb::Client::new(&w.east_config),
         primary_memorydb: aws_sdk_memorydb::Client::new(&w.east_config),
+        globals: rebound_shared::rds::GlobalClients::new(&w.east_config),
+        primary_globals: rebound_shared::rds::GlobalClients::new(&w.east_config),
     };
     let err = east
         .handle(w.request.clone(), Utc::now())
@@ -472,6 +476,8 @@ async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFa
         primary_elasticache: aws_sdk_elasticache::Client::new(&east),
         memorydb: aws_sdk_memorydb::Client::new(&west),
         primary_memorydb: aws_sdk_memorydb::Client::new(&east),
+        globals: rebound_shared::rds::GlobalClients::new(&west),
+        primary_globals: rebound_shared::rds::GlobalClients::new(&east),
     };
     (moto, failover, request)
 }

@@ -184,14 +184,20 @@ async fn a_neptune_global_database_switches_over_then_back_once_the_primary_caug
         &w.moto.config("us-east-1"),
         "AWS/Neptune",
         "GlobalDbProgressLag",
-        &[("DBClusterIdentifier", "graph-global-east"), ("SourceRegion", "us-west-2")],
+        &[
+            ("DBClusterIdentifier", "graph-global-east"),
+            ("SourceRegion", "us-west-2"),
+        ],
         200.0,
     )
     .await
     .expect("lag");
     let switched = w.run(&back).await;
     assert!(
-        switched.actions.iter().any(|a| a.operation == "SwitchoverGlobalCluster"),
+        switched
+            .actions
+            .iter()
+            .any(|a| a.operation == "SwitchoverGlobalCluster"),
         "{:?}",
         switched.actions
     );
@@ -215,10 +221,17 @@ async fn a_lost_neptune_failover_answer_is_found_under_way_and_made_once() {
         .find(|a| a.operation == "FailoverGlobalCluster")
         .expect("a failover");
     assert!(
-        action.detail.as_deref().is_some_and(|d| d.contains("found under way on retry")),
+        action
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("found under way on retry")),
         "{action:?}"
     );
-    assert_eq!(proxy.count("FailoverGlobalCluster"), 2, "asked, and asked again by the SDK");
+    assert_eq!(
+        proxy.count("FailoverGlobalCluster"),
+        2,
+        "asked, and asked again by the SDK"
+    );
     w.completed(&w.request, &started).await;
     assert_eq!(w.writer().await, Some(w.target_arn.clone()));
 }
@@ -241,4 +254,26 @@ async fn a_plan_naming_the_wrong_engine_changes_nothing() {
     );
     assert_eq!(w.writer().await, Some(w.writer_arn.clone()));
     assert_eq!(w.groups().await, [APP_SG]);
+}
+
+#[tokio::test]
+async fn a_reprotect_of_a_documentdb_global_database_is_refused_before_any_change() {
+    let w = world("docdb", Some(300.0), "failover").await;
+    let started = w.run(&w.request).await;
+    w.completed(&w.request, &started).await;
+    let mut reprotect = w.request.clone();
+    reprotect["context"]["path"] = json!("reprotect");
+    let err = w
+        .failover()
+        .handle(reprotect, Utc::now())
+        .await
+        .expect_err("Aurora's only");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
+    assert!(
+        err.to_string().contains(
+            "rebound reprotect rebuilds Aurora secondary clusters only; add the primary region's docdb cluster"
+        ),
+        "{err}"
+    );
+    assert_eq!(w.writer().await, Some(w.target_arn.clone()), "nothing moved");
 }

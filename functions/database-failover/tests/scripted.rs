@@ -122,6 +122,8 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
         primary_elasticache: aws_sdk_elasticache::Client::new(&config),
         memorydb: aws_sdk_memorydb::Client::new(&config),
         primary_memorydb: aws_sdk_memorydb::Client::new(&config),
+        globals: rebound_shared::rds::GlobalClients::new(&config),
+        primary_globals: rebound_shared::rds::GlobalClients::new(&config),
     }
 }
 

@@ -44,9 +44,9 @@ use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::error::ErrorKind;
 use rebound_shared::event_streams::EventStreams;
 use rebound_shared::global_tables::GlobalTables;
-use rebound_shared::rds::GlobalClients;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
 use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan};
+use rebound_shared::rds::GlobalClients;
 use rebound_shared::step::{
     elapsed_ms, ensure_region, in_stage, moves_region, services_in_scope, towards_recovery, Phase, StepFault,
 };
@@ -332,10 +332,20 @@ impl RecoveryValidator {
         }
         // After a failback the writers are the failback replicas, in the primary region.
         let (acting, globals, region, plan) = if to_recovery {
-            (&self.rds, &self.globals, &ctx.plan.recovery_region, Some(ctx.plan.clone()))
+            (
+                &self.rds,
+                &self.globals,
+                &ctx.plan.recovery_region,
+                Some(ctx.plan.clone()),
+            )
         } else {
             match ctx.plan.for_failback() {
-                Ok(plan) => (&self.primary_rds, &self.primary_globals, &ctx.plan.primary_region, Some(plan)),
+                Ok(plan) => (
+                    &self.primary_rds,
+                    &self.primary_globals,
+                    &ctx.plan.primary_region,
+                    Some(plan),
+                ),
                 Err(e) => {
                     checks.push(check(
                         "databases".into(),

@@ -1,5 +1,5 @@
-//! The validator's check of an Aurora global database against moto: the target cluster must be
-//! the writer, and take writes.
+//! The validator's check of a global database (Aurora's, DocumentDB's) against moto: the target
+//! cluster must be the writer, and take writes.
 
 use chrono::Utc;
 use rebound_shared::context::{Check, ValidationReport};
@@ -8,9 +8,14 @@ use recovery_validator::{RecoveryValidator, ValidatorOutput};
 use serde_json::json;
 
 async fn round(validator: &RecoveryValidator, target: &str) -> ValidationReport {
+    round_of(validator, ("orders-global", "aurora"), target).await
+}
+
+async fn round_of(validator: &RecoveryValidator, (global, engine): (&str, &str), target: &str) -> ValidationReport {
     let mut request = event("recovery-validator.json");
     let plan = &mut request["context"]["plan"];
-    plan["databases"] = json!([{"kind": "auroraGlobal", "identifier": "orders-global", "targetClusterArn": target}]);
+    plan["databases"] =
+        json!([{"kind": "auroraGlobal", "engine": engine, "identifier": global, "targetClusterArn": target}]);
     plan["dns"] = json!([]);
     plan["validation"]["probes"] = json!([]);
     match validator.handle(request, Utc::now()).await {
@@ -20,10 +25,14 @@ async fn round(validator: &RecoveryValidator, target: &str) -> ValidationReport 
 }
 
 fn global(report: &ValidationReport) -> &Check {
+    named(report, "orders-global")
+}
+
+fn named<'r>(report: &'r ValidationReport, global: &str) -> &'r Check {
     report
         .checks
         .iter()
-        .find(|c| c.name == "database orders-global")
+        .find(|c| c.name == format!("database {global}"))
         .unwrap_or_else(|| panic!("no global database check: {:?}", report.checks))
 }
 
@@ -86,4 +95,57 @@ async fn the_new_writer_must_take_writes() {
         "{}",
         check.detail
     );
+}
+
+#[tokio::test]
+async fn a_documentdb_global_databases_writer_is_read_through_documentdb() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    let (_, target) = rebound_tests::seed::engine_global((&east, &west), "docdb", "graph-global", "sg-0a", None)
+        .await
+        .expect("global database");
+    let validator = RecoveryValidator::new(&moto.regions());
+    let check = named(
+        &round_of(&validator, ("graph-global", "docdb"), &target).await,
+        "graph-global",
+    )
+    .clone();
+    assert!(check.failed(), "not failed over yet: {check:?}");
+    assert!(check.detail.contains("is not the writer"), "{}", check.detail);
+
+    let docdb = aws_sdk_docdb::Client::new(&west);
+    docdb
+        .failover_global_cluster()
+        .global_cluster_identifier("graph-global")
+        .target_db_cluster_identifier(&target)
+        .allow_data_loss(true)
+        .send()
+        .await
+        .expect("FailoverGlobalCluster");
+    rebound_tests::wait::until("the failover ended", || async {
+        let out = docdb
+            .describe_global_clusters()
+            .global_cluster_identifier("graph-global")
+            .send()
+            .await
+            .ok()?;
+        (out.global_clusters().first()?.status() == Some("available")).then_some(())
+    })
+    .await;
+    let check = named(
+        &round_of(&validator, ("graph-global", "docdb"), &target).await,
+        "graph-global",
+    )
+    .clone();
+    assert!(!check.failed(), "{check:?}");
+    assert_eq!(check.detail, "graph-global-west is the writer");
+
+    // A global cluster DocumentDB does not know fails, named.
+    let check = named(
+        &round_of(&validator, ("gone-global", "docdb"), &target).await,
+        "gone-global",
+    )
+    .clone();
+    assert!(check.failed(), "{check:?}");
+    assert!(check.detail.contains("global cluster not found"), "{}", check.detail);
 }

@@ -1,5 +1,5 @@
-//! Global databases (Aurora, Amazon DocumentDB, Neptune): read, and their writer moved, each
-//! through its engine's own SDK client. The three APIs have one shape (the same operations,
+//! Global databases (Aurora, Amazon DocumentDB, Neptune) read through each engine's own SDK
+//! client (database-failover moves their writer with the same clients). The three APIs have one shape (the same operations,
 //! fields and errors), so each call is written once and made with whichever client the engine
 //! has.
 
@@ -63,12 +63,13 @@ pub enum GlobalClient<'a> {
 
 /// `$body` once per engine, with `$client` that engine's client: the calls and the fields read
 /// have the same names in the three SDKs, their types differ.
-macro_rules! with_client {
+#[macro_export]
+macro_rules! with_global_client {
     ($on:expr, $client:ident => $body:expr) => {
         match $on {
-            GlobalClient::Aurora($client) => $body,
-            GlobalClient::Docdb($client) => $body,
-            GlobalClient::Neptune($client) => $body,
+            $crate::rds::GlobalClient::Aurora($client) => $body,
+            $crate::rds::GlobalClient::Docdb($client) => $body,
+            $crate::rds::GlobalClient::Neptune($client) => $body,
         }
     };
 }
@@ -85,7 +86,7 @@ impl GlobalClient<'_> {
     /// One `DescribeGlobalClusters`: the global database, or None where it does not exist.
     pub async fn read(&self, id: &str) -> Result<Option<Global>, AwsError> {
         let service = self.service();
-        with_client!(self, client => {
+        crate::with_global_client!(self, client => {
             let out = client
                 .describe_global_clusters()
                 .global_cluster_identifier(id)
@@ -114,34 +115,6 @@ impl GlobalClient<'_> {
                 engine: cluster.engine().map(str::to_string),
                 engine_version: cluster.engine_version().map(str::to_string),
             }))
-        })
-    }
-
-    /// `SwitchoverGlobalCluster` (nothing lost: the secondary catches up first), or
-    /// `FailoverGlobalCluster` with `AllowDataLoss` (what was not replicated is lost).
-    pub async fn move_writer(&self, id: &str, target: &str, switchover: bool) -> Result<(), AwsError> {
-        let service = self.service();
-        with_client!(self, client => {
-            if switchover {
-                client
-                    .switchover_global_cluster()
-                    .global_cluster_identifier(id)
-                    .target_db_cluster_identifier(target)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| from_sdk(service, "SwitchoverGlobalCluster", &e))
-            } else {
-                client
-                    .failover_global_cluster()
-                    .global_cluster_identifier(id)
-                    .target_db_cluster_identifier(target)
-                    .allow_data_loss(true)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| from_sdk(service, "FailoverGlobalCluster", &e))
-            }
         })
     }
 }

@@ -183,3 +183,30 @@ fn a_multi_region_cluster_is_read_in_the_recovery_region_only() {
         && d.operation == "cloudwatch:ListMetrics"
         && d.region == "us-west-2"));
 }
+
+#[test]
+fn a_documentdb_global_database_is_fenced_on_the_network_only_and_its_lag_listed() {
+    let global = |engine: &str| {
+        let mut p = plan("us-east-1", "routingControl");
+        p.databases = serde_json::from_value(serde_json::json!([
+            {"kind": "auroraGlobal", "engine": engine, "identifier": "docs-global",
+             "targetClusterArn": "arn:aws:rds:us-west-2:123456789012:cluster:docs-usw2",
+             "isolationSecurityGroupId": "sg-0bbbbbbbbbbbbbbbb"}
+        ]))
+        .expect("databases");
+        p.writer_endpoints.clear();
+        failover_dependencies(&p)
+    };
+    let has = |deps: &[Dependency], operation: &str| deps.iter().any(|d| d.operation == operation);
+    let (aurora, docdb) = (global("aurora"), global("docdb"));
+    assert!(has(&aurora, "rds:ModifyDBClusterParameterGroup"));
+    assert!(
+        !has(&docdb, "rds:ModifyDBClusterParameterGroup"),
+        "no read-only parameter"
+    );
+    assert!(has(&docdb, "rds:ModifyDBCluster") && has(&docdb, "rds:FailoverGlobalCluster"));
+    assert!(docdb
+        .iter()
+        .any(|d| d.operation == "cloudwatch:ListMetrics" && d.region == "us-west-2"));
+    assert!(!has(&aurora, "cloudwatch:ListMetrics"));
+}

@@ -268,7 +268,10 @@ pub async fn engine_global(
             recovery,
             namespace,
             lag_metric,
-            &[("DBClusterIdentifier", &format!("{global}-west")), ("SourceRegion", &source)],
+            &[
+                ("DBClusterIdentifier", &format!("{global}-west")),
+                ("SourceRegion", &source),
+            ],
             lag_ms,
         )
         .await?;
