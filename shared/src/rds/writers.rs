@@ -257,7 +257,9 @@ fn out_of_reach(status: &str, groups: &[VpcSecurityGroupMembership], isolation: 
 
 /// An Aurora cluster: writable unless stopped, isolated, or read-only through its own DB cluster
 /// parameter group (the engine's read-only parameter set there); its fence is that parameter, or
-/// else the network one.
+/// else the network one. A DocumentDB or Neptune cluster is read (and isolated) through the same
+/// RDS client: DescribeDBClusters and ModifyDBCluster are one request on one endpoint for the
+/// three engines; neither engine has a read-only parameter, so only the network fences it.
 async fn read_cluster(rds: &aws_sdk_rds::Client, name: &str, isolation: Option<&str>) -> Result<OldWriter, AwsError> {
     let out = match rds.describe_db_clusters().db_cluster_identifier(name).send().await {
         Ok(out) => out,
