@@ -4,6 +4,7 @@
 
 pub use rebound_core::{audit, capacity, context, control, forecast, objectives, plan, plan_ref, report, step};
 
+pub mod accounts;
 pub mod aws;
 pub mod capacities;
 pub mod datastores;

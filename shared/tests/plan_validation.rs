@@ -972,3 +972,69 @@ fn a_global_database_names_its_engine_aurora_unless_said() {
     assert_eq!(written["databases"][2]["engine"], "neptune");
     assert_eq!(RecoveryPlan::from_value(&written).expect("round trip"), parsed);
 }
+
+#[test]
+fn a_zone_in_another_account_names_an_account_the_plan_gives_a_role_for() {
+    let mut plan = example();
+    plan["accounts"] = json!({"network": {"roleArn": "arn:aws:iam::222222222222:role/rebound-dns",
+                                          "externalId": "rebound-orders"}});
+    for record in plan["dns"].as_array_mut().expect("dns") {
+        if record["mode"] != "alarmHealthCheck" {
+            record["account"] = json!("network");
+        }
+    }
+    let parsed = RecoveryPlan::from_value(&plan).expect("a zone in another account");
+    let zone = parsed.dns[0].hosted_zone_id.clone();
+    let (name, account) = parsed.zone_account(&zone).expect("the zone's account");
+    assert_eq!((name, account.id()), ("network", "222222222222"));
+    assert_eq!(
+        RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("again"),
+        parsed
+    );
+
+    let broken = problems(|p| {
+        p["accounts"] = json!({"network": {"roleArn": "arn:aws:iam::2222:user/x", "externalId": "x", "mfa": true},
+                               "bad name": {"roleArn": "arn:aws:iam::222222222222:role/r"}});
+        p["dns"][0]["account"] = json!("nowhere");
+    });
+    assert!(
+        broken.contains(&"accounts.network.mfa: unknown field (expected one of: roleArn, externalId)".to_string()),
+        "{broken:?}"
+    );
+    for expected in [
+        "accounts.network.roleArn: must be an IAM role's ARN",
+        "accounts.network.externalId: must be 2-1224",
+        "accounts.bad name: an account's name is 1-64",
+        "dns[0].account: must name one of the plan's accounts, got 'nowhere'",
+    ] {
+        assert!(
+            broken.iter().any(|p| p.starts_with(expected)),
+            "{expected} in {broken:?}"
+        );
+    }
+}
+
+#[test]
+fn a_zones_records_are_in_one_account_and_an_alarm_gate_in_rebounds_own() {
+    let mut plan = example();
+    plan["accounts"] = json!({"network": {"roleArn": "arn:aws:iam::222222222222:role/rebound-dns"}});
+    let zone = plan["dns"][0]["hostedZoneId"].clone();
+    plan["dns"] = json!([
+        {"hostedZoneId": zone, "name": "a.orders.example.com.", "type": "CNAME", "ttl": 60, "account": "network",
+         "primary": {"values": ["a-use1.orders.example.com"]}, "recovery": {"values": ["a-usw2.orders.example.com"]}},
+        {"hostedZoneId": zone, "name": "b.orders.example.com.", "type": "CNAME", "ttl": 60,
+         "primary": {"values": ["b-use1.orders.example.com"]}, "recovery": {"values": ["b-usw2.orders.example.com"]}},
+        {"hostedZoneId": "Z0OTHERZONE", "name": "c.orders.example.com.", "type": "A", "mode": "alarmHealthCheck",
+         "account": "network", "setIdentifier": "primary", "alarmName": "orders-gate", "healthCheckId": "hc-1"},
+    ]);
+    let found = match RecoveryPlan::from_value(&plan) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    };
+    for expected in [
+        "dns[1].account: zone ",
+        "dns[2].account: not used in alarmHealthCheck mode",
+    ] {
+        assert!(found.iter().any(|p| p.starts_with(expected)), "{expected} in {found:?}");
+    }
+}

@@ -18,6 +18,7 @@ use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet};
 use chrono::{DateTime, Utc};
 use decide::{decide, Intent};
+use rebound_shared::accounts::Route53s;
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{parse_request, Action, ActionStatus, RecoveryContext, Step, StepRequest, StepResult};
 use rebound_shared::dns::cluster::Cluster;
@@ -59,6 +60,8 @@ rebound_shared::impl_diagnostic!(DnsError);
 
 pub struct DnsFailover {
     pub route53: aws_sdk_route53::Client,
+    /// In the recovery region: assumes the role of a zone's other account (`dns[].account`).
+    pub sts: aws_sdk_sts::Client,
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub cluster: Cluster,
@@ -94,6 +97,7 @@ impl DnsFailover {
     pub fn new(regions: &Regions) -> Self {
         DnsFailover {
             route53: dns::route53_client(&regions.primary),
+            sts: aws_sdk_sts::Client::new(&regions.recovery),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
         }
@@ -120,7 +124,8 @@ impl DnsFailover {
         let invocation = Instant::now();
         let to_recovery = towards_recovery(ctx);
         let mut result = StepResult::begin(Step::DnsFailover, ctx, now);
-        let observed = self.observe(ctx).await?;
+        let route53 = self.route53s(ctx).await?;
+        let observed = self.observe(ctx, &route53).await?;
         let Intent {
             upserts: zones,
             inversions,
@@ -219,8 +224,8 @@ impl DnsFailover {
                             reason: e.to_string(),
                         })?;
                     pace::route53().turn().await;
-                    let out = self
-                        .route53
+                    let out = route53
+                        .zone(&zone)
                         .change_resource_record_sets()
                         .hosted_zone_id(&zone)
                         .change_batch(batch)
@@ -262,7 +267,8 @@ impl DnsFailover {
             );
             if !ctx.dry_run {
                 pace::route53().turn().await;
-                self.route53
+                route53
+                    .health_check(&ctx.plan, &id)
                     .update_health_check()
                     .health_check_id(&id)
                     .inverted(want)
@@ -281,11 +287,19 @@ impl DnsFailover {
     async fn status(&self, ctx: &RecoveryContext, now: DateTime<Utc>) -> Result<StepResult, DnsError> {
         let invocation = Instant::now();
         let mut result = ctx.results.dns.clone().ok_or(StepFault::NotStarted("dns"))?;
-        let ids: std::collections::BTreeSet<String> = result.pending().filter_map(|a| a.tracking_id.clone()).collect();
-        for id in ids {
+        // A change is read in the account it was made in: its zone's (`route53:ZONE/NAME/TYPE`).
+        let ids: std::collections::BTreeMap<String, String> = result
+            .pending()
+            .filter_map(|a| {
+                let zone = a.resource.strip_prefix("route53:")?.split('/').next()?;
+                Some((a.tracking_id.clone()?, zone.to_string()))
+            })
+            .collect();
+        let route53 = self.route53s(ctx).await?;
+        for (id, zone) in ids {
             pace::route53().turn().await;
-            let out = self
-                .route53
+            let out = route53
+                .zone(&zone)
                 .get_change()
                 .id(&id)
                 .send()
@@ -308,18 +322,28 @@ impl DnsFailover {
         })?)
     }
 
+    /// Route 53 for each of the plan's zones: a zone in another account through the role the
+    /// plan names for it, assumed once for this invocation; the rest through Rebound's own.
+    async fn route53s(&self, ctx: &RecoveryContext) -> Result<Route53s, DnsError> {
+        if ctx.plan.dns.iter().all(|r| r.account.is_none()) {
+            return Ok(Route53s::own(&self.route53));
+        }
+        Ok(Route53s::for_plan(&self.route53, &self.sts, &ctx.plan, &ctx.recovery_id).await?)
+    }
+
     /// Every record set of a hosted zone ([`dns::zone_records`]).
     pub async fn zone_records(&self, zone: &str) -> Result<Vec<ResourceRecordSet>, DnsError> {
         dns::zone_records(&self.route53, zone)
             .await
             .map_err(|e| route53_error(&format!("route53:{zone}"), e))
     }
+}
 
-    pub async fn health_check_inverted(&self, id: &str) -> Result<bool, DnsError> {
-        let resource = format!("route53:healthcheck/{id}");
-        dns::health_check_inverted(&self.route53, id)
-            .await
-            .map_err(|e| route53_error(&resource, e))?
-            .ok_or_else(|| StepFault::precondition(resource, "health check has no configuration").into())
-    }
+/// Whether health check `id` is inverted, read through `route53` (its account's).
+pub(crate) async fn health_check_inverted(route53: &aws_sdk_route53::Client, id: &str) -> Result<bool, DnsError> {
+    let resource = format!("route53:healthcheck/{id}");
+    dns::health_check_inverted(route53, id)
+        .await
+        .map_err(|e| route53_error(&resource, e))?
+        .ok_or_else(|| StepFault::precondition(resource, "health check has no configuration").into())
 }

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudwatch::types::MetricAlarm;
 use aws_sdk_route53::types::ResourceRecordSet;
+use rebound_shared::accounts::Route53s;
 use rebound_shared::context::RecoveryContext;
-use rebound_shared::dns::alarms;
 use rebound_shared::dns::cluster::{states, Endpoints};
+use rebound_shared::dns::{self, alarms};
 use rebound_shared::plan::DnsMode;
 use rebound_shared::step::ensure_region;
 
-use crate::{DnsError, DnsFailover};
+use crate::{health_check_inverted, route53_error, DnsError, DnsFailover};
 
 #[derive(Default)]
 pub(crate) struct Observed {
@@ -30,21 +31,24 @@ pub(crate) struct Observed {
 }
 
 impl DnsFailover {
-    pub(crate) async fn observe(&self, ctx: &RecoveryContext) -> Result<Observed, DnsError> {
+    pub(crate) async fn observe(&self, ctx: &RecoveryContext, route53: &Route53s) -> Result<Observed, DnsError> {
         let mut observed = Observed::default();
         let records = &ctx.plan.dns;
         for record in records.iter().filter(|r| r.mode == DnsMode::Upsert) {
             if let std::collections::btree_map::Entry::Vacant(slot) =
                 observed.zones.entry(record.hosted_zone_id.clone())
             {
-                let sets = self.zone_records(slot.key()).await?;
+                let zone = slot.key();
+                let sets = dns::zone_records(route53.zone(zone), zone)
+                    .await
+                    .map_err(|e| route53_error(&format!("route53:{zone}"), e))?;
                 slot.insert(sets);
             }
         }
         for record in records.iter().filter(|r| r.mode == DnsMode::HealthCheckInversion) {
             let id = record.health_check_id.clone().unwrap_or_default();
             if let std::collections::btree_map::Entry::Vacant(slot) = observed.inverted.entry(id) {
-                let inverted = self.health_check_inverted(slot.key()).await?;
+                let inverted = health_check_inverted(route53.health_check(&ctx.plan, slot.key()), slot.key()).await?;
                 slot.insert(inverted);
             }
         }

@@ -84,6 +84,8 @@ rebound_shared::impl_diagnostic!(ValidationError);
 pub struct RecoveryValidator {
     /// Route 53, a global service called through the primary's configuration.
     pub route53: aws_sdk_route53::Client,
+    /// In the recovery region: assumes the role of a zone's other account (`dns[].account`).
+    pub sts: aws_sdk_sts::Client,
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// In the primary region, where the services' peaks are read.
@@ -128,6 +130,7 @@ impl RecoveryValidator {
     pub fn new(regions: &Regions) -> Self {
         RecoveryValidator {
             route53: rebound_shared::dns::route53_client(&regions.primary),
+            sts: aws_sdk_sts::Client::new(&regions.recovery),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             // The primary may be the failed region: its peak is read best effort.
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
@@ -318,7 +321,7 @@ impl RecoveryValidator {
             }
         }
         let (zones, gates, controls) = futures_util::join!(
-            self.list_zones(zone_ids),
+            self.list_zones(ctx, zone_ids),
             self.read_gates(gates),
             self.read_controls(&ctx.plan, controls)
         );
@@ -472,6 +475,7 @@ impl RecoveryValidator {
                     primary_routing_control_arn: None,
                     recovery_routing_control_arn: None,
                     alarm_name: None,
+                    account: None,
                 };
                 let target = RecordTarget::Values {
                     values: expected.clone(),

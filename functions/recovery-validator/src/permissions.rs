@@ -73,6 +73,12 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
     match function {
         "dns-failover" if moves_region(ctx) => {
             for record in &plan.dns {
+                // A zone in another account is changed as that account's role: this function
+                // needs only to assume it (the role's own grants are that account's to check).
+                if let Some((_, other)) = plan.zone_account(&record.hosted_zone_id) {
+                    needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                    continue;
+                }
                 match record.mode {
                     DnsMode::Upsert => needs.push((
                         "route53:ChangeResourceRecordSets",

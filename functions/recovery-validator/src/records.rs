@@ -1,18 +1,31 @@
 //! A validation round's DNS checks: each zone listed once, each health-check alarm and routing
 //! control read once, however many records share them; and whether each record holds its target.
 
+use rebound_shared::accounts::Route53s;
 use rebound_shared::dns::{self, records::find, records::record_holds};
 
 use super::*;
 
 impl RecoveryValidator {
-    /// Every zone's record sets, listed at most `READ_CONCURRENCY` at a time.
-    pub(crate) async fn list_zones(&self, zones: BTreeSet<String>) -> Zones {
+    /// Every zone's record sets, listed at most `READ_CONCURRENCY` at a time; a zone in another
+    /// account through the role the plan names for it (a role that cannot be assumed fails each
+    /// of the account's zones, naming it).
+    pub(crate) async fn list_zones(&self, ctx: &RecoveryContext, zones: BTreeSet<String>) -> Zones {
+        let route53 = if ctx.plan.dns.iter().all(|r| r.account.is_none()) {
+            Ok(Route53s::own(&self.route53))
+        } else {
+            Route53s::for_plan(&self.route53, &self.sts, &ctx.plan, &ctx.recovery_id).await
+        };
+        let route53 = match route53 {
+            Ok(route53) => route53,
+            Err(e) => return zones.into_iter().map(|zone| (zone, Err(e.to_string()))).collect(),
+        };
+        let route53 = &route53;
         // Futures collected first: a closure inside the stream would make it !Send.
         let reads: Vec<_> = zones
             .into_iter()
             .map(|zone| async move {
-                let sets = dns::zone_records(&self.route53, &zone)
+                let sets = dns::zone_records(route53.zone(&zone), &zone)
                     .await
                     .map_err(|e| format!("route53:{zone}: {e}"));
                 (zone, sets)

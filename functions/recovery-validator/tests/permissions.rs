@@ -197,3 +197,27 @@ async fn iam_out_of_reach_fails_a_scheduled_check_and_only_warns_before_a_failov
         "{failover:?}"
     );
 }
+
+#[test]
+fn a_zone_in_another_account_needs_only_its_role_assumed() {
+    let mut ctx = context();
+    ctx.plan.accounts.insert(
+        "network".into(),
+        serde_json::from_value(serde_json::json!({"roleArn": "arn:aws:iam::222222222222:role/rebound-dns"}))
+            .expect("account"),
+    );
+    let zone = ctx.plan.dns[0].hosted_zone_id.clone();
+    for record in ctx.plan.dns.iter_mut().filter(|r| r.hosted_zone_id == zone) {
+        record.account = Some("network".into());
+    }
+    let dns = needed("dns-failover", &ctx, "aws", "123456789012");
+    assert!(dns.contains(&(
+        "sts:AssumeRole",
+        "arn:aws:iam::222222222222:role/rebound-dns".to_string()
+    )));
+    assert!(
+        !dns.iter()
+            .any(|(_, resource)| resource == &format!("arn:aws:route53:::hostedzone/{zone}")),
+        "the other account's grants are its own: {dns:?}"
+    );
+}

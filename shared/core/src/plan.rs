@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod accounts;
 mod actions;
 mod check;
 mod check_dns;
@@ -30,6 +31,7 @@ mod services;
 mod streams;
 mod tables;
 
+pub use accounts::{is_external_id, is_role_arn, Account};
 pub use actions::{ActionOutcome, ActionOutcomes, ActionPoint, ActionsByPoint, CustomAction, MAX_ACTION_SECONDS};
 pub use check::check_plan;
 pub use databases::{Database, GlobalEngine, NoFailback, Reprotect};
@@ -91,6 +93,9 @@ pub struct RecoveryPlan {
     /// knowingly (see `rebound validate --audit`): the scheduled readiness check passes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acknowledged_dependencies: Vec<String>,
+    /// Other accounts some resources live in, by the name resources give (`dns[].account`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub accounts: std::collections::BTreeMap<String, Account>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,19 @@ pub async fn hosted_zone(config: &SdkConfig, name: &str) -> Result<String, Strin
         .ok_or_else(|| "CreateHostedZone returned no zone".into())
 }
 
+/// `config` acting as `role_arn`'s role: moto answers AssumeRole for any role, and serves the
+/// calls signed with its credentials from the role's account (one backend per account).
+pub async fn as_role(config: &SdkConfig, role_arn: &str) -> Result<SdkConfig, String> {
+    let account = rebound_shared::plan::Account {
+        role_arn: role_arn.to_string(),
+        external_id: None,
+    };
+    let credentials = rebound_shared::accounts::assume(&aws_sdk_sts::Client::new(config), "seed", &account, "seed")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(config.to_builder().credentials_provider(credentials).build())
+}
+
 /// Creates `sets` in hosted zone `zone` where `config` points, in one change batch (Route 53
 /// takes 1,000 records a batch).
 pub async fn create_records(

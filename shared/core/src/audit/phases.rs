@@ -174,6 +174,13 @@ pub(super) fn dns(f: &mut Found) {
     let recovery = plan.recovery_region.as_str();
     let global = GLOBAL_CONTROL_PLANE_REGION;
     let cluster = cluster(plan);
+    // A zone in another account: its role assumed first, through STS's regional endpoint in the
+    // recovery region (its global endpoint is in us-east-1), every start and check.
+    if plan.dns.iter().any(|r| r.account.is_some()) {
+        for phase in ["StartDnsFailover", "CheckDnsFailover", "ValidateRecovery"] {
+            f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
+        }
+    }
     // StartDnsFailover / CheckDnsFailover.
     for record in &plan.dns {
         match record.mode {

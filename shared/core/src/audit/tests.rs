@@ -210,3 +210,20 @@ fn a_documentdb_global_database_is_fenced_on_the_network_only_and_its_lag_listed
         .any(|d| d.operation == "cloudwatch:ListMetrics" && d.region == "us-west-2"));
     assert!(!has(&aurora, "cloudwatch:ListMetrics"));
 }
+
+#[test]
+fn a_zone_in_another_account_depends_on_sts_in_the_recovery_region() {
+    let mut p = plan("us-east-1", "upsert");
+    let none = failover_dependencies(&p);
+    assert!(none.iter().all(|d| d.operation != "sts:AssumeRole"), "{none:?}");
+    p.accounts.insert(
+        "network".into(),
+        serde_json::from_value(serde_json::json!({"roleArn": "arn:aws:iam::222222222222:role/rebound-dns"}))
+            .expect("account"),
+    );
+    p.dns[0].account = Some("network".into());
+    let deps = failover_dependencies(&p);
+    let sts: Vec<_> = deps.iter().filter(|d| d.operation == "sts:AssumeRole").collect();
+    assert_eq!(sts.len(), 3, "{sts:?}");
+    assert!(sts.iter().all(|d| d.region == "us-west-2" && !d.flagged), "{sts:?}");
+}

@@ -40,6 +40,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
             "notification",
             "approval",
             "acknowledgedDependencies",
+            "accounts",
         ],
     ) else {
         return c.problems;
@@ -107,6 +108,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
         }
     }
 
+    super::accounts::check_accounts(&mut c, plan);
     for (path, item) in c.array("", plan, "acknowledgedDependencies", false) {
         let named = item
             .as_str()

@@ -27,7 +27,10 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
     let mut controls: BTreeMap<String, (&'static str, String)> = BTreeMap::new();
     let mut needs_cluster = None;
     let all_fields: BTreeSet<&str> = MODE_FIELDS.iter().flat_map(|(_, f)| f.iter().copied()).collect();
-    let mut allowed: Vec<&str> = vec!["hostedZoneId", "name", "type", "mode"];
+    let mut allowed: Vec<&str> = vec!["hostedZoneId", "name", "type", "mode", "account"];
+    // One account per hosted zone: where its records and its changes are.
+    let mut zone_accounts: BTreeMap<String, (Option<String>, String)> = BTreeMap::new();
+    let accounts = plan.get("accounts").and_then(Value::as_object);
     allowed.extend(all_fields.iter().copied());
     for (path, record) in c.array("", plan, "dns", false) {
         let Some(r) = c.object(&path, record, &allowed) else {
@@ -38,6 +41,31 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
         if let Some(n) = name {
             if !is_domain_name(n) {
                 c.report(&format!("{path}.name"), "must be a DNS name like api.example.com.");
+            }
+        }
+        let account = c.string(&path, r, "account", false);
+        if let Some(a) = account {
+            if !accounts.is_some_and(|known| known.contains_key(a)) {
+                c.report(
+                    &format!("{path}.account"),
+                    format!("must name one of the plan's accounts, got '{a}'"),
+                );
+            }
+        }
+        if let Some(z) = zone {
+            let here = account.map(str::to_string);
+            match zone_accounts.get(z) {
+                Some((there, at)) if *there != here => c.report(
+                    &format!("{path}.account"),
+                    format!(
+                        "zone {z} is in {} at {at}: a zone's records are in one account",
+                        there.as_deref().unwrap_or("Rebound's own account")
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    zone_accounts.insert(z.to_string(), (here, path.clone()));
+                }
             }
         }
         let rtype = c.one_of(&path, r, "type", true, &["A", "AAAA", "CNAME"]);
@@ -101,6 +129,11 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
                 }
             }
             _ => {
+                if account.is_some() {
+                    // A health check follows an alarm of its own account; Rebound drives the
+                    // alarm in its own.
+                    c.report(&format!("{path}.account"), "not used in alarmHealthCheck mode: the health check and the alarm it follows are in one account, Rebound's");
+                }
                 if let Some(alarm) = required_in(c, &path, r, "alarmName", mode) {
                     if alarm.chars().count() > 255 || alarm.chars().any(char::is_control) {
                         c.report(

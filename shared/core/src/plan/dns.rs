@@ -34,6 +34,10 @@ pub struct DnsRecord {
     /// with the failover record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_name: Option<String>,
+    /// The account (a name in the plan's `accounts`) the hosted zone and its health checks are
+    /// in; unset, Rebound's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

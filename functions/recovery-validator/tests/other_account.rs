@@ -1,0 +1,86 @@
+//! A record whose hosted zone is in another account is read as the role the plan names for the
+//! account (moto serves STS and each account's Route 53 apart).
+
+use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
+use chrono::Utc;
+use rebound_shared::context::{Check, ValidationReport};
+use rebound_tests::{event, seed, MotoServer};
+use recovery_validator::{RecoveryValidator, ValidatorOutput};
+use serde_json::{json, Value};
+
+const ROLE: &str = "arn:aws:iam::222222222222:role/rebound-dns";
+const NAME: &str = "api.orders.example.com.";
+
+fn cname(value: &str) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(NAME)
+        .r#type(RrType::Cname)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value(value).build().expect("rr"))
+        .build()
+        .expect("rrs")
+}
+
+async fn round(validator: &RecoveryValidator, zone: &str, account: Option<&str>) -> ValidationReport {
+    let mut request = event("recovery-validator.json");
+    let plan = &mut request["context"]["plan"];
+    plan["accounts"] = json!({"network": {"roleArn": ROLE}});
+    let mut record = json!({"hostedZoneId": zone, "name": NAME, "type": "CNAME", "ttl": 60,
+        "primary": {"values": ["orders-api-use1.orders.example.com"]},
+        "recovery": {"values": ["orders-api-usw2.orders.example.com"]}});
+    if let Some(account) = account {
+        record["account"] = Value::from(account);
+    }
+    plan["dns"] = json!([record]);
+    plan["databases"] = json!([]);
+    plan["writerEndpoints"] = json!([]);
+    plan["validation"]["probes"] = json!([]);
+    match validator.handle(request, Utc::now()).await {
+        Ok(ValidatorOutput::Validation(report)) => report,
+        other => panic!("expected a validation report, got {other:?}"),
+    }
+}
+
+fn record(report: &ValidationReport) -> Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name.starts_with("record api.orders.example.com."))
+        .cloned()
+        .unwrap_or_else(|| panic!("no record check: {:?}", report.checks))
+}
+
+#[tokio::test]
+async fn a_record_in_another_accounts_zone_is_read_as_its_role() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let network = seed::as_role(&moto.config("us-east-1"), ROLE).await.expect("the role");
+    let zone = seed::hosted_zone(&network, "orders.example.com").await.expect("zone");
+    seed::create_records(&network, &zone, vec![cname("orders-api-use1.orders.example.com")])
+        .await
+        .expect("record");
+    let validator = RecoveryValidator::new(&moto.regions());
+
+    let check = record(&round(&validator, &zone, Some("network")).await);
+    assert!(check.failed(), "not moved yet: {check:?}");
+
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
+    let upsert = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(cname("orders-api-usw2.orders.example.com"))
+        .build()
+        .expect("change");
+    aws_sdk_route53::Client::new(&network)
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(ChangeBatch::builder().changes(upsert).build().expect("batch"))
+        .send()
+        .await
+        .expect("moved");
+    let check = record(&round(&validator, &zone, Some("network")).await);
+    assert!(!check.failed(), "{check:?}");
+
+    // Read in Rebound's own account, the zone is not there.
+    let check = record(&round(&validator, &zone, None).await);
+    assert!(check.failed(), "{check:?}");
+    assert!(check.detail.contains("NoSuchHostedZone"), "{}", check.detail);
+}
