@@ -88,8 +88,8 @@ impl Route53s {
     ) -> Result<Self, StepFault> {
         let mut clients: BTreeMap<&str, aws_sdk_route53::Client> = BTreeMap::new();
         let mut by_zone = BTreeMap::new();
-        for record in &plan.dns {
-            let Some((name, account)) = plan.zone_account(&record.hosted_zone_id) else {
+        for (zone, _) in plan.zones() {
+            let Some((name, account)) = plan.zone_account(zone) else {
                 continue;
             };
             if !clients.contains_key(name) {
@@ -98,13 +98,23 @@ impl Route53s {
                 clients.insert(name, aws_sdk_route53::Client::from_conf(config));
             }
             if let Some(client) = clients.get(name) {
-                by_zone.insert(record.hosted_zone_id.clone(), client.clone());
+                by_zone.insert(zone.to_string(), client.clone());
             }
         }
         Ok(Route53s {
             own: own.clone(),
             by_zone,
         })
+    }
+
+    /// Rebound's own client.
+    pub fn own_client(&self) -> &aws_sdk_route53::Client {
+        &self.own
+    }
+
+    /// Whether any zone of `plan` is in another account (else no role is assumed).
+    pub fn needed(plan: &RecoveryPlan) -> bool {
+        plan.zones().any(|(_, account)| account.is_some())
     }
 
     /// The client for calls on `zone` and its records.

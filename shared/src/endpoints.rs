@@ -8,10 +8,11 @@ use aws_sdk_route53::types::{
 };
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use rebound_core::plan::{secret_host, secret_with_host, WriterEndpoint};
+use rebound_core::plan::{secret_host, secret_with_host, RecoveryPlan, WriterEndpoint};
 use rebound_core::step::StepFault;
 use sha2::{Digest, Sha256};
 
+use crate::accounts::Route53s;
 use crate::dns::{pace, records::same_name};
 use crate::error::aws_fault;
 
@@ -102,17 +103,32 @@ pub enum Pointed {
 #[derive(Debug, Clone)]
 pub struct EndpointStores {
     config: SdkConfig,
-    route53: aws_sdk_route53::Client,
+    route53: Route53s,
+    /// Where a zone's other account's role is assumed: `config`'s region.
+    sts: aws_sdk_sts::Client,
 }
 
 impl EndpointStores {
-    /// `config` is any region's configuration; `route53` the Route 53 client
+    /// `config` is the recovery region's configuration; `route53` the Route 53 client
     /// ([`crate::dns::route53_client`]).
     pub fn new(config: &SdkConfig, route53: aws_sdk_route53::Client) -> EndpointStores {
         EndpointStores {
             config: config.clone(),
-            route53,
+            route53: Route53s::own(&route53),
+            sts: aws_sdk_sts::Client::new(config),
         }
+    }
+
+    /// The stores as `plan` has them for one invocation: a CNAME in a zone of another account
+    /// reached as the role the plan names for it (assumed now, once an account).
+    pub async fn for_plan(&self, plan: &RecoveryPlan, session: &str) -> Result<EndpointStores, StepFault> {
+        if !Route53s::needed(plan) {
+            return Ok(self.clone());
+        }
+        Ok(EndpointStores {
+            route53: Route53s::for_plan(self.route53.own_client(), &self.sts, plan, session).await?,
+            ..self.clone()
+        })
     }
 
     fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
@@ -205,6 +221,7 @@ impl EndpointStores {
                 pace::route53().turn().await;
                 let out = self
                     .route53
+                    .zone(hosted_zone_id)
                     .list_resource_record_sets()
                     .hosted_zone_id(hosted_zone_id)
                     .start_record_name(name)
@@ -340,6 +357,7 @@ impl EndpointStores {
                 pace::route53().turn().await;
                 let out = self
                     .route53
+                    .zone(hosted_zone_id)
                     .change_resource_record_sets()
                     .hosted_zone_id(hosted_zone_id)
                     .change_batch(batch)
@@ -360,9 +378,14 @@ impl EndpointStores {
 
     /// Whether a CNAME's change is INSYNC.
     pub async fn in_sync(&self, endpoint: &WriterEndpoint, change_id: &str) -> Result<bool, StepFault> {
+        let zone = match endpoint {
+            WriterEndpoint::Cname { hosted_zone_id, .. } => hosted_zone_id.as_str(),
+            _ => "",
+        };
         pace::route53().turn().await;
         let out = self
             .route53
+            .zone(zone)
             .get_change()
             .id(change_id)
             .send()

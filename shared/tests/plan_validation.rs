@@ -1038,3 +1038,33 @@ fn a_zones_records_are_in_one_account_and_an_alarm_gate_in_rebounds_own() {
         assert!(found.iter().any(|p| p.starts_with(expected)), "{expected} in {found:?}");
     }
 }
+
+#[test]
+fn a_cname_writer_endpoint_names_its_zones_account_as_the_zones_records_do() {
+    let mut plan = example();
+    plan["accounts"] = json!({"network": {"roleArn": "arn:aws:iam::222222222222:role/rebound-dns"}});
+    let zone = plan["dns"][0]["hostedZoneId"].clone();
+    let database = plan["databases"][0]["identifier"].clone();
+    plan["writerEndpoints"] = json!([
+        {"kind": "cname", "database": database, "hostedZoneId": "Z0OTHERZONE", "name": "db.orders.example.com.",
+         "ttl": 60, "account": "network"},
+    ]);
+    let parsed = RecoveryPlan::from_value(&plan).expect("a CNAME in another account");
+    assert_eq!(
+        parsed.zone_account("Z0OTHERZONE").map(|(name, _)| name),
+        Some("network")
+    );
+
+    plan["writerEndpoints"][0]["hostedZoneId"] = zone;
+    plan["writerEndpoints"][0]["name"] = json!("db2.orders.example.com.");
+    let found = match RecoveryPlan::from_value(&plan) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    };
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("writerEndpoints[0].account: the zone's records are in Rebound's own account")),
+        "{found:?}"
+    );
+}

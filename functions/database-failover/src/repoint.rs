@@ -6,7 +6,7 @@
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rebound_shared::context::{Action, ActionStatus, RecoveryContext};
-use rebound_shared::endpoints::{Current, Pointed};
+use rebound_shared::endpoints::{Current, EndpointStores, Pointed};
 use rebound_shared::plan::{same_host, Database, WriterEndpoint};
 use rebound_shared::rds::reads::writer_host;
 use rebound_shared::step::{towards_recovery, StepFault};
@@ -40,12 +40,13 @@ impl DatabaseFailover {
     /// Every writer endpoint as it is now, read before any change.
     pub(crate) async fn read_endpoints<'a>(&self, ctx: &'a RecoveryContext) -> Result<Endpoints<'a>, DatabaseError> {
         let region = acting_region(ctx);
+        let stores = &self.endpoints.for_plan(&ctx.plan, &ctx.recovery_id).await?;
         let reads: Vec<_> = ctx
             .plan
             .writer_endpoints_acting()
             .into_iter()
             .map(|(endpoint, db)| async move {
-                let current = self.endpoints.read(endpoint, region).await?;
+                let current = stores.read(endpoint, region).await?;
                 Ok::<_, DatabaseError>((endpoint, db, current))
             })
             .collect();
@@ -91,6 +92,7 @@ impl DatabaseFailover {
     /// and has not been pointed yet, and polls those Route 53 has not made INSYNC.
     pub(crate) async fn repoint(&self, ctx: &RecoveryContext, actions: &mut Vec<Action>) -> Result<(), DatabaseError> {
         let endpoints = ctx.plan.writer_endpoints_acting();
+        let stores = &self.endpoints.for_plan(&ctx.plan, &ctx.recovery_id).await?;
         for action in actions
             .iter_mut()
             .filter(|a| a.operation == POINT_AT_WRITER && a.status == ActionStatus::Pending)
@@ -101,7 +103,7 @@ impl DatabaseFailover {
             ) else {
                 continue;
             };
-            if self.endpoints.in_sync(endpoint, &change).await? {
+            if stores.in_sync(endpoint, &change).await? {
                 action.status = ActionStatus::Done;
                 action.detail = Some("INSYNC".into());
             }
@@ -114,7 +116,7 @@ impl DatabaseFailover {
         let todo: Vec<_> = endpoints
             .into_iter()
             .filter(|(endpoint, db)| writable(db) && !actions.iter().any(|a| a.resource == endpoint.resource()))
-            .map(|(endpoint, db)| self.point(ctx, endpoint, db))
+            .map(|(endpoint, db)| self.point(ctx, stores, endpoint, db))
             .collect();
         let pointed: Vec<Action> = stream::iter(todo).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(pointed);
@@ -125,6 +127,7 @@ impl DatabaseFailover {
     async fn point(
         &self,
         ctx: &RecoveryContext,
+        stores: &EndpointStores,
         endpoint: &WriterEndpoint,
         db: &Database,
     ) -> Result<Action, DatabaseError> {
@@ -140,14 +143,13 @@ impl DatabaseFailover {
                 database: db.identifier().to_string(),
                 reason: format!("takes writes but RDS gives it no endpoint to point {resource} at"),
             })?;
-        let current = self.endpoints.read(endpoint, region).await?;
+        let current = stores.read(endpoint, region).await?;
         let before = recorded(ctx, &current, db);
         if current.host.as_deref().is_some_and(|c| same_host(c, &host)) {
             return Ok(Action::already_done(resource, POINT_AT_WRITER, before));
         }
         let started = std::time::Instant::now();
-        let pointed = self
-            .endpoints
+        let pointed = stores
             .point(endpoint, region, &current, &host, &ctx.recovery_id)
             .await?;
         let mut action = Action::change(resource, POINT_AT_WRITER, before, json!({"host": host}), false);

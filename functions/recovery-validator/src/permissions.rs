@@ -194,10 +194,14 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                         "secretsmanager:PutSecretValue",
                         format!("arn:{partition}:secretsmanager:{at}:{account}:secret:{secret_id}-*"),
                     ),
-                    WriterEndpoint::Cname { hosted_zone_id, .. } => (
-                        "route53:ChangeResourceRecordSets",
-                        format!("arn:{partition}:route53:::hostedzone/{hosted_zone_id}"),
-                    ),
+                    // In another account's zone: that account's role, assumed.
+                    WriterEndpoint::Cname { hosted_zone_id, .. } => match plan.zone_account(hosted_zone_id) {
+                        Some((_, other)) => ("sts:AssumeRole", other.role_arn.clone()),
+                        None => (
+                            "route53:ChangeResourceRecordSets",
+                            format!("arn:{partition}:route53:::hostedzone/{hosted_zone_id}"),
+                        ),
+                    },
                 });
             }
         }

@@ -3,6 +3,7 @@
 
 use futures_util::{stream, StreamExt};
 use rebound_shared::context::Check;
+use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::plan::{same_host, Database, RecoveryPlan, WriterEndpoint};
 use rebound_shared::rds::reads::writer_host;
 
@@ -18,10 +19,28 @@ impl RecoveryValidator {
         region: &str,
         key: &str,
     ) -> Vec<Check> {
+        // A CNAME in another account's zone is read as the role the plan names for it.
+        let stores = match self.endpoints.for_plan(plan, key).await {
+            Ok(stores) => stores,
+            Err(e) => {
+                return plan
+                    .writer_endpoints_acting()
+                    .into_iter()
+                    .map(|(endpoint, _)| {
+                        check(
+                            format!("writer endpoint {}", endpoint.resource()),
+                            false,
+                            format!("could not be read: {e}"),
+                        )
+                    })
+                    .collect()
+            }
+        };
+        let stores = &stores;
         let checks: Vec<_> = plan
             .writer_endpoints_acting()
             .into_iter()
-            .map(|(endpoint, db)| self.writer_endpoint_check(key, acting, endpoint, db, region))
+            .map(|(endpoint, db)| self.writer_endpoint_check(key, (acting, stores), endpoint, db, region))
             .collect();
         stream::iter(checks).buffered(READ_CONCURRENCY).collect().await
     }
@@ -29,14 +48,14 @@ impl RecoveryValidator {
     async fn writer_endpoint_check(
         &self,
         key: &str,
-        acting: &aws_sdk_rds::Client,
+        (acting, stores): (&aws_sdk_rds::Client, &EndpointStores),
         endpoint: &WriterEndpoint,
         db: &Database,
         region: &str,
     ) -> Check {
         let name = format!("writer endpoint {}", endpoint.resource());
         let database = db.identifier();
-        let (writer, current) = futures_util::join!(writer_host(acting, db), self.endpoints.read(endpoint, region));
+        let (writer, current) = futures_util::join!(writer_host(acting, db), stores.read(endpoint, region));
         let (writer, current) = match (writer, current) {
             (Err(e), _) => return check(name, false, format!("the writer of {database} could not be read: {e}")),
             (_, Err(e)) => return check(name, false, format!("could not be read: {e}")),

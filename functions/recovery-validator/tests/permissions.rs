@@ -220,4 +220,19 @@ fn a_zone_in_another_account_needs_only_its_role_assumed() {
             .any(|(_, resource)| resource == &format!("arn:aws:route53:::hostedzone/{zone}")),
         "the other account's grants are its own: {dns:?}"
     );
+    // A CNAME writer endpoint in that zone: database-failover assumes the role too.
+    let database = ctx.plan.databases[0].identifier().to_string();
+    ctx.plan.writer_endpoints = serde_json::from_value(serde_json::json!([
+        {"kind": "cname", "database": database, "hostedZoneId": zone, "name": "db.orders.example.com.",
+         "ttl": 60, "account": "network"}
+    ]))
+    .expect("endpoints");
+    let databases = needed("database-failover", &ctx, "aws", "123456789012");
+    assert!(
+        databases.contains(&(
+            "sts:AssumeRole",
+            "arn:aws:iam::222222222222:role/rebound-dns".to_string()
+        )),
+        "{databases:?}"
+    );
 }

@@ -240,7 +240,15 @@ pub(super) fn databases(f: &mut Found) {
         }
     }
 
-    // CheckDatabaseFailover: each writer endpoint, pointed at the new writer.
+    // CheckDatabaseFailover: each writer endpoint, pointed at the new writer; a CNAME in another
+    // account's zone as its role, assumed through the recovery region's STS first.
+    if plan
+        .writer_endpoints
+        .iter()
+        .any(|e| matches!(e, WriterEndpoint::Cname { account: Some(_), .. }))
+    {
+        f.add("CheckDatabaseFailover", "sts:AssumeRole", recovery, Plane::Data, true);
+    }
     for endpoint in &plan.writer_endpoints {
         let (operation, region) = match endpoint {
             WriterEndpoint::SsmParameter { .. } => ("ssm:PutParameter", endpoint.region(recovery)),

@@ -177,9 +177,12 @@ pub(super) fn dns(f: &mut Found) {
     // A zone in another account: its role assumed first, through STS's regional endpoint in the
     // recovery region (its global endpoint is in us-east-1), every start and check.
     if plan.dns.iter().any(|r| r.account.is_some()) {
-        for phase in ["StartDnsFailover", "CheckDnsFailover", "ValidateRecovery"] {
+        for phase in ["StartDnsFailover", "CheckDnsFailover"] {
             f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
         }
+    }
+    if plan.zones().any(|(_, account)| account.is_some()) {
+        f.add("ValidateRecovery", "sts:AssumeRole", recovery, Plane::Data, true);
     }
     // StartDnsFailover / CheckDnsFailover.
     for record in &plan.dns {

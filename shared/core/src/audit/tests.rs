@@ -226,4 +226,19 @@ fn a_zone_in_another_account_depends_on_sts_in_the_recovery_region() {
     let sts: Vec<_> = deps.iter().filter(|d| d.operation == "sts:AssumeRole").collect();
     assert_eq!(sts.len(), 3, "{sts:?}");
     assert!(sts.iter().all(|d| d.region == "us-west-2" && !d.flagged), "{sts:?}");
+
+    // A CNAME writer endpoint in that account's zone: the database step assumes it too.
+    p.dns[0].account = None;
+    p.writer_endpoints = serde_json::from_value(serde_json::json!([
+        {"kind": "cname", "database": p.databases[0].identifier(), "hostedZoneId": "Z0OTHERZONE",
+         "name": "db.orders.example.com.", "ttl": 60, "account": "network"}
+    ]))
+    .expect("endpoints");
+    let mut phases: Vec<&str> = failover_dependencies(&p)
+        .into_iter()
+        .filter(|d| d.operation == "sts:AssumeRole")
+        .map(|d| d.step)
+        .collect();
+    phases.sort_unstable();
+    assert_eq!(phases, ["CheckDatabaseFailover", "ValidateRecovery"], "{phases:?}");
 }

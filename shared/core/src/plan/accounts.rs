@@ -25,9 +25,27 @@ impl Account {
 }
 
 impl super::RecoveryPlan {
-    /// The account a hosted zone is in, as the plan's records name it: None for Rebound's own.
+    /// Every hosted zone the plan changes (its records', its CNAME writer endpoints') and the
+    /// account each names (None: Rebound's own).
+    pub fn zones(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        let records = self
+            .dns
+            .iter()
+            .map(|r| (r.hosted_zone_id.as_str(), r.account.as_deref()));
+        let endpoints = self.writer_endpoints.iter().filter_map(|e| match e {
+            super::WriterEndpoint::Cname {
+                hosted_zone_id,
+                account,
+                ..
+            } => Some((hosted_zone_id.as_str(), account.as_deref())),
+            _ => None,
+        });
+        records.chain(endpoints)
+    }
+
+    /// The account a hosted zone is in, as the plan names it: None for Rebound's own.
     pub fn zone_account(&self, zone: &str) -> Option<(&str, &Account)> {
-        let name = self.dns.iter().find(|r| r.hosted_zone_id == zone)?.account.as_deref()?;
+        let name = self.zones().find(|(z, _)| *z == zone)?.1?;
         Some((name, self.accounts.get(name)?))
     }
 }

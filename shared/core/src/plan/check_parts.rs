@@ -19,7 +19,7 @@ const MAX_TTL: u64 = 2_147_483_647;
 const KIND_FIELDS: [(&str, &[&str]); 3] = [
     ("ssmParameter", &["kind", "database", "name", "region"]),
     ("secret", &["kind", "database", "secretId", "field", "region"]),
-    ("cname", &["kind", "database", "hostedZoneId", "name", "ttl"]),
+    ("cname", &["kind", "database", "hostedZoneId", "name", "ttl", "account"]),
 ];
 
 pub(super) fn check_writer_endpoints(c: &mut Checker, plan: &Map<String, Value>) {
@@ -103,7 +103,37 @@ pub(super) fn check_writer_endpoints(c: &mut Checker, plan: &Map<String, Value>)
                 })
             }
             Some("cname") => {
-                c.string(&path, e, "hostedZoneId", true);
+                let zone = c.string(&path, e, "hostedZoneId", true);
+                let account = c.string(&path, e, "account", false);
+                if let Some(a) = account {
+                    if !plan
+                        .get("accounts")
+                        .and_then(Value::as_object)
+                        .is_some_and(|known| known.contains_key(a))
+                    {
+                        c.report(
+                            &format!("{path}.account"),
+                            format!("must name one of the plan's accounts, got '{a}'"),
+                        );
+                    }
+                }
+                // The zone's records name its account too: the two must agree.
+                let records = plan.get("dns").and_then(Value::as_array).into_iter().flatten();
+                if let Some(record) = records
+                    .filter_map(Value::as_object)
+                    .find(|r| zone.is_some() && r.get("hostedZoneId").and_then(Value::as_str) == zone)
+                {
+                    let theirs = record.get("account").and_then(Value::as_str);
+                    if theirs != account {
+                        c.report(
+                            &format!("{path}.account"),
+                            format!(
+                                "the zone's records are in {}: a zone is in one account",
+                                theirs.unwrap_or("Rebound's own account")
+                            ),
+                        );
+                    }
+                }
                 if let Some(ttl) = c.integer(&path, e, "ttl", true, 0, ">= 0") {
                     if ttl > MAX_TTL {
                         c.report(&format!("{path}.ttl"), format!("must be at most {MAX_TTL}"));

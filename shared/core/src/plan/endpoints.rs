@@ -46,6 +46,10 @@ pub enum WriterEndpoint {
         hosted_zone_id: String,
         name: String,
         ttl: u32,
+        /// The account (a name in the plan's `accounts`) the hosted zone is in; unset, Rebound's
+        /// own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
 }
 

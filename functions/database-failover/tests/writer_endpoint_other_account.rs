@@ -1,0 +1,104 @@
+//! A CNAME writer endpoint in another account's hosted zone (a networking account's): pointed at
+//! the promoted writer as the role the plan names for the account, and what moto holds in that
+//! account afterwards.
+
+use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
+use chrono::Utc;
+use database_failover::DatabaseFailover;
+use rebound_shared::context::ActionStatus;
+use rebound_tests::{event, seed, wait, MotoServer};
+use serde_json::json;
+
+const ROLE: &str = "arn:aws:iam::222222222222:role/rebound-dns";
+const CNAME: &str = "db.orders.example.com.";
+
+async fn host(config: &aws_config::SdkConfig, id: &str) -> String {
+    let out = aws_sdk_rds::Client::new(config)
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .expect("describe");
+    out.db_instances()[0]
+        .endpoint()
+        .and_then(|e| e.address())
+        .expect("address")
+        .to_string()
+}
+
+async fn held(network: &aws_sdk_route53::Client, zone: &str) -> String {
+    let sets = network
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .expect("records");
+    sets.resource_record_sets()
+        .iter()
+        .find(|s| s.name() == CNAME)
+        .and_then(|s| s.resource_records().first())
+        .map(|r| r.value().to_string())
+        .expect("cname")
+}
+
+#[tokio::test]
+async fn a_cname_in_another_accounts_zone_is_pointed_as_its_role() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
+    let primary_arn = seed::database_with_replica(&east, &west, "postgres")
+        .await
+        .expect("seeded");
+    seed::replica_lag(&west, "orders-db-usw2", 2.0).await.expect("lag");
+    let (primary_host, replica_host) = (host(&east, "orders-db").await, host(&west, "orders-db-usw2").await);
+    let network_config = seed::as_role(&east, ROLE).await.expect("the role");
+    let zone = seed::hosted_zone(&network_config, "orders.example.com.")
+        .await
+        .expect("zone");
+    let cname = ResourceRecordSet::builder()
+        .name(CNAME)
+        .r#type(RrType::Cname)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value(&primary_host).build().expect("rr"))
+        .build()
+        .expect("rrs");
+    seed::create_records(&network_config, &zone, vec![cname])
+        .await
+        .expect("cname");
+    let network = aws_sdk_route53::Client::new(&network_config);
+
+    let mut request = event("database-failover.json");
+    let plan = &mut request["context"]["plan"];
+    plan["databases"][0]["sourceIdentifier"] = json!(primary_arn);
+    plan["accounts"] = json!({"network": {"roleArn": ROLE}});
+    plan["writerEndpoints"] = json!([{"kind": "cname", "database": "orders-db-usw2", "hostedZoneId": zone,
+        "name": CNAME, "ttl": 60, "account": "network"}]);
+    let failover = DatabaseFailover::new(&moto.regions());
+    let started = failover.handle(request.clone(), Utc::now()).await.expect("start");
+    let done = wait::step_completed(&request, "database", started, |status| async {
+        failover.handle(status, Utc::now()).await.expect("status")
+    })
+    .await;
+    let pointed = done
+        .actions
+        .iter()
+        .find(|a| a.operation == "PointAtWriter")
+        .expect("pointed");
+    assert_eq!(pointed.status, ActionStatus::Done, "{pointed:?}");
+    assert_eq!(pointed.before["host"], json!(primary_host));
+    assert_eq!(
+        held(&network, &zone).await,
+        replica_host,
+        "the networking account's CNAME moved"
+    );
+
+    // Without the account, Rebound's own Route 53 has no such zone: the step says so, and the
+    // CNAME stays as it is.
+    let mut own = request.clone();
+    own["context"]["plan"]["writerEndpoints"][0]
+        .as_object_mut()
+        .expect("endpoint")
+        .remove("account");
+    own["context"]["recoveryId"] = json!("7b1d3c9e-0000-4000-8000-000000000002");
+    let err = failover.handle(own, Utc::now()).await.expect_err("no such zone here");
+    assert!(err.to_string().contains("no such hosted zone"), "{err}");
+}
