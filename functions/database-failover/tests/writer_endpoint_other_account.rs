@@ -12,20 +12,6 @@ use serde_json::json;
 const ROLE: &str = "arn:aws:iam::222222222222:role/rebound-dns";
 const CNAME: &str = "db.orders.example.com.";
 
-async fn host(config: &aws_config::SdkConfig, id: &str) -> String {
-    let out = aws_sdk_rds::Client::new(config)
-        .describe_db_instances()
-        .db_instance_identifier(id)
-        .send()
-        .await
-        .expect("describe");
-    out.db_instances()[0]
-        .endpoint()
-        .and_then(|e| e.address())
-        .expect("address")
-        .to_string()
-}
-
 async fn held(network: &aws_sdk_route53::Client, zone: &str) -> String {
     let sets = network
         .list_resource_record_sets()
@@ -49,7 +35,10 @@ async fn a_cname_in_another_accounts_zone_is_pointed_as_its_role() {
         .await
         .expect("seeded");
     seed::replica_lag(&west, "orders-db-usw2", 2.0).await.expect("lag");
-    let (primary_host, replica_host) = (host(&east, "orders-db").await, host(&west, "orders-db-usw2").await);
+    let (primary_host, replica_host) = (
+        rebound_tests::held::instance_host(&east, "orders-db").await,
+        rebound_tests::held::instance_host(&west, "orders-db-usw2").await,
+    );
     let network_config = seed::as_role(&east, ROLE).await.expect("the role");
     let zone = seed::hosted_zone(&network_config, "orders.example.com.")
         .await

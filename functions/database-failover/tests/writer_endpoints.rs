@@ -23,20 +23,6 @@ struct World {
     replica_host: String,
 }
 
-async fn host(config: &aws_config::SdkConfig, id: &str) -> String {
-    let out = aws_sdk_rds::Client::new(config)
-        .describe_db_instances()
-        .db_instance_identifier(id)
-        .send()
-        .await
-        .expect("describe");
-    out.db_instances()[0]
-        .endpoint()
-        .and_then(|e| e.address())
-        .expect("address")
-        .to_string()
-}
-
 /// The seeded application with its three writer endpoints in us-west-2 (the CNAME in a zone of
 /// its own), all pointing at the us-east-1 writer.
 async fn world() -> World {
@@ -48,8 +34,8 @@ async fn world() -> World {
     rebound_tests::seed::replica_lag(&west, "orders-db-usw2", 2.0)
         .await
         .expect("lag");
-    let primary_host = host(&east, "orders-db").await;
-    let replica_host = host(&west, "orders-db-usw2").await;
+    let primary_host = rebound_tests::held::instance_host(&east, "orders-db").await;
+    let replica_host = rebound_tests::held::instance_host(&west, "orders-db-usw2").await;
     let zone = rebound_tests::seed::hosted_zone(&east, "orders.example.com.")
         .await
         .expect("zone");
@@ -384,7 +370,7 @@ async fn a_failback_points_the_primary_regions_endpoints_at_the_failback_writer(
     rebound_tests::seed::writer_endpoints(&east, PARAMETER, SECRET, None, &w.primary_host)
         .await
         .expect("east endpoints");
-    let failback_host = host(&east, "orders-db-use1").await;
+    let failback_host = rebound_tests::held::instance_host(&east, "orders-db-use1").await;
 
     let mut request = w.request.clone();
     request["context"]["mode"] = json!("failback");

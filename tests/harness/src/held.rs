@@ -113,3 +113,18 @@ pub async fn multi_region_cluster(config: &SdkConfig, name: &str) -> Option<(Str
         .collect();
     Some((text(found.status()), clusters))
 }
+
+/// The host name of RDS instance `id` where `config` points (its endpoint's address).
+pub async fn instance_host(config: &SdkConfig, id: &str) -> String {
+    let out = aws_sdk_rds::Client::new(config)
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .expect("describe");
+    out.db_instances()[0]
+        .endpoint()
+        .and_then(|e| e.address())
+        .expect("address")
+        .to_string()
+}
