@@ -337,12 +337,7 @@ mod tests {
     use super::*;
     use rebound_shared::plan::Member;
 
-    fn ctx(mode: &str) -> RecoveryContext {
-        let mut request: Value =
-            serde_json::from_str(include_str!("../../../events/database-failover.json")).expect("event");
-        request["context"]["mode"] = json!(mode);
-        serde_json::from_value(request["context"].clone()).expect("context")
-    }
+    use crate::decide::tests::context as ctx;
 
     fn sessions(allow: bool) -> GlobalDatastore {
         GlobalDatastore {

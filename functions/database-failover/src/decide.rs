@@ -488,4 +488,4 @@ mod progress;
 pub use progress::{global_progress, instance_progress, Progress};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

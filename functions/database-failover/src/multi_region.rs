@@ -126,14 +126,8 @@ impl DatabaseFailover {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
 
-    fn ctx(mode: &str) -> RecoveryContext {
-        let mut request: Value =
-            serde_json::from_str(include_str!("../../../events/database-failover.json")).expect("event");
-        request["context"]["mode"] = json!(mode);
-        serde_json::from_value(request["context"].clone()).expect("context")
-    }
+    use crate::decide::tests::context as ctx;
 
     fn orders(allow: bool) -> MultiRegionCluster {
         MultiRegionCluster {

@@ -12,7 +12,8 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 3, 13, 0).single().expect("time")
 }
 
-fn context(mode: &str) -> RecoveryContext {
+/// The sample request's context in `mode` (the other modules' decision tests use it too).
+pub(crate) fn context(mode: &str) -> RecoveryContext {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/database-failover.json"

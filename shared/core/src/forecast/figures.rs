@@ -63,7 +63,7 @@ pub const AURORA_GLOBAL: Figure = Figure {
     key: "aurora-global-failover",
     seconds: 60.0,
     basis: Basis::Documented,
-    what: "an Aurora global database's secondary takes writes: \"promote one of the AWS secondary regions to perform full read/write workloads in less than a minute\"",
+    what: "a global database's secondary takes writes: \"promote one of the AWS secondary regions to perform full read/write workloads in less than a minute\" (Aurora's figure; DocumentDB and Neptune document none, and their global clusters fail over the same way, so it stands for theirs too)",
     source: "https://disaster-recovery.workshop.aws/en/services/databases/aurora/global-database.html",
 };
 
