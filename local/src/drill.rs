@@ -81,6 +81,8 @@ const EKS_CLUSTER: &str = "orders-usw2";
 const EKS_NODEGROUP: &str = "orders-workers";
 const SESSIONS: (&str, &str, &str) = ("orders-sessions", "orders-sessions-use1", "orders-sessions-usw2");
 const CARTS: (&str, &str, &str) = ("orders-carts", "orders-carts-use1", "orders-carts-usw2");
+/// Its product catalog: a DocumentDB global cluster (`CATALOG-east` the writer, `CATALOG-west`).
+const CATALOG: &str = "orders-catalog";
 /// The Aurora global database of the `aurora-global` scenario.
 const AURORA_GLOBAL: &str = "orders-global";
 /// Its own parameter group: the old primary's was made read-only by the failover's fence.
@@ -343,6 +345,24 @@ pub async fn drill_as(
     );
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
+    // The output carries a large result as its summary, the whole kept in the recovery table:
+    // the report takes the whole, as the notifier's does.
+    let outcome = match outcome {
+        Ok(output) => {
+            let mut payload = serde_json::json!({ "context": output });
+            functions
+                .io
+                .results
+                .expand(&mut payload, rebound_shared::results::needed_by("recovery-notifier"))
+                .await
+                .map_err(|e| DrillError::Read {
+                    what: "the execution's results",
+                    message: e.to_string(),
+                })?;
+            Ok(payload["context"].take())
+        }
+        failed => failed,
+    };
     let ended = Ended::of(&outcome, &world.plan)?;
     let (mut facts, notification, envelopes) = Box::pin(verify(scenario, &ended, &global, &recovery, &world)).await?;
     if steered {

@@ -338,6 +338,13 @@ async fn eks_and_a_global_datastore_move_with_the_rest_in_a_region_outage() {
     );
     let nodes = common::action(&report, "UpdateNodegroupConfig");
     assert_eq!(nodes["status"], "done", "{nodes}");
+    // The DocumentDB catalog, failed over through DocumentDB's API (its writer is a fact).
+    let catalog = common::action(&report, "FailoverGlobalCluster");
+    assert_eq!(
+        (catalog["resource"].as_str(), catalog["status"].as_str()),
+        (Some("orders-catalog"), Some("done")),
+        "{catalog}"
+    );
     // The worst lag is the replica's; the datastore's is within it.
     assert_eq!(report["rpo"]["actualSeconds"], json!(4.0), "{}", report["rpo"]);
 }

@@ -93,7 +93,8 @@ impl Route53s {
                 continue;
             };
             if !clients.contains_key(name) {
-                let credentials = assume(sts, name, account, session).await?;
+                // Boxed: STS's future would weigh on the stack of every step that reads a zone.
+                let credentials = Box::pin(assume(sts, name, account, session)).await?;
                 let config = own.config().to_builder().credentials_provider(credentials).build();
                 clients.insert(name, aws_sdk_route53::Client::from_conf(config));
             }

@@ -125,8 +125,9 @@ impl EndpointStores {
         if !Route53s::needed(plan) {
             return Ok(self.clone());
         }
+        let route53 = Box::pin(Route53s::for_plan(self.route53.own_client(), &self.sts, plan, session)).await?;
         Ok(EndpointStores {
-            route53: Route53s::for_plan(self.route53.own_client(), &self.sts, plan, session).await?,
+            route53,
             ..self.clone()
         })
     }

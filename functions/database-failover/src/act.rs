@@ -193,32 +193,48 @@ impl DatabaseFailover {
     }
 }
 
-/// `SwitchoverGlobalCluster` (nothing lost: the secondary catches up first), or
-/// `FailoverGlobalCluster` with `AllowDataLoss` (what was not replicated is lost).
-async fn move_writer(on: GlobalClient<'_>, id: &str, target: &str, switchover: bool) -> Result<(), AwsError> {
-    let service = on.service();
-    rebound_shared::with_global_client!(on, client => {
-        if switchover {
-            client
-                .switchover_global_cluster()
-                .global_cluster_identifier(id)
-                .target_db_cluster_identifier(target)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| rebound_shared::error::from_sdk(service, "SwitchoverGlobalCluster", &e))
-        } else {
-            client
-                .failover_global_cluster()
-                .global_cluster_identifier(id)
-                .target_db_cluster_identifier(target)
-                .allow_data_loss(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| rebound_shared::error::from_sdk(service, "FailoverGlobalCluster", &e))
+/// `$name`: `SwitchoverGlobalCluster` (nothing lost: the secondary catches up first), or
+/// `FailoverGlobalCluster` with `AllowDataLoss` (what was not replicated is lost), through
+/// `$client`'s SDK; one function an engine, as the global database's reads are.
+macro_rules! writer_mover {
+    ($name:ident, $client:ty, $service:literal) => {
+        async fn $name(client: &$client, id: &str, target: &str, switchover: bool) -> Result<(), AwsError> {
+            if switchover {
+                client
+                    .switchover_global_cluster()
+                    .global_cluster_identifier(id)
+                    .target_db_cluster_identifier(target)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| rebound_shared::error::from_sdk($service, "SwitchoverGlobalCluster", &e))
+            } else {
+                client
+                    .failover_global_cluster()
+                    .global_cluster_identifier(id)
+                    .target_db_cluster_identifier(target)
+                    .allow_data_loss(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| rebound_shared::error::from_sdk($service, "FailoverGlobalCluster", &e))
+            }
         }
-    })
+    };
+}
+
+writer_mover!(move_aurora, aws_sdk_rds::Client, "rds");
+writer_mover!(move_docdb, aws_sdk_docdb::Client, "docdb");
+writer_mover!(move_neptune, aws_sdk_neptune::Client, "neptune");
+
+/// The global database's writer moved to `target` through its engine's client (boxed, as
+/// [`GlobalClient::read`] is).
+async fn move_writer(on: GlobalClient<'_>, id: &str, target: &str, switchover: bool) -> Result<(), AwsError> {
+    match on {
+        GlobalClient::Aurora(client) => Box::pin(move_aurora(client, id, target, switchover)).await,
+        GlobalClient::Docdb(client) => Box::pin(move_docdb(client, id, target, switchover)).await,
+        GlobalClient::Neptune(client) => Box::pin(move_neptune(client, id, target, switchover)).await,
+    }
 }
 
 /// Says in the action's detail that the change was found made (or under way) by the SDK's retry

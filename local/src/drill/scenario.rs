@@ -45,10 +45,12 @@ pub enum Scenario {
     /// parameter group, the global database fails over to us-west-2, and its replication lag
     /// (4 s) is the RPO.
     AuroraGlobal,
-    /// A region outage for an application that also runs on EKS and keeps its sessions in an
-    /// ElastiCache global datastore: with the primary cut, the recovery cluster's managed node
-    /// group is scaled up and the datastore's us-west-2 member made the primary (its lag, 0.5 s,
-    /// in the RPO), beside the database, DNS and services.
+    /// A region outage for an application that also runs on EKS, keeps its sessions in an
+    /// ElastiCache global datastore, its carts in a MemoryDB multi-Region cluster and its catalog
+    /// in a DocumentDB global cluster: with the primary cut, the recovery cluster's managed node
+    /// group is scaled up, the datastore's us-west-2 member made the primary, the carts' us-west-2
+    /// cluster used as it is and the catalog failed over (their lags in the RPO), beside the
+    /// database, DNS and services.
     EksAndCache,
     /// A region outage an operator takes the wheel of: paused before its first change (nothing
     /// changes while it is), resumed, and the cache warm-up custom action, hung, skipped while

@@ -305,6 +305,21 @@ pub(super) async fn seed_world(
         }
         plan["multiRegionClusters"] = json!([{"multiRegionClusterName": name,
             "primaryClusterName": primary_cluster, "recoveryClusterName": recovery_cluster}]);
+        // The catalog in a DocumentDB global cluster, its us-west-2 cluster 0.8 s behind.
+        // Boxed: the seeding of two engines' clusters would weigh on the drill's stack.
+        let (_, catalog) = Box::pin(rebound_moto::seed::engine_global(
+            (&primary_config, recovery),
+            "docdb",
+            CATALOG,
+            "sg-0aaaaaaaaaaaaaaaa",
+            Some(800.0),
+        ))
+        .await
+        .map_err(seed("the DocumentDB global cluster"))?;
+        if let Some(databases) = plan["databases"].as_array_mut() {
+            databases.push(json!({"kind": "auroraGlobal", "engine": "docdb", "identifier": CATALOG,
+                "targetClusterArn": catalog, "allowDataLoss": true}));
+        }
         if let Some(services) = plan["services"].as_array_mut() {
             services.push(
                 json!({"kind": "eksNodegroup", "cluster": EKS_CLUSTER, "nodegroup": EKS_NODEGROUP,

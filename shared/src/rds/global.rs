@@ -61,18 +61,56 @@ pub enum GlobalClient<'a> {
     Neptune(&'a aws_sdk_neptune::Client),
 }
 
-/// `$body` once per engine, with `$client` that engine's client: the calls and the fields read
-/// have the same names in the three SDKs, their types differ.
-#[macro_export]
-macro_rules! with_global_client {
-    ($on:expr, $client:ident => $body:expr) => {
-        match $on {
-            $crate::rds::GlobalClient::Aurora($client) => $body,
-            $crate::rds::GlobalClient::Docdb($client) => $body,
-            $crate::rds::GlobalClient::Neptune($client) => $body,
+/// `$name`: one `DescribeGlobalClusters` through `$client`'s SDK, the global database or None
+/// where it does not exist. The three SDKs have the same calls and fields, their types differ;
+/// each engine's reader is its own function so that a caller's stack holds one SDK's future.
+macro_rules! global_reader {
+    ($name:ident, $client:ty, $service:literal) => {
+        async fn $name(client: &$client, id: &str) -> Result<Option<Global>, AwsError> {
+            let out = client
+                .describe_global_clusters()
+                .global_cluster_identifier(id)
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                // DocumentDB and Neptune answer an unknown identifier with this fault where
+                // moto's RDS answered an empty list.
+                Err(e)
+                    if aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
+                        == Some("GlobalClusterNotFoundFault") =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(from_sdk($service, "DescribeGlobalClusters", &e)),
+            };
+            Ok(out.global_clusters().first().map(|cluster| Global {
+                members: cluster
+                    .global_cluster_members()
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.db_cluster_arn().unwrap_or_default().to_string(),
+                            m.is_writer().unwrap_or(false),
+                        )
+                    })
+                    .collect(),
+                available: cluster.status() == Some("available"),
+                moving_to: cluster
+                    .failover_state()
+                    .filter(|f| f.status().is_some_and(|s| s.as_str() != "cancelling"))
+                    .and_then(|f| f.to_db_cluster_arn())
+                    .map(str::to_string),
+                engine: cluster.engine().map(str::to_string),
+                engine_version: cluster.engine_version().map(str::to_string),
+            }))
         }
     };
 }
+
+global_reader!(read_aurora, aws_sdk_rds::Client, "rds");
+global_reader!(read_docdb, aws_sdk_docdb::Client, "docdb");
+global_reader!(read_neptune, aws_sdk_neptune::Client, "neptune");
 
 impl GlobalClient<'_> {
     pub fn service(&self) -> &'static str {
@@ -84,38 +122,13 @@ impl GlobalClient<'_> {
     }
 
     /// One `DescribeGlobalClusters`: the global database, or None where it does not exist.
+    /// Boxed, each engine's read: three SDKs' futures in one would weigh on every caller's stack.
     pub async fn read(&self, id: &str) -> Result<Option<Global>, AwsError> {
-        let service = self.service();
-        crate::with_global_client!(self, client => {
-            let out = client
-                .describe_global_clusters()
-                .global_cluster_identifier(id)
-                .send()
-                .await;
-            let out = match out {
-                Ok(out) => out,
-                // DocumentDB and Neptune answer an unknown identifier with this fault where
-                // RDS answers an empty list.
-                Err(e) if aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e)
-                    == Some("GlobalClusterNotFoundFault") => return Ok(None),
-                Err(e) => return Err(from_sdk(service, "DescribeGlobalClusters", &e)),
-            };
-            Ok(out.global_clusters().first().map(|cluster| Global {
-                members: cluster
-                    .global_cluster_members()
-                    .iter()
-                    .map(|m| (m.db_cluster_arn().unwrap_or_default().to_string(), m.is_writer().unwrap_or(false)))
-                    .collect(),
-                available: cluster.status() == Some("available"),
-                moving_to: cluster
-                    .failover_state()
-                    .filter(|f| f.status().is_some_and(|s| s.as_str() != "cancelling"))
-                    .and_then(|f| f.to_db_cluster_arn())
-                    .map(str::to_string),
-                engine: cluster.engine().map(str::to_string),
-                engine_version: cluster.engine_version().map(str::to_string),
-            }))
-        })
+        match *self {
+            GlobalClient::Aurora(client) => Box::pin(read_aurora(client, id)).await,
+            GlobalClient::Docdb(client) => Box::pin(read_docdb(client, id)).await,
+            GlobalClient::Neptune(client) => Box::pin(read_neptune(client, id)).await,
+        }
     }
 }
 
