@@ -145,3 +145,64 @@ async fn a_role_that_cannot_be_assumed_is_named_and_nothing_changes() {
     assert_eq!(w.value().await, "orders-api-use1.orders.example.com", "nothing changed");
     assert_eq!(w.proxy.count("ChangeResourceRecordSets"), 0);
 }
+
+#[tokio::test]
+async fn a_health_check_in_another_account_is_inverted_as_its_role() {
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
+    let w = world().await;
+    let check = w
+        .network
+        .create_health_check()
+        .caller_reference("pay-primary")
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Https)
+                .fully_qualified_domain_name("pay-use1.orders.example.com")
+                .resource_path("/health")
+                .build()
+                .expect("config"),
+        )
+        .send()
+        .await
+        .expect("a health check in the networking account");
+    let id = check.health_check().expect("health check").id().to_string();
+    let mut request = w.request.clone();
+    request["context"]["plan"]["dns"] = json!([{
+        "hostedZoneId": w.zone, "name": "pay.orders.example.com.", "type": "A",
+        "mode": "healthCheckInversion", "setIdentifier": "primary", "healthCheckId": id, "account": "network",
+    }]);
+    let started = w.dns().handle(request, Utc::now()).await.expect("start");
+    let inversion = started
+        .actions
+        .iter()
+        .find(|a| a.operation == "UpdateHealthCheck")
+        .expect("an inversion");
+    assert_eq!(
+        inversion.status,
+        rebound_shared::context::ActionStatus::Done,
+        "{inversion:?}"
+    );
+    let held = w
+        .network
+        .get_health_check()
+        .health_check_id(&id)
+        .send()
+        .await
+        .expect("GetHealthCheck");
+    let inverted = held
+        .health_check()
+        .and_then(|h| h.health_check_config())
+        .and_then(|c| c.inverted());
+    assert_eq!(
+        inverted,
+        Some(true),
+        "the networking account's health check is inverted"
+    );
+    // Rebound's own account has no such health check: only the role reaches it.
+    let own = aws_sdk_route53::Client::new(&w.moto.config("us-east-1"))
+        .get_health_check()
+        .health_check_id(&id)
+        .send()
+        .await;
+    assert!(own.is_err(), "the health check is the networking account's");
+}

@@ -84,3 +84,26 @@ async fn a_record_in_another_accounts_zone_is_read_as_its_role() {
     assert!(check.failed(), "{check:?}");
     assert!(check.detail.contains("NoSuchHostedZone"), "{}", check.detail);
 }
+
+#[tokio::test]
+async fn a_role_that_cannot_be_assumed_fails_its_zones_records_naming_the_account() {
+    use rebound_tests::faults::{Fault, FaultProxy};
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let network = seed::as_role(&moto.config("us-east-1"), ROLE).await.expect("the role");
+    let zone = seed::hosted_zone(&network, "orders.example.com").await.expect("zone");
+    seed::create_records(&network, &zone, vec![cname("orders-api-usw2.orders.example.com")])
+        .await
+        .expect("record");
+    let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
+    proxy
+        .set(&[Fault::status(403).service("sts").operation("AssumeRole")])
+        .expect("fault");
+    let validator = RecoveryValidator::new(&proxy.regions());
+    let check = record(&round(&validator, &zone, Some("network")).await);
+    assert!(check.failed(), "{check:?}");
+    assert!(
+        check.detail.contains("account network") && check.detail.contains("AssumeRole"),
+        "{}",
+        check.detail
+    );
+}
