@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_credential_types::provider::SharedCredentialsProvider;
+pub use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use rebound_core::plan::{Account, RecoveryPlan};
+
 use rebound_core::step::StepFault;
 
 /// The credentials of `account`'s role: one `AssumeRole` through `sts` (the recovery region's
@@ -62,20 +63,108 @@ fn session_name(session: &str) -> String {
     cleaned
 }
 
+/// A client rebuilt to act as a role: the same region, endpoint, retries and timeouts, with the
+/// role's credentials. `as_role!(aws_sdk_ecs::Client, &ecs, &credentials)`.
+#[macro_export]
+macro_rules! as_role {
+    ($client:ty, $own:expr, $credentials:expr) => {
+        <$client>::from_conf(
+            $own.config()
+                .to_builder()
+                .credentials_provider($credentials.clone())
+                .build(),
+        )
+    };
+}
+
+/// The credentials of each account `names` names, each role assumed once (boxed: STS's future
+/// would weigh on the stack of every step that acts in another account).
+pub async fn assume_each<'a>(
+    sts: &aws_sdk_sts::Client,
+    plan: &RecoveryPlan,
+    names: impl IntoIterator<Item = &'a str>,
+    session: &str,
+) -> Result<BTreeMap<String, SharedCredentialsProvider>, StepFault> {
+    let mut assumed = BTreeMap::new();
+    for name in names {
+        if assumed.contains_key(name) {
+            continue;
+        }
+        let account = plan
+            .accounts
+            .get(name)
+            .ok_or_else(|| StepFault::precondition(format!("account {name}"), "the plan's accounts do not name it"))?;
+        let credentials = Box::pin(assume(sts, name, account, session)).await?;
+        assumed.insert(name.to_string(), credentials);
+    }
+    Ok(assumed)
+}
+
+/// Clients as each account has them: Rebound's own, and a copy acting as the role of each other
+/// account the plan's resources name.
+#[derive(Debug, Clone)]
+pub struct PerAccount<T> {
+    own: T,
+    others: BTreeMap<String, T>,
+}
+
+impl<T> PerAccount<T> {
+    /// Every resource Rebound's own.
+    pub fn own(own: T) -> Self {
+        PerAccount {
+            own,
+            others: BTreeMap::new(),
+        }
+    }
+
+    /// `own`, and `as_role(credentials)` for each assumed account.
+    pub fn assumed(
+        own: T,
+        credentials: &BTreeMap<String, SharedCredentialsProvider>,
+        as_role: impl Fn(&T, &SharedCredentialsProvider) -> T,
+    ) -> Self {
+        let others = credentials
+            .iter()
+            .map(|(name, c)| (name.clone(), as_role(&own, c)))
+            .collect();
+        PerAccount { own, others }
+    }
+
+    /// The clients of `account` (None: Rebound's own). An account not assumed is Rebound's
+    /// own: [`assume_each`] fails first for one that cannot be.
+    pub fn of(&self, account: Option<&str>) -> &T {
+        account.and_then(|a| self.others.get(a)).unwrap_or(&self.own)
+    }
+
+    /// Each account's part of its clients.
+    pub fn map<U>(&self, part: impl Fn(&T) -> U) -> PerAccount<U> {
+        PerAccount {
+            own: part(&self.own),
+            others: self.others.iter().map(|(name, t)| (name.clone(), part(t))).collect(),
+        }
+    }
+
+    /// Rebound's own clients.
+    pub fn own_clients(&self) -> &T {
+        &self.own
+    }
+}
+
 /// Route 53 as each hosted zone's account has it: Rebound's own client, or one acting as the
 /// role of the account the zone's records name (assumed once per invocation).
 #[derive(Debug, Clone)]
 pub struct Route53s {
-    own: aws_sdk_route53::Client,
-    by_zone: BTreeMap<String, aws_sdk_route53::Client>,
+    clients: PerAccount<aws_sdk_route53::Client>,
+    /// Each zone in another account, and that account's name.
+    accounts: BTreeMap<String, String>,
 }
 
 impl Route53s {
     /// Every zone Rebound's own.
     pub fn own(own: &aws_sdk_route53::Client) -> Self {
         Route53s {
-            own: own.clone(),
-            by_zone: BTreeMap::new(),
+            clients: PerAccount::own(own.clone()),
+            accounts: BTreeMap::new(),
         }
     }
 
@@ -86,31 +175,22 @@ impl Route53s {
         plan: &RecoveryPlan,
         session: &str,
     ) -> Result<Self, StepFault> {
-        let mut clients: BTreeMap<&str, aws_sdk_route53::Client> = BTreeMap::new();
-        let mut by_zone = BTreeMap::new();
-        for (zone, _) in plan.zones() {
-            let Some((name, account)) = plan.zone_account(zone) else {
-                continue;
-            };
-            if !clients.contains_key(name) {
-                // Boxed: STS's future would weigh on the stack of every step that reads a zone.
-                let credentials = Box::pin(assume(sts, name, account, session)).await?;
-                let config = own.config().to_builder().credentials_provider(credentials).build();
-                clients.insert(name, aws_sdk_route53::Client::from_conf(config));
-            }
-            if let Some(client) = clients.get(name) {
-                by_zone.insert(zone.to_string(), client.clone());
-            }
-        }
+        let accounts: BTreeMap<String, String> = plan
+            .zones()
+            .filter_map(|(zone, account)| Some((zone.to_string(), account?.to_string())))
+            .collect();
+        let credentials = assume_each(sts, plan, accounts.values().map(String::as_str), session).await?;
         Ok(Route53s {
-            own: own.clone(),
-            by_zone,
+            clients: PerAccount::assumed(own.clone(), &credentials, |own, c| {
+                as_role!(aws_sdk_route53::Client, own, c)
+            }),
+            accounts,
         })
     }
 
     /// Rebound's own client.
     pub fn own_client(&self) -> &aws_sdk_route53::Client {
-        &self.own
+        self.clients.own_clients()
     }
 
     /// Whether any zone of `plan` is in another account (else no role is assumed).
@@ -120,7 +200,7 @@ impl Route53s {
 
     /// The client for calls on `zone` and its records.
     pub fn zone(&self, zone: &str) -> &aws_sdk_route53::Client {
-        self.by_zone.get(zone).unwrap_or(&self.own)
+        self.clients.of(self.accounts.get(zone).map(String::as_str))
     }
 
     /// The client for a health check of the plan's records: its record's zone's account.
@@ -128,7 +208,7 @@ impl Route53s {
         plan.dns
             .iter()
             .find(|r| r.health_check_id.as_deref() == Some(id))
-            .map_or(&self.own, |r| self.zone(&r.hosted_zone_id))
+            .map_or(self.own_client(), |r| self.zone(&r.hosted_zone_id))
     }
 }
 

@@ -4,13 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use aws_sdk_ecs::types::Service as EcsService;
 use futures_util::stream::{self, StreamExt};
 use rebound_core::capacity::Capacity;
-use rebound_core::plan::{KubernetesObject, Service};
+use rebound_core::plan::{KubernetesObject, RecoveryPlan, Service};
 use rebound_core::step::StepFault;
 
+use crate::accounts::{assume_each, PerAccount};
+use crate::as_role;
 use crate::error::aws_fault;
 
 pub(crate) mod nodegroups;
@@ -62,6 +65,16 @@ impl Capacities {
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             eks: aws_sdk_eks::Client::new(config),
             kubernetes: Kubernetes::new(config),
+        }
+    }
+
+    /// The same clients acting as another account's role.
+    pub fn as_role(&self, credentials: &SharedCredentialsProvider) -> Self {
+        Capacities {
+            ecs: as_role!(aws_sdk_ecs::Client, self.ecs, credentials),
+            autoscaling: as_role!(aws_sdk_autoscaling::Client, self.autoscaling, credentials),
+            eks: as_role!(aws_sdk_eks::Client, self.eks, credentials),
+            kubernetes: self.kubernetes.as_role(credentials),
         }
     }
 
@@ -305,6 +318,60 @@ impl Capacities {
                 .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g.clone())))
                 .collect(),
         ))
+    }
+}
+
+/// The services' clients in each account the services name (`services[].account`).
+impl PerAccount<Capacities> {
+    /// `own`, and `own` acting as the role of each account `services` name (assumed once each,
+    /// through `sts`, the recovery region's).
+    pub async fn for_services(
+        own: &Capacities,
+        sts: &aws_sdk_sts::Client,
+        plan: &RecoveryPlan,
+        services: &[&Service],
+        session: &str,
+    ) -> Result<Self, StepFault> {
+        let credentials = assume_each(sts, plan, services.iter().filter_map(|s| s.account()), session).await?;
+        Ok(PerAccount::assumed(own.clone(), &credentials, Capacities::as_role))
+    }
+
+    /// [`Capacities::read`], each service in its account.
+    pub async fn read(&self, services: &[&Service]) -> Vec<Result<Capacity, StepFault>> {
+        self.describe(services).await.capacities
+    }
+
+    /// [`Capacities::describe`], each account's services read through its clients.
+    pub async fn describe(&self, services: &[&Service]) -> Described {
+        let mut by_account: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
+        for (i, service) in services.iter().enumerate() {
+            by_account.entry(service.account()).or_default().push(i);
+        }
+        let mut capacities: Vec<Option<Result<Capacity, StepFault>>> = services.iter().map(|_| None).collect();
+        let mut all = Described {
+            capacities: Vec::new(),
+            fargate: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            kubernetes: BTreeMap::new(),
+        };
+        for (account, indexes) in by_account {
+            let group: Vec<&Service> = indexes.iter().map(|&i| services[i]).collect();
+            // Boxed: one account's reads at a time, off the caller's stack.
+            let described = Box::pin(self.of(account).describe(&group)).await;
+            for (i, capacity) in indexes.into_iter().zip(described.capacities) {
+                capacities[i] = Some(capacity);
+            }
+            all.fargate.extend(described.fargate);
+            all.groups.extend(described.groups);
+            // A cluster is in one account (the plan's checks): its name stays unique.
+            all.kubernetes.extend(described.kubernetes);
+        }
+        all.capacities = capacities
+            .into_iter()
+            .zip(services)
+            .map(|(c, s)| c.unwrap_or_else(|| Err(StepFault::precondition(s.resource_name(), "not read"))))
+            .collect();
+        all
     }
 }
 

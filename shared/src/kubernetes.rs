@@ -81,6 +81,19 @@ impl Kubernetes {
         }
     }
 
+    /// The same, acting as another account's role: EKS asked, and tokens signed, as the role.
+    pub fn as_role(&self, credentials: &aws_credential_types::provider::SharedCredentialsProvider) -> Self {
+        Kubernetes {
+            eks: crate::as_role!(aws_sdk_eks::Client, self.eks, credentials),
+            config: self
+                .config
+                .to_builder()
+                .credentials_provider(credentials.clone())
+                .build(),
+            scripted: self.scripted.clone(),
+        }
+    }
+
     /// Every cluster's API server is `client`; EKS is still asked whether the cluster serves.
     pub fn scripted(config: &aws_config::SdkConfig, client: kube::Client) -> Self {
         Kubernetes {

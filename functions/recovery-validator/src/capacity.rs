@@ -10,6 +10,7 @@ use rebound_shared::peaks::{self, Peak, PEAK_HOURS};
 use rebound_shared::plan::Service;
 use rebound_shared::step::services_in_scope;
 
+use crate::accounts::{by_account, in_account};
 use crate::RecoveryValidator;
 
 /// Where each service's peak came from, for the check's detail.
@@ -105,13 +106,24 @@ impl RecoveryValidator {
             return (None, HashMap::new());
         }
         let mut notes = Vec::new();
-        let primary = match peaks::primary_peaks(&self.primary_cloudwatch, &self.primary_eks, &sized, now).await {
-            Ok(found) => found,
-            Err(e) => {
-                notes.push(format!("{} did not answer ({e})", ctx.plan.primary_region));
-                HashMap::new()
+        // Each account's peaks are read in its own primary, as its role.
+        let mut primary = HashMap::new();
+        match self.service_reads(ctx, &sized).await {
+            Ok(reads) => {
+                for (account, group) in by_account(&sized) {
+                    let reads = reads.of(account);
+                    match peaks::primary_peaks(&reads.primary_cloudwatch, &reads.primary_eks, &group, now).await {
+                        Ok(found) => primary.extend(found),
+                        Err(e) => notes.push(format!(
+                            "{}{} did not answer ({e})",
+                            ctx.plan.primary_region,
+                            in_account(account)
+                        )),
+                    }
+                }
             }
-        };
+            Err(e) => notes.push(format!("the primary's peaks were not read ({e})")),
+        }
         let kept = match peaks::kept(&self.cloudwatch, &ctx.application, &sized, now).await {
             Ok(kept) => kept,
             Err(e) => {

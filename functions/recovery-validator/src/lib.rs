@@ -9,6 +9,7 @@
 //!
 //! Before anything changes, the same function checks readiness (`readiness.rs`).
 
+mod accounts;
 mod capacity;
 mod custom_actions;
 mod databases;
@@ -23,6 +24,7 @@ mod services;
 mod streams;
 mod writer_endpoints;
 
+pub use accounts::ServiceReads;
 use records::{holds, Zones};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,7 +36,6 @@ use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use permissions::Permissions;
 use rebound_shared::aws::Regions;
-use rebound_shared::capacities::Capacities;
 use rebound_shared::context::ServiceStage;
 use rebound_shared::context::{
     parse_request, Check, ReadinessReport, RecoveryContext, Step, StepRequest, StepResult, StepStatus, ValidationReport,
@@ -84,18 +85,10 @@ rebound_shared::impl_diagnostic!(ValidationError);
 pub struct RecoveryValidator {
     /// Route 53, a global service called through the primary's configuration.
     pub route53: aws_sdk_route53::Client,
-    /// In the recovery region: assumes the role of a zone's other account (`dns[].account`).
+    /// In the recovery region: assumes the role of a zone's or a service's other account.
     pub sts: aws_sdk_sts::Client,
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    /// In the primary region, where the services' peaks are read.
-    pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
-    /// In the primary region, where a node group's Auto Scaling groups are named.
-    pub primary_eks: aws_sdk_eks::Client,
-    /// The recovery region's Service Quotas.
-    pub quotas: aws_sdk_servicequotas::Client,
-    /// The recovery region's EC2: instance types, launch templates, Capacity Reservations.
-    pub ec2: aws_sdk_ec2::Client,
     pub cluster: Cluster,
     /// ElastiCache global datastores, read where they were failed over to.
     pub elasticache: aws_sdk_elasticache::Client,
@@ -109,7 +102,8 @@ pub struct RecoveryValidator {
     /// DocumentDB and Neptune global databases' clients, per side (Aurora's is the RDS one).
     pub globals: GlobalClients,
     pub primary_globals: GlobalClients,
-    pub services: Capacities,
+    /// The services' reads: Rebound's own (another account's through [`ServiceReads::as_role`]).
+    pub services: ServiceReads,
     pub http: reqwest::Client,
     /// Where the application reads its writers' endpoints from.
     pub endpoints: EndpointStores,
@@ -132,11 +126,6 @@ impl RecoveryValidator {
             route53: rebound_shared::dns::route53_client(&regions.primary),
             sts: aws_sdk_sts::Client::new(&regions.recovery),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
-            // The primary may be the failed region: its peak is read best effort.
-            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
-            primary_eks: aws_sdk_eks::Client::new(&rebound_shared::aws::best_effort(&regions.primary)),
-            quotas: aws_sdk_servicequotas::Client::new(&regions.recovery),
-            ec2: aws_sdk_ec2::Client::new(&regions.recovery),
             elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
             primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
             memorydb: aws_sdk_memorydb::Client::new(&regions.recovery),
@@ -146,7 +135,7 @@ impl RecoveryValidator {
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
             globals: GlobalClients::new(&regions.recovery),
             primary_globals: GlobalClients::new(&regions.primary),
-            services: Capacities::new(&regions.recovery),
+            services: ServiceReads::new(regions),
             tables: GlobalTables::new(regions),
             streams: EventStreams::new(regions),
             lambda: aws_sdk_lambda::Client::new(&regions.recovery),

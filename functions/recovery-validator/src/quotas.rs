@@ -4,7 +4,8 @@
 //! vCPU quota (`instances.rs`), restored databases against its DB instances (`rds`
 //! L-7B6409FD). Each
 //! quota is read with GetServiceQuota, its usage from the CloudWatch metric the quota names
-//! (`AWS/Usage` `ResourceCount`, as the service publishes it).
+//! (`AWS/Usage` `ResourceCount`, as the service publishes it). Services in another account count
+//! against that account's quotas, read as its role.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,7 +17,8 @@ use rebound_shared::metrics::{newest_datapoints, Series};
 use rebound_shared::plan::Service;
 use rebound_shared::step::services_in_scope;
 
-use crate::RecoveryValidator;
+use crate::accounts::{by_account, in_account};
+use crate::{RecoveryValidator, ServiceReads};
 
 /// One thing the recovery adds that counts against a quota.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +103,8 @@ type FargateCpus = HashMap<String, f64>;
 
 impl RecoveryValidator {
     /// The quota checks for what the recovery adds: none when it adds nothing that counts.
-    /// `peaks` are the sized services' peaks (by resource name) the capacity check found.
+    /// `peaks` are the sized services' peaks (by resource name) the capacity check found. A
+    /// service in another account counts against that account's quotas, read as its role.
     pub(crate) async fn quota_checks(
         &self,
         ctx: &RecoveryContext,
@@ -112,20 +115,16 @@ impl RecoveryValidator {
         let mut checks = Vec::new();
         let services = services_in_scope(ctx);
         if !services.is_empty() {
-            let described = self.services.describe(&services).await;
-            match self.fargate_asks(&services, &described, peaks).await {
-                Ok(asks) if asks.is_empty() => {}
-                Ok(asks) => checks.push(self.quota_check("fargate", "L-3032A538", "vCPU", &asks, now).await),
-                Err(e) => checks.push(Check::unknown(
-                    "quota fargate/L-3032A538".into(),
-                    format!("the services' task sizes could not be read: {e}"),
-                )),
+            match self.service_reads(ctx, &services).await {
+                Ok(reads) => {
+                    for (account, group) in by_account(&services) {
+                        // Boxed: one account's reads at a time, off the caller's stack.
+                        let found = Box::pin(reads.of(account).service_quotas(&group, peaks, account, now)).await;
+                        checks.extend(found);
+                    }
+                }
+                Err(e) => checks.push(Check::unknown("quotas".into(), format!("not read: {e}"))),
             }
-            let (by_quota, group_checks) = self.group_asks(&services, &described, peaks).await;
-            for (code, asks) in by_quota {
-                checks.push(self.quota_check("ec2", code, "vCPU", &asks, now).await);
-            }
-            checks.extend(group_checks);
         }
         let restores: Vec<Ask> = match database {
             Some(DryRun::Ran(result)) => result
@@ -144,10 +143,43 @@ impl RecoveryValidator {
         };
         if !restores.is_empty() {
             checks.push(
-                self.quota_check("rds", "L-7B6409FD", "DB instances", &restores, now)
+                self.services
+                    .quota_check(("rds", "L-7B6409FD"), "DB instances", &restores, None, now)
                     .await,
             );
         }
+        checks
+    }
+}
+
+impl ServiceReads {
+    /// The Fargate and EC2 quota checks of one account's services (`account`; None: Rebound's
+    /// own), each check naming the account.
+    async fn service_quotas(
+        &self,
+        services: &[&Service],
+        peaks: &HashMap<String, f64>,
+        account: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let described = self.capacities.describe(services).await;
+        match self.fargate_asks(services, &described, peaks).await {
+            Ok(asks) if asks.is_empty() => {}
+            Ok(asks) => checks.push(
+                self.quota_check(("fargate", "L-3032A538"), "vCPU", &asks, account, now)
+                    .await,
+            ),
+            Err(e) => checks.push(Check::unknown(
+                format!("quota fargate/L-3032A538{}", in_account(account)),
+                format!("the services' task sizes could not be read: {e}"),
+            )),
+        }
+        let (by_quota, group_checks) = self.group_asks(services, &described, peaks).await;
+        for (code, asks) in by_quota {
+            checks.push(self.quota_check(("ec2", code), "vCPU", &asks, account, now).await);
+        }
+        checks.extend(group_checks);
         checks
     }
 
@@ -197,7 +229,7 @@ impl RecoveryValidator {
         let mut cpus = HashMap::new();
         for (definition, resources) in definitions {
             let out = self
-                .services
+                .capacities
                 .ecs
                 .describe_task_definition()
                 .task_definition(definition)
@@ -217,16 +249,16 @@ impl RecoveryValidator {
         Ok(cpus)
     }
 
-    /// One quota read and checked against `asks`.
+    /// One quota of `account` (None: Rebound's own) read and checked against `asks`.
     async fn quota_check(
         &self,
-        service_code: &str,
-        quota_code: &str,
+        (service_code, quota_code): (&str, &str),
         unit: &str,
         asks: &[Ask],
+        account: Option<&str>,
         now: DateTime<Utc>,
     ) -> Check {
-        let name = format!("quota {service_code}/{quota_code}");
+        let name = format!("quota {service_code}/{quota_code}{}", in_account(account));
         match self.quota(service_code, quota_code, now).await {
             Ok(quota) => {
                 let (passed, detail) = verdict(&quota, unit, asks);

@@ -11,7 +11,14 @@ use crate::{check, RecoveryValidator};
 impl RecoveryValidator {
     /// Each service runs as many as service-restoration set it to (from the peak it read then).
     pub(crate) async fn service_checks(&self, ctx: &RecoveryContext, services: &[&Service]) -> Vec<Check> {
-        let read = self.services.read(services).await;
+        let read: Vec<Result<_, String>> = match self.service_reads(ctx, services).await {
+            Ok(reads) => {
+                let capacities = reads.map(|r| r.capacities.clone());
+                let read = capacities.read(services).await;
+                read.into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
+            }
+            Err(e) => services.iter().map(|_| Err(e.to_string())).collect(),
+        };
         services
             .iter()
             .zip(read)
@@ -29,7 +36,7 @@ impl RecoveryValidator {
                         }
                         check(label, current.running >= enough, detail)
                     }
-                    Err(e) => check(label, false, e.to_string()),
+                    Err(e) => check(label, false, e),
                 }
             })
             .collect()

@@ -568,7 +568,7 @@ async fn readiness_keeps_the_primarys_peak_and_the_recovery_runs_its_share_of_it
 
     // The primary gone: the kept peak is used, and said so.
     let mut down = RecoveryValidator::new(&w.moto.regions());
-    down.primary_cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+    down.services.primary_cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
         aws_sdk_cloudwatch::config::Builder::from(&global)
             .endpoint_url("http://127.0.0.1:9")
             .build(),

@@ -40,13 +40,10 @@ async fn a_deployment_passes_once_its_pods_are_available() {
         ]
     };
     let (client, served) = scripted(reads(4).into_iter().chain(reads(6)).collect());
-    let plain = RecoveryValidator::new(&moto.regions());
-    let validator = RecoveryValidator {
-        services: Capacities {
-            kubernetes: Kubernetes::scripted(&west, client),
-            ..plain.services.clone()
-        },
-        ..plain
+    let mut validator = RecoveryValidator::new(&moto.regions());
+    validator.services.capacities = Capacities {
+        kubernetes: Kubernetes::scripted(&west, client),
+        ..validator.services.capacities.clone()
     };
     let mut request = event("recovery-validator.json");
     let plan = &mut request["context"]["plan"];

@@ -311,13 +311,9 @@ async fn the_reservations_a_plan_names_must_take_what_the_failover_adds_and_the_
             .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
             .build(),
     );
-    let w = World {
-        validator: RecoveryValidator {
-            ec2,
-            ..RecoveryValidator::new(&w.moto.regions())
-        },
-        ..w
-    };
+    let mut validator = RecoveryValidator::new(&w.moto.regions());
+    validator.services.ec2 = ec2;
+    let w = World { validator, ..w };
 
     // 6 more m5.large: the held reservation takes 4, the one gone none; the other 2 need 4
     // vCPUs of a quota with 2 free.

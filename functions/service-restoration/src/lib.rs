@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::accounts::PerAccount;
 use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
 use rebound_shared::capacity::{recorded_target, scaling, Capacity, Scaling};
@@ -70,6 +71,9 @@ rebound_shared::impl_diagnostic!(ServiceError);
 /// Recovery-region clients for the services; both regions' for the event streams.
 pub struct ServiceRestoration {
     pub clients: Capacities,
+    /// The recovery region's STS: assumes the role of a service's other account
+    /// (`services[].account`) for exactly the calls on it.
+    pub sts: aws_sdk_sts::Client,
     pub streams: EventStreams,
     /// The recovery region's CloudWatch, where the readiness check keeps the primary's peaks.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -79,6 +83,7 @@ impl ServiceRestoration {
     pub fn new(regions: &Regions) -> Self {
         ServiceRestoration {
             clients: Capacities::new(&regions.recovery),
+            sts: aws_sdk_sts::Client::new(&regions.recovery),
             streams: EventStreams::new(regions),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
         }
@@ -108,7 +113,8 @@ impl ServiceRestoration {
         let invocation = Instant::now();
         let mut result = StepResult::begin(Step::ServiceRestoration, ctx, now);
         let services = services_in_stage(ctx, stage);
-        let described = self.clients.describe(&services).await;
+        let clients = self.clients_for(ctx, &services).await?;
+        let described = clients.describe(&services).await;
         let current: Vec<Capacity> = described.capacities.into_iter().collect::<Result<_, _>>()?;
         let kubernetes = &described.kubernetes;
         // The consumers move with the application (not on a service restore, which moves none).
@@ -118,12 +124,25 @@ impl ServiceRestoration {
         let scalings: Vec<_> = services
             .iter()
             .zip(current)
-            .map(|(s, c)| self.scale(s, c, peaks.get(&s.resource_name()).copied(), kubernetes, dry_run))
+            .map(|(s, c)| {
+                let peak = peaks.get(&s.resource_name()).copied();
+                Self::scale(clients.of(s.account()), s, c, peak, kubernetes, dry_run)
+            })
             .collect();
         let mut actions: Vec<Action> = stream::iter(scalings).buffered(CONCURRENCY).try_collect().await?;
         actions.extend(self.move_streams(ctx, streams).await?);
         result.actions = actions;
         Ok(result.settle(invocation, now))
+    }
+
+    /// The services' clients: Rebound's own, and each of their other accounts' (its role
+    /// assumed once; one that cannot be fails the step before any change, naming the account).
+    async fn clients_for(
+        &self,
+        ctx: &RecoveryContext,
+        services: &[&Service],
+    ) -> Result<PerAccount<Capacities>, StepFault> {
+        PerAccount::for_services(&self.clients, &self.sts, &ctx.plan, services, &ctx.recovery_id).await
     }
 
     /// The peaks the readiness check kept for the services sized from the primary's peak.
@@ -145,9 +164,9 @@ impl ServiceRestoration {
             })
     }
 
-    /// Sets one service's capacity, unless it is already there.
+    /// Sets one service's capacity through its account's `clients`, unless it is already there.
     async fn scale(
-        &self,
+        clients: &Capacities,
         service: &Service,
         current: Capacity,
         peak: Option<Peak>,
@@ -202,7 +221,7 @@ impl ServiceRestoration {
             Service::Ecs {
                 cluster, service: name, ..
             } => {
-                self.clients
+                clients
                     .ecs
                     .update_service()
                     .cluster(cluster)
@@ -213,7 +232,7 @@ impl ServiceRestoration {
                     .map_err(|e| aws_fault(&resource, "ecs", "UpdateService", &e))?;
             }
             Service::AutoScalingGroup { name, .. } => {
-                self.clients
+                clients
                     .autoscaling
                     .update_auto_scaling_group()
                     .auto_scaling_group_name(name)
@@ -230,7 +249,7 @@ impl ServiceRestoration {
                     .desired_size(desired)
                     .set_max_size(max.and_then(|m| i32::try_from(m).ok()))
                     .build();
-                self.clients
+                clients
                     .eks
                     .update_nodegroup_config()
                     .cluster_name(cluster)
@@ -289,8 +308,8 @@ impl ServiceRestoration {
             };
             pending.push(service);
         }
-        // One batched read of every pending service.
-        let mut read = self.clients.read(&pending).await.into_iter();
+        // One batched read of every pending service (per account).
+        let mut read = self.clients_for(ctx, &pending).await?.read(&pending).await.into_iter();
         for (action, service) in result.actions.iter_mut().filter(|a| is_service(a)).zip(pending.iter()) {
             let current = read
                 .next()

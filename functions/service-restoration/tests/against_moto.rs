@@ -53,6 +53,7 @@ impl World {
                 eks: aws_sdk_eks::Client::new(&self.moto.regions().recovery),
                 kubernetes: rebound_shared::kubernetes::Kubernetes::new(&self.moto.regions().recovery),
             },
+            sts: aws_sdk_sts::Client::new(&self.moto.regions().recovery),
             streams: EventStreams::new(&self.moto.regions()),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&self.moto.regions().recovery),
         }
@@ -152,6 +153,7 @@ async fn a_missing_service_refuses_before_scaling_anything() {
             eks: aws_sdk_eks::Client::new(&w.moto.regions().recovery),
             kubernetes: rebound_shared::kubernetes::Kubernetes::new(&w.moto.regions().recovery),
         },
+        sts: aws_sdk_sts::Client::new(&w.moto.regions().recovery),
         streams: EventStreams::new(&w.moto.regions()),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&w.moto.regions().recovery),
     };

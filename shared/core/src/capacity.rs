@@ -120,6 +120,7 @@ mod tests {
             capacity: None,
             max_size,
             needs_writer: false,
+            account: None,
             capacity_reservations: Vec::new(),
         }
     }
@@ -159,6 +160,7 @@ mod tests {
             desired_count: None,
             capacity: from_peak(80, 2),
             needs_writer: false,
+            account: None,
         };
         let none = capacity(None, 0, None, 0);
         assert_eq!(target_capacity(&ecs, none, Some(10.0)).desired, 8);
@@ -174,6 +176,7 @@ mod tests {
             capacity: from_peak(150, 1),
             max_size: None,
             needs_writer: false,
+            account: None,
             capacity_reservations: Vec::new(),
         };
         let small = capacity(Some(0), 0, Some(2), 0);
@@ -189,6 +192,7 @@ mod tests {
             capacity: from_peak(150, 1),
             max_size: Some(12),
             needs_writer: false,
+            account: None,
             capacity_reservations: Vec::new(),
         };
         assert_eq!(
@@ -205,6 +209,7 @@ mod tests {
             desired_count: Some(3),
             capacity: None,
             needs_writer: false,
+            account: None,
         };
         assert_eq!(
             scaling(&ecs, capacity(None, 3, None, 1), None),

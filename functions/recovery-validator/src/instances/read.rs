@@ -14,7 +14,7 @@ use rebound_shared::plan::Service;
 
 use super::{reserved, Launch, Reservation};
 use crate::quotas::Ask;
-use crate::RecoveryValidator;
+use crate::ServiceReads;
 
 /// DescribeCapacityReservations' answer for an ID it does not know (EC2 API Reference, Error
 /// codes).
@@ -24,7 +24,7 @@ const NOT_FOUND: &str = "InvalidCapacityReservationId.NotFound";
 /// and of what could not be read.
 pub(crate) type GroupAsks = (BTreeMap<&'static str, Vec<Ask>>, Vec<Check>);
 
-impl RecoveryValidator {
+impl ServiceReads {
     /// For each Auto Scaling group the recovery scales (an EKS node group's being the group EKS
     /// runs it in, whose launch template or mixed instances policy EKS writes from the node
     /// group's instance types and capacity type): the On-Demand units it adds (its
@@ -181,7 +181,7 @@ impl RecoveryValidator {
             }
             (None, Some(name)) => {
                 let read = self
-                    .services
+                    .capacities
                     .autoscaling
                     .describe_launch_configurations()
                     .launch_configuration_names(name)

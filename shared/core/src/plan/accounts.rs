@@ -79,6 +79,27 @@ pub fn is_external_id(id: &str) -> bool {
             .all(|ch| ch.is_ascii_alphanumeric() || "_+=,.@:/-".contains(ch))
 }
 
+/// A resource's `account`: one of the plan's `accounts` by name (reported otherwise).
+pub(super) fn account_ref(
+    c: &mut Checker,
+    path: &str,
+    resource: &Map<String, Value>,
+    plan: &Map<String, Value>,
+) -> Option<String> {
+    let account = c.string(path, resource, "account", false)?;
+    if !plan
+        .get("accounts")
+        .and_then(Value::as_object)
+        .is_some_and(|known| known.contains_key(account))
+    {
+        c.report(
+            &format!("{path}.account"),
+            format!("must name one of the plan's accounts, got '{account}'"),
+        );
+    }
+    Some(account.to_string())
+}
+
 /// `accounts`: each a name resources refer to, and a role in another account to assume.
 pub(super) fn check_accounts(c: &mut Checker, plan: &Map<String, Value>) {
     let Some(accounts) = plan.get("accounts") else {

@@ -30,7 +30,6 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
     let mut allowed: Vec<&str> = vec!["hostedZoneId", "name", "type", "mode", "account"];
     // One account per hosted zone: where its records and its changes are.
     let mut zone_accounts: BTreeMap<String, (Option<String>, String)> = BTreeMap::new();
-    let accounts = plan.get("accounts").and_then(Value::as_object);
     allowed.extend(all_fields.iter().copied());
     for (path, record) in c.array("", plan, "dns", false) {
         let Some(r) = c.object(&path, record, &allowed) else {
@@ -43,15 +42,8 @@ pub(super) fn check_dns(c: &mut Checker, plan: &Map<String, Value>) {
                 c.report(&format!("{path}.name"), "must be a DNS name like api.example.com.");
             }
         }
-        let account = c.string(&path, r, "account", false);
-        if let Some(a) = account {
-            if !accounts.is_some_and(|known| known.contains_key(a)) {
-                c.report(
-                    &format!("{path}.account"),
-                    format!("must name one of the plan's accounts, got '{a}'"),
-                );
-            }
-        }
+        let account = super::accounts::account_ref(c, &path, r, plan);
+        let account = account.as_deref();
         if let Some(z) = zone {
             let here = account.map(str::to_string);
             match zone_accounts.get(z) {

@@ -104,19 +104,8 @@ pub(super) fn check_writer_endpoints(c: &mut Checker, plan: &Map<String, Value>)
             }
             Some("cname") => {
                 let zone = c.string(&path, e, "hostedZoneId", true);
-                let account = c.string(&path, e, "account", false);
-                if let Some(a) = account {
-                    if !plan
-                        .get("accounts")
-                        .and_then(Value::as_object)
-                        .is_some_and(|known| known.contains_key(a))
-                    {
-                        c.report(
-                            &format!("{path}.account"),
-                            format!("must name one of the plan's accounts, got '{a}'"),
-                        );
-                    }
-                }
+                let account = super::accounts::account_ref(c, &path, e, plan);
+                let account = account.as_deref();
                 // The zone's records name its account too: the two must agree.
                 let records = plan.get("dns").and_then(Value::as_array).into_iter().flatten();
                 if let Some(record) = records

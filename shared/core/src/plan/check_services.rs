@@ -5,7 +5,15 @@ use serde_json::{Map, Value};
 
 use super::checker::{fields_of, Checker};
 
-const ECS_FIELDS: &[&str] = &["kind", "cluster", "service", "desiredCount", "capacity", "needsWriter"];
+const ECS_FIELDS: &[&str] = &[
+    "kind",
+    "cluster",
+    "service",
+    "desiredCount",
+    "capacity",
+    "needsWriter",
+    "account",
+];
 const ASG_FIELDS: &[&str] = &[
     "kind",
     "name",
@@ -15,6 +23,7 @@ const ASG_FIELDS: &[&str] = &[
     "maxSize",
     "needsWriter",
     "capacityReservations",
+    "account",
 ];
 
 const EKS_FIELDS: &[&str] = &[
@@ -26,6 +35,7 @@ const EKS_FIELDS: &[&str] = &[
     "capacity",
     "maxSize",
     "needsWriter",
+    "account",
 ];
 
 const DEPLOYMENT_FIELDS: &[&str] = &[
@@ -36,9 +46,11 @@ const DEPLOYMENT_FIELDS: &[&str] = &[
     "replicas",
     "horizontalPodAutoscaler",
     "needsWriter",
+    "account",
 ];
 
 pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
+    let mut clusters: std::collections::BTreeMap<String, (Option<String>, String)> = Default::default();
     for (path, svc) in c.array("", plan, "services", false) {
         let kind = svc.get("kind").and_then(Value::as_str);
         let fields = fields_of(
@@ -54,6 +66,25 @@ pub(super) fn check_services(c: &mut Checker, plan: &Map<String, Value>) {
             continue;
         };
         c.boolean(&path, s, "needsWriter", false);
+        let account = super::accounts::account_ref(c, &path, s, plan);
+        // One account per EKS cluster: its node groups and Deployments are reached through it.
+        if let (Some("eksNodegroup" | "eksDeployment"), Some(cluster)) =
+            (kind, s.get("cluster").and_then(Value::as_str))
+        {
+            match clusters.get(cluster) {
+                Some((there, at)) if *there != account => c.report(
+                    &format!("{path}.account"),
+                    format!(
+                        "EKS cluster {cluster} is in {} at {at}: a cluster's node groups and Deployments are in one account",
+                        there.as_deref().unwrap_or("Rebound's own account")
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    clusters.insert(cluster.to_string(), (account.clone(), path.clone()));
+                }
+            }
+        }
         match c.one_of(
             &path,
             s,

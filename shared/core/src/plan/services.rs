@@ -23,6 +23,9 @@ pub enum Service {
         /// Its tasks need the new writer to start (see [`Service::needs_writer`]).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_writer: bool,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     AutoScalingGroup {
         name: String,
@@ -35,6 +38,9 @@ pub enum Service {
         max_size: Option<i32>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_writer: bool,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
         /// On-Demand Capacity Reservations in the recovery region its instances launch into:
         /// readiness checks they are active, match the group and hold what the failover adds.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -55,6 +61,9 @@ pub enum Service {
         max_size: Option<i32>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_writer: bool,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     /// A Kubernetes Deployment on the recovery region's EKS cluster, scaled through the
     /// cluster's API: its `spec.replicas`, and the minimum (and, to fit, the maximum) of the
@@ -68,6 +77,9 @@ pub enum Service {
         horizontal_pod_autoscaler: Option<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_writer: bool,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
 }
 
@@ -166,6 +178,16 @@ impl Service {
                 deployment,
                 ..
             } => format!("{cluster}/{namespace}/{deployment}"),
+        }
+    }
+
+    /// The plan's account it is in (None: Rebound's own).
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Service::Ecs { account, .. }
+            | Service::AutoScalingGroup { account, .. }
+            | Service::EksNodegroup { account, .. }
+            | Service::EksDeployment { account, .. } => account.as_deref(),
         }
     }
 

@@ -1,0 +1,93 @@
+//! What readiness and validation read a service through: Rebound's own clients, or each acting
+//! as the role of the account the service names (`services[].account`), assumed once a round.
+
+use rebound_shared::accounts::{assume_each, PerAccount, SharedCredentialsProvider};
+use rebound_shared::as_role;
+use rebound_shared::aws::{best_effort, Regions};
+use rebound_shared::capacities::Capacities;
+use rebound_shared::context::RecoveryContext;
+use rebound_shared::plan::Service;
+use rebound_shared::step::StepFault;
+
+use crate::RecoveryValidator;
+
+/// One account's reads of the services: their capacity, the quotas and instance types they
+/// count against, and the primary's peaks. Quotas, usage and peaks are each account's own.
+#[derive(Debug, Clone)]
+pub struct ServiceReads {
+    /// The recovery region's ECS, Auto Scaling, EKS and clusters.
+    pub capacities: Capacities,
+    /// The recovery region's Service Quotas.
+    pub quotas: aws_sdk_servicequotas::Client,
+    /// The recovery region's EC2: instance types, launch templates, Capacity Reservations.
+    pub ec2: aws_sdk_ec2::Client,
+    /// The recovery region's CloudWatch, where the quotas' usage metrics are.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// In the primary region, where the services' peaks are read (best effort: it may be the
+    /// failed region).
+    pub primary_cloudwatch: aws_sdk_cloudwatch::Client,
+    /// In the primary region, where a node group's Auto Scaling groups are named.
+    pub primary_eks: aws_sdk_eks::Client,
+}
+
+impl ServiceReads {
+    pub fn new(regions: &Regions) -> Self {
+        ServiceReads {
+            capacities: Capacities::new(&regions.recovery),
+            quotas: aws_sdk_servicequotas::Client::new(&regions.recovery),
+            ec2: aws_sdk_ec2::Client::new(&regions.recovery),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
+            primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&best_effort(&regions.primary)),
+            primary_eks: aws_sdk_eks::Client::new(&best_effort(&regions.primary)),
+        }
+    }
+
+    /// The same reads, as another account's role.
+    pub fn as_role(&self, credentials: &SharedCredentialsProvider) -> Self {
+        ServiceReads {
+            capacities: self.capacities.as_role(credentials),
+            quotas: as_role!(aws_sdk_servicequotas::Client, self.quotas, credentials),
+            ec2: as_role!(aws_sdk_ec2::Client, self.ec2, credentials),
+            cloudwatch: as_role!(aws_sdk_cloudwatch::Client, self.cloudwatch, credentials),
+            primary_cloudwatch: as_role!(aws_sdk_cloudwatch::Client, self.primary_cloudwatch, credentials),
+            primary_eks: as_role!(aws_sdk_eks::Client, self.primary_eks, credentials),
+        }
+    }
+}
+
+impl RecoveryValidator {
+    /// The reads of `services` in each account they name; a role that cannot be assumed is
+    /// told, naming the account.
+    pub(crate) async fn service_reads(
+        &self,
+        ctx: &RecoveryContext,
+        services: &[&Service],
+    ) -> Result<PerAccount<ServiceReads>, StepFault> {
+        let credentials = assume_each(
+            &self.sts,
+            &ctx.plan,
+            services.iter().filter_map(|s| s.account()),
+            &ctx.recovery_id,
+        )
+        .await?;
+        Ok(PerAccount::assumed(
+            self.services.clone(),
+            &credentials,
+            ServiceReads::as_role,
+        ))
+    }
+}
+
+/// `services` by the account each names (None: Rebound's own), in the plan's order within each.
+pub fn by_account<'a>(services: &[&'a Service]) -> std::collections::BTreeMap<Option<&'a str>, Vec<&'a Service>> {
+    let mut grouped: std::collections::BTreeMap<Option<&str>, Vec<&Service>> = Default::default();
+    for service in services {
+        grouped.entry(service.account()).or_default().push(service);
+    }
+    grouped
+}
+
+/// How a check about `account`'s services says which account (nothing for Rebound's own).
+pub fn in_account(account: Option<&str>) -> String {
+    account.map(|a| format!(" in account {a}")).unwrap_or_default()
+}
