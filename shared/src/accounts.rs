@@ -79,14 +79,14 @@ macro_rules! as_role {
 
 /// The credentials of each account `names` names, each role assumed once (boxed: STS's future
 /// would weigh on the stack of every step that acts in another account).
-pub async fn assume_each<'a>(
+pub async fn assume_each(
     sts: &aws_sdk_sts::Client,
     plan: &RecoveryPlan,
-    names: impl IntoIterator<Item = &'a str>,
+    names: &[&str],
     session: &str,
 ) -> Result<BTreeMap<String, SharedCredentialsProvider>, StepFault> {
     let mut assumed = BTreeMap::new();
-    for name in names {
+    for &name in names {
         if assumed.contains_key(name) {
             continue;
         }
@@ -179,7 +179,8 @@ impl Route53s {
             .zones()
             .filter_map(|(zone, account)| Some((zone.to_string(), account?.to_string())))
             .collect();
-        let credentials = assume_each(sts, plan, accounts.values().map(String::as_str), session).await?;
+        let names: Vec<&str> = accounts.values().map(String::as_str).collect();
+        let credentials = assume_each(sts, plan, &names, session).await?;
         Ok(Route53s {
             clients: PerAccount::assumed(own.clone(), &credentials, |own, c| {
                 as_role!(aws_sdk_route53::Client, own, c)

@@ -332,7 +332,8 @@ impl PerAccount<Capacities> {
         services: &[&Service],
         session: &str,
     ) -> Result<Self, StepFault> {
-        let credentials = assume_each(sts, plan, services.iter().filter_map(|s| s.account()), session).await?;
+        let names: Vec<&str> = services.iter().filter_map(|s| s.account()).collect();
+        let credentials = assume_each(sts, plan, &names, session).await?;
         Ok(PerAccount::assumed(own.clone(), &credentials, Capacities::as_role))
     }
 

@@ -590,7 +590,7 @@ fn every_problem_is_reported_at_once() {
             "recoveryRegion: must differ from primaryRegion",
             "objectives.rpoSeconds: must be > 0",
             "databases[0].identifier: required",
-            "services[1].colour: unknown field (expected one of: kind, cluster, service, desiredCount, capacity, needsWriter)",
+            "services[1].colour: unknown field (expected one of: kind, cluster, service, desiredCount, capacity, needsWriter, account)",
         ]
     );
 }
@@ -930,7 +930,7 @@ fn a_kubernetes_deployment_names_its_cluster_namespace_and_objects_as_kubernetes
     assert_eq!(
         broken,
         [
-            "services[3].desiredSize: unknown field (expected one of: kind, cluster, namespace, deployment, replicas, horizontalPodAutoscaler, needsWriter)",
+            "services[3].desiredSize: unknown field (expected one of: kind, cluster, namespace, deployment, replicas, horizontalPodAutoscaler, needsWriter, account)",
             "services[3].namespace: must be 1 to 63 lowercase letters, digits or -, starting and ending with a letter or digit",
             "services[3].deployment: must be 1 to 253 lowercase letters, digits, . or -, starting and ending with a letter or digit",
             "services[3].horizontalPodAutoscaler: must be 1 to 253 lowercase letters, digits, . or -, starting and ending with a letter or digit",
@@ -1067,4 +1067,38 @@ fn a_cname_writer_endpoint_names_its_zones_account_as_the_zones_records_do() {
             .any(|p| p.starts_with("writerEndpoints[0].account: the zone's records are in Rebound's own account")),
         "{found:?}"
     );
+}
+
+#[test]
+fn a_service_in_another_account_names_a_known_account_and_an_eks_cluster_is_in_one() {
+    let mut plan = example();
+    plan["accounts"] = json!({"apps": {"roleArn": "arn:aws:iam::333333333333:role/rebound-services"}});
+    plan["services"] = json!([
+        {"kind": "ecs", "cluster": "orders-usw2", "service": "orders-api", "desiredCount": 2, "account": "apps"},
+        {"kind": "eksNodegroup", "cluster": "orders-eks", "nodegroup": "workers", "minSize": 1, "desiredSize": 2,
+         "account": "apps"},
+        {"kind": "eksDeployment", "cluster": "orders-eks", "namespace": "orders", "deployment": "api", "replicas": 3,
+         "account": "apps"},
+        {"kind": "autoScalingGroup", "name": "orders-web-usw2", "minSize": 1, "desiredCapacity": 2},
+    ]);
+    let parsed = RecoveryPlan::from_value(&plan).expect("services in another account");
+    let accounts: Vec<Option<&str>> = parsed.services.iter().map(|s| s.account()).collect();
+    assert_eq!(accounts, [Some("apps"), Some("apps"), Some("apps"), None]);
+    assert_eq!(
+        RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("again"),
+        parsed
+    );
+
+    plan["services"][0]["account"] = json!("nowhere");
+    plan["services"][2].as_object_mut().expect("service").remove("account");
+    let found = match RecoveryPlan::from_value(&plan) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    };
+    for expected in [
+        "services[0].account: must name one of the plan's accounts, got 'nowhere'",
+        "services[2].account: EKS cluster orders-eks is in apps at services[1]",
+    ] {
+        assert!(found.iter().any(|p| p.starts_with(expected)), "{expected} in {found:?}");
+    }
 }

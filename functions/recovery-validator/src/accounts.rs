@@ -63,13 +63,8 @@ impl RecoveryValidator {
         ctx: &RecoveryContext,
         services: &[&Service],
     ) -> Result<PerAccount<ServiceReads>, StepFault> {
-        let credentials = assume_each(
-            &self.sts,
-            &ctx.plan,
-            services.iter().filter_map(|s| s.account()),
-            &ctx.recovery_id,
-        )
-        .await?;
+        let names: Vec<&str> = services.iter().filter_map(|s| s.account()).collect();
+        let credentials = assume_each(&self.sts, &ctx.plan, &names, &ctx.recovery_id).await?;
         Ok(PerAccount::assumed(
             self.services.clone(),
             &credentials,

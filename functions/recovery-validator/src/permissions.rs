@@ -224,6 +224,11 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
             // A Deployment is patched through its cluster's API, as the access entry allows:
             // no IAM action to simulate beyond reading the cluster.
             for service in services_in_scope(ctx) {
+                // A service in another account is scaled as that account's role.
+                if let Some(other) = service.account().and_then(|a| plan.accounts.get(a)) {
+                    needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                    continue;
+                }
                 needs.push(match service {
                     Service::EksDeployment { cluster, .. } => (
                         "eks:DescribeCluster",

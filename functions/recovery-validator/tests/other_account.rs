@@ -107,3 +107,51 @@ async fn a_role_that_cannot_be_assumed_fails_its_zones_records_naming_the_accoun
         check.detail
     );
 }
+
+/// A round whose only part is `services`, in `accounts`.
+async fn services_round(validator: &RecoveryValidator, accounts: Value, services: Value) -> ValidationReport {
+    let mut request = event("recovery-validator.json");
+    let plan = &mut request["context"]["plan"];
+    plan["accounts"] = accounts;
+    plan["dns"] = json!([]);
+    plan["databases"] = json!([]);
+    plan["writerEndpoints"] = json!([]);
+    plan["services"] = services;
+    plan["validation"]["probes"] = json!([]);
+    request["context"]["results"]["services"] = Value::Null;
+    match validator.handle(request, Utc::now()).await {
+        Ok(ValidatorOutput::Validation(report)) => report,
+        other => panic!("expected a validation report, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_service_in_another_account_is_counted_as_its_role() {
+    const APPS: &str = "arn:aws:iam::222222222222:role/rebound-services";
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let apps = seed::as_role(&moto.config("us-west-2"), APPS).await.expect("the role");
+    seed::ecs_services(&apps, &[("orders-api", 0)]).await.expect("service");
+    let validator = RecoveryValidator::new(&moto.regions());
+    let accounts = json!({"apps": {"roleArn": APPS}});
+    let service = json!({"kind": "ecs", "cluster": "orders-usw2", "service": "orders-api", "desiredCount": 2});
+    let check = |report: &ValidationReport| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == "ecs:orders-usw2/orders-api")
+            .cloned()
+            .unwrap_or_else(|| panic!("no service check: {:?}", report.checks))
+    };
+    let mut in_apps = service.clone();
+    in_apps["account"] = json!("apps");
+
+    let before = check(&services_round(&validator, accounts.clone(), json!([in_apps])).await);
+    assert!(before.failed() && before.detail == "0 of 2 running", "{before:?}");
+    rebound_tests::wait::scaled(&aws_sdk_ecs::Client::new(&apps), "orders-usw2", "orders-api", 2).await;
+    let after = check(&services_round(&validator, accounts.clone(), json!([in_apps])).await);
+    assert!(!after.failed() && after.detail == "2 of 2 running", "{after:?}");
+
+    // Read in Rebound's own account, the service is not there.
+    let own = check(&services_round(&validator, accounts, json!([service])).await);
+    assert!(own.failed() && own.detail.contains("not found"), "{own:?}");
+}

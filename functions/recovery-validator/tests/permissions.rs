@@ -236,3 +236,31 @@ fn a_zone_in_another_account_needs_only_its_role_assumed() {
         "{databases:?}"
     );
 }
+
+#[test]
+fn a_service_in_another_account_needs_only_its_role_assumed() {
+    let mut ctx = context();
+    let role = "arn:aws:iam::222222222222:role/rebound-services";
+    ctx.plan.accounts.insert(
+        "apps".into(),
+        serde_json::from_value(serde_json::json!({ "roleArn": role })).expect("account"),
+    );
+    let mut own = serde_json::to_value(&ctx.plan.services[0]).expect("service");
+    own["service"] = serde_json::json!("orders-own");
+    let mut other = own.clone();
+    other["service"] = serde_json::json!("orders-apps");
+    other["account"] = serde_json::json!("apps");
+    ctx.plan.services = serde_json::from_value(serde_json::json!([own, other])).expect("services");
+    let needs = needed("service-restoration", &ctx, "aws", "123456789012");
+    assert!(needs.contains(&("sts:AssumeRole", role.to_string())), "{needs:?}");
+    assert!(
+        needs
+            .iter()
+            .any(|(_, resource)| resource.ends_with("service/orders-usw2/orders-own")),
+        "{needs:?}"
+    );
+    assert!(
+        !needs.iter().any(|(_, resource)| resource.ends_with("orders-apps")),
+        "the other account's grants are its own: {needs:?}"
+    );
+}

@@ -32,6 +32,18 @@ async fn fargate_service(west: &aws_config::SdkConfig, name: &str) {
         .expect("service");
 }
 
+/// orders-checkout's desired count, where `ecs` points.
+async fn checkout_desired(ecs: &aws_sdk_ecs::Client) -> i32 {
+    ecs.describe_services()
+        .cluster("orders-usw2")
+        .services("orders-checkout")
+        .send()
+        .await
+        .expect("describe")
+        .services()[0]
+        .desired_count()
+}
+
 /// The account's Standard On-Demand vCPUs in use on `service` (`Fargate`, `EC2`), as the
 /// service publishes them in AWS/Usage.
 async fn usage(west: &aws_config::SdkConfig, service: &str, vcpus: f64) {
@@ -80,17 +92,7 @@ async fn readiness_is_not_ready_when_the_fargate_quota_leaves_no_room_for_the_pl
         ),
         "{text}"
     );
-    let desired = |ecs: aws_sdk_ecs::Client| async move {
-        ecs.describe_services()
-            .cluster("orders-usw2")
-            .services("orders-checkout")
-            .send()
-            .await
-            .expect("describe")
-            .services()[0]
-            .desired_count()
-    };
-    assert_eq!(desired(w.ecs.clone()).await, 1, "readiness changes nothing");
+    assert_eq!(checkout_desired(&w.ecs).await, 1, "readiness changes nothing");
 
     // Room for it: ready, and the check says what it will use.
     w.moto.set_quotas(&json!({"fargate/L-3032A538": 8})).expect("quota");
@@ -104,6 +106,57 @@ async fn readiness_is_not_ready_when_the_fargate_quota_leaves_no_room_for_the_pl
         quota.detail,
         "needs 3.5 vCPU more (ecs:orders-usw2/orders-checkout +7 × 0.5 vCPU); 8 - 2.5 used = 5.5 free"
     );
+}
+
+#[tokio::test]
+async fn a_service_in_another_account_counts_against_that_accounts_quota_read_as_its_role() {
+    const ROLE: &str = "arn:aws:iam::222222222222:role/rebound-services";
+    let w = world(endpoint(200, "{\"status\":\"ok\"}").await).await;
+    w.lag(4.0).await;
+    let apps = seed::as_role(&w.west_config, ROLE).await.expect("the role");
+    seed::ecs_services(&apps, &[])
+        .await
+        .expect("the workload account's cluster");
+    fargate_service(&apps, "orders-checkout").await;
+    let mut request = w.request.clone();
+    let plan = &mut request["context"]["plan"];
+    plan["accounts"] = json!({"apps": {"roleArn": ROLE}});
+    plan["services"] = json!([{
+        "kind": "ecs", "cluster": "orders-usw2", "service": "orders-checkout", "desiredCount": 8, "account": "apps"
+    }]);
+    // Rebound's own account has room; the workload account, where the tasks run, has not.
+    w.moto
+        .set_quotas(&json!({"fargate/L-3032A538": 100}))
+        .expect("own quota");
+    w.moto
+        .set_quotas_in("222222222222", &json!({"fargate/L-3032A538": 2}))
+        .expect("the account's quota");
+    usage(&apps, "Fargate", 0.5).await;
+    let err = w.readiness(&request).await.expect_err("not ready");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "quota fargate/L-3032A538 in account apps (Fargate On-Demand vCPU resource count): short by 2 vCPU: needs 3.5 more, 2 - 0.5 used = 1.5 free"
+        ),
+        "{text}"
+    );
+
+    w.moto
+        .set_quotas_in("222222222222", &json!({"fargate/L-3032A538": 8}))
+        .expect("the account's quota");
+    let report = w.readiness(&request).await.expect("ready");
+    let quota = named(
+        &report,
+        "quota fargate/L-3032A538 in account apps (Fargate On-Demand vCPU resource count)",
+    );
+    assert!(quota.passed, "{quota:?}");
+    assert_eq!(
+        quota.detail,
+        "needs 3.5 vCPU more (ecs:orders-usw2/orders-checkout +7 × 0.5 vCPU); 8 - 0.5 used = 7.5 free"
+    );
+    assert!(named(&report, "services").passed, "the dry run read it as the role");
+    // Readiness changed nothing in the workload account.
+    assert_eq!(checkout_desired(&aws_sdk_ecs::Client::new(&apps)).await, 1);
 }
 
 /// Launch template `orders-web` (m5.large) in the recovery region, targeting `reservation`.

@@ -1032,7 +1032,8 @@ ServiceQuotasBackend.get_service_quota = _quota
 
 def set_quotas(environ, start_response):
     # {"fargate/L-3032A538": 4} sets that quota's applied value in every region of moto's
-    # default account (a test's "account").
+    # default account (a test's "account"), or of the account `?account=ID` names (quotas are
+    # each account's own).
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
     keys = {key: tuple(key.split("/", 1)) for key in body}
@@ -1040,11 +1041,14 @@ def set_quotas(environ, start_response):
     if unknown:
         start_response("400 BAD REQUEST", [("Content-Type", "application/json")])
         return [json.dumps({"unknown": unknown, "known": sorted(f"{s}/{q}" for s, q in QUOTAS)}).encode()]
+    from urllib.parse import parse_qs
+
     from moto.core import DEFAULT_ACCOUNT_ID
 
+    account = parse_qs(environ.get("QUERY_STRING", "")).get("account", [DEFAULT_ACCOUNT_ID])[0]
     for key, (service_code, quota_code) in keys.items():
         for region in ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1"):
-            _QUOTA_VALUES[(DEFAULT_ACCOUNT_ID, region, service_code, quota_code)] = body[key]
+            _QUOTA_VALUES[(account, region, service_code, quota_code)] = body[key]
     start_response("200 OK", [("Content-Type", "application/json")])
     return [b"{}"]
 

@@ -195,7 +195,17 @@ impl MotoServer {
     /// Sets the account's applied value of Service Quotas quotas the launcher describes, by
     /// `SERVICE/QUOTA` code (`{"fargate/L-3032A538": 4}`); moto knows no other account values.
     pub fn set_quotas(&self, quotas: &serde_json::Value) -> std::io::Result<()> {
-        match http_request_with(self.port, "POST", "/rebound-api/quotas", &quotas.to_string())? {
+        self.set_quotas_in("", quotas)
+    }
+
+    /// [`MotoServer::set_quotas`] in account `account` (moto's default when empty): quotas are
+    /// each account's own.
+    pub fn set_quotas_in(&self, account: &str, quotas: &serde_json::Value) -> std::io::Result<()> {
+        let path = match account {
+            "" => "/rebound-api/quotas".to_string(),
+            account => format!("/rebound-api/quotas?account={account}"),
+        };
+        match http_request_with(self.port, "POST", &path, &quotas.to_string())? {
             200 => Ok(()),
             status => Err(std::io::Error::other(format!("quotas {quotas}: HTTP {status}"))),
         }

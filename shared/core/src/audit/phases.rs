@@ -308,6 +308,13 @@ pub(super) fn services(f: &mut Found) {
         if service.from_peak().is_some() {
             f.add(start, "cloudwatch:GetMetricData", recovery, Plane::Data, true);
         }
+        // In another account: its role assumed first, through STS's regional endpoint in the
+        // recovery region, by every step that reads or scales it.
+        if service.account().is_some() {
+            for phase in ["DryRunSteps", start, check, "ValidateRecovery"] {
+                f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
+            }
+        }
     }
 
     // The plan's custom actions: each function invoked where it lives; the recovery waits for it.

@@ -242,3 +242,29 @@ fn a_zone_in_another_account_depends_on_sts_in_the_recovery_region() {
     phases.sort_unstable();
     assert_eq!(phases, ["CheckDatabaseFailover", "ValidateRecovery"], "{phases:?}");
 }
+
+#[test]
+fn a_service_in_another_account_depends_on_sts_in_the_recovery_region() {
+    let mut p = plan("us-east-1", "upsert");
+    p.accounts.insert(
+        "apps".into(),
+        serde_json::from_value(serde_json::json!({"roleArn": "arn:aws:iam::222222222222:role/rebound-services"}))
+            .expect("account"),
+    );
+    let mut service = serde_json::to_value(&p.services[0]).expect("service");
+    service["account"] = serde_json::json!("apps");
+    p.services = vec![serde_json::from_value(service).expect("service")];
+    let mut phases: Vec<&str> = failover_dependencies(&p)
+        .into_iter()
+        .filter(|d| d.operation == "sts:AssumeRole")
+        .inspect(|d| assert!(d.region == "us-west-2" && !d.flagged, "{d:?}"))
+        .map(|d| d.step)
+        .collect();
+    phases.sort_unstable();
+    phases.dedup();
+    assert_eq!(
+        phases,
+        ["AddCapacity", "CheckCapacity", "DryRunSteps", "ValidateRecovery"],
+        "{phases:?}"
+    );
+}
