@@ -1102,3 +1102,34 @@ fn a_service_in_another_account_names_a_known_account_and_an_eks_cluster_is_in_o
         assert!(found.iter().any(|p| p.starts_with(expected)), "{expected} in {found:?}");
     }
 }
+
+#[test]
+fn a_database_in_another_account_names_a_known_account_and_its_clusters_are_in_it() {
+    let mut plan = example();
+    plan["accounts"] = json!({"data": {"roleArn": "arn:aws:iam::222222222222:role/rebound-data"}});
+    plan["databases"] = json!([
+        {"kind": "readReplica", "identifier": "ledger-db-usw2",
+         "sourceIdentifier": "arn:aws:rds:us-east-1:222222222222:db:ledger-db", "account": "data"},
+        {"kind": "auroraGlobal", "identifier": "orders-global", "account": "data",
+         "targetClusterArn": "arn:aws:rds:us-west-2:222222222222:cluster:orders-usw2"},
+    ]);
+    let parsed = RecoveryPlan::from_value(&plan).expect("databases in another account");
+    assert!(parsed.databases.iter().all(|db| db.account() == Some("data")));
+    assert_eq!(
+        RecoveryPlan::from_value(&serde_json::to_value(&parsed).expect("json")).expect("again"),
+        parsed
+    );
+
+    plan["databases"][0]["account"] = json!("nowhere");
+    plan["databases"][1]["targetClusterArn"] = json!("arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2");
+    let found = match RecoveryPlan::from_value(&plan) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    };
+    for expected in [
+        "databases[0].account: must name one of the plan's accounts, got 'nowhere'",
+        "databases[1].targetClusterArn: is in account 123456789012, and account data's role in 222222222222",
+    ] {
+        assert!(found.iter().any(|p| p.starts_with(expected)), "{expected} in {found:?}");
+    }
+}

@@ -389,6 +389,7 @@ pub fn decide(
             identifier,
             source_identifier,
             instance_class,
+            ..
         } => {
             if let Some(existing) = observed.instance(identifier) {
                 return Ok(Intent::done(
@@ -446,6 +447,7 @@ pub fn decide(
             identifier,
             snapshot_identifier,
             instance_class,
+            ..
         } => {
             if let Some(existing) = observed.instance(identifier) {
                 return Ok(Intent::done(

@@ -14,11 +14,14 @@
 use std::time::Instant;
 
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
-use rebound_shared::context::{Action, ActionStatus};
+use rebound_shared::context::{Action, ActionStatus, RecoveryContext};
+use rebound_shared::plan::Database;
 use rebound_shared::rds::writers::{old_writer, within_reach, Fence, Unreached};
-use rebound_shared::rds::{instance_name, is_cluster, OldWriter};
+use rebound_shared::rds::{self as rds, instance_name, is_cluster, OldWriter};
 use rebound_shared::step::elapsed_ms;
 use serde_json::{json, Value};
+
+use crate::{DatabaseError, DatabaseFailover};
 
 /// Fences the old writer of `database` (or, in a dry run, says how it would). Never fails the
 /// step: a writer that cannot be fenced is reported as a failed action whose `before` says
@@ -318,4 +321,70 @@ async fn set_read_only(rds: &aws_sdk_rds::Client, fence: &Fence) -> Result<(), S
         Unreached::Busy(e) => e.to_string(),
         Unreached::Failed(reason) => format!("{operation}: {reason}"),
     })
+}
+
+impl DatabaseFailover {
+    /// The moment promotions complete: an isolated old writer is stopped (the replication link
+    /// is broken now), and no old writer may take writes any more. A writer still writable then
+    /// fails the step at once, unless a human approved promoting past it. `promoted` holds
+    /// (database, its old writer).
+    pub(crate) async fn after_promotion(
+        &self,
+        ctx: &RecoveryContext,
+        promoted: &[(String, String)],
+    ) -> Result<Vec<Action>, DatabaseError> {
+        if promoted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let isolation = |database: &str| {
+            ctx.plan.databases.iter().find_map(|db| match db {
+                Database::ReadReplica {
+                    identifier,
+                    isolation_security_group_id,
+                    ..
+                } if identifier == database => isolation_security_group_id.as_deref(),
+                _ => None,
+            })
+        };
+        let sources: Vec<(&str, Option<&str>)> = promoted
+            .iter()
+            .map(|(database, source)| (source.as_str(), isolation(database)))
+            .collect();
+        let mut states = self.writers(ctx, &sources).await;
+        let mut actions = Vec::new();
+        // Isolated writers are stopped now that the link is broken; so is a writer a human
+        // approved promoting past (it takes writes and could not be fenced): StopDBInstance
+        // needs no parameter group, and two writers then last minutes, not until someone reads
+        // the notification. An Aurora cluster in a global database cannot be stopped.
+        let approved = ctx.approval.is_some();
+        let isolated: Vec<usize> = (0..states.len())
+            .filter(|&i| match &states[i] {
+                OldWriter::Isolated { .. } => true,
+                OldWriter::Writable { .. } => approved && !rds::is_cluster(&promoted[i].1),
+                _ => false,
+            })
+            .collect();
+        if !isolated.is_empty() {
+            for &i in &isolated {
+                let (database, source) = &promoted[i];
+                let rds = rds::in_region(&self.rds, &rds::writer_region(ctx, source));
+                actions.push(stop_old_writer(&rds, database, source, states[i].clone()).await);
+            }
+            let again: Vec<(&str, Option<&str>)> = isolated.iter().map(|&i| sources[i]).collect();
+            for (i, state) in isolated.iter().zip(self.writers(ctx, &again).await) {
+                states[*i] = state;
+            }
+        }
+        if ctx.approval.is_none() {
+            if let Some(((database, source), _)) = promoted.iter().zip(&states).find(|(_, s)| s.accepts_writes()) {
+                return Err(DatabaseError::Failed {
+                    database: database.clone(),
+                    reason: format!(
+                        "SPLIT BRAIN at promotion: the old writer {source} still accepts writes; fence or stop it now"
+                    ),
+                });
+            }
+        }
+        Ok(actions)
+    }
 }

@@ -7,6 +7,7 @@
 //! `FailoverGlobalCluster`, or a restore to a point in time or from a snapshot. `status` polls
 //! until each database is available and a writer.
 
+mod accounts;
 mod act;
 pub mod data_loss;
 pub mod datastores;
@@ -35,7 +36,7 @@ use rebound_shared::dns::route53_client;
 use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::error::ErrorKind;
 use rebound_shared::global_tables::GlobalTables;
-use rebound_shared::plan::{Database, RecoveryPlan};
+use rebound_shared::plan::RecoveryPlan;
 use rebound_shared::step::{ensure_region, moves_region, within_deadline, Phase, StepFault};
 use serde_json::Value;
 
@@ -107,6 +108,7 @@ where
 }
 
 /// Recovery-region clients.
+#[derive(Clone)]
 pub struct DatabaseFailover {
     pub rds: aws_sdk_rds::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -128,6 +130,9 @@ pub struct DatabaseFailover {
     /// DocumentDB and Neptune global databases' clients (Aurora's is `rds`).
     pub globals: GlobalClients,
     pub primary_globals: GlobalClients,
+    /// The recovery region's STS: assumes the role of a database's other account
+    /// (`databases[].account`).
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl DatabaseFailover {
@@ -145,6 +150,7 @@ impl DatabaseFailover {
             primary_memorydb: aws_sdk_memorydb::Client::new(&regions.primary),
             globals: GlobalClients::new(&regions.recovery),
             primary_globals: GlobalClients::new(&regions.primary),
+            sts: aws_sdk_sts::Client::new(&regions.recovery),
         }
     }
 
@@ -163,12 +169,27 @@ impl DatabaseFailover {
             primary_memorydb: self.primary_memorydb.clone(),
             globals: self.primary_globals.clone(),
             primary_globals: self.primary_globals.clone(),
+            sts: self.sts.clone(),
         }
     }
 
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
-        let (phase, mut ctx) = request.phase();
+        let (phase, ctx) = request.phase();
+        if ctx.plan.databases.iter().any(|db| db.account().is_some()) {
+            return Box::pin(self.in_parts(phase, ctx, now)).await;
+        }
+        self.run(phase, ctx, now).await
+    }
+
+    /// The step's work on the databases of one account (every database, when the plan names no
+    /// other account), with this step's clients.
+    pub(crate) async fn run(
+        &self,
+        phase: Phase,
+        mut ctx: RecoveryContext,
+        now: DateTime<Utc>,
+    ) -> Result<StepResult, DatabaseError> {
         if phase == Phase::Readiness && !moves_region(&ctx) {
             return Ok(StepResult::not_in_scope(Step::DatabaseFailover, &ctx, now));
         }
@@ -418,70 +439,6 @@ impl DatabaseFailover {
         Ok(within_deadline(result, ctx, now, "databases not ready", |a| {
             format!("{} ({})", a.resource, a.detail.as_deref().unwrap_or(""))
         })?)
-    }
-
-    /// The moment promotions complete: an isolated old writer is stopped (the replication link
-    /// is broken now), and no old writer may take writes any more. A writer still writable then
-    /// fails the step at once, unless a human approved promoting past it. `promoted` holds
-    /// (database, its old writer).
-    async fn after_promotion(
-        &self,
-        ctx: &RecoveryContext,
-        promoted: &[(String, String)],
-    ) -> Result<Vec<Action>, DatabaseError> {
-        if promoted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let isolation = |database: &str| {
-            ctx.plan.databases.iter().find_map(|db| match db {
-                Database::ReadReplica {
-                    identifier,
-                    isolation_security_group_id,
-                    ..
-                } if identifier == database => isolation_security_group_id.as_deref(),
-                _ => None,
-            })
-        };
-        let sources: Vec<(&str, Option<&str>)> = promoted
-            .iter()
-            .map(|(database, source)| (source.as_str(), isolation(database)))
-            .collect();
-        let mut states = self.writers(ctx, &sources).await;
-        let mut actions = Vec::new();
-        // Isolated writers are stopped now that the link is broken; so is a writer a human
-        // approved promoting past (it takes writes and could not be fenced): StopDBInstance
-        // needs no parameter group, and two writers then last minutes, not until someone reads
-        // the notification. An Aurora cluster in a global database cannot be stopped.
-        let approved = ctx.approval.is_some();
-        let isolated: Vec<usize> = (0..states.len())
-            .filter(|&i| match &states[i] {
-                OldWriter::Isolated { .. } => true,
-                OldWriter::Writable { .. } => approved && !rds::is_cluster(&promoted[i].1),
-                _ => false,
-            })
-            .collect();
-        if !isolated.is_empty() {
-            for &i in &isolated {
-                let (database, source) = &promoted[i];
-                let rds = rds::in_region(&self.rds, &rds::writer_region(ctx, source));
-                actions.push(fence::stop_old_writer(&rds, database, source, states[i].clone()).await);
-            }
-            let again: Vec<(&str, Option<&str>)> = isolated.iter().map(|&i| sources[i]).collect();
-            for (i, state) in isolated.iter().zip(self.writers(ctx, &again).await) {
-                states[*i] = state;
-            }
-        }
-        if ctx.approval.is_none() {
-            if let Some(((database, source), _)) = promoted.iter().zip(&states).find(|(_, s)| s.accepts_writes()) {
-                return Err(DatabaseError::Failed {
-                    database: database.clone(),
-                    reason: format!(
-                        "SPLIT BRAIN at promotion: the old writer {source} still accepts writes; fence or stop it now"
-                    ),
-                });
-            }
-        }
-        Ok(actions)
     }
 }
 

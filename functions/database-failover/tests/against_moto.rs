@@ -75,6 +75,7 @@ impl World {
             primary_memorydb: aws_sdk_memorydb::Client::new(&self.east_config),
             globals: rebound_shared::rds::GlobalClients::new(&self.west_config),
             primary_globals: rebound_shared::rds::GlobalClients::new(&self.east_config),
+            sts: aws_sdk_sts::Client::new(&self.west_config),
         }
     }
 
@@ -296,6 +297,7 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
         primary_memorydb: aws_sdk_memorydb::Client::new(&w.east_config),
         globals: rebound_shared::rds::GlobalClients::new(&w.east_config),
         primary_globals: rebound_shared::rds::GlobalClients::new(&w.east_config),
+        sts: aws_sdk_sts::Client::new(&w.east_config),
     };
     let err = east
         .handle(w.request.clone(), Utc::now())
@@ -478,6 +480,7 @@ async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFa
         primary_memorydb: aws_sdk_memorydb::Client::new(&east),
         globals: rebound_shared::rds::GlobalClients::new(&west),
         primary_globals: rebound_shared::rds::GlobalClients::new(&east),
+        sts: aws_sdk_sts::Client::new(&west),
     };
     (moto, failover, request)
 }

@@ -124,6 +124,7 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
         primary_memorydb: aws_sdk_memorydb::Client::new(&config),
         globals: rebound_shared::rds::GlobalClients::new(&config),
         primary_globals: rebound_shared::rds::GlobalClients::new(&config),
+        sts: aws_sdk_sts::Client::new(&config),
     }
 }
 

@@ -6,7 +6,8 @@ use rebound_shared::as_role;
 use rebound_shared::aws::{best_effort, Regions};
 use rebound_shared::capacities::Capacities;
 use rebound_shared::context::RecoveryContext;
-use rebound_shared::plan::Service;
+use rebound_shared::plan::{Database, Service};
+use rebound_shared::rds::GlobalClients;
 use rebound_shared::step::StepFault;
 
 use crate::RecoveryValidator;
@@ -55,7 +56,39 @@ impl ServiceReads {
     }
 }
 
+/// One account's reads of the databases: the side they act on (the recovery region, or the
+/// primary after a failback), its DocumentDB and Neptune clients, and the recovery region's RDS
+/// the old writers are read through (in their own region).
+#[derive(Debug, Clone)]
+pub struct DatabaseReads {
+    pub acting: aws_sdk_rds::Client,
+    pub globals: GlobalClients,
+    pub home: aws_sdk_rds::Client,
+}
+
+impl DatabaseReads {
+    fn as_role(&self, credentials: &SharedCredentialsProvider) -> Self {
+        DatabaseReads {
+            acting: as_role!(aws_sdk_rds::Client, self.acting, credentials),
+            globals: self.globals.as_role(credentials),
+            home: as_role!(aws_sdk_rds::Client, self.home, credentials),
+        }
+    }
+}
+
 impl RecoveryValidator {
+    /// The reads of `dbs` in each account they name, `own` Rebound's.
+    pub(crate) async fn database_reads(
+        &self,
+        ctx: &RecoveryContext,
+        dbs: &[Database],
+        own: DatabaseReads,
+    ) -> Result<PerAccount<DatabaseReads>, StepFault> {
+        let names: Vec<&str> = dbs.iter().filter_map(|db| db.account()).collect();
+        let credentials = assume_each(&self.sts, &ctx.plan, &names, &ctx.recovery_id).await?;
+        Ok(PerAccount::assumed(own, &credentials, DatabaseReads::as_role))
+    }
+
     /// The reads of `services` in each account they name; a role that cannot be assumed is
     /// told, naming the account.
     pub(crate) async fn service_reads(

@@ -7,119 +7,148 @@ use futures_util::{stream, StreamExt};
 use rebound_shared::context::{Check, RecoveryContext};
 use rebound_shared::plan::Database;
 use rebound_shared::rds::writers::{old_writer, writer_states};
-use rebound_shared::rds::{self, instance_name, writer_region, GlobalClient, GlobalClients, OldWriter};
+use std::collections::BTreeMap;
 
+use rebound_shared::accounts::PerAccount;
+use rebound_shared::rds::{self, instance_name, writer_region, GlobalClient, OldWriter};
+
+use crate::accounts::DatabaseReads;
 use crate::{check, RecoveryValidator, READ_CONCURRENCY};
 
 impl RecoveryValidator {
-    /// `acting` is the side the databases were made writable in (the recovery region, or the
-    /// primary after a failback); `dbs` are the databases as they act there.
+    /// `reads` are each account's clients on the side the databases were made writable in
+    /// (the recovery region, or the primary after a failback); `dbs` are the databases as they
+    /// act there. A database in another account is read as its role.
     pub(crate) async fn database_checks(
         &self,
         ctx: &RecoveryContext,
-        (acting, globals): (&aws_sdk_rds::Client, &GlobalClients),
+        reads: &Result<PerAccount<DatabaseReads>, String>,
         dbs: &[Database],
     ) -> Vec<Check> {
-        // Futures collected first: a closure inside the stream would make it !Send.
-        let globals: Vec<_> = dbs
-            .iter()
-            .filter_map(|db| match db {
-                Database::AuroraGlobal {
-                    identifier,
-                    target_cluster_arn,
-                    engine,
-                    ..
-                } => Some(global_check(
-                    (acting, globals.client(acting, *engine)),
-                    identifier,
-                    target_cluster_arn,
-                )),
-                _ => None,
-            })
-            .collect();
-        let ids: Vec<&str> = dbs
-            .iter()
-            .filter(|db| !matches!(db, Database::AuroraGlobal { .. }))
-            .map(Database::identifier)
-            .collect();
-        let replicas: Vec<(&str, &str, Option<&str>)> = dbs
-            .iter()
-            .filter_map(|db| match db {
-                Database::ReadReplica {
-                    identifier,
-                    source_identifier,
-                    isolation_security_group_id,
-                    ..
-                } => Some((
-                    identifier.as_str(),
-                    source_identifier.as_str(),
-                    isolation_security_group_id.as_deref(),
-                )),
-                _ => None,
-            })
-            .collect();
-        let sources: Vec<(&str, Option<&str>)> = replicas.iter().map(|(_, s, i)| (*s, *i)).collect();
-        let (globals, writable, old) = futures_util::join!(
-            stream::iter(globals).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
-            Self::writable(acting, &ids),
-            rds::old_writers(&self.rds, ctx, &sources)
-        );
-        let mut checks = globals;
-        match &writable {
-            Ok(states) => checks.extend(ids.iter().zip(states).map(|(id, state)| database_check(id, state))),
-            Err(e) => checks.extend(ids.iter().map(|id| check(format!("database {id}"), false, e.clone()))),
-        }
-        for ((identifier, source, _), old) in replicas.iter().zip(old) {
-            let promoted = match &writable {
-                Ok(states) => ids
+        let reads = match reads {
+            Ok(reads) => reads,
+            Err(e) => {
+                return dbs
                     .iter()
-                    .position(|id| id == identifier)
-                    .and_then(|i| states.get(i))
-                    .is_some_and(|s| s.promoted),
-                Err(e) => {
-                    checks.push(check(format!("one writer: {identifier}"), false, e.clone()));
-                    continue;
-                }
-            };
-            checks.push(one_writer(ctx, identifier, source, promoted, old));
+                    .map(|db| check(format!("database {}", db.identifier()), false, e.clone()))
+                    .collect()
+            }
+        };
+        let mut by_account: BTreeMap<Option<&str>, Vec<Database>> = BTreeMap::new();
+        for db in dbs {
+            by_account.entry(db.account()).or_default().push(db.clone());
+        }
+        let mut checks = Vec::new();
+        for (account, dbs) in by_account {
+            // Boxed: one account's reads at a time, off the caller's stack.
+            checks.extend(Box::pin(account_checks(ctx, reads.of(account), &dbs)).await);
         }
         checks
     }
+}
 
-    /// Each instance as the acting side holds it: one batched read, then the parameter groups of
-    /// the writers among them (a group left read-only by a fence of an earlier writer that shared
-    /// it would make the promoted writer refuse every write).
-    async fn writable(acting: &aws_sdk_rds::Client, ids: &[&str]) -> Result<Vec<Writable>, String> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sources: Vec<(&str, Option<&str>)> = ids.iter().map(|id| (*id, None)).collect();
-        let (instances, states) = writer_states(acting, &sources, is_writer)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(ids
-            .iter()
-            .zip(states)
-            .map(|(id, state)| {
-                let instance = instances.get(id);
-                Writable {
-                    found: instance.is_some(),
-                    status: instance
-                        .and_then(|i| i.db_instance_status())
-                        .unwrap_or("unknown")
-                        .to_string(),
-                    replica_of: instance
-                        .and_then(|i| i.read_replica_source_db_instance_identifier())
-                        .map(str::to_string),
-                    promoted: instance.is_some_and(|i| i.read_replica_source_db_instance_identifier().is_none()),
-                    read_only: match state {
-                        Some(OldWriter::ReadOnly { group, parameter }) => Some((group, parameter)),
-                        _ => None,
-                    },
-                }
-            })
-            .collect())
+/// The checks of one account's databases, through its `reads`.
+async fn account_checks(ctx: &RecoveryContext, reads: &DatabaseReads, dbs: &[Database]) -> Vec<Check> {
+    let (acting, globals) = (&reads.acting, &reads.globals);
+    // Futures collected first: a closure inside the stream would make it !Send.
+    let globals: Vec<_> = dbs
+        .iter()
+        .filter_map(|db| match db {
+            Database::AuroraGlobal {
+                identifier,
+                target_cluster_arn,
+                engine,
+                ..
+            } => Some(global_check(
+                (acting, globals.client(acting, *engine)),
+                identifier,
+                target_cluster_arn,
+            )),
+            _ => None,
+        })
+        .collect();
+    let ids: Vec<&str> = dbs
+        .iter()
+        .filter(|db| !matches!(db, Database::AuroraGlobal { .. }))
+        .map(Database::identifier)
+        .collect();
+    let replicas: Vec<(&str, &str, Option<&str>)> = dbs
+        .iter()
+        .filter_map(|db| match db {
+            Database::ReadReplica {
+                identifier,
+                source_identifier,
+                isolation_security_group_id,
+                ..
+            } => Some((
+                identifier.as_str(),
+                source_identifier.as_str(),
+                isolation_security_group_id.as_deref(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let sources: Vec<(&str, Option<&str>)> = replicas.iter().map(|(_, s, i)| (*s, *i)).collect();
+    let (globals, writable, old) = futures_util::join!(
+        stream::iter(globals).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
+        writable(acting, &ids),
+        rds::old_writers(&reads.home, ctx, &sources)
+    );
+    let mut checks = globals;
+    match &writable {
+        Ok(states) => checks.extend(ids.iter().zip(states).map(|(id, state)| database_check(id, state))),
+        Err(e) => checks.extend(ids.iter().map(|id| check(format!("database {id}"), false, e.clone()))),
     }
+    for ((identifier, source, _), old) in replicas.iter().zip(old) {
+        let promoted = match &writable {
+            Ok(states) => ids
+                .iter()
+                .position(|id| id == identifier)
+                .and_then(|i| states.get(i))
+                .is_some_and(|s| s.promoted),
+            Err(e) => {
+                checks.push(check(format!("one writer: {identifier}"), false, e.clone()));
+                continue;
+            }
+        };
+        checks.push(one_writer(ctx, identifier, source, promoted, old));
+    }
+    checks
+}
+
+/// Each instance as the acting side holds it: one batched read, then the parameter groups of
+/// the writers among them (a group left read-only by a fence of an earlier writer that shared
+/// it would make the promoted writer refuse every write).
+async fn writable(acting: &aws_sdk_rds::Client, ids: &[&str]) -> Result<Vec<Writable>, String> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sources: Vec<(&str, Option<&str>)> = ids.iter().map(|id| (*id, None)).collect();
+    let (instances, states) = writer_states(acting, &sources, is_writer)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ids
+        .iter()
+        .zip(states)
+        .map(|(id, state)| {
+            let instance = instances.get(id);
+            Writable {
+                found: instance.is_some(),
+                status: instance
+                    .and_then(|i| i.db_instance_status())
+                    .unwrap_or("unknown")
+                    .to_string(),
+                replica_of: instance
+                    .and_then(|i| i.read_replica_source_db_instance_identifier())
+                    .map(str::to_string),
+                promoted: instance.is_some_and(|i| i.read_replica_source_db_instance_identifier().is_none()),
+                read_only: match state {
+                    Some(OldWriter::ReadOnly { group, parameter }) => Some((group, parameter)),
+                    _ => None,
+                },
+            }
+        })
+        .collect())
 }
 
 /// A writer that serves: no longer a replica, and available.

@@ -24,6 +24,7 @@ mod services;
 mod streams;
 mod writer_endpoints;
 
+use accounts::DatabaseReads;
 pub use accounts::ServiceReads;
 use records::{holds, Zones};
 
@@ -353,10 +354,17 @@ impl RecoveryValidator {
         let scope = services_in_scope(ctx);
         // Each kind of read has at most READ_CONCURRENCY in flight; the services are read in
         // batches (10 ECS services a call).
+        // Each database's clients in its account (another's as its role).
+        let own = DatabaseReads {
+            acting: acting.clone(),
+            globals: globals.clone(),
+            home: self.rds.clone(),
+        };
+        let reads = self.database_reads(ctx, &dbs, own).await.map_err(|e| e.to_string());
         let endpoints = async {
             match &plan {
                 Some(plan) => {
-                    self.writer_endpoint_checks(acting, plan, region, &ctx.recovery_id)
+                    self.writer_endpoint_checks(&reads, plan, region, &ctx.recovery_id)
                         .await
                 }
                 None => Vec::new(),
@@ -375,7 +383,7 @@ impl RecoveryValidator {
         let (p, r, d, e, t, s) = futures_util::join!(
             stream::iter(probes).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
             stream::iter(records).buffered(READ_CONCURRENCY).collect::<Vec<_>>(),
-            self.database_checks(ctx, (acting, globals), &dbs),
+            self.database_checks(ctx, &reads, &dbs),
             endpoints,
             tables,
             self.service_checks(ctx, &scope)

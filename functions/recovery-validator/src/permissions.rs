@@ -129,6 +129,11 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
             let databases = &acting.databases;
             let db = |id: &str| format!("arn:{partition}:rds:{region}:{account}:db:{id}");
             for database in databases {
+                // In another account: acted on as that account's role.
+                if let Some(other) = database.account().and_then(|a| plan.accounts.get(a)) {
+                    needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                    continue;
+                }
                 match database {
                     Database::ReadReplica { identifier, .. } => needs.push(("rds:PromoteReadReplica", db(identifier))),
                     Database::AuroraGlobal { identifier, .. } => needs.push((

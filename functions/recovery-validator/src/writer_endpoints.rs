@@ -7,14 +7,18 @@ use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::plan::{same_host, Database, RecoveryPlan, WriterEndpoint};
 use rebound_shared::rds::reads::writer_host;
 
+use rebound_shared::accounts::PerAccount;
+
+use crate::accounts::DatabaseReads;
 use crate::{check, RecoveryValidator, READ_CONCURRENCY};
 
 impl RecoveryValidator {
-    /// `plan` as it acts (a failback's databases), `acting` the RDS client, `region` the region
-    /// the application runs in now, and `key` the recovery's id (a secret's fingerprint).
+    /// `plan` as it acts (a failback's databases), `reads` each account's databases' clients,
+    /// `region` the region the application runs in now, and `key` the recovery's id (a
+    /// secret's fingerprint).
     pub(crate) async fn writer_endpoint_checks(
         &self,
-        acting: &aws_sdk_rds::Client,
+        reads: &Result<PerAccount<DatabaseReads>, String>,
         plan: &RecoveryPlan,
         region: &str,
         key: &str,
@@ -40,7 +44,11 @@ impl RecoveryValidator {
         let checks: Vec<_> = plan
             .writer_endpoints_acting()
             .into_iter()
-            .map(|(endpoint, db)| self.writer_endpoint_check(key, (acting, stores), endpoint, db, region))
+            .map(|(endpoint, db)| {
+                // The database's writer is read in its account.
+                let acting = reads.as_ref().map(|r| &r.of(db.account()).acting);
+                self.writer_endpoint_check(key, (acting, stores), endpoint, db, region)
+            })
             .collect();
         stream::iter(checks).buffered(READ_CONCURRENCY).collect().await
     }
@@ -48,13 +56,17 @@ impl RecoveryValidator {
     async fn writer_endpoint_check(
         &self,
         key: &str,
-        (acting, stores): (&aws_sdk_rds::Client, &EndpointStores),
+        (acting, stores): (Result<&aws_sdk_rds::Client, &String>, &EndpointStores),
         endpoint: &WriterEndpoint,
         db: &Database,
         region: &str,
     ) -> Check {
         let name = format!("writer endpoint {}", endpoint.resource());
         let database = db.identifier();
+        let acting = match acting {
+            Ok(acting) => acting,
+            Err(e) => return check(name, false, format!("the writer of {database} could not be read: {e}")),
+        };
         let (writer, current) = futures_util::join!(writer_host(acting, db), stores.read(endpoint, region));
         let (writer, current) = match (writer, current) {
             (Err(e), _) => return check(name, false, format!("the writer of {database} could not be read: {e}")),

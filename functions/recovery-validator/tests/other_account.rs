@@ -108,21 +108,31 @@ async fn a_role_that_cannot_be_assumed_fails_its_zones_records_naming_the_accoun
     );
 }
 
-/// A round whose only part is `services`, in `accounts`.
-async fn services_round(validator: &RecoveryValidator, accounts: Value, services: Value) -> ValidationReport {
+/// A round whose only part is the plan's `field` (`services`, `databases`), in `accounts`.
+async fn part_round(validator: &RecoveryValidator, accounts: Value, (field, part): (&str, Value)) -> ValidationReport {
     let mut request = event("recovery-validator.json");
     let plan = &mut request["context"]["plan"];
     plan["accounts"] = accounts;
-    plan["dns"] = json!([]);
-    plan["databases"] = json!([]);
-    plan["writerEndpoints"] = json!([]);
-    plan["services"] = services;
+    for empty in ["dns", "databases", "writerEndpoints", "services"] {
+        plan[empty] = json!([]);
+    }
+    plan[field] = part;
     plan["validation"]["probes"] = json!([]);
     request["context"]["results"]["services"] = Value::Null;
     match validator.handle(request, Utc::now()).await {
         Ok(ValidatorOutput::Validation(report)) => report,
         other => panic!("expected a validation report, got {other:?}"),
     }
+}
+
+/// The check `name` of a round.
+fn named(report: &ValidationReport, name: &str) -> Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {name} check: {:?}", report.checks))
 }
 
 #[tokio::test]
@@ -134,24 +144,58 @@ async fn a_service_in_another_account_is_counted_as_its_role() {
     let validator = RecoveryValidator::new(&moto.regions());
     let accounts = json!({"apps": {"roleArn": APPS}});
     let service = json!({"kind": "ecs", "cluster": "orders-usw2", "service": "orders-api", "desiredCount": 2});
-    let check = |report: &ValidationReport| {
-        report
-            .checks
-            .iter()
-            .find(|c| c.name == "ecs:orders-usw2/orders-api")
-            .cloned()
-            .unwrap_or_else(|| panic!("no service check: {:?}", report.checks))
-    };
+    let check = |report: &ValidationReport| named(report, "ecs:orders-usw2/orders-api");
     let mut in_apps = service.clone();
     in_apps["account"] = json!("apps");
 
-    let before = check(&services_round(&validator, accounts.clone(), json!([in_apps])).await);
+    let before = check(&part_round(&validator, accounts.clone(), ("services", json!([in_apps]))).await);
     assert!(before.failed() && before.detail == "0 of 2 running", "{before:?}");
     rebound_tests::wait::scaled(&aws_sdk_ecs::Client::new(&apps), "orders-usw2", "orders-api", 2).await;
-    let after = check(&services_round(&validator, accounts.clone(), json!([in_apps])).await);
+    let after = check(&part_round(&validator, accounts.clone(), ("services", json!([in_apps]))).await);
     assert!(!after.failed() && after.detail == "2 of 2 running", "{after:?}");
 
     // Read in Rebound's own account, the service is not there.
-    let own = check(&services_round(&validator, accounts, json!([service])).await);
+    let own = check(&part_round(&validator, accounts, ("services", json!([service]))).await);
     assert!(own.failed() && own.detail.contains("not found"), "{own:?}");
+}
+
+#[tokio::test]
+async fn a_database_in_another_account_is_checked_as_its_role() {
+    const DATA: &str = "arn:aws:iam::222222222222:role/rebound-data";
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let east = seed::as_role(&moto.config("us-east-1"), DATA).await.expect("the role");
+    let west = seed::as_role(&moto.config("us-west-2"), DATA).await.expect("the role");
+    for config in [&east, &west] {
+        seed::parameter_group(config, seed::PARAMETER_GROUP, "postgres")
+            .await
+            .expect("parameter group");
+    }
+    let source = seed::database_pair(&east, &west, "postgres", "ledger-db", "ledger-db-usw2")
+        .await
+        .expect("the data account's database");
+    let validator = RecoveryValidator::new(&moto.regions());
+    let accounts = json!({"data": {"roleArn": DATA}});
+    let database = json!({"kind": "readReplica", "identifier": "ledger-db-usw2", "sourceIdentifier": source});
+    let mut in_data = database.clone();
+    in_data["account"] = json!("data");
+    let check = |report: &ValidationReport| named(report, "database ledger-db-usw2");
+
+    let before = check(&part_round(&validator, accounts.clone(), ("databases", json!([in_data]))).await);
+    assert!(
+        before.failed() && before.detail.contains("still a replica"),
+        "{before:?}"
+    );
+    aws_sdk_rds::Client::new(&west)
+        .promote_read_replica()
+        .db_instance_identifier("ledger-db-usw2")
+        .send()
+        .await
+        .expect("promoted");
+    rebound_tests::wait::promoted(&west, "ledger-db-usw2").await;
+    let after = check(&part_round(&validator, accounts.clone(), ("databases", json!([in_data]))).await);
+    assert!(!after.failed(), "{after:?}");
+
+    // Read in Rebound's own account, the database is not there.
+    let own = check(&part_round(&validator, accounts, ("databases", json!([database]))).await);
+    assert!(own.failed() && own.detail == "not found", "{own:?}");
 }

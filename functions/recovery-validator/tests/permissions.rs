@@ -264,3 +264,25 @@ fn a_service_in_another_account_needs_only_its_role_assumed() {
         "the other account's grants are its own: {needs:?}"
     );
 }
+
+#[test]
+fn a_database_in_another_account_needs_only_its_role_assumed() {
+    let mut ctx = context();
+    let role = "arn:aws:iam::222222222222:role/rebound-data";
+    ctx.plan.accounts.insert(
+        "data".into(),
+        serde_json::from_value(serde_json::json!({ "roleArn": role })).expect("account"),
+    );
+    let mut database = serde_json::to_value(&ctx.plan.databases[0]).expect("database");
+    database["account"] = serde_json::json!("data");
+    let id = ctx.plan.databases[0].identifier().to_string();
+    ctx.plan.databases = vec![serde_json::from_value(database).expect("database")];
+    let needs = needed("database-failover", &ctx, "aws", "123456789012");
+    assert!(needs.contains(&("sts:AssumeRole", role.to_string())), "{needs:?}");
+    assert!(
+        !needs
+            .iter()
+            .any(|(action, resource)| action.starts_with("rds:") && resource.ends_with(&id)),
+        "the other account's grants are its own: {needs:?}"
+    );
+}

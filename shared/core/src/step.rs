@@ -171,6 +171,30 @@ impl StepResult {
         self
     }
 
+    /// This result and `other`'s, for one step that acted in parts (each account's resources
+    /// as its role): every action, the larger RPO, every finding for an approver; in progress
+    /// while any part is, looked at again when the soonest part wants.
+    pub fn absorb(&mut self, other: StepResult) {
+        self.actions.extend(other.actions);
+        self.rpo_seconds = match (self.rpo_seconds, other.rpo_seconds) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.needs_approval = match (self.needs_approval.take(), other.needs_approval) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        if other.status == StepStatus::InProgress {
+            self.status = StepStatus::InProgress;
+            self.finished_at = None;
+        }
+        self.next_check_seconds = match (self.next_check_seconds, other.next_check_seconds) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.duration_ms = self.duration_ms.max(other.duration_ms);
+    }
+
     pub fn pending(&self) -> impl Iterator<Item = &Action> {
         self.actions.iter().filter(|a| a.status == ActionStatus::Pending)
     }

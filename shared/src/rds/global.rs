@@ -43,6 +43,14 @@ impl GlobalClients {
         }
     }
 
+    /// The same clients, as another account's role.
+    pub fn as_role(&self, credentials: &crate::accounts::SharedCredentialsProvider) -> Self {
+        GlobalClients {
+            docdb: crate::as_role!(aws_sdk_docdb::Client, self.docdb, credentials),
+            neptune: crate::as_role!(aws_sdk_neptune::Client, self.neptune, credentials),
+        }
+    }
+
     /// The client that acts on a global database of `engine`, `rds` for Aurora's.
     pub fn client<'a>(&'a self, rds: &'a aws_sdk_rds::Client, engine: GlobalEngine) -> GlobalClient<'a> {
         match engine {

@@ -37,6 +37,7 @@ fn oncall() -> rebound_shared::control::Mark {
 fn replica(allow_data_loss: bool) -> Database {
     Database::ReadReplica {
         identifier: "orders-db-usw2".into(),
+        account: None,
         source_identifier: SOURCE.into(),
         allow_data_loss,
         failback_identifier: None,
@@ -202,6 +203,7 @@ fn data_corruption_never_promotes_a_replica_of_the_corrupted_writer() {
 fn aurora() -> Database {
     Database::AuroraGlobal {
         identifier: "orders-global".into(),
+        account: None,
         target_cluster_arn: WEST.into(),
         engine: GlobalEngine::Aurora,
         allow_data_loss: true,
@@ -305,6 +307,7 @@ fn a_restore_goes_to_a_second_before_detection_or_the_latest_restorable_time() {
     let ctx = context("failover");
     let restore = Database::PointInTimeRestore {
         identifier: "orders-db-restored".into(),
+        account: None,
         source_identifier: "orders-db-usw2".into(),
         instance_class: None,
     };
@@ -348,6 +351,7 @@ fn a_snapshot_restore_loses_what_came_after_the_snapshot() {
     let ctx = context("failover");
     let restore = Database::SnapshotRestore {
         identifier: "orders-db-restored".into(),
+        account: None,
         snapshot_identifier: "orders-nightly".into(),
         instance_class: None,
     };

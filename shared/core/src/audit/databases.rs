@@ -12,6 +12,18 @@ pub(super) fn databases(f: &mut Found) {
     let global = GLOBAL_CONTROL_PLANE_REGION;
     // StartDatabaseFailover / CheckDatabaseFailover.
     for db in &plan.databases {
+        // In another account: its role assumed first, through STS's regional endpoint in the
+        // recovery region, by every step that reads or acts on it.
+        if db.account().is_some() {
+            for phase in [
+                "DryRunSteps",
+                "StartDatabaseFailover",
+                "CheckDatabaseFailover",
+                "ValidateRecovery",
+            ] {
+                f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
+            }
+        }
         match db {
             Database::ReadReplica {
                 source_identifier,

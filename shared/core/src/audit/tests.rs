@@ -243,17 +243,20 @@ fn a_zone_in_another_account_depends_on_sts_in_the_recovery_region() {
     assert_eq!(phases, ["CheckDatabaseFailover", "ValidateRecovery"], "{phases:?}");
 }
 
-#[test]
-fn a_service_in_another_account_depends_on_sts_in_the_recovery_region() {
-    let mut p = plan("us-east-1", "upsert");
+/// `p`'s first `field` entry (`services`, `databases`) alone, in account `data`; the phases that
+/// assume its role, each through the recovery region's STS and none flagged.
+fn in_another_account(mut p: RecoveryPlan, field: &str) -> Vec<&'static str> {
     p.accounts.insert(
-        "apps".into(),
-        serde_json::from_value(serde_json::json!({"roleArn": "arn:aws:iam::222222222222:role/rebound-services"}))
+        "data".into(),
+        serde_json::from_value(serde_json::json!({"roleArn": "arn:aws:iam::222222222222:role/rebound-data"}))
             .expect("account"),
     );
-    let mut service = serde_json::to_value(&p.services[0]).expect("service");
-    service["account"] = serde_json::json!("apps");
-    p.services = vec![serde_json::from_value(service).expect("service")];
+    let mut value = serde_json::to_value(&p).expect("plan");
+    let mut first = value[field][0].clone();
+    first["account"] = serde_json::json!("data");
+    value[field] = serde_json::json!([first]);
+    value["writerEndpoints"] = serde_json::json!([]);
+    let p: RecoveryPlan = serde_json::from_value(value).expect("plan");
     let mut phases: Vec<&str> = failover_dependencies(&p)
         .into_iter()
         .filter(|d| d.operation == "sts:AssumeRole")
@@ -262,9 +265,22 @@ fn a_service_in_another_account_depends_on_sts_in_the_recovery_region() {
         .collect();
     phases.sort_unstable();
     phases.dedup();
+    phases
+}
+
+#[test]
+fn a_service_or_a_database_in_another_account_depends_on_sts_in_the_recovery_region() {
     assert_eq!(
-        phases,
-        ["AddCapacity", "CheckCapacity", "DryRunSteps", "ValidateRecovery"],
-        "{phases:?}"
+        in_another_account(plan("us-east-1", "upsert"), "services"),
+        ["AddCapacity", "CheckCapacity", "DryRunSteps", "ValidateRecovery"]
+    );
+    assert_eq!(
+        in_another_account(plan("us-east-1", "upsert"), "databases"),
+        [
+            "CheckDatabaseFailover",
+            "DryRunSteps",
+            "StartDatabaseFailover",
+            "ValidateRecovery"
+        ]
     );
 }

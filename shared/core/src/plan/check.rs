@@ -274,6 +274,7 @@ const READ_REPLICA_FIELDS: &[&str] = &[
     "failbackIdentifier",
     "isolationSecurityGroupId",
     "reprotect",
+    "account",
 ];
 const AURORA_GLOBAL_FIELDS: &[&str] = &[
     "kind",
@@ -284,6 +285,7 @@ const AURORA_GLOBAL_FIELDS: &[&str] = &[
     "isolationSecurityGroupId",
     "failbackClusterArn",
     "reprotect",
+    "account",
 ];
 
 fn check_databases(
@@ -302,11 +304,11 @@ fn check_databases(
                 ("auroraGlobal", AURORA_GLOBAL_FIELDS),
                 (
                     "pointInTimeRestore",
-                    &["kind", "identifier", "sourceIdentifier", "instanceClass"],
+                    &["kind", "identifier", "sourceIdentifier", "instanceClass", "account"],
                 ),
                 (
                     "snapshotRestore",
-                    &["kind", "identifier", "snapshotIdentifier", "instanceClass"],
+                    &["kind", "identifier", "snapshotIdentifier", "instanceClass", "account"],
                 ),
             ],
         );
@@ -359,6 +361,26 @@ fn check_databases(
                 c.string(&path, d, "snapshotIdentifier", true);
             }
             _ => {}
+        }
+        if let Some(account) = super::accounts::account_ref(c, &path, d, plan) {
+            // A cluster's ARN names the account it is in: the role's.
+            let id = plan
+                .get("accounts")
+                .and_then(|a| a.get(&account))
+                .and_then(|a| a.get("roleArn"))
+                .and_then(Value::as_str)
+                .and_then(|arn| arn.split(':').nth(4));
+            for field in ["targetClusterArn", "failbackClusterArn"] {
+                let arn_account = d.get(field).and_then(Value::as_str).and_then(|a| a.split(':').nth(4));
+                if let (Some(id), Some(arn_account)) = (id, arn_account) {
+                    if id != arn_account {
+                        c.report(
+                            &format!("{path}.{field}"),
+                            format!("is in account {arn_account}, and account {account}'s role in {id}"),
+                        );
+                    }
+                }
+            }
         }
         c.boolean(&path, d, "allowDataLoss", false);
         c.string(&path, d, "instanceClass", false);

@@ -16,6 +16,9 @@ pub enum Database {
     /// An RDS cross-region read replica in the recovery region, promoted to a standalone writer.
     ReadReplica {
         identifier: String,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
         source_identifier: String,
         #[serde(default)]
         allow_data_loss: bool,
@@ -36,6 +39,9 @@ pub enum Database {
     /// unless `engine` names Amazon DocumentDB's or Neptune's.
     AuroraGlobal {
         identifier: String,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
         target_cluster_arn: String,
         #[serde(default, skip_serializing_if = "GlobalEngine::is_aurora")]
         engine: GlobalEngine,
@@ -56,6 +62,9 @@ pub enum Database {
     /// A new instance restored from `sourceIdentifier` to a point before the corruption.
     PointInTimeRestore {
         identifier: String,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
         source_identifier: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instance_class: Option<String>,
@@ -63,6 +72,9 @@ pub enum Database {
     /// A new instance restored from a snapshot in the recovery region.
     SnapshotRestore {
         identifier: String,
+        /// The plan's account it is in (`accounts`); Rebound's own when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
         snapshot_identifier: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instance_class: Option<String>,
@@ -139,6 +151,16 @@ pub struct Reprotect {
 }
 
 impl Database {
+    /// The plan's account it is in (None: Rebound's own).
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Database::ReadReplica { account, .. }
+            | Database::AuroraGlobal { account, .. }
+            | Database::PointInTimeRestore { account, .. }
+            | Database::SnapshotRestore { account, .. } => account.as_deref(),
+        }
+    }
+
     pub fn identifier(&self) -> &str {
         match self {
             Database::ReadReplica { identifier, .. }
@@ -191,11 +213,13 @@ impl RecoveryPlan {
             .map(|db| match db {
                 Database::ReadReplica {
                     identifier,
+                    account,
                     allow_data_loss,
                     failback_identifier: Some(back),
                     ..
                 } => Ok(Database::ReadReplica {
                     identifier: back.clone(),
+                    account: account.clone(),
                     source_identifier: identifier.clone(),
                     allow_data_loss: *allow_data_loss,
                     failback_identifier: None,
@@ -204,12 +228,14 @@ impl RecoveryPlan {
                 }),
                 Database::AuroraGlobal {
                     identifier,
+                    account,
                     engine,
                     failback_cluster_arn: Some(back),
                     isolation_security_group_id,
                     ..
                 } => Ok(Database::AuroraGlobal {
                     identifier: identifier.clone(),
+                    account: account.clone(),
                     target_cluster_arn: back.clone(),
                     engine: *engine,
                     allow_data_loss: false,
