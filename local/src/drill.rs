@@ -79,6 +79,8 @@ const CUSTOM_ANSWERS: [(&str, &str); 2] = [
 /// members.
 const EKS_CLUSTER: &str = "orders-usw2";
 const EKS_NODEGROUP: &str = "orders-workers";
+/// The workload account the EKS cluster is in, and the role Rebound assumes there (`apps`).
+const APPS_ROLE: &str = "arn:aws:iam::222222222222:role/rebound-apps";
 const SESSIONS: (&str, &str, &str) = ("orders-sessions", "orders-sessions-use1", "orders-sessions-usw2");
 const CARTS: (&str, &str, &str) = ("orders-carts", "orders-carts-use1", "orders-carts-usw2");
 /// Its product catalog: a DocumentDB global cluster (`CATALOG-east` the writer, `CATALOG-west`).

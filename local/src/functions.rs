@@ -142,13 +142,16 @@ pub fn bind(functions: Arc<Functions>) -> Result<Bound, String> {
             Box::pin(async move {
                 let now = Utc::now();
                 let io = &f.io;
+                // Each step's future is built on the heap by its closure: this block's frame,
+                // under every nested state of a drill, holds a pointer rather than the largest
+                // step's future (debug builds lay each out on the stack first).
                 let done = match name {
-                    "disaster-detector" => guarded(f.detector.detect_state(payload, now)).await,
-                    "dns-failover" => run_step(payload, io, name, |p| f.dns.handle(p, now)).await,
-                    "database-failover" => run_step(payload, io, name, |p| f.databases.handle(p, now)).await,
-                    "service-restoration" => run_step(payload, io, name, |p| f.services.handle(p, now)).await,
-                    "recovery-validator" => run_step(payload, io, name, |p| f.validator.handle(p, now)).await,
-                    _ => run_step(payload, io, name, |p| f.notifier.handle(p, now)).await,
+                    "disaster-detector" => guarded(Box::pin(f.detector.detect_state(payload, now))).await,
+                    "dns-failover" => run_step(payload, io, name, |p| Box::pin(f.dns.handle(p, now))).await,
+                    "database-failover" => run_step(payload, io, name, |p| Box::pin(f.databases.handle(p, now))).await,
+                    "service-restoration" => run_step(payload, io, name, |p| Box::pin(f.services.handle(p, now))).await,
+                    "recovery-validator" => run_step(payload, io, name, |p| Box::pin(f.validator.handle(p, now))).await,
+                    _ => run_step(payload, io, name, |p| Box::pin(f.notifier.handle(p, now))).await,
                 };
                 done.map_err(failed)
             })

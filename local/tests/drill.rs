@@ -338,6 +338,10 @@ async fn eks_and_a_global_datastore_move_with_the_rest_in_a_region_outage() {
     );
     let nodes = common::action(&report, "UpdateNodegroupConfig");
     assert_eq!(nodes["status"], "done", "{nodes}");
+    // The node group is the workload account's (a verified fact reads it there): it was scaled
+    // as that account's role.
+    let calls = report["apiCalls"].as_object().expect("api calls");
+    assert!(calls.contains_key("sts:AssumeRole"), "{calls:?}");
     // The DocumentDB catalog, failed over through DocumentDB's API (its writer is a fact).
     let catalog = common::action(&report, "FailoverGlobalCluster");
     assert_eq!(

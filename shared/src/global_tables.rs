@@ -41,6 +41,16 @@ impl GlobalTables {
         }
     }
 
+    /// The same, as another account's role.
+    pub fn as_role(&self, credentials: &crate::accounts::SharedCredentialsProvider) -> Self {
+        GlobalTables {
+            recovery: crate::as_role!(aws_sdk_dynamodb::Client, self.recovery, credentials),
+            primary: crate::as_role!(aws_sdk_dynamodb::Client, self.primary, credentials),
+            recovery_cloudwatch: crate::as_role!(aws_sdk_cloudwatch::Client, self.recovery_cloudwatch, credentials),
+            primary_cloudwatch: crate::as_role!(aws_sdk_cloudwatch::Client, self.primary_cloudwatch, credentials),
+        }
+    }
+
     /// `tables` as they serve the region the application runs in: the recovery region
     /// (`towards_recovery`), or the primary after a failback; `receiving` names that region.
     pub async fn observe(

@@ -852,7 +852,7 @@ fn a_global_datastore_names_its_members_and_itself_as_elasticache_does() {
         broken,
         [
             "globalDatastores[1].globalReplicationGroupId: duplicate global datastore 'ldgnf-orders-sessions'",
-            "globalDatastores[2].port: unknown field (expected one of: globalReplicationGroupId, primaryReplicationGroupId, recoveryReplicationGroupId, allowDataLoss)",
+            "globalDatastores[2].port: unknown field (expected one of: globalReplicationGroupId, primaryReplicationGroupId, recoveryReplicationGroupId, allowDataLoss, account)",
             "globalDatastores[2].allowDataLoss: must be true or false",
             "globalDatastores[2].globalReplicationGroupId: must be a global datastore's name as ElastiCache gives it: its region's five-letter prefix, '-', and the suffix (ldgnf-orders-sessions)",
             "globalDatastores[2].primaryReplicationGroupId: must be a replication group's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
@@ -892,7 +892,7 @@ fn a_multi_region_cluster_names_its_regional_clusters_and_itself_as_memorydb_doe
         broken,
         [
             "multiRegionClusters[1].multiRegionClusterName: duplicate multi-Region cluster 'ldgnf-orders-cache'",
-            "multiRegionClusters[2].shards: unknown field (expected one of: multiRegionClusterName, primaryClusterName, recoveryClusterName, allowDataLoss)",
+            "multiRegionClusters[2].shards: unknown field (expected one of: multiRegionClusterName, primaryClusterName, recoveryClusterName, allowDataLoss, account)",
             "multiRegionClusters[2].allowDataLoss: must be true or false",
             "multiRegionClusters[2].multiRegionClusterName: must be a multi-Region cluster's name as MemoryDB gives it: its region's five-letter prefix, '-', and the suffix (ldgnf-orders)",
             "multiRegionClusters[2].primaryClusterName: must be a MemoryDB cluster's name: 1-40 letters, digits or hyphens, beginning with a letter, no '--', not ending with '-'",
@@ -1122,6 +1122,7 @@ fn a_database_in_another_account_names_a_known_account_and_its_clusters_are_in_i
 
     plan["databases"][0]["account"] = json!("nowhere");
     plan["databases"][1]["targetClusterArn"] = json!("arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2");
+    plan["globalTables"] = json!([{"tableName": "ledger", "account": "elsewhere"}]);
     let found = match RecoveryPlan::from_value(&plan) {
         Ok(_) => Vec::new(),
         Err(e) => e.problems.iter().map(ToString::to_string).collect(),
@@ -1129,6 +1130,7 @@ fn a_database_in_another_account_names_a_known_account_and_its_clusters_are_in_i
     for expected in [
         "databases[0].account: must name one of the plan's accounts, got 'nowhere'",
         "databases[1].targetClusterArn: is in account 123456789012, and account data's role in 222222222222",
+        "globalTables[0].account: must name one of the plan's accounts, got 'elsewhere'",
     ] {
         assert!(found.iter().any(|p| p.starts_with(expected)), "{expected} in {found:?}");
     }

@@ -1,11 +1,11 @@
-//! Databases in other accounts (`databases[].account`): the step acts in parts, one for
-//! Rebound's own account and one for each other account's databases, as its role (assumed once
-//! an invocation through the recovery region's STS), and reports them as one result.
+//! Databases, global tables, global datastores and multi-Region clusters in other accounts
+//! (`account` on each): the step acts in parts, one for Rebound's own account and one for each
+//! other account's resources, as its role (assumed once an invocation through the recovery
+//! region's STS), and reports them as one result.
 //!
-//! An account's part holds its databases and the writer endpoints that follow them: the
-//! database and its old writer are read and changed as the role, the endpoints' stores as
-//! before (Rebound's own, or their zone's account). Rebound's own part holds everything else:
-//! its databases, global tables, datastores and multi-Region clusters. A start that changes
+//! An account's part holds its resources and the writer endpoints that follow its databases:
+//! the resources (and an old writer) are read and changed as the role, the endpoints' stores as
+//! before (Rebound's own, or their zone's account). Rebound's own part holds the rest. A start that changes
 //! anything first runs every part as a dry run, so that one part's refusal (a database missing,
 //! in the wrong state, further behind than the RPO allows, an old writer that cannot be fenced)
 //! stops the step before any part acts.
@@ -17,14 +17,15 @@ use chrono::{DateTime, Utc};
 use rebound_shared::accounts::{assume_each, SharedCredentialsProvider};
 use rebound_shared::as_role;
 use rebound_shared::context::{Action, RecoveryContext, StepResult};
+use rebound_shared::plan::{Database, RecoveryPlan};
 use rebound_shared::step::{elapsed_ms, Phase};
 
 use crate::repoint::POINT_AT_WRITER;
 use crate::{DatabaseError, DatabaseFailover};
 
 impl DatabaseFailover {
-    /// The same step acting as another account's role on its databases (both regions'), the
-    /// endpoints' stores, tables and datastores left as they are (that part has none).
+    /// The same step acting as another account's role on its resources (both regions'), the
+    /// endpoints' stores left as they are.
     pub fn as_role(&self, credentials: &SharedCredentialsProvider) -> DatabaseFailover {
         DatabaseFailover {
             rds: as_role!(aws_sdk_rds::Client, self.rds, credentials),
@@ -32,11 +33,11 @@ impl DatabaseFailover {
             primary_rds: as_role!(aws_sdk_rds::Client, self.primary_rds, credentials),
             primary_cloudwatch: as_role!(aws_sdk_cloudwatch::Client, self.primary_cloudwatch, credentials),
             endpoints: self.endpoints.clone(),
-            tables: self.tables.clone(),
-            elasticache: self.elasticache.clone(),
-            primary_elasticache: self.primary_elasticache.clone(),
-            memorydb: self.memorydb.clone(),
-            primary_memorydb: self.primary_memorydb.clone(),
+            tables: self.tables.as_role(credentials),
+            elasticache: as_role!(aws_sdk_elasticache::Client, self.elasticache, credentials),
+            primary_elasticache: as_role!(aws_sdk_elasticache::Client, self.primary_elasticache, credentials),
+            memorydb: as_role!(aws_sdk_memorydb::Client, self.memorydb, credentials),
+            primary_memorydb: as_role!(aws_sdk_memorydb::Client, self.primary_memorydb, credentials),
             globals: self.globals.as_role(credentials),
             primary_globals: self.primary_globals.as_role(credentials),
             sts: self.sts.clone(),
@@ -51,7 +52,7 @@ impl DatabaseFailover {
         now: DateTime<Utc>,
     ) -> Result<StepResult, DatabaseError> {
         let invocation = Instant::now();
-        let names: Vec<&str> = ctx.plan.databases.iter().filter_map(|db| db.account()).collect();
+        let names: Vec<&str> = accounts(&ctx.plan).into_iter().flatten().collect();
         let credentials = assume_each(&self.sts, &ctx.plan, &names, &ctx.recovery_id).await?;
         let mut parts = vec![(self.clone(), part(&ctx, None))];
         for (name, credentials) in &credentials {
@@ -90,38 +91,65 @@ impl DatabaseFailover {
     }
 }
 
-/// `ctx` as the part of `account` (None: Rebound's own) acts on it: its databases and their
-/// writer endpoints; Rebound's own part keeps the rest of the plan. A status's actions are each
-/// given back to the part that made it.
+/// Every account the plan's databases, global tables, datastores and multi-Region clusters name
+/// (None: Rebound's own); `in_parts` runs when any is another's.
+pub(crate) fn accounts(plan: &RecoveryPlan) -> Vec<Option<&str>> {
+    let databases = plan.databases.iter().map(|db| db.account());
+    let tables = plan.global_tables.iter().map(|t| t.account.as_deref());
+    let datastores = plan.global_datastores.iter().map(|d| d.account.as_deref());
+    let clusters = plan.multi_region_clusters.iter().map(|c| c.account.as_deref());
+    databases.chain(tables).chain(datastores).chain(clusters).collect()
+}
+
+/// `ctx` as the part of `account` (None: Rebound's own) acts on it: its resources, and the
+/// writer endpoints of its databases. A status's actions are each given back to the part that
+/// made it.
 fn part(ctx: &RecoveryContext, account: Option<&str>) -> RecoveryContext {
     let mut part = ctx.clone();
     let plan = &mut part.plan;
     plan.databases.retain(|db| db.account() == account);
-    let ids: BTreeSet<String> = plan.databases.iter().map(|db| db.identifier().to_string()).collect();
-    let others: BTreeSet<String> = ctx
-        .plan
-        .databases
-        .iter()
-        .filter(|db| db.account() != account)
-        .map(|db| db.identifier().to_string())
-        .collect();
-    plan.writer_endpoints.retain(|e| !others.contains(e.database()));
-    if account.is_some() {
-        plan.global_tables.clear();
-        plan.global_datastores.clear();
-        plan.multi_region_clusters.clear();
-    }
+    plan.global_tables.retain(|t| t.account.as_deref() == account);
+    plan.global_datastores.retain(|d| d.account.as_deref() == account);
+    plan.multi_region_clusters.retain(|c| c.account.as_deref() == account);
+    let ids: BTreeSet<&str> = plan.databases.iter().map(|db| db.identifier()).collect();
+    plan.writer_endpoints.retain(|e| ids.contains(e.database()));
     if let Some(result) = &mut part.results.database {
-        result.actions.retain(|a| {
-            let database = database_of(a);
-            if account.is_some() {
-                ids.contains(database)
-            } else {
-                !others.contains(database)
-            }
-        });
+        result.actions.retain(|a| account_of(&ctx.plan, a) == account);
     }
     part
+}
+
+/// The account of the plan's resource an action is about (None: Rebound's own, or none of the
+/// plan's).
+fn account_of<'p>(plan: &'p RecoveryPlan, action: &Action) -> Option<&'p str> {
+    let about = database_of(action);
+    let resource = action.resource.as_str();
+    // A failback's actions name the failback replica.
+    let named = |db: &Database| {
+        db.identifier() == about
+            || matches!(db, Database::ReadReplica { failback_identifier: Some(back), .. } if back == about)
+    };
+    if let Some(db) = plan.databases.iter().find(|db| named(db)) {
+        return db.account();
+    }
+    if let Some(t) = plan
+        .global_tables
+        .iter()
+        .find(|t| resource.starts_with(&format!("dynamodb:{} (", t.table_name)))
+    {
+        return t.account.as_deref();
+    }
+    if let Some(d) = plan
+        .global_datastores
+        .iter()
+        .find(|d| resource == format!("elasticache:{}", d.global_replication_group_id))
+    {
+        return d.account.as_deref();
+    }
+    plan.multi_region_clusters
+        .iter()
+        .find(|c| resource == format!("memorydb:{}", c.multi_region_cluster_name))
+        .and_then(|c| c.account.as_deref())
 }
 
 /// The database an action is about: its resource, the database named in "SOURCE (old writer of

@@ -341,6 +341,7 @@ mod tests {
 
     fn sessions(allow: bool) -> GlobalDatastore {
         GlobalDatastore {
+            account: None,
             global_replication_group_id: "ldgnf-sessions".into(),
             primary_replication_group_id: "sessions-use1".into(),
             recovery_replication_group_id: "sessions-usw2".into(),

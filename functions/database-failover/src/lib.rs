@@ -176,10 +176,10 @@ impl DatabaseFailover {
     pub async fn handle(&self, payload: Value, now: DateTime<Utc>) -> Result<StepResult, DatabaseError> {
         let request: StepRequest = parse_request(payload).map_err(StepFault::from)?;
         let (phase, ctx) = request.phase();
-        if ctx.plan.databases.iter().any(|db| db.account().is_some()) {
+        if accounts::accounts(&ctx.plan).iter().any(Option::is_some) {
             return Box::pin(self.in_parts(phase, ctx, now)).await;
         }
-        self.run(phase, ctx, now).await
+        Box::pin(self.run(phase, ctx, now)).await
     }
 
     /// The step's work on the databases of one account (every database, when the plan names no

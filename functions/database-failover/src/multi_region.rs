@@ -131,6 +131,7 @@ mod tests {
 
     fn orders(allow: bool) -> MultiRegionCluster {
         MultiRegionCluster {
+            account: None,
             multi_region_cluster_name: "ldgnf-orders".into(),
             primary_cluster_name: "orders-use1".into(),
             recovery_cluster_name: "orders-usw2".into(),

@@ -136,6 +136,7 @@ mod tests {
 
     fn table(allow: bool) -> GlobalTable {
         GlobalTable {
+            account: None,
             table_name: "orders-carts".into(),
             allow_data_loss: allow,
         }

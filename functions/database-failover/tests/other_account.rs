@@ -263,3 +263,42 @@ async fn fenced(config: &aws_config::SdkConfig) -> bool {
         .iter()
         .any(|p| p.parameter_name() == Some("default_transaction_read_only") && p.parameter_value() == Some("on"))
 }
+
+#[tokio::test]
+async fn a_global_table_in_another_account_is_read_as_its_role() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let data_east = seed::as_role(&moto.config("us-east-1"), ROLE).await.expect("the role");
+    seed::global_table(&data_east, "us-west-2", "ledger")
+        .await
+        .expect("the data account's global table");
+    seed::replication_latency(&data_east, "ledger", "us-west-2", 1500.0)
+        .await
+        .expect("latency");
+    let mut request = event("database-failover.json");
+    let plan = &mut request["context"]["plan"];
+    plan["accounts"] = json!({"data": {"roleArn": ROLE}});
+    plan["databases"] = json!([]);
+    plan["globalTables"] = json!([{"tableName": "ledger", "account": "data"}]);
+    let failover = DatabaseFailover::new(&moto.regions());
+    let started = failover.handle(request.clone(), Utc::now()).await.expect("start");
+    let table = started
+        .actions
+        .iter()
+        .find(|a| a.resource == "dynamodb:ledger (us-west-2)")
+        .unwrap_or_else(|| panic!("the table: {:?}", started.actions));
+    assert_eq!(table.status, ActionStatus::Done, "{table:?}");
+    assert_eq!(
+        started.rpo_seconds,
+        Some(1.5),
+        "the data account's latency, read as its role"
+    );
+
+    // In Rebound's own account there is no such table: the step stops before any change.
+    request["context"]["plan"]["globalTables"] = json!([{"tableName": "ledger"}]);
+    let err = failover
+        .handle(request, Utc::now())
+        .await
+        .expect_err("not in own account");
+    assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
+    assert!(err.to_string().contains("ledger"), "{err}");
+}

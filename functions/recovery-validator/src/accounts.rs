@@ -5,12 +5,13 @@ use rebound_shared::accounts::{assume_each, PerAccount, SharedCredentialsProvide
 use rebound_shared::as_role;
 use rebound_shared::aws::{best_effort, Regions};
 use rebound_shared::capacities::Capacities;
-use rebound_shared::context::RecoveryContext;
+use rebound_shared::context::{Check, RecoveryContext};
+use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::plan::{Database, Service};
 use rebound_shared::rds::GlobalClients;
 use rebound_shared::step::StepFault;
 
-use crate::RecoveryValidator;
+use crate::{check, RecoveryValidator};
 
 /// One account's reads of the services: their capacity, the quotas and instance types they
 /// count against, and the primary's peaks. Quotas, usage and peaks are each account's own.
@@ -76,7 +77,93 @@ impl DatabaseReads {
     }
 }
 
+/// One account's reads of the global tables, datastores and multi-Region clusters, in both
+/// regions.
+#[derive(Debug, Clone)]
+pub struct StoreReads {
+    pub tables: GlobalTables,
+    /// ElastiCache global datastores, read where they were failed over to.
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub primary_elasticache: aws_sdk_elasticache::Client,
+    /// MemoryDB multi-Region clusters, read where the application writes.
+    pub memorydb: aws_sdk_memorydb::Client,
+    pub primary_memorydb: aws_sdk_memorydb::Client,
+}
+
+impl StoreReads {
+    pub fn new(regions: &Regions) -> Self {
+        StoreReads {
+            tables: GlobalTables::new(regions),
+            elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
+            primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
+            memorydb: aws_sdk_memorydb::Client::new(&regions.recovery),
+            primary_memorydb: aws_sdk_memorydb::Client::new(&regions.primary),
+        }
+    }
+
+    fn as_role(&self, credentials: &SharedCredentialsProvider) -> Self {
+        StoreReads {
+            tables: self.tables.as_role(credentials),
+            elasticache: as_role!(aws_sdk_elasticache::Client, self.elasticache, credentials),
+            primary_elasticache: as_role!(aws_sdk_elasticache::Client, self.primary_elasticache, credentials),
+            memorydb: as_role!(aws_sdk_memorydb::Client, self.memorydb, credentials),
+            primary_memorydb: as_role!(aws_sdk_memorydb::Client, self.primary_memorydb, credentials),
+        }
+    }
+
+    /// Every check of the tables, datastores and clusters of `ctx`'s plan, read here.
+    async fn checks(&self, ctx: &RecoveryContext) -> Vec<Check> {
+        let mut checks = self.global_table_checks(ctx).await;
+        checks.extend(self.datastore_checks(ctx).await);
+        checks
+    }
+}
+
 impl RecoveryValidator {
+    /// The global tables', datastores' and multi-Region clusters' checks, each account's read as
+    /// its role.
+    pub(crate) async fn store_checks(&self, ctx: &RecoveryContext) -> Vec<Check> {
+        let plan = &ctx.plan;
+        let mut accounts: Vec<Option<&str>> = plan
+            .global_tables
+            .iter()
+            .map(|t| t.account.as_deref())
+            .chain(plan.global_datastores.iter().map(|d| d.account.as_deref()))
+            .chain(plan.multi_region_clusters.iter().map(|c| c.account.as_deref()))
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let names: Vec<&str> = accounts.iter().copied().flatten().collect();
+        let reads = match assume_each(&self.sts, plan, &names, &ctx.recovery_id).await {
+            Ok(credentials) => PerAccount::assumed(self.stores.clone(), &credentials, StoreReads::as_role),
+            Err(e) => {
+                let failed = |name: String| check(name, false, format!("could not be read: {e}"));
+                let tables = plan.global_tables.iter().map(|t| format!("table {}", t.table_name));
+                let datastores = plan
+                    .global_datastores
+                    .iter()
+                    .map(|d| format!("global datastore {}", d.global_replication_group_id));
+                let clusters = plan
+                    .multi_region_clusters
+                    .iter()
+                    .map(|c| format!("multi-Region cluster {}", c.multi_region_cluster_name));
+                return tables.chain(datastores).chain(clusters).map(failed).collect();
+            }
+        };
+        let mut checks = Vec::new();
+        for account in accounts {
+            let mut part = ctx.clone();
+            part.plan.global_tables.retain(|t| t.account.as_deref() == account);
+            part.plan.global_datastores.retain(|d| d.account.as_deref() == account);
+            part.plan
+                .multi_region_clusters
+                .retain(|c| c.account.as_deref() == account);
+            // Boxed: one account's reads at a time, off the caller's stack.
+            checks.extend(Box::pin(reads.of(account).checks(&part)).await);
+        }
+        checks
+    }
+
     /// The reads of `dbs` in each account they name, `own` Rebound's.
     pub(crate) async fn database_reads(
         &self,

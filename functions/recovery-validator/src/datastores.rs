@@ -9,9 +9,9 @@ use rebound_shared::datastores::{describe, describe_multi_region};
 use rebound_shared::plan::{writer_after, GlobalDatastore, MultiRegionCluster};
 use rebound_shared::step::towards_recovery;
 
-use crate::{check, RecoveryValidator};
+use crate::{check, StoreReads};
 
-impl RecoveryValidator {
+impl StoreReads {
     pub(crate) async fn datastore_checks(&self, ctx: &RecoveryContext) -> Vec<Check> {
         let mut checks = Vec::new();
         for datastore in &ctx.plan.global_datastores {

@@ -5,9 +5,9 @@ use rebound_shared::context::{Check, RecoveryContext};
 use rebound_shared::plan::replica_problem;
 use rebound_shared::step::towards_recovery;
 
-use crate::{check, RecoveryValidator};
+use crate::{check, StoreReads};
 
-impl RecoveryValidator {
+impl StoreReads {
     pub(crate) async fn global_table_checks(&self, ctx: &RecoveryContext) -> Vec<Check> {
         let names: Vec<&str> = ctx.plan.global_tables.iter().map(|t| t.table_name.as_str()).collect();
         if names.is_empty() {

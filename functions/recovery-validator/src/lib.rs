@@ -25,7 +25,7 @@ mod streams;
 mod writer_endpoints;
 
 use accounts::DatabaseReads;
-pub use accounts::ServiceReads;
+pub use accounts::{ServiceReads, StoreReads};
 use records::{holds, Zones};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,7 +45,6 @@ use rebound_shared::dns::cluster::Cluster;
 use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::error::ErrorKind;
 use rebound_shared::event_streams::EventStreams;
-use rebound_shared::global_tables::GlobalTables;
 use rebound_shared::objectives::{recovery_point, recovery_time, Measurement};
 use rebound_shared::plan::{DnsMode, DnsRecord, Probe, RecordTarget, RecoveryPlan};
 use rebound_shared::rds::GlobalClients;
@@ -91,25 +90,20 @@ pub struct RecoveryValidator {
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub cluster: Cluster,
-    /// ElastiCache global datastores, read where they were failed over to.
-    pub elasticache: aws_sdk_elasticache::Client,
-    pub primary_elasticache: aws_sdk_elasticache::Client,
-    /// MemoryDB multi-Region clusters, read where the application writes.
-    pub memorydb: aws_sdk_memorydb::Client,
-    pub primary_memorydb: aws_sdk_memorydb::Client,
     pub rds: aws_sdk_rds::Client,
     /// The primary's RDS: a failback's writers are there.
     pub primary_rds: aws_sdk_rds::Client,
     /// DocumentDB and Neptune global databases' clients, per side (Aurora's is the RDS one).
     pub globals: GlobalClients,
     pub primary_globals: GlobalClients,
+    /// The global tables', datastores' and multi-Region clusters' reads: Rebound's own (another
+    /// account's through [`StoreReads::as_role`]).
+    pub stores: StoreReads,
     /// The services' reads: Rebound's own (another account's through [`ServiceReads::as_role`]).
     pub services: ServiceReads,
     pub http: reqwest::Client,
     /// Where the application reads its writers' endpoints from.
     pub endpoints: EndpointStores,
-    /// The plan's DynamoDB global tables, in both regions.
-    pub tables: GlobalTables,
     /// The plan's event source mappings, in both regions.
     pub streams: EventStreams,
     /// Lambda in the recovery region (another region's through its configuration): the plan's
@@ -127,17 +121,13 @@ impl RecoveryValidator {
             route53: rebound_shared::dns::route53_client(&regions.primary),
             sts: aws_sdk_sts::Client::new(&regions.recovery),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
-            elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
-            primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
-            memorydb: aws_sdk_memorydb::Client::new(&regions.recovery),
-            primary_memorydb: aws_sdk_memorydb::Client::new(&regions.primary),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
             globals: GlobalClients::new(&regions.recovery),
             primary_globals: GlobalClients::new(&regions.primary),
             services: ServiceReads::new(regions),
-            tables: GlobalTables::new(regions),
+            stores: StoreReads::new(regions),
             streams: EventStreams::new(regions),
             lambda: aws_sdk_lambda::Client::new(&regions.recovery),
             endpoints: EndpointStores::new(&regions.recovery, rebound_shared::dns::route53_client(&regions.primary)),
@@ -372,8 +362,7 @@ impl RecoveryValidator {
         };
         let tables = async {
             if moved {
-                let mut checks = self.global_table_checks(ctx).await;
-                checks.extend(self.datastore_checks(ctx).await);
+                let mut checks = self.store_checks(ctx).await;
                 checks.extend(self.stream_checks(ctx).await);
                 checks
             } else {

@@ -153,6 +153,10 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                 }
             }
             for datastore in &acting.global_datastores {
+                if let Some(other) = datastore.account.as_deref().and_then(|a| plan.accounts.get(a)) {
+                    needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                    continue;
+                }
                 let (_, group) = writer_after(
                     datastore,
                     &plan.primary_region,
@@ -173,6 +177,10 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
             }
             // Only read, but the step stops without it.
             for cluster in &acting.multi_region_clusters {
+                if let Some(other) = cluster.account.as_deref().and_then(|a| plan.accounts.get(a)) {
+                    needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                    continue;
+                }
                 needs.push((
                     "memorydb:DescribeMultiRegionClusters",
                     format!(

@@ -108,15 +108,17 @@ async fn a_role_that_cannot_be_assumed_fails_its_zones_records_naming_the_accoun
     );
 }
 
-/// A round whose only part is the plan's `field` (`services`, `databases`), in `accounts`.
-async fn part_round(validator: &RecoveryValidator, accounts: Value, (field, part): (&str, Value)) -> ValidationReport {
+/// A round whose only parts are the plan's `parts` (`services`, `databases`, ...), in `accounts`.
+async fn part_round(validator: &RecoveryValidator, accounts: Value, parts: &[(&str, Value)]) -> ValidationReport {
     let mut request = event("recovery-validator.json");
     let plan = &mut request["context"]["plan"];
     plan["accounts"] = accounts;
     for empty in ["dns", "databases", "writerEndpoints", "services"] {
         plan[empty] = json!([]);
     }
-    plan[field] = part;
+    for (field, part) in parts {
+        plan[*field] = part.clone();
+    }
     plan["validation"]["probes"] = json!([]);
     request["context"]["results"]["services"] = Value::Null;
     match validator.handle(request, Utc::now()).await {
@@ -148,14 +150,14 @@ async fn a_service_in_another_account_is_counted_as_its_role() {
     let mut in_apps = service.clone();
     in_apps["account"] = json!("apps");
 
-    let before = check(&part_round(&validator, accounts.clone(), ("services", json!([in_apps]))).await);
+    let before = check(&part_round(&validator, accounts.clone(), &[("services", json!([in_apps]))]).await);
     assert!(before.failed() && before.detail == "0 of 2 running", "{before:?}");
     rebound_tests::wait::scaled(&aws_sdk_ecs::Client::new(&apps), "orders-usw2", "orders-api", 2).await;
-    let after = check(&part_round(&validator, accounts.clone(), ("services", json!([in_apps]))).await);
+    let after = check(&part_round(&validator, accounts.clone(), &[("services", json!([in_apps]))]).await);
     assert!(!after.failed() && after.detail == "2 of 2 running", "{after:?}");
 
     // Read in Rebound's own account, the service is not there.
-    let own = check(&part_round(&validator, accounts, ("services", json!([service]))).await);
+    let own = check(&part_round(&validator, accounts, &[("services", json!([service]))]).await);
     assert!(own.failed() && own.detail.contains("not found"), "{own:?}");
 }
 
@@ -180,7 +182,7 @@ async fn a_database_in_another_account_is_checked_as_its_role() {
     in_data["account"] = json!("data");
     let check = |report: &ValidationReport| named(report, "database ledger-db-usw2");
 
-    let before = check(&part_round(&validator, accounts.clone(), ("databases", json!([in_data]))).await);
+    let before = check(&part_round(&validator, accounts.clone(), &[("databases", json!([in_data]))]).await);
     assert!(
         before.failed() && before.detail.contains("still a replica"),
         "{before:?}"
@@ -192,10 +194,34 @@ async fn a_database_in_another_account_is_checked_as_its_role() {
         .await
         .expect("promoted");
     rebound_tests::wait::promoted(&west, "ledger-db-usw2").await;
-    let after = check(&part_round(&validator, accounts.clone(), ("databases", json!([in_data]))).await);
+    let after = check(&part_round(&validator, accounts.clone(), &[("databases", json!([in_data]))]).await);
     assert!(!after.failed(), "{after:?}");
 
     // Read in Rebound's own account, the database is not there.
-    let own = check(&part_round(&validator, accounts, ("databases", json!([database]))).await);
+    let own = check(&part_round(&validator, accounts, &[("databases", json!([database]))]).await);
     assert!(own.failed() && own.detail == "not found", "{own:?}");
+}
+
+#[tokio::test]
+async fn a_global_table_in_another_account_is_checked_as_its_role() {
+    const DATA: &str = "arn:aws:iam::222222222222:role/rebound-data";
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let east = seed::as_role(&moto.config("us-east-1"), DATA).await.expect("the role");
+    seed::global_table(&east, "us-west-2", "ledger")
+        .await
+        .expect("global table");
+    let validator = RecoveryValidator::new(&moto.regions());
+    let accounts = json!({"data": {"roleArn": DATA}});
+    // A plan recovers something: a service, whose check is not this test's.
+    let service = json!([{"kind": "ecs", "cluster": "orders-usw2", "service": "orders-api", "desiredCount": 1}]);
+    let in_data = json!([{"tableName": "ledger", "account": "data"}]);
+    let parts = [("globalTables", in_data), ("services", service.clone())];
+    let checked = named(&part_round(&validator, accounts.clone(), &parts).await, "table ledger");
+    assert!(!checked.failed(), "{checked:?}");
+    let parts = [
+        ("globalTables", json!([{"tableName": "ledger"}])),
+        ("services", service),
+    ];
+    let own = named(&part_round(&validator, accounts, &parts).await, "table ledger");
+    assert!(own.failed(), "not in Rebound's own account: {own:?}");
 }

@@ -277,12 +277,16 @@ pub(super) async fn reprotect_facts(
 /// cluster the writer, as EKS, Auto Scaling, ElastiCache, MemoryDB and DocumentDB hold them; the
 /// RPO is the worst of the lags.
 pub(super) async fn stack_facts(recovery: &SdkConfig, world: &World, ended: &Ended) -> Vec<Verified> {
-    let nodes = rebound_moto::held::nodegroup_nodes(recovery, EKS_CLUSTER, EKS_NODEGROUP)
-        .await
-        .map_or_else(
-            || "unreadable".into(),
-            |(status, desired, in_service)| format!("{status}, desired {desired}, {in_service} in service"),
-        );
+    // Read in the workload account, as its role.
+    let apps = rebound_moto::seed::as_role(recovery, APPS_ROLE).await;
+    let nodes = match &apps {
+        Ok(apps) => rebound_moto::held::nodegroup_nodes(apps, EKS_CLUSTER, EKS_NODEGROUP).await,
+        Err(_) => None,
+    };
+    let nodes = nodes.map_or_else(
+        || "unreadable".into(),
+        |(status, desired, in_service)| format!("{status}, desired {desired}, {in_service} in service"),
+    );
     let id = world.plan["globalDatastores"][0]["globalReplicationGroupId"]
         .as_str()
         .unwrap_or_default();
@@ -326,7 +330,7 @@ pub(super) async fn stack_facts(recovery: &SdkConfig, world: &World, ended: &End
         .map_or_else(|| "none".into(), |s| format!("{s} s"));
     vec![
         fact(
-            &format!("EKS {EKS_CLUSTER}/{EKS_NODEGROUP}"),
+            &format!("EKS {EKS_CLUSTER}/{EKS_NODEGROUP} (account apps, as its role)"),
             "ACTIVE, desired 4, 4 in service",
             nodes,
         ),

@@ -251,9 +251,14 @@ pub(super) async fn seed_world(
     // EKS and the caches, in the `eks-and-cache` scenario: the recovery cluster's node group at 1
     // node, a global datastore whose us-west-2 member is 0.5 s behind, and a multi-Region cluster.
     if scenario == Scenario::EksAndCache {
-        rebound_moto::seed::eks_nodegroup(recovery, EKS_CLUSTER, EKS_NODEGROUP, (1, 1, 6))
+        // The EKS cluster is the workload account's: Rebound scales it as that account's role.
+        let apps = rebound_moto::seed::as_role(recovery, APPS_ROLE)
+            .await
+            .map_err(seed("the workload account's role"))?;
+        rebound_moto::seed::eks_nodegroup(&apps, EKS_CLUSTER, EKS_NODEGROUP, (1, 1, 6))
             .await
             .map_err(seed("the EKS node group"))?;
+        plan["accounts"] = json!({"apps": {"roleArn": APPS_ROLE}});
         let (suffix, primary_group, recovery_group) = SESSIONS;
         let id = rebound_moto::seed::cache_global_datastore(
             &primary_config,
@@ -323,7 +328,7 @@ pub(super) async fn seed_world(
         if let Some(services) = plan["services"].as_array_mut() {
             services.push(
                 json!({"kind": "eksNodegroup", "cluster": EKS_CLUSTER, "nodegroup": EKS_NODEGROUP,
-                                 "minSize": 2, "desiredSize": 4, "maxSize": 6}),
+                                 "minSize": 2, "desiredSize": 4, "maxSize": 6, "account": "apps"}),
             );
         }
     }

@@ -10,20 +10,24 @@ pub(super) fn databases(f: &mut Found) {
     let primary = plan.primary_region.as_str();
     let recovery = plan.recovery_region.as_str();
     let global = GLOBAL_CONTROL_PLANE_REGION;
+    // A resource in another account: its role assumed first, through STS's regional endpoint in
+    // the recovery region, by every step that reads or acts on it.
+    let elsewhere = plan.databases.iter().any(|db| db.account().is_some())
+        || plan.global_tables.iter().any(|t| t.account.is_some())
+        || plan.global_datastores.iter().any(|d| d.account.is_some())
+        || plan.multi_region_clusters.iter().any(|c| c.account.is_some());
+    if elsewhere {
+        for phase in [
+            "DryRunSteps",
+            "StartDatabaseFailover",
+            "CheckDatabaseFailover",
+            "ValidateRecovery",
+        ] {
+            f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
+        }
+    }
     // StartDatabaseFailover / CheckDatabaseFailover.
     for db in &plan.databases {
-        // In another account: its role assumed first, through STS's regional endpoint in the
-        // recovery region, by every step that reads or acts on it.
-        if db.account().is_some() {
-            for phase in [
-                "DryRunSteps",
-                "StartDatabaseFailover",
-                "CheckDatabaseFailover",
-                "ValidateRecovery",
-            ] {
-                f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
-            }
-        }
         match db {
             Database::ReadReplica {
                 source_identifier,

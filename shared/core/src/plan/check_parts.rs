@@ -182,10 +182,11 @@ fn is_table_name(name: &str) -> bool {
 pub(super) fn check_global_tables(c: &mut Checker, plan: &Map<String, Value>) {
     let mut seen = BTreeSet::new();
     for (path, table) in c.array("", plan, "globalTables", false) {
-        let Some(t) = c.object(&path, table, &["tableName", "allowDataLoss"]) else {
+        let Some(t) = c.object(&path, table, &["tableName", "allowDataLoss", "account"]) else {
             continue;
         };
         c.boolean(&path, t, "allowDataLoss", false);
+        super::accounts::account_ref(c, &path, t, plan);
         if let Some(name) = c.string(&path, t, "tableName", true) {
             if !is_table_name(name) {
                 c.report(
@@ -224,6 +225,7 @@ pub(super) fn check_global_datastores(c: &mut Checker, plan: &Map<String, Value>
         "primaryReplicationGroupId",
         "recoveryReplicationGroupId",
         "allowDataLoss",
+        "account",
     ];
     let mut seen = BTreeSet::new();
     for (path, datastore) in c.array("", plan, "globalDatastores", false) {
@@ -231,6 +233,7 @@ pub(super) fn check_global_datastores(c: &mut Checker, plan: &Map<String, Value>
             continue;
         };
         c.boolean(&path, d, "allowDataLoss", false);
+        super::accounts::account_ref(c, &path, d, plan);
         if let Some(id) = c.string(&path, d, "globalReplicationGroupId", true) {
             if !is_prefixed(id) {
                 c.report(
@@ -266,6 +269,7 @@ pub(super) fn check_multi_region_clusters(c: &mut Checker, plan: &Map<String, Va
         "primaryClusterName",
         "recoveryClusterName",
         "allowDataLoss",
+        "account",
     ];
     let mut seen = BTreeSet::new();
     for (path, cluster) in c.array("", plan, "multiRegionClusters", false) {
@@ -273,6 +277,7 @@ pub(super) fn check_multi_region_clusters(c: &mut Checker, plan: &Map<String, Va
             continue;
         };
         c.boolean(&path, m, "allowDataLoss", false);
+        super::accounts::account_ref(c, &path, m, plan);
         if let Some(name) = c.string(&path, m, "multiRegionClusterName", true) {
             if !is_prefixed(name) {
                 c.report(

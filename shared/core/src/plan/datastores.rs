@@ -20,6 +20,9 @@ pub struct GlobalDatastore {
     /// A replication lag beyond the RPO target may be put to an approver (failover only).
     #[serde(default)]
     pub allow_data_loss: bool,
+    /// The plan's account it is in (`accounts`); Rebound's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A global datastore as ElastiCache describes it.
@@ -78,6 +81,9 @@ pub struct MultiRegionCluster {
     /// A replication lag beyond the RPO target may be put to an approver (failover only).
     #[serde(default)]
     pub allow_data_loss: bool,
+    /// The plan's account it is in (`accounts`); Rebound's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl MultiRegionCluster {

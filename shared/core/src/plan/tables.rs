@@ -10,6 +10,9 @@ pub struct GlobalTable {
     /// A replication latency beyond the RPO target may be put to an approver (failover only).
     #[serde(default)]
     pub allow_data_loss: bool,
+    /// The plan's account it is in (`accounts`); Rebound's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// A replica as DynamoDB describes it in one region.
