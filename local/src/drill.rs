@@ -347,24 +347,7 @@ pub async fn drill_as(
     );
     let calls = proxy.as_ref().map(FaultProxy::calls).unwrap_or_default();
 
-    // The output carries a large result as its summary, the whole kept in the recovery table:
-    // the report takes the whole, as the notifier's does.
-    let outcome = match outcome {
-        Ok(output) => {
-            let mut payload = serde_json::json!({ "context": output });
-            functions
-                .io
-                .results
-                .expand(&mut payload, rebound_shared::results::needed_by("recovery-notifier"))
-                .await
-                .map_err(|e| DrillError::Read {
-                    what: "the execution's results",
-                    message: e.to_string(),
-                })?;
-            Ok(payload["context"].take())
-        }
-        failed => failed,
-    };
+    let outcome = expanded(outcome, &functions.io.results).await?;
     let ended = Ended::of(&outcome, &world.plan)?;
     let (mut facts, notification, envelopes) = Box::pin(verify(scenario, &ended, &global, &recovery, &world)).await?;
     if steered {

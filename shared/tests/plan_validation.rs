@@ -1123,6 +1123,8 @@ fn a_database_in_another_account_names_a_known_account_and_its_clusters_are_in_i
     plan["databases"][0]["account"] = json!("nowhere");
     plan["databases"][1]["targetClusterArn"] = json!("arn:aws:rds:us-west-2:123456789012:cluster:orders-usw2");
     plan["globalTables"] = json!([{"tableName": "ledger", "account": "elsewhere"}]);
+    plan["routingControlCluster"] = json!({"account": "arc",
+        "endpoints": [{"region": "us-west-2", "url": "https://host-a.us-west-2.example.com/v1"}]});
     let found = match RecoveryPlan::from_value(&plan) {
         Ok(_) => Vec::new(),
         Err(e) => e.problems.iter().map(ToString::to_string).collect(),
@@ -1131,6 +1133,7 @@ fn a_database_in_another_account_names_a_known_account_and_its_clusters_are_in_i
         "databases[0].account: must name one of the plan's accounts, got 'nowhere'",
         "databases[1].targetClusterArn: is in account 123456789012, and account data's role in 222222222222",
         "globalTables[0].account: must name one of the plan's accounts, got 'elsewhere'",
+        "routingControlCluster.account: must name one of the plan's accounts, got 'arc'",
     ] {
         assert!(found.iter().any(|p| p.starts_with(expected)), "{expected} in {found:?}");
     }

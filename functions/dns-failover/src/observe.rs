@@ -9,7 +9,7 @@ use aws_sdk_cloudwatch::types::MetricAlarm;
 use aws_sdk_route53::types::ResourceRecordSet;
 use rebound_shared::accounts::Route53s;
 use rebound_shared::context::RecoveryContext;
-use rebound_shared::dns::cluster::{states, Endpoints};
+use rebound_shared::dns::cluster::{cluster_role, states, Endpoints};
 use rebound_shared::dns::{self, alarms};
 use rebound_shared::plan::DnsMode;
 use rebound_shared::step::ensure_region;
@@ -59,7 +59,9 @@ impl DnsFailover {
             .map(|arn| arn.as_deref().unwrap_or_default())
             .collect();
         if !arns.is_empty() {
-            observed.endpoints = self.cluster.endpoints(&ctx.plan);
+            // A cluster in another account is read and switched as that account's role.
+            let role = cluster_role(&self.sts, &ctx.plan, &ctx.recovery_id).await?;
+            observed.endpoints = self.cluster.endpoints(&ctx.plan, role.as_ref());
             let arns: Vec<&str> = arns.into_iter().collect();
             observed.controls = states(&observed.endpoints, &arns).await?;
         }

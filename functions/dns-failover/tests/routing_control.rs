@@ -257,3 +257,76 @@ async fn a_dry_run_reads_the_cells_and_switches_nothing() {
     assert_eq!(result.actions[0].after, json!({"primary": "Off", "recovery": "On"}));
     assert_eq!(w.updates(), vec![0]);
 }
+
+/// The access key each request an endpoint received was signed with (SigV4's `Credential=`).
+#[derive(Debug, Clone, Default)]
+struct Signers(Arc<Mutex<Vec<String>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Signers {
+    fn name(&self) -> &'static str {
+        "Signers"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let authorization = context.request().headers().get("authorization").unwrap_or_default();
+        let key = authorization
+            .split("Credential=")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        self.0.lock().expect("signers").push(key.to_string());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_in_another_account_is_read_and_switched_as_its_role() {
+    let moto = rebound_tests::MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let mut w = world(&[Endpoint::Up]);
+    let signers = Signers::default();
+    // The endpoint's client, recording who signed each request.
+    let Cluster::Clients(clients) = &w.dns.cluster else {
+        panic!("scripted clients")
+    };
+    let recorded: Vec<Client> = clients
+        .iter()
+        .map(|c| Client::from_conf(c.config().to_builder().interceptor(signers.clone()).build()))
+        .collect();
+    w.dns.cluster = Cluster::Clients(recorded);
+    w.dns.sts = aws_sdk_sts::Client::new(&moto.config("us-west-2"));
+    let mut request = w.request.clone();
+    let plan = &mut request["context"]["plan"];
+    plan["accounts"] = json!({"arc": {"roleArn": "arn:aws:iam::111122223333:role/rebound-arc"}});
+    plan["routingControlCluster"]["account"] = json!("arc");
+
+    let result = w.run(&request).await.expect("failover");
+    assert!(w.on(RECOVERY) && !w.on(PRIMARY));
+    assert_eq!(result.actions[0].status, ActionStatus::Done);
+    // Every read and the switch were signed with the role's session keys (moto's start ASIA),
+    // none with the function's own.
+    let keys = signers.0.lock().expect("signers").clone();
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| k.starts_with("ASIA")),
+        "{keys:?}"
+    );
+
+    // A role STS refuses: named, and no control switched.
+    let mut w = world(&[Endpoint::Up]);
+    request["context"]["plan"]["accounts"]["arc"]["roleArn"] = json!("arn:aws:iam::111122223333:role/x");
+    let proxy = rebound_tests::faults::FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
+    proxy
+        .set(&[rebound_tests::faults::Fault::status(403)
+            .service("sts")
+            .operation("AssumeRole")])
+        .expect("fault");
+    w.dns.sts = aws_sdk_sts::Client::new(&proxy.regions().recovery);
+    let err = w.run(&request).await.expect_err("no role");
+    assert!(err.to_string().contains("account arc"), "{err}");
+    assert!(w.on(PRIMARY) && !w.on(RECOVERY), "nothing switched");
+    assert_eq!(w.updates(), [0]);
+}

@@ -303,7 +303,7 @@ impl RecoveryValidator {
         let (zones, gates, controls) = futures_util::join!(
             self.list_zones(ctx, zone_ids),
             self.read_gates(gates),
-            self.read_controls(&ctx.plan, controls)
+            self.read_controls(&ctx.plan, &ctx.recovery_id, controls)
         );
         let mut probes = Vec::new();
         for probe in applicable {

@@ -92,6 +92,15 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
                         ),
                     )),
                     DnsMode::RoutingControl => {
+                        // A cluster in another account is switched as that account's role.
+                        let cluster = plan.routing_control_cluster.as_ref();
+                        if let Some(other) = cluster
+                            .and_then(|c| c.account.as_deref())
+                            .and_then(|a| plan.accounts.get(a))
+                        {
+                            needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                            continue;
+                        }
                         for arn in [
                             &record.primary_routing_control_arn,
                             &record.recovery_routing_control_arn,

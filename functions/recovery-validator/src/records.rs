@@ -49,13 +49,18 @@ impl RecoveryValidator {
     pub(crate) async fn read_controls(
         &self,
         plan: &RecoveryPlan,
+        session: &str,
         arns: BTreeSet<&str>,
     ) -> Result<BTreeMap<String, bool>, String> {
         if arns.is_empty() {
             return Ok(BTreeMap::new());
         }
         let arns: Vec<&str> = arns.into_iter().collect();
-        dns::cluster::states(&self.cluster.endpoints(plan), &arns)
+        // A cluster in another account is read as that account's role.
+        let role = dns::cluster::cluster_role(&self.sts, plan, session)
+            .await
+            .map_err(|e| e.to_string())?;
+        dns::cluster::states(&self.cluster.endpoints(plan, role.as_ref()), &arns)
             .await
             .map_err(|e| e.to_string())
     }

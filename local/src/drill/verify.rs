@@ -21,6 +21,27 @@ pub(super) fn fact(what: &str, expected: impl Into<String>, found: impl Into<Str
     }
 }
 
+/// The execution's output with every step's whole result: the output carries a large result
+/// as its summary, the whole kept in the recovery table, and the report takes the whole, as the
+/// notifier's does.
+pub(super) async fn expanded(
+    outcome: Result<Value, StateError>,
+    results: &rebound_shared::results::ResultStore,
+) -> Result<Result<Value, StateError>, DrillError> {
+    let Ok(output) = outcome else {
+        return Ok(outcome);
+    };
+    let mut payload = serde_json::json!({ "context": output });
+    results
+        .expand(&mut payload, rebound_shared::results::needed_by("recovery-notifier"))
+        .await
+        .map_err(|e| DrillError::Read {
+            what: "the execution's results",
+            message: e.to_string(),
+        })?;
+    Ok(Ok(payload["context"].take()))
+}
+
 /// How the execution ended: the recovery context it carried out, or the error that ended it.
 pub(crate) enum Ended {
     Context(Box<RecoveryContext>),

@@ -14,6 +14,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_core::plan::RecoveryPlan;
+use rebound_core::step::StepFault;
+
+use crate::accounts::SharedCredentialsProvider;
 
 use crate::error::{AwsError, ErrorKind};
 
@@ -81,8 +84,16 @@ impl Endpoints {
 }
 
 impl Cluster {
-    pub fn endpoints(&self, plan: &RecoveryPlan) -> Endpoints {
-        Endpoints::new(self.listed(plan))
+    /// The plan's cluster endpoints, each client acting as `role` where the cluster is in
+    /// another account ([`cluster_role`]).
+    pub fn endpoints(&self, plan: &RecoveryPlan, role: Option<&SharedCredentialsProvider>) -> Endpoints {
+        let mut list = self.listed(plan);
+        if let Some(role) = role {
+            for endpoint in &mut list {
+                endpoint.client = crate::as_role!(Client, endpoint.client, role);
+            }
+        }
+        Endpoints::new(list)
     }
 
     fn listed(&self, plan: &RecoveryPlan) -> Vec<Endpoint> {
@@ -112,6 +123,20 @@ impl Cluster {
                 .collect(),
         }
     }
+}
+
+/// The credentials of the account the plan's routing control cluster names, its role assumed
+/// once through `sts` (the recovery region's); None for a cluster in Rebound's own account.
+pub async fn cluster_role(
+    sts: &aws_sdk_sts::Client,
+    plan: &RecoveryPlan,
+    session: &str,
+) -> Result<Option<SharedCredentialsProvider>, StepFault> {
+    let Some(name) = plan.routing_control_cluster.as_ref().and_then(|c| c.account.as_deref()) else {
+        return Ok(None);
+    };
+    let mut assumed = crate::accounts::assume_each(sts, plan, &[name], session).await?;
+    Ok(assumed.remove(name))
 }
 
 /// Whether a failure is the endpoint's own (try the next one) rather than the request's.

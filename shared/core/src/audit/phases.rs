@@ -184,6 +184,22 @@ pub(super) fn dns(f: &mut Found) {
     if plan.zones().any(|(_, account)| account.is_some()) {
         f.add("ValidateRecovery", "sts:AssumeRole", recovery, Plane::Data, true);
     }
+    // A routing control cluster in another account: its role, before every read and switch.
+    if has(plan, DnsMode::RoutingControl)
+        && plan
+            .routing_control_cluster
+            .as_ref()
+            .is_some_and(|c| c.account.is_some())
+    {
+        for phase in [
+            "DryRunSteps",
+            "StartDnsFailover",
+            "CheckDnsFailover",
+            "ValidateRecovery",
+        ] {
+            f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
+        }
+    }
     // StartDnsFailover / CheckDnsFailover.
     for record in &plan.dns {
         match record.mode {

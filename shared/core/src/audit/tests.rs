@@ -284,3 +284,37 @@ fn a_service_or_a_database_in_another_account_depends_on_sts_in_the_recovery_reg
         ]
     );
 }
+
+#[test]
+fn a_routing_control_cluster_in_another_account_depends_on_sts_in_the_recovery_region() {
+    let mut p = plan("us-east-1", "routingControl");
+    let sts = |p: &RecoveryPlan| {
+        let mut phases: Vec<&str> = failover_dependencies(p)
+            .into_iter()
+            .filter(|d| d.operation == "sts:AssumeRole")
+            .inspect(|d| assert!(d.region == "us-west-2" && !d.flagged, "{d:?}"))
+            .map(|d| d.step)
+            .collect();
+        phases.dedup();
+        phases
+    };
+    p.routing_control_cluster = Some(crate::plan::RoutingControlCluster {
+        endpoints: Vec::new(),
+        account: None,
+    });
+    assert!(sts(&p).is_empty());
+    if let Some(cluster) = p.routing_control_cluster.as_mut() {
+        cluster.account = Some("arc".into());
+    }
+    let mut phases = sts(&p);
+    phases.sort_unstable();
+    assert_eq!(
+        phases,
+        [
+            "CheckDnsFailover",
+            "DryRunSteps",
+            "StartDnsFailover",
+            "ValidateRecovery"
+        ]
+    );
+}

@@ -202,7 +202,7 @@ fn routing_control_arn<'v>(c: &mut Checker, path: &str, r: &'v Map<String, Value
 }
 
 fn check_cluster(c: &mut Checker, plan: &Map<String, Value>, needed_by: Option<String>) {
-    let Some(cluster) = c.child_object("", plan, "routingControlCluster", false, &["endpoints"]) else {
+    let Some(cluster) = c.child_object("", plan, "routingControlCluster", false, &["endpoints", "account"]) else {
         if let Some(record) = needed_by {
             c.report(
                 "routingControlCluster",
@@ -211,6 +211,7 @@ fn check_cluster(c: &mut Checker, plan: &Map<String, Value>, needed_by: Option<S
         }
         return;
     };
+    super::accounts::account_ref(c, "routingControlCluster", cluster, plan);
     let endpoints = c.array("routingControlCluster", cluster, "endpoints", true);
     if endpoints.is_empty() && cluster.get("endpoints").is_some_and(Value::is_array) {
         c.report("routingControlCluster.endpoints", "must list at least one endpoint");

@@ -96,6 +96,9 @@ impl DnsMode {
 pub struct RoutingControlCluster {
     /// Tried in order until one answers, as ARC asks; each is signed for its own region.
     pub endpoints: Vec<ClusterEndpoint>,
+    /// The plan's account the cluster is in (`accounts`); Rebound's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
