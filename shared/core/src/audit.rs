@@ -72,6 +72,15 @@ pub(crate) struct Found<'p> {
 }
 
 impl Found<'_> {
+    /// A resource in another account: its role assumed first in each of `phases`, through
+    /// STS's regional endpoint in the recovery region (its global endpoint is in us-east-1).
+    fn assumes_role(&mut self, phases: &[&'static str]) {
+        let recovery = self.plan.recovery_region.clone();
+        for phase in phases {
+            self.add(phase, "sts:AssumeRole", &recovery, Plane::Data, true);
+        }
+    }
+
     fn add(&mut self, step: &'static str, operation: &'static str, region: &str, plane: Plane, blocking: bool) {
         if self
             .out

@@ -17,14 +17,12 @@ pub(super) fn databases(f: &mut Found) {
         || plan.global_datastores.iter().any(|d| d.account.is_some())
         || plan.multi_region_clusters.iter().any(|c| c.account.is_some());
     if elsewhere {
-        for phase in [
+        f.assumes_role(&[
             "DryRunSteps",
             "StartDatabaseFailover",
             "CheckDatabaseFailover",
             "ValidateRecovery",
-        ] {
-            f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
-        }
+        ]);
     }
     // StartDatabaseFailover / CheckDatabaseFailover.
     for db in &plan.databases {
@@ -263,7 +261,7 @@ pub(super) fn databases(f: &mut Found) {
         .iter()
         .any(|e| matches!(e, WriterEndpoint::Cname { account: Some(_), .. }))
     {
-        f.add("CheckDatabaseFailover", "sts:AssumeRole", recovery, Plane::Data, true);
+        f.assumes_role(&["CheckDatabaseFailover"]);
     }
     for endpoint in &plan.writer_endpoints {
         let (operation, region) = match endpoint {

@@ -174,15 +174,12 @@ pub(super) fn dns(f: &mut Found) {
     let recovery = plan.recovery_region.as_str();
     let global = GLOBAL_CONTROL_PLANE_REGION;
     let cluster = cluster(plan);
-    // A zone in another account: its role assumed first, through STS's regional endpoint in the
-    // recovery region (its global endpoint is in us-east-1), every start and check.
+    // A zone in another account: its role, every start and check.
     if plan.dns.iter().any(|r| r.account.is_some()) {
-        for phase in ["StartDnsFailover", "CheckDnsFailover"] {
-            f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
-        }
+        f.assumes_role(&["StartDnsFailover", "CheckDnsFailover"]);
     }
     if plan.zones().any(|(_, account)| account.is_some()) {
-        f.add("ValidateRecovery", "sts:AssumeRole", recovery, Plane::Data, true);
+        f.assumes_role(&["ValidateRecovery"]);
     }
     // A routing control cluster in another account: its role, before every read and switch.
     if has(plan, DnsMode::RoutingControl)
@@ -191,14 +188,12 @@ pub(super) fn dns(f: &mut Found) {
             .as_ref()
             .is_some_and(|c| c.account.is_some())
     {
-        for phase in [
+        f.assumes_role(&[
             "DryRunSteps",
             "StartDnsFailover",
             "CheckDnsFailover",
             "ValidateRecovery",
-        ] {
-            f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
-        }
+        ]);
     }
     // StartDnsFailover / CheckDnsFailover.
     for record in &plan.dns {
@@ -324,12 +319,9 @@ pub(super) fn services(f: &mut Found) {
         if service.from_peak().is_some() {
             f.add(start, "cloudwatch:GetMetricData", recovery, Plane::Data, true);
         }
-        // In another account: its role assumed first, through STS's regional endpoint in the
-        // recovery region, by every step that reads or scales it.
+        // In another account: its role, by every step that reads or scales it.
         if service.account().is_some() {
-            for phase in ["DryRunSteps", start, check, "ValidateRecovery"] {
-                f.add(phase, "sts:AssumeRole", recovery, Plane::Data, true);
-            }
+            f.assumes_role(&["DryRunSteps", start, check, "ValidateRecovery"]);
         }
     }
 
