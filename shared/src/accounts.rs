@@ -2,22 +2,110 @@
 //! the calls on the resources that name it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 pub use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use rebound_core::plan::{Account, RecoveryPlan};
 
 use rebound_core::step::StepFault;
+use tokio::sync::Mutex;
 
-/// The credentials of `account`'s role: one `AssumeRole` through `sts` (the recovery region's
-/// regional endpoint: the primary's may be the one that is down). A role that cannot be assumed
-/// is told before any call on the account's resources, naming the account.
+/// STS in the recovery region (the primary's endpoint may be the one that is down), and the
+/// roles assumed through it. Each account's role is assumed once per recovery while its
+/// credentials last, however many reads of an invocation (or invocations of a warm function)
+/// need it: one `AssumeRole` each, one session in the other account's CloudTrail.
+#[derive(Debug, Clone)]
+pub struct Roles {
+    sts: aws_sdk_sts::Client,
+    held: Arc<Mutex<BTreeMap<Session, Held>>>,
+}
+
+/// Who is assumed for whom: the recovery's session name and the role (with its external id).
+type Session = (String, String, Option<String>);
+
+#[derive(Debug, Clone)]
+struct Held {
+    credentials: SharedCredentialsProvider,
+    expiry: Option<SystemTime>,
+}
+
+/// Credentials this close to their expiry are assumed again: an invocation's calls must not
+/// outlive them.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+impl Roles {
+    /// `config` is the recovery region's.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Roles {
+            sts: aws_sdk_sts::Client::new(config),
+            held: Arc::default(),
+        }
+    }
+
+    /// The credentials of the role of the plan's account `name`. A role that cannot be assumed
+    /// is told before any call on the account's resources, naming the account.
+    pub async fn assume(
+        &self,
+        plan: &RecoveryPlan,
+        name: &str,
+        session: &str,
+    ) -> Result<SharedCredentialsProvider, StepFault> {
+        let account = plan
+            .accounts
+            .get(name)
+            .ok_or_else(|| StepFault::precondition(format!("account {name}"), "the plan's accounts do not name it"))?;
+        let key = (
+            session.to_string(),
+            account.role_arn.clone(),
+            account.external_id.clone(),
+        );
+        // Held across the call, so that reads running side by side wait for one AssumeRole.
+        let mut held = self.held.lock().await;
+        let now = SystemTime::now();
+        held.retain(|_, h| h.expiry.is_none_or(|at| at > now + RENEW_BEFORE));
+        if let Some(h) = held.get(&key) {
+            return Ok(h.credentials.clone());
+        }
+        let fresh = Box::pin(assume_held(&self.sts, name, account, session)).await?;
+        held.insert(key, fresh.clone());
+        Ok(fresh.credentials)
+    }
+
+    /// The credentials of each account `names` names.
+    pub async fn assume_each(
+        &self,
+        plan: &RecoveryPlan,
+        names: &[&str],
+        session: &str,
+    ) -> Result<BTreeMap<String, SharedCredentialsProvider>, StepFault> {
+        let mut assumed = BTreeMap::new();
+        for &name in names {
+            if !assumed.contains_key(name) {
+                assumed.insert(name.to_string(), self.assume(plan, name, session).await?);
+            }
+        }
+        Ok(assumed)
+    }
+}
+
+/// The credentials of one `AssumeRole` of `account`'s role (named `name`), through `sts`.
 pub async fn assume(
     sts: &aws_sdk_sts::Client,
     name: &str,
     account: &Account,
     session: &str,
 ) -> Result<SharedCredentialsProvider, StepFault> {
+    Ok(assume_held(sts, name, account, session).await?.credentials)
+}
+
+async fn assume_held(
+    sts: &aws_sdk_sts::Client,
+    name: &str,
+    account: &Account,
+    session: &str,
+) -> Result<Held, StepFault> {
     let out = sts
         .assume_role()
         .role_arn(&account.role_arn)
@@ -36,14 +124,17 @@ pub async fn assume(
     let credentials = out
         .credentials()
         .ok_or_else(|| StepFault::precondition(format!("account {name}"), "AssumeRole answered without credentials"))?;
-    let expiry = std::time::SystemTime::try_from(*credentials.expiration()).ok();
-    Ok(SharedCredentialsProvider::new(Credentials::new(
-        credentials.access_key_id(),
-        credentials.secret_access_key(),
-        Some(credentials.session_token().to_string()),
+    let expiry = SystemTime::try_from(*credentials.expiration()).ok();
+    Ok(Held {
+        credentials: SharedCredentialsProvider::new(Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_string()),
+            expiry,
+            "rebound-assume-role",
+        )),
         expiry,
-        "rebound-assume-role",
-    )))
+    })
 }
 
 /// STS's rule for a session name: 2-64 characters of `[\w+=,.@-]`; it shows in the other
@@ -77,29 +168,6 @@ macro_rules! as_role {
     };
 }
 
-/// The credentials of each account `names` names, each role assumed once (boxed: STS's future
-/// would weigh on the stack of every step that acts in another account).
-pub async fn assume_each(
-    sts: &aws_sdk_sts::Client,
-    plan: &RecoveryPlan,
-    names: &[&str],
-    session: &str,
-) -> Result<BTreeMap<String, SharedCredentialsProvider>, StepFault> {
-    let mut assumed = BTreeMap::new();
-    for &name in names {
-        if assumed.contains_key(name) {
-            continue;
-        }
-        let account = plan
-            .accounts
-            .get(name)
-            .ok_or_else(|| StepFault::precondition(format!("account {name}"), "the plan's accounts do not name it"))?;
-        let credentials = Box::pin(assume(sts, name, account, session)).await?;
-        assumed.insert(name.to_string(), credentials);
-    }
-    Ok(assumed)
-}
-
 /// Clients as each account has them: Rebound's own, and a copy acting as the role of each other
 /// account the plan's resources name.
 #[derive(Debug, Clone)]
@@ -131,7 +199,7 @@ impl<T> PerAccount<T> {
     }
 
     /// The clients of `account` (None: Rebound's own). An account not assumed is Rebound's
-    /// own: [`assume_each`] fails first for one that cannot be.
+    /// own: [`Roles::assume_each`] fails first for one that cannot be.
     pub fn of(&self, account: Option<&str>) -> &T {
         account.and_then(|a| self.others.get(a)).unwrap_or(&self.own)
     }
@@ -151,7 +219,7 @@ impl<T> PerAccount<T> {
 }
 
 /// Route 53 as each hosted zone's account has it: Rebound's own client, or one acting as the
-/// role of the account the zone's records name (assumed once per invocation).
+/// role of the account the zone's records name (through [`Roles`]).
 #[derive(Debug, Clone)]
 pub struct Route53s {
     clients: PerAccount<aws_sdk_route53::Client>,
@@ -171,7 +239,7 @@ impl Route53s {
     /// One client per account the plan's zones name, each like `own` but acting as its role.
     pub async fn for_plan(
         own: &aws_sdk_route53::Client,
-        sts: &aws_sdk_sts::Client,
+        roles: &Roles,
         plan: &RecoveryPlan,
         session: &str,
     ) -> Result<Self, StepFault> {
@@ -180,7 +248,7 @@ impl Route53s {
             .filter_map(|(zone, account)| Some((zone.to_string(), account?.to_string())))
             .collect();
         let names: Vec<&str> = accounts.values().map(String::as_str).collect();
-        let credentials = assume_each(sts, plan, &names, session).await?;
+        let credentials = roles.assume_each(plan, &names, session).await?;
         Ok(Route53s {
             clients: PerAccount::assumed(own.clone(), &credentials, |own, c| {
                 as_role!(aws_sdk_route53::Client, own, c)

@@ -12,7 +12,7 @@ use rebound_core::capacity::Capacity;
 use rebound_core::plan::{KubernetesObject, RecoveryPlan, Service};
 use rebound_core::step::StepFault;
 
-use crate::accounts::{assume_each, PerAccount};
+use crate::accounts::{PerAccount, Roles};
 use crate::as_role;
 use crate::error::aws_fault;
 
@@ -324,16 +324,16 @@ impl Capacities {
 /// The services' clients in each account the services name (`services[].account`).
 impl PerAccount<Capacities> {
     /// `own`, and `own` acting as the role of each account `services` name (assumed once each,
-    /// through `sts`, the recovery region's).
+    /// through `roles`).
     pub async fn for_services(
         own: &Capacities,
-        sts: &aws_sdk_sts::Client,
+        roles: &Roles,
         plan: &RecoveryPlan,
         services: &[&Service],
         session: &str,
     ) -> Result<Self, StepFault> {
         let names: Vec<&str> = services.iter().filter_map(|s| s.account()).collect();
-        let credentials = assume_each(sts, plan, &names, session).await?;
+        let credentials = roles.assume_each(plan, &names, session).await?;
         Ok(PerAccount::assumed(own.clone(), &credentials, Capacities::as_role))
     }
 

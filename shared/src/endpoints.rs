@@ -2,6 +2,8 @@
 //! Secrets Manager secrets, Route 53 CNAMEs): what each holds now, and pointing it at a writer.
 //! database-failover points them; the validator reads them back.
 
+use std::collections::BTreeMap;
+
 use aws_config::SdkConfig;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
@@ -12,7 +14,7 @@ use rebound_core::plan::{secret_host, secret_with_host, RecoveryPlan, WriterEndp
 use rebound_core::step::StepFault;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::Route53s;
+use crate::accounts::{Roles, Route53s, SharedCredentialsProvider};
 use crate::dns::{pace, records::same_name};
 use crate::error::aws_fault;
 
@@ -104,40 +106,64 @@ pub enum Pointed {
 pub struct EndpointStores {
     config: SdkConfig,
     route53: Route53s,
-    /// Where a zone's other account's role is assumed: `config`'s region.
-    sts: aws_sdk_sts::Client,
+    /// Where the role of another account an endpoint is in is assumed.
+    roles: Roles,
+    /// The credentials of each account a parameter or secret is in, for one invocation.
+    accounts: BTreeMap<String, SharedCredentialsProvider>,
 }
 
 impl EndpointStores {
     /// `config` is the recovery region's configuration; `route53` the Route 53 client
-    /// ([`crate::dns::route53_client`]).
-    pub fn new(config: &SdkConfig, route53: aws_sdk_route53::Client) -> EndpointStores {
+    /// ([`crate::dns::route53_client`]); `roles` the function's.
+    pub fn new(config: &SdkConfig, route53: aws_sdk_route53::Client, roles: &Roles) -> EndpointStores {
         EndpointStores {
             config: config.clone(),
             route53: Route53s::own(&route53),
-            sts: aws_sdk_sts::Client::new(config),
+            roles: roles.clone(),
+            accounts: BTreeMap::new(),
         }
     }
 
-    /// The stores as `plan` has them for one invocation: a CNAME in a zone of another account
-    /// reached as the role the plan names for it (assumed now, once an account).
+    /// The stores as `plan` has them for one invocation: a parameter, a secret or a CNAME's
+    /// zone in another account reached as the role the plan names for it.
     pub async fn for_plan(&self, plan: &RecoveryPlan, session: &str) -> Result<EndpointStores, StepFault> {
-        if !Route53s::needed(plan) {
-            return Ok(self.clone());
+        let names: Vec<&str> = plan
+            .writer_endpoints
+            .iter()
+            .filter(|e| !matches!(e, WriterEndpoint::Cname { .. }))
+            .filter_map(WriterEndpoint::account)
+            .collect();
+        let mut stores = self.clone();
+        if Route53s::needed(plan) {
+            stores.route53 = Box::pin(Route53s::for_plan(
+                self.route53.own_client(),
+                &self.roles,
+                plan,
+                session,
+            ))
+            .await?;
         }
-        let route53 = Box::pin(Route53s::for_plan(self.route53.own_client(), &self.sts, plan, session)).await?;
-        Ok(EndpointStores {
-            route53,
-            ..self.clone()
-        })
+        if !names.is_empty() {
+            stores.accounts = Box::pin(self.roles.assume_each(plan, &names, session)).await?;
+        }
+        Ok(stores)
     }
 
-    fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&crate::aws::in_region(&self.config, region))
+    /// `region`'s configuration, acting as the role of the account `endpoint` is in.
+    fn config_for(&self, endpoint: &WriterEndpoint, region: &str) -> SdkConfig {
+        let config = crate::aws::in_region(&self.config, region);
+        match endpoint.account().and_then(|name| self.accounts.get(name)) {
+            Some(credentials) => config.to_builder().credentials_provider(credentials.clone()).build(),
+            None => config,
+        }
     }
 
-    fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&crate::aws::in_region(&self.config, region))
+    fn ssm(&self, endpoint: &WriterEndpoint, region: &str) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.config_for(endpoint, region))
+    }
+
+    fn secrets(&self, endpoint: &WriterEndpoint, region: &str) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.config_for(endpoint, region))
     }
 
     /// What `endpoint` holds now, in `acting` (the region the application runs in after the
@@ -148,7 +174,7 @@ impl EndpointStores {
         match endpoint {
             WriterEndpoint::SsmParameter { name, .. } => {
                 let out = self
-                    .ssm(region)
+                    .ssm(endpoint, region)
                     .get_parameter()
                     .name(name)
                     .with_decryption(true)
@@ -178,7 +204,7 @@ impl EndpointStores {
                 })
             }
             WriterEndpoint::Secret { secret_id, .. } => {
-                let secrets = self.secrets(region);
+                let secrets = self.secrets(endpoint, region);
                 let described = secrets.describe_secret().secret_id(secret_id).send().await;
                 let described = match described {
                     Ok(d) => d,
@@ -276,7 +302,7 @@ impl EndpointStores {
         let region = endpoint.region(acting).unwrap_or(acting);
         match (endpoint, &current.held) {
             (WriterEndpoint::SsmParameter { name, .. }, Held::Parameter { kind }) => {
-                let ssm = self.ssm(region);
+                let ssm = self.ssm(endpoint, region);
                 // A SecureString keeps its own KMS key: without it, SSM would re-encrypt the
                 // value under the account's default key.
                 let key = if *kind == ParameterType::SecureString {
@@ -314,7 +340,7 @@ impl EndpointStores {
             (WriterEndpoint::Secret { secret_id, .. }, Held::Secret { string }) => {
                 let new = secret_with_host(string, endpoint.field(), host)
                     .map_err(|why| StepFault::precondition(resource.as_str(), why))?;
-                self.secrets(region)
+                self.secrets(endpoint, region)
                     .put_secret_value()
                     .secret_id(secret_id)
                     .secret_string(new)

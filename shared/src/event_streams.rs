@@ -4,6 +4,10 @@
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rebound_core::plan::Side;
 
+use rebound_core::plan::RecoveryPlan;
+use rebound_core::step::StepFault;
+
+use crate::accounts::{PerAccount, Roles, SharedCredentialsProvider};
 use crate::aws::Regions;
 use crate::error::{from_sdk, AwsError};
 
@@ -18,6 +22,14 @@ impl EventStreams {
         EventStreams {
             primary: aws_sdk_lambda::Client::new(&crate::aws::best_effort(&regions.primary)),
             recovery: aws_sdk_lambda::Client::new(&regions.recovery),
+        }
+    }
+
+    /// The same clients, as another account's role.
+    pub fn as_role(&self, credentials: &SharedCredentialsProvider) -> Self {
+        EventStreams {
+            primary: crate::as_role!(aws_sdk_lambda::Client, self.primary, credentials),
+            recovery: crate::as_role!(aws_sdk_lambda::Client, self.recovery, credentials),
         }
     }
 
@@ -56,5 +68,24 @@ impl EventStreams {
             },
             Err(e) => Err(from_sdk("lambda", "UpdateEventSourceMapping", &e)),
         }
+    }
+}
+
+impl PerAccount<EventStreams> {
+    /// `own`, and `own` acting as the role of each account the plan's mappings name (assumed
+    /// once a recovery).
+    pub async fn for_mappings(
+        own: &EventStreams,
+        roles: &Roles,
+        plan: &RecoveryPlan,
+        session: &str,
+    ) -> Result<Self, StepFault> {
+        let names: Vec<&str> = plan
+            .event_source_mappings
+            .iter()
+            .filter_map(|m| m.account.as_deref())
+            .collect();
+        let credentials = roles.assume_each(plan, &names, session).await?;
+        Ok(PerAccount::assumed(own.clone(), &credentials, EventStreams::as_role))
     }
 }

@@ -1070,6 +1070,36 @@ fn a_cname_writer_endpoint_names_its_zones_account_as_the_zones_records_do() {
 }
 
 #[test]
+fn a_parameter_or_secret_writer_endpoint_names_a_known_account_and_a_secrets_arn_is_in_it() {
+    let mut plan = example();
+    plan["accounts"] = json!({"data": {"roleArn": "arn:aws:iam::222222222222:role/rebound-data"}});
+    let database = plan["databases"][0]["identifier"].clone();
+    plan["writerEndpoints"] = json!([
+        {"kind": "ssmParameter", "database": database, "name": "/orders/db/host", "account": "data"},
+        {"kind": "secret", "database": database, "secretId": "arn:aws:secretsmanager:us-west-2:222222222222:secret:orders-db-AbCdEf", "account": "data"},
+    ]);
+    let parsed = RecoveryPlan::from_value(&plan).expect("endpoints in another account");
+    let accounts: Vec<_> = parsed.writer_endpoints.iter().map(|e| e.account()).collect();
+    assert_eq!(accounts, [Some("data"), Some("data")]);
+
+    let found = problems(|p| {
+        p["accounts"] = json!({"data": {"roleArn": "arn:aws:iam::222222222222:role/rebound-data"}});
+        p["writerEndpoints"] = json!([
+            {"kind": "ssmParameter", "database": database, "name": "/orders/db/host", "account": "nowhere"},
+            {"kind": "secret", "database": database, "secretId": "arn:aws:secretsmanager:us-west-2:333333333333:secret:orders-db-AbCdEf", "account": "data"},
+        ]);
+    });
+    assert_eq!(
+        found,
+        [
+            "writerEndpoints[0].account: must name one of the plan's accounts, got 'nowhere'",
+            "writerEndpoints[1].secretId: is in account 333333333333, and the role of account data in 222222222222",
+        ],
+        "{found:?}"
+    );
+}
+
+#[test]
 fn a_service_in_another_account_names_a_known_account_and_an_eks_cluster_is_in_one() {
     let mut plan = example();
     plan["accounts"] = json!({"apps": {"roleArn": "arn:aws:iam::333333333333:role/rebound-services"}});

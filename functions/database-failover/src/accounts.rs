@@ -1,6 +1,6 @@
 //! Databases, global tables, global datastores and multi-Region clusters in other accounts
 //! (`account` on each): the step acts in parts, one for Rebound's own account and one for each
-//! other account's resources, as its role (assumed once an invocation through the recovery
+//! other account's resources, as its role (assumed through [`Roles`](rebound_shared::accounts::Roles), once a recovery, through the recovery
 //! region's STS), and reports them as one result.
 //!
 //! An account's part holds its resources and the writer endpoints that follow its databases:
@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use rebound_shared::accounts::{assume_each, SharedCredentialsProvider};
+use rebound_shared::accounts::SharedCredentialsProvider;
 use rebound_shared::as_role;
 use rebound_shared::context::{Action, RecoveryContext, StepResult};
 use rebound_shared::plan::{Database, RecoveryPlan};
@@ -40,7 +40,7 @@ impl DatabaseFailover {
             primary_memorydb: as_role!(aws_sdk_memorydb::Client, self.primary_memorydb, credentials),
             globals: self.globals.as_role(credentials),
             primary_globals: self.primary_globals.as_role(credentials),
-            sts: self.sts.clone(),
+            roles: self.roles.clone(),
         }
     }
 
@@ -53,7 +53,7 @@ impl DatabaseFailover {
     ) -> Result<StepResult, DatabaseError> {
         let invocation = Instant::now();
         let names: Vec<&str> = accounts(&ctx.plan).into_iter().flatten().collect();
-        let credentials = assume_each(&self.sts, &ctx.plan, &names, &ctx.recovery_id).await?;
+        let credentials = self.roles.assume_each(&ctx.plan, &names, &ctx.recovery_id).await?;
         let mut parts = vec![(self.clone(), part(&ctx, None))];
         for (name, credentials) in &credentials {
             parts.push((self.as_role(credentials), part(&ctx, Some(name))));

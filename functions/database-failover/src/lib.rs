@@ -28,6 +28,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use rebound_shared::accounts::Roles;
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{
     parse_request, Action, ActionStatus, Mode, RecoveryContext, RecoveryPath, Step, StepRequest, StepResult,
@@ -132,17 +133,18 @@ pub struct DatabaseFailover {
     pub primary_globals: GlobalClients,
     /// The recovery region's STS: assumes the role of a database's other account
     /// (`databases[].account`).
-    pub sts: aws_sdk_sts::Client,
+    pub roles: Roles,
 }
 
 impl DatabaseFailover {
     pub fn new(regions: &Regions) -> Self {
+        let roles = Roles::new(&regions.recovery);
         DatabaseFailover {
             rds: aws_sdk_rds::Client::new(&regions.recovery),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             primary_rds: aws_sdk_rds::Client::new(&regions.primary),
             primary_cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.primary),
-            endpoints: EndpointStores::new(&regions.recovery, route53_client(&regions.primary)),
+            endpoints: EndpointStores::new(&regions.recovery, route53_client(&regions.primary), &roles),
             tables: GlobalTables::new(regions),
             elasticache: aws_sdk_elasticache::Client::new(&regions.recovery),
             primary_elasticache: aws_sdk_elasticache::Client::new(&regions.primary),
@@ -150,7 +152,7 @@ impl DatabaseFailover {
             primary_memorydb: aws_sdk_memorydb::Client::new(&regions.primary),
             globals: GlobalClients::new(&regions.recovery),
             primary_globals: GlobalClients::new(&regions.primary),
-            sts: aws_sdk_sts::Client::new(&regions.recovery),
+            roles: roles.clone(),
         }
     }
 
@@ -169,7 +171,7 @@ impl DatabaseFailover {
             primary_memorydb: self.primary_memorydb.clone(),
             globals: self.primary_globals.clone(),
             primary_globals: self.primary_globals.clone(),
-            sts: self.sts.clone(),
+            roles: self.roles.clone(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use database_failover::{DatabaseError, DatabaseFailover};
+use rebound_shared::accounts::Roles;
 use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
 use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::global_tables::GlobalTables;
@@ -11,7 +12,11 @@ use rebound_tests::{action, event, MotoServer};
 use serde_json::{json, Value};
 
 fn stores(recovery: &aws_config::SdkConfig, primary: &aws_config::SdkConfig) -> EndpointStores {
-    EndpointStores::new(recovery, rebound_shared::dns::route53_client(primary))
+    EndpointStores::new(
+        recovery,
+        rebound_shared::dns::route53_client(primary),
+        &Roles::new(recovery),
+    )
 }
 
 fn tables(recovery: &aws_config::SdkConfig, primary: &aws_config::SdkConfig) -> GlobalTables {
@@ -75,7 +80,7 @@ impl World {
             primary_memorydb: aws_sdk_memorydb::Client::new(&self.east_config),
             globals: rebound_shared::rds::GlobalClients::new(&self.west_config),
             primary_globals: rebound_shared::rds::GlobalClients::new(&self.east_config),
-            sts: aws_sdk_sts::Client::new(&self.west_config),
+            roles: Roles::new(&self.west_config),
         }
     }
 
@@ -297,7 +302,7 @@ async fn a_missing_replica_or_the_wrong_region_is_refused() {
         primary_memorydb: aws_sdk_memorydb::Client::new(&w.east_config),
         globals: rebound_shared::rds::GlobalClients::new(&w.east_config),
         primary_globals: rebound_shared::rds::GlobalClients::new(&w.east_config),
-        sts: aws_sdk_sts::Client::new(&w.east_config),
+        roles: Roles::new(&w.east_config),
     };
     let err = east
         .handle(w.request.clone(), Utc::now())
@@ -480,7 +485,7 @@ async fn default_group_world(isolation: Option<&str>) -> (MotoServer, DatabaseFa
         primary_memorydb: aws_sdk_memorydb::Client::new(&east),
         globals: rebound_shared::rds::GlobalClients::new(&west),
         primary_globals: rebound_shared::rds::GlobalClients::new(&east),
-        sts: aws_sdk_sts::Client::new(&west),
+        roles: Roles::new(&west),
     };
     (moto, failover, request)
 }

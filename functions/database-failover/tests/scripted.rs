@@ -15,6 +15,7 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use chrono::{TimeZone, Utc};
 use database_failover::DatabaseFailover;
+use rebound_shared::accounts::Roles;
 use rebound_shared::context::{ActionStatus, StepStatus};
 use rebound_shared::endpoints::EndpointStores;
 use rebound_shared::ErrorKind;
@@ -113,7 +114,11 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
         primary_cloudwatch: cloudwatch.clone(),
         rds,
         cloudwatch,
-        endpoints: EndpointStores::new(&config, rebound_shared::dns::route53_client(&config)),
+        endpoints: EndpointStores::new(
+            &config,
+            rebound_shared::dns::route53_client(&config),
+            &Roles::new(&config),
+        ),
         tables: rebound_shared::global_tables::GlobalTables::new(&rebound_shared::aws::Regions {
             primary: config.clone(),
             recovery: config.clone(),
@@ -124,7 +129,7 @@ fn failover_with_lag(rules: &[&Rule], millis: f64) -> DatabaseFailover {
         primary_memorydb: aws_sdk_memorydb::Client::new(&config),
         globals: rebound_shared::rds::GlobalClients::new(&config),
         primary_globals: rebound_shared::rds::GlobalClients::new(&config),
-        sts: aws_sdk_sts::Client::new(&config),
+        roles: Roles::new(&config),
     }
 }
 

@@ -18,7 +18,7 @@ use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet};
 use chrono::{DateTime, Utc};
 use decide::{decide, Intent};
-use rebound_shared::accounts::Route53s;
+use rebound_shared::accounts::{Roles, Route53s};
 use rebound_shared::aws::Regions;
 use rebound_shared::context::{parse_request, Action, ActionStatus, RecoveryContext, Step, StepRequest, StepResult};
 use rebound_shared::dns::cluster::Cluster;
@@ -61,7 +61,7 @@ rebound_shared::impl_diagnostic!(DnsError);
 pub struct DnsFailover {
     pub route53: aws_sdk_route53::Client,
     /// In the recovery region: assumes the role of a zone's other account (`dns[].account`).
-    pub sts: aws_sdk_sts::Client,
+    pub roles: Roles,
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub cluster: Cluster,
@@ -95,9 +95,10 @@ impl DnsFailover {
     /// `config` serves Route 53 (global); `recovery` the alarms and the ARC cluster's credentials.
     /// Route 53 is global: its client comes from the primary's configuration.
     pub fn new(regions: &Regions) -> Self {
+        let roles = Roles::new(&regions.recovery);
         DnsFailover {
             route53: dns::route53_client(&regions.primary),
-            sts: aws_sdk_sts::Client::new(&regions.recovery),
+            roles: roles.clone(),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
         }
@@ -323,12 +324,12 @@ impl DnsFailover {
     }
 
     /// Route 53 for each of the plan's zones: a zone in another account through the role the
-    /// plan names for it, assumed once for this invocation; the rest through Rebound's own.
+    /// plan names for it, assumed once a recovery ([`Roles`]); the rest through Rebound's own.
     async fn route53s(&self, ctx: &RecoveryContext) -> Result<Route53s, DnsError> {
         if ctx.plan.dns.iter().all(|r| r.account.is_none()) {
             return Ok(Route53s::own(&self.route53));
         }
-        Ok(Route53s::for_plan(&self.route53, &self.sts, &ctx.plan, &ctx.recovery_id).await?)
+        Ok(Route53s::for_plan(&self.route53, &self.roles, &ctx.plan, &ctx.recovery_id).await?)
     }
 
     /// Every record set of a hosted zone ([`dns::zone_records`]).

@@ -60,7 +60,7 @@ impl DnsFailover {
             .collect();
         if !arns.is_empty() {
             // A cluster in another account is read and switched as that account's role.
-            let role = cluster_role(&self.sts, &ctx.plan, &ctx.recovery_id).await?;
+            let role = cluster_role(&self.roles, &ctx.plan, &ctx.recovery_id).await?;
             observed.endpoints = self.cluster.endpoints(&ctx.plan, role.as_ref());
             let arns: Vec<&str> = arns.into_iter().collect();
             observed.controls = states(&observed.endpoints, &arns).await?;

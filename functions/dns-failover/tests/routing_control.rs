@@ -18,6 +18,7 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use chrono::Utc;
 use dns_failover::{DnsError, DnsFailover};
+use rebound_shared::accounts::Roles;
 use rebound_shared::context::{ActionStatus, StepResult};
 use rebound_shared::dns::cluster::Cluster;
 use rebound_shared::ErrorKind;
@@ -157,10 +158,10 @@ fn world(endpoints: &[Endpoint]) -> World {
             route53: aws_sdk_route53::Client::from_conf(route53),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(unused),
             // No zone of these plans is in another account: never called.
-            sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::Config::builder()
-                    .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-                    .region(aws_sdk_sts::config::Region::new("us-west-2"))
+            roles: Roles::new(
+                &aws_config::SdkConfig::builder()
+                    .behavior_version(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new("us-west-2"))
                     .build(),
             ),
             cluster: Cluster::Clients(clients),
@@ -298,7 +299,7 @@ async fn a_cluster_in_another_account_is_read_and_switched_as_its_role() {
         .map(|c| Client::from_conf(c.config().to_builder().interceptor(signers.clone()).build()))
         .collect();
     w.dns.cluster = Cluster::Clients(recorded);
-    w.dns.sts = aws_sdk_sts::Client::new(&moto.config("us-west-2"));
+    w.dns.roles = Roles::new(&moto.config("us-west-2"));
     let mut request = w.request.clone();
     let plan = &mut request["context"]["plan"];
     plan["accounts"] = json!({"arc": {"roleArn": "arn:aws:iam::111122223333:role/rebound-arc"}});
@@ -324,7 +325,7 @@ async fn a_cluster_in_another_account_is_read_and_switched_as_its_role() {
             .service("sts")
             .operation("AssumeRole")])
         .expect("fault");
-    w.dns.sts = aws_sdk_sts::Client::new(&proxy.regions().recovery);
+    w.dns.roles = Roles::new(&proxy.regions().recovery);
     let err = w.run(&request).await.expect_err("no role");
     assert!(err.to_string().contains("account arc"), "{err}");
     assert!(w.on(PRIMARY) && !w.on(RECOVERY), "nothing switched");

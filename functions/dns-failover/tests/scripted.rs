@@ -99,10 +99,10 @@ fn scripted(route53: aws_sdk_route53::Client) -> DnsFailover {
         route53,
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(unused),
         // No zone of these plans is in another account: never called.
-        sts: aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::Config::builder()
-                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-                .region(aws_sdk_sts::config::Region::new("us-west-2"))
+        roles: rebound_shared::accounts::Roles::new(
+            &aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-west-2"))
                 .build(),
         ),
         cluster: rebound_shared::dns::cluster::Cluster::Clients(Vec::new()),

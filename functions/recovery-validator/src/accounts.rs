@@ -1,7 +1,7 @@
 //! What readiness and validation read a service through: Rebound's own clients, or each acting
-//! as the role of the account the service names (`services[].account`), assumed once a round.
+//! as the role of the account the service names (`services[].account`), assumed once a recovery ([`rebound_shared::accounts::Roles`]).
 
-use rebound_shared::accounts::{assume_each, PerAccount, SharedCredentialsProvider};
+use rebound_shared::accounts::{PerAccount, SharedCredentialsProvider};
 use rebound_shared::as_role;
 use rebound_shared::aws::{best_effort, Regions};
 use rebound_shared::capacities::Capacities;
@@ -134,7 +134,7 @@ impl RecoveryValidator {
         accounts.sort_unstable();
         accounts.dedup();
         let names: Vec<&str> = accounts.iter().copied().flatten().collect();
-        let reads = match assume_each(&self.sts, plan, &names, &ctx.recovery_id).await {
+        let reads = match self.roles.assume_each(plan, &names, &ctx.recovery_id).await {
             Ok(credentials) => PerAccount::assumed(self.stores.clone(), &credentials, StoreReads::as_role),
             Err(e) => {
                 let failed = |name: String| check(name, false, format!("could not be read: {e}"));
@@ -172,7 +172,7 @@ impl RecoveryValidator {
         own: DatabaseReads,
     ) -> Result<PerAccount<DatabaseReads>, StepFault> {
         let names: Vec<&str> = dbs.iter().filter_map(|db| db.account()).collect();
-        let credentials = assume_each(&self.sts, &ctx.plan, &names, &ctx.recovery_id).await?;
+        let credentials = self.roles.assume_each(&ctx.plan, &names, &ctx.recovery_id).await?;
         Ok(PerAccount::assumed(own, &credentials, DatabaseReads::as_role))
     }
 
@@ -184,7 +184,7 @@ impl RecoveryValidator {
         services: &[&Service],
     ) -> Result<PerAccount<ServiceReads>, StepFault> {
         let names: Vec<&str> = services.iter().filter_map(|s| s.account()).collect();
-        let credentials = assume_each(&self.sts, &ctx.plan, &names, &ctx.recovery_id).await?;
+        let credentials = self.roles.assume_each(&ctx.plan, &names, &ctx.recovery_id).await?;
         Ok(PerAccount::assumed(
             self.services.clone(),
             &credentials,

@@ -36,6 +36,7 @@ use aws_sdk_route53::types::ResourceRecordSet;
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use permissions::Permissions;
+use rebound_shared::accounts::Roles;
 use rebound_shared::aws::Regions;
 use rebound_shared::context::ServiceStage;
 use rebound_shared::context::{
@@ -86,7 +87,7 @@ pub struct RecoveryValidator {
     /// Route 53, a global service called through the primary's configuration.
     pub route53: aws_sdk_route53::Client,
     /// In the recovery region: assumes the role of a zone's or a service's other account.
-    pub sts: aws_sdk_sts::Client,
+    pub roles: Roles,
     /// In the recovery region, where the health checks' alarms live.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub cluster: Cluster,
@@ -117,9 +118,10 @@ pub struct RecoveryValidator {
 impl RecoveryValidator {
     /// The primary serves Route 53 (global) and the databases a failback checks.
     pub fn new(regions: &Regions) -> Self {
+        let roles = Roles::new(&regions.recovery);
         RecoveryValidator {
             route53: rebound_shared::dns::route53_client(&regions.primary),
-            sts: aws_sdk_sts::Client::new(&regions.recovery),
+            roles: roles.clone(),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
             cluster: Cluster::FromPlan(Box::new(regions.recovery.clone())),
             rds: aws_sdk_rds::Client::new(&regions.recovery),
@@ -130,7 +132,11 @@ impl RecoveryValidator {
             stores: StoreReads::new(regions),
             streams: EventStreams::new(regions),
             lambda: aws_sdk_lambda::Client::new(&regions.recovery),
-            endpoints: EndpointStores::new(&regions.recovery, rebound_shared::dns::route53_client(&regions.primary)),
+            endpoints: EndpointStores::new(
+                &regions.recovery,
+                rebound_shared::dns::route53_client(&regions.primary),
+                &roles,
+            ),
             http: reqwest::Client::builder()
                 .user_agent("rebound-validator")
                 .build()

@@ -200,6 +200,12 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
             }
             for (endpoint, _) in acting.writer_endpoints_acting() {
                 let at = endpoint.region(region).unwrap_or(region);
+                // A parameter or secret in another account: that account's role, assumed.
+                let other = endpoint.account().and_then(|name| plan.accounts.get(name));
+                if let (Some(other), false) = (other, matches!(endpoint, WriterEndpoint::Cname { .. })) {
+                    needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                    continue;
+                }
                 needs.push(match endpoint {
                     WriterEndpoint::SsmParameter { name, .. } => (
                         "ssm:PutParameter",
@@ -231,6 +237,11 @@ pub fn needed(function: &str, ctx: &RecoveryContext, partition: &str, account: &
             let region = &plan.recovery_region;
             if moves_region(ctx) {
                 for mapping in &plan.event_source_mappings {
+                    // In another account: moved as that account's role.
+                    if let Some(other) = mapping.account.as_deref().and_then(|a| plan.accounts.get(a)) {
+                        needs.push(("sts:AssumeRole", other.role_arn.clone()));
+                        continue;
+                    }
                     for (side, uuid, _) in mapping.moves(towards_recovery(ctx)) {
                         let at = match side {
                             Side::Primary => &plan.primary_region,

@@ -14,7 +14,7 @@ impl RecoveryValidator {
         let route53 = if ctx.plan.dns.iter().all(|r| r.account.is_none()) {
             Ok(Route53s::own(&self.route53))
         } else {
-            Route53s::for_plan(&self.route53, &self.sts, &ctx.plan, &ctx.recovery_id).await
+            Route53s::for_plan(&self.route53, &self.roles, &ctx.plan, &ctx.recovery_id).await
         };
         let route53 = match route53 {
             Ok(route53) => route53,
@@ -57,7 +57,7 @@ impl RecoveryValidator {
         }
         let arns: Vec<&str> = arns.into_iter().collect();
         // A cluster in another account is read as that account's role.
-        let role = dns::cluster::cluster_role(&self.sts, plan, session)
+        let role = dns::cluster::cluster_role(&self.roles, plan, session)
             .await
             .map_err(|e| e.to_string())?;
         dns::cluster::states(&self.cluster.endpoints(plan, role.as_ref()), &arns)

@@ -58,3 +58,46 @@ async fn a_consumer_left_running_in_the_old_region_fails_validation() {
         old.detail
     );
 }
+
+#[tokio::test]
+async fn a_consumer_in_another_account_is_read_as_its_role() {
+    const APPS: &str = "arn:aws:iam::222222222222:role/rebound-apps";
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let east = rebound_tests::seed::as_role(&moto.config("us-east-1"), APPS)
+        .await
+        .expect("the role");
+    let west = rebound_tests::seed::as_role(&moto.config("us-west-2"), APPS)
+        .await
+        .expect("the role");
+    let primary = rebound_tests::seed::queue_consumer(&east, "orders-consumer", false)
+        .await
+        .expect("primary");
+    let recovery = rebound_tests::seed::queue_consumer(&west, "orders-consumer", true)
+        .await
+        .expect("recovery");
+    let mut request = event("recovery-validator.json");
+    let plan = &mut request["context"]["plan"];
+    plan["dns"] = json!([]);
+    plan["services"] = json!([]);
+    plan["validation"]["probes"] = json!([]);
+    plan["accounts"] = json!({"apps": {"roleArn": APPS}});
+    plan["eventSourceMappings"] = json!([{"primaryUuid": primary, "recoveryUuid": recovery, "account": "apps"}]);
+    let report = common::round(&moto, &request, common::at(0)).await;
+    let checks = stream_checks(&report);
+    assert_eq!(checks.len(), 2);
+    assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+
+    // Read in Rebound's own account, neither is there.
+    request["context"]["plan"]["eventSourceMappings"][0]
+        .as_object_mut()
+        .expect("mapping")
+        .remove("account");
+    let report = common::round(&moto, &request, common::at(0)).await;
+    let checks = stream_checks(&report);
+    assert!(
+        checks
+            .iter()
+            .any(|c| !c.passed && c.detail == "no such event source mapping"),
+        "{checks:?}"
+    );
+}

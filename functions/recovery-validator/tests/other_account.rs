@@ -161,12 +161,11 @@ async fn a_service_in_another_account_is_counted_as_its_role() {
     assert!(own.failed() && own.detail.contains("not found"), "{own:?}");
 }
 
-#[tokio::test]
-async fn a_database_in_another_account_is_checked_as_its_role() {
-    const DATA: &str = "arn:aws:iam::222222222222:role/rebound-data";
-    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let east = seed::as_role(&moto.config("us-east-1"), DATA).await.expect("the role");
-    let west = seed::as_role(&moto.config("us-west-2"), DATA).await.expect("the role");
+/// In `role`'s account: the ledger database in us-east-1 and its replica in us-west-2; the
+/// account's configurations in both regions, and the source's ARN.
+async fn ledger_database(moto: &MotoServer, role: &str) -> (aws_config::SdkConfig, aws_config::SdkConfig, String) {
+    let east = seed::as_role(&moto.config("us-east-1"), role).await.expect("the role");
+    let west = seed::as_role(&moto.config("us-west-2"), role).await.expect("the role");
     for config in [&east, &west] {
         seed::parameter_group(config, seed::PARAMETER_GROUP, "postgres")
             .await
@@ -174,7 +173,15 @@ async fn a_database_in_another_account_is_checked_as_its_role() {
     }
     let source = seed::database_pair(&east, &west, "postgres", "ledger-db", "ledger-db-usw2")
         .await
-        .expect("the data account's database");
+        .expect("the account's database");
+    (east, west, source)
+}
+
+#[tokio::test]
+async fn a_database_in_another_account_is_checked_as_its_role() {
+    const DATA: &str = "arn:aws:iam::222222222222:role/rebound-data";
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (_, west, source) = ledger_database(&moto, DATA).await;
     let validator = RecoveryValidator::new(&moto.regions());
     let accounts = json!({"data": {"roleArn": DATA}});
     let database = json!({"kind": "readReplica", "identifier": "ledger-db-usw2", "sourceIdentifier": source});
@@ -224,4 +231,69 @@ async fn a_global_table_in_another_account_is_checked_as_its_role() {
     ];
     let own = named(&part_round(&validator, accounts, &parts).await, "table ledger");
     assert!(own.failed(), "not in Rebound's own account: {own:?}");
+}
+
+#[tokio::test]
+async fn one_role_is_assumed_once_for_every_read_of_a_recovery() {
+    use rebound_tests::faults::FaultProxy;
+    const DATA: &str = "arn:aws:iam::222222222222:role/rebound-data";
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let (east, west, source) = ledger_database(&moto, DATA).await;
+    seed::global_table(&east, "us-west-2", "ledger")
+        .await
+        .expect("global table");
+    seed::ecs_services(&west, &[("orders-api", 1)]).await.expect("service");
+    let zone = seed::hosted_zone(&east, "orders.example.com").await.expect("zone");
+    seed::create_records(&east, &zone, vec![cname("orders-api-usw2.orders.example.com")])
+        .await
+        .expect("record");
+    let proxy = FaultProxy::start(&moto).unwrap_or_else(|e| panic!("{e}"));
+    let validator = RecoveryValidator::new(&proxy.regions());
+    let accounts = json!({"data": {"roleArn": DATA}});
+    let parts = [
+        (
+            "services",
+            json!([{"kind": "ecs", "cluster": "orders-usw2", "service": "orders-api", "desiredCount": 1, "account": "data"}]),
+        ),
+        (
+            "databases",
+            json!([{"kind": "readReplica", "identifier": "ledger-db-usw2", "sourceIdentifier": source, "account": "data"}]),
+        ),
+        ("globalTables", json!([{"tableName": "ledger", "account": "data"}])),
+        (
+            "dns",
+            json!([{"hostedZoneId": zone, "name": NAME, "type": "CNAME", "ttl": 60, "account": "data",
+                "primary": {"values": ["orders-api-use1.orders.example.com"]},
+                "recovery": {"values": ["orders-api-usw2.orders.example.com"]}}]),
+        ),
+    ];
+    let assumed = || {
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| c.operation.as_deref() == Some("AssumeRole"))
+            .count()
+    };
+
+    let report = part_round(&validator, accounts.clone(), &parts).await;
+    // Every resource was read as the role: none is missing from Rebound's own account.
+    for name in [
+        "ecs:orders-usw2/orders-api",
+        "table ledger",
+        "record api.orders.example.com. CNAME",
+    ] {
+        let check = report
+            .checks
+            .iter()
+            .find(|c| c.name.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name}: {:?}", report.checks));
+        assert!(!check.detail.contains("not found"), "{check:?}");
+    }
+    let database = named(&report, "database ledger-db-usw2");
+    assert!(database.detail.contains("still a replica"), "{database:?}");
+    assert_eq!(assumed(), 1, "four kinds of reads, one role");
+
+    // The next round of the same recovery keeps the role's credentials.
+    part_round(&validator, accounts, &parts).await;
+    assert_eq!(assumed(), 1, "a second round of the same recovery");
 }

@@ -286,3 +286,45 @@ fn a_database_in_another_account_needs_only_its_role_assumed() {
         "the other account's grants are its own: {needs:?}"
     );
 }
+
+#[test]
+fn a_parameter_or_a_mapping_in_another_account_needs_only_its_role_assumed() {
+    let mut ctx = context();
+    let role = "arn:aws:iam::222222222222:role/rebound-apps";
+    ctx.plan.accounts.insert(
+        "apps".into(),
+        serde_json::from_value(serde_json::json!({ "roleArn": role })).expect("account"),
+    );
+    let database = ctx.plan.databases[0].identifier().to_string();
+    ctx.plan.writer_endpoints = serde_json::from_value(serde_json::json!([
+        {"kind": "ssmParameter", "database": database, "name": "/orders/db/host", "account": "apps"},
+        {"kind": "secret", "database": database, "secretId": "orders/db"},
+    ]))
+    .expect("endpoints");
+    let needs = needed("database-failover", &ctx, "aws", "123456789012");
+    assert!(needs.contains(&("sts:AssumeRole", role.to_string())), "{needs:?}");
+    assert!(
+        !needs.iter().any(|(action, _)| *action == "ssm:PutParameter"),
+        "the other account's grants are its own: {needs:?}"
+    );
+    assert!(
+        needs
+            .iter()
+            .any(|(action, _)| *action == "secretsmanager:PutSecretValue"),
+        "Rebound's own secret: {needs:?}"
+    );
+
+    ctx.plan.event_source_mappings = serde_json::from_value(serde_json::json!([
+        {"primaryUuid": "6e1f0a36-8c1b-4f55-9d2a-0c7a3e5b9f10", "recoveryUuid": "0b6c8a7d-2e4f-4a1b-8c3d-5e6f7a8b9c0d",
+         "account": "apps"}
+    ]))
+    .expect("mappings");
+    let needs = needed("service-restoration", &ctx, "aws", "123456789012");
+    assert!(needs.contains(&("sts:AssumeRole", role.to_string())), "{needs:?}");
+    assert!(
+        !needs
+            .iter()
+            .any(|(action, _)| *action == "lambda:UpdateEventSourceMapping"),
+        "the other account's grants are its own: {needs:?}"
+    );
+}

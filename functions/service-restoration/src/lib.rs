@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use rebound_shared::accounts::PerAccount;
+use rebound_shared::accounts::{PerAccount, Roles};
 use rebound_shared::aws::Regions;
 use rebound_shared::capacities::Capacities;
 use rebound_shared::capacity::{recorded_target, scaling, Capacity, Scaling};
@@ -73,7 +73,7 @@ pub struct ServiceRestoration {
     pub clients: Capacities,
     /// The recovery region's STS: assumes the role of a service's other account
     /// (`services[].account`) for exactly the calls on it.
-    pub sts: aws_sdk_sts::Client,
+    pub roles: Roles,
     pub streams: EventStreams,
     /// The recovery region's CloudWatch, where the readiness check keeps the primary's peaks.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -81,9 +81,10 @@ pub struct ServiceRestoration {
 
 impl ServiceRestoration {
     pub fn new(regions: &Regions) -> Self {
+        let roles = Roles::new(&regions.recovery);
         ServiceRestoration {
             clients: Capacities::new(&regions.recovery),
-            sts: aws_sdk_sts::Client::new(&regions.recovery),
+            roles: roles.clone(),
             streams: EventStreams::new(regions),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&regions.recovery),
         }
@@ -142,7 +143,7 @@ impl ServiceRestoration {
         ctx: &RecoveryContext,
         services: &[&Service],
     ) -> Result<PerAccount<Capacities>, StepFault> {
-        PerAccount::for_services(&self.clients, &self.sts, &ctx.plan, services, &ctx.recovery_id).await
+        PerAccount::for_services(&self.clients, &self.roles, &ctx.plan, services, &ctx.recovery_id).await
     }
 
     /// The peaks the readiness check kept for the services sized from the primary's peak.
@@ -296,7 +297,7 @@ impl ServiceRestoration {
         };
         let mut result = started.clone().ok_or(StepFault::NotStarted(name))?;
         let mut pending = Vec::new();
-        self.poll_streams(&mut result.actions).await?;
+        self.poll_streams(ctx, &mut result.actions).await?;
         let is_service = |a: &Action| a.status == ActionStatus::Pending && !streams::is_stream(a);
         for action in result.actions.iter().filter(|a| is_service(a)) {
             let Some(service) = ctx.plan.services.iter().find(|s| s.resource_name() == action.resource) else {

@@ -1,12 +1,15 @@
 //! Event streams (`eventSourceMappings`): each consumer's mapping is turned off in the region
 //! being left (best effort: it may be the region that failed) and on in the region the
 //! application moves to, so that it neither runs twice nor not at all. `status` waits until
-//! Lambda reports each one `Enabled` or `Disabled`.
+//! Lambda reports each one `Enabled` or `Disabled`. A mapping in another account is read and
+//! moved as that account's role.
 
 use std::time::Instant;
 
+use rebound_shared::accounts::PerAccount;
 use rebound_shared::context::{Action, ActionStatus, RecoveryContext, ServiceStage};
 use rebound_shared::error::AwsError;
+use rebound_shared::event_streams::EventStreams;
 use rebound_shared::plan::{mapping_resource, stream_progress, EventSourceMapping, Side, StreamProgress};
 use rebound_shared::step::{elapsed_ms, in_stage, moves_region, towards_recovery, StepFault};
 use serde_json::{json, Value};
@@ -20,9 +23,21 @@ pub(crate) fn is_stream(action: &Action) -> bool {
     action.operation == ENABLE || action.operation == DISABLE
 }
 
-/// Each mapping to move: its side, UUID, target (enabled or not) and the state read, or why its
-/// region did not answer.
-pub(crate) type Streams<'c> = Vec<(Side, &'c str, bool, Result<String, AwsError>)>;
+/// Each mapping to move, and the clients of each account they are in.
+pub(crate) struct Streams<'c> {
+    clients: PerAccount<EventStreams>,
+    moves: Vec<Move<'c>>,
+}
+
+/// One mapping to move: its side, UUID, account, target (enabled or not) and the state read, or
+/// why its region did not answer.
+struct Move<'c> {
+    side: Side,
+    uuid: &'c str,
+    account: Option<&'c str>,
+    enabled: bool,
+    state: Result<String, AwsError>,
+}
 
 fn region(ctx: &RecoveryContext, side: Side) -> &str {
     match side {
@@ -47,6 +62,12 @@ fn side_of(after: &Value) -> Option<Side> {
 }
 
 impl ServiceRestoration {
+    /// The mappings' clients: Rebound's own, and each other account's that a mapping names (its
+    /// role assumed once a recovery).
+    async fn stream_clients(&self, ctx: &RecoveryContext) -> Result<PerAccount<EventStreams>, StepFault> {
+        PerAccount::for_mappings(&self.streams, &self.roles, &ctx.plan, &ctx.recovery_id).await
+    }
+
     /// Every mapping the step moves, read before any change: a missing one is refused; the side
     /// being left may not answer (the region that failed).
     pub(crate) async fn read_streams<'c>(
@@ -54,16 +75,22 @@ impl ServiceRestoration {
         ctx: &'c RecoveryContext,
         stage: ServiceStage,
     ) -> Result<Streams<'c>, ServiceError> {
-        let mut read = Vec::new();
-        if !moves_region(ctx) {
-            return Ok(read);
-        }
         let in_stage = |m: &&EventSourceMapping| in_stage(ctx, stage, m.needs_writer);
-        for mapping in ctx.plan.event_source_mappings.iter().filter(in_stage) {
+        let moved: Vec<&EventSourceMapping> = match moves_region(ctx) {
+            true => ctx.plan.event_source_mappings.iter().filter(in_stage).collect(),
+            false => Vec::new(),
+        };
+        let clients = match moved.is_empty() {
+            true => PerAccount::own(self.streams.clone()),
+            false => self.stream_clients(ctx).await?,
+        };
+        let mut moves = Vec::new();
+        for mapping in moved {
+            let account = mapping.account.as_deref();
             for (side, uuid, enabled) in mapping.moves(towards_recovery(ctx)) {
                 let region = region(ctx, side);
                 let resource = mapping_resource(uuid, region);
-                let state = match self.streams.state(side, uuid).await {
+                let state = match clients.of(account).state(side, uuid).await {
                     Ok(Some(state)) => Ok(state),
                     Ok(None) => {
                         return Err(StepFault::precondition(
@@ -75,10 +102,16 @@ impl ServiceRestoration {
                     Err(e) if !enabled => Err(e),
                     Err(source) => return Err(StepFault::Aws { resource, source }.into()),
                 };
-                read.push((side, uuid, enabled, state));
+                moves.push(Move {
+                    side,
+                    uuid,
+                    account,
+                    enabled,
+                    state,
+                });
             }
         }
-        Ok(read)
+        Ok(Streams { clients, moves })
     }
 
     /// Each mapping moved from the state read (or, in a dry run, reported), in order: the side
@@ -89,64 +122,21 @@ impl ServiceRestoration {
         read: Streams<'_>,
     ) -> Result<Vec<Action>, ServiceError> {
         let mut actions = Vec::new();
-        for (side, uuid, enabled, state) in read {
-            actions.push(self.move_stream(ctx, side, uuid, enabled, state).await?);
+        for one in read.moves {
+            actions.push(move_stream(read.clients.of(one.account), ctx, one).await?);
         }
         Ok(actions)
     }
 
-    /// One mapping from `state` (as just read, or why its region did not answer) to its target.
-    async fn move_stream(
-        &self,
-        ctx: &RecoveryContext,
-        side: Side,
-        uuid: &str,
-        enabled: bool,
-        state: Result<String, AwsError>,
-    ) -> Result<Action, ServiceError> {
-        let region = region(ctx, side);
-        let resource = mapping_resource(uuid, region);
-        let operation = if enabled { ENABLE } else { DISABLE };
-        let target = if enabled { "Enabled" } else { "Disabled" };
-        let after = json!({"side": side_name(side), "uuid": uuid, "state": target});
-        // Its consumer cannot be stopped from here, and people must know it may run twice when
-        // the region returns.
-        let state = match state {
-            Ok(state) => state,
-            Err(e) => return Ok(not_disabled(resource, after, region, &e)),
-        };
-        let before = json!({"state": state});
-        let mut action = match stream_progress(&state, enabled) {
-            StreamProgress::There => return Ok(Action::already_done(resource, operation, before)),
-            StreamProgress::OnItsWay => {
-                let mut action = Action::already_done(resource, operation, before);
-                action.status = ActionStatus::Pending;
-                action.after = after;
-                return Ok(action);
-            }
-            StreamProgress::Elsewhere => Action::change(resource.clone(), operation, before, after, ctx.dry_run),
-        };
-        if ctx.dry_run {
-            return Ok(action);
-        }
-        let started = Instant::now();
-        match self.streams.set(side, uuid, enabled).await {
-            Ok(now) => {
-                if stream_progress(&now, enabled) == StreamProgress::There {
-                    action.status = ActionStatus::Done;
-                } else {
-                    action.detail = Some(format!("waiting: {now}"));
-                }
-            }
-            Err(e) if !enabled => return Ok(not_disabled(resource, action.after, region, &e)),
-            Err(source) => return Err(StepFault::Aws { resource, source }.into()),
-        }
-        action.duration_ms = elapsed_ms(started);
-        Ok(action)
-    }
-
     /// Polls the mappings still on their way.
-    pub(crate) async fn poll_streams(&self, actions: &mut [Action]) -> Result<(), ServiceError> {
+    pub(crate) async fn poll_streams(&self, ctx: &RecoveryContext, actions: &mut [Action]) -> Result<(), ServiceError> {
+        if !actions
+            .iter()
+            .any(|a| is_stream(a) && a.status == ActionStatus::Pending)
+        {
+            return Ok(());
+        }
+        let clients = self.stream_clients(ctx).await?;
         for action in actions
             .iter_mut()
             .filter(|a| is_stream(a) && a.status == ActionStatus::Pending)
@@ -157,35 +147,96 @@ impl ServiceRestoration {
             ) else {
                 continue;
             };
-            let enabled = action.operation == ENABLE;
-            let state = self
-                .streams
-                .state(side, &uuid)
+            let account = ctx
+                .plan
+                .event_source_mappings
+                .iter()
+                .find(|m| [&m.primary_uuid, &m.recovery_uuid].contains(&&Some(uuid.clone())))
+                .and_then(|m| m.account.as_deref());
+            poll_stream(clients.of(account), action, side, &uuid).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One mapping from its state (as just read, or why its region did not answer) to its target,
+/// through `streams`, its account's clients.
+async fn move_stream(streams: &EventStreams, ctx: &RecoveryContext, one: Move<'_>) -> Result<Action, ServiceError> {
+    let Move {
+        side,
+        uuid,
+        enabled,
+        state,
+        ..
+    } = one;
+    let region = region(ctx, side);
+    let resource = mapping_resource(uuid, region);
+    let operation = if enabled { ENABLE } else { DISABLE };
+    let target = if enabled { "Enabled" } else { "Disabled" };
+    let after = json!({"side": side_name(side), "uuid": uuid, "state": target});
+    // Its consumer cannot be stopped from here, and people must know it may run twice when
+    // the region returns.
+    let state = match state {
+        Ok(state) => state,
+        Err(e) => return Ok(not_disabled(resource, after, region, &e)),
+    };
+    let before = json!({"state": state});
+    let mut action = match stream_progress(&state, enabled) {
+        StreamProgress::There => return Ok(Action::already_done(resource, operation, before)),
+        StreamProgress::OnItsWay => {
+            let mut action = Action::already_done(resource, operation, before);
+            action.status = ActionStatus::Pending;
+            action.after = after;
+            return Ok(action);
+        }
+        StreamProgress::Elsewhere => Action::change(resource.clone(), operation, before, after, ctx.dry_run),
+    };
+    if ctx.dry_run {
+        return Ok(action);
+    }
+    let started = Instant::now();
+    match streams.set(side, uuid, enabled).await {
+        Ok(now) => {
+            if stream_progress(&now, enabled) == StreamProgress::There {
+                action.status = ActionStatus::Done;
+            } else {
+                action.detail = Some(format!("waiting: {now}"));
+            }
+        }
+        Err(e) if !enabled => return Ok(not_disabled(resource, action.after, region, &e)),
+        Err(source) => return Err(StepFault::Aws { resource, source }.into()),
+    }
+    action.duration_ms = elapsed_ms(started);
+    Ok(action)
+}
+
+/// Polls one mapping on its way, through its account's clients.
+async fn poll_stream(streams: &EventStreams, action: &mut Action, side: Side, uuid: &str) -> Result<(), ServiceError> {
+    let enabled = action.operation == ENABLE;
+    let state = streams
+        .state(side, uuid)
+        .await
+        .map_err(|source| StepFault::Aws {
+            resource: action.resource.clone(),
+            source,
+        })?
+        .ok_or_else(|| StepFault::precondition(action.resource.clone(), "disappeared while being changed"))?;
+    match stream_progress(&state, enabled) {
+        StreamProgress::There => action.status = ActionStatus::Done,
+        StreamProgress::OnItsWay => action.detail = Some(format!("waiting: {state}")),
+        // Turned back by someone else: asked again.
+        StreamProgress::Elsewhere => {
+            let now = streams
+                .set(side, uuid, enabled)
                 .await
                 .map_err(|source| StepFault::Aws {
                     resource: action.resource.clone(),
                     source,
-                })?
-                .ok_or_else(|| StepFault::precondition(action.resource.clone(), "disappeared while being changed"))?;
-            match stream_progress(&state, enabled) {
-                StreamProgress::There => action.status = ActionStatus::Done,
-                StreamProgress::OnItsWay => action.detail = Some(format!("waiting: {state}")),
-                // Turned back by someone else: asked again.
-                StreamProgress::Elsewhere => {
-                    let now = self
-                        .streams
-                        .set(side, &uuid, enabled)
-                        .await
-                        .map_err(|source| StepFault::Aws {
-                            resource: action.resource.clone(),
-                            source,
-                        })?;
-                    action.detail = Some(format!("was {state}, asked again: {now}"));
-                }
-            }
+                })?;
+            action.detail = Some(format!("was {state}, asked again: {now}"));
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// A mapping in the region being left that could not be turned off.

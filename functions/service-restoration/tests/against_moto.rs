@@ -1,6 +1,7 @@
 //! service-restoration against moto's ECS and Auto Scaling: the capacities moto holds afterwards.
 
 use chrono::{TimeZone, Utc};
+use rebound_shared::accounts::Roles;
 use rebound_shared::capacities::Capacities;
 use rebound_shared::context::{ActionStatus, StepResult, StepStatus};
 use rebound_shared::event_streams::EventStreams;
@@ -53,7 +54,7 @@ impl World {
                 eks: aws_sdk_eks::Client::new(&self.moto.regions().recovery),
                 kubernetes: rebound_shared::kubernetes::Kubernetes::new(&self.moto.regions().recovery),
             },
-            sts: aws_sdk_sts::Client::new(&self.moto.regions().recovery),
+            roles: Roles::new(&self.moto.regions().recovery),
             streams: EventStreams::new(&self.moto.regions()),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&self.moto.regions().recovery),
         }
@@ -153,7 +154,7 @@ async fn a_missing_service_refuses_before_scaling_anything() {
             eks: aws_sdk_eks::Client::new(&w.moto.regions().recovery),
             kubernetes: rebound_shared::kubernetes::Kubernetes::new(&w.moto.regions().recovery),
         },
-        sts: aws_sdk_sts::Client::new(&w.moto.regions().recovery),
+        roles: Roles::new(&w.moto.regions().recovery),
         streams: EventStreams::new(&w.moto.regions()),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&w.moto.regions().recovery),
     };

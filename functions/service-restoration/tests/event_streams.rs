@@ -236,3 +236,61 @@ async fn a_lost_answer_while_the_mapping_is_enabling_is_waited_for() {
         .count();
     assert_eq!(updates, 2, "sent once, its lost answer retried once by the SDK");
 }
+
+#[tokio::test]
+async fn a_consumer_in_another_account_is_moved_as_its_role() {
+    const APPS: &str = "arn:aws:iam::222222222222:role/rebound-apps";
+    let w = world().await;
+    let east = rebound_tests::seed::as_role(&w.moto.config("us-east-1"), APPS)
+        .await
+        .expect("the role");
+    let west = rebound_tests::seed::as_role(&w.moto.config("us-west-2"), APPS)
+        .await
+        .expect("the role");
+    let primary = rebound_tests::seed::queue_consumer(&east, "ledger-consumer", true)
+        .await
+        .expect("primary consumer");
+    let recovery = rebound_tests::seed::queue_consumer(&west, "ledger-consumer", false)
+        .await
+        .expect("recovery consumer");
+    let mut request = w.request.clone();
+    request["context"]["plan"]["accounts"] = json!({"apps": {"roleArn": APPS}});
+    request["context"]["plan"]["eventSourceMappings"] = json!([{"primaryUuid": primary, "recoveryUuid": recovery}]);
+    let restoration = ServiceRestoration::new(&w.moto.regions());
+
+    // Read in Rebound's own account, the mapping is not there: refused before any change.
+    let err = restoration
+        .handle(request.clone(), before_deadline())
+        .await
+        .expect_err("not in Rebound's own account");
+    assert!(err.to_string().contains("no such event source mapping"), "{err}");
+
+    request["context"]["plan"]["eventSourceMappings"][0]["account"] = json!("apps");
+    let (_, done) = w.recover(&restoration, &request).await;
+    assert!(
+        streams(&done).iter().all(|a| a.status == ActionStatus::Done),
+        "{done:?}"
+    );
+    let state = |config: aws_config::SdkConfig, uuid: String| async move {
+        aws_sdk_lambda::Client::new(&config)
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .expect("GetEventSourceMapping")
+            .state
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        state(east, primary).await,
+        "Disabled",
+        "off in the primary, in the account"
+    );
+    assert_eq!(
+        state(west, recovery).await,
+        "Enabled",
+        "on in the recovery region, in the account"
+    );
+    // Rebound's own consumers were not part of this plan: as they were.
+    assert_eq!(w.states().await, ("Enabled".into(), "Disabled".into()));
+}

@@ -126,17 +126,16 @@ impl Cluster {
 }
 
 /// The credentials of the account the plan's routing control cluster names, its role assumed
-/// once through `sts` (the recovery region's); None for a cluster in Rebound's own account.
+/// through `roles`; None for a cluster in Rebound's own account.
 pub async fn cluster_role(
-    sts: &aws_sdk_sts::Client,
+    roles: &crate::accounts::Roles,
     plan: &RecoveryPlan,
     session: &str,
 ) -> Result<Option<SharedCredentialsProvider>, StepFault> {
     let Some(name) = plan.routing_control_cluster.as_ref().and_then(|c| c.account.as_deref()) else {
         return Ok(None);
     };
-    let mut assumed = crate::accounts::assume_each(sts, plan, &[name], session).await?;
-    Ok(assumed.remove(name))
+    Ok(Some(roles.assume(plan, name, session).await?))
 }
 
 /// Whether a failure is the endpoint's own (try the next one) rather than the request's.

@@ -254,14 +254,16 @@ pub(super) fn databases(f: &mut Found) {
         }
     }
 
-    // CheckDatabaseFailover: each writer endpoint, pointed at the new writer; a CNAME in another
-    // account's zone as its role, assumed through the recovery region's STS first.
-    if plan
-        .writer_endpoints
-        .iter()
-        .any(|e| matches!(e, WriterEndpoint::Cname { account: Some(_), .. }))
-    {
-        f.assumes_role(&["CheckDatabaseFailover"]);
+    // CheckDatabaseFailover: each writer endpoint, pointed at the new writer; one in another
+    // account (a parameter, a secret, a CNAME's zone) as its role, assumed through the recovery
+    // region's STS first.
+    if plan.writer_endpoints.iter().any(|e| e.account().is_some()) {
+        f.assumes_role(&[
+            "DryRunSteps",
+            "StartDatabaseFailover",
+            "CheckDatabaseFailover",
+            "ValidateRecovery",
+        ]);
     }
     for endpoint in &plan.writer_endpoints {
         let (operation, region) = match endpoint {

@@ -339,7 +339,11 @@ pub(super) fn services(f: &mut Found) {
 
     // Each consumer off in the primary (best effort), on in the recovery region.
     for mapping in &plan.event_source_mappings {
-        let (start, _) = stage_states(mapping.needs_writer);
+        let (start, check) = stage_states(mapping.needs_writer);
+        // In another account: its role, by every step that reads or moves it.
+        if mapping.account.is_some() {
+            f.assumes_role(&["DryRunSteps", start, check, "ValidateRecovery"]);
+        }
         if mapping.primary_uuid.is_some() {
             for (step, operation) in [
                 (start, "lambda:GetEventSourceMapping"),

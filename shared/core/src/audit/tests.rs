@@ -240,7 +240,27 @@ fn a_zone_in_another_account_depends_on_sts_in_the_recovery_region() {
         .map(|d| d.step)
         .collect();
     phases.sort_unstable();
-    assert_eq!(phases, ["CheckDatabaseFailover", "ValidateRecovery"], "{phases:?}");
+    let every = [
+        "CheckDatabaseFailover",
+        "DryRunSteps",
+        "StartDatabaseFailover",
+        "ValidateRecovery",
+    ];
+    assert_eq!(phases, every, "{phases:?}");
+
+    // A parameter in that account: the same phases read or point it as the role.
+    p.writer_endpoints = serde_json::from_value(serde_json::json!([
+        {"kind": "ssmParameter", "database": p.databases[0].identifier(), "name": "/orders/db/host",
+         "account": "network"}
+    ]))
+    .expect("endpoints");
+    let mut phases: Vec<&str> = failover_dependencies(&p)
+        .into_iter()
+        .filter(|d| d.operation == "sts:AssumeRole")
+        .map(|d| d.step)
+        .collect();
+    phases.sort_unstable();
+    assert_eq!(phases, every, "{phases:?}");
 }
 
 /// `p`'s first `field` entry (`services`, `databases`) alone, in account `data`; the phases that

@@ -17,8 +17,11 @@ const MAX_SSM_DEPTH: usize = 15;
 const MAX_TTL: u64 = 2_147_483_647;
 
 const KIND_FIELDS: [(&str, &[&str]); 3] = [
-    ("ssmParameter", &["kind", "database", "name", "region"]),
-    ("secret", &["kind", "database", "secretId", "field", "region"]),
+    ("ssmParameter", &["kind", "database", "name", "region", "account"]),
+    (
+        "secret",
+        &["kind", "database", "secretId", "field", "region", "account"],
+    ),
     ("cname", &["kind", "database", "hostedZoneId", "name", "ttl", "account"]),
 ];
 
@@ -52,6 +55,7 @@ pub(super) fn check_writer_endpoints(c: &mut Checker, plan: &Map<String, Value>)
                 "region",
                 "hostedZoneId",
                 "ttl",
+                "account",
             ][..],
             |(_, f)| *f,
         );
@@ -69,6 +73,10 @@ pub(super) fn check_writer_endpoints(c: &mut Checker, plan: &Map<String, Value>)
             }
         }
         c.region(&path, e, "region", false);
+        let in_account = match kind {
+            Some("ssmParameter" | "secret") => super::accounts::account_ref(c, &path, e, plan),
+            _ => None,
+        };
         let key = match kind {
             Some("ssmParameter") => c.string(&path, e, "name", true).map(|name| {
                 if let Some(problem) = ssm_name_problem(name) {
@@ -89,6 +97,27 @@ pub(super) fn check_writer_endpoints(c: &mut Checker, plan: &Map<String, Value>)
                     );
                 }
                 c.string(&path, e, "secretId", true).map(|id| {
+                    // A secret's ARN names the account it is in: with `account`, the role's.
+                    let role_account = in_account.as_ref().and_then(|name| {
+                        plan.get("accounts")?
+                            .get(name)?
+                            .get("roleArn")?
+                            .as_str()?
+                            .split(':')
+                            .nth(4)
+                    });
+                    let arn_account = id.strip_prefix("arn:").and_then(|_| id.split(':').nth(4));
+                    if let (Some(role), Some(arn)) = (role_account, arn_account) {
+                        if role != arn {
+                            c.report(
+                                &format!("{path}.secretId"),
+                                format!(
+                                    "is in account {arn}, and the role of account {} in {role}",
+                                    in_account.as_deref().unwrap_or_default()
+                                ),
+                            );
+                        }
+                    }
                     if id.len() > MAX_NAME
                         || !id
                             .chars()
@@ -318,9 +347,14 @@ fn is_uuid(id: &str) -> bool {
 pub(super) fn check_event_source_mappings(c: &mut Checker, plan: &Map<String, Value>) {
     let mut seen = BTreeSet::new();
     for (path, mapping) in c.array("", plan, "eventSourceMappings", false) {
-        let Some(m) = c.object(&path, mapping, &["primaryUuid", "recoveryUuid", "needsWriter"]) else {
+        let Some(m) = c.object(
+            &path,
+            mapping,
+            &["primaryUuid", "recoveryUuid", "needsWriter", "account"],
+        ) else {
             continue;
         };
+        super::accounts::account_ref(c, &path, m, plan);
         c.boolean(&path, m, "needsWriter", false);
         let mut any = false;
         for key in ["primaryUuid", "recoveryUuid"] {

@@ -29,6 +29,9 @@ pub enum WriterEndpoint {
         /// step (the recovery region, or the primary after a failback).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         region: Option<String>,
+        /// The account (a name in the plan's `accounts`) it is in; unset, Rebound's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     /// A secret holding a JSON object; its `field` (default `host`) is set, every other field
     /// kept, in a new version.
@@ -39,6 +42,9 @@ pub enum WriterEndpoint {
         field: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         region: Option<String>,
+        /// The account (a name in the plan's `accounts`) it is in; unset, Rebound's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     /// A CNAME record the application connects through, set to the writer's host name.
     Cname {
@@ -60,6 +66,15 @@ impl WriterEndpoint {
             WriterEndpoint::SsmParameter { database, .. }
             | WriterEndpoint::Secret { database, .. }
             | WriterEndpoint::Cname { database, .. } => database,
+        }
+    }
+
+    /// The account it is in (a name in the plan's `accounts`); None: Rebound's own.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            WriterEndpoint::SsmParameter { account, .. }
+            | WriterEndpoint::Secret { account, .. }
+            | WriterEndpoint::Cname { account, .. } => account.as_deref(),
         }
     }
 

@@ -19,6 +19,9 @@ pub struct EventSourceMapping {
     /// batches into retries and dead-letter queues. `false` for one that writes elsewhere.
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub needs_writer: bool,
+    /// The account (a name in the plan's `accounts`) both mappings are in; unset, Rebound's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 fn yes() -> bool {
@@ -96,6 +99,7 @@ mod tests {
             primary_uuid: Some("p".into()),
             recovery_uuid: Some("r".into()),
             needs_writer: true,
+            account: None,
         };
         assert_eq!(
             m.moves(true),
@@ -109,6 +113,7 @@ mod tests {
             primary_uuid: None,
             recovery_uuid: Some("r".into()),
             needs_writer: true,
+            account: None,
         };
         assert_eq!(only_recovery.moves(true), vec![(Side::Recovery, "r", true)]);
     }
