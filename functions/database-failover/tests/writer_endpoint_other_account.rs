@@ -157,23 +157,8 @@ async fn a_parameter_and_a_secret_in_another_account_are_pointed_as_its_role() {
 
     // In the application account: the parameter holds the new writer, the secret's host too,
     // every other field of the secret as it was.
-    let parameter = aws_sdk_ssm::Client::new(&apps)
-        .get_parameter()
-        .name(PARAMETER)
-        .send()
-        .await
-        .expect("parameter");
-    assert_eq!(
-        parameter.parameter().and_then(|p| p.value()),
-        Some(replica_host.as_str())
-    );
-    let secret = aws_sdk_secretsmanager::Client::new(&apps)
-        .get_secret_value()
-        .secret_id(SECRET)
-        .send()
-        .await
-        .expect("secret");
-    let value: serde_json::Value = serde_json::from_str(secret.secret_string().expect("string")).expect("json");
+    let (parameter, value) = rebound_tests::held::parameter_and_secret(&apps, PARAMETER, SECRET).await;
+    assert_eq!(parameter, replica_host);
     assert_eq!(value["host"], json!(replica_host));
     assert_eq!(value["password"], json!("s3cr3t"));
     // Nothing was written in Rebound's own account.

@@ -76,19 +76,7 @@ impl World {
     /// What the parameter, the secret's host and the CNAME hold in moto, and the secret whole.
     async fn held(&self) -> (String, String, String, Value) {
         let west = self.moto.config("us-west-2");
-        let parameter = aws_sdk_ssm::Client::new(&west)
-            .get_parameter()
-            .name(PARAMETER)
-            .send()
-            .await
-            .expect("parameter");
-        let secret = aws_sdk_secretsmanager::Client::new(&west)
-            .get_secret_value()
-            .secret_id(SECRET)
-            .send()
-            .await
-            .expect("secret");
-        let secret: Value = serde_json::from_str(secret.secret_string().expect("string")).expect("json");
+        let (parameter, secret) = rebound_tests::held::parameter_and_secret(&west, PARAMETER, SECRET).await;
         let zone = self.request["context"]["plan"]["writerEndpoints"][2]["hostedZoneId"]
             .as_str()
             .expect("zone");
@@ -106,16 +94,7 @@ impl World {
             .map(|r| r.value().to_string())
             .expect("cname");
         let host = secret["host"].as_str().unwrap_or_default().to_string();
-        (
-            parameter
-                .parameter()
-                .and_then(|p| p.value())
-                .unwrap_or_default()
-                .to_string(),
-            host,
-            cname,
-            secret,
-        )
+        (parameter, host, cname, secret)
     }
 
     /// An action's `before`: the host a String parameter or a CNAME held; of the secret, only
@@ -383,23 +362,8 @@ async fn a_failback_points_the_primary_regions_endpoints_at_the_failback_writer(
         "{actions:?}"
     );
 
-    let parameter = aws_sdk_ssm::Client::new(&east)
-        .get_parameter()
-        .name(PARAMETER)
-        .send()
-        .await
-        .expect("parameter");
-    assert_eq!(
-        parameter.parameter().and_then(|p| p.value()),
-        Some(failback_host.as_str())
-    );
-    let secret = aws_sdk_secretsmanager::Client::new(&east)
-        .get_secret_value()
-        .secret_id(SECRET)
-        .send()
-        .await
-        .expect("secret");
-    let secret: Value = serde_json::from_str(secret.secret_string().expect("string")).expect("json");
+    let (parameter, secret) = rebound_tests::held::parameter_and_secret(&east, PARAMETER, SECRET).await;
+    assert_eq!(parameter, failback_host);
     assert_eq!(secret["host"], json!(failback_host));
     // The CNAME is global: it follows the writer back.
     let (west_parameter, _, cname, _) = w.held().await;

@@ -128,3 +128,22 @@ pub async fn instance_host(config: &SdkConfig, id: &str) -> String {
         .expect("address")
         .to_string()
 }
+
+/// What parameter `parameter` holds where `config` points, and secret `secret`'s JSON object.
+pub async fn parameter_and_secret(config: &SdkConfig, parameter: &str, secret: &str) -> (String, serde_json::Value) {
+    let parameter = aws_sdk_ssm::Client::new(config)
+        .get_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .expect("parameter");
+    let secret = aws_sdk_secretsmanager::Client::new(config)
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .expect("secret");
+    let secret = serde_json::from_str(secret.secret_string().expect("string")).expect("json");
+    let value = parameter.parameter().and_then(|p| p.value()).unwrap_or_default();
+    (value.to_string(), secret)
+}
