@@ -45,6 +45,38 @@ async fn servers_do_not_share_state_and_reset_clears_it() {
     assert_eq!(sns.list_topics().send().await.expect("ListTopics").topics().len(), 0);
 }
 
+#[tokio::test]
+async fn each_server_is_a_process_of_its_own_with_its_own_ids_and_stops_when_dropped() {
+    let (first, second) = (moto(), moto());
+    assert_ne!(first.pid(), second.pid());
+    let zone = |moto: &MotoServer| {
+        let route53 = aws_sdk_route53::Client::new(&moto.config("us-east-1"));
+        async move {
+            let created = route53
+                .create_hosted_zone()
+                .name("orders.example.com")
+                .caller_reference("harness-test")
+                .send()
+                .await
+                .expect("CreateHostedZone");
+            created.hosted_zone().map(|z| z.id().to_string()).expect("zone id")
+        }
+    };
+    // Servers forked from one launcher draw their ids apart, as processes started apart do.
+    assert_ne!(zone(&first).await, zone(&second).await);
+    let (port, pid) = (first.port(), first.pid());
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server {pid} still answers on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!zone(&second).await.is_empty(), "the other server goes on");
+}
+
 /// A file with `text`, executable.
 fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

@@ -1078,5 +1078,58 @@ import multi_region_clusters  # noqa: E402
 global_datastores.install(later, duration)
 multi_region_clusters.install()
 
+
+def _zygote():
+    """One forked server per line read (`PORT LOG`, answered with the server's pid; `kill PID`
+    stops one): the imports and patches above are paid once per test process instead of once
+    per server, and each server is still a process of its own on its own port. The zygote
+    ends when its reader closes stdin, and its servers with it (Linux's parent-death signal).
+    """
+    import ctypes
+    import random
+    import signal
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # servers reaped as they end
+    libc = ctypes.CDLL(None, use_errno=True)
+    zygote = os.getpid()
+    for line in sys.stdin:
+        words = line.split()
+        if len(words) == 2 and words[0] == "kill":
+            try:
+                os.kill(int(words[1]), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+            continue
+        if len(words) < 2:
+            continue
+        port, log = words[0], line.strip().split(" ", 1)[1]
+        pid = os.fork()
+        if pid == 0:
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != zygote:
+                os._exit(1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.close(out)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.close(null)
+            # Each server its own random ids, as a process started apart would have.
+            random.seed()
+            mock_random.seed()
+            code = 1
+            try:
+                code = moto.server.main(["-H", "127.0.0.1", "-p", port]) or 0
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        print(pid, flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(moto.server.main(sys.argv[1:]))
+    if sys.argv[1:] == ["--zygote"]:
+        _zygote()
+    else:
+        sys.exit(moto.server.main(sys.argv[1:]))

@@ -15,6 +15,7 @@ pub mod kubernetes;
 pub mod private;
 pub mod seed;
 pub mod wait;
+mod zygote;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -74,9 +75,15 @@ pub enum HarnessError {
 
 /// A running `moto_server`, stopped when dropped.
 pub struct MotoServer {
-    child: Child,
+    process: Process,
     port: u16,
     log: PathBuf,
+}
+
+/// A server spawned whole, or forked by the launcher imported once ([`zygote`]).
+enum Process {
+    Spawned(Child),
+    Forked(u32),
 }
 
 /// Runs moto's server as released, from `python -c`, with the server's own arguments after it.
@@ -88,21 +95,45 @@ impl MotoServer {
     pub fn start() -> Result<MotoServer, HarnessError> {
         let python = moto_python()?;
         let launcher = launcher_file()?;
-        MotoServer::spawn(&python, &[launcher.as_os_str()])
+        let port = free_port()?;
+        let log = MotoServer::log_file(&python, port)?;
+        match zygote::fork(&python, &launcher, port, &log) {
+            Some(pid) => MotoServer::ready(Process::Forked(pid), port, log),
+            None => MotoServer::spawn(&python, &[launcher.as_os_str()], port, log),
+        }
     }
 
     /// Starts moto exactly as released, without the launcher's patches.
     pub fn start_unpatched() -> Result<MotoServer, HarnessError> {
-        MotoServer::spawn(&moto_python()?, &["-c".as_ref(), UNPATCHED.as_ref()])
+        let python = moto_python()?;
+        let port = free_port()?;
+        let log = MotoServer::log_file(&python, port)?;
+        MotoServer::spawn(&python, &["-c".as_ref(), UNPATCHED.as_ref()], port, log)
     }
 
-    fn spawn(program: &Path, leading: &[&std::ffi::OsStr]) -> Result<MotoServer, HarnessError> {
-        let port = free_port()?;
+    /// The server's log, made private and empty.
+    fn log_file(program: &Path, port: u16) -> Result<PathBuf, HarnessError> {
         let log = process_dir()?.join(format!("moto-{port}.log"));
-        let log_file = private::file(&log, false).map_err(|source| HarnessError::Spawn {
+        private::file(&log, false).map_err(|source| HarnessError::Spawn {
             program: program.display().to_string(),
             source,
         })?;
+        Ok(log)
+    }
+
+    fn spawn(
+        program: &Path,
+        leading: &[&std::ffi::OsStr],
+        port: u16,
+        log: PathBuf,
+    ) -> Result<MotoServer, HarnessError> {
+        let log_file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .map_err(|source| HarnessError::Spawn {
+                program: program.display().to_string(),
+                source,
+            })?;
         let log_err = log_file.try_clone().map_err(|source| HarnessError::Spawn {
             program: program.display().to_string(),
             source,
@@ -119,7 +150,11 @@ impl MotoServer {
                 program: program.display().to_string(),
                 source,
             })?;
-        let mut server = MotoServer { child, port, log };
+        MotoServer::ready(Process::Spawned(child), port, log)
+    }
+
+    fn ready(process: Process, port: u16, log: PathBuf) -> Result<MotoServer, HarnessError> {
+        let mut server = MotoServer { process, port, log };
         server.wait_until_ready(Duration::from_secs(60))?;
         Ok(server)
     }
@@ -130,7 +165,10 @@ impl MotoServer {
 
     /// The server's process id, to measure its CPU time apart.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.process {
+            Process::Spawned(child) => child.id(),
+            Process::Forked(pid) => *pid,
+        }
     }
 
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
@@ -225,7 +263,11 @@ impl MotoServer {
     fn wait_until_ready(&mut self, limit: Duration) -> Result<(), HarnessError> {
         let start = Instant::now();
         loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            let ended = match &mut self.process {
+                Process::Spawned(child) => matches!(child.try_wait(), Ok(Some(_))),
+                Process::Forked(pid) => !zygote::running(*pid),
+            };
+            if ended {
                 return Err(HarnessError::Exited {
                     port: self.port,
                     log: tail(&self.log()),
@@ -248,8 +290,13 @@ impl MotoServer {
 
 impl Drop for MotoServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.process {
+            Process::Spawned(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Process::Forked(pid) => zygote::kill(*pid),
+        }
         let _ = std::fs::remove_file(&self.log);
     }
 }
