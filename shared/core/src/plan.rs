@@ -19,6 +19,7 @@ use serde_json::Value;
 mod accounts;
 mod actions;
 mod check;
+mod check_databases;
 mod check_dns;
 mod check_parts;
 mod check_services;

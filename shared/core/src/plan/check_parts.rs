@@ -460,7 +460,7 @@ pub(super) fn check_reprotect(c: &mut Checker, path: &str, d: &Map<String, Value
     }
     for (sg_path, sg) in c.array(&at, r, "securityGroupIds", false) {
         match sg.as_str() {
-            Some(sg) => super::check::security_group_id(c, &sg_path, sg),
+            Some(sg) => super::check_databases::security_group_id(c, &sg_path, sg),
             None => c.report(&sg_path, "must be a security group id (sg- and 8 to 17 hex digits)"),
         }
     }
