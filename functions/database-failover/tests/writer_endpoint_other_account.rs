@@ -27,18 +27,34 @@ async fn held(network: &aws_sdk_route53::Client, zone: &str) -> String {
         .expect("cname")
 }
 
+/// Rebound's own database in us-east-1 and its replica in us-west-2, 2 s behind.
+struct Pair {
+    primary_arn: String,
+    primary_host: String,
+    replica_host: String,
+}
+
+async fn pair(east: &aws_config::SdkConfig, west: &aws_config::SdkConfig) -> Pair {
+    let primary_arn = seed::database_with_replica(east, west, "postgres")
+        .await
+        .expect("seeded");
+    seed::replica_lag(west, "orders-db-usw2", 2.0).await.expect("lag");
+    Pair {
+        primary_arn,
+        primary_host: rebound_tests::held::instance_host(east, "orders-db").await,
+        replica_host: rebound_tests::held::instance_host(west, "orders-db-usw2").await,
+    }
+}
+
 #[tokio::test]
 async fn a_cname_in_another_accounts_zone_is_pointed_as_its_role() {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
-    let primary_arn = seed::database_with_replica(&east, &west, "postgres")
-        .await
-        .expect("seeded");
-    seed::replica_lag(&west, "orders-db-usw2", 2.0).await.expect("lag");
-    let (primary_host, replica_host) = (
-        rebound_tests::held::instance_host(&east, "orders-db").await,
-        rebound_tests::held::instance_host(&west, "orders-db-usw2").await,
-    );
+    let Pair {
+        primary_arn,
+        primary_host,
+        replica_host,
+    } = pair(&east, &west).await;
     let network_config = seed::as_role(&east, ROLE).await.expect("the role");
     let zone = seed::hosted_zone(&network_config, "orders.example.com.")
         .await
@@ -99,14 +115,11 @@ async fn a_parameter_and_a_secret_in_another_account_are_pointed_as_its_role() {
     const SECRET: &str = "orders/db";
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
     let (east, west) = (moto.config("us-east-1"), moto.config("us-west-2"));
-    let primary_arn = seed::database_with_replica(&east, &west, "postgres")
-        .await
-        .expect("seeded");
-    seed::replica_lag(&west, "orders-db-usw2", 2.0).await.expect("lag");
-    let (primary_host, replica_host) = (
-        rebound_tests::held::instance_host(&east, "orders-db").await,
-        rebound_tests::held::instance_host(&west, "orders-db-usw2").await,
-    );
+    let Pair {
+        primary_arn,
+        primary_host,
+        replica_host,
+    } = pair(&east, &west).await;
     let apps = seed::as_role(&west, APPS).await.expect("the role");
     seed::writer_endpoints(&apps, PARAMETER, SECRET, None, &primary_host)
         .await
