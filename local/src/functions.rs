@@ -12,7 +12,7 @@ use recovery_validator::RecoveryValidator;
 use serde_json::Value;
 use service_restoration::ServiceRestoration;
 
-use rebound_shared::aws::Regions;
+use rebound_shared::aws::{chosen_region, PerRecoveryRegion, Regions};
 use rebound_shared::entry::{guarded, run_step, StepIo};
 use rebound_shared::results::ResultStore;
 use rebound_shared::source::PlanSource;
@@ -22,10 +22,10 @@ use crate::asl::{StateError, TaskHandler};
 /// The functions, built once, with clients for the global and the recovery region.
 pub struct Functions {
     pub detector: Detector,
-    pub dns: DnsFailover,
-    pub databases: DatabaseFailover,
-    pub services: ServiceRestoration,
-    pub validator: RecoveryValidator,
+    pub dns: PerRecoveryRegion<DnsFailover>,
+    pub databases: PerRecoveryRegion<DatabaseFailover>,
+    pub services: PerRecoveryRegion<ServiceRestoration>,
+    pub validator: PerRecoveryRegion<RecoveryValidator>,
     pub notifier: RecoveryNotifier,
     /// Reads the plan a context names, and keeps results too large for the state.
     pub io: StepIo,
@@ -39,10 +39,10 @@ impl Functions {
         let (global, recovery) = (&regions.primary, &regions.recovery);
         Functions {
             detector: Detector::new(recovery, plan_location, table.clone()),
-            dns: DnsFailover::new(regions),
-            databases: DatabaseFailover::new(regions),
-            services: ServiceRestoration::new(regions),
-            validator: RecoveryValidator::new(regions),
+            dns: PerRecoveryRegion::new(regions, DnsFailover::new),
+            databases: PerRecoveryRegion::new(regions, DatabaseFailover::new),
+            services: PerRecoveryRegion::new(regions, ServiceRestoration::new),
+            validator: PerRecoveryRegion::new(regions, RecoveryValidator::new),
             invoker: crate::invoke::invoker(recovery),
             io: StepIo {
                 plans: PlanSource::new(recovery),
@@ -70,14 +70,20 @@ impl Functions {
     /// environment gives what it needs; returns what it skips, to be said.
     pub fn as_deployed(&mut self, regions: &Regions) -> Result<Vec<&'static str>, String> {
         let mut skipped = Vec::new();
-        self.validator.permissions = recovery_validator::permissions::Permissions::from_env(regions)?;
+        let permissions = recovery_validator::permissions::Permissions::from_env(regions)?;
+        let checked = permissions.is_some();
+        self.validator = PerRecoveryRegion::new(regions, move |regions| {
+            let mut validator = RecoveryValidator::new(regions);
+            validator.permissions = permissions.clone();
+            validator
+        });
         self.notifier.reports = rebound_shared::reports::ReportStore::from_env(&regions.recovery);
         if self.notifier.reports.is_none() {
             skipped.push(
                 "no report bucket (REPORT_BUCKET): this run leaves no evidence report in S3, which a deployed execution does",
             );
         }
-        if self.validator.permissions.is_none() {
+        if !checked {
             skipped.push(
                 "no acting roles (ACTING_ROLES): readiness does not check IAM permissions, which a deployed execution does; this run acts with your own credentials",
             );
@@ -142,15 +148,40 @@ pub fn bind(functions: Arc<Functions>) -> Result<Bound, String> {
             Box::pin(async move {
                 let now = Utc::now();
                 let io = &f.io;
+                let this = &*f;
                 // Each step's future is built on the heap by its closure: this block's frame,
                 // under every nested state of a drill, holds a pointer rather than the largest
                 // step's future (debug builds lay each out on the stack first).
                 let done = match name {
                     "disaster-detector" => guarded(Box::pin(f.detector.detect_state(payload, now))).await,
-                    "dns-failover" => run_step(payload, io, name, |p| Box::pin(f.dns.handle(p, now))).await,
-                    "database-failover" => run_step(payload, io, name, |p| Box::pin(f.databases.handle(p, now))).await,
-                    "service-restoration" => run_step(payload, io, name, |p| Box::pin(f.services.handle(p, now))).await,
-                    "recovery-validator" => run_step(payload, io, name, |p| Box::pin(f.validator.handle(p, now))).await,
+                    "dns-failover" => {
+                        run_step(payload, io, name, |p| async move {
+                            let dns = this.dns.get(chosen_region(&p));
+                            Box::pin(dns.handle(p, now)).await
+                        })
+                        .await
+                    }
+                    "database-failover" => {
+                        run_step(payload, io, name, |p| async move {
+                            let databases = this.databases.get(chosen_region(&p));
+                            Box::pin(databases.handle(p, now)).await
+                        })
+                        .await
+                    }
+                    "service-restoration" => {
+                        run_step(payload, io, name, |p| async move {
+                            let services = this.services.get(chosen_region(&p));
+                            Box::pin(services.handle(p, now)).await
+                        })
+                        .await
+                    }
+                    "recovery-validator" => {
+                        run_step(payload, io, name, |p| async move {
+                            let validator = this.validator.get(chosen_region(&p));
+                            Box::pin(validator.handle(p, now)).await
+                        })
+                        .await
+                    }
                     _ => run_step(payload, io, name, |p| Box::pin(f.notifier.handle(p, now))).await,
                 };
                 done.map_err(failed)

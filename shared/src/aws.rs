@@ -134,3 +134,54 @@ pub fn blocking_timeouts() -> TimeoutConfig {
         .operation_timeout(Duration::from_secs(30))
         .build()
 }
+
+/// A function's clients for each recovery region a recovery may choose (a plan's
+/// `otherRecoveryRegions`), built on first use: the stack's `RECOVERY_REGION` is one of them,
+/// the others are known only once readiness chooses.
+pub struct PerRecoveryRegion<T> {
+    regions: Regions,
+    build: Box<dyn Fn(&Regions) -> T + Send + Sync>,
+    built: std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<T>>>,
+}
+
+impl<T> PerRecoveryRegion<T> {
+    pub fn new(regions: &Regions, build: impl Fn(&Regions) -> T + Send + Sync + 'static) -> Self {
+        PerRecoveryRegion {
+            regions: regions.clone(),
+            build: Box::new(build),
+            built: Default::default(),
+        }
+    }
+
+    /// The clients for acting in `region` (the stack's recovery region when `None`).
+    pub fn get(&self, region: Option<&str>) -> std::sync::Arc<T> {
+        let default = self
+            .regions
+            .recovery
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let region = region.unwrap_or(&default).to_string();
+        // A poisoned lock only means another invocation panicked while building: the map is
+        // still whole.
+        let mut built = self.built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        built
+            .entry(region.clone())
+            .or_insert_with(|| {
+                let regions = Regions {
+                    primary: self.regions.primary.clone(),
+                    recovery: in_region(&self.regions.recovery, &region),
+                };
+                std::sync::Arc::new((self.build)(&regions))
+            })
+            .clone()
+    }
+}
+
+/// The recovery region a step's payload acts in: the context's `recoveryRegion`, set when a
+/// recovery chose another than the plan's first.
+pub fn chosen_region(payload: &serde_json::Value) -> Option<&str> {
+    payload
+        .pointer("/context/recoveryRegion")
+        .and_then(serde_json::Value::as_str)
+}

@@ -73,6 +73,9 @@ pub struct LastRecovery {
     /// It moved the application out of the primary region (a failover, switchover or drill):
     /// what a reprotect follows.
     pub moved_away: bool,
+    /// The recovery region it moved the application to (absent when it did not move it, and in
+    /// records written before the region was kept).
+    pub region: Option<String>,
 }
 
 pub(crate) fn pk(application: &str) -> AttributeValue {
@@ -266,6 +269,7 @@ impl RecoveryTable {
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false),
+            region: item.get("region").and_then(|v| v.as_s().ok()).cloned(),
         }))
     }
 
@@ -292,17 +296,19 @@ impl RecoveryTable {
         Ok(())
     }
 
-    /// Records how a recovery (its `attempt`th run) ended; the cooldown counts from here.
+    /// Records how a recovery (its `attempt`th run) ended, and the recovery region it moved the
+    /// application to, if it did; the cooldown counts from here.
     pub async fn finish(
         &self,
         application: &str,
         recovery_id: &str,
         attempt: u32,
         outcome: &str,
-        moved_away: bool,
+        moved_to: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), AwsError> {
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.name)
             .item("pk", pk(application))
@@ -310,9 +316,12 @@ impl RecoveryTable {
             .item("recoveryId", s(recovery_id))
             .item("attempt", n(i64::from(attempt)))
             .item("outcome", s(outcome))
-            .item("movedAway", AttributeValue::Bool(moved_away))
-            .item("finishedAt", n(now.timestamp()))
-            .send()
+            .item("movedAway", AttributeValue::Bool(moved_to.is_some()))
+            .item("finishedAt", n(now.timestamp()));
+        if let Some(region) = moved_to {
+            put = put.item("region", s(region));
+        }
+        put.send()
             .await
             .map_err(|e| crate::error::from_sdk("dynamodb", "PutItem", &e))?;
         Ok(())

@@ -258,6 +258,11 @@ pub fn assess(
         });
     }
     let detected_at = event.detected_at;
+    // A start that names its region recovers there or not at all.
+    let pinned = match trigger {
+        TriggerEvent::Manual(start) => start.recovery_strategy.as_ref().and_then(|s| s.target_region.clone()),
+        _ => None,
+    };
     Ok(RecoveryContext {
         recovery_id,
         application: plan.application.clone(),
@@ -293,6 +298,8 @@ pub fn assess(
         custom_action_results: None,
         plan,
         plan_ref: None,
+        recovery_regions: pinned.iter().cloned().collect(),
+        recovery_region: pinned,
         path,
         readiness: None,
         dry_runs: None,
@@ -364,12 +371,19 @@ fn apply_strategy(
         return Ok(());
     };
     if let Some(region) = &s.target_region {
-        if *region != plan.recovery_region {
+        let regions = plan.recovery_regions();
+        if !regions.contains(&region.as_str()) {
             return Err(DetectorError::StrategyMismatch {
                 field: "targetRegion",
-                message: format!("{region} is not the plan's recoveryRegion {}", plan.recovery_region),
+                message: format!(
+                    "{region} is not one of the plan's recovery regions ({})",
+                    regions.join(", ")
+                ),
             });
         }
+        reasons.push(format!(
+            "the start names the recovery region: {region}, and no other is tried"
+        ));
     }
     if let Some(name) = &s.strategy {
         let normalised: String = name

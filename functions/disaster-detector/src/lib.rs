@@ -8,7 +8,7 @@ pub mod reprotect;
 pub mod signals;
 
 use chrono::{DateTime, Utc};
-use rebound_shared::context::{Declined, RecoveryPath};
+use rebound_shared::context::{Declined, Mode, RecoveryPath};
 use rebound_shared::error::{AwsError, ErrorKind};
 use rebound_shared::objectives::later;
 use rebound_shared::plan::{InvalidPlan, RecoveryPlan, UnknownSignals};
@@ -136,6 +136,7 @@ impl Detector {
         if let Some(of) = retry_of {
             retry(self.table.as_ref(), &mut context, &of).await?;
         }
+        self.follow_last_region(&mut context).await?;
         // A readiness check changes nothing, so it neither takes the lease nor is audited as a decision.
         if let (Some(table), false) = (&self.table, context.path == RecoveryPath::ReadinessCheck) {
             guard(table, &mut context, now).await.map_err(DetectorError::Table)?;
@@ -191,6 +192,40 @@ impl Detector {
             Ok(why) => reprotect::become_reprotect(ctx, why, now),
             Err(why) => ctx.decision.reasons.push(format!("no reprotect: {why}")),
         }
+    }
+
+    /// A retry, a failback and a reprotect act where the last recovery went, which may be
+    /// another than the plan's first recovery region: they follow the region it recorded.
+    async fn follow_last_region(&self, ctx: &mut RecoveryContext) -> Result<(), DetectorError> {
+        let follows = ctx.run.is_some() || ctx.mode == Mode::Failback || ctx.path == RecoveryPath::Reprotect;
+        let (Some(table), true, None) = (&self.table, follows, &ctx.recovery_region) else {
+            return Ok(());
+        };
+        if ctx.plan.other_recovery_regions.is_empty() {
+            return Ok(());
+        }
+        let last = table
+            .last_recovery(&ctx.application)
+            .await
+            .map_err(DetectorError::Table)?;
+        let Some(region) = last.and_then(|l| l.region) else {
+            return Ok(());
+        };
+        if !ctx.plan.recovery_regions().contains(&region.as_str()) {
+            return Err(DetectorError::StrategyMismatch {
+                field: "recoveryRegion",
+                message: format!(
+                    "the last recovery went to {region}, which the plan no longer lists ({})",
+                    ctx.plan.recovery_regions().join(", ")
+                ),
+            });
+        }
+        ctx.decision
+            .reasons
+            .push(format!("acts in {region}, where the last recovery went"));
+        ctx.recovery_regions = vec![region.clone()];
+        ctx.recovery_region = Some(region);
+        Ok(())
     }
 
     /// An automatic trigger is one signal; the plan's `minSignals` must agree before acting.

@@ -73,6 +73,7 @@ mod tests {
             finished_at: Utc::now() - Duration::hours(2),
             attempt: 1,
             moved_away,
+            region: Some("us-west-2".into()),
         }
     }
 

@@ -88,7 +88,7 @@ async fn the_cooldown_holds_automatic_and_manual_starts_until_forced() {
             "earlier",
             1,
             "succeeded",
-            true,
+            Some("us-west-2"),
             Utc::now() - Duration::minutes(10),
         )
         .await
@@ -272,7 +272,7 @@ async fn only_the_last_recovery_that_did_not_succeed_is_retried_as_its_next_atte
             "orders-1",
             1,
             "failed",
-            true,
+            Some("us-west-2"),
             Utc::now() - Duration::minutes(1),
         )
         .await
@@ -337,7 +337,7 @@ async fn only_the_last_recovery_that_did_not_succeed_is_retried_as_its_next_atte
     );
     table.release("orders", "orders-1-retry-a").await.expect("released");
     table
-        .finish("orders", "orders-1", 2, "succeeded", true, Utc::now())
+        .finish("orders", "orders-1", 2, "succeeded", Some("us-west-2"), Utc::now())
         .await
         .expect("finish");
     let done = detector
@@ -361,7 +361,7 @@ async fn a_reprotect_right_after_a_recovery_takes_the_lease_past_the_cooldown_an
             "earlier",
             1,
             "succeeded",
-            true,
+            Some("us-west-2"),
             Utc::now() - Duration::minutes(10),
         )
         .await
@@ -448,7 +448,7 @@ async fn a_scheduled_check_reprotects_once_the_primary_reads_healthy_after_a_fai
             "orders-1",
             1,
             "succeeded",
-            true,
+            Some("us-west-2"),
             Utc::now() - Duration::minutes(30),
         )
         .await

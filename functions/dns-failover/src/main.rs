@@ -3,19 +3,21 @@
 
 use dns_failover::DnsFailover;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use rebound_shared::aws::{chosen_region, PerRecoveryRegion};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rebound_shared::telemetry::init_tracing();
     let regions = rebound_shared::aws::load_regions().await;
-    let dns = DnsFailover::new(&regions);
+    let dns = PerRecoveryRegion::new(&regions, DnsFailover::new);
     let dns = &dns;
     let io = rebound_shared::entry::StepIo::from_env(&regions.recovery);
     let io = &io;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<rebound_shared::entry::Payload>| async move {
             rebound_shared::entry::invoke_step(&event.payload, io, "dns-failover", |payload| {
-                dns.handle(payload, chrono::Utc::now())
+                let dns = dns.get(chosen_region(&payload));
+                async move { dns.handle(payload, chrono::Utc::now()).await }
             })
             .await
         },

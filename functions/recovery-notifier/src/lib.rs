@@ -248,9 +248,10 @@ async fn close(table: &RecoveryTable, ctx: &RecoveryContext, outcome: &str, now:
         json!({ "outcome": outcome, "error": ctx.error, "mode": ctx.mode, "changed": changed, "attempt": ctx.attempt });
     let attempt = || async {
         if changed {
-            let moved_away = ctx.path == RecoveryPath::Failover && towards_recovery(ctx);
+            let moved_to = (ctx.path == RecoveryPath::Failover && towards_recovery(ctx))
+                .then_some(ctx.plan.recovery_region.as_str());
             table
-                .finish(app, &ctx.recovery_id, ctx.attempt, outcome, moved_away, now)
+                .finish(app, &ctx.recovery_id, ctx.attempt, outcome, moved_to, now)
                 .await?;
         }
         if ctx.path == RecoveryPath::Reprotect && outcome == "succeeded" {

@@ -11,6 +11,7 @@ use rebound_shared::plan::{writer_after, Database, DnsMode, Service, Side, Write
 use rebound_shared::step::{moves_region, services_in_scope, towards_recovery};
 
 /// The acting functions' roles, from `ACTING_ROLES` (`dns-failover=ROLE_ARN,...`).
+#[derive(Clone)]
 pub struct Permissions {
     pub iam: aws_sdk_iam::Client,
     /// (function, role ARN)

@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use rebound_shared::context::{
-    Action, ActionStatus, BadRequest, Check, DryRun, ReadinessReport, RecoveryContext, RecoveryPath, StepResult,
+    Action, ActionStatus, BadRequest, Check, DryRun, PassedOver, ReadinessReport, RecoveryContext, RecoveryPath,
+    StepResult,
 };
 use rebound_shared::error::ErrorKind;
 use rebound_shared::plan::{Probe, Strategy};
@@ -105,21 +106,28 @@ impl RecoveryValidator {
             .filter(|c| c.failed())
             .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
+        let region = ctx.plan.recovery_region.clone();
+        let ready = failing.is_empty();
+        let next_region = if ready || !moves_region(ctx) || !towards_recovery(ctx) {
+            None
+        } else {
+            region_after(&ctx.recovery_regions, &region)
+        };
+        let passed_over = passed_over_before(ctx, &region);
         let report = ReadinessReport {
-            ready: failing.is_empty(),
+            ready,
             checked_at: now,
-            summary: if failing.is_empty() {
-                "ready".into()
-            } else {
-                failing.join("; ")
-            },
+            summary: summary(&failing, &region, next_region.as_deref(), &passed_over),
             checks,
             data_loss_approval,
             split_brain_approval,
             expected_data_loss_seconds,
+            region,
+            next_region,
+            passed_over,
         };
-        tracing::info!(ready = report.ready, summary = %report.summary, "readiness");
-        if !report.ready && !scheduled {
+        tracing::info!(ready = report.ready, region = %report.region, summary = %report.summary, "readiness");
+        if !report.ready && !scheduled && report.next_region.is_none() {
             return Err(ValidationError::NotReady(report.summary));
         }
         Ok(report)
@@ -276,6 +284,42 @@ fn static_stability(ctx: &RecoveryContext, scheduled: bool) -> Check {
     }
 }
 
+/// The region of `regions` after `region`, if any.
+fn region_after(regions: &[String], region: &str) -> Option<String> {
+    let at = regions.iter().position(|r| r == region)?;
+    regions.get(at + 1).cloned()
+}
+
+/// The regions an earlier round of this recovery's readiness found not ready and moved on from
+/// to `region` (`ctx.readiness` is the last round's report until this one replaces it).
+fn passed_over_before(ctx: &RecoveryContext, region: &str) -> Vec<PassedOver> {
+    match &ctx.readiness {
+        Some(last) if last.next_region.as_deref() == Some(region) => last.passed_over_after(),
+        _ => Vec::new(),
+    }
+}
+
+/// One line for people: what fails here, where the recovery goes next, and the regions passed
+/// over before this one.
+fn summary(failing: &[String], region: &str, next: Option<&str>, passed_over: &[PassedOver]) -> String {
+    let here = match (failing.is_empty(), passed_over.is_empty()) {
+        (true, true) => return "ready".into(),
+        (true, false) => format!("{region} is ready"),
+        (false, true) if next.is_none() => return failing.join("; "),
+        (false, _) => format!("{region} is not ready: {}", failing.join("; ")),
+    };
+    let before: Vec<String> = passed_over
+        .iter()
+        .map(|p| format!("{} was not ready: {}", p.region, p.summary))
+        .collect();
+    let then = next.map(|n| format!("; trying {n} next")).unwrap_or_default();
+    if before.is_empty() {
+        format!("{here}{then}")
+    } else {
+        format!("{}; {here}{then}", before.join("; "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +330,32 @@ mod tests {
             error: error.into(),
             cause: cause.into(),
         }))
+    }
+
+    #[test]
+    fn the_summary_names_each_region_passed_over_and_where_the_recovery_goes() {
+        let failing = vec!["databases: lag 3600 s".to_string()];
+        assert_eq!(summary(&[], "us-west-2", None, &[]), "ready");
+        assert_eq!(summary(&failing, "us-west-2", None, &[]), "databases: lag 3600 s");
+        assert_eq!(
+            summary(&failing, "us-west-2", Some("eu-west-1"), &[]),
+            "us-west-2 is not ready: databases: lag 3600 s; trying eu-west-1 next"
+        );
+        let passed = [PassedOver {
+            region: "us-west-2".into(),
+            summary: "databases: lag 3600 s".into(),
+        }];
+        assert_eq!(
+            summary(&[], "eu-west-1", None, &passed),
+            "us-west-2 was not ready: databases: lag 3600 s; eu-west-1 is ready"
+        );
+        assert_eq!(
+            summary(&failing, "eu-west-1", None, &passed),
+            "us-west-2 was not ready: databases: lag 3600 s; eu-west-1 is not ready: databases: lag 3600 s"
+        );
+        assert_eq!(region_after(&["a".into(), "b".into()], "a"), Some("b".into()));
+        assert_eq!(region_after(&["a".into(), "b".into()], "b"), None);
+        assert_eq!(region_after(&["a".into()], "c"), None);
     }
 
     #[test]

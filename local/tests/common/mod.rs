@@ -38,7 +38,12 @@ pub async fn replica_still_a_replica(stage: &Stage) -> bool {
 
 /// An ECS service's desired count in the recovery region, as moto holds it.
 pub async fn desired(stage: &Stage, service: &str) -> i32 {
-    aws_sdk_ecs::Client::new(&stage.recovery)
+    desired_in(&stage.recovery, service).await
+}
+
+/// An ECS service's desired count where `config` points, as moto holds it.
+pub async fn desired_in(config: &aws_config::SdkConfig, service: &str) -> i32 {
+    aws_sdk_ecs::Client::new(config)
         .describe_services()
         .cluster(rebound_moto::seed::ECS_CLUSTER)
         .services(service)

@@ -11,7 +11,7 @@ mod checks;
 pub use crate::request::{
     parse_request, BadRequest, NotificationKind, NotificationRequest, ServiceStage, StepAction, StepRequest,
 };
-pub use checks::{Check, ReadinessReport, ValidationReport};
+pub use checks::{Check, PassedOver, ReadinessReport, ValidationReport};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,6 +44,16 @@ pub struct RecoveryContext {
     /// Where the plan was read, which version, and its digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_ref: Option<crate::plan_ref::PlanRef>,
+    /// The recovery regions readiness may choose, in order: the plan's, or the one a manual
+    /// start names (`recoveryStrategy.targetRegion`), or the one a failback returns from.
+    /// The plan's when absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_regions: Vec<String>,
+    /// The region this recovery acts in, of `recoveryRegions`; the first when absent. Readiness
+    /// moves it on to the next region when one is not ready. Every step acts on the plan
+    /// [`crate::plan::RecoveryPlan::towards`] it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_region: Option<String>,
     /// Whether the state machine waits for a human before acting.
     pub approval_required: bool,
     /// How long it waits for that answer (seconds).

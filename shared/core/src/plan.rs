@@ -7,7 +7,7 @@
 //!
 //! This file holds the types; `dns.rs` the DNS records', `databases.rs` the databases',
 //! `endpoints.rs` where the application finds their writers, `tables.rs` the DynamoDB global
-//! tables, `services.rs` the services and how many each runs, `streams.rs` the event source mappings, `actions.rs` the application's own steps; `check.rs` the rules, `check_dns.rs` the DNS
+//! tables, `services.rs` the services and how many each runs, `streams.rs` the event source mappings, `actions.rs` the application's own steps, `regions.rs` the recovery regions after the first; `check.rs` the rules, `check_dns.rs` the DNS
 //! records' rules, `check_parts.rs` the other parts' rules, and `checker.rs` the walker that
 //! reports every problem at once.
 
@@ -28,6 +28,7 @@ mod databases;
 mod datastores;
 mod dns;
 mod endpoints;
+mod regions;
 mod services;
 mod streams;
 mod tables;
@@ -39,6 +40,7 @@ pub use databases::{Database, GlobalEngine, NoFailback, Reprotect};
 pub use datastores::{writer_after, Datastore, GlobalDatastore, Member, MultiRegion, MultiRegionCluster, Regional};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};
 pub use endpoints::{same_host, secret_host, secret_with_host, WriterEndpoint, DEFAULT_SECRET_FIELD};
+pub use regions::{OtherRecoveryRegion, MAX_RECOVERY_REGIONS, REGIONAL_PARTS};
 pub use services::{FromPeak, KubernetesObject, Service};
 pub use streams::{mapping_resource, stream_progress, EventSourceMapping, Side, StreamProgress};
 pub use tables::{replica_problem, GlobalTable, Replica};
@@ -52,7 +54,11 @@ pub const MAX_SECONDS: u64 = 365 * 24 * 3600;
 pub struct RecoveryPlan {
     pub application: String,
     pub primary_region: String,
+    /// The first choice of region to recover into.
     pub recovery_region: String,
+    /// The next choices, in order, each with the parts that differ there (`regions.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_recovery_regions: Vec<OtherRecoveryRegion>,
     #[serde(default)]
     pub strategy: Strategy,
     pub objectives: Objectives,

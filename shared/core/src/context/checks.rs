@@ -96,4 +96,43 @@ pub struct ReadinessReport {
     pub expected_data_loss_seconds: Option<f64>,
     /// One line naming every failing check (or "ready").
     pub summary: String,
+    /// The recovery region checked.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// Not ready, and the recovery may try this region next: the state machine dry-runs the
+    /// steps there and checks again (`TryNextRecoveryRegion`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_region: Option<String>,
+    /// The regions tried before this one, in order, and why each was not ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed_over: Vec<PassedOver>,
+}
+
+/// A recovery region readiness found not ready before trying the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassedOver {
+    pub region: String,
+    /// Its failing checks.
+    pub summary: String,
+}
+
+impl ReadinessReport {
+    /// The regions passed over so far, this one added when the recovery moves on from it.
+    pub fn passed_over_after(&self) -> Vec<PassedOver> {
+        let mut passed = self.passed_over.clone();
+        if self.next_region.is_some() {
+            let failing: Vec<String> = self
+                .checks
+                .iter()
+                .filter(|c| c.failed())
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            passed.push(PassedOver {
+                region: self.region.clone(),
+                summary: failing.join("; "),
+            });
+        }
+        passed
+    }
 }

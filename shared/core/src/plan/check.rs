@@ -24,6 +24,7 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
             "application",
             "primaryRegion",
             "recoveryRegion",
+            "otherRecoveryRegions",
             "strategy",
             "objectives",
             "detection",
@@ -128,6 +129,8 @@ pub fn check_plan(value: &Value) -> Vec<PlanProblem> {
     if empty("dns") && empty("databases") && empty("services") {
         c.report("", "must recover something: at least one of dns, databases or services");
     }
+    let others = super::regions::check_other_regions(plan, &c.problems);
+    c.problems.extend(others);
     c.problems
 }
 

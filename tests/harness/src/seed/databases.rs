@@ -96,6 +96,13 @@ async fn replica_of(recovery: &SdkConfig, source: &str, engine: &str) -> Result<
     read_replica(recovery, source, REPLICA_DB).await
 }
 
+/// Creates `replica`, on its own parameter group, as a read replica of `source` where `config`
+/// points: a replica in one more region.
+pub async fn replica_named(config: &SdkConfig, source: &str, replica: &str, engine: &str) -> Result<(), String> {
+    parameter_group(config, PARAMETER_GROUP, engine).await?;
+    read_replica(config, source, replica).await
+}
+
 async fn read_replica(recovery: &SdkConfig, source: &str, replica: &str) -> Result<(), String> {
     aws_sdk_rds::Client::new(recovery)
         .create_db_instance_read_replica()
