@@ -72,9 +72,11 @@ impl Functions {
         let mut skipped = Vec::new();
         let permissions = recovery_validator::permissions::Permissions::from_env(regions)?;
         let checked = permissions.is_some();
+        let stack = regions.recovery_region();
         self.validator = PerRecoveryRegion::new(regions, move |regions| {
             let mut validator = RecoveryValidator::new(regions);
             validator.permissions = permissions.clone();
+            validator.stack_region = stack.clone();
             validator
         });
         self.notifier.reports = rebound_shared::reports::ReportStore::from_env(&regions.recovery);

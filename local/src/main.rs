@@ -267,15 +267,35 @@ async fn answer(token: &str, decision: Result<&str, &str>, dir: Option<PathBuf>,
     }
 }
 
-/// The static-stability table of a valid plan.
+/// The static-stability table of a valid plan, towards each of its recovery regions.
 fn print_audit(plan: &RecoveryPlan) {
-    use rebound_shared::audit::{failover_dependencies, Plane};
-    let deps = failover_dependencies(plan);
+    let by_region = rebound_shared::audit::dependencies_by_region(plan);
+    let several = by_region.len() > 1;
+    for (region, deps) in &by_region {
+        if several {
+            println!(
+                "\ntowards {region}{}:",
+                if *region == plan.recovery_region {
+                    " (the first recovery region, where Rebound's stack runs)".to_string()
+                } else {
+                    format!(
+                        " (Rebound's stack, its plan, table and reports stay in {})",
+                        plan.recovery_region
+                    )
+                }
+            );
+        }
+        print_dependencies(plan, deps);
+    }
+}
+
+fn print_dependencies(plan: &RecoveryPlan, deps: &[rebound_shared::audit::Dependency]) {
+    use rebound_shared::audit::Plane;
     println!(
         "{:<22} {:<38} {:<14} {:<8} {:<7} FLAG",
         "STEP", "OPERATION", "REGION", "PLANE", "BLOCKS"
     );
-    for d in &deps {
+    for d in deps {
         let flag = match (d.flagged, d.acknowledged) {
             (false, _) => "",
             (true, true) => "primary region (acknowledged)",

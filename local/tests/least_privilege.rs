@@ -605,3 +605,47 @@ fn the_template_narrows_what_actions_alone_cannot() {
         Some("false")
     );
 }
+
+/// The ARNs template.yaml grants that name region parameter `param`, with the region left out.
+fn arns_in(template: &str, param: &str) -> BTreeSet<String> {
+    let marker = format!("${{{param}}}");
+    template
+        .lines()
+        .filter(|l| l.contains(&marker) && l.contains("arn:"))
+        .filter_map(|l| {
+            l.find("arn:")
+                .map(|at| l[at..].trim_end_matches(['"', ']', ' ']).to_string())
+        })
+        .map(|arn| {
+            let arn = arn.split('"').next().unwrap_or_default();
+            arn.replace(&marker, "REGION")
+        })
+        .collect()
+}
+
+#[test]
+fn what_the_recovery_region_grants_the_other_recovery_regions_grant_when_given() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let first = arns_in(&text, "RecoveryRegion");
+    assert!(first.len() > 20, "{first:?}");
+    for (param, condition) in [
+        ("SecondRecoveryRegion", "HasSecondRecoveryRegion"),
+        ("ThirdRecoveryRegion", "HasThirdRecoveryRegion"),
+    ] {
+        assert_eq!(arns_in(&text, param), first, "{param}");
+        // Each is granted only when the stack names that region.
+        let marker = format!("${{{param}}}");
+        let lines: Vec<&str> = text.lines().collect();
+        for (at, line) in lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.contains(&marker) && l.contains("arn:"))
+        {
+            let guarded = line.contains(&format!("!If [{condition},"))
+                || lines[at.saturating_sub(3)..at]
+                    .iter()
+                    .any(|l| l.trim() == format!("- {condition}"));
+            assert!(guarded, "line {}: {line}", at + 1);
+        }
+    }
+}

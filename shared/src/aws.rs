@@ -77,6 +77,13 @@ pub struct Regions {
     pub recovery: SdkConfig,
 }
 
+impl Regions {
+    /// The recovery region's name ("" when the configuration has none).
+    pub fn recovery_region(&self) -> String {
+        self.recovery.region().map(|r| r.to_string()).unwrap_or_default()
+    }
+}
+
 /// Both regions, from `PRIMARY_REGION` and `RECOVERY_REGION` (the SAM template sets them).
 pub async fn load_regions() -> Regions {
     Regions {
@@ -155,13 +162,7 @@ impl<T> PerRecoveryRegion<T> {
 
     /// The clients for acting in `region` (the stack's recovery region when `None`).
     pub fn get(&self, region: Option<&str>) -> std::sync::Arc<T> {
-        let default = self
-            .regions
-            .recovery
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        let region = region.unwrap_or(&default).to_string();
+        let region = region.map_or_else(|| self.regions.recovery_region(), str::to_string);
         // A poisoned lock only means another invocation panicked while building: the map is
         // still whole.
         let mut built = self.built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -187,7 +187,7 @@ async fn events_elsewhere_and_strategies_that_disagree_with_the_plan() {
         .expect_err("region mismatch");
     assert_eq!(
         err.to_string(),
-        "recoveryStrategy.targetRegion: eu-west-1 is not the plan's recoveryRegion us-west-2"
+        "recoveryStrategy.targetRegion: eu-west-1 is not one of the plan's recovery regions (us-west-2)"
     );
 
     let mut tighter = event("manual-start-monitoring.json");

@@ -505,3 +505,91 @@ async fn a_scheduled_check_reprotects_once_the_primary_reads_healthy_after_a_fai
         reasons(&ctx)
     );
 }
+
+/// The example plan with eu-west-1 as its next recovery region, in the detector's parameter.
+async fn with_a_next_region(moto: &MotoServer) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/plan.json")).expect("plan");
+    let mut plan: serde_json::Value = serde_json::from_str(&text).expect("json");
+    plan["otherRecoveryRegions"] = json!([{"region": "eu-west-1"}]);
+    seed::plan_parameter(&moto.config("us-west-2"), "/rebound/orders/plan", &plan.to_string())
+        .await
+        .expect("plan");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_start_naming_a_recovery_region_and_a_retry_or_failback_after_one_go_there_only() {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let detector = detector(&moto).await;
+    with_a_next_region(&moto).await;
+    let regions = |ctx: &rebound_shared::RecoveryContext| (ctx.recovery_region.clone(), ctx.recovery_regions.clone());
+
+    // Unnamed: readiness may choose either, in the plan's order.
+    let ctx = detector.detect(alarm("orders-a"), Utc::now()).await.expect("decided");
+    assert_eq!(regions(&ctx), (None, vec![]));
+    assert_eq!(ctx.plan.recovery_regions(), ["us-west-2", "eu-west-1"]);
+
+    // Named by the start: that one only.
+    let mut named = event("manual-start-monitoring.json");
+    named["recoveryStrategy"]["targetRegion"] = json!("eu-west-1");
+    named["force"] = json!(true);
+    let ctx = detector
+        .detect(in_execution(named.clone(), "orders-b"), Utc::now())
+        .await
+        .expect("decided");
+    assert_eq!(regions(&ctx), (Some("eu-west-1".into()), vec!["eu-west-1".to_string()]));
+    named["recoveryStrategy"]["targetRegion"] = json!("sa-east-1");
+    let err = detector
+        .detect(in_execution(named, "orders-c"), Utc::now())
+        .await
+        .expect_err("not the plan's");
+    assert_eq!(
+        err.to_string(),
+        "recoveryStrategy.targetRegion: sa-east-1 is not one of the plan's recovery regions (us-west-2, eu-west-1)"
+    );
+
+    // The last recovery went to eu-west-1 and failed there: its retry goes there again.
+    let table = RecoveryTable::new(&moto.config("us-west-2"), TABLE);
+    table
+        .finish(
+            "orders",
+            "orders-b",
+            1,
+            "failed",
+            Some("eu-west-1"),
+            Utc::now() - Duration::hours(2),
+        )
+        .await
+        .expect("finish");
+    let ctx = detector
+        .detect(retry_of("orders-b", "orders-b-retry-a"), Utc::now())
+        .await
+        .expect("retried");
+    assert_eq!(regions(&ctx), (Some("eu-west-1".into()), vec!["eu-west-1".to_string()]));
+    assert!(
+        ctx.decision
+            .reasons
+            .iter()
+            .any(|r| r == "acts in eu-west-1, where the last recovery went"),
+        "{:?}",
+        ctx.decision.reasons
+    );
+
+    // It succeeded there: the failback comes back from eu-west-1.
+    table
+        .finish(
+            "orders",
+            "orders-b",
+            2,
+            "succeeded",
+            Some("eu-west-1"),
+            Utc::now() - Duration::hours(2),
+        )
+        .await
+        .expect("finish");
+    let back = json!({"reason": "primary repaired", "mode": "failback"});
+    let ctx = detector
+        .detect(in_execution(back, "orders-d"), Utc::now())
+        .await
+        .expect("decided");
+    assert_eq!(regions(&ctx), (Some("eu-west-1".into()), vec!["eu-west-1".to_string()]));
+}

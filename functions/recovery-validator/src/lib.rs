@@ -113,6 +113,9 @@ pub struct RecoveryValidator {
     /// The acting functions' roles to check before acting (`ACTING_ROLES`); none in local runs,
     /// which act with the caller's own credentials.
     pub permissions: Option<Permissions>,
+    /// Where Rebound's stack runs (its plan, table and reports), for the static-stability
+    /// check: the recovery region it is built for, unless a recovery chose another.
+    pub stack_region: String,
 }
 
 impl RecoveryValidator {
@@ -142,6 +145,7 @@ impl RecoveryValidator {
                 .build()
                 .unwrap_or_default(),
             permissions: None,
+            stack_region: regions.recovery_region(),
         }
     }
 

@@ -12,9 +12,11 @@ async fn main() -> Result<(), Error> {
     let regions = rebound_shared::aws::load_regions().await;
     // The acting functions' roles, whose permissions readiness checks.
     let permissions = Permissions::from_env(&regions)?;
+    let stack = regions.recovery_region();
     let validator = PerRecoveryRegion::new(&regions, move |regions| {
         let mut validator = RecoveryValidator::new(regions);
         validator.permissions = permissions.clone();
+        validator.stack_region = stack.clone();
         validator
     });
     let validator = &validator;

@@ -96,7 +96,7 @@ impl RecoveryValidator {
         checks.extend(self.custom_action_checks(ctx).await);
         if moves_region(ctx) {
             checks.extend(self.endpoint_checks(ctx).await);
-            checks.push(static_stability(ctx, scheduled));
+            checks.push(static_stability(ctx, &self.stack_region, scheduled));
         }
         if scheduled {
             checks.push(self.forecast(ctx, now).await);
@@ -263,8 +263,8 @@ impl RecoveryValidator {
 /// Where the scheduled check publishes its forecast.
 pub const FORECAST_NAMESPACE: &str = "Rebound";
 
-fn static_stability(ctx: &RecoveryContext, scheduled: bool) -> Check {
-    let flags = rebound_shared::audit::open_flags(&ctx.plan);
+fn static_stability(ctx: &RecoveryContext, stack: &str, scheduled: bool) -> Check {
+    let flags = rebound_shared::audit::open_flags(&ctx.plan, stack);
     let name = "static stability".to_string();
     if flags.is_empty() {
         return check(

@@ -47,9 +47,33 @@ impl Dependency {
     }
 }
 
-/// Every operation of the failover path (failover mode, towards the recovery region).
+/// Every operation of the failover path (failover mode, towards the plan's first recovery
+/// region, where Rebound's stack runs).
 pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
-    let mut found = Found { plan, out: Vec::new() };
+    dependencies(plan, &plan.recovery_region)
+}
+
+/// The failover path towards each of the plan's recovery regions, in order: a recovery into a
+/// region after the first still reads its plan and table, and reports, where Rebound's stack
+/// runs (the first).
+pub fn dependencies_by_region(plan: &RecoveryPlan) -> Vec<(String, Vec<Dependency>)> {
+    plan.recovery_regions()
+        .into_iter()
+        .filter_map(|region| {
+            let towards = plan.towards(region)?;
+            Some((region.to_string(), dependencies(&towards, &plan.recovery_region)))
+        })
+        .collect()
+}
+
+/// Every operation of the failover path of `plan` (a plan towards one recovery region), with
+/// Rebound's stack in region `stack`.
+pub fn dependencies(plan: &RecoveryPlan, stack: &str) -> Vec<Dependency> {
+    let mut found = Found {
+        plan,
+        stack,
+        out: Vec::new(),
+    };
     for phase in [
         phases::detection,
         phases::readiness,
@@ -68,6 +92,8 @@ pub fn failover_dependencies(plan: &RecoveryPlan) -> Vec<Dependency> {
 /// The dependencies found so far, each once.
 pub(crate) struct Found<'p> {
     plan: &'p RecoveryPlan,
+    /// Where Rebound's stack runs: its plan, recovery table and reports.
+    stack: &'p str,
     out: Vec<Dependency>,
 }
 
@@ -125,9 +151,10 @@ fn writer_region(source: &str) -> Option<&str> {
     }
 }
 
-/// One line per flag the plan has not acknowledged, for the readiness check.
-pub fn open_flags(plan: &RecoveryPlan) -> Vec<String> {
-    failover_dependencies(plan)
+/// One line per flag the plan (towards one recovery region) has not acknowledged, for the
+/// readiness check; Rebound's stack runs in `stack`.
+pub fn open_flags(plan: &RecoveryPlan, stack: &str) -> Vec<String> {
+    dependencies(plan, stack)
         .iter()
         .filter(|d| d.open_flag())
         .map(|d| {

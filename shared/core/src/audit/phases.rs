@@ -6,10 +6,10 @@ use crate::plan::{ActionPoint, Database, DnsMode, Probe, Service};
 
 pub(super) fn detection(f: &mut Found) {
     let plan = f.plan;
-    let recovery = plan.recovery_region.as_str();
+    let stack = f.stack;
     // DetectDisaster: the plan, the recovery table, and a re-read of the signals.
-    f.add("DetectDisaster", "ssm:GetParameter", recovery, Plane::Data, true);
-    f.add("DetectDisaster", "dynamodb:PutItem", recovery, Plane::Data, true);
+    f.add("DetectDisaster", "ssm:GetParameter", stack, Plane::Data, true);
+    f.add("DetectDisaster", "dynamodb:PutItem", stack, Plane::Data, true);
     for alarm in &plan.detection.alarms {
         f.add(
             "DetectDisaster",
@@ -413,11 +413,11 @@ pub(super) fn validation(f: &mut Found) {
 
 pub(super) fn notification(f: &mut Found) {
     let plan = f.plan;
-    let recovery = plan.recovery_region.as_str();
+    let stack = f.stack;
     // SendNotification.
-    let topic_region = plan.notification.topic_arn.split(':').nth(3).unwrap_or(recovery);
+    let topic_region = plan.notification.topic_arn.split(':').nth(3).unwrap_or(stack);
     f.add("SendNotification", "sns:Publish", topic_region, Plane::Data, true);
-    f.add("SendNotification", "dynamodb:DeleteItem", recovery, Plane::Data, true);
+    f.add("SendNotification", "dynamodb:DeleteItem", stack, Plane::Data, true);
     // The execution's report, in Rebound's own bucket; a failed write is said in the message.
-    f.add("SendNotification", "s3:PutObject", recovery, Plane::Data, false);
+    f.add("SendNotification", "s3:PutObject", stack, Plane::Data, false);
 }

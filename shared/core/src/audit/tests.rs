@@ -46,13 +46,13 @@ fn another_primary_region_leaves_route53_unflagged_and_acknowledgements_close_fl
     assert!(deps.iter().all(|d| d.operation != "route53:ChangeResourceRecordSets"));
 
     let mut q = plan("us-east-1", "upsert");
-    assert!(!open_flags(&q).is_empty());
+    assert!(!open_flags(&q, "us-west-2").is_empty());
     q.acknowledged_dependencies = failover_dependencies(&q)
         .iter()
         .filter(|d| d.flagged)
         .map(|d| d.operation.to_string())
         .collect();
-    assert_eq!(open_flags(&q), Vec::<String>::new());
+    assert_eq!(open_flags(&q, "us-west-2"), Vec::<String>::new());
     p.acknowledged_dependencies = vec!["route53:UpdateHealthCheck".into()];
     assert!(failover_dependencies(&p).iter().any(|d| d.acknowledged));
 }
@@ -336,5 +336,48 @@ fn a_routing_control_cluster_in_another_account_depends_on_sts_in_the_recovery_r
             "StartDnsFailover",
             "ValidateRecovery"
         ]
+    );
+}
+
+#[test]
+fn towards_a_later_recovery_region_the_resources_are_there_and_the_stack_stays_in_the_first() {
+    let mut p = plan("us-east-1", "upsert");
+    p.other_recovery_regions = serde_json::from_value(serde_json::json!([{
+        "region": "eu-west-1",
+        "databases": [{"kind": "readReplica", "identifier": "orders-db-euw1",
+                       "sourceIdentifier": "arn:aws:rds:us-east-1:123456789012:db:orders-db"}]
+    }]))
+    .expect("candidates");
+    let by_region = dependencies_by_region(&p);
+    let regions: Vec<&str> = by_region.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(regions, ["us-west-2", "eu-west-1"]);
+    let region_of = |deps: &[Dependency], step: &str, op: &str| {
+        deps.iter()
+            .find(|d| d.step == step && d.operation == op)
+            .map(|d| d.region.clone())
+            .unwrap_or_else(|| panic!("no {op} in {step}"))
+    };
+    let (_, west) = &by_region[0];
+    let (_, eu) = &by_region[1];
+    assert_eq!(west, &failover_dependencies(&p));
+    assert_eq!(
+        region_of(eu, "StartDatabaseFailover", "rds:PromoteReadReplica"),
+        "eu-west-1"
+    );
+    let scaled: Vec<&str> = eu
+        .iter()
+        .filter(|d| d.operation == "ecs:UpdateService")
+        .map(|d| d.region.as_str())
+        .collect();
+    assert!(
+        !scaled.is_empty() && scaled.iter().all(|r| *r == "eu-west-1"),
+        "{scaled:?}"
+    );
+    // Rebound's own plan, table and reports stay where its stack runs.
+    assert_eq!(region_of(eu, "DetectDisaster", "ssm:GetParameter"), "us-west-2");
+    assert_eq!(region_of(eu, "SendNotification", "dynamodb:DeleteItem"), "us-west-2");
+    assert_eq!(
+        region_of(west, "StartDatabaseFailover", "rds:PromoteReadReplica"),
+        "us-west-2"
     );
 }

@@ -52,7 +52,7 @@ pub const REGIONAL_PARTS: [&str; 7] = [
 
 /// How many recovery regions a plan may list, the first included: each is dry-run in turn
 /// before a failover, and each is a region the stack's roles are granted.
-pub const MAX_RECOVERY_REGIONS: usize = 4;
+pub const MAX_RECOVERY_REGIONS: usize = 3;
 
 impl RecoveryPlan {
     /// The recovery regions in the order readiness tries them.
@@ -275,7 +275,7 @@ mod tests {
         ]);
         let found = problems(&value);
         assert!(
-            found.contains(&"otherRecoveryRegions: at most 3 (a plan lists at most 4 recovery regions)".to_string()),
+            found.contains(&"otherRecoveryRegions: at most 2 (a plan lists at most 3 recovery regions)".to_string()),
             "{found:?}"
         );
         assert!(
