@@ -334,7 +334,7 @@ fn validate(plan: PathBuf, audit: bool) -> ExitCode {
                 plan.display(),
                 p.application,
                 p.primary_region,
-                p.recovery_region
+                p.recovery_regions().join(", else ")
             );
             if audit {
                 print_audit(&p);

@@ -37,13 +37,9 @@ async fn three_regions() -> (rebound::drill::Stage, String) {
         .and_then(|p| p.value)
         .expect("text");
     let mut plan: Value = serde_json::from_str(&text).expect("json");
-    // What lives only in us-west-2 in the drill's world is left out of this plan.
-    for part in [
-        "globalTables",
-        "customActions",
-        "eventSourceMappings",
-        "writerEndpoints",
-    ] {
+    // What lives only in us-west-2 in the drill's world is left out of this plan; the custom
+    // actions stay, invoked where the stack runs whichever region the recovery goes to.
+    for part in ["globalTables", "eventSourceMappings", "writerEndpoints"] {
         plan.as_object_mut().expect("object").remove(part);
     }
     plan["otherRecoveryRegions"] = json!([{
@@ -151,6 +147,30 @@ async fn no_region_ready_the_recovery_fails_naming_each_and_changes_nothing() {
     );
     assert_eq!(common::desired_in(&stage.recovery, "orders-api").await, 1);
     assert_eq!(common::desired_in(&next, "orders-api").await, 1);
+    assert_eq!(still_a_replica(&stage.recovery, REPLICA_DB).await, Some(true));
+    assert_eq!(still_a_replica(&next, NEXT_REPLICA).await, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_check_reports_a_first_choice_passed_over_though_the_next_is_ready() {
+    let (stage, _) = three_regions().await;
+    seed::replica_lag(&stage.recovery, REPLICA_DB, 3600.0)
+        .await
+        .expect("lag");
+    let schedule = include_str!("../../events/scheduled-readiness.json");
+    let out = common::run_command(&stage, schedule, "0", &[]).output().expect("runs");
+    let printed = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    let cause = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Cause: "))
+        .unwrap_or_default();
+    assert!(
+        cause.starts_with("us-west-2 was not ready: databases: ") && cause.ends_with("; eu-west-1 is ready"),
+        "{printed}"
+    );
+    // A check changes nothing, in either region.
+    let next = stage.moto.config(NEXT);
     assert_eq!(still_a_replica(&stage.recovery, REPLICA_DB).await, Some(true));
     assert_eq!(still_a_replica(&next, NEXT_REPLICA).await, Some(true));
 }

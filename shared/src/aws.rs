@@ -160,24 +160,32 @@ impl<T> PerRecoveryRegion<T> {
         }
     }
 
-    /// The clients for acting in `region` (the stack's recovery region when `None`).
+    /// The clients for acting in `region` (the stack's recovery region when `None`). The
+    /// handler refuses a region its plan does not list; until then the clients for it are
+    /// built, and kept only while few regions have been asked for.
     pub fn get(&self, region: Option<&str>) -> std::sync::Arc<T> {
         let region = region.map_or_else(|| self.regions.recovery_region(), str::to_string);
         // A poisoned lock only means another invocation panicked while building: the map is
         // still whole.
         let mut built = self.built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        built
-            .entry(region.clone())
-            .or_insert_with(|| {
-                let regions = Regions {
-                    primary: self.regions.primary.clone(),
-                    recovery: in_region(&self.regions.recovery, &region),
-                };
-                std::sync::Arc::new((self.build)(&regions))
-            })
-            .clone()
+        if let Some(clients) = built.get(&region) {
+            return clients.clone();
+        }
+        let regions = Regions {
+            primary: self.regions.primary.clone(),
+            recovery: in_region(&self.regions.recovery, &region),
+        };
+        let clients = std::sync::Arc::new((self.build)(&regions));
+        if built.len() < KEPT_REGIONS {
+            built.insert(region, clients.clone());
+        }
+        clients
     }
 }
+
+/// How many regions' clients a function keeps: a plan's recovery regions, and a few more for
+/// a plan that changed between recoveries.
+const KEPT_REGIONS: usize = 2 * rebound_core::plan::MAX_RECOVERY_REGIONS;
 
 /// The recovery region a step's payload acts in: the context's `recoveryRegion`, set when a
 /// recovery chose another than the plan's first.
@@ -185,4 +193,54 @@ pub fn chosen_region(payload: &serde_json::Value) -> Option<&str> {
     payload
         .pointer("/context/recoveryRegion")
         .and_then(serde_json::Value::as_str)
+        .filter(|region| rebound_core::plan::is_region(region))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn regions() -> Regions {
+        let config = |r: &str| SdkConfig::builder().region(Region::new(r.to_string())).build();
+        Regions {
+            primary: config("us-east-1"),
+            recovery: config("us-west-2"),
+        }
+    }
+
+    #[test]
+    fn each_region_is_built_once_on_first_use_and_a_flood_of_names_is_not_kept() {
+        let builds = Arc::new(AtomicUsize::new(0));
+        let counted = builds.clone();
+        let per = PerRecoveryRegion::new(&regions(), move |r| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            r.recovery_region()
+        });
+        assert_eq!(builds.load(Ordering::SeqCst), 0);
+        assert_eq!(*per.get(None), "us-west-2");
+        assert_eq!(*per.get(Some("us-west-2")), "us-west-2");
+        assert_eq!(*per.get(Some("eu-west-1")), "eu-west-1");
+        assert_eq!(*per.get(Some("eu-west-1")), "eu-west-1");
+        assert_eq!(builds.load(Ordering::SeqCst), 2);
+        for i in 0..20 {
+            per.get(Some(&format!("xx-test-{i}")));
+        }
+        let before = builds.load(Ordering::SeqCst);
+        per.get(Some("xx-test-19"));
+        assert_eq!(builds.load(Ordering::SeqCst), before + 1, "not kept");
+        per.get(Some("eu-west-1"));
+        assert_eq!(builds.load(Ordering::SeqCst), before + 1, "kept from before");
+    }
+
+    #[test]
+    fn only_a_region_shaped_name_chooses_the_clients() {
+        let payload = |r: serde_json::Value| serde_json::json!({"context": {"recoveryRegion": r}});
+        assert_eq!(chosen_region(&payload("eu-west-1".into())), Some("eu-west-1"));
+        assert_eq!(chosen_region(&payload("../../etc".into())), None);
+        assert_eq!(chosen_region(&payload(7.into())), None);
+        assert_eq!(chosen_region(&serde_json::json!({})), None);
+    }
 }

@@ -11,11 +11,8 @@ impl RecoveryValidator {
         let mut checks = Vec::new();
         for action in &ctx.plan.custom_actions {
             let name = format!("custom action {}", action.name);
-            let region = action
-                .function_arn
-                .split(':')
-                .nth(3)
-                .unwrap_or(&ctx.plan.recovery_region);
+            // A function given by name is invoked where the state machine runs: Rebound's stack.
+            let region = action.function_arn.split(':').nth(3).unwrap_or(&self.stack_region);
             let lambda = aws_sdk_lambda::Client::from_conf(
                 self.lambda
                     .config()

@@ -36,6 +36,7 @@ mod tables;
 pub use accounts::{is_external_id, is_role_arn, Account};
 pub use actions::{ActionOutcome, ActionOutcomes, ActionPoint, ActionsByPoint, CustomAction, MAX_ACTION_SECONDS};
 pub use check::check_plan;
+pub use checker::is_region;
 pub use databases::{Database, GlobalEngine, NoFailback, Reprotect};
 pub use datastores::{writer_after, Datastore, GlobalDatastore, Member, MultiRegion, MultiRegionCluster, Regional};
 pub use dns::{AliasTarget, ClusterEndpoint, DnsMode, DnsRecord, RecordTarget, RecordType, RoutingControlCluster};

@@ -157,3 +157,84 @@ fn towards_chosen_region(payload: &mut Value) -> Result<(), BadRequest> {
 }
 
 display_as_serde!(NotificationKind);
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::Database;
+
+    const EVENT: &str = include_str!("../../../events/database-failover.json");
+
+    /// The example request, its plan listing eu-west-1 after us-west-2, with `context` fields set.
+    fn request(set: Value) -> Value {
+        let mut request: Value = serde_json::from_str(EVENT).expect("the example event");
+        request["context"]["plan"]["otherRecoveryRegions"] = json!([{
+            "region": "eu-west-1",
+            "databases": [{"kind": "readReplica", "identifier": "orders-db-euw1",
+                           "sourceIdentifier": "arn:aws:rds:us-east-1:123456789012:db:orders-db"}]
+        }]);
+        for (key, value) in set.as_object().into_iter().flatten() {
+            request["context"][key] = value.clone();
+        }
+        request
+    }
+
+    fn replica(ctx: &RecoveryContext) -> String {
+        ctx.plan
+            .databases
+            .iter()
+            .map(Database::identifier)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn a_step_sees_the_plan_towards_the_region_its_recovery_chose() {
+        let chosen: crate::request::StepRequest =
+            parse_request(request(json!({"recoveryRegion": "eu-west-1"}))).expect("parsed");
+        let ctx = chosen.context;
+        assert_eq!(
+            (ctx.plan.recovery_region.as_str(), replica(&ctx)),
+            ("eu-west-1", "orders-db-euw1".into())
+        );
+        assert!(ctx.plan.other_recovery_regions.is_empty());
+        assert_eq!(ctx.recovery_regions, ["us-west-2", "eu-west-1"]);
+
+        let first: StepRequest = parse_request(request(json!({}))).expect("parsed");
+        let ctx = first.context;
+        assert_eq!(
+            (ctx.plan.recovery_region.as_str(), replica(&ctx)),
+            ("us-west-2", "orders-db-usw2".into())
+        );
+        assert_eq!(ctx.recovery_region.as_deref(), Some("us-west-2"));
+
+        let pinned: StepRequest = parse_request(request(json!({"recoveryRegions": ["eu-west-1"]}))).expect("parsed");
+        assert_eq!(pinned.context.plan.recovery_region, "eu-west-1");
+    }
+
+    #[test]
+    fn a_region_the_plan_or_the_recovery_does_not_allow_is_a_bad_request() {
+        let refused = |set: Value| match parse_request::<StepRequest>(request(set)) {
+            Err(BadRequest(why)) => why,
+            Ok(_) => panic!("parsed"),
+        };
+        assert_eq!(
+            refused(json!({"recoveryRegion": "sa-east-1"})),
+            "context.recoveryRegion: sa-east-1 is not one of the regions this recovery may recover into (us-west-2, eu-west-1)"
+        );
+        assert_eq!(
+            refused(json!({"recoveryRegions": ["eu-west-1"], "recoveryRegion": "us-west-2"})),
+            "context.recoveryRegion: us-west-2 is not one of the regions this recovery may recover into (eu-west-1)"
+        );
+        assert_eq!(
+            refused(json!({"recoveryRegions": ["eu-west-1", "ap-south-1"]})),
+            "context.recoveryRegions: ap-south-1 is not a recovery region of the plan (us-west-2, eu-west-1)"
+        );
+        assert_eq!(
+            refused(json!({"recoveryRegion": 7})),
+            "context.recoveryRegion: 7 is not a region name"
+        );
+    }
+}

@@ -333,7 +333,8 @@ pub(super) fn services(f: &mut Found) {
             ActionPoint::AfterServices => "AfterServicesActions",
             ActionPoint::BeforeValidation => "BeforeValidationActions",
         };
-        let region = action.function_arn.split(':').nth(3).unwrap_or(recovery);
+        // A function given by name is invoked where the state machine runs.
+        let region = action.function_arn.split(':').nth(3).unwrap_or(f.stack);
         f.add(state, "lambda:InvokeFunction", region, Plane::Data, true);
     }
 

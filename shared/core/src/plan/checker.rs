@@ -31,7 +31,8 @@ pub(super) fn is_rds_identifier(id: &str) -> bool {
         && !id.contains("--")
 }
 
-pub(super) fn is_region(region: &str) -> bool {
+/// Whether `region` has the shape of an AWS region's name.
+pub fn is_region(region: &str) -> bool {
     // us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4 ...
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
