@@ -60,7 +60,7 @@ pub const REPORT_BUCKET: &str = "rebound-orders-reports";
 const REPORT_RETENTION_DAYS: i32 = 2557;
 
 /// The replica a failback promotes in the primary region.
-const FAILBACK_DB: &str = "orders-db-use1";
+pub const FAILBACK_DB: &str = "orders-db-use1";
 /// Where the application reads its writer's host (the example plan's `writerEndpoints`).
 const WRITER_PARAMETER: &str = "/orders/db/host";
 const WRITER_SECRET: &str = "orders/db";
@@ -204,6 +204,11 @@ impl Stage {
     /// The SQS queue subscribed to the application's topic: every notification lands there.
     pub fn queue_url(&self) -> &str {
         &self.world.queue_url
+    }
+
+    /// After a failover: the primary region is back, as before a reprotect and a failback.
+    pub async fn region_returns(&self) -> Result<(), DrillError> {
+        region_returns(&self.global).await
     }
 
     /// Injects the disaster; returns the execution input that starts the recovery.

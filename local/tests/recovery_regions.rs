@@ -3,7 +3,7 @@
 
 mod common;
 
-use rebound::drill::{PLAN_LOCATION, TABLE};
+use rebound::drill::{FAILBACK_DB, PLAN_LOCATION, TABLE};
 use rebound_moto::seed::{self, PRIMARY_DB, REPLICA_DB};
 use rebound_shared::table::RecoveryTable;
 use serde_json::{json, Value};
@@ -44,7 +44,10 @@ async fn three_regions() -> (rebound::drill::Stage, String) {
     }
     plan["otherRecoveryRegions"] = json!([{
         "region": NEXT,
-        "databases": [{"kind": "readReplica", "identifier": NEXT_REPLICA, "sourceIdentifier": source}],
+        "databases": [{
+            "kind": "readReplica", "identifier": NEXT_REPLICA, "sourceIdentifier": source,
+            "failbackIdentifier": FAILBACK_DB, "reprotect": plan["databases"][0]["reprotect"].clone()
+        }],
         "services": [
             {"kind": "ecs", "cluster": seed::ECS_CLUSTER, "service": "orders-api", "desiredCount": 6},
             {"kind": "ecs", "cluster": seed::ECS_CLUSTER, "service": "orders-worker", "desiredCount": 3}
@@ -173,4 +176,51 @@ async fn the_scheduled_check_reports_a_first_choice_passed_over_though_the_next_
     let next = stage.moto.config(NEXT);
     assert_eq!(still_a_replica(&stage.recovery, REPLICA_DB).await, Some(true));
     assert_eq!(still_a_replica(&next, NEXT_REPLICA).await, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_recovery_into_the_next_region_the_reprotect_and_the_failback_start_from_there() {
+    let (stage, input) = three_regions().await;
+    let next = stage.moto.config(NEXT);
+    seed::replica_lag(&stage.recovery, REPLICA_DB, 3600.0)
+        .await
+        .expect("lag");
+    let run = |input: String| {
+        let command = common::run_command(&stage, &input, "0", &[]).output();
+        async move {
+            let out = command.expect("runs");
+            let printed = String::from_utf8_lossy(&out.stderr).to_string();
+            assert_eq!(out.status.code(), Some(0), "{printed}");
+            serde_json::from_slice::<Value>(&out.stdout).expect("output")
+        }
+    };
+    let failover = run(input).await;
+    assert_eq!(failover["recoveryRegion"], NEXT, "{failover}");
+    stage.region_returns().await.expect("the primary is back");
+
+    // The reprotect builds the failback replica from the writer in eu-west-1.
+    let reprotect = run(json!({"reprotect": true, "reason": "us-east-1 is back"}).to_string()).await;
+    assert_eq!(reprotect["recoveryRegion"], NEXT, "{reprotect}");
+    let primary = stage.moto.config("us-east-1");
+    let source = aws_sdk_rds::Client::new(&primary)
+        .describe_db_instances()
+        .db_instance_identifier(FAILBACK_DB)
+        .send()
+        .await
+        .expect("the failback replica")
+        .db_instances()[0]
+        .read_replica_source_db_instance_identifier()
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(
+        source.ends_with(&format!(":db:{NEXT_REPLICA}")) || source == NEXT_REPLICA,
+        "{source}"
+    );
+
+    // The failback promotes it and scales the primary back; eu-west-1 is left as it was.
+    let failback = run(json!({"mode": "failback", "reason": "returning", "force": true}).to_string()).await;
+    assert_eq!(failback["recoveryRegion"], NEXT, "{failback}");
+    assert_eq!(still_a_replica(&primary, FAILBACK_DB).await, Some(false));
+    assert_eq!(still_a_replica(&next, NEXT_REPLICA).await, Some(false));
+    assert_eq!(still_a_replica(&stage.recovery, REPLICA_DB).await, Some(true));
 }
