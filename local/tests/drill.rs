@@ -212,6 +212,7 @@ async fn the_scheduled_readiness_check_changes_nothing_and_tells_nobody() {
             "DryRunSteps",
             "ScheduledCheck?",
             "CheckScheduledReadiness",
+            "ScheduledNextRecoveryRegion?",
             "RecoveryRegionReady?",
             "Ready"
         ]

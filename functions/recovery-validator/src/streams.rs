@@ -14,11 +14,11 @@ impl RecoveryValidator {
         let mut checks = Vec::new();
         // A mapping in another account is read as its role; one that cannot be assumed fails
         // that account's checks, naming it.
-        let assumed = PerAccount::for_mappings(&self.streams, &self.roles, &ctx.plan, &ctx.recovery_id).await;
-        let clients = match &assumed {
-            Ok(clients) => clients.clone(),
-            Err(_) => PerAccount::own(self.streams.clone()),
-        };
+        let (clients, refused) =
+            match PerAccount::for_mappings(&self.streams, &self.roles, &ctx.plan, &ctx.recovery_id).await {
+                Ok(clients) => (clients, None),
+                Err(e) => (PerAccount::own(self.streams.clone()), Some(e)),
+            };
         for mapping in &ctx.plan.event_source_mappings {
             let streams = clients.of(mapping.account.as_deref());
             for (side, uuid, enabled) in mapping.moves(towards_recovery(ctx)) {
@@ -28,7 +28,7 @@ impl RecoveryValidator {
                 };
                 let name = format!("event source mapping {uuid} ({region})");
                 let want = if enabled { "Enabled" } else { "Disabled" };
-                if let (Err(e), Some(_)) = (&assumed, &mapping.account) {
+                if let (Some(e), Some(_)) = (&refused, &mapping.account) {
                     checks.push(check(name, false, format!("could not be read: {e}")));
                     continue;
                 }

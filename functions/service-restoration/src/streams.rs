@@ -76,13 +76,15 @@ impl ServiceRestoration {
         stage: ServiceStage,
     ) -> Result<Streams<'c>, ServiceError> {
         let in_stage = |m: &&EventSourceMapping| in_stage(ctx, stage, m.needs_writer);
-        let moved: Vec<&EventSourceMapping> = match moves_region(ctx) {
-            true => ctx.plan.event_source_mappings.iter().filter(in_stage).collect(),
-            false => Vec::new(),
+        let moved: Vec<&EventSourceMapping> = if moves_region(ctx) {
+            ctx.plan.event_source_mappings.iter().filter(in_stage).collect()
+        } else {
+            Vec::new()
         };
-        let clients = match moved.is_empty() {
-            true => PerAccount::own(self.streams.clone()),
-            false => self.stream_clients(ctx).await?,
+        let clients = if moved.is_empty() {
+            PerAccount::own(self.streams.clone())
+        } else {
+            self.stream_clients(ctx).await?
         };
         let mut moves = Vec::new();
         for mapping in moved {
@@ -151,7 +153,7 @@ impl ServiceRestoration {
                 .plan
                 .event_source_mappings
                 .iter()
-                .find(|m| [&m.primary_uuid, &m.recovery_uuid].contains(&&Some(uuid.clone())))
+                .find(|m| m.names(&uuid))
                 .and_then(|m| m.account.as_deref());
             poll_stream(clients.of(account), action, side, &uuid).await?;
         }

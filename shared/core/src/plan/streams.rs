@@ -45,6 +45,13 @@ pub enum Side {
 }
 
 impl EventSourceMapping {
+    /// Whether `uuid` is one of its two mappings.
+    pub fn names(&self, uuid: &str) -> bool {
+        [&self.primary_uuid, &self.recovery_uuid]
+            .iter()
+            .any(|side| side.as_deref() == Some(uuid))
+    }
+
     /// The mappings to turn off and on when the application moves towards `recovery` (or back):
     /// (side, uuid, enabled), the side being left first, so that a consumer never runs in both
     /// regions because of Rebound.
@@ -116,6 +123,8 @@ mod tests {
             account: None,
         };
         assert_eq!(only_recovery.moves(true), vec![(Side::Recovery, "r", true)]);
+        assert!(m.names("p") && m.names("r") && only_recovery.names("r"));
+        assert!(!only_recovery.names("p") && !m.names(""));
     }
 
     #[test]
