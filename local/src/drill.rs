@@ -20,6 +20,7 @@ use lambda::as_lambda;
 use operator::OPERATOR;
 use report::*;
 pub use scenario::Scenario;
+pub use seed::region_returns;
 use seed::*;
 pub use verify::Verified;
 use verify::*;
@@ -204,11 +205,6 @@ impl Stage {
     /// The SQS queue subscribed to the application's topic: every notification lands there.
     pub fn queue_url(&self) -> &str {
         &self.world.queue_url
-    }
-
-    /// After a failover: the primary region is back, as before a reprotect and a failback.
-    pub async fn region_returns(&self) -> Result<(), DrillError> {
-        region_returns(&self.global).await
     }
 
     /// Injects the disaster; returns the execution input that starts the recovery.

@@ -196,7 +196,9 @@ async fn after_a_recovery_into_the_next_region_the_reprotect_and_the_failback_st
     };
     let failover = run(input).await;
     assert_eq!(failover["recoveryRegion"], NEXT, "{failover}");
-    stage.region_returns().await.expect("the primary is back");
+    rebound::drill::region_returns(&stage.global)
+        .await
+        .expect("the primary is back");
 
     // The reprotect builds the failback replica from the writer in eu-west-1.
     let reprotect = run(json!({"reprotect": true, "reason": "us-east-1 is back"}).to_string()).await;

@@ -440,7 +440,7 @@ pub(super) async fn seed_world(
 /// After a failover: the primary region is back and its alarms are OK again. The failback
 /// replica's parameter group is there (the plan's `reprotect` names it); RDS publishes a
 /// replica's ReplicaLag once it replicates, moto never does: published for it ahead.
-pub(super) async fn region_returns(global: &SdkConfig) -> Result<(), DrillError> {
+pub async fn region_returns(global: &SdkConfig) -> Result<(), DrillError> {
     let primary = rebound_shared::aws::in_region(global, PRIMARY);
     rebound_moto::seed::parameter_group(&primary, FAILBACK_PARAMETER_GROUP, "mysql")
         .await
