@@ -278,7 +278,7 @@ async fn a_maps_concurrency_may_come_from_its_input_as_a_non_negative_integer() 
 }
 
 #[tokio::test]
-async fn a_missing_path_in_a_template_names_its_field_as_step_functions_does() {
+async fn a_missing_path_in_a_template_names_its_state_event_and_field_as_step_functions_does() {
     let i = interpreter(vec![]);
     let def = json!({"StartAt": "A", "States": {
         "A": {"Type": "Pass", "Parameters": {"value.$": "$.missing"}, "End": true}
@@ -287,7 +287,7 @@ async fn a_missing_path_in_a_template_names_its_field_as_step_functions_does() {
     assert_eq!(err.error, "States.Runtime");
     assert_eq!(
         err.cause,
-        "The JSONPath '$.missing' specified for the field 'value.$' could not be found in the input '{\"present\":1}'"
+        "An error occurred while executing the state 'A' (entered at the event id #2). The JSONPath '$.missing' specified for the field 'value.$' could not be found in the input '{\"present\":1}'"
     );
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
+use super::scope::Scope;
 use super::{path, StateError};
 
 fn timestamp(v: &Value) -> Option<DateTime<FixedOffset>> {
@@ -25,10 +26,10 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether `rule` holds for `input`.
-pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, StateError> {
+pub fn matches(rule: &Value, input: &Value, scope: &Scope) -> Result<bool, StateError> {
     if let Some(all) = rule.get("And").and_then(Value::as_array) {
         for r in all {
-            if !matches(r, input, context)? {
+            if !matches(r, input, scope)? {
                 return Ok(false);
             }
         }
@@ -36,14 +37,14 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Sta
     }
     if let Some(any) = rule.get("Or").and_then(Value::as_array) {
         for r in any {
-            if matches(r, input, context)? {
+            if matches(r, input, scope)? {
                 return Ok(true);
             }
         }
         return Ok(false);
     }
     if let Some(not) = rule.get("Not") {
-        return Ok(!matches(not, input, context)?);
+        return Ok(!matches(not, input, scope)?);
     }
     let variable = rule
         .get("Variable")
@@ -56,7 +57,7 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Sta
         .iter()
         .find(|(k, _)| !matches!(k.as_str(), "Variable" | "Next" | "Comment"))
         .ok_or_else(|| StateError::runtime(format!("the Choice rule on {variable} has no comparison")))?;
-    let value = path::read(variable, input, context);
+    let value = path::read(variable, input, scope);
     if operator == "IsPresent" {
         return Ok(value.is_ok() == operand.as_bool().unwrap_or(false));
     }
@@ -67,7 +68,7 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Sta
             let p = operand
                 .as_str()
                 .ok_or_else(|| StateError::runtime(format!("{operator} needs a path")))?;
-            (op, path::read(p, input, context)?)
+            (op, path::read(p, input, scope)?)
         }
         _ => (operator.as_str(), operand.clone()),
     };
@@ -121,7 +122,7 @@ mod tests {
     use serde_json::json;
 
     fn holds(rule: Value, input: Value) -> bool {
-        matches(&rule, &input, &json!({})).expect("rule evaluates")
+        matches(&rule, &input, &Scope::default()).expect("rule evaluates")
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A state machine definition as typed values: one variant per state `Type`, the fields each
 //! type takes, and the shape checks Step Functions makes when a definition is created (every
-//! transition names a state, every state but Choice, Succeed and Fail ends or goes on).
+//! transition names a state, every state but Choice, Succeed and Fail ends or goes on). Each
+//! state is read in its query language, its own `QueryLanguage` or the machine's.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,19 @@ pub struct Machine {
     pub states: BTreeMap<String, State>,
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// The machine's query language; a branch's or an item processor's is the top level's.
+    #[serde(default)]
+    pub query_language: Language,
+}
+
+/// How a state's fields are evaluated: JSONPath paths and intrinsics, or JSONata `{% %}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "JSONPath")]
+    JsonPath,
+    #[serde(rename = "JSONata")]
+    Jsonata,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,14 +77,21 @@ impl Flow {
     }
 }
 
-/// InputPath and OutputPath, which every state but Fail takes.
+/// What every state but Fail takes: its query language, InputPath and OutputPath (JSONPath),
+/// Output (JSONata) and Assign (both; not Succeed's, which the field check refuses).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Io {
+    #[serde(default)]
+    pub query_language: Option<Language>,
     #[serde(default, deserialize_with = "nullable")]
     pub input_path: NullablePath,
     #[serde(default, deserialize_with = "nullable")]
     pub output_path: NullablePath,
+    #[serde(default)]
+    pub output: Option<Value>,
+    #[serde(default)]
+    pub assign: Option<Value>,
 }
 
 /// What a state that produces a result does with it.
@@ -79,6 +100,9 @@ pub struct Io {
 pub struct Results {
     #[serde(default)]
     pub parameters: Option<Value>,
+    /// JSONata's Parameters.
+    #[serde(default)]
+    pub arguments: Option<Value>,
     #[serde(default)]
     pub result_selector: Option<Value>,
     #[serde(default, deserialize_with = "nullable")]
@@ -120,6 +144,10 @@ pub struct Catcher {
     pub next: String,
     #[serde(default, deserialize_with = "nullable")]
     pub result_path: NullablePath,
+    #[serde(default)]
+    pub output: Option<Value>,
+    #[serde(default)]
+    pub assign: Option<Value>,
 }
 
 /// Retry and Catch, which Task, Parallel and Map take.
@@ -165,8 +193,9 @@ pub struct Pass {
 #[serde(rename_all = "PascalCase")]
 pub struct Task {
     pub resource: String,
+    /// A positive integer, or in JSONata an expression giving one.
     #[serde(default)]
-    pub timeout_seconds: Option<u64>,
+    pub timeout_seconds: Option<Value>,
     #[serde(default)]
     pub timeout_seconds_path: Option<String>,
     #[serde(flatten)]
@@ -178,6 +207,11 @@ pub struct Task {
 pub struct Rule {
     #[serde(rename = "Next")]
     pub next: String,
+    #[serde(rename = "Assign", default)]
+    pub assign: Option<Value>,
+    #[serde(rename = "Output", default)]
+    pub output: Option<Value>,
+    /// The comparison (JSONPath) or `Condition` (JSONata).
     #[serde(flatten)]
     pub condition: Value,
 }
@@ -195,8 +229,9 @@ pub struct Choice {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Wait {
+    /// A number, or in JSONata an expression giving one.
     #[serde(default)]
-    pub seconds: Option<f64>,
+    pub seconds: Option<Value>,
     #[serde(default)]
     pub seconds_path: Option<String>,
     #[serde(default)]
@@ -212,6 +247,8 @@ pub struct Wait {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Fail {
+    #[serde(default)]
+    pub query_language: Option<Language>,
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]
@@ -235,12 +272,16 @@ pub struct Parallel {
 pub struct MapState {
     #[serde(default)]
     pub items_path: Option<String>,
+    /// JSONata's ItemsPath: an array, or an expression giving one.
+    #[serde(default)]
+    pub items: Option<Value>,
     #[serde(alias = "Iterator")]
     pub item_processor: Machine,
     #[serde(default)]
     pub item_selector: Option<Value>,
+    /// A non-negative integer, or in JSONata an expression giving one; absent or 0: no limit.
     #[serde(default)]
-    pub max_concurrency: u64,
+    pub max_concurrency: Option<Value>,
     /// The concurrency read from the input, instead of `MaxConcurrency`.
     #[serde(default)]
     pub max_concurrency_path: Option<String>,
@@ -283,6 +324,29 @@ impl State {
         out
     }
 
+    /// The state's query language: its own, else its machine's.
+    pub fn language(&self, machine: Language) -> Language {
+        let own = match self {
+            State::Fail(f) => f.query_language,
+            other => other.io().and_then(|io| io.query_language),
+        };
+        own.unwrap_or(machine)
+    }
+
+    /// InputPath, OutputPath, Output and Assign: every state's but Fail's.
+    pub fn io(&self) -> Option<&Io> {
+        match self {
+            State::Pass(s) => Some(&s.io),
+            State::Task(s) => Some(&s.work.io),
+            State::Choice(s) => Some(&s.io),
+            State::Wait(s) => Some(&s.io),
+            State::Succeed(io) => Some(io),
+            State::Parallel(s) => Some(&s.work.io),
+            State::Map(s) => Some(&s.work.io),
+            State::Fail(_) => None,
+        }
+    }
+
     fn flow(&self) -> Option<&Flow> {
         match self {
             State::Pass(s) => Some(&s.flow),
@@ -298,50 +362,22 @@ impl State {
 /// The longest a Wait may last in a Standard workflow (developer guide, Wait state: "one year").
 pub const LONGEST_WAIT_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 /// The largest `Seconds` a definition may give (developer guide, Wait state).
-const MOST_SECONDS: f64 = 99_999_999.0;
+pub(super) const MOST_SECONDS: f64 = 99_999_999.0;
 
-/// A Wait's timestamp as Step Functions takes it: RFC 3339, an uppercase `T` between the date
-/// and the time, an uppercase `Z` where no numeric offset is given (developer guide, Wait
-/// state). chrono alone would take a space or a lowercase `t`.
-pub fn wait_timestamp(value: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    let text = value.as_str()?;
-    let separated = text.as_bytes().get(10) == Some(&b'T');
-    if !separated || text.ends_with('z') {
-        return None;
-    }
-    chrono::DateTime::parse_from_rfc3339(text).ok()
+/// A JSONata `{% %}` expression's text; None for any other value.
+pub fn jsonata_expression(value: &Value) -> Option<&str> {
+    value.as_str()?.strip_prefix("{%")?.strip_suffix("%}")
 }
 
-impl Wait {
-    /// Exactly one way to say how long, each as Step Functions takes it on creation.
-    fn check(&self, name: &str) -> Result<(), String> {
-        let given = [
-            self.seconds.is_some(),
-            self.seconds_path.is_some(),
-            self.timestamp.is_some(),
-            self.timestamp_path.is_some(),
-        ];
-        if given.iter().filter(|g| **g).count() != 1 {
-            return Err(format!(
-                "{name} must have exactly one of Seconds, SecondsPath, Timestamp or TimestampPath"
-            ));
-        }
-        if let Some(n) = self.seconds {
-            if n.fract() != 0.0 || !(0.0..=MOST_SECONDS).contains(&n) {
-                return Err(format!(
-                    "{name}: Seconds must be an integer from 0 to 99999999, not {n}"
-                ));
-            }
-        }
-        if let Some(t) = &self.timestamp {
-            if wait_timestamp(t).is_none() {
-                return Err(format!(
-                    "{name}: Timestamp {t} is not an RFC 3339 timestamp with an uppercase T and Z (2024-08-18T17:33:00Z)"
-                ));
-            }
-        }
-        Ok(())
+/// A number field (`TimeoutSeconds`, `MaxConcurrency`, a Wait's `Seconds`): an integer from
+/// `least` to `most`, or in JSONata an expression, checked when it runs.
+pub(super) fn whole_number(value: &Value, least: f64, most: f64, language: Language) -> bool {
+    if language == Language::Jsonata && jsonata_expression(value).is_some() {
+        return true;
     }
+    value
+        .as_f64()
+        .is_some_and(|n| n.fract() == 0.0 && (least..=most).contains(&n))
 }
 
 impl Machine {
@@ -349,10 +385,23 @@ impl Machine {
     /// `States.InvalidDefinition` naming what is wrong.
     pub fn parse(definition: &Value) -> Result<Machine, StateError> {
         super::fields::check_definition(definition)?;
-        let machine: Machine = serde_json::from_value(definition.clone())
+        let mut machine: Machine = serde_json::from_value(definition.clone())
             .map_err(|e| StateError::new("States.InvalidDefinition", e.to_string()))?;
+        machine.inherit(machine.query_language);
         machine.check()?;
         Ok(machine)
+    }
+
+    /// Branches and item processors take the top level's query language.
+    fn inherit(&mut self, language: Language) {
+        self.query_language = language;
+        for state in self.states.values_mut() {
+            match state {
+                State::Parallel(p) => p.branches.iter_mut().for_each(|b| b.inherit(language)),
+                State::Map(m) => m.item_processor.inherit(language),
+                _ => {}
+            }
+        }
     }
 
     fn check(&self) -> Result<(), StateError> {
@@ -367,15 +416,36 @@ impl Machine {
             if state.flow().is_some_and(|f| !f.end && f.next.is_none()) {
                 return Err(bad(format!("{name} has neither Next nor End")));
             }
+            let language = state.language(self.query_language);
             match state {
                 State::Parallel(p) => p.branches.iter().try_for_each(Machine::check)?,
                 State::Map(m) => {
-                    if m.max_concurrency_path.is_some() && m.max_concurrency != 0 {
+                    if m.max_concurrency_path.is_some() && m.max_concurrency.is_some() {
                         return Err(bad(format!("{name} has both MaxConcurrency and MaxConcurrencyPath")));
+                    }
+                    if let Some(n) = m
+                        .max_concurrency
+                        .as_ref()
+                        .filter(|n| !whole_number(n, 0.0, f64::MAX, language))
+                    {
+                        return Err(bad(format!(
+                            "{name}: MaxConcurrency must be a non-negative integer, not {n}"
+                        )));
                     }
                     m.item_processor.check()?
                 }
-                State::Wait(w) => w.check(name).map_err(bad)?,
+                State::Wait(w) => super::wait::check(w, name, language).map_err(bad)?,
+                State::Task(t) => {
+                    if let Some(n) = t
+                        .timeout_seconds
+                        .as_ref()
+                        .filter(|n| !whole_number(n, 1.0, MOST_SECONDS, language))
+                    {
+                        return Err(bad(format!(
+                            "{name}: TimeoutSeconds must be an integer from 1 to 99999999, not {n}"
+                        )));
+                    }
+                }
                 _ => {}
             }
         }

@@ -1,29 +1,74 @@
 //! The fields each state type has, checked before a definition is read: Step Functions refuses
 //! a field a state type does not have (a `Catch` on a Pass state) when the state machine is
-//! created, so the local runner refuses it too, naming its place in the definition. Fields Step
-//! Functions has but this runner does not carry out (JSONata, variables, heartbeats, distributed
-//! Map) are refused as well, rather than ignored: a run that silently skipped them would show
-//! data AWS never produces.
+//! created, so the local runner refuses it too, naming its place in the definition. Each state
+//! is checked in its query language: a JSONPath field in a JSONata state (or the reverse) is
+//! refused. Fields Step Functions has but this runner does not carry out (heartbeats,
+//! distributed Map, JSONata functions `jsonata-rs` lacks) are refused as well, rather than
+//! ignored: a run that silently skipped them would show data AWS never produces.
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::StateError;
+use super::definition::{jsonata_expression, Language};
+use super::scope::{assigned_names, check_assigns};
+use super::{jsonata, StateError};
 
-const MACHINE: &[&str] = &["StartAt", "States", "Comment", "Version", "TimeoutSeconds"];
+const MACHINE: &[&str] = &[
+    "StartAt",
+    "States",
+    "Comment",
+    "Version",
+    "TimeoutSeconds",
+    "QueryLanguage",
+];
 const BRANCH: &[&str] = &["StartAt", "States", "Comment"];
 const PROCESSOR: &[&str] = &["StartAt", "States", "Comment", "ProcessorConfig"];
 
-const FLOW: &[&str] = &["Type", "Comment", "Next", "End", "InputPath", "OutputPath"];
-const RESULTS: &[&str] = &["ResultPath", "Parameters", "ResultSelector", "Retry", "Catch"];
+const FLOW: &[&str] = &[
+    "Type",
+    "Comment",
+    "Next",
+    "End",
+    "QueryLanguage",
+    "InputPath",
+    "OutputPath",
+    "Output",
+    "Assign",
+];
+const RESULTS: &[&str] = &[
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Retry",
+    "Catch",
+    "Arguments",
+];
+
+/// Fields only a JSONPath state takes (JSONata states use Arguments, Output, Items, Condition
+/// and expressions in their own fields instead).
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "MaxConcurrencyPath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "Variable",
+];
+/// Fields only a JSONata state takes.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items", "Condition"];
 
 /// Fields Step Functions knows that this runner does not carry out, and why they matter.
 const NOT_RUN_LOCALLY: &[(&str, &str)] = &[
-    ("QueryLanguage", "JSONata"),
-    ("Arguments", "JSONata"),
-    ("Output", "JSONata"),
-    ("Condition", "JSONata"),
-    ("Items", "JSONata"),
-    ("Assign", "variables"),
     ("HeartbeatSeconds", "task heartbeats"),
     ("HeartbeatSecondsPath", "task heartbeats"),
     ("Credentials", "cross-account task credentials"),
@@ -44,13 +89,24 @@ fn state_fields(kind: &str) -> Option<Vec<&'static str>> {
         "Choice" => &["Choices", "Default"],
         "Wait" => &["Seconds", "SecondsPath", "Timestamp", "TimestampPath"],
         "Succeed" => &[],
-        "Fail" => return Some(vec!["Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"]),
+        "Fail" => {
+            return Some(vec![
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "Error",
+                "Cause",
+                "ErrorPath",
+                "CausePath",
+            ])
+        }
         "Parallel" => &["Branches"],
         "Map" => &[
             "ItemProcessor",
             "Iterator",
             "ItemsPath",
             "ItemSelector",
+            "Items",
             "MaxConcurrency",
             "MaxConcurrencyPath",
         ],
@@ -62,9 +118,10 @@ fn state_fields(kind: &str) -> Option<Vec<&'static str>> {
         fields.extend_from_slice(RESULTS);
     }
     match kind {
-        // Choice, Succeed: no Next, End or (Succeed) anything else.
+        // Choice, Succeed: no Next, End or (Succeed) Assign; Arguments only in Task and Parallel.
         "Choice" => fields.retain(|f| !matches!(*f, "Next" | "End")),
-        "Succeed" => fields.retain(|f| !matches!(*f, "Next" | "End")),
+        "Succeed" => fields.retain(|f| !matches!(*f, "Next" | "End" | "Assign")),
+        "Map" => fields.retain(|f| *f != "Arguments"),
         _ => {}
     }
     Some(fields)
@@ -106,14 +163,24 @@ fn invalid(at: &str, message: String) -> StateError {
     )
 }
 
-/// Every field of `value` (an object) must be one of `allowed`.
-fn only(value: &Value, allowed: &[&str], what: &str, at: &str) -> Result<(), StateError> {
+/// Every field of `value` (an object) must be one of `allowed`, and one its query language takes.
+fn only(value: &Value, allowed: &[&str], what: &str, at: &str, language: Language) -> Result<(), StateError> {
     let Some(map) = value.as_object() else {
         return Err(invalid(at, format!("{what} must be an object")));
     };
-    for (key, v) in map {
-        // JSONPath is the default query language: naming it changes nothing.
-        if allowed.contains(&key.as_str()) || (key == "QueryLanguage" && v == "JSONPath") {
+    for key in map.keys() {
+        let (other, named) = match language {
+            Language::JsonPath => (JSONATA_ONLY, "JSONata"),
+            Language::Jsonata => (JSONPATH_ONLY, "JSONPath"),
+        };
+        if allowed.contains(&key.as_str()) && other.contains(&key.as_str()) {
+            let this = if named == "JSONata" { "JSONPath" } else { "JSONata" };
+            return Err(invalid(
+                &format!("{at}/{key}"),
+                format!("the field \"{key}\" is a {named} field, not supported by Step Functions in {what} in {this}"),
+            ));
+        }
+        if allowed.contains(&key.as_str()) {
             continue;
         }
         if let Some((_, feature)) = NOT_RUN_LOCALLY.iter().find(|(f, _)| f == key) {
@@ -130,47 +197,97 @@ fn only(value: &Value, allowed: &[&str], what: &str, at: &str) -> Result<(), Sta
     Ok(())
 }
 
-/// Checks a whole definition (`at` "" for the top level).
-pub fn check_machine(value: &Value, allowed: &[&str], at: &str) -> Result<(), StateError> {
+/// A `QueryLanguage` field's value, if the object has one.
+fn query_language(value: &Value, at: &str) -> Result<Option<Language>, StateError> {
+    match value.get("QueryLanguage") {
+        None => Ok(None),
+        Some(v) if v == "JSONPath" => Ok(Some(Language::JsonPath)),
+        Some(v) if v == "JSONata" => Ok(Some(Language::Jsonata)),
+        Some(v) => Err(invalid(
+            &format!("{at}/QueryLanguage"),
+            format!("QueryLanguage must be JSONPath or JSONata, not {v}"),
+        )),
+    }
+}
+
+/// Checks a whole definition (`at` "" for the top level), in the top level's query language;
+/// `outer` holds the variables states around this one (a branch's, an iteration's) assign.
+fn check_machine(
+    value: &Value,
+    allowed: &[&str],
+    at: &str,
+    language: Language,
+    outer: &BTreeSet<String>,
+) -> Result<(), StateError> {
     let what = if at.is_empty() { "a state machine" } else { "a branch" };
-    only(value, allowed, what, if at.is_empty() { "/" } else { at })?;
-    if let Some(states) = value.get("States").and_then(Value::as_object) {
-        for (name, state) in states {
-            check_state(state, &format!("{at}/States/{name}"))?;
-        }
+    only(
+        value,
+        allowed,
+        what,
+        if at.is_empty() { "/" } else { at },
+        Language::JsonPath,
+    )?;
+    let Some(states) = value.get("States").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let mut here = outer.clone();
+    for state in states.values() {
+        here.extend(assigned_names(state));
+    }
+    for (name, state) in states {
+        let at = format!("{at}/States/{name}");
+        check_assigns(state, &at, outer).map_err(|(at, m)| invalid(&at, m))?;
+        check_state(state, &at, language, &here)?;
     }
     Ok(())
 }
 
 /// The top level of a definition.
 pub fn check_definition(value: &Value) -> Result<(), StateError> {
-    check_machine(value, MACHINE, "")
+    let language = query_language(value, "")?.unwrap_or_default();
+    check_machine(value, MACHINE, "", language, &BTreeSet::new())
 }
 
-fn check_state(state: &Value, at: &str) -> Result<(), StateError> {
+fn check_state(state: &Value, at: &str, machine: Language, variables: &BTreeSet<String>) -> Result<(), StateError> {
     let kind = state.get("Type").and_then(Value::as_str).unwrap_or_default();
     let Some(allowed) = state_fields(kind) else {
         // An unknown or missing Type is named by the typed reading that follows.
         return Ok(());
     };
-    only(state, &allowed, &format!("a {kind} state"), at)?;
+    let language = query_language(state, at)?.unwrap_or(machine);
+    if machine == Language::Jsonata && language == Language::JsonPath {
+        return Err(invalid(
+            &format!("{at}/QueryLanguage"),
+            "a state may not use JSONPath when the state machine's QueryLanguage is JSONata".into(),
+        ));
+    }
+    only(state, &allowed, &format!("a {kind} state"), at, language)?;
+    if language == Language::Jsonata {
+        expressions(state, at)?;
+    }
     reference_path(state, at)?;
     for (field, fields) in [("Retry", RETRIER), ("Catch", CATCHER)] {
         if let Some(list) = state.get(field).and_then(Value::as_array) {
             for (i, item) in list.iter().enumerate() {
-                only(item, fields, &format!("a {field} entry"), &format!("{at}/{field}[{i}]"))?;
+                only(
+                    item,
+                    fields,
+                    &format!("a {field} entry"),
+                    &format!("{at}/{field}[{i}]"),
+                    language,
+                )?;
                 reference_path(item, &format!("{at}/{field}[{i}]"))?;
             }
         }
     }
     if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
         for (i, branch) in branches.iter().enumerate() {
-            check_machine(branch, BRANCH, &format!("{at}/Branches[{i}]"))?;
+            check_machine(branch, BRANCH, &format!("{at}/Branches[{i}]"), machine, variables)?;
         }
     }
     for field in ["ItemProcessor", "Iterator"] {
         if let Some(processor) = state.get(field) {
-            check_machine(processor, PROCESSOR, &format!("{at}/{field}"))?;
+            check_machine(processor, PROCESSOR, &format!("{at}/{field}"), machine, variables)?;
             if let Some(mode) = processor.pointer("/ProcessorConfig/Mode").and_then(Value::as_str) {
                 if mode != "INLINE" {
                     return Err(invalid(
@@ -183,10 +300,32 @@ fn check_state(state: &Value, at: &str) -> Result<(), StateError> {
     }
     if let Some(choices) = state.get("Choices").and_then(Value::as_array) {
         for (i, rule) in choices.iter().enumerate() {
-            check_rule(rule, true, &format!("{at}/Choices[{i}]"))?;
+            check_rule(rule, true, &format!("{at}/Choices[{i}]"), language)?;
         }
     }
     Ok(())
+}
+
+/// Every `{% %}` expression in a JSONata state's own fields (not its branches' or item
+/// processor's states, checked as their own) parses and uses only what this runner carries out.
+fn expressions(value: &Value, at: &str) -> Result<(), StateError> {
+    if let Some(expression) = jsonata_expression(value) {
+        return match jsonata::unsupported(expression) {
+            Some(why) => Err(invalid(at, why)),
+            None => Ok(()),
+        };
+    }
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "Branches" | "ItemProcessor" | "Iterator"))
+            .try_for_each(|(k, v)| expressions(v, &format!("{at}/{k}"))),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| expressions(v, &format!("{at}[{i}]"))),
+        _ => Ok(()),
+    }
 }
 
 /// A `ResultPath` (a state's, a catcher's) is a reference path: one place in the input, never
@@ -210,28 +349,31 @@ const RETRIER: &[&str] = &[
     "JitterStrategy",
     "Comment",
 ];
-const CATCHER: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment"];
+const CATCHER: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"];
 
 /// A Choice rule: a top-level rule has Next, a nested one (in And, Or, Not) has none.
-fn check_rule(rule: &Value, top: bool, at: &str) -> Result<(), StateError> {
+fn check_rule(rule: &Value, top: bool, at: &str, language: Language) -> Result<(), StateError> {
     let Some(map) = rule.as_object() else {
         return Err(invalid(at, "a Choice rule must be an object".into()));
     };
     for key in map.keys() {
-        let known = match key.as_str() {
-            "Next" => top,
-            "Comment" | "Variable" | "And" | "Or" | "Not" => true,
-            k => {
+        let known = match (key.as_str(), language) {
+            ("Next" | "Assign", _) => top,
+            ("Comment", _) => true,
+            ("Condition" | "Output", Language::Jsonata) => top,
+            (_, Language::Jsonata) => false,
+            ("Variable" | "And" | "Or" | "Not", Language::JsonPath) => true,
+            (k, Language::JsonPath) => {
                 TYPE_TESTS.contains(&k)
                     || COMPARISONS.contains(&k)
                     || k.strip_suffix("Path").is_some_and(|c| COMPARISONS.contains(&c))
             }
         };
         if !known {
-            let what = if key == "Next" {
-                "a nested Choice rule"
-            } else {
-                "a Choice rule"
+            let what = match (key.as_str(), language) {
+                ("Next" | "Assign", _) => "a nested Choice rule",
+                (_, Language::Jsonata) => "a Choice rule in JSONata (Condition, Next, Assign, Output)",
+                _ => "a Choice rule",
             };
             return Err(invalid(
                 &format!("{at}/{key}"),
@@ -242,15 +384,18 @@ fn check_rule(rule: &Value, top: bool, at: &str) -> Result<(), StateError> {
     if top && !map.contains_key("Next") {
         return Err(invalid(at, "a Choice rule must have Next".into()));
     }
+    if top && language == Language::Jsonata && !map.contains_key("Condition") {
+        return Err(invalid(at, "a Choice rule in JSONata must have a Condition".into()));
+    }
     for combinator in ["And", "Or"] {
         if let Some(list) = map.get(combinator).and_then(Value::as_array) {
             for (i, r) in list.iter().enumerate() {
-                check_rule(r, false, &format!("{at}/{combinator}[{i}]"))?;
+                check_rule(r, false, &format!("{at}/{combinator}[{i}]"), language)?;
             }
         }
     }
     if let Some(not) = map.get("Not") {
-        check_rule(not, false, &format!("{at}/Not"))?;
+        check_rule(not, false, &format!("{at}/Not"), language)?;
     }
     Ok(())
 }
@@ -284,18 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn jsonata_variables_heartbeats_and_distributed_maps_are_refused_not_ignored() {
-        let cause = refused(json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
-            "A": {"Type": "Pass", "Output": "{% $states.input.x %}", "End": true}
-        }}));
-        assert!(cause.contains("/QueryLanguage") && cause.contains("JSONata"), "{cause}");
-        let cause = refused(json!({"StartAt": "A", "States": {
-            "A": {"Type": "Pass", "Assign": {"x": 1}, "End": true}
-        }}));
-        assert!(
-            cause.contains("/States/A/Assign") && cause.contains("variables"),
-            "{cause}"
-        );
+    fn heartbeats_and_distributed_maps_are_refused_not_ignored() {
         let cause = refused(json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
             "Branches": [{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "x", "HeartbeatSeconds": 5, "End": true}}}]}}}));
         assert!(

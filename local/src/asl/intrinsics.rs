@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
+use super::scope::Scope;
 use super::{path, StateError};
 
 fn failure(message: impl Into<String>) -> StateError {
@@ -15,14 +16,14 @@ fn failure(message: impl Into<String>) -> StateError {
 }
 
 /// Evaluates an expression such as `States.Format('{} of {}', $.a, $$.Execution.Id)`.
-pub fn evaluate(expression: &str, input: &Value, context: &Value) -> Result<Value, StateError> {
+pub fn evaluate(expression: &str, input: &Value, scope: &Scope) -> Result<Value, StateError> {
     let chars: Vec<char> = expression.trim().chars().collect();
     let mut parser = Parser {
         chars,
         pos: 0,
         depth: 0,
         input,
-        context,
+        scope,
     };
     let value = parser.call()?;
     parser.skip_spaces();
@@ -51,7 +52,7 @@ struct Parser<'a> {
     /// Calls open around the current position.
     depth: usize,
     input: &'a Value,
-    context: &'a Value,
+    scope: &'a Scope,
 }
 
 impl Parser<'_> {
@@ -136,7 +137,7 @@ impl Parser<'_> {
                     self.pos += 1;
                 }
                 let text: String = self.chars[start..self.pos].iter().collect();
-                path::read(text.trim(), self.input, self.context)
+                path::read(text.trim(), self.input, self.scope)
             }
             Some('S') => self.call(),
             _ => {

@@ -7,11 +7,15 @@ pub mod choice;
 mod dataflow;
 mod definition;
 mod fields;
+mod flow;
 mod halt;
 pub mod intrinsics;
+pub mod jsonata;
+mod map;
 mod names;
 pub mod path;
 mod retry;
+pub mod scope;
 mod task;
 mod timeline;
 mod wait;
@@ -30,11 +34,13 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use dataflow::{parameters, parameters_or};
-use definition::{Machine, State};
+use dataflow::{assignments, jsonata_field, parameters, parameters_or};
+use definition::{Language, Machine, State};
 use halt::{first_failure, Halt, HALTED};
+use jsonata::States;
+use scope::Scope;
 use timeline::{ms, summarise, truncate, us, Recorder};
 
 /// An error as Step Functions reports it: a name for `ErrorEquals`, and a cause.
@@ -108,18 +114,39 @@ pub fn validate(definition: &Value) -> Result<(), StateError> {
     Machine::parse(definition).map(|_| ())
 }
 
-/// The state an execution is in, with its name and context object.
+/// The state an execution is in, with its name, query language, context object and variables.
 struct Frame<'a> {
     name: &'a str,
     state: &'a State,
-    context: Value,
+    language: Language,
+    scope: Scope,
     /// Microseconds this state spent waiting on handlers and sleeps.
     external_us: AtomicU64,
     /// Set when a sibling branch or iteration failed: this one starts no new state.
     halt: &'a Arc<Halt>,
 }
 
-type Step = (Value, Option<String>);
+/// What a state leaves: its output, the next state (None at the end), the variables it assigns.
+struct Step {
+    output: Value,
+    next: Option<String>,
+    assigned: Map<String, Value>,
+}
+
+impl Step {
+    fn new(output: Value, next: Option<String>) -> Self {
+        Step {
+            output,
+            next,
+            assigned: Map::new(),
+        }
+    }
+
+    fn assigning(mut self, assigned: Map<String, Value>) -> Self {
+        self.assigned = assigned;
+        self
+    }
+}
 
 impl Interpreter {
     pub fn new(tasks: HashMap<String, TaskHandler>, substitutions: HashMap<String, String>) -> Self {
@@ -169,11 +196,14 @@ impl Interpreter {
         let result = match machine.timeout_seconds {
             Some(seconds) => tokio::time::timeout(
                 Duration::from_secs(seconds),
-                self.run_states(&machine, input, context, Arc::default()),
+                self.run_states(&machine, input, Scope::new(context.clone()), Arc::default()),
             )
             .await
             .unwrap_or_else(|_| Err(StateError::new("States.Timeout", "the execution timed out"))),
-            None => self.run_states(&machine, input, context, Arc::default()).await,
+            None => {
+                self.run_states(&machine, input, Scope::new(context), Arc::default())
+                    .await
+            }
         };
         self.recorder.with(|t| t.total_ms = ms(start.elapsed()));
         result
@@ -183,12 +213,13 @@ impl Interpreter {
         &'a self,
         machine: &'a Machine,
         input: Value,
-        context: Value,
+        scope: Scope,
         halt: Arc<Halt>,
     ) -> Pin<Box<dyn Future<Output = Result<Value, StateError>> + Send + 'a>> {
         Box::pin(async move {
             let mut name = machine.start_at.clone();
             let mut input = input;
+            let mut scope = scope;
             loop {
                 if halt.is_set() {
                     return Err(StateError::new(
@@ -196,38 +227,43 @@ impl Interpreter {
                         format!("stopped before {name}: another branch failed"),
                     ));
                 }
-                self.recorder.history(2)?;
+                let event_id = self.recorder.entered()?;
                 let state = machine
                     .states
                     .get(&name)
                     .ok_or_else(|| StateError::runtime(format!("no state named {name}")))?;
                 self.recorder.within_payload_limit(&format!("{name}'s input"), &input)?;
-                let mut ctx = context.clone();
+                let mut ctx = scope.context.clone();
                 ctx["State"] = json!({ "Name": name, "EnteredTime": Utc::now().to_rfc3339(), "RetryCount": 0 });
                 let entered = Instant::now();
                 let entered_at = Utc::now();
                 let frame = Frame {
                     name: &name,
                     state,
-                    context: ctx,
+                    language: state.language(machine.query_language),
+                    scope: scope.with_context(ctx),
                     external_us: AtomicU64::new(0),
                     halt: &halt,
                 };
-                let outcome = self.run_state(&frame, input).await;
+                let outcome = self
+                    .run_state(&frame, input)
+                    .await
+                    .map_err(|e| in_state(e, &name, event_id));
                 let kind = state.kind();
                 if !matches!(state, State::Parallel(_) | State::Map(_)) {
                     let own = us(entered.elapsed()).saturating_sub(frame.external_us.load(Ordering::Relaxed));
                     self.recorder.with(|t| t.interpreter_us += own);
                 }
                 let summary = match &outcome {
-                    Ok((_, next)) => summarise(kind, next.as_deref()),
+                    Ok(step) => summarise(kind, step.next.as_deref()),
                     Err(e) => format!("{}: {}", e.error, truncate(&e.cause, 160)),
                 };
                 self.recorder
                     .record(&name, kind, entered_at, entered, summary, self.verbose);
-                let (output, next) = outcome?;
+                let Step { output, next, assigned } = outcome?;
                 self.recorder
                     .within_payload_limit(&format!("{name}'s output"), &output)?;
+                scope = scope.assigned(assigned, &name)?;
                 match next {
                     Some(n) => {
                         name = n;
@@ -239,87 +275,67 @@ impl Interpreter {
         })
     }
 
-    /// Runs one state; returns its output and the next state's name (None at the end).
+    /// Runs one state; returns its output, the next state's name (None at the end) and what
+    /// it assigns.
     async fn run_state(&self, f: &Frame<'_>, raw: Value) -> Result<Step, StateError> {
-        let ctx = &f.context;
         match f.state {
-            State::Pass(s) => {
-                let effective = dataflow::input(&s.io, &raw, ctx)?;
-                let result = match (&s.result, &s.parameters) {
-                    (Some(r), _) => r.clone(),
-                    (None, Some(p)) => parameters(p, &effective, ctx)?,
-                    (None, None) => effective,
-                };
-                let combined = dataflow::place(&s.result_path, raw, result)?;
-                Ok((dataflow::output(&s.io, combined, ctx)?, s.flow.next(f.name)?))
-            }
-            State::Succeed(io) => {
-                let effective = dataflow::input(io, &raw, ctx)?;
-                Ok((dataflow::output(io, effective, ctx)?, None))
-            }
-            State::Fail(s) => {
-                let field = |fixed: &Option<String>, from: &Option<String>| -> Result<String, StateError> {
-                    if let Some(p) = from {
-                        let v = if intrinsics::is_intrinsic(p) {
-                            intrinsics::evaluate(p, &raw, ctx)?
-                        } else {
-                            path::read(p, &raw, ctx)?
-                        };
-                        return Ok(v.as_str().map_or_else(|| v.to_string(), str::to_string));
-                    }
-                    Ok(fixed.clone().unwrap_or_default())
-                };
-                Err(StateError::new(
-                    field(&s.error, &s.error_path)?,
-                    field(&s.cause, &s.cause_path)?,
-                ))
-            }
-            State::Choice(s) => {
-                let effective = dataflow::input(&s.io, &raw, ctx)?;
-                for rule in &s.choices {
-                    if choice::matches(&rule.condition, &effective, ctx)? {
-                        return Ok((dataflow::output(&s.io, effective, ctx)?, Some(rule.next.clone())));
-                    }
-                }
-                match &s.default {
-                    Some(d) => Ok((dataflow::output(&s.io, effective, ctx)?, Some(d.clone()))),
-                    None => Err(StateError::new(
-                        "States.NoChoiceMatched",
-                        format!("no Choice rule in {} matched and there is no Default", f.name),
-                    )),
-                }
-            }
-            State::Wait(s) => {
-                let effective = dataflow::input(&s.io, &raw, ctx)?;
-                let seconds = wait::seconds(f.name, s, &effective, ctx)?;
-                self.sleep_unless_halted(seconds, f).await;
-                Ok((dataflow::output(&s.io, effective, ctx)?, s.flow.next(f.name)?))
-            }
             State::Task(s) => self.with_recovery(f, raw, &s.work).await,
             State::Parallel(s) => self.with_recovery(f, raw, &s.work).await,
             State::Map(s) => self.with_recovery(f, raw, &s.work).await,
+            State::Wait(s) => {
+                let (seconds, step) = flow::wait(f, s, raw)?;
+                self.sleep_unless_halted(seconds, f).await;
+                Ok(step)
+            }
+            other => flow::run(f, other, raw),
         }
     }
 
     /// A Task, Parallel or Map state: its work under Retry, then ResultSelector, ResultPath and
-    /// OutputPath, or the Catch that takes its error.
+    /// OutputPath (JSONPath) or Output (JSONata), and Assign; or the Catch that takes its error.
     async fn with_recovery(&self, f: &Frame<'_>, raw: Value, work: &definition::Work) -> Result<Step, StateError> {
-        match self.with_retries(f, &raw, &work.recovery.retry).await {
-            Ok(result) => {
+        let scope = &f.scope;
+        let next = work.flow.next(f.name)?;
+        let assign = work.io.assign.as_ref();
+        match (self.with_retries(f, &raw, &work.recovery.retry).await, f.language) {
+            (Ok(result), Language::JsonPath) => {
                 let selected = match &work.results.result_selector {
-                    Some(sel) => parameters(sel, &result, &f.context)?,
+                    Some(sel) => parameters(sel, &result, scope)?,
                     None => result,
                 };
+                let assigned = assignments(assign, f.language, &selected, States::default(), scope)?;
                 let combined = dataflow::place(&work.results.result_path, raw, selected)?;
-                Ok((
-                    dataflow::output(&work.io, combined, &f.context)?,
-                    work.flow.next(f.name)?,
-                ))
+                Ok(Step::new(dataflow::output(&work.io, combined, scope)?, next).assigning(assigned))
             }
-            Err(error) => match retry::caught(&work.recovery.catch, raw, &error)? {
-                Some((output, next)) => Ok((output, Some(next))),
-                None => Err(error),
-            },
+            (Ok(result), Language::Jsonata) => {
+                let states = States {
+                    input: Some(&raw),
+                    result: Some(&result),
+                    ..States::default()
+                };
+                let output = jsonata_field(work.io.output.as_ref(), "Output", &result, states, scope)?;
+                let assigned = assignments(assign, f.language, &result, states, scope)?;
+                Ok(Step::new(output, next).assigning(assigned))
+            }
+            (Err(error), language) => {
+                let Some(catcher) = retry::catcher(&work.recovery.catch, &error) else {
+                    return Err(error);
+                };
+                let error_output = error.to_json();
+                let states = States {
+                    input: Some(&raw),
+                    error_output: Some(&error_output),
+                    ..States::default()
+                };
+                let assigned = assignments(catcher.assign.as_ref(), language, &error_output, states, scope)?;
+                let output = match language {
+                    Language::JsonPath => dataflow::place(&catcher.result_path, raw.clone(), error_output.clone())?,
+                    Language::Jsonata => {
+                        jsonata_field(catcher.output.as_ref(), "Output", &error_output, states, scope)?
+                    }
+                };
+                Ok(Step::new(output, Some(catcher.next.clone())).assigning(assigned))
+            }
         }
     }
 
@@ -333,9 +349,9 @@ impl Interpreter {
         let mut attempts = vec![0u64; retriers.len()];
         let mut retry_count = 0;
         loop {
-            let mut context = f.context.clone();
+            let mut context = f.scope.context.clone();
             context["State"]["RetryCount"] = json!(retry_count);
-            let error = match self.body(f, raw, &context).await {
+            let error = match self.body(f, raw, &f.scope.with_context(context)).await {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
@@ -355,17 +371,31 @@ impl Interpreter {
     }
 
     /// One attempt at a Task, Parallel or Map state's work: Parameters applied, result raw.
-    async fn body(&self, f: &Frame<'_>, raw: &Value, context: &Value) -> Result<Value, StateError> {
+    async fn body(&self, f: &Frame<'_>, raw: &Value, scope: &Scope) -> Result<Value, StateError> {
+        let states = States {
+            input: Some(raw),
+            ..States::default()
+        };
         match f.state {
             State::Task(s) => {
-                let effective = dataflow::input(&s.work.io, raw, context)?;
-                self.task(s, effective, context, &f.external_us).await
+                let effective = match f.language {
+                    Language::JsonPath => dataflow::input(&s.work.io, raw, scope)?,
+                    Language::Jsonata => raw.clone(),
+                };
+                self.task(s, f.language, effective, scope, &f.external_us).await
             }
             State::Parallel(s) => {
                 self.recorder.history(2)?;
-                let effective = dataflow::input(&s.work.io, raw, context)?;
-                let input = parameters_or(s.work.results.parameters.as_ref(), effective, context)?;
-                let base = base_context(context);
+                let input = match f.language {
+                    Language::JsonPath => {
+                        let effective = dataflow::input(&s.work.io, raw, scope)?;
+                        parameters_or(s.work.results.parameters.as_ref(), effective, scope)?
+                    }
+                    Language::Jsonata => {
+                        jsonata_field(s.work.results.arguments.as_ref(), "Arguments", raw, states, scope)?
+                    }
+                };
+                let base = scope.with_context(base_context(&scope.context));
                 let halt = Halt::child(f.halt);
                 let runs = s
                     .branches
@@ -376,45 +406,11 @@ impl Interpreter {
             }
             State::Map(s) => {
                 self.recorder.history(2)?;
-                let effective = dataflow::input(&s.work.io, raw, context)?;
-                let items_path = s.items_path.as_deref().unwrap_or("$");
-                let items = path::read(items_path, &effective, context)?;
-                let items = items
-                    .as_array()
-                    .ok_or_else(|| StateError::runtime(format!("ItemsPath {items_path} is not an array")))?
-                    .clone();
-                let selector = s.item_selector.as_ref().or(s.work.results.parameters.as_ref());
-                // MaxConcurrencyPath must give a non-negative integer; Step Functions fails the
-                // execution on anything else.
-                let most = match &s.max_concurrency_path {
-                    Some(p) => {
-                        let value = path::read(p, &effective, context)?;
-                        value.as_u64().ok_or_else(|| {
-                            StateError::runtime(format!(
-                                "{}: the MaxConcurrencyPath {p} gives {value}, which is not a non-negative integer",
-                                f.name
-                            ))
-                        })?
-                    }
-                    None => s.max_concurrency,
-                };
-                let concurrency = match most {
-                    0 => items.len().max(1),
-                    n => usize::try_from(n).unwrap_or(1),
-                };
-                let base = base_context(context);
-                let mut inputs = Vec::new();
-                for (index, item) in items.into_iter().enumerate() {
-                    let mut ctx = context.clone();
-                    ctx["Map"] = json!({ "Item": { "Index": index, "Value": item } });
-                    inputs.push(match selector {
-                        Some(sel) => parameters(sel, &effective, &ctx)?,
-                        None => item,
-                    });
-                }
+                let (inputs, concurrency) = map::iterations(f.name, s, f.language, raw, scope)?;
                 // Each iteration is two events in the history (MapIterationStarted, and
                 // MapIterationSucceeded or MapIterationFailed) beside its states' own.
                 self.recorder.history(2 * inputs.len() as u64)?;
+                let base = scope.with_context(base_context(&scope.context));
                 let halt = Halt::child(f.halt);
                 let runs: Vec<_> = inputs
                     .into_iter()
@@ -467,6 +463,24 @@ impl Interpreter {
         external_us.fetch_add(us(started.elapsed()), Ordering::Relaxed);
         self.recorder.with(|t| t.wait_ms += ms(started.elapsed()));
     }
+}
+
+/// A failure of the state's own evaluation (a path not found, a JSONata expression that gives
+/// nothing) as Step Functions words its cause: "An error occurred while executing the state
+/// 'X' (entered at the event id #N). ..."; a task's, a branch's or a Fail state's error stands.
+fn in_state(error: StateError, name: &str, event_id: u64) -> StateError {
+    const PREFIX: &str = "An error occurred while executing the state";
+    let own = matches!(error.error.as_str(), "States.Runtime" | jsonata::QUERY_EVALUATION_ERROR);
+    if !own || error.cause.starts_with(PREFIX) {
+        return error;
+    }
+    StateError::new(
+        error.error,
+        format!(
+            "{PREFIX} '{name}' (entered at the event id #{event_id}). {}",
+            error.cause
+        ),
+    )
 }
 
 /// The context a branch or iteration starts from: the execution's, without this state's.

@@ -2,10 +2,12 @@
 //! `$.a[0]`, `$['a b']`, the context object's `$$.Execution.Id`) gives the value there, and a
 //! missing one fails; any other path (wildcards, slices, filters, deep scans, unions) gives the
 //! array of what it matches, `[]` when nothing does, evaluated by `jsonpath-rust` (RFC 9535).
-//! `ResultPath` takes a reference path: definite only.
+//! `ResultPath` takes a reference path: definite only. `$name` and `$name.a.b` read the
+//! workflow variable `name` the same way.
 
 use serde_json::{Map, Value};
 
+use super::scope::{variable_path, Scope};
 use super::StateError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,17 +57,19 @@ pub fn parse(path: &str) -> Option<Vec<Segment>> {
     Some(segments)
 }
 
-/// Reads `path` from `input` (or from `context` for `$$.` paths).
-pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, StateError> {
-    read_for(path, None, input, context)
+/// Reads `path` from `input` (from the context object for `$$.` paths, from a variable for
+/// `$name` ones).
+pub fn read(path: &str, input: &Value, scope: &Scope) -> Result<Value, StateError> {
+    read_for(path, None, input, scope)
 }
 
 /// [`read`] for the template field `field` (`x.$`), whose missing path Step Functions names in
 /// its cause: "The JSONPath '$.a' specified for the field 'x.$' could not be found in the input".
-pub fn read_for(path: &str, field: Option<&str>, input: &Value, context: &Value) -> Result<Value, StateError> {
-    let (root, path) = match path.strip_prefix("$$") {
-        Some(rest) => (context, format!("${rest}")),
-        None => (input, path.to_string()),
+pub fn read_for(path: &str, field: Option<&str>, input: &Value, scope: &Scope) -> Result<Value, StateError> {
+    let (root, path) = match (path.strip_prefix("$$"), variable_path(path)) {
+        (Some(rest), _) => (&scope.context, format!("${rest}")),
+        (None, Some((name, inside))) => (scope.variable(name)?, inside),
+        (None, None) => (input, path.to_string()),
     };
     let Some(segments) = parse(&path) else {
         return matches(root, &path);
@@ -163,7 +167,7 @@ mod tests {
     #[test]
     fn paths_read_keys_indexes_and_the_context() {
         let input = json!({"a": {"b": [10, {"c d": 3}]}});
-        let ctx = json!({"Execution": {"Id": "x"}});
+        let ctx = Scope::new(json!({"Execution": {"Id": "x"}}));
         assert_eq!(read("$", &input, &ctx).ok(), Some(input.clone()));
         assert_eq!(read("$.a.b[0]", &input, &ctx).ok(), Some(json!(10)));
         assert_eq!(read("$.a.b[1]['c d']", &input, &ctx).ok(), Some(json!(3)));
@@ -177,7 +181,7 @@ mod tests {
             "items": [{"id": 1}, {"id": 2}, {"id": 3}],
             "users": [{"name": "a", "status": 0}, {"name": "b", "status": 1}, {"name": "c", "status": 0}]
         });
-        let ctx = json!({});
+        let ctx = Scope::default();
         let read = |p: &str| read(p, &input, &ctx).unwrap_or_else(|e| panic!("{p}: {e:?}"));
         assert_eq!(read("$.items[1:]"), json!([{"id": 2}, {"id": 3}]));
         assert_eq!(read("$.items[:1]"), json!([{"id": 1}]));
@@ -193,6 +197,19 @@ mod tests {
         assert!(super::read("$.items[", &input, &ctx).is_err());
         // A reference path only for ResultPath.
         assert!(write(input.clone(), "$.items[*].id", json!(1)).is_err());
+    }
+
+    #[test]
+    fn variables_are_read_as_paths_from_their_own_root() {
+        let mut values = Map::new();
+        values.insert("order".into(), json!({"items": [{"id": 7}, {"id": 8}]}));
+        let scope = Scope::default().assigned(values, "A").expect("assigned");
+        let input = json!({"order": "the input's"});
+        assert_eq!(read("$order.items[1].id", &input, &scope).ok(), Some(json!(8)));
+        assert_eq!(read("$order.items[*].id", &input, &scope).ok(), Some(json!([7, 8])));
+        assert_eq!(read("$.order", &input, &scope).ok(), Some(json!("the input's")));
+        let err = read("$missing.x", &input, &scope).expect_err("undefined");
+        assert!(err.cause.contains("'$missing'"), "{}", err.cause);
     }
 
     #[test]

@@ -1,9 +1,6 @@
 //! Retry and Catch: which errors an `ErrorEquals` list covers, how long a retrier waits before
-//! the next attempt, and what a catcher passes on.
+//! the next attempt, and which catcher takes an error.
 
-use serde_json::Value;
-
-use super::dataflow;
 use super::definition::{Catcher, Retrier};
 use super::StateError;
 
@@ -42,14 +39,9 @@ pub fn next_attempt(retriers: &[Retrier], attempts: &[u64], error: &StateError) 
     Some((index, delay))
 }
 
-/// The catcher that takes `error`, with the state's output: the raw input with the error at
-/// the catcher's ResultPath.
-pub fn caught(catchers: &[Catcher], raw: Value, error: &StateError) -> Result<Option<(Value, String)>, StateError> {
-    let Some(catcher) = catchers.iter().find(|c| covers(&c.error_equals, error)) else {
-        return Ok(None);
-    };
-    let output = dataflow::place(&catcher.result_path, raw, error.to_json())?;
-    Ok(Some((output, catcher.next.clone())))
+/// The catcher that takes `error`, if any.
+pub fn catcher<'c>(catchers: &'c [Catcher], error: &StateError) -> Option<&'c Catcher> {
+    catchers.iter().find(|c| covers(&c.error_equals, error))
 }
 
 #[cfg(test)]

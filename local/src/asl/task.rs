@@ -7,30 +7,48 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::dataflow::parameters_or;
-use super::definition::Task;
+use super::dataflow::{jsonata_field, parameters_or};
+use super::definition::{jsonata_expression, Language, Task};
+use super::jsonata::{self, States};
+use super::scope::Scope;
 use super::timeline::{ms, us};
 use super::{path, Approval, Interpreter, StateError, TaskHandler};
 use std::sync::Arc;
 
 impl Interpreter {
-    /// One attempt at a Task state: Parameters applied, the handler's result raw.
+    /// One attempt at a Task state: Parameters (JSONPath) or Arguments (JSONata) applied, the
+    /// handler's result raw.
     pub(super) async fn task(
         &self,
         s: &Task,
+        language: Language,
         effective: Value,
-        context: &Value,
+        scope: &Scope,
         external_us: &AtomicU64,
     ) -> Result<Value, StateError> {
         let resource = self.substitute(&s.resource);
         let wait_for_token = resource.ends_with(".waitForTaskToken");
-        let mut context = context.clone();
+        let mut context = scope.context.clone();
         let token = format!("local-token-{}", uuid::Uuid::new_v4());
         if wait_for_token {
             context["Task"] = json!({ "Token": token });
         }
+        let scope = scope.with_context(context);
         self.recorder.history(3)?;
-        let input = parameters_or(s.work.results.parameters.as_ref(), effective.clone(), &context)?;
+        let states = States {
+            input: Some(&effective),
+            ..States::default()
+        };
+        let input = match language {
+            Language::JsonPath => parameters_or(s.work.results.parameters.as_ref(), effective.clone(), &scope)?,
+            Language::Jsonata => jsonata_field(
+                s.work.results.arguments.as_ref(),
+                "Arguments",
+                &effective,
+                states,
+                &scope,
+            )?,
+        };
         self.recorder.within_payload_limit("the task's input", &input)?;
         let (handler_name, payload, wrap) = if resource.starts_with("arn:aws:states:::lambda:invoke") {
             let function = input
@@ -56,11 +74,21 @@ impl Interpreter {
             }
             _ => return Err(StateError::runtime(format!("no handler for resource {handler_name}"))),
         };
-        let timeout = match (s.timeout_seconds, s.timeout_seconds_path.as_deref()) {
-            (Some(t), _) => Some(t),
+        let timeout = match (&s.timeout_seconds, s.timeout_seconds_path.as_deref()) {
+            (Some(t), _) if jsonata_expression(t).is_some() => {
+                let value = jsonata::template(t, "TimeoutSeconds", states, &scope)?;
+                Some(value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+                    StateError::new(
+                        jsonata::QUERY_EVALUATION_ERROR,
+                        format!("the TimeoutSeconds gives {value}, which is not a positive integer"),
+                    )
+                })?)
+            }
+            // Checked on load.
+            (Some(t), _) => t.as_u64(),
             // It must give a positive integer: Step Functions fails the execution otherwise.
             (None, Some(p)) => {
-                let value = path::read(p, &effective, &context)?;
+                let value = path::read(p, &effective, &scope)?;
                 Some(value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
                     StateError::runtime(format!(
                         "the TimeoutSecondsPath {p} gives {value}, which is not a positive integer"

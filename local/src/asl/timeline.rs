@@ -117,6 +117,14 @@ impl Recorder {
         Ok(())
     }
 
+    /// Counts a state's two events (entered, exited) and gives the id of the first, which
+    /// Step Functions names in a failing state's cause.
+    pub fn entered(&self) -> Result<u64, StateError> {
+        let before = self.events.load(Ordering::Relaxed);
+        self.history(2)?;
+        Ok(before + 1)
+    }
+
     /// Values no payload may contain (a drill's canary secrets): each payload that does is
     /// named in [`Timeline::watched_in`].
     pub fn watch(&self, values: Vec<String>) {

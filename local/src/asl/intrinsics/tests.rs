@@ -5,7 +5,7 @@ fn eval(expr: &str) -> Result<Value, StateError> {
     evaluate(
         expr,
         &json!({"a": "x", "n": 2, "obj": {"k": [1]}, "s": "{\"k\":1}"}),
-        &json!({"Execution": {"Name": "e1"}}),
+        &Scope::new(json!({"Execution": {"Name": "e1"}})),
     )
 }
 
@@ -131,7 +131,7 @@ fn misuse_is_an_intrinsic_failure() {
             "more than 10 intrinsic functions nested",
         ),
     ] {
-        let err = evaluate(bad, &input, &json!({})).expect_err(bad);
+        let err = evaluate(bad, &input, &Scope::default()).expect_err(bad);
         assert_eq!(err.error, "States.IntrinsicFailure", "{bad}");
         assert!(err.cause.contains(says), "{bad}: {}", err.cause);
     }
