@@ -364,15 +364,10 @@ pub const LONGEST_WAIT_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 /// The largest `Seconds` a definition may give (developer guide, Wait state).
 pub(super) const MOST_SECONDS: f64 = 99_999_999.0;
 
-/// A JSONata `{% %}` expression's text; None for any other value.
-pub fn jsonata_expression(value: &Value) -> Option<&str> {
-    value.as_str()?.strip_prefix("{%")?.strip_suffix("%}")
-}
-
 /// A number field (`TimeoutSeconds`, `MaxConcurrency`, a Wait's `Seconds`): an integer from
 /// `least` to `most`, or in JSONata an expression, checked when it runs.
 pub(super) fn whole_number(value: &Value, least: f64, most: f64, language: Language) -> bool {
-    if language == Language::Jsonata && jsonata_expression(value).is_some() {
+    if language == Language::Jsonata && super::jsonata::expression(value).is_some() {
         return true;
     }
     value

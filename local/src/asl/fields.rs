@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::definition::{jsonata_expression, Language};
+use super::definition::Language;
 use super::scope::{assigned_names, check_assigns};
 use super::{jsonata, StateError};
 
@@ -309,7 +309,7 @@ fn check_state(state: &Value, at: &str, machine: Language, variables: &BTreeSet<
 /// Every `{% %}` expression in a JSONata state's own fields (not its branches' or item
 /// processor's states, checked as their own) parses and uses only what this runner carries out.
 fn expressions(value: &Value, at: &str) -> Result<(), StateError> {
-    if let Some(expression) = jsonata_expression(value) {
+    if let Some(expression) = jsonata::expression(value) {
         return match jsonata::unsupported(expression) {
             Some(why) => Err(invalid(at, why)),
             None => Ok(()),

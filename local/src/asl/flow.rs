@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::dataflow::{self, assignments, jsonata_field, parameters};
-use super::definition::{jsonata_expression, Io, Language, State, Wait};
+use super::definition::{Io, Language, State, Wait};
 use super::jsonata::{self, States};
 use super::{choice, intrinsics, path, wait, Frame, StateError, Step};
 
@@ -144,7 +144,7 @@ pub(super) fn wait(f: &Frame<'_>, s: &Wait, raw: Value) -> Result<(f64, Step), S
                 ("Seconds", &mut evaluated.seconds),
                 ("Timestamp", &mut evaluated.timestamp),
             ] {
-                if let Some(v) = value.as_mut().filter(|v| jsonata_expression(v).is_some()) {
+                if let Some(v) = value.as_mut().filter(|v| jsonata::expression(v).is_some()) {
                     *v = jsonata::template(v, field, states, scope)?;
                 }
             }

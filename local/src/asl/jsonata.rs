@@ -14,7 +14,6 @@ use serde_json::{Map, Number, Value};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use super::definition::jsonata_expression;
 use super::scope::Scope;
 use super::StateError;
 
@@ -43,6 +42,11 @@ const LACKING: &[&str] = &[
 /// Nesting and time an expression may take, so that a runaway one fails instead of hanging.
 const MAX_DEPTH: usize = 500;
 const TIME_LIMIT_MS: usize = 5_000;
+
+/// A `{% %}` expression's text; None for any other value.
+pub fn expression(value: &Value) -> Option<&str> {
+    value.as_str()?.strip_prefix("{%")?.strip_suffix("%}")
+}
 
 /// What `$states` holds for one evaluation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -135,7 +139,7 @@ pub fn evaluate(expression: &str, field: &str, states: States, scope: &Scope) ->
 
 /// A field's value: each `{% %}` string in it evaluated, every other value as it is.
 pub fn template(value: &Value, field: &str, states: States, scope: &Scope) -> Result<Value, StateError> {
-    if let Some(expression) = jsonata_expression(value) {
+    if let Some(expression) = expression(value) {
         return evaluate(expression, field, states, scope);
     }
     match value {

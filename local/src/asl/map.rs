@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::dataflow::{self, parameters};
-use super::definition::{jsonata_expression, Language, MapState};
+use super::definition::{Language, MapState};
 use super::jsonata::{self, States};
 use super::scope::Scope;
 use super::{path, StateError};
@@ -58,7 +58,7 @@ pub(super) fn iterations(
                 ));
             };
             let most = match &s.max_concurrency {
-                Some(n) if jsonata_expression(n).is_some() => {
+                Some(n) if jsonata::expression(n).is_some() => {
                     let value = jsonata::template(n, "MaxConcurrency", states, scope)?;
                     value.as_u64().ok_or_else(|| {
                         StateError::new(

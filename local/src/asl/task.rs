@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::dataflow::{jsonata_field, parameters_or};
-use super::definition::{jsonata_expression, Language, Task};
+use super::definition::{Language, Task};
 use super::jsonata::{self, States};
 use super::scope::Scope;
 use super::timeline::{ms, us};
@@ -75,7 +75,7 @@ impl Interpreter {
             _ => return Err(StateError::runtime(format!("no handler for resource {handler_name}"))),
         };
         let timeout = match (&s.timeout_seconds, s.timeout_seconds_path.as_deref()) {
-            (Some(t), _) if jsonata_expression(t).is_some() => {
+            (Some(t), _) if jsonata::expression(t).is_some() => {
                 let value = jsonata::template(t, "TimeoutSeconds", states, &scope)?;
                 Some(value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
                     StateError::new(

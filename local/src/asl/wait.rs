@@ -3,9 +3,9 @@
 use chrono::Utc;
 use serde_json::Value;
 
-use super::definition::{jsonata_expression, whole_number, Language, Wait, MOST_SECONDS};
+use super::definition::{whole_number, Language, Wait, MOST_SECONDS};
 use super::scope::Scope;
-use super::{definition, path, StateError};
+use super::{definition, jsonata, path, StateError};
 
 /// How long a Wait state waits: its Seconds, SecondsPath, or until its Timestamp. Step
 /// Functions fails the execution (`States.Runtime`) on a SecondsPath that is not a
@@ -84,7 +84,7 @@ pub(super) fn check(w: &Wait, name: &str, language: Language) -> Result<(), Stri
         }
     }
     if let Some(t) = &w.timestamp {
-        let expression = language == Language::Jsonata && jsonata_expression(t).is_some();
+        let expression = language == Language::Jsonata && jsonata::expression(t).is_some();
         if !expression && wait_timestamp(t).is_none() {
             return Err(format!(
                 "{name}: Timestamp {t} is not an RFC 3339 timestamp with an uppercase T and Z (2024-08-18T17:33:00Z)"
