@@ -266,7 +266,12 @@ async fn a_maps_concurrency_may_come_from_its_input_as_a_non_negative_integer() 
         .await
         .expect("run");
     assert_eq!(out, json!([2, 4, 6]));
-    for most in [json!(-1), json!(1.5), json!("2")] {
+    // Step Functions takes an integer written as a string (recorded: a variable holding "1").
+    let out = execute(&i, def.clone(), json!({"items": [1, 2], "most": "2"}))
+        .await
+        .expect("run");
+    assert_eq!(out, json!([2, 4]));
+    for most in [json!(-1), json!(1.5), json!("two")] {
         let err = execute(&i, def.clone(), json!({"items": [1], "most": most}))
             .await
             .expect_err("not an integer");
@@ -291,16 +296,40 @@ async fn a_missing_path_in_a_template_names_its_state_event_and_field_as_step_fu
     );
 }
 
+/// Causes as Step Functions recorded them: a Fail's ErrorPath names its field, and a context
+/// path is named as written, with the state's input.
+#[tokio::test]
+async fn missing_error_and_context_paths_are_worded_as_step_functions_words_them() {
+    let i = interpreter(vec![]);
+    let def = json!({"StartAt": "fail", "States": {"fail": {"Type": "Fail", "ErrorPath": "$.ErrorX", "Cause": "c"}}});
+    let err = execute(&i, def, json!({"Error": "e"})).await.expect_err("missing");
+    assert_eq!(
+        err.cause,
+        "An error occurred while executing the state 'fail' (entered at the event id #2). The JSONPath '$.ErrorX' specified for the field 'ErrorPath' could not be found in the input '{\"Error\":\"e\"}'"
+    );
+    let def = json!({"StartAt": "pass", "States": {"pass": {"Type": "Pass", "Parameters": {"value.$": "$$.Execution.Input.nothing"}, "End": true}}});
+    let err = execute(&i, def, json!({"n": 0})).await.expect_err("missing");
+    assert_eq!(
+        err.cause,
+        "An error occurred while executing the state 'pass' (entered at the event id #2). The JSONPath '$$.Execution.Input.nothing' specified for the field 'value.$' could not be found in the input '{\"n\":0}'"
+    );
+}
+
 #[tokio::test]
 async fn the_context_object_has_the_fields_step_functions_gives() {
     let i = interpreter(vec![]);
     let def = json!({"StartAt": "A", "States": {
         "A": {"Type": "Pass", "Parameters": {
             "role.$": "$$.Execution.RoleArn", "redrives.$": "$$.Execution.RedriveCount",
-            "machine.$": "$$.StateMachine.Name", "state.$": "$$.State.Name"
+            "machine.$": "$$.StateMachine.Name", "state.$": "$$.State.Name", "whole.$": "$$.State"
         }, "End": true}
     }});
-    let out = execute(&i, def, json!({})).await.expect("run");
+    let mut out = execute(&i, def, json!({})).await.expect("run");
+    // A Pass state's has no RetryCount on Step Functions (recorded), only a Task's has.
+    let whole = out.as_object_mut().and_then(|o| o.remove("whole")).unwrap_or_default();
+    let mut keys: Vec<&String> = whole.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    keys.sort();
+    assert_eq!(keys, ["EnteredTime", "Name"]);
     assert_eq!(
         out,
         json!({"role": "arn:aws:iam::000000000000:role/rebound-local", "redrives": 0,

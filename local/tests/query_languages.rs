@@ -263,12 +263,9 @@ async fn a_query_evaluation_error_is_caught_like_any_error_and_fails_the_executi
     };
     let err = run(def(false), json!({"a": 1})).await.expect_err("uncaught");
     assert_eq!(err.error, "States.QueryEvaluationError");
-    assert!(
-        err.cause.starts_with(
-            "An error occurred while executing the state 'T' (entered at the event id #2). The JSONata expression '$states.input.missing' specified for the field 'Arguments/x' returned nothing (undefined)"
-        ),
-        "{}",
-        err.cause
+    assert_eq!(
+        err.cause,
+        "An error occurred while executing the state 'T' (entered at the event id #2). The JSONata expression '$states.input.missing' specified for the field 'Arguments/x' returned nothing (undefined)."
     );
     let out = run(def(true), json!({"a": 1})).await.expect("caught");
     assert_eq!(out, json!({"caught": "States.QueryEvaluationError", "failed": true}));

@@ -36,7 +36,7 @@ pub(super) fn run(f: &Frame<'_>, state: &State, raw: Value) -> Result<Step, Stat
             let field = |name: &str, fixed: &Option<String>, from: &Option<String>| -> Result<String, StateError> {
                 let value = match (from, fixed) {
                     (Some(p), _) if intrinsics::is_intrinsic(p) => intrinsics::evaluate(p, &raw, scope)?,
-                    (Some(p), _) => path::read(p, &raw, scope)?,
+                    (Some(p), _) => path::read_for(p, Some(&format!("{name}Path")), &raw, scope)?,
                     (None, Some(text)) if language == Language::Jsonata => {
                         jsonata::template(&Value::String(text.clone()), name, states, scope)?
                     }

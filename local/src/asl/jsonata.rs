@@ -6,7 +6,6 @@
 //! `jsonata-rs` lacks is refused when the definition is loaded (see [`unsupported`]).
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bumpalo::Bump;
 use jsonata_rs::{ArrayFlags, Error, FunctionContext, JsonAta, Value as Jv};
@@ -42,6 +41,25 @@ const LACKING: &[&str] = &[
 /// Nesting and time an expression may take, so that a runaway one fails instead of hanging.
 const MAX_DEPTH: usize = 500;
 const TIME_LIMIT_MS: usize = 5_000;
+/// The most brackets an expression may nest: its parser recurses once per level.
+const MAX_NESTING: usize = 200;
+/// `jsonata-rs` recurses once per level of evaluation: it runs on a thread of its own with
+/// room for [`MAX_DEPTH`] levels, never on a runtime worker's 2 MiB stack.
+const EVALUATOR_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// Runs `work` on a thread with [`EVALUATOR_STACK_BYTES`] of stack; None when it panicked or
+/// no thread could be started.
+fn on_evaluator_thread<T: Send>(work: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("jsonata".into())
+            .stack_size(EVALUATOR_STACK_BYTES)
+            .spawn_scoped(s, work)
+            .ok()?
+            .join()
+            .ok()
+    })
+}
 
 /// A `{% %}` expression's text; None for any other value.
 pub fn expression(value: &Value) -> Option<&str> {
@@ -73,24 +91,55 @@ impl States<'_> {
     }
 }
 
-fn failure(expression: &str, field: &str, cause: impl std::fmt::Display) -> StateError {
+/// `States.QueryEvaluationError` in Step Functions' words: "The JSONata expression '...'
+/// specified for the field 'Output/x' returned nothing (undefined)." or "... threw an error
+/// during evaluation. T1006: Attempted to invoke a non-function".
+fn failure(expression: &str, field: &str, what: &str) -> StateError {
     StateError::new(
         QUERY_EVALUATION_ERROR,
         format!(
-            "The JSONata expression '{}' specified for the field '{field}' {cause}",
+            "The JSONata expression '{}' specified for the field '{field}' {what}",
             expression.trim()
         ),
     )
 }
 
+/// A JSONata error as JSONata's own code and message (`T1006: Attempted to invoke a
+/// non-function`), without `jsonata-rs`'s position.
+fn described(e: &Error) -> String {
+    let text = e.to_string();
+    match text.split_once(": ") {
+        Some((_, message)) => format!("{}: {message}", e.code()),
+        None => text,
+    }
+}
+
 /// Why `expression` cannot be run here (it does not parse, or calls a function this runner
 /// lacks); None when it can.
 pub fn unsupported(expression: &str) -> Option<String> {
-    let arena = Bump::new();
-    if let Err(e) = catch_unwind(AssertUnwindSafe(|| JsonAta::new(expression, &arena).map(|_| ())))
-        .unwrap_or_else(|_| Err(Error::D3137Error("the parser failed".into())))
-    {
-        return Some(format!("'{expression}' is not a JSONata expression: {e}"));
+    let mut depth = 0usize;
+    let mut deepest = 0;
+    for c in expression.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        deepest = deepest.max(depth);
+    }
+    if deepest > MAX_NESTING {
+        return Some(format!(
+            "the JSONata expression nests {deepest} brackets deep, more than the local runner's {MAX_NESTING}"
+        ));
+    }
+    let parsed = on_evaluator_thread(|| {
+        JsonAta::new(expression, &Bump::new())
+            .map(|_| ())
+            .map_err(|e| described(&e))
+    })
+    .unwrap_or_else(|| Err("the parser failed".into()));
+    if let Err(why) = parsed {
+        return Some(format!("'{expression}' is not a JSONata expression: {why}"));
     }
     for (at, _) in expression.match_indices('$') {
         let rest = &expression[at + 1..];
@@ -119,21 +168,27 @@ pub fn evaluate(expression: &str, field: &str, states: States, scope: &Scope) ->
     let states_json = states.to_json(scope);
     let mut bindings: HashMap<&str, &Value> = scope.variables().iter().map(|(k, v)| (k.as_str(), v)).collect();
     bindings.insert("states", &states_json);
-    let arena = Bump::new();
-    let evaluated = catch_unwind(AssertUnwindSafe(|| -> Result<Result<Value, String>, Error> {
-        let jsonata = JsonAta::new(expression, &arena)?;
+    let evaluated = on_evaluator_thread(|| -> Result<Value, String> {
+        let arena = Bump::new();
+        let threw = |e: Error| format!("threw an error during evaluation. {}", described(&e));
+        let jsonata = JsonAta::new(expression, &arena).map_err(threw)?;
         register(&jsonata);
         for (name, value) in &bindings {
             jsonata.assign_var(name, to_jsonata(&arena, value));
         }
-        let value = jsonata.evaluate_timeboxed(None, Some(MAX_DEPTH), Some(TIME_LIMIT_MS))?;
-        Ok(to_json(value))
-    }));
+        let value = jsonata
+            .evaluate_timeboxed(None, Some(MAX_DEPTH), Some(TIME_LIMIT_MS))
+            .map_err(threw)?;
+        to_json(value)
+    });
     match evaluated {
-        Ok(Ok(Ok(value))) => Ok(value),
-        Ok(Ok(Err(what))) => Err(failure(expression, field, what)),
-        Ok(Err(e)) => Err(failure(expression, field, format!("failed: {e}"))),
-        Err(_) => Err(failure(expression, field, "failed: the JSONata evaluator stopped")),
+        Some(Ok(value)) => Ok(value),
+        Some(Err(what)) => Err(failure(expression, field, &what)),
+        None => Err(failure(
+            expression,
+            field,
+            "threw an error during evaluation: the JSONata evaluator stopped",
+        )),
     }
 }
 
@@ -186,7 +241,7 @@ fn to_jsonata<'a>(arena: &'a Bump, value: &Value) -> &'a Jv<'a> {
 /// A JSONata value as JSON; undefined, a function or a number JSON cannot hold is no result.
 fn to_json<'a>(value: &'a Jv<'a>) -> Result<Value, String> {
     Ok(match value {
-        Jv::Undefined => return Err("returned nothing (undefined)".into()),
+        Jv::Undefined => return Err("returned nothing (undefined).".into()),
         Jv::Null => Value::Null,
         Jv::Bool(b) => Value::Bool(*b),
         Jv::Number(n) => number(*n).ok_or_else(|| format!("returned the number {n}, which JSON cannot hold"))?,
@@ -271,7 +326,12 @@ fn range<'a>(context: FunctionContext<'a, '_>, args: &[&'a Jv<'a>]) -> Result<&'
         items.push(Value::from(n));
         n += step;
     }
-    Ok(to_jsonata(context.arena, &Value::Array(items)))
+    // A sequence of one is that one value in JSONata, as Step Functions gives it.
+    match items.as_slice() {
+        [] => Ok(Jv::undefined()),
+        [one] => Ok(to_jsonata(context.arena, one)),
+        _ => Ok(to_jsonata(context.arena, &Value::Array(items))),
+    }
 }
 
 /// `$hash(text, algorithm)`: MD5, SHA-1, SHA-256, SHA-384 or SHA-512, in hex.
@@ -351,6 +411,8 @@ mod tests {
             Some(json!([[1, 2], [3, 4], [5]]))
         );
         assert_eq!(eval("$range(0, 10, 5)", json!({})).ok(), Some(json!([0, 5, 10])));
+        // Recorded on Step Functions: $range(1, 9, 9) is 1, not [1].
+        assert_eq!(eval("$range(1, 9, 9)", json!({})).ok(), Some(json!(1)));
         assert_eq!(
             eval("$hash('input data', 'SHA-256')", json!({})).ok(),
             Some(json!(
@@ -372,6 +434,38 @@ mod tests {
         );
         let err = eval("$partition('x', 2)", json!({})).expect_err("bad argument");
         assert_eq!(err.error, QUERY_EVALUATION_ERROR);
+        // Recorded on Step Functions for a function that does not exist.
+        let err = eval("$randomSeeded(1)", json!({})).expect_err("no such function");
+        assert_eq!(
+            err.cause,
+            "The JSONata expression '$randomSeeded(1)' specified for the field 'Output' threw an error during evaluation. T1006: Attempted to invoke a non-function"
+        );
+    }
+
+    #[test]
+    fn a_runaway_recursion_is_an_error_not_a_crash() {
+        // On a thread with the 2 MiB stack tokio's workers have.
+        let deep = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(|| {
+                eval(
+                    "($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(100000))",
+                    json!({}),
+                )
+            })
+            .expect("thread")
+            .join()
+            .expect("no crash");
+        let err = deep.expect_err("too deep");
+        assert_eq!(err.error, QUERY_EVALUATION_ERROR);
+        assert_eq!(
+            eval(
+                "($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(10))",
+                json!({})
+            )
+            .ok(),
+            Some(json!(10))
+        );
     }
 
     #[test]
@@ -382,5 +476,7 @@ mod tests {
         assert!(unsupported("$average([1,2])").is_some_and(|w| w.contains("$average")));
         assert!(unsupported("$random(7)").is_some_and(|w| w.contains("seed")));
         assert!(unsupported("1 +").is_some_and(|w| w.contains("not a JSONata expression")));
+        let nested = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(unsupported(&nested).is_some_and(|w| w.contains("5000 brackets deep")));
     }
 }

@@ -31,12 +31,13 @@ pub(super) fn iterations(
                 .as_array()
                 .ok_or_else(|| StateError::runtime(format!("ItemsPath {items_path} is not an array")))?
                 .clone();
-            // MaxConcurrencyPath must give a non-negative integer; Step Functions fails the
-            // execution on anything else.
+            // MaxConcurrencyPath must give a non-negative integer (Step Functions takes one
+            // written as a string, "1", too) and fails the execution on anything else.
             let most = match &s.max_concurrency_path {
                 Some(p) => {
                     let value = path::read(p, &effective, scope)?;
-                    value.as_u64().ok_or_else(|| {
+                    let number = value.as_str().and_then(|t| t.parse::<u64>().ok());
+                    value.as_u64().or(number).ok_or_else(|| {
                         StateError::runtime(format!(
                             "{name}: the MaxConcurrencyPath {p} gives {value}, which is not a non-negative integer"
                         ))

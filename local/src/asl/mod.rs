@@ -234,7 +234,9 @@ impl Interpreter {
                     .ok_or_else(|| StateError::runtime(format!("no state named {name}")))?;
                 self.recorder.within_payload_limit(&format!("{name}'s input"), &input)?;
                 let mut ctx = scope.context.clone();
-                ctx["State"] = json!({ "Name": name, "EnteredTime": Utc::now().to_rfc3339(), "RetryCount": 0 });
+                // RetryCount only where a state retries (Task, Parallel, Map): a Pass's context has
+                // none on Step Functions.
+                ctx["State"] = json!({ "Name": name, "EnteredTime": Utc::now().to_rfc3339() });
                 let entered = Instant::now();
                 let entered_at = Utc::now();
                 let frame = Frame {

@@ -66,6 +66,9 @@ pub fn read(path: &str, input: &Value, scope: &Scope) -> Result<Value, StateErro
 /// [`read`] for the template field `field` (`x.$`), whose missing path Step Functions names in
 /// its cause: "The JSONPath '$.a' specified for the field 'x.$' could not be found in the input".
 pub fn read_for(path: &str, field: Option<&str>, input: &Value, scope: &Scope) -> Result<Value, StateError> {
+    // The cause names the path as written and the state's input, whichever root it reads
+    // (recorded on Step Functions for a `$$.` path).
+    let written = path;
     let (root, path) = match (path.strip_prefix("$$"), variable_path(path)) {
         (Some(rest), _) => (&scope.context, format!("${rest}")),
         (None, Some((name, inside))) => (scope.variable(name)?, inside),
@@ -86,7 +89,7 @@ pub fn read_for(path: &str, field: Option<&str>, input: &Value, scope: &Scope) -
                 .unwrap_or_default();
             StateError::new(
                 "States.Runtime",
-                format!("The JSONPath '{path}'{named} could not be found in the input '{root}'"),
+                format!("The JSONPath '{written}'{named} could not be found in the input '{input}'"),
             )
         })?;
     }
