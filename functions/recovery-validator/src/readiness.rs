@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use rebound_shared::context::{
-    Action, ActionStatus, BadRequest, Check, DryRun, PassedOver, ReadinessReport, RecoveryContext, RecoveryPath,
-    StepResult,
+    failing_checks, Action, ActionStatus, BadRequest, Check, DryRun, PassedOver, ReadinessReport, RecoveryContext,
+    RecoveryPath, StepResult,
 };
 use rebound_shared::error::ErrorKind;
 use rebound_shared::plan::{Probe, Strategy};
@@ -101,11 +101,7 @@ impl RecoveryValidator {
         if scheduled {
             checks.push(self.forecast(ctx, now).await);
         }
-        let failing: Vec<String> = checks
-            .iter()
-            .filter(|c| c.failed())
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
+        let failing = failing_checks(&checks);
         let region = ctx.plan.recovery_region.clone();
         let ready = failing.is_empty();
         let next_region = if ready || !moves_region(ctx) || !towards_recovery(ctx) {

@@ -11,7 +11,7 @@ mod checks;
 pub use crate::request::{
     parse_request, BadRequest, NotificationKind, NotificationRequest, ServiceStage, StepAction, StepRequest,
 };
-pub use checks::{Check, PassedOver, ReadinessReport, ValidationReport};
+pub use checks::{failing_checks, Check, PassedOver, ReadinessReport, ValidationReport};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::RecoveryContext;
-use crate::plan::RecoveryPlan;
 
 /// What the DNS, database and service functions receive: which half of the step to run, and
 /// the context.
@@ -92,55 +91,73 @@ pub enum NotificationKind {
 #[error("malformed request: {0}")]
 pub struct BadRequest(pub String);
 
+/// A request that carries a recovery's context.
+pub trait WithContext {
+    fn context_mut(&mut self) -> &mut RecoveryContext;
+}
+
+impl WithContext for StepRequest {
+    fn context_mut(&mut self) -> &mut RecoveryContext {
+        &mut self.context
+    }
+}
+
+impl WithContext for NotificationRequest {
+    fn context_mut(&mut self) -> &mut RecoveryContext {
+        &mut self.context
+    }
+}
+
 /// Parses a function's payload into its request type, naming what is wrong when it does not fit.
 /// The context's plan is checked as the detector checked it, so that a step never runs on a plan
-/// the checker would refuse (serde alone accepts, say, an RTO of 2^63 seconds).
-pub fn parse_request<T: serde::de::DeserializeOwned>(mut payload: Value) -> Result<T, BadRequest> {
+/// the checker would refuse (serde alone accepts, say, an RTO of 2^63 seconds); then the typed
+/// context is narrowed to the region the recovery acts in.
+pub fn parse_request<T: serde::de::DeserializeOwned + WithContext>(payload: Value) -> Result<T, BadRequest> {
     if let Some(plan) = payload.pointer("/context/plan") {
         let problems = crate::plan::check_plan(plan);
         if !problems.is_empty() {
             let listed: Vec<String> = problems.iter().map(|p| format!("context.plan: {p}")).collect();
             return Err(BadRequest(listed.join("; ")));
         }
-        towards_chosen_region(&mut payload)?;
     }
-    serde_json::from_value(payload).map_err(|e| BadRequest(e.to_string()))
+    if let Some(other) = payload.pointer("/context/recoveryRegion").filter(|v| !v.is_string()) {
+        return Err(BadRequest(format!(
+            "context.recoveryRegion: {other} is not a region name"
+        )));
+    }
+    let mut request: T = serde_json::from_value(payload).map_err(|e| BadRequest(e.to_string()))?;
+    towards_chosen_region(request.context_mut())?;
+    Ok(request)
 }
 
 /// Puts in the context the plan towards the region the recovery acts in (`recoveryRegion`, or
 /// the first of `recoveryRegions`), with both fields filled: a step sees a two-region plan, and
 /// readiness the regions it may move on to.
-fn towards_chosen_region(payload: &mut Value) -> Result<(), BadRequest> {
-    let Some(context) = payload.get_mut("context").and_then(Value::as_object_mut) else {
-        return Ok(());
+fn towards_chosen_region(context: &mut RecoveryContext) -> Result<(), BadRequest> {
+    let listed: Vec<String> = context
+        .plan
+        .recovery_regions()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let regions = match context.recovery_regions.as_slice() {
+        [] => listed.clone(),
+        given => given.to_vec(),
     };
-    let plan: RecoveryPlan = match context.get("plan") {
-        Some(plan) => serde_json::from_value(plan.clone()).map_err(|e| BadRequest(format!("context.plan: {e}")))?,
-        None => return Ok(()),
-    };
-    let listed = plan.recovery_regions();
-    let regions: Vec<String> = match context.get("recoveryRegions") {
-        Some(given) => {
-            serde_json::from_value(given.clone()).map_err(|e| BadRequest(format!("context.recoveryRegions: {e}")))?
-        }
-        None => listed.iter().map(ToString::to_string).collect(),
-    };
-    if let Some(unknown) = regions.iter().find(|r| !listed.contains(&r.as_str())) {
+    if let Some(unknown) = regions.iter().find(|r| !listed.contains(r)) {
         return Err(BadRequest(format!(
             "context.recoveryRegions: {unknown} is not a recovery region of the plan ({})",
             listed.join(", ")
         )));
     }
-    let region = match context.get("recoveryRegion") {
-        None => regions.first().cloned().unwrap_or_else(|| plan.recovery_region.clone()),
-        Some(Value::String(region)) => region.clone(),
-        Some(other) => {
-            return Err(BadRequest(format!(
-                "context.recoveryRegion: {other} is not a region name"
-            )))
-        }
+    let region = match &context.recovery_region {
+        Some(region) => region.clone(),
+        None => regions
+            .first()
+            .cloned()
+            .unwrap_or_else(|| context.plan.recovery_region.clone()),
     };
-    let towards = match plan.towards(&region) {
+    let towards = match context.plan.towards(&region) {
         Some(towards) if regions.contains(&region) => towards,
         _ => {
             return Err(BadRequest(format!(
@@ -149,10 +166,9 @@ fn towards_chosen_region(payload: &mut Value) -> Result<(), BadRequest> {
             )))
         }
     };
-    let towards = serde_json::to_value(towards).map_err(|e| BadRequest(format!("context.plan: {e}")))?;
-    context.insert("plan".into(), towards);
-    context.insert("recoveryRegions".into(), Value::from(regions));
-    context.insert("recoveryRegion".into(), Value::from(region));
+    context.plan = towards;
+    context.recovery_regions = regions;
+    context.recovery_region = Some(region);
     Ok(())
 }
 

@@ -117,17 +117,21 @@ pub struct PassedOver {
     pub summary: String,
 }
 
+/// Each failing check as `name: detail`, as a readiness summary names them.
+pub fn failing_checks(checks: &[Check]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c.failed())
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect()
+}
+
 impl ReadinessReport {
     /// The regions passed over so far, this one added when the recovery moves on from it.
     pub fn passed_over_after(&self) -> Vec<PassedOver> {
         let mut passed = self.passed_over.clone();
         if self.next_region.is_some() {
-            let failing: Vec<String> = self
-                .checks
-                .iter()
-                .filter(|c| c.failed())
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
+            let failing = failing_checks(&self.checks);
             passed.push(PassedOver {
                 region: self.region.clone(),
                 summary: failing.join("; "),

@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::checker::{join, Checker};
 use super::{
     check_plan, Database, DnsRecord, EventSourceMapping, GlobalDatastore, MultiRegionCluster, PlanProblem,
     RecoveryPlan, Service, WriterEndpoint,
@@ -118,21 +119,11 @@ fn document_towards(plan: &Map<String, Value>, other: &Map<String, Value>) -> Va
 /// a candidate gives is reported at its own path; a rule of the whole plan that fails only
 /// towards that region is reported at the candidate, naming the rule's path.
 pub(crate) fn check_other_regions(plan: &Map<String, Value>, own: &[PlanProblem]) -> Vec<PlanProblem> {
-    let mut problems = Vec::new();
-    let Some(others) = plan.get("otherRecoveryRegions") else {
-        return problems;
-    };
-    let report = |problems: &mut Vec<PlanProblem>, path: String, message: String| {
-        problems.push(PlanProblem { path, message });
-    };
-    let Some(others) = others.as_array() else {
-        report(&mut problems, "otherRecoveryRegions".into(), "must be an array".into());
-        return problems;
-    };
+    let mut c = Checker::default();
+    let others = c.array("", plan, "otherRecoveryRegions", false);
     if others.len() + 1 > MAX_RECOVERY_REGIONS {
-        report(
-            &mut problems,
-            "otherRecoveryRegions".into(),
+        c.report(
+            "otherRecoveryRegions",
             format!(
                 "at most {} (a plan lists at most {MAX_RECOVERY_REGIONS} recovery regions)",
                 MAX_RECOVERY_REGIONS - 1
@@ -143,59 +134,43 @@ pub(crate) fn check_other_regions(plan: &Map<String, Value>, own: &[PlanProblem]
         .iter()
         .filter_map(|k| plan.get(*k).and_then(Value::as_str))
         .collect();
-    for (i, other) in others.iter().enumerate() {
-        let at = format!("otherRecoveryRegions[{i}]");
-        let Some(object) = other.as_object() else {
-            report(&mut problems, at, "must be an object".into());
+    let fields: Vec<&str> = std::iter::once("region")
+        .chain(REGIONAL_PARTS.iter().copied())
+        .collect();
+    for (at, other) in others {
+        let Some(object) = c.object(&at, other, &fields) else {
             continue;
         };
-        for key in object.keys() {
-            if key != "region" && !REGIONAL_PARTS.contains(&key.as_str()) {
-                report(
-                    &mut problems,
-                    format!("{at}.{key}"),
-                    format!(
-                        "unknown field (a candidate region gives `region` and any of: {})",
-                        REGIONAL_PARTS.join(", ")
-                    ),
-                );
-            }
+        let Some(region) = c.region(&at, object, "region", true) else {
+            continue;
+        };
+        if seen.contains(&region) {
+            c.report(
+                &join(&at, "region"),
+                format!("{region} is already the primary or a recovery region of this plan"),
+            );
+            continue;
         }
-        match object.get("region").and_then(Value::as_str) {
-            None => report(&mut problems, format!("{at}.region"), "required".into()),
-            Some(region) if seen.contains(&region) => {
-                report(
-                    &mut problems,
-                    format!("{at}.region"),
-                    format!("{region} is already the primary or a recovery region of this plan"),
-                );
-                continue;
-            }
-            Some(region) => seen.push(region),
-        }
-        let towards = document_towards(plan, object);
-        for problem in check_plan(&towards) {
+        seen.push(region);
+        for problem in check_plan(&document_towards(plan, object)) {
             let given = REGIONAL_PARTS
                 .iter()
                 .any(|p| object.contains_key(*p) && in_part(&problem, p));
-            if !given && own.contains(&problem) {
-                continue; // the plan's own problem, already reported
-            }
             if given {
-                report(&mut problems, format!("{at}.{}", problem.path), problem.message);
+                c.report(&join(&at, &problem.path), problem.message);
+            } else if own.contains(&problem) {
+                // The plan's own problem, already reported.
             } else if problem.path == "recoveryRegion" {
-                report(&mut problems, format!("{at}.region"), problem.message);
+                c.report(&join(&at, "region"), problem.message);
             } else {
-                let region = object.get("region").and_then(Value::as_str).unwrap_or("?");
-                report(
-                    &mut problems,
-                    at.clone(),
+                c.report(
+                    &at,
                     format!("recovering into {region}, {}: {}", problem.path, problem.message),
                 );
             }
         }
     }
-    problems
+    c.problems
 }
 
 fn in_part(problem: &PlanProblem, part: &str) -> bool {
