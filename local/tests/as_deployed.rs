@@ -118,15 +118,18 @@ async fn a_failing_iteration_stops_the_other_iterations_of_a_map() {
 
 #[tokio::test]
 async fn states_runtime_fails_the_execution_even_where_a_catch_names_it() {
-    let i = interpreter(vec![]);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let i = interpreter(vec![("task", counting(calls.clone(), Duration::ZERO))]);
+    // A path that is not in the input: States.Runtime before the task is called.
     let def = json!({"StartAt": "T", "States": {
-        "T": {"Type": "Task", "Resource": "missing", "End": true,
+        "T": {"Type": "Task", "Resource": "task", "InputPath": "$.missing", "End": true,
               "Retry": [{"ErrorEquals": ["States.Runtime"], "MaxAttempts": 2}],
               "Catch": [{"ErrorEquals": ["States.Runtime"], "Next": "Caught"}]},
         "Caught": {"Type": "Succeed"}
     }});
     let err = i.execute(&def, json!({}), "runtime").await.expect_err("never caught");
     assert_eq!(err.error, "States.Runtime");
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "never retried into the task");
 }
 
 #[tokio::test]
@@ -183,8 +186,14 @@ async fn a_handler_past_its_function_timeout_fails_as_lambda_fails_it() {
 fn stubbed(stubs: Vec<(&str, TaskHandler)>) -> Interpreter {
     let mut tasks: HashMap<String, TaskHandler> = HashMap::new();
     let mut substitutions = HashMap::new();
+    // A function the test gives no stand-in fails the execution when reached (States.Runtime,
+    // which nothing catches), as an unbound resource would.
     for (key, _) in rebound::functions::FUNCTIONS {
-        substitutions.insert(key.to_string(), "unbound".to_string());
+        substitutions.insert(key.to_string(), key.to_string());
+        let unbound: TaskHandler = Arc::new(move |_input: Value| {
+            Box::pin(async move { Err(StateError::runtime(format!("no stand-in for {key} in this test"))) })
+        });
+        tasks.insert(key.to_string(), unbound);
     }
     for (key, handler) in stubs {
         substitutions.insert(key.to_string(), key.to_string());

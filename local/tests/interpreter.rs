@@ -296,6 +296,41 @@ async fn a_missing_path_in_a_template_names_its_state_event_and_field_as_step_fu
     );
 }
 
+#[tokio::test]
+async fn a_resource_the_runner_does_not_carry_out_is_refused_before_the_run() {
+    let i = interpreter(vec![]);
+    let def = |resource: &str| {
+        json!({"StartAt": "First", "States": {
+            "First": {"Type": "Pass", "Next": "Both"},
+            "Both": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "Put", "States": {
+                "Put": {"Type": "Task", "Resource": resource, "End": true}}}]}
+        }})
+    };
+    for (resource, named) in [
+        ("arn:aws:states:::dynamodb:putItem", "the dynamodb:putItem integration"),
+        ("arn:aws:states:us-east-1:123456789012:activity:approve", "an activity"),
+        (
+            "arn:aws:lambda:us-east-1:123456789012:function:unbound",
+            "a resource no handler is bound for",
+        ),
+    ] {
+        let err = execute(&i, def(resource), json!({})).await.expect_err("refused");
+        assert_eq!(err.error, "States.InvalidDefinition");
+        assert!(err.cause.contains(named), "{}", err.cause);
+        assert!(
+            err.cause.contains("/States/Both/Branches[0]/States/Put/Resource"),
+            "{}",
+            err.cause
+        );
+        assert!(i.timeline().transitions.is_empty(), "no state ran");
+    }
+    // The Lambda integration and a resource a handler is bound to run.
+    execute(&i, def("arn:aws:states:::lambda:invoke"), json!({}))
+        .await
+        .expect_err("no such function, at run time");
+    assert!(!i.timeline().transitions.is_empty());
+}
+
 /// Causes as Step Functions recorded them: a Fail's ErrorPath names its field, and a context
 /// path is named as written, with the state's input.
 #[tokio::test]

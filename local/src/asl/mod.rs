@@ -174,6 +174,7 @@ impl Interpreter {
     /// Runs a whole definition; the error is the execution's failure.
     pub async fn execute(&self, definition: &Value, input: Value, execution_name: &str) -> Result<Value, StateError> {
         let machine = Machine::parse(definition)?;
+        self.check_resources(&machine, "")?;
         check_execution_name(execution_name)?;
         let start = Instant::now();
         let now = Utc::now();

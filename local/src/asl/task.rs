@@ -8,14 +8,62 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::dataflow::{jsonata_field, parameters_or};
-use super::definition::{Language, Task};
+use super::definition::{Language, Machine, State, Task};
 use super::jsonata::{self, States};
 use super::scope::Scope;
 use super::timeline::{ms, us};
 use super::{path, Approval, Interpreter, StateError, TaskHandler};
 use std::sync::Arc;
 
+/// The Lambda integration, the one service integration this runner carries out.
+const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+
+/// What a resource this runner does not carry out is, for the refusal.
+fn resource_kind(resource: &str) -> String {
+    if let Some(integration) = resource.strip_prefix("arn:aws:states:::") {
+        return format!("the {integration} integration");
+    }
+    if resource.contains(":activity:") {
+        return "an activity".into();
+    }
+    "a resource no handler is bound for".into()
+}
+
 impl Interpreter {
+    /// Every Task's resource is one this runner carries out (`lambda:invoke`, or a resource a
+    /// handler is bound to); another service's integration or an activity is refused before
+    /// the run starts, naming it, rather than failing halfway through.
+    pub(super) fn check_resources(&self, machine: &Machine, at: &str) -> Result<(), StateError> {
+        for (name, state) in &machine.states {
+            let at = format!("{at}/States/{name}");
+            match state {
+                State::Task(t) => {
+                    let resource = self.substitute(&t.resource);
+                    let carried = resource == LAMBDA_INVOKE
+                        || resource == format!("{LAMBDA_INVOKE}.waitForTaskToken")
+                        || self.tasks.contains_key(&resource);
+                    if !carried {
+                        return Err(StateError::new(
+                            "States.InvalidDefinition",
+                            format!(
+                                "SCHEMA_VALIDATION_FAILED: the resource {resource} ({}) is not carried out by the local runner at {at}/Resource",
+                                resource_kind(&resource)
+                            ),
+                        ));
+                    }
+                }
+                State::Parallel(p) => {
+                    for (i, branch) in p.branches.iter().enumerate() {
+                        self.check_resources(branch, &format!("{at}/Branches[{i}]"))?;
+                    }
+                }
+                State::Map(m) => self.check_resources(&m.item_processor, &format!("{at}/ItemProcessor"))?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// One attempt at a Task state: Parameters (JSONPath) or Arguments (JSONata) applied, the
     /// handler's result raw.
     pub(super) async fn task(
@@ -50,7 +98,7 @@ impl Interpreter {
             )?,
         };
         self.recorder.within_payload_limit("the task's input", &input)?;
-        let (handler_name, payload, wrap) = if resource.starts_with("arn:aws:states:::lambda:invoke") {
+        let (handler_name, payload, wrap) = if resource.starts_with(LAMBDA_INVOKE) {
             let function = input
                 .get("FunctionName")
                 .and_then(Value::as_str)
@@ -67,7 +115,7 @@ impl Interpreter {
         let handler: TaskHandler = match (self.tasks.get(&handler_name), &self.invoker) {
             (Some(handler), _) => handler.clone(),
             // Another function (a plan's custom action): through the Lambda API.
-            (None, Some(invoker)) if resource.starts_with("arn:aws:states:::lambda:invoke") => {
+            (None, Some(invoker)) if resource.starts_with(LAMBDA_INVOKE) => {
                 let invoker = invoker.clone();
                 let function = handler_name.clone();
                 Arc::new(move |payload: Value| invoker(function.clone(), payload))
